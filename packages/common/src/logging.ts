@@ -1,0 +1,27 @@
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+export type { Logger };
+
+export interface LoggerOptions {
+  /** Component name, for example `sensor` or `brain`. */
+  name: string;
+  level?: string;
+  /** Where JSON lines go; standard error by default, so standard output stays for command results. */
+  destination?: DestinationStream;
+}
+
+/**
+ * One logger shape for every service: JSON lines with `service`, `time` as epoch milliseconds
+ * and the level as a label, so operators can filter with jq without a lookup table.
+ */
+export function createLogger(options: LoggerOptions): Logger {
+  const destination = options.destination ?? pino.destination({ fd: 2, sync: false });
+  return pino(
+    {
+      base: { service: options.name },
+      level: options.level ?? process.env['P2PWALL_LOG_LEVEL'] ?? 'info',
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+}

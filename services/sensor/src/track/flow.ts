@@ -1,0 +1,83 @@
+/** Counters for one direction of a flow. */
+export class FlowDirection {
+  packets = 0;
+  bytes = 0;
+  payloadPackets = 0;
+  /** Length of the first payload in this direction; 0 until one was seen. */
+  firstPayloadLength = 0;
+  firstSeen = 0;
+  lastSeen = 0;
+}
+
+export const Verdict = { accept: 0, drop: 1 } as const;
+export type Verdict = (typeof Verdict)[keyof typeof Verdict];
+
+/**
+ * A bidirectional flow, oriented inside → outside. For flows whose ends are both inside or both
+ * outside, the "inside" end is the one that sent the first packet seen, and `crossesBoundary` is
+ * false: such flows are tracked and labelled but never learn peers or drop.
+ */
+export class Flow {
+  /** Which side sent the first packet seen (true: the inside end). */
+  initiatorInside = true;
+  /** Whether the flow began with a TCP SYN (or, for UDP, any datagram): a new connection. */
+  startedFresh = false;
+  /** Inside → outside. */
+  readonly out = new FlowDirection();
+  /** Outside → inside. */
+  readonly in = new FlowDirection();
+  /** FastTrack, BitTorrent, …: the first protocol a detector found on it. */
+  app: string | null = null;
+  rules: string[] = [];
+  /** Per-detector scratch, indexed by the detector's registry slot. */
+  detectorState: unknown[] | null = null;
+  verdict: Verdict = Verdict.accept;
+  reason = 'clean';
+  droppedPackets = 0;
+  /** A packet of this flow was judged "drop" but let through (monitor mode, or UDP under -n). */
+  wouldDrop = false;
+  /** Whether a locked client opened this flow to a port the time-lock covers. */
+  timeLockCandidate = false;
+
+  /** Cached answers, valid while the tables' versions are unchanged. */
+  peerVersion = -1;
+  leadsToPeer = false;
+  clientVersion = -1;
+  client: unknown = null;
+
+  // Intrusive LRU list links (owned by FlowTable).
+  newer: Flow | null = null;
+  older: Flow | null = null;
+  lruClass = 0;
+
+  constructor(
+    readonly key: string,
+    readonly protocol: number,
+    readonly ipVersion: 4 | 6,
+    /** Address keys (see decode/address.ts). */
+    readonly insideAddress: string,
+    readonly insidePort: number,
+    readonly outsideAddress: string,
+    readonly outsidePort: number,
+    readonly crossesBoundary: boolean,
+  ) {}
+
+  get packets(): number {
+    return this.out.packets + this.in.packets;
+  }
+
+  get firstSeen(): number {
+    if (this.out.packets === 0) return this.in.firstSeen;
+    if (this.in.packets === 0) return this.out.firstSeen;
+    return Math.min(this.out.firstSeen, this.in.firstSeen);
+  }
+
+  get lastSeen(): number {
+    return Math.max(this.out.lastSeen, this.in.lastSeen);
+  }
+
+  /** Whether the side that did not start the flow ever sent anything back. */
+  get answered(): boolean {
+    return this.initiatorInside ? this.in.packets > 0 : this.out.packets > 0;
+  }
+}
