@@ -1,2 +1,3 @@
 export { createLogger, type Logger, type LoggerOptions } from './logging.js';
 export { packageVersion } from './version.js';
+export { InvalidValueError, collect, integerInRange, portList } from './cli-values.js';

@@ -1,3 +1,5 @@
+import type { InsideHost } from './hosts.js';
+
 /** Counters for one direction of a flow. */
 export class FlowDirection {
   packets = 0;
@@ -39,11 +41,11 @@ export class Flow {
   /** Whether a locked client opened this flow to a port the time-lock covers. */
   timeLockCandidate = false;
 
-  /** Cached answers, valid while the tables' versions are unchanged. */
+  /** Cached "leads to a learned peer" answer, valid while the peer table's version is unchanged. */
   peerVersion = -1;
   leadsToPeer = false;
-  clientVersion = -1;
-  client: unknown = null;
+  /** The inside end's host record (set by the engine when the flow starts). */
+  host: InsideHost | null = null;
 
   // Intrusive LRU list links (owned by FlowTable).
   newer: Flow | null = null;

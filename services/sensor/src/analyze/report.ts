@@ -1,0 +1,54 @@
+import type { EngineConfig } from '../engine-config.js';
+import type { AnalysisCollector, AnalysisSummary } from './summary.js';
+
+const PEERS_SHOWN = 20;
+
+function n(value: number): string {
+  return value.toLocaleString('en-US');
+}
+
+function time(ms: number | null): string {
+  return ms === null ? '-' : new Date(ms).toISOString();
+}
+
+function endpoint(ip: string, port: number): string {
+  const host = ip.includes(':') ? `[${ip}]` : ip;
+  return port === 0 ? `${host}:*` : `${host}:${port}`;
+}
+
+/** The readable report of `analyze --format text`. */
+export function textReport(summary: AnalysisSummary, collected: AnalysisCollector, config: EngineConfig): string {
+  const lines: string[] = [];
+  const mode = config.monitor ? 'monitor (nothing dropped)' : config.dropUdp ? 'enforce' : 'enforce, UDP not dropped (-n)';
+  lines.push(`p2pwall analyze: ${summary.captures.join(', ')}`);
+  lines.push(`  span        ${time(summary.firstTs)} .. ${time(summary.lastTs)}`);
+  lines.push(`  packets     ${n(summary.packets)} (${n(summary.malformed)} malformed, ${n(summary.notIp)} not IP, ${n(summary.laterFragments)} later fragments)`);
+  lines.push(`  flows       ${n(summary.flows)}: ${Object.entries(summary.flowsByApp).map(([app, count]) => `${app} ${n(count)}`).join(', ') || 'none'}`);
+  lines.push(`  inside      ${config.inside.text.join(', ')}`);
+  lines.push(`  policy      ${mode}; time-lock ${config.timeLockMs / 1000} s; open ports ${config.openPorts.join(',')}`);
+  lines.push('');
+  lines.push(`Clients identified: ${n(summary.clients)}`);
+  for (const client of collected.clients.values()) {
+    const first = client.evidence[0];
+    lines.push(`  ${client.host}  ${client.protocol}  at ${time(client.ts)}`);
+    if (first) {
+      lines.push(`      first evidence: ${first.rule}${first.detail ? ` (${first.detail})` : ''} at packet ${n(first.packet)}, ${first.flow}`);
+    }
+    lines.push(`      identified after ${n(client.hostPackets)} of its packets, ${client.msSinceFirstPacket.toFixed(1)} ms after its first`);
+  }
+  lines.push('');
+  lines.push(`Peers learned: ${n(summary.peers)}`);
+  for (const peer of collected.peers.slice(0, PEERS_SHOWN)) {
+    lines.push(`  ${endpoint(peer.ip, peer.port).padEnd(28)} via ${peer.via.padEnd(20)} from ${peer.learnedFrom ?? '-'}`);
+  }
+  if (collected.peers.length > PEERS_SHOWN) lines.push(`  … and ${n(collected.peers.length - PEERS_SHOWN)} more (--format jsonl lists every one)`);
+  lines.push('');
+  const reasons = Object.entries(summary.droppedByReason).filter(([, count]) => count > 0);
+  lines.push(`Verdicts: ${n(summary.droppedPackets)} packets dropped${reasons.length ? ` (${reasons.map(([r, c]) => `${r} ${n(c)}`).join(', ')})` : ''}, in ${n(summary.droppedFlows)} flows`);
+  if (summary.wouldDropPackets > 0) lines.push(`          ${n(summary.wouldDropPackets)} packets judged "drop" but let through (monitor mode or -n)`);
+  for (const flow of collected.sampleDroppedFlows) {
+    lines.push(`  ${flow.letter ?? ' '} ${flow.proto} ${endpoint(flow.src, flow.sport)} > ${endpoint(flow.dst, flow.dport)}  ${flow.reason}, ${flow.droppedPackets} dropped`);
+  }
+  if (summary.droppedFlows > collected.sampleDroppedFlows.length) lines.push(`  … and ${n(summary.droppedFlows - collected.sampleDroppedFlows.length)} more dropped flows`);
+  return `${lines.join('\n')}\n`;
+}

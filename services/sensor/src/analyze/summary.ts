@@ -1,0 +1,83 @@
+import type { Engine } from '../engine.js';
+import type { ClientEvent, EngineEvent, FlowEvent, PeerEvent } from '../events.js';
+
+export interface AnalysisSummary {
+  event: 'summary';
+  captures: string[];
+  packets: number;
+  bytes: number;
+  malformed: number;
+  notIp: number;
+  laterFragments: number;
+  flows: number;
+  flowsByApp: Record<string, number>;
+  clients: number;
+  peers: number;
+  droppedPackets: number;
+  droppedByReason: Record<string, number>;
+  wouldDropPackets: number;
+  droppedFlows: number;
+  firstTs: number | null;
+  lastTs: number | null;
+}
+
+/** Gathers what a report needs from the engine's events, as they stream past. */
+export class AnalysisCollector {
+  readonly clients = new Map<string, ClientEvent>();
+  readonly peers: PeerEvent[] = [];
+  readonly flowsByApp = new Map<string, number>();
+  readonly droppedFlowsByLetter = new Map<string, number>();
+  readonly sampleDroppedFlows: FlowEvent[] = [];
+  firstTs: number | null = null;
+  lastTs: number | null = null;
+  droppedFlows = 0;
+
+  readonly sink = (event: EngineEvent): void => {
+    switch (event.event) {
+      case 'client':
+        if (!this.clients.has(event.host)) this.clients.set(event.host, event);
+        break;
+      case 'peer':
+        this.peers.push(event);
+        break;
+      case 'flow': {
+        const app = event.app ?? 'unlabelled';
+        this.flowsByApp.set(app, (this.flowsByApp.get(app) ?? 0) + 1);
+        if (this.firstTs === null || event.firstSeen < this.firstTs) this.firstTs = event.firstSeen;
+        if (this.lastTs === null || event.lastSeen > this.lastTs) this.lastTs = event.lastSeen;
+        if (event.verdict === 'drop') {
+          this.droppedFlows++;
+          const letter = event.letter ?? '?';
+          this.droppedFlowsByLetter.set(letter, (this.droppedFlowsByLetter.get(letter) ?? 0) + 1);
+          if (this.sampleDroppedFlows.length < 10) this.sampleDroppedFlows.push(event);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  };
+
+  summary(engine: Engine, captures: string[]): AnalysisSummary {
+    const c = engine.counters;
+    return {
+      event: 'summary',
+      captures,
+      packets: c.packets,
+      bytes: c.bytes,
+      malformed: c.malformed,
+      notIp: c.notIp,
+      laterFragments: c.laterFragments,
+      flows: c.flows,
+      flowsByApp: Object.fromEntries(this.flowsByApp),
+      clients: this.clients.size,
+      peers: this.peers.length,
+      droppedPackets: c.dropped,
+      droppedByReason: { 'learned-peer': c.droppedLearnedPeer, 'time-lock': c.droppedTimeLock, signature: c.droppedSignature },
+      wouldDropPackets: c.wouldDrop,
+      droppedFlows: this.droppedFlows,
+      firstTs: this.firstTs,
+      lastTs: this.lastTs,
+    };
+  }
+}

@@ -1,0 +1,130 @@
+import { collect, integerInRange, portList } from '@p2pwall/common';
+import { Command, Option } from 'commander';
+import { CaptureError } from '../capture/source.js';
+import { mergeByTime } from '../capture/merge.js';
+import { openCapture } from '../capture/open.js';
+import { CidrError, CidrSet, DEFAULT_INSIDE_NETWORKS, parseCidr } from '../decode/cidr.js';
+import { DEFAULT_OPEN_PORTS } from '../engine-config.js';
+import { Engine } from '../engine.js';
+import type { EngineEvent } from '../events.js';
+import { Storefile } from '../enforce/storefile.js';
+import { LineWriter } from '../analyze/line-writer.js';
+import { replay } from '../analyze/replay.js';
+import { textReport } from '../analyze/report.js';
+import { AnalysisCollector } from '../analyze/summary.js';
+import type { PacketSource } from '../capture/source.js';
+
+interface AnalyzeOptions {
+  inside?: string[];
+  format: 'text' | 'jsonl';
+  timeLock: number;
+  udpDrop: boolean;
+  monitor: boolean;
+  openPorts: number[];
+  storefile?: string;
+  maxFlows: number;
+  progress: boolean;
+}
+
+function cidr(text: string): string {
+  try {
+    parseCidr(text);
+  } catch (error) {
+    if (error instanceof CidrError) throw Object.assign(new Error(error.message), { code: 'commander.invalidArgument' });
+    throw error;
+  }
+  return text;
+}
+
+export function analyzeCommand(): Command {
+  return new Command('analyze')
+    .summary('run the detection engine over packet captures')
+    .description(
+      'Runs the sensor\'s engine over pcap/pcapng captures in time order, as if the packets had crossed the gateway: ' +
+        'identifies P2P clients, learns their peers and judges every packet as the live sensor would. ' +
+        'Prints a report (text) or one JSON object a line (jsonl): client, peer and flow events, then a summary.',
+    )
+    .argument('<capture...>', 'pcap or pcapng files (Ethernet, raw IP, Linux cooked SLL/SLL2, VLAN tags)')
+    .addOption(
+      new Option('--inside <cidr>', `an inside network, repeatable (default: ${DEFAULT_INSIDE_NETWORKS.join(', ')})`).argParser(collect(cidr)),
+    )
+    .addOption(new Option('--format <format>', 'text: a readable report; jsonl: one JSON event a line').choices(['text', 'jsonl']).default('text'))
+    .addOption(new Option('-t, --time-lock <seconds>', 'how long an identified client\'s new outbound connections to high ports stay blocked; 0 disables').argParser(integerInRange(0, 86_400)).default(120))
+    .addOption(new Option('-n, --no-udp-drop', 'never drop UDP (ftwall -n): UDP to peers is reported, not dropped'))
+    .addOption(new Option('--monitor', 'judge and report everything, drop nothing').default(false))
+    .addOption(new Option('--open-ports <ports>', 'ports a locked client may still reach, comma-separated').argParser(portList).default([...DEFAULT_OPEN_PORTS], DEFAULT_OPEN_PORTS.join(',')))
+    .addOption(new Option('-f, --storefile <file>', 'peer storefile: its peers are known from the start, and learned peers are appended to it'))
+    .addOption(new Option('--max-flows <n>', 'bound of the flow table (least recently active flows are ended first)').argParser(integerInRange(1, 16_777_216)).default(262_144))
+    .addOption(new Option('--no-progress', 'no progress line on standard error (shown only when it is a terminal)'))
+    .action((captures: string[], options: AnalyzeOptions) => {
+      process.exitCode = runAnalyze(captures, options);
+    });
+}
+
+function runAnalyze(paths: string[], options: AnalyzeOptions): number {
+  const sources: PacketSource[] = [];
+  try {
+    for (const path of paths) sources.push(openCapture(path));
+  } catch (error) {
+    for (const source of sources) source.close();
+    if (error instanceof CaptureError) {
+      process.stderr.write(`p2pwall-sensor analyze: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+
+  const out = new LineWriter(1);
+  const collector = new AnalysisCollector();
+  const jsonl = options.format === 'jsonl';
+  let storefile: Storefile | null = null;
+  const sink = (event: EngineEvent): void => {
+    collector.sink(event);
+    if (storefile && (event.event === 'peer' || event.event === 'peer-refresh')) {
+      storefile.append({ ip: event.ip, port: event.port, protocol: event.protocol, via: event.via, learnedFrom: event.learnedFrom, learnedAt: event.ts, expiresAt: event.expiresAt });
+    }
+    if (jsonl && event.event !== 'lock' && event.event !== 'peer-refresh') out.line(JSON.stringify(event));
+  };
+  const engine = new Engine(
+    {
+      inside: new CidrSet(options.inside ?? DEFAULT_INSIDE_NETWORKS),
+      timeLockMs: options.timeLock * 1000,
+      dropUdp: options.udpDrop,
+      monitor: options.monitor,
+      openPorts: options.openPorts,
+      maxFlows: options.maxFlows,
+    },
+    sink,
+  );
+
+  if (options.storefile !== undefined) {
+    storefile = new Storefile(options.storefile);
+    // Capture time, not wall time, decides what has expired: the replay's clock is the capture's.
+    const loaded = storefile.open(0);
+    for (const peer of loaded.peers) engine.loadPeer(peer.ip, peer.port, { ...peer, via: `storefile:${peer.via}` });
+    if (loaded.invalidLines > 0) process.stderr.write(`p2pwall-sensor analyze: ${options.storefile}: ignored ${loaded.invalidLines} damaged line(s)\n`);
+  }
+
+  const showProgress = options.progress && process.stderr.isTTY === true;
+  const source = sources.length === 1 ? sources[0]! : mergeByTime(sources);
+  try {
+    replay(source, engine, showProgress ? ({ packets }) => process.stderr.write(`\r${packets.toLocaleString('en-US')} packets…`) : undefined);
+  } catch (error) {
+    out.flush();
+    if (error instanceof CaptureError) {
+      process.stderr.write(`${showProgress ? '\n' : ''}p2pwall-sensor analyze: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  } finally {
+    source.close();
+    storefile?.close();
+  }
+  if (showProgress) process.stderr.write('\r\x1b[K');
+
+  const summary = collector.summary(engine, paths);
+  if (jsonl) out.line(JSON.stringify(summary));
+  else out.line(textReport(summary, collector, engine.config).trimEnd());
+  out.flush();
+  return 0;
+}

@@ -1,0 +1,48 @@
+import { CidrSet, DEFAULT_INSIDE_NETWORKS } from './decode/cidr.js';
+import type { Detector } from './detect/detector.js';
+import { detectors as allDetectors } from './detect/registry.js';
+import { DEFAULT_FLOW_TIMEOUTS, type FlowTimeouts } from './track/flow-table.js';
+
+export interface EngineConfig {
+  /** Networks whose hosts are "inside" (ftwall's green network). */
+  inside: CidrSet;
+  detectors: readonly Detector[];
+  /** ftwall -t: how long an identified client's new outbound connections stay locked, ms; 0 disables. */
+  timeLockMs: number;
+  /** Destination ports a locked client may still open connections to. */
+  openPorts: readonly number[];
+  /** false is ftwall's -n: UDP is never dropped (still judged and reported). */
+  dropUdp: boolean;
+  /** Judge and report everything, drop nothing. */
+  monitor: boolean;
+  /** How long a learned peer stays blocked after it was last seen, ms. */
+  peerTtlMs: number;
+  maxFlows: number;
+  flowTimeouts: FlowTimeouts;
+  maxPeers: number;
+  maxClients: number;
+  maxHosts: number;
+  /** Payload packets per flow that detectors look at; later ones go by the flow's label. */
+  inspectPackets: number;
+}
+
+export const DEFAULT_OPEN_PORTS: readonly number[] = [53, 80, 443, 123];
+
+export function engineConfig(overrides: Partial<EngineConfig> = {}): EngineConfig {
+  return {
+    inside: new CidrSet(DEFAULT_INSIDE_NETWORKS),
+    detectors: allDetectors,
+    timeLockMs: 120_000,
+    openPorts: DEFAULT_OPEN_PORTS,
+    dropUdp: true,
+    monitor: false,
+    peerTtlMs: 7 * 24 * 3600_000,
+    maxFlows: 262_144,
+    flowTimeouts: DEFAULT_FLOW_TIMEOUTS,
+    maxPeers: 1_000_000,
+    maxClients: 65_536,
+    maxHosts: 262_144,
+    inspectPackets: 16,
+    ...overrides,
+  };
+}

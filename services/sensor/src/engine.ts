@@ -1,0 +1,405 @@
+import { addressKey, addressKeyFromText, formatAddressKey, isUnroutable, parseAddress } from './decode/address.js';
+import { DecodeStatus, IPPROTO_TCP, IPPROTO_UDP, PacketView, TCP_ACK, TCP_SYN, decodeIp } from './decode/packet.js';
+import type { DetectContext, Evidence } from './detect/detector.js';
+import { engineConfig, type EngineConfig } from './engine-config.js';
+import type { EventSink, EvidenceRecord, FlowEvent } from './events.js';
+import { ClientTable } from './track/clients.js';
+import { Flow, Verdict } from './track/flow.js';
+import { FlowTable, type FlowEndCause } from './track/flow-table.js';
+import { HostTable } from './track/hosts.js';
+import { PeerTable, type PeerEntry } from './track/peers.js';
+
+export { Verdict };
+
+/** Why a packet got its verdict. Constant strings: reading one allocates nothing. */
+export const Reason = {
+  clean: 'clean',
+  signature: 'signature',
+  learnedPeer: 'learned-peer',
+  timeLock: 'time-lock',
+  internal: 'internal',
+  malformed: 'malformed',
+  notIp: 'not-ip',
+  fragment: 'fragment',
+} as const;
+export type Reason = (typeof Reason)[keyof typeof Reason];
+
+export class EngineCounters {
+  packets = 0;
+  bytes = 0;
+  malformed = 0;
+  notIp = 0;
+  laterFragments = 0;
+  accepted = 0;
+  dropped = 0;
+  /** Judged "drop" but let through (monitor mode, or UDP when UDP is not dropped). */
+  wouldDrop = 0;
+  droppedLearnedPeer = 0;
+  droppedTimeLock = 0;
+  droppedSignature = 0;
+  flows = 0;
+  evidence = 0;
+  clients = 0;
+  peers = 0;
+}
+
+const HOUSEKEEPING_INTERVAL_MS = 1000;
+
+/**
+ * The pure core of the sensor: one packet and the time in, a verdict out, events to the sink.
+ * No sockets, timers or files: the live NFQUEUE sensor and offline analysis drive it alike.
+ */
+export class Engine {
+  readonly config: EngineConfig;
+  readonly counters = new EngineCounters();
+  readonly flows: FlowTable;
+  readonly peers: PeerTable;
+  readonly clients: ClientTable;
+  readonly hosts: HostTable;
+  /** The reason for the last verdict returned. */
+  lastReason: Reason = Reason.clean;
+
+  private readonly view = new PacketView();
+  private readonly openPort = new Uint8Array(65536);
+  private readonly context: DetectContext;
+  private lastHousekeeping = -Infinity;
+  private now = 0;
+
+  constructor(
+    config: Partial<EngineConfig>,
+    private readonly emit: EventSink,
+  ) {
+    this.config = engineConfig(config);
+    for (const port of this.config.openPorts) this.openPort[port] = 1;
+    this.flows = new FlowTable(this.config.maxFlows, this.config.flowTimeouts, (flow, cause) => this.flowEnded(flow, cause));
+    this.peers = new PeerTable(this.config.maxPeers, this.config.peerTtlMs);
+    this.clients = new ClientTable(this.config.maxClients, this.config.timeLockMs);
+    this.hosts = new HostTable(this.config.maxHosts);
+    this.context = { flowLeadsToKnownPeer: (flow) => this.leadsToPeer(flow) };
+  }
+
+  /** Judges the IP packet at buf[offset, end). `now` is in ms. */
+  judgeIp(buf: Uint8Array, offset: number, end: number, now: number, wireLength = end - offset): Verdict {
+    const counters = this.counters;
+    counters.packets++;
+    counters.bytes += wireLength;
+    this.now = now;
+    if (now - this.lastHousekeeping >= HOUSEKEEPING_INTERVAL_MS) this.housekeeping(now);
+    const view = this.view;
+    const status = decodeIp(view, buf, offset, end);
+    view.ts = now;
+    view.wireLength = wireLength;
+    if (status === DecodeStatus.malformed) {
+      counters.malformed++;
+      return this.accept(Reason.malformed);
+    }
+    if (status === DecodeStatus.laterFragment) {
+      // Only first fragments carry ports; the kernel reassembles before queueing anyway.
+      counters.laterFragments++;
+      return this.accept(Reason.fragment);
+    }
+    return this.judgeDecoded(view, now);
+  }
+
+  /** Counts a frame that carried no IP packet (offline sources only). */
+  countNotIp(): void {
+    this.counters.packets++;
+    this.counters.notIp++;
+  }
+
+  /** Counts a frame whose link header was unreadable (offline sources only). */
+  countMalformedFrame(): void {
+    this.counters.packets++;
+    this.counters.malformed++;
+  }
+
+  private judgeDecoded(view: PacketView, now: number): Verdict {
+    const buf = view.buf;
+    const addressLength = view.addressLength;
+    const srcKey = addressKey(buf, view.srcAddressOffset, addressLength);
+    const dstKey = addressKey(buf, view.dstAddressOffset, addressLength);
+    const inside = this.config.inside;
+    const srcInside = inside.contains(buf, view.srcAddressOffset, addressLength);
+    const dstInside = inside.contains(buf, view.dstAddressOffset, addressLength);
+    const protocol = view.protocol;
+    const sport = view.srcPort;
+    const dport = view.dstPort;
+
+    let key: string;
+    let fromInside: boolean;
+    if (srcInside !== dstInside) {
+      fromInside = srcInside;
+      key = fromInside ? flowKey(protocol, srcKey, sport, dstKey, dport) : flowKey(protocol, dstKey, dport, srcKey, sport);
+    } else {
+      // Both ends on one side: one key for both directions, whichever end spoke first.
+      const srcFirst = srcKey < dstKey || (srcKey === dstKey && sport <= dport);
+      key = srcFirst ? flowKey(protocol, srcKey, sport, dstKey, dport) : flowKey(protocol, dstKey, dport, srcKey, sport);
+      fromInside = true;
+    }
+
+    let flow = this.flows.get(key);
+    if (flow === undefined) {
+      flow = this.startFlow(view, key, srcKey, dstKey, srcInside !== dstInside ? fromInside : true, srcInside !== dstInside, now);
+    } else if (!flow.crossesBoundary) {
+      fromInside = flow.insideAddress === srcKey && flow.insidePort === sport;
+    }
+    this.flows.touch(flow);
+
+    const direction = fromInside ? flow.out : flow.in;
+    direction.packets++;
+    direction.bytes += view.wireLength;
+    if (direction.firstSeen === 0) direction.firstSeen = now;
+    direction.lastSeen = now;
+    flow.host!.packets++;
+
+    let signature = false;
+    const payloadLength = view.payloadLength;
+    if (payloadLength > 0) {
+      direction.payloadPackets++;
+      if (direction.firstPayloadLength === 0) direction.firstPayloadLength = payloadLength;
+      const inspected = flow.out.payloadPackets + flow.in.payloadPackets;
+      if (inspected <= this.config.inspectPackets) signature = this.inspect(view, flow, fromInside, now);
+      // Detectors are done with this flow: free their reassembly buffers now, not at eviction.
+      else if (inspected === this.config.inspectPackets + 1) flow.detectorState = null;
+    }
+
+    if (!flow.crossesBoundary) return this.accept(Reason.internal);
+    if (this.leadsToPeer(flow)) return this.judgeDrop(flow, signature ? Reason.signature : Reason.learnedPeer);
+    if (flow.timeLockCandidate && this.clients.isLocked(flow.host!.client, now)) return this.judgeDrop(flow, Reason.timeLock);
+    return this.accept(Reason.clean);
+  }
+
+  private startFlow(view: PacketView, key: string, srcKey: string, dstKey: string, fromInside: boolean, crossesBoundary: boolean, now: number): Flow {
+    const insideKey = fromInside ? srcKey : dstKey;
+    const outsidePort = fromInside ? view.dstPort : view.srcPort;
+    const flow = new Flow(
+      key,
+      view.protocol,
+      view.ipVersion,
+      insideKey,
+      fromInside ? view.srcPort : view.dstPort,
+      fromInside ? dstKey : srcKey,
+      outsidePort,
+      crossesBoundary,
+    );
+    flow.initiatorInside = fromInside;
+    const isTcp = view.protocol === IPPROTO_TCP;
+    flow.startedFresh = isTcp ? (view.tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN : true;
+    flow.host = this.hosts.forNewFlow(insideKey, now);
+    flow.timeLockCandidate =
+      crossesBoundary &&
+      fromInside &&
+      flow.startedFresh &&
+      (isTcp || view.protocol === IPPROTO_UDP) &&
+      outsidePort > 1023 &&
+      this.openPort[outsidePort] === 0 &&
+      this.clients.isLocked(flow.host.client, now);
+    this.flows.insert(flow);
+    this.counters.flows++;
+    return flow;
+  }
+
+  private inspect(view: PacketView, flow: Flow, fromInside: boolean, now: number): boolean {
+    const detectors = this.config.detectors;
+    let found = false;
+    for (let slot = 0; slot < detectors.length; slot++) {
+      const evidence = detectors[slot]!.inspect(view, flow, fromInside, slot, this.context);
+      if (evidence === null) continue;
+      found = true;
+      this.onEvidence(view, flow, fromInside, evidence, now);
+    }
+    return found;
+  }
+
+  private onEvidence(view: PacketView, flow: Flow, fromInside: boolean, evidence: Evidence, now: number): void {
+    this.counters.evidence++;
+    if (flow.app === null) flow.app = evidence.protocol;
+    if (!flow.rules.includes(evidence.rule) && flow.rules.length < 8) flow.rules.push(evidence.rule);
+    if (!flow.crossesBoundary) return;
+
+    const host = flow.host!;
+    const { entry, change } = this.clients.identify(flow.insideAddress, evidence.protocol, evidence.rule, now);
+    host.client = entry;
+    if (change === 'new') {
+      if (entry.evidenceCount === 1) this.counters.clients++;
+      this.emit({
+        event: 'client',
+        letter: 'c',
+        ts: now,
+        host: entry.host,
+        protocol: entry.protocol,
+        evidence: [this.evidenceRecord(view, fromInside, evidence)],
+        hostPackets: host.packets,
+        msSinceFirstPacket: now - host.firstSeen,
+        lockedUntil: entry.lockedUntil,
+        reidentified: entry.evidenceCount > 1,
+      });
+    } else if (change === 'relocked') {
+      this.emit({ event: 'lock', ts: now, host: entry.host, lockedUntil: entry.lockedUntil });
+    }
+
+    // The outside end listens on its port when we reached it, and always for UDP, where
+    // FastTrack nodes answer from their listening port; a TCP peer that called in is blocked as
+    // a whole address, since its source port says nothing about where it listens.
+    const peerPort = flow.protocol === IPPROTO_UDP || flow.initiatorInside ? flow.outsidePort : 0;
+    this.learnPeer(flow.outsideAddress, peerPort, evidence.protocol, evidence.rule, entry.host, now);
+    for (const hint of evidence.peerHints ?? []) {
+      const bytes = parseAddress(hint.ip);
+      if (!bytes || isUnroutable(bytes) || this.config.inside.containsBytes(bytes)) continue;
+      const hintKey = addressKeyFromText(hint.ip)!;
+      this.learnPeer(hintKey, hint.port, evidence.protocol, hint.via, entry.host, now);
+    }
+  }
+
+  private learnPeer(addressKeyOfPeer: string, port: number, protocol: string, via: string, learnedFrom: string, now: number): void {
+    const { entry, change } = this.peers.learn(addressKeyOfPeer, port, { protocol, via, learnedFrom, now });
+    if (change === 'none') return;
+    if (change === 'new') this.counters.peers++;
+    this.emitPeer(entry, change === 'new' ? 'peer' : 'peer-refresh', now);
+  }
+
+  private emitPeer(entry: PeerEntry, kind: 'peer' | 'peer-refresh', now: number): void {
+    this.emit({
+      event: kind,
+      letter: 'p',
+      ts: now,
+      ip: entry.ip,
+      port: entry.port,
+      protocol: entry.protocol,
+      via: entry.via,
+      learnedFrom: entry.learnedFrom,
+      expiresAt: entry.expiresAt,
+    });
+  }
+
+  /** Whether the flow's outside end is a learned peer; cached until the peer table changes. */
+  private leadsToPeer(flow: Flow): boolean {
+    if (!flow.crossesBoundary) return false;
+    const peers = this.peers;
+    if (flow.peerVersion !== peers.version || flow.leadsToPeer) {
+      // A cached "yes" is re-checked so that expiry is honoured without a table change.
+      flow.leadsToPeer = peers.lookup(flow.outsideAddress, flow.outsidePort, this.now) !== null;
+      flow.peerVersion = peers.version;
+    }
+    return flow.leadsToPeer;
+  }
+
+  private judgeDrop(flow: Flow, reason: Reason): Verdict {
+    const counters = this.counters;
+    if (this.config.monitor || (flow.protocol === IPPROTO_UDP && !this.config.dropUdp)) {
+      counters.wouldDrop++;
+      if (!flow.wouldDrop && flow.verdict === Verdict.accept) flow.reason = reason;
+      flow.wouldDrop = true;
+      return this.accept(reason);
+    }
+    counters.dropped++;
+    if (reason === Reason.learnedPeer) counters.droppedLearnedPeer++;
+    else if (reason === Reason.timeLock) counters.droppedTimeLock++;
+    else counters.droppedSignature++;
+    if (flow.verdict === Verdict.accept) {
+      flow.verdict = Verdict.drop;
+      flow.reason = reason;
+    }
+    flow.droppedPackets++;
+    this.lastReason = reason;
+    return Verdict.drop;
+  }
+
+  private accept(reason: Reason): Verdict {
+    this.counters.accepted++;
+    this.lastReason = reason;
+    return Verdict.accept;
+  }
+
+  private evidenceRecord(view: PacketView, fromInside: boolean, evidence: Evidence): EvidenceRecord {
+    const buf = view.buf;
+    const length = view.addressLength;
+    const src = formatAddressKey(addressKey(buf, view.srcAddressOffset, length));
+    const dst = formatAddressKey(addressKey(buf, view.dstAddressOffset, length));
+    const proto = protocolName(view.protocol);
+    const record: EvidenceRecord = {
+      protocol: evidence.protocol,
+      rule: evidence.rule,
+      packet: this.counters.packets,
+      flow: `${proto} ${endpointText(src, view.srcPort)} > ${endpointText(dst, view.dstPort)}${fromInside ? '' : ' (inbound)'}`,
+      supporting: evidence.supporting,
+    };
+    if (evidence.detail !== undefined) record.detail = evidence.detail;
+    return record;
+  }
+
+  /** Loads a peer known from elsewhere (storefile, shared blocklist); false if unusable. */
+  loadPeer(ip: string, port: number, details: { protocol: string; via: string; learnedFrom: string | null; learnedAt: number; expiresAt: number }): boolean {
+    return this.peers.load(ip, port, details, this.now) !== null;
+  }
+
+  /** Periodic work: flow idle expiry and peer expiry. Called from judgeIp about once a second. */
+  housekeeping(now: number): void {
+    this.lastHousekeeping = now;
+    this.now = now;
+    this.flows.expire(now);
+    this.peers.prune(now);
+  }
+
+  /** Ends every flow (emitting its flow event): end of input or shutdown. */
+  flush(now: number): void {
+    this.now = now;
+    this.flows.flush();
+  }
+
+  private flowEnded(flow: Flow, cause: FlowEndCause): void {
+    this.emit(flowEvent(flow, cause, this.now));
+  }
+}
+
+function flowKey(protocol: number, aKey: string, aPort: number, bKey: string, bPort: number): string {
+  return String.fromCharCode(protocol, aPort) + aKey + String.fromCharCode(bPort) + bKey;
+}
+
+export function protocolName(protocol: number): string {
+  if (protocol === IPPROTO_TCP) return 'tcp';
+  if (protocol === IPPROTO_UDP) return 'udp';
+  if (protocol === 1) return 'icmp';
+  if (protocol === 58) return 'icmpv6';
+  return `ip-${protocol}`;
+}
+
+function endpointText(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+function flowEvent(flow: Flow, cause: FlowEndCause, now: number): FlowEvent {
+  const inside = formatAddressKey(flow.insideAddress);
+  const outside = formatAddressKey(flow.outsideAddress);
+  const initiatorInside = flow.initiatorInside;
+  const dropped = flow.verdict === Verdict.drop;
+  let letter: FlowEvent['letter'] = null;
+  if (flow.crossesBoundary && (flow.protocol === IPPROTO_TCP || flow.protocol === IPPROTO_UDP) && (flow.app !== null || dropped || flow.wouldDrop)) {
+    const base = flow.protocol === IPPROTO_TCP ? 't' : 'u';
+    letter = (dropped ? base : base.toUpperCase()) as FlowEvent['letter'];
+  }
+  return {
+    event: 'flow',
+    letter,
+    ts: now,
+    proto: protocolName(flow.protocol),
+    src: initiatorInside ? inside : outside,
+    sport: initiatorInside ? flow.insidePort : flow.outsidePort,
+    dst: initiatorInside ? outside : inside,
+    dport: initiatorInside ? flow.outsidePort : flow.insidePort,
+    app: flow.app,
+    rules: flow.rules,
+    verdict: dropped ? 'drop' : 'accept',
+    reason: flow.reason,
+    wouldDrop: flow.wouldDrop,
+    packetsOut: flow.out.packets,
+    bytesOut: flow.out.bytes,
+    packetsIn: flow.in.packets,
+    bytesIn: flow.in.bytes,
+    droppedPackets: flow.droppedPackets,
+    answered: flow.answered,
+    firstSeen: flow.firstSeen,
+    lastSeen: flow.lastSeen,
+    end: cause,
+  };
+}

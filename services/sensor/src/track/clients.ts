@@ -1,0 +1,106 @@
+import { formatAddressKey } from '../decode/address.js';
+
+/** An inside host identified as a P2P client (ftwall's "green client"). */
+export interface ClientEntry {
+  readonly addressKey: string;
+  readonly host: string;
+  protocol: string;
+  firstSeen: number;
+  lastEvidence: number;
+  /** New outbound connections are time-locked until then (ms); 0 when never locked. */
+  lockedUntil: number;
+  /** The lock end last announced, so re-arming is reported sparingly. */
+  announcedLockUntil: number;
+  evidenceCount: number;
+  readonly rules: Set<string>;
+}
+
+export interface IdentifyResult {
+  entry: ClientEntry;
+  /**
+   * new: first identification (or again after the lock ran out); relocked: the lock was
+   * extended by more than half its length since last announced; none: nothing to tell.
+   */
+  change: 'new' | 'relocked' | 'none';
+}
+
+/** Identified clients by address key, bounded; the least recently active is evicted first. */
+export class ClientTable {
+  private readonly entries = new Map<string, ClientEntry>();
+  evictions = 0;
+
+  constructor(
+    readonly maxClients: number,
+    readonly timeLockMs: number,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(addressKey: string): ClientEntry | undefined {
+    return this.entries.get(addressKey);
+  }
+
+  /** Records evidence against an inside host, arming or re-arming its time-lock. */
+  identify(addressKey: string, protocol: string, rule: string, now: number): IdentifyResult {
+    let entry = this.entries.get(addressKey);
+    const lockedUntil = this.timeLockMs > 0 ? now + this.timeLockMs : 0;
+    if (!entry) {
+      if (this.entries.size >= this.maxClients) this.evictOldest();
+      entry = {
+        addressKey,
+        host: formatAddressKey(addressKey),
+        protocol,
+        firstSeen: now,
+        lastEvidence: now,
+        lockedUntil,
+        announcedLockUntil: lockedUntil,
+        evidenceCount: 1,
+        rules: new Set([rule]),
+      };
+      this.entries.set(addressKey, entry);
+      return { entry, change: 'new' };
+    }
+    const wasLocked = entry.lockedUntil > now;
+    entry.lastEvidence = now;
+    entry.evidenceCount++;
+    entry.rules.add(rule);
+    entry.lockedUntil = Math.max(entry.lockedUntil, lockedUntil);
+    this.entries.delete(addressKey);
+    this.entries.set(addressKey, entry);
+    if (this.timeLockMs > 0 && !wasLocked) {
+      entry.announcedLockUntil = entry.lockedUntil;
+      return { entry, change: 'new' };
+    }
+    if (entry.lockedUntil - entry.announcedLockUntil > this.timeLockMs / 2) {
+      entry.announcedLockUntil = entry.lockedUntil;
+      return { entry, change: 'relocked' };
+    }
+    return { entry, change: 'none' };
+  }
+
+  isLocked(entry: ClientEntry | null | undefined, now: number): boolean {
+    return entry !== null && entry !== undefined && entry.lockedUntil > now;
+  }
+
+  /** Lifts a lock (an operator's allow, or the lock's host vanished). */
+  unlock(addressKey: string): boolean {
+    const entry = this.entries.get(addressKey);
+    if (!entry) return false;
+    entry.lockedUntil = 0;
+    entry.announcedLockUntil = 0;
+    return true;
+  }
+
+  values(): IterableIterator<ClientEntry> {
+    return this.entries.values();
+  }
+
+  private evictOldest(): void {
+    const oldest = this.entries.keys().next();
+    if (oldest.done) return;
+    this.entries.delete(oldest.value);
+    this.evictions++;
+  }
+}

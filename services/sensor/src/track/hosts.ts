@@ -1,0 +1,50 @@
+import type { ClientEntry } from './clients.js';
+
+/** An inside host the engine has seen traffic from or to. */
+export interface InsideHost {
+  readonly addressKey: string;
+  packets: number;
+  firstSeen: number;
+  /** Set while the host is an identified client. */
+  client: ClientEntry | null;
+}
+
+/**
+ * Inside hosts by address key, bounded. Flows keep a reference to their host, so the
+ * per-packet work is a counter increment, not a lookup; the table itself is touched only when
+ * a flow starts.
+ */
+export class HostTable {
+  private readonly hosts = new Map<string, InsideHost>();
+  evictions = 0;
+
+  constructor(readonly maxHosts: number) {}
+
+  get size(): number {
+    return this.hosts.size;
+  }
+
+  get(addressKey: string): InsideHost | undefined {
+    return this.hosts.get(addressKey);
+  }
+
+  /** The host record for a new flow, created if needed and marked most recently active. */
+  forNewFlow(addressKey: string, now: number): InsideHost {
+    let host = this.hosts.get(addressKey);
+    if (host) {
+      this.hosts.delete(addressKey);
+    } else {
+      if (this.hosts.size >= this.maxHosts) this.evictOldest();
+      host = { addressKey, packets: 0, firstSeen: now, client: null };
+    }
+    this.hosts.set(addressKey, host);
+    return host;
+  }
+
+  private evictOldest(): void {
+    const oldest = this.hosts.keys().next();
+    if (oldest.done) return;
+    this.hosts.delete(oldest.value);
+    this.evictions++;
+  }
+}

@@ -1,0 +1,126 @@
+import { addressKeyFromText, formatAddressKey } from '../decode/address.js';
+
+/** An outside endpoint learned as a P2P peer. Port 0 stands for every port of the address. */
+export interface PeerEntry {
+  readonly key: string;
+  readonly ip: string;
+  readonly port: number;
+  protocol: string;
+  /** How it was learned: the rule or header that named it (udp-ping, x-kazaa-ip, storefile, …). */
+  via: string;
+  /** The inside host whose traffic revealed it, when there is one. */
+  learnedFrom: string | null;
+  learnedAt: number;
+  expiresAt: number;
+  /** The expiry last written out (storefile, kernel set), so refreshes are announced sparingly. */
+  announcedExpiry: number;
+}
+
+export function peerKey(addressKey: string, port: number): string {
+  return addressKey + String.fromCharCode(port);
+}
+
+export interface LearnResult {
+  entry: PeerEntry;
+  /** new: first time; refreshed: its expiry moved far enough to be announced again. */
+  change: 'new' | 'refreshed' | 'none';
+}
+
+/**
+ * Learned peers keyed by (address, port), bounded. A Map keeps them in learning order and a
+ * re-learned entry moves to the end, so the least recently learned peer is evicted first and
+ * expiry sweeps stop at the first live entry.
+ */
+export class PeerTable {
+  private readonly entries = new Map<string, PeerEntry>();
+  /** Bumped on every insertion or removal, so flows can cache "leads to a peer" answers. */
+  version = 0;
+  evictions = 0;
+
+  constructor(
+    readonly maxPeers: number,
+    readonly ttlMs: number,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The entry covering (address, port): the exact endpoint first, then the whole address. */
+  lookup(addressKey: string, port: number, now: number): PeerEntry | null {
+    const exact = this.entries.get(peerKey(addressKey, port));
+    if (exact && exact.expiresAt > now) return exact;
+    const wholeAddress = this.entries.get(peerKey(addressKey, 0));
+    if (wholeAddress && wholeAddress.expiresAt > now) return wholeAddress;
+    return null;
+  }
+
+  learn(addressKey: string, port: number, details: { protocol: string; via: string; learnedFrom: string | null; now: number; expiresAt?: number }): LearnResult {
+    const key = peerKey(addressKey, port);
+    const expiresAt = details.expiresAt ?? details.now + this.ttlMs;
+    const existing = this.entries.get(key);
+    if (existing && existing.expiresAt > details.now) {
+      if (expiresAt <= existing.expiresAt) return { entry: existing, change: 'none' };
+      existing.expiresAt = expiresAt;
+      this.entries.delete(key);
+      this.entries.set(key, existing);
+      if (expiresAt - existing.announcedExpiry < this.ttlMs / 2) return { entry: existing, change: 'none' };
+      existing.announcedExpiry = expiresAt;
+      return { entry: existing, change: 'refreshed' };
+    }
+    if (existing) this.entries.delete(key);
+    else if (this.entries.size >= this.maxPeers) this.evictOldest();
+    const entry: PeerEntry = {
+      key,
+      ip: formatAddressKey(addressKey),
+      port,
+      protocol: details.protocol,
+      via: details.via,
+      learnedFrom: details.learnedFrom,
+      learnedAt: details.now,
+      expiresAt,
+      announcedExpiry: expiresAt,
+    };
+    this.entries.set(key, entry);
+    this.version++;
+    return { entry, change: 'new' };
+  }
+
+  /** Loads a peer from text (storefile, shared blocklist). Returns null for an unusable address. */
+  load(ip: string, port: number, details: { protocol: string; via: string; learnedFrom: string | null; learnedAt: number; expiresAt: number }, now: number): PeerEntry | null {
+    const addressKey = addressKeyFromText(ip);
+    if (addressKey === null || !(port >= 0 && port <= 65535) || details.expiresAt <= now) return null;
+    const { entry } = this.learn(addressKey, port, { ...details, now: details.learnedAt });
+    return entry;
+  }
+
+  remove(addressKey: string, port: number): boolean {
+    const removed = this.entries.delete(peerKey(addressKey, port));
+    if (removed) this.version++;
+    return removed;
+  }
+
+  /** Drops expired entries; returns them. */
+  prune(now: number): PeerEntry[] {
+    const expired: PeerEntry[] = [];
+    for (const entry of this.entries.values()) {
+      if (entry.expiresAt > now) continue;
+      expired.push(entry);
+    }
+    for (const entry of expired) this.entries.delete(entry.key);
+    if (expired.length > 0) this.version++;
+    return expired;
+  }
+
+  values(): IterableIterator<PeerEntry> {
+    return this.entries.values();
+  }
+
+  private evictOldest(): void {
+    const oldest = this.entries.keys().next();
+    if (oldest.done) return;
+    this.entries.delete(oldest.value);
+    this.evictions++;
+    this.version++;
+  }
+}
