@@ -19,7 +19,7 @@ import {
 } from '../../src/capture/link.js';
 import { openCapture } from '../../src/capture/open.js';
 import { writePcapng, type PcapngInterfaceDescription, type PcapngRecord } from '../../src/capture/pcap-writer.js';
-import { ethernet, tcp, udp } from '../support/packets.js';
+import { ethernet, tcp, udp } from '@p2pwall/lab';
 import { ETHERTYPE_ARP, concat, decodeFrame, ethernetTagged, nullLoopback, pppoe, readAll, scratchDirectory, sll, sll2 } from './frames.js';
 
 const v4 = tcp({ src: '10.0.0.1', dst: '198.51.100.7', sport: 40000, dport: 1214, payload: 'GIVE 1' });

@@ -4,7 +4,7 @@ import { mergeByTime } from '../../src/capture/merge.js';
 import { openCapture } from '../../src/capture/open.js';
 import { writePcap, writePcapng } from '../../src/capture/pcap-writer.js';
 import type { PacketSource } from '../../src/capture/source.js';
-import { ethernet, udp } from '../support/packets.js';
+import { ethernet, udp } from '@p2pwall/lab';
 import { readAll, scratchDirectory } from './frames.js';
 
 const scratch = scratchDirectory();

@@ -5,7 +5,7 @@ import { PcapReader } from '../../src/capture/pcap.js';
 import { encodePcap, writePcap, type PcapRecord } from '../../src/capture/pcap-writer.js';
 import { LINKTYPE_ETHERNET, LINKTYPE_RAW } from '../../src/capture/link.js';
 import { CaptureError } from '../../src/capture/source.js';
-import { ethernet, tcp, udp } from '../support/packets.js';
+import { ethernet, tcp, udp } from '@p2pwall/lab';
 import { decodeFrame, readAll, scratchDirectory, seededRandom } from './frames.js';
 
 const scratch = scratchDirectory();

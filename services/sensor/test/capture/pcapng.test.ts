@@ -11,7 +11,7 @@ import {
   PcapngReader,
 } from '../../src/capture/pcapng.js';
 import { CaptureError } from '../../src/capture/source.js';
-import { ethernet, tcp, udp } from '../support/packets.js';
+import { ethernet, tcp, udp } from '@p2pwall/lab';
 import { concat, decodeFrame, readAll, scratchDirectory, sll } from './frames.js';
 
 const scratch = scratchDirectory();

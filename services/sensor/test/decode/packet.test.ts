@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatAddress, parseAddress } from '../../src/decode/address.js';
 import { CidrError, CidrSet, parseCidr } from '../../src/decode/cidr.js';
 import { DecodeStatus, IPPROTO_TCP, IPPROTO_UDP, PacketView, TCP_SYN, decodeIp, tcpOptions } from '../../src/decode/packet.js';
-import { SYN, hex, tcp, udp } from '../support/packets.js';
+import { SYN, hex, tcp, udp } from '@p2pwall/lab';
 
 function decode(packet: Uint8Array, end = packet.length): { status: DecodeStatus; view: PacketView } {
   const view = new PacketView();

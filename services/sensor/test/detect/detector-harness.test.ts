@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Detector } from '../../src/detect/detector.js';
 import { DetectorHarness, reversed, tcpSegments, tcpSyn } from '../support/detector-harness.js';
-import { udp } from '../support/packets.js';
+import { udp } from '@p2pwall/lab';
 
 const ENDS = { src: '10.0.0.5', dst: '203.0.113.7', sport: 3456, dport: 1214 };
 

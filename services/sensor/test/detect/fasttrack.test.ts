@@ -16,8 +16,8 @@ import {
   sessionHelloReply,
   uploadReply,
   type NetworkName,
-} from '../support/fasttrack-packets.js';
-import { ACK, PSH, hex, tcp, udp, type Endpoints } from '../support/packets.js';
+} from '@p2pwall/lab';
+import { ACK, PSH, hex, tcp, udp, type Endpoints } from '@p2pwall/lab';
 
 /** An inside client on a random port talking to an outside node on Kazaa's port. */
 const CLIENT: Endpoints = { src: '10.0.0.5', dst: '203.0.113.7', sport: 3456, dport: 1214 };

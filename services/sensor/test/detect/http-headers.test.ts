@@ -11,7 +11,7 @@ import {
   startsWithCaseless,
   walkFirstSegment,
 } from '../../src/detect/http-headers.js';
-import { ACK, PSH, SYN, tcp } from '../support/packets.js';
+import { ACK, PSH, SYN, tcp } from '@p2pwall/lab';
 
 const ENDS = { src: '10.0.0.5', dst: '203.0.113.7', sport: 3456, dport: 80 };
 

@@ -3,7 +3,7 @@ import { CidrSet } from '../../src/decode/cidr.js';
 import { DecodeStatus, PacketView, decodeIp } from '../../src/decode/packet.js';
 import { Engine, Verdict } from '../../src/engine.js';
 import type { EngineEvent } from '../../src/events.js';
-import { ACK, PSH, SYN, tcp, udp } from '../support/packets.js';
+import { ACK, PSH, SYN, tcp, udp } from '@p2pwall/lab';
 
 /** A small deterministic PRNG (mulberry32), so a failure can be replayed from its seed. */
 function random(seed: number): () => number {

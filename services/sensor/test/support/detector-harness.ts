@@ -9,7 +9,7 @@ import { DecodeStatus, IPPROTO_TCP, IPPROTO_UDP, PacketView, TCP_ACK, TCP_SYN, d
 import type { DetectContext, Detector, Evidence } from '../../src/detect/detector.js';
 import { createRegistry } from '../../src/detect/registry.js';
 import { Flow } from '../../src/track/flow.js';
-import { ACK, PSH, SYN, bytes, tcp, type Endpoints } from './packets.js';
+import { ACK, PSH, SYN, bytes, tcp, type Endpoints } from '@p2pwall/lab';
 
 export interface HarnessOptions {
   /** Defaults to every registered detector; a detector's slot is its index here. */

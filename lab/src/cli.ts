@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+import { writeFileSync } from 'node:fs';
+import { packageVersion } from '@p2pwall/common';
+import { Command, Option } from 'commander';
+import { SCENARIOS } from './synthetic/scenarios.js';
+import { writeScenario } from './synthetic/write.js';
+
+const program = new Command('p2pwall-lab')
+  .description('p2pwall lab: synthetic FastTrack traffic for tests, benchmarks and the demo')
+  .version(packageVersion(import.meta.url), '-V, --version')
+  .showHelpAfterError('(add --help for usage)');
+
+program
+  .command('synth')
+  .description('write a synthetic capture built byte by byte from the FastTrack layouts, and what the sensor must find in it')
+  .addOption(new Option('-s, --scenario <name>', 'which traffic').choices(Object.keys(SCENARIOS)).default('kazaa-demo'))
+  .requiredOption('-o, --output <file.pcap>', 'where to write the capture (Ethernet, classic pcap)')
+  .option('--expected <file.json>', 'also write the expected clients and peers as JSON')
+  .action((options: { scenario: string; output: string; expected?: string }) => {
+    const scenario = SCENARIOS[options.scenario]!();
+    writeScenario(options.output, scenario);
+    if (options.expected) writeFileSync(options.expected, `${JSON.stringify(scenario.expected, null, 2)}\n`);
+    process.stderr.write(`${options.output}: ${scenario.frames.length} packets: ${scenario.description}\n`);
+  });
+
+program.parse();
