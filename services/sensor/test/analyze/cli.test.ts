@@ -1,0 +1,96 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SCENARIOS, writeScenario } from '@p2pwall/lab';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SENSOR_CLI } from './support.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'p2pwall-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const demo = join(dir, 'demo.pcap');
+writeScenario(demo, SCENARIOS['kazaa-demo']!());
+
+function sensor(...args: string[]) {
+  const run = spawnSync(process.execPath, [SENSOR_CLI, ...args], { encoding: 'utf8' });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+describe('p2pwall-sensor (built binary)', () => {
+  it('answers --version and explains every analyze option in --help', () => {
+    expect(sensor('--version').stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const help = sensor('analyze', '--help').stdout;
+    for (const option of ['--inside', '--format', '--time-lock', '--no-udp-drop', '--monitor', '--open-ports', '--storefile', '--max-flows']) expect(help).toContain(option);
+  });
+
+  it('prints jsonl: client, peer and flow events, then one summary line last', () => {
+    const run = sensor('analyze', '--format', 'jsonl', demo);
+    expect(run.code).toBe(0);
+    const events = run.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as { event: string; [key: string]: unknown });
+    expect(events.at(-1)).toMatchObject({ event: 'summary', packets: SCENARIOS['kazaa-demo']!().frames.length, clients: 3, peers: 207, malformed: 0 });
+    expect(events.filter((e) => e.event === 'summary')).toHaveLength(1);
+    expect(events.find((e) => e.event === 'client')).toMatchObject({ host: '192.168.1.5', protocol: 'fasttrack', evidence: [expect.objectContaining({ rule: 'udp-ping' })] });
+    expect(events.find((e) => e.event === 'peer')).toMatchObject({ protocol: 'fasttrack', via: 'udp-ping', port: expect.any(Number) });
+    expect(events.find((e) => e.event === 'flow')).toHaveProperty('verdict');
+    expect(new Set(events.map((e) => e.event))).toEqual(new Set(['client', 'peer', 'flow', 'summary']));
+  });
+
+  it('prints a readable report by default', () => {
+    const run = sensor('analyze', demo);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Clients identified: 3');
+    expect(run.stdout).toContain('Peers learned: 207');
+    expect(run.stdout).toMatch(/192\.168\.1\.5 +fasttrack/);
+  });
+
+  it('honours --inside: with no inside network matching, nothing is learned or dropped', () => {
+    const run = sensor('analyze', '--format', 'jsonl', '--inside', '10.99.0.0/16', demo);
+    const summary = JSON.parse(run.stdout.trimEnd().split('\n').at(-1)!);
+    expect(summary).toMatchObject({ clients: 0, peers: 0, droppedPackets: 0 });
+    expect(summary.flowsByApp.fasttrack).toBeGreaterThan(0);
+  });
+
+  it('--monitor drops nothing and -n drops no UDP', () => {
+    const monitor = JSON.parse(sensor('analyze', '--format', 'jsonl', '--monitor', demo).stdout.trimEnd().split('\n').at(-1)!);
+    expect(monitor).toMatchObject({ droppedPackets: 0, clients: 3, peers: 207 });
+    expect(monitor.wouldDropPackets).toBeGreaterThan(200);
+    const noUdp = sensor('analyze', '--format', 'jsonl', '-n', demo).stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(noUdp.filter((e) => e.event === 'flow' && e.proto === 'udp' && e.verdict === 'drop')).toEqual([]);
+    expect(noUdp.filter((e) => e.event === 'flow' && e.proto === 'tcp' && e.verdict === 'drop').length).toBeGreaterThan(0);
+  });
+
+  it('fills a storefile, and a second run blocks those peers from its first packet', () => {
+    const store = join(dir, 'peers.store');
+    expect(sensor('analyze', '--storefile', store, demo).code).toBe(0);
+    expect(readFileSync(store, 'utf8').trimEnd().split('\n')).toHaveLength(207);
+    const again = sensor('analyze', '--format', 'jsonl', '--storefile', store, demo).stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(again.filter((e) => e.event === 'peer')).toEqual([]);
+    const firstPing = again.find((e) => e.event === 'flow' && e.src === '192.168.1.5' && e.proto === 'udp');
+    expect(firstPing.verdict).toBe('drop');
+  });
+
+  it('gives a clear error and a non-zero exit for a missing, foreign or corrupt capture', () => {
+    const missing = sensor('analyze', join(dir, 'nope.pcap'));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/does not exist/);
+    const foreign = join(dir, 'notes.txt');
+    writeFileSync(foreign, 'hello, this is not a capture\n');
+    const notCapture = sensor('analyze', foreign);
+    expect(notCapture.code).toBe(2);
+    expect(notCapture.stderr).toMatch(/is not a pcap or pcapng capture/);
+    const corrupt = join(dir, 'corrupt.pcap');
+    const bytes = readFileSync(demo);
+    bytes.writeUInt32LE(0x7fffffff, 24 + 8); // the first record's captured length
+    writeFileSync(corrupt, bytes);
+    const broken = sensor('analyze', corrupt);
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toMatch(/corrupt\.pcap/);
+    for (const run of [missing, notCapture, broken]) expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('rejects bad option values by name', () => {
+    const run = sensor('analyze', '--time-lock', 'soon', demo);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/--time-lock/);
+  });
+});
