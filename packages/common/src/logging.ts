@@ -8,6 +8,8 @@ export interface LoggerOptions {
   level?: string;
   /** Where JSON lines go; standard error by default, so standard output stays for command results. */
   destination?: DestinationStream;
+  /** Write each line before returning (command-line tools that exit right after); services buffer. */
+  sync?: boolean;
 }
 
 /**
@@ -15,7 +17,7 @@ export interface LoggerOptions {
  * and the level as a label, so operators can filter with jq without a lookup table.
  */
 export function createLogger(options: LoggerOptions): Logger {
-  const destination = options.destination ?? pino.destination({ fd: 2, sync: false });
+  const destination = options.destination ?? pino.destination({ fd: 2, sync: options.sync ?? false });
   return pino(
     {
       base: { service: options.name },

@@ -1,4 +1,4 @@
-import { collect, integerInRange, portList } from '@p2pwall/common';
+import { collect, createLogger, integerInRange, portList } from '@p2pwall/common';
 import { Command, Option } from 'commander';
 import { CaptureError } from '../capture/source.js';
 import { mergeByTime } from '../capture/merge.js';
@@ -6,6 +6,7 @@ import { openCapture } from '../capture/open.js';
 import { CidrError, CidrSet, DEFAULT_INSIDE_NETWORKS, parseCidr } from '../decode/cidr.js';
 import { DEFAULT_OPEN_PORTS } from '../engine-config.js';
 import { Engine } from '../engine.js';
+import { EventLettersError, eventLogger, parseEventLetters } from '../event-log.js';
 import type { EngineEvent } from '../events.js';
 import { Storefile } from '../enforce/storefile.js';
 import { LineWriter } from '../analyze/line-writer.js';
@@ -24,13 +25,27 @@ interface AnalyzeOptions {
   storefile?: string;
   maxFlows: number;
   progress: boolean;
+  log?: Set<string>;
+}
+
+function invalidArgument(error: Error): Error {
+  return Object.assign(new Error(error.message), { code: 'commander.invalidArgument' });
+}
+
+function eventLetters(text: string): Set<string> {
+  try {
+    return parseEventLetters(text);
+  } catch (error) {
+    if (error instanceof EventLettersError) throw invalidArgument(error);
+    throw error;
+  }
 }
 
 function cidr(text: string): string {
   try {
     parseCidr(text);
   } catch (error) {
-    if (error instanceof CidrError) throw Object.assign(new Error(error.message), { code: 'commander.invalidArgument' });
+    if (error instanceof CidrError) throw invalidArgument(error);
     throw error;
   }
   return text;
@@ -55,6 +70,7 @@ export function analyzeCommand(): Command {
     .addOption(new Option('--open-ports <ports>', 'ports a locked client may still reach, comma-separated').argParser(portList).default([...DEFAULT_OPEN_PORTS], DEFAULT_OPEN_PORTS.join(',')))
     .addOption(new Option('-f, --storefile <file>', 'peer storefile: its peers are known from the start, and learned peers are appended to it'))
     .addOption(new Option('--max-flows <n>', 'bound of the flow table (least recently active flows are ended first)').argParser(integerInRange(1, 16_777_216)).default(262_144))
+    .addOption(new Option('-L, --log <letters>', 'log these events to standard error as JSON lines, by ftwall letter: c client, p peer, t/T TCP dropped/accepted, u/U UDP dropped/accepted').argParser(eventLetters))
     .addOption(new Option('--no-progress', 'no progress line on standard error (shown only when it is a terminal)'))
     .action((captures: string[], options: AnalyzeOptions) => {
       process.exitCode = runAnalyze(captures, options);
@@ -78,8 +94,10 @@ function runAnalyze(paths: string[], options: AnalyzeOptions): number {
   const collector = new AnalysisCollector();
   const jsonl = options.format === 'jsonl';
   let storefile: Storefile | null = null;
+  const log = options.log ? eventLogger(createLogger({ name: 'sensor', sync: true }), options.log) : null;
   const sink = (event: EngineEvent): void => {
     collector.sink(event);
+    log?.(event);
     if (storefile && (event.event === 'peer' || event.event === 'peer-refresh')) {
       storefile.append({ ip: event.ip, port: event.port, protocol: event.protocol, via: event.via, learnedFrom: event.learnedFrom, learnedAt: event.ts, expiresAt: event.expiresAt });
     }

@@ -88,6 +88,15 @@ describe('p2pwall-sensor (built binary)', () => {
     for (const run of [missing, notCapture, broken]) expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('logs the asked-for ftwall letters to standard error as JSON lines (-L)', () => {
+    const run = sensor('analyze', '-L', 'cp', '--format', 'jsonl', demo);
+    const lines = run.stderr.trimEnd().split('\n').map((line) => JSON.parse(line));
+    expect(lines.filter((l) => l.letter === 'c').map((l) => l.host)).toEqual(['192.168.1.5', '192.168.1.6', '192.168.1.7']);
+    expect(lines.filter((l) => l.letter === 'p')).toHaveLength(207);
+    expect(lines.every((l) => l.service === 'sensor' && l.level === 'info' && (l.letter === 'c' || l.letter === 'p'))).toBe(true);
+    expect(sensor('analyze', '-L', 'cx', demo).stderr).toMatch(/"x" is not an event letter/);
+  });
+
   it('rejects bad option values by name', () => {
     const run = sensor('analyze', '--time-lock', 'soon', demo);
     expect(run.code).not.toBe(0);

@@ -30,8 +30,8 @@ class Gateway {
     return this.engine.lastReason;
   }
 
-  of<K extends EngineEvent['event']>(kind: K): Extract<EngineEvent, { event: K }>[] {
-    return this.events.filter((e): e is Extract<EngineEvent, { event: K }> => e.event === kind);
+  of<K extends EngineEvent['event']>(kind: K): (EngineEvent & { event: K })[] {
+    return this.events.filter((e): e is EngineEvent & { event: K } => e.event === kind);
   }
 
   flows(at = 0): FlowEvent[] {

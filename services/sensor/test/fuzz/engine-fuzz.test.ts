@@ -3,19 +3,7 @@ import { CidrSet } from '../../src/decode/cidr.js';
 import { DecodeStatus, PacketView, decodeIp } from '../../src/decode/packet.js';
 import { Engine, Verdict } from '../../src/engine.js';
 import type { EngineEvent } from '../../src/events.js';
-import { ACK, PSH, SYN, tcp, udp } from '@p2pwall/lab';
-
-/** A small deterministic PRNG (mulberry32), so a failure can be replayed from its seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { ACK, PSH, SYN, seededRandom, tcp, udp } from '@p2pwall/lab';
 
 function seeds(next: () => number): Uint8Array[] {
   const text = (s: string) => s;
@@ -32,7 +20,7 @@ function seeds(next: () => number): Uint8Array[] {
 
 describe('fuzz: decode and engine never throw', () => {
   it('survives 100,000 random and mutated packets', () => {
-    const next = random(0x5eed);
+    const next = seededRandom(0x5eed);
     const events: EngineEvent[] = [];
     let eventCount = 0;
     const engine = new Engine({ inside: new CidrSet(['192.168.0.0/16', 'fd00::/8']), maxFlows: 4096, maxPeers: 4096 }, (event) => {
