@@ -1,4 +1,5 @@
 import { formatAddressKey } from '../decode/address.js';
+import { BoundedMap } from './bounded-map.js';
 
 /** An inside host identified as a P2P client (ftwall's "green client"). */
 export interface ClientEntry {
@@ -26,16 +27,21 @@ export interface IdentifyResult {
 
 /** Identified clients by address key, bounded; the least recently active is evicted first. */
 export class ClientTable {
-  private readonly entries = new Map<string, ClientEntry>();
-  evictions = 0;
+  private readonly entries: BoundedMap<string, ClientEntry>;
 
   constructor(
     readonly maxClients: number,
     readonly timeLockMs: number,
-  ) {}
+  ) {
+    this.entries = new BoundedMap(maxClients);
+  }
 
   get size(): number {
     return this.entries.size;
+  }
+
+  get evictions(): number {
+    return this.entries.evictions;
   }
 
   get(addressKey: string): ClientEntry | undefined {
@@ -47,7 +53,6 @@ export class ClientTable {
     let entry = this.entries.get(addressKey);
     const lockedUntil = this.timeLockMs > 0 ? now + this.timeLockMs : 0;
     if (!entry) {
-      if (this.entries.size >= this.maxClients) this.evictOldest();
       entry = {
         addressKey,
         host: formatAddressKey(addressKey),
@@ -67,8 +72,7 @@ export class ClientTable {
     entry.evidenceCount++;
     entry.rules.add(rule);
     entry.lockedUntil = Math.max(entry.lockedUntil, lockedUntil);
-    this.entries.delete(addressKey);
-    this.entries.set(addressKey, entry);
+    this.entries.refresh(addressKey, entry);
     if (this.timeLockMs > 0 && !wasLocked) {
       entry.announcedLockUntil = entry.lockedUntil;
       return { entry, change: 'new' };
@@ -95,12 +99,5 @@ export class ClientTable {
 
   values(): IterableIterator<ClientEntry> {
     return this.entries.values();
-  }
-
-  private evictOldest(): void {
-    const oldest = this.entries.keys().next();
-    if (oldest.done) return;
-    this.entries.delete(oldest.value);
-    this.evictions++;
   }
 }

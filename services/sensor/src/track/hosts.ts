@@ -1,3 +1,4 @@
+import { BoundedMap } from './bounded-map.js';
 import type { ClientEntry } from './clients.js';
 
 /** An inside host the engine has seen traffic from or to. */
@@ -15,13 +16,18 @@ export interface InsideHost {
  * a flow starts.
  */
 export class HostTable {
-  private readonly hosts = new Map<string, InsideHost>();
-  evictions = 0;
+  private readonly hosts: BoundedMap<string, InsideHost>;
 
-  constructor(readonly maxHosts: number) {}
+  constructor(readonly maxHosts: number) {
+    this.hosts = new BoundedMap(maxHosts);
+  }
 
   get size(): number {
     return this.hosts.size;
+  }
+
+  get evictions(): number {
+    return this.hosts.evictions;
   }
 
   get(addressKey: string): InsideHost | undefined {
@@ -30,21 +36,8 @@ export class HostTable {
 
   /** The host record for a new flow, created if needed and marked most recently active. */
   forNewFlow(addressKey: string, now: number): InsideHost {
-    let host = this.hosts.get(addressKey);
-    if (host) {
-      this.hosts.delete(addressKey);
-    } else {
-      if (this.hosts.size >= this.maxHosts) this.evictOldest();
-      host = { addressKey, packets: 0, firstSeen: now, client: null };
-    }
+    const host = this.hosts.get(addressKey) ?? { addressKey, packets: 0, firstSeen: now, client: null };
     this.hosts.set(addressKey, host);
     return host;
-  }
-
-  private evictOldest(): void {
-    const oldest = this.hosts.keys().next();
-    if (oldest.done) return;
-    this.hosts.delete(oldest.value);
-    this.evictions++;
   }
 }

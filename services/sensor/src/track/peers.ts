@@ -1,4 +1,5 @@
 import { addressKeyFromText, formatAddressKey } from '../decode/address.js';
+import { BoundedMap } from './bounded-map.js';
 
 /** An outside endpoint learned as a P2P peer. Port 0 stands for every port of the address. */
 export interface PeerEntry {
@@ -32,18 +33,23 @@ export interface LearnResult {
  * expiry sweeps stop at the first live entry.
  */
 export class PeerTable {
-  private readonly entries = new Map<string, PeerEntry>();
+  private readonly entries: BoundedMap<string, PeerEntry>;
   /** Bumped on every insertion or removal, so flows can cache "leads to a peer" answers. */
   version = 0;
-  evictions = 0;
 
   constructor(
     readonly maxPeers: number,
     readonly ttlMs: number,
-  ) {}
+  ) {
+    this.entries = new BoundedMap(maxPeers, () => this.version++);
+  }
 
   get size(): number {
     return this.entries.size;
+  }
+
+  get evictions(): number {
+    return this.entries.evictions;
   }
 
   /** The entry covering (address, port): the exact endpoint first, then the whole address. */
@@ -62,14 +68,11 @@ export class PeerTable {
     if (existing && existing.expiresAt > details.now) {
       if (expiresAt <= existing.expiresAt) return { entry: existing, change: 'none' };
       existing.expiresAt = expiresAt;
-      this.entries.delete(key);
-      this.entries.set(key, existing);
+      this.entries.refresh(key, existing);
       if (expiresAt - existing.announcedExpiry < this.ttlMs / 2) return { entry: existing, change: 'none' };
       existing.announcedExpiry = expiresAt;
       return { entry: existing, change: 'refreshed' };
     }
-    if (existing) this.entries.delete(key);
-    else if (this.entries.size >= this.maxPeers) this.evictOldest();
     const entry: PeerEntry = {
       key,
       ip: formatAddressKey(addressKey),
@@ -114,13 +117,5 @@ export class PeerTable {
 
   values(): IterableIterator<PeerEntry> {
     return this.entries.values();
-  }
-
-  private evictOldest(): void {
-    const oldest = this.entries.keys().next();
-    if (oldest.done) return;
-    this.entries.delete(oldest.value);
-    this.evictions++;
-    this.version++;
   }
 }
