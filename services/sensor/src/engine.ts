@@ -116,32 +116,28 @@ export class Engine {
   private judgeDecoded(view: PacketView, now: number): Verdict {
     const buf = view.buf;
     const addressLength = view.addressLength;
-    const srcKey = addressKey(buf, view.srcAddressOffset, addressLength);
-    const dstKey = addressKey(buf, view.dstAddressOffset, addressLength);
+    const srcOffset = view.srcAddressOffset;
+    const dstOffset = view.dstAddressOffset;
     const inside = this.config.inside;
-    const srcInside = inside.contains(buf, view.srcAddressOffset, addressLength);
-    const dstInside = inside.contains(buf, view.dstAddressOffset, addressLength);
-    const protocol = view.protocol;
+    const srcInside = inside.contains(buf, srcOffset, addressLength);
+    const dstInside = inside.contains(buf, dstOffset, addressLength);
     const sport = view.srcPort;
     const dport = view.dstPort;
+    const crossesBoundary = srcInside !== dstInside;
 
-    let key: string;
-    let fromInside: boolean;
-    if (srcInside !== dstInside) {
-      fromInside = srcInside;
-      key = fromInside ? flowKey(protocol, srcKey, sport, dstKey, dport) : flowKey(protocol, dstKey, dport, srcKey, sport);
-    } else {
-      // Both ends on one side: one key for both directions, whichever end spoke first.
-      const srcFirst = srcKey < dstKey || (srcKey === dstKey && sport <= dport);
-      key = srcFirst ? flowKey(protocol, srcKey, sport, dstKey, dport) : flowKey(protocol, dstKey, dport, srcKey, sport);
-      fromInside = true;
-    }
+    // The key puts the inside end first; with both ends on one side, the lower end goes first,
+    // so both directions find the same flow whichever end spoke first.
+    const srcFirst = crossesBoundary ? srcInside : compareEnds(buf, srcOffset, sport, dstOffset, dport, addressLength) <= 0;
+    const key = srcFirst
+      ? flowKey(view.protocol, buf, srcOffset, sport, dstOffset, dport, addressLength)
+      : flowKey(view.protocol, buf, dstOffset, dport, srcOffset, sport, addressLength);
 
     let flow = this.flows.get(key);
+    let fromInside = crossesBoundary ? srcInside : true;
     if (flow === undefined) {
-      flow = this.startFlow(view, key, srcKey, dstKey, srcInside !== dstInside ? fromInside : true, srcInside !== dstInside, now);
-    } else if (!flow.crossesBoundary) {
-      fromInside = flow.insideAddress === srcKey && flow.insidePort === sport;
+      flow = this.startFlow(view, key, fromInside, crossesBoundary, now);
+    } else if (!crossesBoundary) {
+      fromInside = flow.insidePort === sport && flow.insideAddress === addressKey(buf, srcOffset, addressLength);
     }
     this.flows.touch(flow);
 
@@ -169,7 +165,9 @@ export class Engine {
     return this.accept(Reason.clean);
   }
 
-  private startFlow(view: PacketView, key: string, srcKey: string, dstKey: string, fromInside: boolean, crossesBoundary: boolean, now: number): Flow {
+  private startFlow(view: PacketView, key: string, fromInside: boolean, crossesBoundary: boolean, now: number): Flow {
+    const srcKey = addressKey(view.buf, view.srcAddressOffset, view.addressLength);
+    const dstKey = addressKey(view.buf, view.dstAddressOffset, view.addressLength);
     const insideKey = fromInside ? srcKey : dstKey;
     const outsidePort = fromInside ? view.dstPort : view.srcPort;
     const flow = new Flow(
@@ -352,8 +350,33 @@ export class Engine {
   }
 }
 
-function flowKey(protocol: number, aKey: string, aPort: number, bKey: string, bPort: number): string {
-  return String.fromCharCode(protocol, aPort) + aKey + String.fromCharCode(bPort) + bKey;
+/**
+ * A flow's key: protocol, then each end as its port and address, folded into UTF-16 code units
+ * (the layout of decode/address.ts's address keys). IPv4 keys are built in one call, without
+ * intermediate strings: this runs for every packet.
+ */
+function flowKey(protocol: number, buf: Uint8Array, aOffset: number, aPort: number, bOffset: number, bPort: number, addressLength: 4 | 16): string {
+  if (addressLength === 4) {
+    return String.fromCharCode(
+      protocol,
+      aPort,
+      (buf[aOffset]! << 8) | buf[aOffset + 1]!,
+      (buf[aOffset + 2]! << 8) | buf[aOffset + 3]!,
+      bPort,
+      (buf[bOffset]! << 8) | buf[bOffset + 1]!,
+      (buf[bOffset + 2]! << 8) | buf[bOffset + 3]!,
+    );
+  }
+  return String.fromCharCode(protocol, aPort) + addressKey(buf, aOffset, 16) + String.fromCharCode(bPort) + addressKey(buf, bOffset, 16);
+}
+
+/** Orders two (address, port) ends: negative when the first is lower. */
+function compareEnds(buf: Uint8Array, aOffset: number, aPort: number, bOffset: number, bPort: number, addressLength: number): number {
+  for (let i = 0; i < addressLength; i++) {
+    const difference = buf[aOffset + i]! - buf[bOffset + i]!;
+    if (difference !== 0) return difference;
+  }
+  return aPort - bPort;
 }
 
 export function protocolName(protocol: number): string {

@@ -4,6 +4,8 @@
  */
 export class BoundedMap<K, V> {
   private readonly entries = new Map<K, V>();
+  /** Where the last sweep stopped; Map iterators stay valid while entries come and go. */
+  private sweepCursor: IterableIterator<[K, V]> | null = null;
   evictions = 0;
 
   constructor(
@@ -40,6 +42,29 @@ export class BoundedMap<K, V> {
 
   delete(key: K): boolean {
     return this.entries.delete(key);
+  }
+
+  /**
+   * Visits at most `budget` entries, carrying on where the previous sweep stopped, and deletes
+   * those `isDead` says are dead. Lets a periodic sweep bound its work per call on a large table.
+   */
+  sweep(budget: number, isDead: (value: V) => boolean): V[] {
+    const removed: V[] = [];
+    for (let visited = 0; visited < budget; visited++) {
+      this.sweepCursor ??= this.entries.entries();
+      const next = this.sweepCursor.next();
+      if (next.done) {
+        // The next sweep starts again from the oldest entry.
+        this.sweepCursor = null;
+        break;
+      }
+      const [key, value] = next.value;
+      if (isDead(value)) {
+        this.entries.delete(key);
+        removed.push(value);
+      }
+    }
+    return removed;
   }
 
   values(): IterableIterator<V> {

@@ -17,6 +17,9 @@ export interface PeerEntry {
   announcedExpiry: number;
 }
 
+/** Peers looked at per prune call (about once a second). */
+const PRUNE_BUDGET = 4096;
+
 export function peerKey(addressKey: string, port: number): string {
   return addressKey + String.fromCharCode(port);
 }
@@ -29,8 +32,8 @@ export interface LearnResult {
 
 /**
  * Learned peers keyed by (address, port), bounded. A Map keeps them in learning order and a
- * re-learned entry moves to the end, so the least recently learned peer is evicted first and
- * expiry sweeps stop at the first live entry.
+ * re-learned entry moves to the end, so the least recently learned peer is evicted first.
+ * Expired peers are ignored by lookups at once and removed by a bounded sweep later.
  */
 export class PeerTable {
   private readonly entries: BoundedMap<string, PeerEntry>;
@@ -103,14 +106,13 @@ export class PeerTable {
     return removed;
   }
 
-  /** Drops expired entries; returns them. */
-  prune(now: number): PeerEntry[] {
-    const expired: PeerEntry[] = [];
-    for (const entry of this.entries.values()) {
-      if (entry.expiresAt > now) continue;
-      expired.push(entry);
-    }
-    for (const entry of expired) this.entries.delete(entry.key);
+  /**
+   * Drops expired entries, looking at no more than `budget` of them: lookups already ignore
+   * expired peers, so this only gives memory back, and must not stall the packet path on a
+   * table of a million peers.
+   */
+  prune(now: number, budget = PRUNE_BUDGET): PeerEntry[] {
+    const expired = this.entries.sweep(budget, (entry) => entry.expiresAt <= now);
     if (expired.length > 0) this.version++;
     return expired;
   }
