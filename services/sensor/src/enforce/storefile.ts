@@ -17,7 +17,6 @@ export interface StorefileLoad {
 export class Storefile {
   private fd: number | null = null;
   private linesSinceCompaction = 0;
-  private livePeers = 0;
 
   constructor(readonly path: string) {}
 
@@ -28,7 +27,6 @@ export class Storefile {
     const compacted = parsed.invalidLines > 0 || parsed.tornTail || parsed.obsoleteLines > Math.max(1000, parsed.peers.length);
     if (compacted) this.rewrite(parsed.peers);
     this.fd = openSync(this.path, 'a', 0o640);
-    this.livePeers = parsed.peers.length;
     this.linesSinceCompaction = compacted ? parsed.peers.length : parsed.peers.length + parsed.obsoleteLines;
     return { peers: parsed.peers, invalidLines: parsed.invalidLines, compacted };
   }
@@ -39,11 +37,13 @@ export class Storefile {
     this.linesSinceCompaction++;
   }
 
-  /** Compacts when the file holds more than twice the live peers (and at least 1,000 lines). */
-  compactIfWorthwhile(livePeers: Iterable<StoredPeer>, livePeerCount: number): boolean {
-    this.livePeers = livePeerCount;
-    if (this.linesSinceCompaction < Math.max(1000, 2 * this.livePeers)) return false;
-    this.compact(livePeers);
+  /**
+   * Rewrites the file when it holds more than twice as many lines as there are live peers (and
+   * at least 1,000): a long-running sensor re-learns peers and appends refreshes all day.
+   */
+  compactIfWorthwhile(livePeerCount: number, livePeers: () => Iterable<StoredPeer>): boolean {
+    if (this.linesSinceCompaction < Math.max(1000, 2 * livePeerCount)) return false;
+    this.compact(livePeers());
     return true;
   }
 
@@ -53,7 +53,6 @@ export class Storefile {
     this.rewrite(peers);
     this.fd = openSync(this.path, 'a', 0o640);
     this.linesSinceCompaction = peers.length;
-    this.livePeers = peers.length;
   }
 
   close(): void {

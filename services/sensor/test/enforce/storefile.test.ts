@@ -65,6 +65,20 @@ describe('storefile', () => {
     expect(readFileSync(path, 'utf8').trimEnd().split('\n')).toHaveLength(1);
   });
 
+  it('compacts a long-running file once its lines outnumber twice the live peers', () => {
+    const path = join(dir, 'peers');
+    const store = new Storefile(path);
+    store.open(0);
+    const live = [peer('203.0.113.9', 1214, 50_000)];
+    for (let i = 0; i < 999; i++) store.append(peer('203.0.113.9', 1214, 10_000 + i));
+    expect(store.compactIfWorthwhile(1, () => live)).toBe(false);
+    store.append(live[0]!);
+    expect(store.compactIfWorthwhile(1, () => live)).toBe(true);
+    store.append(peer('198.51.100.1', 80));
+    store.close();
+    expect(readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l).ip)).toEqual(['203.0.113.9', '198.51.100.1']);
+  });
+
   it('rejects records with bad addresses, ports or types', () => {
     const bad = ['{"ip":"999.1.1.1","port":1,"protocol":"x","via":"y","learnedFrom":null,"learnedAt":1,"expiresAt":2}', '{"ip":"203.0.113.1","port":70000,"protocol":"x","via":"y","learnedFrom":null,"learnedAt":1,"expiresAt":2}', 'garbage', '[]'];
     expect(parseStorefile(`${bad.join('\n')}\n`, 0)).toMatchObject({ peers: [], invalidLines: 4 });
