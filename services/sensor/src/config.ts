@@ -1,0 +1,156 @@
+import { loadConfig, type ConfigSchema } from '@p2pwall/common';
+import { CidrError, CidrSet, DEFAULT_INSIDE_NETWORKS, parseCidr } from './decode/cidr.js';
+import { DEFAULT_OPEN_PORTS, type EngineConfig } from './engine-config.js';
+import { parseEventLetters, EventLettersError } from './event-log.js';
+
+/** The sensor's configuration file (sensor.yaml); see deploy/examples/sensor.yaml for every key explained. */
+export interface SensorConfig {
+  site: string;
+  gateway: string;
+  inside: string[];
+  mode: 'enforce' | 'monitor';
+  queue: {
+    numbers: number[];
+    socketBufferBytes: number;
+    failOpen: boolean;
+    connbytes: number;
+  };
+  hooks: { forward: boolean; input: boolean; output: boolean };
+  ipv6: boolean;
+  timeLockSeconds: number;
+  openPorts: number[];
+  dropUdp: boolean;
+  peerTtlSeconds: number;
+  storefile: string | null;
+  kernel: { setPrefix: string; markAccepted: number; markClean: number; setFlushMs: number };
+  onExit: 'keep' | 'remove';
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'; events: string };
+  limits: { maxFlows: number; maxPeers: number; maxClients: number; maxHosts: number; inspectPackets: number };
+  queueStatsIntervalSeconds: number;
+}
+
+export const SENSOR_ENV_PREFIX = 'P2PWALL_SENSOR_';
+
+const integer = (minimum: number, maximum: number, defaultValue: number, description: string): ConfigSchema => ({ type: 'integer', minimum, maximum, default: defaultValue, description });
+const boolean = (defaultValue: boolean, description: string): ConfigSchema => ({ type: 'boolean', default: defaultValue, description });
+const NAME_PATTERN = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
+
+export const SENSOR_CONFIG_SCHEMA: ConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['site', 'gateway'],
+  properties: {
+    site: { type: 'string', pattern: NAME_PATTERN, description: 'site name: lower-case letters, digits and dashes' },
+    gateway: { type: 'string', pattern: NAME_PATTERN, description: 'this gateway\'s id within its site' },
+    inside: { type: 'array', items: { type: 'string' }, minItems: 1, default: [...DEFAULT_INSIDE_NETWORKS], description: 'inside (green) networks, CIDR' },
+    mode: { enum: ['enforce', 'monitor'], default: 'enforce', description: 'monitor: detect and report, drop nothing' },
+    queue: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        numbers: { type: 'array', items: { type: 'integer', minimum: 0, maximum: 65535 }, minItems: 1, default: [0], description: 'NFQUEUE numbers; several consecutive ones spread flows with --queue-balance' },
+        socketBufferBytes: integer(8 * 1024 * 1024, 1024 * 1024 * 1024, 64 * 1024 * 1024, 'netlink receive buffer of the queue socket'),
+        failOpen: boolean(true, 'true: --queue-bypass, traffic passes while no sensor listens; false: queued traffic stops'),
+        connbytes: integer(1, 1000, 8, 'packets of each connection (both directions together) that reach the sensor'),
+      },
+    },
+    hooks: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { forward: boolean(true, 'forwarded traffic'), input: boolean(false, "the gateway's own inbound traffic"), output: boolean(false, "the gateway's own outbound traffic") },
+    },
+    ipv6: boolean(true, 'also install ip6tables rules and IPv6 sets'),
+    timeLockSeconds: integer(0, 86_400, 120, 'ftwall -t; 0 disables'),
+    openPorts: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 65535 }, maxItems: 15, default: [...DEFAULT_OPEN_PORTS], description: 'ports a locked client may still reach' },
+    dropUdp: boolean(true, 'false is ftwall -n: never drop UDP'),
+    peerTtlSeconds: integer(60, 2_147_483, 604_800, 'how long a learned peer stays blocked'),
+    storefile: { type: ['string', 'null'], default: '/var/lib/p2pwall/peers.store', description: 'learned peers survive restarts here; null disables' },
+    kernel: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        setPrefix: { type: 'string', pattern: '^[a-z][a-z0-9-]{0,15}$', default: 'p2pwall', description: 'prefix of the ipset names' },
+        markAccepted: integer(1, 0xffffffff, 0x10000000, 'packet mark bit of packets the sensor accepted'),
+        markClean: integer(1, 0xffffffff, 0x20000000, 'mark bit of connections judged clean (they skip the queue)'),
+        setFlushMs: integer(1, 10_000, 20, 'how often learned peers and locks are pushed into the kernel sets'),
+      },
+    },
+    onExit: { enum: ['keep', 'remove'], default: 'keep', description: 'rules and sets at shutdown: keep (kernel keeps enforcing) or remove' },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], default: 'info' },
+        events: { type: 'string', default: 'cp', description: 'ftwall letters of events to log: c client, p peer, t/T u/U flows' },
+      },
+    },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxFlows: integer(1, 16_777_216, 262_144, 'flow table bound'),
+        maxPeers: integer(1, 16_777_216, 1_000_000, 'learned peer bound'),
+        maxClients: integer(1, 16_777_216, 65_536, 'identified client bound'),
+        maxHosts: integer(1, 16_777_216, 262_144, 'inside host bound'),
+        inspectPackets: integer(1, 1000, 16, 'payload packets per flow the detectors see'),
+      },
+    },
+    queueStatsIntervalSeconds: integer(1, 3600, 5, 'how often the kernel queue counters are read'),
+  },
+};
+
+function isSingleBit(value: number): boolean {
+  return value > 0 && (value & (value - 1)) === 0;
+}
+
+function checkSensorConfig(value: unknown): string[] {
+  const config = value as SensorConfig;
+  const problems: string[] = [];
+  config.inside.forEach((cidr, index) => {
+    try {
+      parseCidr(cidr);
+    } catch (error) {
+      if (error instanceof CidrError) problems.push(`inside[${index}]: ${error.message}`);
+      else throw error;
+    }
+  });
+  const numbers = config.queue.numbers;
+  if (numbers.some((n, i) => i > 0 && n !== numbers[0]! + i)) problems.push(`queue.numbers: must be consecutive (one queue, or a range for --queue-balance), got [${numbers.join(', ')}]`);
+  const { markAccepted, markClean } = config.kernel;
+  if (!isSingleBit(markAccepted)) problems.push(`kernel.markAccepted: must be a single bit, e.g. 0x10000000, got 0x${markAccepted.toString(16)}`);
+  if (!isSingleBit(markClean)) problems.push(`kernel.markClean: must be a single bit, e.g. 0x20000000, got 0x${markClean.toString(16)}`);
+  if (markAccepted === markClean) problems.push('kernel.markClean: must differ from kernel.markAccepted');
+  try {
+    parseEventLetters(config.log.events);
+  } catch (error) {
+    if (error instanceof EventLettersError) problems.push(`log.events: ${error.message}`);
+    else throw error;
+  }
+  return problems;
+}
+
+/** Loads and checks sensor.yaml (undefined: defaults and environment only). Throws ConfigError. */
+export function loadSensorConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): SensorConfig {
+  return loadConfig<SensorConfig>({ path, schema: SENSOR_CONFIG_SCHEMA, envPrefix: SENSOR_ENV_PREFIX, env, check: checkSensorConfig });
+}
+
+export function engineConfigFrom(config: SensorConfig): Partial<EngineConfig> {
+  return {
+    inside: new CidrSet(config.inside),
+    timeLockMs: config.timeLockSeconds * 1000,
+    openPorts: config.openPorts,
+    dropUdp: config.dropUdp,
+    monitor: config.mode === 'monitor',
+    peerTtlMs: config.peerTtlSeconds * 1000,
+    maxFlows: config.limits.maxFlows,
+    maxPeers: config.limits.maxPeers,
+    maxClients: config.limits.maxClients,
+    maxHosts: config.limits.maxHosts,
+    inspectPackets: config.limits.inspectPackets,
+  };
+}

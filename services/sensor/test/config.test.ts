@@ -1,0 +1,79 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '@p2pwall/common';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SENSOR_CONFIG_SCHEMA, loadSensorConfig, type SensorConfig } from '../src/config.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'p2pwall-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const EXAMPLE = fileURLToPath(new URL('../sensor.example.yaml', import.meta.url));
+
+function file(text: string): string {
+  const path = join(dir, `c${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(path, text);
+  return path;
+}
+
+function problems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    loadSensorConfig(file(text), env);
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
+  return [];
+}
+
+describe('sensor configuration', () => {
+  it('fills every default from a minimal file', () => {
+    const config = loadSensorConfig(file('site: a\ngateway: g1\n'), {});
+    expect(config).toMatchObject({ mode: 'enforce', timeLockSeconds: 120, dropUdp: true, onExit: 'keep', queue: { numbers: [0], failOpen: true, connbytes: 8, socketBufferBytes: 64 * 1024 * 1024 } });
+    expect(config.inside).toContain('192.168.0.0/16');
+  });
+
+  it('ships an example that loads and shows every key', () => {
+    const example = loadSensorConfig(EXAMPLE, {});
+    const keys = (schema: typeof SENSOR_CONFIG_SCHEMA, value: Record<string, unknown>, prefix = ''): string[] =>
+      Object.entries(schema.properties ?? {}).flatMap(([key, child]) => {
+        expect(value, `${prefix}${key} missing from sensor.example.yaml`).toHaveProperty(key);
+        return child.properties ? keys(child, value[key] as Record<string, unknown>, `${prefix}${key}.`) : [key];
+      });
+    expect(keys(SENSOR_CONFIG_SCHEMA, example as unknown as Record<string, unknown>).length).toBeGreaterThan(20);
+    expect(example.kernel.markAccepted).toBe(0x10000000);
+  });
+
+  it('names the key of every problem: unknown keys, wrong types, bad CIDRs, missing keys', () => {
+    expect(problems('site: a\ngateway: g\nqueue:\n  conbytes: 4\n')).toEqual(['queue.conbytes: unknown key']);
+    expect(problems('site: a\ngateway: g\ntimeLockSeconds: soon\n')).toEqual(['timeLockSeconds: must be integer, got "soon"']);
+    expect(problems('site: a\ngateway: g\ninside: [192.168.0.0/16, 10.0.0.0/40]\n')).toEqual(['inside[1]: "10.0.0.0/40" has an invalid prefix length (0 to 32)']);
+    expect(problems('gateway: g\n')).toEqual(['site: required']);
+    expect(problems('site: A b\ngateway: g\n')[0]).toMatch(/^site: must match pattern/);
+    expect(problems('site: a\ngateway: g\nmode: block\n')).toEqual(['mode: must be one of "enforce", "monitor", got "block"']);
+    expect(problems('site: a\ngateway: g\nqueue:\n  numbers: [0, 2]\n')[0]).toMatch(/^queue.numbers: must be consecutive/);
+    expect(problems('site: a\ngateway: g\nkernel:\n  markClean: 3\n')[0]).toMatch(/^kernel.markClean: must be a single bit/);
+    expect(problems('site: a\ngateway: g\nqueue:\n  socketBufferBytes: 65536\n')[0]).toMatch(/^queue.socketBufferBytes: must be >= 8388608/);
+    expect(problems('site: a\ngateway: g\nlog:\n  events: cz\n')[0]).toMatch(/^log.events: "z" is not an event letter/);
+  });
+
+  it('lets the environment override any key, with values read as YAML', () => {
+    const config = loadSensorConfig(file('site: a\ngateway: g\n'), {
+      P2PWALL_SENSOR_QUEUE__CONNBYTES: '4',
+      P2PWALL_SENSOR_MODE: 'monitor',
+      P2PWALL_SENSOR_TIME_LOCK_SECONDS: '0',
+      P2PWALL_SENSOR_INSIDE: '[10.9.0.0/16]',
+      P2PWALL_SENSOR_STOREFILE: 'null',
+      UNRELATED: 'x',
+    });
+    expect(config).toMatchObject<Partial<SensorConfig>>({ mode: 'monitor', timeLockSeconds: 0, inside: ['10.9.0.0/16'], storefile: null });
+    expect(config.queue.connbytes).toBe(4);
+    expect(problems('site: a\ngateway: g\n', { P2PWALL_SENSOR_QUEUE__DEPTH: '1' })).toEqual(['P2PWALL_SENSOR_QUEUE__DEPTH: no configuration key queue.depth']);
+  });
+
+  it('refuses a missing file, invalid YAML and a file that is not a mapping', () => {
+    expect(() => loadSensorConfig(join(dir, 'absent.yaml'), {})).toThrow(/absent\.yaml: file not found/);
+    expect(problems('site: [unclosed\n')[0]).toMatch(/^not valid YAML/);
+    expect(problems('- a\n- b\n')[0]).toMatch(/must hold a mapping/);
+  });
+});
