@@ -52,7 +52,7 @@ export const SENSOR_CONFIG_SCHEMA: ConfigSchema = {
         numbers: { type: 'array', items: { type: 'integer', minimum: 0, maximum: 65535 }, minItems: 1, default: [0], description: 'NFQUEUE numbers; several consecutive ones spread flows with --queue-balance' },
         socketBufferBytes: integer(8 * 1024 * 1024, 1024 * 1024 * 1024, 64 * 1024 * 1024, 'netlink receive buffer of the queue socket'),
         failOpen: boolean(true, 'true: --queue-bypass, traffic passes while no sensor listens; false: queued traffic stops'),
-        connbytes: integer(1, 1000, 8, 'packets of each connection (both directions together) that reach the sensor'),
+        connbytes: integer(1, 1000, 8, 'packets of each direction of a connection that reach the sensor'),
       },
     },
     hooks: {

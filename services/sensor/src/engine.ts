@@ -58,6 +58,12 @@ export class Engine {
   readonly hosts: HostTable;
   /** The reason for the last verdict returned. */
   lastReason: Reason = Reason.clean;
+  /**
+   * Whether the last accepted packet's flow is judged clean: the detectors are done with it and
+   * nothing about it can change its verdict but the peer and lock tables, which the kernel
+   * consults by itself. The live sensor then lets the connection skip the queue.
+   */
+  lastFlowClean = false;
 
   private readonly view = new PacketView();
   private readonly openPort = new Uint8Array(65536);
@@ -89,6 +95,7 @@ export class Engine {
     const status = decodeIp(view, buf, offset, end);
     view.ts = now;
     view.wireLength = wireLength;
+    this.lastFlowClean = false;
     if (status === DecodeStatus.malformed) {
       counters.malformed++;
       return this.accept(Reason.malformed);
@@ -159,9 +166,13 @@ export class Engine {
       else if (inspected === this.config.inspectPackets + 1) flow.detectorState = null;
     }
 
-    if (!flow.crossesBoundary) return this.accept(Reason.internal);
+    if (!flow.crossesBoundary) {
+      this.lastFlowClean = true;
+      return this.accept(Reason.internal);
+    }
     if (this.leadsToPeer(flow)) return this.judgeDrop(flow, signature ? Reason.signature : Reason.learnedPeer);
     if (flow.timeLockCandidate && this.clients.isLocked(flow.host!.client, now)) return this.judgeDrop(flow, Reason.timeLock);
+    this.lastFlowClean = isClean(flow);
     return this.accept(Reason.clean);
   }
 
@@ -284,6 +295,7 @@ export class Engine {
 
   private judgeDrop(flow: Flow, reason: Reason): Verdict {
     const counters = this.counters;
+    this.lastFlowClean = false;
     if (this.config.monitor || (flow.protocol === IPPROTO_UDP && !this.config.dropUdp)) {
       counters.wouldDrop++;
       if (!flow.wouldDrop && flow.verdict === Verdict.accept) flow.reason = reason;
@@ -348,6 +360,20 @@ export class Engine {
   private flowEnded(flow: Flow, cause: FlowEndCause): void {
     this.emit(flowEvent(flow, cause, this.now));
   }
+}
+
+/**
+ * Clean: both sides have spoken, no detector holds state for it, nothing labelled it, and no
+ * packet of it was judged "drop".
+ */
+function isClean(flow: Flow): boolean {
+  if (flow.app !== null || flow.wouldDrop || flow.verdict === Verdict.drop) return false;
+  if (flow.out.payloadPackets === 0 || flow.in.payloadPackets === 0) return false;
+  const state = flow.detectorState;
+  if (state !== null) {
+    for (const entry of state) if (entry !== undefined && entry !== null) return false;
+  }
+  return true;
 }
 
 /**

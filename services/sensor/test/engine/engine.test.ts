@@ -249,6 +249,31 @@ describe('storefile (ftwall -f)', () => {
   });
 });
 
+describe('clean flows (they may skip the queue)', () => {
+  it('judges a flow clean once both sides spoke and no detector holds state, never a P2P or dropped one', () => {
+    const gw = new Gateway();
+    const web = new TcpConversation(OTHER_HOST, 50000, '203.0.113.80', 443);
+    gw.send(web.syn());
+    expect(gw.engine.lastFlowClean).toBe(false);
+    gw.send(web.synAck());
+    gw.send(web.ack());
+    gw.send(web.send(true, 'x'.repeat(200))[0]!);
+    expect(gw.engine.lastFlowClean).toBe(false);
+    gw.send(web.send(false, 'y'.repeat(200))[0]!);
+    expect(gw.engine.lastFlowClean).toBe(true);
+    // A request whose header block is still incomplete keeps the HTTP detector waiting.
+    const http = new TcpConversation(OTHER_HOST, 50001, '203.0.113.80', 8080);
+    for (const packet of [http.syn(), http.synAck(), http.ack(), ...http.send(false, 'HELLO'), ...http.send(true, 'GET /x HTTP/1.1\r\nHost: a\r\n')]) gw.send(packet);
+    expect(gw.engine.lastFlowClean).toBe(false);
+    gw.send(http.send(true, '\r\n')[0]!);
+    expect(gw.engine.lastFlowClean).toBe(true);
+    gw.send(ping());
+    expect(gw.engine.lastFlowClean).toBe(false);
+    gw.send(udp({ src: PEER.ip, dst: CLIENT, sport: PEER.port, dport: 1214, payload: 'x' }));
+    expect(gw.engine.lastFlowClean).toBe(false);
+  });
+});
+
 describe('bounds', () => {
   it('keeps the peer and client tables within their limits', () => {
     const gw = new Gateway({ maxPeers: 50, maxClients: 10 });

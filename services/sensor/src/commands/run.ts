@@ -1,0 +1,68 @@
+import { createLogger } from '@p2pwall/common';
+import { Command, Option } from 'commander';
+import { integerInRange } from '@p2pwall/common';
+import { QueueOpenError } from '../capture/nfqueue.js';
+import { EnforceError } from '../enforce/command-runner.js';
+import { LiveSensor } from '../live/sensor.js';
+import { configOption, loadOrReport } from './config-option.js';
+
+interface RunOptions {
+  config: string;
+  queue?: number;
+  rules: boolean;
+}
+
+export function runCommand(): Command {
+  return new Command('run')
+    .summary('judge live traffic from an NFQUEUE queue (needs root or CAP_NET_ADMIN)')
+    .description(
+      'Installs the rules (unless --no-rules), loads learned peers from the storefile into the engine and the kernel sets, ' +
+        'then gives every queued packet its verdict at once. Logs JSON lines to standard error. ' +
+        'SIGINT/SIGTERM: answers what is still queued, saves state and handles the rules as the configuration says (onExit).',
+    )
+    .addOption(configOption())
+    .addOption(new Option('-q, --queue <number>', 'the queue this process serves, one of queue.numbers (default: the first); run one process per queue').argParser(integerInRange(0, 65535)))
+    .addOption(new Option('--no-rules', 'leave the rules alone (when several processes share them, manage them with `p2pwall-sensor rules`)'))
+    .action(async (options: RunOptions) => {
+      const config = loadOrReport(options.config, 'run');
+      if (!config) {
+        process.exitCode = 2;
+        return;
+      }
+      const queue = options.queue ?? config.queue.numbers[0]!;
+      if (!config.queue.numbers.includes(queue)) {
+        process.stderr.write(`p2pwall-sensor run: --queue ${queue} is not one of queue.numbers [${config.queue.numbers.join(', ')}]\n`);
+        process.exitCode = 2;
+        return;
+      }
+      const logger = createLogger({ name: 'sensor', level: config.log.level });
+      let sensor: LiveSensor;
+      try {
+        sensor = await LiveSensor.start({ config, queue, manageRules: options.rules, logger });
+      } catch (error) {
+        if (error instanceof QueueOpenError || error instanceof EnforceError) {
+          logger.fatal({ err: error }, error.message);
+          logger.flush();
+          process.stderr.write(`p2pwall-sensor run: ${error.message}\n`);
+          process.exit(1);
+        }
+        throw error;
+      }
+      const shutdown = (signal: NodeJS.Signals) => {
+        sensor.stop(signal).then(
+          () => {
+            logger.flush();
+            // The nfqueue binding cannot be closed: leaving the process releases the queue.
+            setTimeout(() => process.exit(0), 50).unref();
+          },
+          (error: unknown) => {
+            logger.error({ err: error }, 'shutdown failed');
+            logger.flush();
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+    });
+}

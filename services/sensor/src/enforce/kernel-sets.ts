@@ -1,0 +1,271 @@
+import { isIP } from 'node:net';
+import { localRunner, type CommandResult, type CommandRunner } from './command-runner.js';
+import { IPSET_MAX_TIMEOUT, restoreSets } from './ipset.js';
+import { kernelNames, type FamilySetNames, type IpFamily } from './rules.js';
+
+export interface KernelSetsOptions {
+  /** Same prefix the rules were installed with. */
+  prefix: string;
+  /** false: IPv6 sets do not exist; IPv6 entries are skipped (counted, not errors). */
+  ipv6: boolean;
+  runner?: CommandRunner;
+  /** Least time between two `ipset restore` children (default 20 ms). */
+  flushIntervalMs?: number;
+  /** Commands pending that start a child at once, and the most one child carries (default 1000). */
+  maxBatch?: number;
+  /** Commands held while ipset is slow or stuck; beyond this new ones are shed (default 100,000). */
+  maxPending?: number;
+  /** Where failures are reported (the sensor's logger); default: stderr. */
+  onError?: (message: string) => void;
+}
+
+export interface KernelSetsStats {
+  /** Commands waiting for a child. */
+  pending: number;
+  /** Commands the kernel took. */
+  applied: number;
+  /** Commands refused: invalid arguments, or ipset rejected them. */
+  failed: number;
+  /** IPv6 commands while IPv6 is off. */
+  skipped: number;
+  /** Commands dropped because maxPending were already waiting. */
+  shed: number;
+  /** `ipset restore` children spawned, retries included. */
+  children: number;
+  /** Batches that failed and were re-run without their bad lines. */
+  retries: number;
+}
+
+/** A line ipset refused, and why. */
+export interface RejectedLine {
+  line: string;
+  reason: string;
+}
+
+/** Lines ipset refuses for a reason that holds for the whole set, not just the one entry. */
+const SET_WIDE_ERRORS: ReadonlyArray<{ pattern: RegExp; commands: ReadonlySet<string> }> = [
+  { pattern: /set with the given name does not exist/i, commands: new Set(['add', 'del']) },
+  { pattern: /hash is full/i, commands: new Set(['add']) },
+];
+
+/**
+ * After a failed `ipset restore`: which lines to give up on and which to run again. ipset names
+ * the first bad line ("Error in line N: ...") and then stops, so the retry runs every other line
+ * again (with -exist, re-applying an add or del changes nothing), until one child succeeds.
+ * When the error holds for the whole set (missing set, full hash) every line of that kind for
+ * that set is given up at once: otherwise a missing set would cost one child per line.
+ * Returns null when stderr names no line: the caller then falls back to one child per line.
+ */
+export function planRetry(lines: readonly string[], stderr: string): { rejected: RejectedLine[]; remaining: string[] } | null {
+  const match = /Error in line (\d+):\s*(.*)/.exec(stderr);
+  const index = match ? Number(match[1]) - 1 : -1;
+  const bad = lines[index];
+  if (!match || bad === undefined) return null;
+  const reason = match[2]!.trim();
+  const [badCommand, badSet] = bad.split(' ');
+  const setWide = SET_WIDE_ERRORS.find((error) => error.pattern.test(reason) && error.commands.has(badCommand ?? ''));
+  const rejected: RejectedLine[] = [];
+  const remaining: string[] = [];
+  lines.forEach((line, i) => {
+    const [command, set] = line.split(' ');
+    const sameFault = setWide !== undefined && set === badSet && setWide.commands.has(command ?? '');
+    if (i === index || sameFault) rejected.push({ line: line.trimEnd(), reason });
+    else remaining.push(line);
+  });
+  return { rejected, remaining };
+}
+
+/**
+ * The sensor's way into the kernel sets: learned peers and time-locked clients. Called on the
+ * per-packet path, so calls only queue text; one `ipset restore -exist` child applies a whole batch
+ * (ipset applies nothing until its stdin closes, so a long-lived child would not help). Never more
+ * than one child at a time, at most one per flushIntervalMs unless maxBatch commands are waiting.
+ */
+export class KernelSets {
+  private readonly runner: CommandRunner;
+  private readonly sets: Record<IpFamily, FamilySetNames>;
+  private readonly flushIntervalMs: number;
+  private readonly maxBatch: number;
+  private readonly maxPending: number;
+  private readonly onError: (message: string) => void;
+  private pending: string[] = [];
+  private running: Promise<unknown> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private lastStart = Number.NEGATIVE_INFINITY;
+  private shedding = false;
+  private readonly counters = { applied: 0, failed: 0, skipped: 0, shed: 0, children: 0, retries: 0 };
+
+  constructor(private readonly options: KernelSetsOptions) {
+    this.runner = options.runner ?? localRunner;
+    this.sets = kernelNames(options.prefix).sets;
+    this.flushIntervalMs = options.flushIntervalMs ?? 20;
+    this.maxBatch = options.maxBatch ?? 1000;
+    this.maxPending = options.maxPending ?? 100_000;
+    this.onError = options.onError ?? ((message) => process.stderr.write(`p2pwall kernel sets: ${message}\n`));
+  }
+
+  /** Blocks a learned peer: ip:port over TCP and UDP (FastTrack listens on one port for both), or the whole address when port is 0. */
+  addPeer(ip: string, port: number, timeoutSeconds: number): void {
+    const family = this.family(ip, 'addPeer');
+    if (family === null || !this.checkPort(port, ip)) return;
+    const timeout = this.timeout(timeoutSeconds, ip);
+    if (timeout === null) return;
+    const sets = this.sets[family];
+    if (port === 0) this.enqueue(`add ${sets.peerAddresses} ${ip} timeout ${timeout}\n`);
+    else this.enqueue(`add ${sets.peerEndpoints} ${ip},tcp:${port} timeout ${timeout}\n`, `add ${sets.peerEndpoints} ${ip},udp:${port} timeout ${timeout}\n`);
+  }
+
+  removePeer(ip: string, port: number): void {
+    const family = this.family(ip, 'removePeer');
+    if (family === null || !this.checkPort(port, ip)) return;
+    const sets = this.sets[family];
+    if (port === 0) this.enqueue(`del ${sets.peerAddresses} ${ip}\n`);
+    else this.enqueue(`del ${sets.peerEndpoints} ${ip},tcp:${port}\n`, `del ${sets.peerEndpoints} ${ip},udp:${port}\n`);
+  }
+
+  /** Time-locks an inside client for the remaining lock time; called again, it re-arms the timeout. */
+  lockClient(ip: string, timeoutSeconds: number): void {
+    const family = this.family(ip, 'lockClient');
+    if (family === null) return;
+    const timeout = this.timeout(timeoutSeconds, ip);
+    if (timeout === null) return;
+    this.enqueue(`add ${this.sets[family].locks} ${ip} timeout ${timeout}\n`);
+  }
+
+  unlockClient(ip: string): void {
+    const family = this.family(ip, 'unlockClient');
+    if (family === null) return;
+    this.enqueue(`del ${this.sets[family].locks} ${ip}\n`);
+  }
+
+  /** Resolves once every command queued so far (and any queued meanwhile) has been applied or has failed. */
+  async flush(): Promise<void> {
+    while (this.running !== null || this.pending.length > 0) {
+      if (this.running === null) this.start();
+      await this.running;
+    }
+  }
+
+  get stats(): KernelSetsStats {
+    return { pending: this.pending.length, ...this.counters };
+  }
+
+  private family(ip: string, what: string): IpFamily | null {
+    const version = isIP(ip);
+    if (version === 0) return this.reject(`${what}: '${ip}' is not an IP address`);
+    if (version === 6 && !this.options.ipv6) {
+      // IPv6 is off here, yet the shared blocklist may carry IPv6 peers learned at other sites.
+      this.counters.skipped++;
+      return null;
+    }
+    return version === 4 ? 4 : 6;
+  }
+
+  private checkPort(port: number, ip: string): boolean {
+    if (Number.isInteger(port) && port >= 0 && port <= 65535) return true;
+    this.reject(`${ip}: port ${port} is not 0 (whole address) or a port number`);
+    return false;
+  }
+
+  /** Whole seconds, at least 1 (ipset's 0 would mean "never expires") and at most ipset's maximum. */
+  private timeout(seconds: number, ip: string): number | null {
+    if (!(seconds > 0)) return this.reject(`${ip}: timeout ${seconds} s must be > 0`);
+    return Math.min(IPSET_MAX_TIMEOUT, Math.ceil(seconds));
+  }
+
+  private reject(message: string): null {
+    this.counters.failed++;
+    this.onError(message);
+    return null;
+  }
+
+  private enqueue(...lines: string[]): void {
+    if (this.pending.length + lines.length > this.maxPending) {
+      this.counters.shed += lines.length;
+      if (!this.shedding) this.onError(`${this.pending.length} commands already wait for ipset; shedding new ones until it catches up`);
+      this.shedding = true;
+      return;
+    }
+    this.pending.push(...lines);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.running !== null || this.pending.length === 0) return;
+    if (this.pending.length >= this.maxBatch) {
+      this.start();
+      return;
+    }
+    if (this.timer !== null) return;
+    // Even when idle, wait for the next turn of the event loop: the caller is processing packets,
+    // and whatever else it learns in this turn should go in the same child.
+    const wait = Math.max(0, this.lastStart + this.flushIntervalMs - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.start();
+    }, wait);
+    // A pending flush alone must not keep the process alive; shutdown calls flush().
+    this.timer.unref();
+  }
+
+  private start(): void {
+    if (this.running !== null || this.pending.length === 0) return;
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const batch = this.pending.splice(0, this.maxBatch);
+    if (this.pending.length < this.maxPending / 2) this.shedding = false;
+    this.lastStart = Date.now();
+    this.running = this.apply(batch)
+      // apply() handles every ipset failure itself; only a throwing onError can land here, and a
+      // timer has nobody to hand the rejection to.
+      .catch((error: unknown) => process.stderr.write(`p2pwall kernel sets: onError threw: ${String(error)}\n`))
+      .finally(() => {
+        this.running = null;
+        this.schedule();
+      });
+  }
+
+  private async restore(lines: readonly string[]): Promise<CommandResult> {
+    this.counters.children++;
+    try {
+      return await restoreSets(lines.join(''), this.runner);
+    } catch (error) {
+      // ipset could not be started at all: report it as a failed child.
+      return { code: 127, stdout: '', stderr: (error as Error).message };
+    }
+  }
+
+  private async apply(batch: readonly string[]): Promise<void> {
+    let lines = batch;
+    let result = await this.restore(lines);
+    if (result.code === 0) {
+      this.counters.applied += lines.length;
+      return;
+    }
+    this.counters.retries++;
+    this.onError(`ipset restore failed for a batch of ${lines.length} commands (${result.stderr.trim()}); retrying without the rejected lines`);
+    while (result.code !== 0) {
+      const plan = planRetry(lines, result.stderr);
+      if (plan === null) {
+        await this.applyOneByOne(lines);
+        return;
+      }
+      for (const rejected of plan.rejected) this.reject(`ipset rejected '${rejected.line}': ${rejected.reason}`);
+      lines = plan.remaining;
+      if (lines.length === 0) return;
+      result = await this.restore(lines);
+    }
+    this.counters.applied += lines.length;
+  }
+
+  /** The fallback when ipset's error names no line: one child per command, so each fails alone. */
+  private async applyOneByOne(lines: readonly string[]): Promise<void> {
+    for (const line of lines) {
+      const result = await this.restore([line]);
+      if (result.code === 0) this.counters.applied++;
+      else this.reject(`ipset rejected '${line.trimEnd()}': ${result.stderr.trim()}`);
+    }
+  }
+}

@@ -1,0 +1,314 @@
+/**
+ * The kernel half of the sensor, as data: which chains, rules, jumps and sets p2pwall installs.
+ * Pure: a KernelPolicy in, argument lists out. iptables.ts and ipset.ts put them into the kernel.
+ *
+ * Every rule is written exactly as iptables-nft prints it back with `iptables -S` (option order,
+ * `--set-xmark` for `--or-mark`/`--and-mark`), so an installed chain can be compared line by line
+ * with what the policy asks for.
+ */
+import { EnforceError } from './command-runner.js';
+
+export type IpFamily = 4 | 6;
+
+/** The built-in chains that can jump into ours. */
+export type HookChain = 'FORWARD' | 'INPUT' | 'OUTPUT';
+
+/**
+ * The table that holds our chains.
+ *
+ * `security` (the default) is hooked after `filter` on INPUT, FORWARD and OUTPUT (priority 50
+ * against 0). That order matters for fail-open: when nobody listens on a queue, `--queue-bypass`
+ * *accepts* the packet, which ends the whole table's chain for it. In `filter`, that would skip
+ * the operator's own filter rules for the first packets of every connection, so a fail-open
+ * gateway without a running sensor would let through connections its firewall forbids (measured:
+ * FORWARD policy DROP, a port the operator never allowed, and the connection completed). In
+ * `security`, the operator's filter rules have already judged the packet before we queue it.
+ * `filter` stays available for hosts whose iptables has no security table (legacy without
+ * CONFIG_SECURITY); with it, prefer failOpen = false.
+ */
+export type KernelTable = 'security' | 'filter';
+
+export interface KernelPolicy {
+  /** Names: chains `${PREFIX}` and `${PREFIX}-ACCEPTED` (upper case), sets `${prefix}-peer-ep4` etc. */
+  prefix: string;
+  /** Which built-in chains jump to ours. */
+  hooks: { forward: boolean; input: boolean; output: boolean };
+  /** Also ip6tables rules and inet6 sets. */
+  ipv6: boolean;
+  /** [n] queues with --queue-num n; several consecutive numbers spread flows with --queue-balance. */
+  queues: number[];
+  /** --queue-bypass on the queue rules: traffic passes while no sensor listens (fail-closed if false). */
+  failOpen: boolean;
+  /**
+   * Packets of each direction of a connection that reach the sensor: the first N sent by the side
+   * that opened it and the first N sent back (each queue rule pairs `--ctdir` with the same
+   * `--connbytes-dir`; see directionQueueRule).
+   */
+  connbytes: number;
+  /** Single-bit masks: packet mark the sensor sets on packets it accepts, and on flows it judged clean. */
+  marks: { accepted: number; clean: number };
+  /** Ports a time-locked client may still reach; at most 15 above 1023 (iptables multiport limit). */
+  openPorts: number[];
+  /** Time-lock rules present (time-lock seconds > 0). */
+  timeLock: boolean;
+  /** false is ftwall -n: the kernel's set rules drop TCP only. */
+  dropUdp: boolean;
+  /** No DROP rules at all; sets are still filled and the queue rules stay. */
+  monitor: boolean;
+  /** Default 'security'; see KernelTable for why. */
+  table?: KernelTable;
+  /** maxelem of every set. Default 2,097,152: a peer learned as ip:port takes two entries (tcp, udp). */
+  maxSetEntries?: number;
+}
+
+export const DEFAULT_KERNEL_TABLE: KernelTable = 'security';
+export const DEFAULT_MAX_SET_ENTRIES = 2_097_152;
+
+export const DEFAULT_KERNEL_POLICY: Readonly<KernelPolicy> = Object.freeze({
+  prefix: 'p2pwall',
+  hooks: { forward: true, input: false, output: false },
+  ipv6: true,
+  queues: [0],
+  failOpen: true,
+  connbytes: 8,
+  marks: { accepted: 0x10000000, clean: 0x20000000 },
+  openPorts: [53, 80, 443, 123],
+  timeLock: true,
+  dropUdp: true,
+  monitor: false,
+});
+
+export class KernelPolicyError extends EnforceError {}
+
+export interface FamilySetNames {
+  /** hash:ip,port — learned peers as ip,tcp:port and ip,udp:port. */
+  peerEndpoints: string;
+  /** hash:ip — peers learned as a whole address. */
+  peerAddresses: string;
+  /** hash:ip — time-locked inside clients. */
+  locks: string;
+}
+
+export interface KernelNames {
+  chain: string;
+  /** Where packets the sensor accepted (NF_REPEAT with the accepted bit) go; see acceptedChainRules. */
+  acceptedChain: string;
+  /** The comment on our jumps, so an operator reading FORWARD sees whose rule it is. */
+  comment: string;
+  sets: Record<IpFamily, FamilySetNames>;
+}
+
+/** Same rule as the sensor config's kernel.setPrefix; keeps set names under ipset's 31 characters. */
+const PREFIX_PATTERN = /^[a-z][a-z0-9-]{0,15}$/;
+
+export function kernelNames(prefix: string): KernelNames {
+  if (!PREFIX_PATTERN.test(prefix)) {
+    throw new KernelPolicyError(`prefix: must be a lower-case letter then up to 15 letters, digits or dashes, got '${prefix}'`);
+  }
+  const chain = prefix.toUpperCase();
+  const sets = (family: IpFamily): FamilySetNames => ({
+    peerEndpoints: `${prefix}-peer-ep${family}`,
+    peerAddresses: `${prefix}-peer-ip${family}`,
+    locks: `${prefix}-lock${family}`,
+  });
+  return { chain, acceptedChain: `${chain}-ACCEPTED`, comment: prefix, sets: { 4: sets(4), 6: sets(6) } };
+}
+
+/** Every set name a prefix can own, both families: what `remove` destroys. */
+export function allSetNames(prefix: string): string[] {
+  const { sets } = kernelNames(prefix);
+  return [4, 6].flatMap((family) => Object.values(sets[family as IpFamily]));
+}
+
+const MULTIPORT_LIMIT = 15;
+/** The time-lock only concerns destination ports above this (README: "Ports of 1023 and below stay open"). */
+const HIGHEST_PRIVILEGED_PORT = 1023;
+
+function isSingleBit(value: number): boolean {
+  return Number.isInteger(value) && value > 0 && value <= 0xffffffff && (value & (value - 1)) === 0;
+}
+
+const hex = (value: number): string => `0x${(value >>> 0).toString(16)}`;
+const maskMatch = (bit: number): string => `${hex(bit)}/${hex(bit)}`;
+
+/** Open ports the multiport match must list: those a lock could block at all (above 1023), once each. */
+export function lockExemptPorts(openPorts: readonly number[]): number[] {
+  return [...new Set(openPorts.filter((port) => port > HIGHEST_PRIVILEGED_PORT))];
+}
+
+/** Throws KernelPolicyError naming the first problem. */
+export function validateKernelPolicy(policy: KernelPolicy): void {
+  kernelNames(policy.prefix);
+  const { queues } = policy;
+  if (queues.length === 0) throw new KernelPolicyError('queues: at least one queue number is needed');
+  for (const queue of queues) {
+    if (!Number.isInteger(queue) || queue < 0 || queue > 65535) throw new KernelPolicyError(`queues: ${queue} is not a queue number (0-65535)`);
+  }
+  if (queues.some((queue, i) => queue !== queues[0]! + i)) {
+    throw new KernelPolicyError(`queues: must be one number or consecutive ascending numbers for --queue-balance, got [${queues.join(', ')}]`);
+  }
+  if (!Number.isInteger(policy.connbytes) || policy.connbytes < 1) throw new KernelPolicyError(`connbytes: must be a whole number of packets >= 1, got ${policy.connbytes}`);
+  const { accepted, clean } = policy.marks;
+  if (!isSingleBit(accepted)) throw new KernelPolicyError(`marks.accepted: must be a single bit such as 0x10000000, got ${accepted}`);
+  if (!isSingleBit(clean)) throw new KernelPolicyError(`marks.clean: must be a single bit such as 0x20000000, got ${clean}`);
+  if (accepted === clean) throw new KernelPolicyError('marks: accepted and clean must be different bits');
+  for (const port of policy.openPorts) {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new KernelPolicyError(`openPorts: ${port} is not a port (1-65535)`);
+  }
+  const exempt = lockExemptPorts(policy.openPorts);
+  if (exempt.length > MULTIPORT_LIMIT) {
+    throw new KernelPolicyError(`openPorts: at most ${MULTIPORT_LIMIT} ports above ${HIGHEST_PRIVILEGED_PORT} (the iptables multiport limit), got ${exempt.length}`);
+  }
+  if (!policy.hooks.forward && !policy.hooks.input && !policy.hooks.output) {
+    throw new KernelPolicyError('hooks: enable at least one of forward, input, output, or no packet ever reaches the rules');
+  }
+  const table = policy.table ?? DEFAULT_KERNEL_TABLE;
+  if (table !== 'security' && table !== 'filter') throw new KernelPolicyError(`table: must be 'security' or 'filter', got '${String(table)}'`);
+  const maxEntries = policy.maxSetEntries ?? DEFAULT_MAX_SET_ENTRIES;
+  if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new KernelPolicyError(`maxSetEntries: must be a whole number >= 1, got ${maxEntries}`);
+}
+
+/** `--queue-num n` or `--queue-balance a:b`, plus `--queue-bypass` when failing open. */
+export function queueTarget(queues: readonly number[], failOpen: boolean): string[] {
+  const first = queues[0]!;
+  const last = queues[queues.length - 1]!;
+  const target = queues.length === 1 ? ['--queue-num', String(first)] : ['--queue-balance', `${first}:${last}`];
+  return ['-j', 'NFQUEUE', ...target, ...(failOpen ? ['--queue-bypass'] : [])];
+}
+
+export interface ChainRules {
+  name: string;
+  /** Each rule as the arguments that follow `-A <chain>`. */
+  rules: string[][];
+}
+
+export interface Jump {
+  hook: HookChain;
+  /** The arguments that follow `-I <hook> 1` / `-D <hook>`. */
+  rule: string[];
+}
+
+export interface FamilyRuleset {
+  family: IpFamily;
+  table: KernelTable;
+  /** Our chains, in declaration order. */
+  chains: ChainRules[];
+  jumps: Jump[];
+}
+
+function peerDropRules(policy: KernelPolicy, sets: FamilySetNames): string[][] {
+  // Under -n (dropUdp false) the sets still hold udp entries; the rules just never look at UDP.
+  const protocol = policy.dropUdp ? [] : ['-p', 'tcp'];
+  const drop = (set: string, directions: string): string[] => [...protocol, '-m', 'set', '--match-set', set, directions, '-j', 'DROP'];
+  return [drop(sets.peerEndpoints, 'dst,dst'), drop(sets.peerEndpoints, 'src,src'), drop(sets.peerAddresses, 'dst'), drop(sets.peerAddresses, 'src')];
+}
+
+function timeLockRules(policy: KernelPolicy, sets: FamilySetNames): string[][] {
+  const exempt = lockExemptPorts(policy.openPorts);
+  const multiport = exempt.length > 0 ? ['-m', 'multiport', '!', '--dports', exempt.join(',')] : [];
+  const protocols = policy.dropUdp ? ['tcp', 'udp'] : ['tcp'];
+  // ctstate NEW: connections open before the lock began are left alone (README, verdict 2).
+  return protocols.map((protocol) => [
+    '-p', protocol, '-m', 'set', '--match-set', sets.locks, 'src', '-m', 'conntrack', '--ctstate', 'NEW',
+    '-m', protocol, '--dport', `${HIGHEST_PRIVILEGED_PORT + 1}:65535`, ...multiport, '-j', 'DROP',
+  ]);
+}
+
+/**
+ * One queue rule per direction: `--ctdir` picks the packets travelling that way and
+ * `--connbytes-dir` counts only them, so each direction gets its own first N packets.
+ *
+ * Why not one `--connbytes-dir both` rule: it counts both directions together, so a side that
+ * sends fast (a burst of segments, a UDP reply stream) uses up the budget before the other side's
+ * first payload, which detectors need (the encrypted handshake is 12 bytes out, 8 back). And why
+ * not `--connbytes-dir original` + `reply` without `--ctdir`: each rule tests its direction's
+ * counter whatever way the packet travels, so a one-sided flow (1 packet out, thousands back)
+ * would stay queued for ever through the `original` rule.
+ */
+function directionQueueRule(policy: KernelPolicy, direction: 'ORIGINAL' | 'REPLY'): string[] {
+  return [
+    '-m', 'conntrack', '--ctdir', direction,
+    '-m', 'connbytes', '--connbytes', `0:${policy.connbytes}`, '--connbytes-mode', 'packets', '--connbytes-dir', direction.toLowerCase(),
+    ...queueTarget(policy.queues, policy.failOpen),
+  ];
+}
+
+/**
+ * Packets the sensor accepted come back through NF_REPEAT carrying the accepted bit (plus the
+ * clean bit when the flow is judged clean). They are sent here with `-g` (goto), so falling off
+ * the end of this chain returns straight to the built-in chain that jumped to ours: the packet
+ * continues through the rest of it and is never `-j ACCEPT`ed by us.
+ *
+ * 1. clean: remember it in the connection mark, so the rest of the flow skips the queue
+ *    (`--set-xmark C/C` is `--or-mark C`: other connmark bits are kept).
+ * 2. clear both bits from the packet mark, so the operator's own mark matches (`--mark 1`, tc,
+ *    policy routing, SNAT by mark) see the packet exactly as it came in. The sensor must set the
+ *    packet's original mark plus our bits in its verdict, since a verdict mark replaces the mark.
+ */
+function acceptedChainRules(policy: KernelPolicy): string[][] {
+  const { accepted, clean } = policy.marks;
+  return [
+    ['-m', 'mark', '--mark', maskMatch(clean), '-j', 'CONNMARK', '--set-xmark', maskMatch(clean)],
+    ['-j', 'MARK', '--set-xmark', `0x0/${hex(accepted | clean)}`],
+  ];
+}
+
+function mainChainRules(policy: KernelPolicy, names: KernelNames, family: IpFamily): string[][] {
+  const sets = names.sets[family];
+  const rules: string[][] = [];
+  // Set drops come first: a peer learned after a flow was judged clean is still cut off.
+  if (!policy.monitor) rules.push(...peerDropRules(policy, sets));
+  if (!policy.monitor && policy.timeLock) rules.push(...timeLockRules(policy, sets));
+  rules.push(['-m', 'mark', '--mark', maskMatch(policy.marks.accepted), '-g', names.acceptedChain]);
+  rules.push(['-m', 'connmark', '--mark', maskMatch(policy.marks.clean), '-j', 'RETURN']);
+  rules.push(directionQueueRule(policy, 'ORIGINAL'), directionQueueRule(policy, 'REPLY'));
+  // Everything else falls off the end of the chain: RETURN to the built-in chain.
+  return rules;
+}
+
+export function jumpRule(names: KernelNames): string[] {
+  return ['-m', 'comment', '--comment', names.comment, '-j', names.chain];
+}
+
+export function enabledHooks(policy: KernelPolicy): HookChain[] {
+  const hooks: HookChain[] = [];
+  if (policy.hooks.forward) hooks.push('FORWARD');
+  if (policy.hooks.input) hooks.push('INPUT');
+  if (policy.hooks.output) hooks.push('OUTPUT');
+  return hooks;
+}
+
+export function policyFamilies(policy: KernelPolicy): IpFamily[] {
+  return policy.ipv6 ? [4, 6] : [4];
+}
+
+/** Our chains and jumps for one address family. Validates the policy. */
+export function generateFamilyRuleset(policy: KernelPolicy, family: IpFamily): FamilyRuleset {
+  validateKernelPolicy(policy);
+  const names = kernelNames(policy.prefix);
+  return {
+    family,
+    table: policy.table ?? DEFAULT_KERNEL_TABLE,
+    // The accepted chain is declared first only for readability; restore declares all before any rule.
+    chains: [
+      { name: names.chain, rules: mainChainRules(policy, names, family) },
+      { name: names.acceptedChain, rules: acceptedChainRules(policy) },
+    ],
+    jumps: enabledHooks(policy).map((hook) => ({ hook, rule: jumpRule(names) })),
+  };
+}
+
+/** One ruleset per family the policy enables (IPv4, and IPv6 when enabled). */
+export function generateRules(policy: KernelPolicy): FamilyRuleset[] {
+  return policyFamilies(policy).map((family) => generateFamilyRuleset(policy, family));
+}
+
+/** A chain as `iptables -t TABLE -S CHAIN` prints it: `-N CHAIN`, then `-A CHAIN ...` per rule. */
+export function formatChain(chain: ChainRules): string[] {
+  return [`-N ${chain.name}`, ...chain.rules.map((rule) => `-A ${chain.name} ${rule.join(' ')}`)];
+}
+
+/** The whole ruleset of a family as `iptables -S` lines (chains, then jumps as `-A HOOK ...`). */
+export function formatRuleset(ruleset: FamilyRuleset): string[] {
+  return [...ruleset.chains.flatMap(formatChain), ...ruleset.jumps.map((jump) => `-A ${jump.hook} ${jump.rule.join(' ')}`)];
+}

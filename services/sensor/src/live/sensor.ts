@@ -1,0 +1,158 @@
+import type { Logger } from '@p2pwall/common';
+import { NfQueue } from '../capture/nfqueue.js';
+import { engineConfigFrom, type SensorConfig } from '../config.js';
+import { Engine, Verdict } from '../engine.js';
+import type { EngineEvent } from '../events.js';
+import { eventLogger, parseEventLetters } from '../event-log.js';
+import { KernelSets } from '../enforce/kernel-sets.js';
+import { installRules, removeRules } from '../enforce/iptables.js';
+import { QueueStatsMonitor, readQueueStats } from '../enforce/queue-stats.js';
+import { Storefile } from '../enforce/storefile.js';
+import { kernelPolicyFrom } from './policy.js';
+
+export interface LiveSensorOptions {
+  config: SensorConfig;
+  /** The NFQUEUE number this process serves (one of config.queue.numbers). */
+  queue: number;
+  /** Install the rules at start (and remove them at exit when config.onExit is remove). */
+  manageRules: boolean;
+  logger: Logger;
+}
+
+const HOUSEKEEPING_MS = 1000;
+const STOREFILE_COMPACTION_MS = 60_000;
+const DRAIN_LIMIT_MS = 500;
+
+function secondsUntil(ms: number, now: number): number {
+  return Math.max(1, Math.ceil((ms - now) / 1000));
+}
+
+/**
+ * The live sensor: packets from NFQUEUE through the engine, verdicts back at once; learned
+ * peers and locks into the kernel sets and the storefile; kernel queue counters watched.
+ */
+export class LiveSensor {
+  readonly engine: Engine;
+  private readonly kernelSets: KernelSets;
+  private readonly storefile: Storefile | null;
+  private readonly queueMonitor = new QueueStatsMonitor();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private stopping = false;
+
+  private constructor(private readonly options: LiveSensorOptions) {
+    const { config, logger } = options;
+    const logEvents = eventLogger(logger, parseEventLetters(config.log.events));
+    this.kernelSets = new KernelSets({
+      prefix: config.kernel.setPrefix,
+      ipv6: config.ipv6,
+      flushIntervalMs: config.kernel.setFlushMs,
+      onError: (message) => logger.error({ component: 'kernel-sets' }, message),
+    });
+    this.storefile = config.storefile === null ? null : new Storefile(config.storefile);
+    this.engine = new Engine(engineConfigFrom(config), (event) => {
+      logEvents(event);
+      this.follow(event);
+    });
+  }
+
+  static async start(options: LiveSensorOptions): Promise<LiveSensor> {
+    const { config, logger } = options;
+    const sensor = new LiveSensor(options);
+    const policy = kernelPolicyFrom(config);
+    if (options.manageRules) {
+      await installRules(policy);
+      logger.info({ queues: config.queue.numbers, failOpen: config.queue.failOpen, connbytes: config.queue.connbytes, mode: config.mode }, 'rules installed');
+    }
+    sensor.loadStorefile();
+    await sensor.kernelSets.flush();
+    const { accepted, clean } = { accepted: config.kernel.markAccepted, clean: config.kernel.markClean };
+    const engine = sensor.engine;
+    NfQueue.open(options.queue, config.queue.socketBufferBytes, (payload, info, verdict) => {
+      if (engine.judgeIp(payload, 0, payload.length, Date.now()) === Verdict.drop) {
+        verdict(NfQueue.DROP, 0);
+      } else {
+        // Accepted packets re-enter the hook marked, leave the p2pwall chain and meet the rest
+        // of the operator's rules; a clean flow's connection is marked to skip the queue.
+        verdict(NfQueue.REPEAT, (info.nfmark | accepted | (engine.lastFlowClean ? clean : 0)) >>> 0);
+      }
+    });
+    sensor.startTimers();
+    logger.info({ site: config.site, gateway: config.gateway, queue: options.queue, peersLoaded: engine.peers.size, socketBufferBytes: config.queue.socketBufferBytes }, 'sensor started');
+    return sensor;
+  }
+
+  /** Drains what is in flight, saves state, and handles the rules as configured. */
+  async stop(reason: string): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const { config, logger } = this.options;
+    for (const timer of this.timers) clearInterval(timer);
+    if (this.options.manageRules && config.onExit === 'remove') await removeRules(kernelPolicyFrom(config));
+    await this.drain();
+    this.engine.housekeeping(Date.now());
+    await this.kernelSets.flush();
+    this.storefile?.close();
+    logger.info({ reason, counters: { ...this.engine.counters }, queue: this.queueMonitor.totals(), rules: this.options.manageRules ? config.onExit : 'unmanaged' }, 'sensor stopped');
+  }
+
+  private loadStorefile(): void {
+    if (!this.storefile) return;
+    const now = Date.now();
+    const loaded = this.storefile.open(now);
+    for (const peer of loaded.peers) {
+      if (this.engine.loadPeer(peer.ip, peer.port, { ...peer, via: `storefile:${peer.via}` })) {
+        this.kernelSets.addPeer(peer.ip, peer.port, secondsUntil(peer.expiresAt, now));
+      }
+    }
+    if (loaded.invalidLines > 0) this.options.logger.warn({ storefile: this.storefile.path, invalidLines: loaded.invalidLines }, 'storefile had damaged lines; they were dropped');
+  }
+
+  private follow(event: EngineEvent): void {
+    const now = Date.now();
+    switch (event.event) {
+      case 'peer':
+      case 'peer-refresh':
+        this.kernelSets.addPeer(event.ip, event.port, secondsUntil(event.expiresAt, now));
+        this.storefile?.append({ ip: event.ip, port: event.port, protocol: event.protocol, via: event.via, learnedFrom: event.learnedFrom, learnedAt: event.ts, expiresAt: event.expiresAt });
+        break;
+      case 'client':
+      case 'lock':
+        if (event.lockedUntil > now) this.kernelSets.lockClient(event.host, secondsUntil(event.lockedUntil, now));
+        break;
+      default:
+        break;
+    }
+  }
+
+  private startTimers(): void {
+    const { config, logger } = this.options;
+    this.timers.push(setInterval(() => this.engine.housekeeping(Date.now()), HOUSEKEEPING_MS));
+    this.timers.push(
+      setInterval(() => {
+        if (!this.storefile) return;
+        const peers = this.engine.peers;
+        this.storefile.compactIfWorthwhile(peers.size, () =>
+          [...peers.values()].map((p) => ({ ip: p.ip, port: p.port, protocol: p.protocol, via: p.via, learnedFrom: p.learnedFrom, learnedAt: p.learnedAt, expiresAt: p.expiresAt })),
+        );
+      }, STOREFILE_COMPACTION_MS),
+    );
+    this.timers.push(
+      setInterval(() => {
+        for (const growth of this.queueMonitor.update(readQueueStats())) {
+          logger.warn({ queue: growth.queue, queueDropped: growth.queueDropped, userDropped: growth.userDropped }, 'the kernel dropped queued packets: the sensor is not keeping up (queue full or socket buffer full)');
+        }
+      }, config.queueStatsIntervalSeconds * 1000),
+    );
+    for (const timer of this.timers) timer.unref();
+  }
+
+  /** Keeps answering queued packets until the kernel queue is empty, for at most DRAIN_LIMIT_MS. */
+  private async drain(): Promise<void> {
+    const deadline = Date.now() + DRAIN_LIMIT_MS;
+    while (Date.now() < deadline) {
+      const mine = readQueueStats().find((stats) => stats.queue === this.options.queue);
+      if (!mine || mine.queueTotal === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}

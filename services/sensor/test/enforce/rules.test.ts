@@ -1,0 +1,393 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { installRules, installScript, parseTableListing, removeRules, removeScript, showRules, splitRuleLine } from '../../src/enforce/iptables.js';
+import { KernelSets } from '../../src/enforce/kernel-sets.js';
+import {
+  DEFAULT_KERNEL_POLICY,
+  KernelPolicyError,
+  formatRuleset,
+  generateFamilyRuleset,
+  generateRules,
+  kernelNames,
+  type KernelPolicy,
+} from '../../src/enforce/rules.js';
+import { createNetns, createRoutedLab, LAB, netnsSkipReason, reachability, startEchoServer, titleWithSkipReason, tryConnect, type Netns } from '../support/netns.js';
+
+const policy = (changes: Partial<KernelPolicy> = {}): KernelPolicy => ({ ...structuredClone(DEFAULT_KERNEL_POLICY), ...changes });
+const lines = (changes: Partial<KernelPolicy> = {}, family: 4 | 6 = 4): string[] => formatRuleset(generateFamilyRuleset(policy(changes), family));
+
+/** The defaults, exactly as `iptables -t security -S` prints them back. */
+const DEFAULT_IPV4 = [
+  '-N P2PWALL',
+  '-A P2PWALL -m set --match-set p2pwall-peer-ep4 dst,dst -j DROP',
+  '-A P2PWALL -m set --match-set p2pwall-peer-ep4 src,src -j DROP',
+  '-A P2PWALL -m set --match-set p2pwall-peer-ip4 dst -j DROP',
+  '-A P2PWALL -m set --match-set p2pwall-peer-ip4 src -j DROP',
+  '-A P2PWALL -p tcp -m set --match-set p2pwall-lock4 src -m conntrack --ctstate NEW -m tcp --dport 1024:65535 -j DROP',
+  '-A P2PWALL -p udp -m set --match-set p2pwall-lock4 src -m conntrack --ctstate NEW -m udp --dport 1024:65535 -j DROP',
+  '-A P2PWALL -m mark --mark 0x10000000/0x10000000 -g P2PWALL-ACCEPTED',
+  '-A P2PWALL -m connmark --mark 0x20000000/0x20000000 -j RETURN',
+  '-A P2PWALL -m conntrack --ctdir ORIGINAL -m connbytes --connbytes 0:8 --connbytes-mode packets --connbytes-dir original -j NFQUEUE --queue-num 0 --queue-bypass',
+  '-A P2PWALL -m conntrack --ctdir REPLY -m connbytes --connbytes 0:8 --connbytes-mode packets --connbytes-dir reply -j NFQUEUE --queue-num 0 --queue-bypass',
+  '-N P2PWALL-ACCEPTED',
+  '-A P2PWALL-ACCEPTED -m mark --mark 0x20000000/0x20000000 -j CONNMARK --set-xmark 0x20000000/0x20000000',
+  '-A P2PWALL-ACCEPTED -j MARK --set-xmark 0x0/0x30000000',
+  '-A FORWARD -m comment --comment p2pwall -j P2PWALL',
+];
+
+describe('rule generation', () => {
+  it('generates the default ruleset for IPv4 and IPv6 in the security table', () => {
+    expect(lines()).toEqual(DEFAULT_IPV4);
+    expect(lines({}, 6)).toEqual(DEFAULT_IPV4.map((line) => line.replace(/(peer-ep|peer-ip|lock)4/, '$16')));
+    expect(generateRules(policy()).map((ruleset) => [ruleset.family, ruleset.table])).toEqual([[4, 'security'], [6, 'security']]);
+    expect(generateRules(policy({ ipv6: false })).map((ruleset) => ruleset.family)).toEqual([4]);
+  });
+
+  it('has no DROP rule at all in monitor mode, and still queues', () => {
+    const monitor = lines({ monitor: true });
+    expect(monitor.filter((line) => line.includes('DROP'))).toEqual([]);
+    expect(monitor.filter((line) => line.includes('NFQUEUE'))).toHaveLength(2);
+    expect(monitor.some((line) => line.includes('-g P2PWALL-ACCEPTED'))).toBe(true);
+  });
+
+  it('matches TCP only in the set rules under -n (dropUdp false)', () => {
+    const drops = lines({ dropUdp: false }).filter((line) => line.endsWith('-j DROP'));
+    expect(drops).toHaveLength(5);
+    for (const line of drops) expect(line).toMatch(/^-A P2PWALL -p tcp /);
+    expect(drops.some((line) => line.includes('udp'))).toBe(false);
+  });
+
+  it('leaves the time-lock rules out when the time-lock is off', () => {
+    expect(lines({ timeLock: false }).some((line) => line.includes('lock4'))).toBe(false);
+  });
+
+  it('queues to one queue with --queue-num and to consecutive queues with --queue-balance', () => {
+    expect(lines({ queues: [2] }).filter((line) => line.includes('NFQUEUE')).every((line) => line.endsWith('-j NFQUEUE --queue-num 2 --queue-bypass'))).toBe(true);
+    expect(lines({ queues: [0, 1, 2] }).filter((line) => line.includes('NFQUEUE')).every((line) => line.endsWith('-j NFQUEUE --queue-balance 0:2 --queue-bypass'))).toBe(true);
+  });
+
+  it('fails closed without --queue-bypass when failOpen is false', () => {
+    const queued = lines({ failOpen: false }).filter((line) => line.includes('NFQUEUE'));
+    expect(queued).toHaveLength(2);
+    for (const line of queued) expect(line).toMatch(/-j NFQUEUE --queue-num 0$/);
+  });
+
+  it('exempts open ports above 1023 from the time-lock with multiport, once each', () => {
+    const lock = lines({ openPorts: [53, 80, 1214, 443, 3531, 1214] }).filter((line) => line.includes('lock4'));
+    expect(lock[0]).toBe('-A P2PWALL -p tcp -m set --match-set p2pwall-lock4 src -m conntrack --ctstate NEW -m tcp --dport 1024:65535 -m multiport ! --dports 1214,3531 -j DROP');
+    expect(lock[1]).toContain('-m udp --dport 1024:65535 -m multiport ! --dports 1214,3531 -j DROP');
+  });
+
+  it('uses the prefix, the marks, connbytes and the hooks it is given', () => {
+    const custom = lines({ prefix: 'gw2', marks: { accepted: 0x1, clean: 0x80000000 }, connbytes: 3, hooks: { forward: true, input: true, output: true } });
+    expect(custom).toContain('-A GW2 -m mark --mark 0x1/0x1 -g GW2-ACCEPTED');
+    expect(custom).toContain('-A GW2-ACCEPTED -j MARK --set-xmark 0x0/0x80000001');
+    expect(custom).toContain('-A GW2-ACCEPTED -m mark --mark 0x80000000/0x80000000 -j CONNMARK --set-xmark 0x80000000/0x80000000');
+    expect(custom.filter((line) => line.includes('--connbytes 0:3 '))).toHaveLength(2);
+    expect(custom.filter((line) => line.includes('-m comment --comment gw2 -j GW2'))).toEqual([
+      '-A FORWARD -m comment --comment gw2 -j GW2',
+      '-A INPUT -m comment --comment gw2 -j GW2',
+      '-A OUTPUT -m comment --comment gw2 -j GW2',
+    ]);
+  });
+
+  it('rejects more than 15 open ports above 1023 (the multiport limit)', () => {
+    const ports = Array.from({ length: 16 }, (_, i) => 2000 + i);
+    expect(() => generateRules(policy({ openPorts: ports }))).toThrow(KernelPolicyError);
+    expect(() => generateRules(policy({ openPorts: ports }))).toThrow(/at most 15 ports above 1023/);
+    expect(() => generateRules(policy({ openPorts: [...ports.slice(0, 15), 22, 80] }))).not.toThrow();
+  });
+
+  it('rejects queue numbers that are not consecutive, and other bad policies, with clear messages', () => {
+    expect(() => generateRules(policy({ queues: [0, 2] }))).toThrow(/queues: must be one number or consecutive ascending numbers for --queue-balance, got \[0, 2\]/);
+    expect(() => generateRules(policy({ queues: [2, 1] }))).toThrow(/consecutive/);
+    expect(() => generateRules(policy({ queues: [] }))).toThrow(/at least one queue/);
+    expect(() => generateRules(policy({ marks: { accepted: 3, clean: 4 } }))).toThrow(/marks.accepted: must be a single bit/);
+    expect(() => generateRules(policy({ marks: { accepted: 4, clean: 4 } }))).toThrow(/different bits/);
+    expect(() => generateRules(policy({ prefix: 'P2P wall' }))).toThrow(/prefix/);
+    expect(() => generateRules(policy({ prefix: 'a-very-long-prefix-name' }))).toThrow(/prefix/);
+    expect(() => generateRules(policy({ hooks: { forward: false, input: false, output: false } }))).toThrow(/hooks/);
+    expect(() => generateRules(policy({ connbytes: 0 }))).toThrow(/connbytes/);
+  });
+});
+
+describe('restore scripts', () => {
+  const names = kernelNames('p2pwall');
+
+  it('splits iptables -S lines, quotes included', () => {
+    expect(splitRuleLine('-A FORWARD -m comment --comment "operator: \\"keep\\" me" -j ACCEPT')).toEqual(['-A', 'FORWARD', '-m', 'comment', '--comment', 'operator: "keep" me', '-j', 'ACCEPT']);
+  });
+
+  it('keeps one jump per enabled hook, deletes the others and inserts missing ones, in one transaction', () => {
+    const snapshot = parseTableListing(
+      [
+        '-P FORWARD ACCEPT',
+        '-N P2PWALL',
+        '-A INPUT -m comment --comment p2pwall -j P2PWALL',
+        '-A FORWARD -p icmp -j ACCEPT',
+        '-A FORWARD -m comment --comment p2pwall -j P2PWALL',
+        '-A FORWARD -m comment --comment "operator" -j P2PWALL',
+        '-A FORWARD -m comment --comment p2pwall -j P2PWALL',
+      ].join('\n'),
+    );
+    const script = installScript(generateFamilyRuleset(policy({ hooks: { forward: true, input: false, output: true } }), 4), names, snapshot).split('\n');
+    expect(script[0]).toBe('*security');
+    expect(script.slice(1, 3)).toEqual([':P2PWALL - [0:0]', ':P2PWALL-ACCEPTED - [0:0]']);
+    expect(script.filter((line) => line.startsWith('-D') || line.startsWith('-I'))).toEqual(['-D FORWARD 4', '-D FORWARD 3', '-D INPUT 1', '-I OUTPUT 1 -m comment --comment p2pwall -j P2PWALL']);
+    expect(script.at(-2)).toBe('COMMIT');
+  });
+
+  it('removes whatever part exists, and nothing when nothing of ours is there', () => {
+    expect(removeScript('security', 4, names, parseTableListing('-P FORWARD ACCEPT\n-A FORWARD -j ACCEPT\n'))).toBeNull();
+    expect(removeScript('security', 4, names, parseTableListing('-N P2PWALL-ACCEPTED\n-A P2PWALL-ACCEPTED -j MARK --set-xmark 0x0/0x30000000\n'))).toBe(
+      '*security\n-F P2PWALL-ACCEPTED\n-X P2PWALL-ACCEPTED\nCOMMIT\n',
+    );
+    expect(() => removeScript('security', 4, names, parseTableListing('-N P2PWALL\n-N MINE\n-A MINE -j P2PWALL\n'))).toThrow(/MINE rule 1/);
+  });
+});
+
+/** iptables-save without its timestamped comment lines and counters. */
+async function save(netns: Netns, family: 4 | 6): Promise<string> {
+  const { stdout } = await netns.exec(family === 4 ? 'iptables-save' : 'ip6tables-save', []);
+  return stdout
+    .split('\n')
+    .filter((line) => !line.startsWith('#'))
+    .map((line) => line.replace(/ \[\d+:\d+\]$/, ''))
+    .join('\n');
+}
+
+async function setNames(netns: Netns): Promise<string[]> {
+  const { stdout } = await netns.exec('ipset', ['list', '-n']);
+  return stdout.split('\n').filter(Boolean).sort();
+}
+
+const SECURITY_TABLE_WITH_DEFAULTS = (family: 4 | 6): string =>
+  [
+    '*security',
+    ':INPUT ACCEPT',
+    ':FORWARD ACCEPT',
+    ':OUTPUT ACCEPT',
+    ':P2PWALL -',
+    ':P2PWALL-ACCEPTED -',
+    '-A FORWARD -m comment --comment p2pwall -j P2PWALL',
+    ...DEFAULT_IPV4.filter((line) => line.startsWith('-A P2PWALL')).map((line) => (family === 6 ? line.replace(/(peer-ep|peer-ip|lock)4/, '$16') : line)),
+    'COMMIT',
+    '',
+  ].join('\n');
+
+describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('rules in a network namespace'), () => {
+  let netns: Netns;
+  beforeEach(async () => {
+    netns = await createNetns('rules');
+  });
+  afterEach(async () => {
+    await netns.dispose();
+  });
+
+  it('installs exactly our chains and jumps, and installing twice changes nothing', async () => {
+    const report = await installRules(policy(), { runner: netns.runner });
+    expect(report).toMatchObject({ table: 'security', families: [4, 6], iptables: 'nf_tables' });
+    expect(await save(netns, 4)).toBe(SECURITY_TABLE_WITH_DEFAULTS(4));
+    expect(await save(netns, 6)).toBe(SECURITY_TABLE_WITH_DEFAULTS(6));
+    expect(await setNames(netns)).toEqual(['p2pwall-lock4', 'p2pwall-lock6', 'p2pwall-peer-ep4', 'p2pwall-peer-ep6', 'p2pwall-peer-ip4', 'p2pwall-peer-ip6']);
+    const { stdout: setHeaders } = await netns.exec('ipset', ['list', '-t', 'p2pwall-peer-ep6']);
+    expect(setHeaders).toMatch(/Type: hash:ip,port/);
+    expect(setHeaders).toMatch(/family inet6 .*maxelem 2097152 timeout 0/);
+
+    // Entries survive a second install.
+    await netns.exec('ipset', ['add', 'p2pwall-peer-ip4', '203.0.113.9', 'timeout', '600']);
+    await installRules(policy(), { runner: netns.runner });
+    expect(await save(netns, 4)).toBe(SECURITY_TABLE_WITH_DEFAULTS(4));
+    expect(await save(netns, 6)).toBe(SECURITY_TABLE_WITH_DEFAULTS(6));
+    expect((await netns.exec('ipset', ['test', 'p2pwall-peer-ip4', '203.0.113.9'])).code).toBe(0);
+  });
+
+  it("leaves the operator's own rules and chains alone, on install and on remove", async () => {
+    const operator = [
+      '*filter',
+      ':INPUT ACCEPT [0:0]',
+      ':FORWARD DROP [0:0]',
+      ':OUTPUT ACCEPT [0:0]',
+      ':OPERATOR - [0:0]',
+      '-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+      '-A FORWARD -s 198.51.100.0/24 -m comment --comment "inside out" -j OPERATOR',
+      '-A OPERATOR -p tcp -m tcp --dport 80 -j ACCEPT',
+      'COMMIT',
+      '*security',
+      ':INPUT ACCEPT [0:0]',
+      ':FORWARD ACCEPT [0:0]',
+      ':OUTPUT ACCEPT [0:0]',
+      '-A FORWARD -p icmp -j ACCEPT',
+      'COMMIT',
+      '',
+    ].join('\n');
+    await netns.exec('iptables-restore', [], { input: operator });
+    await netns.exec('ip6tables-restore', [], { input: operator.replace('198.51.100.0/24', '2001:db8:1::/64') });
+    const before4 = await save(netns, 4);
+    const before6 = await save(netns, 6);
+
+    await installRules(policy(), { runner: netns.runner });
+    const installed = (await save(netns, 4)).split('\n');
+    for (const line of before4.split('\n')) expect(installed).toContain(line);
+    // Ours first in FORWARD, the operator's rule after it.
+    const forward = installed.filter((line) => line.startsWith('-A FORWARD'));
+    expect(forward).toContain('-A FORWARD -m comment --comment p2pwall -j P2PWALL');
+    expect(forward.indexOf('-A FORWARD -m comment --comment p2pwall -j P2PWALL')).toBeLessThan(forward.indexOf('-A FORWARD -p icmp -j ACCEPT'));
+
+    const removed = await removeRules({ prefix: 'p2pwall' }, { runner: netns.runner });
+    expect(removed.tables).toEqual(['IPv4 security', 'IPv6 security']);
+    expect(removed.sets).toHaveLength(6);
+    expect(await save(netns, 4)).toBe(before4);
+    expect(await save(netns, 6)).toBe(before6);
+  });
+
+  it('removes every trace, and again after a crash left only part of an install', async () => {
+    await installRules(policy({ hooks: { forward: true, input: true, output: true } }), { runner: netns.runner });
+    // A second, stray jump: remove deletes all copies.
+    await netns.exec('iptables', ['-t', 'security', '-A', 'FORWARD', '-m', 'comment', '--comment', 'p2pwall', '-j', 'P2PWALL']);
+    await removeRules({ prefix: 'p2pwall' }, { runner: netns.runner });
+    for (const family of [4, 6] as const) expect(await save(netns, family)).not.toMatch(/p2pwall/i);
+    expect(await setNames(netns)).toEqual([]);
+
+    // Sets but no chain (the crash came between the two).
+    await netns.exec('ipset', ['create', 'p2pwall-peer-ep4', 'hash:ip,port', 'timeout', '0']);
+    await netns.exec('ipset', ['create', 'p2pwall-lock6', 'hash:ip', 'family', 'inet6', 'timeout', '0']);
+    // And an accepted chain with no main chain, in the other table.
+    await netns.exec('iptables', ['-t', 'filter', '-N', 'P2PWALL-ACCEPTED']);
+    const report = await removeRules({ prefix: 'p2pwall' }, { runner: netns.runner });
+    expect(report).toEqual({ tables: ['IPv4 filter'], sets: ['p2pwall-peer-ep4', 'p2pwall-lock6'] });
+    expect(await save(netns, 4)).not.toMatch(/p2pwall/i);
+    expect(await setNames(netns)).toEqual([]);
+
+    // Nothing at all: still fine.
+    expect(await removeRules({ prefix: 'p2pwall' }, { runner: netns.runner })).toEqual({ tables: [], sets: [] });
+  });
+
+  it('converges an install made with other settings: hooks, IPv6 and table', async () => {
+    await installRules(policy({ hooks: { forward: true, input: true, output: false } }), { runner: netns.runner });
+    await installRules(policy({ ipv6: false }), { runner: netns.runner });
+    expect(await save(netns, 4)).toBe(SECURITY_TABLE_WITH_DEFAULTS(4));
+    expect(await save(netns, 6)).not.toMatch(/p2pwall/i);
+    expect(await setNames(netns)).toEqual(['p2pwall-lock4', 'p2pwall-peer-ep4', 'p2pwall-peer-ip4']);
+
+    await installRules(policy({ ipv6: false, table: 'filter', monitor: true }), { runner: netns.runner });
+    const saved = await save(netns, 4);
+    expect(saved).toContain('*filter\n:INPUT ACCEPT\n:FORWARD ACCEPT\n:OUTPUT ACCEPT\n:P2PWALL -\n:P2PWALL-ACCEPTED -\n-A FORWARD -m comment --comment p2pwall -j P2PWALL\n');
+    expect(saved).not.toMatch(/DROP/);
+    expect(saved.split('*filter')[0]).not.toMatch(/P2PWALL/);
+    await removeRules({ prefix: 'p2pwall' }, { runner: netns.runner });
+    expect(await save(netns, 4)).not.toMatch(/p2pwall/i);
+  });
+
+  it('shows the chains with counters, the jumps, the sets and the queues', async () => {
+    await installRules(policy(), { runner: netns.runner });
+    await netns.exec('ipset', ['add', 'p2pwall-peer-ep4', '203.0.113.9,tcp:1214', 'timeout', '600']);
+    const text = await showRules({ prefix: 'p2pwall' }, { runner: netns.runner, readQueueStats: () => [] });
+    expect(text).toContain('IPv4 (iptables -t security):\n  -A FORWARD -m comment --comment p2pwall -j P2PWALL   [0 packets, 0 bytes]\n  -N P2PWALL\n');
+    expect(text).toContain('IPv6 (ip6tables -t security):');
+    expect(text).toContain('-A P2PWALL-ACCEPTED -j MARK --set-xmark 0x0/0x30000000   [0 packets, 0 bytes]');
+    expect(text).toMatch(/p2pwall-peer-ep4 +hash:ip,port +1 entries/);
+    expect(text).toMatch(/p2pwall-lock6 +hash:ip +0 entries/);
+    expect(text).toContain('Queues (nfnetlink_queue):\n  none bound: no sensor is listening');
+    await removeRules({ prefix: 'p2pwall' }, { runner: netns.runner });
+    const empty = await showRules({ prefix: 'p2pwall' }, { runner: netns.runner, readQueueStats: () => [] });
+    expect(empty).toContain('IPv4: no p2pwall chains or jumps');
+    expect(empty).toMatch(/p2pwall-lock4 +absent/);
+  });
+});
+
+describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('real packets through a gateway namespace'), () => {
+  it('drops learned peers and locked clients, passes the rest with no sensor listening (fail-open)', async () => {
+    const lab = await createRoutedLab();
+    try {
+      await startEchoServer(lab.server, [80, 1214, 8080, 8443]);
+      await installRules(policy({ openPorts: [53, 80, 443, 8443] }), { runner: lab.gateway.runner });
+      const sets = new KernelSets({ prefix: 'p2pwall', ipv6: true, runner: lab.gateway.runner, onError: (message) => expect.fail(message) });
+      const v4 = (port: number): string => `${LAB.server4}:${port}`;
+      const v6 = (port: number): string => `[${LAB.server6}]:${port}`;
+
+      // Nobody listens on queue 0: --queue-bypass lets the queued packets through.
+      expect(reachability(await tryConnect(lab.client, [v4(8080), v6(8080)]))).toEqual({ [v4(8080)]: true, [v6(8080)]: true });
+
+      sets.addPeer(LAB.server4, 1214, 600);
+      sets.addPeer(LAB.server6, 1214, 600);
+      await sets.flush();
+      expect(reachability(await tryConnect(lab.client, [v4(1214), v4(8080), v6(1214), v6(8080)]))).toEqual({
+        [v4(1214)]: false,
+        [v4(8080)]: true,
+        [v6(1214)]: false,
+        [v6(8080)]: true,
+      });
+
+      // A locked client keeps ports up to 1023 and the open ports, loses new connections to the rest.
+      sets.lockClient(LAB.client4, 600);
+      await sets.flush();
+      expect(reachability(await tryConnect(lab.client, [v4(80), v4(8443), v4(8080), v6(8080)]))).toEqual({
+        [v4(80)]: true,
+        [v4(8443)]: true,
+        [v4(8080)]: false,
+        [v6(8080)]: true,
+      });
+      sets.unlockClient(LAB.client4);
+      sets.removePeer(LAB.server4, 1214);
+      await sets.flush();
+      expect(reachability(await tryConnect(lab.client, [v4(8080), v4(1214)]))).toEqual({ [v4(8080)]: true, [v4(1214)]: true });
+    } finally {
+      await lab.dispose();
+    }
+  });
+
+  it("keeps the operator's FORWARD policy in force while queued packets bypass an absent sensor", async () => {
+    const lab = await createRoutedLab();
+    try {
+      await startEchoServer(lab.server, [8080, 9000]);
+      // The operator allows port 8080 only.
+      await lab.gateway.exec('iptables-restore', [], {
+        input: '*filter\n:FORWARD DROP [0:0]\n-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n-A FORWARD -p tcp -m tcp --dport 8080 -j ACCEPT\nCOMMIT\n',
+      });
+      await installRules(policy({ ipv6: false }), { runner: lab.gateway.runner });
+      const target = (port: number): string => `${LAB.server4}:${port}`;
+      expect(reachability(await tryConnect(lab.client, [target(8080), target(9000)]))).toEqual({ [target(8080)]: true, [target(9000)]: false });
+    } finally {
+      await lab.dispose();
+    }
+  });
+
+  it('fails closed, returns packets the sensor accepted, and lets clean connections skip the queue', async () => {
+    const lab = await createRoutedLab();
+    try {
+      await startEchoServer(lab.server, [8080, 9000, 9001]);
+      await installRules(policy({ ipv6: false, failOpen: false }), { runner: lab.gateway.runner });
+      // Stand-in for the sensor's NF_REPEAT verdict: the opening SYN arrives marked as accepted
+      // (port 9000: and clean; port 9001: accepted only), the operator's own bit 0x1 kept alongside.
+      await lab.gateway.exec('iptables-restore', ['--noflush'], {
+        input: [
+          '*mangle',
+          '-A FORWARD -p tcp -m tcp --dport 9000 --tcp-flags SYN,ACK SYN -j MARK --set-xmark 0x30000001/0x30000001',
+          '-A FORWARD -p tcp -m tcp --dport 9001 --tcp-flags SYN,ACK SYN -j MARK --set-xmark 0x10000001/0x10000001',
+          '-A POSTROUTING -p tcp -m tcp --dport 9000 --tcp-flags SYN,ACK SYN -m mark --mark 0x1/0x30000001',
+          '-A POSTROUTING -m mark ! --mark 0x0/0x30000000',
+          'COMMIT',
+          '',
+        ].join('\n'),
+      });
+      const target = (port: number): string => `${LAB.server4}:${port}`;
+      // 8080: queued, nobody listens, fail-closed: gone. 9000: the SYN returns through the
+      // accepted path and marks the connection clean, so the SYN-ACK and the rest skip the
+      // queue. 9001: accepted but not clean: the SYN-ACK is queued and lost.
+      expect(reachability(await tryConnect(lab.client, [target(8080), target(9000), target(9001)]))).toEqual({
+        [target(8080)]: false,
+        [target(9000)]: true,
+        [target(9001)]: false,
+      });
+      const { stdout: conntrack } = await lab.gateway.exec('cat', ['/proc/net/nf_conntrack']);
+      const clean = conntrack.split('\n').find((line) => line.includes('dport=9000 '));
+      expect(clean).toMatch(/ mark=536870912 /); // 0x20000000: the clean bit, nothing else
+      // After our chain the packet mark holds the operator's bit only.
+      const { stdout: counters } = await lab.gateway.exec('iptables', ['-t', 'mangle', '-S', 'POSTROUTING', '-v']);
+      expect(counters).toMatch(/-A POSTROUTING -p tcp -m tcp --dport 9000 .* -c 1 \d+\n/);
+      expect(counters).toMatch(/-A POSTROUTING -m mark ! --mark 0x0\/0x30000000 -c 0 0\n/);
+    } finally {
+      await lab.dispose();
+    }
+  });
+});
