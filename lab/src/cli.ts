@@ -2,11 +2,13 @@
 import { writeFileSync } from 'node:fs';
 import { packageVersion } from '@p2pwall/common';
 import { Command, Option } from 'commander';
+import { registerEmulateCommands } from './emulators/cli.js';
+import { registerLabCommands } from './netns/cli.js';
 import { SCENARIOS } from './synthetic/scenarios.js';
 import { writeScenario } from './synthetic/write.js';
 
 const program = new Command('p2pwall-lab')
-  .description('p2pwall lab: synthetic FastTrack traffic for tests, benchmarks and the demo')
+  .description('p2pwall lab: synthetic FastTrack traffic, and the network-namespace lab with emulated hosts, for tests, benchmarks and the demo')
   .version(packageVersion(import.meta.url), '-V, --version')
   .showHelpAfterError('(add --help for usage)');
 
@@ -23,4 +25,7 @@ program
     process.stderr.write(`${options.output}: ${scenario.frames.length} packets: ${scenario.description}\n`);
   });
 
-program.parse();
+registerLabCommands(program);
+registerEmulateCommands(program);
+
+await program.parseAsync();
