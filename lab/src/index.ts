@@ -15,3 +15,4 @@ export { runKazaaClient, KAZAA_PHASES, type KazaaClientOptions, type KazaaClient
 export { runBenignServers, runBenignClient, BENIGN_CHECKS, type BenignServersOptions, type BenignClientOptions, type BenignCheck } from './emulators/benign.js';
 export { runProbe, type ProbeOptions, type ProbeResult } from './emulators/probe.js';
 export { EMULATOR_ROLES } from './emulators/cli.js';
+export { SensorProcess, sensorCliPath, type SensorLogLine, type SensorProcessOptions } from './sensor-process.js';

@@ -206,12 +206,17 @@ function peerDropRules(policy: KernelPolicy, sets: FamilySetNames): string[][] {
 function timeLockRules(policy: KernelPolicy, sets: FamilySetNames): string[][] {
   const exempt = lockExemptPorts(policy.openPorts);
   const multiport = exempt.length > 0 ? ['-m', 'multiport', '!', '--dports', exempt.join(',')] : [];
-  const protocols = policy.dropUdp ? ['tcp', 'udp'] : ['tcp'];
+  // TCP only. A locked client's UDP must still reach the sensor: its node-ping flood to the
+  // rest of its peer cache is how the sensor learns those peers (ftwall keeps clients in the UDP
+  // mode for this), and the sensor drops those datagrams itself. A dropped datagram never
+  // confirms its conntrack entry, so each one is queued again, whatever connbytes says.
   // ctstate NEW: connections open before the lock began are left alone (README, verdict 2).
-  return protocols.map((protocol) => [
-    '-p', protocol, '-m', 'set', '--match-set', sets.locks, 'src', '-m', 'conntrack', '--ctstate', 'NEW',
-    '-m', protocol, '--dport', `${HIGHEST_PRIVILEGED_PORT + 1}:65535`, ...multiport, '-j', 'DROP',
-  ]);
+  return [
+    [
+      '-p', 'tcp', '-m', 'set', '--match-set', sets.locks, 'src', '-m', 'conntrack', '--ctstate', 'NEW',
+      '-m', 'tcp', '--dport', `${HIGHEST_PRIVILEGED_PORT + 1}:65535`, ...multiport, '-j', 'DROP',
+    ],
+  ];
 }
 
 /**

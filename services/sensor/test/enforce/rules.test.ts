@@ -23,7 +23,6 @@ const DEFAULT_IPV4 = [
   '-A P2PWALL -m set --match-set p2pwall-peer-ip4 dst -j DROP',
   '-A P2PWALL -m set --match-set p2pwall-peer-ip4 src -j DROP',
   '-A P2PWALL -p tcp -m set --match-set p2pwall-lock4 src -m conntrack --ctstate NEW -m tcp --dport 1024:65535 -j DROP',
-  '-A P2PWALL -p udp -m set --match-set p2pwall-lock4 src -m conntrack --ctstate NEW -m udp --dport 1024:65535 -j DROP',
   '-A P2PWALL -m mark --mark 0x10000000/0x10000000 -g P2PWALL-ACCEPTED',
   '-A P2PWALL -m connmark --mark 0x20000000/0x20000000 -j RETURN',
   '-A P2PWALL -m conntrack --ctdir ORIGINAL -m connbytes --connbytes 0:8 --connbytes-mode packets --connbytes-dir original -j NFQUEUE --queue-num 0 --queue-bypass',
@@ -74,7 +73,8 @@ describe('rule generation', () => {
   it('exempts open ports above 1023 from the time-lock with multiport, once each', () => {
     const lock = lines({ openPorts: [53, 80, 1214, 443, 3531, 1214] }).filter((line) => line.includes('lock4'));
     expect(lock[0]).toBe('-A P2PWALL -p tcp -m set --match-set p2pwall-lock4 src -m conntrack --ctstate NEW -m tcp --dport 1024:65535 -m multiport ! --dports 1214,3531 -j DROP');
-    expect(lock[1]).toContain('-m udp --dport 1024:65535 -m multiport ! --dports 1214,3531 -j DROP');
+    // The sensor judges a locked client's UDP itself, so its ping flood still teaches peers.
+    expect(lock).toHaveLength(1);
   });
 
   it('uses the prefix, the marks, connbytes and the hooks it is given', () => {
