@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { packageVersion } from '@p2pwall/common';
 import { Command, Option } from 'commander';
+import { runDemo } from './demo.js';
 import { registerEmulateCommands } from './emulators/cli.js';
 import { registerLabCommands } from './netns/cli.js';
 import { SCENARIOS } from './synthetic/scenarios.js';
@@ -23,6 +24,13 @@ program
     writeScenario(options.output, scenario);
     if (options.expected) writeFileSync(options.expected, `${JSON.stringify(scenario.expected, null, 2)}\n`);
     process.stderr.write(`${options.output}: ${scenario.frames.length} packets: ${scenario.description}\n`);
+  });
+
+program
+  .command('demo')
+  .description('the live sensor on a gateway in a namespace lab: Kazaa clients identified and blocked, benign traffic untouched (root)')
+  .action(async () => {
+    process.exitCode = await runDemo();
   });
 
 registerLabCommands(program);
