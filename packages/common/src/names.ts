@@ -1,0 +1,59 @@
+/**
+ * Every NATS subject, JetStream name and Redis key of p2pwall, versioned, in one place. A new
+ * wire version gets new names (v2) so old and new services can run side by side.
+ */
+
+/** Site and gateway names become subject tokens: lower-case letters, digits and dashes. */
+const TOKEN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export class NameError extends Error {}
+
+function token(kind: string, value: string): string {
+  if (!TOKEN.test(value)) throw new NameError(`${kind} "${value}" cannot be used in a subject: use lower-case letters, digits and dashes`);
+  return value;
+}
+
+export const SUBJECTS = {
+  /** Flow summary batches of one gateway. */
+  summaries: (site: string, gateway: string): string => `p2pwall.v1.summaries.${token('site', site)}.${token('gateway', gateway)}`,
+  /** Every gateway's summaries (the stream's filter). */
+  allSummaries: 'p2pwall.v1.summaries.>',
+  heartbeats: (site: string, gateway: string): string => `p2pwall.v1.heartbeats.${token('site', site)}.${token('gateway', gateway)}`,
+  allHeartbeats: 'p2pwall.v1.heartbeats.>',
+} as const;
+
+export const STREAMS = {
+  /** JetStream stream holding summaries and heartbeats. */
+  summaries: 'P2PWALL_V1_SUMMARIES',
+} as const;
+
+export const CONSUMERS = {
+  /** The durable pull consumer all brain replicas share. */
+  brain: 'p2pwall-v1-brain',
+} as const;
+
+const REDIS_PREFIX = 'p2pwall:v1';
+
+export const REDIS_KEYS = {
+  /** Hash: decision id → encoded Decision (the active blocklist). */
+  decisions: `${REDIS_PREFIX}:decisions`,
+  /** String: the blocklist version, bumped by every change. */
+  blocklistVersion: `${REDIS_PREFIX}:blocklist:version`,
+  /** Stream: encoded BlocklistChange entries, trimmed; a follower that falls behind re-reads the hash. */
+  blocklistChanges: `${REDIS_PREFIX}:blocklist:changes`,
+  /** Correlation state: per outside endpoint, the inside hosts (site/host) that reached it with P2P evidence. */
+  endpointHosts: (endpoint: string): string => `${REDIS_PREFIX}:corr:endpoint:${endpoint}`,
+  /** Correlation state: per inside host, the outside endpoints it reached in the window. */
+  hostEndpoints: (site: string, host: string): string => `${REDIS_PREFIX}:corr:host:${site}:${host}`,
+  /** Summary batches already counted: (sensor instance, sequence), so redelivery counts once. */
+  seenBatches: `${REDIS_PREFIX}:ingest:seen`,
+  /** Hash: sensor id → encoded last Heartbeat. */
+  sensors: `${REDIS_PREFIX}:sensors`,
+  /** A marker the brain sets when it has published decisions; its absence means Redis lost them. */
+  epoch: `${REDIS_PREFIX}:epoch`,
+} as const;
+
+/** `site/gateway/queue` — how a sensor is named in evidence and logs. */
+export function sensorName(site: string, gateway: string, queue: number): string {
+  return `${site}/${gateway}/${queue}`;
+}

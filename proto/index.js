@@ -1,0 +1,3 @@
+import './long-as-number.js';
+
+export * from './generated/p2pwall.js';
