@@ -16,3 +16,4 @@ export { runBenignServers, runBenignClient, BENIGN_CHECKS, type BenignServersOpt
 export { runProbe, type ProbeOptions, type ProbeResult } from './emulators/probe.js';
 export { EMULATOR_ROLES } from './emulators/cli.js';
 export { SensorProcess, sensorCliPath, type SensorLogLine, type SensorProcessOptions } from './sensor-process.js';
+export { startNats, startRedis, freePort, ServerStartError, type NatsServer, type RedisServer } from './servers.js';

@@ -1,0 +1,201 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * Real servers for tests and benchmarks, each on a free port of its own, never the standard
+ * ones: `nats-server -p -1 -js` (it picks the port and writes it to a ports file, so there is no
+ * race) and `redis-server --port <free>`. Debian packages nats-server and redis-server.
+ */
+
+export class ServerStartError extends Error {}
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new ServerStartError(`${what} did not come up within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill(signal);
+  });
+}
+
+export interface NatsServer {
+  url: string;
+  port: number;
+  /** Stops the server (its JetStream store survives in storeDir until cleanup). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port with the same store (a NATS outage in tests). */
+  restart(): Promise<void>;
+  /** Stops it and removes its store. */
+  cleanup(): Promise<void>;
+}
+
+/** nats-server with JetStream, on a free port chosen by the server itself. */
+export async function startNats(options: { args?: string[] } = {}): Promise<NatsServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'p2pwall-nats-'));
+  const storeDir = join(dir, 'store');
+  const portsDir = join(dir, 'ports');
+  let child: ChildProcess;
+  let port = -1;
+  let stderr = '';
+
+  const launch = async (portArg: string): Promise<void> => {
+    rmSync(portsDir, { recursive: true, force: true });
+    mkdirSync(portsDir);
+    child = spawn('nats-server', ['-a', '127.0.0.1', '-p', portArg, '-js', '-sd', storeDir, '--ports_file_dir', portsDir, ...(options.args ?? [])], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-4000);
+    });
+    const exited = new Promise<never>((_, reject) => child.once('error', (error) => reject(new ServerStartError(`cannot start nats-server (${error.message}); install it: apt-get install nats-server`))));
+    const ready = waitFor('nats-server', 10_000, () => {
+      if (child.exitCode !== null) throw new ServerStartError(`nats-server exited: ${stderr.trim()}`);
+      if (!existsSync(portsDir)) return undefined;
+      const file = readdirSync(portsDir).find((name) => name.endsWith('.ports'));
+      if (!file) return undefined;
+      const ports = JSON.parse(readFileSync(join(portsDir, file), 'utf8')) as { nats?: string[] };
+      const url = ports.nats?.[0];
+      return url ? Number(new URL(url).port) : undefined;
+    });
+    try {
+      port = await Promise.race([ready, exited]);
+    } catch (error) {
+      await stopChild(child);
+      throw error;
+    }
+  };
+
+  try {
+    await launch('-1');
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    get url() {
+      return `nats://127.0.0.1:${port}`;
+    },
+    get port() {
+      return port;
+    },
+    stop: () => stopChild(child),
+    restart: async () => {
+      await stopChild(child);
+      await launch(String(port));
+    },
+    cleanup: async () => {
+      await stopChild(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A TCP port nobody listens on right now (the kernel picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function redisAnswersPing(port: number): Promise<true | undefined> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('error', () => resolve(undefined));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => {
+      socket.destroy();
+      resolve(data.toString().startsWith('+PONG') ? true : undefined);
+    });
+  });
+}
+
+export interface RedisServer {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+  /** Starts it again on the same port, empty (no persistence): a Redis that lost everything. */
+  restart(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+/** redis-server without persistence on a free port; `requirePass` sets a password. */
+export async function startRedis(options: { requirePass?: string } = {}): Promise<RedisServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'p2pwall-redis-'));
+  let child: ChildProcess;
+  let stderr = '';
+  const launch = async (): Promise<void> => {
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+    if (options.requirePass) args.push('--requirepass', options.requirePass);
+    child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-4000);
+    });
+    const failed = new Promise<never>((_, reject) => child.once('error', (error) => reject(new ServerStartError(`cannot start redis-server (${error.message}); install it: apt-get install redis-server`))));
+    try {
+      await Promise.race([
+        failed,
+        waitFor('redis-server', 10_000, async () => {
+          if (child.exitCode !== null) throw new ServerStartError(`redis-server exited: ${stderr.trim()}`);
+          if (options.requirePass) return (await redisReachable(port)) || undefined;
+          return redisAnswersPing(port);
+        }),
+      ]);
+    } catch (error) {
+      await stopChild(child);
+      throw error;
+    }
+  };
+  try {
+    await launch();
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const auth = options.requirePass ? `:${encodeURIComponent(options.requirePass)}@` : '';
+  return {
+    url: `redis://${auth}127.0.0.1:${port}`,
+    port,
+    stop: () => stopChild(child),
+    restart: async () => {
+      await stopChild(child);
+      await launch();
+    },
+    cleanup: async () => {
+      await stopChild(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** With a password set, PING answers NOAUTH: the server is up all the same. */
+function redisReachable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('error', () => resolve(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', () => {
+      socket.destroy();
+      resolve(true);
+    });
+  });
+}
