@@ -47,6 +47,8 @@ export const REDIS_KEYS = {
   hostEndpoints: (site: string, host: string): string => `${REDIS_PREFIX}:corr:host:${site}:${host}`,
   /** Summary batches already counted: (sensor instance, sequence), so redelivery counts once. */
   seenBatches: `${REDIS_PREFIX}:ingest:seen`,
+  /** String, with an expiry: one summary batch (sensor instance, sequence) already counted. */
+  seenBatch: (instance: string, sequence: number): string => `${REDIS_PREFIX}:ingest:seen:${instance}:${sequence}`,
   /** Hash: sensor id → encoded last Heartbeat. */
   sensors: `${REDIS_PREFIX}:sensors`,
   /** A marker the brain sets when it has published decisions; its absence means Redis lost them. */

@@ -1,15 +1,56 @@
 #!/usr/bin/env node
-import { packageVersion } from '@p2pwall/common';
+import { ConfigError, createLogger, packageVersion } from '@p2pwall/common';
 import { Command } from 'commander';
+import { loadBrainConfig } from './config.js';
+import { BrainService } from './ingest/serve.js';
 
-// The brain's commands (serve, and the operator CLI) arrive with the distributed loop; until
-// then the program answers --help and --version so packaging and tooling can rely on it.
 const program = new Command('p2pwall-brain')
-  .description('p2pwall brain: correlates flow summaries from every gateway, decides, and shares blocklists through Redis (not yet implemented: see the README)')
+  .description('p2pwall brain: correlates flow summaries from every gateway, decides, and shares blocklists through Redis')
   .version(packageVersion(import.meta.url), '-V, --version')
-  .showHelpAfterError('(add --help for usage)')
-  .action(() => {
-    program.help();
+  .showHelpAfterError('(add --help for usage)');
+
+program
+  .command('serve')
+  .description('consume summaries and heartbeats from JetStream, correlate, write decisions to the shared blocklist in Redis')
+  .option('-c, --config <file>', 'brain.yaml (see brain.example.yaml); without it: defaults and P2PWALL_BRAIN_* variables')
+  .action(async (options: { config?: string }) => {
+    let config;
+    try {
+      config = loadBrainConfig(options.config);
+    } catch (error) {
+      if (error instanceof ConfigError) {
+        process.stderr.write(`p2pwall-brain: ${error.message}\n`);
+        process.exit(2);
+      }
+      throw error;
+    }
+    const log = createLogger({ name: 'brain', level: config.log.level });
+    const brain = new BrainService(config, log);
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down');
+      brain.stop().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          log.error({ err: String(error) }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    try {
+      await brain.start();
+    } catch (error) {
+      log.fatal({ err: error instanceof Error ? error.message : String(error) }, 'cannot start');
+      await brain.stop().catch(() => undefined);
+      process.exit(1);
+    }
   });
 
-program.parse();
+program.parseAsync().catch((error: unknown) => {
+  process.stderr.write(`p2pwall-brain: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

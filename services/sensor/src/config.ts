@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { loadConfig, type ConfigSchema } from '@p2pwall/common';
 import { CidrError, CidrSet, DEFAULT_INSIDE_NETWORKS, parseCidr } from './decode/cidr.js';
 import { DEFAULT_OPEN_PORTS, type EngineConfig } from './engine-config.js';
@@ -27,12 +28,60 @@ export interface SensorConfig {
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'; events: string };
   limits: { maxFlows: number; maxPeers: number; maxClients: number; maxHosts: number; inspectPackets: number };
   queueStatsIntervalSeconds: number;
+  /** Absent: a standalone sensor (no NATS, no shared blocklist). */
+  uplink?: UplinkConfig;
+}
+
+export interface TlsFilesConfig {
+  ca: string | null;
+  cert: string | null;
+  key: string | null;
+}
+
+/** Where the sensor publishes summaries and heartbeats (NATS JetStream). */
+export interface NatsUplinkConfig {
+  servers: string[];
+  user: string | null;
+  password: string | null;
+  token: string | null;
+  credsFile: string | null;
+  tls: TlsFilesConfig;
+  maxBacklogBatches: number;
+  batchMaxFlows: number;
+  batchMaxDelayMs: number;
+  heartbeatSeconds: number;
+}
+
+/** Where the sensor follows the shared blocklist (Redis). */
+export interface RedisUplinkConfig {
+  url: string;
+  username: string | null;
+  password: string | null;
+  tls: TlsFilesConfig;
+  snapshotFile: string | null;
+}
+
+/** Each half is optional: without nats nothing is published, without redis no blocklist is followed. */
+export interface UplinkConfig {
+  nats?: NatsUplinkConfig;
+  redis?: RedisUplinkConfig;
 }
 
 export const SENSOR_ENV_PREFIX = 'P2PWALL_SENSOR_';
 
 const integer = (minimum: number, maximum: number, defaultValue: number, description: string): ConfigSchema => ({ type: 'integer', minimum, maximum, default: defaultValue, description });
 const boolean = (defaultValue: boolean, description: string): ConfigSchema => ({ type: 'boolean', default: defaultValue, description });
+const optionalString = (description: string): ConfigSchema => ({ type: ['string', 'null'], default: null, description });
+const tlsFiles = (what: string): ConfigSchema => ({
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    ca: optionalString(`PEM file of the CA that signed the ${what} certificate (null: system CAs)`),
+    cert: optionalString(`PEM client certificate for ${what} (mutual TLS)`),
+    key: optionalString(`PEM key of the client certificate for ${what}`),
+  },
+});
 const NAME_PATTERN = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
 
 export const SENSOR_CONFIG_SCHEMA: ConfigSchema = {
@@ -101,6 +150,44 @@ export const SENSOR_CONFIG_SCHEMA: ConfigSchema = {
       },
     },
     queueStatsIntervalSeconds: integer(1, 3600, 5, 'how often the kernel queue counters are read'),
+    uplink: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'absent: standalone sensor',
+      properties: {
+        nats: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['servers'],
+          description: 'absent: nothing is published',
+          properties: {
+            servers: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'NATS server URLs, nats://host:port or tls://host:port' },
+            user: optionalString('user name (with password)'),
+            password: optionalString('password of user'),
+            token: optionalString('authentication token'),
+            credsFile: optionalString('NATS credentials file (JWT + nkey seed)'),
+            tls: tlsFiles('NATS'),
+            maxBacklogBatches: integer(1, 10_000_000, 10_000, 'summary batches kept while NATS is unreachable; beyond, the oldest are shed'),
+            batchMaxFlows: integer(1, 100_000, 500, 'flows and events per summary batch'),
+            batchMaxDelayMs: integer(1, 60_000, 250, 'oldest item of a batch waits at most this long'),
+            heartbeatSeconds: integer(1, 3600, 5, 'heartbeat interval'),
+          },
+        },
+        redis: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url'],
+          description: 'absent: no shared blocklist is followed',
+          properties: {
+            url: { type: 'string', description: 'redis://host:port/db or rediss://host:port/db (TLS)' },
+            username: optionalString('ACL user name'),
+            password: optionalString('password (of username, or requirepass)'),
+            tls: tlsFiles('Redis'),
+            snapshotFile: { type: ['string', 'null'], default: '/var/lib/p2pwall/blocklist.snapshot', description: 'last applied blocklist, used at start when Redis is down; null disables' },
+          },
+        },
+      },
+    },
   },
 };
 
@@ -130,6 +217,53 @@ function checkSensorConfig(value: unknown): string[] {
   } catch (error) {
     if (error instanceof EventLettersError) problems.push(`log.events: ${error.message}`);
     else throw error;
+  }
+  if (config.uplink) problems.push(...checkUplink(config.uplink));
+  return problems;
+}
+
+function checkTlsFiles(prefix: string, tls: TlsFilesConfig): string[] {
+  const problems: string[] = [];
+  for (const key of ['ca', 'cert', 'key'] as const) {
+    const path = tls[key];
+    if (path !== null && !existsSync(path)) problems.push(`${prefix}.tls.${key}: file not found: ${path}`);
+  }
+  if ((tls.cert === null) !== (tls.key === null)) problems.push(`${prefix}.tls.${tls.cert === null ? 'cert' : 'key'}: cert and key go together`);
+  return problems;
+}
+
+function checkUplink(uplink: UplinkConfig): string[] {
+  const problems: string[] = [];
+  const nats = uplink.nats;
+  if (nats) {
+    nats.servers.forEach((server, index) => {
+      const withScheme = /^[a-z]+:\/\//i.test(server) ? server : `nats://${server}`;
+      let url: URL | null = null;
+      try {
+        url = new URL(withScheme);
+      } catch {
+        problems.push(`uplink.nats.servers[${index}]: "${server}" is not a URL (nats://host:port)`);
+      }
+      if (url && !['nats:', 'tls:'].includes(url.protocol)) problems.push(`uplink.nats.servers[${index}]: "${server}" must use nats:// or tls://`);
+      else if (url && url.hostname === '') problems.push(`uplink.nats.servers[${index}]: "${server}" names no host`);
+    });
+    if ((nats.user === null) !== (nats.password === null)) problems.push(`uplink.nats.${nats.user === null ? 'user' : 'password'}: user and password go together`);
+    const methods = [nats.user !== null, nats.token !== null, nats.credsFile !== null].filter(Boolean).length;
+    if (methods > 1) problems.push('uplink.nats: choose one of user/password, token and credsFile');
+    if (nats.credsFile !== null && !existsSync(nats.credsFile)) problems.push(`uplink.nats.credsFile: file not found: ${nats.credsFile}`);
+    problems.push(...checkTlsFiles('uplink.nats', nats.tls));
+  }
+  const redis = uplink.redis;
+  if (redis) {
+    let url: URL | null = null;
+    try {
+      url = new URL(redis.url);
+    } catch {
+      problems.push(`uplink.redis.url: "${redis.url}" is not a URL (redis://host:port)`);
+    }
+    if (url && !['redis:', 'rediss:'].includes(url.protocol)) problems.push(`uplink.redis.url: "${redis.url}" must use redis:// or rediss://`);
+    else if (url && url.hostname === '') problems.push(`uplink.redis.url: "${redis.url}" names no host`);
+    problems.push(...checkTlsFiles('uplink.redis', redis.tls));
   }
   return problems;
 }

@@ -195,6 +195,8 @@ export class Engine {
     const isTcp = view.protocol === IPPROTO_TCP;
     flow.startedFresh = isTcp ? (view.tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN : true;
     flow.host = this.hosts.forNewFlow(insideKey, now);
+    // A host record made anew (first flow, or after eviction) finds its client entry again.
+    flow.host.client ??= this.clients.get(insideKey) ?? null;
     flow.timeLockCandidate =
       crossesBoundary &&
       fromInside &&
@@ -341,6 +343,28 @@ export class Engine {
   /** Loads a peer known from elsewhere (storefile, shared blocklist); false if unusable. */
   loadPeer(ip: string, port: number, details: { protocol: string; via: string; learnedFrom: string | null; learnedAt: number; expiresAt: number }): boolean {
     return this.peers.load(ip, port, details, this.now) !== null;
+  }
+
+  /** Forgets a peer (an operator's unblock, an expired shared decision); false if unknown. */
+  removePeer(ip: string, port: number): boolean {
+    const key = addressKeyFromText(ip);
+    return key !== null && this.peers.remove(key, port);
+  }
+
+  /** Time-locks an inside host on a shared decision, as if it had been identified here. */
+  lockHost(ip: string, lockedUntil: number, protocol = 'shared'): boolean {
+    const key = addressKeyFromText(ip);
+    if (key === null) return false;
+    const entry = this.clients.lock(key, protocol, lockedUntil, this.now);
+    const host = this.hosts.get(key);
+    if (host) host.client = entry;
+    return true;
+  }
+
+  /** Lifts a host's time-lock (an operator's allow, or the shared lock was withdrawn). */
+  unlockHost(ip: string): boolean {
+    const key = addressKeyFromText(ip);
+    return key !== null && this.clients.unlock(key);
   }
 
   /** Periodic work: flow idle expiry and peer expiry. Called from judgeIp about once a second. */

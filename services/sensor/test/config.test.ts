@@ -71,6 +71,22 @@ describe('sensor configuration', () => {
     expect(problems('site: a\ngateway: g\n', { P2PWALL_SENSOR_QUEUE__DEPTH: '1' })).toEqual(['P2PWALL_SENSOR_QUEUE__DEPTH: no configuration key queue.depth']);
   });
 
+  it('reads the optional uplink section: absent means standalone; URLs and files are checked', () => {
+    expect(loadSensorConfig(file('site: a\ngateway: g\n'), {}).uplink).toBeUndefined();
+    const config = loadSensorConfig(file('site: a\ngateway: g\nuplink:\n  nats:\n    servers: [nats://127.0.0.1:4222]\n'), { P2PWALL_SENSOR_UPLINK__REDIS__URL: 'redis://r:6379' });
+    expect(config.uplink?.nats).toMatchObject({ maxBacklogBatches: 10_000, batchMaxFlows: 500, batchMaxDelayMs: 250, heartbeatSeconds: 5, credsFile: null, tls: { ca: null } });
+    expect(config.uplink?.redis).toMatchObject({ url: 'redis://r:6379', snapshotFile: '/var/lib/p2pwall/blocklist.snapshot' });
+    expect(problems('site: a\ngateway: g\nuplink:\n  nats:\n    servers: [http://x:1, "nats://"]\n    credsFile: /nonexistent.creds\n  redis:\n    url: nope\n    tls:\n      ca: /nonexistent.pem\n')).toEqual([
+      'uplink.nats.servers[0]: "http://x:1" must use nats:// or tls://',
+      'uplink.nats.servers[1]: "nats://" names no host',
+      'uplink.nats.credsFile: file not found: /nonexistent.creds',
+      'uplink.redis.url: "nope" is not a URL (redis://host:port)',
+      'uplink.redis.tls.ca: file not found: /nonexistent.pem',
+    ]);
+    expect(problems('site: a\ngateway: g\nuplink:\n  nats:\n    servers: [n:4222]\n    user: u\n')).toEqual(['uplink.nats.password: user and password go together']);
+    expect(problems('site: a\ngateway: g\nuplink:\n  redis: {}\n')).toEqual(['uplink.redis.url: required']);
+  });
+
   it('refuses a missing file, invalid YAML and a file that is not a mapping', () => {
     expect(() => loadSensorConfig(join(dir, 'absent.yaml'), {})).toThrow(/absent\.yaml: file not found/);
     expect(problems('site: [unclosed\n')[0]).toMatch(/^not valid YAML/);

@@ -8,7 +8,10 @@ import { KernelSets } from '../enforce/kernel-sets.js';
 import { installRules, removeRules } from '../enforce/iptables.js';
 import { QueueStatsMonitor, readQueueStats } from '../enforce/queue-stats.js';
 import { Storefile } from '../enforce/storefile.js';
+import { Uplink } from '../uplink/uplink.js';
+import { decisionEffect } from './decisions.js';
 import { kernelPolicyFrom } from './policy.js';
+import type { p2pwall } from '@p2pwall/proto';
 
 export interface LiveSensorOptions {
   config: SensorConfig;
@@ -37,6 +40,7 @@ export class LiveSensor {
   private readonly storefile: Storefile | null;
   private readonly queueMonitor = new QueueStatsMonitor();
   private readonly timers: NodeJS.Timeout[] = [];
+  private uplink: Uplink | null = null;
   private stopping = false;
 
   private constructor(private readonly options: LiveSensorOptions) {
@@ -52,6 +56,7 @@ export class LiveSensor {
     this.engine = new Engine(engineConfigFrom(config), (event) => {
       logEvents(event);
       this.follow(event);
+      this.uplink?.onEngineEvent(event);
     });
   }
 
@@ -64,6 +69,13 @@ export class LiveSensor {
       logger.info({ queues: config.queue.numbers, failOpen: config.queue.failOpen, connbytes: config.queue.connbytes, mode: config.mode }, 'rules installed');
     }
     sensor.loadStorefile();
+    sensor.uplink = await Uplink.start(config, {
+      logger,
+      identity: { queue: options.queue },
+      onUpsert: (decision) => sensor.applyDecision(decision, false),
+      onRemove: (decision) => sensor.applyDecision(decision, true),
+      stats: () => sensor.heartbeatCounters(),
+    });
     await sensor.kernelSets.flush();
     const { accepted, clean } = { accepted: config.kernel.markAccepted, clean: config.kernel.markClean };
     const engine = sensor.engine;
@@ -89,10 +101,49 @@ export class LiveSensor {
     for (const timer of this.timers) clearInterval(timer);
     if (this.options.manageRules && config.onExit === 'remove') await removeRules(kernelPolicyFrom(config));
     await this.drain();
-    this.engine.housekeeping(Date.now());
+    this.engine.flush(Date.now());
+    await this.uplink?.stop();
     await this.kernelSets.flush();
     this.storefile?.close();
     logger.info({ reason, counters: { ...this.engine.counters }, queue: this.queueMonitor.totals(), rules: this.options.manageRules ? config.onExit : 'unmanaged' }, 'sensor stopped');
+  }
+
+  /** A decision from the shared blocklist, into the engine and the kernel sets. */
+  private applyDecision(decision: p2pwall.v1.Decision, removed: boolean): void {
+    const effect = decisionEffect(decision, this.options.config.site, removed);
+    const now = Date.now();
+    switch (effect.kind) {
+      case 'block-peer':
+        if (this.engine.loadPeer(effect.ip, effect.port, { protocol: 'shared', via: effect.via, learnedFrom: null, learnedAt: now, expiresAt: effect.expiresAt })) {
+          this.kernelSets.addPeer(effect.ip, effect.port, secondsUntil(effect.expiresAt, now));
+        }
+        break;
+      case 'unblock-peer':
+        this.engine.removePeer(effect.ip, effect.port);
+        this.kernelSets.removePeer(effect.ip, effect.port);
+        break;
+      case 'lock-host':
+        if (effect.lockedUntil > now && this.engine.lockHost(effect.ip, effect.lockedUntil)) this.kernelSets.lockClient(effect.ip, secondsUntil(effect.lockedUntil, now));
+        break;
+      case 'unlock-host':
+        this.engine.unlockHost(effect.ip);
+        this.kernelSets.unlockClient(effect.ip);
+        break;
+      case 'none':
+        break;
+    }
+  }
+
+  private heartbeatCounters() {
+    const counters = this.engine.counters;
+    return {
+      queues: readQueueStats().map((q) => ({ queue: q.queue, queueTotal: q.queueTotal, queueDropped: q.queueDropped, userDropped: q.userDropped })),
+      packets: counters.packets,
+      dropped: counters.dropped,
+      flows: this.engine.flows.size,
+      peers: this.engine.peers.size,
+      clients: this.engine.clients.size,
+    };
   }
 
   private loadStorefile(): void {

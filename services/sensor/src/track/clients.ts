@@ -84,6 +84,25 @@ export class ClientTable {
     return { entry, change: 'none' };
   }
 
+  /** Locks a host on another's word (a shared decision): no evidence of its own here. */
+  lock(addressKey: string, protocol: string, lockedUntil: number, now: number): ClientEntry {
+    const entry = this.entries.get(addressKey) ?? {
+      addressKey,
+      host: formatAddressKey(addressKey),
+      protocol,
+      firstSeen: now,
+      lastEvidence: now,
+      lockedUntil: 0,
+      announcedLockUntil: 0,
+      evidenceCount: 0,
+      rules: new Set<string>(),
+    };
+    entry.lockedUntil = Math.max(entry.lockedUntil, lockedUntil);
+    entry.announcedLockUntil = entry.lockedUntil;
+    this.entries.set(addressKey, entry);
+    return entry;
+  }
+
   isLocked(entry: ClientEntry | null | undefined, now: number): boolean {
     return entry !== null && entry !== undefined && entry.lockedUntil > now;
   }

@@ -1,0 +1,114 @@
+import { loadConfig, type ConfigSchema } from '@p2pwall/common';
+import { DEFAULT_RULES, type RulesConfig } from './correlate/config.js';
+import { Allowlist } from './decide/allowlist.js';
+
+/** brain.yaml; services/brain/brain.example.yaml explains every key. */
+export interface BrainConfig extends RulesConfig {
+  nats: {
+    servers: string[];
+    user: string | null;
+    password: string | null;
+    token: string | null;
+    creds: string | null;
+    tls: { enabled: boolean; ca: string | null; cert: string | null; key: string | null };
+  };
+  stream: { create: boolean; maxAgeSeconds: number; maxBytes: number; duplicateWindowSeconds: number; replicas: number; storage: 'file' | 'memory' };
+  consumer: { fetchBatch: number; fetchExpiresMs: number; ackWaitSeconds: number };
+  redis: {
+    url: string;
+    username: string | null;
+    password: string | null;
+    tls: { enabled: boolean; ca: string | null; cert: string | null; key: string | null; rejectUnauthorized: boolean };
+  };
+  ingest: { dedupSeconds: number };
+  blocklist: { changesMaxLen: number; sweepSeconds: number; minExtendSeconds: number };
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
+}
+
+export const BRAIN_ENV_PREFIX = 'P2PWALL_BRAIN_';
+
+const int = (minimum: number, maximum: number, value: number, description: string): ConfigSchema => ({ type: 'integer', minimum, maximum, default: value, description });
+const num = (minimum: number, maximum: number, value: number, description: string): ConfigSchema => ({ type: 'number', minimum, maximum, default: value, description });
+const strOrNull = (description: string): ConfigSchema => ({ type: ['string', 'null'], default: null, description });
+const obj = (properties: Record<string, ConfigSchema>, description?: string): ConfigSchema => ({ type: 'object', additionalProperties: false, default: {}, properties, ...(description ? { description } : {}) });
+const ports = (value: number[], description: string): ConfigSchema => ({ type: 'array', items: { type: 'integer', minimum: 0, maximum: 65535 }, default: value, description });
+const strings = (description: string): ConfigSchema => ({ type: 'array', items: { type: 'string' }, default: [], description });
+const D = DEFAULT_RULES;
+const DAY = 86_400;
+
+export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
+  nats: obj({
+    servers: { type: 'array', items: { type: 'string' }, minItems: 1, default: ['nats://127.0.0.1:4222'] },
+    user: strOrNull('user name (with password)'),
+    password: strOrNull('password'),
+    token: strOrNull('authentication token'),
+    creds: strOrNull('path of a .creds file (JWT + nkey)'),
+    tls: obj({ enabled: { type: 'boolean', default: false }, ca: strOrNull('CA file'), cert: strOrNull('client certificate file'), key: strOrNull('client key file') }),
+  }),
+  stream: obj({
+    create: { type: 'boolean', default: true, description: 'create the stream when missing' },
+    maxAgeSeconds: int(60, 365 * DAY, DAY, 'summaries older than this are discarded'),
+    maxBytes: int(-1, Number.MAX_SAFE_INTEGER, 1024 ** 3, 'stream size bound; -1 unlimited'),
+    duplicateWindowSeconds: int(1, DAY, 120, 'Nats-Msg-Id de-duplication window'),
+    replicas: int(1, 5, 1, 'stream replicas (clustered JetStream)'),
+    storage: { enum: ['file', 'memory'], default: 'file' },
+  }),
+  consumer: obj({
+    fetchBatch: int(1, 10_000, 256, 'messages per fetch'),
+    fetchExpiresMs: int(1000, 60_000, 1000, 'how long one fetch waits for messages'),
+    ackWaitSeconds: int(1, 3600, 30, 'redelivery after this long without an ack'),
+  }),
+  redis: obj({
+    url: { type: 'string', default: 'redis://127.0.0.1:6379' },
+    username: strOrNull('ACL user'),
+    password: strOrNull('password'),
+    tls: obj({ enabled: { type: 'boolean', default: false }, ca: strOrNull('CA file'), cert: strOrNull('client certificate file'), key: strOrNull('client key file'), rejectUnauthorized: { type: 'boolean', default: true } }),
+  }),
+  correlation: obj({
+    fanout: obj({
+      minHosts: int(1, 1_000_000, D.correlation.fanout.minHosts, 'K: distinct inside hosts reaching one endpoint with P2P evidence'),
+      windowSeconds: int(1, 30 * DAY, D.correlation.fanout.windowSeconds, 'how long a host counts for an endpoint'),
+      highPortMin: int(0, 65535, D.correlation.fanout.highPortMin, 'flows of known clients count from this port up'),
+    }),
+    host: obj({
+      windowSeconds: int(1, DAY, D.correlation.host.windowSeconds, 'sliding window of the payload-free host rules'),
+      maxEntries: int(16, 1_000_000, D.correlation.host.maxEntries, 'endpoints remembered per host and window'),
+      udpFanout: obj({
+        minEndpoints: int(1, 1_000_000, D.correlation.host.udpFanout.minEndpoints, 'N'),
+        unansweredRatio: num(0, 1, D.correlation.host.udpFanout.unansweredRatio, 'share of those never answered'),
+        highPortMin: int(0, 65535, D.correlation.host.udpFanout.highPortMin, 'high ports start here'),
+      }),
+      tcpUdpPairs: obj({
+        minIps: int(1, 1_000_000, D.correlation.host.tcpUdpPairs.minIps, 'M'),
+        excludePorts: ports(D.correlation.host.tcpUdpPairs.excludePorts, 'well-known dual TCP/UDP services'),
+      }),
+      blockedPeers: obj({ minPeers: int(1, 1_000_000, D.correlation.host.blockedPeers.minPeers, 'P') }),
+    }),
+    evidenceMaxItems: int(1, 10_000, D.correlation.evidenceMaxItems, 'hosts/sites/sensors listed per decision'),
+  }),
+  expiry: obj({
+    signature: obj({ peerSeconds: int(1, 365 * DAY, D.expiry.signature.peerSeconds, ''), hostSeconds: int(1, 365 * DAY, D.expiry.signature.hostSeconds, '') }),
+    correlation: obj({ peerSeconds: int(1, 365 * DAY, D.expiry.correlation.peerSeconds, ''), hostSeconds: int(1, 365 * DAY, D.expiry.correlation.hostSeconds, '') }),
+  }),
+  allowlist: obj({ hosts: strings('inside hosts never locked: CIDR or site/CIDR'), endpoints: strings('outside addresses never blocked: CIDR, ip:port, [v6]:port') }),
+  ingest: obj({ dedupSeconds: int(60, 30 * DAY, DAY, 'how long a counted batch (instance, sequence) is remembered') }),
+  blocklist: obj({
+    changesMaxLen: int(100, 100_000_000, 100_000, 'XADD MAXLEN ~ of the change stream'),
+    sweepSeconds: int(1, 3600, 5, 'expiry sweep and epoch check period'),
+    minExtendSeconds: int(0, DAY, 10, 'an unchanged decision is rewritten only when its expiry moves by more than this'),
+  }),
+  log: obj({ level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], default: 'info' } }),
+});
+
+function checkBrainConfig(value: unknown): string[] {
+  const config = value as BrainConfig;
+  const problems = Allowlist.problems(config.allowlist);
+  if (config.nats.password !== null && config.nats.user === null) problems.push('nats.password: needs nats.user');
+  if (config.nats.tls.cert !== null && config.nats.tls.key === null) problems.push('nats.tls.key: required with nats.tls.cert');
+  return problems;
+}
+
+/** Loads and checks brain.yaml (undefined: defaults and environment only). Throws ConfigError. */
+export function loadBrainConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): BrainConfig {
+  return loadConfig<BrainConfig>({ path, schema: BRAIN_CONFIG_SCHEMA, envPrefix: BRAIN_ENV_PREFIX, env, check: checkBrainConfig });
+}

@@ -1,0 +1,154 @@
+import { sensorName } from '@p2pwall/common';
+import type { p2pwall } from '@p2pwall/proto';
+import { endpointKey, formatIp, hostKey } from './address.js';
+
+/**
+ * SummaryBatch → observations (pure). Flows and events whose addresses cannot be read are
+ * skipped and counted in `skipped`; a batch without a sensor id is malformed as a whole.
+ */
+
+export class MalformedBatchError extends Error {}
+
+export const TCP = 6;
+export const UDP = 17;
+
+export interface FlowObservation {
+  site: string;
+  /** `site/ip` of the inside host. */
+  host: string;
+  hostIp: string;
+  hostBytes: Uint8Array;
+  outsideIp: string;
+  outsideBytes: Uint8Array;
+  port: number;
+  /** `ip:port` of the outside end. */
+  endpoint: string;
+  protocol: number;
+  initiatorInside: boolean;
+  answered: boolean;
+  app: string;
+  rules: string[];
+  firstSeenMs: number;
+  lastSeenMs: number;
+}
+
+export interface ClientObservation {
+  site: string;
+  host: string;
+  hostIp: string;
+  hostBytes: Uint8Array;
+  protocol: string;
+  rules: string[];
+  tsMs: number;
+}
+
+export interface PeerObservation {
+  ip: string;
+  ipBytes: Uint8Array;
+  /** 0: every port of the address. */
+  port: number;
+  protocol: string;
+  via: string;
+  /** `site/ip` of the inside host the peer was learned from ("" when unknown). */
+  learnedFrom: string;
+  tsMs: number;
+}
+
+export interface BatchObservations {
+  site: string;
+  gateway: string;
+  /** `site/gateway/queue`. */
+  sensor: string;
+  instance: string;
+  sequence: number;
+  flows: FlowObservation[];
+  clients: ClientObservation[];
+  peers: PeerObservation[];
+  /** Flows and events left out because an address or port was unreadable. */
+  skipped: number;
+}
+
+const finite = (value: number | null | undefined, fallback: number): number => (typeof value === 'number' && Number.isFinite(value) ? value : fallback);
+
+export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): BatchObservations {
+  const sensor = batch.sensor;
+  if (!sensor || !sensor.site || !sensor.gateway || !sensor.instance) throw new MalformedBatchError('batch without a complete sensor id (site, gateway, instance)');
+  const site = sensor.site;
+  const out: BatchObservations = {
+    site,
+    gateway: sensor.gateway,
+    sensor: sensorName(site, sensor.gateway, sensor.queue ?? 0),
+    instance: sensor.instance,
+    sequence: finite(batch.sequence, 0),
+    flows: [],
+    clients: [],
+    peers: [],
+    skipped: 0,
+  };
+  const created = finite(batch.createdMs, nowMs);
+  for (const flow of batch.flows ?? []) {
+    const hostIp = formatIp(flow.insideIp);
+    const outsideIp = formatIp(flow.outsideIp);
+    const port = flow.outsidePort ?? 0;
+    if (hostIp === undefined || outsideIp === undefined || port > 65535) {
+      out.skipped += 1;
+      continue;
+    }
+    const lastSeenMs = finite(flow.lastSeenMs, created);
+    out.flows.push({
+      site,
+      host: hostKey(site, hostIp),
+      hostIp,
+      hostBytes: flow.insideIp!,
+      outsideIp,
+      outsideBytes: flow.outsideIp!,
+      port,
+      endpoint: endpointKey(outsideIp, port),
+      protocol: flow.protocol ?? 0,
+      initiatorInside: flow.initiatorInside ?? false,
+      answered: flow.answered ?? false,
+      app: flow.app ?? '',
+      rules: [...(flow.rules ?? [])],
+      firstSeenMs: finite(flow.firstSeenMs, lastSeenMs),
+      lastSeenMs,
+    });
+  }
+  for (const event of batch.events ?? []) {
+    if (event.client) {
+      const hostIp = formatIp(event.client.host);
+      if (hostIp === undefined) {
+        out.skipped += 1;
+        continue;
+      }
+      out.clients.push({
+        site,
+        host: hostKey(site, hostIp),
+        hostIp,
+        hostBytes: event.client.host!,
+        protocol: event.client.protocol ?? '',
+        rules: [...new Set((event.client.evidence ?? []).map((e) => e.rule ?? '').filter((r) => r !== ''))].sort(),
+        tsMs: finite(event.client.tsMs, created),
+      });
+    } else if (event.peer) {
+      const ip = formatIp(event.peer.ip);
+      const port = event.peer.port ?? 0;
+      if (ip === undefined || port > 65535) {
+        out.skipped += 1;
+        continue;
+      }
+      const from = formatIp(event.peer.learnedFrom);
+      out.peers.push({
+        ip,
+        ipBytes: event.peer.ip!,
+        port,
+        protocol: event.peer.protocol ?? '',
+        via: event.peer.via ?? '',
+        learnedFrom: from === undefined ? '' : hostKey(site, from),
+        tsMs: finite(event.peer.tsMs, created),
+      });
+    } else {
+      out.skipped += 1;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,75 @@
+import { p2pwall } from '@p2pwall/proto';
+import { endpointKey } from '../correlate/address.js';
+
+/** A Decision with every field present (the generated type leaves most optional). */
+export interface Evidence {
+  hosts: string[];
+  sites: string[];
+  sensors: string[];
+  rules: string[];
+  count: number;
+  firstSeenMs: number;
+  lastSeenMs: number;
+}
+
+export interface BrainDecision {
+  id: string;
+  scope: p2pwall.v1.Scope;
+  ip: Uint8Array;
+  port: number;
+  site: string;
+  origin: p2pwall.v1.Origin;
+  action: p2pwall.v1.Action;
+  reason: string;
+  evidence: Evidence;
+  createdMs: number;
+  expiresMs: number;
+  author: string;
+  simulated: boolean;
+}
+
+/** Stable ids: the same scope and value (and site) always name the same decision. */
+export const decisionId = {
+  endpoint: (ip: string, port: number): string => `endpoint:${endpointKey(ip, port)}`,
+  ip: (ip: string): string => `ip:${ip}`,
+  host: (site: string, ip: string): string => `host:${site}:${ip}`,
+};
+
+export const AUTHOR = 'p2pwall-brain';
+
+export function encodeDecision(decision: BrainDecision): Uint8Array {
+  return p2pwall.v1.Decision.encode(decision).finish();
+}
+
+export function decodeDecision(bytes: Uint8Array): BrainDecision {
+  const d = p2pwall.v1.Decision.decode(bytes);
+  const e = d.evidence ?? {};
+  return {
+    id: d.id,
+    scope: d.scope,
+    ip: new Uint8Array(d.ip),
+    port: d.port,
+    site: d.site,
+    origin: d.origin,
+    action: d.action,
+    reason: d.reason,
+    evidence: {
+      hosts: [...(e.hosts ?? [])],
+      sites: [...(e.sites ?? [])],
+      sensors: [...(e.sensors ?? [])],
+      rules: [...(e.rules ?? [])],
+      count: e.count ?? 0,
+      firstSeenMs: e.firstSeenMs ?? 0,
+      lastSeenMs: e.lastSeenMs ?? 0,
+    },
+    createdMs: d.createdMs,
+    expiresMs: d.expiresMs,
+    author: d.author,
+    simulated: d.simulated,
+  };
+}
+
+/** Whether a decision blocks (an active BLOCK, not an allow entry, not expired). */
+export function isActiveBlock(decision: BrainDecision, nowMs: number): boolean {
+  return decision.action === p2pwall.v1.Action.ACTION_BLOCK && decision.expiresMs > nowMs && !decision.simulated;
+}

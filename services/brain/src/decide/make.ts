@@ -1,0 +1,162 @@
+import { p2pwall } from '@p2pwall/proto';
+import type { RulesConfig } from '../correlate/config.js';
+import type { BatchObservations } from '../correlate/observe.js';
+import type { Finding } from '../correlate/rules.js';
+import type { TimedSet } from '../correlate/window.js';
+import type { Allowlist } from './allowlist.js';
+import { AUTHOR, decisionId, type BrainDecision, type Evidence } from './decision.js';
+
+/**
+ * Decisions from observations and findings (pure), and how a new decision merges into the one
+ * already stored under the same id. Merging is a union (hosts, sites, sensors, rules), a max
+ * (count, last seen, expiry) and a min (first seen, created), so it is idempotent and does not
+ * depend on the order two replicas write in.
+ */
+
+const { Scope, Origin, Action } = p2pwall.v1;
+
+export interface DecideContext {
+  rules: RulesConfig;
+  allowlist: Allowlist;
+  nowMs: number;
+  /** `site/gateway/queue` of the batch's sensor. */
+  sensor: string;
+}
+
+const SECOND = 1000;
+
+function siteOf(host: string): string {
+  const slash = host.indexOf('/');
+  return slash < 0 ? host : host.slice(0, slash);
+}
+
+function sortedUnion(a: readonly string[], b: readonly string[], max: number): string[] {
+  return [...new Set([...a, ...b])].filter((s) => s !== '').sort().slice(0, max);
+}
+
+function evidence(hosts: string[], sites: string[], sensors: string[], rules: string[], count: number, firstSeenMs: number, lastSeenMs: number, max: number): Evidence {
+  return { hosts: sortedUnion(hosts, [], max), sites: sortedUnion(sites, [], max), sensors: sortedUnion(sensors, [], max), rules: sortedUnion(rules, [], max), count, firstSeenMs, lastSeenMs };
+}
+
+function hostLock(site: string, ip: string, ipBytes: Uint8Array, origin: p2pwall.v1.Origin, reason: string, ev: Evidence, ctx: DecideContext): BrainDecision {
+  const ttl = origin === Origin.ORIGIN_SIGNATURE ? ctx.rules.expiry.signature.hostSeconds : ctx.rules.expiry.correlation.hostSeconds;
+  return { id: decisionId.host(site, ip), scope: Scope.SCOPE_HOST, ip: ipBytes, port: 0, site, origin, action: Action.ACTION_BLOCK, reason, evidence: ev, createdMs: ctx.nowMs, expiresMs: ctx.nowMs + ttl * SECOND, author: AUTHOR, simulated: false };
+}
+
+function peerBlock(ip: string, ipBytes: Uint8Array, port: number, origin: p2pwall.v1.Origin, reason: string, ev: Evidence, ctx: DecideContext): BrainDecision {
+  const ttl = origin === Origin.ORIGIN_SIGNATURE ? ctx.rules.expiry.signature.peerSeconds : ctx.rules.expiry.correlation.peerSeconds;
+  const whole = port === 0;
+  return {
+    id: whole ? decisionId.ip(ip) : decisionId.endpoint(ip, port),
+    scope: whole ? Scope.SCOPE_IP : Scope.SCOPE_ENDPOINT,
+    ip: ipBytes,
+    port,
+    site: '',
+    origin,
+    action: Action.ACTION_BLOCK,
+    reason,
+    evidence: ev,
+    createdMs: ctx.nowMs,
+    expiresMs: ctx.nowMs + ttl * SECOND,
+    author: AUTHOR,
+    simulated: false,
+  };
+}
+
+/** Signature evidence of one batch: client events and detected flows lock hosts at their site; learned peers are blocked everywhere. */
+export function signatureDecisions(obs: BatchObservations, ctx: DecideContext): BrainDecision[] {
+  const max = ctx.rules.correlation.evidenceMaxItems;
+  const out = new Map<string, BrainDecision>();
+  const add = (decision: BrainDecision) => {
+    const previous = out.get(decision.id);
+    out.set(decision.id, previous ? (mergeDecision(previous, decision, max) ?? previous) : decision);
+  };
+  for (const client of obs.clients) {
+    if (ctx.allowlist.allowsHost(client.site, client.hostIp)) continue;
+    const rules = client.rules.length > 0 ? client.rules : [`sig.${client.protocol || 'p2p'}`];
+    add(hostLock(client.site, client.hostIp, client.hostBytes, Origin.ORIGIN_SIGNATURE, `${client.protocol || 'P2P'} client identified by ${obs.sensor}`, evidence([client.host], [client.site], [obs.sensor], rules, 1, client.tsMs, client.tsMs, max), ctx));
+  }
+  for (const flow of obs.flows) {
+    if (flow.app === '' || flow.rules.length === 0 || ctx.allowlist.allowsHost(flow.site, flow.hostIp)) continue;
+    add(hostLock(flow.site, flow.hostIp, flow.hostBytes, Origin.ORIGIN_SIGNATURE, `${flow.app} traffic with ${flow.endpoint} seen by ${obs.sensor}`, evidence([flow.host], [flow.site], [obs.sensor], flow.rules, 1, flow.firstSeenMs, flow.lastSeenMs, max), ctx));
+  }
+  for (const peer of obs.peers) {
+    if (ctx.allowlist.allowsEndpoint(peer.ip, peer.port)) continue;
+    const hosts = peer.learnedFrom ? [peer.learnedFrom] : [];
+    const reason = `${peer.protocol || 'P2P'} peer learned${peer.via ? ` via ${peer.via}` : ''} by ${obs.sensor}`;
+    add(peerBlock(peer.ip, peer.ipBytes, peer.port, Origin.ORIGIN_SIGNATURE, reason, evidence(hosts, [obs.site], [obs.sensor], [`sig.${peer.protocol || 'p2p'}.peer`], Math.max(1, hosts.length), peer.tsMs, peer.tsMs, max), ctx));
+  }
+  return [...out.values()];
+}
+
+/** corr.peer-fanout: block the endpoint everywhere; undefined when allowlisted. */
+export function fanoutDecision(endpoint: { ip: string; ipBytes: Uint8Array; port: number }, hosts: TimedSet, finding: Finding, ctx: DecideContext): BrainDecision | undefined {
+  if (ctx.allowlist.allowsEndpoint(endpoint.ip, endpoint.port)) return undefined;
+  const members = [...hosts.keys()];
+  const ev = evidence(members, members.map(siteOf), [ctx.sensor], [finding.rule], finding.count, finding.firstSeenMs, finding.lastSeenMs, ctx.rules.correlation.evidenceMaxItems);
+  return peerBlock(endpoint.ip, endpoint.ipBytes, endpoint.port, Origin.ORIGIN_CORRELATION, `peer-cache fan-out: ${finding.detail}`, ev, ctx);
+}
+
+/** Payload-free host rules: lock the host at its site; undefined when nothing fired or allowlisted. */
+export function hostDecision(host: { site: string; hostIp: string; hostBytes: Uint8Array }, findings: Finding[], ctx: DecideContext): BrainDecision | undefined {
+  if (findings.length === 0 || ctx.allowlist.allowsHost(host.site, host.hostIp)) return undefined;
+  const ev = evidence(
+    [`${host.site}/${host.hostIp}`],
+    [host.site],
+    [ctx.sensor],
+    findings.map((f) => f.rule),
+    Math.max(...findings.map((f) => f.count)),
+    Math.min(...findings.map((f) => f.firstSeenMs)),
+    Math.max(...findings.map((f) => f.lastSeenMs)),
+    ctx.rules.correlation.evidenceMaxItems,
+  );
+  return hostLock(host.site, host.hostIp, host.hostBytes, Origin.ORIGIN_CORRELATION, `payload-free: ${findings.map((f) => f.detail).join('; ')}`, ev, ctx);
+}
+
+/**
+ * `next` merged into `stored` (same id). Returns undefined when the stored decision must stay as
+ * it is: an operator's (MANUAL) decision or an allow entry is never overridden by the brain.
+ * Signature origin outranks correlation; an expired stored decision is replaced, not extended.
+ */
+export function mergeDecision(stored: BrainDecision | undefined, next: BrainDecision, maxItems: number, nowMs = next.createdMs): BrainDecision | undefined {
+  if (!stored || stored.expiresMs <= nowMs) return next;
+  if (stored.origin === Origin.ORIGIN_MANUAL || stored.action !== Action.ACTION_BLOCK) return undefined;
+  const a = stored.evidence;
+  const b = next.evidence;
+  const hostsAll = new Set([...a.hosts, ...b.hosts]);
+  const stronger = next.origin !== Origin.ORIGIN_UNSPECIFIED && (stored.origin === Origin.ORIGIN_UNSPECIFIED || next.origin < stored.origin) ? next : stored;
+  const sameOrigin = next.origin === stored.origin;
+  return {
+    ...stored,
+    origin: stronger.origin,
+    reason: sameOrigin ? next.reason : stronger.reason,
+    evidence: {
+      hosts: sortedUnion(a.hosts, b.hosts, maxItems),
+      sites: sortedUnion(a.sites, b.sites, maxItems),
+      sensors: sortedUnion(a.sensors, b.sensors, maxItems),
+      rules: sortedUnion(a.rules, b.rules, maxItems),
+      count: Math.max(a.count, b.count, hostsAll.size),
+      firstSeenMs: Math.min(a.firstSeenMs || Infinity, b.firstSeenMs || Infinity) === Infinity ? 0 : Math.min(a.firstSeenMs || Infinity, b.firstSeenMs || Infinity),
+      lastSeenMs: Math.max(a.lastSeenMs, b.lastSeenMs),
+    },
+    createdMs: Math.min(stored.createdMs, next.createdMs),
+    expiresMs: Math.max(stored.expiresMs, next.expiresMs),
+  };
+}
+
+/** What sensors act on, and what the skip test compares: origin, action, counts, rules. */
+export function fingerprint(decision: BrainDecision): string {
+  const e = decision.evidence;
+  return [decision.action, decision.origin, e.count, e.hosts.length, e.sites.length, e.sensors.length, e.rules.join(',')].join('|');
+}
+
+/**
+ * Whether writing `merged` over `stored` changes anything worth a blocklist change: a new decision,
+ * other counts, or an expiry later by more than `minExtendMs` (so a host seen every second does not
+ * produce a change every second).
+ */
+export function worthWriting(stored: BrainDecision | undefined, merged: BrainDecision, minExtendMs: number): boolean {
+  if (!stored) return true;
+  if (fingerprint(stored) !== fingerprint(merged)) return true;
+  return merged.expiresMs > stored.expiresMs + minExtendMs;
+}

@@ -1,0 +1,181 @@
+import { p2pwall } from '@p2pwall/proto';
+import { describe, expect, it } from 'vitest';
+import { endpointKey, formatIp, parseEndpointKey } from '../src/correlate/address.js';
+import { observeBatch, MalformedBatchError } from '../src/correlate/observe.js';
+import { endpointAdditions, evaluateEndpoint, evaluateHost, hostAdditions } from '../src/correlate/rules.js';
+import { mergeTimedSet, type TimedSet } from '../src/correlate/window.js';
+import { Allowlist } from '../src/decide/allowlist.js';
+import { decisionId, decodeDecision, encodeDecision } from '../src/decide/decision.js';
+import { fanoutDecision, hostDecision, mergeDecision, signatureDecisions, worthWriting, type DecideContext } from '../src/decide/make.js';
+import { batch, flow, ip, rules, type BatchSpec } from './support.js';
+
+const { Scope, Origin, Action } = p2pwall.v1;
+const NOW = 1_000_000;
+
+function ctx(now = NOW, allow: { hosts?: string[]; endpoints?: string[] } = {}): DecideContext {
+  const r = rules({ allowlist: { hosts: allow.hosts ?? [], endpoints: allow.endpoints ?? [] } });
+  return { rules: r, allowlist: new Allowlist(r.allowlist), nowMs: now, sensor: 'site-a/gw1/0' };
+}
+
+const obs = (spec: BatchSpec, now = NOW) => observeBatch(batch(spec), now);
+
+/** Runs a batch's host window through merge + evaluate (what the Redis script and processor do). */
+function hostWindow(spec: BatchSpec, previous: TimedSet = new Map(), now = NOW): TimedSet {
+  const [entry] = hostAdditions(obs(spec, now)).values();
+  return mergeTimedSet(previous, entry?.additions ?? [], now - 60_000, 4096);
+}
+
+const noneBlocked = () => false;
+
+describe('addresses and ids', () => {
+  it('formats IPv4 and compressed IPv6, endpoints round-trip', () => {
+    expect(formatIp(ip('203.0.113.7'))).toBe('203.0.113.7');
+    expect(formatIp(ip('2001:db8::1'))).toBe('2001:db8::1');
+    expect(formatIp(ip('2001:db8:0:1:0:0:0:1'))).toBe('2001:db8:0:1::1');
+    expect(formatIp(new Uint8Array(5))).toBeUndefined();
+    expect(endpointKey('2001:db8::1', 1214)).toBe('[2001:db8::1]:1214');
+    expect(parseEndpointKey('[2001:db8::1]:1214')).toEqual({ ip: '2001:db8::1', port: 1214 });
+    expect(parseEndpointKey('1.2.3.4:1214')).toEqual({ ip: '1.2.3.4', port: 1214 });
+  });
+
+  it('stable ids name scope, value and site', () => {
+    expect(decisionId.endpoint('1.2.3.4', 1214)).toBe('endpoint:1.2.3.4:1214');
+    expect(decisionId.ip('1.2.3.4')).toBe('ip:1.2.3.4');
+    expect(decisionId.host('site-a', '192.168.1.5')).toBe('host:site-a:192.168.1.5');
+  });
+
+  it('a batch without a sensor instance is malformed', () => {
+    expect(() => observeBatch({ sequence: 1 }, NOW)).toThrow(MalformedBatchError);
+    const o = observeBatch({ ...batch({}), flows: [{ insideIp: new Uint8Array(3), outsideIp: ip('1.2.3.4') }] }, NOW);
+    expect(o.skipped).toBe(1);
+  });
+});
+
+describe('signature evidence', () => {
+  it('a client event locks the host at its site; learned peers are blocked everywhere (ENDPOINT, or IP for port 0)', () => {
+    const decisions = signatureDecisions(
+      obs({ clients: [{ host: '192.168.1.5' }], peers: [{ ip: '198.51.100.9', port: 1214, from: '192.168.1.5' }, { ip: '198.51.100.10', port: 0, from: '192.168.1.5' }] }),
+      ctx(),
+    );
+    const byId = new Map(decisions.map((d) => [d.id, d]));
+    expect([...byId.keys()].sort()).toEqual(['endpoint:198.51.100.9:1214', 'host:site-a:192.168.1.5', 'ip:198.51.100.10']);
+    const host = byId.get('host:site-a:192.168.1.5')!;
+    expect(host).toMatchObject({ scope: Scope.SCOPE_HOST, site: 'site-a', origin: Origin.ORIGIN_SIGNATURE, action: Action.ACTION_BLOCK, expiresMs: NOW + 120_000 });
+    expect(host.evidence).toMatchObject({ hosts: ['site-a/192.168.1.5'], sites: ['site-a'], sensors: ['site-a/gw1/0'], rules: ['ft.udp-probe'], count: 1 });
+    const peer = byId.get('endpoint:198.51.100.9:1214')!;
+    expect(peer).toMatchObject({ scope: Scope.SCOPE_ENDPOINT, site: '', port: 1214, expiresMs: NOW + 7 * 86_400_000 });
+    expect(formatIp(peer.ip)).toBe('198.51.100.9');
+    expect(byId.get('ip:198.51.100.10')).toMatchObject({ scope: Scope.SCOPE_IP, port: 0 });
+  });
+
+  it('a flow with an app and rules locks its host; allowlisted hosts and endpoints are never blocked', () => {
+    const spec: BatchSpec = { flows: [flow({ host: '192.168.1.6', to: '203.0.113.1', port: 1214, app: 'fasttrack', rules: ['ft.get'] })], peers: [{ ip: '203.0.113.1', port: 1214 }] };
+    expect(signatureDecisions(obs(spec), ctx()).map((d) => d.id).sort()).toEqual(['endpoint:203.0.113.1:1214', 'host:site-a:192.168.1.6']);
+    expect(signatureDecisions(obs(spec), ctx(NOW, { hosts: ['site-a/192.168.1.0/24'], endpoints: ['203.0.113.1:1214'] }))).toEqual([]);
+    expect(signatureDecisions(obs(spec), ctx(NOW, { hosts: ['site-b/192.168.1.0/24'], endpoints: ['203.0.113.0/24'] })).map((d) => d.id)).toEqual(['host:site-a:192.168.1.6']);
+  });
+});
+
+describe('peer-cache fan-out', () => {
+  const endpointSet = (specs: BatchSpec[], known = new Set<string>(), now = NOW) => {
+    let set: TimedSet = new Map();
+    for (const spec of specs) {
+      const adds = endpointAdditions(obs(spec, now), known, ctx().rules.correlation).get('198.51.100.20:3531');
+      set = mergeTimedSet(set, adds?.additions ?? [], now - 3_600_000, 100_000);
+    }
+    return set;
+  };
+
+  it('K=2 distinct inside hosts (across sites) with P2P evidence block the endpoint everywhere', () => {
+    const a: BatchSpec = { site: 'site-a', flows: [flow({ host: '10.0.0.1', to: '198.51.100.20', port: 3531, proto: 'udp', app: 'fasttrack' })] };
+    const b: BatchSpec = { site: 'site-b', flows: [flow({ host: '10.0.0.1', to: '198.51.100.20', port: 3531, proto: 'udp', app: 'fasttrack' })] };
+    expect(evaluateEndpoint(endpointSet([a]), ctx().rules.correlation)).toBeUndefined();
+    expect(evaluateEndpoint(endpointSet([a, a]), ctx().rules.correlation)).toBeUndefined(); // same host twice counts once
+    const set = endpointSet([a, b]);
+    const finding = evaluateEndpoint(set, ctx().rules.correlation)!;
+    expect(finding).toMatchObject({ rule: 'corr.peer-fanout', count: 2 });
+    const d = fanoutDecision({ ip: '198.51.100.20', ipBytes: ip('198.51.100.20'), port: 3531 }, set, finding, ctx())!;
+    expect(d).toMatchObject({ id: 'endpoint:198.51.100.20:3531', scope: Scope.SCOPE_ENDPOINT, site: '', origin: Origin.ORIGIN_CORRELATION, expiresMs: NOW + 86_400_000 });
+    expect(d.evidence).toMatchObject({ hosts: ['site-a/10.0.0.1', 'site-b/10.0.0.1'], sites: ['site-a', 'site-b'], count: 2, rules: ['corr.peer-fanout'] });
+    expect(fanoutDecision({ ip: '198.51.100.20', ipBytes: ip('198.51.100.20'), port: 3531 }, set, finding, ctx(NOW, { endpoints: ['198.51.100.20'] }))).toBeUndefined();
+  });
+
+  it('flows without an app count only for known clients, on high non-excluded ports; the window expires hosts', () => {
+    const plain = (host: string, port = 3531): BatchSpec => ({ flows: [flow({ host, to: '198.51.100.20', port })] });
+    expect(endpointSet([plain('10.0.0.1'), plain('10.0.0.2')]).size).toBe(0);
+    const known = new Set(['site-a/10.0.0.1', 'site-a/10.0.0.2']);
+    expect(endpointSet([plain('10.0.0.1'), plain('10.0.0.2')], known).size).toBe(2);
+    // the window: an hour-old member is gone
+    const old = mergeTimedSet(new Map(), [['site-a/10.0.0.1', { ts: NOW, flags: 0 }]], NOW - 3_600_000, 100);
+    expect(mergeTimedSet(old, [['site-a/10.0.0.2', { ts: NOW + 3_600_001, flags: 0 }]], NOW + 1, 100).size).toBe(1);
+  });
+});
+
+describe('payload-free host rules', () => {
+  const udpFlows = (n: number, answered: number, port = 40000) =>
+    Array.from({ length: n }, (_, i) => flow({ host: '192.168.1.9', to: `198.51.100.${i + 1}`, port, proto: 'udp', answered: i < answered }));
+
+  it('UDP fan-out: N=50 high-port endpoints with ≥70% unanswered, not 49, not 60% unanswered, not low ports', () => {
+    const c = ctx().rules.correlation;
+    expect(evaluateHost(hostWindow({ flows: udpFlows(50, 15) }), noneBlocked, c).map((f) => f.rule)).toEqual(['corr.udp-fanout']);
+    expect(evaluateHost(hostWindow({ flows: udpFlows(49, 0) }), noneBlocked, c)).toEqual([]);
+    expect(evaluateHost(hostWindow({ flows: udpFlows(50, 20) }), noneBlocked, c)).toEqual([]);
+    expect(evaluateHost(hostWindow({ flows: udpFlows(60, 0, 1000) }), noneBlocked, c)).toEqual([]);
+    const d = hostDecision({ site: 'site-a', hostIp: '192.168.1.9', hostBytes: ip('192.168.1.9') }, evaluateHost(hostWindow({ flows: udpFlows(50, 15) }), noneBlocked, c), ctx())!;
+    expect(d).toMatchObject({ id: 'host:site-a:192.168.1.9', scope: Scope.SCOPE_HOST, site: 'site-a', origin: Origin.ORIGIN_CORRELATION, expiresMs: NOW + 120_000 });
+    expect(d.evidence).toMatchObject({ count: 50, rules: ['corr.udp-fanout'], hosts: ['site-a/192.168.1.9'] });
+  });
+
+  it('the window slides: endpoints older than 60 s no longer count', () => {
+    const c = ctx().rules.correlation;
+    const first = hostWindow({ flows: udpFlows(30, 0).map((f) => ({ ...f, lastSeenMs: NOW })) });
+    const later = NOW + 61_000;
+    const second = hostWindow({ flows: udpFlows(50, 0).slice(30).map((f) => ({ ...f, lastSeenMs: later })) }, first, later);
+    expect(second.size).toBe(20);
+    expect(evaluateHost(second, noneBlocked, c)).toEqual([]);
+    const together = hostWindow({ flows: udpFlows(50, 0).slice(30).map((f) => ({ ...f, lastSeenMs: NOW + 30_000 })) }, first, NOW + 30_000);
+    expect(evaluateHost(together, noneBlocked, c).map((f) => f.rule)).toEqual(['corr.udp-fanout']);
+  });
+
+  it('TCP+UDP pairs: M=5 outside IPs over both protocols, excluding 53/123/137-139/443/445', () => {
+    const c = ctx().rules.correlation;
+    const pairs = (n: number, port: number) => Array.from({ length: n }, (_, i) => [flow({ host: '192.168.1.9', to: `203.0.113.${i + 1}`, port, proto: 'udp', answered: true }), flow({ host: '192.168.1.9', to: `203.0.113.${i + 1}`, port: port + 1 })]).flat();
+    expect(evaluateHost(hostWindow({ flows: pairs(5, 6346) }), noneBlocked, c).map((f) => f.rule)).toEqual(['corr.tcp-udp-pairs']);
+    expect(evaluateHost(hostWindow({ flows: pairs(4, 6346) }), noneBlocked, c)).toEqual([]);
+    const dual = (port: number) => Array.from({ length: 6 }, (_, i) => [flow({ host: '192.168.1.9', to: `203.0.113.${i + 1}`, port, proto: 'udp', answered: true }), flow({ host: '192.168.1.9', to: `203.0.113.${i + 1}`, port })]).flat();
+    for (const port of [53, 123, 137, 138, 139, 443, 445]) expect(evaluateHost(hostWindow({ flows: dual(port) }), noneBlocked, c)).toEqual([]);
+  });
+
+  it('blocked peers: encrypted TCP only (no app, no UDP) to P=3 blocked peers locks the host; 2 do not', () => {
+    const c = ctx().rules.correlation;
+    const blocked = new Set(['endpoint:198.51.100.1:1214', 'ip:198.51.100.2', 'endpoint:198.51.100.3:4662']);
+    const isBlocked = (a: string, p: number) => blocked.has(decisionId.endpoint(a, p)) || blocked.has(decisionId.ip(a));
+    const tcp = [flow({ host: '192.168.1.7', to: '198.51.100.1', port: 1214, answered: true }), flow({ host: '192.168.1.7', to: '198.51.100.2', port: 8080, answered: true }), flow({ host: '192.168.1.7', to: '198.51.100.3', port: 4662, answered: true })];
+    expect(evaluateHost(hostWindow({ flows: tcp.slice(0, 2) }), isBlocked, c)).toEqual([]);
+    const findings = evaluateHost(hostWindow({ flows: tcp }), isBlocked, c);
+    expect(findings.map((f) => f.rule)).toEqual(['corr.blocked-peers']);
+    expect(hostDecision({ site: 'site-a', hostIp: '192.168.1.7', hostBytes: ip('192.168.1.7') }, findings, ctx(NOW, { hosts: ['192.168.1.7'] }))).toBeUndefined();
+  });
+
+  it('inbound flows do not feed the windows', () => {
+    expect(hostAdditions(obs({ flows: [flow({ host: '192.168.1.9', to: '198.51.100.1', port: 1, inbound: true })] })).size).toBe(0);
+  });
+});
+
+describe('merging and rewriting', () => {
+  it('merge is a union, idempotent and order-free; manual decisions are kept', () => {
+    const c = ctx();
+    const [a] = signatureDecisions(obs({ site: 'site-a', peers: [{ ip: '198.51.100.9', port: 1214, from: '10.0.0.1' }] }), c);
+    const [b] = signatureDecisions(obs({ site: 'site-b', peers: [{ ip: '198.51.100.9', port: 1214, from: '10.0.0.2' }] }), { ...c, nowMs: NOW + 5000 });
+    const ab = mergeDecision(a, b!, 32, NOW + 5000)!;
+    const ba = mergeDecision(b, a!, 32, NOW + 5000)!;
+    expect(ab.evidence).toEqual(ba.evidence);
+    expect(ab.evidence).toMatchObject({ hosts: ['site-a/10.0.0.1', 'site-b/10.0.0.2'], sites: ['site-a', 'site-b'], count: 2 });
+    expect(ab.expiresMs).toBe(b!.expiresMs);
+    expect(mergeDecision(ab, b!, 32, NOW + 5000)).toEqual(ab);
+    expect(worthWriting(ab, mergeDecision(ab, b!, 32, NOW + 5000)!, 10_000)).toBe(false);
+    expect(worthWriting(a, ab, 10_000)).toBe(true);
+    expect(mergeDecision({ ...a!, origin: Origin.ORIGIN_MANUAL }, b!, 32, NOW)).toBeUndefined();
+    expect(decodeDecision(encodeDecision(ab))).toEqual(ab);
+  });
+});

@@ -1,0 +1,75 @@
+import { p2pwall } from '@p2pwall/proto';
+import { parseIp } from '../src/correlate/address.js';
+import { DEFAULT_RULES, type RulesConfig } from '../src/correlate/config.js';
+
+export const ip = (text: string): Uint8Array => {
+  const bytes = parseIp(text);
+  if (!bytes) throw new Error(`bad ip ${text}`);
+  return bytes;
+};
+
+export interface FlowSpec {
+  host: string;
+  to: string;
+  port: number;
+  proto?: 'tcp' | 'udp';
+  answered?: boolean;
+  app?: string;
+  rules?: string[];
+  ts?: number;
+  inbound?: boolean;
+}
+
+export function flow(spec: FlowSpec): p2pwall.v1.IFlowSummary {
+  const ts = spec.ts ?? 1_000_000;
+  return {
+    insideIp: ip(spec.host),
+    insidePort: 40000,
+    outsideIp: ip(spec.to),
+    outsidePort: spec.port,
+    protocol: spec.proto === 'udp' ? 17 : 6,
+    initiatorInside: !spec.inbound,
+    firstSeenMs: ts - 10,
+    lastSeenMs: ts,
+    packetsOut: 1,
+    bytesOut: 60,
+    answered: spec.answered ?? false,
+    app: spec.app ?? '',
+    rules: spec.rules ?? [],
+  };
+}
+
+export interface BatchSpec {
+  site?: string;
+  gateway?: string;
+  instance?: string;
+  sequence?: number;
+  created?: number;
+  flows?: p2pwall.v1.IFlowSummary[];
+  clients?: { host: string; protocol?: string; rule?: string; ts?: number }[];
+  peers?: { ip: string; port: number; from?: string; protocol?: string; ts?: number }[];
+}
+
+export function batch(spec: BatchSpec): p2pwall.v1.ISummaryBatch {
+  const created = spec.created ?? 1_000_000;
+  return {
+    sensor: { site: spec.site ?? 'site-a', gateway: spec.gateway ?? 'gw1', queue: 0, instance: spec.instance ?? 'inst-1' },
+    sequence: spec.sequence ?? 1,
+    createdMs: created,
+    flows: spec.flows ?? [],
+    events: [
+      ...(spec.clients ?? []).map((c) => ({ client: { host: ip(c.host), protocol: c.protocol ?? 'fasttrack', evidence: [{ protocol: c.protocol ?? 'fasttrack', rule: c.rule ?? 'ft.udp-probe', supporting: true }], tsMs: c.ts ?? created } })),
+      ...(spec.peers ?? []).map((p) => ({ peer: { ip: ip(p.ip), port: p.port, protocol: p.protocol ?? 'fasttrack', via: 'udp', learnedFrom: p.from ? ip(p.from) : new Uint8Array(0), tsMs: p.ts ?? created } })),
+    ],
+  };
+}
+
+export function encodeBatch(spec: BatchSpec): Uint8Array {
+  return p2pwall.v1.SummaryBatch.encode(batch(spec)).finish();
+}
+
+export function rules(overrides: { allowlist?: RulesConfig['allowlist'] } = {}): RulesConfig {
+  const copy = structuredClone(DEFAULT_RULES);
+  if (overrides.allowlist) copy.allowlist = overrides.allowlist;
+  return copy;
+}

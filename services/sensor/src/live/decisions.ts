@@ -1,0 +1,45 @@
+import { p2pwall } from '@p2pwall/proto';
+import { formatAddress } from '../decode/address.js';
+
+const { Scope, Action } = p2pwall.v1;
+
+/** What a shared decision asks of this sensor, in the terms of its engine and kernel sets. */
+export type DecisionEffect =
+  | { kind: 'block-peer'; ip: string; port: number; expiresAt: number; via: string }
+  | { kind: 'unblock-peer'; ip: string; port: number }
+  | { kind: 'lock-host'; ip: string; lockedUntil: number }
+  | { kind: 'unlock-host'; ip: string }
+  | { kind: 'none'; why: string };
+
+const ORIGIN_NAMES: Record<number, string> = { 1: 'signature', 2: 'correlation', 3: 'manual' };
+
+/**
+ * Maps a decision from the shared blocklist to its effect here. Host decisions concern one site
+ * (or every site when their site is empty); simulated decisions are recorded, never enforced.
+ * `removed` is true when the decision left the blocklist (expired, withdrawn, unblocked).
+ */
+export function decisionEffect(decision: p2pwall.v1.IDecision, site: string, removed: boolean): DecisionEffect {
+  if (decision.simulated) return { kind: 'none', why: 'simulated' };
+  const bytes = decision.ip;
+  if (!bytes || (bytes.length !== 4 && bytes.length !== 16)) return { kind: 'none', why: 'no usable address' };
+  const ip = formatAddress(bytes, 0, bytes.length === 4 ? 4 : 16);
+  const allow = decision.action === Action.ACTION_ALLOW;
+  switch (decision.scope) {
+    case Scope.SCOPE_ENDPOINT:
+    case Scope.SCOPE_IP: {
+      const port = decision.scope === Scope.SCOPE_IP ? 0 : (decision.port ?? 0);
+      // An allow entry lifts a block while it lasts; its removal restores nothing by itself.
+      if (allow) return removed ? { kind: 'none', why: 'allow entry ended' } : { kind: 'unblock-peer', ip, port };
+      if (removed) return { kind: 'unblock-peer', ip, port };
+      return { kind: 'block-peer', ip, port, expiresAt: decision.expiresMs ?? 0, via: `shared:${ORIGIN_NAMES[decision.origin ?? 0] ?? 'unknown'}` };
+    }
+    case Scope.SCOPE_HOST: {
+      if (decision.site && decision.site !== site) return { kind: 'none', why: `host of site ${decision.site}` };
+      if (allow) return removed ? { kind: 'none', why: 'allow entry ended' } : { kind: 'unlock-host', ip };
+      if (removed) return { kind: 'unlock-host', ip };
+      return { kind: 'lock-host', ip, lockedUntil: decision.expiresMs ?? 0 };
+    }
+    default:
+      return { kind: 'none', why: `scope ${String(decision.scope)}` };
+  }
+}

@@ -1,0 +1,205 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger, REDIS_KEYS } from '@p2pwall/common';
+import { startRedis, type RedisServer } from '@p2pwall/lab';
+import { p2pwall } from '@p2pwall/proto';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RedisUplinkConfig } from '../../src/config.js';
+import { BlocklistFollower } from '../../src/uplink/blocklist.js';
+
+const logger = createLogger({ name: 'test', level: 'silent' });
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+async function until(what: string, probe: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
+});
+
+function decision(id: string, last: number, overrides: Partial<p2pwall.v1.IDecision> = {}): p2pwall.v1.IDecision {
+  return { id, scope: p2pwall.v1.Scope.SCOPE_IP, ip: Uint8Array.of(203, 0, 113, last), action: p2pwall.v1.Action.ACTION_BLOCK, origin: p2pwall.v1.Origin.ORIGIN_CORRELATION, createdMs: 1, ...overrides };
+}
+
+/** What the brain does: hash + version + stream entry in one transaction. */
+class Brain {
+  constructor(readonly redis: Redis) {}
+  async upsert(d: p2pwall.v1.IDecision): Promise<void> {
+    const version = Number((await this.redis.get(REDIS_KEYS.blocklistVersion)) ?? 0) + 1;
+    await this.redis.multi()
+      .hset(REDIS_KEYS.decisions, d.id!, Buffer.from(p2pwall.v1.Decision.encode(d).finish()))
+      .set(REDIS_KEYS.blocklistVersion, version)
+      .xadd(REDIS_KEYS.blocklistChanges, '*', 'c', Buffer.from(p2pwall.v1.BlocklistChange.encode({ version, kind: p2pwall.v1.ChangeKind.CHANGE_KIND_UPSERT, decision: d }).finish()))
+      .exec();
+  }
+  async remove(id: string): Promise<void> {
+    const version = Number((await this.redis.get(REDIS_KEYS.blocklistVersion)) ?? 0) + 1;
+    await this.redis.multi()
+      .hdel(REDIS_KEYS.decisions, id)
+      .set(REDIS_KEYS.blocklistVersion, version)
+      .xadd(REDIS_KEYS.blocklistChanges, '*', 'c', Buffer.from(p2pwall.v1.BlocklistChange.encode({ version, kind: p2pwall.v1.ChangeKind.CHANGE_KIND_REMOVE, decisionId: id }).finish()))
+      .exec();
+  }
+}
+
+interface Env {
+  server: RedisServer;
+  brain: Brain;
+  dir: string;
+  log: string[];
+  start(overrides?: Partial<RedisUplinkConfig>, startTimeoutMs?: number): Promise<BlocklistFollower>;
+}
+
+async function env(): Promise<Env> {
+  const server = await startRedis();
+  cleanups.push(() => server.cleanup());
+  const redis = new Redis(server.url, { maxRetriesPerRequest: null, retryStrategy: () => 100 });
+  redis.on('error', () => undefined);
+  cleanups.push(() => redis.disconnect());
+  const dir = mkdtempSync(join(tmpdir(), 'p2pwall-blocklist-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const log: string[] = [];
+  return {
+    server, brain: new Brain(redis), dir, log,
+    start: async (overrides = {}, startTimeoutMs = 2000) => {
+      const follower = await BlocklistFollower.start({
+        config: { url: server.url, username: null, password: null, tls: { ca: null, cert: null, key: null }, snapshotFile: join(dir, 'blocklist.snapshot'), ...overrides },
+        logger, blockMs: 200, saveDebounceMs: 50, republishGraceMs: 300, startTimeoutMs, retryDelayMs: 100,
+        onUpsert: (d) => log.push(`+${d.id}`),
+        onRemove: (d) => log.push(`-${d.id}`),
+      });
+      cleanups.push(() => follower.stop());
+      return follower;
+    },
+  };
+}
+
+const ids = (follower: BlocklistFollower): string[] => follower.decisions().map((d) => d.id).sort();
+
+describe('blocklist follower', () => {
+  it('loads the snapshot at start; expired decisions are not applied', async () => {
+    const e = await env();
+    await e.brain.upsert(decision('a', 1));
+    await e.brain.upsert(decision('b', 2, { expiresMs: Date.now() + 3_600_000 }));
+    await e.brain.upsert(decision('old', 3, { expiresMs: Date.now() - 1 }));
+    const follower = await e.start();
+    expect(ids(follower)).toEqual(['a', 'b']);
+    expect(follower.version).toBe(3);
+    expect(e.log.sort()).toEqual(['+a', '+b']);
+    expect(follower.stats.expiredSkipped).toBe(1);
+  });
+
+  it('applies live changes in order', async () => {
+    const e = await env();
+    await e.brain.upsert(decision('a', 1));
+    const follower = await e.start();
+    e.log.length = 0;
+    await e.brain.upsert(decision('b', 2));
+    await e.brain.remove('a');
+    await e.brain.upsert(decision('c', 3));
+    await e.brain.upsert(decision('b', 2, { reason: 'updated' }));
+    await until('4 changes', () => follower.version === 5);
+    expect(e.log).toEqual(['+b', '-a', '+c', '+b']);
+    expect(follower.decisions().find((d) => d.id === 'b')?.reason).toBe('updated');
+    expect(follower.stats).toMatchObject({ changes: 4, resyncs: 0, snapshots: 1 });
+  });
+
+  it('re-reads the snapshot when the stream was trimmed past its position', async () => {
+    const e = await env();
+    await e.brain.upsert(decision('a', 1));
+    await e.brain.upsert(decision('b', 2));
+    const follower = await e.start();
+    const v = (n: number) => Buffer.from(p2pwall.v1.BlocklistChange.encode({ version: n, kind: p2pwall.v1.ChangeKind.CHANGE_KIND_UPSERT, decision: decision(`x${n}`, n) }).finish());
+    const enc = (d: p2pwall.v1.IDecision) => Buffer.from(p2pwall.v1.Decision.encode(d).finish());
+    // Three changes and a trim in one transaction: the follower only ever sees version 5.
+    await e.brain.redis.multi()
+      .hset(REDIS_KEYS.decisions, 'x3', enc(decision('x3', 3))).xadd(REDIS_KEYS.blocklistChanges, '*', 'c', v(3))
+      .hdel(REDIS_KEYS.decisions, 'a').xadd(REDIS_KEYS.blocklistChanges, '*', 'c', Buffer.from(p2pwall.v1.BlocklistChange.encode({ version: 4, kind: p2pwall.v1.ChangeKind.CHANGE_KIND_REMOVE, decisionId: 'a' }).finish()))
+      .hset(REDIS_KEYS.decisions, 'x5', enc(decision('x5', 5))).xadd(REDIS_KEYS.blocklistChanges, '*', 'c', v(5))
+      .set(REDIS_KEYS.blocklistVersion, 5)
+      .xtrim(REDIS_KEYS.blocklistChanges, 'MAXLEN', 1)
+      .exec();
+    await until('resync', () => follower.version === 5);
+    expect(ids(follower)).toEqual(['b', 'x3', 'x5']);
+    expect(follower.stats.resyncs).toBe(1);
+    expect(follower.stats.snapshots).toBe(2);
+    expect(e.log).toContain('-a');
+    await e.brain.upsert(decision('y', 6));
+    await until('next change', () => follower.version === 6);
+  });
+
+  it('uses the snapshot file when Redis is down at start, and resyncs when Redis comes back', async () => {
+    const e = await env();
+    await e.brain.upsert(decision('a', 1));
+    await e.brain.upsert(decision('b', 2));
+    const first = await e.start();
+    await until('file saved', () => first.stats.fileSaves >= 1);
+    await first.stop();
+    await e.brain.remove('b'); // happens while no sensor runs
+    const dump = await e.brain.redis.multi().hgetallBuffer(REDIS_KEYS.decisions).get(REDIS_KEYS.blocklistVersion).exec();
+    await e.server.stop();
+    e.log.length = 0;
+    const t0 = Date.now();
+    const second = await e.start({}, 500);
+    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(second.stats.fileLoads).toBe(1);
+    expect(ids(second)).toEqual(['a', 'b']);
+    expect(second.version).toBe(2);
+    expect(e.log.sort()).toEqual(['+a', '+b']);
+    // Redis back with its data (as a persistent Redis would be): resync removes b.
+    await e.server.restart();
+    const [[, hash], [, version]] = dump as [[null, Record<string, Buffer>], [null, string]];
+    for (const [field, value] of Object.entries(hash)) await e.brain.redis.hset(REDIS_KEYS.decisions, field, value);
+    await e.brain.redis.set(REDIS_KEYS.blocklistVersion, version);
+    await e.brain.redis.set(REDIS_KEYS.epoch, '1'); // the brain's "blocklist complete" marker
+    await until('resync after Redis returned', () => second.version === 3, 15_000);
+    expect(ids(second)).toEqual(['a']);
+    expect(e.log).toContain('-b');
+  });
+
+  it('keeps its entries when Redis restarts empty, until the brain republishes (epoch marker)', async () => {
+    const e = await env();
+    await e.brain.upsert(decision('a', 1));
+    await e.brain.upsert(decision('b', 2));
+    await e.brain.redis.set(REDIS_KEYS.epoch, '1');
+    const follower = await e.start();
+    e.log.length = 0;
+    const snapshots = follower.stats.snapshots;
+    await e.server.restart();
+    await until('re-snapshot after restart', () => follower.stats.snapshots > snapshots && follower.stats.awaitingEpoch, 15_000);
+    await sleep(500);
+    expect(ids(follower)).toEqual(['a', 'b']);
+    expect(e.log).toEqual([]);
+    // The brain republishes: a new epoch counting from 1, only "a" survives, then the marker.
+    await e.brain.upsert(decision('a', 1));
+    await e.brain.upsert(decision('c', 3));
+    await sleep(400);
+    expect(ids(follower)).toEqual(['a', 'b', 'c']); // merged, nothing removed yet
+    await e.brain.redis.set(REDIS_KEYS.epoch, '2');
+    await until('epoch taken', () => !follower.stats.awaitingEpoch, 10_000);
+    expect(ids(follower)).toEqual(['a', 'c']);
+    expect(e.log).toContain('-b');
+    expect(follower.version).toBe(2);
+  });
+
+  it('counts and skips a malformed stream entry without crashing', async () => {
+    const e = await env();
+    await e.brain.upsert(decision('a', 1));
+    const follower = await e.start();
+    await e.brain.redis.xadd(REDIS_KEYS.blocklistChanges, '*', 'c', Buffer.from([0xff, 0xff, 0xff]));
+    await e.brain.redis.xadd(REDIS_KEYS.blocklistChanges, '*', 'x', 'y');
+    await e.brain.upsert(decision('b', 2));
+    await until('b applied', () => follower.version === 2);
+    expect(follower.stats.malformed).toBe(2);
+    expect(ids(follower)).toEqual(['a', 'b']);
+    await e.brain.upsert(decision('c', 3));
+    await until('still following', () => follower.version === 3);
+  });
+});
