@@ -386,13 +386,18 @@ export class Engine {
   }
 }
 
+/** Payload packets from one side alone after which a one-way flow (an upload) is clean too. */
+const ONE_WAY_CLEAN_PAYLOADS = 4;
+
 /**
- * Clean: both sides have spoken, no detector holds state for it, nothing labelled it, and no
- * packet of it was judged "drop".
+ * Clean: both sides have spoken (or one side has sent several payloads, as an upload does), no
+ * detector holds state for it, nothing labelled it, and no packet of it was judged "drop".
  */
 function isClean(flow: Flow): boolean {
   if (flow.app !== null || flow.wouldDrop || flow.verdict === Verdict.drop) return false;
-  if (flow.out.payloadPackets === 0 || flow.in.payloadPackets === 0) return false;
+  const out = flow.out.payloadPackets;
+  const back = flow.in.payloadPackets;
+  if ((out === 0 || back === 0) && Math.max(out, back) < ONE_WAY_CLEAN_PAYLOADS) return false;
   const state = flow.detectorState;
   if (state !== null) {
     for (const entry of state) if (entry !== undefined && entry !== null) return false;

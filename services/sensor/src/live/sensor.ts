@@ -103,6 +103,8 @@ export class LiveSensor {
     await this.drain();
     this.engine.flush(Date.now());
     await this.uplink?.stop();
+    // A last reading, so the totals include what was lost since the previous poll.
+    this.queueMonitor.update(readQueueStats());
     await this.kernelSets.flush();
     this.storefile?.close();
     logger.info({ reason, counters: { ...this.engine.counters }, queue: this.queueMonitor.totals(), rules: this.options.manageRules ? config.onExit : 'unmanaged' }, 'sensor stopped');
@@ -132,6 +134,8 @@ export class LiveSensor {
       case 'none':
         break;
     }
+    // When a shared decision took effect here (propagation is measured from this line).
+    this.options.logger.debug({ decision: decision.id, effect: effect.kind, removed, applied: now }, 'shared decision applied');
   }
 
   private heartbeatCounters() {

@@ -267,6 +267,14 @@ describe('clean flows (they may skip the queue)', () => {
     expect(gw.engine.lastFlowClean).toBe(false);
     gw.send(http.send(true, '\r\n')[0]!);
     expect(gw.engine.lastFlowClean).toBe(true);
+    // An upload: payload one way only, clean after a few segments.
+    const upload = new TcpConversation(OTHER_HOST, 50002, '203.0.113.80', 9000);
+    for (const packet of [upload.syn(), upload.synAck(), upload.ack()]) gw.send(packet);
+    const cleanAfter = upload.send(true, 'z'.repeat(4 * 1400), [1400, 2800, 4200]).map((segment) => {
+      gw.send(segment);
+      return gw.engine.lastFlowClean;
+    });
+    expect(cleanAfter).toEqual([false, false, false, true]);
     gw.send(ping());
     expect(gw.engine.lastFlowClean).toBe(false);
     gw.send(udp({ src: PEER.ip, dst: CLIENT, sport: PEER.port, dport: 1214, payload: 'x' }));

@@ -1,0 +1,143 @@
+/**
+ * The queue consumers bench/gateway runs in the gateway namespace, as tracked lab processes
+ * under `node --trace-gc`, so each step can say how long the consumer's main thread stood still
+ * for garbage collection while packets waited in a kernel queue of 1024:
+ *
+ *   - the sensor: the real `p2pwall-sensor run --config FILE` (as SensorProcess runs it, plus the
+ *     flag); ready when it logs "sensor started"; its counters come from its "sensor stopped" line;
+ *   - the bare binding (gateway/bare-consumer.js): ready when its log says so.
+ */
+import { fileURLToPath } from 'node:url';
+import { lastJsonObject, sensorCliPath, type Lab, type LabProcess, type SpawnOptions } from '@p2pwall/lab';
+
+export interface GcPause {
+  /** Wall-clock ms when the trace line arrived (the pause ended just before). */
+  at: number;
+  kind: string;
+  /** Main-thread pause, ms. */
+  ms: number;
+}
+
+export interface GcWindow {
+  count: number;
+  /** Mark-Compact / Mark-sweep pauses (the long ones). */
+  major: number;
+  maxMs: number;
+  totalMs: number;
+}
+
+export interface StoppedConsumer {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The sensor's JSON log lines (stderr); empty for the bare consumer. */
+  logLines: Record<string, unknown>[];
+  /** The bare consumer's final `{"packets": n}`. */
+  summary: Record<string, unknown> | undefined;
+  stderrTail: string;
+}
+
+/**
+ * lab.spawn, pinned to one CPU with taskset when `cpu` is given (taskset execs the command, so
+ * the pid is still the command's).
+ */
+export function spawnPinned(lab: Lab, ns: string, cpu: number | undefined, cmd: string, args: readonly string[], options: SpawnOptions = {}): LabProcess {
+  return cpu === undefined ? lab.spawn(ns, cmd, args, options) : lab.spawn(ns, 'taskset', ['-c', String(cpu), cmd, ...args], options);
+}
+
+const BARE_CONSUMER = fileURLToPath(new URL('./bare-consumer.js', import.meta.url));
+/** `[pid:0x…]   9125 ms: Mark-Compact 133.4 (164.6) -> 108.1 (162.1) MB, 45.37 / 0.01 ms …` */
+const GC_LINE = /\d+ ms: ([A-Za-z][A-Za-z() -]*?) [\d.]+ \([\d.]+\) -> [\d.]+ \([\d.]+\) MB, ([\d.]+) \/ [\d.]+ ms/;
+
+export class ConsumerProcess {
+  readonly gc: GcPause[] = [];
+  private readonly logLines: Record<string, unknown>[] = [];
+  private stdoutRest = '';
+  private stderrRest = '';
+
+  private constructor(
+    readonly name: string,
+    readonly child: LabProcess,
+  ) {
+    child.child.stdout?.on('data', (chunk: string | Buffer) => {
+      const lines = (this.stdoutRest + chunk.toString()).split('\n');
+      this.stdoutRest = lines.pop() ?? '';
+      const now = Date.now();
+      for (const line of lines) {
+        const match = GC_LINE.exec(line);
+        if (match) this.gc.push({ at: now, kind: match[1]!.trim(), ms: Number(match[2]) });
+      }
+    });
+    child.child.stderr?.on('data', (chunk: string | Buffer) => {
+      const lines = (this.stderrRest + chunk.toString()).split('\n');
+      this.stderrRest = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line.startsWith('{')) continue;
+        try {
+          this.logLines.push(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          // not a log line
+        }
+      }
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  /** `p2pwall-sensor run --config FILE` in the namespace; resolves once it logged "sensor started". */
+  static async sensor(lab: Lab, ns: string, configFile: string, cpu: number | undefined, timeoutMs = 15_000): Promise<ConsumerProcess> {
+    const child = spawnPinned(lab, ns, cpu, process.execPath, ['--trace-gc', sensorCliPath(), 'run', '--config', configFile], { role: 'bench-sensor' });
+    const consumer = new ConsumerProcess('sensor', child);
+    const deadline = Date.now() + timeoutMs;
+    while (!consumer.logLines.some((line) => line.msg === 'sensor started')) {
+      if (!child.running) {
+        const exit = await child.exited;
+        throw new Error(`the sensor exited (${exit.code ?? exit.signal}) before starting: ${exit.stderr.trim().slice(-800)}`);
+      }
+      if (Date.now() > deadline) {
+        await child.stop(2000);
+        throw new Error(`the sensor did not log "sensor started" within ${timeoutMs} ms`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return consumer;
+  }
+
+  /** The bare binding in the namespace; resolves once the queue is bound. */
+  static async bare(lab: Lab, ns: string, verdict: 'accept' | 'repeat', logFile: string, cpu: number | undefined, queue = 0): Promise<ConsumerProcess> {
+    const child = spawnPinned(lab, ns, cpu, process.execPath, ['--trace-gc', BARE_CONSUMER, '--log', logFile, '--queue', String(queue), '--verdict', verdict], { role: `bench-bare-${verdict}`, log: logFile });
+    await child.ready(10_000);
+    return new ConsumerProcess(`bare-${verdict}`, child);
+  }
+
+  /** GC pauses whose trace arrived within [from, to] (wall-clock ms). */
+  pausesBetween(from: number, to: number): GcWindow {
+    const window = this.gc.filter((pause) => pause.at >= from && pause.at <= to);
+    return {
+      count: window.length,
+      major: window.filter((pause) => /Mark/.test(pause.kind) && !/Minor/.test(pause.kind)).length,
+      maxMs: window.reduce((max, pause) => Math.max(max, pause.ms), 0),
+      totalMs: Math.round(window.reduce((sum, pause) => sum + pause.ms, 0) * 100) / 100,
+    };
+  }
+
+  get running(): boolean {
+    return this.child.running;
+  }
+
+  /** SIGTERM (the sensor drains and logs its counters), SIGKILL after graceMs. */
+  async stop(graceMs = 5000): Promise<StoppedConsumer> {
+    const exit = await this.child.stop(graceMs);
+    const logLines = [...this.logLines];
+    if (this.stderrRest.startsWith('{')) {
+      try {
+        logLines.push(JSON.parse(this.stderrRest) as Record<string, unknown>);
+      } catch {
+        // torn
+      }
+    }
+    const summary = lastJsonObject(exit.stdout);
+    return { code: exit.code, signal: exit.signal, logLines, summary, stderrTail: exit.stderr.trim().slice(-500) };
+  }
+}
