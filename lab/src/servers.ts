@@ -12,6 +12,20 @@ import { join } from 'node:path';
 
 export class ServerStartError extends Error {}
 
+/**
+ * Where a server runs: by default in the caller's namespace on 127.0.0.1; with `namespace`, inside
+ * that network namespace (`ip netns exec`), bound to `host` (e.g. the lab internet's bridge
+ * address 198.18.0.254, which every gateway reaches over its WAN).
+ */
+export interface ServerPlacement {
+  namespace?: string;
+  host?: string;
+}
+
+function placed(placement: ServerPlacement, cmd: string, args: string[]): [string, string[]] {
+  return placement.namespace ? ['ip', ['netns', 'exec', placement.namespace, cmd, ...args]] : [cmd, args];
+}
+
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -46,7 +60,8 @@ export interface NatsServer {
 }
 
 /** nats-server with JetStream, on a free port chosen by the server itself. */
-export async function startNats(options: { args?: string[] } = {}): Promise<NatsServer> {
+export async function startNats(options: { args?: string[] } & ServerPlacement = {}): Promise<NatsServer> {
+  const host = options.host ?? '127.0.0.1';
   const dir = mkdtempSync(join(tmpdir(), 'p2pwall-nats-'));
   const storeDir = join(dir, 'store');
   const portsDir = join(dir, 'ports');
@@ -57,7 +72,8 @@ export async function startNats(options: { args?: string[] } = {}): Promise<Nats
   const launch = async (portArg: string): Promise<void> => {
     rmSync(portsDir, { recursive: true, force: true });
     mkdirSync(portsDir);
-    child = spawn('nats-server', ['-a', '127.0.0.1', '-p', portArg, '-js', '-sd', storeDir, '--ports_file_dir', portsDir, ...(options.args ?? [])], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const [cmd, args] = placed(options, 'nats-server', ['-a', host, '-p', portArg, '-js', '-sd', storeDir, '--ports_file_dir', portsDir, ...(options.args ?? [])]);
+    child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       stderr = (stderr + chunk).slice(-4000);
     });
@@ -87,7 +103,7 @@ export async function startNats(options: { args?: string[] } = {}): Promise<Nats
   }
   return {
     get url() {
-      return `nats://127.0.0.1:${port}`;
+      return `nats://${host}:${port}`;
     },
     get port() {
       return port;
@@ -138,17 +154,26 @@ export interface RedisServer {
 }
 
 /** redis-server without persistence on a free port; `requirePass` sets a password. */
-export async function startRedis(options: { requirePass?: string } = {}): Promise<RedisServer> {
+export async function startRedis(options: { requirePass?: string } & ServerPlacement = {}): Promise<RedisServer> {
+  const host = options.host ?? '127.0.0.1';
+  // A fresh namespace has every port free; the root namespace's free port is as good as any.
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'p2pwall-redis-'));
   let child: ChildProcess;
   let stderr = '';
   const launch = async (): Promise<void> => {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
-    if (options.requirePass) args.push('--requirepass', options.requirePass);
-    child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const serverArgs = ['--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no', '--dir', dir];
+    if (options.requirePass) serverArgs.push('--requirepass', options.requirePass);
+    // Clients in other namespaces (the gateways) are not loopback: without a password, protected
+    // mode would refuse them. The namespace is the lab's own, reachable only from the lab.
+    else if (options.namespace) serverArgs.push('--protected-mode', 'no');
+    const [cmd, args] = placed(options, 'redis-server', serverArgs);
+    child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let ready = false;
+    stderr = '';
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       stderr = (stderr + chunk).slice(-4000);
+      if (/Ready to accept connections/.test(stderr)) ready = true;
     });
     const failed = new Promise<never>((_, reject) => child.once('error', (error) => reject(new ServerStartError(`cannot start redis-server (${error.message}); install it: apt-get install redis-server`))));
     try {
@@ -156,6 +181,8 @@ export async function startRedis(options: { requirePass?: string } = {}): Promis
         failed,
         waitFor('redis-server', 10_000, async () => {
           if (child.exitCode !== null) throw new ServerStartError(`redis-server exited: ${stderr.trim()}`);
+          // From outside the namespace the server cannot be reached: its own log says when it is up.
+          if (options.namespace) return ready || undefined;
           if (options.requirePass) return (await redisReachable(port)) || undefined;
           return redisAnswersPing(port);
         }),
@@ -173,7 +200,7 @@ export async function startRedis(options: { requirePass?: string } = {}): Promis
   }
   const auth = options.requirePass ? `:${encodeURIComponent(options.requirePass)}@` : '';
   return {
-    url: `redis://${auth}127.0.0.1:${port}`,
+    url: `redis://${auth}${host}:${port}`,
     port,
     stop: () => stopChild(child),
     restart: async () => {
