@@ -54,7 +54,7 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 
 function sensorConfig(site: string, options: { nats?: boolean; redis?: boolean } = {}): Record<string, unknown> {
   const uplink: Record<string, unknown> = {};
-  if (options.nats ?? true) uplink['nats'] = { servers: [nats.url], batchMaxDelayMs: 20, heartbeatSeconds: 1 };
+  if (options.nats ?? true) uplink['nats'] = { servers: [nats.url], heartbeatSeconds: 1 };
   if (options.redis ?? true) uplink['redis'] = { url: redis.url, snapshotFile: join(work, `${site}-${Date.now()}.snapshot`) };
   return { site, gateway: 'gw1', onExit: 'remove', log: { events: 'cp', level: 'debug' }, uplink };
 }

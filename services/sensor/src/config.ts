@@ -49,6 +49,7 @@ export interface NatsUplinkConfig {
   maxBacklogBatches: number;
   batchMaxFlows: number;
   batchMaxDelayMs: number;
+  batchMaxEventDelayMs: number;
   heartbeatSeconds: number;
 }
 
@@ -170,6 +171,7 @@ export const SENSOR_CONFIG_SCHEMA: ConfigSchema = {
             maxBacklogBatches: integer(1, 10_000_000, 10_000, 'summary batches kept while NATS is unreachable; beyond, the oldest are shed'),
             batchMaxFlows: integer(1, 100_000, 500, 'flows and events per summary batch'),
             batchMaxDelayMs: integer(1, 60_000, 250, 'oldest item of a batch waits at most this long'),
+            batchMaxEventDelayMs: integer(1, 60_000, 20, 'a client or peer event waits at most this long (detections travel fast)'),
             heartbeatSeconds: integer(1, 3600, 5, 'heartbeat interval'),
           },
         },

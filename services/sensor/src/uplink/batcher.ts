@@ -7,10 +7,16 @@ export interface BatcherOptions {
   maxFlows?: number;
   /** A batch is emitted (by poll) once its oldest item is this old. */
   maxDelayMs?: number;
+  /**
+   * A batch holding a client or peer event is emitted once its oldest event is this old:
+   * detections must reach the brain, and every other site, fast; flow summaries may wait.
+   */
+  maxEventDelayMs?: number;
 }
 
 export const DEFAULT_BATCH_MAX_FLOWS = 500;
 export const DEFAULT_BATCH_MAX_DELAY_MS = 250;
+export const DEFAULT_BATCH_MAX_EVENT_DELAY_MS = 20;
 
 /**
  * Accumulates summaries and events into SummaryBatches, bounded in size (maxFlows items) and
@@ -20,14 +26,17 @@ export const DEFAULT_BATCH_MAX_DELAY_MS = 250;
 export class Batcher {
   readonly maxFlows: number;
   readonly maxDelayMs: number;
+  readonly maxEventDelayMs: number;
   private flows: p2pwall.v1.IFlowSummary[] = [];
   private events: p2pwall.v1.ISensorEvent[] = [];
   private oldestMs = 0;
+  private oldestEventMs = 0;
   private sequence = 0;
 
   constructor(private readonly options: BatcherOptions) {
     this.maxFlows = options.maxFlows ?? DEFAULT_BATCH_MAX_FLOWS;
     this.maxDelayMs = options.maxDelayMs ?? DEFAULT_BATCH_MAX_DELAY_MS;
+    this.maxEventDelayMs = Math.min(options.maxEventDelayMs ?? DEFAULT_BATCH_MAX_EVENT_DELAY_MS, this.maxDelayMs);
     if (!Number.isInteger(this.maxFlows) || this.maxFlows < 1) throw new RangeError(`maxFlows must be a positive integer, got ${this.maxFlows}`);
     if (!(this.maxDelayMs >= 0)) throw new RangeError(`maxDelayMs must be >= 0, got ${this.maxDelayMs}`);
   }
@@ -44,20 +53,27 @@ export class Batcher {
 
   /** When poll will next emit (ms on the caller's clock); null while empty. */
   get dueMs(): number | null {
-    return this.pending === 0 ? null : this.oldestMs + this.maxDelayMs;
+    if (this.pending === 0) return null;
+    const flowsDue = this.oldestMs + this.maxDelayMs;
+    return this.events.length > 0 ? Math.min(flowsDue, this.oldestEventMs + this.maxEventDelayMs) : flowsDue;
   }
 
   /** Adds one item; returns a batch when this item filled it. */
   add(item: UplinkItem, now: number): p2pwall.v1.ISummaryBatch | null {
     if (this.pending === 0) this.oldestMs = now;
-    if ('flow' in item) this.flows.push(item.flow);
-    else this.events.push(item.event);
+    if ('flow' in item) {
+      this.flows.push(item.flow);
+    } else {
+      if (this.events.length === 0) this.oldestEventMs = now;
+      this.events.push(item.event);
+    }
     return this.pending >= this.maxFlows ? this.emit(now) : null;
   }
 
-  /** The time bound: a batch when the oldest waiting item is maxDelayMs old. */
+  /** The time bounds: a batch when the oldest item is maxDelayMs old, or the oldest event maxEventDelayMs. */
   poll(now: number): p2pwall.v1.ISummaryBatch | null {
-    return this.pending > 0 && now - this.oldestMs >= this.maxDelayMs ? this.emit(now) : null;
+    const due = this.dueMs;
+    return due !== null && now >= due ? this.emit(now) : null;
   }
 
   /** Whatever is waiting, now (at shutdown). */

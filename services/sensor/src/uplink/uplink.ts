@@ -78,7 +78,7 @@ export class Uplink {
     let batcher: Batcher | null = null;
     if (uplink.nats) {
       const nats = uplink.nats;
-      batcher = new Batcher({ sensor, maxFlows: nats.batchMaxFlows, maxDelayMs: nats.batchMaxDelayMs });
+      batcher = new Batcher({ sensor, maxFlows: nats.batchMaxFlows, maxDelayMs: nats.batchMaxDelayMs, maxEventDelayMs: nats.batchMaxEventDelayMs });
       publisher = Publisher.start({
         config: nats,
         site: config.site,
@@ -105,7 +105,7 @@ export class Uplink {
     }
     const instanceUplink = new Uplink(new CidrSet(config.inside), now, logger, batcher, publisher, blocklist);
     if (batcher) {
-      instanceUplink.batchTimer = setInterval(() => instanceUplink.poll(), Math.max(10, Math.min(100, Math.floor(batcher.maxDelayMs / 2))));
+      instanceUplink.batchTimer = setInterval(() => instanceUplink.poll(), Math.max(5, Math.min(100, Math.floor(batcher.maxEventDelayMs / 2))));
       instanceUplink.batchTimer.unref();
     }
     return instanceUplink;

@@ -93,9 +93,23 @@ describe('batcher', () => {
     expect(batcher.flush(10_001)!.sequence).toBe(2);
   });
 
-  it('defaults to 500 items and 250 ms', () => {
+  it('sends a detection within maxEventDelayMs while flow summaries may wait maxDelayMs', () => {
+    const batcher = new Batcher({ sensor, maxDelayMs: 250, maxEventDelayMs: 20 });
+    batcher.add(item(1), 0);
+    expect(batcher.dueMs).toBe(250);
+    batcher.add({ event: { peer: { port: 3531 } } }, 100);
+    expect(batcher.dueMs).toBe(120);
+    expect(batcher.poll(119)).toBeNull();
+    const batch = batcher.poll(120)!;
+    expect(batch.flows).toHaveLength(1);
+    expect(batch.events).toHaveLength(1);
+    batcher.add(item(2), 200);
+    expect(batcher.dueMs).toBe(450);
+  });
+
+  it('defaults to 500 items, 250 ms, and 20 ms for detections', () => {
     const batcher = new Batcher({ sensor });
-    expect([batcher.maxFlows, batcher.maxDelayMs]).toEqual([500, 250]);
+    expect([batcher.maxFlows, batcher.maxDelayMs, batcher.maxEventDelayMs]).toEqual([500, 250, 20]);
     let emitted = 0;
     for (let i = 0; i < 1499; i++) if (batcher.add(item(i), 0)) emitted++;
     expect(emitted).toBe(2);
