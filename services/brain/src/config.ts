@@ -13,7 +13,7 @@ export interface BrainConfig extends RulesConfig {
     tls: { enabled: boolean; ca: string | null; cert: string | null; key: string | null };
   };
   stream: { create: boolean; maxAgeSeconds: number; maxBytes: number; duplicateWindowSeconds: number; replicas: number; storage: 'file' | 'memory' };
-  consumer: { fetchBatch: number; fetchExpiresMs: number; ackWaitSeconds: number };
+  consumer: { fetchBatch: number; fetchExpiresMs: number; ackWaitSeconds: number; concurrency: number };
   redis: {
     url: string;
     username: string | null;
@@ -55,6 +55,7 @@ export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
   }),
   consumer: obj({
     fetchBatch: int(1, 10_000, 256, 'messages per fetch'),
+    concurrency: int(1, 256, 8, 'messages processed at once (state updates are atomic per key, as between replicas)'),
     fetchExpiresMs: int(1000, 60_000, 1000, 'how long one fetch waits for messages'),
     ackWaitSeconds: int(1, 3600, 30, 'redelivery after this long without an ack'),
   }),

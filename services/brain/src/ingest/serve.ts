@@ -156,10 +156,16 @@ export class BrainService {
     while (!this.stopping) {
       try {
         const batch = await consumer.fetch({ max_messages: this.config.consumer.fetchBatch, expires: this.config.consumer.fetchExpiresMs });
+        // Several messages at once: every state update is atomic per Redis key, so messages in
+        // flight together are as safe as messages handled by two replicas.
+        const inFlight = new Set<Promise<void>>();
         for await (const msg of batch) {
-          await this.handle(msg);
+          const handled: Promise<void> = this.handle(msg).finally(() => inFlight.delete(handled));
+          inFlight.add(handled);
+          if (inFlight.size >= this.config.consumer.concurrency) await Promise.race(inFlight);
           if (this.stopping) break;
         }
+        await Promise.all(inFlight);
       } catch (error) {
         if (this.stopping) break;
         this.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'fetch failed: retrying');
