@@ -13,7 +13,7 @@ const SITE = 'site-a';
 const GATEWAY = 'gw-1';
 
 function natsConfig(url: string, overrides: Partial<NatsUplinkConfig> = {}): NatsUplinkConfig {
-  return { servers: [url], user: null, password: null, token: null, credsFile: null, tls: { ca: null, cert: null, key: null }, maxBacklogBatches: 10_000, batchMaxFlows: 500, batchMaxDelayMs: 250, heartbeatSeconds: 5, ...overrides };
+  return { servers: [url], user: null, password: null, token: null, credsFile: null, tls: { ca: null, cert: null, key: null }, maxBacklogBatches: 10_000, batchMaxFlows: 500, batchMaxDelayMs: 250, batchMaxEventDelayMs: 20, heartbeatSeconds: 5, ...overrides };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
