@@ -360,8 +360,15 @@ describe.skipIf(UNAVAILABLE !== '')(`p2pwall distributed in the lab${UNAVAILABLE
       const started: LabProcess[] = [];
       for (let i = 0; i < count; i++) started.push((await startBrain(n.url, r.url)).process);
       const result = await replay(n.url, saved);
-      await sleep(300);
-      const ids = await decisionIds(r);
+      // Settled: host rules get a second look on each sweep (every 1 s here), whatever order the
+      // batches were processed in; wait until two sweeps in a row change nothing.
+      let ids = await decisionIds(r);
+      for (let stable = 0, tries = 0; stable < 2 && tries < 20; tries++) {
+        await sleep(1100);
+        const again = await decisionIds(r);
+        stable = again.join() === ids.join() ? stable + 1 : 0;
+        ids = again;
+      }
       for (const brain of started) await brain.stop();
       await n.cleanup();
       await r.cleanup();

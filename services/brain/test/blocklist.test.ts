@@ -134,6 +134,18 @@ describe('batch processor on Redis', () => {
     expect(d.evidence.rules).toEqual(['corr.blocked-peers']);
   });
 
+  it('the same host is locked when its flows arrive before the peers were blocked (order-free, on the next sweep)', async () => {
+    const p = processor();
+    await p.summary(encodeBatch({ site: 'site-a', instance: 'early', flows: [1, 2, 3].map((i) => flow({ host: '192.168.1.8', to: `198.51.100.${i}`, port: 1214, answered: true })) }));
+    await p.summary(encodeBatch({ site: 'site-b', instance: 'late', peers: [1, 2, 3].map((i) => ({ ip: `198.51.100.${i}`, port: 1214, from: '10.1.0.1' })) }));
+    expect(await redis.hkeys(REDIS_KEYS.decisions)).not.toContain('host:site-a:192.168.1.8');
+    expect(await p.reevaluateHosts()).toBe(1);
+    const d = decodeDecision((await redis.hgetBuffer(REDIS_KEYS.decisions, 'host:site-a:192.168.1.8'))!);
+    expect(d.evidence.rules).toEqual(['corr.blocked-peers']);
+    // A second look changes nothing more.
+    expect(await p.reevaluateHosts()).toBe(0);
+  });
+
   it('heartbeats land in the sensors hash', async () => {
     const p = processor();
     const beat = p2pwall.v1.Heartbeat.encode({ sensor: { site: 'site-a', gateway: 'gw1', queue: 0, instance: 'x' }, version: '0.1.0', blocklistVersion: 3 }).finish();

@@ -5,6 +5,7 @@ import type { BlocklistWriter } from '../blocklist/writer.js';
 import type { RulesConfig } from '../correlate/config.js';
 import { MalformedBatchError, observeBatch } from '../correlate/observe.js';
 import { endpointAdditions, evaluateEndpoint, evaluateHost, hostAdditions, windowEndpoints } from '../correlate/rules.js';
+import type { TimedSet } from '../correlate/window.js';
 import type { Allowlist } from '../decide/allowlist.js';
 import { decisionId, isActiveBlock, type BrainDecision } from '../decide/decision.js';
 import { fanoutDecision, hostDecision, signatureDecisions, type DecideContext } from '../decide/make.js';
@@ -36,8 +37,22 @@ export interface ProcessorOptions {
   now?: () => number;
 }
 
+/** Hosts whose windows the sweep re-evaluates at most (the oldest are forgotten first). */
+const MAX_RECENT_HOSTS = 100_000;
+
+interface RecentHost {
+  site: string;
+  hostIp: string;
+  hostBytes: Uint8Array;
+  sensor: string;
+  /** Its window holds nothing newer than this: no need to look again after it. */
+  until: number;
+}
+
 export class BatchProcessor {
   readonly counters: IngestCounters = { batches: 0, duplicates: 0, malformed: 0, heartbeats: 0, flows: 0, skippedItems: 0, decisions: 0 };
+  /** Hosts with a live window, for the order-independent second look (see reevaluateHosts). */
+  private readonly recentHosts = new Map<string, RecentHost>();
 
   constructor(
     private readonly redis: Redis,
@@ -99,6 +114,77 @@ export class BatchProcessor {
     return 'processed';
   }
 
+  /**
+   * The host rules against the blocklist as it stands now. `decided` are decisions of the same
+   * batch that block peers, counted as blocked already.
+   */
+  private async evaluateHosts(windows: readonly { entry: { site: string; hostIp: string; hostBytes: Uint8Array }; window: TimedSet }[], decided: readonly BrainDecision[], ctx: DecideContext): Promise<BrainDecision[]> {
+    const lookupIds = new Set<string>();
+    for (const { window } of windows) {
+      for (const { ip, port } of windowEndpoints(window)) {
+        lookupIds.add(decisionId.endpoint(ip, port));
+        lookupIds.add(decisionId.ip(ip));
+      }
+    }
+    const blocks = await this.writer.lookup([...lookupIds]);
+    const blocked = new Set<string>([...blocks].filter(([, d]) => isActiveBlock(d, ctx.nowMs)).map(([id]) => id));
+    for (const d of decided) if (d.scope !== p2pwall.v1.Scope.SCOPE_HOST) blocked.add(d.id);
+    const isBlocked = (ip: string, port: number) => blocked.has(decisionId.endpoint(ip, port)) || blocked.has(decisionId.ip(ip));
+    const out: BrainDecision[] = [];
+    for (const { entry, window } of windows) {
+      const decision = hostDecision(entry, evaluateHost(window, isBlocked, ctx.rules.correlation), ctx);
+      if (decision) out.push(decision);
+    }
+    return out;
+  }
+
+  private remember(entry: { site: string; hostIp: string; hostBytes: Uint8Array }, sensor: string, until: number): void {
+    const key = `${entry.site}/${entry.hostIp}`;
+    this.recentHosts.delete(key);
+    this.recentHosts.set(key, { site: entry.site, hostIp: entry.hostIp, hostBytes: entry.hostBytes, sensor, until });
+    if (this.recentHosts.size > MAX_RECENT_HOSTS) this.recentHosts.delete(this.recentHosts.keys().next().value!);
+  }
+
+  /**
+   * A second look at every host with a live window, against the blocklist as it is now. A host
+   * rule such as corr.blocked-peers must not depend on which batch was processed first (two
+   * replicas, or concurrent messages, see them in any order): a host whose flows arrived before
+   * the peers it reached were blocked is caught here, on the next sweep.
+   */
+  async reevaluateHosts(): Promise<number> {
+    const now = this.now();
+    const hosts = [...this.recentHosts.entries()].filter(([key, host]) => {
+      if (host.until > now) return true;
+      this.recentHosts.delete(key);
+      return false;
+    });
+    if (hosts.length === 0) return 0;
+    const windowMs = this.options.rules.correlation.host.windowSeconds * 1000;
+    const pipeline = this.redis.pipeline();
+    for (const [, host] of hosts) pipeline.hgetall(REDIS_KEYS.hostEndpoints(host.site, host.hostIp));
+    const replies = (await pipeline.exec()) ?? [];
+    let written = 0;
+    const bySensor = new Map<string, { entry: RecentHost; window: TimedSet }[]>();
+    hosts.forEach(([, host], index) => {
+      const [error, fields] = replies[index] ?? [];
+      if (error || typeof fields !== 'object' || fields === null) return;
+      const window = parseTimedSet(Object.entries(fields as Record<string, string>).flat());
+      for (const [member, mark] of window) if (mark.ts < now - windowMs) window.delete(member);
+      if (window.size === 0) return;
+      const group = bySensor.get(host.sensor) ?? [];
+      group.push({ entry: host, window });
+      bySensor.set(host.sensor, group);
+    });
+    for (const [sensor, windows] of bySensor) {
+      const ctx: DecideContext = { rules: this.options.rules, allowlist: this.options.allowlist, nowMs: now, sensor };
+      const decisions = await this.evaluateHosts(windows, [], ctx);
+      const before = this.counters.decisions;
+      await this.write(decisions);
+      written += this.counters.decisions - before;
+    }
+    return written;
+  }
+
   private async correlate(obs: ReturnType<typeof observeBatch>, now: number): Promise<void> {
     const { rules, allowlist } = this.options;
     const config = rules.correlation;
@@ -131,22 +217,13 @@ export class BatchProcessor {
     });
 
     const windows = hostList.map(([, entry], index) => ({ entry, window: parseTimedSet(replies[endpointList.length + index]![1]) }));
-    const lookupIds = new Set<string>();
-    for (const { window } of windows) {
-      for (const { ip, port } of windowEndpoints(window)) {
-        lookupIds.add(decisionId.endpoint(ip, port));
-        lookupIds.add(decisionId.ip(ip));
-      }
-    }
-    const blocks = await this.writer.lookup([...lookupIds]);
-    const blocked = new Set<string>([...blocks].filter(([, d]) => isActiveBlock(d, now)).map(([id]) => id));
-    for (const d of decisions) if (d.scope !== p2pwall.v1.Scope.SCOPE_HOST) blocked.add(d.id);
-    const isBlocked = (ip: string, port: number) => blocked.has(decisionId.endpoint(ip, port)) || blocked.has(decisionId.ip(ip));
-    for (const { entry, window } of windows) {
-      const decision = hostDecision(entry, evaluateHost(window, isBlocked, config), ctx);
-      if (decision) decisions.push(decision);
-    }
+    for (const { entry } of windows) this.remember(entry, obs.sensor, now + hostWindowMs);
+    decisions.push(...(await this.evaluateHosts(windows, decisions, ctx)));
 
+    await this.write(decisions);
+  }
+
+  private async write(decisions: readonly BrainDecision[]): Promise<void> {
     for (const decision of decisions) {
       if ((await this.writer.upsert(decision)) === 'written') {
         this.counters.decisions += 1;

@@ -130,8 +130,10 @@ export class BrainService {
     this.sweepTimer = setInterval(() => {
       if (this.sweeping) return;
       this.sweeping = this.writer!.sweep()
-        .then((result) => {
+        .then(async (result) => {
           if (result.removed > 0 || result.republished > 0) log.info(result, 'blocklist sweep');
+          const reevaluated = await this.processor!.reevaluateHosts();
+          if (reevaluated > 0) log.info({ decisions: reevaluated }, 'host rules re-evaluated: decisions written');
         })
         .catch((error: unknown) => log.warn({ err: String(error) }, 'blocklist sweep failed'))
         .finally(() => (this.sweeping = undefined));
