@@ -2,7 +2,7 @@
  * Builds real packets byte by byte for tests: IPv4/IPv6 with TCP or UDP, valid checksums,
  * optionally framed in Ethernet with VLAN tags. The address family follows the address text.
  */
-import { parseAddress } from '@p2pwall/sensor';
+import { parseAddress } from '@p2pwall/common';
 
 export interface Endpoints {
   src: string;

@@ -132,14 +132,18 @@ export function freePort(): Promise<number> {
   });
 }
 
-function redisAnswersPing(port: number): Promise<true | undefined> {
+/**
+ * Redis's first reply to PING on the port, or undefined when nothing answers. With a password
+ * set the reply is a NOAUTH error: the server is up all the same.
+ */
+function redisPingReply(port: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
     socket.once('error', () => resolve(undefined));
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.once('data', (data) => {
       socket.destroy();
-      resolve(data.toString().startsWith('+PONG') ? true : undefined);
+      resolve(data.toString());
     });
   });
 }
@@ -183,8 +187,9 @@ export async function startRedis(options: { requirePass?: string } & ServerPlace
           if (child.exitCode !== null) throw new ServerStartError(`redis-server exited: ${stderr.trim()}`);
           // From outside the namespace the server cannot be reached: its own log says when it is up.
           if (options.namespace) return ready || undefined;
-          if (options.requirePass) return (await redisReachable(port)) || undefined;
-          return redisAnswersPing(port);
+          const reply = await redisPingReply(port);
+          if (reply === undefined) return undefined;
+          return options.requirePass || reply.startsWith('+PONG') ? true : undefined;
         }),
       ]);
     } catch (error) {
@@ -212,17 +217,4 @@ export async function startRedis(options: { requirePass?: string } & ServerPlace
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** With a password set, PING answers NOAUTH: the server is up all the same. */
-function redisReachable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.once('error', () => resolve(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', () => {
-      socket.destroy();
-      resolve(true);
-    });
-  });
 }
