@@ -12,9 +12,12 @@
  *      p50/p99 over ≥ 200 events. Goal p99 < 250 ms.
  *
  * Results: bench/results/brain.json and a table on stdout. Needs root for part 2 (skipped otherwise).
+ * BENCH_BRAIN_PARTS=ingest (or propagation) runs one part; the other keeps its last recorded result.
+ * BENCH_BRAIN_BATCHES=n changes the ingest batch count; BENCH_BRAIN_NODE_ARGS adds node options to
+ * the ingest brain (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); BENCH_BRAIN_LOG=file keeps its log.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +26,7 @@ import { Lab, SensorProcess, labUnavailableReason, startNats, startRedis, type S
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { buildBatches } from './brain/batches.js';
+import { machineBusyMs, processCpuMs, redisCommandStats, redisCpuMs, type CommandStat } from './brain/cpu.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BRAIN_CLI = join(HERE, '..', '..', 'services', 'brain', 'dist', 'cli.js');
@@ -31,7 +35,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function brainYaml(dir: string, natsUrl: string, redisUrl: string, fetchBatch = 256): string {
   const path = join(dir, `brain-${Date.now()}.yaml`);
-  writeFileSync(path, `nats:\n  servers: ["${natsUrl}"]\nredis:\n  url: ${redisUrl}\nconsumer:\n  fetchBatch: ${fetchBatch}\nblocklist:\n  sweepSeconds: 1\nlog:\n  level: debug\n`);
+  writeFileSync(path, `nats:\n  servers: ["${natsUrl}"]\nredis:\n  url: ${redisUrl}\nconsumer:\n  fetchBatch: ${fetchBatch}\nblocklist:\n  sweepSeconds: 1\nlog:\n  level: debug\napi:\n  enabled: false\ntelemetry:\n  listen:\n    port: 0\n`);
   return path;
 }
 
@@ -39,20 +43,34 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
+/** The Redis commands that took the most server time during the run, with calls and µs per call. */
+function topCommands(stats: Record<string, CommandStat>): Record<string, { calls: number; usec: number; usecPerCall: number }> {
+  const top = Object.entries(stats)
+    .filter(([name]) => !['info', 'ping', 'config', 'client', 'command'].includes(name))
+    .sort(([, a], [, b]) => b.usec - a.usec)
+    .slice(0, 8);
+  return Object.fromEntries(top.map(([name, s]) => [name, { ...s, usecPerCall: s.calls > 0 ? Math.round((10 * s.usec) / s.calls) / 10 : 0 }]));
+}
+
 async function ingest(): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'p2pwall-bench-brain-'));
   const nats = await startNats();
   const redis = await startRedis();
   const log: string[] = [];
-  const brain = spawn(process.execPath, [BRAIN_CLI, 'serve', '--config', brainYaml(dir, nats.url, redis.url)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  brain.stdout.setEncoding('utf8').on('data', (chunk: string) => log.push(chunk));
+  const nodeArgs = (process.env['BENCH_BRAIN_NODE_ARGS'] ?? '').split(' ').filter((arg) => arg !== '');
+  const brain = spawn(process.execPath, [...nodeArgs, BRAIN_CLI, 'serve', '--config', brainYaml(dir, nats.url, redis.url)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // pino writes to stderr; stdout is read too so that neither pipe fills up
+  brain.stderr.setEncoding('utf8').on('data', (chunk: string) => log.push(chunk));
+  brain.stdout.resume();
   try {
     for (let i = 0; i < 200 && !log.join('').includes('brain serving'); i++) await sleep(50);
+    if (!log.join('').includes('brain serving')) throw new Error(`the brain did not start within 10 s: ${log.join('').slice(-2000)}`);
     const batches = buildBatches({ batches: Number(process.env['BENCH_BRAIN_BATCHES'] ?? 100), flowsPerBatch: 500, sites: 4 });
     const flows = batches.reduce((sum, b) => sum + b.flows, 0);
     const nc = await connect({ servers: nats.url });
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
+    const cpuBefore = { brain: processCpuMs(brain.pid), redis: redisCpuMs(redis.url), machine: machineBusyMs() };
     const start = performance.now();
     const inFlight = new Set<Promise<unknown>>();
     for (const batch of batches) {
@@ -74,13 +92,20 @@ async function ingest(): Promise<Record<string, unknown>> {
       await sleep(5);
     }
     const done = performance.now() - start;
+    const cpuAfter = { brain: processCpuMs(brain.pid), redis: redisCpuMs(redis.url), machine: machineBusyMs() };
+    const delta = (key: keyof typeof cpuAfter) => (cpuAfter[key] !== undefined && cpuBefore[key] !== undefined ? Math.round(cpuAfter[key] - cpuBefore[key]) : null);
+    // Publishing (this process and nats-server) overlaps the first part of the run; the brain and
+    // redis-server figures are theirs alone. machine: every CPU of the machine, busy ms.
+    const cpuMs = { brain: delta('brain'), redisServer: delta('redis'), machineBusy: delta('machine'), machineCapacity: Math.round(done * cpus().length) };
+    const redisCommands = topCommands(redisCommandStats(redis.url));
     await nc.close();
     brain.kill('SIGTERM');
     const exited = new Promise((resolve) => brain.once('exit', resolve));
-    await Promise.race([exited, sleep(5000)]);
+    await Promise.race([exited, sleep(15_000)]);
     if (brain.exitCode === null) brain.kill('SIGKILL');
-    const stopped = log.join('').split('\n').filter((line) => line.includes('"brain stopped"')).map((line) => JSON.parse(line) as { ingest: Record<string, number> })[0];
-    return { batches: batches.length, flowsPerBatch: 500, flows, publishMs: Math.round(published), totalMs: Math.round(done), flowsPerSecond: Math.round(flows / (done / 1000)), goal: 50_000, brainCounters: stopped?.ingest ?? null };
+    if (process.env['BENCH_BRAIN_LOG']) writeFileSync(process.env['BENCH_BRAIN_LOG'], log.join(''));
+    const stopped = log.join('').split('\n').filter((line) => line.includes('"brain stopped"')).map((line) => JSON.parse(line) as { ingest: Record<string, number>; blocklist: Record<string, number> })[0];
+    return { date: new Date().toISOString(), batches: batches.length, flowsPerBatch: 500, flows, publishMs: Math.round(published), totalMs: Math.round(done), flowsPerSecond: Math.round(flows / (done / 1000)), goal: 50_000, brain: 'consumer defaults (fetchBatch 256, concurrency 8), blocklist.sweepSeconds 1', cpuMs, redisCommands, brainCounters: stopped?.ingest ?? null, blocklistCounters: stopped?.blocklist ?? null };
   } finally {
     if (brain.exitCode === null && brain.signalCode === null) brain.kill('SIGKILL');
     await nats.cleanup();
@@ -148,7 +173,7 @@ async function propagation(): Promise<Record<string, unknown>> {
       else delays.push(at - line.time);
     }
     delays.sort((x, y) => x - y);
-    return { events: delays.length, missing, p50Ms: quantile(delays, 0.5), p99Ms: quantile(delays, 0.99), maxMs: delays[delays.length - 1], goalP99Ms: 250, sensorBatch: 'defaults (detections leave within 20 ms)' };
+    return { date: new Date().toISOString(), events: delays.length, missing, p50Ms: quantile(delays, 0.5), p99Ms: quantile(delays, 0.99), maxMs: delays[delays.length - 1], goalP99Ms: 250, sensorBatch: 'defaults (detections leave within 20 ms)' };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
     await lab.down();
@@ -156,8 +181,15 @@ async function propagation(): Promise<Record<string, unknown>> {
   }
 }
 
-const ingestResult = await ingest();
-const propagationResult = await propagation();
+type Part = 'ingest' | 'propagation';
+const PARTS: Part[] = ['ingest', 'propagation'];
+const wanted = (process.env['BENCH_BRAIN_PARTS'] ?? PARTS.join(',')).split(',').map((p) => p.trim());
+const unknownParts = wanted.filter((p) => !PARTS.includes(p as Part));
+if (unknownParts.length > 0) throw new Error(`BENCH_BRAIN_PARTS: unknown part(s) ${unknownParts.join(', ')} (known: ${PARTS.join(', ')})`);
+// A part not run keeps what the results file last recorded (each part carries its own date).
+const previous = (existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, 'utf8')) : {}) as Partial<Record<Part, Record<string, unknown>>>;
+const ingestResult = wanted.includes('ingest') ? await ingest() : (previous.ingest ?? { skipped: 'not run (BENCH_BRAIN_PARTS)' });
+const propagationResult = wanted.includes('propagation') ? await propagation() : (previous.propagation ?? { skipped: 'not run (BENCH_BRAIN_PARTS)' });
 const result = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, ingest: ingestResult, propagation: propagationResult };
 mkdirSync(dirname(RESULTS), { recursive: true });
 writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
@@ -165,6 +197,10 @@ const row = (name: string, value: unknown, goal: string) => process.stdout.write
 process.stdout.write(`${'measure'.padEnd(34)} ${'value'.padStart(10)}   goal\n`);
 row('ingest flows/s (1 brain)', ingestResult['flowsPerSecond'], '>= 50000');
 row('ingest total ms', ingestResult['totalMs'], '');
+const cpu = ingestResult['cpuMs'] as Record<string, number | null> | undefined;
+row('ingest CPU ms: brain', cpu?.['brain'], '');
+row('ingest CPU ms: redis-server', cpu?.['redisServer'], '');
+row('ingest CPU ms: machine busy', cpu ? `${cpu['machineBusy']}/${cpu['machineCapacity']}` : undefined, '');
 row('propagation events', propagationResult['events'] ?? propagationResult['skipped'], '>= 200');
 row('propagation p50 ms', propagationResult['p50Ms'], '');
 row('propagation p99 ms', propagationResult['p99Ms'], '< 250');

@@ -33,16 +33,22 @@ interface KernelDrops {
   queued: number;
 }
 
-/** Packet counters of the p2pwall chain's rules in the gateway (IPv4). */
+/**
+ * Packet counters of the p2pwall chains' rules in the gateway (IPv4). Packets to or from learned
+ * peers go to P2PWALL-PEER: their opening packets are queued (the sensor drops them), the rest is
+ * dropped there by the kernel.
+ */
 async function kernelCounters(lab: Lab, gateway: string): Promise<KernelDrops> {
-  const listing = await lab.exec(gateway, 'iptables', ['-t', 'security', '-L', 'P2PWALL', '-v', '-x', '-n']);
   const drops: KernelDrops = { learnedPeers: 0, timeLock: 0, queued: 0 };
-  for (const line of listing.stdout.split('\n')) {
-    const packets = Number(line.trim().split(/\s+/)[0]);
-    if (!Number.isFinite(packets)) continue;
-    if (/DROP/.test(line) && /-peer-/.test(line)) drops.learnedPeers += packets;
-    else if (/DROP/.test(line) && /-lock/.test(line)) drops.timeLock += packets;
-    else if (/NFQUEUE/.test(line)) drops.queued += packets;
+  for (const chain of ['P2PWALL', 'P2PWALL-PEER']) {
+    const listing = await lab.exec(gateway, 'iptables', ['-t', 'security', '-L', chain, '-v', '-x', '-n']);
+    for (const line of listing.stdout.split('\n')) {
+      const packets = Number(line.trim().split(/\s+/)[0]);
+      if (!Number.isFinite(packets)) continue;
+      if (/DROP/.test(line) && chain === 'P2PWALL-PEER') drops.learnedPeers += packets;
+      else if (/DROP/.test(line) && /-lock/.test(line)) drops.timeLock += packets;
+      else if (/NFQUEUE/.test(line)) drops.queued += packets;
+    }
   }
   return drops;
 }

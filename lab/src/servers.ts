@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,11 @@ import { join } from 'node:path';
  * Real servers for tests and benchmarks, each on a free port of its own, never the standard
  * ones: `nats-server -p -1 -js` (it picks the port and writes it to a ports file, so there is no
  * race) and `redis-server --port <free>`. Debian packages nats-server and redis-server.
+ *
+ * Either can demand credentials and TLS (`security`), as a production server would: NATS with
+ * user/password, a token or decentralized JWT auth (operator + accounts, clients with .creds
+ * files), Redis with requirepass and ACL users; both with a TLS server certificate and, if
+ * asked, verified client certificates (see certs.ts for throwaway ones).
  */
 
 export class ServerStartError extends Error {}
@@ -48,7 +53,45 @@ function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Pro
   });
 }
 
+/** A server certificate (PEM files); with verifyClients, clients need a certificate signed by ca. */
+export interface ServerTls {
+  cert: string;
+  key: string;
+  ca?: string;
+  verifyClients?: boolean;
+}
+
+export interface NatsSecurity {
+  /** Every client must log in as this user. */
+  user?: { name: string; password: string };
+  token?: string;
+  /** Decentralized auth: trust this operator (nats-jwt.ts); clients log in with .creds files. */
+  operator?: { jwt: string; systemAccount: string; accounts: Record<string, string> };
+  tls?: ServerTls;
+}
+
+/** nats-server's configuration file for `security` (its strings are JSON-quoted, which it reads). */
+export function natsSecurityConfig(security: NatsSecurity): string {
+  const q = (value: string): string => JSON.stringify(value);
+  const lines: string[] = [];
+  if (security.user) lines.push(`authorization { user: ${q(security.user.name)}, password: ${q(security.user.password)} }`);
+  if (security.token) lines.push(`authorization { token: ${q(security.token)} }`);
+  if (security.operator) {
+    const { jwt, systemAccount, accounts } = security.operator;
+    lines.push(`operator: ${q(jwt)}`, `system_account: ${systemAccount}`, 'resolver: MEMORY', 'resolver_preload: {');
+    for (const [account, accountJwt] of Object.entries(accounts)) lines.push(`  ${account}: ${q(accountJwt)}`);
+    lines.push('}');
+  }
+  const tls = security.tls;
+  if (tls) {
+    const files = [`cert_file: ${q(tls.cert)}`, `key_file: ${q(tls.key)}`, ...(tls.ca ? [`ca_file: ${q(tls.ca)}`] : [])];
+    lines.push(`tls { ${files.join(', ')}, verify: ${tls.verifyClients ? 'true' : 'false'}, timeout: 5 }`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 export interface NatsServer {
+  /** nats://host:port, or tls://host:port when the server demands TLS. */
   url: string;
   port: number;
   /** Stops the server (its JetStream store survives in storeDir until cleanup). */
@@ -60,11 +103,17 @@ export interface NatsServer {
 }
 
 /** nats-server with JetStream, on a free port chosen by the server itself. */
-export async function startNats(options: { args?: string[] } & ServerPlacement = {}): Promise<NatsServer> {
+export async function startNats(options: { args?: string[]; security?: NatsSecurity } & ServerPlacement = {}): Promise<NatsServer> {
   const host = options.host ?? '127.0.0.1';
   const dir = mkdtempSync(join(tmpdir(), 'p2pwall-nats-'));
   const storeDir = join(dir, 'store');
   const portsDir = join(dir, 'ports');
+  const configArgs: string[] = [];
+  if (options.security) {
+    const configFile = join(dir, 'nats.conf');
+    writeFileSync(configFile, natsSecurityConfig(options.security), { mode: 0o600 });
+    configArgs.push('-c', configFile);
+  }
   let child: ChildProcess;
   let port = -1;
   let stderr = '';
@@ -72,7 +121,7 @@ export async function startNats(options: { args?: string[] } & ServerPlacement =
   const launch = async (portArg: string): Promise<void> => {
     rmSync(portsDir, { recursive: true, force: true });
     mkdirSync(portsDir);
-    const [cmd, args] = placed(options, 'nats-server', ['-a', host, '-p', portArg, '-js', '-sd', storeDir, '--ports_file_dir', portsDir, ...(options.args ?? [])]);
+    const [cmd, args] = placed(options, 'nats-server', [...configArgs, '-a', host, '-p', portArg, '-js', '-sd', storeDir, '--ports_file_dir', portsDir, ...(options.args ?? [])]);
     child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       stderr = (stderr + chunk).slice(-4000);
@@ -103,7 +152,7 @@ export async function startNats(options: { args?: string[] } & ServerPlacement =
   }
   return {
     get url() {
-      return `nats://${host}:${port}`;
+      return `${options.security?.tls ? 'tls' : 'nats'}://${host}:${port}`;
     },
     get port() {
       return port;
@@ -132,10 +181,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-/**
- * Redis's first reply to PING on the port, or undefined when nothing answers. With a password
- * set the reply is a NOAUTH error: the server is up all the same.
- */
+/** Redis's first reply to PING on the port, or undefined when nothing answers. */
 function redisPingReply(port: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
@@ -149,6 +195,7 @@ function redisPingReply(port: number): Promise<string | undefined> {
 }
 
 export interface RedisServer {
+  /** redis:// (rediss:// with TLS), carrying the requirepass password when there is one. */
   url: string;
   port: number;
   stop(): Promise<void>;
@@ -157,20 +204,52 @@ export interface RedisServer {
   cleanup(): Promise<void>;
 }
 
-/** redis-server without persistence on a free port; `requirePass` sets a password. */
-export async function startRedis(options: { requirePass?: string } & ServerPlacement = {}): Promise<RedisServer> {
+/** An ACL user: `rules` as in `ACL SETUSER` (default: every key, channel and command). */
+export interface RedisAclUser {
+  name: string;
+  password: string;
+  rules?: string[];
+}
+
+export interface RedisSecurity {
+  /** requirepass: the default user's password. */
+  password?: string;
+  /** ACL users. With users and no password the default user is switched off: log in as one of them. */
+  users?: RedisAclUser[];
+  /** TLS only: the plain port is closed. */
+  tls?: ServerTls;
+}
+
+/** redis-server arguments for `security` (the rest of the command line is the caller's). */
+export function redisSecurityArgs(security: RedisSecurity): string[] {
+  const args: string[] = [];
+  if (security.password) args.push('--requirepass', security.password);
+  for (const user of security.users ?? []) args.push('--user', user.name, 'on', `>${user.password}`, ...(user.rules ?? ['~*', '&*', '+@all']));
+  if (security.users?.length && !security.password) args.push('--user', 'default', 'off');
+  const tls = security.tls;
+  if (tls) {
+    args.push('--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-auth-clients', tls.verifyClients ? 'yes' : 'no');
+    if (tls.ca) args.push('--tls-ca-cert-file', tls.ca);
+  }
+  return args;
+}
+
+/** redis-server without persistence on a free port; `requirePass` (or security.password) sets a password. */
+export async function startRedis(options: { requirePass?: string; security?: RedisSecurity } & ServerPlacement = {}): Promise<RedisServer> {
   const host = options.host ?? '127.0.0.1';
+  const security: RedisSecurity = { ...options.security, ...(options.requirePass ? { password: options.requirePass } : {}) };
+  const tls = security.tls !== undefined;
   // A fresh namespace has every port free; the root namespace's free port is as good as any.
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'p2pwall-redis-'));
   let child: ChildProcess;
   let stderr = '';
   const launch = async (): Promise<void> => {
-    const serverArgs = ['--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no', '--dir', dir];
-    if (options.requirePass) serverArgs.push('--requirepass', options.requirePass);
+    const ports = tls ? ['--port', '0', '--tls-port', String(port)] : ['--port', String(port)];
+    const serverArgs = [...ports, '--bind', host, '--save', '', '--appendonly', 'no', '--dir', dir, ...redisSecurityArgs(security)];
     // Clients in other namespaces (the gateways) are not loopback: without a password, protected
     // mode would refuse them. The namespace is the lab's own, reachable only from the lab.
-    else if (options.namespace) serverArgs.push('--protected-mode', 'no');
+    if (!security.password && options.namespace) serverArgs.push('--protected-mode', 'no');
     const [cmd, args] = placed(options, 'redis-server', serverArgs);
     child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let ready = false;
@@ -185,11 +264,13 @@ export async function startRedis(options: { requirePass?: string } & ServerPlace
         failed,
         waitFor('redis-server', 10_000, async () => {
           if (child.exitCode !== null) throw new ServerStartError(`redis-server exited: ${stderr.trim()}`);
-          // From outside the namespace the server cannot be reached: its own log says when it is up.
-          if (options.namespace) return ready || undefined;
+          // From outside the namespace the server cannot be reached, and a TLS port does not
+          // answer a plain PING: then its own log says when it is up.
+          if (options.namespace || tls) return ready || undefined;
           const reply = await redisPingReply(port);
           if (reply === undefined) return undefined;
-          return options.requirePass || reply.startsWith('+PONG') ? true : undefined;
+          // NOAUTH: a password or ACL users are required; the server is up all the same.
+          return reply.startsWith('+PONG') || reply.startsWith('-NOAUTH') ? true : undefined;
         }),
       ]);
     } catch (error) {
@@ -203,9 +284,9 @@ export async function startRedis(options: { requirePass?: string } & ServerPlace
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
-  const auth = options.requirePass ? `:${encodeURIComponent(options.requirePass)}@` : '';
+  const auth = security.password ? `:${encodeURIComponent(security.password)}@` : '';
   return {
-    url: `redis://${auth}${host}:${port}`,
+    url: `${tls ? 'rediss' : 'redis'}://${auth}${host}:${port}`,
     port,
     stop: () => stopChild(child),
     restart: async () => {

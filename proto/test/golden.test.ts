@@ -46,6 +46,40 @@ function goldenBatch() {
   });
 }
 
+/**
+ * Added with FLOW_END_ONGOING (an interim summary of a live flow: an attempt to a blocked peer,
+ * reported as soon as its first packet was dropped). Frozen like the batch above.
+ */
+const GOLDEN_ONGOING_HEX =
+  '0a150a06736974652d6212036777312206696e7374303210031900802fad6db7794222450a04c0a8020610f8ba021a04cb00710920cb1b2806300139' +
+  '0000f1ac6db77942410000f1ac6db779424801503c8001028a010c6c6561726e65642d70656572900101a00104';
+
+function goldenOngoingBatch() {
+  return SummaryBatch.create({
+    sensor: { site: 'site-b', gateway: 'gw1', queue: 0, instance: 'inst02' },
+    sequence: 3,
+    createdMs: 1767225611000,
+    flows: [
+      {
+        insideIp: Uint8Array.from([192, 168, 2, 6]),
+        insidePort: 40312,
+        outsideIp: Uint8Array.from([203, 0, 113, 9]),
+        outsidePort: 3531,
+        protocol: 6,
+        initiatorInside: true,
+        firstSeenMs: 1767225610000,
+        lastSeenMs: 1767225610000,
+        packetsOut: 1,
+        bytesOut: 60,
+        verdict: p2pwall.v1.Verdict.VERDICT_DROP,
+        reason: 'learned-peer',
+        droppedPackets: 1,
+        end: p2pwall.v1.FlowEnd.FLOW_END_ONGOING,
+      },
+    ],
+  });
+}
+
 describe('wire contract', () => {
   it('decodes the frozen golden batch to the same values', () => {
     const decoded = SummaryBatch.decode(Buffer.from(GOLDEN_BATCH_HEX, 'hex'));
@@ -57,6 +91,14 @@ describe('wire contract', () => {
 
   it('encodes the golden batch to the frozen bytes', () => {
     expect(Buffer.from(SummaryBatch.encode(goldenBatch()).finish()).toString('hex')).toBe(GOLDEN_BATCH_HEX);
+  });
+
+  it('keeps the values of FlowEnd, and encodes and decodes an interim (ongoing) summary to its frozen bytes', () => {
+    expect(p2pwall.v1.FlowEnd).toMatchObject({ FLOW_END_UNSPECIFIED: 0, FLOW_END_IDLE: 1, FLOW_END_EVICTED: 2, FLOW_END_FLUSHED: 3, FLOW_END_ONGOING: 4 });
+    expect(Buffer.from(SummaryBatch.encode(goldenOngoingBatch()).finish()).toString('hex')).toBe(GOLDEN_ONGOING_HEX);
+    const decoded = SummaryBatch.decode(Buffer.from(GOLDEN_ONGOING_HEX, 'hex'));
+    expect(SummaryBatch.toObject(decoded, { defaults: true, bytes: String })).toEqual(SummaryBatch.toObject(goldenOngoingBatch(), { defaults: true, bytes: String }));
+    expect(decoded.flows[0]!.end).toBe(p2pwall.v1.FlowEnd.FLOW_END_ONGOING);
   });
 
   it('round-trips decisions and blocklist changes, with 64-bit counters as plain numbers', () => {

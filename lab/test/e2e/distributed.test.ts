@@ -75,7 +75,7 @@ async function stopSensor(site: string): Promise<SensorProcess> {
 
 function brainConfig(natsUrl: string, redisUrl: string): string {
   const path = join(work, `brain-${Date.now()}-${Math.random().toString(16).slice(2, 6)}.yaml`);
-  writeFileSync(path, [`nats:\n  servers: ["${natsUrl}"]`, `redis:\n  url: ${redisUrl}`, 'blocklist:\n  sweepSeconds: 1', 'log:\n  level: debug', ''].join('\n'));
+  writeFileSync(path, [`nats:\n  servers: ["${natsUrl}"]`, `redis:\n  url: ${redisUrl}`, 'blocklist:\n  sweepSeconds: 1', 'log:\n  level: debug', 'api:\n  enabled: false', 'telemetry:\n  listen:\n    port: 0', ''].join('\n'));
   return path;
 }
 
@@ -269,26 +269,42 @@ describe.skipIf(UNAVAILABLE !== '')(`p2pwall distributed in the lab${UNAVAILABLE
     expect(b.events('client')).toEqual([]);
   }, 90_000);
 
-  it('(b) corr.blocked-peers: a B client that only makes encrypted handshakes to blocked peers is locked at site B', async () => {
+  it('(b) corr.blocked-peers, live: a B client that only tries encrypted TCP to blocked peers is locked at site B, with B’s sensor running as it is', async () => {
     expect(learned.length).toBe(200);
-    // B's sensor without the shared blocklist (NATS only), so the handshakes complete and are
-    // summarized; TCP flows are summarized when they end (idle after 300 s, or at the sensor's
-    // flush), so stopping this sensor is what sends them now.
-    await stopSensor('b');
-    await startSensor('b', { redis: false });
-    const summary = await kazaa('b', 1, ['--no-udp', '--encrypted-only', '--phases', 'parallel', '--parallel', '10']);
-    expect(summary['parallel']!['hellos']).toBeGreaterThan(0);
-    expect(sensors.get('b')!.events('client')).toEqual([]);
-    const flushed = Date.now();
-    await stopSensor('b');
-    await until('host lock decision in Redis', 10_000, async () => ((await decisionIds(redis)).includes('host:b:192.168.2.6') ? true : undefined), 50);
-    const decided = Date.now() - flushed;
-    const b = await startSensor('b');
-    await until('192.168.2.6 in b-gw’s lock4', 5000, async () => ((await setEntries('b', 'p2pwall-lock4')).includes('192.168.2.6') ? true : undefined));
-    console.log('(b) flushed → lock decision', decided, 'ms; sensor restart → lock4', Date.now() - flushed, 'ms');
-    expect(b.lines.some((line) => line.msg === 'shared decision applied' && line['decision'] === 'host:b:192.168.2.6' && line['effect'] === 'lock-host')).toBe(true);
+    const b = sensors.get('b')!;
+    const host = '192.168.2.6';
+    const decision = `host:b:${host}`;
+    expect(await setEntries('b', 'p2pwall-lock4')).not.toContain(host);
+    expect(await decisionIds(redis)).not.toContain(decision);
+    // B's sensor keeps the shared blocklist: every connect of this client is to a peer in b-gw's
+    // kernel set. Only the opening packets (conntrack NEW) reach the sensor, which drops them
+    // and reports each attempt at once (an interim flow summary, verdict DROP); no restart, no
+    // flush, and no signature: the client sends no payload the sensor could match.
+    const started = Date.now();
+    const run = lab.emulate(lab.site('b').clients[1]!.ns, 'kazaa-client', [...FAST_CLIENT, '--no-udp', '--encrypted-only', '--phases', 'parallel', '--parallel', '10']);
+    const locked = await until('192.168.2.6 in b-gw’s lock4', 15_000, async () => ((await setEntries('b', 'p2pwall-lock4')).includes(host) ? Date.now() : undefined), 20);
+    const summary = (await run.wait(60_000)).summary as Record<string, Record<string, unknown>>;
+    const firstAttempt = run.readLog().find((entry) => entry.event === 'phase')?.ts ?? started;
+    const applied = b.lines.find((line) => line.msg === 'shared decision applied' && line['decision'] === decision && line['effect'] === 'lock-host');
+    const report = { clientStartToLockInSetMs: locked - started, firstAttemptToLockInSetMs: locked - firstAttempt, firstAttemptToDecisionAppliedMs: applied ? Number(applied['applied']) - firstAttempt : null };
+    console.log('(b) blocked attempts at B → host lock in b-gw’s lock4', report);
+    expect(summary['parallel']).toMatchObject({ attempts: 10, connected: 0, hellos: 0 });
+    expect(applied).toBeDefined();
+    expect(b.events('client').filter((line) => line['host'] === host)).toEqual([]);
+    // The lock is the correlation's, from the blocked attempts.
+    const evidence = await inInet<{ rules: string[]; site: string }>(`
+import { Redis } from 'ioredis';
+import { p2pwall } from '@p2pwall/proto';
+const r = new Redis(${JSON.stringify(redis.url)});
+const d = p2pwall.v1.Decision.decode(await r.hgetBuffer('${DECISIONS}', '${decision}'));
+console.log(JSON.stringify({ rules: d.evidence?.rules ?? [], site: d.site }));
+r.disconnect();
+`);
+    expect(evidence).toMatchObject({ site: 'b' });
+    expect(evidence.rules).toContain('corr.blocked-peers');
+    expect(report.clientStartToLockInSetMs).toBeLessThan(5000);
     // The lock concerns site B only.
-    expect(await setEntries('a', 'p2pwall-lock4')).not.toContain('192.168.2.6');
+    expect(await setEntries('a', 'p2pwall-lock4')).not.toContain(host);
   }, 90_000);
 
   it('(c) NATS down 10 s: both sensors keep enforcing; the backlog arrives afterwards and counts once', async () => {

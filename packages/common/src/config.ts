@@ -127,7 +127,7 @@ function applyEnvironment(document: Record<string, unknown>, options: LoadConfig
       keys.push(key);
       schema = schema.properties?.[key];
       if (index === segments.length - 1) {
-        target[key] = parseEnvValue(raw);
+        target[key] = parseEnvValue(raw, schema);
       } else {
         const next = target[key];
         if (typeof next !== 'object' || next === null || Array.isArray(next)) target[key] = {};
@@ -137,7 +137,17 @@ function applyEnvironment(document: Record<string, unknown>, options: LoadConfig
   }
 }
 
-function parseEnvValue(raw: string): unknown {
+/**
+ * A key that holds text takes the variable as it is: secrets arrive this way (Kubernetes
+ * secretKeyRef), and read as YAML a password such as `s3cret #1` loses its tail to a comment and
+ * `12345` turns into a number. A nullable text key still reads `null`, `~` or nothing as null.
+ * Other keys read YAML, so numbers, booleans and lists (`[0, 1]`) work.
+ */
+function parseEnvValue(raw: string, schema: ConfigSchema | undefined): unknown {
+  const types = schema?.type === undefined ? [] : [schema.type].flat();
+  if (types.includes('string') && types.every((type) => type === 'string' || type === 'null')) {
+    return types.includes('null') && ['', 'null', '~'].includes(raw) ? null : raw;
+  }
   try {
     return parseYaml(raw);
   } catch {

@@ -1,9 +1,10 @@
 import { p2pwall } from '@p2pwall/proto';
 import { describe, expect, it } from 'vitest';
 import { endpointKey, formatIp, parseEndpointKey } from '../src/correlate/address.js';
-import { observeBatch, MalformedBatchError } from '../src/correlate/observe.js';
-import { endpointAdditions, evaluateEndpoint, evaluateHost, hostAdditions } from '../src/correlate/rules.js';
-import { mergeTimedSet, type TimedSet } from '../src/correlate/window.js';
+import { observeBatch, MalformedBatchError, TCP, UDP } from '../src/correlate/observe.js';
+import { blockedPeersTally, endpointAdditions, evaluateEndpoint, evaluateHost, hostAdditions, hostAggregates, hostsReaching, reachedPeers } from '../src/correlate/rules.js';
+import { mergeTimedSet, type Mark, type TimedSet } from '../src/correlate/window.js';
+import { WindowMirrors } from '../src/ingest/window-mirror.js';
 import { Allowlist } from '../src/decide/allowlist.js';
 import { decisionId, decodeDecision, encodeDecision } from '../src/decide/decision.js';
 import { fanoutDecision, hostDecision, mergeDecision, signatureDecisions, worthWriting, type DecideContext } from '../src/decide/make.js';
@@ -94,10 +95,10 @@ describe('peer-cache fan-out', () => {
     const set = endpointSet([a, b]);
     const finding = evaluateEndpoint(set, ctx().rules.correlation)!;
     expect(finding).toMatchObject({ rule: 'corr.peer-fanout', count: 2 });
-    const d = fanoutDecision({ ip: '198.51.100.20', ipBytes: ip('198.51.100.20'), port: 3531 }, set, finding, ctx())!;
+    const d = fanoutDecision({ ip: '198.51.100.20', ipBytes: ip('198.51.100.20'), port: 3531 }, [...set.keys()], finding, ctx())!;
     expect(d).toMatchObject({ id: 'endpoint:198.51.100.20:3531', scope: Scope.SCOPE_ENDPOINT, site: '', origin: Origin.ORIGIN_CORRELATION, expiresMs: NOW + 86_400_000 });
     expect(d.evidence).toMatchObject({ hosts: ['site-a/10.0.0.1', 'site-b/10.0.0.1'], sites: ['site-a', 'site-b'], count: 2, rules: ['corr.peer-fanout'] });
-    expect(fanoutDecision({ ip: '198.51.100.20', ipBytes: ip('198.51.100.20'), port: 3531 }, set, finding, ctx(NOW, { endpoints: ['198.51.100.20'] }))).toBeUndefined();
+    expect(fanoutDecision({ ip: '198.51.100.20', ipBytes: ip('198.51.100.20'), port: 3531 }, [...set.keys()], finding, ctx(NOW, { endpoints: ['198.51.100.20'] }))).toBeUndefined();
   });
 
   it('flows without an app count only for known clients, on high non-excluded ports; the window expires hosts', () => {
@@ -149,7 +150,7 @@ describe('payload-free host rules', () => {
   it('blocked peers: encrypted TCP only (no app, no UDP) to P=3 blocked peers locks the host; 2 do not', () => {
     const c = ctx().rules.correlation;
     const blocked = new Set(['endpoint:198.51.100.1:1214', 'ip:198.51.100.2', 'endpoint:198.51.100.3:4662']);
-    const isBlocked = (a: string, p: number) => blocked.has(decisionId.endpoint(a, p)) || blocked.has(decisionId.ip(a));
+    const isBlocked = (endpoint: string, a: string) => blocked.has(`endpoint:${endpoint}`) || blocked.has(decisionId.ip(a));
     const tcp = [flow({ host: '192.168.1.7', to: '198.51.100.1', port: 1214, answered: true }), flow({ host: '192.168.1.7', to: '198.51.100.2', port: 8080, answered: true }), flow({ host: '192.168.1.7', to: '198.51.100.3', port: 4662, answered: true })];
     expect(evaluateHost(hostWindow({ flows: tcp.slice(0, 2) }), isBlocked, c)).toEqual([]);
     const findings = evaluateHost(hostWindow({ flows: tcp }), isBlocked, c);
@@ -177,5 +178,108 @@ describe('merging and rewriting', () => {
     expect(worthWriting(a, ab, 10_000)).toBe(true);
     expect(mergeDecision({ ...a!, origin: Origin.ORIGIN_MANUAL }, b!, 32, NOW)).toBeUndefined();
     expect(decodeDecision(encodeDecision(ab))).toEqual(ab);
+  });
+});
+
+describe('fast paths give what the plain definitions give', () => {
+  const rand = (() => {
+    let state = 11;
+    return (n: number) => {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      return (state >>> 8) % n;
+    };
+  })();
+
+  it('parseEndpointKey (hand-written) accepts and rejects what the regular expressions did', () => {
+    const reference = (key: string) => {
+      const match = /^\[([0-9a-fA-F:]+)\]:(\d+)$/.exec(key) ?? /^([0-9.]+):(\d+)$/.exec(key);
+      if (!match) return undefined;
+      const port = Number(match[2]);
+      return port <= 65535 ? { ip: match[1]!, port } : undefined;
+    };
+    const alphabet = ['1', '9', '0', '.', ':', '[', ']', 'a', 'F', 'g', ' ', '-', '65535', '65536', '2001:db8::1', '198.51.100.7'];
+    const samples = ['1.2.3.4:1214', '[2001:db8::1]:4662', '[]:1', ':80', '1.2.3.4:', '1.2.3.4:99999', '[ab]]:1', '[::]:0', '1.2.3.4:0012', '1.2.3.4:12a'];
+    for (let i = 0; i < 20_000; i++) samples.push(Array.from({ length: 1 + rand(6) }, () => alphabet[rand(alphabet.length)]).join(''));
+    for (const key of samples) expect(parseEndpointKey(key), key).toEqual(reference(key));
+  });
+
+  it('a window copy predicts mergeTimedSet: what expired, the live count, the merged window', () => {
+    const copies = new WindowMirrors(10);
+    const members = Array.from({ length: 30 }, (_, i) => `${i % 2 ? 6 : 17}|203.0.113.${i}:${2000 + i}`);
+    let reference: TimedSet = new Map(members.slice(0, 12).map((m, i): [string, Mark] => [m, { ts: 1000 + i * 100, flags: i % 2 }]));
+    copies.reseed('k', '7', reference);
+    for (let round = 0; round < 200; round++) {
+      const cutoff = 1000 + round * 50;
+      const additions = Array.from({ length: rand(5) }, (): [string, Mark] => [members[rand(members.length)]!, { ts: cutoff - 500 + rand(2000), flags: rand(2) }]);
+      const expired = [...reference].filter(([, mark]) => mark.ts < cutoff).map(([member]) => member);
+      const live = reference.size - expired.length;
+      reference = mergeTimedSet(reference, additions, cutoff, 16);
+      const prediction = copies.predict('k', additions, cutoff, 16)!;
+      expect(prediction.request).toEqual({ expected: String(7 + round), live, expired });
+      expect(prediction.count).toBe(reference.size);
+      expect(prediction.entries.map((e) => `${e.member}=${e.ts}:${e.flags}`).sort()).toEqual([...reference].map(([m, mark]) => `${m}=${mark.ts}:${mark.flags}`).sort());
+    }
+    expect(copies.predict('other', [], 0, 16)).toBeUndefined();
+  });
+
+  it('one signature lock per host is what merging a lock per detected flow gives', () => {
+    const c = ctx();
+    const flows = Array.from({ length: 40 }, (_, i) => ({ ...flow({ host: `192.168.1.${1 + rand(4)}`, to: `198.51.100.${i}`, port: 1214, app: 'fasttrack', rules: [['ft.get'], ['ft.udp-probe', 'ft.get'], ['ft.push']][rand(3)]!, ts: NOW - rand(5000) }), firstSeenMs: rand(3) === 0 ? 0 : NOW - 10_000 + rand(5000) }));
+    const batchObs = obs({ flows, clients: [{ host: '192.168.1.2', rule: 'ft.udp-probe' }] });
+    const perFlow = new Map<string, ReturnType<typeof signatureDecisions>[number]>();
+    for (const single of [...batchObs.clients.map((client) => ({ ...batchObs, flows: [], clients: [client] })), ...batchObs.flows.map((f) => ({ ...batchObs, clients: [], flows: [f] }))]) {
+      for (const d of signatureDecisions(single, c)) {
+        const previous = perFlow.get(d.id);
+        perFlow.set(d.id, previous ? mergeDecision(previous, d, 32)! : d);
+      }
+    }
+    const grouped = signatureDecisions(batchObs, c);
+    expect(grouped.length).toBe(perFlow.size);
+    for (const d of grouped) expect(d).toEqual(perFlow.get(d.id));
+  });
+
+  it('host aggregates and the blocked tally are what a direct reading of the window gives', () => {
+    const config = ctx().rules.correlation;
+    const excluded = new Set(config.host.tcpUdpPairs.excludePorts);
+    for (let round = 0; round < 200; round++) {
+      const window: TimedSet = new Map();
+      for (let i = 0; i < rand(80); i++) {
+        const ip = rand(4) === 0 ? `2001:db8::${rand(9)}` : `198.51.100.${rand(20)}`;
+        const port = [53, 443, 0, 80, 1214, 40000 + rand(10)][rand(6)]!;
+        window.set(`${[6, 17, 1][rand(3)]}|${endpointKey(ip, port)}`, { ts: 1000 + rand(1000), flags: rand(2) });
+      }
+      if (rand(10) === 0) window.set('junk', { ts: 5, flags: 0 });
+      const parsed = [...window].flatMap(([member, mark]) => {
+        const bar = member.indexOf('|');
+        const endpoint = parseEndpointKey(member.slice(bar + 1));
+        return bar < 0 || !endpoint ? [] : [{ protocol: Number(member.slice(0, bar)), ...endpoint, key: member.slice(bar + 1), mark }];
+      });
+      const spanOf = (marks: Mark[]) => (marks.length ? { firstSeenMs: Math.min(...marks.map((m) => m.ts)), lastSeenMs: Math.max(...marks.map((m) => m.ts)) } : { firstSeenMs: 0, lastSeenMs: 0 });
+      const udp = parsed.filter((p) => p.protocol === UDP && p.port >= config.host.udpFanout.highPortMin);
+      const byIp = new Map<string, typeof parsed>();
+      for (const p of parsed) if (!excluded.has(p.port) && p.port !== 0) byIp.set(p.ip, [...(byIp.get(p.ip) ?? []), p]);
+      const pairIps = [...byIp.values()].filter((ps) => ps.some((p) => p.protocol === TCP) && ps.some((p) => p.protocol === UDP));
+      expect(hostAggregates(window, config)).toEqual({
+        udp: { count: udp.length, unanswered: udp.filter((p) => (p.mark.flags & 1) === 0).length, ...spanOf(udp.map((p) => p.mark)) },
+        pairs: { count: pairIps.length, ...spanOf(pairIps.flat().map((p) => p.mark)) },
+      });
+      const isBlocked = (endpoint: string, ip: string) => endpoint.endsWith(':1214') || ip === '198.51.100.3';
+      const newest = new Map<string, number>();
+      for (const p of parsed) if (isBlocked(p.key, p.ip)) newest.set(p.key, Math.max(newest.get(p.key) ?? -Infinity, p.mark.ts));
+      expect(blockedPeersTally(window, isBlocked)).toEqual({ count: newest.size, ...spanOf([...newest.values()].map((ts) => ({ ts, flags: 0 }))) });
+    }
+  });
+
+  it('hosts reaching a blocked peer: only flows they started, over TCP or UDP', () => {
+    const o = obs({
+      flows: [
+        flow({ host: '192.168.1.1', to: '198.51.100.1', port: 1214 }),
+        flow({ host: '192.168.1.2', to: '198.51.100.1', port: 1214, inbound: true }),
+        flow({ host: '192.168.1.3', to: '198.51.100.2', port: 80, proto: 'udp' }),
+        flow({ host: '192.168.1.4', to: '198.51.100.5', port: 80 }),
+      ],
+    });
+    const blocked = (endpoint: string, ip: string) => endpoint === '198.51.100.1:1214' || ip === '198.51.100.2';
+    expect([...hostsReaching(reachedPeers(o), blocked)].sort()).toEqual(['site-a/192.168.1.1', 'site-a/192.168.1.3']);
   });
 });

@@ -37,6 +37,7 @@ function config(nats: string, redis: string): BrainConfig {
   c.redis.url = redis;
   c.blocklist.sweepSeconds = 1;
   c.stream.storage = 'memory';
+  c.api.enabled = false; // test/api/ covers the API; several replicas here would share its port
   return c;
 }
 

@@ -24,6 +24,14 @@ export interface EngineConfig {
   maxHosts: number;
   /** Payload packets per flow that detectors look at; later ones go by the flow's label. */
   inspectPackets: number;
+  /**
+   * Interim flow events (end `ongoing`), ms; 0: a flow's event comes only when it ends. When set,
+   * a boundary-crossing flow that changed is reported again this long after its first change
+   * since its last report, and a flow is reported at once when its first packet is judged
+   * "drop" (an attempt to a blocked peer): the brain must see live flows and attempts while they
+   * happen, not after an idle timeout of minutes.
+   */
+  interimMs: number;
 }
 
 export const DEFAULT_OPEN_PORTS: readonly number[] = [53, 80, 443, 123];
@@ -43,6 +51,7 @@ export function engineConfig(overrides: Partial<EngineConfig> = {}): EngineConfi
     maxClients: 65_536,
     maxHosts: 262_144,
     inspectPackets: 16,
+    interimMs: 0,
     ...overrides,
   };
 }

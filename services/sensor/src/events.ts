@@ -72,7 +72,12 @@ export interface FlowEvent {
   answered: boolean;
   firstSeen: number;
   lastSeen: number;
-  end: 'idle' | 'evicted' | 'flushed';
+  /**
+   * Why the flow ended, or `ongoing`: an interim report of a live flow (see EngineConfig
+   * interimMs). Counters are totals since the flow's first packet, so a later report of the same
+   * flow supersedes an earlier one; never add them up.
+   */
+  end: 'idle' | 'evicted' | 'flushed' | 'ongoing';
 }
 
 export type EngineEvent = ClientEvent | LockEvent | PeerEvent | FlowEvent;

@@ -18,12 +18,39 @@ export function endpointKey(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
-/** The inverse of endpointKey. */
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+const isHexOrColon = (c: number): boolean => isDigit(c) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102) || c === 58;
+const isDigitOrDot = (c: number): boolean => isDigit(c) || c === 46;
+
+function allChars(text: string, from: number, to: number, ok: (c: number) => boolean): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) if (!ok(text.charCodeAt(i))) return false;
+  return true;
+}
+
+/**
+ * The inverse of endpointKey: `[hex:…]:port` or `digits.dots:port`, port ≤ 65535. Hand-written
+ * rather than a regular expression: the ingest path parses every member of every host window it
+ * evaluates.
+ */
 export function parseEndpointKey(key: string): { ip: string; port: number } | undefined {
-  const match = /^\[([0-9a-fA-F:]+)\]:(\d+)$/.exec(key) ?? /^([0-9.]+):(\d+)$/.exec(key);
-  if (!match) return undefined;
-  const port = Number(match[2]);
-  return port <= 65535 ? { ip: match[1]!, port } : undefined;
+  let ipFrom: number;
+  let ipTo: number;
+  let portFrom: number;
+  if (key.charCodeAt(0) === 91 /* [ */) {
+    ipFrom = 1;
+    ipTo = key.indexOf(']:');
+    portFrom = ipTo + 2;
+    if (ipTo < 0 || !allChars(key, ipFrom, ipTo, isHexOrColon)) return undefined;
+  } else {
+    ipFrom = 0;
+    ipTo = key.indexOf(':');
+    portFrom = ipTo + 1;
+    if (ipTo < 0 || !allChars(key, ipFrom, ipTo, isDigitOrDot)) return undefined;
+  }
+  if (!allChars(key, portFrom, key.length, isDigit)) return undefined;
+  const port = Number(key.slice(portFrom));
+  return port <= 65535 ? { ip: key.slice(ipFrom, ipTo), port } : undefined;
 }
 
 /** `site/ip`: an inside host, named as evidence names it. */

@@ -1,5 +1,5 @@
 import { sensorName } from '@p2pwall/common';
-import type { p2pwall } from '@p2pwall/proto';
+import { p2pwall } from '@p2pwall/proto';
 import { endpointKey, formatIp, hostKey } from './address.js';
 
 /**
@@ -30,6 +30,15 @@ export interface FlowObservation {
   rules: string[];
   firstSeenMs: number;
   lastSeenMs: number;
+  packetsOut: number;
+  packetsIn: number;
+  bytesOut: number;
+  bytesIn: number;
+  droppedPackets: number;
+  /** The sensor dropped (some of) it: an attempt blocked. */
+  dropped: boolean;
+  /** An interim summary of a live flow: its counters are totals so far, superseded by the next summary. */
+  ongoing: boolean;
 }
 
 export interface ClientObservation {
@@ -111,6 +120,13 @@ export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): Ba
       rules: [...(flow.rules ?? [])],
       firstSeenMs: finite(flow.firstSeenMs, lastSeenMs),
       lastSeenMs,
+      packetsOut: finite(flow.packetsOut, 0),
+      packetsIn: finite(flow.packetsIn, 0),
+      bytesOut: finite(flow.bytesOut, 0),
+      bytesIn: finite(flow.bytesIn, 0),
+      droppedPackets: finite(flow.droppedPackets, 0),
+      dropped: flow.verdict === p2pwall.v1.Verdict.VERDICT_DROP || (flow.droppedPackets ?? 0) > 0,
+      ongoing: flow.end === p2pwall.v1.FlowEnd.FLOW_END_ONGOING,
     });
   }
   for (const event of batch.events ?? []) {

@@ -1,6 +1,6 @@
 import { parseEndpointKey } from './address.js';
 import type { CorrelationConfig } from './config.js';
-import { TCP, UDP, type BatchObservations } from './observe.js';
+import { TCP, UDP, type BatchObservations, type FlowObservation } from './observe.js';
 import { ANSWERED, parseWindowMember, windowMember, type Mark, type TimedSet } from './window.js';
 
 /**
@@ -42,8 +42,34 @@ export interface HostAdditions {
   additions: [string, Mark][];
 }
 
+/** Whether the blocklist blocks an outside endpoint (`ip:port` / `[v6]:port`, as endpointKey names it) or its whole address `ip`. */
+export type IsBlocked = (endpoint: string, ip: string) => boolean;
+
 function isCounted(protocol: number): boolean {
   return protocol === TCP || protocol === UDP;
+}
+
+/** A flow that may feed an endpoint's fan-out set at all (started inside, TCP/UDP, a real port). */
+function fanoutCandidate(flow: FlowObservation): boolean {
+  return flow.initiatorInside && isCounted(flow.protocol) && flow.port !== 0;
+}
+
+/** A flow without a detected app that counts as P2P evidence only if its host is a known client. */
+function countsIfKnownClient(flow: FlowObservation, excluded: ReadonlySet<number>, config: CorrelationConfig): boolean {
+  return flow.app === '' && flow.port >= config.fanout.highPortMin && !excluded.has(flow.port);
+}
+
+/**
+ * Inside hosts (site/ip → the host) whose flows in this batch count for the fan-out only if the
+ * host is a known client: only their locks need looking up.
+ */
+export function knownClientCandidates(obs: BatchObservations, config: CorrelationConfig): Map<string, { site: string; hostIp: string }> {
+  const excluded = new Set(config.host.tcpUdpPairs.excludePorts);
+  const out = new Map<string, { site: string; hostIp: string }>();
+  for (const flow of obs.flows) {
+    if (fanoutCandidate(flow) && countsIfKnownClient(flow, excluded, config) && !out.has(flow.host)) out.set(flow.host, { site: flow.site, hostIp: flow.hostIp });
+  }
+  return out;
 }
 
 /** Endpoint → the inside hosts this batch adds to its fan-out set. */
@@ -52,8 +78,8 @@ export function endpointAdditions(obs: BatchObservations, knownClients: Readonly
   const excluded = new Set(config.host.tcpUdpPairs.excludePorts);
   const out = new Map<string, EndpointAdditions>();
   for (const flow of obs.flows) {
-    if (!flow.initiatorInside || !isCounted(flow.protocol) || flow.port === 0) continue;
-    const evidence = flow.app !== '' || (clients.has(flow.host) && flow.port >= config.fanout.highPortMin && !excluded.has(flow.port));
+    if (!fanoutCandidate(flow)) continue;
+    const evidence = flow.app !== '' || (clients.has(flow.host) && countsIfKnownClient(flow, excluded, config));
     if (!evidence) continue;
     let entry = out.get(flow.endpoint);
     if (!entry) out.set(flow.endpoint, (entry = { ip: flow.outsideIp, ipBytes: flow.outsideBytes, port: flow.port, additions: [] }));
@@ -74,7 +100,12 @@ export function hostAdditions(obs: BatchObservations): Map<string, HostAdditions
   return out;
 }
 
-function span(marks: Iterable<Mark>): { firstSeenMs: number; lastSeenMs: number } {
+export interface Span {
+  firstSeenMs: number;
+  lastSeenMs: number;
+}
+
+function span(marks: Iterable<Mark>): Span {
   let first = Infinity;
   let last = -Infinity;
   for (const mark of marks) {
@@ -84,63 +115,168 @@ function span(marks: Iterable<Mark>): { firstSeenMs: number; lastSeenMs: number 
   return { firstSeenMs: Number.isFinite(first) ? first : 0, lastSeenMs: Number.isFinite(last) ? last : 0 };
 }
 
+/** What corr.peer-fanout reads from an endpoint's set: how many hosts, and when. */
+export interface EndpointAggregate extends Span {
+  count: number;
+}
+
+export function endpointAggregate(hosts: TimedSet): EndpointAggregate {
+  return { count: hosts.size, ...span(hosts.values()) };
+}
+
+export function endpointFinding(aggregate: EndpointAggregate, config: CorrelationConfig): Finding | undefined {
+  if (aggregate.count < config.fanout.minHosts) return undefined;
+  const { count, firstSeenMs, lastSeenMs } = aggregate;
+  return { rule: 'corr.peer-fanout', count, firstSeenMs, lastSeenMs, detail: `reached with P2P evidence by ${count} inside hosts (threshold ${config.fanout.minHosts})` };
+}
+
 export function evaluateEndpoint(hosts: TimedSet, config: CorrelationConfig): Finding | undefined {
-  if (hosts.size < config.fanout.minHosts) return undefined;
-  return { rule: 'corr.peer-fanout', count: hosts.size, ...span(hosts.values()), detail: `reached with P2P evidence by ${hosts.size} inside hosts (threshold ${config.fanout.minHosts})` };
+  return endpointFinding(endpointAggregate(hosts), config);
 }
 
-/** Window members that are outside endpoints (ip, port), for the blocklist look-up of corr.blocked-peers. */
-export function windowEndpoints(window: TimedSet): { ip: string; port: number }[] {
-  const seen = new Map<string, { ip: string; port: number }>();
-  for (const member of window.keys()) {
-    const parsed = parseWindowMember(member);
-    const endpoint = parsed && parseEndpointKey(parsed.endpoint);
-    if (parsed && endpoint) seen.set(parsed.endpoint, endpoint);
-  }
-  return [...seen.values()];
+/**
+ * What corr.udp-fanout and corr.tcp-udp-pairs read from a host's window: counts and time spans,
+ * never the members.
+ */
+export interface HostAggregates {
+  /** UDP members on high ports, and how many of them never answered. */
+  udp: Span & { count: number; unanswered: number };
+  /** Outside IPs reached over both TCP and UDP (excluded ports and port 0 left out). */
+  pairs: Span & { count: number };
 }
 
-export function evaluateHost(window: TimedSet, isBlocked: (ip: string, port: number) => boolean, config: CorrelationConfig): Finding[] {
-  const { udpFanout, tcpUdpPairs, blockedPeers } = config.host;
-  const excluded = new Set(tcpUdpPairs.excludePorts);
-  const udp: Mark[] = [];
-  let unanswered = 0;
-  const protocolsByIp = new Map<string, { protocols: number; marks: Mark[] }>();
-  const blocked = new Map<string, Mark>();
+/** A host-window member read once: its endpoint (as endpointKey names it), address, port and protocol, and its mark. */
+export interface WindowEntry {
+  member: string;
+  endpoint: string;
+  ip: string;
+  port: number;
+  protocol: number;
+  ts: number;
+  flags: number;
+}
+
+/** A window member and its mark as a WindowEntry; undefined when the member is unreadable (it then counts for no rule). */
+export function windowEntry(member: string, mark: Mark): WindowEntry | undefined {
+  const parsed = parseWindowMember(member);
+  const endpoint = parsed && parseEndpointKey(parsed.endpoint);
+  if (!parsed || !endpoint) return undefined;
+  return { member, endpoint: parsed.endpoint, ip: endpoint.ip, port: endpoint.port, protocol: parsed.protocol, ts: mark.ts, flags: mark.flags };
+}
+
+export function windowEntries(window: TimedSet): WindowEntry[] {
+  const out: WindowEntry[] = [];
   for (const [member, mark] of window) {
-    const parsed = parseWindowMember(member);
-    const endpoint = parsed && parseEndpointKey(parsed.endpoint);
-    if (!parsed || !endpoint) continue;
-    if (parsed.protocol === UDP && endpoint.port >= udpFanout.highPortMin) {
-      udp.push(mark);
-      if ((mark.flags & ANSWERED) === 0) unanswered += 1;
+    const entry = windowEntry(member, mark);
+    if (entry) out.push(entry);
+  }
+  return out;
+}
+
+const spanOf = (s: { first: number; last: number }): Span => ({ firstSeenMs: Number.isFinite(s.first) ? s.first : 0, lastSeenMs: Number.isFinite(s.last) ? s.last : 0 });
+
+export function entriesAggregates(entries: Iterable<WindowEntry>, config: CorrelationConfig): HostAggregates {
+  const { udpFanout, tcpUdpPairs } = config.host;
+  const excluded = new Set(tcpUdpPairs.excludePorts);
+  const udp = { count: 0, unanswered: 0, first: Infinity, last: -Infinity };
+  // per outside IP: protocols seen (1 TCP, 2 UDP) and the span of its members; no per-member allocations, windows can be large
+  const byIp = new Map<string, { protocols: number; first: number; last: number }>();
+  for (const entry of entries) {
+    if (entry.protocol === UDP && entry.port >= udpFanout.highPortMin) {
+      udp.count += 1;
+      if ((entry.flags & ANSWERED) === 0) udp.unanswered += 1;
+      udp.first = Math.min(udp.first, entry.ts);
+      udp.last = Math.max(udp.last, entry.ts);
     }
-    if (!excluded.has(endpoint.port) && endpoint.port !== 0) {
-      let entry = protocolsByIp.get(endpoint.ip);
-      if (!entry) protocolsByIp.set(endpoint.ip, (entry = { protocols: 0, marks: [] }));
-      entry.protocols |= parsed.protocol === TCP ? 1 : parsed.protocol === UDP ? 2 : 0;
-      entry.marks.push(mark);
-    }
-    if (isBlocked(endpoint.ip, endpoint.port)) {
-      const previous = blocked.get(parsed.endpoint);
-      if (!previous || previous.ts < mark.ts) blocked.set(parsed.endpoint, mark);
+    if (!excluded.has(entry.port) && entry.port !== 0) {
+      const ip = byIp.get(entry.ip);
+      const protocols = entry.protocol === TCP ? 1 : entry.protocol === UDP ? 2 : 0;
+      if (!ip) byIp.set(entry.ip, { protocols, first: entry.ts, last: entry.ts });
+      else {
+        ip.protocols |= protocols;
+        ip.first = Math.min(ip.first, entry.ts);
+        ip.last = Math.max(ip.last, entry.ts);
+      }
     }
   }
+  const pairs = { count: 0, first: Infinity, last: -Infinity };
+  for (const ip of byIp.values()) {
+    if (ip.protocols !== 3) continue;
+    pairs.count += 1;
+    pairs.first = Math.min(pairs.first, ip.first);
+    pairs.last = Math.max(pairs.last, ip.last);
+  }
+  return { udp: { count: udp.count, unanswered: udp.unanswered, ...spanOf(udp) }, pairs: { count: pairs.count, ...spanOf(pairs) } };
+}
+
+export function hostAggregates(window: TimedSet, config: CorrelationConfig): HostAggregates {
+  return entriesAggregates(windowEntries(window), config);
+}
+
+/** corr.blocked-peers' tally: distinct outside endpoints of the window that the blocklist blocks. */
+export function entriesBlockedTally(entries: Iterable<WindowEntry>, isBlocked: IsBlocked): Span & { count: number } {
+  const blocked = new Map<string, number>();
+  for (const entry of entries) {
+    if (!isBlocked(entry.endpoint, entry.ip)) continue;
+    blocked.set(entry.endpoint, Math.max(blocked.get(entry.endpoint) ?? -Infinity, entry.ts));
+  }
+  let first = Infinity;
+  let last = -Infinity;
+  for (const ts of blocked.values()) {
+    first = Math.min(first, ts);
+    last = Math.max(last, ts);
+  }
+  return { count: blocked.size, ...spanOf({ first, last }) };
+}
+
+export function blockedPeersTally(window: TimedSet, isBlocked: IsBlocked): Span & { count: number } {
+  return entriesBlockedTally(windowEntries(window), isBlocked);
+}
+
+/**
+ * The outside peers inside hosts reached in this batch (flows that feed the windows), flat:
+ * host (site/ip), endpoint (endpointKey), outside IP, then the next flow's three.
+ */
+export function reachedPeers(obs: BatchObservations): string[] {
+  const out: string[] = [];
+  for (const flow of obs.flows) if (flow.initiatorInside && isCounted(flow.protocol)) out.push(flow.host, flow.endpoint, flow.outsideIp);
+  return out;
+}
+
+/** Inside hosts (site/ip) of reachedPeers that reached a blocked peer: only their windows can newly cross corr.blocked-peers. */
+export function hostsReaching(reached: readonly string[], isBlocked: IsBlocked): Set<string> {
+  const out = new Set<string>();
+  for (let i = 0; i + 2 < reached.length; i += 3) {
+    const host = reached[i]!;
+    if (!out.has(host) && isBlocked(reached[i + 1]!, reached[i + 2]!)) out.add(host);
+  }
+  return out;
+}
+
+/** The host rules' findings from a window's aggregates and, when it was counted, its blocked-peers tally. */
+export function hostFindings(aggregates: HostAggregates, blocked: (Span & { count: number }) | undefined, config: CorrelationConfig): Finding[] {
+  const { udpFanout, tcpUdpPairs, blockedPeers } = config.host;
+  const { udp, pairs } = aggregates;
   const findings: Finding[] = [];
-  if (udp.length >= udpFanout.minEndpoints && unanswered / udp.length >= udpFanout.unansweredRatio) {
+  if (udp.count >= udpFanout.minEndpoints && udp.unanswered / udp.count >= udpFanout.unansweredRatio) {
     findings.push({
       rule: 'corr.udp-fanout',
-      count: udp.length,
-      ...span(udp),
-      detail: `${udp.length} UDP endpoints on high ports in ${config.host.windowSeconds} s, ${Math.round((100 * unanswered) / udp.length)}% unanswered (thresholds ${udpFanout.minEndpoints}, ${Math.round(udpFanout.unansweredRatio * 100)}%)`,
+      count: udp.count,
+      firstSeenMs: udp.firstSeenMs,
+      lastSeenMs: udp.lastSeenMs,
+      detail: `${udp.count} UDP endpoints on high ports in ${config.host.windowSeconds} s, ${Math.round((100 * udp.unanswered) / udp.count)}% unanswered (thresholds ${udpFanout.minEndpoints}, ${Math.round(udpFanout.unansweredRatio * 100)}%)`,
     });
   }
-  const pairs = [...protocolsByIp.values()].filter((entry) => entry.protocols === 3);
-  if (pairs.length >= tcpUdpPairs.minIps) {
-    findings.push({ rule: 'corr.tcp-udp-pairs', count: pairs.length, ...span(pairs.flatMap((p) => p.marks)), detail: `${pairs.length} outside IPs over both TCP and UDP (threshold ${tcpUdpPairs.minIps})` });
+  if (pairs.count >= tcpUdpPairs.minIps) {
+    findings.push({ rule: 'corr.tcp-udp-pairs', count: pairs.count, firstSeenMs: pairs.firstSeenMs, lastSeenMs: pairs.lastSeenMs, detail: `${pairs.count} outside IPs over both TCP and UDP (threshold ${tcpUdpPairs.minIps})` });
   }
-  if (blocked.size >= blockedPeers.minPeers) {
-    findings.push({ rule: 'corr.blocked-peers', count: blocked.size, ...span(blocked.values()), detail: `${blocked.size} blocked peers reached (threshold ${blockedPeers.minPeers})` });
+  if (blocked && blocked.count >= blockedPeers.minPeers) {
+    findings.push({ rule: 'corr.blocked-peers', count: blocked.count, firstSeenMs: blocked.firstSeenMs, lastSeenMs: blocked.lastSeenMs, detail: `${blocked.count} blocked peers reached (threshold ${blockedPeers.minPeers})` });
   }
   return findings;
+}
+
+/** Every host rule on a whole window (the reference the aggregates above are split from). */
+export function evaluateHost(window: TimedSet, isBlocked: IsBlocked, config: CorrelationConfig): Finding[] {
+  return hostFindings(hostAggregates(window, config), blockedPeersTally(window, isBlocked), config);
 }

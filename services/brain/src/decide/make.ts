@@ -1,8 +1,7 @@
 import { p2pwall } from '@p2pwall/proto';
 import type { RulesConfig } from '../correlate/config.js';
-import type { BatchObservations } from '../correlate/observe.js';
+import type { BatchObservations, FlowObservation } from '../correlate/observe.js';
 import type { Finding } from '../correlate/rules.js';
-import type { TimedSet } from '../correlate/window.js';
 import type { Allowlist } from './allowlist.js';
 import { AUTHOR, decisionId, type BrainDecision, type Evidence } from './decision.js';
 
@@ -76,9 +75,27 @@ export function signatureDecisions(obs: BatchObservations, ctx: DecideContext): 
     const rules = client.rules.length > 0 ? client.rules : [`sig.${client.protocol || 'p2p'}`];
     add(hostLock(client.site, client.hostIp, client.hostBytes, Origin.ORIGIN_SIGNATURE, `${client.protocol || 'P2P'} client identified by ${obs.sensor}`, evidence([client.host], [client.site], [obs.sensor], rules, 1, client.tsMs, client.tsMs, max), ctx));
   }
+  // Detected flows of one host are gathered first and make one lock: what merging a lock per flow
+  // would give (rules united, first seen the earliest known, last seen the latest, the last flow's
+  // reason), without building and merging the evidence of every flow.
+  const detected = new Map<string, { last: FlowObservation; rules: Set<string>; firstSeenMs: number; lastSeenMs: number }>();
   for (const flow of obs.flows) {
-    if (flow.app === '' || flow.rules.length === 0 || ctx.allowlist.allowsHost(flow.site, flow.hostIp)) continue;
-    add(hostLock(flow.site, flow.hostIp, flow.hostBytes, Origin.ORIGIN_SIGNATURE, `${flow.app} traffic with ${flow.endpoint} seen by ${obs.sensor}`, evidence([flow.host], [flow.site], [obs.sensor], flow.rules, 1, flow.firstSeenMs, flow.lastSeenMs, max), ctx));
+    if (flow.app === '' || flow.rules.length === 0) continue;
+    const seen = detected.get(flow.host);
+    if (!seen) {
+      detected.set(flow.host, { last: flow, rules: new Set(flow.rules), firstSeenMs: flow.firstSeenMs, lastSeenMs: flow.lastSeenMs });
+      continue;
+    }
+    seen.last = flow;
+    for (const rule of flow.rules) seen.rules.add(rule);
+    // as mergeDecision: 0 is "unknown", not the earliest
+    const first = Math.min(seen.firstSeenMs || Infinity, flow.firstSeenMs || Infinity);
+    seen.firstSeenMs = first === Infinity ? 0 : first;
+    seen.lastSeenMs = Math.max(seen.lastSeenMs, flow.lastSeenMs);
+  }
+  for (const { last: flow, rules, firstSeenMs, lastSeenMs } of detected.values()) {
+    if (ctx.allowlist.allowsHost(flow.site, flow.hostIp)) continue;
+    add(hostLock(flow.site, flow.hostIp, flow.hostBytes, Origin.ORIGIN_SIGNATURE, `${flow.app} traffic with ${flow.endpoint} seen by ${obs.sensor}`, evidence([flow.host], [flow.site], [obs.sensor], [...rules], 1, firstSeenMs, lastSeenMs, max), ctx));
   }
   for (const peer of obs.peers) {
     if (ctx.allowlist.allowsEndpoint(peer.ip, peer.port)) continue;
@@ -89,11 +106,10 @@ export function signatureDecisions(obs: BatchObservations, ctx: DecideContext): 
   return [...out.values()];
 }
 
-/** corr.peer-fanout: block the endpoint everywhere; undefined when allowlisted. */
-export function fanoutDecision(endpoint: { ip: string; ipBytes: Uint8Array; port: number }, hosts: TimedSet, finding: Finding, ctx: DecideContext): BrainDecision | undefined {
+/** corr.peer-fanout: block the endpoint everywhere; undefined when allowlisted. `members`: the inside hosts (site/ip) of its set. */
+export function fanoutDecision(endpoint: { ip: string; ipBytes: Uint8Array; port: number }, members: readonly string[], finding: Finding, ctx: DecideContext): BrainDecision | undefined {
   if (ctx.allowlist.allowsEndpoint(endpoint.ip, endpoint.port)) return undefined;
-  const members = [...hosts.keys()];
-  const ev = evidence(members, members.map(siteOf), [ctx.sensor], [finding.rule], finding.count, finding.firstSeenMs, finding.lastSeenMs, ctx.rules.correlation.evidenceMaxItems);
+  const ev = evidence([...members], members.map(siteOf), [ctx.sensor], [finding.rule], finding.count, finding.firstSeenMs, finding.lastSeenMs, ctx.rules.correlation.evidenceMaxItems);
   return peerBlock(endpoint.ip, endpoint.ipBytes, endpoint.port, Origin.ORIGIN_CORRELATION, `peer-cache fan-out: ${finding.detail}`, ev, ctx);
 }
 
@@ -141,13 +157,15 @@ export function mergeDecision(stored: BrainDecision | undefined, next: BrainDeci
     },
     createdMs: Math.min(stored.createdMs, next.createdMs),
     expiresMs: Math.max(stored.expiresMs, next.expiresMs),
+    // Simulated while every piece of evidence comes from sites in simulation; real from the first that does not.
+    simulated: stored.simulated && next.simulated,
   };
 }
 
 /** What sensors act on, and what the skip test compares: origin, action, counts, rules. */
 export function fingerprint(decision: BrainDecision): string {
   const e = decision.evidence;
-  return [decision.action, decision.origin, e.count, e.hosts.length, e.sites.length, e.sensors.length, e.rules.join(',')].join('|');
+  return [decision.action, decision.origin, decision.simulated, e.count, e.hosts.length, e.sites.length, e.sensors.length, e.rules.join(',')].join('|');
 }
 
 /**

@@ -1,76 +1,192 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import type { CorrelationConfig } from '../correlate/config.js';
+import { windowEntries, type EndpointAggregate, type WindowEntry } from '../correlate/rules.js';
 import type { Mark, TimedSet } from '../correlate/window.js';
+import { INGEST_SCRIPT, WINDOWS_SCRIPT } from './scripts.js';
+import type { WindowMirrors } from './window-mirror.js';
 
 /**
- * Correlation state in Redis: one hash per timed set (member → "ts:flags"), merged by one Lua
- * script per key — prune members older than the cutoff, add (max of times, OR of flags, bounded
- * member count), refresh the key's expiry, return the whole set. The script is the Redis twin of
- * correlate/window.ts mergeTimedSet, so a merge is atomic per key: two replicas never lose or
- * double-count a member, and a key disappears one window after its last addition.
+ * Correlation state in Redis, through the scripts of ingest/scripts.ts: one script call merges a
+ * whole batch (and claims its dedup marker), another reads host windows back for a second look.
+ * Host windows hold a version in the reserved field "#" besides their members.
  */
 
-// KEYS[1]: the hash. ARGV: cutoff, ttl ms, max members, then (member, ts, flags) triples.
-const MERGE_SCRIPT = `
-local cutoff = tonumber(ARGV[1])
-local max = tonumber(ARGV[3])
-local all = redis.call('HGETALL', KEYS[1])
-local cur = {}
-local n = 0
-for i = 1, #all, 2 do
-  local v = all[i + 1]
-  local sep = string.find(v, ':', 1, true)
-  local ts = sep and tonumber(string.sub(v, 1, sep - 1)) or nil
-  if ts == nil or ts < cutoff then
-    redis.call('HDEL', KEYS[1], all[i])
-  else
-    cur[all[i]] = { ts, tonumber(string.sub(v, sep + 1)) or 0 }
-    n = n + 1
-  end
-end
-for i = 4, #ARGV, 3 do
-  local m = ARGV[i]
-  local ts = tonumber(ARGV[i + 1])
-  local fl = tonumber(ARGV[i + 2])
-  if ts >= cutoff then
-    local e = cur[m]
-    if e then
-      local nts = math.max(e[1], ts)
-      local nfl = bit.bor(e[2], fl)
-      if nts ~= e[1] or nfl ~= e[2] then
-        e[1] = nts
-        e[2] = nfl
-        redis.call('HSET', KEYS[1], m, string.format('%.0f:%d', nts, nfl))
-      end
-    elseif n < max then
-      cur[m] = { ts, fl }
-      n = n + 1
-      redis.call('HSET', KEYS[1], m, string.format('%.0f:%d', ts, fl))
-    end
-  end
-end
-if n > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) else redis.call('DEL', KEYS[1]) end
-local out = {}
-for m, e in pairs(cur) do
-  out[#out + 1] = m
-  out[#out + 1] = string.format('%.0f:%d', e[1], e[2])
-end
-return out`;
+export interface TimedSetUpdate {
+  key: string;
+  additions: readonly (readonly [string, Mark])[];
+}
 
-interface MergeCommand {
-  p2pwallMergeTimedSet(key: string, cutoff: number, ttlMs: number, max: number, ...members: (string | number)[]): Promise<string[]>;
+export interface BatchMerge {
+  /** The batch's dedup marker: the merge happens only if this call creates it. */
+  marker: { key: string; value: string; ttlMs: number };
+  endpoints: readonly TimedSetUpdate[];
+  hosts: readonly TimedSetUpdate[];
+  nowMs: number;
+  config: CorrelationConfig;
+}
+
+export interface MergedEndpoint extends EndpointAggregate {
+  /** Every member (site/ip), but only once the set reached fanout.minHosts; otherwise empty. */
+  members: string[];
+}
+
+export interface MergedWindow {
+  /** Members in the window after the merge. */
+  count: number;
+  /** The window after the merge, parsed, when a host rule may fire on it (windowsFrom); otherwise undefined. */
+  entries: WindowEntry[] | undefined;
+  /** Merged against this replica's copy (only the members named were touched, none returned). */
+  incremental: boolean;
+}
+
+export interface BatchMergeResult {
+  endpoints: MergedEndpoint[];
+  hosts: MergedWindow[];
+}
+
+/** Windows per script call when reading back: each call blocks Redis while it runs (≈ 1 ms), merges of other messages wait. */
+const WINDOWS_PER_CALL = 250;
+
+interface StateCommands {
+  p2pwallIngestBatch(numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  p2pwallReadWindows(numKeys: number, ...args: (string | number)[]): Promise<unknown>;
 }
 
 export function defineStateScripts(redis: Redis): void {
-  if (!('p2pwallMergeTimedSet' in redis)) redis.defineCommand('p2pwallMergeTimedSet', { numberOfKeys: 1, lua: MERGE_SCRIPT });
+  if ('p2pwallIngestBatch' in redis) return;
+  redis.defineCommand('p2pwallIngestBatch', { lua: INGEST_SCRIPT });
+  redis.defineCommand('p2pwallReadWindows', { lua: WINDOWS_SCRIPT });
 }
 
-/** Queues one merge on a pipeline (defineStateScripts must have run on its connection). */
-export function queueMerge(pipeline: ChainableCommander, key: string, additions: readonly (readonly [string, Mark])[], cutoffMs: number, ttlMs: number, maxMembers: number): void {
-  const args: (string | number)[] = [];
-  for (const [member, mark] of additions) args.push(member, Math.round(mark.ts), mark.flags);
-  (pipeline as unknown as MergeCommand).p2pwallMergeTimedSet(key, Math.round(cutoffMs), Math.max(1, Math.round(ttlMs)), maxMembers, ...args);
+const commands = (redis: Redis) => redis as unknown as StateCommands;
+
+/**
+ * The smallest window corr.udp-fanout or corr.tcp-udp-pairs can fire on (udpFanout.minEndpoints
+ * members; a TCP and a UDP member per IP for the pairs): smaller windows stay in Redis.
+ */
+export function windowsFrom(config: CorrelationConfig): number {
+  return Math.max(1, Math.min(config.host.udpFanout.minEndpoints, 2 * config.host.tcpUdpPairs.minIps));
 }
 
+
+/**
+ * Merges a batch's additions; 'duplicate' when its marker already existed (nothing was merged).
+ * With `mirrors`, large host windows are merged against this replica's copies (window-mirror.ts).
+ */
+export async function mergeBatch(redis: Redis, merge: BatchMerge, mirrors?: WindowMirrors): Promise<BatchMergeResult | 'duplicate'> {
+  const { config, nowMs } = merge;
+  const fanoutMs = config.fanout.windowSeconds * 1000;
+  const hostMs = config.host.windowSeconds * 1000;
+  const hostCutoff = Math.round(nowMs - hostMs);
+  const keys = [merge.marker.key, ...merge.endpoints.map((u) => u.key), ...merge.hosts.map((u) => u.key)];
+  const predictions = merge.hosts.map(({ key, additions }) => mirrors?.predict(key, additions, hostCutoff, config.host.maxEntries));
+  const payload = [
+    merge.marker.value,
+    Math.max(1, Math.round(merge.marker.ttlMs)),
+    Math.round(nowMs - fanoutMs),
+    fanoutMs,
+    100_000,
+    config.fanout.minHosts,
+    hostCutoff,
+    hostMs,
+    config.host.maxEntries,
+    windowsFrom(config),
+    // a window created now starts from a version no earlier lifetime of its key reached (≈ 1000 merges per ms)
+    Math.round(nowMs) * 1000,
+    merge.endpoints.map(({ additions }) => flatAdditions(additions)),
+    merge.hosts.map(({ additions }, index) => {
+      const request = predictions[index]?.request;
+      return request ? [flatAdditions(additions), request.expected, request.live, request.expired] : [flatAdditions(additions)];
+    }),
+  ];
+  // Only these are used once the reply is in: the additions are garbage while Redis works.
+  const hostKeys = merge.hosts.map((u) => u.key);
+  const endpointCount = merge.endpoints.length;
+  let reply: unknown;
+  try {
+    reply = await commands(redis).p2pwallIngestBatch(keys.length, ...keys, JSON.stringify(payload));
+  } catch (error) {
+    // the merge may or may not have run: copies that assumed it are no longer known to be exact
+    for (const key of hostKeys) mirrors?.forget(key);
+    throw error;
+  }
+  if (!Array.isArray(reply) || reply[0] !== 1) {
+    for (const key of hostKeys) mirrors?.forget(key);
+    return 'duplicate';
+  }
+  const values = reply as (number | string)[];
+  let at = 1;
+  const int = () => Number(values[at++]);
+  const endpoints: MergedEndpoint[] = Array.from({ length: endpointCount }, () => {
+    const count = int();
+    const firstSeenMs = int();
+    const lastSeenMs = int();
+    const listed = int();
+    const members = values.slice(at, at + listed).map(String);
+    at += listed;
+    return { count, firstSeenMs, lastSeenMs, members };
+  });
+  const minWindow = windowsFrom(config);
+  const hosts: MergedWindow[] = hostKeys.map((key, index) => {
+    const count = int();
+    const version = String(values[at++]);
+    const full = int() === 1;
+    const listed = int();
+    const window = listed > 0 ? parseTimedSet(values.slice(at, at + 2 * listed)) : undefined;
+    at += 2 * listed;
+    const prediction = predictions[index];
+    if (!full) {
+      if (prediction && prediction.count === count) return { count, entries: prediction.entries, incremental: true };
+      mirrors?.forget(key); // cannot happen while the copy is exact; never trust it further
+      return { count, entries: undefined, incremental: true };
+    }
+    const large = window && count >= minWindow ? window : undefined;
+    return { count, entries: mirrors ? mirrors.reseed(key, version, large) : large && windowEntries(large), incremental: false };
+  });
+  return { endpoints, hosts };
+}
+
+/** [member, "ts:flags", …]: the value as the hash stores it, so the script adds it as it is. */
+function flatAdditions(additions: readonly (readonly [string, Mark])[]): string[] {
+  const out: string[] = [];
+  for (const [member, mark] of additions) out.push(member, `${Math.round(mark.ts)}:${mark.flags}`);
+  return out;
+}
+
+/** Peers to look for in windows: outside endpoints as endpointKey names them, and bare IPs (whole-address blocks). */
+export interface PeerTokens {
+  endpoints: readonly string[];
+  ips: readonly string[];
+}
+
+/**
+ * Host windows as they are now (members last seen from `cutoffMs` on). A window with fewer than
+ * `minMembers` members, or, when `tokens` are given, one holding none of them, comes back undefined.
+ */
+export async function readWindows(redis: Redis, keys: readonly string[], cutoffMs: number, minMembers: number, tokens?: PeerTokens): Promise<(TimedSet | undefined)[]> {
+  const calls: Promise<unknown>[] = [];
+  const filter = tokens ? [tokens.endpoints.length, ...tokens.endpoints, ...tokens.ips] : [];
+  for (let i = 0; i < keys.length; i += WINDOWS_PER_CALL) {
+    const chunk = keys.slice(i, i + WINDOWS_PER_CALL);
+    calls.push(commands(redis).p2pwallReadWindows(chunk.length, ...chunk, Math.round(cutoffMs), minMembers, ...filter));
+  }
+  const out: (TimedSet | undefined)[] = [];
+  for (const reply of await Promise.all(calls)) {
+    const values = Array.isArray(reply) ? (reply as (number | string)[]) : [];
+    for (let at = 0; at < values.length; ) {
+      const n = Number(values[at++]);
+      if (n === 0) {
+        out.push(undefined);
+        continue;
+      }
+      out.push(parseTimedSet(values.slice(at, at + 2 * n)));
+      at += 2 * n;
+    }
+  }
+  return out;
+}
+
+/** [member, "ts:flags", …] → TimedSet. */
 export function parseTimedSet(reply: unknown): TimedSet {
   const set: TimedSet = new Map();
   if (!Array.isArray(reply)) return set;

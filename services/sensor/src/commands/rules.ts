@@ -29,7 +29,7 @@ export function rulesCommand(): Command {
   const rules = new Command('rules')
     .summary('install, remove or show the sensor\'s iptables rules and ipset sets')
     .description(
-      'The sensor owns its chains (P2PWALL, P2PWALL-ACCEPTED) in the security table, which runs after your filter rules, ' +
+      'The sensor owns its chains (P2PWALL, P2PWALL-PEER, P2PWALL-ACCEPTED) in the security table, which runs after your filter rules, ' +
         'jumps to them from FORWARD (and INPUT/OUTPUT when configured), for IPv4 and IPv6, and owns its ipset sets of learned peers ' +
         'and locked clients. It never touches other rules. `run` installs them at start.',
     );

@@ -102,7 +102,7 @@ function referencesTo(snapshot: TableSnapshot, ours: ReadonlySet<string>): Refer
   return references;
 }
 
-const ownChains = (names: KernelNames): Set<string> => new Set([names.chain, names.acceptedChain]);
+const ownChains = (names: KernelNames): Set<string> => new Set([names.chain, names.peerChain, names.acceptedChain]);
 const isBuiltIn = (chain: string): boolean => (HOOKS as readonly string[]).includes(chain);
 
 /** `-D CHAIN N` lines deleting the given rules, highest number first within a chain so numbers stay valid. */
@@ -294,6 +294,18 @@ async function showFamily(runner: CommandRunner, family: IpFamily, names: Kernel
   return lines;
 }
 
+/** What each chain of ours is for, in the words of the README, under the listing. */
+function chainLegend(names: KernelNames): string[] {
+  return [
+    'Chains:',
+    `  ${names.chain}: learned peers to ${names.peerChain}; locked clients' new TCP to high ports dropped; accepted packets to ${names.acceptedChain};`,
+    '    clean connections skip the queue; the first packets of each direction of the rest go to the sensor.',
+    `  ${names.peerChain}: attempts to or from a learned peer: opening packets (conntrack NEW) go to the sensor, which drops and`,
+    '    reports them (no --queue-bypass: dropped by the kernel while no sensor listens); every other packet is dropped here.',
+    `  ${names.acceptedChain}: packets the sensor accepted: clean connections are marked to skip the queue; our mark bits are cleared.`,
+  ];
+}
+
 function describeQueue(stats: QueueStats): string {
   return (
     `  queue ${stats.queue}: listener port ${stats.portId}, ${stats.queueTotal} waiting, ` +
@@ -309,6 +321,7 @@ export async function showRules(target: Pick<KernelPolicy, 'prefix'>, options: S
   const families = (await hasIp6tables(runner)) ? FAMILIES : [4 as IpFamily];
   const lines: string[] = [];
   for (const family of families) lines.push(...(await showFamily(runner, family, names)));
+  lines.push(...chainLegend(names));
   lines.push('Sets:');
   const setNames = allSetNames(target.prefix);
   const summaries = await summarizeSets(setNames, runner);

@@ -29,7 +29,7 @@ export type HookChain = 'FORWARD' | 'INPUT' | 'OUTPUT';
 export type KernelTable = 'security' | 'filter';
 
 export interface KernelPolicy {
-  /** Names: chains `${PREFIX}` and `${PREFIX}-ACCEPTED` (upper case), sets `${prefix}-peer-ep4` etc. */
+  /** Names: chains `${PREFIX}`, `${PREFIX}-PEER` and `${PREFIX}-ACCEPTED` (upper case), sets `${prefix}-peer-ep4` etc. */
   prefix: string;
   /** Which built-in chains jump to ours. */
   hooks: { forward: boolean; input: boolean; output: boolean };
@@ -91,6 +91,8 @@ export interface FamilySetNames {
 
 export interface KernelNames {
   chain: string;
+  /** Where packets to or from a learned peer go; see peerChainRules. */
+  peerChain: string;
   /** Where packets the sensor accepted (NF_REPEAT with the accepted bit) go; see acceptedChainRules. */
   acceptedChain: string;
   /** The comment on our jumps, so an operator reading FORWARD sees whose rule it is. */
@@ -111,7 +113,7 @@ export function kernelNames(prefix: string): KernelNames {
     peerAddresses: `${prefix}-peer-ip${family}`,
     locks: `${prefix}-lock${family}`,
   });
-  return { chain, acceptedChain: `${chain}-ACCEPTED`, comment: prefix, sets: { 4: sets(4), 6: sets(6) } };
+  return { chain, peerChain: `${chain}-PEER`, acceptedChain: `${chain}-ACCEPTED`, comment: prefix, sets: { 4: sets(4), 6: sets(6) } };
 }
 
 /** Every set name a prefix can own, both families: what `remove` destroys. */
@@ -196,11 +198,42 @@ export interface FamilyRuleset {
   jumps: Jump[];
 }
 
-function peerDropRules(policy: KernelPolicy, sets: FamilySetNames): string[][] {
+/**
+ * Packets to or from a learned peer go to the peer chain. One set look-up per rule, as a plain
+ * DROP would cost: every forwarded packet passes these four rules, so the extra work of the peer
+ * chain is paid only by packets that match a set.
+ */
+function peerJumpRules(policy: KernelPolicy, names: KernelNames, sets: FamilySetNames): string[][] {
   // Under -n (dropUdp false) the sets still hold udp entries; the rules just never look at UDP.
   const protocol = policy.dropUdp ? [] : ['-p', 'tcp'];
-  const drop = (set: string, directions: string): string[] => [...protocol, '-m', 'set', '--match-set', set, directions, '-j', 'DROP'];
-  return [drop(sets.peerEndpoints, 'dst,dst'), drop(sets.peerEndpoints, 'src,src'), drop(sets.peerAddresses, 'dst'), drop(sets.peerAddresses, 'src')];
+  const jump = (set: string, directions: string): string[] => [...protocol, '-m', 'set', '--match-set', set, directions, '-j', names.peerChain];
+  return [jump(sets.peerEndpoints, 'dst,dst'), jump(sets.peerEndpoints, 'src,src'), jump(sets.peerAddresses, 'dst'), jump(sets.peerAddresses, 'src')];
+}
+
+/**
+ * A packet to or from a learned peer is always dropped; the question is only who drops it.
+ *
+ * 1. An opening packet (conntrack NEW: a SYN, a first datagram, and each retransmission of
+ *    them, since a dropped packet never confirms its conntrack entry) goes to the sensor. The
+ *    sensor knows the peer too (storefile, shared blocklist, its own learning), drops the packet
+ *    itself and records the attempt as a flow with a drop verdict, which reaches the brain: its
+ *    correlation (corr.blocked-peers) needs to see which inside hosts keep trying blocked peers.
+ *    Only the few opening packets of each attempt are queued, never a flow's later packets.
+ *
+ *    No `--queue-bypass`, whatever failOpen says: with it, a queue nobody listens on *accepts*
+ *    the packet (it moves on to the next table, past the DROP below), and a stopped sensor would
+ *    open the gateway to every learned peer. Without it the kernel drops the packet when no sensor
+ *    listens: known peers stay blocked (fail-closed) while the sensor is away.
+ *
+ *    A packet the sensor accepted anyway (its engine does not know the peer, e.g. one learned by
+ *    the sensor of another queue) comes back with the accepted bit and is not queued again.
+ * 2. Everything else to or from the peer is dropped by the kernel.
+ */
+function peerChainRules(policy: KernelPolicy): string[][] {
+  return [
+    ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'mark', '!', '--mark', maskMatch(policy.marks.accepted), ...queueTarget(policy.queues, false)],
+    ['-j', 'DROP'],
+  ];
 }
 
 function timeLockRules(policy: KernelPolicy, sets: FamilySetNames): string[][] {
@@ -261,8 +294,8 @@ function acceptedChainRules(policy: KernelPolicy): string[][] {
 function mainChainRules(policy: KernelPolicy, names: KernelNames, family: IpFamily): string[][] {
   const sets = names.sets[family];
   const rules: string[][] = [];
-  // Set drops come first: a peer learned after a flow was judged clean is still cut off.
-  if (!policy.monitor) rules.push(...peerDropRules(policy, sets));
+  // Peer rules come first: a peer learned after a flow was judged clean is still cut off.
+  if (!policy.monitor) rules.push(...peerJumpRules(policy, names, sets));
   if (!policy.monitor && policy.timeLock) rules.push(...timeLockRules(policy, sets));
   rules.push(['-m', 'mark', '--mark', maskMatch(policy.marks.accepted), '-g', names.acceptedChain]);
   rules.push(['-m', 'connmark', '--mark', maskMatch(policy.marks.clean), '-j', 'RETURN']);
@@ -294,9 +327,12 @@ export function generateFamilyRuleset(policy: KernelPolicy, family: IpFamily): F
   return {
     family,
     table: policy.table ?? DEFAULT_KERNEL_TABLE,
-    // The accepted chain is declared first only for readability; restore declares all before any rule.
+    // The main chain is declared first only for readability; restore declares all before any rule.
+    // The peer chain exists in monitor mode too (empty, nothing jumps to it), so the set of chains
+    // a prefix owns does not depend on the mode.
     chains: [
       { name: names.chain, rules: mainChainRules(policy, names, family) },
+      { name: names.peerChain, rules: policy.monitor ? [] : peerChainRules(policy) },
       { name: names.acceptedChain, rules: acceptedChainRules(policy) },
     ],
     jumps: enabledHooks(policy).map((hook) => ({ hook, rule: jumpRule(names) })),

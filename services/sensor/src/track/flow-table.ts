@@ -14,6 +14,9 @@ export const DEFAULT_FLOW_TIMEOUTS: FlowTimeouts = { tcp: 300_000, udp: 60_000, 
 
 export type FlowEndCause = 'idle' | 'evicted' | 'flushed';
 
+/** Entries the interim queue skips over before it compacts its arrays. */
+const COMPACT_AFTER = 4096;
+
 const LRU_TCP = 0;
 const LRU_UDP = 1;
 const LRU_OTHER = 2;
@@ -49,6 +52,15 @@ export class FlowTable {
   private readonly flows = new Map<string, Flow>();
   private readonly lists = [new LruList(), new LruList(), new LruList()];
   private readonly timeoutOf: Float64Array;
+  /**
+   * The interim queue: flows that changed since their last summary, in the order of that first
+   * change (the clock only moves forward, so the head is always the longest-waiting). Two
+   * parallel arrays and a head index, no per-flow links: an entry whose stamp no longer equals
+   * its flow's changedSince is stale (the flow was summarized or left since) and is skipped.
+   */
+  private changedFlows: Flow[] = [];
+  private changedStamps: number[] = [];
+  private changedHead = 0;
   evictions = 0;
   expirations = 0;
 
@@ -84,6 +96,54 @@ export class FlowTable {
     if (list.newest === flow) return;
     list.unlink(flow);
     list.append(flow);
+  }
+
+  /** Notes that the flow changed (a packet); it joins the interim queue unless it waits there already. */
+  noteChange(flow: Flow, now: number): void {
+    if (flow.changedSince >= 0) return;
+    flow.changedSince = now;
+    this.changedFlows.push(flow);
+    this.changedStamps.push(now);
+  }
+
+  /** The flow was just summarized: nothing about it is new any more. */
+  markSummarized(flow: Flow): void {
+    flow.changedSince = -1;
+  }
+
+  /**
+   * Hands every flow whose first unsummarized change is at or before `cutoff` to `summarize`,
+   * longest-waiting first, and marks it summarized. Cheap when nothing is due: one look at the head.
+   */
+  summarizeChanged(cutoff: number, summarize: (flow: Flow) => void): void {
+    const flows = this.changedFlows;
+    const stamps = this.changedStamps;
+    let head = this.changedHead;
+    while (head < flows.length) {
+      const flow = flows[head]!;
+      const stamp = stamps[head]!;
+      if (flow.changedSince === stamp && stamp > cutoff) break;
+      head++;
+      if (flow.changedSince !== stamp) continue;
+      flow.changedSince = -1;
+      summarize(flow);
+    }
+    this.changedHead = head;
+    if (head === flows.length) {
+      flows.length = 0;
+      stamps.length = 0;
+      this.changedHead = 0;
+    } else if (head >= COMPACT_AFTER && head * 2 >= flows.length) {
+      // Entries before the head would keep flows that left the table alive: drop them.
+      this.changedFlows = flows.slice(head);
+      this.changedStamps = stamps.slice(head);
+      this.changedHead = 0;
+    }
+  }
+
+  /** Flows in the interim queue, stale entries included (tests, bounds). */
+  get changedQueueLength(): number {
+    return this.changedFlows.length - this.changedHead;
   }
 
   /** Ends flows idle longer than their class's timeout. Cheap when nothing is due. */
@@ -136,5 +196,7 @@ export class FlowTable {
   private remove(flow: Flow): void {
     this.flows.delete(flow.key);
     this.lists[flow.lruClass]!.unlink(flow);
+    // Its end summary says everything: its interim queue entry, if any, goes stale.
+    flow.changedSince = -1;
   }
 }

@@ -46,6 +46,11 @@ export class Flow {
   leadsToPeer = false;
   /** The inside end's host record (set by the engine when the flow starts). */
   host: InsideHost | null = null;
+  /**
+   * When the flow first changed after its last summary (ms), or -1 while nothing changed since
+   * (owned by FlowTable's interim queue: see noteChange).
+   */
+  changedSince = -1;
 
   // Intrusive LRU list links (owned by FlowTable).
   newer: Flow | null = null;

@@ -34,6 +34,7 @@ const ENDS: Record<FlowEvent['end'], p2pwall.v1.FlowEnd> = {
   idle: p2pwall.v1.FlowEnd.FLOW_END_IDLE,
   evicted: p2pwall.v1.FlowEnd.FLOW_END_EVICTED,
   flushed: p2pwall.v1.FlowEnd.FLOW_END_FLUSHED,
+  ongoing: p2pwall.v1.FlowEnd.FLOW_END_ONGOING,
 };
 
 /**

@@ -18,15 +18,18 @@ const lines = (changes: Partial<KernelPolicy> = {}, family: 4 | 6 = 4): string[]
 /** The defaults, exactly as `iptables -t security -S` prints them back. */
 const DEFAULT_IPV4 = [
   '-N P2PWALL',
-  '-A P2PWALL -m set --match-set p2pwall-peer-ep4 dst,dst -j DROP',
-  '-A P2PWALL -m set --match-set p2pwall-peer-ep4 src,src -j DROP',
-  '-A P2PWALL -m set --match-set p2pwall-peer-ip4 dst -j DROP',
-  '-A P2PWALL -m set --match-set p2pwall-peer-ip4 src -j DROP',
+  '-A P2PWALL -m set --match-set p2pwall-peer-ep4 dst,dst -j P2PWALL-PEER',
+  '-A P2PWALL -m set --match-set p2pwall-peer-ep4 src,src -j P2PWALL-PEER',
+  '-A P2PWALL -m set --match-set p2pwall-peer-ip4 dst -j P2PWALL-PEER',
+  '-A P2PWALL -m set --match-set p2pwall-peer-ip4 src -j P2PWALL-PEER',
   '-A P2PWALL -p tcp -m set --match-set p2pwall-lock4 src -m conntrack --ctstate NEW -m tcp --dport 1024:65535 -j DROP',
   '-A P2PWALL -m mark --mark 0x10000000/0x10000000 -g P2PWALL-ACCEPTED',
   '-A P2PWALL -m connmark --mark 0x20000000/0x20000000 -j RETURN',
   '-A P2PWALL -m conntrack --ctdir ORIGINAL -m connbytes --connbytes 0:8 --connbytes-mode packets --connbytes-dir original -j NFQUEUE --queue-num 0 --queue-bypass',
   '-A P2PWALL -m conntrack --ctdir REPLY -m connbytes --connbytes 0:8 --connbytes-mode packets --connbytes-dir reply -j NFQUEUE --queue-num 0 --queue-bypass',
+  '-N P2PWALL-PEER',
+  '-A P2PWALL-PEER -m conntrack --ctstate NEW -m mark ! --mark 0x10000000/0x10000000 -j NFQUEUE --queue-num 0',
+  '-A P2PWALL-PEER -j DROP',
   '-N P2PWALL-ACCEPTED',
   '-A P2PWALL-ACCEPTED -m mark --mark 0x20000000/0x20000000 -j CONNMARK --set-xmark 0x20000000/0x20000000',
   '-A P2PWALL-ACCEPTED -j MARK --set-xmark 0x0/0x30000000',
@@ -49,10 +52,31 @@ describe('rule generation', () => {
   });
 
   it('matches TCP only in the set rules under -n (dropUdp false)', () => {
-    const drops = lines({ dropUdp: false }).filter((line) => line.endsWith('-j DROP'));
-    expect(drops).toHaveLength(5);
-    for (const line of drops) expect(line).toMatch(/^-A P2PWALL -p tcp /);
-    expect(drops.some((line) => line.includes('udp'))).toBe(false);
+    const setRules = lines({ dropUdp: false }).filter((line) => line.includes('--match-set'));
+    expect(setRules).toHaveLength(5);
+    for (const line of setRules) expect(line).toMatch(/^-A P2PWALL -p tcp /);
+    expect(setRules.some((line) => line.includes('udp'))).toBe(false);
+  });
+
+  it('sends opening packets to and from learned peers to the sensor without --queue-bypass, then drops the rest', () => {
+    const peer = lines().filter((line) => line.includes('P2PWALL-PEER'));
+    expect(peer).toEqual([
+      '-A P2PWALL -m set --match-set p2pwall-peer-ep4 dst,dst -j P2PWALL-PEER',
+      '-A P2PWALL -m set --match-set p2pwall-peer-ep4 src,src -j P2PWALL-PEER',
+      '-A P2PWALL -m set --match-set p2pwall-peer-ip4 dst -j P2PWALL-PEER',
+      '-A P2PWALL -m set --match-set p2pwall-peer-ip4 src -j P2PWALL-PEER',
+      '-N P2PWALL-PEER',
+      // Not again once the sensor accepted it: it comes back with the accepted bit, and is dropped.
+      '-A P2PWALL-PEER -m conntrack --ctstate NEW -m mark ! --mark 0x10000000/0x10000000 -j NFQUEUE --queue-num 0',
+      '-A P2PWALL-PEER -j DROP',
+    ]);
+    // Fail-open or fail-closed, a learned peer is never let through by a queue nobody listens on.
+    expect(lines({ failOpen: false }).filter((line) => line.startsWith('-A P2PWALL-PEER'))).toEqual(peer.filter((line) => line.startsWith('-A P2PWALL-PEER')));
+    expect(lines({ queues: [2, 3] })).toContain('-A P2PWALL-PEER -m conntrack --ctstate NEW -m mark ! --mark 0x10000000/0x10000000 -j NFQUEUE --queue-balance 2:3');
+    // Monitor mode: the chain exists (so a mode switch converges) but nothing jumps to it.
+    const monitor = lines({ monitor: true });
+    expect(monitor).toContain('-N P2PWALL-PEER');
+    expect(monitor.filter((line) => line.includes('P2PWALL-PEER'))).toEqual(['-N P2PWALL-PEER']);
   });
 
   it('leaves the time-lock rules out when the time-lock is off', () => {
@@ -60,13 +84,15 @@ describe('rule generation', () => {
   });
 
   it('queues to one queue with --queue-num and to consecutive queues with --queue-balance', () => {
-    expect(lines({ queues: [2] }).filter((line) => line.includes('NFQUEUE')).every((line) => line.endsWith('-j NFQUEUE --queue-num 2 --queue-bypass'))).toBe(true);
-    expect(lines({ queues: [0, 1, 2] }).filter((line) => line.includes('NFQUEUE')).every((line) => line.endsWith('-j NFQUEUE --queue-balance 0:2 --queue-bypass'))).toBe(true);
+    const connbytesQueues = (changes: Partial<KernelPolicy>) => lines(changes).filter((line) => line.includes('NFQUEUE') && line.includes('--connbytes'));
+    expect(connbytesQueues({ queues: [2] })).toHaveLength(2);
+    expect(connbytesQueues({ queues: [2] }).every((line) => line.endsWith('-j NFQUEUE --queue-num 2 --queue-bypass'))).toBe(true);
+    expect(connbytesQueues({ queues: [0, 1, 2] }).every((line) => line.endsWith('-j NFQUEUE --queue-balance 0:2 --queue-bypass'))).toBe(true);
   });
 
   it('fails closed without --queue-bypass when failOpen is false', () => {
     const queued = lines({ failOpen: false }).filter((line) => line.includes('NFQUEUE'));
-    expect(queued).toHaveLength(2);
+    expect(queued).toHaveLength(3);
     for (const line of queued) expect(line).toMatch(/-j NFQUEUE --queue-num 0$/);
   });
 
@@ -131,7 +157,7 @@ describe('restore scripts', () => {
     );
     const script = installScript(generateFamilyRuleset(policy({ hooks: { forward: true, input: false, output: true } }), 4), names, snapshot).split('\n');
     expect(script[0]).toBe('*security');
-    expect(script.slice(1, 3)).toEqual([':P2PWALL - [0:0]', ':P2PWALL-ACCEPTED - [0:0]']);
+    expect(script.slice(1, 4)).toEqual([':P2PWALL - [0:0]', ':P2PWALL-PEER - [0:0]', ':P2PWALL-ACCEPTED - [0:0]']);
     expect(script.filter((line) => line.startsWith('-D') || line.startsWith('-I'))).toEqual(['-D FORWARD 4', '-D FORWARD 3', '-D INPUT 1', '-I OUTPUT 1 -m comment --comment p2pwall -j P2PWALL']);
     expect(script.at(-2)).toBe('COMMIT');
   });
@@ -160,6 +186,8 @@ async function setNames(netns: Netns): Promise<string[]> {
   return stdout.split('\n').filter(Boolean).sort();
 }
 
+/** iptables-save lists our chains by name: P2PWALL, P2PWALL-ACCEPTED, P2PWALL-PEER. */
+const chainRules = (chain: string): string[] => DEFAULT_IPV4.filter((line) => line.startsWith(`-A ${chain} `));
 const SECURITY_TABLE_WITH_DEFAULTS = (family: 4 | 6): string =>
   [
     '*security',
@@ -168,8 +196,9 @@ const SECURITY_TABLE_WITH_DEFAULTS = (family: 4 | 6): string =>
     ':OUTPUT ACCEPT',
     ':P2PWALL -',
     ':P2PWALL-ACCEPTED -',
+    ':P2PWALL-PEER -',
     '-A FORWARD -m comment --comment p2pwall -j P2PWALL',
-    ...DEFAULT_IPV4.filter((line) => line.startsWith('-A P2PWALL')).map((line) => (family === 6 ? line.replace(/(peer-ep|peer-ip|lock)4/, '$16') : line)),
+    ...['P2PWALL', 'P2PWALL-ACCEPTED', 'P2PWALL-PEER'].flatMap(chainRules).map((line) => (family === 6 ? line.replace(/(peer-ep|peer-ip|lock)4/, '$16') : line)),
     'COMMIT',
     '',
   ].join('\n');
@@ -271,7 +300,7 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('rules in a netw
 
     await installRules(policy({ ipv6: false, table: 'filter', monitor: true }), { runner: netns.runner });
     const saved = await save(netns, 4);
-    expect(saved).toContain('*filter\n:INPUT ACCEPT\n:FORWARD ACCEPT\n:OUTPUT ACCEPT\n:P2PWALL -\n:P2PWALL-ACCEPTED -\n-A FORWARD -m comment --comment p2pwall -j P2PWALL\n');
+    expect(saved).toContain('*filter\n:INPUT ACCEPT\n:FORWARD ACCEPT\n:OUTPUT ACCEPT\n:P2PWALL -\n:P2PWALL-ACCEPTED -\n:P2PWALL-PEER -\n-A FORWARD -m comment --comment p2pwall -j P2PWALL\n');
     expect(saved).not.toMatch(/DROP/);
     expect(saved.split('*filter')[0]).not.toMatch(/P2PWALL/);
     await removeRules({ prefix: 'p2pwall' }, { runner: netns.runner });
@@ -288,6 +317,8 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('rules in a netw
     expect(text).toMatch(/p2pwall-peer-ep4 +hash:ip,port +1 entries/);
     expect(text).toMatch(/p2pwall-lock6 +hash:ip +0 entries/);
     expect(text).toContain('Queues (nfnetlink_queue):\n  none bound: no sensor is listening');
+    expect(text).toContain('-A P2PWALL-PEER -m conntrack --ctstate NEW -m mark ! --mark 0x10000000/0x10000000 -j NFQUEUE --queue-num 0   [0 packets, 0 bytes]');
+    expect(text).toMatch(/\n {2}P2PWALL-PEER: attempts to or from a learned peer: opening packets \(conntrack NEW\) go to the sensor/);
     await removeRules({ prefix: 'p2pwall' }, { runner: netns.runner });
     const empty = await showRules({ prefix: 'p2pwall' }, { runner: netns.runner, readQueueStats: () => [] });
     expect(empty).toContain('IPv4: no p2pwall chains or jumps');
@@ -331,6 +362,55 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('real packets th
       sets.removePeer(LAB.server4, 1214);
       await sets.flush();
       expect(reachability(await tryConnect(lab.client, [v4(8080), v4(1214)]))).toEqual({ [v4(8080)]: true, [v4(1214)]: true });
+    } finally {
+      await lab.dispose();
+    }
+  });
+
+  it('queues only the opening packets of attempts to learned peers, and drops them in the kernel while no sensor listens', async () => {
+    const lab = await createRoutedLab();
+    try {
+      await startEchoServer(lab.server, [1214, 1215]);
+      // What reached the server: counting rules (no target) in its own INPUT.
+      await lab.server.exec('iptables-restore', [], {
+        input: [
+          '*filter',
+          ':INPUT ACCEPT [0:0]',
+          '-A INPUT -p tcp -m tcp --dport 1214 --tcp-flags SYN,ACK SYN',
+          '-A INPUT -p udp -m udp --dport 1214',
+          '-A INPUT -p tcp -m tcp --dport 1215 --tcp-flags SYN,ACK SYN',
+          'COMMIT',
+          '',
+        ].join('\n'),
+      });
+      // Fail-open: the connbytes rules carry --queue-bypass, the peer chain must not.
+      await installRules(policy({ ipv6: false }), { runner: lab.gateway.runner });
+      // Port 1215: as if a sensor had accepted the SYN (it comes back with the accepted bit).
+      await lab.gateway.exec('iptables-restore', ['--noflush'], { input: '*mangle\n-A FORWARD -p tcp -m tcp --dport 1215 -j MARK --set-xmark 0x10000000/0x10000000\nCOMMIT\n' });
+      const sets = new KernelSets({ prefix: 'p2pwall', ipv6: false, runner: lab.gateway.runner, onError: (message) => expect.fail(message) });
+      sets.addPeer(LAB.server4, 1214, 600);
+      sets.addPeer(LAB.server4, 1215, 600);
+      await sets.flush();
+
+      const target = (port: number): string => `${LAB.server4}:${port}`;
+      expect(reachability(await tryConnect(lab.client, [target(1214), target(1215)], 1500))).toEqual({ [target(1214)]: false, [target(1215)]: false });
+      const datagrams = `const s = require('node:dgram').createSocket('udp4'); let n = 0;
+        const next = () => (n++ < 3 ? s.send('p2pwall', 1214, '${LAB.server4}', () => setTimeout(next, 20)) : s.close()); next();`;
+      await lab.client.exec(process.execPath, ['-e', datagrams]);
+
+      const counts = async (netns: Netns, table: string, chain: string): Promise<number[]> => {
+        const { stdout } = await netns.exec('iptables', ['-t', table, '-S', chain, '-v']);
+        return [...stdout.matchAll(/^-A .* -c (\d+) \d+/gm)].map((match) => Number(match[1]));
+      };
+      // Nothing reached the server: with --queue-bypass the queue would have accepted them.
+      expect(await counts(lab.server, 'filter', 'INPUT')).toEqual([0, 0, 0]);
+      // Queued: the SYN and its retransmission (one second later) to 1214, and all three
+      // datagrams (a dropped datagram never confirms its conntrack entry, so each one is NEW).
+      // The SYNs to 1215 carried the accepted bit: dropped in the kernel, never queued.
+      const [queued, dropped] = await counts(lab.gateway, 'security', 'P2PWALL-PEER');
+      expect(queued).toBeGreaterThanOrEqual(2 + 3);
+      expect(queued).toBeLessThanOrEqual(3 + 3);
+      expect(dropped).toBeGreaterThanOrEqual(2);
     } finally {
       await lab.dispose();
     }

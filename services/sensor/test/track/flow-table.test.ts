@@ -63,3 +63,50 @@ describe('FlowTable', () => {
     expect(table.size).toBe(0);
   });
 });
+
+describe('FlowTable interim queue', () => {
+  const table = (maxFlows = 100) => new FlowTable(maxFlows, { tcp: 1e9, udp: 1e9, other: 1e9 }, () => {});
+  const due = (t: FlowTable, cutoff: number): string[] => {
+    const keys: string[] = [];
+    t.summarizeChanged(cutoff, (f) => keys.push(f.key));
+    return keys;
+  };
+
+  it('hands over flows whose first change since their last summary is at or before the cutoff, oldest first, once', () => {
+    const t = table();
+    const [a, b, c] = [flow('a', IPPROTO_TCP, 0), flow('b', IPPROTO_TCP, 0), flow('c', IPPROTO_UDP, 0)];
+    for (const f of [a, b, c]) t.insert(f);
+    t.noteChange(b, 10);
+    t.noteChange(a, 20);
+    t.noteChange(b, 25); // already waiting since 10
+    t.noteChange(c, 30);
+    expect(t.changedQueueLength).toBe(3);
+    expect(due(t, 9)).toEqual([]);
+    expect(due(t, 20)).toEqual(['b', 'a']);
+    expect(due(t, 20)).toEqual([]);
+    // Changed again after its summary: waits from the new change.
+    t.noteChange(a, 40);
+    expect(due(t, 39)).toEqual(['c']);
+    expect(due(t, 40)).toEqual(['a']);
+    expect(t.changedQueueLength).toBe(0);
+  });
+
+  it('skips flows summarized another way (at once) or gone from the table (evicted, expired, flushed)', () => {
+    const ended: string[] = [];
+    const t = new FlowTable(2, { tcp: 100, udp: 1e9, other: 1e9 }, (f) => ended.push(f.key));
+    const [a, b, c] = [flow('a', IPPROTO_TCP, 0), flow('b', IPPROTO_UDP, 0), flow('c', IPPROTO_UDP, 50)];
+    t.insert(a);
+    t.insert(b);
+    t.noteChange(a, 0);
+    t.noteChange(b, 0);
+    t.markSummarized(b);
+    t.insert(c); // evicts a (least recently active)
+    t.noteChange(c, 50);
+    expect(ended).toEqual(['a']);
+    expect(due(t, 1000)).toEqual(['c']);
+    t.noteChange(b, 60);
+    t.flush();
+    expect(due(t, 1000)).toEqual([]);
+    expect(t.changedQueueLength).toBe(0);
+  });
+});

@@ -39,6 +39,14 @@ describe('summaries', () => {
     expect(bytes.subarray(0, 18).toString('hex')).toBe('0a10fd000000000000000000000000010005');
   });
 
+  it('marks an interim summary of a live flow FLOW_END_ONGOING, with the totals so far', () => {
+    const summary = flowSummary(flow({ end: 'ongoing', packetsOut: 1, droppedPackets: 1, answered: false, app: null, rules: [], reason: 'learned-peer' }), INSIDE);
+    const decoded = p2pwall.v1.FlowSummary.decode(p2pwall.v1.FlowSummary.encode(summary).finish());
+    expect(decoded).toMatchObject({ end: p2pwall.v1.FlowEnd.FLOW_END_ONGOING, verdict: p2pwall.v1.Verdict.VERDICT_DROP, packetsOut: 1, droppedPackets: 1, reason: 'learned-peer', initiatorInside: true });
+    // field 20 (end), varint 4: tag 0xa0 0x01.
+    expect(Buffer.from(p2pwall.v1.FlowSummary.encode(summary).finish()).toString('hex').endsWith('a00104')).toBe(true);
+  });
+
   it('maps client and peer events; lock and peer-refresh map to nothing', () => {
     const client: ClientEvent = { event: 'client', letter: 'c', ts: 5, host: '192.168.1.5', protocol: 'fasttrack', evidence: [{ protocol: 'fasttrack', rule: 'r', packet: 1, flow: 'udp a > b', supporting: false }], hostPackets: 9, msSinceFirstPacket: 3, lockedUntil: 120005, reidentified: false };
     const peer: PeerEvent = { event: 'peer', letter: 'p', ts: 6, ip: '2001:db8::9', port: 1214, protocol: 'fasttrack', via: 'supernode-list', learnedFrom: '192.168.1.5', expiresAt: 99 };

@@ -1,0 +1,50 @@
+/**
+ * Inside hosts this replica merged into lately, whose windows may still hold members: the hosts
+ * the sweep's second look (BatchProcessor.reevaluateHosts) reads back. Bounded: beyond `max`, the
+ * host first seen longest ago is forgotten first (hosts whose windows ran out go at every look).
+ */
+
+export interface RecentHost {
+  /** Its window's Redis key. */
+  key: string;
+  site: string;
+  hostIp: string;
+  hostBytes: Uint8Array;
+  /** `site/gateway/queue` of the batch that touched it last (named as evidence). */
+  sensor: string;
+  /** Its window holds nothing newer than this: no need to look again after it. */
+  until: number;
+}
+
+export class RecentHosts {
+  private readonly hosts = new Map<string, RecentHost>();
+
+  constructor(private readonly max: number) {}
+
+  get size(): number {
+    return this.hosts.size;
+  }
+
+  /** `key`: the host as site/ip. */
+  remember(key: string, host: RecentHost): void {
+    const known = this.hosts.get(key);
+    if (known) {
+      // updated in place (cheaper than re-inserting on every batch): eviction goes by first sight, expiry by `until`
+      known.sensor = host.sensor;
+      known.until = Math.max(known.until, host.until);
+      return;
+    }
+    this.hosts.set(key, host);
+    if (this.hosts.size > this.max) this.hosts.delete(this.hosts.keys().next().value!);
+  }
+
+  /** Hosts whose window may still hold members at `nowMs`; the others are forgotten. */
+  live(nowMs: number): RecentHost[] {
+    const out: RecentHost[] = [];
+    for (const [key, host] of this.hosts) {
+      if (host.until > nowMs) out.push(host);
+      else this.hosts.delete(key);
+    }
+    return out;
+  }
+}
