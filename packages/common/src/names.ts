@@ -34,6 +34,8 @@ export const CONSUMERS = {
 
 const REDIS_PREFIX = 'p2pwall:v1';
 
+export type IncidentIndex = 'all' | 'site' | 'gateway' | 'host' | 'protocol' | 'peer';
+
 export const REDIS_KEYS = {
   /** Hash: decision id → encoded Decision (the active blocklist). */
   decisions: `${REDIS_PREFIX}:decisions`,
@@ -51,6 +53,17 @@ export const REDIS_KEYS = {
   seenBatch: (instance: string, sequence: number): string => `${REDIS_PREFIX}:ingest:seen:${instance}:${sequence}`,
   /** Hash: sensor id → encoded last Heartbeat. */
   sensors: `${REDIS_PREFIX}:sensors`,
+  /**
+   * Hash: one incident's fields (counters, `r:<rule>` counts, gateways as a comma list). Beside it,
+   * `<key>:peers` and `:decisions` (sorted sets by first time) and `:samples` (capped list).
+   */
+  incident: (id: string): string => `${REDIS_PREFIX}:incident:${id}`,
+  /** Hash: protocol → "id|lastSeenMs" of one inside host's open incidents. */
+  incidentOpen: (site: string, host: string): string => `${REDIS_PREFIX}:incident-open:${site}:${host}`,
+  /** Sorted set of incident ids by last seen: every incident, or those of one site, gateway, host ip, protocol or peer ip. */
+  incidentIndex: (by: IncidentIndex, value = ''): string => `${REDIS_PREFIX}:incidents:by-${by}:${value}`,
+  /** String: the longest incident (last seen − first seen, ms) recorded so far. */
+  incidentMaxSpan: `${REDIS_PREFIX}:incidents:max-span`,
   /** A marker the brain sets when it has published decisions; its absence means Redis lost them. */
   epoch: `${REDIS_PREFIX}:epoch`,
 } as const;

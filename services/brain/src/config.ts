@@ -1,4 +1,5 @@
-import { loadConfig, type ConfigSchema } from '@p2pwall/common';
+import { loadConfig, natsConnectionProblems, redisConnectionProblems, TELEMETRY_CONFIG_SCHEMA, telemetryConfigProblems, type ConfigSchema, type TelemetryConfig } from '@p2pwall/common';
+import { natsConnection, redisConnection } from './connections.js';
 import { DEFAULT_RULES, type RulesConfig } from './correlate/config.js';
 import { Allowlist } from './decide/allowlist.js';
 
@@ -21,8 +22,20 @@ export interface BrainConfig extends RulesConfig {
     tls: { enabled: boolean; ca: string | null; cert: string | null; key: string | null; rejectUnauthorized: boolean };
   };
   ingest: { dedupSeconds: number };
+  incidents: { quietSeconds: number; retentionDays: number; samples: number; listItems: number };
+  /** Sites whose decisions are recorded (simulated), never enforced: for rollout. */
+  simulation: { sites: string[] };
   blocklist: { changesMaxLen: number; sweepSeconds: number; minExtendSeconds: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
+  /** /metrics, /health/live, /health/ready and OTLP export (@p2pwall/common's telemetry). */
+  telemetry: TelemetryConfig;
+  api: {
+    enabled: boolean;
+    listen: { host: string; port: number };
+    tokens: { read: string[]; admin: string[] };
+    tokenFiles: { read: string | null; admin: string | null };
+    sensorStaleSeconds: number;
+  };
 }
 
 export const BRAIN_ENV_PREFIX = 'P2PWALL_BRAIN_';
@@ -42,8 +55,8 @@ export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
     user: strOrNull('user name (with password)'),
     password: strOrNull('password'),
     token: strOrNull('authentication token'),
-    creds: strOrNull('path of a .creds file (JWT + nkey)'),
-    tls: obj({ enabled: { type: 'boolean', default: false }, ca: strOrNull('CA file'), cert: strOrNull('client certificate file'), key: strOrNull('client key file') }),
+    creds: strOrNull('path of a .creds file (JWT + nkey seed); at most one of user/password, token and creds'),
+    tls: obj({ enabled: { type: 'boolean', default: false, description: 'TLS (tls:// servers ask for it too)' }, ca: strOrNull('PEM CA file (null: system CAs)'), cert: strOrNull('PEM client certificate file'), key: strOrNull('PEM client key file') }),
   }),
   stream: obj({
     create: { type: 'boolean', default: true, description: 'create the stream when missing' },
@@ -61,9 +74,9 @@ export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
   }),
   redis: obj({
     url: { type: 'string', default: 'redis://127.0.0.1:6379' },
-    username: strOrNull('ACL user'),
-    password: strOrNull('password'),
-    tls: obj({ enabled: { type: 'boolean', default: false }, ca: strOrNull('CA file'), cert: strOrNull('client certificate file'), key: strOrNull('client key file'), rejectUnauthorized: { type: 'boolean', default: true } }),
+    username: strOrNull('ACL user (with password)'),
+    password: strOrNull('password of username, or requirepass'),
+    tls: obj({ enabled: { type: 'boolean', default: false, description: 'TLS (rediss:// asks for it too)' }, ca: strOrNull('PEM CA file (null: system CAs)'), cert: strOrNull('PEM client certificate file'), key: strOrNull('PEM client key file'), rejectUnauthorized: { type: 'boolean', default: true, description: 'false: the server certificate is not verified (tests only)' } }),
   }),
   correlation: obj({
     fanout: obj({
@@ -93,19 +106,35 @@ export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
   }),
   allowlist: obj({ hosts: strings('inside hosts never locked: CIDR or site/CIDR'), endpoints: strings('outside addresses never blocked: CIDR, ip:port, [v6]:port') }),
   ingest: obj({ dedupSeconds: int(60, 30 * DAY, DAY, 'how long a counted batch (instance, sequence) is remembered') }),
+  incidents: obj({
+    quietSeconds: int(10, 30 * DAY, 1800, 'a gap in evidence longer than this closes an incident'),
+    retentionDays: int(1, 3650, 90, 'incidents are kept this long after they were last seen'),
+    samples: int(0, 1000, 20, 'sample flows kept per incident'),
+    listItems: int(1, 1000, 20, 'peers and decisions listed per incident (counts are always whole)'),
+  }),
+  simulation: obj({ sites: strings('sites in simulation: their decisions are recorded as simulated and never enforced') }),
   blocklist: obj({
     changesMaxLen: int(100, 100_000_000, 100_000, 'XADD MAXLEN ~ of the change stream'),
     sweepSeconds: int(1, 3600, 5, 'expiry sweep and epoch check period'),
     minExtendSeconds: int(0, DAY, 10, 'an unchanged decision is rewritten only when its expiry moves by more than this'),
   }),
   log: obj({ level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], default: 'info' } }),
+  telemetry: TELEMETRY_CONFIG_SCHEMA,
+  api: obj({
+    enabled: { type: 'boolean', default: true, description: 'serve the HTTP API (it needs at least one token)' },
+    listen: obj({ host: { type: 'string', default: '0.0.0.0' }, port: int(0, 65535, 8080, 'TCP port; 0 picks a free one') }),
+    tokens: obj({ read: strings('bearer tokens that may query'), admin: strings('bearer tokens that may also block, unblock and allow') }),
+    tokenFiles: obj({ read: strOrNull('file of read tokens, one a line (# comments)'), admin: strOrNull('file of admin tokens, one a line (# comments)') }),
+    sensorStaleSeconds: int(1, DAY, 30, 'a sensor without a heartbeat for this long is shown as stale'),
+  }),
 });
 
 function checkBrainConfig(value: unknown): string[] {
   const config = value as BrainConfig;
   const problems = Allowlist.problems(config.allowlist);
-  if (config.nats.password !== null && config.nats.user === null) problems.push('nats.password: needs nats.user');
-  if (config.nats.tls.cert !== null && config.nats.tls.key === null) problems.push('nats.tls.key: required with nats.tls.cert');
+  problems.push(...natsConnectionProblems(natsConnection(config.nats), { section: 'nats', credsFile: 'creds' }));
+  problems.push(...redisConnectionProblems(redisConnection(config.redis), 'redis'));
+  problems.push(...telemetryConfigProblems(config.telemetry));
   return problems;
 }
 

@@ -5,11 +5,12 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BlocklistWriter } from '../src/blocklist/writer.js';
 import { Allowlist } from '../src/decide/allowlist.js';
-import { decodeDecision } from '../src/decide/decision.js';
+import { decodeDecision, type BrainDecision } from '../src/decide/decision.js';
 import { signatureDecisions } from '../src/decide/make.js';
 import { observeBatch } from '../src/correlate/observe.js';
 import { BatchProcessor } from '../src/ingest/processor.js';
-import { batch, encodeBatch, flow, rules } from './support.js';
+import { IncidentStore } from '../src/incidents/store.js';
+import { batch, encodeBatch, flow, ip, rules } from './support.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -95,6 +96,62 @@ describe('blocklist writer', () => {
     expect(w.counters.epochsRestored).toBe(before + 1);
   });
 
+  it('answers blocklist questions from memory, and names the peers newly blocked once', async () => {
+    const w = writer();
+    await w.upsert(peerDecision());
+    await w.upsert(peerDecision('site-a', '10.0.0.1', 0)); // the whole address 198.51.100.9
+    expect(w.isPeerBlocked('198.51.100.9:1214', '198.51.100.9')).toBe(true);
+    expect(w.isPeerBlocked('198.51.100.9:80', '198.51.100.9')).toBe(true); // by its address
+    expect(w.isPeerBlocked('198.51.100.10:1214', '198.51.100.10')).toBe(false);
+    expect(w.takeNewPeerBlocks().map((d) => d.id).sort()).toEqual(['endpoint:198.51.100.9:1214', 'ip:198.51.100.9']);
+    expect(w.takeNewPeerBlocks()).toEqual([]);
+    await w.upsert(peerDecision('site-b', '10.0.0.2')); // more evidence: not a new block
+    expect(w.takeNewPeerBlocks()).toEqual([]);
+    clock += 7 * 86_400_000 + 1;
+    expect(w.isPeerBlocked('198.51.100.9:1214', '198.51.100.9')).toBe(false); // expired
+  });
+
+  it('a memory copy another writer has changed since costs a retry, never evidence', async () => {
+    const a = writer();
+    const b = writer();
+    expect(await a.upsert(peerDecision('site-a', '10.0.0.1'))).toBe('written');
+    expect(await b.upsert(peerDecision('site-b', '10.0.0.2'))).toBe('written'); // a's copy is now out of date
+    expect(await a.upsert(peerDecision('site-c', '10.0.0.3'))).toBe('written');
+    expect(a.counters.conflicts).toBe(1);
+    const stored = decodeDecision((await redis.hgetBuffer(REDIS_KEYS.decisions, 'endpoint:198.51.100.9:1214'))!);
+    expect(stored.evidence.hosts).toEqual(['site-a/10.0.0.1', 'site-b/10.0.0.2', 'site-c/10.0.0.3']);
+    expect(await a.upsert(peerDecision('site-c', '10.0.0.3'))).toBe('skipped'); // nothing new: not even a read
+  });
+
+  it('a decision removed through one replica stays removed: the other forgets it on its next sweep', async () => {
+    const a = writer();
+    const b = writer();
+    await a.upsert(peerDecision());
+    await b.sweep();
+    expect(b.known().map((d) => d.id)).toEqual(['endpoint:198.51.100.9:1214']);
+    expect(await a.remove('endpoint:198.51.100.9:1214')).toBe(true);
+    await b.sweep();
+    await b.sweep();
+    expect(await redis.hkeys(REDIS_KEYS.decisions)).toEqual([]);
+    expect(b.known()).toEqual([]);
+    expect(b.isPeerBlocked('198.51.100.9:1214', '198.51.100.9')).toBe(false);
+  });
+
+  it('after Redis lost everything, a replica whose sweep finds the epoch restored by another republishes what it knows', async () => {
+    const a = writer();
+    const b = writer();
+    await a.upsert(peerDecision());
+    await b.upsert(peerDecision('site-a', '10.0.0.1', 4662));
+    await a.sweep();
+    await b.sweep();
+    await server.restart();
+    await redis.ping();
+    await a.sweep(); // restores the epoch, republishes both (it learned b's in its sweep)
+    await redis.hdel(REDIS_KEYS.decisions, 'endpoint:198.51.100.9:4662'); // as if a had not known it
+    await b.sweep();
+    expect((await redis.hkeys(REDIS_KEYS.decisions)).sort()).toEqual(['endpoint:198.51.100.9:1214', 'endpoint:198.51.100.9:4662']);
+  });
+
   it('a replica that never wrote learns the hash in its sweep, so it can republish too', async () => {
     await writer().upsert(peerDecision());
     const other = writer();
@@ -114,13 +171,46 @@ describe('batch processor on Redis', () => {
     expect(await p.summary(Buffer.from('not a protobuf at all \xff\xff'))).toBe('malformed');
     expect(p.counters).toMatchObject({ batches: 1, duplicates: 1, malformed: 1, flows: 30 });
     const key = REDIS_KEYS.hostEndpoints('site-a', '192.168.1.9');
-    expect(await redis.hlen(key)).toBe(30);
+    expect((await redis.hkeys(key)).filter((field) => field !== '#')).toHaveLength(30); // '#': the window's version
     const ttl = await redis.pttl(key);
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
     // a second batch from another sequence adds 20 endpoints: 50 unanswered → the host is locked
     await p.summary(encodeBatch({ sequence: 2, flows: Array.from({ length: 20 }, (_, i) => flow({ host: '192.168.1.9', to: `198.51.100.${i + 101}`, port: 40000, proto: 'udp' })) }));
     expect(await redis.hkeys(REDIS_KEYS.decisions)).toEqual(['host:site-a:192.168.1.9']);
+  });
+
+  it('an operator\'s allow entry keeps the brain from deciding the block it covers', async () => {
+    const w = writer();
+    const p = processor(w);
+    const allow: BrainDecision = { ...peerDecision('site-a', '10.0.0.1'), id: 'allow:host:site-a:10.0.0.1', scope: p2pwall.v1.Scope.SCOPE_HOST, ip: ip('10.0.0.1'), port: 0, site: 'site-a', origin: p2pwall.v1.Origin.ORIGIN_MANUAL, action: p2pwall.v1.Action.ACTION_ALLOW, expiresMs: clock + 3_600_000 };
+    await w.upsert(allow);
+    await p.summary(encodeBatch({ clients: [{ host: '10.0.0.1' }, { host: '10.0.0.2' }], peers: [{ ip: '198.51.100.9', port: 1214, from: '10.0.0.1' }] }));
+    const ids = (await redis.hkeys(REDIS_KEYS.decisions)).sort();
+    expect(ids).toEqual(['allow:host:site-a:10.0.0.1', 'endpoint:198.51.100.9:1214', 'host:site-a:10.0.0.2']);
+    expect(p.counters.allowed).toBe(1);
+  });
+
+  it('decisions from a site in simulation are recorded as simulated, and become real with evidence from another site', async () => {
+    const p = new BatchProcessor(redis, writer(), { rules: rules(), allowlist: new Allowlist({ hosts: [], endpoints: [] }), dedupMs: 60_000, simulatedSites: new Set(['site-a']), now });
+    await p.summary(encodeBatch({ clients: [{ host: '10.0.0.1' }], peers: [{ ip: '198.51.100.9', port: 1214, from: '10.0.0.1' }] }));
+    const stored = async (id: string) => decodeDecision((await redis.hgetBuffer(REDIS_KEYS.decisions, id))!);
+    expect((await stored('host:site-a:10.0.0.1')).simulated).toBe(true);
+    expect((await stored('endpoint:198.51.100.9:1214')).simulated).toBe(true);
+    await p.summary(encodeBatch({ site: 'site-b', instance: 'b', peers: [{ ip: '198.51.100.9', port: 1214, from: '10.1.0.1' }] }));
+    expect((await stored('endpoint:198.51.100.9:1214')).simulated).toBe(false);
+  });
+
+  it('records the incident of a client with its peers and the decisions taken because of it', async () => {
+    const store = new IncidentStore(redis, { quietMs: 1_800_000, retentionMs: 86_400_000, maxSamples: 5, listItems: 5, now });
+    const p = new BatchProcessor(redis, writer(), { rules: rules(), allowlist: new Allowlist({ hosts: [], endpoints: [] }), dedupMs: 60_000, incidents: { store, maxSamples: 5 }, now });
+    await p.summary(encodeBatch({ clients: [{ host: '10.0.0.1', rule: 'ft.udp-probe' }], peers: [1, 2, 3].map((i) => ({ ip: `198.51.100.${i}`, port: 1214, from: '10.0.0.1' })), flows: [flow({ host: '10.0.0.1', to: '198.51.100.1', port: 1214, app: 'fasttrack', rules: ['ft.tcp-hello'] })] }));
+    const { items } = await store.list({ site: 'site-a', limit: 10 });
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({ host: '10.0.0.1', protocol: 'fasttrack', gateways: ['gw1'], peers: { count: 3 }, bytes: 60 });
+    expect(items[0]!.evidence.map((e) => e.rule).sort()).toEqual(['ft.tcp-hello', 'ft.udp-probe']);
+    expect(items[0]!.decisions).toEqual(expect.arrayContaining(['host:site-a:10.0.0.1', 'endpoint:198.51.100.1:1214']));
+    expect(p.counters.incidentFailures).toBe(0);
   });
 
   it('a host reaching 3 blocked peers over TCP only is locked (signature peers first)', async () => {
@@ -144,6 +234,30 @@ describe('batch processor on Redis', () => {
     expect(d.evidence.rules).toEqual(['corr.blocked-peers']);
     // A second look changes nothing more.
     expect(await p.reevaluateHosts()).toBe(0);
+  });
+
+  it('two replicas merging into one large window in turn lock the host as one would', async () => {
+    const w = writer();
+    const replicas = [processor(w), processor(w)];
+    // 6 batches × 10 unanswered UDP endpoints of one host, the replicas taking turns: corr.udp-fanout at 50
+    for (let i = 0; i < 6; i += 1) {
+      const flows = Array.from({ length: 10 }, (_, j) => flow({ host: '192.168.1.40', to: `198.51.100.${10 * i + j + 1}`, port: 40000, proto: 'udp' }));
+      expect(await replicas[i % 2]!.summary(encodeBatch({ sequence: i + 1, flows }))).toBe('processed');
+      expect(await redis.hexists(REDIS_KEYS.decisions, 'host:site-a:192.168.1.40')).toBe(i >= 4 ? 1 : 0);
+    }
+    const d = decodeDecision((await redis.hgetBuffer(REDIS_KEYS.decisions, 'host:site-a:192.168.1.40'))!);
+    expect(d.evidence).toMatchObject({ rules: ['corr.udp-fanout'], count: 60 });
+  });
+
+  it('decisions of one id in a batch are written once', async () => {
+    const w = writer();
+    // a client event (signature lock) and 50 unanswered UDP endpoints (corr.udp-fanout lock) of one host: one id, one change
+    const flows = Array.from({ length: 50 }, (_, j) => flow({ host: '192.168.1.5', to: `198.51.100.${j + 1}`, port: 40000, proto: 'udp' }));
+    await processor(w).summary(encodeBatch({ clients: [{ host: '192.168.1.5' }], flows }));
+    expect(await redis.get(REDIS_KEYS.blocklistVersion)).toBe('1');
+    const host = decodeDecision((await redis.hgetBuffer(REDIS_KEYS.decisions, 'host:site-a:192.168.1.5'))!);
+    expect(host).toMatchObject({ origin: p2pwall.v1.Origin.ORIGIN_SIGNATURE });
+    expect(host.evidence.rules).toEqual(['corr.udp-fanout', 'ft.udp-probe']);
   });
 
   it('heartbeats land in the sensors hash', async () => {

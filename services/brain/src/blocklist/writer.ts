@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { REDIS_KEYS, type Logger } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { Redis } from 'ioredis';
-import { decodeDecision, encodeDecision, type BrainDecision } from '../decide/decision.js';
+import { trace, type Tracer } from '@opentelemetry/api';
+import { blocklistUpdateSpan, decisionSpan } from '../telemetry/blocklist-spans.js';
+import { decisionId, decodeDecision, encodeDecision, isActiveBlock, type BrainDecision } from '../decide/decision.js';
 import { mergeDecision, worthWriting } from '../decide/make.js';
 
 /**
@@ -17,8 +19,18 @@ import { mergeDecision, worthWriting } from '../decide/make.js';
  * Redis restarted empty: the scripts refuse to write while REDIS_KEYS.epoch is missing; the writer
  * then sets a new epoch (the version continues above every version it saw) and republishes every
  * active decision it holds in memory. Each replica keeps in memory every active decision it wrote
- * or saw in the hash (each sweep reads the whole hash), so replicas converge on the union; the
- * sweep also re-writes any active decision of its memory missing from the hash.
+ * or saw in the hash (each sweep reads the whole hash), so replicas converge on the union: a sweep
+ * that finds the epoch changed since its last look (another replica restored it) re-writes the
+ * active decisions of its memory missing from the hash. With the epoch unchanged, a decision
+ * missing from the hash was removed on purpose (an operator's unblock, an allow entry, another
+ * replica's expiry) and is forgotten, never written back.
+ *
+ * That memory also answers the ingest path's blocklist questions without a Redis round trip
+ * (isBlocked), and an upsert that would change nothing against it is skipped at once: the stored
+ * decision only ever grows from what this replica wrote or read (merges are unions and maxima),
+ * so what adds nothing to the memory copy adds nothing to the stored one. Decisions of other
+ * replicas reach the memory with the next sweep; takeNewPeerBlocks tells the ingest path which
+ * peers became blocked since it last asked, so it can give the host rules a second look.
  */
 
 const VARINT = `
@@ -70,6 +82,10 @@ export interface BlocklistWriterOptions {
   evidenceMaxItems: number;
   log?: Logger;
   now?: () => number;
+  /** Makes the "decision" and "blocklist update" spans; absent: the API's global tracer (a no-op unless registered). */
+  tracer?: Tracer;
+  /** Told of every decision written as new or changed (upsert 'written', replace); not of republished copies. */
+  onWritten?: (decision: BrainDecision) => void;
 }
 
 export type UpsertResult = 'written' | 'skipped' | 'kept';
@@ -86,10 +102,34 @@ export interface WriterCounters {
 
 const MAX_ATTEMPTS = 20;
 
+const ENDPOINT_PREFIX = decisionId.endpoint('', 0).split(':')[0]! + ':';
+const IP_PREFIX = decisionId.ip('');
+
+/** The peer a decision id names (`ip:port` of an endpoint id, the IP of an ip id); undefined for host ids. */
+function peerToken(id: string): string | undefined {
+  if (id.startsWith(ENDPOINT_PREFIX)) return id.slice(ENDPOINT_PREFIX.length);
+  if (id.startsWith(IP_PREFIX)) return id.slice(IP_PREFIX.length);
+  return undefined;
+}
+
 export class BlocklistWriter {
   private readonly redis: ScriptedRedis;
+  private readonly tracer: Tracer;
   private readonly memory = new Map<string, BrainDecision>();
+  /** The last upsert of each id still running (see upsert). */
+  private readonly upserting = new Map<string, Promise<UpsertResult>>();
+  /** The bytes Redis holds for a decision object of memory (written or read here): the compare-and-set needs no re-encoding. */
+  private readonly storedBytes = new WeakMap<BrainDecision, Buffer>();
+  /** Endpoint and IP decisions of memory by peer token (`ip:port`, or the bare IP): isPeerBlocked builds no ids. */
+  private readonly peers = new Map<string, BrainDecision>();
+  /** Endpoint and IP blocks that became active in memory since takeNewPeerBlocks last ran. */
+  private newPeerBlocks = new Map<string, BrainDecision>();
   private highestVersion = 0;
+  /** The epoch marker the last sweep saw: when it changes, Redis lost the blocklist and another replica restored it. */
+  private epochSeen: string | null | undefined;
+  /** The order decisions were remembered in: one remembered during a sweep may be missing from its scan. */
+  private readonly rememberedAt = new WeakMap<BrainDecision, number>();
+  private remembered = 0;
   private restoring: Promise<void> | undefined;
   readonly counters: WriterCounters = { written: 0, skipped: 0, kept: 0, removed: 0, conflicts: 0, republished: 0, epochsRestored: 0 };
 
@@ -99,6 +139,7 @@ export class BlocklistWriter {
   ) {
     defineBlocklistScripts(redis);
     this.redis = redis as ScriptedRedis;
+    this.tracer = options.tracer ?? trace.getTracer('p2pwall-brain');
   }
 
   private now(): number {
@@ -113,34 +154,111 @@ export class BlocklistWriter {
 
   private remember(decision: BrainDecision): void {
     const mine = this.memory.get(decision.id);
-    if (!mine || mine.expiresMs <= decision.expiresMs) this.memory.set(decision.id, decision);
+    if (mine && mine.expiresMs > decision.expiresMs) return;
+    this.memory.set(decision.id, decision);
+    this.rememberedAt.set(decision, ++this.remembered);
+    const token = peerToken(decision.id);
+    if (token !== undefined) this.peers.set(token, decision);
+    const now = this.now();
+    if (decision.scope !== p2pwall.v1.Scope.SCOPE_HOST && isActiveBlock(decision, now) && !(mine && isActiveBlock(mine, now))) this.newPeerBlocks.set(decision.id, decision);
   }
 
-  private change(id: string, expected: Buffer | null, value: BrainDecision | null, kind: p2pwall.v1.ChangeKind, decision: BrainDecision): Promise<number> {
+  /** The active decision under `id` this replica knows (written here, or read by the last sweep). */
+  active(id: string, nowMs = this.now()): BrainDecision | undefined {
+    const decision = this.memory.get(id);
+    return decision !== undefined && decision.expiresMs > nowMs ? decision : undefined;
+  }
+
+  /** Whether this replica knows an active BLOCK under `id` (written here, or read by the last sweep). */
+  isBlocked(id: string, nowMs = this.now()): boolean {
+    const decision = this.memory.get(id);
+    return decision !== undefined && isActiveBlock(decision, nowMs);
+  }
+
+  private forget(id: string): void {
+    this.memory.delete(id);
+    const token = peerToken(id);
+    if (token !== undefined) this.peers.delete(token);
+  }
+
+  /** Whether the endpoint (`ip:port` / `[v6]:port`, as endpointKey names it) or its whole address `ip` is blocked as far as this replica knows. */
+  isPeerBlocked(endpoint: string, ip: string, nowMs = this.now()): boolean {
+    const byEndpoint = this.peers.get(endpoint);
+    if (byEndpoint && isActiveBlock(byEndpoint, nowMs)) return true;
+    const byIp = this.peers.get(ip);
+    return byIp !== undefined && isActiveBlock(byIp, nowMs);
+  }
+
+  /** Endpoint and IP blocks that became active here (own writes or the sweep) since the last call. */
+  takeNewPeerBlocks(): BrainDecision[] {
+    const taken = [...this.newPeerBlocks.values()];
+    this.newPeerBlocks = new Map();
+    return taken;
+  }
+
+  /** `valueBytes`: `value` already encoded, when the caller has it. */
+  private change(id: string, expected: Buffer | null, value: BrainDecision | null, kind: p2pwall.v1.ChangeKind, decision: BrainDecision, valueBytes?: Buffer): Promise<number> {
     const change = p2pwall.v1.BlocklistChange.encode({ kind, decision, decisionId: id }).finish();
-    return this.redis.p2pwallBlocklistChange(
+    return blocklistUpdateSpan(this.tracer, id, kind, () => this.redis.p2pwallBlocklistChange(
       REDIS_KEYS.decisions,
       REDIS_KEYS.blocklistVersion,
       REDIS_KEYS.blocklistChanges,
       REDIS_KEYS.epoch,
       id,
       expected ?? '',
-      value ? Buffer.from(encodeDecision(value)) : '',
+      valueBytes ?? (value ? Buffer.from(encodeDecision(value)) : ''),
       Buffer.from(change),
       this.options.changesMaxLen,
-    );
+    ));
   }
 
   /** Merges `next` into the stored decision of the same id and writes it when that changes something. */
   async upsert(next: BrainDecision): Promise<UpsertResult> {
+    // Upserts of one id run one after the other: the next starts from what the previous wrote
+    // (often nothing left to write) instead of losing the compare-and-set to it and reading again.
+    const previous = this.upserting.get(next.id);
+    const run = previous ? previous.catch(() => undefined).then(() => this.upsertNow(next)) : this.upsertNow(next);
+    this.upserting.set(next.id, run);
+    try {
+      return await run;
+    } finally {
+      if (this.upserting.get(next.id) === run) this.upserting.delete(next.id);
+    }
+  }
+
+  private async upsertNow(next: BrainDecision): Promise<UpsertResult> {
+    const unchanged = this.unchangedByMemory(next);
+    if (unchanged) return unchanged;
+    const result = await decisionSpan(this.tracer, next, () => this.upsertStored(next, true));
+    if (result === 'written') this.options.onWritten?.(next);
+    return result;
+  }
+
+  /**
+   * upsert against the stored decision (republishing writes the memory copy itself back). With
+   * `guessFromMemory`, the first attempt takes the live memory copy for the stored decision and
+   * its encoding for the compare-and-set, saving a read: a copy this replica wrote or read encodes
+   * to the stored bytes, unless another writer changed them since, and then the set fails and the
+   * next attempt reads.
+   */
+  private async upsertStored(next: BrainDecision, guessFromMemory = false): Promise<UpsertResult> {
+    const mine = guessFromMemory ? this.memory.get(next.id) : undefined;
+    let guess = mine && mine.expiresMs > this.now() ? mine : undefined;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
       const now = this.now();
-      const current = await this.redis.hgetBuffer(REDIS_KEYS.decisions, next.id);
+      let current: Buffer | null;
       let stored: BrainDecision | undefined;
-      try {
-        stored = current ? decodeDecision(current) : undefined;
-      } catch {
-        stored = undefined; // unreadable: overwrite it
+      if (guess) {
+        stored = guess;
+        current = this.storedBytes.get(guess) ?? Buffer.from(encodeDecision(guess));
+        guess = undefined;
+      } else {
+        current = await this.redis.hgetBuffer(REDIS_KEYS.decisions, next.id);
+        try {
+          stored = current ? decodeDecision(current) : undefined;
+        } catch {
+          stored = undefined; // unreadable: overwrite it
+        }
       }
       const merged = mergeDecision(stored, next, this.options.evidenceMaxItems, now);
       if (!merged) {
@@ -153,7 +271,8 @@ export class BlocklistWriter {
         this.counters.skipped += 1;
         return 'skipped';
       }
-      const version = await this.change(next.id, current, merged, p2pwall.v1.ChangeKind.CHANGE_KIND_UPSERT, merged);
+      const bytes = Buffer.from(encodeDecision(merged));
+      const version = await this.change(next.id, current, merged, p2pwall.v1.ChangeKind.CHANGE_KIND_UPSERT, merged, bytes);
       if (version === -2) {
         await this.restoreEpoch();
         continue;
@@ -163,6 +282,7 @@ export class BlocklistWriter {
         continue;
       }
       this.highestVersion = Math.max(this.highestVersion, version);
+      this.storedBytes.set(merged, bytes);
       this.remember(merged);
       this.counters.written += 1;
       return 'written';
@@ -170,12 +290,54 @@ export class BlocklistWriter {
     throw new Error(`decision ${next.id}: gave up after ${MAX_ATTEMPTS} conflicting writes`);
   }
 
+  /**
+   * Writes `decision` as it is, replacing whatever is stored under its id (no merge): an operator's
+   * manual block or allow entry outranks what the brain decided, and an operator may shorten it.
+   */
+  async replace(decision: BrainDecision): Promise<void> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
+      const current = await this.redis.hgetBuffer(REDIS_KEYS.decisions, decision.id);
+      const version = await this.change(decision.id, current, decision, p2pwall.v1.ChangeKind.CHANGE_KIND_UPSERT, decision);
+      if (version === -2) {
+        await this.restoreEpoch();
+        continue;
+      }
+      if (version === -1) {
+        this.counters.conflicts += 1;
+        continue;
+      }
+      this.highestVersion = Math.max(this.highestVersion, version);
+      // remember() keeps a later expiry; an operator may shorten one, so the old copy goes first.
+      this.memory.delete(decision.id);
+      this.remember(decision);
+      this.counters.written += 1;
+      this.options.onWritten?.(decision);
+      return;
+    }
+    throw new Error(`decision ${decision.id}: gave up after ${MAX_ATTEMPTS} conflicting writes`);
+  }
+
+  /** 'skipped' or 'kept' when merging `next` into the live memory copy changes nothing worth writing; undefined: ask Redis. */
+  private unchangedByMemory(next: BrainDecision): UpsertResult | undefined {
+    const now = this.now();
+    const mine = this.memory.get(next.id);
+    if (!mine || mine.expiresMs <= now) return undefined;
+    const merged = mergeDecision(mine, next, this.options.evidenceMaxItems, now);
+    if (!merged) {
+      this.counters.kept += 1;
+      return 'kept';
+    }
+    if (worthWriting(mine, merged, this.options.minExtendMs)) return undefined;
+    this.counters.skipped += 1;
+    return 'skipped';
+  }
+
   /** Removes a decision (REMOVE change) if it is still stored as `expected` (any stored value when undefined). */
   async remove(id: string, expected?: Buffer): Promise<boolean> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
       const current = await this.redis.hgetBuffer(REDIS_KEYS.decisions, id);
       if (!current || (expected && !current.equals(expected))) {
-        this.memory.delete(id);
+        this.forget(id);
         return false;
       }
       let decision: BrainDecision;
@@ -188,7 +350,7 @@ export class BlocklistWriter {
       if (version === -1) continue;
       if (version === -2) return false; // Redis lost everything: nothing left to remove
       this.highestVersion = Math.max(this.highestVersion, version);
-      this.memory.delete(id);
+      this.forget(id);
       this.counters.removed += 1;
       return true;
     }
@@ -213,7 +375,7 @@ export class BlocklistWriter {
         const pending = this.known();
         this.restoring = undefined;
         for (const decision of pending) {
-          if ((await this.upsert(decision)) === 'written') this.counters.republished += 1;
+          if ((await this.upsertStored(decision)) === 'written') this.counters.republished += 1;
         }
       } finally {
         this.restoring = undefined;
@@ -242,11 +404,17 @@ export class BlocklistWriter {
 
   /**
    * One maintenance pass: restores the epoch if Redis lost it, removes expired decisions (REMOVE
-   * changes), learns the hash into memory, and re-writes active decisions of memory the hash lacks.
+   * changes), learns the hash into memory, and for decisions of memory the hash lacks: re-writes
+   * them after a restored epoch, forgets them otherwise.
    */
   async sweep(): Promise<{ removed: number; republished: number; active: number }> {
+    const rememberedBefore = this.remembered;
     const restored = await this.ensureEpoch();
     const now = this.now();
+    const epoch = await this.redis.get(REDIS_KEYS.epoch);
+    // Another replica restored the epoch since the last sweep: what is missing was lost, not removed.
+    const lost = this.epochSeen !== undefined && epoch !== this.epochSeen && !restored;
+    this.epochSeen = epoch;
     let removed = 0;
     const present = new Set<string>();
     const stream = this.redis.hscanBufferStream(REDIS_KEYS.decisions, { count: 500 });
@@ -256,6 +424,10 @@ export class BlocklistWriter {
         const id = chunk[i]!.toString();
         const value = chunk[i + 1]!;
         present.add(id);
+        const mine = this.memory.get(id);
+        const known = mine && this.storedBytes.get(mine);
+        // unchanged since this replica wrote or read it: nothing to decode or learn (it expires by its memory copy below)
+        if (known && known.equals(value) && mine!.expiresMs > now) continue;
         let decision: BrainDecision | undefined;
         try {
           decision = decodeDecision(value);
@@ -265,15 +437,23 @@ export class BlocklistWriter {
           continue;
         }
         if (decision.expiresMs <= now) expired.push([id, value]);
-        else this.remember(decision);
+        else {
+          this.storedBytes.set(decision, value);
+          this.remember(decision);
+        }
       }
     }
     for (const [id, value] of expired) if (await this.remove(id, value)) removed += 1;
     let republished = 0;
     for (const [id, decision] of this.memory) {
-      if (decision.expiresMs <= now) this.memory.delete(id);
-      else if (!present.has(id) && !restored) {
-        if ((await this.upsert(decision)) === 'written') republished += 1;
+      if (decision.expiresMs <= now) this.forget(id);
+      else if (present.has(id) || restored) continue;
+      else if (lost) {
+        if ((await this.upsertStored(decision)) === 'written') republished += 1;
+      } else if ((this.rememberedAt.get(decision) ?? 0) <= rememberedBefore) {
+        // Removed by someone else (an operator's unblock, an allow entry, another replica's
+        // expiry): forget it, never write it back.
+        this.forget(id);
       }
     }
     this.counters.republished += republished;

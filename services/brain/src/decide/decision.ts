@@ -37,6 +37,14 @@ export const decisionId = {
 
 export const AUTHOR = 'p2pwall-brain';
 
+/** The expiry of a decision that never expires (9999-12-31T23:59:59Z): operators' permanent entries. */
+export const NEVER_EXPIRES_MS = 253_402_300_799_000;
+
+/** Whether a decision's expiry means "never" (the API shows `expires: null`). */
+export function neverExpires(expiresMs: number): boolean {
+  return expiresMs >= NEVER_EXPIRES_MS;
+}
+
 export function encodeDecision(decision: BrainDecision): Uint8Array {
   return p2pwall.v1.Decision.encode(decision).finish();
 }

@@ -3,17 +3,29 @@ import { p2pwall } from '@p2pwall/proto';
 import type { Redis } from 'ioredis';
 import type { BlocklistWriter } from '../blocklist/writer.js';
 import type { RulesConfig } from '../correlate/config.js';
-import { MalformedBatchError, observeBatch } from '../correlate/observe.js';
-import { endpointAdditions, evaluateEndpoint, evaluateHost, hostAdditions, windowEndpoints } from '../correlate/rules.js';
-import type { TimedSet } from '../correlate/window.js';
+import { MalformedBatchError, observeBatch, type BatchObservations } from '../correlate/observe.js';
+import { endpointAdditions, endpointFinding, entriesAggregates, entriesBlockedTally, hostAdditions, hostFindings, hostsReaching, knownClientCandidates, reachedPeers, windowEntries, type HostAggregates, type IsBlocked } from '../correlate/rules.js';
 import type { Allowlist } from '../decide/allowlist.js';
-import { decisionId, isActiveBlock, type BrainDecision } from '../decide/decision.js';
-import { fanoutDecision, hostDecision, signatureDecisions, type DecideContext } from '../decide/make.js';
-import { defineStateScripts, parseTimedSet, queueMerge } from './state.js';
+import { allowCovers, coveringAllowIds } from '../decide/allow-entries.js';
+import { decisionId, type BrainDecision } from '../decide/decision.js';
+import { markSimulated } from '../decide/simulation.js';
+import { fanoutDecision, hostDecision, mergeDecision, signatureDecisions, type DecideContext } from '../decide/make.js';
+import { peerToken, SecondLook } from './second-look.js';
+import { WindowMirrors } from './window-mirror.js';
+import { incidentUpdates, type BatchEvidence } from '../incidents/evidence.js';
+import { batchEvidence, incidentDecisions } from '../incidents/from-batch.js';
+import type { IncidentStore } from '../incidents/store.js';
+import { defineStateScripts, mergeBatch, readWindows, type BatchMerge, type BatchMergeResult } from './state.js';
 
 /**
  * One message → Redis (the imperative shell around correlate/ and decide/). Used by serve for
  * every JetStream message; needs only Redis, so tests drive it directly as well.
+ *
+ * Per summary batch: at most one lock look-up (HMGET, only for hosts whose flows count only if
+ * they are known clients), one script call that claims the batch's dedup marker and merges every
+ * endpoint set and host window (answering with counts, not sets), a read-back of the few windows
+ * that just reached a blocked peer, and the decision upserts. Blocklist questions are answered
+ * from the writer's memory.
  */
 
 export type Outcome = 'processed' | 'duplicate' | 'malformed' | 'heartbeat';
@@ -26,6 +38,10 @@ export interface IngestCounters {
   flows: number;
   skippedItems: number;
   decisions: number;
+  /** Incident updates that could not be recorded (logged; the decisions stand). */
+  incidentFailures: number;
+  /** Blocks not written because an operator's allow entry covers them. */
+  allowed: number;
 }
 
 export interface ProcessorOptions {
@@ -33,26 +49,40 @@ export interface ProcessorOptions {
   allowlist: Allowlist;
   /** How long (instance, sequence) of a counted batch is remembered. */
   dedupMs: number;
+  /** Sites in simulation: their decisions are recorded as simulated, never enforced (decide/simulation.ts). */
+  simulatedSites?: ReadonlySet<string>;
+  /** Where incidents are recorded (none: not recorded, e.g. in benchmarks of correlation alone). */
+  incidents?: { store: IncidentStore; maxSamples: number };
   log?: Logger;
   now?: () => number;
 }
 
-/** Hosts whose windows the sweep re-evaluates at most (the oldest are forgotten first). */
-const MAX_RECENT_HOSTS = 100_000;
+/** Large host windows copied in memory at most (each up to correlation.host.maxEntries members). */
+const MAX_MIRRORED_WINDOWS = 2000;
 
-interface RecentHost {
-  site: string;
-  hostIp: string;
-  hostBytes: Uint8Array;
-  sensor: string;
-  /** Its window holds nothing newer than this: no need to look again after it. */
-  until: number;
+/** The aggregates of a window too small for corr.udp-fanout and corr.tcp-udp-pairs (see windowsFrom). */
+const NO_AGGREGATES: HostAggregates = { udp: { count: 0, unanswered: 0, firstSeenMs: 0, lastSeenMs: 0 }, pairs: { count: 0, firstSeenMs: 0, lastSeenMs: 0 } };
+
+/** What deciding on a merged batch needs: small, so that it is all a message keeps while Redis works. */
+interface BatchPlan {
+  /** Signature decisions of the batch (clients, detected flows, learned peers). */
+  decisions: BrainDecision[];
+  /** The host windows merged, in merge order. */
+  hosts: { host: string; key: string; site: string; hostIp: string; hostBytes: Uint8Array }[];
+  /** The endpoint sets merged, in merge order. */
+  endpoints: { ip: string; ipBytes: Uint8Array; port: number }[];
+  /** reachedPeers of the batch. */
+  reached: string[];
+  flows: number;
+  skipped: number;
 }
 
 export class BatchProcessor {
-  readonly counters: IngestCounters = { batches: 0, duplicates: 0, malformed: 0, heartbeats: 0, flows: 0, skippedItems: 0, decisions: 0 };
-  /** Hosts with a live window, for the order-independent second look (see reevaluateHosts). */
-  private readonly recentHosts = new Map<string, RecentHost>();
+  readonly counters: IngestCounters = { batches: 0, duplicates: 0, malformed: 0, heartbeats: 0, flows: 0, skippedItems: 0, decisions: 0, incidentFailures: 0, allowed: 0 };
+  /** The order-independent second look at the windows of recent hosts (second-look.ts). */
+  private readonly secondLook: SecondLook;
+  /** Copies of the large host windows this replica merges into (see window-mirror.ts). */
+  private readonly mirrors = new WindowMirrors(MAX_MIRRORED_WINDOWS);
 
   constructor(
     private readonly redis: Redis,
@@ -60,6 +90,7 @@ export class BatchProcessor {
     private readonly options: ProcessorOptions,
   ) {
     defineStateScripts(redis);
+    this.secondLook = new SecondLook(redis, writer, options.rules, options.allowlist);
   }
 
   private now(): number {
@@ -88,147 +119,179 @@ export class BatchProcessor {
 
   async summary(data: Uint8Array): Promise<Outcome> {
     const now = this.now();
-    let obs;
+    let obs: BatchObservations;
     try {
       obs = observeBatch(p2pwall.v1.SummaryBatch.decode(data), now);
     } catch (error) {
       // protobuf decode errors and MalformedBatchError alike: the message can never be processed
       return this.malformed(error instanceof MalformedBatchError ? 'summary batch (incomplete)' : 'summary batch', error);
     }
-    const seenKey = REDIS_KEYS.seenBatch(obs.instance, obs.sequence);
-    const claimed = await this.redis.set(seenKey, String(now), 'PX', this.options.dedupMs, 'NX');
-    if (claimed === null) {
+    const ctx: DecideContext = { rules: this.options.rules, allowlist: this.options.allowlist, nowMs: now, sensor: obs.sensor };
+    const marker = REDIS_KEYS.seenBatch(obs.instance, obs.sequence);
+    const evidence = this.options.incidents ? batchEvidence(obs, [], now) : undefined;
+    const { plan, merge } = await this.plan(obs, ctx, marker);
+    // Only `plan` (small) is used from here on: the observations and the additions are garbage
+    // while the merge is in flight, so concurrent messages do not keep them through collections.
+    const merged = await mergeBatch(this.redis, merge, this.mirrors);
+    if (merged === 'duplicate') {
       this.counters.duplicates += 1;
-      this.options.log?.debug({ sensor: obs.sensor, instance: obs.instance, sequence: obs.sequence }, 'duplicate batch: already counted');
+      this.options.log?.debug({ sensor: ctx.sensor, marker }, 'duplicate batch: already counted');
       return 'duplicate';
     }
+    let written: BrainDecision[];
     try {
-      await this.correlate(obs, now);
+      written = await this.write(await this.decide(plan, merged, ctx));
     } catch (error) {
-      await this.redis.del(seenKey).catch(() => undefined);
+      // Claimed but not finished: forget the claim so the redelivery is processed (merging again is harmless: it is idempotent).
+      await this.redis.del(marker).catch(() => undefined);
       throw error;
     }
     this.counters.batches += 1;
-    this.counters.flows += obs.flows.length;
-    this.counters.skippedItems += obs.skipped;
+    this.counters.flows += plan.flows;
+    this.counters.skippedItems += plan.skipped;
+    if (evidence) await this.recordIncidents({ ...evidence, decisions: incidentDecisions(written, now) });
     return 'processed';
   }
 
-  /**
-   * The host rules against the blocklist as it stands now. `decided` are decisions of the same
-   * batch that block peers, counted as blocked already.
-   */
-  private async evaluateHosts(windows: readonly { entry: { site: string; hostIp: string; hostBytes: Uint8Array }; window: TimedSet }[], decided: readonly BrainDecision[], ctx: DecideContext): Promise<BrainDecision[]> {
-    const lookupIds = new Set<string>();
-    for (const { window } of windows) {
-      for (const { ip, port } of windowEndpoints(window)) {
-        lookupIds.add(decisionId.endpoint(ip, port));
-        lookupIds.add(decisionId.ip(ip));
-      }
+  /** After the decisions: a failure here is counted and logged, never a redelivery (it would count twice). */
+  private async recordIncidents(evidence: BatchEvidence): Promise<void> {
+    const incidents = this.options.incidents!;
+    try {
+      await incidents.store.record(incidentUpdates(evidence, incidents.maxSamples));
+    } catch (error) {
+      this.counters.incidentFailures += 1;
+      this.options.log?.warn({ err: error instanceof Error ? error.message : String(error), failures: this.counters.incidentFailures }, 'incident update failed: skipped');
     }
-    const blocks = await this.writer.lookup([...lookupIds]);
-    const blocked = new Set<string>([...blocks].filter(([, d]) => isActiveBlock(d, ctx.nowMs)).map(([id]) => id));
-    for (const d of decided) if (d.scope !== p2pwall.v1.Scope.SCOPE_HOST) blocked.add(d.id);
-    const isBlocked = (ip: string, port: number) => blocked.has(decisionId.endpoint(ip, port)) || blocked.has(decisionId.ip(ip));
-    const out: BrainDecision[] = [];
-    for (const { entry, window } of windows) {
-      const decision = hostDecision(entry, evaluateHost(window, isBlocked, ctx.rules.correlation), ctx);
-      if (decision) out.push(decision);
-    }
-    return out;
   }
 
-  private remember(entry: { site: string; hostIp: string; hostBytes: Uint8Array }, sensor: string, until: number): void {
-    const key = `${entry.site}/${entry.hostIp}`;
-    this.recentHosts.delete(key);
-    this.recentHosts.set(key, { site: entry.site, hostIp: entry.hostIp, hostBytes: entry.hostBytes, sensor, until });
-    if (this.recentHosts.size > MAX_RECENT_HOSTS) this.recentHosts.delete(this.recentHosts.keys().next().value!);
+  /** What a batch adds (the merge), and what deciding on it needs afterwards (the plan). */
+  private async plan(obs: BatchObservations, ctx: DecideContext, marker: string): Promise<{ plan: BatchPlan; merge: BatchMerge }> {
+    const config = ctx.rules.correlation;
+    const decisions = signatureDecisions(obs, ctx);
+    const hosts = [...hostAdditions(obs)];
+    const hostKeys = hosts.map(([, entry]) => REDIS_KEYS.hostEndpoints(entry.site, entry.hostIp));
+    const endpoints = [...endpointAdditions(obs, await this.knownClients(obs, decisions), config)];
+    const merge: BatchMerge = {
+      marker: { key: marker, value: String(ctx.nowMs), ttlMs: this.options.dedupMs },
+      endpoints: endpoints.map(([endpoint, entry]) => ({ key: REDIS_KEYS.endpointHosts(endpoint), additions: entry.additions })),
+      hosts: hostKeys.map((key, index) => ({ key, additions: hosts[index]![1].additions })),
+      nowMs: ctx.nowMs,
+      config,
+    };
+    const plan: BatchPlan = {
+      decisions,
+      hosts: hosts.map(([host, { site, hostIp, hostBytes }], index) => ({ host, key: hostKeys[index]!, site, hostIp, hostBytes })),
+      endpoints: endpoints.map(([, { ip, ipBytes, port }]) => ({ ip, ipBytes, port })),
+      reached: reachedPeers(obs),
+      flows: obs.flows.length,
+      skipped: obs.skipped,
+    };
+    return { plan, merge };
   }
 
-  /**
-   * A second look at every host with a live window, against the blocklist as it is now. A host
-   * rule such as corr.blocked-peers must not depend on which batch was processed first (two
-   * replicas, or concurrent messages, see them in any order): a host whose flows arrived before
-   * the peers it reached were blocked is caught here, on the next sweep.
-   */
-  async reevaluateHosts(): Promise<number> {
-    const now = this.now();
-    const hosts = [...this.recentHosts.entries()].filter(([key, host]) => {
-      if (host.until > now) return true;
-      this.recentHosts.delete(key);
-      return false;
+  /** Hosts of this batch that are known clients: identified in it, or under an active lock (looked up only where it changes the fan-out). */
+  private async knownClients(obs: BatchObservations, decisions: readonly BrainDecision[]): Promise<Set<string>> {
+    const known = new Set<string>(decisions.filter((d) => d.scope === p2pwall.v1.Scope.SCOPE_HOST).flatMap((d) => d.evidence.hosts));
+    for (const client of obs.clients) known.add(client.host);
+    const candidates = [...knownClientCandidates(obs, this.options.rules.correlation)].filter(([host]) => !known.has(host));
+    if (candidates.length === 0) return known;
+    const ids = candidates.map(([, h]) => decisionId.host(h.site, h.hostIp));
+    const locks = await this.writer.lookup(ids);
+    candidates.forEach(([host], index) => {
+      if (locks.has(ids[index]!)) known.add(host);
     });
-    if (hosts.length === 0) return 0;
-    const windowMs = this.options.rules.correlation.host.windowSeconds * 1000;
-    const pipeline = this.redis.pipeline();
-    for (const [, host] of hosts) pipeline.hgetall(REDIS_KEYS.hostEndpoints(host.site, host.hostIp));
-    const replies = (await pipeline.exec()) ?? [];
-    let written = 0;
-    const bySensor = new Map<string, { entry: RecentHost; window: TimedSet }[]>();
-    hosts.forEach(([, host], index) => {
-      const [error, fields] = replies[index] ?? [];
-      if (error || typeof fields !== 'object' || fields === null) return;
-      const window = parseTimedSet(Object.entries(fields as Record<string, string>).flat());
-      for (const [member, mark] of window) if (mark.ts < now - windowMs) window.delete(member);
-      if (window.size === 0) return;
-      const group = bySensor.get(host.sensor) ?? [];
-      group.push({ entry: host, window });
-      bySensor.set(host.sensor, group);
-    });
-    for (const [sensor, windows] of bySensor) {
-      const ctx: DecideContext = { rules: this.options.rules, allowlist: this.options.allowlist, nowMs: now, sensor };
-      const decisions = await this.evaluateHosts(windows, [], ctx);
-      const before = this.counters.decisions;
-      await this.write(decisions);
-      written += this.counters.decisions - before;
-    }
-    return written;
+    return known;
   }
 
-  private async correlate(obs: ReturnType<typeof observeBatch>, now: number): Promise<void> {
-    const { rules, allowlist } = this.options;
-    const config = rules.correlation;
-    const ctx: DecideContext = { rules, allowlist, nowMs: now, sensor: obs.sensor };
-    const decisions: BrainDecision[] = signatureDecisions(obs, ctx);
-
-    const hosts = hostAdditions(obs);
-    // Known clients: hosts this batch identifies, and hosts under an active lock.
-    const lockIds = [...hosts.values()].map((h) => decisionId.host(h.site, h.hostIp));
-    const locks = await this.writer.lookup(lockIds);
-    const knownClients = new Set<string>(decisions.filter((d) => d.scope === p2pwall.v1.Scope.SCOPE_HOST).flatMap((d) => d.evidence.hosts));
-    for (const h of hosts.values()) if (locks.has(decisionId.host(h.site, h.hostIp))) knownClients.add(`${h.site}/${h.hostIp}`);
-    const endpoints = endpointAdditions(obs, knownClients, config);
-
-    const pipeline = this.redis.pipeline();
-    const endpointList = [...endpoints.entries()];
-    const hostList = [...hosts.entries()];
-    const fanoutWindowMs = config.fanout.windowSeconds * 1000;
-    const hostWindowMs = config.host.windowSeconds * 1000;
-    for (const [endpoint, entry] of endpointList) queueMerge(pipeline, REDIS_KEYS.endpointHosts(endpoint), entry.additions, now - fanoutWindowMs, fanoutWindowMs, 100_000);
-    for (const [, entry] of hostList) queueMerge(pipeline, REDIS_KEYS.hostEndpoints(entry.site, entry.hostIp), entry.additions, now - hostWindowMs, hostWindowMs, config.host.maxEntries);
-    const replies = (await pipeline.exec()) ?? [];
-    for (const [error] of replies) if (error) throw error;
-
-    endpointList.forEach(([, entry], index) => {
-      const set = parseTimedSet(replies[index]![1]);
-      const finding = evaluateEndpoint(set, config);
-      const decision = finding && fanoutDecision(entry, set, finding, ctx);
+  /** The decisions of a merged batch: its signature decisions, fan-out blocks and host locks. */
+  private async decide(plan: BatchPlan, merged: BatchMergeResult, ctx: DecideContext): Promise<BrainDecision[]> {
+    const config = ctx.rules.correlation;
+    const now = ctx.nowMs;
+    const decisions = [...plan.decisions];
+    plan.endpoints.forEach((endpoint, index) => {
+      const result = merged.endpoints[index]!;
+      const finding = endpointFinding(result, config);
+      const decision = finding && fanoutDecision(endpoint, result.members, finding, ctx);
       if (decision) decisions.push(decision);
     });
 
-    const windows = hostList.map(([, entry], index) => ({ entry, window: parseTimedSet(replies[endpointList.length + index]![1]) }));
-    for (const { entry } of windows) this.remember(entry, obs.sensor, now + hostWindowMs);
-    decisions.push(...(await this.evaluateHosts(windows, decisions, ctx)));
+    // corr.blocked-peers: only a window that just gained a blocked peer can newly reach the
+    // threshold here; peers blocked later are caught by the sweep's second look (second-look.ts).
+    const decidedPeers = new Set(decisions.flatMap((d) => (d.scope === p2pwall.v1.Scope.SCOPE_HOST ? [] : (peerToken(d) ?? []))));
+    const isBlocked: IsBlocked = (endpoint, ip) => this.writer.isPeerBlocked(endpoint, ip, now) || decidedPeers.has(endpoint) || decidedPeers.has(ip);
+    const reaching = hostsReaching(plan.reached, isBlocked);
+    const minPeers = config.host.blockedPeers.minPeers;
+    // Windows the merge did not return (too small for the other rules) are read back when they may hold enough blocked peers.
+    const readBack = plan.hosts.filter(({ host }, index) => reaching.has(host) && !merged.hosts[index]!.entries && merged.hosts[index]!.count >= minPeers);
+    const hostWindowMs = config.host.windowSeconds * 1000;
+    const read = readBack.length === 0 ? [] : await readWindows(this.redis, readBack.map((h) => h.key), now - hostWindowMs, minPeers);
+    const readWindowOf = new Map(readBack.map((h, index) => [h, read[index]]));
 
-    await this.write(decisions);
+    plan.hosts.forEach((ref, index) => {
+      const { entries, count } = merged.hosts[index]!;
+      // a window too small for corr.blocked-peers is not worth a second look (it is remembered once it grows)
+      if (count >= minPeers) this.secondLook.remember(ref.host, { key: ref.key, site: ref.site, hostIp: ref.hostIp, hostBytes: ref.hostBytes, sensor: ctx.sensor, until: now + hostWindowMs });
+      const readBackWindow = readWindowOf.get(ref);
+      const blockedEntries = reaching.has(ref.host) ? (entries ?? (readBackWindow && windowEntries(readBackWindow))) : undefined;
+      if (!entries && !blockedEntries) return; // too small for any host rule
+      const findings = hostFindings(entries ? entriesAggregates(entries, config) : NO_AGGREGATES, blockedEntries && entriesBlockedTally(blockedEntries, isBlocked), config);
+      const decision = hostDecision(ref, findings, ctx);
+      if (decision) decisions.push(decision);
+    });
+    return decisions;
   }
 
-  private async write(decisions: readonly BrainDecision[]): Promise<void> {
-    for (const decision of decisions) {
-      if ((await this.writer.upsert(decision)) === 'written') {
-        this.counters.decisions += 1;
-        this.options.log?.info({ id: decision.id, origin: p2pwall.v1.Origin[decision.origin], reason: decision.reason, hosts: decision.evidence.hosts.length, expiresMs: decision.expiresMs }, 'decision');
-      }
+  /**
+   * The host rules' second look (see second-look.ts), run on every sweep; also forgets the
+   * window copies that ran empty. Returns how many decisions it wrote.
+   */
+  async reevaluateHosts(): Promise<number> {
+    const now = this.now();
+    this.mirrors.forgetIdle(now - this.options.rules.correlation.host.windowSeconds * 1000);
+    const written = await this.write(await this.secondLook.decisions(now));
+    if (this.options.incidents) {
+      for (const decision of written) await this.recordIncidents({ gateway: gatewayOf(decision.evidence.sensors[0] ?? ''), flows: [], clients: [], peers: [], decisions: incidentDecisions([decision], now) });
     }
+    return written.length;
   }
+
+  /** Whether an operator's allow entry (as this replica knows the blocklist) covers a block. */
+  private allowed(decision: BrainDecision): boolean {
+    const now = this.now();
+    const covered = coveringAllowIds(decision).some((id) => {
+      const entry = this.writer.active(id, now);
+      return entry !== undefined && allowCovers(entry, decision);
+    });
+    if (covered) this.counters.allowed += 1;
+    return covered;
+  }
+
+  /** One upsert per id (decisions of one id merged first: merging is associative), all at once; allowed blocks left out. */
+  private async write(decisions: readonly BrainDecision[]): Promise<BrainDecision[]> {
+    const max = this.options.rules.correlation.evidenceMaxItems;
+    const simulated = this.options.simulatedSites ?? new Set<string>();
+    const byId = new Map<string, BrainDecision>();
+    for (const proposed of decisions) {
+      if (this.allowed(proposed)) continue;
+      const decision = markSimulated(proposed, simulated);
+      const previous = byId.get(decision.id);
+      byId.set(decision.id, previous ? (mergeDecision(previous, decision, max) ?? previous) : decision);
+    }
+    const unique = [...byId.values()];
+    const results = await Promise.all(unique.map((decision) => this.writer.upsert(decision)));
+    const written: BrainDecision[] = [];
+    results.forEach((result, index) => {
+      if (result !== 'written') return;
+      const decision = unique[index]!;
+      written.push(decision);
+      this.counters.decisions += 1;
+      this.options.log?.info({ id: decision.id, origin: p2pwall.v1.Origin[decision.origin], reason: decision.reason, hosts: decision.evidence.hosts.length, expiresMs: decision.expiresMs }, 'decision');
+    });
+    return written;
+  }
+}
+
+/** The gateway of a sensor named `site/gateway/queue` ("" when it is not such a name). */
+function gatewayOf(sensor: string): string {
+  return sensor.split('/')[1] ?? '';
 }

@@ -28,6 +28,8 @@ export interface IdentifyResult {
 /** Identified clients by address key, bounded; the least recently active is evicted first. */
 export class ClientTable {
   private readonly entries: BoundedMap<string, ClientEntry>;
+  /** Hosts an operator allowed (address key → until, ms): identified as usual, never locked. */
+  private readonly allowed = new Map<string, number>();
 
   constructor(
     readonly maxClients: number,
@@ -51,7 +53,7 @@ export class ClientTable {
   /** Records evidence against an inside host, arming or re-arming its time-lock. */
   identify(addressKey: string, protocol: string, rule: string, now: number): IdentifyResult {
     let entry = this.entries.get(addressKey);
-    const lockedUntil = this.timeLockMs > 0 ? now + this.timeLockMs : 0;
+    const lockedUntil = this.timeLockMs > 0 && !this.isAllowed(addressKey, now) ? now + this.timeLockMs : 0;
     if (!entry) {
       entry = {
         addressKey,
@@ -73,7 +75,7 @@ export class ClientTable {
     entry.rules.add(rule);
     entry.lockedUntil = Math.max(entry.lockedUntil, lockedUntil);
     this.entries.refresh(addressKey, entry);
-    if (this.timeLockMs > 0 && !wasLocked) {
+    if (this.timeLockMs > 0 && !wasLocked && entry.lockedUntil > now) {
       entry.announcedLockUntil = entry.lockedUntil;
       return { entry, change: 'new' };
     }
@@ -97,10 +99,29 @@ export class ClientTable {
       evidenceCount: 0,
       rules: new Set<string>(),
     };
-    entry.lockedUntil = Math.max(entry.lockedUntil, lockedUntil);
+    if (!this.isAllowed(addressKey, now)) entry.lockedUntil = Math.max(entry.lockedUntil, lockedUntil);
     entry.announcedLockUntil = entry.lockedUntil;
     this.entries.set(addressKey, entry);
     return entry;
+  }
+
+  /** An operator's allow entry: lifts the lock and keeps the host from being locked until then. */
+  allow(addressKey: string, until: number): void {
+    this.allowed.set(addressKey, until);
+    this.unlock(addressKey);
+  }
+
+  /** The allow entry ended or was withdrawn. */
+  disallow(addressKey: string): boolean {
+    return this.allowed.delete(addressKey);
+  }
+
+  isAllowed(addressKey: string, now: number): boolean {
+    const until = this.allowed.get(addressKey);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.allowed.delete(addressKey);
+    return false;
   }
 
   isLocked(entry: ClientEntry | null | undefined, now: number): boolean {

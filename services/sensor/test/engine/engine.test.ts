@@ -1,47 +1,12 @@
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ACK, SYN, TcpConversation, hashRequest, nodePing, nodePong, sessionHello, sessionHelloReply, tcp, udp, uploadReply } from '@p2pwall/lab';
+import { ACK, SYN, TcpConversation, hashRequest, nodePong, sessionHello, sessionHelloReply, tcp, udp, uploadReply } from '@p2pwall/lab';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { EngineConfig } from '../../src/engine-config.js';
 import { Engine, Verdict } from '../../src/engine.js';
-import type { ClientEvent, EngineEvent, FlowEvent, PeerEvent } from '../../src/events.js';
+import type { ClientEvent, EngineEvent, PeerEvent } from '../../src/events.js';
 import { Storefile } from '../../src/enforce/storefile.js';
-
-const T0 = Date.UTC(2026, 0, 1);
-const CLIENT = '192.168.1.5';
-const OTHER_HOST = '192.168.1.20';
-const PEER = { ip: '203.0.113.9', port: 3531 };
-
-/** An engine and the events it emitted; `send` judges one packet at T0 + ms. */
-class Gateway {
-  readonly events: EngineEvent[] = [];
-  readonly engine: Engine;
-
-  constructor(config: Partial<EngineConfig> = {}) {
-    this.engine = new Engine(config, (event) => this.events.push(event));
-  }
-
-  send(packet: Uint8Array, ms = 0): Verdict {
-    return this.engine.judgeIp(packet, 0, packet.length, T0 + ms);
-  }
-
-  get reason(): string {
-    return this.engine.lastReason;
-  }
-
-  of<K extends EngineEvent['event']>(kind: K): (EngineEvent & { event: K })[] {
-    return this.events.filter((e): e is EngineEvent & { event: K } => e.event === kind);
-  }
-
-  flows(at = 0): FlowEvent[] {
-    this.engine.flush(T0 + at);
-    return this.of('flow');
-  }
-}
-
-const ping = (dst = PEER, src = CLIENT, sport = 1214) => udp({ src, dst: dst.ip, sport, dport: dst.port, payload: nodePing() });
-const syn = (src: string, dst: string, dport: number, sport = 40000) => tcp({ src, dst, sport, dport, flags: SYN });
+import { CLIENT, Gateway, OTHER_HOST, PEER, T0, ping, syn } from '../support/gateway.js';
 
 describe('peer learning and drops (ftwall letters c, p, u, t)', () => {
   it('identifies the client from its node ping, learns the peer, and drops the ping', () => {
@@ -146,6 +111,25 @@ describe('time-lock (ftwall -t)', () => {
     expect(gw.send(udp({ src: CLIENT, dst: '198.51.100.98', sport: 1214, dport: 5000, payload: 'x' }), 1000)).toBe(Verdict.drop);
     for (const port of [443, 53, 80, 123, 22, 1023]) expect(lockedOut(gw, 2000, port, '203.0.113.80', 41000 + port)).toBe(Verdict.accept);
     expect(gw.send(syn(OTHER_HOST, '198.51.100.99', 6346), 3000)).toBe(Verdict.accept);
+  });
+
+  it('an operator\'s allow entry lifts the lock and keeps evidence from locking again until it ends', () => {
+    const gw = new Gateway();
+    gw.send(ping());
+    expect(lockedOut(gw, 1000)).toBe(Verdict.drop);
+    expect(gw.engine.allowHost(CLIENT, T0 + 100_000)).toBe(true);
+    expect(lockedOut(gw, 2000, 5001, '203.0.113.81')).toBe(Verdict.accept);
+    // Still identified (the brain keeps its incident), never locked: peers are still learned and dropped.
+    expect(gw.send(ping({ ip: '203.0.113.10', port: 1111 }), 3000)).toBe(Verdict.drop);
+    expect(lockedOut(gw, 4000, 5002, '203.0.113.82')).toBe(Verdict.accept);
+    expect(gw.of('lock')).toEqual([]);
+    // Past the entry's end, evidence locks again.
+    gw.send(ping({ ip: '203.0.113.11', port: 1111 }), 101_000);
+    expect(lockedOut(gw, 102_000, 5003, '203.0.113.83')).toBe(Verdict.drop);
+    expect(gw.engine.allowHost(CLIENT, T0 + 999_000)).toBe(true);
+    expect(gw.engine.disallowHost(CLIENT)).toBe(true);
+    gw.send(ping({ ip: '203.0.113.12', port: 1111 }), 103_000);
+    expect(lockedOut(gw, 104_000, 5004, '203.0.113.84')).toBe(Verdict.drop);
   });
 
   it('expires after the lock time, and new evidence re-arms it', () => {

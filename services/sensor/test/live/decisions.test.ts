@@ -23,7 +23,9 @@ describe('shared decisions mapped to this sensor', () => {
   });
 
   it('lets allow entries lift blocks and locks, and never enforces simulated or unusable decisions', () => {
-    expect(decisionEffect({ scope: Scope.SCOPE_HOST, action: Action.ACTION_ALLOW, ip: host, site: 'a' }, 'a', false)).toEqual({ kind: 'unlock-host', ip: '192.168.1.5' });
+    expect(decisionEffect({ scope: Scope.SCOPE_HOST, action: Action.ACTION_ALLOW, ip: host, site: 'a', expiresMs: 7000 }, 'a', false)).toEqual({ kind: 'allow-host', ip: '192.168.1.5', allowedUntil: 7000 });
+    expect(decisionEffect({ scope: Scope.SCOPE_HOST, action: Action.ACTION_ALLOW, ip: host, site: 'a' }, 'a', true)).toEqual({ kind: 'disallow-host', ip: '192.168.1.5' });
+    expect(decisionEffect({ scope: Scope.SCOPE_HOST, action: Action.ACTION_ALLOW, ip: host, site: 'a' }, 'b', false)).toMatchObject({ kind: 'none' });
     expect(decisionEffect({ scope: Scope.SCOPE_ENDPOINT, action: Action.ACTION_ALLOW, ip: v4, port: 80 }, 'a', false)).toEqual({ kind: 'unblock-peer', ip: '203.0.113.9', port: 80 });
     expect(decisionEffect({ scope: Scope.SCOPE_ENDPOINT, action: Action.ACTION_ALLOW, ip: v4, port: 80 }, 'a', true)).toMatchObject({ kind: 'none' });
     expect(decisionEffect({ scope: Scope.SCOPE_ENDPOINT, action: Action.ACTION_BLOCK, ip: v4, port: 80, simulated: true }, 'a', false)).toEqual({ kind: 'none', why: 'simulated' });

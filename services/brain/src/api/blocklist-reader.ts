@@ -1,0 +1,71 @@
+import { REDIS_KEYS } from '@p2pwall/common';
+import { p2pwall } from '@p2pwall/proto';
+import type { Redis } from 'ioredis';
+import { decodeDecision, type BrainDecision } from '../decide/decision.js';
+
+/**
+ * What the API reads from Redis: decisions from the blocklist hash, sensors' last heartbeats, the
+ * blocklist version. Writes go through BlocklistWriter only. Entries that cannot be decoded are
+ * skipped and counted (`unreadable`); the blocklist sweep removes unreadable decisions.
+ */
+
+export interface ReadCounters {
+  unreadable: number;
+}
+
+function decode(value: Buffer, counters: ReadCounters): BrainDecision | undefined {
+  try {
+    return decodeDecision(value);
+  } catch {
+    counters.unreadable += 1;
+    return undefined;
+  }
+}
+
+/** A Redis glob matching `text` literally. */
+export function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+export class BlocklistReader {
+  readonly counters: ReadCounters = { unreadable: 0 };
+
+  constructor(private readonly redis: Redis) {}
+
+  /** Decisions stored under `ids` (absent and unreadable ones left out), expired or not. */
+  async get(ids: readonly string[]): Promise<BrainDecision[]> {
+    if (ids.length === 0) return [];
+    const values = await this.redis.hmgetBuffer(REDIS_KEYS.decisions, ...ids);
+    return values.flatMap((value) => (value ? (decode(value, this.counters) ?? []) : []));
+  }
+
+  /** Every decision whose id matches the Redis glob `match` (all when omitted), expired or not. */
+  async scan(match?: string): Promise<BrainDecision[]> {
+    const out: BrainDecision[] = [];
+    const stream = this.redis.hscanBufferStream(REDIS_KEYS.decisions, { count: 1000, ...(match === undefined ? {} : { match }) });
+    for await (const chunk of stream as AsyncIterable<Buffer[]>) {
+      for (let i = 1; i < chunk.length; i += 2) {
+        const decision = decode(chunk[i]!, this.counters);
+        if (decision) out.push(decision);
+      }
+    }
+    return out;
+  }
+
+  async blocklistVersion(): Promise<number> {
+    return Number((await this.redis.get(REDIS_KEYS.blocklistVersion)) ?? 0) || 0;
+  }
+
+  /** Every sensor's last heartbeat. */
+  async heartbeats(): Promise<p2pwall.v1.Heartbeat[]> {
+    const all = await this.redis.hgetallBuffer(REDIS_KEYS.sensors);
+    return Object.values(all).flatMap((value) => {
+      try {
+        return [p2pwall.v1.Heartbeat.decode(value)];
+      } catch {
+        this.counters.unreadable += 1;
+        return [];
+      }
+    });
+  }
+}

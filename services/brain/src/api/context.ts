@@ -1,0 +1,25 @@
+import type { Redis } from 'ioredis';
+import type { BlocklistWriter } from '../blocklist/writer.js';
+import type { BrainConfig } from '../config.js';
+import type { IncidentQuery } from '../incidents/store.js';
+import type { BlocklistReader } from './blocklist-reader.js';
+import type { IncidentView, Page } from './views.js';
+
+/** What the API needs from the brain (BrainService hands over its own connections and writer). */
+export interface ApiDeps {
+  redis: Redis;
+  /** Every write (manual blocks, unblocks, allow entries) goes through it, so it reaches the sensors like automatic decisions. */
+  writer: BlocklistWriter;
+  /** The incident store (incidents/store.ts IncidentStore). */
+  incidents: { list(query: IncidentQuery): Promise<Page<IncidentView>>; get(id: string): Promise<IncidentView | undefined> };
+  /** Readiness of each connection the brain needs (GET /health/ready). */
+  ready: () => Promise<Record<string, boolean>>;
+  now?: () => number;
+}
+
+export interface ApiContext {
+  deps: ApiDeps;
+  config: BrainConfig['api'];
+  reader: BlocklistReader;
+  now: () => number;
+}

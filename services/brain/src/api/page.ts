@@ -1,0 +1,43 @@
+import type { Page } from './views.js';
+
+/**
+ * Pagination of lists the API builds itself (decisions, allowlist): newest first (by `created`,
+ * then id), the cursor names the last item shown, so a page never repeats or skips items that
+ * stay while the list changes. The cursor is opaque to clients (base64url JSON).
+ */
+
+export class BadCursorError extends Error {}
+
+interface Keyed {
+  id: string;
+  /** ISO 8601 in UTC (sorts as text). */
+  created: string;
+}
+
+export function encodeCursor(item: Keyed): string {
+  return Buffer.from(JSON.stringify([item.created, item.id])).toString('base64url');
+}
+
+export function decodeCursor(text: string): Keyed {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    throw new BadCursorError('not a cursor given by this API');
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[0] !== 'string' || typeof parsed[1] !== 'string') throw new BadCursorError('not a cursor given by this API');
+  return { created: parsed[0], id: parsed[1] };
+}
+
+/** a before b in the listing order: newer first, then by id. */
+function before(a: Keyed, b: Keyed): boolean {
+  return a.created > b.created || (a.created === b.created && a.id < b.id);
+}
+
+export function pageNewestFirst<T extends Keyed>(items: readonly T[], limit: number, cursor: string | undefined): Page<T> {
+  const after = cursor === undefined ? undefined : decodeCursor(cursor);
+  const sorted = items.filter((item) => after === undefined || before(after, item)).sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+  const shown = sorted.slice(0, limit);
+  const last = shown[shown.length - 1];
+  return { items: shown, nextCursor: sorted.length > limit && last ? encodeCursor(last) : null };
+}

@@ -1,0 +1,88 @@
+import { p2pwall } from '@p2pwall/proto';
+import type { FastifyInstance } from 'fastify';
+import { allowCovers, coveredBlockIds, isAllowId } from '../../decide/allow-entries.js';
+import type { BrainDecision } from '../../decide/decision.js';
+import { globEscape } from '../blocklist-reader.js';
+import type { ApiContext } from '../context.js';
+import { allowView } from '../convert.js';
+import { notFound } from '../errors.js';
+import { manualInput, peerInput, type ManualBody } from '../input.js';
+import { allowEntry } from '../manual.js';
+import { pageNewestFirst } from '../page.js';
+import { allowSchema, cursor, errorSchema, limit, manualBody, pageSchema, scope, site, v1Errors } from '../schemas.js';
+import type { ScopeName } from '../views.js';
+
+/**
+ * The operators' allowlist: ALLOW decisions in the shared blocklist. Adding an entry also removes
+ * the blocks it covers, so the sensors unlock the host or unblock the peer at once.
+ */
+
+interface ListQuery {
+  scope?: ScopeName;
+  site?: string;
+  value?: string;
+  limit: number;
+  cursor?: string;
+}
+
+const listQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { scope, site, value: { type: 'string', maxLength: 64, description: 'ip or ip:port' }, limit, cursor },
+};
+
+const idParams = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 300, description: 'URL-encoded entry id (allow:...)' } }, required: ['id'] };
+const security = [{ bearer: [] }];
+const { Action } = p2pwall.v1;
+
+/** The blocks an allow entry lifts, as stored now. */
+async function coveredBlocks(ctx: ApiContext, allow: BrainDecision): Promise<BrainDecision[]> {
+  const { ids, endpointPrefix } = coveredBlockIds(allow);
+  const found = await ctx.reader.get(ids);
+  if (endpointPrefix !== null) found.push(...(await ctx.reader.scan(`${globEscape(endpointPrefix)}*`)));
+  return found.filter((block) => allowCovers(allow, block));
+}
+
+export function allowlistRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.get<{ Querystring: ListQuery }>(
+    '/allowlist',
+    { schema: { tags: ['allowlist'], summary: 'Active allowlist entries, newest first', security, querystring: listQuery, response: { 200: pageSchema(allowSchema), ...v1Errors } } },
+    async (request) => {
+      const q = request.query;
+      const value = q.value === undefined ? undefined : peerInput('querystring/value', q.value);
+      const now = ctx.now();
+      const views = (await ctx.reader.scan(`${globEscape('allow:')}*`))
+        .filter((d) => d.action === Action.ACTION_ALLOW && d.expiresMs > now)
+        .map(allowView)
+        .filter((view) => (q.scope === undefined || view.scope === q.scope) && (q.site === undefined || view.site === q.site) && (value === undefined || view.value === value.text || view.value === value.address.ip));
+      return pageNewestFirst(views, q.limit, q.cursor);
+    },
+  );
+
+  app.post<{ Body: ManualBody }>(
+    '/allowlist',
+    { config: { role: 'admin' }, schema: { tags: ['allowlist'], summary: 'Allow a host, endpoint or address (admin); removes the blocks it covers', security, body: manualBody, response: { 201: allowSchema, ...v1Errors } } },
+    async (request, reply) => {
+      const allow = allowEntry(manualInput(request.body, ctx.now()));
+      // The entry first: a brain that sees new evidence between the two steps already finds it.
+      await ctx.deps.writer.replace(allow);
+      const lifted: string[] = [];
+      for (const block of await coveredBlocks(ctx, allow)) if (await ctx.deps.writer.remove(block.id)) lifted.push(block.id);
+      request.log.info({ id: allow.id, author: allow.author, lifted }, 'allowlist entry added');
+      return reply.code(201).send(allowView(allow));
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/allowlist/:id',
+    { config: { role: 'admin' }, schema: { tags: ['allowlist'], summary: 'Remove an allowlist entry (admin); blocks it lifted are not restored', security, params: idParams, response: { 200: { type: 'object', properties: { removed: allowSchema }, required: ['removed'] }, 404: errorSchema, ...v1Errors } } },
+    async (request) => {
+      const { id } = request.params;
+      if (!isAllowId(id)) throw notFound(`${id} is not an allowlist entry (their ids start with allow:)`);
+      const [stored] = await ctx.reader.get([id]);
+      if (!stored || stored.action !== Action.ACTION_ALLOW || !(await ctx.deps.writer.remove(id))) throw notFound(`no allowlist entry ${id}`);
+      request.log.info({ id }, 'allowlist entry removed');
+      return { removed: allowView(stored) };
+    },
+  );
+}

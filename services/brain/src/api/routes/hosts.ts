@@ -1,0 +1,59 @@
+import { p2pwall } from '@p2pwall/proto';
+import type { FastifyInstance } from 'fastify';
+import { formatIp } from '../../correlate/address.js';
+import { allowId } from '../../decide/allow-entries.js';
+import { decisionId, type BrainDecision } from '../../decide/decision.js';
+import { globEscape } from '../blocklist-reader.js';
+import type { ApiContext } from '../context.js';
+import { allowView, decisionView } from '../convert.js';
+import { ipInput } from '../input.js';
+import { hostSchema, site, v1Errors } from '../schemas.js';
+import type { HostView } from '../views.js';
+
+/** GET /v1/hosts/:ip — what one inside host did: its incidents, the decisions about it, its current lock. */
+
+const { Scope, Action } = p2pwall.v1;
+const INCIDENTS_SHOWN = 20;
+
+/** Host decisions (locks and allow entries) about `ip` at `site`, or at every site. */
+async function hostDecisions(ctx: ApiContext, ip: string, site: string | undefined): Promise<BrainDecision[]> {
+  if (site !== undefined) {
+    const id = decisionId.host(site, ip);
+    return ctx.reader.get([id, allowId(id)]);
+  }
+  // `host:*:<ip>` can also match another site's IPv6 address ending the same way: the exact check follows.
+  const pattern = `${decisionId.host('*', '')}${globEscape(ip)}`;
+  const found = [...(await ctx.reader.scan(pattern)), ...(await ctx.reader.scan(allowId(pattern)))];
+  return found.filter((d) => d.scope === Scope.SCOPE_HOST && formatIp(d.ip) === ip);
+}
+
+export function hostRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.get<{ Params: { ip: string }; Querystring: { site?: string } }>(
+    '/hosts/:ip',
+    {
+      schema: {
+        tags: ['hosts'],
+        summary: 'What one inside host did: incidents, decisions, current lock',
+        security: [{ bearer: [] }],
+        params: { type: 'object', properties: { ip: { type: 'string', maxLength: 64 } }, required: ['ip'] },
+        querystring: { type: 'object', additionalProperties: false, properties: { site } },
+        response: { 200: hostSchema, ...v1Errors },
+      },
+    },
+    async (request): Promise<HostView> => {
+      const { ip } = ipInput('params/ip', request.params.ip);
+      const site = request.query.site;
+      const now = ctx.now();
+      const [decisions, incidents] = await Promise.all([hostDecisions(ctx, ip, site), ctx.deps.incidents.list({ host: ip, limit: INCIDENTS_SHOWN, ...(site === undefined ? {} : { site }) })]);
+      const active = decisions.filter((d) => d.expiresMs > now);
+      return {
+        ip,
+        site: site ?? '',
+        incidents: incidents.items,
+        decisions: active.map(decisionView),
+        locks: active.filter((d) => d.action === Action.ACTION_BLOCK && !d.simulated).map(decisionView),
+        allowed: active.filter((d) => d.action === Action.ACTION_ALLOW).map(allowView),
+      };
+    },
+  );
+}

@@ -1,0 +1,77 @@
+import type { FastifyInstance } from 'fastify';
+import { InvalidCursorError, type IncidentQuery } from '../../incidents/store.js';
+import type { ApiContext } from '../context.js';
+import { badInput, notFound } from '../errors.js';
+import { ipInput, peerInput, timeInput } from '../input.js';
+import { cursor, errorSchema, incidentSchema, limit, pageSchema, site, timeInput as timeSchema, v1Errors } from '../schemas.js';
+
+/** GET /v1/incidents (filters, cursor pagination) and GET /v1/incidents/:id (with sample flows). */
+
+interface ListQuery {
+  since?: string;
+  until?: string;
+  site?: string;
+  gateway?: string;
+  host?: string;
+  protocol?: string;
+  peer?: string;
+  limit: number;
+  cursor?: string;
+}
+
+const listQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    since: timeSchema('incidents last seen at or after this'),
+    until: timeSchema('incidents first seen at or before this'),
+    site,
+    gateway: { ...site, description: 'gateway name' },
+    host: { type: 'string', maxLength: 64, description: 'inside host address' },
+    protocol: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,62}$', description: 'fasttrack, ..., unknown' },
+    peer: { type: 'string', maxLength: 64, description: 'outside address: ip, ip:port or [ipv6]:port' },
+    limit,
+    cursor,
+  },
+};
+
+const security = [{ bearer: [] }];
+
+export function incidentRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.get<{ Querystring: ListQuery }>(
+    '/incidents',
+    { schema: { tags: ['incidents'], summary: 'Incidents, newest first, with filters and cursor pagination', security, querystring: listQuery, response: { 200: pageSchema(incidentSchema), ...v1Errors } } },
+    async (request) => {
+      const q = request.query;
+      const now = ctx.now();
+      const since = timeInput('querystring/since', q.since, now, 'ago');
+      const until = timeInput('querystring/until', q.until, now, 'ago');
+      if (since !== undefined && until !== undefined && until < since) throw badInput('querystring/until', 'is before since');
+      const query: IncidentQuery = { limit: q.limit };
+      if (since !== undefined) query.since = since;
+      if (until !== undefined) query.until = until;
+      if (q.site !== undefined) query.site = q.site;
+      if (q.gateway !== undefined) query.gateway = q.gateway;
+      if (q.host !== undefined) query.host = ipInput('querystring/host', q.host).ip;
+      if (q.protocol !== undefined) query.protocol = q.protocol;
+      if (q.peer !== undefined) query.peer = peerInput('querystring/peer', q.peer).text;
+      if (q.cursor !== undefined) query.cursor = q.cursor;
+      try {
+        return await ctx.deps.incidents.list(query);
+      } catch (error) {
+        if (error instanceof InvalidCursorError) throw badInput('querystring/cursor', error.message);
+        throw error;
+      }
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/incidents/:id',
+    { schema: { tags: ['incidents'], summary: 'One incident with its evidence and sample flows', security, params: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['id'] }, response: { 200: incidentSchema, 404: errorSchema, ...v1Errors } } },
+    async (request) => {
+      const incident = await ctx.deps.incidents.get(request.params.id);
+      if (!incident) throw notFound(`no incident ${request.params.id}`);
+      return incident;
+    },
+  );
+}

@@ -1,0 +1,65 @@
+import { p2pwall } from '@p2pwall/proto';
+import type { FastifyInstance } from 'fastify';
+import { hostKey } from '../../correlate/address.js';
+import { allowCovers, allowId } from '../../decide/allow-entries.js';
+import { decisionId, type BrainDecision } from '../../decide/decision.js';
+import { globEscape } from '../blocklist-reader.js';
+import type { ApiContext } from '../context.js';
+import { allowView, decisionView } from '../convert.js';
+import { peerInput } from '../input.js';
+import { peerSchema, v1Errors } from '../schemas.js';
+import type { PeerView } from '../views.js';
+
+/** GET /v1/peers/:peer — why an outside address (ip) or endpoint (ip:port) is blocked, and who reached it. */
+
+const { Action } = p2pwall.v1;
+const INCIDENTS_SHOWN = 20;
+
+/** Blocks and allow entries about the endpoint, or about the address and every endpoint of it (port 0). */
+async function peerDecisions(ctx: ApiContext, ip: string, port: number): Promise<BrainDecision[]> {
+  const whole = decisionId.ip(ip);
+  if (port !== 0) {
+    const endpoint = decisionId.endpoint(ip, port);
+    return ctx.reader.get([endpoint, whole, allowId(endpoint), allowId(whole)]);
+  }
+  const endpoints = `${globEscape(decisionId.endpoint(ip, 0).slice(0, -1))}*`;
+  const [exact, blocks, allows] = await Promise.all([ctx.reader.get([whole, allowId(whole)]), ctx.reader.scan(endpoints), ctx.reader.scan(allowId(endpoints))]);
+  return [...exact, ...blocks, ...allows];
+}
+
+const sorted = (values: Iterable<string>): string[] => [...new Set(values)].sort();
+
+export function peerRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.get<{ Params: { peer: string } }>(
+    '/peers/:peer',
+    {
+      schema: {
+        tags: ['peers'],
+        summary: 'Why an outside ip or ip:port is blocked, which hosts and sites contacted it',
+        security: [{ bearer: [] }],
+        params: { type: 'object', properties: { peer: { type: 'string', maxLength: 64, description: 'ip, ip:port or [ipv6]:port (URL-encoded)' } }, required: ['peer'] },
+        response: { 200: peerSchema, ...v1Errors },
+      },
+    },
+    async (request): Promise<PeerView> => {
+      const peer = peerInput('params/peer', request.params.peer);
+      const { ip } = peer.address;
+      const now = ctx.now();
+      const [decisions, incidents] = await Promise.all([peerDecisions(ctx, ip, peer.port), ctx.deps.incidents.list({ peer: peer.text, limit: INCIDENTS_SHOWN })]);
+      const active = decisions.filter((d) => d.expiresMs > now);
+      const blocks = active.filter((d) => d.action === Action.ACTION_BLOCK);
+      const allows = active.filter((d) => d.action === Action.ACTION_ALLOW);
+      const enforced = blocks.filter((b) => !b.simulated && !allows.some((a) => allowCovers(a, b)));
+      return {
+        ip,
+        port: peer.port,
+        blocked: enforced.length > 0,
+        decisions: blocks.map(decisionView),
+        allowed: allows.map(allowView),
+        hosts: sorted([...blocks.flatMap((b) => b.evidence.hosts), ...incidents.items.map((i) => hostKey(i.site, i.host))]),
+        sites: sorted([...blocks.flatMap((b) => b.evidence.sites), ...incidents.items.map((i) => i.site)]),
+        incidents: incidents.items,
+      };
+    },
+  );
+}

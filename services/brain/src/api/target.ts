@@ -1,0 +1,71 @@
+import { formatAddress, parseAddress } from '@p2pwall/common';
+import { endpointKey } from '../correlate/address.js';
+import { decisionId } from '../decide/decision.js';
+import type { ScopeName } from './views.js';
+
+/**
+ * What an operator names in a request — an outside endpoint, an outside address, an inside host —
+ * parsed and normalised (IPv6 compressed, so `2001:DB8:0::1` and `2001:db8::1` name one decision).
+ * Errors name the field and say what is expected.
+ */
+
+export interface Address {
+  bytes: Uint8Array;
+  /** Normalised text. */
+  ip: string;
+}
+
+export interface Target extends Address {
+  scope: ScopeName;
+  /** 0 unless scope is endpoint. */
+  port: number;
+  /** The host's site; "" for endpoint and ip. */
+  site: string;
+  /** The id of the block decision for this target (decisionId). */
+  blockId: string;
+}
+
+export type Parsed<T> = { ok: T } | { field: string; error: string };
+
+export function parseIpText(text: string): Address | undefined {
+  const bytes = parseAddress(text);
+  return bytes ? { bytes, ip: formatAddress(bytes, 0, bytes.length === 4 ? 4 : 16) } : undefined;
+}
+
+/** `ip`, `ip:port` or `[v6]:port`; port 0 when none is given. */
+export function parsePeer(text: string): { address: Address; port: number } | { error: string } {
+  const plain = parseIpText(text);
+  if (plain) return { address: plain, port: 0 };
+  const match = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:[\]]+):(\d{1,5})$/.exec(text);
+  if (!match) return { error: `"${text}" is not an address: use ip, ip:port or [ipv6]:port` };
+  const address = parseIpText(match[1]!);
+  if (!address) return { error: `"${match[1]}" is not an IPv4 or IPv6 address` };
+  const port = Number(match[2]);
+  if (port < 1 || port > 65535) return { error: `port ${match[2]} is out of range 1..65535` };
+  return { address, port };
+}
+
+/** The target of a manual block or an allow entry (fields `value` and `site` of the body). */
+export function parseTarget(scope: ScopeName, value: string, site: string | undefined): Parsed<Target> {
+  if (scope === 'endpoint') {
+    const peer = parsePeer(value);
+    if ('error' in peer) return { field: 'value', error: peer.error };
+    if (peer.port === 0) return { field: 'value', error: `an endpoint needs a port: ip:port or [ipv6]:port, got "${value}"` };
+    if (site) return { field: 'site', error: 'only a host decision has a site (endpoint and ip decisions hold at every site)' };
+    const { address, port } = peer;
+    return { ok: { ...address, scope, port, site: '', blockId: decisionId.endpoint(address.ip, port) } };
+  }
+  const address = parseIpText(value);
+  if (!address) return { field: 'value', error: `"${value}" is not an IPv4 or IPv6 address${/:\d+$/.test(value) ? ` (a port needs scope endpoint)` : ''}` };
+  if (scope === 'ip') {
+    if (site) return { field: 'site', error: 'only a host decision has a site (endpoint and ip decisions hold at every site)' };
+    return { ok: { ...address, scope, port: 0, site: '', blockId: decisionId.ip(address.ip) } };
+  }
+  if (!site) return { field: 'site', error: 'a host decision needs the site of the host' };
+  return { ok: { ...address, scope, port: 0, site, blockId: decisionId.host(site, address.ip) } };
+}
+
+/** The text a view shows for a target (`ip:port` or `ip`). */
+export function targetValue(target: Target): string {
+  return target.scope === 'endpoint' ? endpointKey(target.ip, target.port) : target.ip;
+}

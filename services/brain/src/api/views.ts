@@ -1,0 +1,174 @@
+/**
+ * The JSON shapes of the brain's HTTP API (`/v1/...`), shared by the server (api/) and the
+ * `p2pwall` CLI (ctl/). Times are ISO 8601 strings in UTC; addresses are text (`ip`, `ip:port`,
+ * `[v6]:port`). The OpenAPI document at /openapi.json is generated from the route schemas, which
+ * mirror these types.
+ */
+
+export type ScopeName = 'endpoint' | 'ip' | 'host';
+export type OriginName = 'signature' | 'correlation' | 'manual';
+export type ActionName = 'block' | 'allow';
+
+export interface EvidenceView {
+  /** Inside hosts as `site/ip` (at most evidenceMaxItems; `count` holds the full number). */
+  hosts: string[];
+  sites: string[];
+  /** Sensors as `site/gateway/queue`. */
+  sensors: string[];
+  rules: string[];
+  count: number;
+  firstSeen: string | null;
+  lastSeen: string | null;
+}
+
+export interface DecisionView {
+  id: string;
+  scope: ScopeName;
+  /** `ip:port` (endpoint), `ip` (ip, host). */
+  value: string;
+  ip: string;
+  /** 0 unless scope is endpoint. */
+  port: number;
+  /** The site a host decision concerns; "" for decisions that hold at every site. */
+  site: string;
+  origin: OriginName;
+  action: ActionName;
+  reason: string;
+  evidence: EvidenceView;
+  created: string;
+  /** null: never expires. */
+  expires: string | null;
+  author: string;
+  /** Recorded for a site in simulation: never enforced. */
+  simulated: boolean;
+}
+
+/** An allowlist entry: an ALLOW decision (it travels to the sensors like any decision). */
+export interface AllowView {
+  id: string;
+  scope: ScopeName;
+  value: string;
+  site: string;
+  reason: string;
+  author: string;
+  created: string;
+  expires: string | null;
+}
+
+export interface FlowSampleView {
+  seen: string;
+  gateway: string;
+  protocol: string;
+  /** The outside end, `ip:port`. */
+  peer: string;
+  app: string;
+  rules: string[];
+  verdict: 'accept' | 'drop';
+  packetsOut: number;
+  packetsIn: number;
+  bytesOut: number;
+  bytesIn: number;
+}
+
+export interface RuleCountView {
+  rule: string;
+  count: number;
+}
+
+export interface IncidentView {
+  id: string;
+  site: string;
+  /** The inside host's address. */
+  host: string;
+  /** The P2P protocol ("fasttrack", ...), or "unknown" for payload-free correlation only. */
+  protocol: string;
+  firstSeen: string;
+  lastSeen: string;
+  /** Still open: evidence came within the quiet time. */
+  open: boolean;
+  gateways: string[];
+  /** Rules that fired, with how often. */
+  evidence: RuleCountView[];
+  /** Distinct outside peers contacted (count) and some of them. */
+  peers: { count: number; sample: string[] };
+  attemptsBlocked: number;
+  bytes: number;
+  /** Ids of the decisions taken because of this incident (some of them; `decisionCount` holds the number). */
+  decisions: string[];
+  decisionCount: number;
+  /** Sample flows; only in GET /v1/incidents/:id. */
+  samples?: FlowSampleView[];
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+export interface QueueView {
+  queue: number;
+  total: number;
+  queueDropped: number;
+  userDropped: number;
+}
+
+export interface SensorView {
+  /** `site/gateway/queue`. */
+  name: string;
+  site: string;
+  gateway: string;
+  queue: number;
+  version: string;
+  mode: 'enforce' | 'monitor' | 'unknown';
+  lastHeartbeat: string;
+  /** Seconds since the last heartbeat. */
+  ageSeconds: number;
+  /** No heartbeat for more than three heartbeat periods. */
+  stale: boolean;
+  started: string | null;
+  packets: number;
+  dropped: number;
+  flows: number;
+  peers: number;
+  clients: number;
+  queues: QueueView[];
+  blocklistVersion: number;
+  /** The shared blocklist's version minus the sensor's. */
+  blocklistLag: number;
+  backlogBatches: number;
+  shedBatches: number;
+}
+
+export interface HostView {
+  ip: string;
+  /** The site asked for, or "" for every site. */
+  site: string;
+  incidents: IncidentView[];
+  /** Decisions about this host (locks, manual blocks) and the allow entries covering it. */
+  decisions: DecisionView[];
+  /** Active locks by site. */
+  locks: DecisionView[];
+  allowed: AllowView[];
+}
+
+export interface PeerView {
+  ip: string;
+  /** 0 when asked for a whole address. */
+  port: number;
+  /** Whether an active block covers it (endpoint or whole-IP decision). */
+  blocked: boolean;
+  /** Active block decisions covering it, with their evidence: why it is blocked. */
+  decisions: DecisionView[];
+  allowed: AllowView[];
+  /** Inside hosts (`site/ip`) and sites that contacted it, from decisions and incidents. */
+  hosts: string[];
+  sites: string[];
+  incidents: IncidentView[];
+}
+
+export interface ErrorView {
+  statusCode: number;
+  error: string;
+  message: string;
+}

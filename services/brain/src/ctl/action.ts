@@ -1,0 +1,59 @@
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import { BrainClient, CtlError, EXIT } from './client.js';
+import type { ConnectionOptions } from './options.js';
+
+/**
+ * The imperative shell around each command: builds the client from the options, runs the
+ * command, prints its answer (text for people, JSON with --json) and turns a CtlError into a
+ * one-line message on stderr and its exit code.
+ */
+
+export interface Output {
+  /** What --json prints: the API's answer, unchanged. */
+  data: unknown;
+  /** What people read; `now` is the clock for "3m ago". */
+  text: (now: number) => string;
+  /** Exit code when the command ran but the answer means failure (e.g. `health` not ready). */
+  exitCode?: number;
+}
+
+export interface Context<O> {
+  client: BrainClient;
+  options: O & ConnectionOptions;
+  args: string[];
+}
+
+/** The full name of a command for messages: "p2pwall decisions add". */
+export function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** Who is making a manual change, when --author is not given. */
+export function defaultAuthor(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? process.env.LOGNAME ?? 'p2pwall-cli';
+  }
+}
+
+export function act<O>(run: (context: Context<O>) => Promise<Output>): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]) => {
+    const command = args.at(-1) as Command;
+    const options = command.opts<O & ConnectionOptions>();
+    const positional = args.slice(0, -2).filter((a): a is string => typeof a === 'string');
+    try {
+      const client = new BrainClient({ url: options.url, token: options.token, timeoutMs: options.timeout });
+      const output = await run({ client, options, args: positional });
+      process.stdout.write(options.json ? `${JSON.stringify(output.data, null, 2)}\n` : output.text(Date.now()));
+      process.exitCode = output.exitCode ?? EXIT.ok;
+    } catch (error) {
+      if (!(error instanceof CtlError)) throw error;
+      process.stderr.write(`${commandPath(command)}: ${error.message}\n`);
+      process.exitCode = error.exitCode;
+    }
+  };
+}

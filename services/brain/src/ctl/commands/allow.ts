@@ -1,0 +1,66 @@
+import { Argument, Command, Option } from 'commander';
+import type { AllowView } from '../../api/views.js';
+import { act, defaultAuthor } from '../action.js';
+import { allowLine, allowTable } from '../render/decisions.js';
+import { allowAddBody, allowQuery, paths, type AllowAddOptions, type AllowFilters } from '../requests.js';
+import { allOption, cursorOption, limitOption, withConnection } from '../options.js';
+import { fetchListing, moreHint } from '../pages.js';
+import { authorOption, expiresOption } from './decisions.js';
+import { peerArgument } from '../target.js';
+
+function addCommand(): Command {
+  return withConnection(
+    new Command('add')
+      .summary('never block an address, endpoint or inside host; lifts the blocks it covers at once')
+      .description(
+        'The scope follows from the target: IP with --site is an inside host at that site; IP alone is an outside address; ' +
+          'IP:PORT or [IPv6]:PORT is an outside endpoint. --scope says it explicitly. Needs an admin token.',
+      )
+      .addArgument(new Argument('<target>', 'IP, IP:PORT or [IPv6]:PORT').argParser(peerArgument))
+      .option('--site <site>', 'the site of an inside host')
+      .addOption(new Option('--scope <scope>', 'override the scope the target implies').choices(['endpoint', 'ip', 'host']))
+      .requiredOption('--reason <text>', 'why (shown to whoever asks later)')
+      .addOption(expiresOption())
+      .addOption(authorOption()),
+  ).action(
+    act<AllowAddOptions>(async ({ client, options, args }) => {
+      const entry = await client.post<AllowView>(paths.allowlist, allowAddBody(args[0]!, options, defaultAuthor()));
+      return { data: entry, text: (now) => `allowed: ${allowLine(entry, now)}\n` };
+    }),
+  );
+}
+
+function listCommand(): Command {
+  return withConnection(
+    new Command('list')
+      .summary('list allowlist entries, newest first')
+      .addOption(new Option('--scope <scope>', 'endpoint, ip or host').choices(['endpoint', 'ip', 'host']))
+      .option('--site <site>', 'only host entries of this site')
+      .option('--value <value>', 'only this value (ip or ip:port)', peerArgument)
+      .addOption(limitOption())
+      .addOption(cursorOption())
+      .addOption(allOption()),
+  ).action(
+    act<AllowFilters & { all?: boolean }>(async ({ client, options }) => {
+      const page = await fetchListing<AllowView>(client, paths.allowlist, allowQuery(options), Boolean(options.all));
+      return { data: page, text: (now) => allowTable(page.items, now) + moreHint(page) };
+    }),
+  );
+}
+
+function deleteCommand(): Command {
+  return withConnection(
+    new Command('delete')
+      .summary('remove an allowlist entry (the brain may block again what it finds)')
+      .addArgument(new Argument('<id>', 'entry id, e.g. allow:host:site-a:192.168.1.20')),
+  ).action(
+    act(async ({ client, args }) => {
+      const answer = await client.delete<{ removed?: AllowView }>(paths.allow(args[0]!));
+      return { data: answer, text: () => `removed ${answer.removed?.id ?? args[0]}\n` };
+    }),
+  );
+}
+
+export function allowCommand(): Command {
+  return new Command('allow').summary('the allowlist: addresses, endpoints and hosts never blocked').addCommand(addCommand()).addCommand(listCommand()).addCommand(deleteCommand());
+}

@@ -1,0 +1,69 @@
+import { Argument, Command, Option } from 'commander';
+import type { DecisionView } from '../../api/views.js';
+import { act, defaultAuthor } from '../action.js';
+import { allOption, cursorOption, limitOption, withConnection } from '../options.js';
+import { fetchListing, moreHint } from '../pages.js';
+import { decisionBlock, decisionsTable } from '../render/decisions.js';
+import { decisionAddBody, decisionsQuery, paths, type DecisionAddOptions, type DecisionFilters } from '../requests.js';
+import { endpointArgument, ipArgument, peerArgument } from '../target.js';
+
+/** Manual changes can expire; the brain parses the time and names it when it refuses. */
+export const expiresOption = () => new Option('--expires <time>', 'when it ends: relative from now (30m, 24h, 7d) or ISO 8601; default: never');
+export const authorOption = () => new Option('--author <name>', 'who made it (default: your user name)');
+
+function listCommand(): Command {
+  return withConnection(
+    new Command('list')
+      .summary('list block decisions (automatic and manual)')
+      .addOption(new Option('--scope <scope>', 'endpoint (ip:port), ip (whole outside address) or host (inside host lock)').choices(['endpoint', 'ip', 'host']))
+      .addOption(new Option('--origin <origin>', 'how it was decided').choices(['signature', 'correlation', 'manual']))
+      .option('--site <site>', 'only decisions for this site')
+      .option('--value <value>', 'only decisions about this address (ip: every port) or endpoint (ip:port, [v6]:port)', peerArgument)
+      .option('--simulated', 'only decisions recorded for sites in simulation (not enforced)')
+      .addOption(limitOption())
+      .addOption(cursorOption())
+      .addOption(allOption()),
+  ).action(
+    act<DecisionFilters & { all?: boolean }>(async ({ client, options }) => {
+      const page = await fetchListing<DecisionView>(client, paths.decisions, decisionsQuery(options), Boolean(options.all));
+      return { data: page, text: (now) => decisionsTable(page.items, now) + moreHint(page) };
+    }),
+  );
+}
+
+function addCommand(): Command {
+  return withConnection(
+    new Command('add')
+      .summary('block by hand: an outside endpoint or address, or an inside host at one site')
+      .description('Adds a manual block. It reaches every sensor through the shared blocklist, like automatic decisions. Needs an admin token.')
+      .option('--endpoint <ip:port>', 'block one outside endpoint', endpointArgument)
+      .option('--ip <ip>', 'block a whole outside address', ipArgument)
+      .option('--host <ip>', 'lock an inside host (with --site)', ipArgument)
+      .option('--site <site>', 'the site of --host')
+      .requiredOption('--reason <text>', 'why (shown to whoever asks later)')
+      .addOption(expiresOption())
+      .addOption(authorOption()),
+  ).action(
+    act<DecisionAddOptions>(async ({ client, options }) => {
+      const decision = await client.post<DecisionView>(paths.decisions, decisionAddBody(options, defaultAuthor()));
+      return { data: decision, text: (now) => `added:\n${decisionBlock(decision, now, '  ')}` };
+    }),
+  );
+}
+
+function deleteCommand(): Command {
+  return withConnection(
+    new Command('delete')
+      .summary('remove a decision (unblock); sensors drop it from their sets')
+      .addArgument(new Argument('<id>', 'decision id, e.g. endpoint:198.51.100.9:1214 or host:site-a:192.168.1.5')),
+  ).action(
+    act(async ({ client, args }) => {
+      const answer = await client.delete<{ removed?: DecisionView }>(paths.decision(args[0]!));
+      return { data: answer, text: () => `removed ${answer.removed?.id ?? args[0]}\n` };
+    }),
+  );
+}
+
+export function decisionsCommand(): Command {
+  return new Command('decisions').summary('what is blocked, why, and manual blocks and unblocks').addCommand(listCommand()).addCommand(addCommand()).addCommand(deleteCommand());
+}

@@ -1,0 +1,71 @@
+/**
+ * Text for people: aligned tables, times with their age, lists cut to a few items. Pure: the
+ * clock comes in as `now` (ms), so the output can be tested to the character.
+ */
+
+/** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    widths
+      .map((width, i) => (i === widths.length - 1 ? (cells[i] ?? '') : (cells[i] ?? '').padEnd(width)))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n') + '\n';
+}
+
+/** `label:  value` lines with the labels aligned (for one object shown as a block). */
+export function fields(pairs: [string, string][], indent = ''): string {
+  const width = Math.max(0, ...pairs.map(([label]) => label.length + 1));
+  return pairs.map(([label, value]) => `${indent}${`${label}:`.padEnd(width)}  ${value}`).join('\n') + '\n';
+}
+
+/** 45s, 3m, 5h, 2d: the largest unit that fits, rounded down. */
+export function duration(ms: number): string {
+  const seconds = Math.floor(Math.abs(ms) / 1000);
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h`;
+  return `${Math.floor(seconds / 86_400)}d`;
+}
+
+/** "2026-11-25 10:02:03Z (3m ago)" or "... (in 23h)"; "-" for null, the text itself when it is not a time. */
+export function humanTime(iso: string | null | undefined, now: number, none = '-'): string {
+  if (iso === null || iso === undefined || iso === '') return none;
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return iso;
+  const stamp = new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  const delta = now - ms;
+  const age = Math.abs(delta) < 1000 ? 'now' : delta > 0 ? `${duration(delta)} ago` : `in ${duration(-delta)}`;
+  return `${stamp} (${age})`;
+}
+
+/** "a, b, c +4 more": at most `max` items, and how many were left out (of `total`, when the list is a sample). */
+export function list(items: readonly string[], max = 3, total = items.length): string {
+  if (items.length === 0 && total === 0) return '-';
+  const shown = items.slice(0, max);
+  const rest = Math.max(total, items.length) - shown.length;
+  return rest > 0 ? `${shown.join(', ')}${shown.length > 0 ? ' ' : ''}+${rest} more` : shown.join(', ');
+}
+
+/** Cuts text to `max` characters with an ellipsis; newlines become spaces so a table row stays one line. */
+export function clip(text: string, max = 40): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
+}
+
+/** 1234567 → "1.2 MB": bytes for people (SI units, as network tools count). */
+export function bytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB', 'PB'];
+  let value = n;
+  let unit = -1;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** Indents every non-empty line (a table put under a heading). */
+export const indent = (text: string, by = '  '): string => text.replace(/^(?=.)/gm, by);

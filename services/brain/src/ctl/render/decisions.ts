@@ -1,0 +1,58 @@
+import type { AllowView, DecisionView } from '../../api/views.js';
+import { clip, fields, humanTime, list, table } from '../format.js';
+
+/** Decisions and allowlist entries as text. */
+
+const site = (s: string) => s || '*';
+
+export function decisionsTable(items: DecisionView[], now: number): string {
+  if (items.length === 0) return 'no decisions\n';
+  return table(
+    ['ID', 'SCOPE', 'VALUE', 'SITE', 'ORIGIN', 'ACTION', 'REASON', 'RULES', 'CREATED', 'EXPIRES', 'AUTHOR'],
+    items.map((d) => [
+      d.id,
+      d.scope,
+      d.value,
+      site(d.site),
+      d.origin,
+      d.simulated ? `${d.action} (simulated)` : d.action,
+      clip(d.reason, 40),
+      list(d.evidence.rules, 2),
+      humanTime(d.created, now),
+      humanTime(d.expires, now, 'never'),
+      d.author,
+    ]),
+  );
+}
+
+/** One decision with its evidence: the answer to "why is this blocked?". Empty evidence (manual blocks) is left out. */
+export function decisionBlock(d: DecisionView, now: number, indent = ''): string {
+  const e = d.evidence;
+  const pairs: [string, string][] = [
+    ['id', d.id],
+    ['action', `${d.action} ${d.scope} ${d.value}${d.site ? ` at site ${d.site}` : ''}${d.simulated ? ' (simulated: not enforced)' : ''}`],
+    ['origin', d.origin],
+    ['reason', d.reason],
+  ];
+  if (e.rules.length > 0) pairs.push(['rules', list(e.rules, 10)]);
+  if (e.hosts.length > 0 || e.count > 0) pairs.push(['hosts', list(e.hosts, 10, e.count)]);
+  if (e.sites.length > 0) pairs.push(['sites', list(e.sites, 10)]);
+  if (e.sensors.length > 0) pairs.push(['sensors', list(e.sensors, 10)]);
+  if (e.firstSeen) pairs.push(['evidence seen', `${humanTime(e.firstSeen, now)} to ${humanTime(e.lastSeen, now)}`]);
+  pairs.push(['created', `${humanTime(d.created, now)} by ${d.author}`], ['expires', humanTime(d.expires, now, 'never')]);
+  return fields(pairs, indent);
+}
+
+/** Several decision blocks, a blank line between them. */
+export const decisionBlocks = (decisions: DecisionView[], now: number, indent = '  '): string => decisions.map((d) => decisionBlock(d, now, indent)).join('\n');
+
+export function allowTable(items: AllowView[], now: number): string {
+  if (items.length === 0) return 'no allowlist entries\n';
+  return table(
+    ['ID', 'SCOPE', 'VALUE', 'SITE', 'REASON', 'AUTHOR', 'CREATED', 'EXPIRES'],
+    items.map((a) => [a.id, a.scope, a.value, site(a.site), clip(a.reason, 40), a.author, humanTime(a.created, now), humanTime(a.expires, now, 'never')]),
+  );
+}
+
+export const allowLine = (a: AllowView, now: number): string =>
+  `${a.id}  ${a.scope} ${a.value}${a.site ? ` at site ${a.site}` : ''}  "${clip(a.reason, 60)}" by ${a.author}, expires ${humanTime(a.expires, now, 'never')}`;

@@ -1,0 +1,71 @@
+import type { IncidentView, RuleCountView } from '../../api/views.js';
+import { bytes, clip, fields, humanTime, indent, list, table } from '../format.js';
+
+/** Incidents as text: a table for lists, a block with evidence and sample flows for one. */
+
+/** Most frequent rules first. */
+const byCount = (evidence: RuleCountView[]) => [...evidence].sort((a, b) => b.count - a.count || a.rule.localeCompare(b.rule));
+
+export const ruleCounts = (evidence: RuleCountView[], max = 3): string => list(byCount(evidence).map((e) => `${e.rule}×${e.count}`), max);
+
+export function incidentsTable(items: IncidentView[], now: number): string {
+  if (items.length === 0) return 'no incidents\n';
+  return table(
+    ['ID', 'SITE', 'HOST', 'PROTOCOL', 'FIRST SEEN', 'LAST SEEN', 'GATEWAYS', 'PEERS', 'BLOCKED', 'RULES'],
+    items.map((i) => [
+      i.id,
+      i.site,
+      i.host,
+      i.protocol,
+      humanTime(i.firstSeen, now),
+      humanTime(i.lastSeen, now),
+      list(i.gateways, 2),
+      String(i.peers.count),
+      String(i.attemptsBlocked),
+      ruleCounts(i.evidence, 2),
+    ]),
+  );
+}
+
+export function incidentBlock(i: IncidentView, now: number): string {
+  let out = `Incident ${i.id}${i.open ? ' (open)' : ' (closed)'}\n`;
+  out += fields([
+    ['site', i.site],
+    ['host', i.host],
+    ['protocol', i.protocol],
+    ['first seen', humanTime(i.firstSeen, now)],
+    ['last seen', humanTime(i.lastSeen, now)],
+    ['gateways', list(i.gateways, 10)],
+    ['blocked', `${i.attemptsBlocked} attempts`],
+    ['traffic', bytes(i.bytes)],
+  ], '  ');
+  out += '\nEvidence (rule × times it fired):\n';
+  out += i.evidence.length === 0 ? '  none\n' : indent(table(['RULE', 'COUNT'], byCount(i.evidence).map((e) => [e.rule, String(e.count)])));
+  out += `\nPeers: ${i.peers.count} distinct outside peers\n`;
+  if (i.peers.sample.length > 0) out += `  ${list(i.peers.sample, 20, i.peers.count)}\n`;
+  out += `\nDecisions: ${i.decisionCount}\n`;
+  if (i.decisions.length > 0) out += `  ${list(i.decisions, 20, i.decisionCount)}\n`;
+  const samples = i.samples ?? [];
+  out += `\nSample flows: ${samples.length}\n`;
+  if (samples.length > 0) {
+    out += indent(table(
+      ['SEEN', 'GATEWAY', 'PROTO', 'PEER', 'APP', 'RULES', 'VERDICT', 'PKTS OUT/IN', 'BYTES OUT/IN'],
+      samples.map((s) => [
+        humanTime(s.seen, now),
+        s.gateway,
+        s.protocol,
+        s.peer,
+        s.app || '-',
+        list(s.rules, 2),
+        s.verdict,
+        `${s.packetsOut}/${s.packetsIn}`,
+        `${bytes(s.bytesOut)}/${bytes(s.bytesIn)}`,
+      ]),
+    ));
+  }
+  return out;
+}
+
+/** One line per incident, for the host and peer blocks. */
+export const incidentLine = (i: IncidentView, now: number): string =>
+  `${i.id}  ${i.site}/${i.host}  ${i.protocol}  last seen ${humanTime(i.lastSeen, now)}  ${i.peers.count} peers  ${clip(ruleCounts(i.evidence, 2), 60)}`;

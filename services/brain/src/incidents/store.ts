@@ -1,0 +1,253 @@
+import { randomBytes } from 'node:crypto';
+import { REDIS_KEYS, type IncidentIndex } from '@p2pwall/common';
+import type { Redis } from 'ioredis';
+import type { FlowSampleView, IncidentView, Page } from '../api/views.js';
+import type { IncidentUpdate } from './evidence.js';
+import { defineIncidentScripts, INCIDENT_PREFIX, INDEX_PREFIX, peerIp, queueRecord } from './record.js';
+
+/**
+ * Incidents in Redis: recording (record.ts) and queries. A query walks one sorted-set index —
+ * the most selective of its filters — newest first, from its cursor, and checks the other
+ * filters on the records it reads, so it reads about what it returns, never everything.
+ */
+
+export interface IncidentQuery {
+  /** Last seen at or after (ms). */
+  since?: number;
+  /** First seen at or before (ms). */
+  until?: number;
+  site?: string;
+  gateway?: string;
+  /** Inside host ip. */
+  host?: string;
+  protocol?: string;
+  /** Outside peer: ip, `ip:port` or `[v6]:port`. */
+  peer?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export interface IncidentStoreOptions {
+  /** A gap in evidence longer than this closes an episode. */
+  quietMs: number;
+  retentionMs: number;
+  /** Sample flows kept per incident. */
+  maxSamples: number;
+  /** Peers and decisions listed per incident (their counts are always whole). */
+  listItems: number;
+  now?: () => number;
+}
+
+export class InvalidCursorError extends Error {}
+
+interface Cursor {
+  score: number;
+  id: string;
+}
+
+function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(`${cursor.score}:${cursor.id}`).toString('base64url');
+}
+
+function decodeCursor(text: string): Cursor {
+  const raw = Buffer.from(text, 'base64url').toString();
+  const sep = raw.indexOf(':');
+  const score = Number(raw.slice(0, sep));
+  const id = raw.slice(sep + 1);
+  if (sep <= 0 || !Number.isFinite(score) || !/^[a-z0-9-]{1,80}$/.test(id)) throw new InvalidCursorError('cursor: not a cursor this API returned');
+  return { score, id };
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** Scans more candidates per round than asked for, since other filters may reject some. */
+const SCAN_FACTOR = 4;
+/** Bounds one query's work when filters match almost nothing (the cursor lets the caller go on). */
+const MAX_SCANNED = 20_000;
+
+export class IncidentStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: IncidentStoreOptions,
+  ) {
+    defineIncidentScripts(redis);
+  }
+
+  private now(): number {
+    return this.options.now?.() ?? Date.now();
+  }
+
+  /** Applies a batch's updates; returns the incident ids touched ("" for updates with no open episode). */
+  async record(updates: readonly IncidentUpdate[]): Promise<string[]> {
+    if (updates.length === 0) return [];
+    const nowMs = this.now();
+    const pipeline = this.redis.pipeline();
+    const newId = (update: IncidentUpdate) => `${update.site}-${Math.round(update.firstSeenMs).toString(36)}-${randomBytes(4).toString('hex')}`;
+    for (const update of updates) queueRecord(pipeline, update, { quietMs: this.options.quietMs, retentionMs: this.options.retentionMs, maxSamples: this.options.maxSamples, nowMs, newId });
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([error, id]) => {
+      if (error) throw error;
+      return String(id);
+    });
+  }
+
+  async get(id: string): Promise<IncidentView | undefined> {
+    const [view] = await this.views([id], true);
+    return view;
+  }
+
+  async list(query: IncidentQuery): Promise<Page<IncidentView>> {
+    const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
+    const since = query.since ?? 0;
+    const index = await this.chooseIndex(query, since);
+    const items: IncidentView[] = [];
+    let max = cursor ? String(cursor.score) : '+inf';
+    if (query.until !== undefined) {
+      // An incident first seen by `until` was last seen by `until` + the longest span so far.
+      const bound = query.until + Number((await this.redis.get(REDIS_KEYS.incidentMaxSpan)) ?? 0);
+      if (!cursor || bound < cursor.score) max = String(bound);
+    }
+    let skipTies = cursor;
+    let scanned = 0;
+    let last: Cursor | undefined;
+    const chunk = Math.min(1000, query.limit * SCAN_FACTOR);
+    for (;;) {
+      const raw = await this.redis.zrange(index, max, since, 'BYSCORE', 'REV', 'LIMIT', 0, chunk + 1, 'WITHSCORES');
+      const candidates: Cursor[] = [];
+      for (let i = 0; i + 1 < raw.length; i += 2) candidates.push({ id: raw[i]!, score: Number(raw[i + 1]) });
+      // Members of equal score come in reverse lexical order: those after the cursor's id are new.
+      const fresh = candidates.filter((c) => !skipTies || c.score < skipTies.score || (c.score === skipTies.score && c.id < skipTies.id));
+      const page = fresh.slice(0, chunk);
+      const views = await this.matching(page, query, since);
+      for (const [position, view] of views) {
+        items.push(view);
+        last = page[position];
+        if (items.length === query.limit) break;
+      }
+      scanned += page.length;
+      const exhausted = candidates.length <= chunk;
+      if (items.length === query.limit || page.length === 0 || exhausted) {
+        const more = items.length === query.limit && (last !== page[page.length - 1] || !exhausted);
+        return { items, nextCursor: more && last ? encodeCursor(last) : null };
+      }
+      const tail = page[page.length - 1]!;
+      if (scanned >= MAX_SCANNED) return { items, nextCursor: encodeCursor(tail) };
+      max = String(tail.score);
+      skipTies = tail;
+    }
+  }
+
+  /** The index of the most selective filter (fewest members in range). */
+  private async chooseIndex(query: IncidentQuery, since: number): Promise<string> {
+    const candidates: [IncidentIndex, string][] = [];
+    if (query.site) candidates.push(['site', query.site]);
+    if (query.gateway) candidates.push(['gateway', query.gateway]);
+    if (query.host) candidates.push(['host', query.host]);
+    if (query.protocol) candidates.push(['protocol', query.protocol]);
+    if (query.peer) candidates.push(['peer', peerIp(query.peer)]);
+    if (candidates.length === 0) return `${INDEX_PREFIX}all:`;
+    if (candidates.length === 1) return `${INDEX_PREFIX}${candidates[0]![0]}:${candidates[0]![1]}`;
+    const pipeline = this.redis.pipeline();
+    for (const [by, value] of candidates) pipeline.zcount(`${INDEX_PREFIX}${by}:${value}`, since, '+inf');
+    const counts = ((await pipeline.exec()) ?? []).map(([, n]) => Number(n));
+    let best = 0;
+    counts.forEach((n, i) => {
+      if (n < counts[best]!) best = i;
+    });
+    return `${INDEX_PREFIX}${candidates[best]![0]}:${candidates[best]![1]}`;
+  }
+
+  /** The candidates that pass every filter, as [position in candidates, view]. */
+  private async matching(candidates: readonly Cursor[], query: IncidentQuery, since: number): Promise<[number, IncidentView][]> {
+    if (candidates.length === 0) return [];
+    const ids = candidates.map((c) => c.id);
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) {
+      pipeline.hmget(INCIDENT_PREFIX + id, 'site', 'host', 'protocol', 'first', 'last', 'gateways');
+      // ip:port: among the incident's peers; a bare ip: the peer-ip index names the incident.
+      if (query.peer) {
+        if (isEndpoint(query.peer)) pipeline.zscore(`${INCIDENT_PREFIX}${id}:peers`, query.peer);
+        else pipeline.zscore(`${INDEX_PREFIX}peer:${query.peer}`, id);
+      }
+    }
+    const replies = ((await pipeline.exec()) ?? []).map(([, value]) => value);
+    const passing: number[] = [];
+    let r = 0;
+    ids.forEach((_, position) => {
+      const [site, host, protocol, first, last, gateways] = replies[r++] as (string | null)[];
+      const inGateway = query.gateway ? (gateways ?? '').split(',').includes(query.gateway) : true;
+      const withPeer = query.peer ? replies[r++] !== null : true;
+      if (site === null || site === undefined) return; // expired or removed: a stale index entry
+      if (query.site && site !== query.site) return;
+      if (query.host && host !== query.host) return;
+      if (query.protocol && protocol !== query.protocol) return;
+      if (query.until !== undefined && Number(first) > query.until) return;
+      if (Number(last) < since) return;
+      if (!inGateway || !withPeer) return;
+      passing.push(position);
+    });
+    const views = await this.views(passing.map((p) => ids[p]!), false);
+    const out: [number, IncidentView][] = [];
+    views.forEach((view, i) => {
+      if (view) out.push([passing[i]!, view]);
+    });
+    return out;
+  }
+
+  private async views(ids: readonly string[], withSamples: boolean): Promise<(IncidentView | undefined)[]> {
+    if (ids.length === 0) return [];
+    const n = this.options.listItems;
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) {
+      const key = INCIDENT_PREFIX + id;
+      pipeline.hgetall(key).zrange(`${key}:peers`, 0, n - 1).zrange(`${key}:decisions`, 0, n - 1);
+      if (withSamples) pipeline.lrange(`${key}:samples`, 0, -1);
+    }
+    const replies = ((await pipeline.exec()) ?? []).map(([error, value]) => {
+      if (error) throw error;
+      return value;
+    });
+    const per = withSamples ? 4 : 3;
+    const now = this.now();
+    return ids.map((id, i) => {
+      const [hash, peers, decisions, samples] = replies.slice(i * per, i * per + per) as [Record<string, string>, string[], string[], string[] | undefined];
+      if (!hash || !hash['site']) return undefined;
+      const last = Number(hash['last']);
+      const view: IncidentView = {
+        id,
+        site: hash['site'],
+        host: hash['host'] ?? '',
+        protocol: hash['protocol'] ?? '',
+        firstSeen: iso(Number(hash['first'])),
+        lastSeen: iso(last),
+        open: last + this.options.quietMs > now,
+        gateways: (hash['gateways'] ?? '').split(',').filter((g) => g !== '').sort(),
+        evidence: Object.entries(hash)
+          .filter(([field]) => field.startsWith('r:'))
+          .map(([field, count]) => ({ rule: field.slice(2), count: Number(count) }))
+          .sort((a, b) => b.count - a.count || a.rule.localeCompare(b.rule)),
+        peers: { count: Number(hash['peers'] ?? 0), sample: peers },
+        attemptsBlocked: Number(hash['attempts'] ?? 0),
+        bytes: Number(hash['bytes'] ?? 0),
+        decisions,
+        decisionCount: Number(hash['decisions'] ?? 0),
+      };
+      if (withSamples) view.samples = (samples ?? []).flatMap((text) => parseSample(text));
+      return view;
+    });
+  }
+}
+
+/** `ip:port` or `[v6]:port`, as opposed to a bare address. */
+function isEndpoint(peer: string): boolean {
+  return peer.startsWith('[') || (peer.includes(':') && peer.split(':').length === 2);
+}
+
+function parseSample(text: string): FlowSampleView[] {
+  try {
+    const s = JSON.parse(text) as { seenMs: number } & Omit<FlowSampleView, 'seen'>;
+    return [{ seen: iso(s.seenMs), gateway: s.gateway, protocol: s.protocol, peer: s.peer, app: s.app, rules: s.rules, verdict: s.verdict, packetsOut: s.packetsOut, packetsIn: s.packetsIn, bytesOut: s.bytesOut, bytesIn: s.bytesIn }];
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,128 @@
+import { p2pwall } from '@p2pwall/proto';
+import { describe, expect, it } from 'vitest';
+import { allowView, decisionView, sensorView } from '../../src/api/convert.js';
+import { BadCursorError, pageNewestFirst } from '../../src/api/page.js';
+import { allowSchema, decisionSchema, sensorSchema } from '../../src/api/schemas.js';
+import { parsePeer, parseTarget } from '../../src/api/target.js';
+import { allowCovers, allowId, coveredBlockIds, coveringAllowIds } from '../../src/decide/allow-entries.js';
+import { NEVER_EXPIRES_MS, type BrainDecision } from '../../src/decide/decision.js';
+import { ip } from '../support.js';
+
+const { Scope, Origin, Action, Mode } = p2pwall.v1;
+const T = Date.parse('2026-05-01T12:00:00Z');
+
+function decision(over: Partial<BrainDecision> & Pick<BrainDecision, 'id' | 'scope'>): BrainDecision {
+  return {
+    ip: ip('203.0.113.9'),
+    port: 0,
+    site: '',
+    origin: Origin.ORIGIN_SIGNATURE,
+    action: Action.ACTION_BLOCK,
+    reason: 'test',
+    evidence: { hosts: ['a/192.168.1.5'], sites: ['a'], sensors: ['a/gw1/0'], rules: ['ft.udp-probe'], count: 1, firstSeenMs: T - 1000, lastSeenMs: T },
+    createdMs: T,
+    expiresMs: T + 60_000,
+    author: 'p2pwall-brain',
+    simulated: false,
+    ...over,
+  };
+}
+
+const ok = <T>(parsed: { ok: T } | { field: string; error: string }): T => {
+  if (!('ok' in parsed)) throw new Error(`${parsed.field}: ${parsed.error}`);
+  return parsed.ok;
+};
+
+describe('API targets', () => {
+  it('parses and normalises what an operator names, giving the block id', () => {
+    expect(ok(parseTarget('endpoint', '203.0.113.9:1214', undefined))).toMatchObject({ ip: '203.0.113.9', port: 1214, site: '', blockId: 'endpoint:203.0.113.9:1214' });
+    expect(ok(parseTarget('endpoint', '[2001:DB8:0::1]:6346', undefined))).toMatchObject({ ip: '2001:db8::1', port: 6346, blockId: 'endpoint:[2001:db8::1]:6346' });
+    expect(ok(parseTarget('ip', '2001:db8:0:0::9', undefined)).blockId).toBe('ip:2001:db8::9');
+    expect(ok(parseTarget('host', '192.168.2.6', 'b')).blockId).toBe('host:b:192.168.2.6');
+    expect(parsePeer('198.51.100.1')).toMatchObject({ port: 0 });
+    expect(parsePeer('[::1]:80')).toMatchObject({ address: { ip: '::1' }, port: 80 });
+  });
+
+  it('refuses bad values naming the field', () => {
+    expect(parseTarget('endpoint', '203.0.113.9', undefined)).toEqual({ field: 'value', error: expect.stringMatching(/needs a port/) });
+    expect(parseTarget('endpoint', '203.0.113.9:0', undefined)).toEqual({ field: 'value', error: expect.stringMatching(/port 0 is out of range 1\.\.65535/) });
+    expect(parseTarget('endpoint', '203.0.113.9:65536', undefined)).toEqual({ field: 'value', error: expect.stringMatching(/out of range/) });
+    expect(parseTarget('endpoint', '203.0.113.300:80', undefined)).toEqual({ field: 'value', error: expect.stringMatching(/not an IPv4 or IPv6 address/) });
+    expect(parseTarget('endpoint', '2001:db8::1:80', undefined)).toMatchObject({ field: 'value' }); // a v6 endpoint needs brackets
+    expect(parseTarget('ip', '203.0.113.9:80', undefined)).toEqual({ field: 'value', error: expect.stringMatching(/a port needs scope endpoint/) });
+    expect(parseTarget('ip', 'example.org', undefined)).toMatchObject({ field: 'value' });
+    expect(parseTarget('host', '192.168.2.6', undefined)).toEqual({ field: 'site', error: expect.stringMatching(/needs the site/) });
+    expect(parseTarget('ip', '203.0.113.9', 'a')).toMatchObject({ field: 'site' });
+    expect(parsePeer('[::1]')).toHaveProperty('error');
+  });
+});
+
+describe('allow entries', () => {
+  const hostLock = decision({ id: 'host:b:192.168.2.6', scope: Scope.SCOPE_HOST, ip: ip('192.168.2.6'), site: 'b' });
+  const endpoint = decision({ id: 'endpoint:203.0.113.9:1214', scope: Scope.SCOPE_ENDPOINT, port: 1214 });
+  const whole = decision({ id: 'ip:203.0.113.9', scope: Scope.SCOPE_IP });
+  const allow = (block: BrainDecision) => ({ ...block, id: allowId(block.id), action: Action.ACTION_ALLOW, origin: Origin.ORIGIN_MANUAL });
+
+  it('cover the same host at the same site, the same endpoint, or every port of an address', () => {
+    expect(allowCovers(allow(hostLock), hostLock)).toBe(true);
+    expect(allowCovers(allow(hostLock), { ...hostLock, site: 'a' })).toBe(false);
+    expect(allowCovers(allow(hostLock), { ...hostLock, ip: ip('192.168.2.7') })).toBe(false);
+    expect(allowCovers(allow(endpoint), endpoint)).toBe(true);
+    expect(allowCovers(allow(endpoint), { ...endpoint, port: 1215 })).toBe(false);
+    expect(allowCovers(allow(endpoint), whole)).toBe(false);
+    expect(allowCovers(allow(whole), whole)).toBe(true);
+    expect(allowCovers(allow(whole), endpoint)).toBe(true);
+    expect(allowCovers(allow(whole), hostLock)).toBe(false);
+    expect(allowCovers(whole, endpoint)).toBe(false); // a block is not an allow entry
+    expect(allowCovers(allow(whole), allow(endpoint))).toBe(false);
+  });
+
+  it('name the ids to look up and to remove', () => {
+    expect(coveringAllowIds(hostLock)).toEqual(['allow:host:b:192.168.2.6']);
+    expect(coveringAllowIds(endpoint)).toEqual(['allow:endpoint:203.0.113.9:1214', 'allow:ip:203.0.113.9']);
+    expect(coveringAllowIds(whole)).toEqual(['allow:ip:203.0.113.9']);
+    expect(coveredBlockIds(allow(whole))).toEqual({ ids: ['ip:203.0.113.9'], endpointPrefix: 'endpoint:203.0.113.9:' });
+    expect(coveredBlockIds(allow({ ...whole, ip: ip('2001:db8::1') }))).toEqual({ ids: ['ip:2001:db8::1'], endpointPrefix: 'endpoint:[2001:db8::1]:' });
+    expect(coveredBlockIds(allow(endpoint))).toEqual({ ids: ['endpoint:203.0.113.9:1214'], endpointPrefix: null });
+    expect(coveredBlockIds(allow(hostLock))).toEqual({ ids: ['host:b:192.168.2.6'], endpointPrefix: null });
+  });
+});
+
+describe('views', () => {
+  it('decision and allow views: times in ISO 8601, a permanent entry expires null; every schema property is filled', () => {
+    const view = decisionView(decision({ id: 'endpoint:[2001:db8::1]:6346', scope: Scope.SCOPE_ENDPOINT, ip: ip('2001:db8::1'), port: 6346 }));
+    expect(view).toMatchObject({ scope: 'endpoint', value: '[2001:db8::1]:6346', ip: '2001:db8::1', port: 6346, origin: 'signature', action: 'block', created: '2026-05-01T12:00:00.000Z', expires: '2026-05-01T12:01:00.000Z' });
+    expect(view.evidence).toMatchObject({ firstSeen: '2026-05-01T11:59:59.000Z', lastSeen: '2026-05-01T12:00:00.000Z' });
+    expect(Object.keys(view).sort()).toEqual(Object.keys(decisionSchema['properties'] as object).sort());
+    const manual = decision({ id: 'allow:ip:203.0.113.9', scope: Scope.SCOPE_IP, action: Action.ACTION_ALLOW, origin: Origin.ORIGIN_MANUAL, expiresMs: NEVER_EXPIRES_MS, evidence: { hosts: [], sites: [], sensors: [], rules: [], count: 0, firstSeenMs: 0, lastSeenMs: 0 } });
+    expect(decisionView(manual)).toMatchObject({ action: 'allow', origin: 'manual', expires: null, evidence: { firstSeen: null, lastSeen: null } });
+    const allow = allowView(manual);
+    expect(allow).toMatchObject({ id: 'allow:ip:203.0.113.9', scope: 'ip', value: '203.0.113.9', expires: null });
+    expect(Object.keys(allow).sort()).toEqual(Object.keys(allowSchema['properties'] as object).sort());
+  });
+
+  it('sensor view: age, staleness and blocklist lag', () => {
+    const beat = p2pwall.v1.Heartbeat.decode(
+      p2pwall.v1.Heartbeat.encode({ sensor: { site: 'a', gateway: 'gw1', queue: 2, instance: 'x' }, version: '0.1.0', mode: Mode.MODE_MONITOR, sentMs: T - 45_000, startedMs: T - 3_600_000, queues: [{ queue: 2, queueTotal: 3, queueDropped: 4, userDropped: 5 }], packets: 100, blocklistVersion: 7 }).finish(),
+    );
+    const view = sensorView(beat, 10, T, 30);
+    expect(view).toMatchObject({ name: 'a/gw1/2', mode: 'monitor', ageSeconds: 45, stale: true, blocklistVersion: 7, blocklistLag: 3, packets: 100, queues: [{ queue: 2, total: 3, queueDropped: 4, userDropped: 5 }] });
+    expect(sensorView(beat, 5, T, 60)).toMatchObject({ stale: false, blocklistLag: 0 });
+    expect(Object.keys(view).sort()).toEqual(Object.keys(sensorSchema['properties'] as object).sort());
+  });
+});
+
+describe('pages of lists the API builds', () => {
+  it('newest first, then by id; the cursor continues after the last item even when the list changes', () => {
+    const items = ['b', 'a', 'c', 'e', 'd'].map((id, i) => ({ id, created: new Date(T + (i % 2) * 1000).toISOString() }));
+    const first = pageNewestFirst(items, 2, undefined);
+    expect(first.items.map((i) => i.id)).toEqual(['a', 'e']);
+    const second = pageNewestFirst([...items, { id: 'z', created: new Date(T + 5000).toISOString() }], 2, first.nextCursor!);
+    expect(second.items.map((i) => i.id)).toEqual(['b', 'c']);
+    const third = pageNewestFirst(items, 2, second.nextCursor!);
+    expect(third).toEqual({ items: [items[4]], nextCursor: null });
+    expect(pageNewestFirst(items, 5, undefined).nextCursor).toBeNull();
+    expect(() => pageNewestFirst(items, 2, 'not-a-cursor')).toThrow(BadCursorError);
+    expect(() => pageNewestFirst(items, 2, Buffer.from('[1,2]').toString('base64url'))).toThrow(BadCursorError);
+  });
+});

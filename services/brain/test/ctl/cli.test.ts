@@ -1,0 +1,341 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { createLogger, REDIS_KEYS, SUBJECTS } from '@p2pwall/common';
+import { jetstream } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { startNats, startRedis, type NatsServer, type RedisServer } from '@p2pwall/lab';
+import { p2pwall } from '@p2pwall/proto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AllowView, DecisionView, HostView, IncidentView, Page, PeerView, SensorView } from '../../src/api/views.js';
+import { loadBrainConfig } from '../../src/config.js';
+import { incidentUpdates, type IncidentFlow } from '../../src/incidents/evidence.js';
+import { IncidentStore } from '../../src/incidents/store.js';
+import { BrainService } from '../../src/ingest/serve.js';
+import { encodeBatch } from '../support.js';
+
+/**
+ * The built `p2pwall` binary (services/brain/dist/ctl/main.js, as installed) run as a child
+ * process against a real brain: BrainService with its HTTP API on a free port, real nats-server
+ * and redis-server. What it checks is what a person or a script sees: stdout, stderr, exit code.
+ */
+
+const CLI = fileURLToPath(new URL('../../dist/ctl/main.js', import.meta.url));
+const READ = 'cli-read-token-0001';
+const ADMIN = 'cli-admin-token-0001';
+const log = createLogger({ name: 'cli-test', level: 'error' });
+
+let nats: NatsServer;
+let redisServer: RedisServer;
+let redis: Redis;
+let nc: NatsConnection;
+let brain: BrainService;
+let url: string;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the binary with only the environment given (no P2PWALL_* leaks in from the caller's shell). */
+function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('P2PWALL_')));
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...base, ...env }, timeout: 20_000 }, (error, stdout, stderr) => {
+      if (error && typeof error.code !== 'number') return reject(error);
+      resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
+    });
+  });
+}
+
+const asAdmin = (args: string[]) => cli(args, { P2PWALL_URL: url, P2PWALL_TOKEN: ADMIN });
+const asReader = (args: string[]) => cli(args, { P2PWALL_URL: url, P2PWALL_TOKEN: READ });
+
+/** Parses --json output; a failed run shows its stderr instead of a JSON error. */
+function json<T>(run: Run): T {
+  expect(run.stderr).toBe('');
+  expect(run.code).toBe(0);
+  return JSON.parse(run.stdout) as T;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** A loopback port nothing listens on: bound once, then closed. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
+  [nats, redisServer] = await Promise.all([startNats(), startRedis()]);
+  redis = new Redis(redisServer.url, { maxRetriesPerRequest: null });
+  // The last test stops Redis on purpose; this client's reconnect errors are expected then.
+  redis.on('error', () => undefined);
+  nc = await connect({ servers: nats.url });
+  const config = loadBrainConfig(undefined, {});
+  config.nats.servers = [nats.url];
+  config.redis.url = redisServer.url;
+  config.stream.storage = 'memory';
+  config.api.listen = { host: '127.0.0.1', port: 0 };
+  config.api.tokens = { read: [READ], admin: [ADMIN] };
+  brain = new BrainService(config, log);
+  await brain.start();
+  url = `http://127.0.0.1:${brain.apiPort()}`;
+}, 60_000);
+
+afterAll(async () => {
+  await brain?.stop();
+  await nc?.close();
+  redis?.disconnect();
+  await nats?.cleanup();
+  await redisServer?.cleanup();
+});
+
+const COMMANDS = [
+  [],
+  ['incidents'],
+  ['incidents', 'list'],
+  ['incidents', 'show'],
+  ['decisions'],
+  ['decisions', 'list'],
+  ['decisions', 'add'],
+  ['decisions', 'delete'],
+  ['allow'],
+  ['allow', 'add'],
+  ['allow', 'list'],
+  ['allow', 'delete'],
+  ['hosts'],
+  ['hosts', 'show'],
+  ['peers'],
+  ['peers', 'show'],
+  ['sensors'],
+  ['health'],
+];
+
+describe('p2pwall CLI, the built binary against a real brain', () => {
+  it('answers --help on every command, without a brain', async () => {
+    const runs = await Promise.all(COMMANDS.map((path) => cli([...path, '--help'])));
+    for (const [i, run] of runs.entries()) {
+      const path = COMMANDS[i]!;
+      expect(run.code, path.join(' ')).toBe(0);
+      expect(run.stdout, path.join(' ')).toMatch(new RegExp(`^Usage: ${['p2pwall', ...path].join(' ')} `));
+      // Leaf commands document where the brain and the token come from.
+      if (path.length === 2 || path[0] === 'sensors' || path[0] === 'health') expect(run.stdout, path.join(' ')).toMatch(/--url <url>[\s\S]*env:\s+P2PWALL_URL\)[\s\S]*--token <token>[\s\S]*env:\s+P2PWALL_TOKEN\)/);
+    }
+  });
+
+  it('health: exit 0 and the checks when the brain is ready', async () => {
+    const run = await cli(['health', '--url', url]);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toMatch(/^ready: .*redis ok/);
+    expect(json<{ ready: boolean }>(await cli(['health', '--url', url, '--json'])).ready).toBe(true);
+  });
+
+  it('an unreachable brain: exit 3 and the address it tried', async () => {
+    const port = await closedPort();
+    for (const command of [['sensors'], ['health'], ['decisions', 'list']]) {
+      const run = await cli([...command, '--url', `http://127.0.0.1:${port}`], { P2PWALL_TOKEN: READ });
+      expect(run.code, command.join(' ')).toBe(3);
+      expect(run.stderr).toBe(`p2pwall ${command.join(' ')}: cannot reach the brain at http://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`);
+      expect(run.stdout).toBe('');
+    }
+  });
+
+  it('a missing or rejected token: exit 4; a read token on a change: exit 4 with the admin hint', async () => {
+    const none = await cli(['sensors'], { P2PWALL_URL: url });
+    expect(none.code).toBe(4);
+    expect(none.stderr).toBe('p2pwall sensors: the brain wants a token (401): set P2PWALL_TOKEN or pass --token\n');
+    const wrong = await cli(['incidents', 'list', '--url', url, '--token', 'not-a-token']);
+    expect(wrong.code).toBe(4);
+    expect(wrong.stderr).toBe('p2pwall incidents list: the brain rejected the token (401)\n');
+    const readOnly = await asReader(['decisions', 'add', '--ip', '198.51.100.200', '--reason', 'test']);
+    expect(readOnly.code).toBe(4);
+    expect(readOnly.stderr).toBe('p2pwall decisions add: this token may only read; use an admin token (403)\n');
+    expect((await asReader(['allow', 'add', '198.51.100.200', '--reason', 'test'])).code).toBe(4);
+    // The read token reads.
+    expect((await asReader(['decisions', 'list'])).code).toBe(0);
+    expect(await redis.hexists(REDIS_KEYS.decisions, 'ip:198.51.100.200')).toBe(0);
+  });
+
+  it('decisions add, list and delete: a manual block reaches the shared blocklist and leaves it', async () => {
+    const add = json<DecisionView>(await asAdmin(['decisions', 'add', '--endpoint', '198.51.100.9:1214', '--reason', 'seen at HQ', '--expires', '24h', '--author', 'alice', '--json']));
+    expect(add).toMatchObject({ id: 'endpoint:198.51.100.9:1214', scope: 'endpoint', origin: 'manual', action: 'block', reason: 'seen at HQ', author: 'alice' });
+    expect(Date.parse(add.expires!) - Date.now()).toBeGreaterThan(23 * 3_600_000);
+    expect(await redis.hexists(REDIS_KEYS.decisions, add.id)).toBe(1);
+
+    // IPv6 in an id: brackets and colons must survive the URL.
+    const v6 = await asAdmin(['decisions', 'add', '--endpoint', '[2001:DB8:0::9]:6346', '--reason', 'v6 peer']);
+    expect(v6.code).toBe(0);
+    expect(v6.stdout).toMatch(/^added:\n {2}id: +endpoint:\[2001:db8::9\]:6346\n/);
+    expect(v6.stdout).toMatch(/expires: +never/);
+    expect(v6.stdout).toContain(`by ${(await import('node:os')).userInfo().username}`);
+
+    const table = await asReader(['decisions', 'list', '--origin', 'manual']);
+    expect(table.code).toBe(0);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ID +SCOPE +VALUE +SITE +ORIGIN +ACTION +REASON +RULES +CREATED +EXPIRES +AUTHOR$/);
+    expect(table.stdout).toMatch(/endpoint:198\.51\.100\.9:1214 +endpoint +198\.51\.100\.9:1214 +\* +manual +block +seen at HQ +- +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \((\d+s ago|now)\) +\d{4}-.*\(in 23h\) +alice\n/);
+    const listed = json<Page<DecisionView>>(await asReader(['decisions', 'list', '--origin', 'manual', '--value', '[2001:db8::9]:6346', '--json']));
+    expect(listed.items.map((d) => d.id)).toEqual(['endpoint:[2001:db8::9]:6346']);
+
+    const removed = await asAdmin(['decisions', 'delete', 'endpoint:[2001:db8::9]:6346']);
+    expect(removed).toMatchObject({ code: 0, stdout: 'removed endpoint:[2001:db8::9]:6346\n' });
+    expect(await redis.hexists(REDIS_KEYS.decisions, 'endpoint:[2001:db8::9]:6346')).toBe(0);
+    const again = await asAdmin(['decisions', 'delete', 'endpoint:[2001:db8::9]:6346']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/refused the request \(404\): no decision endpoint:\[2001:db8::9\]:6346/);
+    // The sensors follow the change stream: both the add and the removal are on it.
+    const changes = (await redis.xrange(REDIS_KEYS.blocklistChanges, '-', '+')).map(([, fields]) => fields.join(' '));
+    expect(changes.some((c) => c.includes('endpoint:[2001:db8::9]:6346'))).toBe(true);
+  });
+
+  it('refuses bad input: the command line at once (exit 1), the brain naming the field (exit 2)', async () => {
+    const badIp = await asAdmin(['decisions', 'add', '--ip', '198.51.100.300', '--reason', 'r']);
+    expect(badIp.code).toBe(1);
+    expect(badIp.stderr).toMatch(/option '--ip <ip>' argument '198\.51\.100\.300' is invalid\. Expected an IPv4 or IPv6 address/);
+    const noSite = await asAdmin(['decisions', 'add', '--host', '192.168.1.5', '--reason', 'r']);
+    expect(noSite).toMatchObject({ code: 1, stderr: 'p2pwall decisions add: a host entry needs --site: an inside address means a host only at one site\n' });
+    const badExpiry = await asAdmin(['decisions', 'add', '--ip', '198.51.100.201', '--reason', 'r', '--expires', 'soon']);
+    expect(badExpiry.code).toBe(2);
+    expect(badExpiry.stderr).toMatch(/^p2pwall decisions add: the brain refused the request \(400\): .*expires.*"soon" is not a time/);
+    const badSince = await asReader(['incidents', 'list', '--since', 'yesterday']);
+    expect(badSince.code).toBe(2);
+    expect(badSince.stderr).toMatch(/since/);
+    const unknown = await asReader(['incidents', 'show', 'no-such-incident']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/\(404\)/);
+  });
+
+  it('allow add, list and delete; the scope follows the target', async () => {
+    const host = json<AllowView>(await asAdmin(['allow', 'add', '192.168.1.20', '--site', 'site-a', '--reason', 'the build server', '--json']));
+    expect(host).toMatchObject({ id: 'allow:host:site-a:192.168.1.20', scope: 'host', value: '192.168.1.20', site: 'site-a', expires: null });
+    const outside = await asAdmin(['allow', 'add', '198.51.100.7', '--reason', 'partner', '--expires', '7d', '--author', 'ops']);
+    expect(outside.code).toBe(0);
+    expect(outside.stdout).toMatch(/^allowed: allow:ip:198\.51\.100\.7 {2}ip 198\.51\.100\.7 {2}"partner" by ops, expires \d{4}-.*\(in 6d\)\n$/);
+    const endpoint = json<AllowView>(await asAdmin(['allow', 'add', '[2001:db8::7]:443', '--reason', 'cdn', '--json']));
+    expect(endpoint).toMatchObject({ scope: 'endpoint', value: '[2001:db8::7]:443' });
+
+    const table = await asReader(['allow', 'list']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^ID +SCOPE +VALUE +SITE +REASON +AUTHOR +CREATED +EXPIRES\n/);
+    expect(table.stdout).toMatch(/allow:host:site-a:192\.168\.1\.20 +host +192\.168\.1\.20 +site-a +the build server .* never\n/);
+    expect(json<Page<AllowView>>(await asReader(['allow', 'list', '--scope', 'host', '--json'])).items.map((a) => a.id)).toEqual(['allow:host:site-a:192.168.1.20']);
+
+    for (const id of [host.id, endpoint.id, 'allow:ip:198.51.100.7']) expect((await asAdmin(['allow', 'delete', id])).stdout).toBe(`removed ${id}\n`);
+    expect((await asReader(['allow', 'list'])).stdout).toBe('no allowlist entries\n');
+  });
+
+  it('sensors: a heartbeat published to the stream shows up in the table', async () => {
+    const beat = p2pwall.v1.Heartbeat.encode({
+      sensor: { site: 'site-s', gateway: 'gw9', queue: 0, instance: 'cli-test' },
+      version: '0.1.0-cli',
+      mode: p2pwall.v1.Mode.MODE_MONITOR,
+      sentMs: Date.now(),
+      queues: [{ queue: 0, queueTotal: 1, queueDropped: 17, userDropped: 4 }],
+      blocklistVersion: 0,
+      backlogBatches: 3,
+    }).finish();
+    await jetstream(nc).publish(SUBJECTS.heartbeats('site-s', 'gw9'), beat);
+    const sensors = await until('the heartbeat', async () => {
+      const answer = json<{ items: SensorView[]; blocklistVersion: number }>(await asReader(['sensors', '--json']));
+      return answer.items.some((s) => s.name === 'site-s/gw9/0') ? answer : undefined;
+    });
+    expect(sensors.items.find((s) => s.name === 'site-s/gw9/0')).toMatchObject({ version: '0.1.0-cli', mode: 'monitor', backlogBatches: 3 });
+    const table = await asReader(['sensors']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^SENSOR +VERSION +MODE +LAST HEARTBEAT +QUEUE DROPS +USER DROPS +BLOCKLIST LAG +BACKLOG +STALE\n/);
+    expect(table.stdout).toMatch(/site-s\/gw9\/0 +0\.1\.0-cli +monitor +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \((\d+s ago|now)\) +17 +4 +\d+ +3 +no\n/);
+    expect(table.stdout).toMatch(/shared blocklist version: \d+\n$/);
+  });
+
+  it('hosts show and peers show: what holds for a host, why a peer is blocked and who reached it', async () => {
+    // A FastTrack client at site-p, found by signature: the brain locks it and blocks its peer.
+    await jetstream(nc).publish(SUBJECTS.summaries('site-p', 'gw1'), encodeBatch({ site: 'site-p', instance: 'cli', sequence: 1, created: Date.now(), clients: [{ host: '192.168.3.5', ts: Date.now() }], peers: [{ ip: '198.51.100.50', port: 1214, from: '192.168.3.5', ts: Date.now() }] }), { msgID: 'cli:1' });
+    const peer = await until('the peer decision', async () => {
+      const view = json<PeerView>(await asReader(['peers', 'show', '198.51.100.50:1214', '--json']));
+      return view.blocked ? view : undefined;
+    });
+    expect(peer.decisions.map((d) => d.origin)).toEqual(['signature']);
+    const text = await asReader(['peers', 'show', '198.51.100.50:1214']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^Peer 198\.51\.100\.50:1214: BLOCKED\n\nBlocked by 1 decision:\n {2}id: +endpoint:198\.51\.100\.50:1214\n/);
+    expect(text.stdout).toMatch(/ {2}origin: +signature\n/);
+    expect(text.stdout).toMatch(/ {2}hosts: +site-p\/192\.168\.3\.5/);
+    expect(text.stdout).toContain('Contacted by: site-p/192.168.3.5\nSites: site-p\n');
+    expect((await asReader(['peers', 'show', '198.51.100.51'])).stdout).toMatch(/^Peer 198\.51\.100\.51: not blocked\n/);
+
+    const host = await until('the host lock', async () => {
+      const view = json<HostView>(await asReader(['hosts', 'show', '192.168.3.5', '--site', 'site-p', '--json']));
+      return view.locks.length > 0 ? view : undefined;
+    });
+    expect(host.locks.map((l) => l.id)).toEqual(['host:site-p:192.168.3.5']);
+    const hostText = await asReader(['hosts', 'show', '192.168.3.5', '--site', 'site-p']);
+    expect(hostText.stdout).toMatch(/^Host 192\.168\.3\.5 at site site-p\n\nLocked at site-p:\n {2}id: +host:site-p:192\.168\.3\.5\n/);
+    expect((await asReader(['hosts', 'show', '192.168.3.99'])).stdout).toMatch(/^Host 192\.168\.3\.99 \(every site\)\n\nNot locked\.\n/);
+  });
+
+  it('incidents list and show, with --all following the cursor across pages', async () => {
+    // Incidents recorded through the brain's own store, in the Redis the brain reads.
+    const store = new IncidentStore(redis, { quietMs: 600_000, retentionMs: 86_400_000, maxSamples: 3, listItems: 5 });
+    const t0 = Date.now() - 600_000;
+    const flow = (host: string, peer: string, ts: number): IncidentFlow => ({ site: 'site-i', hostIp: host, endpoint: peer, outsideIp: peer.split(':')[0]!, protocol: 17, app: 'fasttrack', rules: ['udp-ping'], firstSeenMs: ts - 10, lastSeenMs: ts, packetsOut: 1, packetsIn: 0, bytesOut: 40, bytesIn: 0, droppedPackets: 1, dropped: true, ongoing: false });
+    for (let i = 0; i < 3; i += 1) {
+      await store.record(incidentUpdates({ gateway: `gw${i}`, flows: [flow(`10.77.0.${i + 1}`, `203.0.113.${60 + i}:1214`, t0 + i * 1000)], clients: [], peers: [], decisions: [] }, 3));
+    }
+    const one = json<Page<IncidentView>>(await asReader(['incidents', 'list', '--site', 'site-i', '--limit', '1', '--json']));
+    expect(one.items).toHaveLength(1);
+    expect(one.nextCursor).not.toBeNull();
+    const firstPage = await asReader(['incidents', 'list', '--site', 'site-i', '--limit', '1']);
+    expect(firstPage.stdout).toContain(`more: add --cursor ${one.nextCursor}, or --all for every page\n`);
+    const all = json<Page<IncidentView>>(await asReader(['incidents', 'list', '--site', 'site-i', '--limit', '1', '--all', '--json']));
+    expect(all.items.map((i) => i.host).sort()).toEqual(['10.77.0.1', '10.77.0.2', '10.77.0.3']);
+    expect(all.nextCursor).toBeNull();
+
+    const table = await asReader(['incidents', 'list', '--site', 'site-i', '--host', '10.77.0.2']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^ID +SITE +HOST +PROTOCOL +FIRST SEEN +LAST SEEN +GATEWAYS +PEERS +BLOCKED +RULES\n/);
+    expect(table.stdout).toMatch(/ +site-i +10\.77\.0\.2 +fasttrack +\d{4}-.*\(\d+m ago\) +gw1 +1 +1 +udp-ping×1\n$/);
+
+    const id = all.items.find((i) => i.host === '10.77.0.2')!.id;
+    const show = await asReader(['incidents', 'show', id]);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toMatch(new RegExp(`^Incident ${id} \\((open|closed)\\)\\n`));
+    expect(show.stdout).toContain('Evidence (rule × times it fired):\n  RULE      COUNT\n  udp-ping  1\n');
+    expect(show.stdout).toContain('Peers: 1 distinct outside peers\n  203.0.113.61:1214\n');
+    expect(show.stdout).toMatch(/Sample flows: 1\n {2}SEEN .*\n {2}\d{4}-.* +gw1 +udp +203\.0\.113\.61:1214 +fasttrack +udp-ping +drop +1\/0 +40 B\/0 B\n/);
+    expect(json<IncidentView>(await asReader(['incidents', 'show', id, '--json'])).samples).toHaveLength(1);
+  });
+
+  // Last: it takes Redis away from the shared brain (and brings it back, empty).
+  it('a brain without Redis: health exits 5 naming the check, reads exit 5 with the brain\'s message', async () => {
+    await redisServer.stop();
+    try {
+      const health = await until('not ready', async () => {
+        const run = await cli(['health', '--url', url]);
+        return run.code !== 0 ? run : undefined;
+      });
+      expect(health.code).toBe(5);
+      expect(health.stdout).toMatch(/^not ready \(HTTP 503\): .*redis DOWN/);
+      const sensors = await asReader(['sensors']);
+      expect(sensors.code).toBe(5);
+      expect(sensors.stderr).toBe('p2pwall sensors: the brain failed (503): Redis is not connected: try again later\n');
+    } finally {
+      await redisServer.restart();
+    }
+    await until('ready again', async () => ((await cli(['health', '--url', url])).code === 0 ? true : undefined), 15_000);
+  });
+});

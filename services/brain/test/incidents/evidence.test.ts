@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { incidentUpdates, UNKNOWN_PROTOCOL, type IncidentFlow } from '../../src/incidents/evidence.js';
+
+const flow = (over: Partial<IncidentFlow>): IncidentFlow => ({
+  site: 'a',
+  hostIp: '192.168.1.5',
+  endpoint: '203.0.113.7:1214',
+  outsideIp: '203.0.113.7',
+  protocol: 6,
+  app: '',
+  rules: [],
+  firstSeenMs: 1000,
+  lastSeenMs: 2000,
+  packetsOut: 3,
+  packetsIn: 2,
+  bytesOut: 300,
+  bytesIn: 200,
+  droppedPackets: 0,
+  dropped: false,
+  ongoing: false,
+  ...over,
+});
+
+const empty = { gateway: 'gw1', flows: [], clients: [], peers: [], decisions: [] };
+
+describe('incidentUpdates', () => {
+  it('a client identification opens an episode of its protocol with its rules', () => {
+    const [update, ...rest] = incidentUpdates({ ...empty, clients: [{ site: 'a', hostIp: '192.168.1.5', protocol: 'fasttrack', rules: ['ft.udp-probe', 'ft.tcp-hello'], tsMs: 1500 }] }, 5);
+    expect(rest).toEqual([]);
+    expect(update).toMatchObject({ site: 'a', hostIp: '192.168.1.5', protocol: 'fasttrack', opens: true, firstSeenMs: 1500, lastSeenMs: 1500, gateway: 'gw1' });
+    expect([...update!.rules]).toEqual([
+      ['ft.udp-probe', 1],
+      ['ft.tcp-hello', 1],
+    ]);
+  });
+
+  it('detected flows add rules, peers, bytes, samples; benign flows add nothing', () => {
+    const updates = incidentUpdates(
+      {
+        ...empty,
+        flows: [
+          flow({ app: 'fasttrack', rules: ['ft.tcp-hello'] }),
+          flow({ app: 'fasttrack', rules: ['ft.tcp-hello'], endpoint: '203.0.113.8:2000', outsideIp: '203.0.113.8', firstSeenMs: 900, lastSeenMs: 2500 }),
+          flow({ hostIp: '192.168.1.20', endpoint: '203.0.113.250:80' }),
+        ],
+      },
+      1,
+    );
+    expect(updates).toHaveLength(1);
+    const [update] = updates;
+    expect(update).toMatchObject({ protocol: 'fasttrack', opens: true, firstSeenMs: 900, lastSeenMs: 2500, bytes: 1000, flows: 2, attemptsBlocked: 0 });
+    expect([...update!.rules]).toEqual([['ft.tcp-hello', 2]]);
+    expect([...update!.peers.keys()]).toEqual(['203.0.113.7:1214', '203.0.113.8:2000']);
+    expect(update!.samples).toHaveLength(1);
+    expect(update!.samples[0]).toMatchObject({ gateway: 'gw1', protocol: 'tcp', peer: '203.0.113.7:1214', verdict: 'accept', bytesIn: 200 });
+  });
+
+  it('an interim summary adds its peer, times, rules and sample, but no counts (the final summary repeats them)', () => {
+    const [update] = incidentUpdates({ ...empty, flows: [flow({ app: 'fasttrack', rules: ['ft.tcp-hello'], ongoing: true, dropped: true, droppedPackets: 2 })] }, 5);
+    expect(update).toMatchObject({ protocol: 'fasttrack', opens: true, bytes: 0, flows: 0, attemptsBlocked: 0 });
+    expect([...update!.rules]).toEqual([['ft.tcp-hello', 0]]);
+    expect([...update!.peers.keys()]).toEqual(['203.0.113.7:1214']);
+    expect(update!.samples).toHaveLength(1);
+  });
+
+  it('blocked attempts without a protocol only extend an open episode, and count dropped packets', () => {
+    const [update] = incidentUpdates({ ...empty, flows: [flow({ dropped: true, droppedPackets: 3, bytesIn: 0, packetsIn: 0 }), flow({ dropped: true, droppedPackets: 0, endpoint: '203.0.113.9:80' })] }, 5);
+    expect(update).toMatchObject({ protocol: UNKNOWN_PROTOCOL, opens: false, attemptsBlocked: 4, flows: 2 });
+    expect(update!.samples.map((s) => s.verdict)).toEqual(['drop', 'drop']);
+  });
+
+  it('peers learned from a host belong to that host; peers of unknown origin to no one', () => {
+    const updates = incidentUpdates(
+      {
+        ...empty,
+        peers: [
+          { learnedFrom: 'a/192.168.1.5', peer: '198.51.100.4:1214', ip: '198.51.100.4', protocol: 'fasttrack', tsMs: 10 },
+          { learnedFrom: 'a/192.168.1.5', peer: '198.51.100.4:1214', ip: '198.51.100.4', protocol: 'fasttrack', tsMs: 5 },
+          { learnedFrom: '', peer: '198.51.100.5:1214', ip: '198.51.100.5', protocol: 'fasttrack', tsMs: 10 },
+        ],
+      },
+      5,
+    );
+    expect(updates).toHaveLength(1);
+    expect([...updates[0]!.peers]).toEqual([['198.51.100.4:1214', 5]]);
+  });
+
+  it('a payload-free finding opens (as unknown) with its rules; a plain decision only extends', () => {
+    const updates = incidentUpdates(
+      {
+        ...empty,
+        decisions: [
+          { id: 'host:b:192.168.2.6', hosts: ['b/192.168.2.6'], findings: ['corr.blocked-peers'], tsMs: 50 },
+          { id: 'endpoint:198.51.100.4:1214', hosts: ['a/192.168.1.5', 'b/192.168.2.9'], findings: [], tsMs: 60 },
+        ],
+      },
+      5,
+    );
+    expect(updates.map((u) => [u.site, u.hostIp, u.protocol, u.opens, [...u.rules.keys()], [...u.decisions.keys()]])).toEqual([
+      ['b', '192.168.2.6', UNKNOWN_PROTOCOL, true, ['corr.blocked-peers'], ['host:b:192.168.2.6']],
+      ['a', '192.168.1.5', UNKNOWN_PROTOCOL, false, [], ['endpoint:198.51.100.4:1214']],
+      ['b', '192.168.2.9', UNKNOWN_PROTOCOL, false, [], ['endpoint:198.51.100.4:1214']],
+    ]);
+  });
+});

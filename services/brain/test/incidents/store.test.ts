@@ -1,0 +1,151 @@
+import { startRedis, type RedisServer } from '@p2pwall/lab';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { incidentUpdates, type BatchEvidence, type IncidentFlow } from '../../src/incidents/evidence.js';
+import { IncidentStore, InvalidCursorError } from '../../src/incidents/store.js';
+
+let server: RedisServer;
+let redis: Redis;
+let clock = 10_000_000;
+const MINUTE = 60_000;
+const QUIET = 30 * MINUTE;
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = new Redis(server.url, { maxRetriesPerRequest: null });
+});
+afterAll(async () => {
+  redis.disconnect();
+  await server.cleanup();
+});
+beforeEach(async () => {
+  await redis.flushall();
+  clock = 10_000_000;
+});
+
+const store = () => new IncidentStore(redis, { quietMs: QUIET, retentionMs: 90 * 24 * 60 * MINUTE, maxSamples: 3, listItems: 5, now: () => clock });
+
+const ftFlow = (host: string, peer: string, ts: number, site = 'a'): IncidentFlow => ({
+  site,
+  hostIp: host,
+  endpoint: peer,
+  outsideIp: peer.split(':')[0]!,
+  protocol: 17,
+  app: 'fasttrack',
+  rules: ['ft.udp-probe'],
+  firstSeenMs: ts - 10,
+  lastSeenMs: ts,
+  packetsOut: 1,
+  packetsIn: 0,
+  bytesOut: 40,
+  bytesIn: 0,
+  droppedPackets: 0,
+  dropped: false,
+  ongoing: false,
+});
+
+const evidence = (over: Partial<BatchEvidence>): BatchEvidence => ({ gateway: 'gw1', flows: [], clients: [], peers: [], decisions: [], ...over });
+
+async function record(s: IncidentStore, over: Partial<BatchEvidence>): Promise<string[]> {
+  return s.record(incidentUpdates(evidence(over), 3));
+}
+
+describe('IncidentStore', () => {
+  it('opens one incident per (site, host, protocol) episode and extends it while evidence keeps coming', async () => {
+    const s = store();
+    const [id] = await record(s, { clients: [{ site: 'a', hostIp: '192.168.1.5', protocol: 'fasttrack', rules: ['ft.udp-probe'], tsMs: clock }] });
+    expect(id).toMatch(/^a-[a-z0-9]+-[0-9a-f]{8}$/);
+    const [again] = await record(s, { gateway: 'gw2', flows: [ftFlow('192.168.1.5', '203.0.113.7:1214', clock + MINUTE), ftFlow('192.168.1.5', '203.0.113.8:1214', clock + 2 * MINUTE)] });
+    expect(again).toBe(id);
+    const view = await s.get(id!);
+    expect(view).toMatchObject({ id, site: 'a', host: '192.168.1.5', protocol: 'fasttrack', open: true, gateways: ['gw1', 'gw2'], attemptsBlocked: 0, bytes: 80 });
+    expect(view!.firstSeen).toBe(new Date(clock).toISOString());
+    expect(view!.lastSeen).toBe(new Date(clock + 2 * MINUTE).toISOString());
+    expect(view!.evidence).toEqual([{ rule: 'ft.udp-probe', count: 3 }]);
+    expect(view!.peers).toEqual({ count: 2, sample: ['203.0.113.7:1214', '203.0.113.8:1214'] });
+    expect(view!.samples).toHaveLength(2);
+  });
+
+  it('a gap longer than the quiet time starts a new incident; another protocol is another incident', async () => {
+    const s = store();
+    const [first] = await record(s, { flows: [ftFlow('192.168.1.5', '203.0.113.7:1214', clock)] });
+    const [other] = await record(s, { flows: [{ ...ftFlow('192.168.1.5', '203.0.113.7:6881', clock + 1000), app: 'bittorrent', rules: ['bt.handshake'] }] });
+    clock += QUIET + 5 * MINUTE;
+    const [second] = await record(s, { flows: [ftFlow('192.168.1.5', '203.0.113.7:1214', clock)] });
+    expect(new Set([first, other, second]).size).toBe(3);
+    expect((await s.get(first!))!.open).toBe(false);
+    expect((await s.get(second!))!.open).toBe(true);
+  });
+
+  it('payload-free findings and blocked attempts join the open episode; alone, only a finding opens one', async () => {
+    const s = store();
+    expect(await record(s, { flows: [{ ...ftFlow('192.168.1.9', '203.0.113.7:1214', clock), app: '', rules: [], dropped: true, droppedPackets: 2 }] })).toEqual(['']);
+    const [ft] = await record(s, { clients: [{ site: 'a', hostIp: '192.168.1.9', protocol: 'fasttrack', rules: [], tsMs: clock }] });
+    const [joined] = await record(s, {
+      flows: [{ ...ftFlow('192.168.1.9', '203.0.113.7:1214', clock + 1000), app: '', rules: [], dropped: true, droppedPackets: 2 }],
+      decisions: [{ id: 'host:a:192.168.1.9', hosts: ['a/192.168.1.9'], findings: ['corr.blocked-peers'], tsMs: clock + 1000 }],
+    });
+    expect(joined).toBe(ft);
+    const view = await s.get(ft!);
+    expect(view).toMatchObject({ protocol: 'fasttrack', attemptsBlocked: 2, decisions: ['host:a:192.168.1.9'], decisionCount: 1 });
+    expect(view!.evidence.map((e) => e.rule).sort()).toEqual(['client-identified', 'corr.blocked-peers']);
+    const [unknown] = await record(s, { decisions: [{ id: 'host:b:192.168.2.6', hosts: ['b/192.168.2.6'], findings: ['corr.udp-fanout'], tsMs: clock }] });
+    expect((await s.get(unknown!))!.protocol).toBe('unknown');
+  });
+
+  it('two writers at once extend one incident and lose no count', async () => {
+    const a = store();
+    const b = store();
+    const other = new Redis(server.url, { maxRetriesPerRequest: null });
+    try {
+      const c = new IncidentStore(other, { quietMs: QUIET, retentionMs: 90 * 24 * 60 * MINUTE, maxSamples: 3, listItems: 5, now: () => clock });
+      const writes = Array.from({ length: 40 }, (_, i) => [a, b, c][i % 3]!).map((s, i) => record(s, { flows: [ftFlow('192.168.1.5', `203.0.113.${i}:1214`, clock + i)] }));
+      const ids = (await Promise.all(writes)).flat();
+      expect(new Set(ids).size).toBe(1);
+      const view = await a.get(ids[0]!);
+      expect(view!.peers.count).toBe(40);
+      expect(view!.evidence).toEqual([{ rule: 'ft.udp-probe', count: 40 }]);
+      expect(view!.bytes).toBe(40 * 40);
+    } finally {
+      other.disconnect();
+    }
+  });
+
+  it('filters by site, gateway, host, protocol, peer and time, newest first, with cursor pagination', async () => {
+    const s = store();
+    for (let h = 1; h <= 30; h++) {
+      const site = h % 2 === 0 ? 'b' : 'a';
+      await record(s, { gateway: h % 3 === 0 ? 'gw2' : 'gw1', flows: [ftFlow(`192.168.${site === 'a' ? 1 : 2}.${h}`, `203.0.113.${h % 5}:1214`, clock + h * 1000, site)] });
+    }
+    const all = await s.list({ limit: 100 });
+    expect(all.items).toHaveLength(30);
+    expect(all.nextCursor).toBeNull();
+    expect(all.items.map((i) => i.host)[0]).toBe('192.168.2.30');
+    const times = all.items.map((i) => Date.parse(i.lastSeen));
+    expect([...times].sort((x, y) => y - x)).toEqual(times);
+
+    const siteB = await s.list({ site: 'b', limit: 100 });
+    expect(siteB.items.map((i) => i.site)).toEqual(Array(15).fill('b'));
+    const gw2b = await s.list({ site: 'b', gateway: 'gw2', limit: 100 });
+    expect(gw2b.items.map((i) => i.host).sort()).toEqual(['192.168.2.12', '192.168.2.18', '192.168.2.24', '192.168.2.30', '192.168.2.6']);
+    expect((await s.list({ host: '192.168.1.7', limit: 10 })).items.map((i) => i.host)).toEqual(['192.168.1.7']);
+    expect((await s.list({ protocol: 'bittorrent', limit: 10 })).items).toEqual([]);
+    const viaPeer = await s.list({ peer: '203.0.113.2', limit: 100 });
+    expect(viaPeer.items.map((i) => i.host).sort()).toEqual(['192.168.1.17', '192.168.1.27', '192.168.1.7', '192.168.2.12', '192.168.2.2', '192.168.2.22']);
+    expect((await s.list({ peer: '203.0.113.2:1214', site: 'a', limit: 100 })).items).toHaveLength(3);
+    expect((await s.list({ peer: '203.0.113.2:9999', site: 'a', limit: 100 })).items).toHaveLength(0);
+    expect((await s.list({ since: clock + 25_000, limit: 100 })).items).toHaveLength(6);
+    expect((await s.list({ until: clock + 5_000, limit: 100 })).items).toHaveLength(5);
+
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await s.list({ site: 'a', limit: 4, ...(cursor ? { cursor } : {}) });
+      pages.push(page.items.map((i) => i.host));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(pages.map((p) => p.length)).toEqual([4, 4, 4, 3]);
+    expect(new Set(pages.flat()).size).toBe(15);
+    await expect(s.list({ limit: 5, cursor: 'garbage!' })).rejects.toBeInstanceOf(InvalidCursorError);
+  });
+});
