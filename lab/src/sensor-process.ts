@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
+import { ipTool, nsArgs, run } from './netns/run.js';
 
 /** A JSON log line of the sensor (pino), with the engine event fields when it is an event. */
 export interface SensorLogLine {
@@ -18,7 +19,11 @@ export interface SensorLogLine {
 export interface SensorProcessOptions {
   /** The gateway namespace to run in. */
   namespace: string;
-  /** sensor.yaml keys (site and gateway at least); storefile defaults to a file in a private temp dir. */
+  /**
+   * sensor.yaml keys (site and gateway at least); storefile defaults to a file in a private temp
+   * dir, and telemetry to a free port (port 0), so that several sensors in one gateway never
+   * collide; the port chosen is `telemetryPort`.
+   */
   config: Record<string, unknown>;
   /** Extra arguments to `run` (e.g. ['--queue', '1', '--no-rules']). */
   args?: string[];
@@ -47,7 +52,7 @@ export class SensorProcess {
   private constructor(private readonly options: SensorProcessOptions, workDir: string) {
     this.workDir = workDir;
     this.configPath = join(workDir, 'sensor.yaml');
-    const config = { storefile: join(workDir, 'peers.store'), ...options.config };
+    const config = { storefile: join(workDir, 'peers.store'), telemetry: { listen: { port: 0 } }, ...options.config };
     writeFileSync(this.configPath, stringify(config));
     this.child = spawn('ip', ['netns', 'exec', options.namespace, process.execPath, sensorCliPath(), 'run', '--config', this.configPath, ...(options.args ?? [])], {
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -79,6 +84,26 @@ export class SensorProcess {
 
   get pid(): number | undefined {
     return this.child.pid;
+  }
+
+  /** The port of /metrics and /health/* as the sensor logged it at start; null when telemetry is off. */
+  get telemetryPort(): number | null {
+    const port = this.lines.find((line) => line.msg === 'sensor started')?.['telemetryPort'];
+    return typeof port === 'number' ? port : null;
+  }
+
+  /**
+   * GET of a telemetry path (/metrics, /health/ready, ...) from inside the sensor's namespace,
+   * where its port is (the caller's namespace cannot reach it). `host` is an address of the gateway.
+   */
+  async telemetry(path: string, host = '127.0.0.1'): Promise<{ status: number; body: string }> {
+    const port = this.telemetryPort;
+    if (port === null) throw new Error('sensor: telemetry is off (or the sensor has not started)');
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
+    const script = `const r = await fetch(${JSON.stringify(url)}); process.stdout.write(JSON.stringify({ status: r.status, body: await r.text() }));`;
+    const result = await run(ipTool(), nsArgs(this.options.namespace, process.execPath, ['--input-type=module', '-e', script]), { timeoutMs: 15_000, check: false });
+    if (result.code !== 0) throw new Error(`sensor: GET ${url} failed: ${result.stderr.trim()}`);
+    return JSON.parse(result.stdout) as { status: number; body: string };
   }
 
   /** Resolves with the first log line (past or future) that matches. */

@@ -1,5 +1,4 @@
-import { existsSync } from 'node:fs';
-import { loadConfig, type ConfigSchema } from '@p2pwall/common';
+import { loadConfig, natsConnectionProblems, redisConnectionProblems, TELEMETRY_CONFIG_SCHEMA, telemetryConfigProblems, type ConfigSchema, type TelemetryConfig } from '@p2pwall/common';
 import { CidrError, CidrSet, DEFAULT_INSIDE_NETWORKS, parseCidr } from './decode/cidr.js';
 import { DEFAULT_OPEN_PORTS, type EngineConfig } from './engine-config.js';
 import { parseEventLetters, EventLettersError } from './event-log.js';
@@ -28,6 +27,8 @@ export interface SensorConfig {
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'; events: string };
   limits: { maxFlows: number; maxPeers: number; maxClients: number; maxHosts: number; inspectPackets: number };
   queueStatsIntervalSeconds: number;
+  /** /metrics, /health/live, /health/ready and OTLP export (@p2pwall/common's telemetry). */
+  telemetry: TelemetryConfig;
   /** Absent: a standalone sensor (no NATS, no shared blocklist). */
   uplink?: UplinkConfig;
 }
@@ -66,6 +67,8 @@ export interface RedisUplinkConfig {
 export interface UplinkConfig {
   nats?: NatsUplinkConfig;
   redis?: RedisUplinkConfig;
+  /** A live flow that changed is summarized again this often; 0: only when it ends (see EngineConfig interimMs). */
+  interimSeconds: number;
 }
 
 export const SENSOR_ENV_PREFIX = 'P2PWALL_SENSOR_';
@@ -151,11 +154,13 @@ export const SENSOR_CONFIG_SCHEMA: ConfigSchema = {
       },
     },
     queueStatsIntervalSeconds: integer(1, 3600, 5, 'how often the kernel queue counters are read'),
+    telemetry: TELEMETRY_CONFIG_SCHEMA,
     uplink: {
       type: 'object',
       additionalProperties: false,
       description: 'absent: standalone sensor',
       properties: {
+        interimSeconds: integer(0, 3600, 10, 'a live flow that changed is summarized again this often, and an attempt to a blocked peer at once; 0: flows are summarized only when they end'),
         nats: {
           type: 'object',
           additionalProperties: false,
@@ -220,54 +225,14 @@ function checkSensorConfig(value: unknown): string[] {
     if (error instanceof EventLettersError) problems.push(`log.events: ${error.message}`);
     else throw error;
   }
+  problems.push(...telemetryConfigProblems(config.telemetry));
   if (config.uplink) problems.push(...checkUplink(config.uplink));
   return problems;
 }
 
-function checkTlsFiles(prefix: string, tls: TlsFilesConfig): string[] {
-  const problems: string[] = [];
-  for (const key of ['ca', 'cert', 'key'] as const) {
-    const path = tls[key];
-    if (path !== null && !existsSync(path)) problems.push(`${prefix}.tls.${key}: file not found: ${path}`);
-  }
-  if ((tls.cert === null) !== (tls.key === null)) problems.push(`${prefix}.tls.${tls.cert === null ? 'cert' : 'key'}: cert and key go together`);
-  return problems;
-}
-
+/** URLs, login and TLS files: the checks every service shares (@p2pwall/common). */
 function checkUplink(uplink: UplinkConfig): string[] {
-  const problems: string[] = [];
-  const nats = uplink.nats;
-  if (nats) {
-    nats.servers.forEach((server, index) => {
-      const withScheme = /^[a-z]+:\/\//i.test(server) ? server : `nats://${server}`;
-      let url: URL | null = null;
-      try {
-        url = new URL(withScheme);
-      } catch {
-        problems.push(`uplink.nats.servers[${index}]: "${server}" is not a URL (nats://host:port)`);
-      }
-      if (url && !['nats:', 'tls:'].includes(url.protocol)) problems.push(`uplink.nats.servers[${index}]: "${server}" must use nats:// or tls://`);
-      else if (url && url.hostname === '') problems.push(`uplink.nats.servers[${index}]: "${server}" names no host`);
-    });
-    if ((nats.user === null) !== (nats.password === null)) problems.push(`uplink.nats.${nats.user === null ? 'user' : 'password'}: user and password go together`);
-    const methods = [nats.user !== null, nats.token !== null, nats.credsFile !== null].filter(Boolean).length;
-    if (methods > 1) problems.push('uplink.nats: choose one of user/password, token and credsFile');
-    if (nats.credsFile !== null && !existsSync(nats.credsFile)) problems.push(`uplink.nats.credsFile: file not found: ${nats.credsFile}`);
-    problems.push(...checkTlsFiles('uplink.nats', nats.tls));
-  }
-  const redis = uplink.redis;
-  if (redis) {
-    let url: URL | null = null;
-    try {
-      url = new URL(redis.url);
-    } catch {
-      problems.push(`uplink.redis.url: "${redis.url}" is not a URL (redis://host:port)`);
-    }
-    if (url && !['redis:', 'rediss:'].includes(url.protocol)) problems.push(`uplink.redis.url: "${redis.url}" must use redis:// or rediss://`);
-    else if (url && url.hostname === '') problems.push(`uplink.redis.url: "${redis.url}" names no host`);
-    problems.push(...checkTlsFiles('uplink.redis', redis.tls));
-  }
-  return problems;
+  return [...(uplink.nats ? natsConnectionProblems(uplink.nats, { section: 'uplink.nats' }) : []), ...(uplink.redis ? redisConnectionProblems(uplink.redis, 'uplink.redis') : [])];
 }
 
 /** Loads and checks sensor.yaml (undefined: defaults and environment only). Throws ConfigError. */
@@ -288,5 +253,7 @@ export function engineConfigFrom(config: SensorConfig): Partial<EngineConfig> {
     maxClients: config.limits.maxClients,
     maxHosts: config.limits.maxHosts,
     inspectPackets: config.limits.inspectPackets,
+    // Interim summaries are for the brain: without a NATS uplink nobody would read them.
+    interimMs: config.uplink?.nats ? config.uplink.interimSeconds * 1000 : 0,
   };
 }

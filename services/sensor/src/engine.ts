@@ -1,5 +1,6 @@
 import { addressKey, addressKeyFromText, formatAddressKey, isUnroutable, parseAddress } from './decode/address.js';
 import { DecodeStatus, IPPROTO_TCP, IPPROTO_UDP, PacketView, TCP_ACK, TCP_SYN, decodeIp } from './decode/packet.js';
+import { DetectionCounts } from './detect/detection-counts.js';
 import type { DetectContext, Evidence } from './detect/detector.js';
 import { engineConfig, type EngineConfig } from './engine-config.js';
 import type { EventSink, EvidenceRecord, FlowEvent } from './events.js';
@@ -31,9 +32,16 @@ export class EngineCounters {
   notIp = 0;
   laterFragments = 0;
   accepted = 0;
+  /** Accepted as clean: across the boundary, nothing against it (part of accepted). */
+  acceptedClean = 0;
+  /** Accepted because both ends are on one side (part of accepted). */
+  acceptedInternal = 0;
   dropped = 0;
-  /** Judged "drop" but let through (monitor mode, or UDP when UDP is not dropped). */
+  /** Judged "drop" but let through (monitor mode, or UDP when UDP is not dropped); part of accepted. */
   wouldDrop = 0;
+  wouldDropLearnedPeer = 0;
+  wouldDropTimeLock = 0;
+  wouldDropSignature = 0;
   droppedLearnedPeer = 0;
   droppedTimeLock = 0;
   droppedSignature = 0;
@@ -56,6 +64,8 @@ export class Engine {
   readonly peers: PeerTable;
   readonly clients: ClientTable;
   readonly hosts: HostTable;
+  /** Evidence matched, by protocol and rule (counters.evidence is their sum). */
+  readonly detections = new DetectionCounts();
   /** The reason for the last verdict returned. */
   lastReason: Reason = Reason.clean;
   /**
@@ -70,12 +80,18 @@ export class Engine {
   private readonly context: DetectContext;
   private lastHousekeeping = -Infinity;
   private now = 0;
+  /** config.interimMs, read on every packet. */
+  private readonly interimMs: number;
+  /** Made once: housekeeping hands it every flow due for an interim report. */
+  private readonly reportOngoing = (flow: Flow): void => this.emit(flowEvent(flow, 'ongoing', this.now));
 
   constructor(
     config: Partial<EngineConfig>,
     private readonly emit: EventSink,
   ) {
     this.config = engineConfig(config);
+    if (!(this.config.interimMs >= 0)) throw new RangeError(`interimMs must be >= 0, got ${this.config.interimMs}`);
+    this.interimMs = this.config.interimMs;
     for (const port of this.config.openPorts) this.openPort[port] = 1;
     this.flows = new FlowTable(this.config.maxFlows, this.config.flowTimeouts, (flow, cause) => this.flowEnded(flow, cause));
     this.peers = new PeerTable(this.config.maxPeers, this.config.peerTtlMs);
@@ -147,6 +163,8 @@ export class Engine {
       fromInside = flow.insidePort === sport && flow.insideAddress === addressKey(buf, srcOffset, addressLength);
     }
     this.flows.touch(flow);
+    // Only flows across the boundary interest the brain while they live.
+    if (this.interimMs > 0 && flow.crossesBoundary) this.flows.noteChange(flow, now);
 
     const direction = fromInside ? flow.out : flow.in;
     direction.packets++;
@@ -168,11 +186,13 @@ export class Engine {
 
     if (!flow.crossesBoundary) {
       this.lastFlowClean = true;
+      this.counters.acceptedInternal++;
       return this.accept(Reason.internal);
     }
     if (this.leadsToPeer(flow)) return this.judgeDrop(flow, signature ? Reason.signature : Reason.learnedPeer);
     if (flow.timeLockCandidate && this.clients.isLocked(flow.host!.client, now)) return this.judgeDrop(flow, Reason.timeLock);
     this.lastFlowClean = isClean(flow);
+    this.counters.acceptedClean++;
     return this.accept(Reason.clean);
   }
 
@@ -224,6 +244,7 @@ export class Engine {
 
   private onEvidence(view: PacketView, flow: Flow, fromInside: boolean, evidence: Evidence, now: number): void {
     this.counters.evidence++;
+    this.detections.add(evidence.protocol, evidence.rule);
     if (flow.app === null) flow.app = evidence.protocol;
     if (!flow.rules.includes(evidence.rule) && flow.rules.length < 8) flow.rules.push(evidence.rule);
     if (!flow.crossesBoundary) return;
@@ -298,10 +319,15 @@ export class Engine {
   private judgeDrop(flow: Flow, reason: Reason): Verdict {
     const counters = this.counters;
     this.lastFlowClean = false;
+    const firstJudgedDrop = !flow.wouldDrop && flow.verdict === Verdict.accept;
     if (this.config.monitor || (flow.protocol === IPPROTO_UDP && !this.config.dropUdp)) {
       counters.wouldDrop++;
-      if (!flow.wouldDrop && flow.verdict === Verdict.accept) flow.reason = reason;
+      if (reason === Reason.learnedPeer) counters.wouldDropLearnedPeer++;
+      else if (reason === Reason.timeLock) counters.wouldDropTimeLock++;
+      else counters.wouldDropSignature++;
+      if (firstJudgedDrop) flow.reason = reason;
       flow.wouldDrop = true;
+      if (firstJudgedDrop) this.reportAttempt(flow);
       return this.accept(reason);
     }
     counters.dropped++;
@@ -314,7 +340,19 @@ export class Engine {
     }
     flow.droppedPackets++;
     this.lastReason = reason;
+    if (firstJudgedDrop) this.reportAttempt(flow);
     return Verdict.drop;
+  }
+
+  /**
+   * A flow just judged "drop" for the first time (an attempt to a blocked peer, a locked
+   * client's connect) is reported now, when interim reports are on: the brain correlates
+   * attempts, and waiting for the idle timeout would show them minutes late.
+   */
+  private reportAttempt(flow: Flow): void {
+    if (this.interimMs === 0) return;
+    this.flows.markSummarized(flow);
+    this.emit(flowEvent(flow, 'ongoing', this.now));
   }
 
   private accept(reason: Reason): Verdict {
@@ -367,11 +405,31 @@ export class Engine {
     return key !== null && this.clients.unlock(key);
   }
 
-  /** Periodic work: flow idle expiry and peer expiry. Called from judgeIp about once a second. */
+  /** An operator's allow entry for an inside host: unlocked now, and not locked again until `until` (ms). */
+  allowHost(ip: string, until: number): boolean {
+    const key = addressKeyFromText(ip);
+    if (key === null) return false;
+    this.clients.allow(key, until);
+    return true;
+  }
+
+  /** The host's allow entry ended: evidence locks it again from now on. */
+  disallowHost(ip: string): boolean {
+    const key = addressKeyFromText(ip);
+    return key !== null && this.clients.disallow(key);
+  }
+
+  /**
+   * Periodic work: flow idle expiry, interim reports of live flows, peer expiry. Called from
+   * judgeIp about once a second; the live sensor also calls it from a timer, so that reports
+   * leave while no packet arrives.
+   */
   housekeeping(now: number): void {
     this.lastHousekeeping = now;
     this.now = now;
+    // Expiry first: a flow that ended gets its end report, not an interim one as well.
     this.flows.expire(now);
+    if (this.interimMs > 0) this.flows.summarizeChanged(now - this.interimMs, this.reportOngoing);
     this.peers.prune(now);
   }
 
@@ -446,7 +504,7 @@ function endpointText(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
-function flowEvent(flow: Flow, cause: FlowEndCause, now: number): FlowEvent {
+function flowEvent(flow: Flow, cause: FlowEvent['end'], now: number): FlowEvent {
   const inside = formatAddressKey(flow.insideAddress);
   const outside = formatAddressKey(flow.outsideAddress);
   const initiatorInside = flow.initiatorInside;
@@ -466,7 +524,8 @@ function flowEvent(flow: Flow, cause: FlowEndCause, now: number): FlowEvent {
     dst: initiatorInside ? outside : inside,
     dport: initiatorInside ? flow.outsidePort : flow.insidePort,
     app: flow.app,
-    rules: flow.rules,
+    // A live flow's rules may still grow; the event keeps what was true when it was made.
+    rules: cause === 'ongoing' ? flow.rules.slice() : flow.rules,
     verdict: dropped ? 'drop' : 'accept',
     reason: flow.reason,
     wouldDrop: flow.wouldDrop,

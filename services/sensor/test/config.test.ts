@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@p2pwall/common';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SENSOR_CONFIG_SCHEMA, loadSensorConfig, type SensorConfig } from '../src/config.js';
+import { SENSOR_CONFIG_SCHEMA, engineConfigFrom, loadSensorConfig, type SensorConfig } from '../src/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'p2pwall-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -76,6 +76,7 @@ describe('sensor configuration', () => {
     const config = loadSensorConfig(file('site: a\ngateway: g\nuplink:\n  nats:\n    servers: [nats://127.0.0.1:4222]\n'), { P2PWALL_SENSOR_UPLINK__REDIS__URL: 'redis://r:6379' });
     expect(config.uplink?.nats).toMatchObject({ maxBacklogBatches: 10_000, batchMaxFlows: 500, batchMaxDelayMs: 250, heartbeatSeconds: 5, credsFile: null, tls: { ca: null } });
     expect(config.uplink?.redis).toMatchObject({ url: 'redis://r:6379', snapshotFile: '/var/lib/p2pwall/blocklist.snapshot' });
+    expect(config.uplink?.interimSeconds).toBe(10);
     expect(problems('site: a\ngateway: g\nuplink:\n  nats:\n    servers: [http://x:1, "nats://"]\n    credsFile: /nonexistent.creds\n  redis:\n    url: nope\n    tls:\n      ca: /nonexistent.pem\n')).toEqual([
       'uplink.nats.servers[0]: "http://x:1" must use nats:// or tls://',
       'uplink.nats.servers[1]: "nats://" names no host',
@@ -85,6 +86,25 @@ describe('sensor configuration', () => {
     ]);
     expect(problems('site: a\ngateway: g\nuplink:\n  nats:\n    servers: [n:4222]\n    user: u\n')).toEqual(['uplink.nats.password: user and password go together']);
     expect(problems('site: a\ngateway: g\nuplink:\n  redis: {}\n')).toEqual(['uplink.redis.url: required']);
+  });
+
+  it('turns interim flow summaries on only for a sensor that publishes to NATS', () => {
+    const withNats = 'site: a\ngateway: g\nuplink:\n  nats:\n    servers: [nats://127.0.0.1:4222]\n';
+    expect(engineConfigFrom(loadSensorConfig(file(withNats), {})).interimMs).toBe(10_000);
+    expect(engineConfigFrom(loadSensorConfig(file(`${withNats}  interimSeconds: 3\n`), {})).interimMs).toBe(3000);
+    expect(engineConfigFrom(loadSensorConfig(file(withNats), { P2PWALL_SENSOR_UPLINK__INTERIM_SECONDS: '0' })).interimMs).toBe(0);
+    expect(engineConfigFrom(loadSensorConfig(file('site: a\ngateway: g\n'), {})).interimMs).toBe(0);
+    expect(engineConfigFrom(loadSensorConfig(file('site: a\ngateway: g\nuplink:\n  redis:\n    url: redis://r:6379\n'), {})).interimMs).toBe(0);
+    expect(problems(`${withNats}  interimSeconds: -1\n`)).toEqual(['uplink.interimSeconds: must be >= 0 (got -1)']);
+  });
+
+  it('reads the telemetry section: defaults, a port per process from the environment, a checked OTLP endpoint', () => {
+    expect(loadSensorConfig(file('site: a\ngateway: g\n'), {}).telemetry).toEqual({ enabled: true, listen: { host: '0.0.0.0', port: 9464 }, otlp: { endpoint: null, headers: {}, intervalSeconds: 15 } });
+    const second = loadSensorConfig(file('site: a\ngateway: g\n'), { P2PWALL_SENSOR_TELEMETRY__LISTEN__PORT: '9465', P2PWALL_SENSOR_TELEMETRY__OTLP__ENDPOINT: 'http://collector:4318' });
+    expect(second.telemetry).toMatchObject({ listen: { port: 9465 }, otlp: { endpoint: 'http://collector:4318' } });
+    expect(problems('site: a\ngateway: g\ntelemetry:\n  otlp:\n    endpoint: ftp://x\n')).toEqual(['telemetry.otlp.endpoint: must be an http:// or https:// URL, got "ftp://x"']);
+    expect(problems('site: a\ngateway: g\ntelemetry:\n  listen:\n    port: 70000\n')[0]).toMatch(/^telemetry.listen.port: must be <= 65535/);
+    expect(problems('site: a\ngateway: g\ntelemetry:\n  prometheus: true\n')).toEqual(['telemetry.prometheus: unknown key']);
   });
 
   it('refuses a missing file, invalid YAML and a file that is not a mapping', () => {

@@ -1,9 +1,9 @@
-import { createLogger } from '@p2pwall/common';
+import { createLogger, integerInRange, packageVersion, startTelemetry, TelemetryError, type Telemetry } from '@p2pwall/common';
 import { Command, Option } from 'commander';
-import { integerInRange } from '@p2pwall/common';
 import { QueueOpenError } from '../capture/nfqueue.js';
 import { EnforceError } from '../enforce/command-runner.js';
 import { LiveSensor } from '../live/sensor.js';
+import { SENSOR_COMPONENTS } from '../telemetry/readiness.js';
 import { configOption, loadOrReport } from './config-option.js';
 
 interface RunOptions {
@@ -36,11 +36,22 @@ export function runCommand(): Command {
         return;
       }
       const logger = createLogger({ name: 'sensor', level: config.log.level });
+      let telemetry: Telemetry;
       let sensor: LiveSensor;
       try {
-        sensor = await LiveSensor.start({ config, queue, manageRules: options.rules, logger });
+        // Before anything else: the health endpoints answer (not ready) while rules, the
+        // blocklist and the queue are still being set up.
+        telemetry = await startTelemetry({
+          serviceName: 'p2pwall-sensor',
+          serviceVersion: packageVersion(new URL('../', import.meta.url).href),
+          attributes: { site: config.site, gateway: config.gateway, queue: String(queue) },
+          config: config.telemetry,
+          components: [...SENSOR_COMPONENTS],
+          logger,
+        });
+        sensor = await LiveSensor.start({ config, queue, manageRules: options.rules, logger, telemetry });
       } catch (error) {
-        if (error instanceof QueueOpenError || error instanceof EnforceError) {
+        if (error instanceof QueueOpenError || error instanceof EnforceError || error instanceof TelemetryError) {
           logger.fatal({ err: error }, error.message);
           logger.flush();
           process.stderr.write(`p2pwall-sensor run: ${error.message}\n`);
@@ -49,7 +60,9 @@ export function runCommand(): Command {
         throw error;
       }
       const shutdown = (signal: NodeJS.Signals) => {
-        sensor.stop(signal).then(
+        telemetry.health.setReady('shutdown', false, 'stopping');
+        // Telemetry closes last, so the final counts are exported and the endpoints answer to the end.
+        sensor.stop(signal).then(() => telemetry.close()).then(
           () => {
             logger.flush();
             // The nfqueue binding cannot be closed: leaving the process releases the queue.

@@ -9,9 +9,16 @@ export type DecisionEffect =
   | { kind: 'unblock-peer'; ip: string; port: number }
   | { kind: 'lock-host'; ip: string; lockedUntil: number }
   | { kind: 'unlock-host'; ip: string }
+  | { kind: 'allow-host'; ip: string; allowedUntil: number }
+  | { kind: 'disallow-host'; ip: string }
   | { kind: 'none'; why: string };
 
 const ORIGIN_NAMES: Record<number, string> = { 1: 'signature', 2: 'correlation', 3: 'manual' };
+
+/** signature, correlation, manual; unknown for anything else. */
+export function originName(origin: p2pwall.v1.Origin | null | undefined): string {
+  return ORIGIN_NAMES[origin ?? 0] ?? 'unknown';
+}
 
 /**
  * Maps a decision from the shared blocklist to its effect here. Host decisions concern one site
@@ -31,11 +38,11 @@ export function decisionEffect(decision: p2pwall.v1.IDecision, site: string, rem
       // An allow entry lifts a block while it lasts; its removal restores nothing by itself.
       if (allow) return removed ? { kind: 'none', why: 'allow entry ended' } : { kind: 'unblock-peer', ip, port };
       if (removed) return { kind: 'unblock-peer', ip, port };
-      return { kind: 'block-peer', ip, port, expiresAt: decision.expiresMs ?? 0, via: `shared:${ORIGIN_NAMES[decision.origin ?? 0] ?? 'unknown'}` };
+      return { kind: 'block-peer', ip, port, expiresAt: decision.expiresMs ?? 0, via: `shared:${originName(decision.origin)}` };
     }
     case Scope.SCOPE_HOST: {
       if (decision.site && decision.site !== site) return { kind: 'none', why: `host of site ${decision.site}` };
-      if (allow) return removed ? { kind: 'none', why: 'allow entry ended' } : { kind: 'unlock-host', ip };
+      if (allow) return removed ? { kind: 'disallow-host', ip } : { kind: 'allow-host', ip, allowedUntil: decision.expiresMs ?? 0 };
       if (removed) return { kind: 'unlock-host', ip };
       return { kind: 'lock-host', ip, lockedUntil: decision.expiresMs ?? 0 };
     }

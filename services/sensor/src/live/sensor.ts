@@ -1,4 +1,4 @@
-import type { Logger } from '@p2pwall/common';
+import type { Logger, Telemetry } from '@p2pwall/common';
 import { NfQueue } from '../capture/nfqueue.js';
 import { engineConfigFrom, type SensorConfig } from '../config.js';
 import { Engine, Verdict } from '../engine.js';
@@ -6,8 +6,12 @@ import type { EngineEvent } from '../events.js';
 import { eventLogger, parseEventLetters } from '../event-log.js';
 import { KernelSets } from '../enforce/kernel-sets.js';
 import { installRules, removeRules } from '../enforce/iptables.js';
-import { QueueStatsMonitor, readQueueStats } from '../enforce/queue-stats.js';
+import { QueueStatsMonitor, readQueueStats, type QueueStats } from '../enforce/queue-stats.js';
 import { Storefile } from '../enforce/storefile.js';
+import { EventTally } from '../telemetry/event-tally.js';
+import { propagationRecorder } from '../telemetry/propagation.js';
+import { blocklistState, rulesState, type ComponentState, type SensorComponent } from '../telemetry/readiness.js';
+import { registerSensorMetrics } from '../telemetry/sensor-metrics.js';
 import { Uplink } from '../uplink/uplink.js';
 import { decisionEffect } from './decisions.js';
 import { kernelPolicyFrom } from './policy.js';
@@ -20,6 +24,8 @@ export interface LiveSensorOptions {
   /** Install the rules at start (and remove them at exit when config.onExit is remove). */
   manageRules: boolean;
   logger: Logger;
+  /** Metrics, the publish spans and readiness go here (started by the caller, before this). */
+  telemetry?: Telemetry;
 }
 
 const HOUSEKEEPING_MS = 1000;
@@ -42,6 +48,10 @@ export class LiveSensor {
   private readonly timers: NodeJS.Timeout[] = [];
   private uplink: Uplink | null = null;
   private stopping = false;
+  /** Clients, peers and flow ends from the engine's events, for the metrics. */
+  private readonly tally = new EventTally();
+  private readonly startedMs = Date.now();
+  private readonly recordPropagation: ((decision: p2pwall.v1.IDecision, appliedMs: number) => void) | null;
 
   private constructor(private readonly options: LiveSensorOptions) {
     const { config, logger } = options;
@@ -53,8 +63,10 @@ export class LiveSensor {
       onError: (message) => logger.error({ component: 'kernel-sets' }, message),
     });
     this.storefile = config.storefile === null ? null : new Storefile(config.storefile);
+    this.recordPropagation = options.telemetry ? propagationRecorder(options.telemetry.meter, this.startedMs) : null;
     this.engine = new Engine(engineConfigFrom(config), (event) => {
       logEvents(event);
+      this.tally.observe(event);
       this.follow(event);
       this.uplink?.onEngineEvent(event);
     });
@@ -63,18 +75,32 @@ export class LiveSensor {
   static async start(options: LiveSensorOptions): Promise<LiveSensor> {
     const { config, logger } = options;
     const sensor = new LiveSensor(options);
+    // Sources are read at scrape time: what is not there yet (the uplink, the queue) is left out.
+    if (options.telemetry) {
+      registerSensorMetrics(options.telemetry.meter, {
+        engine: sensor.engine,
+        tally: sensor.tally,
+        kernelQueue: () => sensor.kernelQueue(),
+        uplink: () => sensor.uplink?.stats ?? null,
+      });
+    }
     const policy = kernelPolicyFrom(config);
     if (options.manageRules) {
       await installRules(policy);
       logger.info({ queues: config.queue.numbers, failOpen: config.queue.failOpen, connbytes: config.queue.connbytes, mode: config.mode }, 'rules installed');
     }
+    sensor.ready('rules', rulesState(options.manageRules));
     sensor.loadStorefile();
+    const redisConfigured = config.uplink?.redis !== undefined;
+    sensor.ready('blocklist', blocklistState(redisConfigured, null));
     sensor.uplink = await Uplink.start(config, {
       logger,
       identity: { queue: options.queue },
       onUpsert: (decision) => sensor.applyDecision(decision, false),
       onRemove: (decision) => sensor.applyDecision(decision, true),
       stats: () => sensor.heartbeatCounters(),
+      onBlocklistLoaded: (source) => sensor.ready('blocklist', blocklistState(redisConfigured, source)),
+      tracer: options.telemetry?.tracer,
     });
     await sensor.kernelSets.flush();
     const { accepted, clean } = { accepted: config.kernel.markAccepted, clean: config.kernel.markClean };
@@ -88,8 +114,12 @@ export class LiveSensor {
         verdict(NfQueue.REPEAT, (info.nfmark | accepted | (engine.lastFlowClean ? clean : 0)) >>> 0);
       }
     });
+    sensor.ready('nfqueue', { ok: true, detail: `queue ${options.queue} bound` });
     sensor.startTimers();
-    logger.info({ site: config.site, gateway: config.gateway, queue: options.queue, peersLoaded: engine.peers.size, socketBufferBytes: config.queue.socketBufferBytes }, 'sensor started');
+    logger.info(
+      { site: config.site, gateway: config.gateway, queue: options.queue, peersLoaded: engine.peers.size, socketBufferBytes: config.queue.socketBufferBytes, telemetryPort: options.telemetry?.port ?? null },
+      'sensor started',
+    );
     return sensor;
   }
 
@@ -110,30 +140,53 @@ export class LiveSensor {
     logger.info({ reason, counters: { ...this.engine.counters }, queue: this.queueMonitor.totals(), rules: this.options.manageRules ? config.onExit : 'unmanaged' }, 'sensor stopped');
   }
 
+  private ready(component: SensorComponent, state: ComponentState): void {
+    this.options.telemetry?.health.setReady(component, state.ok, state.detail);
+  }
+
+  /** This process's queue in the kernel's counters, for the metrics; a read error is no reading. */
+  private kernelQueue(): QueueStats | undefined {
+    try {
+      return readQueueStats().find((stats) => stats.queue === this.options.queue);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** A decision from the shared blocklist, into the engine and the kernel sets. */
   private applyDecision(decision: p2pwall.v1.Decision, removed: boolean): void {
     const effect = decisionEffect(decision, this.options.config.site, removed);
     const now = Date.now();
+    let applied = effect.kind !== 'none';
     switch (effect.kind) {
       case 'block-peer':
-        if (this.engine.loadPeer(effect.ip, effect.port, { protocol: 'shared', via: effect.via, learnedFrom: null, learnedAt: now, expiresAt: effect.expiresAt })) {
-          this.kernelSets.addPeer(effect.ip, effect.port, secondsUntil(effect.expiresAt, now));
-        }
+        applied = this.engine.loadPeer(effect.ip, effect.port, { protocol: 'shared', via: effect.via, learnedFrom: null, learnedAt: now, expiresAt: effect.expiresAt });
+        if (applied) this.kernelSets.addPeer(effect.ip, effect.port, secondsUntil(effect.expiresAt, now));
         break;
       case 'unblock-peer':
         this.engine.removePeer(effect.ip, effect.port);
         this.kernelSets.removePeer(effect.ip, effect.port);
         break;
       case 'lock-host':
-        if (effect.lockedUntil > now && this.engine.lockHost(effect.ip, effect.lockedUntil)) this.kernelSets.lockClient(effect.ip, secondsUntil(effect.lockedUntil, now));
+        applied = effect.lockedUntil > now && this.engine.lockHost(effect.ip, effect.lockedUntil);
+        if (applied) this.kernelSets.lockClient(effect.ip, secondsUntil(effect.lockedUntil, now));
         break;
       case 'unlock-host':
         this.engine.unlockHost(effect.ip);
         this.kernelSets.unlockClient(effect.ip);
         break;
+      case 'allow-host':
+        this.engine.allowHost(effect.ip, effect.allowedUntil);
+        this.kernelSets.unlockClient(effect.ip);
+        break;
+      case 'disallow-host':
+        this.engine.disallowHost(effect.ip);
+        break;
       case 'none':
         break;
     }
+    // A removal has no evidence time to measure from; a new or changed entry has.
+    if (applied && !removed) this.recordPropagation?.(decision, now);
     // When a shared decision took effect here (propagation is measured from this line).
     this.options.logger.debug({ decision: decision.id, effect: effect.kind, removed, applied: now }, 'shared decision applied');
   }

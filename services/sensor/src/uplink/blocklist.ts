@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { REDIS_KEYS, type Logger } from '@p2pwall/common';
+import { connectionFailure, REDIS_KEYS, redisSecuritySettings, type ConnectionFailure, type Logger } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisUplinkConfig } from '../config.js';
@@ -51,10 +51,28 @@ export interface BlocklistOptions {
   republishGraceMs?: number;
   /** Pause after a Redis error before trying again (default 500). */
   retryDelayMs?: number;
+  /** Called each time a whole blocklist was read: from Redis (a snapshot), or from the file at start. */
+  onLoaded?: (source: BlocklistSource) => void;
+}
+
+/** Where the blocklist applied now was last read whole from. */
+export type BlocklistSource = 'redis' | 'file';
+
+/** Entries applied, by the scope of their decision (allow entries included). */
+export interface ScopeCounts {
+  endpoint: number;
+  ip: number;
+  host: number;
+  other: number;
 }
 
 export interface BlocklistStats {
   version: number;
+  /** The shared version last seen in Redis (version key or change stream); 0 before any. */
+  latestSeenVersion: number;
+  /** null: neither Redis nor the snapshot file has been read (yet). */
+  loadedFrom: BlocklistSource | null;
+  byScope: ScopeCounts;
   entries: number;
   upserts: number;
   removes: number;
@@ -84,26 +102,46 @@ const EXPIRY_SWEEP_MS = 5000;
 
 export class SnapshotFileError extends Error {}
 
+/** ioredis options: fail fast and retry in our own loop; login and TLS as @p2pwall/common builds them. */
 export function redisOptions(config: RedisUplinkConfig): RedisOptions {
-  const options: RedisOptions = {
+  return {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     autoResubscribe: false,
     connectTimeout: 2000,
     retryStrategy: () => 500,
+    ...redisSecuritySettings(config),
   };
-  if (config.username !== null) options.username = config.username;
-  if (config.password !== null) options.password = config.password;
-  const { ca, cert, key } = config.tls;
-  if (config.url.startsWith('rediss:') || ca !== null || cert !== null) {
-    options.tls = {
-      ...(ca !== null ? { ca: readFileSync(ca) } : {}),
-      ...(cert !== null ? { cert: readFileSync(cert) } : {}),
-      ...(key !== null ? { key: readFileSync(key) } : {}),
-    };
+}
+
+/** Why Redis is not serving us, for the log: refused credentials and TLS failures name the keys to check. */
+function redisFailureMessage(failure: ConnectionFailure): string {
+  switch (failure) {
+    case 'credentials':
+      return 'Redis refused the uplink credentials (check uplink.redis username and password); keeping the blocklist we have';
+    case 'permission':
+      return 'Redis ACL forbids a command the blocklist needs (read commands, MULTI/EXEC and XREAD on p2pwall:v1:*); keeping the blocklist we have';
+    case 'tls':
+      return 'TLS with Redis failed (check uplink.redis.tls: the CA that signed the server certificate, the client certificate); keeping the blocklist we have';
+    case 'file':
+      return 'a file of uplink.redis.tls cannot be read; keeping the blocklist we have';
+    default:
+      return 'Redis unreachable; keeping the blocklist we have';
   }
-  return options;
+}
+
+function scopeKey(scope: p2pwall.v1.Scope): keyof ScopeCounts {
+  switch (scope) {
+    case p2pwall.v1.Scope.SCOPE_ENDPOINT:
+      return 'endpoint';
+    case p2pwall.v1.Scope.SCOPE_IP:
+      return 'ip';
+    case p2pwall.v1.Scope.SCOPE_HOST:
+      return 'host';
+    default:
+      return 'other';
+  }
 }
 
 function isExpired(decision: p2pwall.v1.Decision, now: number): boolean {
@@ -118,6 +156,9 @@ export class BlocklistFollower {
   private readonly now: () => number;
   private lastId = '0-0';
   private currentVersion = 0;
+  private latestSeenVersion = 0;
+  private loadedFrom: BlocklistSource | null = null;
+  private readonly byScope: ScopeCounts = { endpoint: 0, ip: 0, host: 0, other: 0 };
   /** Version key missing: accept changes of any version (a new epoch counting from scratch). */
   private anyVersion = false;
   private needSnapshot = true;
@@ -170,7 +211,16 @@ export class BlocklistFollower {
   }
 
   get stats(): BlocklistStats {
-    return { ...this.counters, version: this.currentVersion, entries: this.applied.size, connected: this.redis.status === 'ready', awaitingEpoch: this.awaitingEpoch };
+    return {
+      ...this.counters,
+      version: this.currentVersion,
+      latestSeenVersion: this.latestSeenVersion,
+      loadedFrom: this.loadedFrom,
+      byScope: { ...this.byScope },
+      entries: this.applied.size,
+      connected: this.redis.status === 'ready',
+      awaitingEpoch: this.awaitingEpoch,
+    };
   }
 
   /** The decisions applied now. */
@@ -190,7 +240,8 @@ export class BlocklistFollower {
     const now = Date.now();
     if (now - this.lastErrorLog < 10_000) return;
     this.lastErrorLog = now;
-    this.options.logger.warn({ err: error instanceof Error ? error.message : String(error), entries: this.applied.size, version: this.currentVersion }, 'Redis unreachable; keeping the blocklist we have');
+    const failure = connectionFailure(error);
+    this.options.logger[failure === 'unreachable' ? 'warn' : 'error']({ err: error instanceof Error ? error.message : String(error), entries: this.applied.size, version: this.currentVersion }, redisFailureMessage(failure));
   }
 
   private async run(): Promise<void> {
@@ -228,6 +279,7 @@ export class BlocklistFollower {
   /** An idle moment: has Redis lost the blocklist, or has the brain republished it? */
   private async tick(): Promise<void> {
     const [[, versionText], [, epoch]] = (await this.redis.multi().get(REDIS_KEYS.blocklistVersion).exists(REDIS_KEYS.epoch).exec()) as [[null, string | null], [null, number]];
+    if (versionText !== null) this.latestSeenVersion = Number(versionText);
     if (this.awaitingEpoch) {
       if (epoch !== 1) this.epochSeenMs = null;
       else if (this.epochSeenMs === null) this.epochSeenMs = Date.now();
@@ -257,13 +309,15 @@ export class BlocklistFollower {
     this.needSnapshot = false;
     this.lastId = last[0]?.[0] ?? '0-0';
     const fields = Object.entries(hash);
-
     if (fields.length === 0 && versionText === null) {
       if (this.applied.size > 0 && !this.awaitingEpoch) {
         this.options.logger.warn({ kept: this.applied.size, version: this.currentVersion }, 'Redis holds no blocklist (restarted empty?): keeping ours until the brain republishes');
       }
       this.awaitingEpoch = this.applied.size > 0 || this.awaitingEpoch;
       this.anyVersion = true;
+      // Redis answered with no blocklist at all: nothing to lag behind.
+      this.latestSeenVersion = this.currentVersion;
+      this.loaded('redis');
       return;
     }
     const version = versionText === null ? this.currentVersion : Number(versionText);
@@ -287,6 +341,8 @@ export class BlocklistFollower {
     }
     this.currentVersion = version;
     this.anyVersion = versionText === null;
+    this.latestSeenVersion = version;
+    this.loaded('redis');
   }
 
   /** false: stop reading this reply (a gap: re-snapshot first). */
@@ -308,6 +364,7 @@ export class BlocklistFollower {
       return true;
     }
     const version = Number(change.version);
+    this.latestSeenVersion = version;
     if (!this.anyVersion) {
       if (version <= this.currentVersion) {
         this.lastId = id;
@@ -351,6 +408,8 @@ export class BlocklistFollower {
     }
     const current = this.applied.get(id);
     if (current && current.bytes.equals(bytes)) return;
+    if (current) this.byScope[scopeKey(current.decision.scope)]--;
+    this.byScope[scopeKey(decision.scope)]++;
     this.applied.set(id, { decision, bytes });
     this.counters.upserts++;
     this.changed();
@@ -366,6 +425,7 @@ export class BlocklistFollower {
     const current = this.applied.get(id);
     if (!current) return;
     this.applied.delete(id);
+    this.byScope[scopeKey(current.decision.scope)]--;
     this.counters.removes++;
     this.changed();
     try {
@@ -381,6 +441,16 @@ export class BlocklistFollower {
     if (now - this.lastSweep < EXPIRY_SWEEP_MS) return;
     this.lastSweep = now;
     for (const [id, { decision }] of this.applied) if (isExpired(decision, now)) this.remove(id);
+  }
+
+  private loaded(source: BlocklistSource): void {
+    this.loadedFrom = source;
+    try {
+      this.options.onLoaded?.(source);
+    } catch (error) {
+      this.counters.callbackErrors++;
+      this.options.logger.error({ err: error }, 'onLoaded failed');
+    }
   }
 
   private changed(): void {
@@ -435,6 +505,7 @@ export class BlocklistFollower {
     this.currentVersion = body.version;
     this.dirty = false;
     this.counters.fileLoads++;
+    this.loaded('file');
     this.options.logger.info({ path, entries: this.applied.size, version: this.currentVersion }, 'Redis unreachable: blocklist loaded from the snapshot file');
   }
 }

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, credsAuthenticator, headers, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
-import { SUBJECTS, type Logger } from '@p2pwall/common';
+import { context, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { connectionFailure, injectTraceparent, natsSecuritySettings, SUBJECTS, type ConnectionFailure, type Logger } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { NatsUplinkConfig } from '../config.js';
 
@@ -19,6 +18,10 @@ import type { NatsUplinkConfig } from '../config.js';
  * would only arrive stale, so it is sent only while connected and otherwise skipped (counted).
  * A stream whose subjects cover the heartbeat subject still stores it (streams capture core
  * publishes), just without an acknowledgement.
+ *
+ * Each publish attempt of a batch is a span "summaries publish" (from the tracer given, no-op
+ * without one), and its `traceparent` header carries that span, so the brain's ingest span joins
+ * the sensor's trace. Without a tracer no header is written: there is no trace to join.
  */
 
 export interface PublisherOptions {
@@ -37,6 +40,8 @@ export interface PublisherOptions {
   shedWarnIntervalMs?: number;
   /** Name of the connection as the server shows it. */
   connectionName?: string;
+  /** Makes the "summaries publish" spans; absent: the API's no-op tracer (no spans, no traceparent). */
+  tracer?: Tracer;
 }
 
 export interface PublisherStats {
@@ -62,20 +67,21 @@ export interface PublisherStats {
 interface Pending {
   sequence: number;
   data: Uint8Array;
+  /** What the batch holds, for its publish span. */
+  flows: number;
+  events: number;
+  /** When it was queued (ms), to show in the span how long it waited. */
+  queuedMs: number;
 }
 
-/** A W3C trace context header for a new trace: 00-<trace id>-<parent id>-01. */
-export function newTraceparent(): string {
-  let traceId = randomBytes(16).toString('hex');
-  let spanId = randomBytes(8).toString('hex');
-  if (/^0+$/.test(traceId)) traceId = `${traceId.slice(0, 31)}1`;
-  if (/^0+$/.test(spanId)) spanId = `${spanId.slice(0, 15)}1`;
-  return `00-${traceId}-${spanId}-01`;
-}
-
-/** NATS connection options from the configuration (authentication, TLS, endless reconnects). */
+/**
+ * NATS connection options from the configuration: login (user/password, token or creds file)
+ * and TLS as @p2pwall/common builds them for every service, and endless reconnects. Throws when
+ * the creds file can no longer be read (counted and logged as a connect error by the caller).
+ */
 export function natsConnectionOptions(config: NatsUplinkConfig, name?: string): ConnectionOptions {
-  const options: ConnectionOptions = {
+  const { creds, ...security } = natsSecuritySettings(config);
+  return {
     servers: config.servers,
     name,
     reconnect: true,
@@ -83,18 +89,25 @@ export function natsConnectionOptions(config: NatsUplinkConfig, name?: string): 
     reconnectTimeWait: 250,
     pingInterval: 10_000,
     timeout: 5_000,
+    ...security,
+    ...(creds ? { authenticator: credsAuthenticator(creds) } : {}),
   };
-  if (config.user !== null) {
-    options.user = config.user;
-    options.pass = config.password ?? undefined;
+}
+
+/** The log line for a failed connect: refused credentials and TLS failures name the keys to check. */
+function connectFailureMessage(failure: ConnectionFailure): { level: 'error' | 'warn'; message: string } {
+  switch (failure) {
+    case 'credentials':
+      return { level: 'error', message: 'NATS refused the uplink credentials (check uplink.nats user/password, token or credsFile); summaries wait in the backlog' };
+    case 'permission':
+      return { level: 'error', message: 'NATS permissions forbid the uplink (the user needs publish rights on p2pwall.v1.> and JetStream API access); summaries wait in the backlog' };
+    case 'tls':
+      return { level: 'error', message: 'TLS with NATS failed (check uplink.nats.tls: the CA that signed the server certificate, the client certificate); summaries wait in the backlog' };
+    case 'file':
+      return { level: 'error', message: 'a file of uplink.nats (credsFile or tls) cannot be read; summaries wait in the backlog' };
+    default:
+      return { level: 'warn', message: 'NATS unreachable; summaries wait in the backlog' };
   }
-  if (config.token !== null) options.token = config.token;
-  if (config.credsFile !== null) options.authenticator = credsAuthenticator(readFileSync(config.credsFile));
-  const { ca, cert, key } = config.tls;
-  if (ca !== null || cert !== null || key !== null) {
-    options.tls = { ...(ca !== null ? { caFile: ca } : {}), ...(cert !== null ? { certFile: cert } : {}), ...(key !== null ? { keyFile: key } : {}) };
-  }
-  return options;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -113,11 +126,13 @@ export class Publisher {
   private shedSinceWarning = 0;
   private readonly subject: string;
   private readonly heartbeatSubject: string;
+  private readonly tracer: Tracer;
   private readonly counters = { published: 0, duplicates: 0, shed: 0, encodeErrors: 0, publishErrors: 0, connectErrors: 0, reconnects: 0, heartbeats: 0, heartbeatsSkipped: 0 };
 
   private constructor(private readonly options: PublisherOptions) {
     this.subject = SUBJECTS.summaries(options.site, options.gateway);
     this.heartbeatSubject = SUBJECTS.heartbeats(options.site, options.gateway);
+    this.tracer = options.tracer ?? trace.getTracer('p2pwall-sensor');
   }
 
   /** Starts connecting in the background and returns at once: NATS may be down at start. */
@@ -146,7 +161,7 @@ export class Publisher {
       this.options.logger.error({ err: error, sequence: batch.sequence }, 'summary batch cannot be encoded; dropped');
       return;
     }
-    this.backlog.push({ sequence: Number(batch.sequence ?? 0), data });
+    this.backlog.push({ sequence: Number(batch.sequence ?? 0), data, flows: batch.flows?.length ?? 0, events: batch.events?.length ?? 0, queuedMs: Date.now() });
     this.bound();
     this.notify();
   }
@@ -245,7 +260,8 @@ export class Publisher {
     } catch (error) {
       this.counters.connectErrors++;
       if (this.counters.connectErrors === 1 || this.counters.connectErrors % 60 === 0) {
-        this.options.logger.warn({ err: error instanceof Error ? error.message : String(error), attempts: this.counters.connectErrors, servers: this.options.config.servers }, 'NATS unreachable; summaries wait in the backlog');
+        const { level, message } = connectFailureMessage(connectionFailure(error));
+        this.options.logger[level]({ err: error instanceof Error ? error.message : String(error), attempts: this.counters.connectErrors, servers: this.options.config.servers }, message);
       }
       return false;
     }
@@ -273,6 +289,37 @@ export class Publisher {
     }
   }
 
+  /** One publish attempt of a batch, as a span whose context travels in the traceparent header. */
+  private async publishTraced(item: Pending): Promise<{ duplicate: boolean }> {
+    const msgID = `${this.options.instance}:${item.sequence}`;
+    const span = this.tracer.startSpan('summaries publish', {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        'messaging.system': 'nats',
+        'messaging.operation.type': 'send',
+        'messaging.destination.name': this.subject,
+        'messaging.message.id': msgID,
+        'messaging.message.body.size': item.data.length,
+        'p2pwall.batch.sequence': item.sequence,
+        'p2pwall.batch.flows': item.flows,
+        'p2pwall.batch.events': item.events,
+        'p2pwall.batch.queued_ms': Math.max(0, Date.now() - item.queuedMs),
+      },
+    });
+    try {
+      const h = headers();
+      injectTraceparent((name, value) => h.set(name, value), trace.setSpan(context.active(), span));
+      const ack = await this.js!.publish(this.subject, item.data, { msgID, headers: h, timeout: this.options.publishTimeoutMs ?? 2000 });
+      if (ack.duplicate) span.setAttribute('p2pwall.publish.duplicate', true);
+      return ack;
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+
   private async run(): Promise<void> {
     let retryDelay = 100;
     const maxRetryDelay = this.options.maxRetryDelayMs ?? 2000;
@@ -294,9 +341,7 @@ export class Publisher {
       }
       this.inFlight = item;
       try {
-        const h = headers();
-        h.set('traceparent', newTraceparent());
-        const ack = await this.js!.publish(this.subject, item.data, { msgID: `${this.options.instance}:${item.sequence}`, headers: h, timeout: this.options.publishTimeoutMs ?? 2000 });
+        const ack = await this.publishTraced(item);
         this.counters.published++;
         if (ack.duplicate) this.counters.duplicates++;
         this.inFlight = null;

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import type { Tracer } from '@opentelemetry/api';
 import { packageVersion, type Logger } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import { CidrSet } from '../decode/cidr.js';
 import type { SensorConfig } from '../config.js';
 import type { EngineEvent } from '../events.js';
 import { Batcher } from './batcher.js';
-import { BlocklistFollower, type BlocklistStats } from './blocklist.js';
+import { BlocklistFollower, type BlocklistSource, type BlocklistStats } from './blocklist.js';
 import { Publisher, type PublisherStats } from './publisher.js';
 import { uplinkItem } from './summaries.js';
 
@@ -32,6 +33,10 @@ export interface UplinkHooks {
   onUpsert: (decision: p2pwall.v1.Decision) => void;
   onRemove: (decision: p2pwall.v1.Decision) => void;
   stats: () => HeartbeatCounters;
+  /** A whole blocklist was read (from Redis, or the snapshot file at start): see BlocklistOptions.onLoaded. */
+  onBlocklistLoaded?: (source: BlocklistSource) => void;
+  /** Makes the publisher's "summaries publish" spans. */
+  tracer?: Tracer;
   /** Clock (ms since the epoch); tests only. */
   now?: () => number;
 }
@@ -73,7 +78,7 @@ export class Uplink {
     const mode = config.mode === 'monitor' ? p2pwall.v1.Mode.MODE_MONITOR : p2pwall.v1.Mode.MODE_ENFORCE;
     const logger = hooks.logger;
 
-    const blocklist = uplink.redis ? await BlocklistFollower.start({ config: uplink.redis, logger, onUpsert: hooks.onUpsert, onRemove: hooks.onRemove, now }) : null;
+    const blocklist = uplink.redis ? await BlocklistFollower.start({ config: uplink.redis, logger, onUpsert: hooks.onUpsert, onRemove: hooks.onRemove, onLoaded: hooks.onBlocklistLoaded, now }) : null;
     let publisher: Publisher | null = null;
     let batcher: Batcher | null = null;
     if (uplink.nats) {
@@ -86,6 +91,7 @@ export class Uplink {
         instance,
         logger,
         connectionName: `p2pwall-sensor ${config.site}/${config.gateway}/${hooks.identity.queue}`,
+        tracer: hooks.tracer,
         heartbeat: () => {
           const counters = hooks.stats();
           const backlog = publisher!.stats;

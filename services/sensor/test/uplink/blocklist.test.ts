@@ -7,7 +7,7 @@ import { p2pwall } from '@p2pwall/proto';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RedisUplinkConfig } from '../../src/config.js';
-import { BlocklistFollower } from '../../src/uplink/blocklist.js';
+import { BlocklistFollower, type BlocklistSource } from '../../src/uplink/blocklist.js';
 
 const logger = createLogger({ name: 'test', level: 'silent' });
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -54,7 +54,7 @@ interface Env {
   brain: Brain;
   dir: string;
   log: string[];
-  start(overrides?: Partial<RedisUplinkConfig>, startTimeoutMs?: number): Promise<BlocklistFollower>;
+  start(overrides?: Partial<RedisUplinkConfig>, startTimeoutMs?: number, onLoaded?: (source: BlocklistSource) => void): Promise<BlocklistFollower>;
 }
 
 async function env(): Promise<Env> {
@@ -68,12 +68,13 @@ async function env(): Promise<Env> {
   const log: string[] = [];
   return {
     server, brain: new Brain(redis), dir, log,
-    start: async (overrides = {}, startTimeoutMs = 2000) => {
+    start: async (overrides = {}, startTimeoutMs = 2000, onLoaded) => {
       const follower = await BlocklistFollower.start({
         config: { url: server.url, username: null, password: null, tls: { ca: null, cert: null, key: null }, snapshotFile: join(dir, 'blocklist.snapshot'), ...overrides },
         logger, blockMs: 200, saveDebounceMs: 50, republishGraceMs: 300, startTimeoutMs, retryDelayMs: 100,
         onUpsert: (d) => log.push(`+${d.id}`),
         onRemove: (d) => log.push(`-${d.id}`),
+        onLoaded,
       });
       cleanups.push(() => follower.stop());
       return follower;
@@ -109,6 +110,27 @@ describe('blocklist follower', () => {
     expect(e.log).toEqual(['+b', '-a', '+c', '+b']);
     expect(follower.decisions().find((d) => d.id === 'b')?.reason).toBe('updated');
     expect(follower.stats).toMatchObject({ changes: 4, resyncs: 0, snapshots: 1 });
+  });
+
+  it('tells where the blocklist was read from, its entries by scope, and the version last seen in Redis (lag)', async () => {
+    const e = await env();
+    const { SCOPE_ENDPOINT, SCOPE_HOST } = p2pwall.v1.Scope;
+    await e.brain.upsert(decision('ip', 1));
+    await e.brain.upsert(decision('ep', 2, { scope: SCOPE_ENDPOINT, port: 1214 }));
+    await e.brain.upsert(decision('host', 3, { scope: SCOPE_HOST, ip: Uint8Array.of(192, 168, 1, 5) }));
+    const sources: BlocklistSource[] = [];
+    const follower = await e.start({}, 2000, (source) => sources.push(source));
+    expect(sources).toEqual(['redis']);
+    expect(follower.stats).toMatchObject({ loadedFrom: 'redis', version: 3, latestSeenVersion: 3, byScope: { endpoint: 1, ip: 1, host: 1, other: 0 } });
+    // An update that changes an entry's scope moves it; a removal takes it out.
+    await e.brain.upsert(decision('ip', 1, { scope: SCOPE_ENDPOINT, port: 80 }));
+    await e.brain.remove('host');
+    await until('two changes', () => follower.version === 5);
+    expect(follower.stats).toMatchObject({ latestSeenVersion: 5, byScope: { endpoint: 2, ip: 0, host: 0, other: 0 } });
+    // The version key moves on while the stream says nothing (a stalled writer): the lag shows.
+    await e.brain.redis.set(REDIS_KEYS.blocklistVersion, 9);
+    await until('version 9 seen', () => follower.stats.latestSeenVersion === 9);
+    expect(follower.version).toBe(5);
   });
 
   it('re-reads the snapshot when the stream was trimmed past its position', async () => {
@@ -147,9 +169,12 @@ describe('blocklist follower', () => {
     await e.server.stop();
     e.log.length = 0;
     const t0 = Date.now();
-    const second = await e.start({}, 500);
+    const sources: BlocklistSource[] = [];
+    const second = await e.start({}, 500, (source) => sources.push(source));
     expect(Date.now() - t0).toBeLessThan(1500);
     expect(second.stats.fileLoads).toBe(1);
+    expect(second.stats.loadedFrom).toBe('file');
+    expect(sources).toEqual(['file']);
     expect(ids(second)).toEqual(['a', 'b']);
     expect(second.version).toBe(2);
     expect(e.log.sort()).toEqual(['+a', '+b']);
@@ -161,6 +186,9 @@ describe('blocklist follower', () => {
     await e.brain.redis.set(REDIS_KEYS.epoch, '1'); // the brain's "blocklist complete" marker
     await until('resync after Redis returned', () => second.version === 3, 15_000);
     expect(ids(second)).toEqual(['a']);
+    expect(second.stats.loadedFrom).toBe('redis');
+    expect(sources[0]).toBe('file');
+    expect(sources.slice(1)).toContain('redis');
     expect(e.log).toContain('-b');
   });
 

@@ -1,0 +1,106 @@
+import { ValueType, type Attributes, type BatchObservableResult, type Meter, type Observable } from '@opentelemetry/api';
+import type { Engine } from '../engine.js';
+import type { QueueStats } from '../enforce/queue-stats.js';
+import type { UplinkStats } from '../uplink/uplink.js';
+import type { EventTally } from './event-tally.js';
+
+/**
+ * The sensor's metrics (README "Telemetry" lists them). Every one is an observable instrument:
+ * its value is read from counters the sensor keeps anyway (the engine's, the event tally, the
+ * uplink's, the kernel's /proc file) when /metrics is scraped or OTLP exports, in one batch
+ * callback. The packet path never touches an OpenTelemetry instrument.
+ *
+ * The queue, site and gateway are resource attributes of the process, and so a label on every
+ * series: one process serves one queue, so per-queue series need no label of their own.
+ */
+export interface SensorMetricSources {
+  engine: Pick<Engine, 'counters' | 'detections' | 'flows' | 'peers' | 'clients'>;
+  tally: EventTally;
+  /** This process's queue as the kernel counts it; undefined while it is not bound (or unreadable). */
+  kernelQueue: () => QueueStats | undefined;
+  /** null: a standalone sensor (no uplink section). */
+  uplink: () => UplinkStats | null;
+}
+
+const INT = { valueType: ValueType.INT } as const;
+
+export function registerSensorMetrics(meter: Meter, sources: SensorMetricSources): void {
+  const counter = (name: string, description: string) => meter.createObservableCounter(name, { description, ...INT });
+  const gauge = (name: string, description: string) => meter.createObservableGauge(name, { description, ...INT });
+
+  const packets = counter('p2pwall_sensor_queue_packets', 'packets this process received from its NFQUEUE queue');
+  const verdicts = counter('p2pwall_sensor_verdicts', 'verdicts given: accept, drop, or would_drop (judged drop but let through: monitor mode, or UDP with dropUdp false), by reason');
+  const kernelLength = gauge('p2pwall_sensor_kernel_queue_length', 'packets waiting in the kernel queue for a verdict (queue_total)');
+  const kernelDropped = counter('p2pwall_sensor_kernel_queue_dropped', 'packets the kernel dropped because the queue was full (queue_dropped)');
+  const kernelUserDropped = counter('p2pwall_sensor_kernel_queue_user_dropped', 'packets the kernel dropped because the socket buffer was full (user_dropped)');
+  const detections = counter('p2pwall_sensor_detections', 'evidence matched, by protocol and rule');
+  const clients = counter('p2pwall_sensor_clients_identified', 'inside hosts identified as P2P clients');
+  const peers = counter('p2pwall_sensor_peers_learned', 'outside peers learned, by protocol and how (via)');
+  const flows = gauge('p2pwall_sensor_flows', 'flows in the flow table');
+  const flowsStarted = counter('p2pwall_sensor_flows_started', 'flows seen');
+  const flowsEvicted = counter('p2pwall_sensor_flows_evicted', 'flows that left the table: idle (timeout), capacity (table full), shutdown');
+  const peerTable = gauge('p2pwall_sensor_peers', 'peers blocked by this process (learned, from the storefile and shared)');
+  const clientTable = gauge('p2pwall_sensor_clients', 'entries of the client table (identified or locked hosts)');
+  const published = counter('p2pwall_sensor_summaries_published', 'summary batches acknowledged by JetStream');
+  const buffered = gauge('p2pwall_sensor_summaries_buffered', 'summary batches waiting to be published');
+  const shed = counter('p2pwall_sensor_summaries_shed', 'summary batches (backlog_full, unencodable) or engine events (unmappable) lost');
+  const connected = gauge('p2pwall_sensor_uplink_connected', '1 while connected to the target (nats, redis), else 0');
+  const entries = gauge('p2pwall_sensor_blocklist_entries', 'shared blocklist entries applied, by scope');
+  const version = gauge('p2pwall_sensor_blocklist_version', 'shared blocklist version applied');
+  const lag = gauge('p2pwall_sensor_blocklist_version_lag', 'shared version last seen in Redis minus the version applied');
+
+  const observables: Observable[] = [packets, verdicts, kernelLength, kernelDropped, kernelUserDropped, detections, clients, peers, flows, flowsStarted, flowsEvicted, peerTable, clientTable, published, buffered, shed, connected, entries, version, lag];
+
+  meter.addBatchObservableCallback((result: BatchObservableResult) => {
+    const { engine, tally } = sources;
+    const c = engine.counters;
+    result.observe(packets, c.packets);
+    const verdict = (value: number, attributes: Attributes) => result.observe(verdicts, value, attributes);
+    verdict(c.acceptedClean, { verdict: 'accept', reason: 'clean' });
+    verdict(c.acceptedInternal, { verdict: 'accept', reason: 'internal' });
+    // The live sensor judges only IP packets: every malformed packet and later fragment was accepted.
+    verdict(c.malformed, { verdict: 'accept', reason: 'malformed' });
+    verdict(c.laterFragments, { verdict: 'accept', reason: 'fragment' });
+    verdict(c.droppedSignature, { verdict: 'drop', reason: 'signature' });
+    verdict(c.droppedLearnedPeer, { verdict: 'drop', reason: 'learned-peer' });
+    verdict(c.droppedTimeLock, { verdict: 'drop', reason: 'time-lock' });
+    verdict(c.wouldDropSignature, { verdict: 'would_drop', reason: 'signature' });
+    verdict(c.wouldDropLearnedPeer, { verdict: 'would_drop', reason: 'learned-peer' });
+    verdict(c.wouldDropTimeLock, { verdict: 'would_drop', reason: 'time-lock' });
+
+    const kernel = sources.kernelQueue();
+    if (kernel) {
+      result.observe(kernelLength, kernel.queueTotal);
+      result.observe(kernelDropped, kernel.queueDropped);
+      result.observe(kernelUserDropped, kernel.userDropped);
+    }
+
+    engine.detections.forEach((protocol, rule, count) => result.observe(detections, count, { protocol, rule }));
+    for (const [protocol, count] of tally.clientsIdentified) result.observe(clients, count, { protocol });
+    for (const [protocol, byVia] of tally.peersLearned) for (const [via, count] of byVia) result.observe(peers, count, { protocol, via });
+    result.observe(flows, engine.flows.size);
+    result.observe(flowsStarted, c.flows);
+    for (const [reason, count] of tally.flowsEnded) result.observe(flowsEvicted, count, { reason });
+    result.observe(peerTable, engine.peers.size);
+    result.observe(clientTable, engine.clients.size);
+
+    const uplink = sources.uplink();
+    const nats = uplink?.nats;
+    if (uplink && nats) {
+      result.observe(published, nats.published);
+      result.observe(buffered, nats.backlog);
+      result.observe(shed, nats.shed, { reason: 'backlog_full' });
+      result.observe(shed, nats.encodeErrors, { reason: 'unencodable' });
+      result.observe(shed, uplink.unmappable, { reason: 'unmappable' });
+      result.observe(connected, nats.connected ? 1 : 0, { target: 'nats' });
+    }
+    const blocklist = uplink?.blocklist;
+    if (blocklist) {
+      result.observe(connected, blocklist.connected ? 1 : 0, { target: 'redis' });
+      for (const [scope, count] of Object.entries(blocklist.byScope)) result.observe(entries, count, { scope });
+      result.observe(version, blocklist.version);
+      // Negative after Redis lost its blocklist and counts again from 1: we are not behind then.
+      result.observe(lag, Math.max(0, blocklist.latestSeenVersion - blocklist.version));
+    }
+  }, observables);
+}
