@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-import { ConfigError, createLogger, packageVersion } from '@p2pwall/common';
+import { ConfigError, createLogger, packageVersion, startTelemetry, TelemetryError, type Telemetry } from '@p2pwall/common';
 import { Command } from 'commander';
 import { loadBrainConfig } from './config.js';
 import { BrainService } from './ingest/serve.js';
+import { BRAIN_COMPONENTS } from './telemetry/readiness.js';
 
 const program = new Command('p2pwall-brain')
   .description('p2pwall brain: correlates flow summaries from every gateway, decides, and shares blocklists through Redis')
@@ -25,13 +26,26 @@ program
       throw error;
     }
     const log = createLogger({ name: 'brain', level: config.log.level });
-    const brain = new BrainService(config, log);
+    let telemetry: Telemetry;
+    try {
+      // Before anything else: /health/* answer (not ready) while Redis and NATS are still connecting.
+      telemetry = await startTelemetry({ serviceName: 'p2pwall-brain', serviceVersion: packageVersion(import.meta.url), config: config.telemetry, components: [...BRAIN_COMPONENTS], logger: log });
+    } catch (error) {
+      if (!(error instanceof TelemetryError)) throw error;
+      log.fatal({ err: error.message }, 'cannot start');
+      process.stderr.write(`p2pwall-brain: ${error.message}\n`);
+      process.exit(1);
+    }
+    const brain = new BrainService(config, log, { telemetry });
+    // Telemetry closes last, so the final counts are exported and the endpoints answer to the end.
+    const shutDown = () => brain.stop().finally(() => telemetry.close());
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
+      telemetry.health.setReady('shutdown', false, 'stopping');
       log.info({ signal }, 'shutting down');
-      brain.stop().then(
+      shutDown().then(
         () => process.exit(0),
         (error: unknown) => {
           log.error({ err: String(error) }, 'shutdown failed');
@@ -45,7 +59,7 @@ program
       await brain.start();
     } catch (error) {
       log.fatal({ err: error instanceof Error ? error.message : String(error) }, 'cannot start');
-      await brain.stop().catch(() => undefined);
+      await shutDown().catch(() => undefined);
       process.exit(1);
     }
   });

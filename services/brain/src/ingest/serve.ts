@@ -1,11 +1,22 @@
-import { readFileSync } from 'node:fs';
-import { CONSUMERS, REDIS_KEYS, STREAMS, SUBJECTS, type Logger } from '@p2pwall/common';
+import { CONSUMERS, REDIS_KEYS, STREAMS, SUBJECTS, type Logger, type Telemetry } from '@p2pwall/common';
 import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type Consumer, type JsMsg } from '@nats-io/jetstream';
-import { connect, credsAuthenticator, nanos, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
-import { Redis, type RedisOptions } from 'ioredis';
+import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
+import type { FastifyInstance } from 'fastify';
+import { trace, type Tracer } from '@opentelemetry/api';
+import { connectionsReady, readinessFromHealth } from '../api/readiness.js';
+import { apiPort, startApi } from '../api/server.js';
 import { BlocklistWriter } from '../blocklist/writer.js';
+import { IncidentStore } from '../incidents/store.js';
+import { natsOptions, redisOptions } from '../connections.js';
 import type { BrainConfig } from '../config.js';
 import { Allowlist } from '../decide/allowlist.js';
+import { apiRequestRecorder } from '../telemetry/api-metrics.js';
+import { registerBrainMetrics, type BatchOutcome, type BatchTimer } from '../telemetry/brain-metrics.js';
+import { DecisionTally } from '../telemetry/decision-tally.js';
+import { ingestSpan } from '../telemetry/ingest-span.js';
+import { watchNats, watchRedis } from '../telemetry/readiness.js';
+import { readSharedState } from '../telemetry/shared-state.js';
 import { BatchProcessor } from './processor.js';
 
 /**
@@ -15,39 +26,6 @@ import { BatchProcessor } from './processor.js';
  */
 
 const HEARTBEAT_PREFIX = SUBJECTS.allHeartbeats.slice(0, -1);
-
-export function natsOptions(config: BrainConfig['nats']): NodeConnectionOptions {
-  const options: NodeConnectionOptions = { servers: config.servers, name: 'p2pwall-brain', maxReconnectAttempts: -1, reconnectTimeWait: 500 };
-  if (config.user !== null) {
-    options.user = config.user;
-    if (config.password !== null) options.pass = config.password;
-  }
-  if (config.token !== null) options.token = config.token;
-  if (config.creds !== null) options.authenticator = credsAuthenticator(readFileSync(config.creds));
-  if (config.tls.enabled) {
-    options.tls = {
-      ...(config.tls.ca ? { caFile: config.tls.ca } : {}),
-      ...(config.tls.cert ? { certFile: config.tls.cert } : {}),
-      ...(config.tls.key ? { keyFile: config.tls.key } : {}),
-    };
-  }
-  return options;
-}
-
-export function redisOptions(config: BrainConfig['redis']): RedisOptions {
-  const options: RedisOptions = { maxRetriesPerRequest: null, enableAutoPipelining: false, lazyConnect: true };
-  if (config.username !== null) options.username = config.username;
-  if (config.password !== null) options.password = config.password;
-  if (config.tls.enabled) {
-    options.tls = {
-      rejectUnauthorized: config.tls.rejectUnauthorized,
-      ...(config.tls.ca ? { ca: readFileSync(config.tls.ca) } : {}),
-      ...(config.tls.cert ? { cert: readFileSync(config.tls.cert) } : {}),
-      ...(config.tls.key ? { key: readFileSync(config.tls.key) } : {}),
-    };
-  }
-  return options;
-}
 
 /** Creates the stream when missing (or checks it exists), and the durable consumer. */
 export async function ensureStream(nc: NatsConnection, config: BrainConfig): Promise<void> {
@@ -89,6 +67,14 @@ export interface BrainStats {
   failures: number;
 }
 
+export interface BrainServiceOptions {
+  /** Metrics, traces and readiness (started by `serve` before the brain); absent: none (tests). */
+  telemetry?: Telemetry;
+}
+
+/** A scrape reads the shared state from Redis at most this long (it is skipped when Redis is slower). */
+const SHARED_STATE_TIMEOUT_MS = 1000;
+
 export class BrainService {
   private nc: NatsConnection | undefined;
   private redis: Redis | undefined;
@@ -100,11 +86,19 @@ export class BrainService {
   private sweeping: Promise<unknown> | undefined;
   private messages = 0;
   private failures = 0;
+  private api: FastifyInstance | undefined;
+  private readonly tracer: Tracer;
+  private readonly decisions = new DecisionTally();
+  private timeBatch: BatchTimer | undefined;
 
   constructor(
     private readonly config: BrainConfig,
     private readonly log: Logger,
-  ) {}
+    private readonly options: BrainServiceOptions = {},
+  ) {
+    // Without telemetry: the API's global tracer, a no-op unless a provider was registered.
+    this.tracer = options.telemetry?.tracer ?? trace.getTracer('p2pwall-brain');
+  }
 
   stats(): BrainStats {
     return { ingest: { ...this.processor!.counters }, blocklist: { ...this.writer!.counters }, messages: this.messages, failures: this.failures };
@@ -117,13 +111,20 @@ export class BrainService {
 
   async start(): Promise<void> {
     const { config, log } = this;
+    const telemetry = this.options.telemetry;
     this.redis = new Redis(config.redis.url, redisOptions(config.redis));
     this.redis.on('error', (error: Error) => log.warn({ err: error.message }, 'redis error'));
+    if (telemetry) watchRedis(this.redis, telemetry.health);
     await this.redis.connect();
-    this.writer = new BlocklistWriter(this.redis, { changesMaxLen: config.blocklist.changesMaxLen, minExtendMs: config.blocklist.minExtendSeconds * 1000, evidenceMaxItems: config.correlation.evidenceMaxItems, log });
-    this.processor = new BatchProcessor(this.redis, this.writer, { rules: config, allowlist: new Allowlist(config.allowlist), dedupMs: config.ingest.dedupSeconds * 1000, log });
+    this.writer = new BlocklistWriter(this.redis, { changesMaxLen: config.blocklist.changesMaxLen, minExtendMs: config.blocklist.minExtendSeconds * 1000, evidenceMaxItems: config.correlation.evidenceMaxItems, log, tracer: this.tracer, onWritten: (decision) => this.decisions.observe(decision) });
+    const incidents = new IncidentStore(this.redis, { quietMs: config.incidents.quietSeconds * 1000, retentionMs: config.incidents.retentionDays * 86_400_000, maxSamples: config.incidents.samples, listItems: config.incidents.listItems });
+    this.processor = new BatchProcessor(this.redis, this.writer, { rules: config, allowlist: new Allowlist(config.allowlist), dedupMs: config.ingest.dedupSeconds * 1000, incidents: { store: incidents, maxSamples: config.incidents.samples }, simulatedSites: new Set(config.simulation.sites), log });
     await this.writer.sweep();
     this.nc = await connect(natsOptions(config.nats));
+    if (telemetry) {
+      watchNats(this.nc, telemetry.health);
+      this.registerMetrics(telemetry);
+    }
     await ensureStream(this.nc, config);
     const consumer = await jetstream(this.nc).consumers.get(STREAMS.summaries, CONSUMERS.brain);
     this.loop = this.run(consumer);
@@ -138,19 +139,51 @@ export class BrainService {
         .catch((error: unknown) => log.warn({ err: String(error) }, 'blocklist sweep failed'))
         .finally(() => (this.sweeping = undefined));
     }, config.blocklist.sweepSeconds * 1000);
-    log.info({ stream: STREAMS.summaries, consumer: CONSUMERS.brain, redis: REDIS_KEYS.decisions }, 'brain serving');
+    if (config.api.enabled) {
+      // With telemetry, the API's /health/ready answers from the same registry as the telemetry port's.
+      const ready = telemetry ? readinessFromHealth(telemetry.health) : () => connectionsReady(this.nc, this.redis);
+      this.api = await startApi({ redis: this.redis, writer: this.writer, incidents, ready }, config.api, log, telemetry ? { observeRequest: apiRequestRecorder(telemetry.meter) } : {});
+    }
+    log.info({ stream: STREAMS.summaries, consumer: CONSUMERS.brain, redis: REDIS_KEYS.decisions, telemetryPort: telemetry?.port ?? null }, 'brain serving');
+  }
+
+  private registerMetrics(telemetry: Telemetry): void {
+    const redis = this.redis!;
+    this.timeBatch = registerBrainMetrics(telemetry.meter, {
+      ingest: () => this.processor?.counters,
+      failures: () => this.failures,
+      decisions: this.decisions,
+      active: () => this.writer?.known() ?? [],
+      shared: () => readSharedState(redis, SHARED_STATE_TIMEOUT_MS),
+    });
+  }
+
+  /** The port the HTTP API listens on (undefined when it is off or not started). */
+  apiPort(): number | undefined {
+    return this.api ? apiPort(this.api) : undefined;
   }
 
   private async handle(msg: JsMsg): Promise<void> {
     this.messages += 1;
     try {
       if (msg.subject.startsWith(HEARTBEAT_PREFIX)) await this.processor!.heartbeat(msg.data);
-      else await this.processor!.summary(msg.data);
+      else await this.ingest(msg);
       msg.ack();
     } catch (error) {
       this.failures += 1;
       this.log.warn({ err: error instanceof Error ? error.message : String(error), subject: msg.subject, seq: msg.seq }, 'processing failed: message will be redelivered');
       msg.nak(1000);
+    }
+  }
+
+  /** One summary batch: timed, and traced as a continuation of the sensor's publish span. */
+  private async ingest(msg: JsMsg): Promise<void> {
+    const started = performance.now();
+    let outcome: BatchOutcome = 'failed';
+    try {
+      outcome = await ingestSpan(this.tracer, msg, () => this.processor!.summary(msg.data));
+    } finally {
+      this.timeBatch?.((performance.now() - started) / 1000, outcome);
     }
   }
 
@@ -178,6 +211,7 @@ export class BrainService {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    await this.api?.close().catch((error: unknown) => this.log.warn({ err: String(error) }, 'HTTP API close failed'));
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     await this.loop?.catch(() => undefined);
     await this.sweeping;

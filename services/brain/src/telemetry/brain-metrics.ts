@@ -1,0 +1,76 @@
+import { LATENCY_BUCKETS_SECONDS } from '@p2pwall/common';
+import { ValueType, type BatchObservableResult, type Meter, type Observable } from '@opentelemetry/api';
+import type { BrainDecision } from '../decide/decision.js';
+import type { IngestCounters, Outcome } from '../ingest/processor.js';
+import { blocklistEntries, type DecisionTally } from './decision-tally.js';
+import { sensorLags, type SharedState } from './shared-state.js';
+
+/**
+ * The brain's metrics (README "Telemetry" lists them). Counts and gauges are observable
+ * instruments read, when /metrics is scraped or OTLP exports, from counters the brain keeps
+ * anyway: the processor's, the decision tally, the writer's memory of active decisions, and one
+ * read of the shared state in Redis (version, heartbeats). Only the batch timing is recorded as
+ * it happens (once per summary batch, never per flow).
+ */
+export interface BrainMetricSources {
+  /** undefined before the brain started. */
+  ingest: () => IngestCounters | undefined;
+  /** Messages whose processing failed (nak'ed for redelivery). */
+  failures: () => number;
+  decisions: DecisionTally;
+  /** Active decisions this replica knows (written here or read by the last sweep). */
+  active: () => Iterable<BrainDecision>;
+  /** undefined when Redis cannot be read now: those series are not observed (they keep their last values). */
+  shared: () => Promise<SharedState | undefined>;
+  now?: () => number;
+}
+
+/** An ingest outcome, or `failed` when processing threw (the message is redelivered). */
+export type BatchOutcome = Outcome | 'failed';
+
+export type BatchTimer = (seconds: number, outcome: BatchOutcome) => void;
+
+const INT = { valueType: ValueType.INT } as const;
+
+export function registerBrainMetrics(meter: Meter, sources: BrainMetricSources): BatchTimer {
+  const counter = (name: string, description: string) => meter.createObservableCounter(name, { description, ...INT });
+  const gauge = (name: string, description: string, valueType = ValueType.INT) => meter.createObservableGauge(name, { description, valueType });
+
+  const messages = counter('p2pwall_brain_messages', 'JetStream messages handled, by outcome: processed, duplicate (batch already counted), malformed, heartbeat, failed (redelivered)');
+  const flows = counter('p2pwall_brain_flows_ingested', 'flow summaries of processed batches');
+  const decisions = counter('p2pwall_brain_decisions', 'decisions this replica wrote to the shared blocklist, by origin, scope and action');
+  const entries = gauge('p2pwall_brain_blocklist_entries', 'active entries of the shared blocklist as this replica knows them, by scope and action');
+  const version = gauge('p2pwall_brain_blocklist_version', 'the shared blocklist version in Redis');
+  const lag = gauge('p2pwall_brain_sensor_blocklist_lag', 'the shared blocklist version minus the version each sensor last reported applying (heartbeats)');
+  const age = gauge('p2pwall_brain_sensor_heartbeat_age_seconds', 'seconds since each sensor\'s last heartbeat was sent', ValueType.DOUBLE);
+  const observables: Observable[] = [messages, flows, decisions, entries, version, lag, age];
+
+  meter.addBatchObservableCallback(async (result: BatchObservableResult) => {
+    const ingest = sources.ingest();
+    if (ingest) {
+      result.observe(messages, ingest.batches, { outcome: 'processed' });
+      result.observe(messages, ingest.duplicates, { outcome: 'duplicate' });
+      result.observe(messages, ingest.malformed, { outcome: 'malformed' });
+      result.observe(messages, ingest.heartbeats, { outcome: 'heartbeat' });
+      result.observe(messages, sources.failures(), { outcome: 'failed' });
+      result.observe(flows, ingest.flows);
+    }
+    for (const { labels, count } of sources.decisions.entries()) result.observe(decisions, count, { ...labels });
+    for (const { labels, count } of blocklistEntries(sources.active())) result.observe(entries, count, { ...labels });
+    const shared = await sources.shared();
+    if (shared) {
+      result.observe(version, shared.version);
+      for (const sensor of sensorLags(shared, sources.now?.() ?? Date.now())) {
+        result.observe(lag, sensor.lag, { sensor: sensor.sensor });
+        result.observe(age, sensor.ageSeconds, { sensor: sensor.sensor });
+      }
+    }
+  }, observables);
+
+  const batchSeconds = meter.createHistogram('p2pwall_brain_ingest_batch_seconds', {
+    description: 'time to process one summary batch (decode, merge in Redis, decide, write), by outcome',
+    unit: 's',
+    advice: { explicitBucketBoundaries: [...LATENCY_BUCKETS_SECONDS] },
+  });
+  return (seconds, outcome) => batchSeconds.record(seconds, { outcome });
+}
