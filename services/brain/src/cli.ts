@@ -33,6 +33,7 @@ program
     } catch (error) {
       if (!(error instanceof TelemetryError)) throw error;
       log.fatal({ err: error.message }, 'cannot start');
+      log.flush();
       process.stderr.write(`p2pwall-brain: ${error.message}\n`);
       process.exit(1);
     }

@@ -17,6 +17,9 @@ import type { NatsUplinkConfig } from '../../sensor/src/config.js';
 import { Publisher } from '../../sensor/src/uplink/publisher.js';
 import { loadBrainConfig, type BrainConfig } from '../src/config.js';
 import { BrainService } from '../src/ingest/serve.js';
+import { blocklistEntries, DecisionTally } from '../src/telemetry/decision-tally.js';
+import { redisHealth } from '../src/telemetry/readiness.js';
+import { sensorLags } from '../src/telemetry/shared-state.js';
 import { batch, flow } from './support.js';
 
 const log = createLogger({ name: 'brain-telemetry-test', level: 'silent' });
@@ -97,32 +100,32 @@ async function get(port: number, path: string, token?: string): Promise<{ status
 
 const scrape = async () => parseMetrics((await get(brainTelemetry.port!, '/metrics')).body);
 
-beforeAll(async () => {
-  [nats, redisServer] = await Promise.all([startNats(), startRedis()]);
-  redis = new Redis(redisServer.url, { maxRetriesPerRequest: null });
-  nc = await connect({ servers: nats.url });
-  spans = new InMemorySpanExporter();
-  const otlp = { endpoint: null, headers: {}, intervalSeconds: 15 };
-  brainTelemetry = await startTelemetry({ serviceName: 'p2pwall-brain', serviceVersion: '0.1.0', config: { listen: { host: '127.0.0.1', port: 0 }, otlp }, components: ['redis', 'nats'], spanExporter: spans, logger: log });
-  // The sensor side needs no HTTP server: only its tracer, into the same exporter.
-  sensorTelemetry = await startTelemetry({ serviceName: 'p2pwall-sensor', serviceVersion: '0.1.0', config: { enabled: false, listen: { host: '127.0.0.1', port: 0 }, otlp }, spanExporter: spans });
-  brain = new BrainService(brainConfig(), log, { telemetry: brainTelemetry });
-  await brain.start();
-  const beat = (): p2pwall.v1.IHeartbeat => ({ sensor: { site: SITE, gateway: GATEWAY, queue: 0, instance: 'sensor-1' }, version: '0.1.0', sentMs: Date.now(), blocklistVersion: 4 });
-  publisher = Publisher.start({ config: uplinkConfig(), site: SITE, gateway: GATEWAY, instance: 'sensor-1', logger: log, heartbeat: beat, tracer: sensorTelemetry.tracer });
-}, 30_000);
-
-afterAll(async () => {
-  await publisher?.stop();
-  await brain?.stop();
-  await Promise.all([brainTelemetry?.close(), sensorTelemetry?.close()]);
-  await nc?.close();
-  redis?.disconnect();
-  await nats?.cleanup();
-  await redisServer?.cleanup();
-}, 30_000);
-
 describe('the brain\'s telemetry (real nats-server, redis-server and the sensor\'s publisher)', () => {
+  beforeAll(async () => {
+    [nats, redisServer] = await Promise.all([startNats(), startRedis()]);
+    redis = new Redis(redisServer.url, { maxRetriesPerRequest: null });
+    nc = await connect({ servers: nats.url });
+    spans = new InMemorySpanExporter();
+    const otlp = { endpoint: null, headers: {}, intervalSeconds: 15 };
+    brainTelemetry = await startTelemetry({ serviceName: 'p2pwall-brain', serviceVersion: '0.1.0', config: { listen: { host: '127.0.0.1', port: 0 }, otlp }, components: ['redis', 'nats'], spanExporter: spans, logger: log });
+    // The sensor side needs no HTTP server: only its tracer, into the same exporter.
+    sensorTelemetry = await startTelemetry({ serviceName: 'p2pwall-sensor', serviceVersion: '0.1.0', config: { enabled: false, listen: { host: '127.0.0.1', port: 0 }, otlp }, spanExporter: spans });
+    brain = new BrainService(brainConfig(), log, { telemetry: brainTelemetry });
+    await brain.start();
+    const beat = (): p2pwall.v1.IHeartbeat => ({ sensor: { site: SITE, gateway: GATEWAY, queue: 0, instance: 'sensor-1' }, version: '0.1.0', sentMs: Date.now(), blocklistVersion: 4 });
+    publisher = Publisher.start({ config: uplinkConfig(), site: SITE, gateway: GATEWAY, instance: 'sensor-1', logger: log, heartbeat: beat, tracer: sensorTelemetry.tracer });
+  }, 30_000);
+
+  afterAll(async () => {
+    await publisher?.stop();
+    await brain?.stop();
+    await Promise.all([brainTelemetry?.close(), sensorTelemetry?.close()]);
+    await nc?.close();
+    redis?.disconnect();
+    await nats?.cleanup();
+    await redisServer?.cleanup();
+  }, 30_000);
+
   it('one trace runs from the sensor\'s publish through ingest and each decision to its blocklist update', async () => {
     publisher.enqueue(batch({ site: SITE, gateway: GATEWAY, instance: 'sensor-1', sequence: 1, clients: [{ host: CLIENT }], peers: PEERS.map((ip) => ({ ip, port: 1214, from: CLIENT })), flows: [flow({ host: '192.168.1.20', to: '203.0.113.80', port: 443, answered: true }), flow({ host: '192.168.1.20', to: '203.0.113.81', port: 443, answered: true })] }));
     await until('4 decisions in Redis', async () => ((await redis.hlen(REDIS_KEYS.decisions)) === 4 ? true : undefined));
@@ -249,4 +252,41 @@ describe('the brain\'s telemetry (real nats-server, redis-server and the sensor\
     await until('ready again', async () => ((await telemetryReady()).status === 200 ? true : undefined), 15_000);
     expect((await apiReady()).status).toBe(200);
   }, 30_000);
+});
+
+describe('the brain\'s telemetry: pure parts', () => {
+  const { Origin, Scope, Action } = p2pwall.v1;
+
+  it('decisions are tallied by origin, scope and action; an enum value the contract does not know is "unknown"', () => {
+    const tally = new DecisionTally();
+    tally.observe({ origin: Origin.ORIGIN_SIGNATURE, scope: Scope.SCOPE_ENDPOINT, action: Action.ACTION_BLOCK });
+    tally.observe({ origin: Origin.ORIGIN_SIGNATURE, scope: Scope.SCOPE_ENDPOINT, action: Action.ACTION_BLOCK });
+    tally.observe({ origin: Origin.ORIGIN_MANUAL, scope: Scope.SCOPE_HOST, action: Action.ACTION_ALLOW });
+    tally.observe({ origin: 99 as p2pwall.v1.Origin, scope: Scope.SCOPE_IP, action: Action.ACTION_BLOCK });
+    expect(tally.entries()).toEqual([
+      { labels: { origin: 'signature', scope: 'endpoint', action: 'block' }, count: 2 },
+      { labels: { origin: 'manual', scope: 'host', action: 'allow' }, count: 1 },
+      { labels: { origin: 'unknown', scope: 'ip', action: 'block' }, count: 1 },
+    ]);
+    expect(blocklistEntries([{ scope: Scope.SCOPE_ENDPOINT, action: Action.ACTION_BLOCK }, { scope: Scope.SCOPE_ENDPOINT, action: Action.ACTION_BLOCK }, { scope: Scope.SCOPE_UNSPECIFIED, action: Action.ACTION_ALLOW }])).toEqual([
+      { labels: { scope: 'endpoint', action: 'block' }, count: 2 },
+      { labels: { scope: 'unspecified', action: 'allow' }, count: 1 },
+    ]);
+  });
+
+  it('sensor lag is the shared version minus the reported one, never negative; heartbeats without a sensor id are skipped', () => {
+    const beat = (site: string, blocklistVersion: number, sentMs: number) => p2pwall.v1.Heartbeat.create({ sensor: { site, gateway: 'gw1', queue: 0 }, blocklistVersion, sentMs });
+    const lags = sensorLags({ version: 10, beats: [beat('b', 12, 9_000), beat('a', 7, 8_000), beat('', 1, 1)], unreadable: 0 }, 10_000);
+    expect(lags).toEqual([
+      { sensor: 'a/gw1/0', lag: 3, ageSeconds: 2 },
+      { sensor: 'b/gw1/0', lag: 0, ageSeconds: 1 },
+    ]);
+  });
+
+  it('Redis readiness names the state, and the last error while reconnecting', () => {
+    expect(redisHealth('ready', 'old error')).toEqual({ ok: true, detail: 'connected' });
+    expect(redisHealth('connecting')).toEqual({ ok: false, detail: 'connecting' });
+    expect(redisHealth('reconnecting', 'connect ECONNREFUSED 127.0.0.1:6379')).toEqual({ ok: false, detail: 'connection lost, reconnecting (connect ECONNREFUSED 127.0.0.1:6379)' });
+    expect(redisHealth('end')).toEqual({ ok: false, detail: 'not connected' });
+  });
 });

@@ -230,7 +230,7 @@ export class BatchProcessor {
     plan.hosts.forEach((ref, index) => {
       const { entries, count } = merged.hosts[index]!;
       // a window too small for corr.blocked-peers is not worth a second look (it is remembered once it grows)
-      if (count >= minPeers) this.secondLook.remember(ref.host, { key: ref.key, site: ref.site, hostIp: ref.hostIp, hostBytes: ref.hostBytes, sensor: ctx.sensor, until: now + hostWindowMs });
+      if (count >= minPeers) this.secondLook.remember(ref.host, ctx.sensor, now + hostWindowMs, () => ({ key: ref.key, site: ref.site, hostIp: ref.hostIp, hostBytes: ref.hostBytes }));
       const readBackWindow = readWindowOf.get(ref);
       const blockedEntries = reaching.has(ref.host) ? (entries ?? (readBackWindow && windowEntries(readBackWindow))) : undefined;
       if (!entries && !blockedEntries) return; // too small for any host rule

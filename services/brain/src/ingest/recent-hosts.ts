@@ -25,16 +25,20 @@ export class RecentHosts {
     return this.hosts.size;
   }
 
-  /** `key`: the host as site/ip. */
-  remember(key: string, host: RecentHost): void {
-    const known = this.hosts.get(key);
+  /**
+   * `host` (site/ip) was merged into by a batch of `sensor`; its window may hold members until
+   * `until`. Known hosts are updated in place; `describe` makes a new one (called only then: this
+   * runs for most hosts of every batch).
+   */
+  remember(host: string, sensor: string, until: number, describe: () => Omit<RecentHost, 'sensor' | 'until'>): void {
+    const known = this.hosts.get(host);
     if (known) {
-      // updated in place (cheaper than re-inserting on every batch): eviction goes by first sight, expiry by `until`
-      known.sensor = host.sensor;
-      known.until = Math.max(known.until, host.until);
+      // eviction goes by first sight, expiry by `until`
+      known.sensor = sensor;
+      known.until = Math.max(known.until, until);
       return;
     }
-    this.hosts.set(key, host);
+    this.hosts.set(host, { ...describe(), sensor, until });
     if (this.hosts.size > this.max) this.hosts.delete(this.hosts.keys().next().value!);
   }
 

@@ -52,9 +52,9 @@ export class SecondLook {
     private readonly allowlist: Allowlist,
   ) {}
 
-  /** A host (`site/ip`) merged into by this replica, whose window may be looked at again until `host.until`. */
-  remember(key: string, host: RecentHost): void {
-    this.hosts.remember(key, host);
+  /** A host (`site/ip`) merged into by this replica, whose window may be looked at again until `until` (see RecentHosts.remember). */
+  remember(host: string, sensor: string, until: number, describe: () => Omit<RecentHost, 'sensor' | 'until'>): void {
+    this.hosts.remember(host, sensor, until, describe);
   }
 
   /** Host decisions the rules give now for the remembered hosts whose windows hold a newly blocked peer. */

@@ -44,6 +44,8 @@ export interface BatchMergeResult {
   hosts: MergedWindow[];
 }
 
+/** Inside hosts an endpoint's fan-out set holds at most (a bound on state; the rule needs fanout.minHosts). */
+const MAX_ENDPOINT_HOSTS = 100_000;
 /** Windows per script call when reading back: each call blocks Redis while it runs (≈ 1 ms), merges of other messages wait. */
 const WINDOWS_PER_CALL = 250;
 
@@ -68,7 +70,6 @@ export function windowsFrom(config: CorrelationConfig): number {
   return Math.max(1, Math.min(config.host.udpFanout.minEndpoints, 2 * config.host.tcpUdpPairs.minIps));
 }
 
-
 /**
  * Merges a batch's additions; 'duplicate' when its marker already existed (nothing was merged).
  * With `mirrors`, large host windows are merged against this replica's copies (window-mirror.ts).
@@ -85,7 +86,7 @@ export async function mergeBatch(redis: Redis, merge: BatchMerge, mirrors?: Wind
     Math.max(1, Math.round(merge.marker.ttlMs)),
     Math.round(nowMs - fanoutMs),
     fanoutMs,
-    100_000,
+    MAX_ENDPOINT_HOSTS,
     config.fanout.minHosts,
     hostCutoff,
     hostMs,

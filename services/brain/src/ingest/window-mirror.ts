@@ -20,6 +20,8 @@ interface Copy {
   members: Map<string, { mark: Mark; entry: WindowEntry | undefined }>;
   /** Newest member time: nothing live once the cutoff passes it. */
   newest: number;
+  /** No member is older than this: nothing expires before the cutoff passes it. */
+  oldest: number;
 }
 
 /** What the script needs to merge incrementally: the version expected, the live count, the members that expired. */
@@ -55,11 +57,15 @@ export class WindowMirrors {
     const copy = this.copies.get(key);
     if (!copy) return undefined;
     const expired: string[] = [];
-    copy.members.forEach(({ mark }, member, members) => {
-      if (mark.ts >= cutoffMs) return;
-      expired.push(member);
-      members.delete(member);
-    });
+    if (copy.oldest < cutoffMs) {
+      copy.oldest = Infinity;
+      copy.members.forEach(({ mark }, member, members) => {
+        if (mark.ts < cutoffMs) {
+          expired.push(member);
+          members.delete(member);
+        } else copy.oldest = Math.min(copy.oldest, mark.ts);
+      });
+    }
     const live = copy.members.size;
     for (const [member, added] of additions) {
       const mark = { ts: Math.round(added.ts), flags: added.flags };
@@ -72,6 +78,7 @@ export class WindowMirrors {
         if (ts !== known.mark.ts || flags !== known.mark.flags) copy.members.set(member, this.member(member, { ts, flags }));
       } else if (copy.members.size < maxMembers) {
         copy.members.set(member, this.member(member, mark));
+        copy.oldest = Math.min(copy.oldest, mark.ts);
       }
       copy.newest = Math.max(copy.newest, mark.ts);
     }
@@ -93,10 +100,11 @@ export class WindowMirrors {
   reseed(key: string, version: string, window: TimedSet | undefined): WindowEntry[] | undefined {
     this.copies.delete(key);
     if (!window) return undefined;
-    const copy: Copy = { version, members: new Map(), newest: -Infinity };
+    const copy: Copy = { version, members: new Map(), newest: -Infinity, oldest: Infinity };
     for (const [member, mark] of window) {
       copy.members.set(member, this.member(member, mark));
       copy.newest = Math.max(copy.newest, mark.ts);
+      copy.oldest = Math.min(copy.oldest, mark.ts);
     }
     this.copies.set(key, copy);
     if (this.copies.size > this.maxWindows) this.copies.delete(this.copies.keys().next().value!);
