@@ -1,115 +1,125 @@
 import { REDIS_KEYS } from '@p2pwall/common';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { UNKNOWN_PROTOCOL, type IncidentUpdate } from './evidence.js';
 
 /**
- * Writes incident updates to Redis, one Lua script per update so that two brain replicas (or two
- * batches in flight) extending the same episode never open two incidents or lose a count. The
- * script finds the host's open episode (KEYS[1], protocol → "id|last"), opens one when allowed,
- * merges counters, peers, decisions and samples, keeps the longest episode span so far (KEYS[2]:
+ * Writes a batch's incident updates to Redis in one Lua script call (its argument: the updates as
+ * a JSON array, decoded by Redis' cjson), atomic so that two brain replicas (or two batches in
+ * flight) extending the same episode never open two incidents or lose a count. Per update the
+ * script finds the host's open episode (K1, protocol → "id|last"), opens one when allowed,
+ * merges counters, peers, decisions and samples, keeps the longest episode span so far (K2:
  * it bounds how far an `until` query must look), and keeps the sorted-set indexes (by last seen)
  * that let a query read only what it returns: every incident, by site, gateway, host, protocol,
  * peer ip. Rule counts are `r:<rule>` fields and gateways a comma list in the incident's hash.
  */
 
 const RECORD_SCRIPT = `
-local P, X = ARGV[1], ARGV[2]
-local site, host, proto = ARGV[3], ARGV[4], ARGV[5]
-local opens = ARGV[6] == '1'
-local first, last = tonumber(ARGV[7]), tonumber(ARGV[8])
-local quiet, retention, now = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[17])
-local anyOpen = proto == '${UNKNOWN_PROTOCOL}' or not opens
+local function record(U)
+  local K1, K2 = U[1], U[2]
+  local A = {}
+  for j = 3, #U do A[j - 2] = U[j] end
+  local P, X = A[1], A[2]
+  local site, host, proto = A[3], A[4], A[5]
+  local opens = A[6] == '1'
+  local first, last = tonumber(A[7]), tonumber(A[8])
+  local quiet, retention, now = tonumber(A[9]), tonumber(A[10]), tonumber(A[17])
+  local anyOpen = proto == '${UNKNOWN_PROTOCOL}' or not opens
 
-local id, idProto, latest = nil, nil, -1
-local open = redis.call('HGETALL', KEYS[1])
-for i = 1, #open, 2 do
-  local p, v = open[i], open[i + 1]
-  local sep = string.find(v, '|', 1, true)
-  if sep then
-    local oid, olast = string.sub(v, 1, sep - 1), tonumber(string.sub(v, sep + 1)) or 0
-    if olast + quiet >= first and redis.call('EXISTS', P .. oid) == 1 then
-      if p == proto then
-        id, idProto, latest = oid, p, math.huge
-      elseif anyOpen and olast > latest then
-        id, idProto, latest = oid, p, olast
+  local id, idProto, latest = nil, nil, -1
+  local open = redis.call('HGETALL', K1)
+  for i = 1, #open, 2 do
+    local p, v = open[i], open[i + 1]
+    local sep = string.find(v, '|', 1, true)
+    if sep then
+      local oid, olast = string.sub(v, 1, sep - 1), tonumber(string.sub(v, sep + 1)) or 0
+      if olast + quiet >= first and redis.call('EXISTS', P .. oid) == 1 then
+        if p == proto then
+          id, idProto, latest = oid, p, math.huge
+        elseif anyOpen and olast > latest then
+          id, idProto, latest = oid, p, olast
+        end
       end
     end
   end
-end
-if id == nil then
-  if not opens then return '' end
-  id, idProto = ARGV[11], proto
-  redis.call('HSET', P .. id, 'id', id, 'site', site, 'host', host, 'protocol', proto, 'first', string.format('%.0f', first), 'last', string.format('%.0f', last), 'attempts', 0, 'bytes', 0, 'flows', 0, 'peers', 0, 'decisions', 0, 'gateways', '')
-else
-  local cur = redis.call('HMGET', P .. id, 'first', 'last')
-  local f, l = tonumber(cur[1]) or first, tonumber(cur[2]) or last
-  if first < f then redis.call('HSET', P .. id, 'first', string.format('%.0f', first)) end
-  if last > l then redis.call('HSET', P .. id, 'last', string.format('%.0f', last)) else last = l end
-end
-local key = P .. id
-redis.call('HINCRBY', key, 'attempts', ARGV[13])
-redis.call('HINCRBY', key, 'bytes', ARGV[14])
-redis.call('HINCRBY', key, 'flows', ARGV[15])
-local gateway = ARGV[12]
-local gateways = redis.call('HGET', key, 'gateways')
-if not gateways or gateways == '' then
-  redis.call('HSET', key, 'gateways', gateway)
-elseif string.find(',' .. gateways .. ',', ',' .. gateway .. ',', 1, true) == nil then
-  redis.call('HSET', key, 'gateways', gateways .. ',' .. gateway)
-end
-local span = last - (tonumber(redis.call('HGET', key, 'first')) or last)
-if span > (tonumber(redis.call('GET', KEYS[2])) or 0) then redis.call('SET', KEYS[2], string.format('%.0f', span)) end
+  if id == nil then
+    if not opens then return '' end
+    id, idProto = A[11], proto
+    redis.call('HSET', P .. id, 'id', id, 'site', site, 'host', host, 'protocol', proto, 'first', string.format('%.0f', first), 'last', string.format('%.0f', last), 'attempts', 0, 'bytes', 0, 'flows', 0, 'peers', 0, 'decisions', 0, 'gateways', '')
+  else
+    local cur = redis.call('HMGET', P .. id, 'first', 'last')
+    local f, l = tonumber(cur[1]) or first, tonumber(cur[2]) or last
+    if first < f then redis.call('HSET', P .. id, 'first', string.format('%.0f', first)) end
+    if last > l then redis.call('HSET', P .. id, 'last', string.format('%.0f', last)) else last = l end
+  end
+  local key = P .. id
+  redis.call('HINCRBY', key, 'attempts', A[13])
+  redis.call('HINCRBY', key, 'bytes', A[14])
+  redis.call('HINCRBY', key, 'flows', A[15])
+  local gateway = A[12]
+  local gateways = redis.call('HGET', key, 'gateways')
+  if not gateways or gateways == '' then
+    redis.call('HSET', key, 'gateways', gateway)
+  elseif string.find(',' .. gateways .. ',', ',' .. gateway .. ',', 1, true) == nil then
+    redis.call('HSET', key, 'gateways', gateways .. ',' .. gateway)
+  end
+  local span = last - (tonumber(redis.call('HGET', key, 'first')) or last)
+  if span > (tonumber(redis.call('GET', K2)) or 0) then redis.call('SET', K2, string.format('%.0f', span)) end
 
-local i = 18
-local n = tonumber(ARGV[i]); i = i + 1
-for _ = 1, n do
-  redis.call('HINCRBY', key, 'r:' .. ARGV[i], ARGV[i + 1]); i = i + 2
-end
-n = tonumber(ARGV[i]); i = i + 1
-local added = 0
-for _ = 1, n do
-  added = added + redis.call('ZADD', key .. ':peers', 'NX', ARGV[i + 2], ARGV[i])
-  local pk = X .. 'peer:' .. ARGV[i + 1]
-  redis.call('ZADD', pk, 'GT', last, id)
-  redis.call('PEXPIRE', pk, retention)
-  i = i + 3
-end
-if added > 0 then redis.call('HINCRBY', key, 'peers', added) end
-n = tonumber(ARGV[i]); i = i + 1
-for _ = 1, n do
-  redis.call('LPUSH', key .. ':samples', ARGV[i]); i = i + 1
-end
-if n > 0 then redis.call('LTRIM', key .. ':samples', 0, tonumber(ARGV[16]) - 1) end
-n = tonumber(ARGV[i]); i = i + 1
-added = 0
-for _ = 1, n do
-  added = added + redis.call('ZADD', key .. ':decisions', 'NX', ARGV[i + 1], ARGV[i]); i = i + 2
-end
-if added > 0 then redis.call('HINCRBY', key, 'decisions', added) end
+  local i = 18
+  local n = tonumber(A[i]); i = i + 1
+  for _ = 1, n do
+    redis.call('HINCRBY', key, 'r:' .. A[i], A[i + 1]); i = i + 2
+  end
+  n = tonumber(A[i]); i = i + 1
+  local added = 0
+  for _ = 1, n do
+    added = added + redis.call('ZADD', key .. ':peers', 'NX', A[i + 2], A[i])
+    local pk = X .. 'peer:' .. A[i + 1]
+    redis.call('ZADD', pk, 'GT', last, id)
+    redis.call('PEXPIRE', pk, retention)
+    i = i + 3
+  end
+  if added > 0 then redis.call('HINCRBY', key, 'peers', added) end
+  n = tonumber(A[i]); i = i + 1
+  for _ = 1, n do
+    redis.call('LPUSH', key .. ':samples', A[i]); i = i + 1
+  end
+  if n > 0 then redis.call('LTRIM', key .. ':samples', 0, tonumber(A[16]) - 1) end
+  n = tonumber(A[i]); i = i + 1
+  added = 0
+  for _ = 1, n do
+    added = added + redis.call('ZADD', key .. ':decisions', 'NX', A[i + 1], A[i]); i = i + 2
+  end
+  if added > 0 then redis.call('HINCRBY', key, 'decisions', added) end
 
-redis.call('HSET', KEYS[1], idProto, id .. '|' .. string.format('%.0f', last))
-redis.call('PEXPIRE', KEYS[1], quiet + 60000)
-for _, k in ipairs({ key, key .. ':peers', key .. ':decisions', key .. ':samples' }) do
-  redis.call('PEXPIRE', k, retention)
+  redis.call('HSET', K1, idProto, id .. '|' .. string.format('%.0f', last))
+  redis.call('PEXPIRE', K1, quiet + 60000)
+  for _, k in ipairs({ key, key .. ':peers', key .. ':decisions', key .. ':samples' }) do
+    redis.call('PEXPIRE', k, retention)
+  end
+  for _, index in ipairs({ 'all:', 'site:' .. site, 'host:' .. host, 'protocol:' .. idProto, 'gateway:' .. gateway }) do
+    local ik = X .. index
+    redis.call('ZADD', ik, 'GT', last, id)
+    redis.call('ZREMRANGEBYSCORE', ik, '-inf', '(' .. string.format('%.0f', now - retention))
+    redis.call('PEXPIRE', ik, retention)
+  end
+  return id
 end
-for _, index in ipairs({ 'all:', 'site:' .. site, 'host:' .. host, 'protocol:' .. idProto, 'gateway:' .. gateway }) do
-  local ik = X .. index
-  redis.call('ZADD', ik, 'GT', last, id)
-  redis.call('ZREMRANGEBYSCORE', ik, '-inf', '(' .. string.format('%.0f', now - retention))
-  redis.call('PEXPIRE', ik, retention)
-end
-return id`;
+local all = cjson.decode(ARGV[1])
+local out = {}
+for u = 1, #all do out[u] = record(all[u]) end
+return out`;
 
 export const INCIDENT_PREFIX = REDIS_KEYS.incident('');
 /** `p2pwall:v1:incidents:by-`: REDIS_KEYS.incidentIndex without its kind and value. */
 export const INDEX_PREFIX = REDIS_KEYS.incidentIndex('all').slice(0, -'all:'.length);
 
 interface RecordCommand {
-  p2pwallIncidentRecord(openKey: string, spanKey: string, ...args: (string | number)[]): Promise<string>;
+  p2pwallIncidentRecord(updates: string): Promise<string[]>;
 }
 
 export function defineIncidentScripts(redis: Redis): void {
-  if (!('p2pwallIncidentRecord' in redis)) redis.defineCommand('p2pwallIncidentRecord', { numberOfKeys: 2, lua: RECORD_SCRIPT });
+  if (!('p2pwallIncidentRecord' in redis)) redis.defineCommand('p2pwallIncidentRecord', { numberOfKeys: 0, lua: RECORD_SCRIPT });
 }
 
 export interface RecordOptions {
@@ -127,9 +137,11 @@ export function peerIp(peer: string): string {
   return colon >= 0 && peer.indexOf(':', colon + 1) < 0 ? peer.slice(0, colon) : peer;
 }
 
-/** Queues one update on a pipeline (defineIncidentScripts must have run on its connection). */
-export function queueRecord(pipeline: ChainableCommander, update: IncidentUpdate, options: RecordOptions): void {
+/** One update as the script reads it: its two keys, then its arguments, all as text. */
+function scriptArguments(update: IncidentUpdate, options: RecordOptions): string[] {
   const args: (string | number)[] = [
+    REDIS_KEYS.incidentOpen(update.site, update.hostIp),
+    REDIS_KEYS.incidentMaxSpan,
     INCIDENT_PREFIX,
     INDEX_PREFIX,
     update.site,
@@ -156,5 +168,16 @@ export function queueRecord(pipeline: ChainableCommander, update: IncidentUpdate
   for (const sample of update.samples) args.push(JSON.stringify(sample));
   args.push(update.decisions.size);
   for (const [id, ts] of update.decisions) args.push(id, Math.round(ts));
-  (pipeline as unknown as RecordCommand).p2pwallIncidentRecord(REDIS_KEYS.incidentOpen(update.site, update.hostIp), REDIS_KEYS.incidentMaxSpan, ...args);
+  return args.map(String);
+}
+
+/**
+ * Applies a batch's updates in one script call (defineIncidentScripts must have run on the
+ * connection); answers each update's incident id, "" where it found no open episode to extend.
+ */
+export async function recordUpdates(redis: Redis, updates: readonly IncidentUpdate[], options: RecordOptions): Promise<string[]> {
+  if (updates.length === 0) return [];
+  const payload = JSON.stringify(updates.map((update) => scriptArguments(update, options)));
+  const ids = await (redis as unknown as RecordCommand).p2pwallIncidentRecord(payload);
+  return ids.map(String);
 }

@@ -3,7 +3,7 @@ import { REDIS_KEYS, type IncidentIndex } from '@p2pwall/common';
 import type { Redis } from 'ioredis';
 import type { FlowSampleView, IncidentView, Page } from '../api/views.js';
 import type { IncidentUpdate } from './evidence.js';
-import { defineIncidentScripts, INCIDENT_PREFIX, INDEX_PREFIX, peerIp, queueRecord } from './record.js';
+import { defineIncidentScripts, INCIDENT_PREFIX, INDEX_PREFIX, peerIp, recordUpdates } from './record.js';
 
 /**
  * Incidents in Redis: recording (record.ts) and queries. A query walks one sorted-set index —
@@ -79,16 +79,8 @@ export class IncidentStore {
 
   /** Applies a batch's updates; returns the incident ids touched ("" for updates with no open episode). */
   async record(updates: readonly IncidentUpdate[]): Promise<string[]> {
-    if (updates.length === 0) return [];
-    const nowMs = this.now();
-    const pipeline = this.redis.pipeline();
     const newId = (update: IncidentUpdate) => `${update.site}-${Math.round(update.firstSeenMs).toString(36)}-${randomBytes(4).toString('hex')}`;
-    for (const update of updates) queueRecord(pipeline, update, { quietMs: this.options.quietMs, retentionMs: this.options.retentionMs, maxSamples: this.options.maxSamples, nowMs, newId });
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([error, id]) => {
-      if (error) throw error;
-      return String(id);
-    });
+    return recordUpdates(this.redis, updates, { quietMs: this.options.quietMs, retentionMs: this.options.retentionMs, maxSamples: this.options.maxSamples, nowMs: this.now(), newId });
   }
 
   async get(id: string): Promise<IncidentView | undefined> {
