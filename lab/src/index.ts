@@ -19,3 +19,4 @@ export { SensorProcess, sensorCliPath, type SensorLogLine, type SensorProcessOpt
 export { startNats, startRedis, freePort, natsSecurityConfig, redisSecurityArgs, ServerStartError, type NatsServer, type NatsSecurity, type RedisServer, type RedisSecurity, type RedisAclUser, type ServerTls } from './servers.js';
 export { makeTestCertificates, type TestCertificates } from './certs.js';
 export { makeNatsOperator, type NatsOperator } from './nats-jwt.js';
+export { sleep, until, ipsetMembers } from './waiting.js';

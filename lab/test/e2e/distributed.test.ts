@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, SensorProcess, labUnavailableReason, startNats, startRedis, type LabProcess, type LogEntry, type NatsServer, type RedisServer, type SensorLogLine } from '../../src/index.js';
+import { Lab, SensorProcess, labUnavailableReason, startNats, startRedis, type LabProcess, type LogEntry, type NatsServer, type RedisServer, type SensorLogLine, sleep, until, ipsetMembers } from '../../src/index.js';
 
 const UNAVAILABLE = labUnavailableReason();
 const FAST_CLIENT = ['--pong-wait', '300', '--connect-timeout', '700', '--hello-timeout', '700', '--serial', '5', '--serial-timeout', '400', '--download-timeout', '1500'];
@@ -35,22 +35,12 @@ const sensors = new Map<string, SensorProcess>();
 /** Endpoints ("ip:port") site A's sensor learned in (a). */
 let learned: string[] = [];
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const peerKey = (line: SensorLogLine) => `${String(line['ip'])}:${String(line['port'])}`;
 
 function entries(process: LabProcess, event: string, since = 0): LogEntry[] {
   return process.readLog().filter((entry) => entry.event === event && entry.ts >= since);
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined, everyMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(everyMs);
-  }
-}
 
 function sensorConfig(site: string, options: { nats?: boolean; redis?: boolean } = {}): Record<string, unknown> {
   const uplink: Record<string, unknown> = {};
@@ -195,12 +185,7 @@ r.disconnect();
 `);
 }
 
-async function setEntries(site: string, name: string): Promise<string[]> {
-  const listing = await lab.exec(lab.site(site).gateway, 'ipset', ['list', name], { check: false });
-  if (listing.code !== 0) return [];
-  const members = listing.stdout.split('Members:\n')[1] ?? '';
-  return members.split('\n').filter((line) => line.trim() !== '').map((line) => line.split(' ')[0]!);
-}
+const setEntries = (site: string, name: string): Promise<string[]> => ipsetMembers(lab, lab.site(site).gateway, name);
 
 const tcpEntry = (endpoint: string) => `${endpoint.split(':')[0]},tcp:${endpoint.split(':')[1]}`;
 

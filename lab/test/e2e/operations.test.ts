@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, SensorProcess, labUnavailableReason, startNats, startRedis, type LabProcess, type NatsServer, type RedisServer } from '../../src/index.js';
+import { Lab, SensorProcess, labUnavailableReason, startNats, startRedis, type LabProcess, type NatsServer, type RedisServer, until, ipsetMembers } from '../../src/index.js';
 
 const UNAVAILABLE = labUnavailableReason();
 const INET_HOST = '198.18.0.254';
@@ -40,17 +40,7 @@ let brainOutput = '';
 const servers: { cleanup(): Promise<void> }[] = [];
 const sensors = new Map<string, SensorProcess>();
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined, everyMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(everyMs);
-  }
-}
 
 /** Runs the built CLI in the internet namespace, as an operator would. */
 async function p2pwall(args: string[], token = ADMIN_TOKEN): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -64,12 +54,7 @@ async function p2pwallJson<T>(args: string[]): Promise<T> {
   return JSON.parse(result.stdout) as T;
 }
 
-async function setEntries(site: string, name: string): Promise<string[]> {
-  const listing = await lab.exec(lab.site(site).gateway, 'ipset', ['list', name], { check: false });
-  if (listing.code !== 0) return [];
-  const members = listing.stdout.split('Members:\n')[1] ?? '';
-  return members.split('\n').filter((line) => line.trim() !== '').map((line) => line.split(' ')[0]!);
-}
+const setEntries = (site: string, name: string): Promise<string[]> => ipsetMembers(lab, lab.site(site).gateway, name);
 
 /** Whether a TCP connection from a site's client to an outside endpoint completes. */
 async function connects(site: string, clientIndex: number, endpoint: string): Promise<boolean> {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, labUnavailableReason, startNats, startRedis, type LabProcess, type NatsServer, type RedisServer } from '../../src/index.js';
+import { Lab, labUnavailableReason, startNats, startRedis, type LabProcess, type NatsServer, type RedisServer, until } from '../../src/index.js';
 import { SensorProcess } from '../../src/sensor-process.js';
 
 const UNAVAILABLE = labUnavailableReason();
@@ -36,17 +36,7 @@ const servers: { cleanup(): Promise<void> }[] = [];
 const sensors: SensorProcess[] = [];
 let brain: { process: LabProcess; telemetryPort: number; apiPort: number } | undefined;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(everyMs);
-  }
-}
 
 interface Sample {
   name: string;
