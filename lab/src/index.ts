@@ -20,3 +20,4 @@ export { startNats, startRedis, freePort, natsSecurityConfig, redisSecurityArgs,
 export { makeTestCertificates, type TestCertificates } from './certs.js';
 export { makeNatsOperator, type NatsOperator } from './nats-jwt.js';
 export { sleep, until, ipsetMembers } from './waiting.js';
+export { parseMetrics, matching, valueOf, sumOf, type Sample } from './metrics-text.js';

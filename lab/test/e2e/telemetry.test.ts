@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, labUnavailableReason, startNats, startRedis, type LabProcess, type NatsServer, type RedisServer, until } from '../../src/index.js';
+import { Lab, labUnavailableReason, startNats, startRedis, type LabProcess, type NatsServer, type RedisServer, until, matching, parseMetrics, sumOf, type Sample } from '../../src/index.js';
 import { SensorProcess } from '../../src/sensor-process.js';
 
 const UNAVAILABLE = labUnavailableReason();
@@ -38,36 +38,16 @@ let brain: { process: LabProcess; telemetryPort: number; apiPort: number } | und
 
 
 
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Prometheus text → samples (comments skipped). */
-function parseMetrics(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match) continue;
-    const labels: Record<string, string> = {};
-    for (const [, key, value] of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[key!] = value!;
-    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
-  }
-  return samples;
-}
-
 class Scrape {
   constructor(readonly samples: Sample[]) {}
 
   all(name: string, labels: Record<string, string> = {}): Sample[] {
-    return this.samples.filter((s) => s.name === name && Object.entries(labels).every(([key, value]) => s.labels[key] === value));
+    return matching(this.samples, name, labels);
   }
 
   /** The sum over the series that match (undefined when none does: the series is missing). */
   sum(name: string, labels: Record<string, string> = {}): number | undefined {
-    const found = this.all(name, labels);
-    return found.length === 0 ? undefined : found.reduce((total, s) => total + s.value, 0);
+    return sumOf(this.samples, name, labels);
   }
 }
 

@@ -9,7 +9,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { createLogger, REDIS_KEYS, startTelemetry, SUBJECTS, type Telemetry } from '@p2pwall/common';
-import { startNats, startRedis, type NatsServer, type RedisServer } from '@p2pwall/lab';
+import { parseMetrics, startNats, startRedis, sumOf, until, type NatsServer, type RedisServer } from '@p2pwall/lab';
 import { p2pwall } from '@p2pwall/proto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,43 +29,6 @@ const SITE = 'site-a';
 const GATEWAY = 'gw1';
 const CLIENT = '192.168.1.5';
 const PEERS = ['198.51.100.1', '198.51.100.2', '198.51.100.3'];
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Prometheus text → samples (comments skipped). */
-function parseMetrics(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match) continue;
-    const labels: Record<string, string> = {};
-    for (const [, key, value] of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[key!] = value!;
-    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
-  }
-  return samples;
-}
-
-/** The sum over the series that match; undefined when none does (the series is missing). */
-function sum(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
-  const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([key, value]) => s.labels[key] === value));
-  return found.length === 0 ? undefined : found.reduce((total, s) => total + s.value, 0);
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 let nats: NatsServer;
 let redisServer: RedisServer;
@@ -128,8 +91,8 @@ describe('the brain\'s telemetry (real nats-server, redis-server and the sensor\
 
   it('one trace runs from the sensor\'s publish through ingest and each decision to its blocklist update', async () => {
     publisher.enqueue(batch({ site: SITE, gateway: GATEWAY, instance: 'sensor-1', sequence: 1, clients: [{ host: CLIENT }], peers: PEERS.map((ip) => ({ ip, port: 1214, from: CLIENT })), flows: [flow({ host: '192.168.1.20', to: '203.0.113.80', port: 443, answered: true }), flow({ host: '192.168.1.20', to: '203.0.113.81', port: 443, answered: true })] }));
-    await until('4 decisions in Redis', async () => ((await redis.hlen(REDIS_KEYS.decisions)) === 4 ? true : undefined));
-    const finished = await until('the brain\'s spans', async () => {
+    await until('4 decisions in Redis', 10_000, async () => ((await redis.hlen(REDIS_KEYS.decisions)) === 4 ? true : undefined));
+    const finished = await until('the brain\'s spans', 10_000, async () => {
       const all = spans.getFinishedSpans();
       return all.filter((s) => s.name === 'blocklist update').length >= 4 && all.some((s) => s.name === 'summaries ingest') ? all : undefined;
     });
@@ -176,11 +139,11 @@ describe('the brain\'s telemetry (real nats-server, redis-server and the sensor\
     expect((await get(brain.apiPort()!, `/v1/peers/${PEERS[0]}:1214`, READ)).status).toBe(200);
     expect((await get(brain.apiPort()!, '/no/such/route')).status).toBe(404);
 
-    const metrics = await until('heartbeat and malformed message counted', async () => {
+    const metrics = await until('heartbeat and malformed message counted', 10_000, async () => {
       const current = await scrape();
-      return sum(current, 'p2pwall_brain_messages_total', { outcome: 'heartbeat' }) === 1 && sum(current, 'p2pwall_brain_messages_total', { outcome: 'malformed' }) === 1 ? current : undefined;
+      return sumOf(current, 'p2pwall_brain_messages_total', { outcome: 'heartbeat' }) === 1 && sumOf(current, 'p2pwall_brain_messages_total', { outcome: 'malformed' }) === 1 ? current : undefined;
     });
-    const value = (name: string, labels: Record<string, string> = {}) => sum(metrics, name, labels);
+    const value = (name: string, labels: Record<string, string> = {}) => sumOf(metrics, name, labels);
     console.log(`brain /metrics: ${JSON.stringify(Object.fromEntries(metrics.filter((s) => s.name.startsWith('p2pwall_brain_') && !s.name.endsWith('_bucket')).map((s) => [`${s.name}{${Object.entries(s.labels).map(([k, v]) => `${k}=${v}`).join(',')}}`, s.value])))}`);
 
     expect(value('p2pwall_brain_messages_total', { outcome: 'processed' })).toBe(1);
@@ -230,7 +193,7 @@ describe('the brain\'s telemetry (real nats-server, redis-server and the sensor\
 
     await redisServer.stop();
     try {
-      const down = await until('not ready', async () => {
+      const down = await until('not ready', 10_000, async () => {
         const answer = await telemetryReady();
         return answer.status === 503 ? answer : undefined;
       });
@@ -244,12 +207,12 @@ describe('the brain\'s telemetry (real nats-server, redis-server and the sensor\
       const started = performance.now();
       const metrics = await scrape();
       expect(performance.now() - started).toBeLessThan(1000);
-      expect(sum(metrics, 'p2pwall_brain_messages_total', { outcome: 'processed' })).toBe(1);
-      expect(sum(metrics, 'p2pwall_brain_blocklist_version')).toBe(5);
+      expect(sumOf(metrics, 'p2pwall_brain_messages_total', { outcome: 'processed' })).toBe(1);
+      expect(sumOf(metrics, 'p2pwall_brain_blocklist_version')).toBe(5);
     } finally {
       await redisServer.restart();
     }
-    await until('ready again', async () => ((await telemetryReady()).status === 200 ? true : undefined), 15_000);
+    await until('ready again', 15_000, async () => ((await telemetryReady()).status === 200 ? true : undefined));
     expect((await apiReady()).status).toBe(200);
   }, 30_000);
 });

@@ -9,7 +9,7 @@ import type { BlocklistStats } from '../../src/uplink/blocklist.js';
 import type { PublisherStats } from '../../src/uplink/publisher.js';
 import type { UplinkStats } from '../../src/uplink/uplink.js';
 import { CLIENT, Gateway, OTHER_HOST, PEER, T0, ping, syn } from '../support/gateway.js';
-import { matching, parseMetrics, valueOf, type Sample } from '../support/metrics-text.js';
+import { matching, parseMetrics, valueOf, type Sample } from '@p2pwall/lab';
 
 const open: Telemetry[] = [];
 afterEach(async () => {

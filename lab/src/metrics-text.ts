@@ -32,3 +32,9 @@ export function valueOf(samples: Sample[], name: string, labels: Record<string, 
   if (found.length > 1) throw new Error(`${name} ${JSON.stringify(labels)}: ${found.length} series match`);
   return found[0]?.value;
 }
+
+/** The sum over the samples named `name` with these labels; undefined when none matches (the series is missing). */
+export function sumOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
+  const found = matching(samples, name, labels);
+  return found.length === 0 ? undefined : found.reduce((total, sample) => total + sample.value, 0);
+}
