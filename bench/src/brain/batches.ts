@@ -22,9 +22,14 @@ function ip4(a: number, b: number, c: number, d: number): Uint8Array {
 
 export function buildBatches(options: { batches: number; flowsPerBatch: number; sites: number; seed?: number }): PreparedBatch[] {
   let state = options.seed ?? 1;
+  // mulberry32: every bit of the output varies (a bare LCG's low bits repeat with short periods,
+  // so `% 256` would send benign hosts to the same few addresses over and over and make them look
+  // like P2P clients to the payload-free rules).
   const rand = (n: number) => {
-    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-    return state % n;
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) % n;
   };
   const sensors = Array.from({ length: options.sites }, (_, s) => ({ site: `s${s}`, gateway: 'gw1', queue: 0, instance: randomBytes(8).toString('hex') }));
   const sequences = sensors.map(() => 0);
