@@ -38,7 +38,9 @@ export class RecentHosts {
       known.until = Math.max(known.until, until);
       return;
     }
-    this.hosts.set(host, { ...describe(), sensor, until });
+    // spelled out, not spread: a spread copy keeps `until` boxed, and every update above would allocate
+    const { key, site, hostIp, hostBytes } = describe();
+    this.hosts.set(host, { key, site, hostIp, hostBytes, sensor, until });
     if (this.hosts.size > this.max) this.hosts.delete(this.hosts.keys().next().value!);
   }
 
