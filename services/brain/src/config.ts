@@ -67,9 +67,9 @@ export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
     storage: { enum: ['file', 'memory'], default: 'file' },
   }),
   consumer: obj({
-    fetchBatch: int(1, 10_000, 256, 'messages per fetch'),
+    fetchBatch: int(1, 10_000, 256, 'messages pulled ahead (topped up as they are processed)'),
     concurrency: int(1, 256, 8, 'messages processed at once (state updates are atomic per key, as between replicas)'),
-    fetchExpiresMs: int(1000, 60_000, 1000, 'how long one fetch waits for messages'),
+    fetchExpiresMs: int(1000, 60_000, 1000, 'how long one pull request waits for messages'),
     ackWaitSeconds: int(1, 3600, 30, 'redelivery after this long without an ack'),
   }),
   redis: obj({

@@ -1,5 +1,5 @@
 import { CONSUMERS, REDIS_KEYS, STREAMS, SUBJECTS, type Logger, type Telemetry } from '@p2pwall/common';
-import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type Consumer, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
@@ -82,6 +82,8 @@ export class BrainService {
   private processor: BatchProcessor | undefined;
   private stopping = false;
   private loop: Promise<void> | undefined;
+  /** The consumer's running pull (closed on stop). */
+  private pulling: ConsumerMessages | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<unknown> | undefined;
   private messages = 0;
@@ -190,11 +192,15 @@ export class BrainService {
   private async run(consumer: Consumer): Promise<void> {
     while (!this.stopping) {
       try {
-        const batch = await consumer.fetch({ max_messages: this.config.consumer.fetchBatch, expires: this.config.consumer.fetchExpiresMs });
+        // A continuous pull, topped up as messages are taken: no gap between one fetch's last
+        // messages and the next fetch's first.
+        const messages = await consumer.consume({ max_messages: this.config.consumer.fetchBatch, expires: this.config.consumer.fetchExpiresMs });
+        this.pulling = messages;
+        if (this.stopping) await messages.close();
         // Several messages at once: every state update is atomic per Redis key, so messages in
         // flight together are as safe as messages handled by two replicas.
         const inFlight = new Set<Promise<void>>();
-        for await (const msg of batch) {
+        for await (const msg of messages) {
           const handled: Promise<void> = this.handle(msg).finally(() => inFlight.delete(handled));
           inFlight.add(handled);
           if (inFlight.size >= this.config.consumer.concurrency) await Promise.race(inFlight);
@@ -213,6 +219,7 @@ export class BrainService {
     this.stopping = true;
     await this.api?.close().catch((error: unknown) => this.log.warn({ err: String(error) }, 'HTTP API close failed'));
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await this.pulling?.close().catch(() => undefined);
     await this.loop?.catch(() => undefined);
     await this.sweeping;
     await this.nc?.drain().catch(() => undefined);
