@@ -2,7 +2,8 @@ import { p2pwall } from '@p2pwall/proto';
 import { describe, expect, it } from 'vitest';
 import { endpointKey, formatIp, parseEndpointKey } from '../src/correlate/address.js';
 import { observeBatch, MalformedBatchError, TCP, UDP } from '../src/correlate/observe.js';
-import { blockedPeersTally, endpointAdditions, evaluateEndpoint, evaluateHost, hostAdditions, hostAggregates, hostsReaching, reachedPeers } from '../src/correlate/rules.js';
+import { blockedPeersTally, endpointAdditions, entriesAggregates, evaluateEndpoint, evaluateHost, hostAdditions, hostAggregates, hostFindings, hostsReaching, reachedPeers, windowEntry, type WindowEntry } from '../src/correlate/rules.js';
+import { WindowTally } from '../src/correlate/window-tally.js';
 import { mergeTimedSet, type Mark, type TimedSet } from '../src/correlate/window.js';
 import { WindowMirrors } from '../src/ingest/window-mirror.js';
 import { Allowlist } from '../src/decide/allowlist.js';
@@ -204,10 +205,14 @@ describe('fast paths give what the plain definitions give', () => {
   });
 
   it('a window copy predicts mergeTimedSet: what expired, the live count, the merged window', () => {
-    const copies = new WindowMirrors(10);
-    const members = Array.from({ length: 30 }, (_, i) => `${i % 2 ? 6 : 17}|203.0.113.${i}:${2000 + i}`);
+    // thresholds low enough for both rules to fire on a 16-member window now and then
+    const base = ctx().rules.correlation;
+    const config = { ...base, host: { ...base.host, udpFanout: { minEndpoints: 4, unansweredRatio: 0.5, highPortMin: 1024 } } };
+    const copies = new WindowMirrors(config, 10);
+    const members = Array.from({ length: 30 }, (_, i) => `${i % 2 ? 6 : 17}|203.0.113.${i % 7}:${i % 3 === 0 ? 443 : 2000 + i}`);
     let reference: TimedSet = new Map(members.slice(0, 12).map((m, i): [string, Mark] => [m, { ts: 1000 + i * 100, flags: i % 2 }]));
     copies.reseed('k', '7', reference);
+    let fired = 0;
     for (let round = 0; round < 200; round++) {
       const cutoff = 1000 + round * 50;
       const additions = Array.from({ length: rand(5) }, (): [string, Mark] => [members[rand(members.length)]!, { ts: cutoff - 500 + rand(2000), flags: rand(2) }]);
@@ -215,11 +220,46 @@ describe('fast paths give what the plain definitions give', () => {
       const live = reference.size - expired.length;
       reference = mergeTimedSet(reference, additions, cutoff, 16);
       const prediction = copies.predict('k', additions, cutoff, 16)!;
-      expect(prediction.request).toEqual({ expected: String(7 + round), live, expired });
+      expect({ ...prediction.request, expired: [...prediction.request.expired].sort() }).toEqual({ expected: String(7 + round), live, expired: expired.sort() });
       expect(prediction.count).toBe(reference.size);
-      expect(prediction.entries.map((e) => `${e.member}=${e.ts}:${e.flags}`).sort()).toEqual([...reference].map(([m, mark]) => `${m}=${mark.ts}:${mark.flags}`).sort());
+      expect([...prediction.window.entries()].map((e) => `${e.member}=${e.ts}:${e.flags}`).sort()).toEqual([...reference].map(([m, mark]) => `${m}=${mark.ts}:${mark.flags}`).sort());
+      // the running counts are the aggregates' counts; the spans too whenever a rule fires
+      const aggregates = prediction.window.aggregates();
+      const exact = hostAggregates(reference, config);
+      expect([aggregates.udp.count, aggregates.udp.unanswered, aggregates.pairs.count]).toEqual([exact.udp.count, exact.udp.unanswered, exact.pairs.count]);
+      expect(hostFindings(aggregates, undefined, config)).toEqual(hostFindings(exact, undefined, config));
+      fired += hostFindings(exact, undefined, config).length > 0 ? 1 : 0;
     }
+    expect(fired).toBeGreaterThan(20);
     expect(copies.predict('other', [], 0, 16)).toBeUndefined();
+  });
+
+  it('a window tally keeps the counts entriesAggregates gives while members come, change and go', () => {
+    const config = ctx().rules.correlation;
+    const tally = new WindowTally(config, new Set(config.host.tcpUdpPairs.excludePorts));
+    const live = new Map<string, WindowEntry>();
+    let unpaired = 0;
+    for (let step = 0; step < 3000; step++) {
+      const member = `${[6, 17, 1][rand(3)]}|198.51.100.${rand(6)}:${[53, 0, 1214, 40000][rand(4)]}`;
+      const present = live.get(member);
+      if (present && rand(3) === 0) {
+        const before = present.flags;
+        present.flags |= 1;
+        tally.flagsChanged(present, before);
+      } else if (present) {
+        const pairs = tally.pairs;
+        live.delete(member);
+        tally.count(present, -1);
+        if (tally.pairs < pairs) unpaired += 1;
+      } else {
+        const entry = windowEntry(member, { ts: step, flags: rand(2) })!;
+        live.set(member, entry);
+        tally.count(entry, 1);
+      }
+      const exact = entriesAggregates(live.values(), config);
+      expect([tally.udp, tally.unanswered, tally.pairs]).toEqual([exact.udp.count, exact.udp.unanswered, exact.pairs.count]);
+    }
+    expect(unpaired).toBeGreaterThan(50);
   });
 
   it('one signature lock per host is what merging a lock per detected flow gives', () => {

@@ -1,7 +1,7 @@
 import { startRedis, type RedisServer } from '@p2pwall/lab';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { windowEntries, type WindowEntry } from '../src/correlate/rules.js';
+import { hostAggregates, windowEntries, type WindowEntry } from '../src/correlate/rules.js';
 import { mergeTimedSet, type Mark, type TimedSet } from '../src/correlate/window.js';
 import { defineStateScripts, mergeBatch, readWindows, windowsFrom, type BatchMerge, type BatchMergeResult } from '../src/ingest/state.js';
 import { WindowMirrors } from '../src/ingest/window-mirror.js';
@@ -70,7 +70,7 @@ describe('ingest state scripts (real redis-server)', () => {
     const rand = seeded(7);
     const keys = ['test:win:a', 'test:win:b', 'test:win:c'];
     const reference = new Map<string, TimedSet>(keys.map((k) => [k, new Map()]));
-    const copies = { a: new WindowMirrors(100), b: new WindowMirrors(100) };
+    const copies = { a: new WindowMirrors(c, 100), b: new WindowMirrors(c, 100) };
     const members = Array.from({ length: 40 }, (_, i) => `${i % 3 === 0 ? 17 : 6}|198.51.100.${i}:${1000 + i}`);
     let clock = 10_000_000;
     const modes = { incremental: 0, full: 0 };
@@ -82,7 +82,7 @@ describe('ingest state scripts (real redis-server)', () => {
       expect(merged.count).toBe(expected.size);
       if (merged.incremental) modes.incremental += 1;
       else modes.full += 1;
-      if (expected.size >= windowsFrom(c)) expect(sorted(merged.entries!)).toEqual(sorted(windowEntries(expected)));
+      if (expected.size >= windowsFrom(c)) expect(sorted([...merged.window!.entries()])).toEqual(sorted(windowEntries(expected)));
     };
     const additions = (): [string, Mark][] => Array.from({ length: 1 + rand(6) }, () => [members[rand(members.length)]!, { ts: clock - rand(70_000), flags: rand(2) }]);
     const apply = (key: string, adds: [string, Mark][]) => reference.set(key, mergeTimedSet(reference.get(key)!, adds, Math.round(clock - windowMs), c.host.maxEntries));
@@ -101,13 +101,21 @@ describe('ingest state scripts (real redis-server)', () => {
           const key = keys[rand(keys.length)]!;
           const adds = additions();
           apply(key, adds);
-          return { expected: reference.get(key)!, pending: mergeBatch(replicaA, hostMerge(key, adds, clock), copies.a) };
+          return { key, expected: reference.get(key)!, pending: mergeBatch(replicaA, hostMerge(key, adds, clock), copies.a) };
         });
-        for (const { expected, pending } of sent) {
+        for (const { key, expected, pending } of sent) {
           const result = await pending;
           const merged = (result as BatchMergeResult).hosts[0]!;
           expect(merged.count).toBe(expected.size);
-          if (expected.size >= windowsFrom(c)) expect(sorted(merged.entries!)).toEqual(sorted(windowEntries(expected)));
+          // an incremental merge's window is the copy, which already holds the merges sent after it
+          // (window-mirror.ts); a full one's is the window as Redis returned it
+          const seen = merged.incremental ? reference.get(key)! : expected;
+          if (expected.size >= windowsFrom(c)) {
+            expect(sorted([...merged.window!.entries()])).toEqual(sorted(windowEntries(seen)));
+            const counts = merged.window!.aggregates();
+            const exact = hostAggregates(seen, c);
+            expect([counts.udp.count, counts.udp.unanswered, counts.pairs.count]).toEqual([exact.udp.count, exact.udp.unanswered, exact.pairs.count]);
+          }
           if (merged.incremental) modes.incremental += 1;
           else modes.full += 1;
         }
@@ -119,7 +127,7 @@ describe('ingest state scripts (real redis-server)', () => {
   });
 
   it('a duplicate merges nothing, and the copy that assumed it is dropped', async () => {
-    const copies = new WindowMirrors(10);
+    const copies = new WindowMirrors(config(), 10);
     const adds = Array.from({ length: 12 }, (_, i): [string, Mark] => [`17|203.0.113.${i}:4000`, { ts: 1_000_000, flags: 0 }]);
     const first = hostMerge('test:dup', adds, 1_000_000);
     expect(await mergeBatch(replicaA, first, copies)).not.toBe('duplicate');

@@ -39,7 +39,8 @@ export interface HostAdditions {
   site: string;
   hostIp: string;
   hostBytes: Uint8Array;
-  additions: [string, Mark][];
+  /** Each mark is the member already read as a WindowEntry (what windowEntry would parse from it). */
+  additions: [string, WindowEntry][];
 }
 
 /** Whether the blocklist blocks an outside endpoint (`ip:port` / `[v6]:port`, as endpointKey names it) or its whole address `ip`. */
@@ -95,7 +96,8 @@ export function hostAdditions(obs: BatchObservations): Map<string, HostAdditions
     if (!flow.initiatorInside || !isCounted(flow.protocol)) continue;
     let entry = out.get(flow.host);
     if (!entry) out.set(flow.host, (entry = { site: flow.site, hostIp: flow.hostIp, hostBytes: flow.hostBytes, additions: [] }));
-    entry.additions.push([windowMember(flow.protocol, flow.endpoint), { ts: flow.lastSeenMs, flags: flow.answered ? ANSWERED : 0 }]);
+    const member = windowMember(flow.protocol, flow.endpoint);
+    entry.additions.push([member, { member, endpoint: flow.endpoint, ip: flow.outsideIp, port: flow.port, protocol: flow.protocol, ts: flow.lastSeenMs, flags: flow.answered ? ANSWERED : 0 }]);
   }
   return out;
 }

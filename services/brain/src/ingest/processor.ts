@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { BlocklistWriter } from '../blocklist/writer.js';
 import type { RulesConfig } from '../correlate/config.js';
 import { MalformedBatchError, observeBatch, type BatchObservations } from '../correlate/observe.js';
-import { endpointAdditions, endpointFinding, entriesAggregates, entriesBlockedTally, hostAdditions, hostFindings, hostsReaching, knownClientCandidates, reachedPeers, windowEntries, type HostAggregates, type IsBlocked } from '../correlate/rules.js';
+import { endpointAdditions, endpointFinding, entriesBlockedTally, hostAdditions, hostFindings, hostsReaching, knownClientCandidates, reachedPeers, windowEntries, type HostAggregates, type IsBlocked } from '../correlate/rules.js';
 import type { Allowlist } from '../decide/allowlist.js';
 import { allowCovers, coveringAllowIds } from '../decide/allow-entries.js';
 import { decisionId, type BrainDecision } from '../decide/decision.js';
@@ -57,8 +57,9 @@ export interface ProcessorOptions {
   now?: () => number;
 }
 
-/** Large host windows copied in memory at most (each up to correlation.host.maxEntries members). */
-const MAX_MIRRORED_WINDOWS = 2000;
+/** Host windows copied in memory at most, and their members together (≈ 250 bytes each: see bench/README.md). */
+const MAX_MIRRORED_WINDOWS = 100_000;
+const MAX_MIRRORED_MEMBERS = 1_000_000;
 
 /** The aggregates of a window too small for corr.udp-fanout and corr.tcp-udp-pairs (see windowsFrom). */
 const NO_AGGREGATES: HostAggregates = { udp: { count: 0, unanswered: 0, firstSeenMs: 0, lastSeenMs: 0 }, pairs: { count: 0, firstSeenMs: 0, lastSeenMs: 0 } };
@@ -82,7 +83,7 @@ export class BatchProcessor {
   /** The order-independent second look at the windows of recent hosts (second-look.ts). */
   private readonly secondLook: SecondLook;
   /** Copies of the large host windows this replica merges into (see window-mirror.ts). */
-  private readonly mirrors = new WindowMirrors(MAX_MIRRORED_WINDOWS);
+  private readonly mirrors: WindowMirrors;
 
   constructor(
     private readonly redis: Redis,
@@ -90,6 +91,7 @@ export class BatchProcessor {
     private readonly options: ProcessorOptions,
   ) {
     defineStateScripts(redis);
+    this.mirrors = new WindowMirrors(options.rules.correlation, MAX_MIRRORED_WINDOWS, MAX_MIRRORED_MEMBERS);
     this.secondLook = new SecondLook(redis, writer, options.rules, options.allowlist);
   }
 
@@ -222,19 +224,19 @@ export class BatchProcessor {
     const reaching = hostsReaching(plan.reached, isBlocked);
     const minPeers = config.host.blockedPeers.minPeers;
     // Windows the merge did not return (too small for the other rules) are read back when they may hold enough blocked peers.
-    const readBack = plan.hosts.filter(({ host }, index) => reaching.has(host) && !merged.hosts[index]!.entries && merged.hosts[index]!.count >= minPeers);
+    const readBack = plan.hosts.filter(({ host }, index) => reaching.has(host) && !merged.hosts[index]!.window && merged.hosts[index]!.count >= minPeers);
     const hostWindowMs = config.host.windowSeconds * 1000;
     const read = readBack.length === 0 ? [] : await readWindows(this.redis, readBack.map((h) => h.key), now - hostWindowMs, minPeers);
     const readWindowOf = new Map(readBack.map((h, index) => [h, read[index]]));
 
     plan.hosts.forEach((ref, index) => {
-      const { entries, count } = merged.hosts[index]!;
+      const { window, count } = merged.hosts[index]!;
       // a window too small for corr.blocked-peers is not worth a second look (it is remembered once it grows)
       if (count >= minPeers) this.secondLook.remember(ref.host, ctx.sensor, now + hostWindowMs, () => ({ key: ref.key, site: ref.site, hostIp: ref.hostIp, hostBytes: ref.hostBytes }));
       const readBackWindow = readWindowOf.get(ref);
-      const blockedEntries = reaching.has(ref.host) ? (entries ?? (readBackWindow && windowEntries(readBackWindow))) : undefined;
-      if (!entries && !blockedEntries) return; // too small for any host rule
-      const findings = hostFindings(entries ? entriesAggregates(entries, config) : NO_AGGREGATES, blockedEntries && entriesBlockedTally(blockedEntries, isBlocked), config);
+      const blockedEntries = reaching.has(ref.host) ? (window?.entries() ?? (readBackWindow && windowEntries(readBackWindow))) : undefined;
+      if (!window && !blockedEntries) return; // too small for any host rule
+      const findings = hostFindings(window ? window.aggregates() : NO_AGGREGATES, blockedEntries && entriesBlockedTally(blockedEntries, isBlocked), config);
       const decision = hostDecision(ref, findings, ctx);
       if (decision) decisions.push(decision);
     });

@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { CorrelationConfig } from '../correlate/config.js';
-import { windowEntries, type EndpointAggregate, type WindowEntry } from '../correlate/rules.js';
+import { windowEntries, type EndpointAggregate } from '../correlate/rules.js';
 import type { Mark, TimedSet } from '../correlate/window.js';
 import { INGEST_SCRIPT, WINDOWS_SCRIPT } from './scripts.js';
-import type { WindowMirrors } from './window-mirror.js';
+import { ParsedWindow, type WindowMirrors, type WindowView } from './window-mirror.js';
 
 /**
  * Correlation state in Redis, through the scripts of ingest/scripts.ts: one script call merges a
@@ -33,8 +33,8 @@ export interface MergedEndpoint extends EndpointAggregate {
 export interface MergedWindow {
   /** Members in the window after the merge. */
   count: number;
-  /** The window after the merge, parsed, when a host rule may fire on it (windowsFrom); otherwise undefined. */
-  entries: WindowEntry[] | undefined;
+  /** The window after the merge, when a host rule may fire on it (windowsFrom); otherwise undefined. */
+  window: WindowView | undefined;
   /** Merged against this replica's copy (only the members named were touched, none returned). */
   incremental: boolean;
 }
@@ -137,12 +137,12 @@ export async function mergeBatch(redis: Redis, merge: BatchMerge, mirrors?: Wind
     at += 2 * listed;
     const prediction = predictions[index];
     if (!full) {
-      if (prediction && prediction.count === count) return { count, entries: prediction.entries, incremental: true };
+      if (prediction && prediction.count === count) return { count, window: prediction.window, incremental: true };
       mirrors?.forget(key); // cannot happen while the copy is exact; never trust it further
-      return { count, entries: undefined, incremental: true };
+      return { count, window: undefined, incremental: true };
     }
     const large = window && count >= minWindow ? window : undefined;
-    return { count, entries: mirrors ? mirrors.reseed(key, version, large) : large && windowEntries(large), incremental: false };
+    return { count, window: mirrors ? mirrors.reseed(key, version, large) : large && new ParsedWindow(windowEntries(large), config), incremental: false };
   });
   return { endpoints, hosts };
 }
