@@ -236,6 +236,25 @@ describe('batch processor on Redis', () => {
     expect(await p.reevaluateHosts()).toBe(0);
   });
 
+  it('the second look reads a window this replica copied from the copy, and from Redis once another replica merged into it', async () => {
+    const hgetall = async () => Number(/cmdstat_hgetall:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+    const run = async (host: string, otherReplicaToo: boolean) => {
+      const a = processor();
+      // 12 members: large enough to be copied (window-mirror.ts); peers .11 and .12 among them
+      await a.summary(encodeBatch({ instance: `a-${host}`, flows: Array.from({ length: 12 }, (_, i) => flow({ host, to: `198.51.100.${i + 1}`, port: 1214, answered: true })) }));
+      if (otherReplicaToo) await processor().summary(encodeBatch({ instance: `b-${host}`, flows: [flow({ host, to: '198.51.100.13', port: 1214, answered: true })] }));
+      await a.summary(encodeBatch({ site: 'site-b', instance: `peers-${host}`, peers: [otherReplicaToo ? 13 : 10, 11, 12].map((i) => ({ ip: `198.51.100.${i}`, port: 1214, from: '10.1.0.1' })) }));
+      expect(await redis.hexists(REDIS_KEYS.decisions, `host:site-a:${host}`)).toBe(0);
+      const before = await hgetall();
+      expect(await a.reevaluateHosts()).toBe(1);
+      expect(decodeDecision((await redis.hgetBuffer(REDIS_KEYS.decisions, `host:site-a:${host}`))!).evidence.rules).toEqual(['corr.blocked-peers']);
+      return (await hgetall()) - before;
+    };
+    // exact copy: no window read; the other replica's member (.13, blocked) is only in Redis: read
+    expect(await run('192.168.1.60', false)).toBe(0);
+    expect(await run('192.168.1.61', true)).toBeGreaterThan(0);
+  });
+
   it('two replicas merging into one large window in turn lock the host as one would', async () => {
     const w = writer();
     const replicas = [processor(w), processor(w)];

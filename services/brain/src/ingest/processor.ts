@@ -92,7 +92,7 @@ export class BatchProcessor {
   ) {
     defineStateScripts(redis);
     this.mirrors = new WindowMirrors(options.rules.correlation, MAX_MIRRORED_WINDOWS, MAX_MIRRORED_MEMBERS);
-    this.secondLook = new SecondLook(redis, writer, options.rules, options.allowlist);
+    this.secondLook = new SecondLook(redis, writer, options.rules, options.allowlist, this.mirrors);
   }
 
   private now(): number {
@@ -227,7 +227,7 @@ export class BatchProcessor {
     const readBack = plan.hosts.filter(({ host }, index) => reaching.has(host) && !merged.hosts[index]!.window && merged.hosts[index]!.count >= minPeers);
     const hostWindowMs = config.host.windowSeconds * 1000;
     const read = readBack.length === 0 ? [] : await readWindows(this.redis, readBack.map((h) => h.key), now - hostWindowMs, minPeers);
-    const readWindowOf = new Map(readBack.map((h, index) => [h, read[index]]));
+    const readWindowOf = new Map(readBack.map((h, index) => [h, read[index] instanceof Map ? read[index] : undefined]));
 
     plan.hosts.forEach((ref, index) => {
       const { window, count } = merged.hosts[index]!;

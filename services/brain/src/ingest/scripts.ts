@@ -189,23 +189,28 @@ return out`;
 /**
  * Host windows read back for the host rules' second look (no writes).
  *
- * KEYS: host windows. ARGV: 1 cutoff ms, 2 minimum members, then optionally 3 number of endpoint
- * tokens E, E outside endpoints (`ip:port` / `[v6]:port`), then bare IPs (whole-address blocks). With tokens,
- * only windows holding a member whose endpoint or IP is one of them are returned: with a few
- * endpoints only, each window is asked for those members (TCP and UDP) alone; otherwise its
- * members are tested one by one (addresses are cut out only when IPs were given).
- * Reply per key: n, then n (member, "ts:flags") of its live members; n = 0 for a window left out
- * (too small, no token, gone).
+ * KEYS: host windows. ARGV: 1 cutoff ms, 2 minimum members, then per key the version the
+ * caller's copy of it holds ('' for none: see ingest/window-mirror.ts), then optionally the
+ * number of endpoint tokens E, E outside endpoints (`ip:port` / `[v6]:port`), then bare IPs
+ * (whole-address blocks). A window whose version is the one given is not read: the caller's copy
+ * is exact. With tokens, only windows holding a member whose endpoint or IP is one of them are
+ * returned: with a few endpoints only, each window is asked for those members (TCP and UDP)
+ * alone; otherwise its members are tested one by one (addresses are cut out only when IPs were
+ * given).
+ * Reply per key: -1 when the copy is exact; else n, then n (member, "ts:flags") of its live
+ * members; n = 0 for a window left out (too small, no token, gone).
  */
 export const WINDOWS_SCRIPT = `
-local cutoff, min, ne = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]) or 0
+local cutoff, min = tonumber(ARGV[1]), tonumber(ARGV[2])
+local base = 2 + #KEYS
+local ne = tonumber(ARGV[base + 1]) or 0
 local endpoints, ips, any_ip = {}, {}, false
-for i = 4, 3 + ne do endpoints[ARGV[i]] = true end
-for i = 4 + ne, #ARGV do
+for i = base + 2, base + 1 + ne do endpoints[ARGV[i]] = true end
+for i = base + 2 + ne, #ARGV do
   ips[ARGV[i]] = true
   any_ip = true
 end
-local filtered = ARGV[3] ~= nil
+local filtered = ARGV[base + 1] ~= nil
 local function ip_of(ep)
   if string.byte(ep, 1) == 91 then return string.match(ep, '^%[([^%]]*)%]') end
   return string.match(ep, '^([^:]*)')
@@ -215,18 +220,19 @@ end
 local probe = nil
 if filtered and not any_ip and ne <= 16 then
   probe = {}
-  for i = 4, 3 + ne do
+  for i = base + 2, base + 1 + ne do
     probe[#probe + 1] = '6|' .. ARGV[i]
     probe[#probe + 1] = '17|' .. ARGV[i]
   end
 end
 local out = {}
-for k = 1, #KEYS do
+-- Appends the window at key to out: n, then its live members, or 0.
+local function read_window(key)
   local all
   local hit = not filtered
   if probe then
     if #probe > 0 then
-      local got = redis.call('HMGET', KEYS[k], unpack(probe))
+      local got = redis.call('HMGET', key, unpack(probe))
       for j = 1, #got do
         if got[j] then
           hit = true
@@ -234,9 +240,9 @@ for k = 1, #KEYS do
         end
       end
     end
-    all = hit and redis.call('HGETALL', KEYS[k]) or {}
+    all = hit and redis.call('HGETALL', key) or {}
   else
-    all = redis.call('HGETALL', KEYS[k])
+    all = redis.call('HGETALL', key)
   end
   if not hit then
     for i = 1, #all, 2 do
@@ -267,6 +273,14 @@ for k = 1, #KEYS do
     for i = 1, #live do out[#out + 1] = live[i] end
   else
     out[#out + 1] = 0
+  end
+end
+for k = 1, #KEYS do
+  local copy = ARGV[2 + k]
+  if copy ~= '' and redis.call('HGET', KEYS[k], '#') == copy then
+    out[#out + 1] = -1
+  else
+    read_window(KEYS[k])
   end
 end
 return out`;

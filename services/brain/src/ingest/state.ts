@@ -160,24 +160,30 @@ export interface PeerTokens {
   ips: readonly string[];
 }
 
+/** readWindows' answer for a window whose copy (of the version given) is exact: Redis holds that version. */
+export const COPY_IS_EXACT = 'copy-is-exact';
+
 /**
  * Host windows as they are now (members last seen from `cutoffMs` on). A window with fewer than
- * `minMembers` members, or, when `tokens` are given, one holding none of them, comes back undefined.
+ * `minMembers` members, or, when `tokens` are given, one holding none of them, comes back
+ * undefined. With `copyVersions` (per key, the version a copy here holds), a window Redis holds
+ * at that version is not read: it comes back COPY_IS_EXACT.
  */
-export async function readWindows(redis: Redis, keys: readonly string[], cutoffMs: number, minMembers: number, tokens?: PeerTokens): Promise<(TimedSet | undefined)[]> {
+export async function readWindows(redis: Redis, keys: readonly string[], cutoffMs: number, minMembers: number, tokens?: PeerTokens, copyVersions?: readonly (string | undefined)[]): Promise<(TimedSet | undefined | typeof COPY_IS_EXACT)[]> {
   const calls: Promise<unknown>[] = [];
   const filter = tokens ? [tokens.endpoints.length, ...tokens.endpoints, ...tokens.ips] : [];
   for (let i = 0; i < keys.length; i += WINDOWS_PER_CALL) {
     const chunk = keys.slice(i, i + WINDOWS_PER_CALL);
-    calls.push(commands(redis).p2pwallReadWindows(chunk.length, ...chunk, Math.round(cutoffMs), minMembers, ...filter));
+    const versions = chunk.map((_, j) => copyVersions?.[i + j] ?? '');
+    calls.push(commands(redis).p2pwallReadWindows(chunk.length, ...chunk, Math.round(cutoffMs), minMembers, ...versions, ...filter));
   }
-  const out: (TimedSet | undefined)[] = [];
+  const out: (TimedSet | undefined | typeof COPY_IS_EXACT)[] = [];
   for (const reply of await Promise.all(calls)) {
     const values = Array.isArray(reply) ? (reply as (number | string)[]) : [];
     for (let at = 0; at < values.length; ) {
       const n = Number(values[at++]);
-      if (n === 0) {
-        out.push(undefined);
+      if (n <= 0) {
+        out.push(n === -1 ? COPY_IS_EXACT : undefined);
         continue;
       }
       out.push(parseTimedSet(values.slice(at, at + 2 * n)));

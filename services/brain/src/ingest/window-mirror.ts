@@ -212,6 +212,25 @@ export class WindowMirrors {
     return { request, window: copy, count: copy.members.size };
   }
 
+  /** The version the copy of `key` holds once every merge sent so far has run (undefined: no copy). */
+  version(key: string): string | undefined {
+    return this.copies.get(key)?.version;
+  }
+
+  /** The copy of `key`'s members last seen from `cutoffMs` on: how many (unreadable ones included), and the readable ones. */
+  live(key: string, cutoffMs: number): { count: number; entries: WindowEntry[] } | undefined {
+    const copy = this.copies.get(key);
+    if (!copy) return undefined;
+    let count = 0;
+    const entries: WindowEntry[] = [];
+    for (const slot of copy.members.values()) {
+      if (slot.ts < cutoffMs) continue;
+      count += 1;
+      if (readable(slot)) entries.push(slot);
+    }
+    return { count, entries };
+  }
+
   /** After a full merge: the window as Redis returned it (reseeds the copy), or undefined (the copy goes). */
   reseed(key: string, version: string, window: TimedSet | undefined): WindowView | undefined {
     this.forget(key);
