@@ -26,12 +26,14 @@ import { Lab, SensorProcess, labUnavailableReason, startNats, startRedis, type S
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { buildBatches } from './brain/batches.js';
-import { machineBusyMs, processCpuMs, redisCommandStats, redisCpuMs, type CommandStat } from './brain/cpu.js';
+import { machineBusyMs, peakRssMb, processCpuMs, redisCommandStats, redisCpuMs, type CommandStat } from './brain/cpu.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BRAIN_CLI = join(HERE, '..', '..', 'services', 'brain', 'dist', 'cli.js');
 const RESULTS = join(HERE, '..', 'results', 'brain.json');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The node options services/brain/Dockerfile's p2pwall-brain runs the brain with. */
+const BRAIN_NODE_OPTIONS = ['--max-semi-space-size=64'];
 
 function brainYaml(dir: string, natsUrl: string, redisUrl: string, fetchBatch = 256): string {
   const path = join(dir, `brain-${Date.now()}.yaml`);
@@ -58,14 +60,16 @@ async function ingest(): Promise<Record<string, unknown>> {
   const redis = await startRedis();
   const log: string[] = [];
   const nodeArgs = (process.env['BENCH_BRAIN_NODE_ARGS'] ?? '').split(' ').filter((arg) => arg !== '');
-  const brain = spawn(process.execPath, [...nodeArgs, BRAIN_CLI, 'serve', '--config', brainYaml(dir, nats.url, redis.url)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const brain = spawn(process.execPath, [...BRAIN_NODE_OPTIONS, ...nodeArgs, BRAIN_CLI, 'serve', '--config', brainYaml(dir, nats.url, redis.url)], { stdio: ['ignore', 'pipe', 'pipe'] });
   // pino writes to stderr; stdout is read too so that neither pipe fills up
   brain.stderr.setEncoding('utf8').on('data', (chunk: string) => log.push(chunk));
   brain.stdout.resume();
   try {
     for (let i = 0; i < 200 && !log.join('').includes('brain serving'); i++) await sleep(50);
     if (!log.join('').includes('brain serving')) throw new Error(`the brain did not start within 10 s: ${log.join('').slice(-2000)}`);
-    const batches = buildBatches({ batches: Number(process.env['BENCH_BRAIN_BATCHES'] ?? 100), flowsPerBatch: 500, sites: 4 });
+    // 300 batches: long enough for the rate to settle as windows, copies and incidents fill (the
+    // first 100 alone run faster, on empty state)
+    const batches = buildBatches({ batches: Number(process.env['BENCH_BRAIN_BATCHES'] ?? 300), flowsPerBatch: 500, sites: 4 });
     const flows = batches.reduce((sum, b) => sum + b.flows, 0);
     const nc = await connect({ servers: nats.url });
     const js = jetstream(nc);
@@ -98,6 +102,7 @@ async function ingest(): Promise<Record<string, unknown>> {
     // redis-server figures are theirs alone. machine: every CPU of the machine, busy ms.
     const cpuMs = { brain: delta('brain'), redisServer: delta('redis'), machineBusy: delta('machine'), machineCapacity: Math.round(done * cpus().length) };
     const redisCommands = topCommands(redisCommandStats(redis.url));
+    const brainPeakRssMb = peakRssMb(brain.pid);
     await nc.close();
     brain.kill('SIGTERM');
     const exited = new Promise((resolve) => brain.once('exit', resolve));
@@ -105,7 +110,7 @@ async function ingest(): Promise<Record<string, unknown>> {
     if (brain.exitCode === null) brain.kill('SIGKILL');
     if (process.env['BENCH_BRAIN_LOG']) writeFileSync(process.env['BENCH_BRAIN_LOG'], log.join(''));
     const stopped = log.join('').split('\n').filter((line) => line.includes('"brain stopped"')).map((line) => JSON.parse(line) as { ingest: Record<string, number>; blocklist: Record<string, number> })[0];
-    return { date: new Date().toISOString(), batches: batches.length, flowsPerBatch: 500, flows, publishMs: Math.round(published), totalMs: Math.round(done), flowsPerSecond: Math.round(flows / (done / 1000)), goal: 50_000, brain: 'consumer defaults (fetchBatch 256, concurrency 8), blocklist.sweepSeconds 1', cpuMs, redisCommands, brainCounters: stopped?.ingest ?? null, blocklistCounters: stopped?.blocklist ?? null };
+    return { date: new Date().toISOString(), batches: batches.length, flowsPerBatch: 500, flows, publishMs: Math.round(published), totalMs: Math.round(done), flowsPerSecond: Math.round(flows / (done / 1000)), goal: 50_000, brain: `consumer defaults (fetchBatch 256, concurrency 8), blocklist.sweepSeconds 1, node ${BRAIN_NODE_OPTIONS.join(' ')}`, brainPeakRssMb, cpuMs, redisCommands, brainCounters: stopped?.ingest ?? null, blocklistCounters: stopped?.blocklist ?? null };
   } finally {
     if (brain.exitCode === null && brain.signalCode === null) brain.kill('SIGKILL');
     await nats.cleanup();
@@ -197,6 +202,7 @@ const row = (name: string, value: unknown, goal: string) => process.stdout.write
 process.stdout.write(`${'measure'.padEnd(34)} ${'value'.padStart(10)}   goal\n`);
 row('ingest flows/s (1 brain)', ingestResult['flowsPerSecond'], '>= 50000');
 row('ingest total ms', ingestResult['totalMs'], '');
+row('ingest brain peak RSS MB', ingestResult['brainPeakRssMb'], '');
 const cpu = ingestResult['cpuMs'] as Record<string, number | null> | undefined;
 row('ingest CPU ms: brain', cpu?.['brain'], '');
 row('ingest CPU ms: redis-server', cpu?.['redisServer'], '');

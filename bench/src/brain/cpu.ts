@@ -23,6 +23,17 @@ export function processCpuMs(pid: number | undefined): number | undefined {
   }
 }
 
+/** A live process's peak resident set (VmHWM), MB. */
+export function peakRssMb(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? undefined : Math.round(Number(kb) / 1024);
+  } catch {
+    return undefined;
+  }
+}
+
 function redisInfo(url: string, section: string): Map<string, string> {
   const out = new Map<string, string>();
   try {
