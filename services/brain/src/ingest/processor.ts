@@ -232,7 +232,7 @@ export class BatchProcessor {
     plan.hosts.forEach((ref, index) => {
       const { window, count } = merged.hosts[index]!;
       // a window too small for corr.blocked-peers is not worth a second look (it is remembered once it grows)
-      if (count >= minPeers) this.secondLook.remember(ref.host, ctx.sensor, now + hostWindowMs, () => ({ key: ref.key, site: ref.site, hostIp: ref.hostIp, hostBytes: ref.hostBytes }));
+      if (count >= minPeers) this.secondLook.remember(ref.host, ctx.sensor, now + hostWindowMs, ref);
       const readBackWindow = readWindowOf.get(ref);
       const blockedEntries = reaching.has(ref.host) ? (window?.entries() ?? (readBackWindow && windowEntries(readBackWindow))) : undefined;
       if (!window && !blockedEntries) return; // too small for any host rule

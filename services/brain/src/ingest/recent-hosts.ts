@@ -27,10 +27,10 @@ export class RecentHosts {
 
   /**
    * `host` (site/ip) was merged into by a batch of `sensor`; its window may hold members until
-   * `until`. Known hosts are updated in place; `describe` makes a new one (called only then: this
-   * runs for most hosts of every batch).
+   * `until`. Known hosts are updated in place; a new one is copied from `window` (this runs for
+   * most hosts of every batch, so nothing is allocated for a known one).
    */
-  remember(host: string, sensor: string, until: number, describe: () => Omit<RecentHost, 'sensor' | 'until'>): void {
+  remember(host: string, sensor: string, until: number, window: Omit<RecentHost, 'sensor' | 'until'>): void {
     const known = this.hosts.get(host);
     if (known) {
       // eviction goes by first sight, expiry by `until`
@@ -39,8 +39,7 @@ export class RecentHosts {
       return;
     }
     // spelled out, not spread: a spread copy keeps `until` boxed, and every update above would allocate
-    const { key, site, hostIp, hostBytes } = describe();
-    this.hosts.set(host, { key, site, hostIp, hostBytes, sensor, until });
+    this.hosts.set(host, { key: window.key, site: window.site, hostIp: window.hostIp, hostBytes: window.hostBytes, sensor, until });
     if (this.hosts.size > this.max) this.hosts.delete(this.hosts.keys().next().value!);
   }
 

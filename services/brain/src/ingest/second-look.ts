@@ -64,8 +64,8 @@ export class SecondLook {
   ) {}
 
   /** A host (`site/ip`) merged into by this replica, whose window may be looked at again until `until` (see RecentHosts.remember). */
-  remember(host: string, sensor: string, until: number, describe: () => Omit<RecentHost, 'sensor' | 'until'>): void {
-    this.hosts.remember(host, sensor, until, describe);
+  remember(host: string, sensor: string, until: number, window: Omit<RecentHost, 'sensor' | 'until'>): void {
+    this.hosts.remember(host, sensor, until, window);
   }
 
   /** Host decisions the rules give now for the remembered hosts whose windows hold a newly blocked peer. */

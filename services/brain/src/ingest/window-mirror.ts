@@ -141,8 +141,11 @@ class WindowCopy implements WindowView {
     return this.tally.aggregates(() => this.entries());
   }
 
-  *entries(): Iterable<WindowEntry> {
-    for (const slot of this.members.values()) if (readable(slot)) yield slot;
+  entries(): WindowEntry[] {
+    // an array, not a generator: a firing window is read on every batch, and resuming a generator per member costs more than the array
+    const out: WindowEntry[] = [];
+    for (const slot of this.members.values()) if (readable(slot)) out.push(slot);
+    return out;
   }
 }
 
