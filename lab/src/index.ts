@@ -21,3 +21,4 @@ export { makeTestCertificates, type TestCertificates } from './certs.js';
 export { makeNatsOperator, type NatsOperator } from './nats-jwt.js';
 export { sleep, until, ipsetMembers } from './waiting.js';
 export { parseMetrics, matching, valueOf, sumOf, type Sample } from './metrics-text.js';
+export { capturedLog, type CapturedLine } from './captured-log.js';

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import { connect, credsAuthenticator, type ConnectionOptions } from '@nats-io/transport-node';
-import { connectionFailure, createLogger, REDIS_KEYS, SUBJECTS, type Logger } from '@p2pwall/common';
-import { makeNatsOperator, makeTestCertificates, startNats, startRedis, type NatsOperator, type NatsSecurity, type RedisSecurity, type TestCertificates } from '@p2pwall/lab';
+import { connectionFailure, REDIS_KEYS, SUBJECTS, type Logger } from '@p2pwall/common';
+import { capturedLog, makeNatsOperator, makeTestCertificates, startNats, startRedis, type CapturedLine, type NatsOperator, type NatsSecurity, type RedisSecurity, type TestCertificates } from '@p2pwall/lab';
 import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadBrainConfig } from '../src/config.js';
@@ -38,15 +38,10 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
 });
 
-interface LogLine {
-  level: string;
-  msg: string;
-  err?: string;
-}
-function capture(): { log: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  return { lines, log: createLogger({ name: 'brain-test', level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) } }) };
-}
+const capture = () => {
+  const { logger, lines } = capturedLog('brain-test');
+  return { log: logger, lines };
+};
 
 async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -133,7 +128,7 @@ describe('p2pwall-brain serve with NATS and Redis credentials and TLS (real serv
   it('wrong credentials or an untrusted server certificate: start fails, and says why', async () => {
     const s = await servers({ user: { name: 'brain', password: 'npw' }, tls: { cert: certs.serverCert, key: certs.serverKey } }, { password: 'rpw' }, { user: 'brain', pass: 'npw', tls: { caFile: certs.ca } }, { password: 'rpw' });
     const good = { nats: `nats: { servers: [${s.natsUrl}], user: brain, password: npw, tls: { enabled: true, ca: ${certs.ca} } }`, redis: `redis: { url: "${s.redisUrl}", password: rpw }` };
-    const attempt = async (yaml: string): Promise<{ error: unknown; lines: LogLine[] }> => {
+    const attempt = async (yaml: string): Promise<{ error: unknown; lines: CapturedLine[] }> => {
       const { log, lines } = capture();
       const error = await serve(yaml, log).then(() => null, (e: unknown) => e);
       return { error, lines };

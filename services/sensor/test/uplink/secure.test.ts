@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, credsAuthenticator, nanos, type ConnectionOptions } from '@nats-io/transport-node';
-import { ConfigError, createLogger, REDIS_KEYS, STREAMS, SUBJECTS, type Logger } from '@p2pwall/common';
-import { makeNatsOperator, makeTestCertificates, startNats, startRedis, type NatsOperator, type NatsSecurity, type RedisSecurity, type TestCertificates } from '@p2pwall/lab';
+import { ConfigError, REDIS_KEYS, STREAMS, SUBJECTS, type Logger } from '@p2pwall/common';
+import { capturedLog, makeNatsOperator, makeTestCertificates, startNats, startRedis, type NatsOperator, type NatsSecurity, type RedisSecurity, type TestCertificates } from '@p2pwall/lab';
 import { p2pwall } from '@p2pwall/proto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -44,15 +44,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
 });
 
-interface LogLine {
-  level: string;
-  msg: string;
-  err?: string;
-}
-function capture(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  return { lines, logger: createLogger({ name: 'test', level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) } }) };
-}
+const capture = () => capturedLog('test');
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 async function until(what: string, probe: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
