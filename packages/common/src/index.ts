@@ -11,3 +11,27 @@ export { HealthRegistry, type ComponentHealth, type Readiness } from './telemetr
 export { injectTraceparent, extractContext, type HeaderGetter, type HeaderSetter } from './telemetry/propagation.js';
 export { TelemetryError } from './telemetry/server.js';
 export { LATENCY_BUCKETS_SECONDS } from './telemetry/buckets.js';
+export {
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  RULE_NAMESPACES,
+  RuleIdError,
+  TRANSPORTS,
+  endpointText,
+  ipProtocolName,
+  isProtocolName,
+  isTransport,
+  parseEndpoint,
+  parseEndpointText,
+  parseIpProtocolName,
+  parseRuleId,
+  parseSiteHost,
+  ruleId,
+  ruleNamespace,
+  siteHostText,
+  siteOfSiteHost,
+  transportCovers,
+  transportOfIpProtocol,
+  transportUnion,
+  type Transport,
+} from './formats.js';

@@ -1,3 +1,4 @@
+import type { Transport } from '@p2pwall/common';
 import { addressKey, addressKeyFromText, formatAddressKey, isUnroutable, parseAddress } from './decode/address.js';
 import { DecodeStatus, IPPROTO_TCP, IPPROTO_UDP, PacketView, TCP_ACK, TCP_SYN, decodeIp } from './decode/packet.js';
 import { DetectionCounts } from './detect/detection-counts.js';
@@ -284,7 +285,7 @@ export class Engine {
   }
 
   private learnPeer(addressKeyOfPeer: string, port: number, protocol: string, via: string, learnedFrom: string, now: number): void {
-    const { entry, change } = this.peers.learn(addressKeyOfPeer, port, { protocol, via, learnedFrom, now });
+    const { entry, change } = this.peers.learn(addressKeyOfPeer, port, 'both', { protocol, via, learnedFrom, now });
     if (change === 'none') return;
     if (change === 'new') this.counters.peers++;
     this.emitPeer(entry, change === 'new' ? 'peer' : 'peer-refresh', now);
@@ -297,6 +298,7 @@ export class Engine {
       ts: now,
       ip: entry.ip,
       port: entry.port,
+      transport: entry.transport,
       protocol: entry.protocol,
       via: entry.via,
       learnedFrom: entry.learnedFrom,
@@ -310,7 +312,7 @@ export class Engine {
     const peers = this.peers;
     if (flow.peerVersion !== peers.version || flow.leadsToPeer) {
       // A cached "yes" is re-checked so that expiry is honoured without a table change.
-      flow.leadsToPeer = peers.lookup(flow.outsideAddress, flow.outsidePort, this.now) !== null;
+      flow.leadsToPeer = peers.lookup(flow.outsideAddress, flow.outsidePort, flow.protocol === IPPROTO_UDP ? 'udp' : 'tcp', this.now) !== null;
       flow.peerVersion = peers.version;
     }
     return flow.leadsToPeer;
@@ -379,14 +381,14 @@ export class Engine {
   }
 
   /** Loads a peer known from elsewhere (storefile, shared blocklist); false if unusable. */
-  loadPeer(ip: string, port: number, details: { protocol: string; via: string; learnedFrom: string | null; learnedAt: number; expiresAt: number }): boolean {
-    return this.peers.load(ip, port, details, this.now) !== null;
+  loadPeer(ip: string, port: number, transport: Transport, details: { protocol: string; via: string; learnedFrom: string | null; learnedAt: number; expiresAt: number }): boolean {
+    return this.peers.load(ip, port, transport, details, this.now) !== null;
   }
 
   /** Forgets a peer (an operator's unblock, an expired shared decision); false if unknown. */
-  removePeer(ip: string, port: number): boolean {
+  removePeer(ip: string, port: number, transport: Transport): boolean {
     const key = addressKeyFromText(ip);
-    return key !== null && this.peers.remove(key, port);
+    return key !== null && this.peers.remove(key, port, transport);
   }
 
   /** Time-locks an inside host on a shared decision, as if it had been identified here. */

@@ -1,3 +1,5 @@
+import type { Transport } from '@p2pwall/common';
+
 /**
  * What the engine tells the world. Every event carries ftwall's letter where ftwall had one:
  * c = client identified, p = peer learned, t/T = TCP dropped/accepted, u/U = UDP dropped/accepted.
@@ -42,6 +44,8 @@ export interface PeerEvent {
   ip: string;
   /** 0: every port of the address. */
   port: number;
+  /** What it is blocked for: tcp, udp or both. */
+  transport: Transport;
   protocol: string;
   via: string;
   learnedFrom: string | null;

@@ -99,7 +99,7 @@ function runAnalyze(paths: string[], options: AnalyzeOptions): number {
     collector.sink(event);
     log?.(event);
     if (storefile && (event.event === 'peer' || event.event === 'peer-refresh')) {
-      storefile.append({ ip: event.ip, port: event.port, protocol: event.protocol, via: event.via, learnedFrom: event.learnedFrom, learnedAt: event.ts, expiresAt: event.expiresAt });
+      storefile.append({ ip: event.ip, port: event.port, transport: event.transport, protocol: event.protocol, via: event.via, learnedFrom: event.learnedFrom, learnedAt: event.ts, expiresAt: event.expiresAt });
     }
     if (jsonl && event.event !== 'lock' && event.event !== 'peer-refresh') out.line(JSON.stringify(event));
   };
@@ -119,7 +119,7 @@ function runAnalyze(paths: string[], options: AnalyzeOptions): number {
     storefile = new Storefile(options.storefile);
     // Capture time, not wall time, decides what has expired: the replay's clock is the capture's.
     const loaded = storefile.open(0);
-    for (const peer of loaded.peers) engine.loadPeer(peer.ip, peer.port, { ...peer, via: `storefile:${peer.via}` });
+    for (const peer of loaded.peers) engine.loadPeer(peer.ip, peer.port, peer.transport, { ...peer, via: `storefile:${peer.via}` });
     if (loaded.invalidLines > 0) process.stderr.write(`p2pwall-sensor analyze: ${options.storefile}: ignored ${loaded.invalidLines} damaged line(s)\n`);
   }
 

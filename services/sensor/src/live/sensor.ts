@@ -160,11 +160,11 @@ export class LiveSensor {
     let applied = effect.kind !== 'none';
     switch (effect.kind) {
       case 'block-peer':
-        applied = this.engine.loadPeer(effect.ip, effect.port, { protocol: 'shared', via: effect.via, learnedFrom: null, learnedAt: now, expiresAt: effect.expiresAt });
+        applied = this.engine.loadPeer(effect.ip, effect.port, 'both', { protocol: 'shared', via: effect.via, learnedFrom: null, learnedAt: now, expiresAt: effect.expiresAt });
         if (applied) this.kernelSets.addPeer(effect.ip, effect.port, secondsUntil(effect.expiresAt, now));
         break;
       case 'unblock-peer':
-        this.engine.removePeer(effect.ip, effect.port);
+        this.engine.removePeer(effect.ip, effect.port, 'both');
         this.kernelSets.removePeer(effect.ip, effect.port);
         break;
       case 'lock-host':
@@ -208,7 +208,7 @@ export class LiveSensor {
     const now = Date.now();
     const loaded = this.storefile.open(now);
     for (const peer of loaded.peers) {
-      if (this.engine.loadPeer(peer.ip, peer.port, { ...peer, via: `storefile:${peer.via}` })) {
+      if (this.engine.loadPeer(peer.ip, peer.port, peer.transport, { ...peer, via: `storefile:${peer.via}` })) {
         this.kernelSets.addPeer(peer.ip, peer.port, secondsUntil(peer.expiresAt, now));
       }
     }
@@ -221,7 +221,7 @@ export class LiveSensor {
       case 'peer':
       case 'peer-refresh':
         this.kernelSets.addPeer(event.ip, event.port, secondsUntil(event.expiresAt, now));
-        this.storefile?.append({ ip: event.ip, port: event.port, protocol: event.protocol, via: event.via, learnedFrom: event.learnedFrom, learnedAt: event.ts, expiresAt: event.expiresAt });
+        this.storefile?.append({ ip: event.ip, port: event.port, transport: event.transport, protocol: event.protocol, via: event.via, learnedFrom: event.learnedFrom, learnedAt: event.ts, expiresAt: event.expiresAt });
         break;
       case 'client':
       case 'lock':
@@ -240,7 +240,7 @@ export class LiveSensor {
         if (!this.storefile) return;
         const peers = this.engine.peers;
         this.storefile.compactIfWorthwhile(peers.size, () =>
-          [...peers.values()].map((p) => ({ ip: p.ip, port: p.port, protocol: p.protocol, via: p.via, learnedFrom: p.learnedFrom, learnedAt: p.learnedAt, expiresAt: p.expiresAt })),
+          [...peers.values()].map((p) => ({ ip: p.ip, port: p.port, transport: p.transport, protocol: p.protocol, via: p.via, learnedFrom: p.learnedFrom, learnedAt: p.learnedAt, expiresAt: p.expiresAt })),
         );
       }, STOREFILE_COMPACTION_MS),
     );

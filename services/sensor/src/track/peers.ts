@@ -1,3 +1,4 @@
+import type { Transport } from '@p2pwall/common';
 import { addressKeyFromText, formatAddressKey } from '../decode/address.js';
 import { BoundedMap } from './bounded-map.js';
 
@@ -6,6 +7,8 @@ export interface PeerEntry {
   readonly key: string;
   readonly ip: string;
   readonly port: number;
+  /** The transport it is blocked for: what the protocol module said it speaks there. */
+  readonly transport: Transport;
   protocol: string;
   /** How it was learned: the rule or header that named it (udp-ping, x-kazaa-ip, storefile, …). */
   via: string;
@@ -20,8 +23,16 @@ export interface PeerEntry {
 /** Peers looked at per prune call (about once a second). */
 const PRUNE_BUDGET = 4096;
 
-export function peerKey(addressKey: string, port: number): string {
-  return addressKey + String.fromCharCode(port);
+const TRANSPORT_CODE: Record<Transport, string> = { tcp: 't', udp: 'u', both: 'b' };
+
+export function peerKey(addressKey: string, port: number, transport: Transport): string {
+  return addressKey + String.fromCharCode(port) + TRANSPORT_CODE[transport];
+}
+
+export interface PeerDetails {
+  protocol: string;
+  via: string;
+  learnedFrom: string | null;
 }
 
 export interface LearnResult {
@@ -31,7 +42,9 @@ export interface LearnResult {
 }
 
 /**
- * Learned peers keyed by (address, port), bounded. A Map keeps them in learning order and a
+ * Learned peers keyed by (address, port, transport), bounded. A peer learned for `both` and the
+ * same endpoint learned for one transport are two entries: each keeps its own expiry, as the
+ * kernel's set entries do. A Map keeps them in learning order and a
  * re-learned entry moves to the end, so the least recently learned peer is evicted first.
  * Expired peers are ignored by lookups at once and removed by a bounded sweep later.
  */
@@ -55,17 +68,25 @@ export class PeerTable {
     return this.entries.evictions;
   }
 
-  /** The entry covering (address, port): the exact endpoint first, then the whole address. */
-  lookup(addressKey: string, port: number, now: number): PeerEntry | null {
-    const exact = this.entries.get(peerKey(addressKey, port));
-    if (exact && exact.expiresAt > now) return exact;
-    const wholeAddress = this.entries.get(peerKey(addressKey, 0));
-    if (wholeAddress && wholeAddress.expiresAt > now) return wholeAddress;
-    return null;
+  /**
+   * The entry covering a packet of `transport` to (address, port): the exact endpoint first, then
+   * the whole address; for each, one learned for that transport, then one learned for both.
+   */
+  lookup(addressKey: string, port: number, transport: 'tcp' | 'udp', now: number): PeerEntry | null {
+    return (
+      this.live(peerKey(addressKey, port, transport), now) ??
+      this.live(peerKey(addressKey, port, 'both'), now) ??
+      (port === 0 ? null : (this.live(peerKey(addressKey, 0, transport), now) ?? this.live(peerKey(addressKey, 0, 'both'), now)))
+    );
   }
 
-  learn(addressKey: string, port: number, details: { protocol: string; via: string; learnedFrom: string | null; now: number; expiresAt?: number }): LearnResult {
-    const key = peerKey(addressKey, port);
+  private live(key: string, now: number): PeerEntry | null {
+    const entry = this.entries.get(key);
+    return entry !== undefined && entry.expiresAt > now ? entry : null;
+  }
+
+  learn(addressKey: string, port: number, transport: Transport, details: PeerDetails & { now: number; expiresAt?: number }): LearnResult {
+    const key = peerKey(addressKey, port, transport);
     const expiresAt = details.expiresAt ?? details.now + this.ttlMs;
     const existing = this.entries.get(key);
     if (existing && existing.expiresAt > details.now) {
@@ -80,6 +101,7 @@ export class PeerTable {
       key,
       ip: formatAddressKey(addressKey),
       port,
+      transport,
       protocol: details.protocol,
       via: details.via,
       learnedFrom: details.learnedFrom,
@@ -93,15 +115,15 @@ export class PeerTable {
   }
 
   /** Loads a peer from text (storefile, shared blocklist). Returns null for an unusable address. */
-  load(ip: string, port: number, details: { protocol: string; via: string; learnedFrom: string | null; learnedAt: number; expiresAt: number }, now: number): PeerEntry | null {
+  load(ip: string, port: number, transport: Transport, details: PeerDetails & { learnedAt: number; expiresAt: number }, now: number): PeerEntry | null {
     const addressKey = addressKeyFromText(ip);
     if (addressKey === null || !(port >= 0 && port <= 65535) || details.expiresAt <= now) return null;
-    const { entry } = this.learn(addressKey, port, { ...details, now: details.learnedAt });
+    const { entry } = this.learn(addressKey, port, transport, { ...details, now: details.learnedAt });
     return entry;
   }
 
-  remove(addressKey: string, port: number): boolean {
-    const removed = this.entries.delete(peerKey(addressKey, port));
+  remove(addressKey: string, port: number, transport: Transport): boolean {
+    const removed = this.entries.delete(peerKey(addressKey, port, transport));
     if (removed) this.version++;
     return removed;
   }

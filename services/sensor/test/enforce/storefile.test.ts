@@ -6,7 +6,7 @@ import { Storefile } from '../../src/enforce/storefile.js';
 import { formatStoredPeer, parseStorefile, type StoredPeer } from '../../src/enforce/storefile-format.js';
 
 const peer = (ip: string, port: number, expiresAt = 10_000): StoredPeer => ({
-  ip, port, protocol: 'fasttrack', via: 'udp-ping', learnedFrom: '192.168.1.5', learnedAt: 1000, expiresAt,
+  ip, port, transport: 'both', protocol: 'fasttrack', via: 'udp-ping', learnedFrom: '192.168.1.5', learnedAt: 1000, expiresAt,
 });
 
 describe('storefile', () => {

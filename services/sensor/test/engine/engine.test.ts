@@ -225,7 +225,7 @@ describe('storefile (ftwall -f)', () => {
     expect(loaded.peers).toHaveLength(5);
     const events: EngineEvent[] = [];
     const second = new Engine({}, (event) => events.push(event));
-    for (const peer of loaded.peers) expect(second.loadPeer(peer.ip, peer.port, peer)).toBe(true);
+    for (const peer of loaded.peers) expect(second.loadPeer(peer.ip, peer.port, peer.transport, peer)).toBe(true);
     const firstSyn = syn(OTHER_HOST, '203.0.113.3', 2002);
     expect(second.judgeIp(firstSyn, 0, firstSyn.length, T0 + 20_000)).toBe(Verdict.drop);
     expect(second.lastReason).toBe('learned-peer');

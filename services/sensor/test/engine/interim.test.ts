@@ -22,7 +22,7 @@ const segment = (from: 'inside' | 'outside', ms: number, gw: Gateway, dport = 80
 describe('interim flow reports (interimMs)', () => {
   it('are off by default: a flow is reported once, when it ends (the analyze path)', () => {
     const gw = new Gateway();
-    gw.engine.loadPeer(PEER.ip, PEER.port, SHARED_PEER);
+    gw.engine.loadPeer(PEER.ip, PEER.port, 'both', SHARED_PEER);
     expect(gw.send(syn(OTHER_HOST, PEER.ip, PEER.port))).toBe(Verdict.drop);
     for (let s = 1; s <= 40; s++) segment(s % 2 ? 'inside' : 'outside', s * 1000, gw);
     expect(flowEvents(gw)).toEqual([]);
@@ -31,7 +31,7 @@ describe('interim flow reports (interimMs)', () => {
 
   it('report an attempt to a blocked peer at once, then its retries once per interval, then its end', () => {
     const gw = new Gateway(INTERIM);
-    gw.engine.loadPeer(PEER.ip, PEER.port, SHARED_PEER);
+    gw.engine.loadPeer(PEER.ip, PEER.port, 'both', SHARED_PEER);
     expect(gw.send(syn(OTHER_HOST, PEER.ip, PEER.port))).toBe(Verdict.drop);
     // Within the same judgeIp call: nothing waits for a timer.
     expect(flowEvents(gw)).toEqual([
@@ -89,7 +89,7 @@ describe('interim flow reports (interimMs)', () => {
 
   it('report a would-be drop at once in monitor mode, and a time-lock drop like any other', () => {
     const monitor = new Gateway({ ...INTERIM, monitor: true });
-    monitor.engine.loadPeer(PEER.ip, PEER.port, SHARED_PEER);
+    monitor.engine.loadPeer(PEER.ip, PEER.port, 'both', SHARED_PEER);
     expect(monitor.send(syn(OTHER_HOST, PEER.ip, PEER.port))).toBe(Verdict.accept);
     expect(ongoing(monitor)).toEqual([expect.objectContaining({ letter: 'T', verdict: 'accept', wouldDrop: true, reason: 'learned-peer' })]);
 

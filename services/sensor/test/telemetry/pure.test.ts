@@ -10,7 +10,7 @@ const flow = (end: FlowEvent['end']): FlowEvent => ({
   event: 'flow', letter: null, ts: 0, proto: 'udp', src: '192.168.1.5', sport: 1, dst: '203.0.113.1', dport: 2, app: null, rules: [], verdict: 'accept', reason: 'clean',
   wouldDrop: false, packetsOut: 1, bytesOut: 1, packetsIn: 0, bytesIn: 0, droppedPackets: 0, answered: false, firstSeen: 0, lastSeen: 0, end,
 });
-const peer = (via: string, kind: 'peer' | 'peer-refresh' = 'peer', protocol = 'fasttrack'): EngineEvent => ({ event: kind, letter: 'p', ts: 0, ip: '203.0.113.1', port: 1, protocol, via, learnedFrom: null, expiresAt: 1 });
+const peer = (via: string, kind: 'peer' | 'peer-refresh' = 'peer', protocol = 'fasttrack'): EngineEvent => ({ event: kind, letter: 'p', ts: 0, ip: '203.0.113.1', port: 1, transport: 'both', protocol, via, learnedFrom: null, expiresAt: 1 });
 const client = (reidentified: boolean, protocol = 'fasttrack'): EngineEvent => ({ event: 'client', letter: 'c', ts: 0, host: '192.168.1.5', protocol, evidence: [], hostPackets: 1, msSinceFirstPacket: 0, lockedUntil: 1, reidentified });
 
 describe('event tally', () => {

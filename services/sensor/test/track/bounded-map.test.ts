@@ -31,9 +31,9 @@ describe('BoundedMap', () => {
 describe('PeerTable expiry', () => {
   it('ignores expired peers at once, and frees them a budget at a time', () => {
     const peers = new PeerTable(1_000_000, 1000);
-    for (let i = 0; i < 10_000; i++) peers.learn(addressKeyFromText(`198.18.${i >> 8}.${i & 0xff}`)!, 1214, { protocol: 'fasttrack', via: 'udp-ping', learnedFrom: null, now: 0 });
-    expect(peers.lookup(addressKeyFromText('198.18.0.1')!, 1214, 999)).not.toBeNull();
-    expect(peers.lookup(addressKeyFromText('198.18.0.1')!, 1214, 1000)).toBeNull();
+    for (let i = 0; i < 10_000; i++) peers.learn(addressKeyFromText(`198.18.${i >> 8}.${i & 0xff}`)!, 1214, 'both', { protocol: 'fasttrack', via: 'udp-ping', learnedFrom: null, now: 0 });
+    expect(peers.lookup(addressKeyFromText('198.18.0.1')!, 1214, 'udp', 999)).not.toBeNull();
+    expect(peers.lookup(addressKeyFromText('198.18.0.1')!, 1214, 'udp', 1000)).toBeNull();
     const version = peers.version;
     expect(peers.prune(2000, 4096)).toHaveLength(4096);
     expect(peers.size).toBe(10_000 - 4096);
