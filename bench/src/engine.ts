@@ -224,7 +224,7 @@ function preloadBlocklist(engine: Engine, capture: InMemoryCapture, count: numbe
   const start = capture.ts[0] ?? 0;
   for (let i = 0; i < count; i++) {
     const ip = `198.${18 + ((i >> 16) & 1)}.${(i >> 8) & 255}.${i & 255}`;
-    const loaded = engine.loadPeer(ip, 10_000 + (i % 50_000), { protocol: 'fasttrack', via: 'shared-blocklist', learnedFrom: null, learnedAt: start, expiresAt: start + 7 * 24 * 3600_000 });
+    const loaded = engine.loadPeer(ip, 10_000 + (i % 50_000), 'both', { protocol: 'fasttrack', via: 'shared-blocklist', learnedFrom: null, learnedAt: start, expiresAt: start + 7 * 24 * 3600_000 });
     if (!loaded) throw new Error(`blocklist: peer ${ip} was not loaded`);
   }
 }
@@ -443,8 +443,8 @@ async function runMix(scale: number, rounds: number, failures: string[], log: (l
   const buildSeconds = elapsedNs(started) / 1e9;
   log(`gateway mix: ${formatCount(packets)} frames, ${formatMiB(capture.bytes)} in ${capture.chunks.length} buffers, built in ${buildSeconds.toFixed(1)} s`);
 
-  const full = engineCase('full', 'full engine (default detectors)', {});
-  const bare = engineCase('no-detectors', 'engine, detectors: []', { detectors: [] });
+  const full = engineCase('full', 'full engine (default protocol modules)', {});
+  const bare = engineCase('no-detectors', 'engine, no protocol modules', { modules: [] });
   const blocklist = engineCase('blocklist', `full engine + ${BLOCKLIST_PEERS / 1000}k blocklist peers`, {}, (engine, frames) => preloadBlocklist(engine, frames, BLOCKLIST_PEERS));
   const cases: Case[] = [decodeCase, full, bare, blocklist];
   started = now();

@@ -174,9 +174,12 @@ export function pushToClient(options: { client?: string; start?: number } = {}):
   const pusher = new TcpConversation('198.51.100.77', 4321, client, 1214);
   timeline.add([pusher.syn(), pusher.synAck(), pusher.ack()]);
   timeline.add(pusher.send(true, giveLine(3735928559)));
+  // Then the HTTP exchange with the roles reversed: the inside client asks for the file. The GIVE
+  // alone came unsolicited from outside and identifies nobody; the client's own request does.
+  timeline.add(pusher.send(false, hashRequest({ host: '198.51.100.77:4321' })));
   return {
     name: 'push',
-    description: 'a push (GIVE) from an outside uploader to an inside client',
+    description: 'a push (GIVE) from an outside uploader to an inside client, and the client\'s request',
     frames: timeline.frames,
     // The pusher called in from a random port, so its whole address is the peer.
     expected: { clients: [client], peers: ['198.51.100.77:*'] },

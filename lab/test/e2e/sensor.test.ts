@@ -95,7 +95,7 @@ describe.skipIf(UNAVAILABLE !== '')(`the live sensor in the lab${UNAVAILABLE ? `
     const summary = await kazaa(0, []);
     const client = await sensor.waitFor((line) => line.event === 'client');
     expect(client).toMatchObject({ host: '192.168.1.5', protocol: 'fasttrack', hostPackets: 1 });
-    expect((client['evidence'] as { rule: string }[])[0]!.rule).toBe('udp-ping');
+    expect((client['evidence'] as { rule: string }[])[0]!.rule).toBe('fasttrack/udp-ping');
     // Counted at the peers: no TCP connection accepted after identification (nor before: the
     // flood comes first), no ping got through, every parallel and serial connect timed out.
     expect(entries(peers, 'tcp-accept', client.time)).toEqual([]);
@@ -183,7 +183,7 @@ describe.skipIf(UNAVAILABLE !== '')(`the live sensor in the lab${UNAVAILABLE ? `
     const summary = await kazaa(1, ['--no-udp']);
     const client = await sensor.waitFor((line) => line.event === 'client');
     expect(client['host']).toBe('192.168.1.6');
-    expect((client['evidence'] as { rule: string }[])[0]!.rule).toBe('http-hash-request');
+    expect((client['evidence'] as { rule: string }[])[0]!.rule).toBe('fasttrack/http-hash-request');
     // Encrypted handshakes to peers nobody had learned are no evidence alone: they completed.
     expect(summary['parallel']!['hellos']).toBeGreaterThan(0);
     const learned = sensor.events('peer').map(peerKey);

@@ -215,7 +215,7 @@ describe.skipIf(UNAVAILABLE !== '')(`the sensor's and the brain's telemetry in t
     expect(sum('p2pwall_sensor_verdicts_total', { verdict: 'would_drop' })).toBe(0);
     // Every packet the sensor received got one verdict.
     expect(sum('p2pwall_sensor_verdicts_total')).toBe(sum('p2pwall_sensor_queue_packets_total'));
-    expect(sum('p2pwall_sensor_detections_total', { protocol: 'fasttrack', rule: 'udp-ping' })).toBeGreaterThanOrEqual(1);
+    expect(sum('p2pwall_sensor_detections_total', { protocol: 'fasttrack', rule: 'fasttrack/udp-ping' })).toBeGreaterThanOrEqual(1);
     expect(sum('p2pwall_sensor_clients_identified_total', { protocol: 'fasttrack' })).toBe(1);
     const learned = sum('p2pwall_sensor_peers_learned_total', { protocol: 'fasttrack' })!;
     expect(learned).toBeGreaterThanOrEqual(200);

@@ -1,5 +1,7 @@
 import { loadConfig, natsConnectionProblems, redisConnectionProblems, TELEMETRY_CONFIG_SCHEMA, telemetryConfigProblems, type ConfigSchema, type TelemetryConfig } from '@p2pwall/common';
 import { CidrError, CidrSet, DEFAULT_INSIDE_NETWORKS, parseCidr } from './decode/cidr.js';
+import type { ModuleSettings } from './detect/module.js';
+import { activeModules, protocolModules } from './detect/registry.js';
 import { DEFAULT_OPEN_PORTS, type EngineConfig } from './engine-config.js';
 import { parseEventLetters, EventLettersError } from './event-log.js';
 
@@ -8,6 +10,10 @@ export interface SensorConfig {
   site: string;
   gateway: string;
   inside: string[];
+  /** Infrastructure never learned as a peer: the organisation's resolvers, proxies and servers (CIDR). */
+  protect: string[];
+  /** Per protocol module: on or off, and its inspection depth. */
+  detectors: Record<string, ModuleSettings>;
   mode: 'enforce' | 'monitor';
   queue: {
     numbers: number[];
@@ -25,7 +31,7 @@ export interface SensorConfig {
   kernel: { setPrefix: string; markAccepted: number; markClean: number; setFlushMs: number };
   onExit: 'keep' | 'remove';
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'; events: string };
-  limits: { maxFlows: number; maxPeers: number; maxClients: number; maxHosts: number; inspectPackets: number };
+  limits: { maxFlows: number; maxPeers: number; maxClients: number; maxHosts: number; inspectPackets: number; peersPerFlow: number; peersPerHostPerMinute: number };
   queueStatsIntervalSeconds: number;
   /** /metrics, /health/live, /health/ready and OTLP export (@p2pwall/common's telemetry). */
   telemetry: TelemetryConfig;
@@ -96,6 +102,27 @@ export const SENSOR_CONFIG_SCHEMA: ConfigSchema = {
     site: { type: 'string', pattern: NAME_PATTERN, description: 'site name: lower-case letters, digits and dashes' },
     gateway: { type: 'string', pattern: NAME_PATTERN, description: 'this gateway\'s id within its site' },
     inside: { type: 'array', items: { type: 'string' }, minItems: 1, default: [...DEFAULT_INSIDE_NETWORKS], description: 'inside (green) networks, CIDR' },
+    protect: { type: 'array', items: { type: 'string' }, default: [], description: 'infrastructure never learned as a peer (resolvers, proxies, servers), CIDR' },
+    detectors: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'protocol modules by name: enabled, and inspectPackets (capped by limits.inspectPackets)',
+      properties: Object.fromEntries(
+        protocolModules.map((module) => [
+          module.name,
+          {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            properties: {
+              enabled: boolean(true, `run the ${module.name} module`),
+              inspectPackets: integer(1, 1000, module.inspectPackets, `payload packets per flow the ${module.name} module sees`),
+            },
+          },
+        ]),
+      ),
+    },
     mode: { enum: ['enforce', 'monitor'], default: 'enforce', description: 'monitor: detect and report, drop nothing' },
     queue: {
       type: 'object',
@@ -150,7 +177,9 @@ export const SENSOR_CONFIG_SCHEMA: ConfigSchema = {
         maxPeers: integer(1, 16_777_216, 1_000_000, 'learned peer bound'),
         maxClients: integer(1, 16_777_216, 65_536, 'identified client bound'),
         maxHosts: integer(1, 16_777_216, 262_144, 'inside host bound'),
-        inspectPackets: integer(1, 1000, 16, 'payload packets per flow the detectors see'),
+        inspectPackets: integer(1, 1000, 16, 'payload packets per flow any protocol module sees (each module\'s own depth is capped by it)'),
+        peersPerFlow: integer(1, 1_000_000, 256, 'peers one flow may teach; more are counted and ignored'),
+        peersPerHostPerMinute: integer(1, 10_000_000, 2000, 'peers one inside host\'s traffic may teach per minute; more are counted and ignored'),
       },
     },
     queueStatsIntervalSeconds: integer(1, 3600, 5, 'how often the kernel queue counters are read'),
@@ -205,14 +234,16 @@ function isSingleBit(value: number): boolean {
 function checkSensorConfig(value: unknown): string[] {
   const config = value as SensorConfig;
   const problems: string[] = [];
-  config.inside.forEach((cidr, index) => {
-    try {
-      parseCidr(cidr);
-    } catch (error) {
-      if (error instanceof CidrError) problems.push(`inside[${index}]: ${error.message}`);
-      else throw error;
-    }
-  });
+  for (const key of ['inside', 'protect'] as const) {
+    config[key].forEach((cidr, index) => {
+      try {
+        parseCidr(cidr);
+      } catch (error) {
+        if (error instanceof CidrError) problems.push(`${key}[${index}]: ${error.message}`);
+        else throw error;
+      }
+    });
+  }
   const numbers = config.queue.numbers;
   if (numbers.some((n, i) => i > 0 && n !== numbers[0]! + i)) problems.push(`queue.numbers: must be consecutive (one queue, or a range for --queue-balance), got [${numbers.join(', ')}]`);
   const { markAccepted, markClean } = config.kernel;
@@ -243,6 +274,10 @@ export function loadSensorConfig(path: string | undefined, env: NodeJS.ProcessEn
 export function engineConfigFrom(config: SensorConfig): Partial<EngineConfig> {
   return {
     inside: new CidrSet(config.inside),
+    protect: new CidrSet(config.protect),
+    modules: activeModules(config.detectors, config.limits.inspectPackets),
+    maxPeersPerFlow: config.limits.peersPerFlow,
+    maxPeersPerHostPerMinute: config.limits.peersPerHostPerMinute,
     timeLockMs: config.timeLockSeconds * 1000,
     openPorts: config.openPorts,
     dropUdp: config.dropUdp,

@@ -1,12 +1,19 @@
 import { CidrSet, DEFAULT_INSIDE_NETWORKS } from './decode/cidr.js';
-import type { Detector } from './detect/detector.js';
-import { detectors as allDetectors } from './detect/registry.js';
+import type { Evidence } from './detect/module.js';
+import { activeModules, type ActiveModule } from './detect/registry.js';
 import { DEFAULT_FLOW_TIMEOUTS, type FlowTimeouts } from './track/flow-table.js';
 
 export interface EngineConfig {
   /** Networks whose hosts are "inside" (ftwall's green network). */
   inside: CidrSet;
-  detectors: readonly Detector[];
+  /** The protocol modules to run, highest priority first (detect/registry.ts activeModules). */
+  modules: readonly ActiveModule[];
+  /** Infrastructure never learned as a peer (`protect:`): the organisation's resolvers, proxies, servers. */
+  protect: CidrSet;
+  /** Peers one flow may teach; more are counted (peersCapped) and ignored. */
+  maxPeersPerFlow: number;
+  /** Peers one inside host's traffic may teach per minute; more are counted (peersCapped) and ignored. */
+  maxPeersPerHostPerMinute: number;
   /** ftwall -t: how long an identified client's new outbound connections stay locked, ms; 0 disables. */
   timeLockMs: number;
   /** Destination ports a locked client may still open connections to. */
@@ -22,7 +29,7 @@ export interface EngineConfig {
   maxPeers: number;
   maxClients: number;
   maxHosts: number;
-  /** Payload packets per flow that detectors look at; later ones go by the flow's label. */
+  /** Payload packets per flow that any module looks at (each module's own depth is capped by it). */
   inspectPackets: number;
   /**
    * Interim flow events (end `ongoing`), ms; 0: a flow's event comes only when it ends. When set,
@@ -32,14 +39,26 @@ export interface EngineConfig {
    * happen, not after an idle timeout of minutes.
    */
   interimMs: number;
+  /**
+   * Called with every piece of evidence a module returned, before the engine's trust rules, and
+   * whether they accepted it: the detector test harness reads modules through the real engine.
+   */
+  observeEvidence: EvidenceObserver | null;
 }
+
+export type EvidenceObserver = (protocol: string, evidence: Evidence, accepted: boolean) => void;
+
+export const DEFAULT_INSPECT_PACKETS = 16;
 
 export const DEFAULT_OPEN_PORTS: readonly number[] = [53, 80, 443, 123];
 
 export function engineConfig(overrides: Partial<EngineConfig> = {}): EngineConfig {
   return {
     inside: new CidrSet(DEFAULT_INSIDE_NETWORKS),
-    detectors: allDetectors,
+    modules: activeModules({}, overrides.inspectPackets ?? DEFAULT_INSPECT_PACKETS),
+    protect: new CidrSet([]),
+    maxPeersPerFlow: 256,
+    maxPeersPerHostPerMinute: 2000,
     timeLockMs: 120_000,
     openPorts: DEFAULT_OPEN_PORTS,
     dropUdp: true,
@@ -50,8 +69,9 @@ export function engineConfig(overrides: Partial<EngineConfig> = {}): EngineConfi
     maxPeers: 1_000_000,
     maxClients: 65_536,
     maxHosts: 262_144,
-    inspectPackets: 16,
+    inspectPackets: DEFAULT_INSPECT_PACKETS,
     interimMs: 0,
+    observeEvidence: null,
     ...overrides,
   };
 }

@@ -1,14 +1,17 @@
-import type { Transport } from '@p2pwall/common';
-import { addressKey, addressKeyFromText, formatAddressKey, isUnroutable, parseAddress } from './decode/address.js';
+import { endpointText, ipProtocolName, type Transport } from '@p2pwall/common';
+import { addressKey, addressKeyFromText, formatAddressKey, parseAddress } from './decode/address.js';
 import { DecodeStatus, IPPROTO_TCP, IPPROTO_UDP, PacketView, TCP_ACK, TCP_SYN, decodeIp } from './decode/packet.js';
 import { DetectionCounts } from './detect/detection-counts.js';
-import type { DetectContext, Evidence } from './detect/detector.js';
+import type { Evidence, NamedPeer } from './detect/module.js';
+import type { ActiveModule } from './detect/registry.js';
+import { SlotMemory } from './detect/slot-memory.js';
 import { engineConfig, type EngineConfig } from './engine-config.js';
 import type { EventSink, EvidenceRecord, FlowEvent } from './events.js';
-import { ClientTable } from './track/clients.js';
+import { ClientTable, protocolNames } from './track/clients.js';
 import { Flow, Verdict } from './track/flow.js';
 import { FlowTable, type FlowEndCause } from './track/flow-table.js';
-import { HostTable } from './track/hosts.js';
+import { HostTable, type InsideHost } from './track/hosts.js';
+import { AllowedPeers, PeerRefusal, addressRefusal } from './track/peer-guard.js';
 import { PeerTable, type PeerEntry } from './track/peers.js';
 
 export { Verdict };
@@ -47,10 +50,28 @@ export class EngineCounters {
   droppedTimeLock = 0;
   droppedSignature = 0;
   flows = 0;
+  /** Evidence the engine accepted (see evidenceRefused*). */
   evidence = 0;
+  /** Evidence refused: sent unsolicited from outside (on a flow an outside host opened). */
+  evidenceRefusedUnsolicited = 0;
+  /** Evidence refused: a reply on a flow whose inside host sent nothing of that protocol. */
+  evidenceRefusedUnanswered = 0;
+  /** Supporting evidence refused: not on a flow the inside host opened to a learned peer. */
+  evidenceRefusedSupporting = 0;
   clients = 0;
   peers = 0;
+  /** Peers refused by the guards, by reason (see track/peer-guard.ts). */
+  peersRefusedReserved = 0;
+  peersRefusedInside = 0;
+  peersRefusedProtected = 0;
+  peersRefusedAllowlisted = 0;
+  peersRefusedLowPort = 0;
+  /** Peers not learned because a flow or a host reached its cap. */
+  peersCappedFlow = 0;
+  peersCappedHost = 0;
 }
+
+const MINUTE_MS = 60_000;
 
 const HOUSEKEEPING_INTERVAL_MS = 1000;
 
@@ -75,10 +96,19 @@ export class Engine {
    * consults by itself. The live sensor then lets the connection skip the queue.
    */
   lastFlowClean = false;
+  /** The flow of the last packet judged; null for one that had none (malformed, not TCP/UDP-decodable). */
+  lastFlow: Flow | null = null;
 
+  /** Outside endpoints an operator allowed: never learned (the shared blocklist's allow entries). */
+  readonly allowedPeers = new AllowedPeers();
   private readonly view = new PacketView();
   private readonly openPort = new Uint8Array(65536);
-  private readonly context: DetectContext;
+  private readonly modules: readonly ActiveModule[];
+  /** Per module (by slot): bit 1 reads TCP, bit 2 reads UDP. */
+  private readonly moduleTransports: Uint8Array;
+  private readonly memories: SlotMemory[];
+  /** The deepest any module looks: past it a flow's module states are all freed. */
+  private readonly maxDepth: number;
   private lastHousekeeping = -Infinity;
   private now = 0;
   /** config.interimMs, read on every packet. */
@@ -98,7 +128,10 @@ export class Engine {
     this.peers = new PeerTable(this.config.maxPeers, this.config.peerTtlMs);
     this.clients = new ClientTable(this.config.maxClients, this.config.timeLockMs);
     this.hosts = new HostTable(this.config.maxHosts);
-    this.context = { flowLeadsToKnownPeer: (flow) => this.leadsToPeer(flow) };
+    this.modules = this.config.modules;
+    this.moduleTransports = Uint8Array.from(this.modules, ({ module }) => (module.transports.includes('tcp') ? TCP_BIT : 0) | (module.transports.includes('udp') ? UDP_BIT : 0));
+    this.memories = this.modules.map(({ module }, slot) => new SlotMemory(slot, module));
+    this.maxDepth = Math.min(this.config.inspectPackets, Math.max(0, ...this.modules.map((active) => active.inspectPackets)));
   }
 
   /** Judges the IP packet at buf[offset, end). `now` is in ms. */
@@ -113,6 +146,7 @@ export class Engine {
     view.ts = now;
     view.wireLength = wireLength;
     this.lastFlowClean = false;
+    this.lastFlow = null;
     if (status === DecodeStatus.malformed) {
       counters.malformed++;
       return this.accept(Reason.malformed);
@@ -164,6 +198,7 @@ export class Engine {
       fromInside = flow.insidePort === sport && flow.insideAddress === addressKey(buf, srcOffset, addressLength);
     }
     this.flows.touch(flow);
+    this.lastFlow = flow;
     // Only flows across the boundary interest the brain while they live.
     if (this.interimMs > 0 && flow.crossesBoundary) this.flows.noteChange(flow, now);
 
@@ -180,9 +215,9 @@ export class Engine {
       direction.payloadPackets++;
       if (direction.firstPayloadLength === 0) direction.firstPayloadLength = payloadLength;
       const inspected = flow.out.payloadPackets + flow.in.payloadPackets;
-      if (inspected <= this.config.inspectPackets) signature = this.inspect(view, flow, fromInside, now);
-      // Detectors are done with this flow: free their reassembly buffers now, not at eviction.
-      else if (inspected === this.config.inspectPackets + 1) flow.detectorState = null;
+      if (inspected <= this.maxDepth) signature = this.inspect(view, flow, fromInside, inspected, now);
+      // Every module is done with this flow: free their buffers now, not at eviction.
+      else if (flow.moduleStates !== null) flow.moduleStates = null;
     }
 
     if (!flow.crossesBoundary) {
@@ -231,27 +266,70 @@ export class Engine {
     return flow;
   }
 
-  private inspect(view: PacketView, flow: Flow, fromInside: boolean, now: number): boolean {
-    const detectors = this.config.detectors;
+  private inspect(view: PacketView, flow: Flow, fromInside: boolean, inspected: number, now: number): boolean {
+    const modules = this.modules;
+    const transportBit = view.protocol === IPPROTO_TCP ? TCP_BIT : view.protocol === IPPROTO_UDP ? UDP_BIT : 0;
     let found = false;
-    for (let slot = 0; slot < detectors.length; slot++) {
-      const evidence = detectors[slot]!.inspect(view, flow, fromInside, slot, this.context);
-      if (evidence === null) continue;
-      found = true;
-      this.onEvidence(view, flow, fromInside, evidence, now);
+    for (let slot = 0; slot < modules.length; slot++) {
+      if ((this.moduleTransports[slot]! & transportBit) === 0) continue;
+      const memory = this.memories[slot]!;
+      memory.flow = flow;
+      if (inspected > modules[slot]!.inspectPackets) {
+        // Past this module's depth: it sees no more of the flow, and keeps nothing for it.
+        memory.close();
+        continue;
+      }
+      memory.concluded = (flow.labels & (1 << slot)) !== 0;
+      const evidence = modules[slot]!.module.inspect(view, flow, fromInside, memory);
+      memory.closeIfDone();
+      if (evidence !== null && this.onEvidence(view, flow, fromInside, slot, evidence, now)) found = true;
     }
     return found;
   }
 
-  private onEvidence(view: PacketView, flow: Flow, fromInside: boolean, evidence: Evidence, now: number): void {
+  /**
+   * What evidence may do is decided here, once, for every protocol (DESIGN.md principle 6):
+   * - what arrives from outside on a flow an outside host opened never counts;
+   * - a reply counts only on a flow whose inside host sent that protocol's evidence itself;
+   * - supporting evidence counts only on a flow the inside host opened to a learned peer.
+   * Returns whether the evidence was accepted.
+   */
+  private trust(flow: Flow, fromInside: boolean, slot: number, evidence: Evidence): boolean {
+    const counters = this.counters;
+    if (evidence.supporting) {
+      if (flow.initiatorInside && this.leadsToPeer(flow)) return true;
+      counters.evidenceRefusedSupporting++;
+      return false;
+    }
+    if (fromInside) return true;
+    if (!flow.initiatorInside) {
+      counters.evidenceRefusedUnsolicited++;
+      return false;
+    }
+    if ((flow.ownLabels & (1 << slot)) !== 0) return true;
+    counters.evidenceRefusedUnanswered++;
+    return false;
+  }
+
+  private onEvidence(view: PacketView, flow: Flow, fromInside: boolean, slot: number, evidence: Evidence, now: number): boolean {
+    const protocol = this.modules[slot]!.module.name;
+    const accepted = this.trust(flow, fromInside, slot, evidence);
+    this.config.observeEvidence?.(protocol, evidence, accepted);
+    if (!accepted) return false;
     this.counters.evidence++;
-    this.detections.add(evidence.protocol, evidence.rule);
-    if (flow.app === null) flow.app = evidence.protocol;
+    this.detections.add(protocol, evidence.rule);
+    const bit = 1 << slot;
+    if ((flow.labels & bit) === 0) {
+      // Slots are in priority order: the lowest labelled slot names the flow.
+      if (flow.labels === 0 || bit < (flow.labels & -flow.labels)) flow.app = protocol;
+      flow.labels |= bit;
+    }
+    if (fromInside) flow.ownLabels |= bit;
     if (!flow.rules.includes(evidence.rule) && flow.rules.length < 8) flow.rules.push(evidence.rule);
-    if (!flow.crossesBoundary) return;
+    if (!flow.crossesBoundary) return true;
 
     const host = flow.host!;
-    const { entry, change } = this.clients.identify(flow.insideAddress, evidence.protocol, evidence.rule, now);
+    const { entry, change } = this.clients.identify(flow.insideAddress, protocol, evidence.rule, now);
     host.client = entry;
     if (change === 'new') {
       if (entry.evidenceCount === 1) this.counters.clients++;
@@ -260,8 +338,9 @@ export class Engine {
         letter: 'c',
         ts: now,
         host: entry.host,
-        protocol: entry.protocol,
-        evidence: [this.evidenceRecord(view, fromInside, evidence)],
+        protocol,
+        protocols: protocolNames(entry),
+        evidence: [this.evidenceRecord(view, fromInside, protocol, evidence)],
         hostPackets: host.packets,
         msSinceFirstPacket: now - host.firstSeen,
         lockedUntil: entry.lockedUntil,
@@ -271,21 +350,66 @@ export class Engine {
       this.emit({ event: 'lock', ts: now, host: entry.host, lockedUntil: entry.lockedUntil });
     }
 
-    // The outside end listens on its port when we reached it, and always for UDP, where
-    // FastTrack nodes answer from their listening port; a TCP peer that called in is blocked as
-    // a whole address, since its source port says nothing about where it listens.
+    // The outside end listens on its port when the inside host reached it, and for UDP, where
+    // peers answer from their listening port; a TCP peer that called in is learned as a whole
+    // address, since its source port says nothing about where it listens.
     const peerPort = flow.protocol === IPPROTO_UDP || flow.initiatorInside ? flow.outsidePort : 0;
-    this.learnPeer(flow.outsideAddress, peerPort, evidence.protocol, evidence.rule, entry.host, now);
-    for (const hint of evidence.peerHints ?? []) {
-      const bytes = parseAddress(hint.ip);
-      if (!bytes || isUnroutable(bytes) || this.config.inside.containsBytes(bytes)) continue;
-      const hintKey = addressKeyFromText(hint.ip)!;
-      this.learnPeer(hintKey, hint.port, evidence.protocol, hint.via, entry.host, now);
+    const outsideOffset = fromInside ? view.dstAddressOffset : view.srcAddressOffset;
+    if (this.admitPeer(view.buf, outsideOffset, view.addressLength, flow.outsideAddress, peerPort, null, flow, host, now)) {
+      this.learnPeer(flow.outsideAddress, peerPort, evidence.transport, protocol, evidence.rule, entry.host, now);
+    }
+    // Peers a payload names: only on a flow that is this protocol's by the host's own traffic.
+    if (evidence.peers !== undefined && !evidence.supporting && (flow.ownLabels & bit) !== 0) {
+      for (const named of evidence.peers) this.learnNamedPeer(named, protocol, flow, host, entry.host, now);
+    }
+    return true;
+  }
+
+  private learnNamedPeer(named: NamedPeer, protocol: string, flow: Flow, host: InsideHost, learnedFrom: string, now: number): void {
+    const bytes = parseAddress(named.ip);
+    if (bytes === null || !(named.port >= 1 && named.port <= 65535)) return;
+    const key = addressKeyFromText(named.ip)!;
+    if (this.admitPeer(bytes, 0, bytes.length as 4 | 16, key, named.port, named, flow, host, now)) {
+      this.learnPeer(key, named.port, named.transport, protocol, named.via, learnedFrom, now);
     }
   }
 
-  private learnPeer(addressKeyOfPeer: string, port: number, protocol: string, via: string, learnedFrom: string, now: number): void {
-    const { entry, change } = this.peers.learn(addressKeyOfPeer, port, 'both', { protocol, via, learnedFrom, now });
+  /**
+   * The guards every peer passes before it is learned (track/peer-guard.ts), then the caps: per
+   * flow, and per inside host per minute. Counted when refused or capped.
+   */
+  private admitPeer(buf: Uint8Array, offset: number, length: 4 | 16, key: string, port: number, named: NamedPeer | null, flow: Flow, host: InsideHost, now: number): boolean {
+    const counters = this.counters;
+    let refusal = addressRefusal(buf, offset, length, this.config.inside, this.config.protect);
+    if (refusal === null && named !== null && named.port < 1024 && named.lowPortReason === undefined) refusal = PeerRefusal.lowPort;
+    if (refusal === null && this.allowedPeers.size > 0 && this.allowedPeers.covers(formatAddressKey(key), port, now)) refusal = PeerRefusal.allowlisted;
+    if (refusal !== null) {
+      if (refusal === PeerRefusal.reserved) counters.peersRefusedReserved++;
+      else if (refusal === PeerRefusal.inside) counters.peersRefusedInside++;
+      else if (refusal === PeerRefusal.protected) counters.peersRefusedProtected++;
+      else if (refusal === PeerRefusal.allowlisted) counters.peersRefusedAllowlisted++;
+      else counters.peersRefusedLowPort++;
+      return false;
+    }
+    if (flow.peersLearned >= this.config.maxPeersPerFlow) {
+      counters.peersCappedFlow++;
+      return false;
+    }
+    if (now - host.peerMinuteStart >= MINUTE_MS) {
+      host.peerMinuteStart = now;
+      host.peersThisMinute = 0;
+    }
+    if (host.peersThisMinute >= this.config.maxPeersPerHostPerMinute) {
+      counters.peersCappedHost++;
+      return false;
+    }
+    flow.peersLearned++;
+    host.peersThisMinute++;
+    return true;
+  }
+
+  private learnPeer(addressKeyOfPeer: string, port: number, transport: Transport, protocol: string, via: string, learnedFrom: string, now: number): void {
+    const { entry, change } = this.peers.learn(addressKeyOfPeer, port, transport, { protocol, via, learnedFrom, now });
     if (change === 'none') return;
     if (change === 'new') this.counters.peers++;
     this.emitPeer(entry, change === 'new' ? 'peer' : 'peer-refresh', now);
@@ -363,14 +487,14 @@ export class Engine {
     return Verdict.accept;
   }
 
-  private evidenceRecord(view: PacketView, fromInside: boolean, evidence: Evidence): EvidenceRecord {
+  private evidenceRecord(view: PacketView, fromInside: boolean, protocol: string, evidence: Evidence): EvidenceRecord {
     const buf = view.buf;
     const length = view.addressLength;
     const src = formatAddressKey(addressKey(buf, view.srcAddressOffset, length));
     const dst = formatAddressKey(addressKey(buf, view.dstAddressOffset, length));
-    const proto = protocolName(view.protocol);
+    const proto = ipProtocolName(view.protocol);
     const record: EvidenceRecord = {
-      protocol: evidence.protocol,
+      protocol,
       rule: evidence.rule,
       packet: this.counters.packets,
       flow: `${proto} ${endpointText(src, view.srcPort)} > ${endpointText(dst, view.dstPort)}${fromInside ? '' : ' (inbound)'}`,
@@ -392,10 +516,10 @@ export class Engine {
   }
 
   /** Time-locks an inside host on a shared decision, as if it had been identified here. */
-  lockHost(ip: string, lockedUntil: number, protocol = 'shared'): boolean {
+  lockHost(ip: string, lockedUntil: number): boolean {
     const key = addressKeyFromText(ip);
     if (key === null) return false;
-    const entry = this.clients.lock(key, protocol, lockedUntil, this.now);
+    const entry = this.clients.lock(key, lockedUntil, this.now);
     const host = this.hosts.get(key);
     if (host) host.client = entry;
     return true;
@@ -413,6 +537,24 @@ export class Engine {
     if (key === null) return false;
     this.clients.allow(key, until);
     return true;
+  }
+
+  /**
+   * An operator's allow entry for an outside endpoint (port 0: the whole address): forgotten if
+   * learned, and not learned again until `until` (ms).
+   */
+  allowPeer(ip: string, port: number, until: number): boolean {
+    const key = addressKeyFromText(ip);
+    if (key === null) return false;
+    this.allowedPeers.allow(formatAddressKey(key), port, until);
+    for (const transport of ['tcp', 'udp', 'both'] as const) this.peers.remove(key, port, transport);
+    return true;
+  }
+
+  /** The endpoint's allow entry ended. */
+  disallowPeer(ip: string, port: number): boolean {
+    const key = addressKeyFromText(ip);
+    return key !== null && this.allowedPeers.disallow(formatAddressKey(key), port);
   }
 
   /** The host's allow entry ended: evidence locks it again from now on. */
@@ -458,9 +600,9 @@ function isClean(flow: Flow): boolean {
   const out = flow.out.payloadPackets;
   const back = flow.in.payloadPackets;
   if ((out === 0 || back === 0) && Math.max(out, back) < ONE_WAY_CLEAN_PAYLOADS) return false;
-  const state = flow.detectorState;
-  if (state !== null) {
-    for (const entry of state) if (entry !== undefined && entry !== null) return false;
+  const states = flow.moduleStates;
+  if (states !== null) {
+    for (const state of states) if (state !== undefined) return false;
   }
   return true;
 }
@@ -494,17 +636,8 @@ function compareEnds(buf: Uint8Array, aOffset: number, aPort: number, bOffset: n
   return aPort - bPort;
 }
 
-export function protocolName(protocol: number): string {
-  if (protocol === IPPROTO_TCP) return 'tcp';
-  if (protocol === IPPROTO_UDP) return 'udp';
-  if (protocol === 1) return 'icmp';
-  if (protocol === 58) return 'icmpv6';
-  return `ip-${protocol}`;
-}
-
-function endpointText(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
-}
+const TCP_BIT = 1;
+const UDP_BIT = 2;
 
 function flowEvent(flow: Flow, cause: FlowEvent['end'], now: number): FlowEvent {
   const inside = formatAddressKey(flow.insideAddress);
@@ -520,7 +653,7 @@ function flowEvent(flow: Flow, cause: FlowEvent['end'], now: number): FlowEvent 
     event: 'flow',
     letter,
     ts: now,
-    proto: protocolName(flow.protocol),
+    proto: ipProtocolName(flow.protocol),
     src: initiatorInside ? inside : outside,
     sport: initiatorInside ? flow.insidePort : flow.outsidePort,
     dst: initiatorInside ? outside : inside,

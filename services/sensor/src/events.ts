@@ -21,7 +21,10 @@ export interface ClientEvent {
   letter: 'c';
   ts: number;
   host: string;
+  /** The protocol this identification is by (a host identified by a second protocol gets a second event). */
   protocol: string;
+  /** Every protocol the host was identified by so far, first seen first. */
+  protocols: string[];
   evidence: EvidenceRecord[];
   /** Packets the engine had seen from this host when it identified it, and since its first one. */
   hostPackets: number;

@@ -4,6 +4,7 @@ import { CaptureError } from '../capture/source.js';
 import { mergeByTime } from '../capture/merge.js';
 import { openCapture } from '../capture/open.js';
 import { CidrError, CidrSet, DEFAULT_INSIDE_NETWORKS, parseCidr } from '../decode/cidr.js';
+import { ModuleRegistryError, activeModules, protocolModules, type ModuleSelection } from '../detect/registry.js';
 import { DEFAULT_OPEN_PORTS } from '../engine-config.js';
 import { Engine } from '../engine.js';
 import { EventLettersError, eventLogger, parseEventLetters } from '../event-log.js';
@@ -17,6 +18,8 @@ import type { PacketSource } from '../capture/source.js';
 
 interface AnalyzeOptions {
   inside?: string[];
+  protect?: string[];
+  detectors?: ModuleSelection;
   format: 'text' | 'jsonl';
   timeLock: number;
   udpDrop: boolean;
@@ -51,6 +54,29 @@ function cidr(text: string): string {
   return text;
 }
 
+/**
+ * `fasttrack,bittorrent=8`: the protocol modules to run (the others are off), each with an
+ * optional inspection depth. `all`: every module with its defaults.
+ */
+export function parseDetectorList(text: string): ModuleSelection {
+  if (text === 'all') return Object.fromEntries(protocolModules.map((module) => [module.name, {}]));
+  const selection: Record<string, { inspectPackets?: number }> = {};
+  for (const item of text.split(',')) {
+    const match = /^([a-z0-9-]+)(?:=(\d{1,4}))?$/.exec(item.trim());
+    if (!match) throw invalidArgument(new Error(`"${item}" is not <protocol> or <protocol>=<packets>`));
+    const [, name, depth] = match;
+    if (name! in selection) throw invalidArgument(new Error(`"${name}" is named twice`));
+    selection[name!] = depth === undefined ? {} : { inspectPackets: Number(depth) };
+  }
+  try {
+    activeModules(selection, Number.MAX_SAFE_INTEGER, { onlyNamed: true });
+  } catch (error) {
+    if (error instanceof ModuleRegistryError) throw invalidArgument(new Error(error.message.replace(/^detectors\./, '')));
+    throw error;
+  }
+  return selection;
+}
+
 export function analyzeCommand(): Command {
   return new Command('analyze')
     .summary('run the detection engine over packet captures')
@@ -62,6 +88,12 @@ export function analyzeCommand(): Command {
     .argument('<capture...>', 'pcap or pcapng files (Ethernet, raw IP, Linux cooked SLL/SLL2, VLAN tags)')
     .addOption(
       new Option('--inside <cidr>', `an inside network, repeatable (default: ${DEFAULT_INSIDE_NETWORKS.join(', ')})`).argParser(collect(cidr)),
+    )
+    .addOption(new Option('--protect <cidr>', 'infrastructure never learned as a peer (resolvers, proxies, servers), repeatable').argParser(collect(cidr)))
+    .addOption(
+      new Option('--detectors <list>', `protocol modules to run, comma-separated, each optionally =<packets> of depth (known: ${protocolModules.map((module) => module.name).join(', ')})`)
+        .argParser(parseDetectorList)
+        .default(undefined, 'all'),
     )
     .addOption(new Option('--format <format>', 'text: a readable report; jsonl: one JSON event a line').choices(['text', 'jsonl']).default('text'))
     .addOption(new Option('-t, --time-lock <seconds>', 'how long an identified client\'s new outbound connections to high ports stay blocked; 0 disables').argParser(integerInRange(0, 86_400)).default(120))
@@ -106,6 +138,8 @@ function runAnalyze(paths: string[], options: AnalyzeOptions): number {
   const engine = new Engine(
     {
       inside: new CidrSet(options.inside ?? DEFAULT_INSIDE_NETWORKS),
+      protect: new CidrSet(options.protect ?? []),
+      modules: activeModules(options.detectors ?? {}, 16, { onlyNamed: options.detectors !== undefined }),
       timeLockMs: options.timeLock * 1000,
       dropUdp: options.udpDrop,
       monitor: options.monitor,

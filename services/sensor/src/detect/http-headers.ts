@@ -6,7 +6,8 @@
  * Everything works on bytes: nothing here turns a payload into a string, and walking lines
  * allocates nothing, so a detector pays for text only when a line actually matches.
  */
-import { TCP_SYN, type PacketView } from '../decode/packet.js';
+import { TCP_SYN } from '../decode/packet.js';
+import type { PacketReader } from './module.js';
 
 /** At most this many bytes of a stream's start are kept; a header block longer than that is cut. */
 export const HEADER_BLOCK_CAPACITY = 4096;
@@ -172,7 +173,7 @@ export class HeaderLines {
 }
 
 /** The sequence number of a segment's first payload byte (a SYN takes one number before it). */
-function payloadSeq(packet: PacketView): number {
+function payloadSeq(packet: PacketReader): number {
   return (packet.tcpFlags & TCP_SYN) !== 0 ? (packet.tcpSeq + 1) >>> 0 : packet.tcpSeq;
 }
 
@@ -180,7 +181,7 @@ function payloadSeq(packet: PacketView): number {
  * Walks the header lines in a stream's first segment where they lie, in the packet buffer:
  * most header blocks fit in one segment, and then nothing needs to be copied or kept.
  */
-export function walkFirstSegment(lines: HeaderLines, packet: PacketView): void {
+export function walkFirstSegment(lines: HeaderLines, packet: PacketReader): void {
   const start = packet.payloadOffset;
   lines.reset(packet.buf, start, start + Math.min(packet.payloadLength, HEADER_BLOCK_CAPACITY), 0);
 }
@@ -205,7 +206,7 @@ export class StreamHead {
   /** Nothing more will be collected: the block ended, or the capacity is reached. */
   finished = false;
 
-  constructor(firstSegment: PacketView, walked: HeaderLines) {
+  constructor(firstSegment: PacketReader, walked: HeaderLines) {
     this.copy(firstSegment);
     this.nextSeq = (payloadSeq(firstSegment) + firstSegment.payloadLength) >>> 0;
     this.scanned = walked.resumeAt - firstSegment.payloadOffset;
@@ -219,7 +220,7 @@ export class StreamHead {
   }
 
   /** Appends the segment when it is the next one in sequence; returns whether bytes were added. */
-  append(segment: PacketView): boolean {
+  append(segment: PacketReader): boolean {
     if (this.finished || payloadSeq(segment) !== this.nextSeq) return false;
     this.nextSeq = (this.nextSeq + segment.payloadLength) >>> 0;
     return this.copy(segment) > 0;
@@ -237,7 +238,7 @@ export class StreamHead {
     if (lines.blockEnded || this.length >= HEADER_BLOCK_CAPACITY) this.finished = true;
   }
 
-  private copy(segment: PacketView): number {
+  private copy(segment: PacketReader): number {
     const count = Math.min(segment.payloadLength, HEADER_BLOCK_CAPACITY - this.length);
     if (count <= 0) return 0;
     const start = segment.payloadOffset;

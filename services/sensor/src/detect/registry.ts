@@ -1,30 +1,67 @@
 /**
- * The detectors the engine runs, one per protocol. A detector's position in the list the engine
- * uses is its slot: the index of its per-flow state in `flow.detectorState`.
+ * The protocol modules the sensor knows: one line each. Everything else about a protocol lives
+ * in its folder under detect/.
  */
-import type { Detector } from './detector.js';
-import { fastTrackDetector } from './fasttrack.js';
+import { isProtocolName, parseRuleId } from '@p2pwall/common';
+import { fastTrack } from './fasttrack/fasttrack.js';
+import type { ModuleSettings, ProtocolModule } from './module.js';
 
-/** Every detector, in the order they are asked about a packet. */
-export const detectors: readonly Detector[] = [fastTrackDetector];
+export const protocolModules: readonly ProtocolModule[] = [fastTrack];
 
-export class DetectorRegistryError extends Error {}
+/** Modules one engine can run: their per-flow flags are bits of a 32-bit number. */
+export const MAX_MODULES = 30;
+
+export class ModuleRegistryError extends Error {}
+
+/** A module the engine runs, with its effective depth. */
+export interface ActiveModule {
+  readonly module: ProtocolModule;
+  /** Payload packets per flow it sees: its own depth or the operator's, never above the engine's bound. */
+  readonly inspectPackets: number;
+}
+
+/** What an operator may say per protocol (`detectors:` in the YAML, `--detectors` in analyze). */
+export type ModuleSelection = Readonly<Record<string, Partial<ModuleSettings>>>;
+
+/** Throws when a module breaks the contract: a bad name, no transport, a rule outside its namespace. */
+export function checkModule(module: ProtocolModule): void {
+  const where = `protocol module "${module.name}"`;
+  if (!isProtocolName(module.name)) throw new ModuleRegistryError(`${where}: its name must be lower-case letters, digits and dashes`);
+  if (module.transports.length === 0) throw new ModuleRegistryError(`${where}: reads no transport`);
+  if (!(Number.isInteger(module.inspectPackets) && module.inspectPackets >= 1)) throw new ModuleRegistryError(`${where}: inspectPackets must be a whole number >= 1`);
+  if (!Number.isFinite(module.priority)) throw new ModuleRegistryError(`${where}: priority must be a number`);
+  for (const rule of module.rules) {
+    if (parseRuleId(rule)?.namespace !== module.name) throw new ModuleRegistryError(`${where}: rule "${rule}" is not "${module.name}/<rule>"`);
+  }
+  if ((module.isDone === undefined) !== (module.createState === undefined)) throw new ModuleRegistryError(`${where}: createState and isDone go together`);
+}
 
 /**
- * The detectors named in `names` (their `protocol`), in that order; all of them when `names` is
- * omitted. Throws for a name no detector has, or one named twice.
+ * The modules to run, highest priority first. `selection` names protocols to configure: an
+ * unknown name is an error naming the key; a module it does not mention runs with its defaults,
+ * unless `onlyNamed` (analyze's `--detectors`) leaves it out. `maxInspectPackets` is the engine's
+ * bound on every module's depth.
  */
-export function createRegistry(names?: readonly string[]): Detector[] {
-  if (names === undefined) return [...detectors];
-  const selected: Detector[] = [];
-  for (const name of names) {
-    const detector = detectors.find((candidate) => candidate.protocol === name);
-    if (!detector) {
-      const known = detectors.map((candidate) => candidate.protocol).join(', ');
-      throw new DetectorRegistryError(`unknown detector "${name}" (known: ${known})`);
-    }
-    if (selected.includes(detector)) throw new DetectorRegistryError(`detector "${name}" is named twice`);
-    selected.push(detector);
+export function activeModules(selection: ModuleSelection = {}, maxInspectPackets = 16, options: { onlyNamed?: boolean; available?: readonly ProtocolModule[] } = {}): ActiveModule[] {
+  const available = options.available ?? protocolModules;
+  const names = new Set<string>();
+  for (const module of available) {
+    checkModule(module);
+    if (names.has(module.name)) throw new ModuleRegistryError(`protocol module "${module.name}" is registered twice`);
+    names.add(module.name);
   }
-  return selected;
+  for (const name of Object.keys(selection)) {
+    if (!names.has(name)) throw new ModuleRegistryError(`detectors.${name}: unknown protocol (known: ${[...names].join(', ')})`);
+  }
+  const active: ActiveModule[] = [];
+  for (const module of available) {
+    const settings = selection[module.name];
+    if (settings === undefined ? options.onlyNamed === true : settings.enabled === false) continue;
+    const depth = settings?.inspectPackets ?? module.inspectPackets;
+    if (!(Number.isInteger(depth) && depth >= 1)) throw new ModuleRegistryError(`detectors.${module.name}.inspectPackets: must be a whole number >= 1, got ${depth}`);
+    active.push({ module, inspectPackets: Math.min(depth, maxInspectPackets) });
+  }
+  if (active.length > MAX_MODULES) throw new ModuleRegistryError(`at most ${MAX_MODULES} protocol modules can run at once`);
+  // Stable: equal priorities keep their registry order.
+  return active.sort((a, b) => b.module.priority - a.module.priority);
 }

@@ -1,11 +1,26 @@
 import { formatAddressKey } from '../decode/address.js';
 import { BoundedMap } from './bounded-map.js';
 
-/** An inside host identified as a P2P client (ftwall's "green client"). */
+/** What one protocol's evidence said about a client. */
+export interface ClientProtocol {
+  readonly name: string;
+  firstEvidence: number;
+  lastEvidence: number;
+  evidenceCount: number;
+}
+
+/** Protocols kept per client: a host runs a handful of P2P clients at most. */
+const MAX_PROTOCOLS_PER_CLIENT = 16;
+
+/**
+ * An inside host identified as a P2P client (ftwall's "green client"), with every protocol it was
+ * identified by, in the order they were first seen. Empty for a host locked on a shared decision
+ * alone.
+ */
 export interface ClientEntry {
   readonly addressKey: string;
   readonly host: string;
-  protocol: string;
+  readonly protocols: ClientProtocol[];
   firstSeen: number;
   lastEvidence: number;
   /** New outbound connections are time-locked until then (ms); 0 when never locked. */
@@ -19,11 +34,33 @@ export interface ClientEntry {
 export interface IdentifyResult {
   entry: ClientEntry;
   /**
-   * new: first identification (or again after the lock ran out); relocked: the lock was
-   * extended by more than half its length since last announced; none: nothing to tell.
+   * new: first identification (or again after the lock ran out, or by a protocol not seen on
+   * this host before); relocked: the lock was extended by more than half its length since last
+   * announced; none: nothing to tell.
    */
   change: 'new' | 'relocked' | 'none';
 }
+
+/** The names of a client's protocols, first seen first. */
+export function protocolNames(entry: ClientEntry): string[] {
+  return entry.protocols.map((protocol) => protocol.name);
+}
+
+/** Records one piece of `name`'s evidence; true when the client had none of it before. */
+function noteProtocol(entry: ClientEntry, name: string, now: number): boolean {
+  for (const known of entry.protocols) {
+    if (known.name !== name) continue;
+    known.lastEvidence = now;
+    known.evidenceCount++;
+    return false;
+  }
+  if (entry.protocols.length >= MAX_PROTOCOLS_PER_CLIENT) return false;
+  entry.protocols.push({ name, firstEvidence: now, lastEvidence: now, evidenceCount: 1 });
+  return true;
+}
+
+/** Rules kept per client (its evidence is counted beyond that, not listed). */
+const MAX_RULES_PER_CLIENT = 64;
 
 /** Identified clients by address key, bounded; the least recently active is evicted first. */
 export class ClientTable {
@@ -58,7 +95,7 @@ export class ClientTable {
       entry = {
         addressKey,
         host: formatAddressKey(addressKey),
-        protocol,
+        protocols: [{ name: protocol, firstEvidence: now, lastEvidence: now, evidenceCount: 1 }],
         firstSeen: now,
         lastEvidence: now,
         lockedUntil,
@@ -72,10 +109,11 @@ export class ClientTable {
     const wasLocked = entry.lockedUntil > now;
     entry.lastEvidence = now;
     entry.evidenceCount++;
-    entry.rules.add(rule);
+    if (entry.rules.size < MAX_RULES_PER_CLIENT) entry.rules.add(rule);
+    const newProtocol = noteProtocol(entry, protocol, now);
     entry.lockedUntil = Math.max(entry.lockedUntil, lockedUntil);
     this.entries.refresh(addressKey, entry);
-    if (this.timeLockMs > 0 && !wasLocked && entry.lockedUntil > now) {
+    if (newProtocol || (this.timeLockMs > 0 && !wasLocked && entry.lockedUntil > now)) {
       entry.announcedLockUntil = entry.lockedUntil;
       return { entry, change: 'new' };
     }
@@ -87,11 +125,11 @@ export class ClientTable {
   }
 
   /** Locks a host on another's word (a shared decision): no evidence of its own here. */
-  lock(addressKey: string, protocol: string, lockedUntil: number, now: number): ClientEntry {
+  lock(addressKey: string, lockedUntil: number, now: number): ClientEntry {
     const entry = this.entries.get(addressKey) ?? {
       addressKey,
       host: formatAddressKey(addressKey),
-      protocol,
+      protocols: [],
       firstSeen: now,
       lastEvidence: now,
       lockedUntil: 0,

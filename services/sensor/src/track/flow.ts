@@ -28,11 +28,21 @@ export class Flow {
   readonly out = new FlowDirection();
   /** Outside → inside. */
   readonly in = new FlowDirection();
-  /** FastTrack, BitTorrent, …: the first protocol a detector found on it. */
+  /**
+   * The flow's label: of the protocol modules whose evidence the engine accepted on it, the one
+   * with the highest priority (the lowest slot); null while none.
+   */
   app: string | null = null;
+  /** Bit s: the module in slot s (the engine's module list) concluded on this flow. */
+  labels = 0;
+  /** Bit s: ... from a packet the inside host sent itself (what lets a reply or a named peer count). */
+  ownLabels = 0;
+  /** Rule ids accepted on this flow, at most 8, each once. */
   rules: string[] = [];
-  /** Per-detector scratch, indexed by the detector's registry slot. */
-  detectorState: unknown[] | null = null;
+  /** Per-module state, by slot; null while no module keeps any. */
+  moduleStates: unknown[] | null = null;
+  /** Peers this flow taught (bounded by EngineConfig.maxPeersPerFlow). */
+  peersLearned = 0;
   verdict: Verdict = Verdict.accept;
   reason = 'clean';
   droppedPackets = 0;

@@ -8,6 +8,9 @@ export interface InsideHost {
   firstSeen: number;
   /** Set while the host is an identified client. */
   client: ClientEntry | null;
+  /** Start of the minute its learned peers are counted in (ms), and how many so far. */
+  peerMinuteStart: number;
+  peersThisMinute: number;
 }
 
 /**
@@ -36,7 +39,7 @@ export class HostTable {
 
   /** The host record for a new flow, created if needed and marked most recently active. */
   forNewFlow(addressKey: string, now: number): InsideHost {
-    const host = this.hosts.get(addressKey) ?? { addressKey, packets: 0, firstSeen: now, client: null };
+    const host = this.hosts.get(addressKey) ?? { addressKey, packets: 0, firstSeen: now, client: null, peerMinuteStart: now, peersThisMinute: 0 };
     this.hosts.set(addressKey, host);
     return host;
   }

@@ -1,3 +1,4 @@
+import { parseIpProtocolName } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import { parseAddress } from '../decode/address.js';
 import type { CidrSet } from '../decode/cidr.js';
@@ -19,15 +20,11 @@ function addressBytes(text: string, what: string): Uint8Array {
   return bytes;
 }
 
-const PROTOCOLS: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58 };
-
-/** "tcp" → 6, "udp" → 17, "ip-47" → 47 (the engine's protocolName, inverted). */
+/** "tcp" → 6, "udp" → 17, "ip-47" → 47 (ipProtocolName, inverted). */
 export function protocolNumber(name: string): number {
-  const known = PROTOCOLS[name];
-  if (known !== undefined) return known;
-  const match = /^ip-(\d{1,3})$/.exec(name);
-  if (match) return Number(match[1]);
-  throw new SummaryError(`protocol "${name}" is unknown`);
+  const number = parseIpProtocolName(name);
+  if (number === undefined) throw new SummaryError(`protocol "${name}" is unknown`);
+  return number;
 }
 
 const ENDS: Record<FlowEvent['end'], p2pwall.v1.FlowEnd> = {

@@ -29,8 +29,8 @@ describe('p2pwall-sensor (built binary)', () => {
     const events = run.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as { event: string; [key: string]: unknown });
     expect(events.at(-1)).toMatchObject({ event: 'summary', packets: SCENARIOS['kazaa-demo']!().frames.length, clients: 3, peers: 207, malformed: 0 });
     expect(events.filter((e) => e.event === 'summary')).toHaveLength(1);
-    expect(events.find((e) => e.event === 'client')).toMatchObject({ host: '192.168.1.5', protocol: 'fasttrack', evidence: [expect.objectContaining({ rule: 'udp-ping' })] });
-    expect(events.find((e) => e.event === 'peer')).toMatchObject({ protocol: 'fasttrack', via: 'udp-ping', port: expect.any(Number) });
+    expect(events.find((e) => e.event === 'client')).toMatchObject({ host: '192.168.1.5', protocol: 'fasttrack', evidence: [expect.objectContaining({ rule: 'fasttrack/udp-ping' })] });
+    expect(events.find((e) => e.event === 'peer')).toMatchObject({ protocol: 'fasttrack', via: 'fasttrack/udp-ping', port: expect.any(Number) });
     expect(events.find((e) => e.event === 'flow')).toHaveProperty('verdict');
     expect(new Set(events.map((e) => e.event))).toEqual(new Set(['client', 'peer', 'flow', 'summary']));
   });

@@ -55,7 +55,7 @@ describe('synthetic FastTrack captures', () => {
     expect(clientsOf(events)).toEqual(['192.168.1.6']);
     expect(new Set(peersOf(events))).toEqual(new Set(scenario.expected.peers));
     const client = events.find((e) => e.event === 'client');
-    expect(client).toMatchObject({ evidence: [expect.objectContaining({ rule: 'http-hash-request' })] });
+    expect(client).toMatchObject({ evidence: [expect.objectContaining({ rule: 'fasttrack/http-hash-request' })] });
     // The handshake before the download went to a peer nobody knew yet: no evidence, no drop.
     const handshake = flowsOf(events).find((f) => f.sport === 45000);
     expect(handshake).toMatchObject({ app: null, verdict: 'accept' });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Evidence } from '../../src/detect/detector.js';
-import { FastTrackDetector, parseIpv4Endpoint } from '../../src/detect/fasttrack.js';
+import type { Evidence } from '../../src/detect/module.js';
+import { FastTrackModule, parseIpv4Endpoint } from '../../src/detect/fasttrack/fasttrack.js';
 import { ascii } from '../../src/detect/http-headers.js';
 import { DetectorHarness, reversed, tcpSegments, tcpSyn, tcpSynAck, type FeedResult } from '../support/detector-harness.js';
 import {
@@ -25,7 +25,7 @@ const CLIENT6: Endpoints = { src: 'fd00::5', dst: '2001:db8::7', sport: 3456, dp
 const NODE = reversed(CLIENT);
 
 function harness(): DetectorHarness {
-  return new DetectorHarness({ detectors: [new FastTrackDetector()] });
+  return new DetectorHarness({ detectors: [new FastTrackModule()] });
 }
 
 /** The single piece of evidence a packet produced, or null. */
@@ -66,9 +66,8 @@ describe('FastTrack UDP node ping (udp-ping)', () => {
     const payload = nodePing({ network });
     expect(payload.length).toBe(length);
     expect(evidenceOf(harness().feed(udpTo(CLIENT, payload)))).toStrictEqual({
-      protocol: 'fasttrack',
-      rule: 'udp-ping',
-      supporting: false,
+      rule: 'fasttrack/udp-ping',
+      supporting: false, transport: 'both',
       detail: network,
     });
   });
@@ -80,24 +79,23 @@ describe('FastTrack UDP node ping (udp-ping)', () => {
 
   it('accepts any encryption type in bytes 1–4', () => {
     for (const encType of [0, 0x29, 0xffffffff, 0x80000000]) {
-      expect(evidenceOf(harness().feed(udpTo(CLIENT, nodePing({ encType }))))?.rule).toBe('udp-ping');
+      expect(evidenceOf(harness().feed(udpTo(CLIENT, nodePing({ encType }))))?.rule).toBe('fasttrack/udp-ping');
     }
   });
 
   it('accepts other printable network names, 1 to 32 characters, as the detail', () => {
     for (const network of ['X', 'Morpheus net', 'a'.repeat(32)]) {
       expect(evidenceOf(harness().feed(udpTo(CLIENT, nodePing({ network }))))).toStrictEqual({
-        protocol: 'fasttrack',
-        rule: 'udp-ping',
-        supporting: false,
+        rule: 'fasttrack/udp-ping',
+        supporting: false, transport: 'both',
         detail: network,
       });
     }
   });
 
   it('matches over IPv6 and in either direction', () => {
-    expect(evidenceOf(harness().feed(udpTo(CLIENT6, nodePing())))?.rule).toBe('udp-ping');
-    const h = new DetectorHarness({ detectors: [new FastTrackDetector()], inside: ['10.0.0.5'] });
+    expect(evidenceOf(harness().feed(udpTo(CLIENT6, nodePing())))?.rule).toBe('fasttrack/udp-ping');
+    const h = new DetectorHarness({ detectors: [new FastTrackModule()], inside: ['10.0.0.5'] });
     const result = h.feed(udpTo(NODE, nodePing({ network: 'fileshare' })));
     expect(result.fromInside).toBe(false);
     expect(evidenceOf(result)?.detail).toBe('fileshare');
@@ -106,9 +104,9 @@ describe('FastTrack UDP node ping (udp-ping)', () => {
   it('labels the flow and reports every ping on it', () => {
     const h = harness();
     const results = h.feedAll([udpTo(CLIENT, nodePing()), udpTo(CLIENT, nodePing())]);
-    expect(rulesOf(results)).toEqual(['udp-ping', 'udp-ping']);
+    expect(rulesOf(results)).toEqual(['fasttrack/udp-ping', 'fasttrack/udp-ping']);
     expect(results[0]!.flow.app).toBe('fasttrack');
-    expect(results[0]!.flow.detectorState).toBeNull();
+    expect(results[0]!.flow.moduleStates).toBeNull();
   });
 });
 
@@ -157,16 +155,15 @@ describe('FastTrack UDP node pong (udp-pong)', () => {
     const payload = nodePong({ network });
     expect(payload.length).toBe(12 + network.length);
     expect(evidenceOf(harness().feed(udpTo(NODE, payload)))).toStrictEqual({
-      protocol: 'fasttrack',
-      rule: 'udp-pong',
-      supporting: false,
+      rule: 'fasttrack/udp-pong',
+      supporting: false, transport: 'both',
       detail: network,
     });
   });
 
   it('ignores the bytes between 6 and 10', () => {
     const payload = hex('28 ffffffff 00 ff ffff ff ff 4b615a614100');
-    expect(evidenceOf(harness().feed(udpTo(NODE, payload)))?.rule).toBe('udp-pong');
+    expect(evidenceOf(harness().feed(udpTo(NODE, payload)))?.rule).toBe('fasttrack/udp-pong');
   });
 });
 
@@ -174,7 +171,7 @@ describe('FastTrack UDP pong-2 (udp-pong2) and 0x2A (udp-id)', () => {
   /** A harness whose client → node flow is already labelled FastTrack by a ping. */
   function labelled(ends: Endpoints = CLIENT): DetectorHarness {
     const h = harness();
-    expect(evidenceOf(h.feed(udpTo(ends, nodePing())))?.rule).toBe('udp-ping');
+    expect(evidenceOf(h.feed(udpTo(ends, nodePing())))?.rule).toBe('fasttrack/udp-ping');
     return h;
   }
 
@@ -190,9 +187,8 @@ describe('FastTrack UDP pong-2 (udp-pong2) and 0x2A (udp-id)', () => {
     for (const kind of [1, 2]) {
       const h = labelled();
       expect(evidenceOf(h.feed(udpTo(NODE, nodePong2({ kind }))))).toStrictEqual({
-        protocol: 'fasttrack',
-        rule: 'udp-pong2',
-        supporting: false,
+        rule: 'fasttrack/udp-pong2',
+        supporting: false, transport: 'both',
       });
     }
   });
@@ -201,29 +197,28 @@ describe('FastTrack UDP pong-2 (udp-pong2) and 0x2A (udp-id)', () => {
     const h = labelled();
     const found = evidenceOf(h.feed(udpTo(NODE, nodePong2({ node: { ip: '198.51.100.20', port: 2121 } }))));
     expect(found).toStrictEqual({
-      protocol: 'fasttrack',
-      rule: 'udp-pong2',
-      supporting: false,
+      rule: 'fasttrack/udp-pong2',
+      supporting: false, transport: 'both',
       detail: '198.51.100.20:2121',
-      peerHints: [{ ip: '198.51.100.20', port: 2121, via: 'udp-pong2-node' }],
+      peers: [{ ip: '198.51.100.20', port: 2121, transport: 'both', via: 'fasttrack/udp-pong2-node' }],
     });
   });
 
   it('gives no hint for a node on port 0', () => {
     const h = labelled();
     const found = evidenceOf(h.feed(udpTo(NODE, nodePong2({ node: { ip: '198.51.100.20', port: 0 } }))));
-    expect(found?.rule).toBe('udp-pong2');
-    expect(found?.peerHints).toBeUndefined();
+    expect(found?.rule).toBe('fasttrack/udp-pong2');
+    expect(found?.peers).toBeUndefined();
   });
 
   it('matches on an IPv6 flow', () => {
     const h = labelled(CLIENT6);
-    expect(evidenceOf(h.feed(udpTo(reversed(CLIENT6), nodePong2())))?.rule).toBe('udp-pong2');
+    expect(evidenceOf(h.feed(udpTo(reversed(CLIENT6), nodePong2())))?.rule).toBe('fasttrack/udp-pong2');
   });
 
   it('matches 0x2A on a labelled flow', () => {
     const h = labelled();
-    expect(evidenceOf(h.feed(udpTo(CLIENT, nodeId())))).toStrictEqual({ protocol: 'fasttrack', rule: 'udp-id', supporting: false });
+    expect(evidenceOf(h.feed(udpTo(CLIENT, nodeId())))).toStrictEqual({ rule: 'fasttrack/udp-id', supporting: false, transport: 'both' });
   });
 
   it('ignores pong-2 and 0x2A on a flow not labelled FastTrack', () => {
@@ -250,28 +245,27 @@ describe('FastTrack HTTP request lines', () => {
   it('matches GET /.hash=<40 hex> in one segment, with detail and hints', () => {
     const found = tcpEvidence(hashRequest({ kazaaIp: '192.168.1.10:1214', supernodeIp: '198.51.100.20:2121' }));
     expect(found).toStrictEqual({
-      protocol: 'fasttrack',
-      rule: 'http-hash-request',
-      supporting: false,
+      rule: 'fasttrack/http-hash-request',
+      supporting: false, transport: 'both',
       detail: `/.hash=${EXAMPLE_HASH}`,
       // Both are reported; the engine drops inside and unroutable addresses.
-      peerHints: [
-        { ip: '192.168.1.10', port: 1214, via: 'x-kazaa-ip' },
-        { ip: '198.51.100.20', port: 2121, via: 'x-kazaa-supernodeip' },
+      peers: [
+        { ip: '192.168.1.10', port: 1214, transport: 'both', via: 'fasttrack/x-kazaa-ip' },
+        { ip: '198.51.100.20', port: 2121, transport: 'both', via: 'fasttrack/x-kazaa-supernodeip' },
       ],
     });
   });
 
   it('matches a HEAD request, HTTP/1.0, upper-case hex and a bare minimum of headers', () => {
-    expect(tcpEvidence(hashRequest({ method: 'HEAD' }))?.rule).toBe('http-hash-request');
-    expect(tcpEvidence(`GET /.hash=${EXAMPLE_HASH.toUpperCase()} HTTP/1.0\r\n\r\n`)?.rule).toBe('http-hash-request');
+    expect(tcpEvidence(hashRequest({ method: 'HEAD' }))?.rule).toBe('fasttrack/http-hash-request');
+    expect(tcpEvidence(`GET /.hash=${EXAMPLE_HASH.toUpperCase()} HTTP/1.0\r\n\r\n`)?.rule).toBe('fasttrack/http-hash-request');
   });
 
   it('fires when the request line is complete, before the rest of the head arrives', () => {
     const h = harness();
     const results = h.feedAll(tcpSegments(hashRequest(), { ...CLIENT, cuts: [`GET /.hash=${EXAMPLE_HASH} HTTP/1.1\r\n`.length] }));
     // The rest carries UserAgent and X-Kazaa lines: the X-Kazaa header outranks the user agent.
-    expect(rulesOf(results)).toEqual(['http-hash-request', 'x-kazaa-header']);
+    expect(rulesOf(results)).toEqual(['fasttrack/http-hash-request', 'fasttrack/x-kazaa-header']);
   });
 
   it.each(['/.download/123.mp3', '/.supernode', '/.supernodes?x=1', '/.status', '/.network', '/.networks/KaZaA', '/.files'])(
@@ -279,9 +273,8 @@ describe('FastTrack HTTP request lines', () => {
     (path) => {
       for (const method of ['GET', 'HEAD']) {
         expect(tcpEvidence(`${method} ${path} HTTP/1.1\r\nHost: x\r\n\r\n`)).toStrictEqual({
-          protocol: 'fasttrack',
-          rule: 'http-fasttrack-path',
-          supporting: false,
+          rule: 'fasttrack/http-fasttrack-path',
+          supporting: false, transport: 'both',
           detail: path,
         });
       }
@@ -289,13 +282,13 @@ describe('FastTrack HTTP request lines', () => {
   );
 
   it('matches over IPv6', () => {
-    expect(tcpEvidence(hashRequest(), CLIENT6)?.rule).toBe('http-hash-request');
+    expect(tcpEvidence(hashRequest(), CLIENT6)?.rule).toBe('fasttrack/http-hash-request');
   });
 
   it('reports the strongest rule when one packet completes several', () => {
     // Path + X-Kazaa header + Kazaa user agent: the X-Kazaa header is the strongest.
     const found = tcpEvidence('GET /.status HTTP/1.1\r\nUserAgent: KazaaClient\r\nX-Kazaa-Network: KaZaA\r\n\r\n');
-    expect(found?.rule).toBe('x-kazaa-header');
+    expect(found?.rule).toBe('fasttrack/x-kazaa-header');
   });
 });
 
@@ -305,9 +298,9 @@ describe('FastTrack HTTP header lines', () => {
     (name) => {
       for (const written of [name, name.toLowerCase(), name.toUpperCase()]) {
         const found = tcpEvidence(plainRequest(`${written}: something`));
-        expect(found?.rule).toBe('x-kazaa-header');
+        expect(found?.rule).toBe('fasttrack/x-kazaa-header');
         expect(found?.detail).toBe(name);
-        expect(found?.peerHints).toBeUndefined();
+        expect(found?.peers).toBeUndefined();
       }
     },
   );
@@ -315,37 +308,36 @@ describe('FastTrack HTTP header lines', () => {
   it('matches X-Kazaa headers in a response, in either direction', () => {
     const fromNode = evidenceOf(harness().feed(segment(NODE, uploadReply())));
     expect(fromNode).toStrictEqual({
-      protocol: 'fasttrack',
-      rule: 'x-kazaa-header',
-      supporting: false,
+      rule: 'fasttrack/x-kazaa-header',
+      supporting: false, transport: 'both',
       detail: 'X-Kazaa-Username',
-      peerHints: [
-        { ip: '203.0.113.7', port: 1214, via: 'x-kazaa-ip' },
-        { ip: '198.51.100.20', port: 2121, via: 'x-kazaa-supernodeip' },
+      peers: [
+        { ip: '203.0.113.7', port: 1214, transport: 'both', via: 'fasttrack/x-kazaa-ip' },
+        { ip: '198.51.100.20', port: 2121, transport: 'both', via: 'fasttrack/x-kazaa-supernodeip' },
       ],
     });
     // An inside host uploading: the head travels inside → outside.
     const fromInside = evidenceOf(harness().feed(segment(CLIENT, uploadReply({ kazaaIp: '10.0.0.5:3456' }))));
-    expect(fromInside?.peerHints?.map((hint) => hint.via)).toEqual(['x-kazaa-ip', 'x-kazaa-supernodeip']);
+    expect(fromInside?.peers?.map((hint) => hint.via)).toEqual(['fasttrack/x-kazaa-ip', 'fasttrack/x-kazaa-supernodeip']);
   });
 
   it('matches the pseudo response to /.files', () => {
     const found = tcpEvidence('HTTP/1.0 403 Forbidden 38 2273515777\r\nX-Kazaa-Username: carol\r\n\r\n', NODE);
-    expect(found?.rule).toBe('x-kazaa-header');
+    expect(found?.rule).toBe('fasttrack/x-kazaa-header');
   });
 
   it.each([
-    ['UserAgent: KazaaClient Jan 18 2003 19:58:49', 'kazaa-useragent', 'KazaaClient Jan 18 2003 19:58:49'],
-    ['User-Agent: KazaaClient', 'kazaa-useragent', 'KazaaClient'],
-    ['useragent:kazaaclient 2.6', 'kazaa-useragent', 'kazaaclient 2.6'],
-    ['User-Agent: PeerEnabler/2.0', 'peerenabler-useragent', 'PeerEnabler/2.0'],
+    ['UserAgent: KazaaClient Jan 18 2003 19:58:49', 'fasttrack/kazaa-useragent', 'KazaaClient Jan 18 2003 19:58:49'],
+    ['User-Agent: KazaaClient', 'fasttrack/kazaa-useragent', 'KazaaClient'],
+    ['useragent:kazaaclient 2.6', 'fasttrack/kazaa-useragent', 'kazaaclient 2.6'],
+    ['User-Agent: PeerEnabler/2.0', 'fasttrack/peerenabler-useragent', 'PeerEnabler/2.0'],
   ])('matches "%s"', (line, rule, detail) => {
-    expect(tcpEvidence(plainRequest(line))).toStrictEqual({ protocol: 'fasttrack', rule, supporting: false, detail });
+    expect(tcpEvidence(plainRequest(line))).toStrictEqual({ rule, supporting: false, transport: 'both', detail });
   });
 
   it('accepts blanks around an X-Kazaa-IP value', () => {
     const found = tcpEvidence(plainRequest('X-Kazaa-IP:\t 198.51.100.9:3000  '));
-    expect(found?.peerHints).toEqual([{ ip: '198.51.100.9', port: 3000, via: 'x-kazaa-ip' }]);
+    expect(found?.peers).toEqual([{ ip: '198.51.100.9', port: 3000, transport: 'both', via: 'fasttrack/x-kazaa-ip' }]);
   });
 
   it.each([
@@ -365,36 +357,35 @@ describe('FastTrack HTTP header lines', () => {
     '',
   ])('gives no hint for the malformed X-Kazaa-SupernodeIP value "%s"', (value) => {
     const found = tcpEvidence(plainRequest(`X-Kazaa-SupernodeIP: ${value}`));
-    expect(found?.rule).toBe('x-kazaa-header');
-    expect(found?.peerHints).toBeUndefined();
+    expect(found?.rule).toBe('fasttrack/x-kazaa-header');
+    expect(found?.peers).toBeUndefined();
   });
 
   it('parses endpoints at the edges of the ranges', () => {
     const parse = (text: string) => parseIpv4Endpoint(ascii(text), 0, text.length, 'test');
-    expect(parse('0.0.0.0:1')).toEqual({ ip: '0.0.0.0', port: 1, via: 'test' });
-    expect(parse('255.255.255.255:65535')).toEqual({ ip: '255.255.255.255', port: 65535, via: 'test' });
-    expect(parse('010.001.000.009:01214')).toEqual({ ip: '10.1.0.9', port: 1214, via: 'test' });
+    expect(parse('0.0.0.0:1')).toEqual({ ip: '0.0.0.0', port: 1, transport: 'both', via: 'test' });
+    expect(parse('255.255.255.255:65535')).toEqual({ ip: '255.255.255.255', port: 65535, transport: 'both', via: 'test' });
+    expect(parse('010.001.000.009:01214')).toEqual({ ip: '10.1.0.9', port: 1214, transport: 'both', via: 'test' });
   });
 });
 
 describe('FastTrack GIVE push (give-push)', () => {
   it('matches GIVE <push id>\\r\\n', () => {
     expect(tcpEvidence(giveLine(4253679545), NODE)).toStrictEqual({
-      protocol: 'fasttrack',
-      rule: 'give-push',
-      supporting: false,
+      rule: 'fasttrack/give-push',
+      supporting: false, transport: 'both',
       detail: '4253679545',
     });
-    expect(tcpEvidence(giveLine(0))?.rule).toBe('give-push');
-    expect(tcpEvidence(giveLine(4294967295))?.rule).toBe('give-push');
+    expect(tcpEvidence(giveLine(0))?.rule).toBe('fasttrack/give-push');
+    expect(tcpEvidence(giveLine(4294967295))?.rule).toBe('fasttrack/give-push');
   });
 
   it('reads the reversed HTTP exchange that follows on the same stream', () => {
     const h = harness();
     const payload = giveLine(17) + uploadReply({ supernodeIp: '198.51.100.30:1214' });
     const results = h.feedAll(tcpSegments(payload, { ...NODE, cuts: [giveLine(17).length] }));
-    expect(rulesOf(results)).toEqual(['give-push', 'x-kazaa-header']);
-    expect(evidenceOf(results[1]!)?.peerHints).toContainEqual({ ip: '198.51.100.30', port: 1214, via: 'x-kazaa-supernodeip' });
+    expect(rulesOf(results)).toEqual(['fasttrack/give-push', 'fasttrack/x-kazaa-header']);
+    expect(evidenceOf(results[1]!)?.peers).toContainEqual({ ip: '198.51.100.30', port: 1214, transport: 'both', via: 'fasttrack/x-kazaa-supernodeip' });
   });
 
   it.each([
@@ -426,7 +417,7 @@ describe('FastTrack HTTP look-alikes that must not match', () => {
       'Accept: text/html\r\nAccept-Language: en\r\nConnection: keep-alive\r\n\r\n';
     const result = harness().feed(segment(CLIENT, request));
     expect(result.evidence).toEqual([]);
-    expect(result.flow.detectorState).toBeNull();
+    expect(result.flow.moduleStates).toBeNull();
   });
 
   it.each([
@@ -458,14 +449,14 @@ describe('FastTrack HTTP look-alikes that must not match', () => {
     const h = harness();
     const results = h.feedAll(tcpSegments(`POST /x HTTP/1.1\r\n${'X-Kazaa-Username: bob\r\n'}\r\n`, { ...CLIENT, cuts: [18] }));
     expect(rulesOf(results)).toEqual([null, null]);
-    expect(results[0]!.flow.detectorState).toBeNull();
+    expect(results[0]!.flow.moduleStates).toBeNull();
   });
 
   it('stops at 4 KiB: a header past the capacity is never seen', () => {
     const filler = `X-Filler: ${'a'.repeat(4096)}`;
     const results = harness().feedAll(tcpSegments(plainRequest(filler, 'X-Kazaa-Username: bob'), { ...CLIENT, cuts: [1000, 2000, 3000, 4000] }));
     expect(rulesOf(results).every((rule) => rule === null)).toBe(true);
-    expect(results[0]!.flow.detectorState?.[0]).toBeUndefined();
+    expect(results[0]!.flow.moduleStates?.[0]).toBeUndefined();
   });
 
   it('sees a header that ends just inside the capacity', () => {
@@ -475,7 +466,7 @@ describe('FastTrack HTTP look-alikes that must not match', () => {
     const payload = `${start}${filler}${header}\r\n`;
     expect(payload.indexOf(header) + header.length).toBe(4096);
     const results = harness().feedAll(tcpSegments(payload, { ...CLIENT, cuts: [1400, 2800] }));
-    expect(rulesOf(results)).toEqual([null, null, 'x-kazaa-header']);
+    expect(rulesOf(results)).toEqual([null, null, 'fasttrack/x-kazaa-header']);
   });
 });
 
@@ -484,33 +475,33 @@ describe('FastTrack HTTP reassembly across segments', () => {
 
   it('fires on the second segment when the request line is split', () => {
     const results = harness().feedAll(tcpSegments(request, { ...CLIENT, cuts: [20] }));
-    expect(rulesOf(results)).toEqual([null, 'http-hash-request']);
-    expect(evidenceOf(results[1]!)?.peerHints).toEqual([{ ip: '198.51.100.20', port: 2121, via: 'x-kazaa-supernodeip' }]);
+    expect(rulesOf(results)).toEqual([null, 'fasttrack/http-hash-request']);
+    expect(evidenceOf(results[1]!)?.peers).toEqual([{ ip: '198.51.100.20', port: 2121, transport: 'both', via: 'fasttrack/x-kazaa-supernodeip' }]);
   });
 
   it('fires on the segment that completes a split header line', () => {
     const cut = request.indexOf('X-Kazaa-Username') + 4;
     const results = harness().feedAll(tcpSegments(request, { ...CLIENT, cuts: [cut] }));
     // Segment 1: request line and UserAgent; segment 2: the X-Kazaa lines.
-    expect(rulesOf(results)).toEqual(['http-hash-request', 'x-kazaa-header']);
+    expect(rulesOf(results)).toEqual(['fasttrack/http-hash-request', 'fasttrack/x-kazaa-header']);
   });
 
   it('handles a first segment of one byte', () => {
     const results = harness().feedAll(tcpSegments(request, { ...CLIENT, cuts: [1] }));
-    expect(rulesOf(results)).toEqual([null, 'http-hash-request']);
+    expect(rulesOf(results)).toEqual([null, 'fasttrack/http-hash-request']);
   });
 
   it('drops a one-byte start as soon as the next bytes rule it out', () => {
     const h = harness();
     const results = h.feedAll(tcpSegments('GXT /.hash=x HTTP/1.1\r\nX-Kazaa-Username: bob\r\n\r\n', { ...CLIENT, cuts: [1, 3] }));
     expect(rulesOf(results)).toEqual([null, null, null]);
-    expect(results[0]!.flow.detectorState?.[0]).toBeUndefined();
+    expect(results[0]!.flow.moduleStates?.[0]).toBeUndefined();
   });
 
   it('follows segments by sequence number, wrapping at 2^32', () => {
     const requestLine = `GET /.hash=${EXAMPLE_HASH} HTTP/1.1\r\n`.length;
     const results = harness().feedAll(tcpSegments(request, { ...CLIENT, seq: 0xfffffff0, cuts: [10, requestLine] }));
-    expect(rulesOf(results)).toEqual([null, 'http-hash-request', 'x-kazaa-header']);
+    expect(rulesOf(results)).toEqual([null, 'fasttrack/http-hash-request', 'fasttrack/x-kazaa-header']);
   });
 
   it('ignores a segment that arrives ahead of a gap, and takes it when it comes again in order', () => {
@@ -518,18 +509,18 @@ describe('FastTrack HTTP reassembly across segments', () => {
     const cutB = request.indexOf('X-Kazaa-Network') + 3;
     const [first, second, third] = tcpSegments(request, { ...CLIENT, cuts: [cutA, cutB] });
     const results = harness().feedAll([first!, third!, second!, third!]);
-    expect(rulesOf(results)).toEqual([null, null, 'http-hash-request', 'x-kazaa-header']);
+    expect(rulesOf(results)).toEqual([null, null, 'fasttrack/http-hash-request', 'fasttrack/x-kazaa-header']);
   });
 
   it('ignores retransmissions: nothing fires twice', () => {
     const [first, second] = tcpSegments(request, { ...CLIENT, cuts: [20] });
     const results = harness().feedAll([first!, first!, second!, second!, first!]);
-    expect(rulesOf(results)).toEqual([null, null, 'http-hash-request', null, null]);
+    expect(rulesOf(results)).toEqual([null, null, 'fasttrack/http-hash-request', null, null]);
   });
 
   it('does not fire twice when a complete head is retransmitted', () => {
     const packet = segment(CLIENT, request);
-    expect(rulesOf(harness().feedAll([packet, packet]))).toEqual(['http-hash-request', null]);
+    expect(rulesOf(harness().feedAll([packet, packet]))).toEqual(['fasttrack/http-hash-request', null]);
   });
 
   it('counts the SYN in the sequence when the first segment is a SYN with data', () => {
@@ -537,7 +528,7 @@ describe('FastTrack HTTP reassembly across segments', () => {
       tcp({ ...CLIENT, flags: 0x02, seq: 999, payload: request.slice(0, 20) }),
       segment(CLIENT, request.slice(20), 1000 + 20),
     ];
-    expect(rulesOf(harness().feedAll([first!, second!]))).toEqual([null, 'http-hash-request']);
+    expect(rulesOf(harness().feedAll([first!, second!]))).toEqual([null, 'fasttrack/http-hash-request']);
   });
 
   it('fires each rule once per direction, except to carry a later address', () => {
@@ -548,20 +539,19 @@ describe('FastTrack HTTP reassembly across segments', () => {
     const cuts = [head.indexOf('X-Kazaa-Network'), head.indexOf('X-Kazaa-SupernodeIP')];
     // Segment 2's X-Kazaa-Network adds nothing new (x-kazaa-header already fired); its user agent does.
     const results = harness().feedAll(tcpSegments(head, { ...CLIENT, cuts }));
-    expect(rulesOf(results)).toEqual(['x-kazaa-header', 'kazaa-useragent', 'x-kazaa-header']);
+    expect(rulesOf(results)).toEqual(['fasttrack/x-kazaa-header', 'fasttrack/kazaa-useragent', 'fasttrack/x-kazaa-header']);
     expect(evidenceOf(results[2]!)).toStrictEqual({
-      protocol: 'fasttrack',
-      rule: 'x-kazaa-header',
-      supporting: false,
+      rule: 'fasttrack/x-kazaa-header',
+      supporting: false, transport: 'both',
       detail: 'X-Kazaa-SupernodeIP',
-      peerHints: [{ ip: '198.51.100.20', port: 2121, via: 'x-kazaa-supernodeip' }],
+      peers: [{ ip: '198.51.100.20', port: 2121, transport: 'both', via: 'fasttrack/x-kazaa-supernodeip' }],
     });
   });
 
   it('does not report a rule again for a later line of the same kind', () => {
     const head = 'GET /13609/song.mp3 HTTP/1.1\r\nX-Kazaa-Username: alice\r\nX-Kazaa-Network: KaZaA\r\n\r\n';
     const results = harness().feedAll(tcpSegments(head, { ...CLIENT, cuts: [head.indexOf('X-Kazaa-Network')] }));
-    expect(rulesOf(results)).toEqual(['x-kazaa-header', null]);
+    expect(rulesOf(results)).toEqual(['fasttrack/x-kazaa-header', null]);
   });
 
   it('keeps the two directions apart', () => {
@@ -569,7 +559,7 @@ describe('FastTrack HTTP reassembly across segments', () => {
     const up = tcpSegments(hashRequest(), { ...CLIENT, cuts: [30] });
     const down = tcpSegments(uploadReply(), { ...NODE, seq: 5000, cuts: [30] });
     const results = h.feedAll([up[0]!, down[0]!, up[1]!, down[1]!]);
-    expect(rulesOf(results)).toEqual([null, null, 'http-hash-request', 'x-kazaa-header']);
+    expect(rulesOf(results)).toEqual([null, null, 'fasttrack/http-hash-request', 'fasttrack/x-kazaa-header']);
     expect(results.map((result) => result.fromInside)).toEqual([true, false, true, false]);
   });
 
@@ -577,15 +567,15 @@ describe('FastTrack HTTP reassembly across segments', () => {
     const h = harness();
     const results = h.feedAll([...tcpSegments(hashRequest(), { ...CLIENT, cuts: [30] }), ...tcpSegments(uploadReply({ body: 'data' }), { ...NODE, cuts: [30] })]);
     const flow = results[0]!.flow;
-    expect(flow.detectorState).not.toBeNull();
-    expect(flow.detectorState![0]).toBeUndefined();
+    expect(flow.moduleStates).not.toBeNull();
+    expect(flow.moduleStates![0]).toBeUndefined();
   });
 
   it('stops reading a head at its blank line even with a body in the same segment', () => {
     const h = harness();
     const response = uploadReply({ body: 'X-Kazaa-Username: mallory\r\n' });
     const [first, second] = tcpSegments(`${response}X-Kazaa-Network: x\r\n`, { ...NODE, cuts: [40] });
-    expect(rulesOf(h.feedAll([first!, second!]))).toEqual([null, 'x-kazaa-header']);
+    expect(rulesOf(h.feedAll([first!, second!]))).toEqual([null, 'fasttrack/x-kazaa-header']);
     expect(h.feedAll([segment(NODE, 'X-Kazaa-Username: later\r\n', 1000 + response.length + 20)]).map(evidenceOf)).toEqual([null]);
   });
 });
@@ -616,29 +606,33 @@ describe('FastTrack encrypted handshake (supporting)', () => {
       [],
       [],
       [],
-      [{ protocol: 'fasttrack', rule: 'encrypted-handshake', supporting: true }],
+      [{ rule: 'fasttrack/encrypted-handshake', supporting: true, transport: 'both' }],
     ]);
+    expect(results[3]!.seen[0]!.accepted).toBe(true);
   });
 
   it('fires for a peer known on that port, and over IPv6', () => {
     const h = harness();
     h.addKnownPeer('198.51.100.20', 2121);
-    expect(rulesOf(handshake(h))[3]).toBe('encrypted-handshake');
+    expect(rulesOf(handshake(h))[3]).toBe('fasttrack/encrypted-handshake');
     const h6 = harness();
     const ends6: Endpoints = { src: 'fd00::5', dst: '2001:db8::20', sport: 40000, dport: 2121 };
     h6.addKnownPeer('2001:db8:0::20');
-    expect(rulesOf(handshake(h6, ends6))[3]).toBe('encrypted-handshake');
+    expect(rulesOf(handshake(h6, ends6))[3]).toBe('fasttrack/encrypted-handshake');
   });
 
-  it('never fires alone: not for a peer that is not known', () => {
+  it('never counts alone: the engine refuses it for a peer that is not known', () => {
     const h = harness();
     h.addKnownPeer('198.51.100.99');
     h.addKnownPeer('198.51.100.20', 1214);
-    expect(rulesOf(handshake(h))).toEqual([null, null, null, null]);
+    const results = handshake(h);
+    expect(results.map((result) => result.seen.map((seen) => seen.accepted))).toEqual([[], [], [], [false]]);
+    expect(results[3]!.flow.app).toBeNull();
+    expect(h.engine.counters.evidenceRefusedSupporting).toBe(1);
   });
 
   it('needs the inside host to open the connection, to a port above 1023', () => {
-    const outsideOpened = new DetectorHarness({ detectors: [new FastTrackDetector()], inside: ['10.0.0.5'] });
+    const outsideOpened = new DetectorHarness({ detectors: [new FastTrackModule()], inside: ['10.0.0.5'] });
     outsideOpened.addKnownPeer('198.51.100.20');
     // The outside peer connects in and sends 12 bytes; the inside host answers 8.
     const incoming: Endpoints = { src: '198.51.100.20', dst: '10.0.0.5', sport: 2121, dport: 40000 };

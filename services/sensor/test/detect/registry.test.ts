@@ -1,23 +1,49 @@
 import { describe, expect, it } from 'vitest';
-import { DetectorRegistryError, createRegistry, detectors } from '../../src/detect/registry.js';
+import type { ProtocolModule } from '../../src/detect/module.js';
+import { ModuleRegistryError, activeModules, checkModule, protocolModules } from '../../src/detect/registry.js';
 
-describe('detector registry', () => {
-  it('lists FastTrack', () => {
-    expect(detectors.map((detector) => detector.protocol)).toContain('fasttrack');
+const toy = (overrides: Partial<ProtocolModule> = {}): ProtocolModule => ({
+  name: 'toy',
+  transports: ['udp'],
+  priority: 1,
+  inspectPackets: 4,
+  rules: ['toy/magic'],
+  inspect: () => null,
+  ...overrides,
+});
+
+describe('protocol module registry', () => {
+  it('lists FastTrack, and every registered module keeps the contract', () => {
+    expect(protocolModules.map((module) => module.name)).toContain('fasttrack');
+    for (const module of protocolModules) expect(() => checkModule(module)).not.toThrow();
   });
 
-  it('returns every detector by default, and the named ones in order', () => {
-    expect(createRegistry()).toEqual([...detectors]);
-    expect(createRegistry(['fasttrack']).map((detector) => detector.protocol)).toEqual(['fasttrack']);
-    expect(createRegistry([])).toEqual([]);
+  it('runs every module with its own depth by default, capped by the engine’s bound, highest priority first', () => {
+    const modules = [toy(), toy({ name: 'big', rules: ['big/r'], priority: 9, inspectPackets: 40 })];
+    expect(activeModules({}, 16, { available: modules }).map((active) => [active.module.name, active.inspectPackets])).toEqual([
+      ['big', 16],
+      ['toy', 4],
+    ]);
   });
 
-  it('rejects an unknown name, naming the known ones', () => {
-    expect(() => createRegistry(['fasttrack', 'napster'])).toThrow(DetectorRegistryError);
-    expect(() => createRegistry(['napster'])).toThrow('unknown detector "napster" (known: fasttrack)');
+  it('takes per-protocol settings: off, or another depth; onlyNamed runs the named ones alone', () => {
+    const modules = [toy(), toy({ name: 'other', rules: ['other/r'] })];
+    expect(activeModules({ toy: { enabled: false } }, 16, { available: modules }).map((active) => active.module.name)).toEqual(['other']);
+    expect(activeModules({ toy: { inspectPackets: 2 } }, 16, { available: modules }).map((active) => active.inspectPackets)).toEqual([2, 4]);
+    expect(activeModules({ other: {} }, 16, { available: modules, onlyNamed: true }).map((active) => active.module.name)).toEqual(['other']);
   });
 
-  it('rejects a name given twice', () => {
-    expect(() => createRegistry(['fasttrack', 'fasttrack'])).toThrow('named twice');
+  it('rejects an unknown protocol, naming the key and the known ones', () => {
+    expect(() => activeModules({ napster: {} })).toThrow(ModuleRegistryError);
+    expect(() => activeModules({ napster: {} })).toThrow('detectors.napster: unknown protocol (known: fasttrack)');
+  });
+
+  it('rejects a module that breaks the contract', () => {
+    expect(() => checkModule(toy({ name: 'Toy' }))).toThrow('lower-case');
+    expect(() => checkModule(toy({ transports: [] }))).toThrow('reads no transport');
+    expect(() => checkModule(toy({ rules: ['udp-ping'] }))).toThrow('is not "toy/<rule>"');
+    expect(() => checkModule(toy({ rules: ['fasttrack/udp-ping'] }))).toThrow('is not "toy/<rule>"');
+    expect(() => checkModule(toy({ createState: () => ({}) }))).toThrow('createState and isDone go together');
+    expect(() => activeModules({}, 16, { available: [toy(), toy()] })).toThrow('registered twice');
   });
 });

@@ -15,13 +15,13 @@ describe('peer learning and drops (ftwall letters c, p, u, t)', () => {
     expect(gw.reason).toBe('signature');
     const [client] = gw.of('client');
     expect(client).toMatchObject({ letter: 'c', host: CLIENT, protocol: 'fasttrack', hostPackets: 1, reidentified: false });
-    expect(client!.evidence).toEqual([{ protocol: 'fasttrack', rule: 'udp-ping', packet: 1, flow: `udp ${CLIENT}:1214 > ${PEER.ip}:${PEER.port}`, supporting: false, detail: 'KaZaA' }]);
+    expect(client!.evidence).toEqual([{ protocol: 'fasttrack', rule: 'fasttrack/udp-ping', packet: 1, flow: `udp ${CLIENT}:1214 > ${PEER.ip}:${PEER.port}`, supporting: false, detail: 'KaZaA' }]);
     expect(client!.lockedUntil).toBe(T0 + 120_000);
     expect(gw.of('peer')).toEqual([
-      expect.objectContaining({ letter: 'p', ip: PEER.ip, port: PEER.port, via: 'udp-ping', learnedFrom: CLIENT, expiresAt: T0 + 7 * 24 * 3600_000 }),
+      expect.objectContaining({ letter: 'p', ip: PEER.ip, port: PEER.port, via: 'fasttrack/udp-ping', learnedFrom: CLIENT, expiresAt: T0 + 7 * 24 * 3600_000 }),
     ]);
     const [flow] = gw.flows();
-    expect(flow).toMatchObject({ letter: 'u', proto: 'udp', src: CLIENT, dst: PEER.ip, app: 'fasttrack', rules: ['udp-ping'], verdict: 'drop', reason: 'signature', droppedPackets: 1, answered: false });
+    expect(flow).toMatchObject({ letter: 'u', proto: 'udp', src: CLIENT, dst: PEER.ip, app: 'fasttrack', rules: ['fasttrack/udp-ping'], verdict: 'drop', reason: 'signature', droppedPackets: 1, answered: false });
   });
 
   it('drops traffic with a learned peer in both directions, over UDP and TCP, for every inside host', () => {
@@ -53,11 +53,17 @@ describe('peer learning and drops (ftwall letters c, p, u, t)', () => {
     expect(gw.reason).toBe('time-lock');
   });
 
-  it('learns the source of a pong as a peer', () => {
+  it('takes a pong only as the answer to the client\'s own ping on that flow, never unsolicited', () => {
     const gw = new Gateway();
     gw.send(udp({ src: '198.51.100.44', dst: CLIENT, sport: 2000, dport: 1214, payload: nodePong() }));
-    expect(gw.of('peer')).toEqual([expect.objectContaining({ ip: '198.51.100.44', port: 2000, via: 'udp-pong' })]);
+    expect(gw.of('client')).toEqual([]);
+    expect(gw.of('peer')).toEqual([]);
+    expect(gw.engine.counters.evidenceRefusedUnsolicited).toBe(1);
+    gw.send(ping({ ip: '198.51.100.45', port: 2000 }), 5);
+    gw.send(udp({ src: '198.51.100.45', dst: CLIENT, sport: 2000, dport: 1214, payload: nodePong() }), 6);
     expect(gw.of('client').map((c) => c.host)).toEqual([CLIENT]);
+    expect(gw.of('peer')).toEqual([expect.objectContaining({ ip: '198.51.100.45', port: 2000, transport: 'both', via: 'fasttrack/udp-ping' })]);
+    expect(gw.flows(10).find((f) => f.dst === '198.51.100.45')?.rules).toEqual(['fasttrack/udp-ping', 'fasttrack/udp-pong']);
   });
 
   it('learns outside endpoints named in X-Kazaa headers, and never inside or unroutable ones', () => {
@@ -67,14 +73,17 @@ describe('peer learning and drops (ftwall letters c, p, u, t)', () => {
     for (const packet of download.send(true, hashRequest({ kazaaIp: `${CLIENT}:1214`, supernodeIp: '198.51.100.201:1214' }))) gw.send(packet, 1);
     for (const packet of download.send(false, uploadReply({ kazaaIp: '127.0.0.1:1214', supernodeIp: '198.51.100.202:1214' }))) gw.send(packet, 2);
     const peers = gw.of('peer').map((p) => `${p.ip}:${p.port} ${p.via}`);
-    expect(peers).toEqual(['203.0.113.200:2121 http-hash-request', '198.51.100.201:1214 x-kazaa-supernodeip', '198.51.100.202:1214 x-kazaa-supernodeip']);
+    expect(peers).toEqual(['203.0.113.200:2121 fasttrack/http-hash-request', '198.51.100.201:1214 fasttrack/x-kazaa-supernodeip', '198.51.100.202:1214 fasttrack/x-kazaa-supernodeip']);
   });
 
-  it('blocks a peer that called in (a push) as a whole address', () => {
+  it('blocks a peer that called in (a push) as a whole address, once the client answers it', () => {
     const gw = new Gateway();
     const push = new TcpConversation('198.51.100.77', 4321, CLIENT, 1214);
     for (const packet of [push.syn(), push.synAck(), push.ack(), ...push.send(true, 'GIVE 3735928559\r\n')]) gw.send(packet);
-    expect(gw.of('peer')).toEqual([expect.objectContaining({ ip: '198.51.100.77', port: 0, via: 'give-push' })]);
+    // The GIVE came unsolicited from outside: alone it identifies nobody.
+    expect(gw.of('client')).toEqual([]);
+    for (const packet of push.send(false, hashRequest({ host: '198.51.100.77:4321' }))) gw.send(packet, 1);
+    expect(gw.of('peer')).toEqual([expect.objectContaining({ ip: '198.51.100.77', port: 0, via: 'fasttrack/http-hash-request' })]);
     expect(gw.send(syn(OTHER_HOST, '198.51.100.77', 9999), 10)).toBe(Verdict.drop);
   });
 
@@ -88,7 +97,7 @@ describe('peer learning and drops (ftwall letters c, p, u, t)', () => {
     for (const packet of [knownPeer.syn(), knownPeer.synAck(), knownPeer.ack(), ...knownPeer.send(true, sessionHello()), ...knownPeer.send(false, sessionHelloReply())]) gw.send(packet, 20);
     const clients = gw.of('client');
     expect(clients.map((c) => c.host)).toEqual([CLIENT, OTHER_HOST]);
-    expect(clients[1]!.evidence[0]).toMatchObject({ rule: 'encrypted-handshake', supporting: true });
+    expect(clients[1]!.evidence[0]).toMatchObject({ rule: 'fasttrack/encrypted-handshake', supporting: true });
   });
 
   it('forgets a peer when its time to live runs out', () => {

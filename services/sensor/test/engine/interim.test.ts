@@ -84,7 +84,7 @@ describe('interim flow reports (interimMs)', () => {
     const gw = new Gateway(INTERIM);
     expect(gw.send(ping())).toBe(Verdict.drop);
     expect(gw.events.map((event) => event.event)).toEqual(['client', 'peer', 'flow']);
-    expect(ongoing(gw)[0]).toMatchObject({ letter: 'u', app: 'fasttrack', rules: ['udp-ping'], reason: 'signature', droppedPackets: 1 });
+    expect(ongoing(gw)[0]).toMatchObject({ letter: 'u', app: 'fasttrack', rules: ['fasttrack/udp-ping'], reason: 'signature', droppedPackets: 1 });
   });
 
   it('report a would-be drop at once in monitor mode, and a time-lock drop like any other', () => {
@@ -110,7 +110,7 @@ describe('interim flow reports (interimMs)', () => {
     expect(early!.rules).toEqual([]);
     // The request carried the signature: its first drop is reported at once.
     expect(ongoing(gw)).toHaveLength(2);
-    expect(ongoing(gw)[1]!.rules).toContain('http-hash-request');
+    expect(ongoing(gw)[1]!.rules).toContain('fasttrack/http-hash-request');
   });
 
   it('keep the interim queue bounded by the flows that changed, whatever the traffic', () => {

@@ -1,62 +1,73 @@
 /**
- * Runs detectors over packets the way the engine does, without the engine: one Flow per
- * 5-tuple, the same counter updates before each call, the same inspect window, and the same
- * labelling of the flow from evidence. Tests feed real packets (see packets.ts) and look at the
- * evidence and the flow.
+ * Runs protocol modules over packets through the real engine (its flow accounting, inspect
+ * windows, module memories and trust rules), with no kernel and no events to read: tests feed
+ * real packets (see packets.ts) and look at what each module returned, whether the engine
+ * accepted it, and the flow.
  */
-import { addressKey, formatAddress, formatAddressKey, parseAddress } from '../../src/decode/address.js';
-import { DecodeStatus, IPPROTO_TCP, IPPROTO_UDP, PacketView, TCP_ACK, TCP_SYN, decodeIp } from '../../src/decode/packet.js';
-import type { DetectContext, Detector, Evidence } from '../../src/detect/detector.js';
-import { createRegistry } from '../../src/detect/registry.js';
-import { Flow } from '../../src/track/flow.js';
+import { DEFAULT_INSIDE_NETWORKS, CidrSet } from '../../src/decode/cidr.js';
+import { addressKey, formatAddress, parseAddress } from '../../src/decode/address.js';
+import { DecodeStatus, IPPROTO_TCP, IPPROTO_UDP, PacketView, decodeIp } from '../../src/decode/packet.js';
+import type { Evidence, ProtocolModule } from '../../src/detect/module.js';
+import { activeModules, protocolModules } from '../../src/detect/registry.js';
+import { Engine } from '../../src/engine.js';
+import type { Flow } from '../../src/track/flow.js';
 import { ACK, PSH, SYN, bytes, tcp, type Endpoints } from '@p2pwall/lab';
 
 export interface HarnessOptions {
-  /** Defaults to every registered detector; a detector's slot is its index here. */
-  detectors?: readonly Detector[];
-  /** Payload packets per flow (both directions) that detectors see; the engine's default is 16. */
+  /** Defaults to every registered module; each runs with the harness's depth. */
+  detectors?: readonly ProtocolModule[];
+  /** Payload packets per flow (both directions) that modules see; the engine's default is 16. */
   inspectPackets?: number;
-  /**
-   * Inside addresses. A flow's end that is one of them is its inside end; without them (or
-   * when neither end is listed), the source of the flow's first packet is.
-   */
+  /** Inside addresses (each a /32 or /128); without them the engine's default inside networks. */
   inside?: readonly string[];
+}
+
+/** What one module returned for a packet, and whether the engine's trust rules accepted it. */
+export interface SeenEvidence {
+  protocol: string;
+  evidence: Evidence;
+  accepted: boolean;
 }
 
 export interface FeedResult {
   flow: Flow;
   /** The packet travels inside → outside. */
   fromInside: boolean;
-  /** Whether detectors were asked about this packet (it carried payload inside the window). */
+  /** Whether modules were asked about this packet (it carried payload inside the window). */
   inspected: boolean;
-  /** What each detector that answered returned, in registry order. */
+  /** What each module that answered returned, in priority order, accepted or not. */
   evidence: Evidence[];
+  /** The same, with the engine's judgement. */
+  seen: SeenEvidence[];
 }
 
 export class DetectorHarness {
-  readonly detectors: readonly Detector[];
+  readonly engine: Engine;
   readonly inspectPackets: number;
-  readonly flows = new Map<string, Flow>();
-  /** `ip` or `ip port`, addresses in canonical text. */
-  private readonly knownPeers = new Set<string>();
-  private readonly inside: Set<string>;
+  private seen: SeenEvidence[] = [];
   private readonly view = new PacketView();
-  readonly context: DetectContext = {
-    flowLeadsToKnownPeer: (flow) => {
-      const ip = formatAddressKey(flow.outsideAddress);
-      return this.knownPeers.has(ip) || this.knownPeers.has(`${ip} ${flow.outsidePort}`);
-    },
-  };
 
   constructor(options: HarnessOptions = {}) {
-    this.detectors = options.detectors ?? createRegistry();
+    const modules = options.detectors ?? protocolModules;
     this.inspectPackets = options.inspectPackets ?? 16;
-    this.inside = new Set((options.inside ?? []).map(canonical));
+    const selection = Object.fromEntries(modules.map((module) => [module.name, { inspectPackets: this.inspectPackets }]));
+    const inside = options.inside ? options.inside.map((ip) => `${canonical(ip)}/${ip.includes(':') ? 128 : 32}`) : DEFAULT_INSIDE_NETWORKS;
+    this.engine = new Engine(
+      {
+        inside: new CidrSet(inside),
+        modules: activeModules(selection, this.inspectPackets, { available: modules }),
+        inspectPackets: this.inspectPackets,
+        observeEvidence: (protocol, evidence, accepted) => this.seen.push({ protocol, evidence, accepted }),
+      },
+      () => {},
+    );
   }
 
-  /** Makes flows whose outside end is `ip` (on `port`, when given) lead to a known peer. */
-  addKnownPeer(ip: string, port?: number): void {
-    this.knownPeers.add(port === undefined ? canonical(ip) : `${canonical(ip)} ${port}`);
+  /** Makes `ip` (on `port`, when given; else every port) a learned peer for TCP and UDP. */
+  addKnownPeer(ip: string, port = 0): void {
+    if (!this.engine.loadPeer(ip, port, 'both', { protocol: 'test', via: 'test/known', learnedFrom: null, learnedAt: 0, expiresAt: Number.MAX_SAFE_INTEGER })) {
+      throw new Error(`harness: cannot load peer ${ip}`);
+    }
   }
 
   /** Feeds one IP packet; throws for anything that is not a decodable TCP/UDP packet. */
@@ -65,65 +76,19 @@ export class DetectorHarness {
     const status = decodeIp(view, packet, 0, packet.length);
     if (status !== DecodeStatus.ok) throw new Error(`harness: packet does not decode (status ${status}, ${view.malformedReason})`);
     if (view.protocol !== IPPROTO_TCP && view.protocol !== IPPROTO_UDP) throw new Error(`harness: protocol ${view.protocol}`);
-    view.ts = ts;
-    view.wireLength = packet.length;
-    const { flow, fromInside } = this.flowOf(view);
-    const direction = fromInside ? flow.out : flow.in;
-    direction.packets++;
-    direction.bytes += view.wireLength;
-    if (direction.firstSeen === 0) direction.firstSeen = ts;
-    direction.lastSeen = ts;
-    const result: FeedResult = { flow, fromInside, inspected: false, evidence: [] };
-    if (view.payloadLength <= 0) return result;
-    direction.payloadPackets++;
-    if (direction.firstPayloadLength === 0) direction.firstPayloadLength = view.payloadLength;
-    if (flow.out.payloadPackets + flow.in.payloadPackets > this.inspectPackets) return result;
-    result.inspected = true;
-    this.detectors.forEach((detector, slot) => {
-      const found = detector.inspect(view, flow, fromInside, slot, this.context);
-      if (!found) return;
-      // As the engine does: the first protocol labels the flow; rules are kept once, at most 8.
-      flow.app ??= found.protocol;
-      if (!flow.rules.includes(found.rule) && flow.rules.length < 8) flow.rules.push(found.rule);
-      result.evidence.push(found);
-    });
-    return result;
+    this.seen = [];
+    this.engine.judgeIp(packet, 0, packet.length, ts);
+    const flow = this.engine.lastFlow!;
+    const fromInside = flow.insideAddress === addressKey(view.buf, view.srcAddressOffset, view.addressLength) && flow.insidePort === view.srcPort;
+    const inspected = view.payloadLength > 0 && flow.out.payloadPackets + flow.in.payloadPackets <= this.inspectPackets;
+    const seen = this.seen;
+    return { flow, fromInside, inspected, evidence: seen.map((entry) => entry.evidence), seen };
   }
 
   /** Feeds packets in order; returns one result per packet. */
   feedAll(packets: readonly Uint8Array[]): FeedResult[] {
     return packets.map((packet, i) => this.feed(packet, i));
   }
-
-  private flowOf(view: PacketView): { flow: Flow; fromInside: boolean } {
-    const src = formatAddress(view.buf, view.srcAddressOffset, view.addressLength);
-    const dst = formatAddress(view.buf, view.dstAddressOffset, view.addressLength);
-    const forward = `${view.protocol} ${src} ${view.srcPort} ${dst} ${view.dstPort}`;
-    const reverse = `${view.protocol} ${dst} ${view.dstPort} ${src} ${view.srcPort}`;
-    const existing = this.flows.get(forward) ?? this.flows.get(reverse);
-    if (existing) {
-      const fromInside = formatAddressKey(existing.insideAddress) === src && existing.insidePort === view.srcPort;
-      return { flow: existing, fromInside };
-    }
-    const srcInside = this.inside.has(src);
-    const dstInside = this.inside.has(dst);
-    // The source is the inside end unless only the destination is listed as inside.
-    const sourceIsInside = srcInside || !dstInside;
-    const srcKey = addressKey(view.buf, view.srcAddressOffset, view.addressLength);
-    const dstKey = addressKey(view.buf, view.dstAddressOffset, view.addressLength);
-    const flow = sourceIsInside
-      ? new Flow(forward, view.protocol, view.ipVersion, srcKey, view.srcPort, dstKey, view.dstPort, crosses(srcInside, dstInside, this.inside.size))
-      : new Flow(forward, view.protocol, view.ipVersion, dstKey, view.dstPort, srcKey, view.srcPort, crosses(srcInside, dstInside, this.inside.size));
-    flow.initiatorInside = sourceIsInside;
-    flow.startedFresh = view.protocol === IPPROTO_UDP || (view.tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
-    this.flows.set(forward, flow);
-    return { flow, fromInside: sourceIsInside };
-  }
-}
-
-/** Without an inside list every flow crosses; with one, exactly one end must be inside. */
-function crosses(srcInside: boolean, dstInside: boolean, insideCount: number): boolean {
-  return insideCount === 0 || srcInside !== dstInside;
 }
 
 function canonical(ip: string): string {

@@ -11,20 +11,20 @@ const flow = (end: FlowEvent['end']): FlowEvent => ({
   wouldDrop: false, packetsOut: 1, bytesOut: 1, packetsIn: 0, bytesIn: 0, droppedPackets: 0, answered: false, firstSeen: 0, lastSeen: 0, end,
 });
 const peer = (via: string, kind: 'peer' | 'peer-refresh' = 'peer', protocol = 'fasttrack'): EngineEvent => ({ event: kind, letter: 'p', ts: 0, ip: '203.0.113.1', port: 1, transport: 'both', protocol, via, learnedFrom: null, expiresAt: 1 });
-const client = (reidentified: boolean, protocol = 'fasttrack'): EngineEvent => ({ event: 'client', letter: 'c', ts: 0, host: '192.168.1.5', protocol, evidence: [], hostPackets: 1, msSinceFirstPacket: 0, lockedUntil: 1, reidentified });
+const client = (reidentified: boolean, protocol = 'fasttrack'): EngineEvent => ({ event: 'client', letter: 'c', ts: 0, host: '192.168.1.5', protocol, protocols: [protocol], evidence: [], hostPackets: 1, msSinceFirstPacket: 0, lockedUntil: 1, reidentified });
 
 describe('event tally', () => {
   it('counts new clients by protocol, new peers by protocol and via, and flow ends by reason; ignores refreshes, locks and interim reports', () => {
     const tally = new EventTally();
     const events: EngineEvent[] = [
       client(false), client(true), client(false, 'bittorrent'),
-      peer('udp-ping'), peer('udp-ping'), peer('x-kazaa-supernodeip'), peer('udp-ping', 'peer-refresh'),
+      peer('fasttrack/udp-ping'), peer('fasttrack/udp-ping'), peer('fasttrack/x-kazaa-supernodeip'), peer('fasttrack/udp-ping', 'peer-refresh'),
       { event: 'lock', ts: 0, host: '192.168.1.5', lockedUntil: 5 },
       flow('idle'), flow('idle'), flow('evicted'), flow('flushed'), flow('ongoing'),
     ];
     for (const event of events) tally.observe(event);
     expect(Object.fromEntries(tally.clientsIdentified)).toEqual({ fasttrack: 1, bittorrent: 1 });
-    expect(Object.fromEntries(tally.peersLearned.get('fasttrack')!)).toEqual({ 'udp-ping': 2, 'x-kazaa-supernodeip': 1 });
+    expect(Object.fromEntries(tally.peersLearned.get('fasttrack')!)).toEqual({ 'fasttrack/udp-ping': 2, 'fasttrack/x-kazaa-supernodeip': 1 });
     expect(Object.fromEntries(tally.flowsEnded)).toEqual({ idle: 2, capacity: 1, shutdown: 1 });
   });
 });
@@ -32,13 +32,13 @@ describe('event tally', () => {
 describe('detection counts', () => {
   it('counts by protocol and rule', () => {
     const counts = new DetectionCounts();
-    counts.add('fasttrack', 'udp-ping');
-    counts.add('fasttrack', 'udp-ping');
-    counts.add('fasttrack', 'give-push');
-    counts.add('bittorrent', 'handshake');
+    counts.add('fasttrack', 'fasttrack/udp-ping');
+    counts.add('fasttrack', 'fasttrack/udp-ping');
+    counts.add('fasttrack', 'fasttrack/give-push');
+    counts.add('bittorrent', 'bittorrent/handshake');
     const seen: string[] = [];
-    counts.forEach((protocol, rule, count) => seen.push(`${protocol}/${rule}=${count}`));
-    expect(seen).toEqual(['fasttrack/udp-ping=2', 'fasttrack/give-push=1', 'bittorrent/handshake=1']);
+    counts.forEach((protocol, rule, count) => seen.push(`${protocol} ${rule}=${count}`));
+    expect(seen).toEqual(['fasttrack fasttrack/udp-ping=2', 'fasttrack fasttrack/give-push=1', 'bittorrent bittorrent/handshake=1']);
   });
 });
 

@@ -86,9 +86,9 @@ describe('sensor metrics', () => {
     expect(v('p2pwall_sensor_verdicts_total', { verdict: 'accept', reason: 'malformed' })).toBe(1);
     // Every packet has exactly one verdict series.
     expect(matching(samples, 'p2pwall_sensor_verdicts_total').reduce((sum, s) => sum + s.value, 0)).toBe(6);
-    expect(v('p2pwall_sensor_detections_total', { protocol: 'fasttrack', rule: 'udp-ping' })).toBe(1);
+    expect(v('p2pwall_sensor_detections_total', { protocol: 'fasttrack', rule: 'fasttrack/udp-ping' })).toBe(1);
     expect(v('p2pwall_sensor_clients_identified_total', { protocol: 'fasttrack' })).toBe(1);
-    expect(v('p2pwall_sensor_peers_learned_total', { protocol: 'fasttrack', via: 'udp-ping' })).toBe(1);
+    expect(v('p2pwall_sensor_peers_learned_total', { protocol: 'fasttrack', via: 'fasttrack/udp-ping' })).toBe(1);
     expect(v('p2pwall_sensor_flows', INSTANCE)).toBe(5);
     expect(v('p2pwall_sensor_flows_started_total')).toBe(5);
     expect(v('p2pwall_sensor_peers')).toBe(1);
@@ -115,8 +115,8 @@ describe('sensor metrics', () => {
     send(syn(OTHER_HOST, PEER.ip, PEER.port), 30);
     const samples = await scrape();
     const v = (name: string, labels: Record<string, string> = {}) => valueOf(samples, name, labels);
-    expect(v('p2pwall_sensor_detections_total', { protocol: 'fasttrack', rule: 'udp-ping' })).toBe(1);
-    expect(v('p2pwall_sensor_detections_total', { protocol: 'fasttrack', rule: 'http-hash-request' })).toBe(1);
+    expect(v('p2pwall_sensor_detections_total', { protocol: 'fasttrack', rule: 'fasttrack/udp-ping' })).toBe(1);
+    expect(v('p2pwall_sensor_detections_total', { protocol: 'fasttrack', rule: 'fasttrack/http-hash-request' })).toBe(1);
     expect(v('p2pwall_sensor_clients_identified_total', { protocol: 'fasttrack' })).toBe(2);
     expect(v('p2pwall_sensor_verdicts_total', { verdict: 'would_drop', reason: 'signature' })).toBe(2);
     expect(v('p2pwall_sensor_verdicts_total', { verdict: 'would_drop', reason: 'learned-peer' })).toBe(1);

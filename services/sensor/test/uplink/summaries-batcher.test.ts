@@ -48,7 +48,7 @@ describe('summaries', () => {
   });
 
   it('maps client and peer events; lock and peer-refresh map to nothing', () => {
-    const client: ClientEvent = { event: 'client', letter: 'c', ts: 5, host: '192.168.1.5', protocol: 'fasttrack', evidence: [{ protocol: 'fasttrack', rule: 'r', packet: 1, flow: 'udp a > b', supporting: false }], hostPackets: 9, msSinceFirstPacket: 3, lockedUntil: 120005, reidentified: false };
+    const client: ClientEvent = { event: 'client', letter: 'c', ts: 5, host: '192.168.1.5', protocol: 'fasttrack', protocols: ['fasttrack'], evidence: [{ protocol: 'fasttrack', rule: 'r', packet: 1, flow: 'udp a > b', supporting: false }], hostPackets: 9, msSinceFirstPacket: 3, lockedUntil: 120005, reidentified: false };
     const peer: PeerEvent = { event: 'peer', letter: 'p', ts: 6, ip: '2001:db8::9', port: 1214, transport: 'both', protocol: 'fasttrack', via: 'supernode-list', learnedFrom: '192.168.1.5', expiresAt: 99 };
     const c = uplinkItem(client, INSIDE) as { event: p2pwall.v1.ISensorEvent };
     const p = uplinkItem(peer, INSIDE) as { event: p2pwall.v1.ISensorEvent };

@@ -8,9 +8,9 @@
  * cannot match costs a few byte compares and allocates nothing. Strings and objects are made
  * only for a packet that matches.
  */
-import { IPPROTO_TCP, IPPROTO_UDP, type PacketView } from '../decode/packet.js';
-import type { Flow, FlowDirection } from '../track/flow.js';
-import type { DetectContext, Detector, Evidence, PeerHint } from './detector.js';
+import { ruleId } from '@p2pwall/common';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../../decode/packet.js';
+import type { DirectionDigest, Evidence, FlowDigest, FlowMemory, NamedPeer, PacketReader, ProtocolModule } from '../module.js';
 import {
   HEADER_BLOCK_CAPACITY,
   HeaderLines,
@@ -23,25 +23,34 @@ import {
   startsWithCaseless,
   trimEnd,
   walkFirstSegment,
-} from './http-headers.js';
+} from '../http-headers.js';
 
 export const FASTTRACK = 'fasttrack';
 
-/** Every rule this detector reports. */
+const rule = (name: string): string => ruleId(FASTTRACK, name);
+
+/** Every rule this module reports. */
 export const FastTrackRule = {
-  udpPing: 'udp-ping',
-  udpPong: 'udp-pong',
-  udpPong2: 'udp-pong2',
-  udpId: 'udp-id',
-  httpHashRequest: 'http-hash-request',
-  httpFastTrackPath: 'http-fasttrack-path',
-  xKazaaHeader: 'x-kazaa-header',
-  kazaaUserAgent: 'kazaa-useragent',
-  peerEnablerUserAgent: 'peerenabler-useragent',
-  givePush: 'give-push',
-  encryptedHandshake: 'encrypted-handshake',
+  udpPing: rule('udp-ping'),
+  udpPong: rule('udp-pong'),
+  udpPong2: rule('udp-pong2'),
+  udpId: rule('udp-id'),
+  httpHashRequest: rule('http-hash-request'),
+  httpFastTrackPath: rule('http-fasttrack-path'),
+  xKazaaHeader: rule('x-kazaa-header'),
+  kazaaUserAgent: rule('kazaa-useragent'),
+  peerEnablerUserAgent: rule('peerenabler-useragent'),
+  givePush: rule('give-push'),
+  encryptedHandshake: rule('encrypted-handshake'),
 } as const;
 export type FastTrackRule = (typeof FastTrackRule)[keyof typeof FastTrackRule];
+
+/** How a named peer was learned: the header or message that named it. */
+export const FastTrackVia = {
+  xKazaaIp: rule('x-kazaa-ip'),
+  xKazaaSupernodeIp: rule('x-kazaa-supernodeip'),
+  udpPong2Node: rule('udp-pong2-node'),
+} as const;
 
 /** Network names seen on FastTrack (giFT PROTOCOL); any other printable name is accepted too. */
 export const KNOWN_NETWORK_NAMES: readonly string[] = ['KaZaA', 'fileshare', 'Grokster', 'MusicCity'];
@@ -79,22 +88,26 @@ function networkName(buf: Uint8Array, start: number, end: number): string | null
   return printable(buf, start, nameEnd, MAX_NETWORK_NAME);
 }
 
-function evidence(rule: FastTrackRule, detail?: string, peerHints?: readonly PeerHint[] | null): Evidence {
-  const found: Evidence = { protocol: FASTTRACK, rule, supporting: false };
-  if (detail !== undefined) found.detail = detail;
-  if (peerHints) found.peerHints = peerHints;
-  return found;
+/**
+ * FastTrack nodes listen on one port for TCP and UDP alike (giFT PROTOCOL), so every peer it
+ * learns is blocked for both.
+ */
+function evidence(rule: FastTrackRule, detail?: string, peers?: readonly NamedPeer[] | null): Evidence {
+  if (detail === undefined && !peers) return { rule, supporting: false, transport: 'both' };
+  if (!peers) return { rule, supporting: false, transport: 'both', detail };
+  return { rule, supporting: false, transport: 'both', detail, peers };
 }
 
 /** Whether the UDP header's length agrees with the payload we hold: not cut by a snap length or a fragment. */
-function wholeDatagram(packet: PacketView): boolean {
+function wholeDatagram(packet: PacketReader): boolean {
   if (packet.isFragment) return false;
   const l4 = packet.l4Offset;
   const declared = ((packet.buf[l4 + 4]! << 8) | packet.buf[l4 + 5]!) - 8;
   return declared === packet.payloadLength;
 }
 
-function inspectUdp(packet: PacketView, flow: Flow): Evidence | null {
+/** `concluded`: this module already found FastTrack on the flow (pong-2 and id messages say little alone). */
+function inspectUdp(packet: PacketReader, concluded: boolean): Evidence | null {
   const length = packet.payloadLength;
   if (length < 5 || length > MAX_UDP_PAYLOAD) return null;
   const buf = packet.buf;
@@ -105,17 +118,17 @@ function inspectUdp(packet: PacketView, flow: Flow): Evidence | null {
     case UDP_PONG:
       return nodePong(buf, p, length, packet);
     case UDP_PONG2:
-      return flow.app === FASTTRACK ? nodePong2(buf, p, length, packet) : null;
+      return concluded ? nodePong2(buf, p, length, packet) : null;
     case UDP_ID:
       // Five bytes (0x2A + a 4-byte ID) say little alone; only on a flow already seen as FastTrack.
-      return length === 5 && flow.app === FASTTRACK && wholeDatagram(packet) ? evidence(FastTrackRule.udpId) : null;
+      return length === 5 && concluded && wholeDatagram(packet) ? evidence(FastTrackRule.udpId) : null;
     default:
       return null;
   }
 }
 
 /** `27 | min. enc type (4) | 80 | name | 00`: 12 bytes for KaZaA. */
-function nodePing(buf: Uint8Array, p: number, length: number, packet: PacketView): Evidence | null {
+function nodePing(buf: Uint8Array, p: number, length: number, packet: PacketReader): Evidence | null {
   if (length < PING_NAME_OFFSET + 2 || buf[p + 5] !== 0x80 || buf[p + length - 1] !== 0) return null;
   if (!wholeDatagram(packet)) return null;
   const name = networkName(buf, p + PING_NAME_OFFSET, p + length);
@@ -123,7 +136,7 @@ function nodePing(buf: Uint8Array, p: number, length: number, packet: PacketView
 }
 
 /** `28 | min. enc type (4) | 00 | counter | 2 unknown | load | unknown | name | 00`: 17 bytes for KaZaA. */
-function nodePong(buf: Uint8Array, p: number, length: number, packet: PacketView): Evidence | null {
+function nodePong(buf: Uint8Array, p: number, length: number, packet: PacketReader): Evidence | null {
   if (length < PONG_NAME_OFFSET + 2 || buf[p + 5] !== 0x00 || buf[p + length - 1] !== 0) return null;
   if (!wholeDatagram(packet)) return null;
   const name = networkName(buf, p + PONG_NAME_OFFSET, p + length);
@@ -134,7 +147,7 @@ function nodePong(buf: Uint8Array, p: number, length: number, packet: PacketView
  * `29 | min. enc type (4) | 01/02 | flag 00/01 | 00 00 | ID (4)`, and with flag 1
  * `| IPv4 (4) | port (2) | 2 unknown`: 13 or 21 bytes. The address names another node.
  */
-function nodePong2(buf: Uint8Array, p: number, length: number, packet: PacketView): Evidence | null {
+function nodePong2(buf: Uint8Array, p: number, length: number, packet: PacketReader): Evidence | null {
   const kind = buf[p + 5];
   const flag = buf[p + 6];
   if ((kind !== 1 && kind !== 2) || buf[p + 7] !== 0 || buf[p + 8] !== 0) return null;
@@ -143,8 +156,8 @@ function nodePong2(buf: Uint8Array, p: number, length: number, packet: PacketVie
   if (flag === 0) return evidence(FastTrackRule.udpPong2);
   const port = (buf[p + 17]! << 8) | buf[p + 18]!;
   const ip = `${buf[p + 13]}.${buf[p + 14]}.${buf[p + 15]}.${buf[p + 16]}`;
-  const hints: PeerHint[] | null = port === 0 ? null : [{ ip, port, via: 'udp-pong2-node' }];
-  return evidence(FastTrackRule.udpPong2, `${ip}:${port}`, hints);
+  const named: NamedPeer[] | null = port === 0 ? null : [{ ip, port, transport: 'both', via: FastTrackVia.udpPong2Node }];
+  return evidence(FastTrackRule.udpPong2, `${ip}:${port}`, named);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -193,8 +206,8 @@ function kazaaHeader(name: string, hintVia: string | null = null): KazaaHeader {
 const KAZAA_HEADERS: readonly KazaaHeader[] = [
   kazaaHeader('X-Kazaa-Username'),
   kazaaHeader('X-Kazaa-Network'),
-  kazaaHeader('X-Kazaa-IP', 'x-kazaa-ip'),
-  kazaaHeader('X-Kazaa-SupernodeIP', 'x-kazaa-supernodeip'),
+  kazaaHeader('X-Kazaa-IP', FastTrackVia.xKazaaIp),
+  kazaaHeader('X-Kazaa-SupernodeIP', FastTrackVia.xKazaaSupernodeIp),
   kazaaHeader('X-Kazaa-XferId'),
   kazaaHeader('X-Kazaa-XferUid'),
   kazaaHeader('X-KazaaTag'),
@@ -239,8 +252,8 @@ function readDecimal(buf: Uint8Array, start: number, end: number, maxDigits: num
 
 const decimal = { value: 0 };
 
-/** `a.b.c.d:port` (octets 0–255, port 1–65535, blanks around allowed) → a hint; otherwise null. */
-export function parseIpv4Endpoint(buf: Uint8Array, start: number, end: number, via: string): PeerHint | null {
+/** `a.b.c.d:port` (octets 0–255, port 1–65535, blanks around allowed) → a named peer; otherwise null. */
+export function parseIpv4Endpoint(buf: Uint8Array, start: number, end: number, via: string): NamedPeer | null {
   end = trimEnd(buf, start, end);
   let i = start;
   const octets: number[] = [];
@@ -253,7 +266,7 @@ export function parseIpv4Endpoint(buf: Uint8Array, start: number, end: number, v
   }
   i = readDecimal(buf, i, end, 5, decimal);
   if (i !== end || decimal.value < 1 || decimal.value > 65535) return null;
-  return { ip: octets.join('.'), port: decimal.value, via };
+  return { ip: octets.join('.'), port: decimal.value, transport: 'both', via };
 }
 
 /**
@@ -271,7 +284,7 @@ class HeadFindings {
   private detailBuf: Uint8Array | null = null;
   private detailStart = 0;
   private detailEnd = 0;
-  private hints: PeerHint[] | null = null;
+  private hints: NamedPeer[] | null = null;
   /** The header that gave the first hint (the detail when only hints are new). */
   private hintHeader: string | undefined = undefined;
   /** The stream's start line is not a request, status or GIVE line: stop looking. */
@@ -300,7 +313,7 @@ class HeadFindings {
     this.detailEnd = end;
   }
 
-  addHint(hint: PeerHint, header: string): void {
+  addHint(hint: NamedPeer, header: string): void {
     (this.hints ??= []).push(hint);
     this.hintHeader ??= header;
   }
@@ -332,45 +345,54 @@ class DirectionScan {
   ) {}
 }
 
-/** Per-flow state, in flow.detectorState[slot]: only for flows whose head spans segments. */
-class FastTrackFlowState {
+/** Per-flow state: only for flows whose head spans segments; done once neither direction is scanned. */
+export class FastTrackFlowState {
   out: DirectionScan | null = null;
   in: DirectionScan | null = null;
 }
 
-function flowState(flow: Flow, slot: number): FastTrackFlowState | null {
-  const state = flow.detectorState?.[slot];
-  return state instanceof FastTrackFlowState ? state : null;
-}
+type Memory = FlowMemory<FastTrackFlowState>;
 
-export class FastTrackDetector implements Detector {
-  readonly protocol = FASTTRACK;
-  // Scratch reused on every packet (inspect is synchronous, so one set per detector suffices).
+export class FastTrackModule implements ProtocolModule<FastTrackFlowState> {
+  readonly name = FASTTRACK;
+  readonly transports = ['tcp', 'udp'] as const;
+  readonly priority = 10;
+  readonly inspectPackets = 16;
+  readonly rules: readonly string[] = [...Object.values(FastTrackRule), ...Object.values(FastTrackVia)];
+  // Scratch reused on every packet (inspect is synchronous, so one set per module suffices).
   private readonly lines = new HeaderLines();
   private readonly findings = new HeadFindings();
 
-  inspect(packet: PacketView, flow: Flow, fromInside: boolean, slot: number, context: DetectContext): Evidence | null {
+  createState(): FastTrackFlowState {
+    return new FastTrackFlowState();
+  }
+
+  isDone(state: FastTrackFlowState): boolean {
+    return state.out === null && state.in === null;
+  }
+
+  inspect(packet: PacketReader, flow: FlowDigest, fromInside: boolean, memory: Memory): Evidence | null {
     if (packet.payloadLength <= 0) return null;
-    if (packet.protocol === IPPROTO_UDP) return inspectUdp(packet, flow);
+    if (packet.protocol === IPPROTO_UDP) return inspectUdp(packet, memory.concluded);
     if (packet.protocol !== IPPROTO_TCP) return null;
-    return this.inspectHead(packet, flow, fromInside, slot) ?? encryptedHandshake(packet, flow, fromInside, context);
+    return this.inspectHead(packet, flow, fromInside, memory) ?? encryptedHandshake(packet, flow, fromInside);
   }
 
   /** The clear-text head of this direction of the stream, if it is one FastTrack uses. */
-  private inspectHead(packet: PacketView, flow: Flow, fromInside: boolean, slot: number): Evidence | null {
-    const state = flowState(flow, slot);
+  private inspectHead(packet: PacketReader, flow: FlowDigest, fromInside: boolean, memory: Memory): Evidence | null {
+    const state = memory.state;
     const scan = state ? (fromInside ? state.out : state.in) : null;
-    if (scan) return this.continueHead(scan, packet, flow, fromInside, slot);
-    const direction: FlowDirection = fromInside ? flow.out : flow.in;
+    if (scan) return this.continueHead(scan, packet, fromInside, memory);
+    const direction: DirectionDigest = fromInside ? flow.out : flow.in;
     // Only a direction's first payload can start a head; later ones without a scan are the rest
     // of a head already examined, or of a stream that never looked like one.
     if (direction.payloadPackets !== 1) return null;
     const start = packet.payloadOffset;
     if (!couldStartHead(packet.buf, start, start + packet.payloadLength)) return null;
-    return this.startHead(packet, flow, fromInside, slot);
+    return this.startHead(packet, fromInside, memory);
   }
 
-  private startHead(packet: PacketView, flow: Flow, fromInside: boolean, slot: number): Evidence | null {
+  private startHead(packet: PacketReader, fromInside: boolean, memory: Memory): Evidence | null {
     const lines = this.lines;
     const findings = this.findings;
     findings.reset(0);
@@ -378,7 +400,7 @@ export class FastTrackDetector implements Detector {
     this.examine(lines, findings);
     const unfinished = !findings.abandoned && !lines.blockEnded && packet.payloadLength < HEADER_BLOCK_CAPACITY;
     if (unfinished) {
-      const state = flowState(flow, slot) ?? this.createState(flow, slot);
+      const state = memory.open();
       const scan = new DirectionScan(new StreamHead(packet, lines), findings.fired);
       if (fromInside) state.out = scan;
       else state.in = scan;
@@ -386,7 +408,7 @@ export class FastTrackDetector implements Detector {
     return findings.toEvidence();
   }
 
-  private continueHead(scan: DirectionScan, packet: PacketView, flow: Flow, fromInside: boolean, slot: number): Evidence | null {
+  private continueHead(scan: DirectionScan, packet: PacketReader, fromInside: boolean, memory: Memory): Evidence | null {
     const head = scan.head;
     if (!head.append(packet)) return null;
     const lines = this.lines;
@@ -396,23 +418,12 @@ export class FastTrackDetector implements Detector {
     this.examine(lines, findings);
     head.walked(lines);
     scan.fired = findings.fired;
-    if (findings.abandoned || head.finished) this.dropScan(flow, slot, fromInside);
+    // A direction whose head is done frees its buffer now; the engine frees the state once both are.
+    if ((findings.abandoned || head.finished) && memory.state) {
+      if (fromInside) memory.state.out = null;
+      else memory.state.in = null;
+    }
     return findings.toEvidence();
-  }
-
-  private createState(flow: Flow, slot: number): FastTrackFlowState {
-    const state = new FastTrackFlowState();
-    (flow.detectorState ??= [])[slot] = state;
-    return state;
-  }
-
-  /** Forgets a direction whose head is done (frees its buffer), and the flow state once both are. */
-  private dropScan(flow: Flow, slot: number, fromInside: boolean): void {
-    const state = flowState(flow, slot);
-    if (!state) return;
-    if (fromInside) state.out = null;
-    else state.in = null;
-    if (!state.out && !state.in) flow.detectorState![slot] = undefined;
   }
 
   /** Examines every complete line the walker has, in order, until the block ends. */
@@ -546,15 +557,17 @@ const SERVER_HELLO_LENGTH = 8;
 
 /**
  * Client → 12 bytes (rand, cipher seed, encryption type), server → 8 bytes (seed, type), on a
- * connection the inside host opened to a high port: fires on the 8-byte reply, and only when
- * the flow leads to a known peer (12/8 first payloads alone are far too common to count).
+ * connection the inside host opened to a high port: fires on the 8-byte reply. 12/8 first
+ * payloads alone are far too common to count, so this is supporting evidence: the engine counts
+ * it only on a flow to an already learned peer.
  */
-function encryptedHandshake(packet: PacketView, flow: Flow, fromInside: boolean, context: DetectContext): Evidence | null {
+function encryptedHandshake(packet: PacketReader, flow: FlowDigest, fromInside: boolean): Evidence | null {
   if (fromInside || packet.payloadLength !== SERVER_HELLO_LENGTH) return null;
   if (!flow.initiatorInside || !flow.startedFresh || flow.outsidePort <= 1023) return null;
   if (flow.in.payloadPackets !== 1 || flow.out.firstPayloadLength !== CLIENT_HELLO_LENGTH) return null;
-  if (!context.flowLeadsToKnownPeer(flow)) return null;
-  return { protocol: FASTTRACK, rule: FastTrackRule.encryptedHandshake, supporting: true };
+  return HANDSHAKE_EVIDENCE;
 }
 
-export const fastTrackDetector: Detector = new FastTrackDetector();
+const HANDSHAKE_EVIDENCE: Evidence = { rule: FastTrackRule.encryptedHandshake, supporting: true, transport: 'both' };
+
+export const fastTrack = new FastTrackModule();

@@ -1,0 +1,119 @@
+/**
+ * The seam every P2P family plugs into. A protocol module reads packets and says what it saw;
+ * the engine decides what that may do (services/sensor/src/engine.ts, `trust`): which evidence
+ * identifies a client, which peers are learned, what is dropped. Nothing protocol-specific lives
+ * outside the module's folder and its one registry line.
+ */
+import type { Transport } from '@p2pwall/common';
+import type { PacketView } from '../decode/packet.js';
+
+/** The packet being judged, read-only. Valid only during the call: never keep it. */
+export type PacketReader = Readonly<PacketView>;
+
+/** One direction of a flow, as counted before the module is asked about the packet. */
+export interface DirectionDigest {
+  readonly packets: number;
+  readonly bytes: number;
+  readonly payloadPackets: number;
+  /** Length of the first payload in this direction; 0 until one was seen. */
+  readonly firstPayloadLength: number;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+}
+
+/** What a module may know of the flow a packet belongs to. Read-only; valid during the call. */
+export interface FlowDigest {
+  /** IP protocol number (6 TCP, 17 UDP). */
+  readonly protocol: number;
+  readonly ipVersion: 4 | 6;
+  readonly insidePort: number;
+  readonly outsidePort: number;
+  /** Which side sent the first packet seen: true for the inside end. */
+  readonly initiatorInside: boolean;
+  /** Whether the flow was seen from its start (a TCP SYN, or any first UDP datagram). */
+  readonly startedFresh: boolean;
+  /** Inside → outside. */
+  readonly out: DirectionDigest;
+  /** Outside → inside. */
+  readonly in: DirectionDigest;
+}
+
+/**
+ * A module's memory of one flow. The engine hands the same object to every call of one module,
+ * pointed at the flow of the moment, so asking costs no allocation.
+ */
+export interface FlowMemory<State> {
+  /** The module's state for this flow, or undefined while it holds none. */
+  readonly state: State | undefined;
+  /** The state, created with the module's createState when there is none yet. */
+  open(): State;
+  /** Frees the state: the module keeps nothing for this flow (also what `isDone` leads to). */
+  close(): void;
+  /** Whether the engine accepted evidence of this module on this flow before this packet. */
+  readonly concluded: boolean;
+}
+
+/** An outside endpoint a payload names (a header, a peer list, a DHT node). */
+export interface NamedPeer {
+  /** Printable IPv4 or IPv6 address, as it appeared. */
+  readonly ip: string;
+  readonly port: number;
+  /** What the protocol speaks there. */
+  readonly transport: Transport;
+  /** The rule id of how it was named, e.g. `fasttrack/x-kazaa-ip`. */
+  readonly via: string;
+  /**
+   * Named peers on ports below 1024 are refused (they are where an attacker points a client at
+   * the organisation's own services): a module that must learn one says why, and the README's
+   * detection section names that reason.
+   */
+  readonly lowPortReason?: string;
+}
+
+/** What a module saw in one packet. */
+export interface Evidence {
+  /** `protocol/rule`, in the module's own namespace: `fasttrack/udp-ping`. */
+  readonly rule: string;
+  /**
+   * Supporting evidence is a weak heuristic: the engine counts it only on a flow that the inside
+   * host opened to an already learned peer, and never lets it name peers.
+   */
+  readonly supporting: boolean;
+  /** The transport the flow's outside end is learned for (a peer the host itself contacted). */
+  readonly transport: Transport;
+  /** Short printable detail for operators, e.g. the network name `KaZaA`. */
+  readonly detail?: string;
+  /** Further outside endpoints the payload names. */
+  readonly peers?: readonly NamedPeer[];
+}
+
+/** Per-module settings an operator may give (`detectors.<name>` in the sensor's YAML). */
+export interface ModuleSettings {
+  enabled: boolean;
+  /** Payload packets per flow (both directions) this module sees; capped by the engine's bound. */
+  inspectPackets: number;
+}
+
+/**
+ * One P2P family. `inspect` sees each payload-carrying packet of a flow whose transport it reads,
+ * while the flow's payload packets (both directions, this one included) are within its depth and
+ * the flow's counters already include this packet. `fromInside`: the packet travels inside →
+ * outside.
+ */
+export interface ProtocolModule<State = unknown> {
+  /** The protocol's name, also its rules' namespace: lower-case letters, digits and dashes. */
+  readonly name: string;
+  /** The transports whose packets it reads. */
+  readonly transports: readonly ('tcp' | 'udp')[];
+  /** Settles overlaps: the label of a flow two modules concluded on is the higher one's. */
+  readonly priority: number;
+  /** Default inspection depth (payload packets per flow, both directions). */
+  readonly inspectPackets: number;
+  /** Every rule id it can report (evidence rules and named-peer vias): for docs, metrics and checks. */
+  readonly rules: readonly string[];
+  /** A fresh per-flow state; only modules that keep state across packets need one. */
+  createState?(): State;
+  /** Whether a state holds nothing the module still needs: the engine then frees it. */
+  isDone?(state: State): boolean;
+  inspect(packet: PacketReader, flow: FlowDigest, fromInside: boolean, memory: FlowMemory<State>): Evidence | null;
+}
