@@ -1,3 +1,4 @@
+import type { Transport } from '@p2pwall/common';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { installRules, installScript, parseTableListing, removeRules, removeScript, showRules, splitRuleLine } from '../../src/enforce/iptables.js';
 import { KernelSets } from '../../src/enforce/kernel-sets.js';
@@ -11,7 +12,19 @@ import {
   kernelNames,
   type KernelPolicy,
 } from '../../src/enforce/rules.js';
-import { createNetns, createRoutedLab, LAB, netnsSkipReason, reachability, startEchoServer, titleWithSkipReason, tryConnect, type Netns } from '../support/netns.js';
+import {
+  createNetns,
+  createRoutedLab,
+  LAB,
+  netnsSkipReason,
+  reachability,
+  startEchoServer,
+  startUdpEchoServer,
+  titleWithSkipReason,
+  tryConnect,
+  tryUdpEcho,
+  type Netns,
+} from '../support/netns.js';
 
 const policy = (changes: Partial<KernelPolicy> = {}): KernelPolicy => ({ ...structuredClone(DEFAULT_KERNEL_POLICY), ...changes });
 const lines = (changes: Partial<KernelPolicy> = {}, family: 4 | 6 = 4): string[] => formatRuleset(generateFamilyRuleset(policy(changes), family));
@@ -420,6 +433,97 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('real packets th
       sets.removePeer(LAB.server4, 1214, 'both');
       await sets.flush();
       expect(reachability(await tryConnect(lab.client, [v4(8080), v4(1214)]))).toEqual({ [v4(8080)]: true, [v4(1214)]: true });
+    } finally {
+      await lab.dispose();
+    }
+  });
+
+  it('blocks a peer only for the transport it was learned for, at ip:port and as a whole address', async () => {
+    const lab = await createRoutedLab();
+    try {
+      // Our own prefix (the longest allowed: the set names must still fit ipset's 31 characters).
+      const prefix = 'p2pwt-transports';
+      // One outside address per case, so a whole-address peer blocks nothing of another case.
+      const peers = {
+        endpointUdp: '203.0.113.3',
+        endpointTcp: '203.0.113.4',
+        endpointBoth: '203.0.113.5',
+        wholeUdp: '203.0.113.6',
+        wholeTcp: '203.0.113.7',
+        wholeBoth: '203.0.113.8',
+      } as const;
+      for (const ip of Object.values(peers)) await lab.server.exec('ip', ['addr', 'add', `${ip}/24`, 'dev', 'eth0']);
+      const v4 = (ip: string, port: number): string => `${ip}:${port}`;
+      const v6 = (port: number): string => `[${LAB.server6}]:${port}`;
+      const targets = [
+        ...Object.values(peers).flatMap((ip) => [v4(ip, 1214), v4(ip, 8080)]),
+        v4(LAB.server4, 1214),
+        v6(1214),
+        v6(8080),
+      ];
+      await startEchoServer(lab.server, [1214, 8080]);
+      await startUdpEchoServer(lab.server, targets);
+      const probe = async (): Promise<{ tcp: Record<string, boolean>; udp: Record<string, boolean> }> => {
+        const [tcp, udp] = await Promise.all([tryConnect(lab.client, targets), tryUdpEcho(lab.client, targets)]);
+        return { tcp: reachability(tcp), udp: reachability(udp) };
+      };
+      const everywhere = (ok: boolean): Record<string, boolean> => Object.fromEntries(targets.map((target) => [target, ok]));
+      const peerChainPackets = async (): Promise<number> => {
+        const { stdout } = await lab.gateway.exec('iptables', ['-t', 'security', '-S', `${prefix.toUpperCase()}-PEER`, '-v']);
+        return [...stdout.matchAll(/^-A .* -c (\d+) \d+/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
+      };
+
+      // Fail-open and no sensor listening: whatever is not a learned peer passes the queue.
+      await installRules(policy({ prefix }), { runner: lab.gateway.runner });
+      expect(await probe()).toEqual({ tcp: everywhere(true), udp: everywhere(true) });
+
+      const sets = new KernelSets({ prefix, ipv6: true, runner: lab.gateway.runner, onError: (message) => expect.fail(message) });
+      const learned: Array<[ip: string, port: number, transport: Transport]> = [
+        [peers.endpointUdp, 1214, 'udp'],
+        [peers.endpointTcp, 1214, 'tcp'],
+        [peers.endpointBoth, 1214, 'both'],
+        [peers.wholeUdp, 0, 'udp'],
+        [peers.wholeTcp, 0, 'tcp'],
+        [peers.wholeBoth, 0, 'both'],
+        [LAB.server6, 0, 'udp'],
+      ];
+      for (const [ip, port, transport] of learned) sets.addPeer(ip, port, transport, 600);
+      await sets.flush();
+      const blocked = await probe();
+      expect(blocked.udp).toEqual({
+        ...everywhere(true),
+        [v4(peers.endpointUdp, 1214)]: false,
+        [v4(peers.endpointBoth, 1214)]: false,
+        [v4(peers.wholeUdp, 1214)]: false,
+        [v4(peers.wholeUdp, 8080)]: false,
+        [v4(peers.wholeBoth, 1214)]: false,
+        [v4(peers.wholeBoth, 8080)]: false,
+        [v6(1214)]: false,
+        [v6(8080)]: false,
+      });
+      expect(blocked.tcp).toEqual({
+        ...everywhere(true),
+        [v4(peers.endpointTcp, 1214)]: false,
+        [v4(peers.endpointBoth, 1214)]: false,
+        [v4(peers.wholeTcp, 1214)]: false,
+        [v4(peers.wholeTcp, 8080)]: false,
+        [v4(peers.wholeBoth, 1214)]: false,
+        [v4(peers.wholeBoth, 8080)]: false,
+      });
+      // The kernel's peer path dropped them: their opening packets went to a queue nobody listens on.
+      expect(await peerChainPackets()).toBeGreaterThan(0);
+
+      // ftwall -n: the kernel no longer looks at UDP; TCP peers stay blocked.
+      await installRules(policy({ prefix, dropUdp: false }), { runner: lab.gateway.runner });
+      const tcpOnly = await probe();
+      expect(tcpOnly.udp).toEqual(everywhere(true));
+      expect(tcpOnly.tcp).toEqual(blocked.tcp);
+
+      await installRules(policy({ prefix }), { runner: lab.gateway.runner });
+      for (const [ip, port, transport] of learned) sets.removePeer(ip, port, transport);
+      await sets.flush();
+      expect(await probe()).toEqual({ tcp: everywhere(true), udp: everywhere(true) });
+      expect(sets.stats).toMatchObject({ failed: 0, pending: 0 });
     } finally {
       await lab.dispose();
     }
