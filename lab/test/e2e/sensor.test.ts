@@ -146,6 +146,26 @@ describe.skipIf(UNAVAILABLE !== '')(`the live sensor in the lab${UNAVAILABLE ? `
     expect(second.events('client')).toEqual([]);
   }, 90_000);
 
+  it('(c2) storefile peers go into the kernel for the transport each was learned for, and only that one', async () => {
+    const storefile = join(work, 'transports.store');
+    const now = Date.now();
+    // Benchmark-range addresses no emulated host uses: only the set contents are looked at.
+    const stored = (ip: string, port: number, transport: string): string =>
+      JSON.stringify({ ip, port, transport, protocol: 'fasttrack', via: 'udp-ping', learnedFrom: null, learnedAt: now, expiresAt: now + 3_600_000 });
+    writeFileSync(
+      storefile,
+      [stored('198.18.0.10', 4000, 'udp'), stored('198.18.0.11', 4000, 'tcp'), stored('198.18.0.12', 0, 'udp'), stored('198.18.0.13', 0, 'tcp'), stored('198.18.0.14', 0, 'both')]
+        .map((line) => `${line}\n`)
+        .join(''),
+    );
+    const sensor = await startSensor({ storefile });
+    expect(sensor.lines.find((line) => line.msg === 'sensor started')).toMatchObject({ peersLoaded: 5 });
+    expect((await setEntries('p2pwall-peer-ep4')).sort()).toEqual(['198.18.0.10,udp:4000', '198.18.0.11,tcp:4000']);
+    expect(await setEntries('p2pwall-peer-ipu4')).toEqual(['198.18.0.12']);
+    expect(await setEntries('p2pwall-peer-ipt4')).toEqual(['198.18.0.13']);
+    expect(await setEntries('p2pwall-peer-ip4')).toEqual(['198.18.0.14']);
+  }, 60_000);
+
   it('(d) killed with SIGKILL, the gateway fails open for benign traffic; `rules remove` then leaves nothing behind', async () => {
     const sensor = await startSensor({ onExit: 'keep' });
     await sensor.kill();

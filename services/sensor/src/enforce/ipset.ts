@@ -13,12 +13,14 @@ export interface KernelSetSpec {
   maxEntries: number;
 }
 
-/** The three sets of each family a policy uses. */
+/** The five sets of each family a policy uses: peer endpoints, whole-address peers (both, tcp, udp), locks. */
 export function kernelSetSpecs(prefix: string, families: readonly IpFamily[], maxEntries = DEFAULT_MAX_SET_ENTRIES): KernelSetSpec[] {
   const { sets } = kernelNames(prefix);
   return families.flatMap((family): KernelSetSpec[] => [
     { name: sets[family].peerEndpoints, type: 'hash:ip,port', family, maxEntries },
     { name: sets[family].peerAddresses, type: 'hash:ip', family, maxEntries },
+    { name: sets[family].peerTcpAddresses, type: 'hash:ip', family, maxEntries },
+    { name: sets[family].peerUdpAddresses, type: 'hash:ip', family, maxEntries },
     { name: sets[family].locks, type: 'hash:ip', family, maxEntries },
   ]);
 }

@@ -1,7 +1,8 @@
 import { isIP } from 'node:net';
+import { isTransport, type Transport } from '@p2pwall/common';
 import { localRunner, type CommandResult, type CommandRunner } from './command-runner.js';
 import { IPSET_MAX_TIMEOUT, restoreSets } from './ipset.js';
-import { kernelNames, type FamilySetNames, type IpFamily } from './rules.js';
+import { kernelNames, peerAddressSet, peerEndpointProtocols, type FamilySetNames, type IpFamily } from './rules.js';
 
 export interface KernelSetsOptions {
   /** Same prefix the rules were installed with. */
@@ -75,6 +76,12 @@ export function planRetry(lines: readonly string[], stderr: string): { rejected:
   return { rejected, remaining };
 }
 
+/** `SET ENTRY` for each set entry that blocks a peer for `transport` at ip:port (port 0: the whole address). */
+function peerEntries(sets: FamilySetNames, ip: string, port: number, transport: Transport): string[] {
+  if (port === 0) return [`${peerAddressSet(sets, transport)} ${ip}`];
+  return peerEndpointProtocols(transport).map((protocol) => `${sets.peerEndpoints} ${ip},${protocol}:${port}`);
+}
+
 /**
  * The sensor's way into the kernel sets: learned peers and time-locked clients. Called on the
  * per-packet path, so calls only queue text; one `ipset restore -exist` child applies a whole batch
@@ -104,23 +111,29 @@ export class KernelSets {
     this.onError = options.onError ?? ((message) => process.stderr.write(`p2pwall kernel sets: ${message}\n`));
   }
 
-  /** Blocks a learned peer: ip:port over TCP and UDP (FastTrack listens on one port for both), or the whole address when port is 0. */
-  addPeer(ip: string, port: number, timeoutSeconds: number): void {
+  /**
+   * Blocks a learned peer for the transport its protocol module named: at ip:port (port 0: the
+   * whole address). `both` blocks TCP and UDP, `tcp` or `udp` only that one, so the other
+   * protocol's traffic to the same endpoint passes.
+   *
+   * At ip:port the entries themselves carry the protocol (ip,tcp:port, ip,udp:port), so a peer
+   * known for both and also for one transport shares that entry: the last add sets its timeout,
+   * and removing either removes it. Whole addresses go to one set per transport, so those keep
+   * their timeouts apart, as the engine's peer table keeps its entries apart.
+   */
+  addPeer(ip: string, port: number, transport: Transport, timeoutSeconds: number): void {
     const family = this.family(ip, 'addPeer');
-    if (family === null || !this.checkPort(port, ip)) return;
+    if (family === null || !this.checkPort(port, ip) || !this.checkTransport(transport, ip)) return;
     const timeout = this.timeout(timeoutSeconds, ip);
     if (timeout === null) return;
-    const sets = this.sets[family];
-    if (port === 0) this.enqueue(`add ${sets.peerAddresses} ${ip} timeout ${timeout}\n`);
-    else this.enqueue(`add ${sets.peerEndpoints} ${ip},tcp:${port} timeout ${timeout}\n`, `add ${sets.peerEndpoints} ${ip},udp:${port} timeout ${timeout}\n`);
+    this.enqueue(...peerEntries(this.sets[family], ip, port, transport).map((entry) => `add ${entry} timeout ${timeout}\n`));
   }
 
-  removePeer(ip: string, port: number): void {
+  /** Unblocks what addPeer(ip, port, transport) blocked. */
+  removePeer(ip: string, port: number, transport: Transport): void {
     const family = this.family(ip, 'removePeer');
-    if (family === null || !this.checkPort(port, ip)) return;
-    const sets = this.sets[family];
-    if (port === 0) this.enqueue(`del ${sets.peerAddresses} ${ip}\n`);
-    else this.enqueue(`del ${sets.peerEndpoints} ${ip},tcp:${port}\n`, `del ${sets.peerEndpoints} ${ip},udp:${port}\n`);
+    if (family === null || !this.checkPort(port, ip) || !this.checkTransport(transport, ip)) return;
+    this.enqueue(...peerEntries(this.sets[family], ip, port, transport).map((entry) => `del ${entry}\n`));
   }
 
   /** Time-locks an inside client for the remaining lock time; called again, it re-arms the timeout. */
@@ -164,6 +177,13 @@ export class KernelSets {
   private checkPort(port: number, ip: string): boolean {
     if (Number.isInteger(port) && port >= 0 && port <= 65535) return true;
     this.reject(`${ip}: port ${port} is not 0 (whole address) or a port number`);
+    return false;
+  }
+
+  /** Transports arrive from the storefile and the shared blocklist as text: only the three known ones make entries. */
+  private checkTransport(transport: Transport, ip: string): boolean {
+    if (isTransport(transport)) return true;
+    this.reject(`${ip}: transport '${String(transport)}' is not tcp, udp or both`);
     return false;
   }
 

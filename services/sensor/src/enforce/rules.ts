@@ -6,6 +6,7 @@
  * `--set-xmark` for `--or-mark`/`--and-mark`), so an installed chain can be compared line by line
  * with what the policy asks for.
  */
+import type { Transport } from '@p2pwall/common';
 import { EnforceError } from './command-runner.js';
 
 export type IpFamily = 4 | 6;
@@ -51,13 +52,17 @@ export interface KernelPolicy {
   openPorts: number[];
   /** Time-lock rules present (time-lock seconds > 0). */
   timeLock: boolean;
-  /** false is ftwall -n: the kernel's set rules drop TCP only. */
+  /** false is ftwall -n: the kernel's peer rules look at TCP only (UDP peers stay in the sets, unenforced). */
   dropUdp: boolean;
   /** No DROP rules at all; sets are still filled and the queue rules stay. */
   monitor: boolean;
   /** Default 'security'; see KernelTable for why. */
   table?: KernelTable;
-  /** maxelem of every set. Default 2,097,152: a peer learned as ip:port takes two entries (tcp, udp). */
+  /**
+   * maxelem of every set. Default 2,097,152. A peer blocked for both transports at ip:port takes
+   * two entries of the endpoint set (ip,tcp:port and ip,udp:port), one blocked for one transport
+   * takes one; a whole-address peer takes one entry of the address set of its transport.
+   */
   maxSetEntries?: number;
 }
 
@@ -81,10 +86,17 @@ export const DEFAULT_KERNEL_POLICY: Readonly<KernelPolicy> = Object.freeze({
 export class KernelPolicyError extends EnforceError {}
 
 export interface FamilySetNames {
-  /** hash:ip,port — learned peers as ip,tcp:port and ip,udp:port. */
+  /** hash:ip,port — learned peers at one port, as ip,tcp:port and/or ip,udp:port (the entry names the transport). */
   peerEndpoints: string;
-  /** hash:ip — peers learned as a whole address. */
+  /** hash:ip — peers blocked as a whole address for both transports: matches every IP protocol. */
   peerAddresses: string;
+  /**
+   * hash:ip — peers blocked as a whole address for TCP only, and for UDP only. A hash:ip entry
+   * cannot carry a protocol, so each transport has its own set and the rule that looks at it
+   * names the protocol (`-p tcp` / `-p udp`).
+   */
+  peerTcpAddresses: string;
+  peerUdpAddresses: string;
   /** hash:ip — time-locked inside clients. */
   locks: string;
 }
@@ -100,7 +112,10 @@ export interface KernelNames {
   sets: Record<IpFamily, FamilySetNames>;
 }
 
-/** Same rule as the sensor config's kernel.setPrefix; keeps set names under ipset's 31 characters. */
+/**
+ * Same rule as the sensor config's kernel.setPrefix; keeps set names under ipset's 31 characters
+ * (the longest, `<16-char prefix>-peer-ipt4`, has 26).
+ */
 const PREFIX_PATTERN = /^[a-z][a-z0-9-]{0,15}$/;
 
 export function kernelNames(prefix: string): KernelNames {
@@ -111,12 +126,26 @@ export function kernelNames(prefix: string): KernelNames {
   const sets = (family: IpFamily): FamilySetNames => ({
     peerEndpoints: `${prefix}-peer-ep${family}`,
     peerAddresses: `${prefix}-peer-ip${family}`,
+    peerTcpAddresses: `${prefix}-peer-ipt${family}`,
+    peerUdpAddresses: `${prefix}-peer-ipu${family}`,
     locks: `${prefix}-lock${family}`,
   });
   return { chain, peerChain: `${chain}-PEER`, acceptedChain: `${chain}-ACCEPTED`, comment: prefix, sets: { 4: sets(4), 6: sets(6) } };
 }
 
-/** Every set name a prefix can own, both families: what `remove` destroys. */
+/** The whole-address set that blocks a peer for `transport`. */
+export function peerAddressSet(sets: FamilySetNames, transport: Transport): string {
+  if (transport === 'tcp') return sets.peerTcpAddresses;
+  if (transport === 'udp') return sets.peerUdpAddresses;
+  return sets.peerAddresses;
+}
+
+/** The protocols of the endpoint-set entries (`ip,PROTO:port`) that block a peer for `transport`. */
+export function peerEndpointProtocols(transport: Transport): ReadonlyArray<'tcp' | 'udp'> {
+  return transport === 'both' ? ['tcp', 'udp'] : [transport];
+}
+
+/** Every set name a prefix can own, both families: what `remove` destroys and `show` lists. */
 export function allSetNames(prefix: string): string[] {
   const { sets } = kernelNames(prefix);
   return [4, 6].flatMap((family) => Object.values(sets[family as IpFamily]));
@@ -199,15 +228,31 @@ export interface FamilyRuleset {
 }
 
 /**
- * Packets to or from a learned peer go to the peer chain. One set look-up per rule, as a plain
- * DROP would cost: every forwarded packet passes these four rules, so the extra work of the peer
- * chain is paid only by packets that match a set.
+ * Packets to or from a learned peer go to the peer chain, for the transport it is blocked for:
+ *
+ * - the endpoint set: its entries name the protocol (ip,tcp:port, ip,udp:port), so a peer
+ *   blocked for one transport has only that entry and the set itself matches only that protocol;
+ * - the whole-address sets: `peer-ip` (both transports) matches every IP protocol, as a whole
+ *   address always did; `peer-ipt` and `peer-ipu` are looked at only by TCP and by UDP packets.
+ *
+ * One set look-up per rule, as a plain DROP would cost; a packet skips the look-ups of the other
+ * protocol's rules at the `-p` test. The extra work of the peer chain is paid only by packets
+ * that match a set.
  */
 function peerJumpRules(policy: KernelPolicy, names: KernelNames, sets: FamilySetNames): string[][] {
   // Under -n (dropUdp false) the sets still hold udp entries; the rules just never look at UDP.
-  const protocol = policy.dropUdp ? [] : ['-p', 'tcp'];
-  const jump = (set: string, directions: string): string[] => [...protocol, '-m', 'set', '--match-set', set, directions, '-j', names.peerChain];
-  return [jump(sets.peerEndpoints, 'dst,dst'), jump(sets.peerEndpoints, 'src,src'), jump(sets.peerAddresses, 'dst'), jump(sets.peerAddresses, 'src')];
+  const anyEnforcedProtocol = policy.dropUdp ? [] : ['-p', 'tcp'];
+  const jump = (protocol: string[], set: string, directions: string): string[] => [...protocol, '-m', 'set', '--match-set', set, directions, '-j', names.peerChain];
+  const rules = [
+    jump(anyEnforcedProtocol, sets.peerEndpoints, 'dst,dst'),
+    jump(anyEnforcedProtocol, sets.peerEndpoints, 'src,src'),
+    jump(anyEnforcedProtocol, sets.peerAddresses, 'dst'),
+    jump(anyEnforcedProtocol, sets.peerAddresses, 'src'),
+    jump(['-p', 'tcp'], sets.peerTcpAddresses, 'dst'),
+    jump(['-p', 'tcp'], sets.peerTcpAddresses, 'src'),
+  ];
+  if (policy.dropUdp) rules.push(jump(['-p', 'udp'], sets.peerUdpAddresses, 'dst'), jump(['-p', 'udp'], sets.peerUdpAddresses, 'src'));
+  return rules;
 }
 
 /**

@@ -161,11 +161,11 @@ export class LiveSensor {
     switch (effect.kind) {
       case 'block-peer':
         applied = this.engine.loadPeer(effect.ip, effect.port, 'both', { protocol: 'shared', via: effect.via, learnedFrom: null, learnedAt: now, expiresAt: effect.expiresAt });
-        if (applied) this.kernelSets.addPeer(effect.ip, effect.port, secondsUntil(effect.expiresAt, now));
+        if (applied) this.kernelSets.addPeer(effect.ip, effect.port, 'both', secondsUntil(effect.expiresAt, now));
         break;
       case 'unblock-peer':
         this.engine.removePeer(effect.ip, effect.port, 'both');
-        this.kernelSets.removePeer(effect.ip, effect.port);
+        this.kernelSets.removePeer(effect.ip, effect.port, 'both');
         break;
       case 'lock-host':
         applied = effect.lockedUntil > now && this.engine.lockHost(effect.ip, effect.lockedUntil);
@@ -209,7 +209,7 @@ export class LiveSensor {
     const loaded = this.storefile.open(now);
     for (const peer of loaded.peers) {
       if (this.engine.loadPeer(peer.ip, peer.port, peer.transport, { ...peer, via: `storefile:${peer.via}` })) {
-        this.kernelSets.addPeer(peer.ip, peer.port, secondsUntil(peer.expiresAt, now));
+        this.kernelSets.addPeer(peer.ip, peer.port, peer.transport, secondsUntil(peer.expiresAt, now));
       }
     }
     if (loaded.invalidLines > 0) this.options.logger.warn({ storefile: this.storefile.path, invalidLines: loaded.invalidLines }, 'storefile had damaged lines; they were dropped');
@@ -220,7 +220,7 @@ export class LiveSensor {
     switch (event.event) {
       case 'peer':
       case 'peer-refresh':
-        this.kernelSets.addPeer(event.ip, event.port, secondsUntil(event.expiresAt, now));
+        this.kernelSets.addPeer(event.ip, event.port, event.transport, secondsUntil(event.expiresAt, now));
         this.storefile?.append({ ip: event.ip, port: event.port, transport: event.transport, protocol: event.protocol, via: event.via, learnedFrom: event.learnedFrom, learnedAt: event.ts, expiresAt: event.expiresAt });
         break;
       case 'client':

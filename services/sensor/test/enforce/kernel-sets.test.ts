@@ -1,3 +1,4 @@
+import type { Transport } from '@p2pwall/common';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CommandResult, CommandRunner, RunOptions } from '../../src/enforce/command-runner.js';
 import { ensureSets, kernelSetSpecs } from '../../src/enforce/ipset.js';
@@ -40,13 +41,13 @@ describe('KernelSets batching (fake ipset)', () => {
   it('writes peers, whole-address peers, locks and their removal as ipset commands', async () => {
     const ipset = new FakeIpset();
     const { sets, errors } = kernelSets(ipset);
-    sets.addPeer('203.0.113.9', 1214, 600);
-    sets.addPeer('203.0.113.10', 0, 59.2);
-    sets.addPeer('2001:db8::7', 3531, 10 ** 12);
+    sets.addPeer('203.0.113.9', 1214, 'both', 600);
+    sets.addPeer('203.0.113.10', 0, 'both', 59.2);
+    sets.addPeer('2001:db8::7', 3531, 'both', 10 ** 12);
     sets.lockClient('198.51.100.5', 120);
     sets.unlockClient('198.51.100.5');
-    sets.removePeer('203.0.113.9', 1214);
-    sets.removePeer('2001:db8::8', 0);
+    sets.removePeer('203.0.113.9', 1214, 'both');
+    sets.removePeer('2001:db8::8', 0, 'both');
     await sets.flush();
     expect(ipset.lines).toEqual([
       'add p2pwall-peer-ep4 203.0.113.9,tcp:1214 timeout 600',
@@ -65,10 +66,35 @@ describe('KernelSets batching (fake ipset)', () => {
     expect(sets.stats).toEqual({ pending: 0, applied: 10, failed: 0, skipped: 0, shed: 0, children: 1, retries: 0 });
   });
 
+  it('blocks a peer only for its transport: one endpoint entry, or the whole-address set of that transport', async () => {
+    const ipset = new FakeIpset();
+    const { sets, errors } = kernelSets(ipset);
+    sets.addPeer('203.0.113.11', 1214, 'tcp', 600);
+    sets.addPeer('203.0.113.12', 3531, 'udp', 600);
+    sets.addPeer('203.0.113.13', 0, 'tcp', 600);
+    sets.addPeer('2001:db8::9', 0, 'udp', 600);
+    sets.addPeer('203.0.113.14', 0, 'both', 600);
+    sets.removePeer('203.0.113.12', 3531, 'udp');
+    sets.removePeer('203.0.113.13', 0, 'tcp');
+    sets.removePeer('2001:db8::9', 0, 'udp');
+    await sets.flush();
+    expect(ipset.lines).toEqual([
+      'add p2pwall-peer-ep4 203.0.113.11,tcp:1214 timeout 600',
+      'add p2pwall-peer-ep4 203.0.113.12,udp:3531 timeout 600',
+      'add p2pwall-peer-ipt4 203.0.113.13 timeout 600',
+      'add p2pwall-peer-ipu6 2001:db8::9 timeout 600',
+      'add p2pwall-peer-ip4 203.0.113.14 timeout 600',
+      'del p2pwall-peer-ep4 203.0.113.12,udp:3531',
+      'del p2pwall-peer-ipt4 203.0.113.13',
+      'del p2pwall-peer-ipu6 2001:db8::9',
+    ]);
+    expect(errors).toEqual([]);
+  });
+
   it('sends what one turn queued in one child, at most 1000 commands per child, one child at a time', async () => {
     const ipset = new FakeIpset();
     const { sets } = kernelSets(ipset);
-    for (let i = 0; i < 1200; i++) sets.addPeer(`203.0.${113 + (i >> 8)}.${i & 255}`, 1214, 600);
+    for (let i = 0; i < 1200; i++) sets.addPeer(`203.0.${113 + (i >> 8)}.${i & 255}`, 1214, 'both', 600);
     await sets.flush();
     expect(ipset.children.map((child) => child.lines.length)).toEqual([1000, 1000, 400]);
     expect(ipset.maxRunning).toBe(1);
@@ -93,17 +119,22 @@ describe('KernelSets batching (fake ipset)', () => {
   it('refuses bad addresses, ports and timeouts without spawning, and skips IPv6 when it is off', async () => {
     const ipset = new FakeIpset();
     const { sets, errors } = kernelSets(ipset, { ipv6: false });
-    sets.addPeer('203.0.113.300', 1214, 600);
-    sets.addPeer('203.0.113.9', 70000, 600);
+    sets.addPeer('203.0.113.300', 1214, 'both', 600);
+    sets.addPeer('203.0.113.9', 70000, 'both', 600);
     sets.lockClient('198.51.100.5', 0);
-    sets.addPeer('2001:db8::7', 3531, 600);
+    sets.addPeer('2001:db8::7', 3531, 'both', 600);
+    // A transport is text in the storefile and on the wire; a cast stands for a bad one that got through.
+    sets.addPeer('203.0.113.9', 1214, 'sctp' as Transport, 600);
+    sets.removePeer('203.0.113.9', 0, 'any' as Transport);
     await sets.flush();
     expect(ipset.children).toHaveLength(0);
-    expect(sets.stats).toMatchObject({ failed: 3, skipped: 1, applied: 0 });
+    expect(sets.stats).toMatchObject({ failed: 5, skipped: 1, applied: 0 });
     expect(errors).toEqual([
       "addPeer: '203.0.113.300' is not an IP address",
       '203.0.113.9: port 70000 is not 0 (whole address) or a port number',
       '198.51.100.5: timeout 0 s must be > 0',
+      "203.0.113.9: transport 'sctp' is not tcp, udp or both",
+      "203.0.113.9: transport 'any' is not tcp, udp or both",
     ]);
   });
 
@@ -114,7 +145,7 @@ describe('KernelSets batching (fake ipset)', () => {
       return bad < 0 ? { code: 0, stdout: '', stderr: '' } : { code: 1, stdout: '', stderr: `ipset v7.17: Error in line ${bad + 1}: Element cannot be added to the set: it's already added\n` };
     };
     const { sets, errors } = kernelSets(ipset);
-    for (let i = 1; i <= 4; i++) sets.addPeer(`203.0.113.${i}`, 0, 600);
+    for (let i = 1; i <= 4; i++) sets.addPeer(`203.0.113.${i}`, 0, 'both', 600);
     await sets.flush();
     expect(ipset.children.map((child) => child.lines.length)).toEqual([4, 3]);
     expect(sets.stats).toMatchObject({ applied: 3, failed: 1, retries: 1, children: 2 });
@@ -189,9 +220,9 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('KernelSets in a
 
   it('puts 300 peers and a lock into the sets, with their timeouts, in a handful of children', async () => {
     const { sets, errors } = kernelSets(runner);
-    for (let i = 0; i < 200; i++) sets.addPeer(`203.0.113.${i}`, 1214 + (i % 3), 3600);
-    for (let i = 0; i < 50; i++) sets.addPeer(`198.18.0.${i}`, 0, 600);
-    for (let i = 0; i < 50; i++) sets.addPeer(`2001:db8::${(i + 1).toString(16)}`, 3531, 7 * 86_400);
+    for (let i = 0; i < 200; i++) sets.addPeer(`203.0.113.${i}`, 1214 + (i % 3), 'both', 3600);
+    for (let i = 0; i < 50; i++) sets.addPeer(`198.18.0.${i}`, 0, 'both', 600);
+    for (let i = 0; i < 50; i++) sets.addPeer(`2001:db8::${(i + 1).toString(16)}`, 3531, 'both', 7 * 86_400);
     sets.lockClient('198.51.100.5', 120);
     await sets.flush();
     expect(errors).toEqual([]);
@@ -211,21 +242,55 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('KernelSets in a
     expect(locks.get('198.51.100.5')).toBeGreaterThan(110);
 
     sets.unlockClient('198.51.100.5');
-    sets.removePeer('203.0.113.7', 1215);
+    sets.removePeer('203.0.113.7', 1215, 'both');
     await sets.flush();
     expect((await members(netns, 'p2pwall-lock4')).size).toBe(0);
     expect((await members(netns, 'p2pwall-peer-ep4')).size).toBe(398);
+  });
+
+  it('puts each transport of a peer into its own entries and sets, and removes only those', async () => {
+    const { sets, errors } = kernelSets(runner);
+    sets.addPeer('203.0.113.21', 1214, 'tcp', 600);
+    sets.addPeer('203.0.113.22', 1214, 'udp', 600);
+    sets.addPeer('203.0.113.23', 0, 'both', 600);
+    sets.addPeer('203.0.113.24', 0, 'tcp', 600);
+    sets.addPeer('203.0.113.25', 0, 'udp', 600);
+    // One address blocked whole for TCP and for UDP separately: two sets, two timeouts.
+    sets.addPeer('198.18.0.1', 0, 'tcp', 600);
+    sets.addPeer('198.18.0.1', 0, 'udp', 1200);
+    sets.addPeer('2001:db8::21', 0, 'tcp', 600);
+    sets.addPeer('2001:db8::22', 3531, 'udp', 600);
+    await sets.flush();
+    expect(errors).toEqual([]);
+    const keys = async (set: string): Promise<string[]> => [...(await members(netns, set)).keys()].sort();
+    expect(await keys('p2pwall-peer-ep4')).toEqual(['203.0.113.21,tcp:1214', '203.0.113.22,udp:1214']);
+    expect(await keys('p2pwall-peer-ip4')).toEqual(['203.0.113.23']);
+    expect(await keys('p2pwall-peer-ipt4')).toEqual(['198.18.0.1', '203.0.113.24']);
+    expect(await keys('p2pwall-peer-ipu4')).toEqual(['198.18.0.1', '203.0.113.25']);
+    expect((await members(netns, 'p2pwall-peer-ipu4')).get('198.18.0.1')).toBeGreaterThan(1190);
+    expect((await members(netns, 'p2pwall-peer-ipt4')).get('198.18.0.1')).toBeLessThanOrEqual(600);
+    expect(await keys('p2pwall-peer-ipt6')).toEqual(['2001:db8::21']);
+    expect(await keys('p2pwall-peer-ep6')).toEqual(['2001:db8::22,udp:3531']);
+
+    // Removing one transport leaves the other's entry of the same address.
+    sets.removePeer('198.18.0.1', 0, 'udp');
+    sets.removePeer('203.0.113.22', 1214, 'udp');
+    await sets.flush();
+    expect(await keys('p2pwall-peer-ipu4')).toEqual(['203.0.113.25']);
+    expect(await keys('p2pwall-peer-ipt4')).toEqual(['198.18.0.1', '203.0.113.24']);
+    expect(await keys('p2pwall-peer-ep4')).toEqual(['203.0.113.21,tcp:1214']);
+    expect(sets.stats).toMatchObject({ failed: 0, pending: 0 });
   });
 
   it('loses only the bad entries: invalid ones are refused, a line ipset rejects fails alone', async () => {
     // A set gone from under the sensor (someone ran `ipset destroy`): ipset itself refuses the line.
     await netns.exec('ipset', ['destroy', 'p2pwall-lock6']);
     const { sets, errors } = kernelSets(runner);
-    sets.addPeer('203.0.113.1', 1214, 600);
-    sets.addPeer('203.0.113.2', 70000, 600);
+    sets.addPeer('203.0.113.1', 1214, 'both', 600);
+    sets.addPeer('203.0.113.2', 70000, 'both', 600);
     sets.lockClient('2001:db8::5', 600);
-    sets.addPeer('not-an-address', 1214, 600);
-    sets.addPeer('203.0.113.3', 0, 600);
+    sets.addPeer('not-an-address', 1214, 'both', 600);
+    sets.addPeer('203.0.113.3', 0, 'both', 600);
     sets.lockClient('198.51.100.5', 600);
     await sets.flush();
     expect(sets.stats).toMatchObject({ applied: 4, failed: 3, retries: 1 });

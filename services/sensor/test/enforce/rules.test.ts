@@ -1,7 +1,9 @@
+import type { Transport } from '@p2pwall/common';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { installRules, installScript, parseTableListing, removeRules, removeScript, showRules, splitRuleLine } from '../../src/enforce/iptables.js';
 import { KernelSets } from '../../src/enforce/kernel-sets.js';
 import {
+  allSetNames,
   DEFAULT_KERNEL_POLICY,
   KernelPolicyError,
   formatRuleset,
@@ -10,7 +12,19 @@ import {
   kernelNames,
   type KernelPolicy,
 } from '../../src/enforce/rules.js';
-import { createNetns, createRoutedLab, LAB, netnsSkipReason, reachability, startEchoServer, titleWithSkipReason, tryConnect, type Netns } from '../support/netns.js';
+import {
+  createNetns,
+  createRoutedLab,
+  LAB,
+  netnsSkipReason,
+  reachability,
+  startEchoServer,
+  startUdpEchoServer,
+  titleWithSkipReason,
+  tryConnect,
+  tryUdpEcho,
+  type Netns,
+} from '../support/netns.js';
 
 const policy = (changes: Partial<KernelPolicy> = {}): KernelPolicy => ({ ...structuredClone(DEFAULT_KERNEL_POLICY), ...changes });
 const lines = (changes: Partial<KernelPolicy> = {}, family: 4 | 6 = 4): string[] => formatRuleset(generateFamilyRuleset(policy(changes), family));
@@ -22,6 +36,10 @@ const DEFAULT_IPV4 = [
   '-A P2PWALL -m set --match-set p2pwall-peer-ep4 src,src -j P2PWALL-PEER',
   '-A P2PWALL -m set --match-set p2pwall-peer-ip4 dst -j P2PWALL-PEER',
   '-A P2PWALL -m set --match-set p2pwall-peer-ip4 src -j P2PWALL-PEER',
+  '-A P2PWALL -p tcp -m set --match-set p2pwall-peer-ipt4 dst -j P2PWALL-PEER',
+  '-A P2PWALL -p tcp -m set --match-set p2pwall-peer-ipt4 src -j P2PWALL-PEER',
+  '-A P2PWALL -p udp -m set --match-set p2pwall-peer-ipu4 dst -j P2PWALL-PEER',
+  '-A P2PWALL -p udp -m set --match-set p2pwall-peer-ipu4 src -j P2PWALL-PEER',
   '-A P2PWALL -p tcp -m set --match-set p2pwall-lock4 src -m conntrack --ctstate NEW -m tcp --dport 1024:65535 -j DROP',
   '-A P2PWALL -m mark --mark 0x10000000/0x10000000 -g P2PWALL-ACCEPTED',
   '-A P2PWALL -m connmark --mark 0x20000000/0x20000000 -j RETURN',
@@ -39,7 +57,7 @@ const DEFAULT_IPV4 = [
 describe('rule generation', () => {
   it('generates the default ruleset for IPv4 and IPv6 in the security table', () => {
     expect(lines()).toEqual(DEFAULT_IPV4);
-    expect(lines({}, 6)).toEqual(DEFAULT_IPV4.map((line) => line.replace(/(peer-ep|peer-ip|lock)4/, '$16')));
+    expect(lines({}, 6)).toEqual(DEFAULT_IPV4.map((line) => line.replace(/(peer-ep|peer-ip[tu]?|lock)4/, '$16')));
     expect(generateRules(policy()).map((ruleset) => [ruleset.family, ruleset.table])).toEqual([[4, 'security'], [6, 'security']]);
     expect(generateRules(policy({ ipv6: false })).map((ruleset) => ruleset.family)).toEqual([4]);
   });
@@ -53,9 +71,40 @@ describe('rule generation', () => {
 
   it('matches TCP only in the set rules under -n (dropUdp false)', () => {
     const setRules = lines({ dropUdp: false }).filter((line) => line.includes('--match-set'));
-    expect(setRules).toHaveLength(5);
+    // Endpoints, whole addresses for both, whole addresses for TCP (two directions each), the lock.
+    expect(setRules).toHaveLength(7);
     for (const line of setRules) expect(line).toMatch(/^-A P2PWALL -p tcp /);
-    expect(setRules.some((line) => line.includes('udp'))).toBe(false);
+    expect(setRules.some((line) => line.includes('udp') || line.includes('peer-ipu4'))).toBe(false);
+  });
+
+  it('looks at the whole-address sets of one transport only for packets of that protocol', () => {
+    const wholeAddress = lines().filter((line) => /peer-ip[tu]?4/.test(line));
+    expect(wholeAddress).toEqual([
+      // Blocked for both: every IP protocol, as a whole address always was.
+      '-A P2PWALL -m set --match-set p2pwall-peer-ip4 dst -j P2PWALL-PEER',
+      '-A P2PWALL -m set --match-set p2pwall-peer-ip4 src -j P2PWALL-PEER',
+      '-A P2PWALL -p tcp -m set --match-set p2pwall-peer-ipt4 dst -j P2PWALL-PEER',
+      '-A P2PWALL -p tcp -m set --match-set p2pwall-peer-ipt4 src -j P2PWALL-PEER',
+      '-A P2PWALL -p udp -m set --match-set p2pwall-peer-ipu4 dst -j P2PWALL-PEER',
+      '-A P2PWALL -p udp -m set --match-set p2pwall-peer-ipu4 src -j P2PWALL-PEER',
+    ]);
+    expect(lines({ monitor: true }).some((line) => /peer-ip[tu]4/.test(line))).toBe(false);
+  });
+
+  it('keeps every set name within ipset\'s 31 characters, even with the longest prefix', () => {
+    const longest = 'p'.repeat(16);
+    const names = allSetNames(longest);
+    expect(names).toHaveLength(10);
+    expect(names).toContain(`${longest}-peer-ipt4`);
+    expect(names).toContain(`${longest}-peer-ipu6`);
+    expect(Math.max(...names.map((name) => name.length))).toBeLessThanOrEqual(31);
+    expect(kernelNames(longest).sets[6]).toEqual({
+      peerEndpoints: `${longest}-peer-ep6`,
+      peerAddresses: `${longest}-peer-ip6`,
+      peerTcpAddresses: `${longest}-peer-ipt6`,
+      peerUdpAddresses: `${longest}-peer-ipu6`,
+      locks: `${longest}-lock6`,
+    });
   });
 
   it('sends opening packets to and from learned peers to the sensor without --queue-bypass, then drops the rest', () => {
@@ -65,6 +114,10 @@ describe('rule generation', () => {
       '-A P2PWALL -m set --match-set p2pwall-peer-ep4 src,src -j P2PWALL-PEER',
       '-A P2PWALL -m set --match-set p2pwall-peer-ip4 dst -j P2PWALL-PEER',
       '-A P2PWALL -m set --match-set p2pwall-peer-ip4 src -j P2PWALL-PEER',
+      '-A P2PWALL -p tcp -m set --match-set p2pwall-peer-ipt4 dst -j P2PWALL-PEER',
+      '-A P2PWALL -p tcp -m set --match-set p2pwall-peer-ipt4 src -j P2PWALL-PEER',
+      '-A P2PWALL -p udp -m set --match-set p2pwall-peer-ipu4 dst -j P2PWALL-PEER',
+      '-A P2PWALL -p udp -m set --match-set p2pwall-peer-ipu4 src -j P2PWALL-PEER',
       '-N P2PWALL-PEER',
       // Not again once the sensor accepted it: it comes back with the accepted bit, and is dropped.
       '-A P2PWALL-PEER -m conntrack --ctstate NEW -m mark ! --mark 0x10000000/0x10000000 -j NFQUEUE --queue-num 0',
@@ -198,7 +251,7 @@ const SECURITY_TABLE_WITH_DEFAULTS = (family: 4 | 6): string =>
     ':P2PWALL-ACCEPTED -',
     ':P2PWALL-PEER -',
     '-A FORWARD -m comment --comment p2pwall -j P2PWALL',
-    ...['P2PWALL', 'P2PWALL-ACCEPTED', 'P2PWALL-PEER'].flatMap(chainRules).map((line) => (family === 6 ? line.replace(/(peer-ep|peer-ip|lock)4/, '$16') : line)),
+    ...['P2PWALL', 'P2PWALL-ACCEPTED', 'P2PWALL-PEER'].flatMap(chainRules).map((line) => (family === 6 ? line.replace(/(peer-ep|peer-ip[tu]?|lock)4/, '$16') : line)),
     'COMMIT',
     '',
   ].join('\n');
@@ -217,7 +270,21 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('rules in a netw
     expect(report).toMatchObject({ table: 'security', families: [4, 6], iptables: 'nf_tables' });
     expect(await save(netns, 4)).toBe(SECURITY_TABLE_WITH_DEFAULTS(4));
     expect(await save(netns, 6)).toBe(SECURITY_TABLE_WITH_DEFAULTS(6));
-    expect(await setNames(netns)).toEqual(['p2pwall-lock4', 'p2pwall-lock6', 'p2pwall-peer-ep4', 'p2pwall-peer-ep6', 'p2pwall-peer-ip4', 'p2pwall-peer-ip6']);
+    expect(await setNames(netns)).toEqual([
+      'p2pwall-lock4',
+      'p2pwall-lock6',
+      'p2pwall-peer-ep4',
+      'p2pwall-peer-ep6',
+      'p2pwall-peer-ip4',
+      'p2pwall-peer-ip6',
+      'p2pwall-peer-ipt4',
+      'p2pwall-peer-ipt6',
+      'p2pwall-peer-ipu4',
+      'p2pwall-peer-ipu6',
+    ]);
+    const { stdout: udpAddressHeaders } = await netns.exec('ipset', ['list', '-t', 'p2pwall-peer-ipu6']);
+    expect(udpAddressHeaders).toMatch(/Type: hash:ip\n/);
+    expect(udpAddressHeaders).toMatch(/family inet6 .*maxelem 2097152 timeout 0/);
     const { stdout: setHeaders } = await netns.exec('ipset', ['list', '-t', 'p2pwall-peer-ep6']);
     expect(setHeaders).toMatch(/Type: hash:ip,port/);
     expect(setHeaders).toMatch(/family inet6 .*maxelem 2097152 timeout 0/);
@@ -264,7 +331,7 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('rules in a netw
 
     const removed = await removeRules({ prefix: 'p2pwall' }, { runner: netns.runner });
     expect(removed.tables).toEqual(['IPv4 security', 'IPv6 security']);
-    expect(removed.sets).toHaveLength(6);
+    expect(removed.sets).toHaveLength(10);
     expect(await save(netns, 4)).toBe(before4);
     expect(await save(netns, 6)).toBe(before6);
   });
@@ -279,11 +346,12 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('rules in a netw
 
     // Sets but no chain (the crash came between the two).
     await netns.exec('ipset', ['create', 'p2pwall-peer-ep4', 'hash:ip,port', 'timeout', '0']);
+    await netns.exec('ipset', ['create', 'p2pwall-peer-ipu4', 'hash:ip', 'timeout', '0']);
     await netns.exec('ipset', ['create', 'p2pwall-lock6', 'hash:ip', 'family', 'inet6', 'timeout', '0']);
     // And an accepted chain with no main chain, in the other table.
     await netns.exec('iptables', ['-t', 'filter', '-N', 'P2PWALL-ACCEPTED']);
     const report = await removeRules({ prefix: 'p2pwall' }, { runner: netns.runner });
-    expect(report).toEqual({ tables: ['IPv4 filter'], sets: ['p2pwall-peer-ep4', 'p2pwall-lock6'] });
+    expect(report).toEqual({ tables: ['IPv4 filter'], sets: ['p2pwall-peer-ep4', 'p2pwall-peer-ipu4', 'p2pwall-lock6'] });
     expect(await save(netns, 4)).not.toMatch(/p2pwall/i);
     expect(await setNames(netns)).toEqual([]);
 
@@ -296,7 +364,7 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('rules in a netw
     await installRules(policy({ ipv6: false }), { runner: netns.runner });
     expect(await save(netns, 4)).toBe(SECURITY_TABLE_WITH_DEFAULTS(4));
     expect(await save(netns, 6)).not.toMatch(/p2pwall/i);
-    expect(await setNames(netns)).toEqual(['p2pwall-lock4', 'p2pwall-peer-ep4', 'p2pwall-peer-ip4']);
+    expect(await setNames(netns)).toEqual(['p2pwall-lock4', 'p2pwall-peer-ep4', 'p2pwall-peer-ip4', 'p2pwall-peer-ipt4', 'p2pwall-peer-ipu4']);
 
     await installRules(policy({ ipv6: false, table: 'filter', monitor: true }), { runner: netns.runner });
     const saved = await save(netns, 4);
@@ -316,6 +384,8 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('rules in a netw
     expect(text).toContain('-A P2PWALL-ACCEPTED -j MARK --set-xmark 0x0/0x30000000   [0 packets, 0 bytes]');
     expect(text).toMatch(/p2pwall-peer-ep4 +hash:ip,port +1 entries/);
     expect(text).toMatch(/p2pwall-lock6 +hash:ip +0 entries/);
+    expect(text).toMatch(/p2pwall-peer-ipt4 +hash:ip +0 entries/);
+    expect(text).toMatch(/p2pwall-peer-ipu6 +hash:ip +0 entries/);
     expect(text).toContain('Queues (nfnetlink_queue):\n  none bound: no sensor is listening');
     expect(text).toContain('-A P2PWALL-PEER -m conntrack --ctstate NEW -m mark ! --mark 0x10000000/0x10000000 -j NFQUEUE --queue-num 0   [0 packets, 0 bytes]');
     expect(text).toMatch(/\n {2}P2PWALL-PEER: attempts to or from a learned peer: opening packets \(conntrack NEW\) go to the sensor/);
@@ -323,6 +393,7 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('rules in a netw
     const empty = await showRules({ prefix: 'p2pwall' }, { runner: netns.runner, readQueueStats: () => [] });
     expect(empty).toContain('IPv4: no p2pwall chains or jumps');
     expect(empty).toMatch(/p2pwall-lock4 +absent/);
+    expect(empty).toMatch(/p2pwall-peer-ipu4 +absent/);
   });
 });
 
@@ -339,8 +410,8 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('real packets th
       // Nobody listens on queue 0: --queue-bypass lets the queued packets through.
       expect(reachability(await tryConnect(lab.client, [v4(8080), v6(8080)]))).toEqual({ [v4(8080)]: true, [v6(8080)]: true });
 
-      sets.addPeer(LAB.server4, 1214, 600);
-      sets.addPeer(LAB.server6, 1214, 600);
+      sets.addPeer(LAB.server4, 1214, 'both', 600);
+      sets.addPeer(LAB.server6, 1214, 'both', 600);
       await sets.flush();
       expect(reachability(await tryConnect(lab.client, [v4(1214), v4(8080), v6(1214), v6(8080)]))).toEqual({
         [v4(1214)]: false,
@@ -359,9 +430,100 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('real packets th
         [v6(8080)]: true,
       });
       sets.unlockClient(LAB.client4);
-      sets.removePeer(LAB.server4, 1214);
+      sets.removePeer(LAB.server4, 1214, 'both');
       await sets.flush();
       expect(reachability(await tryConnect(lab.client, [v4(8080), v4(1214)]))).toEqual({ [v4(8080)]: true, [v4(1214)]: true });
+    } finally {
+      await lab.dispose();
+    }
+  });
+
+  it('blocks a peer only for the transport it was learned for, at ip:port and as a whole address', async () => {
+    const lab = await createRoutedLab();
+    try {
+      // Our own prefix (the longest allowed: the set names must still fit ipset's 31 characters).
+      const prefix = 'p2pwt-transports';
+      // One outside address per case, so a whole-address peer blocks nothing of another case.
+      const peers = {
+        endpointUdp: '203.0.113.3',
+        endpointTcp: '203.0.113.4',
+        endpointBoth: '203.0.113.5',
+        wholeUdp: '203.0.113.6',
+        wholeTcp: '203.0.113.7',
+        wholeBoth: '203.0.113.8',
+      } as const;
+      for (const ip of Object.values(peers)) await lab.server.exec('ip', ['addr', 'add', `${ip}/24`, 'dev', 'eth0']);
+      const v4 = (ip: string, port: number): string => `${ip}:${port}`;
+      const v6 = (port: number): string => `[${LAB.server6}]:${port}`;
+      const targets = [
+        ...Object.values(peers).flatMap((ip) => [v4(ip, 1214), v4(ip, 8080)]),
+        v4(LAB.server4, 1214),
+        v6(1214),
+        v6(8080),
+      ];
+      await startEchoServer(lab.server, [1214, 8080]);
+      await startUdpEchoServer(lab.server, targets);
+      const probe = async (): Promise<{ tcp: Record<string, boolean>; udp: Record<string, boolean> }> => {
+        const [tcp, udp] = await Promise.all([tryConnect(lab.client, targets), tryUdpEcho(lab.client, targets)]);
+        return { tcp: reachability(tcp), udp: reachability(udp) };
+      };
+      const everywhere = (ok: boolean): Record<string, boolean> => Object.fromEntries(targets.map((target) => [target, ok]));
+      const peerChainPackets = async (): Promise<number> => {
+        const { stdout } = await lab.gateway.exec('iptables', ['-t', 'security', '-S', `${prefix.toUpperCase()}-PEER`, '-v']);
+        return [...stdout.matchAll(/^-A .* -c (\d+) \d+/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
+      };
+
+      // Fail-open and no sensor listening: whatever is not a learned peer passes the queue.
+      await installRules(policy({ prefix }), { runner: lab.gateway.runner });
+      expect(await probe()).toEqual({ tcp: everywhere(true), udp: everywhere(true) });
+
+      const sets = new KernelSets({ prefix, ipv6: true, runner: lab.gateway.runner, onError: (message) => expect.fail(message) });
+      const learned: Array<[ip: string, port: number, transport: Transport]> = [
+        [peers.endpointUdp, 1214, 'udp'],
+        [peers.endpointTcp, 1214, 'tcp'],
+        [peers.endpointBoth, 1214, 'both'],
+        [peers.wholeUdp, 0, 'udp'],
+        [peers.wholeTcp, 0, 'tcp'],
+        [peers.wholeBoth, 0, 'both'],
+        [LAB.server6, 0, 'udp'],
+      ];
+      for (const [ip, port, transport] of learned) sets.addPeer(ip, port, transport, 600);
+      await sets.flush();
+      const blocked = await probe();
+      expect(blocked.udp).toEqual({
+        ...everywhere(true),
+        [v4(peers.endpointUdp, 1214)]: false,
+        [v4(peers.endpointBoth, 1214)]: false,
+        [v4(peers.wholeUdp, 1214)]: false,
+        [v4(peers.wholeUdp, 8080)]: false,
+        [v4(peers.wholeBoth, 1214)]: false,
+        [v4(peers.wholeBoth, 8080)]: false,
+        [v6(1214)]: false,
+        [v6(8080)]: false,
+      });
+      expect(blocked.tcp).toEqual({
+        ...everywhere(true),
+        [v4(peers.endpointTcp, 1214)]: false,
+        [v4(peers.endpointBoth, 1214)]: false,
+        [v4(peers.wholeTcp, 1214)]: false,
+        [v4(peers.wholeTcp, 8080)]: false,
+        [v4(peers.wholeBoth, 1214)]: false,
+        [v4(peers.wholeBoth, 8080)]: false,
+      });
+      // The kernel's peer path dropped them: their opening packets went to a queue nobody listens on.
+      expect(await peerChainPackets()).toBeGreaterThan(0);
+
+      // ftwall -n: the kernel no longer looks at UDP; TCP peers stay blocked.
+      await installRules(policy({ prefix, dropUdp: false }), { runner: lab.gateway.runner });
+      const tcpOnly = await probe();
+      expect(tcpOnly.udp).toEqual(everywhere(true));
+      expect(tcpOnly.tcp).toEqual(blocked.tcp);
+
+      await installRules(policy({ prefix }), { runner: lab.gateway.runner });
+      for (const [ip, port, transport] of learned) sets.removePeer(ip, port, transport);
+      await sets.flush();
+      expect(await probe()).toEqual({ tcp: everywhere(true), udp: everywhere(true) });
+      expect(sets.stats).toMatchObject({ failed: 0, pending: 0 });
     } finally {
       await lab.dispose();
     }
@@ -388,8 +550,8 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('real packets th
       // Port 1215: as if a sensor had accepted the SYN (it comes back with the accepted bit).
       await lab.gateway.exec('iptables-restore', ['--noflush'], { input: '*mangle\n-A FORWARD -p tcp -m tcp --dport 1215 -j MARK --set-xmark 0x10000000/0x10000000\nCOMMIT\n' });
       const sets = new KernelSets({ prefix: 'p2pwall', ipv6: false, runner: lab.gateway.runner, onError: (message) => expect.fail(message) });
-      sets.addPeer(LAB.server4, 1214, 600);
-      sets.addPeer(LAB.server4, 1215, 600);
+      sets.addPeer(LAB.server4, 1214, 'both', 600);
+      sets.addPeer(LAB.server4, 1215, 'both', 600);
       await sets.flush();
 
       const target = (port: number): string => `${LAB.server4}:${port}`;

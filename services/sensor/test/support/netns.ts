@@ -262,6 +262,69 @@ export async function tryConnect(netns: Netns, targets: readonly string[], timeo
   return JSON.parse(result.stdout) as ConnectResult[];
 }
 
+/** Splits `host:port` (IPv6 as `[addr]:port`) as tryConnect and tryUdpEcho take their targets. */
+const ENDPOINT_SPLIT = `
+    const splitEndpoint = (target) => {
+      const at = target.lastIndexOf(':');
+      return { host: target.slice(0, at).replace(/^\\[|\\]$/g, ''), port: Number(target.slice(at + 1)) };
+    };`;
+
+/**
+ * A UDP echo server on each `host:port` (IPv6 as [addr]:port), inside `netns`; stopped when the
+ * namespace is disposed. One socket per address, not one on the wildcard: a wildcard socket
+ * answers from the address the kernel picks, and a connected client would drop a reply from
+ * another address of the same host.
+ */
+export async function startUdpEchoServer(netns: Netns, endpoints: readonly string[]): Promise<BackgroundProcess> {
+  const script = `${ENDPOINT_SPLIT}
+    const dgram = require('node:dgram');
+    const endpoints = process.argv.slice(1).map(splitEndpoint);
+    let listening = 0;
+    for (const { host, port } of endpoints) {
+      const socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+      socket.on('message', (message, from) => socket.send(message, from.port, from.address));
+      socket.on('error', () => {});
+      socket.bind(port, host, () => { if (++listening === endpoints.length) console.log('ready'); });
+    }`;
+  return netns.background(process.execPath, ['-e', script, ...endpoints], 'ready');
+}
+
+/**
+ * From inside `netns`, sends a datagram to each `host:port` (IPv6 as [addr]:port) at once, again
+ * every 200 ms, from a socket connected to the target. A target counts as ok only when an echo
+ * came back from it before the timeout.
+ */
+export async function tryUdpEcho(netns: Netns, targets: readonly string[], timeoutMs = 800): Promise<ConnectResult[]> {
+  const script = `${ENDPOINT_SPLIT}
+    const dgram = require('node:dgram');
+    const [timeoutMs, ...targets] = process.argv.slice(1);
+    const attempt = (target) => new Promise((resolve) => {
+      const { host, port } = splitEndpoint(target);
+      const socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+      let resend;
+      let finished = false;
+      const done = (ok, error) => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        clearInterval(resend);
+        socket.close();
+        resolve({ target, ok, ...(error ? { error } : {}) });
+      };
+      const timer = setTimeout(() => done(false, 'timeout'), Number(timeoutMs));
+      socket.on('message', (data) => { if (data.toString().includes('p2pwall')) done(true); });
+      socket.on('error', (error) => done(false, error.code ?? error.message));
+      socket.connect(port, host, () => {
+        const send = () => { if (!finished) socket.send('p2pwall\\n'); };
+        send();
+        resend = setInterval(send, 200);
+      });
+    });
+    Promise.all(targets.map(attempt)).then((results) => console.log(JSON.stringify(results)));`;
+  const result = await netns.exec(process.execPath, ['-e', script, String(timeoutMs), ...targets]);
+  return JSON.parse(result.stdout) as ConnectResult[];
+}
+
 /** `{ target: ok }` for readable assertions. */
 export function reachability(results: readonly ConnectResult[]): Record<string, boolean> {
   return Object.fromEntries(results.map((result) => [result.target, result.ok]));
