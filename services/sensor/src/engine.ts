@@ -356,7 +356,7 @@ export class Engine {
     const peerPort = flow.protocol === IPPROTO_UDP || flow.initiatorInside ? flow.outsidePort : 0;
     const outsideOffset = fromInside ? view.dstAddressOffset : view.srcAddressOffset;
     if (this.admitPeer(view.buf, outsideOffset, view.addressLength, flow.outsideAddress, peerPort, null, flow, host, now)) {
-      this.learnPeer(flow.outsideAddress, peerPort, evidence.transport, protocol, evidence.rule, entry.host, now);
+      this.countLearned(this.learnPeer(flow.outsideAddress, peerPort, evidence.transport, protocol, evidence.rule, entry.host, now), flow, host);
     }
     // Peers a payload names: only on a flow that is this protocol's by the host's own traffic.
     if (evidence.peers !== undefined && !evidence.supporting && (flow.ownLabels & bit) !== 0) {
@@ -370,7 +370,7 @@ export class Engine {
     if (bytes === null || !(named.port >= 1 && named.port <= 65535)) return;
     const key = addressKeyFromText(named.ip)!;
     if (this.admitPeer(bytes, 0, bytes.length as 4 | 16, key, named.port, named, flow, host, now)) {
-      this.learnPeer(key, named.port, named.transport, protocol, named.via, learnedFrom, now);
+      this.countLearned(this.learnPeer(key, named.port, named.transport, protocol, named.via, learnedFrom, now), flow, host);
     }
   }
 
@@ -403,16 +403,23 @@ export class Engine {
       counters.peersCappedHost++;
       return false;
     }
-    flow.peersLearned++;
-    host.peersThisMinute++;
     return true;
   }
 
-  private learnPeer(addressKeyOfPeer: string, port: number, transport: Transport, protocol: string, via: string, learnedFrom: string, now: number): void {
+  /** The caps count peers learned anew, not refreshes of known ones. */
+  private countLearned(isNew: boolean, flow: Flow, host: InsideHost): void {
+    if (!isNew) return;
+    flow.peersLearned++;
+    host.peersThisMinute++;
+  }
+
+  /** Learns (or refreshes) a peer; true when it is new. */
+  private learnPeer(addressKeyOfPeer: string, port: number, transport: Transport, protocol: string, via: string, learnedFrom: string, now: number): boolean {
     const { entry, change } = this.peers.learn(addressKeyOfPeer, port, transport, { protocol, via, learnedFrom, now });
-    if (change === 'none') return;
+    if (change === 'none') return false;
     if (change === 'new') this.counters.peers++;
     this.emitPeer(entry, change === 'new' ? 'peer' : 'peer-refresh', now);
+    return change === 'new';
   }
 
   private emitPeer(entry: PeerEntry, kind: 'peer' | 'peer-refresh', now: number): void {
@@ -547,7 +554,7 @@ export class Engine {
     const key = addressKeyFromText(ip);
     if (key === null) return false;
     this.allowedPeers.allow(formatAddressKey(key), port, until);
-    for (const transport of ['tcp', 'udp', 'both'] as const) this.peers.remove(key, port, transport);
+    this.peers.removeCovered(key, port);
     return true;
   }
 

@@ -129,6 +129,23 @@ export class PeerTable {
   }
 
   /**
+   * Removes every transport of (address, port); with port 0, every entry of the address. An
+   * operator's allow entry is rare, so a whole-address one may walk the table.
+   */
+  removeCovered(addressKey: string, port: number): number {
+    const keys: string[] = [];
+    if (port !== 0) {
+      for (const transport of ['tcp', 'udp', 'both'] as const) keys.push(peerKey(addressKey, port, transport));
+    } else {
+      for (const entry of this.entries.values()) if (entry.key.startsWith(addressKey) && entry.key.length === addressKey.length + 2) keys.push(entry.key);
+    }
+    let removed = 0;
+    for (const key of keys) if (this.entries.delete(key)) removed++;
+    if (removed > 0) this.version++;
+    return removed;
+  }
+
+  /**
    * Drops expired entries, looking at no more than `budget` of them: lookups already ignore
    * expired peers, so this only gives memory back, and must not stall the packet path on a
    * table of a million peers.
