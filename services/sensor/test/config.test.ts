@@ -113,3 +113,36 @@ describe('sensor configuration', () => {
     expect(problems('- a\n- b\n')[0]).toMatch(/must hold a mapping/);
   });
 });
+
+describe('protocol modules and trust settings', () => {
+  it('runs every module by default, and takes enabled and inspectPackets per protocol', () => {
+    const defaults = engineConfigFrom(loadSensorConfig(file('site: a\ngateway: g1\n'), {}));
+    expect(defaults.modules!.map((active) => [active.module.name, active.inspectPackets])).toEqual([['fasttrack', 16]]);
+    const deeper = engineConfigFrom(loadSensorConfig(file('site: a\ngateway: g1\ndetectors:\n  fasttrack:\n    inspectPackets: 4\n'), {}));
+    expect(deeper.modules!.map((active) => active.inspectPackets)).toEqual([4]);
+    const off = engineConfigFrom(loadSensorConfig(file('site: a\ngateway: g1\n'), { P2PWALL_SENSOR_DETECTORS__FASTTRACK__ENABLED: 'false' }));
+    expect(off.modules).toEqual([]);
+  });
+
+  it('caps a module’s depth by limits.inspectPackets', () => {
+    const capped = engineConfigFrom(loadSensorConfig(file('site: a\ngateway: g1\nlimits:\n  inspectPackets: 3\n'), {}));
+    expect(capped.modules!.map((active) => active.inspectPackets)).toEqual([3]);
+  });
+
+  it('refuses an unknown protocol name, naming the key', () => {
+    expect(problems('site: a\ngateway: g1\ndetectors:\n  napster:\n    enabled: true\n')).toEqual(['detectors.napster: unknown key']);
+    expect(problems('site: a\ngateway: g1\ndetectors:\n  fasttrack:\n    depth: 3\n')).toEqual(['detectors.fasttrack.depth: unknown key']);
+  });
+
+  it('takes protect: networks, refusing a bad one by index', () => {
+    const config = engineConfigFrom(loadSensorConfig(file('site: a\ngateway: g1\nprotect:\n  - 198.51.100.53/32\n  - 2001:db8::53/128\n'), {}));
+    expect(config.protect!.containsBytes(Uint8Array.of(198, 51, 100, 53))).toBe(true);
+    expect(config.protect!.containsBytes(Uint8Array.of(198, 51, 100, 54))).toBe(false);
+    expect(problems('site: a\ngateway: g1\nprotect:\n  - 198.51.100.53/33\n')).toEqual([expect.stringMatching(/^protect\[0\]: /)]);
+  });
+
+  it('takes the peer caps', () => {
+    const config = engineConfigFrom(loadSensorConfig(file('site: a\ngateway: g1\nlimits:\n  peersPerFlow: 10\n  peersPerHostPerMinute: 50\n'), {}));
+    expect(config).toMatchObject({ maxPeersPerFlow: 10, maxPeersPerHostPerMinute: 50 });
+  });
+});

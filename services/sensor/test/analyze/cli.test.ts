@@ -97,6 +97,24 @@ describe('p2pwall-sensor (built binary)', () => {
     expect(sensor('analyze', '-L', 'cx', demo).stderr).toMatch(/"x" is not an event letter/);
   });
 
+  it('runs only the protocol modules --detectors names, and refuses an unknown one by name', () => {
+    const summary = (...options: string[]) => JSON.parse(sensor('analyze', '--format', 'jsonl', ...options, demo).stdout.trimEnd().split('\n').at(-1)!);
+    const all = summary();
+    expect(summary('--detectors', 'fasttrack').clients).toBe(all.clients);
+    // One payload packet deep, the client whose request head spans two segments goes unseen.
+    expect(summary('--detectors', 'fasttrack=1').clients).toBe(all.clients - 1);
+    const unknown = sensor('analyze', '--detectors', 'fasttrack,napster', demo);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('napster: unknown protocol (known: fasttrack)');
+  });
+
+  it('never learns what --protect names', () => {
+    const all = JSON.parse(sensor('analyze', '--format', 'jsonl', demo).stdout.trimEnd().split('\n').at(-1)!);
+    const guarded = JSON.parse(sensor('analyze', '--format', 'jsonl', '--protect', '203.0.113.0/24', '--protect', '198.51.100.0/24', demo).stdout.trimEnd().split('\n').at(-1)!);
+    expect(all.peers).toBeGreaterThan(0);
+    expect(guarded.peers).toBe(0);
+  });
+
   it('rejects bad option values by name', () => {
     const run = sensor('analyze', '--time-lock', 'soon', demo);
     expect(run.code).not.toBe(0);
