@@ -1,5 +1,6 @@
 import { hashRequest, nodePing, nodePong, nodePong2, sessionHello, sessionHelloReply, uploadReply, giveLine } from '../fasttrack/payloads.js';
 import { udp } from '../packets.js';
+import { ATTACK_SCENARIOS } from './attacks.js';
 import { seededRandom } from './random.js';
 import { TcpConversation } from './tcp-conversation.js';
 import { SYNTHETIC_EPOCH, Timeline, endpoint, type SyntheticFrame } from './timeline.js';
@@ -10,6 +11,8 @@ export { SYNTHETIC_EPOCH, type SyntheticFrame };
 export interface Expectation {
   clients: string[];
   peers: string[];
+  /** Outside addresses whose every flow must pass (services an attack names, for example). */
+  untouched?: string[];
 }
 
 export interface Scenario {
@@ -206,4 +209,6 @@ export const SCENARIOS: Record<string, () => Scenario> = {
   push: () => pushToClient(),
   benign: () => benignTraffic(),
   'kazaa-demo': kazaaDemo,
+  // Crafted captures (DESIGN principle 6): what an outsider sends or names must not choose what is blocked.
+  ...ATTACK_SCENARIOS,
 };
