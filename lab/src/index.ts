@@ -3,6 +3,7 @@ export * from './fasttrack/payloads.js';
 export { TcpConversation } from './synthetic/tcp-conversation.js';
 export { seededRandom } from './synthetic/random.js';
 export * from './synthetic/scenarios.js';
+export * from './synthetic/attacks.js';
 export { writeScenario } from './synthetic/write.js';
 export * from './netns/addresses.js';
 export * from './netns/topology.js';

@@ -1,19 +1,18 @@
 import { hashRequest, nodePing, nodePong, nodePong2, sessionHello, sessionHelloReply, uploadReply, giveLine } from '../fasttrack/payloads.js';
-import { ethernet, udp } from '../packets.js';
+import { udp } from '../packets.js';
+import { ATTACK_SCENARIOS } from './attacks.js';
 import { seededRandom } from './random.js';
 import { TcpConversation } from './tcp-conversation.js';
+import { SYNTHETIC_EPOCH, Timeline, endpoint, type SyntheticFrame } from './timeline.js';
 
-export interface SyntheticFrame {
-  /** ms since the epoch. */
-  ts: number;
-  /** An Ethernet frame. */
-  data: Uint8Array;
-}
+export { SYNTHETIC_EPOCH, type SyntheticFrame };
 
 /** What the engine must find in a scenario: hosts, and peers as `ip:port` (`ip:*` for a whole address). */
 export interface Expectation {
   clients: string[];
   peers: string[];
+  /** Outside addresses whose every flow must pass (services an attack names, for example). */
+  untouched?: string[];
 }
 
 export interface Scenario {
@@ -22,28 +21,6 @@ export interface Scenario {
   frames: SyntheticFrame[];
   expected: Expectation;
 }
-
-/** 2026-01-01T00:00:00Z: synthetic captures start here. */
-export const SYNTHETIC_EPOCH = Date.UTC(2026, 0, 1);
-
-/** Collects frames on a clock that only moves forward. */
-class Timeline {
-  readonly frames: SyntheticFrame[] = [];
-  constructor(public now: number) {}
-
-  add(packets: Uint8Array | readonly Uint8Array[], stepMs = 0.2): void {
-    for (const packet of Array.isArray(packets) ? packets : [packets as Uint8Array]) {
-      this.frames.push({ ts: this.now, data: ethernet(packet) });
-      this.now += stepMs;
-    }
-  }
-
-  wait(ms: number): void {
-    this.now += ms;
-  }
-}
-
-const endpoint = (ip: string, port: number): string => `${ip}:${port}`;
 
 /**
  * The outside peers of a FastTrack client's cache: addresses from the documentation ranges
@@ -235,4 +212,6 @@ export const SCENARIOS: Record<string, () => Scenario> = {
   push: () => pushToClient(),
   benign: () => benignTraffic(),
   'kazaa-demo': kazaaDemo,
+  // Crafted captures (DESIGN principle 6): what an outsider sends or names must not choose what is blocked.
+  ...ATTACK_SCENARIOS,
 };
