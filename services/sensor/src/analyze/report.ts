@@ -45,6 +45,8 @@ export function textReport(summary: AnalysisSummary, collected: AnalysisCollecto
   lines.push('');
   const reasons = Object.entries(summary.droppedByReason).filter(([, count]) => count > 0);
   lines.push(`Verdicts: ${n(summary.droppedPackets)} packets dropped${reasons.length ? ` (${reasons.map(([r, c]) => `${r} ${n(c)}`).join(', ')})` : ''}, in ${n(summary.droppedFlows)} flows`);
+  const refused = [...Object.entries(summary.evidenceRefused).map(([why, count]) => [`${why} evidence`, count] as const), ...Object.entries(summary.peersRefused).map(([why, count]) => [`${why} peers`, count] as const), ...Object.entries(summary.peersCapped).map(([why, count]) => [`peers over the ${why} cap`, count] as const)].filter(([, count]) => count > 0);
+  if (refused.length > 0) lines.push(`Refused: ${refused.map(([why, count]) => `${n(count)} ${why}`).join(', ')}`);
   if (summary.wouldDropPackets > 0) lines.push(`          ${n(summary.wouldDropPackets)} packets judged "drop" but let through (monitor mode or -n)`);
   for (const flow of collected.sampleDroppedFlows) {
     lines.push(`  ${flow.letter ?? ' '} ${flow.proto} ${endpoint(flow.src, flow.sport)} > ${endpoint(flow.dst, flow.dport)}  ${flow.reason}, ${flow.droppedPackets} dropped`);

@@ -17,6 +17,9 @@ export interface AnalysisSummary {
   droppedByReason: Record<string, number>;
   wouldDropPackets: number;
   droppedFlows: number;
+  evidenceRefused: { unsolicited: number; unanswered: number; supporting: number };
+  peersRefused: Record<'reserved' | 'inside' | 'protected' | 'allowlisted' | 'low-port', number>;
+  peersCapped: { flow: number; host: number };
   firstTs: number | null;
   lastTs: number | null;
 }
@@ -76,6 +79,10 @@ export class AnalysisCollector {
       droppedByReason: { 'learned-peer': c.droppedLearnedPeer, 'time-lock': c.droppedTimeLock, signature: c.droppedSignature },
       wouldDropPackets: c.wouldDrop,
       droppedFlows: this.droppedFlows,
+      // What the trust rules and peer guards kept out: evidence people outside could have chosen.
+      evidenceRefused: { unsolicited: c.evidenceRefusedUnsolicited, unanswered: c.evidenceRefusedUnanswered, supporting: c.evidenceRefusedSupporting },
+      peersRefused: { reserved: c.peersRefusedReserved, inside: c.peersRefusedInside, protected: c.peersRefusedProtected, allowlisted: c.peersRefusedAllowlisted, 'low-port': c.peersRefusedLowPort },
+      peersCapped: { flow: c.peersCappedFlow, host: c.peersCappedHost },
       firstTs: this.firstTs,
       lastTs: this.lastTs,
     };
