@@ -20,7 +20,7 @@ const PREFIX = 'p2pwt-toymod';
 const TOY_PORT = 7000;
 
 describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('a UDP-only protocol module against the real ipset'), () => {
-  it('blocks the peer it learned for UDP, and not for TCP', async () => {
+  it('queues the first replies of a UDP flow, and blocks the peer the module learned for UDP, not for TCP', async () => {
     const events: EngineEvent[] = [];
     const engine = new Engine(
       { inside: new CidrSet(['198.51.100.0/24', '2001:db8:1::/64']), modules: activeModules({}, 16, { available: [...protocolModules, new ToyModule()] }) },
@@ -42,6 +42,16 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('a UDP-only prot
       };
       const policy: KernelPolicy = { ...structuredClone(DEFAULT_KERNEL_POLICY), prefix: PREFIX };
       await installRules(policy, { runner: lab.gateway.runner });
+      // Peer lists arrive in replies (trackers, DHT, Kad): the first replies of a UDP flow the
+      // inside host opened must reach the queue too, not only its own datagrams.
+      const replyRulePackets = async (): Promise<number> => {
+        const { stdout } = await lab.gateway.exec('iptables', ['-t', 'security', '-S', PREFIX.toUpperCase(), '-v']);
+        const rule = stdout.split('\n').find((line) => line.includes('--ctdir REPLY') && line.includes('NFQUEUE'));
+        return Number(/-c (\d+) /.exec(rule ?? '')?.[1] ?? NaN);
+      };
+      const before = await replyRulePackets();
+      expect(reachability(await tryUdpEcho(lab.client, [target]))[target]).toBe(true);
+      expect(await replyRulePackets()).toBeGreaterThan(before);
       expect(await probe()).toEqual({ tcp: true, udp: true });
 
       const sets = new KernelSets({ prefix: PREFIX, ipv6: true, runner: lab.gateway.runner, onError: (message) => expect.fail(message) });
