@@ -8,6 +8,7 @@
  * for odd i, so a 200-peer cache takes 203.0.113.1–100 and 198.51.100.1–100. The service
  * addresses below stay clear of every cache of up to MAX_LAB_PEERS peers.
  */
+import { endpointText, parseEndpointText } from '@p2pwall/common';
 import { peerCache } from '../synthetic/scenarios.js';
 
 export interface Endpoint {
@@ -78,15 +79,14 @@ export function inFamily(ip: string, ipv6: boolean): string {
 
 /** `ip:port`, with brackets for IPv6. */
 export function formatEndpoint(endpoint: Endpoint): string {
-  return endpoint.ip.includes(':') ? `[${endpoint.ip}]:${endpoint.port}` : `${endpoint.ip}:${endpoint.port}`;
+  return endpointText(endpoint.ip, endpoint.port);
 }
 
 /** Parses `a.b.c.d:port` or `[v6]:port`. */
 export function parseEndpoint(text: string): Endpoint {
-  const match = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(text) ?? /^(\d{1,3}(?:\.\d{1,3}){3}):(\d+)$/.exec(text);
-  const port = match ? Number(match[2]) : NaN;
-  if (!match || !(port >= 1 && port <= 65535)) throw new RangeError(`"${text}" is not ip:port (IPv6 as [addr]:port)`);
-  return { ip: match[1]!, port };
+  const endpoint = parseEndpointText(text);
+  if (!endpoint || endpoint.port < 1) throw new RangeError(`"${text}" is not ip:port (IPv6 as [addr]:port)`);
+  return endpoint;
 }
 
 /** Every IPv4 address the inet namespace holds for a cache of `peers` entries, services included. */

@@ -59,8 +59,8 @@ export function parseIpProtocolName(text: string): number | undefined {
 // ---------------------------------------------------------------------------------------------
 // Endpoints and inside hosts
 
-/** `1.2.3.4:1214` or `[2001:db8::1]:1214`. */
-export function endpointText(ip: string, port: number): string {
+/** `1.2.3.4:1214` or `[2001:db8::1]:1214` (a port of `*` stands for every port, in reports). */
+export function endpointText(ip: string, port: number | '*'): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ATTACK_SCENARIOS, NEVER_PEERS, SCENARIOS, SYNTHETIC_EPOCH, kazaaStartup, mixed, tcpOnlyClient, writeScenario, type Scenario } from '@p2pwall/lab';
+import { endpointText } from '@p2pwall/common';
 import { afterAll, describe, expect, it } from 'vitest';
 import { replay } from '../../src/analyze/replay.js';
 import { AnalysisCollector, type AnalysisSummary } from '../../src/analyze/summary.js';
@@ -57,8 +58,6 @@ function analyse(scenario: Scenario): { events: EngineEvent[]; summary: Analysis
   expect(engine.counters.malformed).toBe(0);
   return { events, summary: collector.summary(engine, [path]) };
 }
-
-const endpointText = (ip: string, port: number | string): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
 /** Identified hosts, each with the rule that identified it (so a failure says why). */
 const clientsOf = (events: EngineEvent[]) => events.flatMap((e) => (e.event === 'client' ? [`${e.host} (${e.evidence.map((r) => r.rule).join(', ')})`] : []));
