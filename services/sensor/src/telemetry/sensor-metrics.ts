@@ -36,6 +36,8 @@ export function registerSensorMetrics(meter: Meter, sources: SensorMetricSources
   const detections = counter('p2pwall_sensor_detections', 'evidence matched, by protocol and rule');
   const clients = counter('p2pwall_sensor_clients_identified', 'inside hosts identified as P2P clients');
   const peers = counter('p2pwall_sensor_peers_learned', 'outside peers learned, by protocol and how (via)');
+  const evidenceRefused = counter('p2pwall_sensor_evidence_refused', 'evidence the trust rules refused: unsolicited (from outside, on a flow outside opened), unanswered (a reply to nothing of that protocol), supporting (not towards a learned peer)');
+  const peersRefused = counter('p2pwall_sensor_peers_refused', 'peers not learned: reserved, inside, protected, allowlisted or low-port addresses, or over the flow or host cap');
   const flows = gauge('p2pwall_sensor_flows', 'flows in the flow table');
   const flowsStarted = counter('p2pwall_sensor_flows_started', 'flows seen');
   const flowsEvicted = counter('p2pwall_sensor_flows_evicted', 'flows that left the table: idle (timeout), capacity (table full), shutdown');
@@ -49,7 +51,7 @@ export function registerSensorMetrics(meter: Meter, sources: SensorMetricSources
   const version = gauge('p2pwall_sensor_blocklist_version', 'shared blocklist version applied');
   const lag = gauge('p2pwall_sensor_blocklist_version_lag', 'shared version last seen in Redis minus the version applied');
 
-  const observables: Observable[] = [packets, verdicts, kernelLength, kernelDropped, kernelUserDropped, detections, clients, peers, flows, flowsStarted, flowsEvicted, peerTable, clientTable, published, buffered, shed, connected, entries, version, lag];
+  const observables: Observable[] = [packets, verdicts, kernelLength, kernelDropped, kernelUserDropped, detections, clients, peers, evidenceRefused, peersRefused, flows, flowsStarted, flowsEvicted, peerTable, clientTable, published, buffered, shed, connected, entries, version, lag];
 
   meter.addBatchObservableCallback((result: BatchObservableResult) => {
     const { engine, tally } = sources;
@@ -78,6 +80,17 @@ export function registerSensorMetrics(meter: Meter, sources: SensorMetricSources
     engine.detections.forEach((protocol, rule, count) => result.observe(detections, count, { protocol, rule }));
     for (const [protocol, count] of tally.clientsIdentified) result.observe(clients, count, { protocol });
     for (const [protocol, byVia] of tally.peersLearned) for (const [via, count] of byVia) result.observe(peers, count, { protocol, via });
+    result.observe(evidenceRefused, c.evidenceRefusedUnsolicited, { reason: 'unsolicited' });
+    result.observe(evidenceRefused, c.evidenceRefusedUnanswered, { reason: 'unanswered' });
+    result.observe(evidenceRefused, c.evidenceRefusedSupporting, { reason: 'supporting' });
+    const refusedPeer = (value: number, reason: string) => result.observe(peersRefused, value, { reason });
+    refusedPeer(c.peersRefusedReserved, 'reserved');
+    refusedPeer(c.peersRefusedInside, 'inside');
+    refusedPeer(c.peersRefusedProtected, 'protected');
+    refusedPeer(c.peersRefusedAllowlisted, 'allowlisted');
+    refusedPeer(c.peersRefusedLowPort, 'low-port');
+    refusedPeer(c.peersCappedFlow, 'flow-cap');
+    refusedPeer(c.peersCappedHost, 'host-cap');
     result.observe(flows, engine.flows.size);
     result.observe(flowsStarted, c.flows);
     for (const [reason, count] of tally.flowsEnded) result.observe(flowsEvicted, count, { reason });

@@ -89,6 +89,8 @@ describe('sensor metrics', () => {
     expect(v('p2pwall_sensor_detections_total', { protocol: 'fasttrack', rule: 'fasttrack/udp-ping' })).toBe(1);
     expect(v('p2pwall_sensor_clients_identified_total', { protocol: 'fasttrack' })).toBe(1);
     expect(v('p2pwall_sensor_peers_learned_total', { protocol: 'fasttrack', via: 'fasttrack/udp-ping' })).toBe(1);
+    expect(v('p2pwall_sensor_evidence_refused_total', { reason: 'unsolicited' })).toBe(0);
+    expect(v('p2pwall_sensor_peers_refused_total', { reason: 'reserved' })).toBe(0);
     expect(v('p2pwall_sensor_flows', INSTANCE)).toBe(5);
     expect(v('p2pwall_sensor_flows_started_total')).toBe(5);
     expect(v('p2pwall_sensor_peers')).toBe(1);
