@@ -224,7 +224,7 @@ function preloadBlocklist(engine: Engine, capture: InMemoryCapture, count: numbe
   const start = capture.ts[0] ?? 0;
   for (let i = 0; i < count; i++) {
     const ip = `198.${18 + ((i >> 16) & 1)}.${(i >> 8) & 255}.${i & 255}`;
-    const loaded = engine.loadPeer(ip, 10_000 + (i % 50_000), { protocol: 'fasttrack', via: 'shared-blocklist', learnedFrom: null, learnedAt: start, expiresAt: start + 7 * 24 * 3600_000 });
+    const loaded = engine.loadPeer(ip, 10_000 + (i % 50_000), 'both', { protocol: 'fasttrack', via: 'shared-blocklist', learnedFrom: null, learnedAt: start, expiresAt: start + 7 * 24 * 3600_000 });
     if (!loaded) throw new Error(`blocklist: peer ${ip} was not loaded`);
   }
 }
