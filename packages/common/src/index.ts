@@ -35,3 +35,19 @@ export {
   transportUnion,
   type Transport,
 } from './formats.js';
+export {
+  ALLOW_PREFIX,
+  MAX_DECISION_ID_LENGTH,
+  ORIGIN_NAMES,
+  allowId,
+  blockedPeer,
+  decisionId,
+  decisionIdOf,
+  isAllowId,
+  isOriginName,
+  parseDecisionId,
+  peerToken,
+  type DecisionTarget,
+  type OriginName,
+} from './decisions.js';
+export { originName, transportOfWire, wireOrigin, wireTransport } from './wire-enums.js';
