@@ -50,4 +50,4 @@ export {
   type DecisionTarget,
   type OriginName,
 } from './decisions.js';
-export { originName, transportOfWire, wireOrigin, wireTransport } from './wire-enums.js';
+export { originLabel, originName, transportOfWire, wireOrigin, wireTransport } from './wire-enums.js';

@@ -21,6 +21,11 @@ export function originName(origin: number | null | undefined): OriginName | unde
   return ORIGIN_BY_WIRE.get(origin ?? 0);
 }
 
+/** What metrics and logs write for a wire origin: its name, or `unknown` (label values stay a small, fixed set). */
+export function originLabel(origin: number | null | undefined): OriginName | 'unknown' {
+  return originName(origin) ?? 'unknown';
+}
+
 const TRANSPORTS: Record<Transport, p2pwall.v1.Transport> = { both: WIRE_TRANSPORT.TRANSPORT_BOTH, tcp: WIRE_TRANSPORT.TRANSPORT_TCP, udp: WIRE_TRANSPORT.TRANSPORT_UDP };
 
 export function wireTransport(transport: Transport): p2pwall.v1.Transport {

@@ -1,6 +1,6 @@
 import { p2pwall } from '@p2pwall/proto';
 import { describe, expect, it } from 'vitest';
-import { ORIGIN_NAMES, TRANSPORTS, allowId, blockedPeer, decisionId, decisionIdOf, isOriginName, originName, parseDecisionId, peerToken, transportOfWire, wireOrigin, wireTransport, type DecisionTarget } from '../src/index.js';
+import { ORIGIN_NAMES, TRANSPORTS, allowId, blockedPeer, decisionId, decisionIdOf, isOriginName, originLabel, originName, parseDecisionId, peerToken, transportOfWire, wireOrigin, wireTransport, type DecisionTarget } from '../src/index.js';
 
 describe('decision ids', () => {
   it('keep the form of before for both transports, and name the transport otherwise', () => {
@@ -85,6 +85,8 @@ describe('the wire enums', () => {
     expect(originName(p2pwall.v1.Origin.ORIGIN_UNSPECIFIED)).toBeUndefined();
     expect(originName(undefined)).toBeUndefined();
     expect(originName(99)).toBeUndefined();
+    expect(originLabel(p2pwall.v1.Origin.ORIGIN_MANUAL)).toBe('manual');
+    expect(originLabel(99)).toBe('unknown');
     expect(isOriginName('unknown')).toBe(false);
   });
 

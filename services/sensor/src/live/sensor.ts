@@ -160,11 +160,11 @@ export class LiveSensor {
     let applied = effect.kind !== 'none';
     switch (effect.kind) {
       case 'block-peer':
-        applied = this.engine.loadPeer(effect.ip, effect.port, 'both', { protocol: 'shared', via: effect.via, learnedFrom: null, learnedAt: now, expiresAt: effect.expiresAt });
+        applied = this.engine.loadPeer(effect.ip, effect.port, effect.transport, { protocol: 'shared', via: effect.via, learnedFrom: null, learnedAt: now, expiresAt: effect.expiresAt });
         if (applied) this.kernelSets.addPeer(effect.ip, effect.port, secondsUntil(effect.expiresAt, now));
         break;
       case 'unblock-peer':
-        this.engine.removePeer(effect.ip, effect.port, 'both');
+        this.engine.removePeer(effect.ip, effect.port, effect.transport);
         this.kernelSets.removePeer(effect.ip, effect.port);
         break;
       case 'lock-host':
