@@ -1,6 +1,7 @@
 import { p2pwall } from '@p2pwall/proto';
 import { describe, expect, it } from 'vitest';
-import { endpointKey, formatIp, parseEndpointKey } from '../src/correlate/address.js';
+import { endpointText, parseEndpointText } from '@p2pwall/common';
+import { formatIp } from '../src/correlate/address.js';
 import { observeBatch, MalformedBatchError, TCP, UDP } from '../src/correlate/observe.js';
 import { blockedPeersTally, endpointAdditions, entriesAggregates, evaluateEndpoint, evaluateHost, hostAdditions, hostAggregates, hostFindings, hostsReaching, reachedPeers, windowEntry, type WindowEntry } from '../src/correlate/rules.js';
 import { WindowTally } from '../src/correlate/window-tally.js';
@@ -35,9 +36,9 @@ describe('addresses and ids', () => {
     expect(formatIp(ip('2001:db8::1'))).toBe('2001:db8::1');
     expect(formatIp(ip('2001:db8:0:1:0:0:0:1'))).toBe('2001:db8:0:1::1');
     expect(formatIp(new Uint8Array(5))).toBeUndefined();
-    expect(endpointKey('2001:db8::1', 1214)).toBe('[2001:db8::1]:1214');
-    expect(parseEndpointKey('[2001:db8::1]:1214')).toEqual({ ip: '2001:db8::1', port: 1214 });
-    expect(parseEndpointKey('1.2.3.4:1214')).toEqual({ ip: '1.2.3.4', port: 1214 });
+    expect(endpointText('2001:db8::1', 1214)).toBe('[2001:db8::1]:1214');
+    expect(parseEndpointText('[2001:db8::1]:1214')).toEqual({ ip: '2001:db8::1', port: 1214 });
+    expect(parseEndpointText('1.2.3.4:1214')).toEqual({ ip: '1.2.3.4', port: 1214 });
   });
 
   it('stable ids name scope, value and site', () => {
@@ -191,17 +192,17 @@ describe('fast paths give what the plain definitions give', () => {
     };
   })();
 
-  it('parseEndpointKey (hand-written) accepts and rejects what the regular expressions did', () => {
+  it('parseEndpointText (hand-written) accepts and rejects what the regular expressions do', () => {
     const reference = (key: string) => {
-      const match = /^\[([0-9a-fA-F:]+)\]:(\d+)$/.exec(key) ?? /^([0-9.]+):(\d+)$/.exec(key);
+      const match = /^\[([0-9a-fA-F:]+)\]:(\d{1,5})$/.exec(key) ?? /^([0-9.]+):(\d{1,5})$/.exec(key);
       if (!match) return undefined;
       const port = Number(match[2]);
       return port <= 65535 ? { ip: match[1]!, port } : undefined;
     };
     const alphabet = ['1', '9', '0', '.', ':', '[', ']', 'a', 'F', 'g', ' ', '-', '65535', '65536', '2001:db8::1', '198.51.100.7'];
-    const samples = ['1.2.3.4:1214', '[2001:db8::1]:4662', '[]:1', ':80', '1.2.3.4:', '1.2.3.4:99999', '[ab]]:1', '[::]:0', '1.2.3.4:0012', '1.2.3.4:12a'];
+    const samples = ['1.2.3.4:1214', '[2001:db8::1]:4662', '[]:1', ':80', '1.2.3.4:', '1.2.3.4:99999', '[ab]]:1', '[::]:0', '1.2.3.4:0012', '1.2.3.4:000080', '1.2.3.4:12a'];
     for (let i = 0; i < 20_000; i++) samples.push(Array.from({ length: 1 + rand(6) }, () => alphabet[rand(alphabet.length)]).join(''));
-    for (const key of samples) expect(parseEndpointKey(key), key).toEqual(reference(key));
+    for (const key of samples) expect(parseEndpointText(key), key).toEqual(reference(key));
   });
 
   it('a window copy predicts mergeTimedSet: what expired, the live count, the merged window', () => {
@@ -286,12 +287,12 @@ describe('fast paths give what the plain definitions give', () => {
       for (let i = 0; i < rand(80); i++) {
         const ip = rand(4) === 0 ? `2001:db8::${rand(9)}` : `198.51.100.${rand(20)}`;
         const port = [53, 443, 0, 80, 1214, 40000 + rand(10)][rand(6)]!;
-        window.set(`${[6, 17, 1][rand(3)]}|${endpointKey(ip, port)}`, { ts: 1000 + rand(1000), flags: rand(2) });
+        window.set(`${[6, 17, 1][rand(3)]}|${endpointText(ip, port)}`, { ts: 1000 + rand(1000), flags: rand(2) });
       }
       if (rand(10) === 0) window.set('junk', { ts: 5, flags: 0 });
       const parsed = [...window].flatMap(([member, mark]) => {
         const bar = member.indexOf('|');
-        const endpoint = parseEndpointKey(member.slice(bar + 1));
+        const endpoint = parseEndpointText(member.slice(bar + 1));
         return bar < 0 || !endpoint ? [] : [{ protocol: Number(member.slice(0, bar)), ...endpoint, key: member.slice(bar + 1), mark }];
       });
       const spanOf = (marks: Mark[]) => (marks.length ? { firstSeenMs: Math.min(...marks.map((m) => m.ts)), lastSeenMs: Math.max(...marks.map((m) => m.ts)) } : { firstSeenMs: 0, lastSeenMs: 0 });

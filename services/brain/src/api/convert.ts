@@ -1,6 +1,6 @@
-import { sensorName } from '@p2pwall/common';
+import { endpointText, sensorName } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
-import { endpointKey, formatIp } from '../correlate/address.js';
+import { formatIp } from '../correlate/address.js';
 import { neverExpires, type BrainDecision } from '../decide/decision.js';
 import type { ActionName, AllowView, DecisionView, OriginName, ScopeName, SensorView } from './views.js';
 
@@ -22,7 +22,7 @@ const isoOrNull = (ms: number): string | null => (ms > 0 ? iso(ms) : null);
 /** The text of a decision's target: `ip:port` for an endpoint, `ip` otherwise ("" when its address is unusable). */
 export function decisionValue(decision: BrainDecision): { ip: string; value: string } {
   const ip = formatIp(decision.ip) ?? '';
-  return { ip, value: decision.scope === Scope.SCOPE_ENDPOINT && ip !== '' ? endpointKey(ip, decision.port) : ip };
+  return { ip, value: decision.scope === Scope.SCOPE_ENDPOINT && ip !== '' ? endpointText(ip, decision.port) : ip };
 }
 
 export function decisionView(d: BrainDecision): DecisionView {

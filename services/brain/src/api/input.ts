@@ -1,4 +1,4 @@
-import { endpointKey } from '../correlate/address.js';
+import { peerToken } from '@p2pwall/common';
 import { badInput } from './errors.js';
 import type { ManualInput } from './manual.js';
 import { parseIpText, parsePeer, parseTarget, type Address } from './target.js';
@@ -24,7 +24,7 @@ export function ipInput(field: string, text: string): Address {
 export function peerInput(field: string, text: string): { address: Address; port: number; text: string } {
   const peer = parsePeer(text);
   if ('error' in peer) throw badInput(field, peer.error);
-  return { ...peer, text: peer.port === 0 ? peer.address.ip : endpointKey(peer.address.ip, peer.port) };
+  return { ...peer, text: peerToken(peer.address.ip, peer.port) };
 }
 
 export interface ManualBody {

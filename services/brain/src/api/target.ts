@@ -1,5 +1,4 @@
-import { formatAddress, parseAddress } from '@p2pwall/common';
-import { endpointKey } from '../correlate/address.js';
+import { endpointText, formatAddress, parseAddress } from '@p2pwall/common';
 import { decisionId } from '../decide/decision.js';
 import type { ScopeName } from './views.js';
 
@@ -67,5 +66,5 @@ export function parseTarget(scope: ScopeName, value: string, site: string | unde
 
 /** The text a view shows for a target (`ip:port` or `ip`). */
 export function targetValue(target: Target): string {
-  return target.scope === 'endpoint' ? endpointKey(target.ip, target.port) : target.ip;
+  return target.scope === 'endpoint' ? endpointText(target.ip, target.port) : target.ip;
 }

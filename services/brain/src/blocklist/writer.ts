@@ -181,7 +181,7 @@ export class BlocklistWriter {
     if (token !== undefined) this.peers.delete(token);
   }
 
-  /** Whether the endpoint (`ip:port` / `[v6]:port`, as endpointKey names it) or its whole address `ip` is blocked as far as this replica knows. */
+  /** Whether the endpoint (`ip:port` / `[v6]:port`, as endpointText names it) or its whole address `ip` is blocked as far as this replica knows. */
   isPeerBlocked(endpoint: string, ip: string, nowMs = this.now()): boolean {
     const byEndpoint = this.peers.get(endpoint);
     if (byEndpoint && isActiveBlock(byEndpoint, nowMs)) return true;

@@ -1,6 +1,6 @@
-import { sensorName } from '@p2pwall/common';
+import { endpointText, sensorName, siteHostText } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
-import { endpointKey, formatIp, hostKey } from './address.js';
+import { formatIp } from './address.js';
 
 /**
  * SummaryBatch → observations (pure). Flows and events whose addresses cannot be read are
@@ -106,13 +106,13 @@ export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): Ba
     const lastSeenMs = finite(flow.lastSeenMs, created);
     out.flows.push({
       site,
-      host: hostKey(site, hostIp),
+      host: siteHostText(site, hostIp),
       hostIp,
       hostBytes: flow.insideIp!,
       outsideIp,
       outsideBytes: flow.outsideIp!,
       port,
-      endpoint: endpointKey(outsideIp, port),
+      endpoint: endpointText(outsideIp, port),
       protocol: flow.protocol ?? 0,
       initiatorInside: flow.initiatorInside ?? false,
       answered: flow.answered ?? false,
@@ -138,7 +138,7 @@ export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): Ba
       }
       out.clients.push({
         site,
-        host: hostKey(site, hostIp),
+        host: siteHostText(site, hostIp),
         hostIp,
         hostBytes: event.client.host!,
         protocol: event.client.protocol ?? '',
@@ -159,7 +159,7 @@ export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): Ba
         port,
         protocol: event.peer.protocol ?? '',
         via: event.peer.via ?? '',
-        learnedFrom: from === undefined ? '' : hostKey(site, from),
+        learnedFrom: from === undefined ? '' : siteHostText(site, from),
         tsMs: finite(event.peer.tsMs, created),
       });
     } else {

@@ -1,4 +1,4 @@
-import { parseEndpointKey } from './address.js';
+import { parseEndpointText } from '@p2pwall/common';
 import type { CorrelationConfig } from './config.js';
 import { TCP, UDP, type BatchObservations, type FlowObservation } from './observe.js';
 import { ANSWERED, parseWindowMember, windowMember, type Mark, type TimedSet } from './window.js';
@@ -43,7 +43,7 @@ export interface HostAdditions {
   additions: [string, WindowEntry][];
 }
 
-/** Whether the blocklist blocks an outside endpoint (`ip:port` / `[v6]:port`, as endpointKey names it) or its whole address `ip`. */
+/** Whether the blocklist blocks an outside endpoint (`ip:port` / `[v6]:port`, as endpointText names it) or its whole address `ip`. */
 export type IsBlocked = (endpoint: string, ip: string) => boolean;
 
 function isCounted(protocol: number): boolean {
@@ -147,7 +147,7 @@ export interface HostAggregates {
   pairs: Span & { count: number };
 }
 
-/** A host-window member read once: its endpoint (as endpointKey names it), address, port and protocol, and its mark. */
+/** A host-window member read once: its endpoint (as endpointText names it), address, port and protocol, and its mark. */
 export interface WindowEntry {
   member: string;
   endpoint: string;
@@ -161,7 +161,7 @@ export interface WindowEntry {
 /** A window member and its mark as a WindowEntry; undefined when the member is unreadable (it then counts for no rule). */
 export function windowEntry(member: string, mark: Mark): WindowEntry | undefined {
   const parsed = parseWindowMember(member);
-  const endpoint = parsed && parseEndpointKey(parsed.endpoint);
+  const endpoint = parsed && parseEndpointText(parsed.endpoint);
   if (!parsed || !endpoint) return undefined;
   return { member, endpoint: parsed.endpoint, ip: endpoint.ip, port: endpoint.port, protocol: parsed.protocol, ts: mark.ts, flags: mark.flags };
 }
@@ -237,7 +237,7 @@ export function blockedPeersTally(window: TimedSet, isBlocked: IsBlocked): Span 
 
 /**
  * The outside peers inside hosts reached in this batch (flows that feed the windows), flat:
- * host (site/ip), endpoint (endpointKey), outside IP, then the next flow's three.
+ * host (site/ip), endpoint (endpointText), outside IP, then the next flow's three.
  */
 export function reachedPeers(obs: BatchObservations): string[] {
   const out: string[] = [];

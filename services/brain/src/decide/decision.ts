@@ -1,5 +1,5 @@
+import { endpointText } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
-import { endpointKey } from '../correlate/address.js';
 
 /** A Decision with every field present (the generated type leaves most optional). */
 export interface Evidence {
@@ -30,7 +30,7 @@ export interface BrainDecision {
 
 /** Stable ids: the same scope and value (and site) always name the same decision. */
 export const decisionId = {
-  endpoint: (ip: string, port: number): string => `endpoint:${endpointKey(ip, port)}`,
+  endpoint: (ip: string, port: number): string => `endpoint:${endpointText(ip, port)}`,
   ip: (ip: string): string => `ip:${ip}`,
   host: (site: string, ip: string): string => `host:${site}:${ip}`,
 };

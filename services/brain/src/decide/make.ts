@@ -1,3 +1,4 @@
+import { siteHostText, siteOfSiteHost } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { RulesConfig } from '../correlate/config.js';
 import type { BatchObservations, FlowObservation } from '../correlate/observe.js';
@@ -23,11 +24,6 @@ export interface DecideContext {
 }
 
 const SECOND = 1000;
-
-function siteOf(host: string): string {
-  const slash = host.indexOf('/');
-  return slash < 0 ? host : host.slice(0, slash);
-}
 
 function sortedUnion(a: readonly string[], b: readonly string[], max: number): string[] {
   return [...new Set([...a, ...b])].filter((s) => s !== '').sort().slice(0, max);
@@ -109,7 +105,7 @@ export function signatureDecisions(obs: BatchObservations, ctx: DecideContext): 
 /** corr.peer-fanout: block the endpoint everywhere; undefined when allowlisted. `members`: the inside hosts (site/ip) of its set. */
 export function fanoutDecision(endpoint: { ip: string; ipBytes: Uint8Array; port: number }, members: readonly string[], finding: Finding, ctx: DecideContext): BrainDecision | undefined {
   if (ctx.allowlist.allowsEndpoint(endpoint.ip, endpoint.port)) return undefined;
-  const ev = evidence([...members], members.map(siteOf), [ctx.sensor], [finding.rule], finding.count, finding.firstSeenMs, finding.lastSeenMs, ctx.rules.correlation.evidenceMaxItems);
+  const ev = evidence([...members], members.map(siteOfSiteHost), [ctx.sensor], [finding.rule], finding.count, finding.firstSeenMs, finding.lastSeenMs, ctx.rules.correlation.evidenceMaxItems);
   return peerBlock(endpoint.ip, endpoint.ipBytes, endpoint.port, Origin.ORIGIN_CORRELATION, `peer-cache fan-out: ${finding.detail}`, ev, ctx);
 }
 
@@ -117,7 +113,7 @@ export function fanoutDecision(endpoint: { ip: string; ipBytes: Uint8Array; port
 export function hostDecision(host: { site: string; hostIp: string; hostBytes: Uint8Array }, findings: Finding[], ctx: DecideContext): BrainDecision | undefined {
   if (findings.length === 0 || ctx.allowlist.allowsHost(host.site, host.hostIp)) return undefined;
   const ev = evidence(
-    [`${host.site}/${host.hostIp}`],
+    [siteHostText(host.site, host.hostIp)],
     [host.site],
     [ctx.sensor],
     findings.map((f) => f.rule),

@@ -1,5 +1,5 @@
+import { peerToken } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
-import { endpointKey } from '../correlate/address.js';
 import type { BatchObservations } from '../correlate/observe.js';
 import type { BrainDecision } from '../decide/decision.js';
 import type { BatchEvidence, IncidentDecision } from './evidence.js';
@@ -11,7 +11,7 @@ export function batchEvidence(obs: BatchObservations, decisions: readonly BrainD
     // Only flows incidents read: the rest of the batch need not outlive its merge.
     flows: obs.flows.filter((flow) => flow.app !== '' || flow.dropped),
     clients: obs.clients,
-    peers: obs.peers.map((peer) => ({ learnedFrom: peer.learnedFrom, peer: peer.port === 0 ? peer.ip : endpointKey(peer.ip, peer.port), ip: peer.ip, protocol: peer.protocol, tsMs: peer.tsMs })),
+    peers: obs.peers.map((peer) => ({ learnedFrom: peer.learnedFrom, peer: peerToken(peer.ip, peer.port), ip: peer.ip, protocol: peer.protocol, tsMs: peer.tsMs })),
     decisions: incidentDecisions(decisions, nowMs),
   };
 }

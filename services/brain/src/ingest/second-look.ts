@@ -1,7 +1,8 @@
 import { p2pwall } from '@p2pwall/proto';
 import type { Redis } from 'ioredis';
 import type { BlocklistWriter } from '../blocklist/writer.js';
-import { endpointKey, formatIp } from '../correlate/address.js';
+import { endpointText } from '@p2pwall/common';
+import { formatIp } from '../correlate/address.js';
 import type { RulesConfig } from '../correlate/config.js';
 import { entriesAggregates, entriesBlockedTally, evaluateHost, hostFindings, type Finding, type IsBlocked, type WindowEntry } from '../correlate/rules.js';
 import type { Allowlist } from '../decide/allowlist.js';
@@ -26,11 +27,11 @@ const MAX_RECENT_HOSTS = 100_000;
 /** New peer blocks named to Redis at most; beyond this (a replica's first sweep reads the whole blocklist) every window is read. */
 const MAX_TOKENS = 2000;
 
-/** The peer a decision blocks, as flows and window members name it: `ip:port` (endpointKey), or the bare IP of a whole-address block. */
+/** The peer a decision blocks, as flows and window members name it: `ip:port` (endpointText), or the bare IP of a whole-address block. */
 export function peerToken(decision: BrainDecision): string | undefined {
   const ip = formatIp(decision.ip);
   if (ip === undefined) return undefined;
-  return decision.scope === p2pwall.v1.Scope.SCOPE_ENDPOINT ? endpointKey(ip, decision.port) : ip;
+  return decision.scope === p2pwall.v1.Scope.SCOPE_ENDPOINT ? endpointText(ip, decision.port) : ip;
 }
 
 function peerTokens(decisions: readonly BrainDecision[]): PeerTokens {

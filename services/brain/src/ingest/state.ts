@@ -154,7 +154,7 @@ function flatAdditions(additions: readonly (readonly [string, Mark])[]): string[
   return out;
 }
 
-/** Peers to look for in windows: outside endpoints as endpointKey names them, and bare IPs (whole-address blocks). */
+/** Peers to look for in windows: outside endpoints as endpointText names them, and bare IPs (whole-address blocks). */
 export interface PeerTokens {
   endpoints: readonly string[];
   ips: readonly string[];

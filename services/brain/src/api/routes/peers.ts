@@ -1,6 +1,6 @@
+import { siteHostText } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { FastifyInstance } from 'fastify';
-import { hostKey } from '../../correlate/address.js';
 import { allowCovers, allowId } from '../../decide/allow-entries.js';
 import { decisionId, type BrainDecision } from '../../decide/decision.js';
 import { globEscape } from '../blocklist-reader.js';
@@ -56,7 +56,7 @@ export function peerRoutes(app: FastifyInstance, ctx: ApiContext): void {
         blocked: enforced.length > 0,
         decisions: blocks.map(decisionView),
         allowed: allows.map(allowView),
-        hosts: sorted([...blocks.flatMap((b) => b.evidence.hosts), ...incidents.items.map((i) => hostKey(i.site, i.host))]),
+        hosts: sorted([...blocks.flatMap((b) => b.evidence.hosts), ...incidents.items.map((i) => siteHostText(i.site, i.host))]),
         sites: sorted([...blocks.flatMap((b) => b.evidence.sites), ...incidents.items.map((i) => i.site)]),
         incidents: incidents.items,
       };
