@@ -1,15 +1,14 @@
-import { endpointText, sensorName } from '@p2pwall/common';
+import { endpointText, originName, sensorName } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import { formatIp } from '../correlate/address.js';
 import { neverExpires, type BrainDecision } from '../decide/decision.js';
-import type { ActionName, AllowView, DecisionView, OriginName, ScopeName, SensorView } from './views.js';
+import type { ActionName, AllowView, DecisionView, ScopeName, SensorView } from './views.js';
 
 /** Stored protobuf records → the JSON views of views.ts (pure). */
 
-const { Scope, Origin, Action, Mode } = p2pwall.v1;
+const { Scope, Action, Mode } = p2pwall.v1;
 
 export const SCOPES: Record<ScopeName, p2pwall.v1.Scope> = { endpoint: Scope.SCOPE_ENDPOINT, ip: Scope.SCOPE_IP, host: Scope.SCOPE_HOST };
-export const ORIGINS: Record<OriginName, p2pwall.v1.Origin> = { signature: Origin.ORIGIN_SIGNATURE, correlation: Origin.ORIGIN_CORRELATION, manual: Origin.ORIGIN_MANUAL };
 export const ACTIONS: Record<ActionName, p2pwall.v1.Action> = { block: Action.ACTION_BLOCK, allow: Action.ACTION_ALLOW };
 
 function nameOf<T extends string>(table: Record<T, number>, value: number, fallback: T): T {
@@ -35,7 +34,8 @@ export function decisionView(d: BrainDecision): DecisionView {
     ip,
     port: d.scope === Scope.SCOPE_ENDPOINT ? d.port : 0,
     site: d.site,
-    origin: nameOf(ORIGINS, d.origin, 'correlation'),
+    // An origin the contract does not know (a newer writer) is shown as the brain's own kind.
+    origin: originName(d.origin) ?? 'correlation',
     action: nameOf(ACTIONS, d.action, 'block'),
     reason: d.reason,
     evidence: {

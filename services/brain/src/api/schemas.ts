@@ -3,6 +3,7 @@
  * OpenAPI document shows them) and of the inputs several routes share. They mirror views.ts; a
  * test compares their property names with the views the converters build.
  */
+import { ORIGIN_NAMES } from '@p2pwall/common';
 
 type Schema = Record<string, unknown>;
 
@@ -21,7 +22,7 @@ function object(properties: Record<string, Schema>, optional: string[] = []): Sc
 export const SITE_PATTERN = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
 export const site: Schema = { type: 'string', pattern: SITE_PATTERN, maxLength: 63 };
 export const scope: Schema = { type: 'string', enum: ['endpoint', 'ip', 'host'] };
-export const origin: Schema = { type: 'string', enum: ['signature', 'correlation', 'manual'] };
+export const origin: Schema = { type: 'string', enum: [...ORIGIN_NAMES] };
 export const action: Schema = { type: 'string', enum: ['block', 'allow'] };
 export const limit: Schema = { type: 'integer', minimum: 1, maximum: 1000, default: 50, description: 'items per page' };
 export const cursor: Schema = { type: 'string', minLength: 1, maxLength: 1000, description: 'nextCursor of the previous page' };

@@ -4,9 +4,10 @@
  * `[v6]:port`). The OpenAPI document at /openapi.json is generated from the route schemas, which
  * mirror these types.
  */
+import type { OriginName } from '@p2pwall/common/decisions';
 
+export type { OriginName };
 export type ScopeName = 'endpoint' | 'ip' | 'host';
-export type OriginName = 'signature' | 'correlation' | 'manual';
 export type ActionName = 'block' | 'allow';
 
 export interface EvidenceView {

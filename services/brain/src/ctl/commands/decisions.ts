@@ -1,3 +1,4 @@
+import { ORIGIN_NAMES } from '@p2pwall/common/decisions';
 import { Argument, Command, Option } from 'commander';
 import type { DecisionView } from '../../api/views.js';
 import { act, defaultAuthor } from '../action.js';
@@ -16,7 +17,7 @@ function listCommand(): Command {
     new Command('list')
       .summary('list block decisions (automatic and manual)')
       .addOption(new Option('--scope <scope>', 'endpoint (ip:port), ip (whole outside address) or host (inside host lock)').choices(['endpoint', 'ip', 'host']))
-      .addOption(new Option('--origin <origin>', 'how it was decided').choices(['signature', 'correlation', 'manual']))
+      .addOption(new Option('--origin <origin>', 'how it was decided').choices(ORIGIN_NAMES))
       .option('--site <site>', 'only decisions for this site')
       .option('--value <value>', 'only decisions about this address (ip: every port) or endpoint (ip:port, [v6]:port)', peerArgument)
       .option('--simulated', 'only decisions recorded for sites in simulation (not enforced)')
