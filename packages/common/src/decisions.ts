@@ -15,7 +15,7 @@
  * decisions. `tcp:`/`udp:` cannot be mistaken for an address: no IPv4 or IPv6 text starts so.
  */
 import { formatAddress, parseAddress } from './address.js';
-import { endpointText, parseEndpointText, type Transport } from './formats.js';
+import { TRANSPORTS, endpointText, parseEndpointText, type Transport } from './formats.js';
 
 // ---------------------------------------------------------------------------------------------
 // Origins
@@ -61,6 +61,17 @@ export function decisionIdOf(target: DecisionTarget): string {
     case 'host':
       return decisionId.host(target.site, target.ip);
   }
+}
+
+/** The ids of the blocks of one endpoint (port ≥ 1) or of a whole address (port 0): one per transport. */
+export function peerBlockIds(ip: string, port: number): string[] {
+  return TRANSPORTS.map((transport) => (port === 0 ? decisionId.ip(ip, transport) : decisionId.endpoint(ip, port, transport)));
+}
+
+/** The id prefixes of the endpoint blocks of an address, one per transport (`endpoint:1.2.3.4:`, `endpoint:udp:[2001:db8::1]:`, ...). */
+export function endpointBlockIdPrefixes(ip: string): string[] {
+  // the id of port 0 without its last character: an endpoint's id up to its port
+  return TRANSPORTS.map((transport) => decisionId.endpoint(ip, 0, transport).slice(0, -1));
 }
 
 /** The id of the allow entry that lifts the block with id `blockId`. */

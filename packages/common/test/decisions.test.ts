@@ -1,6 +1,6 @@
 import { p2pwall } from '@p2pwall/proto';
 import { describe, expect, it } from 'vitest';
-import { ORIGIN_NAMES, TRANSPORTS, allowId, blockedPeer, decisionId, decisionIdOf, isOriginName, originLabel, originName, parseDecisionId, peerToken, transportOfWire, wireOrigin, wireTransport, type DecisionTarget } from '../src/index.js';
+import { ORIGIN_NAMES, TRANSPORTS, allowId, blockedPeer, decisionId, decisionIdOf, endpointBlockIdPrefixes, isOriginName, originLabel, originName, parseDecisionId, peerBlockIds, peerToken, transportOfWire, wireOrigin, wireTransport, type DecisionTarget } from '../src/index.js';
 
 describe('decision ids', () => {
   it('keep the form of before for both transports, and name the transport otherwise', () => {
@@ -59,6 +59,13 @@ describe('decision ids', () => {
     ]) {
       expect(parseDecisionId(id), id).toBeUndefined();
     }
+  });
+
+  it('list the blocks of one peer, one per transport, and the id prefixes of the endpoint blocks of an address', () => {
+    expect(peerBlockIds('203.0.113.9', 1214).sort()).toEqual(['endpoint:203.0.113.9:1214', 'endpoint:tcp:203.0.113.9:1214', 'endpoint:udp:203.0.113.9:1214']);
+    expect(peerBlockIds('2001:db8::9', 0).sort()).toEqual(['ip:2001:db8::9', 'ip:tcp:2001:db8::9', 'ip:udp:2001:db8::9']);
+    expect(endpointBlockIdPrefixes('2001:db8::9').sort()).toEqual(['endpoint:[2001:db8::9]:', 'endpoint:tcp:[2001:db8::9]:', 'endpoint:udp:[2001:db8::9]:']);
+    for (const prefix of endpointBlockIdPrefixes('203.0.113.9')) expect(parseDecisionId(`${prefix}1214`)?.target).toMatchObject({ scope: 'endpoint', ip: '203.0.113.9', port: 1214 });
   });
 
   it('name the peer a block covers as flows name it, with its transport', () => {

@@ -1,4 +1,4 @@
-import { endpointText, originName, sensorName } from '@p2pwall/common';
+import { endpointText, originName, sensorName, transportOfWire } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import { formatIp } from '../correlate/address.js';
 import { neverExpires, type BrainDecision } from '../decide/decision.js';
@@ -34,6 +34,7 @@ export function decisionView(d: BrainDecision): DecisionView {
     ip,
     port: d.scope === Scope.SCOPE_ENDPOINT ? d.port : 0,
     site: d.site,
+    transport: transportOfWire(d.transport),
     // An origin the contract does not know (a newer writer) is shown as the brain's own kind.
     origin: originName(d.origin) ?? 'correlation',
     action: nameOf(ACTIONS, d.action, 'block'),

@@ -1,4 +1,4 @@
-import { peerToken } from '@p2pwall/common';
+import { peerToken, type Transport } from '@p2pwall/common';
 import { badInput } from './errors.js';
 import type { ManualInput } from './manual.js';
 import { parseIpText, parsePeer, parseTarget, type Address } from './target.js';
@@ -31,6 +31,8 @@ export interface ManualBody {
   scope: ScopeName;
   value: string;
   site?: string;
+  /** endpoint and ip blocks: what they hold for (default both). */
+  transport?: Transport;
   reason: string;
   author?: string;
   expires?: string;
@@ -38,7 +40,7 @@ export interface ManualBody {
 
 /** The validated input of a manual block or allow entry. */
 export function manualInput(body: ManualBody, nowMs: number): ManualInput {
-  const parsed = parseTarget(body.scope, body.value, body.site);
+  const parsed = parseTarget(body.scope, body.value, body.site, body.transport);
   if ('field' in parsed) throw badInput(`body/${parsed.field}`, parsed.error);
   const expiresMs = timeInput('body/expires', body.expires, nowMs, 'ahead');
   if (expiresMs !== undefined && expiresMs <= nowMs) throw badInput('body/expires', `"${body.expires}" is not in the future`);

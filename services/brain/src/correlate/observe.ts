@@ -1,4 +1,4 @@
-import { endpointText, sensorName, siteHostText } from '@p2pwall/common';
+import { endpointText, sensorName, siteHostText, transportOfWire, type Transport } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import { formatIp } from './address.js';
 
@@ -56,6 +56,8 @@ export interface PeerObservation {
   ipBytes: Uint8Array;
   /** 0: every port of the address. */
   port: number;
+  /** What the sensor learned it for (absent on the wire: both). */
+  transport: Transport;
   protocol: string;
   via: string;
   /** `site/ip` of the inside host the peer was learned from ("" when unknown). */
@@ -157,6 +159,7 @@ export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): Ba
         ip,
         ipBytes: event.peer.ip!,
         port,
+        transport: transportOfWire(event.peer.transport),
         protocol: event.peer.protocol ?? '',
         via: event.peer.via ?? '',
         learnedFrom: from === undefined ? '' : siteHostText(site, from),

@@ -1,4 +1,3 @@
-import { endpointText } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 
 /** A Decision with every field present (the generated type leaves most optional). */
@@ -26,14 +25,9 @@ export interface BrainDecision {
   expiresMs: number;
   author: string;
   simulated: boolean;
+  /** What an endpoint or IP decision blocks (or allows): TCP, UDP or both; both for host decisions. Its id names it (@p2pwall/common decisionId). */
+  transport: p2pwall.v1.Transport;
 }
-
-/** Stable ids: the same scope and value (and site) always name the same decision. */
-export const decisionId = {
-  endpoint: (ip: string, port: number): string => `endpoint:${endpointText(ip, port)}`,
-  ip: (ip: string): string => `ip:${ip}`,
-  host: (site: string, ip: string): string => `host:${site}:${ip}`,
-};
 
 export const AUTHOR = 'p2pwall-brain';
 
@@ -74,6 +68,7 @@ export function decodeDecision(bytes: Uint8Array): BrainDecision {
     expiresMs: d.expiresMs,
     author: d.author,
     simulated: d.simulated,
+    transport: d.transport,
   };
 }
 

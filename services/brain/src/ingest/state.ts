@@ -63,7 +63,7 @@ export function defineStateScripts(redis: Redis): void {
 const commands = (redis: Redis) => redis as unknown as StateCommands;
 
 /**
- * The smallest window corr.udp-fanout or corr.tcp-udp-pairs can fire on (udpFanout.minEndpoints
+ * The smallest window correlate/udp-fanout or correlate/tcp-udp-pairs can fire on (udpFanout.minEndpoints
  * members; a TCP and a UDP member per IP for the pairs): smaller windows stay in Redis.
  */
 export function windowsFrom(config: CorrelationConfig): number {

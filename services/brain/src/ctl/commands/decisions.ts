@@ -1,16 +1,18 @@
 import { ORIGIN_NAMES } from '@p2pwall/common/decisions';
+import { TRANSPORTS } from '@p2pwall/common/formats';
 import { Argument, Command, Option } from 'commander';
 import type { DecisionView } from '../../api/views.js';
 import { act, defaultAuthor } from '../action.js';
 import { allOption, cursorOption, limitOption, withConnection } from '../options.js';
 import { fetchListing, moreHint } from '../pages.js';
 import { decisionBlock, decisionsTable } from '../render/decisions.js';
-import { decisionAddBody, decisionsQuery, paths, type DecisionAddOptions, type DecisionFilters } from '../requests.js';
+import { decisionAddBody, decisionDeleteId, decisionsQuery, paths, type DecisionAddOptions, type DecisionFilters, type DecisionTargetOptions } from '../requests.js';
 import { endpointArgument, ipArgument, peerArgument } from '../target.js';
 
 /** Manual changes can expire; the brain parses the time and names it when it refuses. */
 export const expiresOption = () => new Option('--expires <time>', 'when it ends: relative from now (30m, 24h, 7d) or ISO 8601; default: never');
 export const authorOption = () => new Option('--author <name>', 'who made it (default: your user name)');
+const transportOption = (what: string) => new Option('--transport <transport>', `${what}: tcp, udp or both (default: both)`).choices(TRANSPORTS);
 
 function listCommand(): Command {
   return withConnection(
@@ -41,6 +43,7 @@ function addCommand(): Command {
       .option('--ip <ip>', 'block a whole outside address', ipArgument)
       .option('--host <ip>', 'lock an inside host (with --site)', ipArgument)
       .option('--site <site>', 'the site of --host')
+      .addOption(transportOption('what --endpoint or --ip blocks'))
       .requiredOption('--reason <text>', 'why (shown to whoever asks later)')
       .addOption(expiresOption())
       .addOption(authorOption()),
@@ -56,11 +59,18 @@ function deleteCommand(): Command {
   return withConnection(
     new Command('delete')
       .summary('remove a decision (unblock); sensors drop it from their sets')
-      .addArgument(new Argument('<id>', 'decision id, e.g. endpoint:198.51.100.9:1214 or host:site-a:192.168.1.5')),
+      .description('Names the decision by its id, or by what it blocks: --endpoint or --ip (with --transport when it blocks only tcp or udp), or --host with --site.')
+      .addArgument(new Argument('[id]', 'decision id, e.g. endpoint:198.51.100.9:1214, endpoint:udp:198.51.100.9:1214 or host:site-a:192.168.1.5'))
+      .option('--endpoint <ip:port>', 'the block of one outside endpoint', endpointArgument)
+      .option('--ip <ip>', 'the block of a whole outside address', ipArgument)
+      .option('--host <ip>', 'the lock of an inside host (with --site)', ipArgument)
+      .option('--site <site>', 'the site of --host')
+      .addOption(transportOption('what the block of --endpoint or --ip blocks')),
   ).action(
-    act(async ({ client, args }) => {
-      const answer = await client.delete<{ removed?: DecisionView }>(paths.decision(args[0]!));
-      return { data: answer, text: () => `removed ${answer.removed?.id ?? args[0]}\n` };
+    act<DecisionTargetOptions>(async ({ client, options, args }) => {
+      const id = decisionDeleteId(args[0], options);
+      const answer = await client.delete<{ removed?: DecisionView }>(paths.decision(id));
+      return { data: answer, text: () => `removed ${answer.removed?.id ?? id}\n` };
     }),
   );
 }
