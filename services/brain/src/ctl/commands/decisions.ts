@@ -12,7 +12,16 @@ import { endpointArgument, ipArgument, peerArgument } from '../target.js';
 /** Manual changes can expire; the brain parses the time and names it when it refuses. */
 export const expiresOption = () => new Option('--expires <time>', 'when it ends: relative from now (30m, 24h, 7d) or ISO 8601; default: never');
 export const authorOption = () => new Option('--author <name>', 'who made it (default: your user name)');
-const transportOption = (what: string) => new Option('--transport <transport>', `${what}: tcp, udp or both (default: both)`).choices(TRANSPORTS);
+
+/** What a block is about, for add and delete: exactly one of --endpoint, --ip, --host (with --site); --transport for the first two. */
+function withTarget(command: Command): Command {
+  return command
+    .option('--endpoint <ip:port>', 'an outside endpoint', endpointArgument)
+    .option('--ip <ip>', 'a whole outside address', ipArgument)
+    .option('--host <ip>', 'an inside host, locked at one site (with --site)', ipArgument)
+    .option('--site <site>', 'the site of --host')
+    .addOption(new Option('--transport <transport>', 'what a block of --endpoint or --ip holds for (default: both)').choices(TRANSPORTS));
+}
 
 function listCommand(): Command {
   return withConnection(
@@ -36,14 +45,9 @@ function listCommand(): Command {
 
 function addCommand(): Command {
   return withConnection(
-    new Command('add')
+    withTarget(new Command('add'))
       .summary('block by hand: an outside endpoint or address, or an inside host at one site')
       .description('Adds a manual block. It reaches every sensor through the shared blocklist, like automatic decisions. Needs an admin token.')
-      .option('--endpoint <ip:port>', 'block one outside endpoint', endpointArgument)
-      .option('--ip <ip>', 'block a whole outside address', ipArgument)
-      .option('--host <ip>', 'lock an inside host (with --site)', ipArgument)
-      .option('--site <site>', 'the site of --host')
-      .addOption(transportOption('what --endpoint or --ip blocks'))
       .requiredOption('--reason <text>', 'why (shown to whoever asks later)')
       .addOption(expiresOption())
       .addOption(authorOption()),
@@ -57,15 +61,10 @@ function addCommand(): Command {
 
 function deleteCommand(): Command {
   return withConnection(
-    new Command('delete')
+    withTarget(new Command('delete'))
       .summary('remove a decision (unblock); sensors drop it from their sets')
       .description('Names the decision by its id, or by what it blocks: --endpoint or --ip (with --transport when it blocks only tcp or udp), or --host with --site.')
-      .addArgument(new Argument('[id]', 'decision id, e.g. endpoint:198.51.100.9:1214, endpoint:udp:198.51.100.9:1214 or host:site-a:192.168.1.5'))
-      .option('--endpoint <ip:port>', 'the block of one outside endpoint', endpointArgument)
-      .option('--ip <ip>', 'the block of a whole outside address', ipArgument)
-      .option('--host <ip>', 'the lock of an inside host (with --site)', ipArgument)
-      .option('--site <site>', 'the site of --host')
-      .addOption(transportOption('what the block of --endpoint or --ip blocks')),
+      .addArgument(new Argument('[id]', 'decision id, e.g. endpoint:198.51.100.9:1214, endpoint:udp:198.51.100.9:1214 or host:site-a:192.168.1.5')),
   ).action(
     act<DecisionTargetOptions>(async ({ client, options, args }) => {
       const id = decisionDeleteId(args[0], options);
