@@ -14,6 +14,7 @@
  * A transport of `both` is left out, so ids made before transports existed name the same
  * decisions. `tcp:`/`udp:` cannot be mistaken for an address: no IPv4 or IPv6 text starts so.
  */
+import { isIPv4 } from 'node:net';
 import { formatAddress, parseAddress } from './address.js';
 import { TRANSPORTS, endpointText, parseEndpointText, type Transport } from './formats.js';
 
@@ -42,13 +43,16 @@ export const ALLOW_PREFIX = 'allow:';
 /** Longer text is no decision id (the longest: an allow entry of a UDP-only IPv6 endpoint, or a host of a 63-character site). */
 export const MAX_DECISION_ID_LENGTH = 160;
 
+/** What an id starts with, by the scope of the decision it names. */
+const ID_PREFIX: Record<DecisionTarget['scope'], string> = { endpoint: 'endpoint:', ip: 'ip:', host: 'host:' };
+
 const transportPart = (transport: Transport): string => (transport === 'both' ? '' : `${transport}:`);
 
 /** Stable ids: the same scope, value and transport (and site) always name the same decision. */
 export const decisionId = {
-  endpoint: (ip: string, port: number, transport: Transport = 'both'): string => `endpoint:${transportPart(transport)}${endpointText(ip, port)}`,
-  ip: (ip: string, transport: Transport = 'both'): string => `ip:${transportPart(transport)}${ip}`,
-  host: (site: string, ip: string): string => `host:${site}:${ip}`,
+  endpoint: (ip: string, port: number, transport: Transport = 'both'): string => `${ID_PREFIX.endpoint}${transportPart(transport)}${endpointText(ip, port)}`,
+  ip: (ip: string, transport: Transport = 'both'): string => `${ID_PREFIX.ip}${transportPart(transport)}${ip}`,
+  host: (site: string, ip: string): string => `${ID_PREFIX.host}${site}:${ip}`,
 };
 
 /** The id of the decision about `target`. */
@@ -85,6 +89,8 @@ export function isAllowId(id: string): boolean {
 
 /** The address text as ids write it (dotted IPv4, compressed lower-case IPv6); undefined when it is not one. */
 function canonicalIp(text: string): string | undefined {
+  // node's isIPv4 takes only the dotted quad formatAddress writes (no leading zeros): no round trip needed
+  if (isIPv4(text)) return text;
   const bytes = parseAddress(text);
   if (!bytes) return undefined;
   const canonical = formatAddress(bytes, 0, bytes.length === 4 ? 4 : 16);
@@ -149,6 +155,8 @@ export function peerToken(ip: string, port: number): string {
  * transport blocked. Undefined for host locks, allow entries and text that is no decision id.
  */
 export function blockedPeer(id: string): { token: string; whole: boolean; transport: Transport } | undefined {
+  // host locks and allow entries are common (one per locked host): known without parsing their address
+  if (!id.startsWith(ID_PREFIX.endpoint) && !id.startsWith(ID_PREFIX.ip)) return undefined;
   const parsed = parseDecisionId(id);
   if (!parsed || parsed.allow) return undefined;
   const { target } = parsed;
