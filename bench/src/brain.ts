@@ -21,7 +21,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CONSUMERS, STREAMS } from '@p2pwall/common';
+import { CONSUMERS, STREAMS, blockedPeer } from '@p2pwall/common';
 import { Lab, SensorProcess, labUnavailableReason, startNats, startRedis, type SensorLogLine } from '@p2pwall/lab';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -167,7 +167,8 @@ async function propagation(): Promise<Record<string, unknown>> {
     const deadline = Date.now() + 5000;
     let applied = new Map<string, number>();
     while (Date.now() < deadline) {
-      applied = new Map(b.lines.filter((l) => l.msg === 'shared decision applied' && l['effect'] === 'block-peer').map((l) => [String(l['decision']).replace(/^endpoint:/, ''), Number(l['applied'])]));
+      // keyed by the peer the decision blocks, whatever transport it names
+      applied = new Map(b.lines.filter((l) => l.msg === 'shared decision applied' && l['effect'] === 'block-peer').map((l) => [blockedPeer(String(l['decision']))?.token ?? '', Number(l['applied'])]));
       if (peerLines.every((line) => applied.has(key(line)))) break;
       await sleep(50);
     }

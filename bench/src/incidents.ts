@@ -51,12 +51,12 @@ function update(i: number, now: number): IncidentUpdate {
     firstSeenMs: last - rand(3_600_000),
     lastSeenMs: last,
     gateway: `gw-${i % 10}-${rand(4)}`,
-    rules: new Map([['ft.udp-probe', 1 + rand(50)]]),
+    rules: new Map([['fasttrack/udp-ping', 1 + rand(50)]]),
     peers,
     attemptsBlocked: rand(100),
     bytes: rand(1_000_000),
     flows: 1 + rand(200),
-    samples: [{ seenMs: last, gateway: 'gw', protocol: 'udp', peer: [...peers.keys()][0]!, app: 'fasttrack', rules: ['ft.udp-probe'], verdict: 'accept', packetsOut: 1, packetsIn: 1, bytesOut: 40, bytesIn: 40 }],
+    samples: [{ seenMs: last, gateway: 'gw', protocol: 'udp', peer: [...peers.keys()][0]!, app: 'fasttrack', rules: ['fasttrack/udp-ping'], verdict: 'accept', packetsOut: 1, packetsIn: 1, bytesOut: 40, bytesIn: 40 }],
     decisions: new Map([[`host:${site}:10.0.0.1`, last]]),
   };
 }

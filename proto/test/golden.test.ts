@@ -80,6 +80,55 @@ function goldenOngoingBatch() {
   });
 }
 
+/**
+ * Encoded before Transport existed (by the generated code of the contract without it), frozen: a
+ * peer learned and a decision from an older sensor or brain. They must decode as TRANSPORT_BOTH.
+ */
+const GOLDEN_PRE_TRANSPORT_PEER_HEX =
+  '0a150a06736974652d6112036777312206696e737430331009190080a0af6db779422a3812360a04cb00710910cb1b1a0966617374747261636b2208' +
+  '7564702d70696e672a04c0a8010531000062af6db77942390000a277aeb97942';
+const GOLDEN_PRE_TRANSPORT_DECISION_HEX =
+  '0a19656e64706f696e743a3230332e302e3131332e393a3335333110011a04cb00710920cb1b30013801423366617374747261636b20706565722' +
+  '06c6561726e656420766961207564702d70696e6720627920736974652d612f6777312f304a520a12736974652d612f3139322e3136382e312e35' +
+  '1206736974652d611a0c736974652d612f6777312f3022127369672e66617374747261636b2e70656572280131000062af6db7794239000062af6d' +
+  'b77942510080a0af6db77942590080e077aeb97942620d70327077616c6c2d627261696e';
+
+/** Added with Transport: a peer learned over UDP (PeerLearned.transport = 8) and a UDP-only block (Decision.transport = 14), frozen. */
+const GOLDEN_UDP_PEER_HEX =
+  '0a150a06736974652d6112036777312206696e73743034100a19008011b26db779422a4412420a04cb00710a10cb1b1a0966617374747261636b2212' +
+  '66617374747261636b2f7564702d70696e672a04c0a80105310000d3b16db77942390000137aaeb979424002';
+const GOLDEN_UDP_DECISION_HEX =
+  '0a1e656e64706f696e743a7564703a3230332e302e3131332e31303a3335333110011a04cb00710a20cb1b30013801423d66617374747261636b2070' +
+  '656572206c6561726e6564207669612066617374747261636b2f7564702d70696e6720627920736974652d612f6777312f304a520a12736974652d' +
+  '612f3139322e3136382e312e351206736974652d611a0c736974652d612f6777312f30221266617374747261636b2f7564702d70696e6728013100' +
+  '00d3b16db77942390000d3b16db7794251008011b26db77942590080517aaeb97942620d70327077616c6c2d627261696e7002';
+
+function goldenUdpPeerBatch() {
+  return SummaryBatch.create({
+    sensor: { site: 'site-a', gateway: 'gw1', queue: 0, instance: 'inst04' },
+    sequence: 10,
+    createdMs: 1767225631000,
+    events: [{ peer: { ip: Uint8Array.from([203, 0, 113, 10]), port: 3531, protocol: 'fasttrack', via: 'fasttrack/udp-ping', learnedFrom: Uint8Array.from([192, 168, 1, 5]), tsMs: 1767225630000, expiresMs: 1767830430000, transport: p2pwall.v1.Transport.TRANSPORT_UDP } }],
+  });
+}
+
+function goldenUdpDecision() {
+  return Decision.create({
+    id: 'endpoint:udp:203.0.113.10:3531',
+    scope: p2pwall.v1.Scope.SCOPE_ENDPOINT,
+    ip: Uint8Array.from([203, 0, 113, 10]),
+    port: 3531,
+    origin: p2pwall.v1.Origin.ORIGIN_SIGNATURE,
+    action: p2pwall.v1.Action.ACTION_BLOCK,
+    reason: 'fasttrack peer learned via fasttrack/udp-ping by site-a/gw1/0',
+    evidence: { hosts: ['site-a/192.168.1.5'], sites: ['site-a'], sensors: ['site-a/gw1/0'], rules: ['fasttrack/udp-ping'], count: 1, firstSeenMs: 1767225630000, lastSeenMs: 1767225630000 },
+    createdMs: 1767225631000,
+    expiresMs: 1767830431000,
+    author: 'p2pwall-brain',
+    transport: p2pwall.v1.Transport.TRANSPORT_UDP,
+  });
+}
+
 describe('wire contract', () => {
   it('decodes the frozen golden batch to the same values', () => {
     const decoded = SummaryBatch.decode(Buffer.from(GOLDEN_BATCH_HEX, 'hex'));
@@ -107,6 +156,28 @@ describe('wire contract', () => {
     expect(change.version).toBe(2 ** 33);
     expect(change.decision!.evidence!.count).toBe(2 ** 40);
     expect(change.decision!.port).toBe(3531);
+  });
+
+  it('keeps the values of Transport, and decodes a peer and a decision encoded before it existed as TRANSPORT_BOTH', () => {
+    expect(p2pwall.v1.Transport).toMatchObject({ TRANSPORT_BOTH: 0, TRANSPORT_TCP: 1, TRANSPORT_UDP: 2 });
+    const peer = SummaryBatch.decode(Buffer.from(GOLDEN_PRE_TRANSPORT_PEER_HEX, 'hex')).events[0]!.peer!;
+    expect(peer).toMatchObject({ port: 3531, protocol: 'fasttrack', via: 'udp-ping', tsMs: 1767225620000, expiresMs: 1767830420000, transport: p2pwall.v1.Transport.TRANSPORT_BOTH });
+    const decision = Decision.decode(Buffer.from(GOLDEN_PRE_TRANSPORT_DECISION_HEX, 'hex'));
+    expect(decision).toMatchObject({ id: 'endpoint:203.0.113.9:3531', port: 3531, author: 'p2pwall-brain', transport: p2pwall.v1.Transport.TRANSPORT_BOTH });
+    expect(decision.evidence!.rules).toEqual(['sig.fasttrack.peer']);
+    // both is the default: a message of today that says both is byte for byte what an older one said
+    expect(Buffer.from(Decision.encode({ ...Decision.toObject(decision), transport: p2pwall.v1.Transport.TRANSPORT_BOTH }).finish()).toString('hex')).toBe(GOLDEN_PRE_TRANSPORT_DECISION_HEX);
+  });
+
+  it('encodes and decodes a UDP peer and a UDP-only decision to their frozen bytes', () => {
+    expect(Buffer.from(SummaryBatch.encode(goldenUdpPeerBatch()).finish()).toString('hex')).toBe(GOLDEN_UDP_PEER_HEX);
+    expect(Buffer.from(Decision.encode(goldenUdpDecision()).finish()).toString('hex')).toBe(GOLDEN_UDP_DECISION_HEX);
+    const batch = SummaryBatch.decode(Buffer.from(GOLDEN_UDP_PEER_HEX, 'hex'));
+    expect(SummaryBatch.toObject(batch, { defaults: true, bytes: String })).toEqual(SummaryBatch.toObject(goldenUdpPeerBatch(), { defaults: true, bytes: String }));
+    expect(batch.events[0]!.peer!.transport).toBe(p2pwall.v1.Transport.TRANSPORT_UDP);
+    const decision = Decision.decode(Buffer.from(GOLDEN_UDP_DECISION_HEX, 'hex'));
+    expect(Decision.toObject(decision, { defaults: true, bytes: String })).toEqual(Decision.toObject(goldenUdpDecision(), { defaults: true, bytes: String }));
+    expect(decision.transport).toBe(p2pwall.v1.Transport.TRANSPORT_UDP);
   });
 
   it('rejects bytes that are not a message with an error, not a crash', () => {

@@ -60,7 +60,7 @@ export function buildBatches(options: { batches: number; flowsPerBatch: number; 
         bytesIn: 120,
         answered: rand(2) === 0,
         app: p2p ? 'fasttrack' : '',
-        rules: p2p ? ['tcp-hello'] : [],
+        rules: p2p ? ['fasttrack/encrypted-handshake'] : [],
         verdict: p2pwall.v1.Verdict.VERDICT_ACCEPT,
         reason: '',
         droppedPackets: 0,

@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RULE_NAMESPACES, blockedPeer, ruleId } from '@p2pwall/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab, SensorProcess, labUnavailableReason, startNats, startRedis, type LabProcess, type LogEntry, type NatsServer, type RedisServer, type SensorLogLine, sleep, until, ipsetMembers } from '../../src/index.js';
 
@@ -237,8 +238,8 @@ describe.skipIf(UNAVAILABLE !== '')(`p2pwall distributed in the lab${UNAVAILABLE
       return wanted.every((entry) => present.has(entry)) ? true : undefined;
     });
     const seenInSet = Date.now();
-    // Per peer: A's detection (its 'peer' line) → B applied the decision (its debug line).
-    const applied = new Map(b.lines.filter((line) => line.msg === 'shared decision applied' && line['effect'] === 'block-peer').map((line) => [String(line['decision']).replace(/^endpoint:/, ''), Number(line['applied'])]));
+    // Per peer: A's detection (its 'peer' line) → B applied the decision (its debug line), whatever transport the decision names.
+    const applied = new Map(b.lines.filter((line) => line.msg === 'shared decision applied' && line['effect'] === 'block-peer').map((line) => [blockedPeer(String(line['decision']))?.token ?? '', Number(line['applied'])]));
     const delays = peerLines.map((line) => (applied.get(peerKey(line)) ?? Infinity) - line.time).sort((x, y) => x - y);
     const report = { peers: learned.length, p50: delays[Math.floor(delays.length / 2)], max: delays[delays.length - 1], lastPeerToAllInSetMs: seenInSet - lastLearned };
     console.log('(a) propagation A → B', report);
@@ -254,7 +255,7 @@ describe.skipIf(UNAVAILABLE !== '')(`p2pwall distributed in the lab${UNAVAILABLE
     expect(b.events('client')).toEqual([]);
   }, 90_000);
 
-  it('(b) corr.blocked-peers, live: a B client that only tries encrypted TCP to blocked peers is locked at site B, with B’s sensor running as it is', async () => {
+  it('(b) correlate/blocked-peers, live: a B client that only tries encrypted TCP to blocked peers is locked at site B, with B’s sensor running as it is', async () => {
     expect(learned.length).toBe(200);
     const b = sensors.get('b')!;
     const host = '192.168.2.6';
@@ -286,7 +287,7 @@ console.log(JSON.stringify({ rules: d.evidence?.rules ?? [], site: d.site }));
 r.disconnect();
 `);
     expect(evidence).toMatchObject({ site: 'b' });
-    expect(evidence.rules).toContain('corr.blocked-peers');
+    expect(evidence.rules).toContain(ruleId(RULE_NAMESPACES.correlate, 'blocked-peers'));
     expect(report.clientStartToLockInSetMs).toBeLessThan(5000);
     // The lock concerns site B only.
     expect(await setEntries('a', 'p2pwall-lock4')).not.toContain(host);
@@ -322,7 +323,7 @@ r.disconnect();
       // Each decision was written once (a repeated batch would find it unchanged anyway, and the
       // (instance, sequence) de-duplication would skip it first).
       const decisionLines = brainLog(join(work, 'brain-0.log')).filter((line) => line['msg'] === 'decision');
-      for (const endpoint of newPeers) expect(decisionLines.filter((line) => line['id'] === `endpoint:${endpoint}`).length).toBe(1);
+      for (const endpoint of newPeers) expect(decisionLines.filter((line) => blockedPeer(String(line['id']))?.token === endpoint).length).toBe(1);
     } finally {
       await fresh.stop();
     }

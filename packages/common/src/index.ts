@@ -35,3 +35,21 @@ export {
   transportUnion,
   type Transport,
 } from './formats.js';
+export {
+  ALLOW_PREFIX,
+  MAX_DECISION_ID_LENGTH,
+  ORIGIN_NAMES,
+  allowId,
+  blockedPeer,
+  decisionId,
+  decisionIdOf,
+  endpointBlockIdPrefixes,
+  isAllowId,
+  isOriginName,
+  parseDecisionId,
+  peerBlockIds,
+  peerToken,
+  type DecisionTarget,
+  type OriginName,
+} from './decisions.js';
+export { originLabel, originName, transportOfWire, wireOrigin, wireTransport } from './wire-enums.js';

@@ -31,9 +31,9 @@ beforeEach(async () => {
 });
 
 const writer = (minExtendMs = 10_000) => new BlocklistWriter(redis, { changesMaxLen: 1000, minExtendMs, evidenceMaxItems: 32, now });
-const peerDecision = (site = 'site-a', from = '10.0.0.1', port = 1214) => {
+const peerDecision = (site = 'site-a', from = '10.0.0.1', port = 1214, transport?: p2pwall.v1.Transport) => {
   const r = rules();
-  return signatureDecisions(observeBatch(batch({ site, peers: [{ ip: '198.51.100.9', port, from }] }), clock), { rules: r, allowlist: new Allowlist(r.allowlist), nowMs: clock, sensor: `${site}/gw1/0` })[0]!;
+  return signatureDecisions(observeBatch(batch({ site, peers: [{ ip: '198.51.100.9', port, from, transport }] }), clock), { rules: r, allowlist: new Allowlist(r.allowlist), nowMs: clock, sensor: `${site}/gw1/0` })[0]!;
 };
 
 async function changes() {
@@ -100,15 +100,33 @@ describe('blocklist writer', () => {
     const w = writer();
     await w.upsert(peerDecision());
     await w.upsert(peerDecision('site-a', '10.0.0.1', 0)); // the whole address 198.51.100.9
-    expect(w.isPeerBlocked('198.51.100.9:1214', '198.51.100.9')).toBe(true);
-    expect(w.isPeerBlocked('198.51.100.9:80', '198.51.100.9')).toBe(true); // by its address
-    expect(w.isPeerBlocked('198.51.100.10:1214', '198.51.100.10')).toBe(false);
+    expect(w.isPeerBlocked('198.51.100.9:1214', '198.51.100.9', 'tcp')).toBe(true);
+    expect(w.isPeerBlocked('198.51.100.9:80', '198.51.100.9', 'udp')).toBe(true); // by its address
+    expect(w.isPeerBlocked('198.51.100.10:1214', '198.51.100.10', 'tcp')).toBe(false);
     expect(w.takeNewPeerBlocks().map((d) => d.id).sort()).toEqual(['endpoint:198.51.100.9:1214', 'ip:198.51.100.9']);
     expect(w.takeNewPeerBlocks()).toEqual([]);
     await w.upsert(peerDecision('site-b', '10.0.0.2')); // more evidence: not a new block
     expect(w.takeNewPeerBlocks()).toEqual([]);
     clock += 7 * 86_400_000 + 1;
-    expect(w.isPeerBlocked('198.51.100.9:1214', '198.51.100.9')).toBe(false); // expired
+    expect(w.isPeerBlocked('198.51.100.9:1214', '198.51.100.9', 'tcp')).toBe(false); // expired
+  });
+
+  it('keeps one decision per transport of a peer, and answers for the transport of the flow', async () => {
+    const w = writer();
+    expect(await w.upsert(peerDecision('site-a', '10.0.0.1', 1214, p2pwall.v1.Transport.TRANSPORT_UDP))).toBe('written');
+    expect(w.isPeerBlocked('198.51.100.9:1214', '198.51.100.9', 'udp')).toBe(true);
+    expect(w.isPeerBlocked('198.51.100.9:1214', '198.51.100.9', 'tcp')).toBe(false); // blocked for UDP only
+    expect(await w.upsert(peerDecision('site-a', '10.0.0.1', 0, p2pwall.v1.Transport.TRANSPORT_TCP))).toBe('written'); // the whole address, TCP only
+    expect(w.isPeerBlocked('198.51.100.9:80', '198.51.100.9', 'tcp')).toBe(true);
+    expect(w.isPeerBlocked('198.51.100.9:80', '198.51.100.9', 'udp')).toBe(false);
+    expect(await w.upsert(peerDecision('site-b', '10.0.0.2', 1214))).toBe('written'); // the same endpoint for both: another decision
+    expect((await redis.hkeys(REDIS_KEYS.decisions)).sort()).toEqual(['endpoint:198.51.100.9:1214', 'endpoint:udp:198.51.100.9:1214', 'ip:tcp:198.51.100.9']);
+    const udp = decodeDecision((await redis.hgetBuffer(REDIS_KEYS.decisions, 'endpoint:udp:198.51.100.9:1214'))!);
+    expect(udp).toMatchObject({ transport: p2pwall.v1.Transport.TRANSPORT_UDP, evidence: { hosts: ['site-a/10.0.0.1'] } }); // not merged with the both decision
+    expect(await w.remove('endpoint:198.51.100.9:1214')).toBe(true);
+    expect(w.isPeerBlocked('198.51.100.9:1214', '198.51.100.9', 'udp')).toBe(true); // the UDP block stands
+    expect(await w.remove('endpoint:udp:198.51.100.9:1214')).toBe(true);
+    expect(w.isPeerBlocked('198.51.100.9:1214', '198.51.100.9', 'udp')).toBe(false);
   });
 
   it('a memory copy another writer has changed since costs a retry, never evidence', async () => {
@@ -134,7 +152,7 @@ describe('blocklist writer', () => {
     await b.sweep();
     expect(await redis.hkeys(REDIS_KEYS.decisions)).toEqual([]);
     expect(b.known()).toEqual([]);
-    expect(b.isPeerBlocked('198.51.100.9:1214', '198.51.100.9')).toBe(false);
+    expect(b.isPeerBlocked('198.51.100.9:1214', '198.51.100.9', 'tcp')).toBe(false);
   });
 
   it('after Redis lost everything, a replica whose sweep finds the epoch restored by another republishes what it knows', async () => {
@@ -204,13 +222,25 @@ describe('batch processor on Redis', () => {
   it('records the incident of a client with its peers and the decisions taken because of it', async () => {
     const store = new IncidentStore(redis, { quietMs: 1_800_000, retentionMs: 86_400_000, maxSamples: 5, listItems: 5, now });
     const p = new BatchProcessor(redis, writer(), { rules: rules(), allowlist: new Allowlist({ hosts: [], endpoints: [] }), dedupMs: 60_000, incidents: { store, maxSamples: 5 }, now });
-    await p.summary(encodeBatch({ clients: [{ host: '10.0.0.1', rule: 'ft.udp-probe' }], peers: [1, 2, 3].map((i) => ({ ip: `198.51.100.${i}`, port: 1214, from: '10.0.0.1' })), flows: [flow({ host: '10.0.0.1', to: '198.51.100.1', port: 1214, app: 'fasttrack', rules: ['ft.tcp-hello'] })] }));
+    await p.summary(encodeBatch({ clients: [{ host: '10.0.0.1', rule: 'fasttrack/udp-ping' }], peers: [1, 2, 3].map((i) => ({ ip: `198.51.100.${i}`, port: 1214, from: '10.0.0.1' })), flows: [flow({ host: '10.0.0.1', to: '198.51.100.1', port: 1214, app: 'fasttrack', rules: ['fasttrack/encrypted-handshake'] })] }));
     const { items } = await store.list({ site: 'site-a', limit: 10 });
     expect(items).toHaveLength(1);
     expect(items[0]).toMatchObject({ host: '10.0.0.1', protocol: 'fasttrack', gateways: ['gw1'], peers: { count: 3 }, bytes: 60 });
-    expect(items[0]!.evidence.map((e) => e.rule).sort()).toEqual(['ft.tcp-hello', 'ft.udp-probe']);
+    expect(items[0]!.evidence.map((e) => e.rule).sort()).toEqual(['fasttrack/encrypted-handshake', 'fasttrack/udp-ping']);
     expect(items[0]!.decisions).toEqual(expect.arrayContaining(['host:site-a:10.0.0.1', 'endpoint:198.51.100.1:1214']));
     expect(p.counters.incidentFailures).toBe(0);
+  });
+
+  it('blocks learned for UDP only do not count for a host that reaches those peers over TCP', async () => {
+    const p = processor();
+    await p.summary(encodeBatch({ site: 'site-b', peers: [1, 2, 3].map((i) => ({ ip: `198.51.100.${i}`, port: 1214, from: '10.1.0.1', transport: p2pwall.v1.Transport.TRANSPORT_UDP })) }));
+    expect((await redis.hkeys(REDIS_KEYS.decisions)).sort()).toEqual([1, 2, 3].map((i) => `endpoint:udp:198.51.100.${i}:1214`));
+    const tcp = (instance: string, host: string) => encodeBatch({ site: 'site-a', instance, flows: [1, 2, 3].map((i) => flow({ host, to: `198.51.100.${i}`, port: 1214, answered: true })) });
+    await p.summary(tcp('tcp', '192.168.1.70'));
+    expect(await p.reevaluateHosts()).toBe(0);
+    expect(await redis.hexists(REDIS_KEYS.decisions, 'host:site-a:192.168.1.70')).toBe(0);
+    await p.summary(encodeBatch({ site: 'site-a', instance: 'udp', flows: [1, 2, 3].map((i) => flow({ host: '192.168.1.71', to: `198.51.100.${i}`, port: 1214, proto: 'udp', answered: true })) }));
+    expect(decodeDecision((await redis.hgetBuffer(REDIS_KEYS.decisions, 'host:site-a:192.168.1.71'))!).evidence.rules).toEqual(['correlate/blocked-peers']);
   });
 
   it('a host reaching 3 blocked peers over TCP only is locked (signature peers first)', async () => {
@@ -221,7 +251,7 @@ describe('batch processor on Redis', () => {
     expect(ids).toContain('host:site-a:192.168.1.7');
     const d = decodeDecision((await redis.hgetBuffer(REDIS_KEYS.decisions, 'host:site-a:192.168.1.7'))!);
     expect(d).toMatchObject({ site: 'site-a', origin: p2pwall.v1.Origin.ORIGIN_CORRELATION });
-    expect(d.evidence.rules).toEqual(['corr.blocked-peers']);
+    expect(d.evidence.rules).toEqual(['correlate/blocked-peers']);
   });
 
   it('the same host is locked when its flows arrive before the peers were blocked (order-free, on the next sweep)', async () => {
@@ -231,7 +261,7 @@ describe('batch processor on Redis', () => {
     expect(await redis.hkeys(REDIS_KEYS.decisions)).not.toContain('host:site-a:192.168.1.8');
     expect(await p.reevaluateHosts()).toBe(1);
     const d = decodeDecision((await redis.hgetBuffer(REDIS_KEYS.decisions, 'host:site-a:192.168.1.8'))!);
-    expect(d.evidence.rules).toEqual(['corr.blocked-peers']);
+    expect(d.evidence.rules).toEqual(['correlate/blocked-peers']);
     // A second look changes nothing more.
     expect(await p.reevaluateHosts()).toBe(0);
   });
@@ -247,7 +277,7 @@ describe('batch processor on Redis', () => {
       expect(await redis.hexists(REDIS_KEYS.decisions, `host:site-a:${host}`)).toBe(0);
       const before = await hgetall();
       expect(await a.reevaluateHosts()).toBe(1);
-      expect(decodeDecision((await redis.hgetBuffer(REDIS_KEYS.decisions, `host:site-a:${host}`))!).evidence.rules).toEqual(['corr.blocked-peers']);
+      expect(decodeDecision((await redis.hgetBuffer(REDIS_KEYS.decisions, `host:site-a:${host}`))!).evidence.rules).toEqual(['correlate/blocked-peers']);
       return (await hgetall()) - before;
     };
     // exact copy: no window read; the other replica's member (.13, blocked) is only in Redis: read
@@ -258,25 +288,25 @@ describe('batch processor on Redis', () => {
   it('two replicas merging into one large window in turn lock the host as one would', async () => {
     const w = writer();
     const replicas = [processor(w), processor(w)];
-    // 6 batches × 10 unanswered UDP endpoints of one host, the replicas taking turns: corr.udp-fanout at 50
+    // 6 batches × 10 unanswered UDP endpoints of one host, the replicas taking turns: correlate/udp-fanout at 50
     for (let i = 0; i < 6; i += 1) {
       const flows = Array.from({ length: 10 }, (_, j) => flow({ host: '192.168.1.40', to: `198.51.100.${10 * i + j + 1}`, port: 40000, proto: 'udp' }));
       expect(await replicas[i % 2]!.summary(encodeBatch({ sequence: i + 1, flows }))).toBe('processed');
       expect(await redis.hexists(REDIS_KEYS.decisions, 'host:site-a:192.168.1.40')).toBe(i >= 4 ? 1 : 0);
     }
     const d = decodeDecision((await redis.hgetBuffer(REDIS_KEYS.decisions, 'host:site-a:192.168.1.40'))!);
-    expect(d.evidence).toMatchObject({ rules: ['corr.udp-fanout'], count: 60 });
+    expect(d.evidence).toMatchObject({ rules: ['correlate/udp-fanout'], count: 60 });
   });
 
   it('decisions of one id in a batch are written once', async () => {
     const w = writer();
-    // a client event (signature lock) and 50 unanswered UDP endpoints (corr.udp-fanout lock) of one host: one id, one change
+    // a client event (signature lock) and 50 unanswered UDP endpoints (correlate/udp-fanout lock) of one host: one id, one change
     const flows = Array.from({ length: 50 }, (_, j) => flow({ host: '192.168.1.5', to: `198.51.100.${j + 1}`, port: 40000, proto: 'udp' }));
     await processor(w).summary(encodeBatch({ clients: [{ host: '192.168.1.5' }], flows }));
     expect(await redis.get(REDIS_KEYS.blocklistVersion)).toBe('1');
     const host = decodeDecision((await redis.hgetBuffer(REDIS_KEYS.decisions, 'host:site-a:192.168.1.5'))!);
     expect(host).toMatchObject({ origin: p2pwall.v1.Origin.ORIGIN_SIGNATURE });
-    expect(host.evidence.rules).toEqual(['corr.udp-fanout', 'ft.udp-probe']);
+    expect(host.evidence.rules).toEqual(['correlate/udp-fanout', 'fasttrack/udp-ping']);
   });
 
   it('heartbeats land in the sensors hash', async () => {

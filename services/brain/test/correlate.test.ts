@@ -1,17 +1,19 @@
 import { p2pwall } from '@p2pwall/proto';
 import { describe, expect, it } from 'vitest';
-import { endpointKey, formatIp, parseEndpointKey } from '../src/correlate/address.js';
+import { decisionId, endpointText, parseEndpointText } from '@p2pwall/common';
+import { formatIp } from '../src/correlate/address.js';
 import { observeBatch, MalformedBatchError, TCP, UDP } from '../src/correlate/observe.js';
-import { blockedPeersTally, endpointAdditions, entriesAggregates, evaluateEndpoint, evaluateHost, hostAdditions, hostAggregates, hostFindings, hostsReaching, reachedPeers, windowEntry, type WindowEntry } from '../src/correlate/rules.js';
+import { blockedPeersTally, endpointAdditions, entriesAggregates, evaluateEndpoint, evaluateHost, hostAdditions, hostAggregates, hostFindings, hostsReaching, reachedPeers, windowEntry, type IsBlocked, type WindowEntry } from '../src/correlate/rules.js';
+import { PeerBlocks } from '../src/blocklist/peer-blocks.js';
 import { WindowTally } from '../src/correlate/window-tally.js';
 import { mergeTimedSet, type Mark, type TimedSet } from '../src/correlate/window.js';
 import { WindowMirrors } from '../src/ingest/window-mirror.js';
 import { Allowlist } from '../src/decide/allowlist.js';
-import { decisionId, decodeDecision, encodeDecision } from '../src/decide/decision.js';
+import { decodeDecision, encodeDecision } from '../src/decide/decision.js';
 import { fanoutDecision, hostDecision, mergeDecision, signatureDecisions, worthWriting, type DecideContext } from '../src/decide/make.js';
 import { batch, flow, ip, rules, type BatchSpec } from './support.js';
 
-const { Scope, Origin, Action } = p2pwall.v1;
+const { Scope, Origin, Action, Transport } = p2pwall.v1;
 const NOW = 1_000_000;
 
 function ctx(now = NOW, allow: { hosts?: string[]; endpoints?: string[] } = {}): DecideContext {
@@ -35,15 +37,9 @@ describe('addresses and ids', () => {
     expect(formatIp(ip('2001:db8::1'))).toBe('2001:db8::1');
     expect(formatIp(ip('2001:db8:0:1:0:0:0:1'))).toBe('2001:db8:0:1::1');
     expect(formatIp(new Uint8Array(5))).toBeUndefined();
-    expect(endpointKey('2001:db8::1', 1214)).toBe('[2001:db8::1]:1214');
-    expect(parseEndpointKey('[2001:db8::1]:1214')).toEqual({ ip: '2001:db8::1', port: 1214 });
-    expect(parseEndpointKey('1.2.3.4:1214')).toEqual({ ip: '1.2.3.4', port: 1214 });
-  });
-
-  it('stable ids name scope, value and site', () => {
-    expect(decisionId.endpoint('1.2.3.4', 1214)).toBe('endpoint:1.2.3.4:1214');
-    expect(decisionId.ip('1.2.3.4')).toBe('ip:1.2.3.4');
-    expect(decisionId.host('site-a', '192.168.1.5')).toBe('host:site-a:192.168.1.5');
+    expect(endpointText('2001:db8::1', 1214)).toBe('[2001:db8::1]:1214');
+    expect(parseEndpointText('[2001:db8::1]:1214')).toEqual({ ip: '2001:db8::1', port: 1214 });
+    expect(parseEndpointText('1.2.3.4:1214')).toEqual({ ip: '1.2.3.4', port: 1214 });
   });
 
   it('a batch without a sensor instance is malformed', () => {
@@ -63,15 +59,54 @@ describe('signature evidence', () => {
     expect([...byId.keys()].sort()).toEqual(['endpoint:198.51.100.9:1214', 'host:site-a:192.168.1.5', 'ip:198.51.100.10']);
     const host = byId.get('host:site-a:192.168.1.5')!;
     expect(host).toMatchObject({ scope: Scope.SCOPE_HOST, site: 'site-a', origin: Origin.ORIGIN_SIGNATURE, action: Action.ACTION_BLOCK, expiresMs: NOW + 120_000 });
-    expect(host.evidence).toMatchObject({ hosts: ['site-a/192.168.1.5'], sites: ['site-a'], sensors: ['site-a/gw1/0'], rules: ['ft.udp-probe'], count: 1 });
+    expect(host.evidence).toMatchObject({ hosts: ['site-a/192.168.1.5'], sites: ['site-a'], sensors: ['site-a/gw1/0'], rules: ['fasttrack/udp-ping'], count: 1 });
     const peer = byId.get('endpoint:198.51.100.9:1214')!;
     expect(peer).toMatchObject({ scope: Scope.SCOPE_ENDPOINT, site: '', port: 1214, expiresMs: NOW + 7 * 86_400_000 });
     expect(formatIp(peer.ip)).toBe('198.51.100.9');
-    expect(byId.get('ip:198.51.100.10')).toMatchObject({ scope: Scope.SCOPE_IP, port: 0 });
+    expect(byId.get('ip:198.51.100.10')).toMatchObject({ scope: Scope.SCOPE_IP, port: 0, transport: Transport.TRANSPORT_BOTH });
+    expect(peer.transport).toBe(Transport.TRANSPORT_BOTH);
+    expect(peer.evidence.rules).toEqual(['fasttrack/udp-ping']); // the sensor's via, a rule id
+  });
+
+  it('a peer learned for one transport is blocked for that transport, a decision apart from the same peer for both', () => {
+    const decisions = signatureDecisions(
+      obs({
+        peers: [
+          { ip: '198.51.100.9', port: 1214, from: '192.168.1.5', transport: Transport.TRANSPORT_UDP },
+          { ip: '198.51.100.9', port: 1214, from: '192.168.1.6' },
+          { ip: '198.51.100.10', port: 0, from: '192.168.1.5', transport: Transport.TRANSPORT_TCP },
+        ],
+      }),
+      ctx(),
+    );
+    const byId = new Map(decisions.map((d) => [d.id, d]));
+    expect([...byId.keys()].sort()).toEqual(['endpoint:198.51.100.9:1214', 'endpoint:udp:198.51.100.9:1214', 'ip:tcp:198.51.100.10']);
+    expect(byId.get('endpoint:udp:198.51.100.9:1214')).toMatchObject({ transport: Transport.TRANSPORT_UDP, evidence: { hosts: ['site-a/192.168.1.5'] } });
+    expect(byId.get('endpoint:198.51.100.9:1214')).toMatchObject({ transport: Transport.TRANSPORT_BOTH, evidence: { hosts: ['site-a/192.168.1.6'] } });
+    expect(byId.get('ip:tcp:198.51.100.10')).toMatchObject({ scope: Scope.SCOPE_IP, transport: Transport.TRANSPORT_TCP });
+    // a transport this contract does not know (a newer sensor) is read as both
+    const newer = observeBatch({ ...batch({}), events: [{ peer: { ip: ip('198.51.100.11'), port: 1214, protocol: 'fasttrack', via: 'fasttrack/udp-ping', tsMs: NOW, transport: 9 as p2pwall.v1.Transport } }] }, NOW);
+    expect(signatureDecisions(newer, ctx()).map((d) => d.id)).toEqual(['endpoint:198.51.100.11:1214']);
+  });
+
+  it('names the rule of a learned peer by its via when that is a protocol rule id, else <protocol>/peer-learned; a client without rules <protocol>/client', () => {
+    const rulesOf = (spec: BatchSpec) => signatureDecisions(obs(spec), ctx()).map((d) => d.evidence.rules).flat();
+    const peer = (via: string, protocol = 'fasttrack') => rulesOf({ peers: [{ ip: '198.51.100.9', port: 1214, via, protocol }] });
+    expect(peer('fasttrack/supernode-list')).toEqual(['fasttrack/supernode-list']);
+    expect(peer('gnutella/x-try-ultrapeers', 'gnutella')).toEqual(['gnutella/x-try-ultrapeers']);
+    expect(peer('udp-ping')).toEqual(['fasttrack/peer-learned']); // an older sensor: no namespace
+    expect(peer('')).toEqual(['fasttrack/peer-learned']);
+    expect(peer('', '')).toEqual(['p2p/peer-learned']);
+    expect(peer('Udp Ping', 'Fast Track')).toEqual(['p2p/peer-learned']);
+    // a sensor cannot speak for the brain's or the operators' rules
+    expect(peer('correlate/peer-fanout')).toEqual(['fasttrack/peer-learned']);
+    expect(peer('operator/manual', 'correlate')).toEqual(['p2p/peer-learned']);
+    const client = observeBatch({ ...batch({}), events: [{ client: { host: ip('192.168.1.5'), protocol: 'gnutella', evidence: [], tsMs: NOW } }] }, NOW);
+    expect(signatureDecisions(client, ctx())[0]!.evidence.rules).toEqual(['gnutella/client']);
   });
 
   it('a flow with an app and rules locks its host; allowlisted hosts and endpoints are never blocked', () => {
-    const spec: BatchSpec = { flows: [flow({ host: '192.168.1.6', to: '203.0.113.1', port: 1214, app: 'fasttrack', rules: ['ft.get'] })], peers: [{ ip: '203.0.113.1', port: 1214 }] };
+    const spec: BatchSpec = { flows: [flow({ host: '192.168.1.6', to: '203.0.113.1', port: 1214, app: 'fasttrack', rules: ['fasttrack/http-hash-request'] })], peers: [{ ip: '203.0.113.1', port: 1214 }] };
     expect(signatureDecisions(obs(spec), ctx()).map((d) => d.id).sort()).toEqual(['endpoint:203.0.113.1:1214', 'host:site-a:192.168.1.6']);
     expect(signatureDecisions(obs(spec), ctx(NOW, { hosts: ['site-a/192.168.1.0/24'], endpoints: ['203.0.113.1:1214'] }))).toEqual([]);
     expect(signatureDecisions(obs(spec), ctx(NOW, { hosts: ['site-b/192.168.1.0/24'], endpoints: ['203.0.113.0/24'] })).map((d) => d.id)).toEqual(['host:site-a:192.168.1.6']);
@@ -95,10 +130,10 @@ describe('peer-cache fan-out', () => {
     expect(evaluateEndpoint(endpointSet([a, a]), ctx().rules.correlation)).toBeUndefined(); // same host twice counts once
     const set = endpointSet([a, b]);
     const finding = evaluateEndpoint(set, ctx().rules.correlation)!;
-    expect(finding).toMatchObject({ rule: 'corr.peer-fanout', count: 2 });
+    expect(finding).toMatchObject({ rule: 'correlate/peer-fanout', count: 2 });
     const d = fanoutDecision({ ip: '198.51.100.20', ipBytes: ip('198.51.100.20'), port: 3531 }, [...set.keys()], finding, ctx())!;
     expect(d).toMatchObject({ id: 'endpoint:198.51.100.20:3531', scope: Scope.SCOPE_ENDPOINT, site: '', origin: Origin.ORIGIN_CORRELATION, expiresMs: NOW + 86_400_000 });
-    expect(d.evidence).toMatchObject({ hosts: ['site-a/10.0.0.1', 'site-b/10.0.0.1'], sites: ['site-a', 'site-b'], count: 2, rules: ['corr.peer-fanout'] });
+    expect(d.evidence).toMatchObject({ hosts: ['site-a/10.0.0.1', 'site-b/10.0.0.1'], sites: ['site-a', 'site-b'], count: 2, rules: ['correlate/peer-fanout'] });
     expect(fanoutDecision({ ip: '198.51.100.20', ipBytes: ip('198.51.100.20'), port: 3531 }, [...set.keys()], finding, ctx(NOW, { endpoints: ['198.51.100.20'] }))).toBeUndefined();
   });
 
@@ -119,13 +154,13 @@ describe('payload-free host rules', () => {
 
   it('UDP fan-out: N=50 high-port endpoints with ≥70% unanswered, not 49, not 60% unanswered, not low ports', () => {
     const c = ctx().rules.correlation;
-    expect(evaluateHost(hostWindow({ flows: udpFlows(50, 15) }), noneBlocked, c).map((f) => f.rule)).toEqual(['corr.udp-fanout']);
+    expect(evaluateHost(hostWindow({ flows: udpFlows(50, 15) }), noneBlocked, c).map((f) => f.rule)).toEqual(['correlate/udp-fanout']);
     expect(evaluateHost(hostWindow({ flows: udpFlows(49, 0) }), noneBlocked, c)).toEqual([]);
     expect(evaluateHost(hostWindow({ flows: udpFlows(50, 20) }), noneBlocked, c)).toEqual([]);
     expect(evaluateHost(hostWindow({ flows: udpFlows(60, 0, 1000) }), noneBlocked, c)).toEqual([]);
     const d = hostDecision({ site: 'site-a', hostIp: '192.168.1.9', hostBytes: ip('192.168.1.9') }, evaluateHost(hostWindow({ flows: udpFlows(50, 15) }), noneBlocked, c), ctx())!;
     expect(d).toMatchObject({ id: 'host:site-a:192.168.1.9', scope: Scope.SCOPE_HOST, site: 'site-a', origin: Origin.ORIGIN_CORRELATION, expiresMs: NOW + 120_000 });
-    expect(d.evidence).toMatchObject({ count: 50, rules: ['corr.udp-fanout'], hosts: ['site-a/192.168.1.9'] });
+    expect(d.evidence).toMatchObject({ count: 50, rules: ['correlate/udp-fanout'], hosts: ['site-a/192.168.1.9'] });
   });
 
   it('the window slides: endpoints older than 60 s no longer count', () => {
@@ -136,13 +171,13 @@ describe('payload-free host rules', () => {
     expect(second.size).toBe(20);
     expect(evaluateHost(second, noneBlocked, c)).toEqual([]);
     const together = hostWindow({ flows: udpFlows(50, 0).slice(30).map((f) => ({ ...f, lastSeenMs: NOW + 30_000 })) }, first, NOW + 30_000);
-    expect(evaluateHost(together, noneBlocked, c).map((f) => f.rule)).toEqual(['corr.udp-fanout']);
+    expect(evaluateHost(together, noneBlocked, c).map((f) => f.rule)).toEqual(['correlate/udp-fanout']);
   });
 
   it('TCP+UDP pairs: M=5 outside IPs over both protocols, excluding 53/123/137-139/443/445', () => {
     const c = ctx().rules.correlation;
     const pairs = (n: number, port: number) => Array.from({ length: n }, (_, i) => [flow({ host: '192.168.1.9', to: `203.0.113.${i + 1}`, port, proto: 'udp', answered: true }), flow({ host: '192.168.1.9', to: `203.0.113.${i + 1}`, port: port + 1 })]).flat();
-    expect(evaluateHost(hostWindow({ flows: pairs(5, 6346) }), noneBlocked, c).map((f) => f.rule)).toEqual(['corr.tcp-udp-pairs']);
+    expect(evaluateHost(hostWindow({ flows: pairs(5, 6346) }), noneBlocked, c).map((f) => f.rule)).toEqual(['correlate/tcp-udp-pairs']);
     expect(evaluateHost(hostWindow({ flows: pairs(4, 6346) }), noneBlocked, c)).toEqual([]);
     const dual = (port: number) => Array.from({ length: 6 }, (_, i) => [flow({ host: '192.168.1.9', to: `203.0.113.${i + 1}`, port, proto: 'udp', answered: true }), flow({ host: '192.168.1.9', to: `203.0.113.${i + 1}`, port })]).flat();
     for (const port of [53, 123, 137, 138, 139, 443, 445]) expect(evaluateHost(hostWindow({ flows: dual(port) }), noneBlocked, c)).toEqual([]);
@@ -155,8 +190,24 @@ describe('payload-free host rules', () => {
     const tcp = [flow({ host: '192.168.1.7', to: '198.51.100.1', port: 1214, answered: true }), flow({ host: '192.168.1.7', to: '198.51.100.2', port: 8080, answered: true }), flow({ host: '192.168.1.7', to: '198.51.100.3', port: 4662, answered: true })];
     expect(evaluateHost(hostWindow({ flows: tcp.slice(0, 2) }), isBlocked, c)).toEqual([]);
     const findings = evaluateHost(hostWindow({ flows: tcp }), isBlocked, c);
-    expect(findings.map((f) => f.rule)).toEqual(['corr.blocked-peers']);
+    expect(findings.map((f) => f.rule)).toEqual(['correlate/blocked-peers']);
     expect(hostDecision({ site: 'site-a', hostIp: '192.168.1.7', hostBytes: ip('192.168.1.7') }, findings, ctx(NOW, { hosts: ['192.168.1.7'] }))).toBeUndefined();
+  });
+
+  it('blocked peers count only for the transport they are blocked for', () => {
+    const c = ctx().rules.correlation;
+    // blocks as the writer files them: 1 and 2 for UDP only, the whole of 3 for TCP only
+    const blocks = new PeerBlocks();
+    const peers = [{ ip: '198.51.100.1', port: 1214, transport: Transport.TRANSPORT_UDP }, { ip: '198.51.100.2', port: 1214, transport: Transport.TRANSPORT_UDP }, { ip: '198.51.100.3', port: 0, transport: Transport.TRANSPORT_TCP }];
+    for (const decision of signatureDecisions(obs({ peers }), ctx())) blocks.set(decision);
+    const isBlocked: IsBlocked = (endpoint, a, transport) => blocks.covers(endpoint, a, transport, NOW);
+    const flows = (proto: 'tcp' | 'udp') => [1, 2, 3].map((i) => flow({ host: '192.168.1.7', to: `198.51.100.${i}`, port: 1214, proto, answered: true }));
+    expect(blockedPeersTally(hostWindow({ flows: flows('tcp') }), isBlocked).count).toBe(1); // only the TCP block of .3
+    expect(blockedPeersTally(hostWindow({ flows: flows('udp') }), isBlocked).count).toBe(2);
+    expect(evaluateHost(hostWindow({ flows: flows('tcp') }), isBlocked, c)).toEqual([]);
+    expect(evaluateHost(hostWindow({ flows: [...flows('udp'), ...flows('tcp')] }), isBlocked, c).map((f) => f.rule)).toEqual(['correlate/blocked-peers']);
+    expect([...hostsReaching(reachedPeers(obs({ flows: flows('tcp').slice(0, 2) })), isBlocked)]).toEqual([]);
+    expect([...hostsReaching(reachedPeers(obs({ flows: flows('udp').slice(0, 1) })), isBlocked)]).toEqual(['site-a/192.168.1.7']);
   });
 
   it('inbound flows do not feed the windows', () => {
@@ -191,17 +242,17 @@ describe('fast paths give what the plain definitions give', () => {
     };
   })();
 
-  it('parseEndpointKey (hand-written) accepts and rejects what the regular expressions did', () => {
+  it('parseEndpointText (hand-written) accepts and rejects what the regular expressions do', () => {
     const reference = (key: string) => {
-      const match = /^\[([0-9a-fA-F:]+)\]:(\d+)$/.exec(key) ?? /^([0-9.]+):(\d+)$/.exec(key);
+      const match = /^\[([0-9a-fA-F:]+)\]:(\d{1,5})$/.exec(key) ?? /^([0-9.]+):(\d{1,5})$/.exec(key);
       if (!match) return undefined;
       const port = Number(match[2]);
       return port <= 65535 ? { ip: match[1]!, port } : undefined;
     };
     const alphabet = ['1', '9', '0', '.', ':', '[', ']', 'a', 'F', 'g', ' ', '-', '65535', '65536', '2001:db8::1', '198.51.100.7'];
-    const samples = ['1.2.3.4:1214', '[2001:db8::1]:4662', '[]:1', ':80', '1.2.3.4:', '1.2.3.4:99999', '[ab]]:1', '[::]:0', '1.2.3.4:0012', '1.2.3.4:12a'];
+    const samples = ['1.2.3.4:1214', '[2001:db8::1]:4662', '[]:1', ':80', '1.2.3.4:', '1.2.3.4:99999', '[ab]]:1', '[::]:0', '1.2.3.4:0012', '1.2.3.4:000080', '1.2.3.4:12a'];
     for (let i = 0; i < 20_000; i++) samples.push(Array.from({ length: 1 + rand(6) }, () => alphabet[rand(alphabet.length)]).join(''));
-    for (const key of samples) expect(parseEndpointKey(key), key).toEqual(reference(key));
+    for (const key of samples) expect(parseEndpointText(key), key).toEqual(reference(key));
   });
 
   it('a window copy predicts mergeTimedSet: what expired, the live count, the merged window', () => {
@@ -264,8 +315,8 @@ describe('fast paths give what the plain definitions give', () => {
 
   it('one signature lock per host is what merging a lock per detected flow gives', () => {
     const c = ctx();
-    const flows = Array.from({ length: 40 }, (_, i) => ({ ...flow({ host: `192.168.1.${1 + rand(4)}`, to: `198.51.100.${i}`, port: 1214, app: 'fasttrack', rules: [['ft.get'], ['ft.udp-probe', 'ft.get'], ['ft.push']][rand(3)]!, ts: NOW - rand(5000) }), firstSeenMs: rand(3) === 0 ? 0 : NOW - 10_000 + rand(5000) }));
-    const batchObs = obs({ flows, clients: [{ host: '192.168.1.2', rule: 'ft.udp-probe' }] });
+    const flows = Array.from({ length: 40 }, (_, i) => ({ ...flow({ host: `192.168.1.${1 + rand(4)}`, to: `198.51.100.${i}`, port: 1214, app: 'fasttrack', rules: [['fasttrack/http-hash-request'], ['fasttrack/udp-ping', 'fasttrack/http-hash-request'], ['fasttrack/give-push']][rand(3)]!, ts: NOW - rand(5000) }), firstSeenMs: rand(3) === 0 ? 0 : NOW - 10_000 + rand(5000) }));
+    const batchObs = obs({ flows, clients: [{ host: '192.168.1.2', rule: 'fasttrack/udp-ping' }] });
     const perFlow = new Map<string, ReturnType<typeof signatureDecisions>[number]>();
     for (const single of [...batchObs.clients.map((client) => ({ ...batchObs, flows: [], clients: [client] })), ...batchObs.flows.map((f) => ({ ...batchObs, clients: [], flows: [f] }))]) {
       for (const d of signatureDecisions(single, c)) {
@@ -286,12 +337,12 @@ describe('fast paths give what the plain definitions give', () => {
       for (let i = 0; i < rand(80); i++) {
         const ip = rand(4) === 0 ? `2001:db8::${rand(9)}` : `198.51.100.${rand(20)}`;
         const port = [53, 443, 0, 80, 1214, 40000 + rand(10)][rand(6)]!;
-        window.set(`${[6, 17, 1][rand(3)]}|${endpointKey(ip, port)}`, { ts: 1000 + rand(1000), flags: rand(2) });
+        window.set(`${[6, 17, 1][rand(3)]}|${endpointText(ip, port)}`, { ts: 1000 + rand(1000), flags: rand(2) });
       }
       if (rand(10) === 0) window.set('junk', { ts: 5, flags: 0 });
       const parsed = [...window].flatMap(([member, mark]) => {
         const bar = member.indexOf('|');
-        const endpoint = parseEndpointKey(member.slice(bar + 1));
+        const endpoint = parseEndpointText(member.slice(bar + 1));
         return bar < 0 || !endpoint ? [] : [{ protocol: Number(member.slice(0, bar)), ...endpoint, key: member.slice(bar + 1), mark }];
       });
       const spanOf = (marks: Mark[]) => (marks.length ? { firstSeenMs: Math.min(...marks.map((m) => m.ts)), lastSeenMs: Math.max(...marks.map((m) => m.ts)) } : { firstSeenMs: 0, lastSeenMs: 0 });
@@ -303,9 +354,12 @@ describe('fast paths give what the plain definitions give', () => {
         udp: { count: udp.length, unanswered: udp.filter((p) => (p.mark.flags & 1) === 0).length, ...spanOf(udp.map((p) => p.mark)) },
         pairs: { count: pairIps.length, ...spanOf(pairIps.flat().map((p) => p.mark)) },
       });
-      const isBlocked = (endpoint: string, ip: string) => endpoint.endsWith(':1214') || ip === '198.51.100.3';
+      const isBlocked: IsBlocked = (endpoint, ip, transport) => (endpoint.endsWith(':1214') && transport === 'udp') || ip === '198.51.100.3';
       const newest = new Map<string, number>();
-      for (const p of parsed) if (isBlocked(p.key, p.ip)) newest.set(p.key, Math.max(newest.get(p.key) ?? -Infinity, p.mark.ts));
+      for (const p of parsed) {
+        const transport = p.protocol === TCP ? 'tcp' : p.protocol === UDP ? 'udp' : undefined;
+        if (transport && isBlocked(p.key, p.ip, transport)) newest.set(p.key, Math.max(newest.get(p.key) ?? -Infinity, p.mark.ts));
+      }
       expect(blockedPeersTally(window, isBlocked)).toEqual({ count: newest.size, ...spanOf([...newest.values()].map((ts) => ({ ts, flags: 0 }))) });
     }
   });

@@ -47,7 +47,7 @@ export interface BatchSpec {
   created?: number;
   flows?: p2pwall.v1.IFlowSummary[];
   clients?: { host: string; protocol?: string; rule?: string; ts?: number }[];
-  peers?: { ip: string; port: number; from?: string; protocol?: string; ts?: number }[];
+  peers?: { ip: string; port: number; from?: string; protocol?: string; via?: string; transport?: p2pwall.v1.Transport; ts?: number }[];
 }
 
 export function batch(spec: BatchSpec): p2pwall.v1.ISummaryBatch {
@@ -58,8 +58,8 @@ export function batch(spec: BatchSpec): p2pwall.v1.ISummaryBatch {
     createdMs: created,
     flows: spec.flows ?? [],
     events: [
-      ...(spec.clients ?? []).map((c) => ({ client: { host: ip(c.host), protocol: c.protocol ?? 'fasttrack', evidence: [{ protocol: c.protocol ?? 'fasttrack', rule: c.rule ?? 'ft.udp-probe', supporting: true }], tsMs: c.ts ?? created } })),
-      ...(spec.peers ?? []).map((p) => ({ peer: { ip: ip(p.ip), port: p.port, protocol: p.protocol ?? 'fasttrack', via: 'udp', learnedFrom: p.from ? ip(p.from) : new Uint8Array(0), tsMs: p.ts ?? created } })),
+      ...(spec.clients ?? []).map((c) => ({ client: { host: ip(c.host), protocol: c.protocol ?? 'fasttrack', evidence: [{ protocol: c.protocol ?? 'fasttrack', rule: c.rule ?? 'fasttrack/udp-ping', supporting: true }], tsMs: c.ts ?? created } })),
+      ...(spec.peers ?? []).map((p) => ({ peer: { ip: ip(p.ip), port: p.port, protocol: p.protocol ?? 'fasttrack', via: p.via ?? 'fasttrack/udp-ping', learnedFrom: p.from ? ip(p.from) : new Uint8Array(0), tsMs: p.ts ?? created, transport: p.transport } })),
     ],
   };
 }

@@ -547,15 +547,15 @@ export class Engine {
   }
 
   /**
-   * An operator's allow entry for an outside endpoint (port 0: the whole address): forgotten if
-   * learned, and not learned again until `until` (ms).
+   * An operator's allow entry for an outside endpoint (port 0: the whole address), for every
+   * transport: not learned again until `until` (ms). Returns the learned peers it covered, now
+   * forgotten (their kernel entries must go too), or null for an unusable address.
    */
-  allowPeer(ip: string, port: number, until: number): boolean {
+  allowPeer(ip: string, port: number, until: number): PeerEntry[] | null {
     const key = addressKeyFromText(ip);
-    if (key === null) return false;
+    if (key === null) return null;
     this.allowedPeers.allow(formatAddressKey(key), port, until);
-    this.peers.removeCovered(key, port);
-    return true;
+    return this.peers.removeCovered(key, port);
   }
 
   /** The endpoint's allow entry ended. */

@@ -1,15 +1,14 @@
-import { sensorName } from '@p2pwall/common';
+import { endpointText, originName, sensorName, transportOfWire } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
-import { endpointKey, formatIp } from '../correlate/address.js';
+import { formatIp } from '../correlate/address.js';
 import { neverExpires, type BrainDecision } from '../decide/decision.js';
-import type { ActionName, AllowView, DecisionView, OriginName, ScopeName, SensorView } from './views.js';
+import type { ActionName, AllowView, DecisionView, ScopeName, SensorView } from './views.js';
 
 /** Stored protobuf records → the JSON views of views.ts (pure). */
 
-const { Scope, Origin, Action, Mode } = p2pwall.v1;
+const { Scope, Action, Mode } = p2pwall.v1;
 
 export const SCOPES: Record<ScopeName, p2pwall.v1.Scope> = { endpoint: Scope.SCOPE_ENDPOINT, ip: Scope.SCOPE_IP, host: Scope.SCOPE_HOST };
-export const ORIGINS: Record<OriginName, p2pwall.v1.Origin> = { signature: Origin.ORIGIN_SIGNATURE, correlation: Origin.ORIGIN_CORRELATION, manual: Origin.ORIGIN_MANUAL };
 export const ACTIONS: Record<ActionName, p2pwall.v1.Action> = { block: Action.ACTION_BLOCK, allow: Action.ACTION_ALLOW };
 
 function nameOf<T extends string>(table: Record<T, number>, value: number, fallback: T): T {
@@ -22,7 +21,7 @@ const isoOrNull = (ms: number): string | null => (ms > 0 ? iso(ms) : null);
 /** The text of a decision's target: `ip:port` for an endpoint, `ip` otherwise ("" when its address is unusable). */
 export function decisionValue(decision: BrainDecision): { ip: string; value: string } {
   const ip = formatIp(decision.ip) ?? '';
-  return { ip, value: decision.scope === Scope.SCOPE_ENDPOINT && ip !== '' ? endpointKey(ip, decision.port) : ip };
+  return { ip, value: decision.scope === Scope.SCOPE_ENDPOINT && ip !== '' ? endpointText(ip, decision.port) : ip };
 }
 
 export function decisionView(d: BrainDecision): DecisionView {
@@ -35,7 +34,9 @@ export function decisionView(d: BrainDecision): DecisionView {
     ip,
     port: d.scope === Scope.SCOPE_ENDPOINT ? d.port : 0,
     site: d.site,
-    origin: nameOf(ORIGINS, d.origin, 'correlation'),
+    transport: transportOfWire(d.transport),
+    // An origin the contract does not know (a newer writer) is shown as the brain's own kind.
+    origin: originName(d.origin) ?? 'correlation',
     action: nameOf(ACTIONS, d.action, 'block'),
     reason: d.reason,
     evidence: {

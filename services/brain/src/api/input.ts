@@ -1,4 +1,4 @@
-import { endpointKey } from '../correlate/address.js';
+import { peerToken, type Transport } from '@p2pwall/common';
 import { badInput } from './errors.js';
 import type { ManualInput } from './manual.js';
 import { parseIpText, parsePeer, parseTarget, type Address } from './target.js';
@@ -24,13 +24,15 @@ export function ipInput(field: string, text: string): Address {
 export function peerInput(field: string, text: string): { address: Address; port: number; text: string } {
   const peer = parsePeer(text);
   if ('error' in peer) throw badInput(field, peer.error);
-  return { ...peer, text: peer.port === 0 ? peer.address.ip : endpointKey(peer.address.ip, peer.port) };
+  return { ...peer, text: peerToken(peer.address.ip, peer.port) };
 }
 
 export interface ManualBody {
   scope: ScopeName;
   value: string;
   site?: string;
+  /** endpoint and ip blocks: what they hold for (default both). */
+  transport?: Transport;
   reason: string;
   author?: string;
   expires?: string;
@@ -38,7 +40,7 @@ export interface ManualBody {
 
 /** The validated input of a manual block or allow entry. */
 export function manualInput(body: ManualBody, nowMs: number): ManualInput {
-  const parsed = parseTarget(body.scope, body.value, body.site);
+  const parsed = parseTarget(body.scope, body.value, body.site, body.transport);
   if ('field' in parsed) throw badInput(`body/${parsed.field}`, parsed.error);
   const expiresMs = timeInput('body/expires', body.expires, nowMs, 'ahead');
   if (expiresMs !== undefined && expiresMs <= nowMs) throw badInput('body/expires', `"${body.expires}" is not in the future`);

@@ -1,5 +1,6 @@
+import { allowId, wireTransport } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
-import { allowId } from '../decide/allow-entries.js';
+import { OPERATOR_RULE } from '../correlate/rule-ids.js';
 import { NEVER_EXPIRES_MS, type BrainDecision, type Evidence } from '../decide/decision.js';
 import { SCOPES } from './convert.js';
 import type { Target } from './target.js';
@@ -19,7 +20,8 @@ export interface ManualInput {
   nowMs: number;
 }
 
-const NO_EVIDENCE: Evidence = { hosts: [], sites: [], sensors: [], rules: [], count: 0, firstSeenMs: 0, lastSeenMs: 0 };
+/** What an operator's entry records as evidence by itself: only that an operator made it. */
+const OPERATOR_EVIDENCE: Evidence = { hosts: [], sites: [], sensors: [], rules: [OPERATOR_RULE], count: 0, firstSeenMs: 0, lastSeenMs: 0 };
 
 function manual(input: ManualInput, id: string, action: p2pwall.v1.Action, evidence: Evidence): BrainDecision {
   const { target } = input;
@@ -37,19 +39,21 @@ function manual(input: ManualInput, id: string, action: p2pwall.v1.Action, evide
     expiresMs: input.expiresMs ?? NEVER_EXPIRES_MS,
     author: input.author ?? DEFAULT_AUTHOR,
     simulated: false,
+    transport: wireTransport(target.transport),
   };
 }
 
 /**
  * A manual block. It replaces a block the brain decided for the same target, keeping that block's
- * evidence, so "why is this blocked?" still shows what was seen.
+ * evidence (with the operator's rule added), so "why is this blocked?" still shows what was seen.
  */
 export function manualBlock(input: ManualInput, stored: BrainDecision | undefined): BrainDecision {
-  const keep = stored && stored.action === Action.ACTION_BLOCK && stored.expiresMs > input.nowMs ? stored.evidence : NO_EVIDENCE;
-  return manual(input, input.target.blockId, Action.ACTION_BLOCK, keep);
+  const kept = stored && stored.action === Action.ACTION_BLOCK && stored.expiresMs > input.nowMs ? stored.evidence : undefined;
+  const evidence = kept ? { ...kept, rules: [...new Set([...kept.rules, OPERATOR_RULE])].sort() } : OPERATOR_EVIDENCE;
+  return manual(input, input.target.blockId, Action.ACTION_BLOCK, evidence);
 }
 
 /** An allow entry: id `allow:` + the id of the block it covers. */
 export function allowEntry(input: ManualInput): BrainDecision {
-  return manual(input, allowId(input.target.blockId), Action.ACTION_ALLOW, NO_EVIDENCE);
+  return manual(input, allowId(input.target.blockId), Action.ACTION_ALLOW, OPERATOR_EVIDENCE);
 }

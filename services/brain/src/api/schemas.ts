@@ -3,6 +3,7 @@
  * OpenAPI document shows them) and of the inputs several routes share. They mirror views.ts; a
  * test compares their property names with the views the converters build.
  */
+import { ORIGIN_NAMES, TRANSPORTS } from '@p2pwall/common';
 
 type Schema = Record<string, unknown>;
 
@@ -21,8 +22,9 @@ function object(properties: Record<string, Schema>, optional: string[] = []): Sc
 export const SITE_PATTERN = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
 export const site: Schema = { type: 'string', pattern: SITE_PATTERN, maxLength: 63 };
 export const scope: Schema = { type: 'string', enum: ['endpoint', 'ip', 'host'] };
-export const origin: Schema = { type: 'string', enum: ['signature', 'correlation', 'manual'] };
+export const origin: Schema = { type: 'string', enum: [...ORIGIN_NAMES] };
 export const action: Schema = { type: 'string', enum: ['block', 'allow'] };
+export const transport: Schema = { type: 'string', enum: [...TRANSPORTS] };
 export const limit: Schema = { type: 'integer', minimum: 1, maximum: 1000, default: 50, description: 'items per page' };
 export const cursor: Schema = { type: 'string', minLength: 1, maxLength: 1000, description: 'nextCursor of the previous page' };
 export const timeInput = (description: string): Schema => ({ type: 'string', minLength: 1, maxLength: 40, description: `${description}: ISO 8601 (2026-05-01T12:00:00Z; no offset means UTC) or relative (30s, 10m, 24h, 7d)` });
@@ -36,6 +38,7 @@ export const decisionSchema = object({
   ip: str,
   port: int,
   site: str,
+  transport,
   origin,
   action,
   reason: str,
@@ -135,17 +138,22 @@ export const errorSchema = object({ statusCode: int, error: str, message: str })
 /** The error answers every /v1 route may give, besides its own. */
 export const v1Errors = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 503: errorSchema };
 
-/** The body of POST /v1/decisions and POST /v1/allowlist. */
-export const manualBody: Schema = {
+const entryProperties: Record<string, Schema> = {
+  scope,
+  value: { type: 'string', minLength: 1, maxLength: 64, description: 'endpoint: ip:port or [ipv6]:port; ip and host: an address' },
+  site: { ...site, description: 'the site of a host (scope host only)' },
+  reason: { type: 'string', minLength: 1, maxLength: 500 },
+  author: { type: 'string', minLength: 1, maxLength: 100, description: 'default "api"' },
+  expires: timeInput('when it ends (relative: from now); none: never'),
+};
+
+/** The body of POST /v1/decisions: a manual block. */
+export const blockBody: Schema = {
   type: 'object',
   additionalProperties: false,
   required: ['scope', 'value', 'reason'],
-  properties: {
-    scope,
-    value: { type: 'string', minLength: 1, maxLength: 64, description: 'endpoint: ip:port or [ipv6]:port; ip and host: an address' },
-    site: { ...site, description: 'the site of a host (scope host only)' },
-    reason: { type: 'string', minLength: 1, maxLength: 500 },
-    author: { type: 'string', minLength: 1, maxLength: 100, description: 'default "api"' },
-    expires: timeInput('when it ends (relative: from now); none: never'),
-  },
+  properties: { ...entryProperties, transport: { ...transport, description: 'endpoint and ip: block tcp, udp or both (default both); a host lock holds for both' } },
 };
+
+/** The body of POST /v1/allowlist: an allow entry, for every transport. */
+export const allowBody: Schema = { type: 'object', additionalProperties: false, required: ['scope', 'value', 'reason'], properties: entryProperties };

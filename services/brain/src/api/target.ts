@@ -1,12 +1,11 @@
-import { formatAddress, parseAddress } from '@p2pwall/common';
-import { endpointKey } from '../correlate/address.js';
-import { decisionId } from '../decide/decision.js';
+import { decisionId, endpointText, formatAddress, parseAddress, type Transport } from '@p2pwall/common';
 import type { ScopeName } from './views.js';
 
 /**
  * What an operator names in a request — an outside endpoint, an outside address, an inside host —
  * parsed and normalised (IPv6 compressed, so `2001:DB8:0::1` and `2001:db8::1` name one decision).
- * Errors name the field and say what is expected.
+ * An outside endpoint or address is blocked for a transport (tcp, udp, or both); an inside host
+ * is locked whole. Errors name the field and say what is expected.
  */
 
 export interface Address {
@@ -21,6 +20,8 @@ export interface Target extends Address {
   port: number;
   /** The host's site; "" for endpoint and ip. */
   site: string;
+  /** What an endpoint or ip entry holds for; both for a host. */
+  transport: Transport;
   /** The id of the block decision for this target (decisionId). */
   blockId: string;
 }
@@ -45,27 +46,28 @@ export function parsePeer(text: string): { address: Address; port: number } | { 
   return { address, port };
 }
 
-/** The target of a manual block or an allow entry (fields `value` and `site` of the body). */
-export function parseTarget(scope: ScopeName, value: string, site: string | undefined): Parsed<Target> {
+/** The target of a manual block or an allow entry (fields `value`, `site` and `transport` of the body; no transport: both). */
+export function parseTarget(scope: ScopeName, value: string, site: string | undefined, transport: Transport = 'both'): Parsed<Target> {
+  if (scope === 'host' && transport !== 'both') return { field: 'transport', error: `a host lock holds for every transport: leave transport out (or both), got "${transport}"` };
   if (scope === 'endpoint') {
     const peer = parsePeer(value);
     if ('error' in peer) return { field: 'value', error: peer.error };
     if (peer.port === 0) return { field: 'value', error: `an endpoint needs a port: ip:port or [ipv6]:port, got "${value}"` };
     if (site) return { field: 'site', error: 'only a host decision has a site (endpoint and ip decisions hold at every site)' };
     const { address, port } = peer;
-    return { ok: { ...address, scope, port, site: '', blockId: decisionId.endpoint(address.ip, port) } };
+    return { ok: { ...address, scope, port, site: '', transport, blockId: decisionId.endpoint(address.ip, port, transport) } };
   }
   const address = parseIpText(value);
   if (!address) return { field: 'value', error: `"${value}" is not an IPv4 or IPv6 address${/:\d+$/.test(value) ? ` (a port needs scope endpoint)` : ''}` };
   if (scope === 'ip') {
     if (site) return { field: 'site', error: 'only a host decision has a site (endpoint and ip decisions hold at every site)' };
-    return { ok: { ...address, scope, port: 0, site: '', blockId: decisionId.ip(address.ip) } };
+    return { ok: { ...address, scope, port: 0, site: '', transport, blockId: decisionId.ip(address.ip, transport) } };
   }
   if (!site) return { field: 'site', error: 'a host decision needs the site of the host' };
-  return { ok: { ...address, scope, port: 0, site, blockId: decisionId.host(site, address.ip) } };
+  return { ok: { ...address, scope, port: 0, site, transport, blockId: decisionId.host(site, address.ip) } };
 }
 
 /** The text a view shows for a target (`ip:port` or `ip`). */
 export function targetValue(target: Target): string {
-  return target.scope === 'endpoint' ? endpointKey(target.ip, target.port) : target.ip;
+  return target.scope === 'endpoint' ? endpointText(target.ip, target.port) : target.ip;
 }

@@ -4,9 +4,11 @@
  * `[v6]:port`). The OpenAPI document at /openapi.json is generated from the route schemas, which
  * mirror these types.
  */
+import type { OriginName } from '@p2pwall/common/decisions';
+import type { Transport } from '@p2pwall/common/formats';
 
+export type { OriginName, Transport };
 export type ScopeName = 'endpoint' | 'ip' | 'host';
-export type OriginName = 'signature' | 'correlation' | 'manual';
 export type ActionName = 'block' | 'allow';
 
 export interface EvidenceView {
@@ -31,6 +33,8 @@ export interface DecisionView {
   port: number;
   /** The site a host decision concerns; "" for decisions that hold at every site. */
   site: string;
+  /** What an endpoint or ip decision blocks (or allows): tcp, udp or both; both for a host. */
+  transport: Transport;
   origin: OriginName;
   action: ActionName;
   reason: string;

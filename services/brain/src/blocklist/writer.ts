@@ -4,8 +4,9 @@ import { p2pwall } from '@p2pwall/proto';
 import type { Redis } from 'ioredis';
 import { trace, type Tracer } from '@opentelemetry/api';
 import { blocklistUpdateSpan, decisionSpan } from '../telemetry/blocklist-spans.js';
-import { decisionId, decodeDecision, encodeDecision, isActiveBlock, type BrainDecision } from '../decide/decision.js';
+import { decodeDecision, encodeDecision, isActiveBlock, type BrainDecision } from '../decide/decision.js';
 import { mergeDecision, worthWriting } from '../decide/make.js';
+import { PeerBlocks } from './peer-blocks.js';
 
 /**
  * The shared blocklist in Redis: hash REDIS_KEYS.decisions (id → Decision), REDIS_KEYS.blocklistVersion
@@ -102,16 +103,6 @@ export interface WriterCounters {
 
 const MAX_ATTEMPTS = 20;
 
-const ENDPOINT_PREFIX = decisionId.endpoint('', 0).split(':')[0]! + ':';
-const IP_PREFIX = decisionId.ip('');
-
-/** The peer a decision id names (`ip:port` of an endpoint id, the IP of an ip id); undefined for host ids. */
-function peerToken(id: string): string | undefined {
-  if (id.startsWith(ENDPOINT_PREFIX)) return id.slice(ENDPOINT_PREFIX.length);
-  if (id.startsWith(IP_PREFIX)) return id.slice(IP_PREFIX.length);
-  return undefined;
-}
-
 export class BlocklistWriter {
   private readonly redis: ScriptedRedis;
   private readonly tracer: Tracer;
@@ -120,8 +111,8 @@ export class BlocklistWriter {
   private readonly upserting = new Map<string, Promise<UpsertResult>>();
   /** The bytes Redis holds for a decision object of memory (written or read here): the compare-and-set needs no re-encoding. */
   private readonly storedBytes = new WeakMap<BrainDecision, Buffer>();
-  /** Endpoint and IP decisions of memory by peer token (`ip:port`, or the bare IP): isPeerBlocked builds no ids. */
-  private readonly peers = new Map<string, BrainDecision>();
+  /** Endpoint and IP decisions of memory by peer and transport: isPeerBlocked builds no ids. */
+  private readonly peers = new PeerBlocks();
   /** Endpoint and IP blocks that became active in memory since takeNewPeerBlocks last ran. */
   private newPeerBlocks = new Map<string, BrainDecision>();
   private highestVersion = 0;
@@ -157,8 +148,7 @@ export class BlocklistWriter {
     if (mine && mine.expiresMs > decision.expiresMs) return;
     this.memory.set(decision.id, decision);
     this.rememberedAt.set(decision, ++this.remembered);
-    const token = peerToken(decision.id);
-    if (token !== undefined) this.peers.set(token, decision);
+    this.peers.set(decision);
     const now = this.now();
     if (decision.scope !== p2pwall.v1.Scope.SCOPE_HOST && isActiveBlock(decision, now) && !(mine && isActiveBlock(mine, now))) this.newPeerBlocks.set(decision.id, decision);
   }
@@ -177,16 +167,16 @@ export class BlocklistWriter {
 
   private forget(id: string): void {
     this.memory.delete(id);
-    const token = peerToken(id);
-    if (token !== undefined) this.peers.delete(token);
+    this.peers.delete(id);
   }
 
-  /** Whether the endpoint (`ip:port` / `[v6]:port`, as endpointKey names it) or its whole address `ip` is blocked as far as this replica knows. */
-  isPeerBlocked(endpoint: string, ip: string, nowMs = this.now()): boolean {
-    const byEndpoint = this.peers.get(endpoint);
-    if (byEndpoint && isActiveBlock(byEndpoint, nowMs)) return true;
-    const byIp = this.peers.get(ip);
-    return byIp !== undefined && isActiveBlock(byIp, nowMs);
+  /**
+   * Whether a flow of `transport` to the endpoint (`ip:port` / `[v6]:port`, as endpointText names
+   * it) is blocked, by a block of the endpoint or of its whole address `ip` for that transport or
+   * both, as far as this replica knows.
+   */
+  isPeerBlocked(endpoint: string, ip: string, transport: 'tcp' | 'udp', nowMs = this.now()): boolean {
+    return this.peers.covers(endpoint, ip, transport, nowMs);
   }
 
   /** Endpoint and IP blocks that became active here (own writes or the sweep) since the last call. */

@@ -1,6 +1,6 @@
-import { sensorName } from '@p2pwall/common';
+import { endpointText, sensorName, siteHostText, transportOfWire, type Transport } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
-import { endpointKey, formatIp, hostKey } from './address.js';
+import { formatIp } from './address.js';
 
 /**
  * SummaryBatch → observations (pure). Flows and events whose addresses cannot be read are
@@ -56,6 +56,8 @@ export interface PeerObservation {
   ipBytes: Uint8Array;
   /** 0: every port of the address. */
   port: number;
+  /** What the sensor learned it for (absent on the wire: both). */
+  transport: Transport;
   protocol: string;
   via: string;
   /** `site/ip` of the inside host the peer was learned from ("" when unknown). */
@@ -106,13 +108,13 @@ export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): Ba
     const lastSeenMs = finite(flow.lastSeenMs, created);
     out.flows.push({
       site,
-      host: hostKey(site, hostIp),
+      host: siteHostText(site, hostIp),
       hostIp,
       hostBytes: flow.insideIp!,
       outsideIp,
       outsideBytes: flow.outsideIp!,
       port,
-      endpoint: endpointKey(outsideIp, port),
+      endpoint: endpointText(outsideIp, port),
       protocol: flow.protocol ?? 0,
       initiatorInside: flow.initiatorInside ?? false,
       answered: flow.answered ?? false,
@@ -138,7 +140,7 @@ export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): Ba
       }
       out.clients.push({
         site,
-        host: hostKey(site, hostIp),
+        host: siteHostText(site, hostIp),
         hostIp,
         hostBytes: event.client.host!,
         protocol: event.client.protocol ?? '',
@@ -157,9 +159,10 @@ export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): Ba
         ip,
         ipBytes: event.peer.ip!,
         port,
+        transport: transportOfWire(event.peer.transport),
         protocol: event.peer.protocol ?? '',
         via: event.peer.via ?? '',
-        learnedFrom: from === undefined ? '' : hostKey(site, from),
+        learnedFrom: from === undefined ? '' : siteHostText(site, from),
         tsMs: finite(event.peer.tsMs, created),
       });
     } else {

@@ -1,27 +1,29 @@
-import { parseEndpointKey } from './address.js';
+import { parseEndpointText, transportOfIpProtocol } from '@p2pwall/common';
 import type { CorrelationConfig } from './config.js';
 import { TCP, UDP, type BatchObservations, type FlowObservation } from './observe.js';
+import { CORRELATION_RULES, type CorrelationRule } from './rule-ids.js';
 import { ANSWERED, parseWindowMember, windowMember, type Mark, type TimedSet } from './window.js';
 
 /**
  * The correlation rules (pure): which state a batch adds, and what a state implies.
  *
- * - `corr.peer-fanout`: an outside endpoint reached, with P2P evidence, by ≥ fanout.minHosts
+ * - `correlate/peer-fanout`: an outside endpoint reached, with P2P evidence, by ≥ fanout.minHosts
  *   distinct inside hosts (site/ip, across gateways and sites) within fanout.windowSeconds. A flow
  *   carries P2P evidence when a detector named its app, or when its inside host is a known client
  *   (identified in the same batch, or under an active host lock) and it went to a high port
  *   (≥ fanout.highPortMin) outside the excluded dual-service ports.
- * - `corr.udp-fanout`: within host.windowSeconds the host reached ≥ udpFanout.minEndpoints distinct
+ * - `correlate/udp-fanout`: within host.windowSeconds the host reached ≥ udpFanout.minEndpoints distinct
  *   UDP endpoints on high ports, and ≥ udpFanout.unansweredRatio of them never answered.
- * - `corr.tcp-udp-pairs`: ≥ tcpUdpPairs.minIps distinct outside IPs reached over both TCP and UDP
+ * - `correlate/tcp-udp-pairs`: ≥ tcpUdpPairs.minIps distinct outside IPs reached over both TCP and UDP
  *   (flows to tcpUdpPairs.excludePorts ignored: DNS, NTP, NetBIOS, SMB, HTTPS/QUIC).
- * - `corr.blocked-peers`: ≥ blockedPeers.minPeers distinct outside endpoints the blocklist already
- *   blocks (endpoint or whole-IP decisions), whatever the protocol or payload.
+ * - `correlate/blocked-peers`: ≥ blockedPeers.minPeers distinct outside endpoints the blocklist
+ *   already blocks for the transport the host used (endpoint or whole-IP decisions for that
+ *   transport or both), whatever the payload.
  * Only flows the inside host started count for the windows and fan-out.
  */
 
 export interface Finding {
-  rule: 'corr.peer-fanout' | 'corr.udp-fanout' | 'corr.tcp-udp-pairs' | 'corr.blocked-peers';
+  rule: CorrelationRule;
   count: number;
   firstSeenMs: number;
   lastSeenMs: number;
@@ -43,8 +45,12 @@ export interface HostAdditions {
   additions: [string, WindowEntry][];
 }
 
-/** Whether the blocklist blocks an outside endpoint (`ip:port` / `[v6]:port`, as endpointKey names it) or its whole address `ip`. */
-export type IsBlocked = (endpoint: string, ip: string) => boolean;
+/**
+ * Whether the blocklist blocks a flow of `transport` to an outside endpoint (`ip:port` /
+ * `[v6]:port`, as endpointText names it): a block of the endpoint or of its whole address `ip`,
+ * for that transport or for both. A TCP flow to an endpoint blocked for UDP only is not blocked.
+ */
+export type IsBlocked = (endpoint: string, ip: string, transport: 'tcp' | 'udp') => boolean;
 
 function isCounted(protocol: number): boolean {
   return protocol === TCP || protocol === UDP;
@@ -117,7 +123,7 @@ function span(marks: Iterable<Mark>): Span {
   return { firstSeenMs: Number.isFinite(first) ? first : 0, lastSeenMs: Number.isFinite(last) ? last : 0 };
 }
 
-/** What corr.peer-fanout reads from an endpoint's set: how many hosts, and when. */
+/** What correlate/peer-fanout reads from an endpoint's set: how many hosts, and when. */
 export interface EndpointAggregate extends Span {
   count: number;
 }
@@ -129,7 +135,7 @@ export function endpointAggregate(hosts: TimedSet): EndpointAggregate {
 export function endpointFinding(aggregate: EndpointAggregate, config: CorrelationConfig): Finding | undefined {
   if (aggregate.count < config.fanout.minHosts) return undefined;
   const { count, firstSeenMs, lastSeenMs } = aggregate;
-  return { rule: 'corr.peer-fanout', count, firstSeenMs, lastSeenMs, detail: `reached with P2P evidence by ${count} inside hosts (threshold ${config.fanout.minHosts})` };
+  return { rule: CORRELATION_RULES.peerFanout, count, firstSeenMs, lastSeenMs, detail: `reached with P2P evidence by ${count} inside hosts (threshold ${config.fanout.minHosts})` };
 }
 
 export function evaluateEndpoint(hosts: TimedSet, config: CorrelationConfig): Finding | undefined {
@@ -137,7 +143,7 @@ export function evaluateEndpoint(hosts: TimedSet, config: CorrelationConfig): Fi
 }
 
 /**
- * What corr.udp-fanout and corr.tcp-udp-pairs read from a host's window: counts and time spans,
+ * What correlate/udp-fanout and correlate/tcp-udp-pairs read from a host's window: counts and time spans,
  * never the members.
  */
 export interface HostAggregates {
@@ -147,7 +153,7 @@ export interface HostAggregates {
   pairs: Span & { count: number };
 }
 
-/** A host-window member read once: its endpoint (as endpointKey names it), address, port and protocol, and its mark. */
+/** A host-window member read once: its endpoint (as endpointText names it), address, port and protocol, and its mark. */
 export interface WindowEntry {
   member: string;
   endpoint: string;
@@ -161,7 +167,7 @@ export interface WindowEntry {
 /** A window member and its mark as a WindowEntry; undefined when the member is unreadable (it then counts for no rule). */
 export function windowEntry(member: string, mark: Mark): WindowEntry | undefined {
   const parsed = parseWindowMember(member);
-  const endpoint = parsed && parseEndpointKey(parsed.endpoint);
+  const endpoint = parsed && parseEndpointText(parsed.endpoint);
   if (!parsed || !endpoint) return undefined;
   return { member, endpoint: parsed.endpoint, ip: endpoint.ip, port: endpoint.port, protocol: parsed.protocol, ts: mark.ts, flags: mark.flags };
 }
@@ -215,11 +221,12 @@ export function hostAggregates(window: TimedSet, config: CorrelationConfig): Hos
   return entriesAggregates(windowEntries(window), config);
 }
 
-/** corr.blocked-peers' tally: distinct outside endpoints of the window that the blocklist blocks. */
+/** correlate/blocked-peers' tally: distinct outside endpoints of the window that the blocklist blocks. */
 export function entriesBlockedTally(entries: Iterable<WindowEntry>, isBlocked: IsBlocked): Span & { count: number } {
   const blocked = new Map<string, number>();
   for (const entry of entries) {
-    if (!isBlocked(entry.endpoint, entry.ip)) continue;
+    const transport = transportOfIpProtocol(entry.protocol);
+    if (transport === null || !isBlocked(entry.endpoint, entry.ip, transport)) continue;
     blocked.set(entry.endpoint, Math.max(blocked.get(entry.endpoint) ?? -Infinity, entry.ts));
   }
   let first = Infinity;
@@ -237,20 +244,24 @@ export function blockedPeersTally(window: TimedSet, isBlocked: IsBlocked): Span 
 
 /**
  * The outside peers inside hosts reached in this batch (flows that feed the windows), flat:
- * host (site/ip), endpoint (endpointKey), outside IP, then the next flow's three.
+ * host (site/ip), endpoint (endpointText), outside IP, transport (tcp or udp), then the next
+ * flow's four.
  */
 export function reachedPeers(obs: BatchObservations): string[] {
   const out: string[] = [];
-  for (const flow of obs.flows) if (flow.initiatorInside && isCounted(flow.protocol)) out.push(flow.host, flow.endpoint, flow.outsideIp);
+  for (const flow of obs.flows) {
+    const transport = transportOfIpProtocol(flow.protocol);
+    if (flow.initiatorInside && transport !== null) out.push(flow.host, flow.endpoint, flow.outsideIp, transport);
+  }
   return out;
 }
 
-/** Inside hosts (site/ip) of reachedPeers that reached a blocked peer: only their windows can newly cross corr.blocked-peers. */
+/** Inside hosts (site/ip) of reachedPeers that reached a blocked peer: only their windows can newly cross correlate/blocked-peers. */
 export function hostsReaching(reached: readonly string[], isBlocked: IsBlocked): Set<string> {
   const out = new Set<string>();
-  for (let i = 0; i + 2 < reached.length; i += 3) {
+  for (let i = 0; i + 3 < reached.length; i += 4) {
     const host = reached[i]!;
-    if (!out.has(host) && isBlocked(reached[i + 1]!, reached[i + 2]!)) out.add(host);
+    if (!out.has(host) && isBlocked(reached[i + 1]!, reached[i + 2]!, reached[i + 3] as 'tcp' | 'udp')) out.add(host);
   }
   return out;
 }
@@ -262,7 +273,7 @@ export function hostFindings(aggregates: HostAggregates, blocked: (Span & { coun
   const findings: Finding[] = [];
   if (udp.count >= udpFanout.minEndpoints && udp.unanswered / udp.count >= udpFanout.unansweredRatio) {
     findings.push({
-      rule: 'corr.udp-fanout',
+      rule: CORRELATION_RULES.udpFanout,
       count: udp.count,
       firstSeenMs: udp.firstSeenMs,
       lastSeenMs: udp.lastSeenMs,
@@ -270,10 +281,10 @@ export function hostFindings(aggregates: HostAggregates, blocked: (Span & { coun
     });
   }
   if (pairs.count >= tcpUdpPairs.minIps) {
-    findings.push({ rule: 'corr.tcp-udp-pairs', count: pairs.count, firstSeenMs: pairs.firstSeenMs, lastSeenMs: pairs.lastSeenMs, detail: `${pairs.count} outside IPs over both TCP and UDP (threshold ${tcpUdpPairs.minIps})` });
+    findings.push({ rule: CORRELATION_RULES.tcpUdpPairs, count: pairs.count, firstSeenMs: pairs.firstSeenMs, lastSeenMs: pairs.lastSeenMs, detail: `${pairs.count} outside IPs over both TCP and UDP (threshold ${tcpUdpPairs.minIps})` });
   }
   if (blocked && blocked.count >= blockedPeers.minPeers) {
-    findings.push({ rule: 'corr.blocked-peers', count: blocked.count, firstSeenMs: blocked.firstSeenMs, lastSeenMs: blocked.lastSeenMs, detail: `${blocked.count} blocked peers reached (threshold ${blockedPeers.minPeers})` });
+    findings.push({ rule: CORRELATION_RULES.blockedPeers, count: blocked.count, firstSeenMs: blocked.firstSeenMs, lastSeenMs: blocked.lastSeenMs, detail: `${blocked.count} blocked peers reached (threshold ${blockedPeers.minPeers})` });
   }
   return findings;
 }

@@ -4,7 +4,7 @@ import { entriesAggregates, type HostAggregates, type WindowEntry } from './rule
 import { ANSWERED } from './window.js';
 
 /**
- * Running counts of what corr.udp-fanout and corr.tcp-udp-pairs read from a host window, kept as
+ * Running counts of what correlate/udp-fanout and correlate/tcp-udp-pairs read from a host window, kept as
  * members come, change and go (ingest/window-mirror.ts keeps one per window copy), so that a
  * merge costs what it adds rather than the window's size. The counts are those entriesAggregates
  * gives; the rules' time spans are read from the members only when the counts say a rule fires.
@@ -52,7 +52,7 @@ export class WindowTally {
     if ((before & ANSWERED) === 0 && (entry.flags & ANSWERED) !== 0 && this.countsForUdp(entry)) this.unanswered -= 1;
   }
 
-  /** Whether corr.udp-fanout or corr.tcp-udp-pairs fires on these counts. */
+  /** Whether correlate/udp-fanout or correlate/tcp-udp-pairs fires on these counts. */
   fires(): boolean {
     const { udpFanout, tcpUdpPairs } = this.config.host;
     return (this.udp >= udpFanout.minEndpoints && this.unanswered / this.udp >= udpFanout.unansweredRatio) || this.pairs >= tcpUdpPairs.minIps;

@@ -1,3 +1,5 @@
+import { decisionId, parseDecisionId } from '@p2pwall/common/decisions';
+import type { Transport } from '@p2pwall/common/formats';
 import type { ManualBody } from '../api/input.js';
 import type { OriginName, ScopeName } from '../api/views.js';
 import { CtlError, EXIT, type Query } from './client.js';
@@ -94,18 +96,55 @@ function finish(scope: ScopeName, value: string, options: EntryCommon, defaultAu
   return body;
 }
 
-export interface DecisionAddOptions extends EntryCommon {
+/** What a block is about: exactly one of --endpoint, --ip, --host (with --site); --transport for the first two. */
+export interface DecisionTargetOptions {
   endpoint?: string;
   ip?: string;
   host?: string;
+  site?: string;
+  transport?: Transport;
 }
 
-/** `decisions add (--endpoint IP:PORT | --ip IP | --host IP --site S) --reason ...`: a manual block. */
-export function decisionAddBody(options: DecisionAddOptions, defaultAuthor: string): ManualEntryRequest {
+/** The one scope --endpoint, --ip or --host gives, and its value; `also` names another way to say it. */
+function targetScope(options: DecisionTargetOptions, also = ''): { scope: ScopeName; value: string } {
   const given = (['endpoint', 'ip', 'host'] as const).filter((scope) => options[scope] !== undefined);
-  if (given.length !== 1) throw usage('give exactly one of --endpoint IP:PORT, --ip IP or --host IP --site S');
+  if (given.length !== 1) throw usage(`give exactly one of --endpoint IP:PORT, --ip IP or --host IP --site S${also}`);
   const scope = given[0]!;
-  return finish(scope, options[scope]!, options, defaultAuthor);
+  if (scope === 'host' && options.transport !== undefined) throw usage('--transport goes with --endpoint or --ip: a host lock holds for every transport');
+  return { scope, value: options[scope]! };
+}
+
+export interface DecisionAddOptions extends EntryCommon, DecisionTargetOptions {}
+
+/** `decisions add (--endpoint IP:PORT | --ip IP | --host IP --site S) [--transport T] --reason ...`: a manual block (no --transport: both). */
+export function decisionAddBody(options: DecisionAddOptions, defaultAuthor: string): ManualEntryRequest {
+  const { scope, value } = targetScope(options);
+  const body = finish(scope, value, options, defaultAuthor);
+  if (options.transport !== undefined) body.transport = options.transport;
+  return body;
+}
+
+/**
+ * The id `decisions delete` removes: the id given, or the block of --endpoint, --ip (for
+ * --transport, default both) or --host with --site, named as the brain names it.
+ */
+export function decisionDeleteId(id: string | undefined, options: DecisionTargetOptions): string {
+  if (id !== undefined) {
+    if (options.endpoint !== undefined || options.ip !== undefined || options.host !== undefined || options.transport !== undefined) throw usage('give a decision id or --endpoint/--ip/--host, not both');
+    if (!parseDecisionId(id)) throw usage(`"${id}" is not a decision id: endpoint:IP:PORT, endpoint:udp:IP:PORT, ip:IP, ip:tcp:IP, host:SITE:IP (or give --endpoint, --ip or --host)`);
+    return id;
+  }
+  const { scope, value } = targetScope(options, ', or a decision id');
+  const transport = options.transport ?? 'both';
+  if (scope === 'host') {
+    if (!options.site) throw usage('--host needs --site: an inside address means a host only at one site');
+    return decisionId.host(options.site, value);
+  }
+  if (options.site) throw usage(`--site only goes with --host: ${scope} blocks hold at every site`);
+  if (scope === 'ip') return decisionId.ip(value, transport);
+  const endpoint = parseTarget(value);
+  if (!endpoint || endpoint.port === 0) throw usage(`"${value}" is not IP:PORT or [IPv6]:PORT`);
+  return decisionId.endpoint(endpoint.ip, endpoint.port, transport);
 }
 
 export interface AllowAddOptions extends EntryCommon {

@@ -1,5 +1,6 @@
 import { formatAddress, parseAddress } from '@p2pwall/common/address';
 import { InvalidValueError } from '@p2pwall/common/cli-values';
+import { peerToken } from '@p2pwall/common/decisions';
 
 /**
  * Addresses as people type them on the command line: `IP`, `IP:PORT` or `[v6]:PORT`. Parsed
@@ -43,10 +44,9 @@ export function parseTarget(text: string): Target | undefined {
   return { ip, port: p };
 }
 
-/** `ip`, `ip:port` or `[v6]:port`: the way the brain writes values and peers. */
+/** `ip`, `ip:port` or `[v6]:port`: the way the brain writes values and peers (@p2pwall/common peerToken). */
 export function targetText(target: Target): string {
-  if (target.port === 0) return target.ip;
-  return target.ip.includes(':') ? `[${target.ip}]:${target.port}` : `${target.ip}:${target.port}`;
+  return peerToken(target.ip, target.port);
 }
 
 // Parsers shaped for commander's argParser: they return the canonical text or throw an error

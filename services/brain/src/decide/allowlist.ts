@@ -1,5 +1,6 @@
 import { BlockList } from 'node:net';
-import { parseEndpointKey, parseIp } from '../correlate/address.js';
+import { parseEndpointText } from '@p2pwall/common';
+import { parseIp } from '../correlate/address.js';
 import type { AllowlistConfig } from '../correlate/config.js';
 
 export class AllowlistError extends Error {}
@@ -45,7 +46,7 @@ export class Allowlist {
       }
     }
     for (const entry of config.endpoints) {
-      const endpoint = parseEndpointKey(entry);
+      const endpoint = parseEndpointText(entry);
       if (endpoint && parseIp(endpoint.ip)) this.endpoints.add(`${endpoint.ip}|${endpoint.port}`);
       else addCidr(this.addresses, entry);
     }

@@ -1,5 +1,4 @@
 import { p2pwall } from '@p2pwall/proto';
-import { endpointKey } from '../correlate/address.js';
 
 /** A Decision with every field present (the generated type leaves most optional). */
 export interface Evidence {
@@ -26,14 +25,9 @@ export interface BrainDecision {
   expiresMs: number;
   author: string;
   simulated: boolean;
+  /** What an endpoint or IP decision blocks (or allows): TCP, UDP or both; both for host decisions. Its id names it (@p2pwall/common decisionId). */
+  transport: p2pwall.v1.Transport;
 }
-
-/** Stable ids: the same scope and value (and site) always name the same decision. */
-export const decisionId = {
-  endpoint: (ip: string, port: number): string => `endpoint:${endpointKey(ip, port)}`,
-  ip: (ip: string): string => `ip:${ip}`,
-  host: (site: string, ip: string): string => `host:${site}:${ip}`,
-};
 
 export const AUTHOR = 'p2pwall-brain';
 
@@ -74,6 +68,7 @@ export function decodeDecision(bytes: Uint8Array): BrainDecision {
     expiresMs: d.expiresMs,
     author: d.author,
     simulated: d.simulated,
+    transport: d.transport,
   };
 }
 

@@ -1,9 +1,11 @@
+import { decisionId, siteHostText, siteOfSiteHost, wireTransport, type Transport } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { RulesConfig } from '../correlate/config.js';
 import type { BatchObservations, FlowObservation } from '../correlate/observe.js';
+import { clientRule, peerLearnedRule } from '../correlate/rule-ids.js';
 import type { Finding } from '../correlate/rules.js';
 import type { Allowlist } from './allowlist.js';
-import { AUTHOR, decisionId, type BrainDecision, type Evidence } from './decision.js';
+import { AUTHOR, type BrainDecision, type Evidence } from './decision.js';
 
 /**
  * Decisions from observations and findings (pure), and how a new decision merges into the one
@@ -12,7 +14,7 @@ import { AUTHOR, decisionId, type BrainDecision, type Evidence } from './decisio
  * depend on the order two replicas write in.
  */
 
-const { Scope, Origin, Action } = p2pwall.v1;
+const { Scope, Origin, Action, Transport: WireTransport } = p2pwall.v1;
 
 export interface DecideContext {
   rules: RulesConfig;
@@ -24,11 +26,6 @@ export interface DecideContext {
 
 const SECOND = 1000;
 
-function siteOf(host: string): string {
-  const slash = host.indexOf('/');
-  return slash < 0 ? host : host.slice(0, slash);
-}
-
 function sortedUnion(a: readonly string[], b: readonly string[], max: number): string[] {
   return [...new Set([...a, ...b])].filter((s) => s !== '').sort().slice(0, max);
 }
@@ -39,14 +36,15 @@ function evidence(hosts: string[], sites: string[], sensors: string[], rules: st
 
 function hostLock(site: string, ip: string, ipBytes: Uint8Array, origin: p2pwall.v1.Origin, reason: string, ev: Evidence, ctx: DecideContext): BrainDecision {
   const ttl = origin === Origin.ORIGIN_SIGNATURE ? ctx.rules.expiry.signature.hostSeconds : ctx.rules.expiry.correlation.hostSeconds;
-  return { id: decisionId.host(site, ip), scope: Scope.SCOPE_HOST, ip: ipBytes, port: 0, site, origin, action: Action.ACTION_BLOCK, reason, evidence: ev, createdMs: ctx.nowMs, expiresMs: ctx.nowMs + ttl * SECOND, author: AUTHOR, simulated: false };
+  return { id: decisionId.host(site, ip), scope: Scope.SCOPE_HOST, ip: ipBytes, port: 0, site, origin, action: Action.ACTION_BLOCK, reason, evidence: ev, createdMs: ctx.nowMs, expiresMs: ctx.nowMs + ttl * SECOND, author: AUTHOR, simulated: false, transport: WireTransport.TRANSPORT_BOTH };
 }
 
-function peerBlock(ip: string, ipBytes: Uint8Array, port: number, origin: p2pwall.v1.Origin, reason: string, ev: Evidence, ctx: DecideContext): BrainDecision {
+/** A block of an outside endpoint (port 0: the whole address) for one transport or both; a decision of its own for each transport (the id names it). */
+function peerBlock(ip: string, ipBytes: Uint8Array, port: number, transport: Transport, origin: p2pwall.v1.Origin, reason: string, ev: Evidence, ctx: DecideContext): BrainDecision {
   const ttl = origin === Origin.ORIGIN_SIGNATURE ? ctx.rules.expiry.signature.peerSeconds : ctx.rules.expiry.correlation.peerSeconds;
   const whole = port === 0;
   return {
-    id: whole ? decisionId.ip(ip) : decisionId.endpoint(ip, port),
+    id: whole ? decisionId.ip(ip, transport) : decisionId.endpoint(ip, port, transport),
     scope: whole ? Scope.SCOPE_IP : Scope.SCOPE_ENDPOINT,
     ip: ipBytes,
     port,
@@ -59,6 +57,7 @@ function peerBlock(ip: string, ipBytes: Uint8Array, port: number, origin: p2pwal
     expiresMs: ctx.nowMs + ttl * SECOND,
     author: AUTHOR,
     simulated: false,
+    transport: wireTransport(transport),
   };
 }
 
@@ -72,7 +71,7 @@ export function signatureDecisions(obs: BatchObservations, ctx: DecideContext): 
   };
   for (const client of obs.clients) {
     if (ctx.allowlist.allowsHost(client.site, client.hostIp)) continue;
-    const rules = client.rules.length > 0 ? client.rules : [`sig.${client.protocol || 'p2p'}`];
+    const rules = client.rules.length > 0 ? client.rules : [clientRule(client.protocol)];
     add(hostLock(client.site, client.hostIp, client.hostBytes, Origin.ORIGIN_SIGNATURE, `${client.protocol || 'P2P'} client identified by ${obs.sensor}`, evidence([client.host], [client.site], [obs.sensor], rules, 1, client.tsMs, client.tsMs, max), ctx));
   }
   // Detected flows of one host are gathered first and make one lock: what merging a lock per flow
@@ -101,23 +100,32 @@ export function signatureDecisions(obs: BatchObservations, ctx: DecideContext): 
     if (ctx.allowlist.allowsEndpoint(peer.ip, peer.port)) continue;
     const hosts = peer.learnedFrom ? [peer.learnedFrom] : [];
     const reason = `${peer.protocol || 'P2P'} peer learned${peer.via ? ` via ${peer.via}` : ''} by ${obs.sensor}`;
-    add(peerBlock(peer.ip, peer.ipBytes, peer.port, Origin.ORIGIN_SIGNATURE, reason, evidence(hosts, [obs.site], [obs.sensor], [`sig.${peer.protocol || 'p2p'}.peer`], Math.max(1, hosts.length), peer.tsMs, peer.tsMs, max), ctx));
+    add(peerBlock(peer.ip, peer.ipBytes, peer.port, peer.transport, Origin.ORIGIN_SIGNATURE, reason, evidence(hosts, [obs.site], [obs.sensor], [peerLearnedRule(peer.protocol, peer.via)], Math.max(1, hosts.length), peer.tsMs, peer.tsMs, max), ctx));
   }
   return [...out.values()];
 }
 
-/** corr.peer-fanout: block the endpoint everywhere; undefined when allowlisted. `members`: the inside hosts (site/ip) of its set. */
+/**
+ * correlate/peer-fanout: block the endpoint everywhere; undefined when allowlisted. `members`: the
+ * inside hosts (site/ip) of its set.
+ *
+ * For both transports: the endpoint's fan-out set (ingest/scripts.ts, one per endpoint in Redis)
+ * holds the inside hosts and when each was last seen, not the transport of their flows, and
+ * carrying it would change that state and its script for every flow. What the rule finds is an
+ * endpoint that many clients keep in their peer caches, and P2P peers commonly listen for TCP and
+ * UDP on the same port (FastTrack, Gnutella, BitTorrent with uTP), so both is also the block it means.
+ */
 export function fanoutDecision(endpoint: { ip: string; ipBytes: Uint8Array; port: number }, members: readonly string[], finding: Finding, ctx: DecideContext): BrainDecision | undefined {
   if (ctx.allowlist.allowsEndpoint(endpoint.ip, endpoint.port)) return undefined;
-  const ev = evidence([...members], members.map(siteOf), [ctx.sensor], [finding.rule], finding.count, finding.firstSeenMs, finding.lastSeenMs, ctx.rules.correlation.evidenceMaxItems);
-  return peerBlock(endpoint.ip, endpoint.ipBytes, endpoint.port, Origin.ORIGIN_CORRELATION, `peer-cache fan-out: ${finding.detail}`, ev, ctx);
+  const ev = evidence([...members], members.map(siteOfSiteHost), [ctx.sensor], [finding.rule], finding.count, finding.firstSeenMs, finding.lastSeenMs, ctx.rules.correlation.evidenceMaxItems);
+  return peerBlock(endpoint.ip, endpoint.ipBytes, endpoint.port, 'both', Origin.ORIGIN_CORRELATION, `peer-cache fan-out: ${finding.detail}`, ev, ctx);
 }
 
 /** Payload-free host rules: lock the host at its site; undefined when nothing fired or allowlisted. */
 export function hostDecision(host: { site: string; hostIp: string; hostBytes: Uint8Array }, findings: Finding[], ctx: DecideContext): BrainDecision | undefined {
   if (findings.length === 0 || ctx.allowlist.allowsHost(host.site, host.hostIp)) return undefined;
   const ev = evidence(
-    [`${host.site}/${host.hostIp}`],
+    [siteHostText(host.site, host.hostIp)],
     [host.site],
     [ctx.sensor],
     findings.map((f) => f.rule),

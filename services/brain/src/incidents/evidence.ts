@@ -3,7 +3,7 @@
  *
  * An incident is one (site, inside host, protocol) episode. Evidence that names a protocol — a
  * detector's app on a flow, a client identification, a peer learned from the host — opens or
- * extends the episode of that protocol. Payload-free findings (corr.* rules) have no protocol:
+ * extends the episode of that protocol. Payload-free findings (correlate/* rules) have no protocol:
  * they join the host's open episode if it has one, else open one of protocol "unknown". Blocked
  * attempts and decisions only extend an open episode: a single dropped packet to a blocked
  * address is not, by itself, an incident.
@@ -57,7 +57,7 @@ export interface IncidentPeer {
 export interface IncidentDecision {
   id: string;
   hosts: readonly string[];
-  /** corr.* rules of a payload-free host finding (they count as evidence), else []. */
+  /** correlate/* rules of a payload-free host finding (they count as evidence), else []. */
   findings: readonly string[];
   tsMs: number;
 }

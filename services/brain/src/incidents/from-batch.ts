@@ -1,6 +1,7 @@
+import { peerToken } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
-import { endpointKey } from '../correlate/address.js';
 import type { BatchObservations } from '../correlate/observe.js';
+import { isCorrelationRule } from '../correlate/rule-ids.js';
 import type { BrainDecision } from '../decide/decision.js';
 import type { BatchEvidence, IncidentDecision } from './evidence.js';
 
@@ -11,7 +12,7 @@ export function batchEvidence(obs: BatchObservations, decisions: readonly BrainD
     // Only flows incidents read: the rest of the batch need not outlive its merge.
     flows: obs.flows.filter((flow) => flow.app !== '' || flow.dropped),
     clients: obs.clients,
-    peers: obs.peers.map((peer) => ({ learnedFrom: peer.learnedFrom, peer: peer.port === 0 ? peer.ip : endpointKey(peer.ip, peer.port), ip: peer.ip, protocol: peer.protocol, tsMs: peer.tsMs })),
+    peers: obs.peers.map((peer) => ({ learnedFrom: peer.learnedFrom, peer: peerToken(peer.ip, peer.port), ip: peer.ip, protocol: peer.protocol, tsMs: peer.tsMs })),
     decisions: incidentDecisions(decisions, nowMs),
   };
 }
@@ -24,7 +25,7 @@ export function incidentDecisions(decisions: readonly BrainDecision[], nowMs: nu
   return decisions.map((d) => ({
     id: d.id,
     hosts: d.evidence.hosts,
-    findings: d.scope === p2pwall.v1.Scope.SCOPE_HOST && d.origin === p2pwall.v1.Origin.ORIGIN_CORRELATION ? d.evidence.rules.filter((rule) => rule.startsWith('corr.')) : [],
+    findings: d.scope === p2pwall.v1.Scope.SCOPE_HOST && d.origin === p2pwall.v1.Origin.ORIGIN_CORRELATION ? d.evidence.rules.filter(isCorrelationRule) : [],
     tsMs: nowMs,
   }));
 }

@@ -1,16 +1,17 @@
-import { REDIS_KEYS, sensorName, type Logger } from '@p2pwall/common';
+import { REDIS_KEYS, decisionId, sensorName, type Logger } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { Redis } from 'ioredis';
+import { PeerBlocks } from '../blocklist/peer-blocks.js';
 import type { BlocklistWriter } from '../blocklist/writer.js';
 import type { RulesConfig } from '../correlate/config.js';
 import { MalformedBatchError, observeBatch, type BatchObservations } from '../correlate/observe.js';
 import { endpointAdditions, endpointFinding, entriesBlockedTally, hostAdditions, hostFindings, hostsReaching, knownClientCandidates, reachedPeers, windowEntries, type HostAggregates, type IsBlocked } from '../correlate/rules.js';
 import type { Allowlist } from '../decide/allowlist.js';
 import { allowCovers, coveringAllowIds } from '../decide/allow-entries.js';
-import { decisionId, type BrainDecision } from '../decide/decision.js';
+import type { BrainDecision } from '../decide/decision.js';
 import { markSimulated } from '../decide/simulation.js';
 import { fanoutDecision, hostDecision, mergeDecision, signatureDecisions, type DecideContext } from '../decide/make.js';
-import { peerToken, SecondLook } from './second-look.js';
+import { SecondLook } from './second-look.js';
 import { WindowMirrors } from './window-mirror.js';
 import { incidentUpdates, type BatchEvidence } from '../incidents/evidence.js';
 import { batchEvidence, incidentDecisions } from '../incidents/from-batch.js';
@@ -61,7 +62,7 @@ export interface ProcessorOptions {
 const MAX_MIRRORED_WINDOWS = 100_000;
 const MAX_MIRRORED_MEMBERS = 1_000_000;
 
-/** The aggregates of a window too small for corr.udp-fanout and corr.tcp-udp-pairs (see windowsFrom). */
+/** The aggregates of a window too small for correlate/udp-fanout and correlate/tcp-udp-pairs (see windowsFrom). */
 const NO_AGGREGATES: HostAggregates = { udp: { count: 0, unanswered: 0, firstSeenMs: 0, lastSeenMs: 0 }, pairs: { count: 0, firstSeenMs: 0, lastSeenMs: 0 } };
 
 /** What deciding on a merged batch needs: small, so that it is all a message keeps while Redis works. */
@@ -217,10 +218,11 @@ export class BatchProcessor {
       if (decision) decisions.push(decision);
     });
 
-    // corr.blocked-peers: only a window that just gained a blocked peer can newly reach the
+    // correlate/blocked-peers: only a window that just gained a blocked peer can newly reach the
     // threshold here; peers blocked later are caught by the sweep's second look (second-look.ts).
-    const decidedPeers = new Set(decisions.flatMap((d) => (d.scope === p2pwall.v1.Scope.SCOPE_HOST ? [] : (peerToken(d) ?? []))));
-    const isBlocked: IsBlocked = (endpoint, ip) => this.writer.isPeerBlocked(endpoint, ip, now) || decidedPeers.has(endpoint) || decidedPeers.has(ip);
+    const decidedPeers = new PeerBlocks();
+    for (const decision of decisions) decidedPeers.set(decision);
+    const isBlocked: IsBlocked = (endpoint, ip, transport) => this.writer.isPeerBlocked(endpoint, ip, transport, now) || decidedPeers.covers(endpoint, ip, transport, now);
     const reaching = hostsReaching(plan.reached, isBlocked);
     const minPeers = config.host.blockedPeers.minPeers;
     // Windows the merge did not return (too small for the other rules) are read back when they may hold enough blocked peers.
@@ -231,7 +233,7 @@ export class BatchProcessor {
 
     plan.hosts.forEach((ref, index) => {
       const { window, count } = merged.hosts[index]!;
-      // a window too small for corr.blocked-peers is not worth a second look (it is remembered once it grows)
+      // a window too small for correlate/blocked-peers is not worth a second look (it is remembered once it grows)
       if (count >= minPeers) this.secondLook.remember(ref.host, ctx.sensor, now + hostWindowMs, ref);
       const readBackWindow = readWindowOf.get(ref);
       const blockedEntries = reaching.has(ref.host) ? (window?.entries() ?? (readBackWindow && windowEntries(readBackWindow))) : undefined;

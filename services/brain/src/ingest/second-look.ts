@@ -1,7 +1,6 @@
-import { p2pwall } from '@p2pwall/proto';
 import type { Redis } from 'ioredis';
 import type { BlocklistWriter } from '../blocklist/writer.js';
-import { endpointKey, formatIp } from '../correlate/address.js';
+import { blockedPeer } from '@p2pwall/common';
 import type { RulesConfig } from '../correlate/config.js';
 import { entriesAggregates, entriesBlockedTally, evaluateHost, hostFindings, type Finding, type IsBlocked, type WindowEntry } from '../correlate/rules.js';
 import type { Allowlist } from '../decide/allowlist.js';
@@ -12,7 +11,7 @@ import { COPY_IS_EXACT, readWindows, type PeerTokens } from './state.js';
 import type { WindowMirrors } from './window-mirror.js';
 
 /**
- * The host rules' second look, on every sweep. A host rule such as corr.blocked-peers must not
+ * The host rules' second look, on every sweep. A host rule such as correlate/blocked-peers must not
  * depend on which batch was processed first (two replicas, or concurrent messages, see them in
  * any order): a host whose flows arrived before the peers it reached were blocked is caught here.
  * Only peers blocked since the last look (the writer names them: its own writes, and what its
@@ -26,19 +25,16 @@ const MAX_RECENT_HOSTS = 100_000;
 /** New peer blocks named to Redis at most; beyond this (a replica's first sweep reads the whole blocklist) every window is read. */
 const MAX_TOKENS = 2000;
 
-/** The peer a decision blocks, as flows and window members name it: `ip:port` (endpointKey), or the bare IP of a whole-address block. */
-export function peerToken(decision: BrainDecision): string | undefined {
-  const ip = formatIp(decision.ip);
-  if (ip === undefined) return undefined;
-  return decision.scope === p2pwall.v1.Scope.SCOPE_ENDPOINT ? endpointKey(ip, decision.port) : ip;
-}
-
+/**
+ * The peers the blocks name, as window members name them (whatever the transport blocked: the
+ * windows are filtered by these, and the rules then ask which flows each block covers).
+ */
 function peerTokens(decisions: readonly BrainDecision[]): PeerTokens {
   const endpoints: string[] = [];
   const ips: string[] = [];
   for (const decision of decisions) {
-    const token = peerToken(decision);
-    if (token !== undefined) (decision.scope === p2pwall.v1.Scope.SCOPE_ENDPOINT ? endpoints : ips).push(token);
+    const peer = blockedPeer(decision.id);
+    if (peer) (peer.whole ? ips : endpoints).push(peer.token);
   }
   return { endpoints, ips };
 }
@@ -51,7 +47,7 @@ function tokenTest(tokens: PeerTokens): (entry: WindowEntry) => boolean {
 }
 
 export class SecondLook {
-  /** Hosts with a live window large enough for corr.blocked-peers. */
+  /** Hosts with a live window large enough for correlate/blocked-peers. */
   private readonly hosts = new RecentHosts(MAX_RECENT_HOSTS);
 
   constructor(
@@ -80,7 +76,7 @@ export class SecondLook {
     const cutoffMs = nowMs - config.host.windowSeconds * 1000;
     const keys = hosts.map((h) => h.key);
     const windows = await readWindows(this.redis, keys, cutoffMs, config.host.blockedPeers.minPeers, tokens, keys.map((key) => this.mirrors.version(key)));
-    const isBlocked: IsBlocked = (endpoint, ip) => this.writer.isPeerBlocked(endpoint, ip, nowMs);
+    const isBlocked: IsBlocked = (endpoint, ip, transport) => this.writer.isPeerBlocked(endpoint, ip, transport, nowMs);
     const holdsToken = tokens && tokenTest(tokens);
     const out: BrainDecision[] = [];
     hosts.forEach((host, index) => {

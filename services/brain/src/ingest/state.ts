@@ -63,7 +63,7 @@ export function defineStateScripts(redis: Redis): void {
 const commands = (redis: Redis) => redis as unknown as StateCommands;
 
 /**
- * The smallest window corr.udp-fanout or corr.tcp-udp-pairs can fire on (udpFanout.minEndpoints
+ * The smallest window correlate/udp-fanout or correlate/tcp-udp-pairs can fire on (udpFanout.minEndpoints
  * members; a TCP and a UDP member per IP for the pairs): smaller windows stay in Redis.
  */
 export function windowsFrom(config: CorrelationConfig): number {
@@ -154,7 +154,7 @@ function flatAdditions(additions: readonly (readonly [string, Mark])[]): string[
   return out;
 }
 
-/** Peers to look for in windows: outside endpoints as endpointKey names them, and bare IPs (whole-address blocks). */
+/** Peers to look for in windows: outside endpoints as endpointText names them, and bare IPs (whole-address blocks). */
 export interface PeerTokens {
   endpoints: readonly string[];
   ips: readonly string[];

@@ -21,9 +21,9 @@ import type { Mark, TimedSet } from '../correlate/window.js';
 
 /** What the host rules read from a window after a merge. */
 export interface WindowView {
-  /** corr.udp-fanout's and corr.tcp-udp-pairs' aggregates (spans only when one of them fires). */
+  /** correlate/udp-fanout's and correlate/tcp-udp-pairs' aggregates (spans only when one of them fires). */
   aggregates(): HostAggregates;
-  /** Its readable members, for corr.blocked-peers' tally. */
+  /** Its readable members, for correlate/blocked-peers' tally. */
   entries(): Iterable<WindowEntry>;
 }
 

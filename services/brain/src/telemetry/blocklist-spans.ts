@@ -1,7 +1,8 @@
+import { originLabel } from '@p2pwall/common';
 import { SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
 import { p2pwall } from '@p2pwall/proto';
 import type { BrainDecision } from '../decide/decision.js';
-import { actionLabel, originLabel, scopeLabel } from './labels.js';
+import { actionLabel, scopeLabel } from './labels.js';
 
 /**
  * The writer's spans: "decision" around writing one decision (only decisions that go to Redis:

@@ -1,5 +1,6 @@
+import { originLabel } from '@p2pwall/common';
 import type { BrainDecision } from '../decide/decision.js';
-import { actionLabel, originLabel, scopeLabel } from './labels.js';
+import { actionLabel, scopeLabel } from './labels.js';
 
 export interface DecisionLabels {
   origin: string;

@@ -23,7 +23,7 @@ import { encodeBatch, ip } from '../support.js';
 const log = createLogger({ name: 'api-test', level: 'error' });
 const READ = 'read-token-for-tests-0001';
 const ADMIN = 'admin-token-for-tests-0001';
-const { Scope, Origin, Action, ChangeKind, Mode } = p2pwall.v1;
+const { Scope, Origin, Action, ChangeKind, Mode, Transport } = p2pwall.v1;
 
 let nats: NatsServer;
 let redisServer: RedisServer;
@@ -122,6 +122,7 @@ function fixture(over: Partial<BrainDecision> & Pick<BrainDecision, 'id' | 'scop
     expiresMs: now + 3_600_000,
     author: 'p2pwall-brain',
     simulated: false,
+    transport: Transport.TRANSPORT_BOTH,
     ...over,
   };
 }
@@ -210,6 +211,30 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
 
     const again = await del<ErrorView>(`/v1/decisions/${encodeURIComponent('endpoint:198.51.100.7:1214')}`);
     expect(again).toMatchObject({ status: 404, body: { statusCode: 404, error: 'Not Found', message: 'no decision endpoint:198.51.100.7:1214' } });
+  });
+
+  it('a manual block for one transport has an id of its own beside the block for both, and reaches the sensors with its transport', async () => {
+    const before = await streamEnd();
+    const udp = await post<DecisionView>('/v1/decisions', { scope: 'endpoint', value: '198.51.100.8:1214', transport: 'udp', reason: 'udp flood from it' });
+    expect(udp).toMatchObject({ status: 201, body: { id: 'endpoint:udp:198.51.100.8:1214', scope: 'endpoint', value: '198.51.100.8:1214', transport: 'udp', origin: 'manual', evidence: { rules: ['operator/manual'] } } });
+    const both = await post<DecisionView>('/v1/decisions', { scope: 'endpoint', value: '198.51.100.8:1214', reason: 'and everything else' });
+    expect(both.body).toMatchObject({ id: 'endpoint:198.51.100.8:1214', transport: 'both' });
+    const tcpWhole = await post<DecisionView>('/v1/decisions', { scope: 'ip', value: '2001:db8::8', transport: 'tcp', reason: 'tcp only' });
+    expect(tcpWhole.body).toMatchObject({ id: 'ip:tcp:2001:db8::8', transport: 'tcp' });
+    const changes = await changesAfter(before);
+    expect(changes.map((c) => [c.decisionId, c.decision!.transport])).toEqual([
+      ['endpoint:udp:198.51.100.8:1214', Transport.TRANSPORT_UDP],
+      ['endpoint:198.51.100.8:1214', Transport.TRANSPORT_BOTH],
+      ['ip:tcp:2001:db8::8', Transport.TRANSPORT_TCP],
+    ]);
+    const why = await get<PeerView>('/v1/peers/198.51.100.8:1214', READ);
+    expect(why.body.blocked).toBe(true);
+    expect(why.body.decisions.map((d) => [d.id, d.transport]).sort()).toEqual([['endpoint:198.51.100.8:1214', 'both'], ['endpoint:udp:198.51.100.8:1214', 'udp']]);
+    expect((await get<PeerView>('/v1/peers/2001:db8::8', READ)).body.decisions.map((d) => d.id)).toEqual(['ip:tcp:2001:db8::8']);
+    expect((await del(`/v1/decisions/${encodeURIComponent('endpoint:udp:198.51.100.8:1214')}`)).status).toBe(200);
+    expect(await stored('endpoint:udp:198.51.100.8:1214')).toBe(false);
+    expect(await stored('endpoint:198.51.100.8:1214')).toBe(true); // unblocking UDP leaves the block for both
+    for (const id of ['endpoint:198.51.100.8:1214', 'ip:tcp:2001:db8::8']) expect((await del(`/v1/decisions/${encodeURIComponent(id)}`)).status).toBe(200);
   });
 
   it('a manual block replaces the block the brain decided from a sensor, keeping its evidence', async () => {
@@ -353,6 +378,10 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
       expect(await bad('POST', path, { ...block, colour: 'red' }, 'body/colour')).toMatch(/not a known field/);
       expect(await bad('POST', path, [block], 'body')).toMatch(/must be object/);
     }
+    expect(await bad('POST', '/v1/decisions', { ...block, transport: 'sctp' }, 'body/transport')).toMatch(/must be one of tcp, udp, both/);
+    expect(await bad('POST', '/v1/decisions', { ...block, transport: 'UDP' }, 'body/transport')).toMatch(/must be one of tcp, udp, both/);
+    expect(await bad('POST', '/v1/decisions', { ...block, scope: 'host', value: '192.168.1.5', site: 'site-a', transport: 'udp' }, 'body/transport')).toMatch(/a host lock holds for every transport/);
+    expect(await bad('POST', '/v1/allowlist', { ...block, transport: 'udp' }, 'body/transport')).toMatch(/not a known field/);
     const invalidJson = await call<ErrorView>('POST', '/v1/decisions', { rawBody: '{"scope":' });
     expect(invalidJson).toMatchObject({ status: 400, body: { statusCode: 400, message: expect.stringMatching(/JSON/) } });
     expect(await stored('endpoint:198.51.100.99:1214')).toBe(false);
@@ -404,7 +433,7 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
     const config = brainConfig();
     const store = new IncidentStore(redis, { quietMs: config.incidents.quietSeconds * 1000, retentionMs: 86_400_000, maxSamples: 3, listItems: 5 });
     const t0 = Date.now() - 3_600_000;
-    const flow = (site: string, host: string, peer: string, ts: number, app = 'fasttrack'): IncidentFlow => ({ site, hostIp: host, endpoint: peer, outsideIp: peer.split(':')[0]!, protocol: 17, app, rules: ['ft.udp-probe'], firstSeenMs: ts - 10, lastSeenMs: ts, packetsOut: 1, packetsIn: 0, bytesOut: 40, bytesIn: 0, droppedPackets: 1, dropped: true, ongoing: false });
+    const flow = (site: string, host: string, peer: string, ts: number, app = 'fasttrack'): IncidentFlow => ({ site, hostIp: host, endpoint: peer, outsideIp: peer.split(':')[0]!, protocol: 17, app, rules: ['fasttrack/udp-ping'], firstSeenMs: ts - 10, lastSeenMs: ts, packetsOut: 1, packetsIn: 0, bytesOut: 40, bytesIn: 0, droppedPackets: 1, dropped: true, ongoing: false });
     const hosts = Array.from({ length: 7 }, (_, i) => `10.9.0.${i + 1}`);
     for (const [i, host] of hosts.entries()) {
       const site = i < 4 ? 'inc-a' : 'inc-b';
@@ -447,7 +476,7 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
     expect(first!.samples).toBeUndefined();
     const one = await get<IncidentView>(`/v1/incidents/${encodeURIComponent(first!.id)}`, READ);
     expect(one.status).toBe(200);
-    expect(one.body).toMatchObject({ id: first!.id, site: 'inc-a', host: '10.9.0.1', protocol: 'fasttrack', gateways: ['gw1'], evidence: [{ rule: 'ft.udp-probe', count: 1 }], peers: { count: 1, sample: ['203.0.113.100:1214'] } });
+    expect(one.body).toMatchObject({ id: first!.id, site: 'inc-a', host: '10.9.0.1', protocol: 'fasttrack', gateways: ['gw1'], evidence: [{ rule: 'fasttrack/udp-ping', count: 1 }], peers: { count: 1, sample: ['203.0.113.100:1214'] } });
     expect(one.body.samples).toMatchObject([{ gateway: 'gw1', peer: '203.0.113.100:1214', app: 'fasttrack', verdict: 'drop' }]);
 
     expect((await get<HostView>('/v1/hosts/10.9.0.5?site=inc-b', READ)).body.incidents.map((i) => i.host)).toEqual(['10.9.0.5']);

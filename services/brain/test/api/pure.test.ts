@@ -1,14 +1,15 @@
+import { allowId } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import { describe, expect, it } from 'vitest';
 import { allowView, decisionView, sensorView } from '../../src/api/convert.js';
 import { BadCursorError, pageNewestFirst } from '../../src/api/page.js';
 import { allowSchema, decisionSchema, sensorSchema } from '../../src/api/schemas.js';
 import { parsePeer, parseTarget } from '../../src/api/target.js';
-import { allowCovers, allowId, coveredBlockIds, coveringAllowIds } from '../../src/decide/allow-entries.js';
+import { allowCovers, coveredBlockIds, coveringAllowIds } from '../../src/decide/allow-entries.js';
 import { NEVER_EXPIRES_MS, type BrainDecision } from '../../src/decide/decision.js';
 import { ip } from '../support.js';
 
-const { Scope, Origin, Action, Mode } = p2pwall.v1;
+const { Scope, Origin, Action, Mode, Transport } = p2pwall.v1;
 const T = Date.parse('2026-05-01T12:00:00Z');
 
 function decision(over: Partial<BrainDecision> & Pick<BrainDecision, 'id' | 'scope'>): BrainDecision {
@@ -19,11 +20,12 @@ function decision(over: Partial<BrainDecision> & Pick<BrainDecision, 'id' | 'sco
     origin: Origin.ORIGIN_SIGNATURE,
     action: Action.ACTION_BLOCK,
     reason: 'test',
-    evidence: { hosts: ['a/192.168.1.5'], sites: ['a'], sensors: ['a/gw1/0'], rules: ['ft.udp-probe'], count: 1, firstSeenMs: T - 1000, lastSeenMs: T },
+    evidence: { hosts: ['a/192.168.1.5'], sites: ['a'], sensors: ['a/gw1/0'], rules: ['fasttrack/udp-ping'], count: 1, firstSeenMs: T - 1000, lastSeenMs: T },
     createdMs: T,
     expiresMs: T + 60_000,
     author: 'p2pwall-brain',
     simulated: false,
+    transport: Transport.TRANSPORT_BOTH,
     ...over,
   };
 }
@@ -39,6 +41,10 @@ describe('API targets', () => {
     expect(ok(parseTarget('endpoint', '[2001:DB8:0::1]:6346', undefined))).toMatchObject({ ip: '2001:db8::1', port: 6346, blockId: 'endpoint:[2001:db8::1]:6346' });
     expect(ok(parseTarget('ip', '2001:db8:0:0::9', undefined)).blockId).toBe('ip:2001:db8::9');
     expect(ok(parseTarget('host', '192.168.2.6', 'b')).blockId).toBe('host:b:192.168.2.6');
+    expect(ok(parseTarget('endpoint', '203.0.113.9:1214', undefined, 'udp'))).toMatchObject({ transport: 'udp', blockId: 'endpoint:udp:203.0.113.9:1214' });
+    expect(ok(parseTarget('ip', '2001:db8::9', undefined, 'tcp'))).toMatchObject({ transport: 'tcp', blockId: 'ip:tcp:2001:db8::9' });
+    expect(ok(parseTarget('ip', '2001:db8::9', undefined, 'both'))).toMatchObject({ transport: 'both', blockId: 'ip:2001:db8::9' });
+    expect(ok(parseTarget('host', '192.168.2.6', 'b', 'both'))).toMatchObject({ transport: 'both', blockId: 'host:b:192.168.2.6' });
     expect(parsePeer('198.51.100.1')).toMatchObject({ port: 0 });
     expect(parsePeer('[::1]:80')).toMatchObject({ address: { ip: '::1' }, port: 80 });
   });
@@ -53,6 +59,7 @@ describe('API targets', () => {
     expect(parseTarget('ip', 'example.org', undefined)).toMatchObject({ field: 'value' });
     expect(parseTarget('host', '192.168.2.6', undefined)).toEqual({ field: 'site', error: expect.stringMatching(/needs the site/) });
     expect(parseTarget('ip', '203.0.113.9', 'a')).toMatchObject({ field: 'site' });
+    expect(parseTarget('host', '192.168.2.6', 'b', 'udp')).toEqual({ field: 'transport', error: expect.stringMatching(/a host lock holds for every transport/) });
     expect(parsePeer('[::1]')).toHaveProperty('error');
   });
 });
@@ -77,21 +84,37 @@ describe('allow entries', () => {
     expect(allowCovers(allow(whole), allow(endpoint))).toBe(false);
   });
 
+  it('for both transports cover blocks of every transport; for one transport, blocks of that transport only', () => {
+    const udpEndpoint = { ...endpoint, id: 'endpoint:udp:203.0.113.9:1214', transport: Transport.TRANSPORT_UDP };
+    const tcpWhole = { ...whole, id: 'ip:tcp:203.0.113.9', transport: Transport.TRANSPORT_TCP };
+    expect(allowCovers(allow(endpoint), udpEndpoint)).toBe(true);
+    expect(allowCovers(allow(whole), udpEndpoint)).toBe(true);
+    expect(allowCovers(allow(whole), tcpWhole)).toBe(true);
+    expect(allowCovers(allow(udpEndpoint), udpEndpoint)).toBe(true);
+    expect(allowCovers(allow(udpEndpoint), endpoint)).toBe(false);
+    expect(allowCovers(allow(tcpWhole), udpEndpoint)).toBe(false);
+    expect(allowCovers(allow(tcpWhole), { ...udpEndpoint, transport: Transport.TRANSPORT_TCP })).toBe(true);
+    expect(coveringAllowIds(udpEndpoint)).toEqual(['allow:endpoint:203.0.113.9:1214', 'allow:ip:203.0.113.9', 'allow:endpoint:udp:203.0.113.9:1214', 'allow:ip:udp:203.0.113.9']);
+    expect(coveringAllowIds(tcpWhole)).toEqual(['allow:ip:203.0.113.9', 'allow:ip:tcp:203.0.113.9']);
+  });
+
   it('name the ids to look up and to remove', () => {
     expect(coveringAllowIds(hostLock)).toEqual(['allow:host:b:192.168.2.6']);
     expect(coveringAllowIds(endpoint)).toEqual(['allow:endpoint:203.0.113.9:1214', 'allow:ip:203.0.113.9']);
     expect(coveringAllowIds(whole)).toEqual(['allow:ip:203.0.113.9']);
-    expect(coveredBlockIds(allow(whole))).toEqual({ ids: ['ip:203.0.113.9'], endpointPrefix: 'endpoint:203.0.113.9:' });
-    expect(coveredBlockIds(allow({ ...whole, ip: ip('2001:db8::1') }))).toEqual({ ids: ['ip:2001:db8::1'], endpointPrefix: 'endpoint:[2001:db8::1]:' });
-    expect(coveredBlockIds(allow(endpoint))).toEqual({ ids: ['endpoint:203.0.113.9:1214'], endpointPrefix: null });
-    expect(coveredBlockIds(allow(hostLock))).toEqual({ ids: ['host:b:192.168.2.6'], endpointPrefix: null });
+    const sorted = ({ ids, endpointPrefixes }: { ids: string[]; endpointPrefixes: string[] }) => ({ ids: [...ids].sort(), endpointPrefixes: [...endpointPrefixes].sort() });
+    expect(sorted(coveredBlockIds(allow(whole)))).toEqual({ ids: ['ip:203.0.113.9', 'ip:tcp:203.0.113.9', 'ip:udp:203.0.113.9'], endpointPrefixes: ['endpoint:203.0.113.9:', 'endpoint:tcp:203.0.113.9:', 'endpoint:udp:203.0.113.9:'] });
+    expect(sorted(coveredBlockIds(allow({ ...whole, ip: ip('2001:db8::1') })))).toEqual({ ids: ['ip:2001:db8::1', 'ip:tcp:2001:db8::1', 'ip:udp:2001:db8::1'], endpointPrefixes: ['endpoint:[2001:db8::1]:', 'endpoint:tcp:[2001:db8::1]:', 'endpoint:udp:[2001:db8::1]:'] });
+    expect(sorted(coveredBlockIds(allow(endpoint)))).toEqual({ ids: ['endpoint:203.0.113.9:1214', 'endpoint:tcp:203.0.113.9:1214', 'endpoint:udp:203.0.113.9:1214'], endpointPrefixes: [] });
+    expect(coveredBlockIds(allow(hostLock))).toEqual({ ids: ['host:b:192.168.2.6'], endpointPrefixes: [] });
   });
 });
 
 describe('views', () => {
   it('decision and allow views: times in ISO 8601, a permanent entry expires null; every schema property is filled', () => {
     const view = decisionView(decision({ id: 'endpoint:[2001:db8::1]:6346', scope: Scope.SCOPE_ENDPOINT, ip: ip('2001:db8::1'), port: 6346 }));
-    expect(view).toMatchObject({ scope: 'endpoint', value: '[2001:db8::1]:6346', ip: '2001:db8::1', port: 6346, origin: 'signature', action: 'block', created: '2026-05-01T12:00:00.000Z', expires: '2026-05-01T12:01:00.000Z' });
+    expect(view).toMatchObject({ scope: 'endpoint', value: '[2001:db8::1]:6346', ip: '2001:db8::1', port: 6346, transport: 'both', origin: 'signature', action: 'block', created: '2026-05-01T12:00:00.000Z', expires: '2026-05-01T12:01:00.000Z' });
+    expect(decisionView(decision({ id: 'endpoint:udp:[2001:db8::1]:6346', scope: Scope.SCOPE_ENDPOINT, ip: ip('2001:db8::1'), port: 6346, transport: Transport.TRANSPORT_UDP })).transport).toBe('udp');
     expect(view.evidence).toMatchObject({ firstSeen: '2026-05-01T11:59:59.000Z', lastSeen: '2026-05-01T12:00:00.000Z' });
     expect(Object.keys(view).sort()).toEqual(Object.keys(decisionSchema['properties'] as object).sort());
     const manual = decision({ id: 'allow:ip:203.0.113.9', scope: Scope.SCOPE_IP, action: Action.ACTION_ALLOW, origin: Origin.ORIGIN_MANUAL, expiresMs: NEVER_EXPIRES_MS, evidence: { hosts: [], sites: [], sensors: [], rules: [], count: 0, firstSeenMs: 0, lastSeenMs: 0 } });

@@ -187,8 +187,8 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
 
     const table = await asReader(['decisions', 'list', '--origin', 'manual']);
     expect(table.code).toBe(0);
-    expect(table.stdout.split('\n')[0]).toMatch(/^ID +SCOPE +VALUE +SITE +ORIGIN +ACTION +REASON +RULES +CREATED +EXPIRES +AUTHOR$/);
-    expect(table.stdout).toMatch(/endpoint:198\.51\.100\.9:1214 +endpoint +198\.51\.100\.9:1214 +\* +manual +block +seen at HQ +- +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \((\d+s ago|now)\) +\d{4}-.*\(in 23h\) +alice\n/);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ID +SCOPE +VALUE +TRANSPORT +SITE +ORIGIN +ACTION +REASON +RULES +CREATED +EXPIRES +AUTHOR$/);
+    expect(table.stdout).toMatch(/endpoint:198\.51\.100\.9:1214 +endpoint +198\.51\.100\.9:1214 +both +\* +manual +block +seen at HQ +operator\/manual +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \((\d+s ago|now)\) +\d{4}-.*\(in 23h\) +alice\n/);
     const listed = json<Page<DecisionView>>(await asReader(['decisions', 'list', '--origin', 'manual', '--value', '[2001:db8::9]:6346', '--json']));
     expect(listed.items.map((d) => d.id)).toEqual(['endpoint:[2001:db8::9]:6346']);
 
@@ -201,6 +201,26 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
     // The sensors follow the change stream: both the add and the removal are on it.
     const changes = (await redis.xrange(REDIS_KEYS.blocklistChanges, '-', '+')).map(([, fields]) => fields.join(' '));
     expect(changes.some((c) => c.includes('endpoint:[2001:db8::9]:6346'))).toBe(true);
+  });
+
+  it('decisions add and delete take --transport: a UDP-only block has its own id, shown in the list', async () => {
+    const udp = json<DecisionView>(await asAdmin(['decisions', 'add', '--endpoint', '198.51.100.10:1214', '--transport', 'udp', '--reason', 'udp only', '--json']));
+    expect(udp).toMatchObject({ id: 'endpoint:udp:198.51.100.10:1214', transport: 'udp', origin: 'manual' });
+    const table = await asReader(['decisions', 'list', '--value', '198.51.100.10:1214']);
+    expect(table.stdout).toMatch(/^ID +SCOPE +VALUE +TRANSPORT /);
+    expect(table.stdout).toMatch(/\nendpoint:udp:198\.51\.100\.10:1214 +endpoint +198\.51\.100\.10:1214 +udp +\* +manual /);
+    const shown = await asReader(['peers', 'show', '198.51.100.10:1214']);
+    expect(shown.stdout).toMatch(/transport: +udp\n/);
+    const wrongTransport = await asAdmin(['decisions', 'delete', '--endpoint', '198.51.100.10:1214']);
+    expect(wrongTransport.code).toBe(2);
+    expect(wrongTransport.stderr).toMatch(/\(404\): no decision endpoint:198\.51\.100\.10:1214\n$/);
+    expect(await asAdmin(['decisions', 'delete', '--endpoint', '198.51.100.10:1214', '--transport', 'udp'])).toMatchObject({ code: 0, stdout: 'removed endpoint:udp:198.51.100.10:1214\n' });
+    expect(await redis.hexists(REDIS_KEYS.decisions, 'endpoint:udp:198.51.100.10:1214')).toBe(0);
+    const badTransport = await asAdmin(['decisions', 'add', '--ip', '198.51.100.10', '--transport', 'quic', '--reason', 'r']);
+    expect(badTransport.code).toBe(1);
+    expect(badTransport.stderr).toMatch(/option '--transport <transport>' argument 'quic' is invalid\. Allowed choices are tcp, udp, both\./);
+    const badId = await asAdmin(['decisions', 'delete', 'endpoint:both:198.51.100.10:1214']);
+    expect(badId).toMatchObject({ code: 1, stderr: expect.stringMatching(/^p2pwall decisions delete: "endpoint:both:198\.51\.100\.10:1214" is not a decision id/) });
   });
 
   it('refuses bad input: the command line at once (exit 1), the brain naming the field (exit 2)', async () => {

@@ -38,10 +38,11 @@ const decision: DecisionView = {
   ip: '198.51.100.9',
   port: 1214,
   site: '',
+  transport: 'both',
   origin: 'signature',
   action: 'block',
   reason: 'learned from a FastTrack client\'s peer cache',
-  evidence: { hosts: ['site-a/192.168.1.5'], sites: ['site-a'], sensors: ['site-a/gw1/0'], rules: ['udp-ping'], count: 3, firstSeen: '2026-11-25T10:02:03Z', lastSeen: '2026-11-25T10:02:04Z' },
+  evidence: { hosts: ['site-a/192.168.1.5'], sites: ['site-a'], sensors: ['site-a/gw1/0'], rules: ['fasttrack/udp-ping'], count: 3, firstSeen: '2026-11-25T10:02:03Z', lastSeen: '2026-11-25T10:02:04Z' },
   created: '2026-11-25T10:02:04Z',
   expires: '2026-12-02T10:02:04Z',
   author: 'p2pwall-brain',
@@ -71,13 +72,15 @@ describe('p2pwall CLI views as text', () => {
 
   it('lists decisions and allow entries; "never" for no expiry, "*" for every site', () => {
     const text = decisionsTable([decision, { ...decision, id: 'x', simulated: true, expires: null }], NOW);
-    expect(text.split('\n')[1]).toMatch(/^endpoint:198\.51\.100\.9:1214 +endpoint +198\.51\.100\.9:1214 +\* +signature +block +learned from a FastTrack client's peer … +udp-ping +2026-11-25 10:02:04Z \(2m ago\) +2026-12-02 10:02:04Z \(in 6d\) +p2pwall-brain$/);
+    expect(text.split('\n')[0]).toMatch(/^ID +SCOPE +VALUE +TRANSPORT +SITE +ORIGIN/);
+    expect(text.split('\n')[1]).toMatch(/^endpoint:198\.51\.100\.9:1214 +endpoint +198\.51\.100\.9:1214 +both +\* +signature +block +learned from a FastTrack client's peer … +fasttrack\/udp-ping +2026-11-25 10:02:04Z \(2m ago\) +2026-12-02 10:02:04Z \(in 6d\) +p2pwall-brain$/);
+    expect(decisionsTable([{ ...decision, id: 'endpoint:udp:198.51.100.9:1214', transport: 'udp' }], NOW).split('\n')[1]).toMatch(/^endpoint:udp:198\.51\.100\.9:1214 +endpoint +198\.51\.100\.9:1214 +udp +\* +signature/);
     expect(text.split('\n')[2]).toMatch(/block \(simulated\).* never +p2pwall-brain$/);
     expect(allowTable([allow], NOW)).toMatch(/allow:host:site-a:192\.168\.1\.20 +host +192\.168\.1\.20 +site-a +the build server +ops +2026-11-25 09:05:03Z \(1h ago\) +never\n$/);
     expect(decisionsTable([], NOW)).toBe('no decisions\n');
-    const manual: DecisionView = { ...decision, id: 'ip:198.51.100.7', origin: 'manual', evidence: { hosts: [], sites: [], sensors: [], rules: [], count: 0, firstSeen: null, lastSeen: null }, expires: null, author: 'alice' };
+    const manual: DecisionView = { ...decision, id: 'ip:tcp:198.51.100.7', scope: 'ip', value: '198.51.100.7', ip: '198.51.100.7', port: 0, transport: 'tcp', origin: 'manual', evidence: { hosts: [], sites: [], sensors: [], rules: ['operator/manual'], count: 0, firstSeen: null, lastSeen: null }, expires: null, author: 'alice' };
     expect(decisionBlocks([manual, manual], NOW, '')).toBe(
-      'id:       ip:198.51.100.7\naction:   block endpoint 198.51.100.9:1214\norigin:   manual\nreason:   learned from a FastTrack client\'s peer cache\ncreated:  2026-11-25 10:02:04Z (2m ago) by alice\nexpires:  never\n'.repeat(2).replace('never\nid', 'never\n\nid'),
+      'id:         ip:tcp:198.51.100.7\naction:     block ip 198.51.100.7\ntransport:  tcp\norigin:     manual\nreason:     learned from a FastTrack client\'s peer cache\nrules:      operator/manual\ncreated:    2026-11-25 10:02:04Z (2m ago) by alice\nexpires:    never\n'.repeat(2).replace('never\nid', 'never\n\nid'),
     );
     expect(allowTable([], NOW)).toBe('no allowlist entries\n');
   });
@@ -102,6 +105,7 @@ describe('p2pwall CLI views as text', () => {
     const text = hostBlock(host, NOW);
     expect(text).toContain('Host 192.168.1.5 (every site)\n\nLocked at site-a:\n');
     expect(text).toContain('action:         block host 192.168.1.5 at site site-a');
+    expect(text).not.toContain('transport:'); // a host lock holds the whole host
     expect(text).not.toContain('Other decisions');
     expect(text).toContain('allow:host:site-a:192.168.1.20  host 192.168.1.20 at site site-a  "the build server" by ops, expires never');
     expect(text).toContain('Incidents (1):\n  inc-1');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CtlError, EXIT } from '../../src/ctl/client.js';
-import { allowAddBody, allowQuery, decisionAddBody, decisionsQuery, incidentsQuery, paths } from '../../src/ctl/requests.js';
+import { allowAddBody, allowQuery, decisionAddBody, decisionDeleteId, decisionsQuery, incidentsQuery, paths } from '../../src/ctl/requests.js';
 import { endpointArgument, ipArgument, parseTarget, peerArgument, targetText } from '../../src/ctl/target.js';
 
 function usageError(run: () => unknown): string {
@@ -74,6 +74,27 @@ describe('p2pwall CLI arguments → API requests', () => {
     expect(usageError(() => decisionAddBody({ host: '10.0.0.1', reason: 'r' }, 'a'))).toMatch(/needs --site/);
     expect(usageError(() => decisionAddBody({ ip: '1.2.3.4', site: 's', reason: 'r' }, 'a'))).toMatch(/--site only goes with a host/);
     expect(usageError(() => decisionAddBody({ ip: '1.2.3.4', reason: '  ' }, 'a'))).toMatch(/--reason is required/);
+  });
+
+  it('sends --transport with --endpoint or --ip (none: the brain blocks both), never with --host', () => {
+    expect(decisionAddBody({ endpoint: '198.51.100.9:1214', transport: 'udp', reason: 'r' }, 'alice')).toEqual({ scope: 'endpoint', value: '198.51.100.9:1214', transport: 'udp', reason: 'r', author: 'alice' });
+    expect(decisionAddBody({ ip: '198.51.100.9', transport: 'both', reason: 'r' }, 'alice')).toMatchObject({ scope: 'ip', transport: 'both' });
+    expect(decisionAddBody({ ip: '198.51.100.9', reason: 'r' }, 'alice')).not.toHaveProperty('transport');
+    expect(usageError(() => decisionAddBody({ host: '10.0.0.1', site: 's', transport: 'tcp', reason: 'r' }, 'a'))).toMatch(/--transport goes with --endpoint or --ip/);
+  });
+
+  it('names the decision to delete by its id, or by what it blocks and for which transport', () => {
+    expect(decisionDeleteId('endpoint:udp:198.51.100.9:1214', {})).toBe('endpoint:udp:198.51.100.9:1214');
+    expect(decisionDeleteId(undefined, { endpoint: '198.51.100.9:1214' })).toBe('endpoint:198.51.100.9:1214');
+    expect(decisionDeleteId(undefined, { endpoint: '[2001:db8::9]:6346', transport: 'udp' })).toBe('endpoint:udp:[2001:db8::9]:6346');
+    expect(decisionDeleteId(undefined, { ip: '198.51.100.9', transport: 'tcp' })).toBe('ip:tcp:198.51.100.9');
+    expect(decisionDeleteId(undefined, { host: '192.168.1.5', site: 'site-a' })).toBe('host:site-a:192.168.1.5');
+    expect(usageError(() => decisionDeleteId(undefined, {}))).toMatch(/exactly one of --endpoint IP:PORT, --ip IP or --host IP --site S, or a decision id/);
+    expect(usageError(() => decisionDeleteId('ip:198.51.100.9', { ip: '198.51.100.9' }))).toMatch(/not both/);
+    expect(usageError(() => decisionDeleteId('endpoint:sctp:198.51.100.9:1214', {}))).toMatch(/is not a decision id/);
+    expect(usageError(() => decisionDeleteId(undefined, { host: '192.168.1.5' }))).toMatch(/--host needs --site/);
+    expect(usageError(() => decisionDeleteId(undefined, { host: '192.168.1.5', site: 's', transport: 'udp' }))).toMatch(/--transport goes with --endpoint or --ip/);
+    expect(usageError(() => decisionDeleteId(undefined, { ip: '198.51.100.9', site: 's' }))).toMatch(/--site only goes with --host/);
   });
 
   it('derives the allowlist scope from the target and --site, or takes --scope', () => {

@@ -1,5 +1,8 @@
+import { p2pwall } from '@p2pwall/proto';
 import { describe, expect, it } from 'vitest';
+import type { BrainDecision } from '../../src/decide/decision.js';
 import { incidentUpdates, UNKNOWN_PROTOCOL, type IncidentFlow } from '../../src/incidents/evidence.js';
+import { incidentDecisions } from '../../src/incidents/from-batch.js';
 
 const flow = (over: Partial<IncidentFlow>): IncidentFlow => ({
   site: 'a',
@@ -25,12 +28,12 @@ const empty = { gateway: 'gw1', flows: [], clients: [], peers: [], decisions: []
 
 describe('incidentUpdates', () => {
   it('a client identification opens an episode of its protocol with its rules', () => {
-    const [update, ...rest] = incidentUpdates({ ...empty, clients: [{ site: 'a', hostIp: '192.168.1.5', protocol: 'fasttrack', rules: ['ft.udp-probe', 'ft.tcp-hello'], tsMs: 1500 }] }, 5);
+    const [update, ...rest] = incidentUpdates({ ...empty, clients: [{ site: 'a', hostIp: '192.168.1.5', protocol: 'fasttrack', rules: ['fasttrack/udp-ping', 'fasttrack/encrypted-handshake'], tsMs: 1500 }] }, 5);
     expect(rest).toEqual([]);
     expect(update).toMatchObject({ site: 'a', hostIp: '192.168.1.5', protocol: 'fasttrack', opens: true, firstSeenMs: 1500, lastSeenMs: 1500, gateway: 'gw1' });
     expect([...update!.rules]).toEqual([
-      ['ft.udp-probe', 1],
-      ['ft.tcp-hello', 1],
+      ['fasttrack/udp-ping', 1],
+      ['fasttrack/encrypted-handshake', 1],
     ]);
   });
 
@@ -39,8 +42,8 @@ describe('incidentUpdates', () => {
       {
         ...empty,
         flows: [
-          flow({ app: 'fasttrack', rules: ['ft.tcp-hello'] }),
-          flow({ app: 'fasttrack', rules: ['ft.tcp-hello'], endpoint: '203.0.113.8:2000', outsideIp: '203.0.113.8', firstSeenMs: 900, lastSeenMs: 2500 }),
+          flow({ app: 'fasttrack', rules: ['fasttrack/encrypted-handshake'] }),
+          flow({ app: 'fasttrack', rules: ['fasttrack/encrypted-handshake'], endpoint: '203.0.113.8:2000', outsideIp: '203.0.113.8', firstSeenMs: 900, lastSeenMs: 2500 }),
           flow({ hostIp: '192.168.1.20', endpoint: '203.0.113.250:80' }),
         ],
       },
@@ -49,16 +52,16 @@ describe('incidentUpdates', () => {
     expect(updates).toHaveLength(1);
     const [update] = updates;
     expect(update).toMatchObject({ protocol: 'fasttrack', opens: true, firstSeenMs: 900, lastSeenMs: 2500, bytes: 1000, flows: 2, attemptsBlocked: 0 });
-    expect([...update!.rules]).toEqual([['ft.tcp-hello', 2]]);
+    expect([...update!.rules]).toEqual([['fasttrack/encrypted-handshake', 2]]);
     expect([...update!.peers.keys()]).toEqual(['203.0.113.7:1214', '203.0.113.8:2000']);
     expect(update!.samples).toHaveLength(1);
     expect(update!.samples[0]).toMatchObject({ gateway: 'gw1', protocol: 'tcp', peer: '203.0.113.7:1214', verdict: 'accept', bytesIn: 200 });
   });
 
   it('an interim summary adds its peer, times, rules and sample, but no counts (the final summary repeats them)', () => {
-    const [update] = incidentUpdates({ ...empty, flows: [flow({ app: 'fasttrack', rules: ['ft.tcp-hello'], ongoing: true, dropped: true, droppedPackets: 2 })] }, 5);
+    const [update] = incidentUpdates({ ...empty, flows: [flow({ app: 'fasttrack', rules: ['fasttrack/encrypted-handshake'], ongoing: true, dropped: true, droppedPackets: 2 })] }, 5);
     expect(update).toMatchObject({ protocol: 'fasttrack', opens: true, bytes: 0, flows: 0, attemptsBlocked: 0 });
-    expect([...update!.rules]).toEqual([['ft.tcp-hello', 0]]);
+    expect([...update!.rules]).toEqual([['fasttrack/encrypted-handshake', 0]]);
     expect([...update!.peers.keys()]).toEqual(['203.0.113.7:1214']);
     expect(update!.samples).toHaveLength(1);
   });
@@ -90,16 +93,39 @@ describe('incidentUpdates', () => {
       {
         ...empty,
         decisions: [
-          { id: 'host:b:192.168.2.6', hosts: ['b/192.168.2.6'], findings: ['corr.blocked-peers'], tsMs: 50 },
+          { id: 'host:b:192.168.2.6', hosts: ['b/192.168.2.6'], findings: ['correlate/blocked-peers'], tsMs: 50 },
           { id: 'endpoint:198.51.100.4:1214', hosts: ['a/192.168.1.5', 'b/192.168.2.9'], findings: [], tsMs: 60 },
         ],
       },
       5,
     );
     expect(updates.map((u) => [u.site, u.hostIp, u.protocol, u.opens, [...u.rules.keys()], [...u.decisions.keys()]])).toEqual([
-      ['b', '192.168.2.6', UNKNOWN_PROTOCOL, true, ['corr.blocked-peers'], ['host:b:192.168.2.6']],
+      ['b', '192.168.2.6', UNKNOWN_PROTOCOL, true, ['correlate/blocked-peers'], ['host:b:192.168.2.6']],
       ['a', '192.168.1.5', UNKNOWN_PROTOCOL, false, [], ['endpoint:198.51.100.4:1214']],
       ['b', '192.168.2.9', UNKNOWN_PROTOCOL, false, [], ['endpoint:198.51.100.4:1214']],
     ]);
+  });
+
+  it('takes the correlation rules of a payload-free host lock as its findings, and no other rule', () => {
+    const { Scope, Origin, Action, Transport } = p2pwall.v1;
+    const lock = (origin: p2pwall.v1.Origin, scope = Scope.SCOPE_HOST): BrainDecision => ({
+      id: 'host:b:192.168.2.6',
+      scope,
+      ip: Uint8Array.from([192, 168, 2, 6]),
+      port: 0,
+      site: 'b',
+      origin,
+      action: Action.ACTION_BLOCK,
+      reason: 'r',
+      evidence: { hosts: ['b/192.168.2.6'], sites: ['b'], sensors: [], rules: ['correlate/blocked-peers', 'correlate/udp-fanout', 'correlate', 'fasttrack/udp-ping', 'operator/manual'], count: 1, firstSeenMs: 0, lastSeenMs: 0 },
+      createdMs: 0,
+      expiresMs: 1,
+      author: 'a',
+      simulated: false,
+      transport: Transport.TRANSPORT_BOTH,
+    });
+    expect(incidentDecisions([lock(Origin.ORIGIN_CORRELATION)], 5)).toEqual([{ id: 'host:b:192.168.2.6', hosts: ['b/192.168.2.6'], findings: ['correlate/blocked-peers', 'correlate/udp-fanout'], tsMs: 5 }]);
+    expect(incidentDecisions([lock(Origin.ORIGIN_SIGNATURE)], 5)[0]!.findings).toEqual([]);
+    expect(incidentDecisions([lock(Origin.ORIGIN_CORRELATION, Scope.SCOPE_ENDPOINT)], 5)[0]!.findings).toEqual([]);
   });
 });

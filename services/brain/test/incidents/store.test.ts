@@ -32,7 +32,7 @@ const ftFlow = (host: string, peer: string, ts: number, site = 'a'): IncidentFlo
   outsideIp: peer.split(':')[0]!,
   protocol: 17,
   app: 'fasttrack',
-  rules: ['ft.udp-probe'],
+  rules: ['fasttrack/udp-ping'],
   firstSeenMs: ts - 10,
   lastSeenMs: ts,
   packetsOut: 1,
@@ -53,7 +53,7 @@ async function record(s: IncidentStore, over: Partial<BatchEvidence>): Promise<s
 describe('IncidentStore', () => {
   it('opens one incident per (site, host, protocol) episode and extends it while evidence keeps coming', async () => {
     const s = store();
-    const [id] = await record(s, { clients: [{ site: 'a', hostIp: '192.168.1.5', protocol: 'fasttrack', rules: ['ft.udp-probe'], tsMs: clock }] });
+    const [id] = await record(s, { clients: [{ site: 'a', hostIp: '192.168.1.5', protocol: 'fasttrack', rules: ['fasttrack/udp-ping'], tsMs: clock }] });
     expect(id).toMatch(/^a-[a-z0-9]+-[0-9a-f]{8}$/);
     const [again] = await record(s, { gateway: 'gw2', flows: [ftFlow('192.168.1.5', '203.0.113.7:1214', clock + MINUTE), ftFlow('192.168.1.5', '203.0.113.8:1214', clock + 2 * MINUTE)] });
     expect(again).toBe(id);
@@ -61,7 +61,7 @@ describe('IncidentStore', () => {
     expect(view).toMatchObject({ id, site: 'a', host: '192.168.1.5', protocol: 'fasttrack', open: true, gateways: ['gw1', 'gw2'], attemptsBlocked: 0, bytes: 80 });
     expect(view!.firstSeen).toBe(new Date(clock).toISOString());
     expect(view!.lastSeen).toBe(new Date(clock + 2 * MINUTE).toISOString());
-    expect(view!.evidence).toEqual([{ rule: 'ft.udp-probe', count: 3 }]);
+    expect(view!.evidence).toEqual([{ rule: 'fasttrack/udp-ping', count: 3 }]);
     expect(view!.peers).toEqual({ count: 2, sample: ['203.0.113.7:1214', '203.0.113.8:1214'] });
     expect(view!.samples).toHaveLength(2);
   });
@@ -69,7 +69,7 @@ describe('IncidentStore', () => {
   it('a gap longer than the quiet time starts a new incident; another protocol is another incident', async () => {
     const s = store();
     const [first] = await record(s, { flows: [ftFlow('192.168.1.5', '203.0.113.7:1214', clock)] });
-    const [other] = await record(s, { flows: [{ ...ftFlow('192.168.1.5', '203.0.113.7:6881', clock + 1000), app: 'bittorrent', rules: ['bt.handshake'] }] });
+    const [other] = await record(s, { flows: [{ ...ftFlow('192.168.1.5', '203.0.113.7:6881', clock + 1000), app: 'bittorrent', rules: ['bittorrent/handshake'] }] });
     clock += QUIET + 5 * MINUTE;
     const [second] = await record(s, { flows: [ftFlow('192.168.1.5', '203.0.113.7:1214', clock)] });
     expect(new Set([first, other, second]).size).toBe(3);
@@ -83,13 +83,13 @@ describe('IncidentStore', () => {
     const [ft] = await record(s, { clients: [{ site: 'a', hostIp: '192.168.1.9', protocol: 'fasttrack', rules: [], tsMs: clock }] });
     const [joined] = await record(s, {
       flows: [{ ...ftFlow('192.168.1.9', '203.0.113.7:1214', clock + 1000), app: '', rules: [], dropped: true, droppedPackets: 2 }],
-      decisions: [{ id: 'host:a:192.168.1.9', hosts: ['a/192.168.1.9'], findings: ['corr.blocked-peers'], tsMs: clock + 1000 }],
+      decisions: [{ id: 'host:a:192.168.1.9', hosts: ['a/192.168.1.9'], findings: ['correlate/blocked-peers'], tsMs: clock + 1000 }],
     });
     expect(joined).toBe(ft);
     const view = await s.get(ft!);
     expect(view).toMatchObject({ protocol: 'fasttrack', attemptsBlocked: 2, decisions: ['host:a:192.168.1.9'], decisionCount: 1 });
-    expect(view!.evidence.map((e) => e.rule).sort()).toEqual(['client-identified', 'corr.blocked-peers']);
-    const [unknown] = await record(s, { decisions: [{ id: 'host:b:192.168.2.6', hosts: ['b/192.168.2.6'], findings: ['corr.udp-fanout'], tsMs: clock }] });
+    expect(view!.evidence.map((e) => e.rule).sort()).toEqual(['client-identified', 'correlate/blocked-peers']);
+    const [unknown] = await record(s, { decisions: [{ id: 'host:b:192.168.2.6', hosts: ['b/192.168.2.6'], findings: ['correlate/udp-fanout'], tsMs: clock }] });
     expect((await s.get(unknown!))!.protocol).toBe('unknown');
   });
 
@@ -104,7 +104,7 @@ describe('IncidentStore', () => {
       expect(new Set(ids).size).toBe(1);
       const view = await a.get(ids[0]!);
       expect(view!.peers.count).toBe(40);
-      expect(view!.evidence).toEqual([{ rule: 'ft.udp-probe', count: 40 }]);
+      expect(view!.evidence).toEqual([{ rule: 'fasttrack/udp-ping', count: 40 }]);
       expect(view!.bytes).toBe(40 * 40);
     } finally {
       other.disconnect();

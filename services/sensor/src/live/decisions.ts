@@ -1,3 +1,4 @@
+import { originLabel, transportOfWire, type Transport } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import { formatAddress } from '../decode/address.js';
 
@@ -5,20 +6,15 @@ const { Scope, Action } = p2pwall.v1;
 
 /** What a shared decision asks of this sensor, in the terms of its engine and kernel sets. */
 export type DecisionEffect =
-  | { kind: 'block-peer'; ip: string; port: number; expiresAt: number; via: string }
-  | { kind: 'unblock-peer'; ip: string; port: number }
+  | { kind: 'block-peer'; ip: string; port: number; transport: Transport; expiresAt: number; via: string }
+  | { kind: 'unblock-peer'; ip: string; port: number; transport: Transport }
+  | { kind: 'allow-peer'; ip: string; port: number; allowedUntil: number }
+  | { kind: 'disallow-peer'; ip: string; port: number }
   | { kind: 'lock-host'; ip: string; lockedUntil: number }
   | { kind: 'unlock-host'; ip: string }
   | { kind: 'allow-host'; ip: string; allowedUntil: number }
   | { kind: 'disallow-host'; ip: string }
   | { kind: 'none'; why: string };
-
-const ORIGIN_NAMES: Record<number, string> = { 1: 'signature', 2: 'correlation', 3: 'manual' };
-
-/** signature, correlation, manual; unknown for anything else. */
-export function originName(origin: p2pwall.v1.Origin | null | undefined): string {
-  return ORIGIN_NAMES[origin ?? 0] ?? 'unknown';
-}
 
 /**
  * Maps a decision from the shared blocklist to its effect here. Host decisions concern one site
@@ -35,10 +31,12 @@ export function decisionEffect(decision: p2pwall.v1.IDecision, site: string, rem
     case Scope.SCOPE_ENDPOINT:
     case Scope.SCOPE_IP: {
       const port = decision.scope === Scope.SCOPE_IP ? 0 : (decision.port ?? 0);
-      // An allow entry lifts a block while it lasts; its removal restores nothing by itself.
-      if (allow) return removed ? { kind: 'none', why: 'allow entry ended' } : { kind: 'unblock-peer', ip, port };
-      if (removed) return { kind: 'unblock-peer', ip, port };
-      return { kind: 'block-peer', ip, port, expiresAt: decision.expiresMs ?? 0, via: `shared:${originName(decision.origin)}` };
+      const transport = transportOfWire(decision.transport);
+      // An allow entry lifts every block it covers and keeps the peer from being learned while it
+      // lasts, for every transport; its removal restores nothing by itself.
+      if (allow) return removed ? { kind: 'disallow-peer', ip, port } : { kind: 'allow-peer', ip, port, allowedUntil: decision.expiresMs ?? 0 };
+      if (removed) return { kind: 'unblock-peer', ip, port, transport };
+      return { kind: 'block-peer', ip, port, transport, expiresAt: decision.expiresMs ?? 0, via: `shared:${originLabel(decision.origin)}` };
     }
     case Scope.SCOPE_HOST: {
       if (decision.site && decision.site !== site) return { kind: 'none', why: `host of site ${decision.site}` };

@@ -160,12 +160,22 @@ export class LiveSensor {
     let applied = effect.kind !== 'none';
     switch (effect.kind) {
       case 'block-peer':
-        applied = this.engine.loadPeer(effect.ip, effect.port, 'both', { protocol: 'shared', via: effect.via, learnedFrom: null, learnedAt: now, expiresAt: effect.expiresAt });
-        if (applied) this.kernelSets.addPeer(effect.ip, effect.port, 'both', secondsUntil(effect.expiresAt, now));
+        applied = this.engine.loadPeer(effect.ip, effect.port, effect.transport, { protocol: 'shared', via: effect.via, learnedFrom: null, learnedAt: now, expiresAt: effect.expiresAt });
+        if (applied) this.kernelSets.addPeer(effect.ip, effect.port, effect.transport, secondsUntil(effect.expiresAt, now));
         break;
       case 'unblock-peer':
-        this.engine.removePeer(effect.ip, effect.port, 'both');
+        this.engine.removePeer(effect.ip, effect.port, effect.transport);
+        this.kernelSets.removePeer(effect.ip, effect.port, effect.transport);
+        break;
+      case 'allow-peer': {
+        const forgotten = this.engine.allowPeer(effect.ip, effect.port, effect.allowedUntil) ?? [];
+        for (const peer of forgotten) this.kernelSets.removePeer(peer.ip, peer.port, peer.transport);
+        // Shared blocks of other sensors' peers may sit in the kernel sets without this engine knowing them.
         this.kernelSets.removePeer(effect.ip, effect.port, 'both');
+        break;
+      }
+      case 'disallow-peer':
+        this.engine.disallowPeer(effect.ip, effect.port);
         break;
       case 'lock-host':
         applied = effect.lockedUntil > now && this.engine.lockHost(effect.ip, effect.lockedUntil);

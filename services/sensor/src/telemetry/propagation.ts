@@ -1,7 +1,6 @@
-import { LATENCY_BUCKETS_SECONDS } from '@p2pwall/common';
+import { LATENCY_BUCKETS_SECONDS, originLabel } from '@p2pwall/common';
 import type { Meter } from '@opentelemetry/api';
 import type { p2pwall } from '@p2pwall/proto';
-import { originName } from '../live/decisions.js';
 
 /** One observation of p2pwall_propagation_seconds. */
 export interface PropagationSample {
@@ -20,7 +19,7 @@ export function propagationSample(decision: p2pwall.v1.IDecision, appliedMs: num
   const lastSeen = decision.evidence?.lastSeenMs ?? 0;
   const madeMs = lastSeen > 0 ? lastSeen : (decision.createdMs ?? 0);
   if (!(madeMs > 0) || madeMs < startedMs) return null;
-  return { origin: originName(decision.origin), seconds: Math.max(0, appliedMs - madeMs) / 1000 };
+  return { origin: originLabel(decision.origin), seconds: Math.max(0, appliedMs - madeMs) / 1000 };
 }
 
 /** The histogram; record a decision newly applied by this sensor (a rare event, never per packet). */

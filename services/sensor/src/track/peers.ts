@@ -132,17 +132,19 @@ export class PeerTable {
    * Removes every transport of (address, port); with port 0, every entry of the address. An
    * operator's allow entry is rare, so a whole-address one may walk the table.
    */
-  removeCovered(addressKey: string, port: number): number {
-    const keys: string[] = [];
+  removeCovered(addressKey: string, port: number): PeerEntry[] {
+    const covered: PeerEntry[] = [];
     if (port !== 0) {
-      for (const transport of ['tcp', 'udp', 'both'] as const) keys.push(peerKey(addressKey, port, transport));
+      for (const transport of ['tcp', 'udp', 'both'] as const) {
+        const entry = this.entries.get(peerKey(addressKey, port, transport));
+        if (entry) covered.push(entry);
+      }
     } else {
-      for (const entry of this.entries.values()) if (entry.key.startsWith(addressKey) && entry.key.length === addressKey.length + 2) keys.push(entry.key);
+      for (const entry of this.entries.values()) if (entry.key.startsWith(addressKey) && entry.key.length === addressKey.length + 2) covered.push(entry);
     }
-    let removed = 0;
-    for (const key of keys) if (this.entries.delete(key)) removed++;
-    if (removed > 0) this.version++;
-    return removed;
+    for (const entry of covered) this.entries.delete(entry.key);
+    if (covered.length > 0) this.version++;
+    return covered;
   }
 
   /**

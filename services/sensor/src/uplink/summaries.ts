@@ -1,4 +1,4 @@
-import { parseIpProtocolName } from '@p2pwall/common';
+import { parseIpProtocolName, wireTransport } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import { parseAddress } from '../decode/address.js';
 import type { CidrSet } from '../decode/cidr.js';
@@ -90,6 +90,7 @@ export function peerEvent(event: PeerEvent): p2pwall.v1.ISensorEvent {
       learnedFrom: event.learnedFrom === null ? EMPTY : addressBytes(event.learnedFrom, 'peer learnedFrom'),
       tsMs: event.ts,
       expiresMs: event.expiresAt,
+      transport: wireTransport(event.transport),
     },
   };
 }

@@ -140,7 +140,7 @@ describe('peer guards and caps', () => {
     const gw = withToy();
     gw.send(toyDatagram(toyPayload()));
     expect(gw.engine.peers.size).toBe(1);
-    expect(gw.engine.allowPeer(TOY_PEER.ip, 0, Number.MAX_SAFE_INTEGER)).toBe(true);
+    expect(gw.engine.allowPeer(TOY_PEER.ip, 0, Number.MAX_SAFE_INTEGER)?.map((peer) => `${peer.ip}:${peer.port}/${peer.transport}`)).toEqual([`${TOY_PEER.ip}:${TOY_PEER.port}/udp`]);
     expect(gw.engine.peers.size).toBe(0);
     gw.send(toyDatagram(toyPayload(), CLIENT, TOY_PEER, 5001), 5);
     expect(gw.engine.peers.size).toBe(0);

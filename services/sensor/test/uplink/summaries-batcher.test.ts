@@ -61,7 +61,11 @@ describe('summaries', () => {
     const decodedPeer = p2pwall.v1.SensorEvent.decode(p2pwall.v1.SensorEvent.encode(p.event).finish());
     expect(Buffer.from(decodedPeer.peer!.ip!).toString('hex')).toBe('20010db8000000000000000000000009');
     expect([...decodedPeer.peer!.learnedFrom!]).toEqual([192, 168, 1, 5]);
-    expect(decodedPeer.peer).toMatchObject({ port: 1214, via: 'supernode-list', tsMs: 6, expiresMs: 99 });
+    expect(decodedPeer.peer).toMatchObject({ port: 1214, via: 'supernode-list', tsMs: 6, expiresMs: 99, transport: p2pwall.v1.Transport.TRANSPORT_BOTH });
+    for (const [transport, wire] of [['udp', p2pwall.v1.Transport.TRANSPORT_UDP], ['tcp', p2pwall.v1.Transport.TRANSPORT_TCP]] as const) {
+      const item = uplinkItem({ ...peer, transport }, INSIDE) as { event: p2pwall.v1.ISensorEvent };
+      expect(p2pwall.v1.SensorEvent.decode(p2pwall.v1.SensorEvent.encode(item.event).finish()).peer!.transport).toBe(wire);
+    }
     expect(uplinkItem({ event: 'lock', ts: 1, host: '192.168.1.5', lockedUntil: 2 }, INSIDE)).toBeNull();
     expect(uplinkItem({ ...peer, event: 'peer-refresh' }, INSIDE)).toBeNull();
     expect(() => uplinkItem(flow({ src: 'nonsense' }), INSIDE)).toThrow(/flow src/);

@@ -1,6 +1,7 @@
+import { isAllowId } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { FastifyInstance } from 'fastify';
-import { allowCovers, coveredBlockIds, isAllowId } from '../../decide/allow-entries.js';
+import { allowCovers, coveredBlockIds } from '../../decide/allow-entries.js';
 import type { BrainDecision } from '../../decide/decision.js';
 import { globEscape } from '../blocklist-reader.js';
 import type { ApiContext } from '../context.js';
@@ -9,7 +10,7 @@ import { notFound } from '../errors.js';
 import { manualInput, peerInput, type ManualBody } from '../input.js';
 import { allowEntry } from '../manual.js';
 import { pageNewestFirst } from '../page.js';
-import { allowSchema, cursor, errorSchema, limit, manualBody, pageSchema, scope, site, v1Errors } from '../schemas.js';
+import { allowBody, allowSchema, cursor, errorSchema, limit, pageSchema, scope, site, v1Errors } from '../schemas.js';
 import type { ScopeName } from '../views.js';
 
 /**
@@ -37,9 +38,9 @@ const { Action } = p2pwall.v1;
 
 /** The blocks an allow entry lifts, as stored now. */
 async function coveredBlocks(ctx: ApiContext, allow: BrainDecision): Promise<BrainDecision[]> {
-  const { ids, endpointPrefix } = coveredBlockIds(allow);
+  const { ids, endpointPrefixes } = coveredBlockIds(allow);
   const found = await ctx.reader.get(ids);
-  if (endpointPrefix !== null) found.push(...(await ctx.reader.scan(`${globEscape(endpointPrefix)}*`)));
+  for (const prefix of endpointPrefixes) found.push(...(await ctx.reader.scan(`${globEscape(prefix)}*`)));
   return found.filter((block) => allowCovers(allow, block));
 }
 
@@ -61,7 +62,7 @@ export function allowlistRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.post<{ Body: ManualBody }>(
     '/allowlist',
-    { config: { role: 'admin' }, schema: { tags: ['allowlist'], summary: 'Allow a host, endpoint or address (admin); removes the blocks it covers', security, body: manualBody, response: { 201: allowSchema, ...v1Errors } } },
+    { config: { role: 'admin' }, schema: { tags: ['allowlist'], summary: 'Allow a host, endpoint or address (admin); removes the blocks it covers', security, body: allowBody, response: { 201: allowSchema, ...v1Errors } } },
     async (request, reply) => {
       const allow = allowEntry(manualInput(request.body, ctx.now()));
       // The entry first: a brain that sees new evidence between the two steps already finds it.

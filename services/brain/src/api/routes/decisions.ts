@@ -1,13 +1,14 @@
+import { isAllowId } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { FastifyInstance } from 'fastify';
-import { allowCovers, coveringAllowIds, isAllowId } from '../../decide/allow-entries.js';
+import { allowCovers, coveringAllowIds } from '../../decide/allow-entries.js';
 import type { ApiContext } from '../context.js';
 import { decisionView } from '../convert.js';
 import { ApiError, notFound } from '../errors.js';
 import { manualInput, peerInput, type ManualBody } from '../input.js';
 import { manualBlock } from '../manual.js';
 import { pageNewestFirst } from '../page.js';
-import { action, cursor, decisionSchema, errorSchema, limit, manualBody, origin, pageSchema, scope, site, v1Errors } from '../schemas.js';
+import { action, blockBody, cursor, decisionSchema, errorSchema, limit, origin, pageSchema, scope, site, v1Errors } from '../schemas.js';
 import type { ActionName, DecisionView, OriginName, ScopeName } from '../views.js';
 
 /**
@@ -74,7 +75,7 @@ export function decisionRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.post<{ Body: ManualBody }>(
     '/decisions',
-    { config: { role: 'admin' }, schema: { tags: ['decisions'], summary: 'Add a manual block (admin); it replaces an automatic one for the same target', security, body: manualBody, response: { 201: decisionSchema, 409: errorSchema, ...v1Errors } } },
+    { config: { role: 'admin' }, schema: { tags: ['decisions'], summary: 'Add a manual block (admin); it replaces an automatic one for the same target', security, body: blockBody, response: { 201: decisionSchema, 409: errorSchema, ...v1Errors } } },
     async (request, reply) => {
       const input = manualInput(request.body, ctx.now());
       const [stored] = await ctx.reader.get([input.target.blockId]);

@@ -1,8 +1,8 @@
+import { allowId, decisionId } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { FastifyInstance } from 'fastify';
 import { formatIp } from '../../correlate/address.js';
-import { allowId } from '../../decide/allow-entries.js';
-import { decisionId, type BrainDecision } from '../../decide/decision.js';
+import type { BrainDecision } from '../../decide/decision.js';
 import { globEscape } from '../blocklist-reader.js';
 import type { ApiContext } from '../context.js';
 import { allowView, decisionView } from '../convert.js';

@@ -1,8 +1,8 @@
+import { allowId, endpointBlockIdPrefixes, peerBlockIds, siteHostText } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { FastifyInstance } from 'fastify';
-import { hostKey } from '../../correlate/address.js';
-import { allowCovers, allowId } from '../../decide/allow-entries.js';
-import { decisionId, type BrainDecision } from '../../decide/decision.js';
+import { allowCovers } from '../../decide/allow-entries.js';
+import type { BrainDecision } from '../../decide/decision.js';
 import { globEscape } from '../blocklist-reader.js';
 import type { ApiContext } from '../context.js';
 import { allowView, decisionView } from '../convert.js';
@@ -15,16 +15,13 @@ import type { PeerView } from '../views.js';
 const { Action } = p2pwall.v1;
 const INCIDENTS_SHOWN = 20;
 
-/** Blocks and allow entries about the endpoint, or about the address and every endpoint of it (port 0). */
+/** Blocks and allow entries about the endpoint, or about the address and every endpoint of it (port 0), for every transport. */
 async function peerDecisions(ctx: ApiContext, ip: string, port: number): Promise<BrainDecision[]> {
-  const whole = decisionId.ip(ip);
-  if (port !== 0) {
-    const endpoint = decisionId.endpoint(ip, port);
-    return ctx.reader.get([endpoint, whole, allowId(endpoint), allowId(whole)]);
-  }
-  const endpoints = `${globEscape(decisionId.endpoint(ip, 0).slice(0, -1))}*`;
-  const [exact, blocks, allows] = await Promise.all([ctx.reader.get([whole, allowId(whole)]), ctx.reader.scan(endpoints), ctx.reader.scan(allowId(endpoints))]);
-  return [...exact, ...blocks, ...allows];
+  const blocks = port === 0 ? peerBlockIds(ip, 0) : [...peerBlockIds(ip, port), ...peerBlockIds(ip, 0)];
+  const exact = ctx.reader.get([...blocks, ...blocks.map(allowId)]);
+  if (port !== 0) return exact;
+  const patterns = endpointBlockIdPrefixes(ip).flatMap((prefix) => [`${globEscape(prefix)}*`, allowId(`${globEscape(prefix)}*`)]);
+  return (await Promise.all([exact, ...patterns.map((pattern) => ctx.reader.scan(pattern))])).flat();
 }
 
 const sorted = (values: Iterable<string>): string[] => [...new Set(values)].sort();
@@ -56,7 +53,7 @@ export function peerRoutes(app: FastifyInstance, ctx: ApiContext): void {
         blocked: enforced.length > 0,
         decisions: blocks.map(decisionView),
         allowed: allows.map(allowView),
-        hosts: sorted([...blocks.flatMap((b) => b.evidence.hosts), ...incidents.items.map((i) => hostKey(i.site, i.host))]),
+        hosts: sorted([...blocks.flatMap((b) => b.evidence.hosts), ...incidents.items.map((i) => siteHostText(i.site, i.host))]),
         sites: sorted([...blocks.flatMap((b) => b.evidence.sites), ...incidents.items.map((i) => i.site)]),
         incidents: incidents.items,
       };

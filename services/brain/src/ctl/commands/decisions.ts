@@ -1,22 +1,34 @@
+import { ORIGIN_NAMES } from '@p2pwall/common/decisions';
+import { TRANSPORTS } from '@p2pwall/common/formats';
 import { Argument, Command, Option } from 'commander';
 import type { DecisionView } from '../../api/views.js';
 import { act, defaultAuthor } from '../action.js';
 import { allOption, cursorOption, limitOption, withConnection } from '../options.js';
 import { fetchListing, moreHint } from '../pages.js';
 import { decisionBlock, decisionsTable } from '../render/decisions.js';
-import { decisionAddBody, decisionsQuery, paths, type DecisionAddOptions, type DecisionFilters } from '../requests.js';
+import { decisionAddBody, decisionDeleteId, decisionsQuery, paths, type DecisionAddOptions, type DecisionFilters, type DecisionTargetOptions } from '../requests.js';
 import { endpointArgument, ipArgument, peerArgument } from '../target.js';
 
 /** Manual changes can expire; the brain parses the time and names it when it refuses. */
 export const expiresOption = () => new Option('--expires <time>', 'when it ends: relative from now (30m, 24h, 7d) or ISO 8601; default: never');
 export const authorOption = () => new Option('--author <name>', 'who made it (default: your user name)');
 
+/** What a block is about, for add and delete: exactly one of --endpoint, --ip, --host (with --site); --transport for the first two. */
+function withTarget(command: Command): Command {
+  return command
+    .option('--endpoint <ip:port>', 'an outside endpoint', endpointArgument)
+    .option('--ip <ip>', 'a whole outside address', ipArgument)
+    .option('--host <ip>', 'an inside host, locked at one site (with --site)', ipArgument)
+    .option('--site <site>', 'the site of --host')
+    .addOption(new Option('--transport <transport>', 'what a block of --endpoint or --ip holds for (default: both)').choices(TRANSPORTS));
+}
+
 function listCommand(): Command {
   return withConnection(
     new Command('list')
       .summary('list block decisions (automatic and manual)')
       .addOption(new Option('--scope <scope>', 'endpoint (ip:port), ip (whole outside address) or host (inside host lock)').choices(['endpoint', 'ip', 'host']))
-      .addOption(new Option('--origin <origin>', 'how it was decided').choices(['signature', 'correlation', 'manual']))
+      .addOption(new Option('--origin <origin>', 'how it was decided').choices(ORIGIN_NAMES))
       .option('--site <site>', 'only decisions for this site')
       .option('--value <value>', 'only decisions about this address (ip: every port) or endpoint (ip:port, [v6]:port)', peerArgument)
       .option('--simulated', 'only decisions recorded for sites in simulation (not enforced)')
@@ -33,13 +45,9 @@ function listCommand(): Command {
 
 function addCommand(): Command {
   return withConnection(
-    new Command('add')
+    withTarget(new Command('add'))
       .summary('block by hand: an outside endpoint or address, or an inside host at one site')
       .description('Adds a manual block. It reaches every sensor through the shared blocklist, like automatic decisions. Needs an admin token.')
-      .option('--endpoint <ip:port>', 'block one outside endpoint', endpointArgument)
-      .option('--ip <ip>', 'block a whole outside address', ipArgument)
-      .option('--host <ip>', 'lock an inside host (with --site)', ipArgument)
-      .option('--site <site>', 'the site of --host')
       .requiredOption('--reason <text>', 'why (shown to whoever asks later)')
       .addOption(expiresOption())
       .addOption(authorOption()),
@@ -53,13 +61,15 @@ function addCommand(): Command {
 
 function deleteCommand(): Command {
   return withConnection(
-    new Command('delete')
+    withTarget(new Command('delete'))
       .summary('remove a decision (unblock); sensors drop it from their sets')
-      .addArgument(new Argument('<id>', 'decision id, e.g. endpoint:198.51.100.9:1214 or host:site-a:192.168.1.5')),
+      .description('Names the decision by its id, or by what it blocks: --endpoint or --ip (with --transport when it blocks only tcp or udp), or --host with --site.')
+      .addArgument(new Argument('[id]', 'decision id, e.g. endpoint:198.51.100.9:1214, endpoint:udp:198.51.100.9:1214 or host:site-a:192.168.1.5')),
   ).action(
-    act(async ({ client, args }) => {
-      const answer = await client.delete<{ removed?: DecisionView }>(paths.decision(args[0]!));
-      return { data: answer, text: () => `removed ${answer.removed?.id ?? args[0]}\n` };
+    act<DecisionTargetOptions>(async ({ client, options, args }) => {
+      const id = decisionDeleteId(args[0], options);
+      const answer = await client.delete<{ removed?: DecisionView }>(paths.decision(id));
+      return { data: answer, text: () => `removed ${answer.removed?.id ?? id}\n` };
     }),
   );
 }

@@ -8,11 +8,12 @@ const site = (s: string) => s || '*';
 export function decisionsTable(items: DecisionView[], now: number): string {
   if (items.length === 0) return 'no decisions\n';
   return table(
-    ['ID', 'SCOPE', 'VALUE', 'SITE', 'ORIGIN', 'ACTION', 'REASON', 'RULES', 'CREATED', 'EXPIRES', 'AUTHOR'],
+    ['ID', 'SCOPE', 'VALUE', 'TRANSPORT', 'SITE', 'ORIGIN', 'ACTION', 'REASON', 'RULES', 'CREATED', 'EXPIRES', 'AUTHOR'],
     items.map((d) => [
       d.id,
       d.scope,
       d.value,
+      d.transport,
       site(d.site),
       d.origin,
       d.simulated ? `${d.action} (simulated)` : d.action,
@@ -31,9 +32,13 @@ export function decisionBlock(d: DecisionView, now: number, indent = ''): string
   const pairs: [string, string][] = [
     ['id', d.id],
     ['action', `${d.action} ${d.scope} ${d.value}${d.site ? ` at site ${d.site}` : ''}${d.simulated ? ' (simulated: not enforced)' : ''}`],
+  ];
+  // a host lock holds the whole host: only peer decisions have a transport worth showing
+  if (d.scope !== 'host') pairs.push(['transport', d.transport]);
+  pairs.push(
     ['origin', d.origin],
     ['reason', d.reason],
-  ];
+  );
   if (e.rules.length > 0) pairs.push(['rules', list(e.rules, 10)]);
   if (e.hosts.length > 0 || e.count > 0) pairs.push(['hosts', list(e.hosts, 10, e.count)]);
   if (e.sites.length > 0) pairs.push(['sites', list(e.sites, 10)]);
