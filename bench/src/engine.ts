@@ -6,7 +6,11 @@
  * figures), each pass on a fresh Engine, the order of the cases rotating from round to round:
  *   decode        locateIp + decodeIp: the floor any per-packet work stands on
  *   full          locateIp + Engine.judgeIp with the default detectors
- *   no-detectors  the same with `detectors: []`, to show the detectors' share
+ *   no-detectors  the same with no protocol modules, to show their share
+ *   blocklist     the full engine with 100,000 shared blocklist peers loaded
+ *   baseline      with `--baseline <checkout>`: the full engine of another built checkout (an
+ *                 older commit in a git worktree), so a change is measured against the code before
+ *                 it in the same rounds
  * and a flow flood: every packet a new UDP flow, with a bounded flow table.
  *
  * Results go to bench/results/engine.json (and a table to stdout). The exit code is non-zero only
@@ -186,14 +190,27 @@ interface Pass {
 }
 
 interface Case {
-  name: 'decode' | 'full' | 'no-detectors' | 'blocklist';
+  name: 'decode' | 'full' | 'no-detectors' | 'blocklist' | 'baseline';
   label: string;
   run(capture: InMemoryCapture): Pass;
   warmup?: Pass;
   timed: Pass[];
 }
 
-function engineCase(name: Case['name'], label: string, config: Partial<EngineConfig>, prepare?: (engine: Engine, capture: InMemoryCapture) => void): Case {
+/** Another build's sensor, loaded from its checkout: only what a pass needs. */
+interface BaselineSensor {
+  checkout: string;
+  Engine: new (config: Partial<EngineConfig>, sink: (event: EngineEvent) => void) => Engine;
+}
+
+async function loadBaseline(checkout: string): Promise<BaselineSensor> {
+  const entry = resolve(checkout, 'services/sensor/dist/index.js');
+  const sensor = (await import(entry)) as { Engine?: BaselineSensor['Engine'] };
+  if (typeof sensor.Engine !== 'function') throw new Error(`--baseline: ${entry} has no Engine (build that checkout first: npm ci && npm run build)`);
+  return { checkout, Engine: sensor.Engine };
+}
+
+function engineCase(name: Case['name'], label: string, config: Partial<EngineConfig>, prepare?: (engine: Engine, capture: InMemoryCapture) => void, EngineClass: BaselineSensor['Engine'] = Engine): Case {
   return {
     name,
     label,
@@ -201,7 +218,7 @@ function engineCase(name: Case['name'], label: string, config: Partial<EngineCon
     run(capture) {
       const tally = new EventTally();
       const base = settledHeap();
-      const engine = new Engine(config, tally.sink);
+      const engine = new EngineClass(config, tally.sink);
       prepare?.(engine, capture);
       const from = gc.clock();
       const start = now();
@@ -426,7 +443,8 @@ interface MixResult {
   outsideAddresses: number;
   parts: GatewayMix['parts'];
   cases: Record<Case['name'], CaseResult>;
-  ratios: { fullOverDecode: Summary; noDetectorsOverDecode: Summary; blocklistOverDecode: Summary; fullOverNoDetectors: Summary; blocklistOverFull: Summary };
+  ratios: { fullOverDecode: Summary; noDetectorsOverDecode: Summary; blocklistOverDecode: Summary; fullOverNoDetectors: Summary; blocklistOverFull: Summary; fullOverBaseline?: Summary };
+  baseline?: { checkout: string };
   detectorShare: number;
   engine: EngineSnapshot;
   clients: { expected: number; identified: number; missed: string[]; unexpected: string[] };
@@ -435,7 +453,7 @@ interface MixResult {
 }
 
 /** Builds the gateway mix and measures the three cases on it; the capture is let go on return. */
-async function runMix(scale: number, rounds: number, failures: string[], log: (line: string) => void): Promise<MixResult> {
+async function runMix(scale: number, rounds: number, failures: string[], log: (line: string) => void, baseline?: BaselineSensor): Promise<MixResult> {
   let started = now();
   const mix = buildGatewayMix(scaledMix(scale));
   const capture = mix.capture;
@@ -447,6 +465,8 @@ async function runMix(scale: number, rounds: number, failures: string[], log: (l
   const bare = engineCase('no-detectors', 'engine, no protocol modules', { modules: [] });
   const blocklist = engineCase('blocklist', `full engine + ${BLOCKLIST_PEERS / 1000}k blocklist peers`, {}, (engine, frames) => preloadBlocklist(engine, frames, BLOCKLIST_PEERS));
   const cases: Case[] = [decodeCase, full, bare, blocklist];
+  const before = baseline ? engineCase('baseline', `baseline: full engine of ${baseline.checkout}`, {}, undefined, baseline.Engine) : undefined;
+  if (before) cases.push(before);
   started = now();
   for (let r = 0; r <= rounds; r++) {
     const line: string[] = [];
@@ -485,14 +505,22 @@ async function runMix(scale: number, rounds: number, failures: string[], log: (l
   const missed = [...mix.expectedClients].filter((client) => !engine.identifiedClients.includes(client)).sort();
   const unexpected = engine.identifiedClients.filter((client) => !mix.expectedClients.has(client));
 
+  if (before) {
+    // Same traffic, same decisions: the older build must find the same clients and drop as much.
+    const old = before.timed[before.timed.length - 1]!.engine!;
+    if (old.identifiedClients.join() !== engine.identifiedClients.join()) failures.push(`baseline: identified ${old.identifiedClients.length} clients, this build ${engine.identifiedClients.length}`);
+  }
   const ratios = {
     fullOverDecode: ratio(full, decodeCase),
     noDetectorsOverDecode: ratio(bare, decodeCase),
     blocklistOverDecode: ratio(blocklist, decodeCase),
     fullOverNoDetectors: ratio(full, bare),
     blocklistOverFull: ratio(blocklist, full),
+    // Time per packet of this build over the baseline's, round by round: above 1 is slower.
+    ...(before ? { fullOverBaseline: ratio(full, before) } : {}),
   };
   return {
+    ...(baseline ? { baseline: { checkout: baseline.checkout } } : {}),
     mix: describeMix(mix),
     packets,
     bytes: capture.bytes,
@@ -517,6 +545,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '5' },
       'flood-rounds': { type: 'string', default: '3' },
       'skip-flood': { type: 'boolean', default: false },
+      baseline: { type: 'string' },
       out: { type: 'string' },
     },
   });
@@ -531,7 +560,8 @@ async function main(): Promise<void> {
   const failures: string[] = [];
   if (!canCollect) log('note: run with node --expose-gc for heap figures measured after full collections');
 
-  const mixResult = await runMix(scale, rounds, failures, log);
+  const baseline = args.baseline === undefined ? undefined : await loadBaseline(resolve(args.baseline));
+  const mixResult = await runMix(scale, rounds, failures, log, baseline);
   let flood: FloodResult | null = null;
   if (!args['skip-flood']) {
     const started = now();
@@ -595,11 +625,14 @@ function printTable(cpuModel: string, result: MixResult, flood: FloodResult | nu
     [cases.full, result.ratios.fullOverDecode.median],
     [cases['no-detectors'], result.ratios.noDetectorsOverDecode.median],
     [cases.blocklist, result.ratios.blocklistOverDecode.median],
+    ...(cases.baseline ? [[cases.baseline, cases.baseline.nsPerPacket.median / cases.decode.nsPerPacket.median] as [CaseResult, number]] : []),
   ];
   for (const [row, times] of rows) {
     log(`${row.label.padEnd(34)}${formatRate(row.packetsPerSecond.median).padStart(11)}${row.nsPerPacket.median.toFixed(0).padStart(11)}${`${row.packetsPerSecond.spreadPercent.toFixed(1)}%`.padStart(9)}${times.toFixed(2).padStart(10)}${`${(row.gcShare * 100).toFixed(0)}%`.padStart(7)}`);
   }
-  log(`detectors' share of the full engine's time: ${(result.detectorShare * 100).toFixed(1)}%`);
+  log(`protocol modules' share of the full engine's time: ${(result.detectorShare * 100).toFixed(1)}%`);
+  const againstBaseline = result.ratios.fullOverBaseline;
+  if (againstBaseline) log(`against the baseline (${result.baseline?.checkout}): ${againstBaseline.median.toFixed(3)}× its time per packet, median of ${result.cases.full.passes} rounds side by side (spread ${againstBaseline.spreadPercent.toFixed(1)}%)`);
   log(`a ${formatCount(BLOCKLIST_PEERS)}-peer shared blocklist costs ${result.ratios.blocklistOverFull.median.toFixed(2)}× the full engine's time per packet (same verdicts)`);
   const engine = result.engine;
   const c = engine.counters;

@@ -109,6 +109,7 @@ export class Engine {
   private readonly memories: SlotMemory[];
   /** The deepest any module looks: past it a flow's module states are all freed. */
   private readonly maxDepth: number;
+  private readonly observeEvidence: EngineConfig['observeEvidence'];
   private lastHousekeeping = -Infinity;
   private now = 0;
   /** config.interimMs, read on every packet. */
@@ -131,6 +132,7 @@ export class Engine {
     this.modules = this.config.modules;
     this.moduleTransports = Uint8Array.from(this.modules, ({ module }) => (module.transports.includes('tcp') ? TCP_BIT : 0) | (module.transports.includes('udp') ? UDP_BIT : 0));
     this.memories = this.modules.map(({ module }, slot) => new SlotMemory(slot, module));
+    this.observeEvidence = this.config.observeEvidence;
     this.maxDepth = Math.min(this.config.inspectPackets, Math.max(0, ...this.modules.map((active) => active.inspectPackets)));
   }
 
@@ -272,16 +274,18 @@ export class Engine {
     let found = false;
     for (let slot = 0; slot < modules.length; slot++) {
       if ((this.moduleTransports[slot]! & transportBit) === 0) continue;
+      const active = modules[slot]!;
       const memory = this.memories[slot]!;
       memory.flow = flow;
-      if (inspected > modules[slot]!.inspectPackets) {
+      if (inspected > active.inspectPackets) {
         // Past this module's depth: it sees no more of the flow, and keeps nothing for it.
-        memory.close();
+        if (flow.moduleStates !== null) memory.close();
         continue;
       }
       memory.concluded = (flow.labels & (1 << slot)) !== 0;
-      const evidence = modules[slot]!.module.inspect(view, flow, fromInside, memory);
-      memory.closeIfDone();
+      const evidence = active.module.inspect(view, flow, fromInside, memory);
+      // Most flows never get a state: only then is the done test worth asking.
+      if (flow.moduleStates !== null) memory.closeIfDone();
       if (evidence !== null && this.onEvidence(view, flow, fromInside, slot, evidence, now)) found = true;
     }
     return found;
@@ -314,7 +318,7 @@ export class Engine {
   private onEvidence(view: PacketView, flow: Flow, fromInside: boolean, slot: number, evidence: Evidence, now: number): boolean {
     const protocol = this.modules[slot]!.module.name;
     const accepted = this.trust(flow, fromInside, slot, evidence);
-    this.config.observeEvidence?.(protocol, evidence, accepted);
+    if (this.observeEvidence !== null) this.observeEvidence(protocol, evidence, accepted);
     if (!accepted) return false;
     this.counters.evidence++;
     this.detections.add(protocol, evidence.rule);

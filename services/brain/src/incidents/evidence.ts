@@ -9,6 +9,8 @@
  * address is not, by itself, an incident.
  */
 
+import { ipProtocolName, parseSiteHost } from '@p2pwall/common';
+
 export const UNKNOWN_PROTOCOL = 'unknown';
 
 /** The fields of a flow observation incidents read (correlate/observe.ts FlowObservation has them). */
@@ -105,11 +107,9 @@ export interface BatchEvidence {
   decisions: readonly IncidentDecision[];
 }
 
-const PROTOCOL_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmpv6' };
-
 function hostSite(host: string): { site: string; hostIp: string } | undefined {
-  const slash = host.indexOf('/');
-  return slash <= 0 ? undefined : { site: host.slice(0, slash), hostIp: host.slice(slash + 1) };
+  const parsed = parseSiteHost(host);
+  return parsed && { site: parsed.site, hostIp: parsed.ip };
 }
 
 class Updates {
@@ -138,7 +138,7 @@ class Updates {
     update.samples.push({
       seenMs: flow.lastSeenMs,
       gateway: this.gateway,
-      protocol: PROTOCOL_NAMES[flow.protocol] ?? `ip-${flow.protocol}`,
+      protocol: ipProtocolName(flow.protocol),
       peer: flow.endpoint,
       app: flow.app,
       rules: [...flow.rules],

@@ -262,7 +262,7 @@ function peerJumpRules(policy: KernelPolicy, names: KernelNames, sets: FamilySet
  *    them, since a dropped packet never confirms its conntrack entry) goes to the sensor. The
  *    sensor knows the peer too (storefile, shared blocklist, its own learning), drops the packet
  *    itself and records the attempt as a flow with a drop verdict, which reaches the brain: its
- *    correlation (corr.blocked-peers) needs to see which inside hosts keep trying blocked peers.
+ *    correlation (correlate/blocked-peers) needs to see which inside hosts keep trying blocked peers.
  *    Only the few opening packets of each attempt are queued, never a flow's later packets.
  *
  *    No `--queue-bypass`, whatever failOpen says: with it, a queue nobody listens on *accepts*

@@ -3,7 +3,7 @@
  * insertion order: refreshing an entry re-inserts it at the end, so the oldest is always first.
  */
 export class BoundedMap<K, V> {
-  private readonly entries = new Map<K, V>();
+  private readonly map = new Map<K, V>();
   /** Where the last sweep stopped; Map iterators stay valid while entries come and go. */
   private sweepCursor: IterableIterator<[K, V]> | null = null;
   evictions = 0;
@@ -17,31 +17,31 @@ export class BoundedMap<K, V> {
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.map.size;
   }
 
   get(key: K): V | undefined {
-    return this.entries.get(key);
+    return this.map.get(key);
   }
 
   /** Inserts or replaces, as the most recent entry; evicts the oldest when full. */
   set(key: K, value: V): void {
-    if (this.entries.delete(key)) {
-      this.entries.set(key, value);
+    if (this.map.delete(key)) {
+      this.map.set(key, value);
       return;
     }
-    if (this.entries.size >= this.capacity) this.evictOldest();
-    this.entries.set(key, value);
+    if (this.map.size >= this.capacity) this.evictOldest();
+    this.map.set(key, value);
   }
 
   /** Marks an existing entry as the most recent. */
   refresh(key: K, value: V): void {
-    this.entries.delete(key);
-    this.entries.set(key, value);
+    this.map.delete(key);
+    this.map.set(key, value);
   }
 
   delete(key: K): boolean {
-    return this.entries.delete(key);
+    return this.map.delete(key);
   }
 
   /**
@@ -51,7 +51,7 @@ export class BoundedMap<K, V> {
   sweep(budget: number, isDead: (value: V) => boolean): V[] {
     const removed: V[] = [];
     for (let visited = 0; visited < budget; visited++) {
-      this.sweepCursor ??= this.entries.entries();
+      this.sweepCursor ??= this.map.entries();
       const next = this.sweepCursor.next();
       if (next.done) {
         // The next sweep starts again from the oldest entry.
@@ -60,7 +60,7 @@ export class BoundedMap<K, V> {
       }
       const [key, value] = next.value;
       if (isDead(value)) {
-        this.entries.delete(key);
+        this.map.delete(key);
         removed.push(value);
       }
     }
@@ -68,13 +68,17 @@ export class BoundedMap<K, V> {
   }
 
   values(): IterableIterator<V> {
-    return this.entries.values();
+    return this.map.values();
+  }
+
+  entries(): IterableIterator<[K, V]> {
+    return this.map.entries();
   }
 
   private evictOldest(): void {
-    const oldest = this.entries.entries().next();
+    const oldest = this.map.entries().next();
     if (oldest.done) return;
-    this.entries.delete(oldest.value[0]);
+    this.map.delete(oldest.value[0]);
     this.evictions++;
     this.onEvict?.(oldest.value[0], oldest.value[1]);
   }

@@ -4,13 +4,14 @@ import { BoundedMap } from './bounded-map.js';
 
 /** An outside endpoint learned as a P2P peer. Port 0 stands for every port of the address. */
 export interface PeerEntry {
+  /** The endpoint's key in the table (address key and port). */
   readonly key: string;
   readonly ip: string;
   readonly port: number;
   /** The transport it is blocked for: what the protocol module said it speaks there. */
   readonly transport: Transport;
   protocol: string;
-  /** How it was learned: the rule or header that named it (udp-ping, x-kazaa-ip, storefile, …). */
+  /** How it was learned: the rule id or source that named it (fasttrack/udp-ping, storefile:…, …). */
   via: string;
   /** The inside host whose traffic revealed it, when there is one. */
   learnedFrom: string | null;
@@ -20,13 +21,34 @@ export interface PeerEntry {
   announcedExpiry: number;
 }
 
-/** Peers looked at per prune call (about once a second). */
+/**
+ * The peers of one endpoint, by the transport they are blocked for. A peer learned for `both` and
+ * the same endpoint learned for one transport are two entries, each with its own expiry, as the
+ * kernel's set entries are; keeping them in one slot makes a lookup one Map read per endpoint.
+ */
+interface PeerSlot {
+  tcp: PeerEntry | null;
+  udp: PeerEntry | null;
+  both: PeerEntry | null;
+}
+
+/** Slots looked at per prune call (about once a second). */
 const PRUNE_BUDGET = 4096;
 
-const TRANSPORT_CODE: Record<Transport, string> = { tcp: 't', udp: 'u', both: 'b' };
+function endpointKey(addressKey: string, port: number): string {
+  return addressKey + String.fromCharCode(port);
+}
 
-export function peerKey(addressKey: string, port: number, transport: Transport): string {
-  return addressKey + String.fromCharCode(port) + TRANSPORT_CODE[transport];
+function entriesOf(slot: PeerSlot): PeerEntry[] {
+  const entries: PeerEntry[] = [];
+  if (slot.tcp) entries.push(slot.tcp);
+  if (slot.udp) entries.push(slot.udp);
+  if (slot.both) entries.push(slot.both);
+  return entries;
+}
+
+function isEmpty(slot: PeerSlot): boolean {
+  return slot.tcp === null && slot.udp === null && slot.both === null;
 }
 
 export interface PeerDetails {
@@ -42,30 +64,35 @@ export interface LearnResult {
 }
 
 /**
- * Learned peers keyed by (address, port, transport), bounded. A peer learned for `both` and the
- * same endpoint learned for one transport are two entries: each keeps its own expiry, as the
- * kernel's set entries do. A Map keeps them in learning order and a
- * re-learned entry moves to the end, so the least recently learned peer is evicted first.
- * Expired peers are ignored by lookups at once and removed by a bounded sweep later.
+ * Learned peers by endpoint (address, port) and transport, bounded by endpoints. A Map keeps the
+ * endpoints in learning order and a re-learned one moves to the end, so the endpoint learned
+ * longest ago is evicted first. Expired peers are ignored by lookups at once and removed by a
+ * bounded sweep later.
  */
 export class PeerTable {
-  private readonly entries: BoundedMap<string, PeerEntry>;
+  private readonly slots: BoundedMap<string, PeerSlot>;
+  private entryCount = 0;
   /** Bumped on every insertion or removal, so flows can cache "leads to a peer" answers. */
   version = 0;
 
   constructor(
+    /** Endpoints held at most (each with up to three transports' entries). */
     readonly maxPeers: number,
     readonly ttlMs: number,
   ) {
-    this.entries = new BoundedMap(maxPeers, () => this.version++);
+    this.slots = new BoundedMap(maxPeers, (_key, slot) => {
+      this.entryCount -= entriesOf(slot).length;
+      this.version++;
+    });
   }
 
+  /** Peer entries held (an endpoint learned for two transports counts twice). */
   get size(): number {
-    return this.entries.size;
+    return this.entryCount;
   }
 
   get evictions(): number {
-    return this.entries.evictions;
+    return this.slots.evictions;
   }
 
   /**
@@ -73,26 +100,25 @@ export class PeerTable {
    * the whole address; for each, one learned for that transport, then one learned for both.
    */
   lookup(addressKey: string, port: number, transport: 'tcp' | 'udp', now: number): PeerEntry | null {
-    return (
-      this.live(peerKey(addressKey, port, transport), now) ??
-      this.live(peerKey(addressKey, port, 'both'), now) ??
-      (port === 0 ? null : (this.live(peerKey(addressKey, 0, transport), now) ?? this.live(peerKey(addressKey, 0, 'both'), now)))
-    );
-  }
-
-  private live(key: string, now: number): PeerEntry | null {
-    const entry = this.entries.get(key);
-    return entry !== undefined && entry.expiresAt > now ? entry : null;
+    const exact = this.slots.get(endpointKey(addressKey, port));
+    if (exact !== undefined) {
+      const hit = live(exact[transport], now) ?? live(exact.both, now);
+      if (hit !== null) return hit;
+    }
+    if (port === 0) return null;
+    const whole = this.slots.get(endpointKey(addressKey, 0));
+    return whole === undefined ? null : (live(whole[transport], now) ?? live(whole.both, now));
   }
 
   learn(addressKey: string, port: number, transport: Transport, details: PeerDetails & { now: number; expiresAt?: number }): LearnResult {
-    const key = peerKey(addressKey, port, transport);
+    const key = endpointKey(addressKey, port);
     const expiresAt = details.expiresAt ?? details.now + this.ttlMs;
-    const existing = this.entries.get(key);
-    if (existing && existing.expiresAt > details.now) {
+    let slot = this.slots.get(key);
+    const existing = slot?.[transport] ?? null;
+    if (slot !== undefined && existing !== null && existing.expiresAt > details.now) {
       if (expiresAt <= existing.expiresAt) return { entry: existing, change: 'none' };
       existing.expiresAt = expiresAt;
-      this.entries.refresh(key, existing);
+      this.slots.refresh(key, slot);
       if (expiresAt - existing.announcedExpiry < this.ttlMs / 2) return { entry: existing, change: 'none' };
       existing.announcedExpiry = expiresAt;
       return { entry: existing, change: 'refreshed' };
@@ -109,7 +135,10 @@ export class PeerTable {
       expiresAt,
       announcedExpiry: expiresAt,
     };
-    this.entries.set(key, entry);
+    if (existing === null) this.entryCount++;
+    slot ??= { tcp: null, udp: null, both: null };
+    slot[transport] = entry;
+    this.slots.set(key, slot);
     this.version++;
     return { entry, change: 'new' };
   }
@@ -123,9 +152,14 @@ export class PeerTable {
   }
 
   remove(addressKey: string, port: number, transport: Transport): boolean {
-    const removed = this.entries.delete(peerKey(addressKey, port, transport));
-    if (removed) this.version++;
-    return removed;
+    const key = endpointKey(addressKey, port);
+    const slot = this.slots.get(key);
+    if (slot === undefined || slot[transport] === null) return false;
+    slot[transport] = null;
+    this.entryCount--;
+    if (isEmpty(slot)) this.slots.delete(key);
+    this.version++;
+    return true;
   }
 
   /**
@@ -133,32 +167,57 @@ export class PeerTable {
    * operator's allow entry is rare, so a whole-address one may walk the table.
    */
   removeCovered(addressKey: string, port: number): PeerEntry[] {
+    const keys: string[] = [];
+    if (port !== 0) keys.push(endpointKey(addressKey, port));
+    else for (const [key] of this.slots.entries()) if (key.length === addressKey.length + 1 && key.startsWith(addressKey)) keys.push(key);
     const covered: PeerEntry[] = [];
-    if (port !== 0) {
-      for (const transport of ['tcp', 'udp', 'both'] as const) {
-        const entry = this.entries.get(peerKey(addressKey, port, transport));
-        if (entry) covered.push(entry);
-      }
-    } else {
-      for (const entry of this.entries.values()) if (entry.key.startsWith(addressKey) && entry.key.length === addressKey.length + 2) covered.push(entry);
+    for (const key of keys) {
+      const slot = this.slots.get(key);
+      if (slot === undefined) continue;
+      covered.push(...entriesOf(slot));
+      this.slots.delete(key);
     }
-    for (const entry of covered) this.entries.delete(entry.key);
+    this.entryCount -= covered.length;
     if (covered.length > 0) this.version++;
     return covered;
   }
 
   /**
-   * Drops expired entries, looking at no more than `budget` of them: lookups already ignore
+   * Drops expired entries, looking at no more than `budget` endpoints: lookups already ignore
    * expired peers, so this only gives memory back, and must not stall the packet path on a
    * table of a million peers.
    */
   prune(now: number, budget = PRUNE_BUDGET): PeerEntry[] {
-    const expired = this.entries.sweep(budget, (entry) => entry.expiresAt <= now);
+    const expired: PeerEntry[] = [];
+    this.slots.sweep(budget, (slot) => {
+      if (slot.tcp !== null && slot.tcp.expiresAt <= now) {
+        expired.push(slot.tcp);
+        slot.tcp = null;
+      }
+      if (slot.udp !== null && slot.udp.expiresAt <= now) {
+        expired.push(slot.udp);
+        slot.udp = null;
+      }
+      if (slot.both !== null && slot.both.expiresAt <= now) {
+        expired.push(slot.both);
+        slot.both = null;
+      }
+      return isEmpty(slot);
+    });
+    this.entryCount -= expired.length;
     if (expired.length > 0) this.version++;
     return expired;
   }
 
-  values(): IterableIterator<PeerEntry> {
-    return this.entries.values();
+  *values(): IterableIterator<PeerEntry> {
+    for (const slot of this.slots.values()) {
+      if (slot.tcp) yield slot.tcp;
+      if (slot.udp) yield slot.udp;
+      if (slot.both) yield slot.both;
+    }
   }
+}
+
+function live(entry: PeerEntry | null, now: number): PeerEntry | null {
+  return entry !== null && entry.expiresAt > now ? entry : null;
 }
