@@ -11,8 +11,9 @@ import { ClientTable, protocolNames } from './track/clients.js';
 import { Flow, Verdict } from './track/flow.js';
 import { FlowTable, type FlowEndCause } from './track/flow-table.js';
 import { HostTable, type InsideHost } from './track/hosts.js';
-import { AllowedPeers, PeerRefusal, addressRefusal } from './track/peer-guard.js';
+import { PeerAdmission } from './track/peer-guard.js';
 import { PeerTable, type PeerEntry } from './track/peers.js';
+import { EvidenceTrust, evidenceTrust, mayNamePeers } from './trust.js';
 
 export { Verdict };
 
@@ -71,8 +72,6 @@ export class EngineCounters {
   peersCappedHost = 0;
 }
 
-const MINUTE_MS = 60_000;
-
 const HOUSEKEEPING_INTERVAL_MS = 1000;
 
 /**
@@ -99,8 +98,10 @@ export class Engine {
   /** The flow of the last packet judged; null for one that had none (malformed, not TCP/UDP-decodable). */
   lastFlow: Flow | null = null;
 
-  /** Outside endpoints an operator allowed: never learned (the shared blocklist's allow entries). */
-  readonly allowedPeers = new AllowedPeers();
+  /** The peer guards and caps (track/peer-guard.ts), with the operator's allowed endpoints. */
+  readonly admission: PeerAdmission;
+  /** leadsToPeer, bound once: the trust rules ask it for supporting evidence. */
+  private readonly flowLeadsToPeer = (flow: Flow): boolean => this.leadsToPeer(flow);
   private readonly view = new PacketView();
   private readonly openPort = new Uint8Array(65536);
   private readonly modules: readonly ActiveModule[];
@@ -129,6 +130,7 @@ export class Engine {
     this.peers = new PeerTable(this.config.maxPeers, this.config.peerTtlMs);
     this.clients = new ClientTable(this.config.maxClients, this.config.timeLockMs);
     this.hosts = new HostTable(this.config.maxHosts);
+    this.admission = new PeerAdmission(this.config, this.counters);
     this.modules = this.config.modules;
     this.moduleTransports = Uint8Array.from(this.modules, ({ module }) => (module.transports.includes('tcp') ? TCP_BIT : 0) | (module.transports.includes('udp') ? UDP_BIT : 0));
     this.memories = this.modules.map(({ module }, slot) => new SlotMemory(slot, module));
@@ -284,45 +286,27 @@ export class Engine {
       }
       memory.concluded = (flow.labels & (1 << slot)) !== 0;
       const evidence = active.module.inspect(view, flow, fromInside, memory);
-      // Most flows never get a state: only then is the done test worth asking.
+      // Only a flow that holds some module state has any to free.
       if (flow.moduleStates !== null) memory.closeIfDone();
       if (evidence !== null && this.onEvidence(view, flow, fromInside, slot, evidence, now)) found = true;
     }
     return found;
   }
 
-  /**
-   * What evidence may do is decided here, once, for every protocol (DESIGN.md principle 6):
-   * - what arrives from outside on a flow an outside host opened never counts;
-   * - a reply counts only on a flow whose inside host sent that protocol's evidence itself;
-   * - supporting evidence counts only on a flow the inside host opened to a learned peer.
-   * Returns whether the evidence was accepted.
-   */
-  private trust(flow: Flow, fromInside: boolean, slot: number, evidence: Evidence): boolean {
-    const counters = this.counters;
-    if (evidence.supporting) {
-      if (flow.initiatorInside && this.leadsToPeer(flow)) return true;
-      counters.evidenceRefusedSupporting++;
-      return false;
-    }
-    if (fromInside) return true;
-    if (!flow.initiatorInside) {
-      counters.evidenceRefusedUnsolicited++;
-      return false;
-    }
-    if ((flow.ownLabels & (1 << slot)) !== 0) return true;
-    counters.evidenceRefusedUnanswered++;
-    return false;
-  }
-
+  /** Evidence a module returned: the trust rules (trust.ts) decide what it may do. Returns whether it counted. */
   private onEvidence(view: PacketView, flow: Flow, fromInside: boolean, slot: number, evidence: Evidence, now: number): boolean {
     const protocol = this.modules[slot]!.module.name;
-    const accepted = this.trust(flow, fromInside, slot, evidence);
-    if (this.observeEvidence !== null) this.observeEvidence(protocol, evidence, accepted);
-    if (!accepted) return false;
+    const bit = 1 << slot;
+    const trust = evidenceTrust(flow, fromInside, bit, evidence, this.flowLeadsToPeer);
+    if (this.observeEvidence !== null) this.observeEvidence(protocol, evidence, trust === EvidenceTrust.accepted);
+    if (trust !== EvidenceTrust.accepted) {
+      if (trust === EvidenceTrust.unsolicited) this.counters.evidenceRefusedUnsolicited++;
+      else if (trust === EvidenceTrust.unanswered) this.counters.evidenceRefusedUnanswered++;
+      else this.counters.evidenceRefusedSupporting++;
+      return false;
+    }
     this.counters.evidence++;
     this.detections.add(protocol, evidence.rule);
-    const bit = 1 << slot;
     if ((flow.labels & bit) === 0) {
       // Slots are in priority order: the lowest labelled slot names the flow.
       if (flow.labels === 0 || bit < (flow.labels & -flow.labels)) flow.app = protocol;
@@ -359,11 +343,10 @@ export class Engine {
     // address, since its source port says nothing about where it listens.
     const peerPort = flow.protocol === IPPROTO_UDP || flow.initiatorInside ? flow.outsidePort : 0;
     const outsideOffset = fromInside ? view.dstAddressOffset : view.srcAddressOffset;
-    if (this.admitPeer(view.buf, outsideOffset, view.addressLength, flow.outsideAddress, peerPort, null, flow, host, now)) {
-      this.countLearned(this.learnPeer(flow.outsideAddress, peerPort, evidence.transport, protocol, evidence.rule, entry.host, now), flow, host);
+    if (this.admission.admit(view.buf, outsideOffset, view.addressLength, flow.outsideAddress, peerPort, null, flow, host, now)) {
+      if (this.learnPeer(flow.outsideAddress, peerPort, evidence.transport, protocol, evidence.rule, entry.host, now)) this.admission.learned(flow, host);
     }
-    // Peers a payload names: only on a flow that is this protocol's by the host's own traffic.
-    if (evidence.peers !== undefined && !evidence.supporting && (flow.ownLabels & bit) !== 0) {
+    if (evidence.peers !== undefined && mayNamePeers(flow, bit, evidence)) {
       for (const named of evidence.peers) this.learnNamedPeer(named, protocol, flow, host, entry.host, now);
     }
     return true;
@@ -373,48 +356,9 @@ export class Engine {
     const bytes = parseAddress(named.ip);
     if (bytes === null || !(named.port >= 1 && named.port <= 65535)) return;
     const key = addressKeyFromText(named.ip)!;
-    if (this.admitPeer(bytes, 0, bytes.length as 4 | 16, key, named.port, named, flow, host, now)) {
-      this.countLearned(this.learnPeer(key, named.port, named.transport, protocol, named.via, learnedFrom, now), flow, host);
+    if (this.admission.admit(bytes, 0, bytes.length as 4 | 16, key, named.port, named, flow, host, now)) {
+      if (this.learnPeer(key, named.port, named.transport, protocol, named.via, learnedFrom, now)) this.admission.learned(flow, host);
     }
-  }
-
-  /**
-   * The guards every peer passes before it is learned (track/peer-guard.ts), then the caps: per
-   * flow, and per inside host per minute. Counted when refused or capped.
-   */
-  private admitPeer(buf: Uint8Array, offset: number, length: 4 | 16, key: string, port: number, named: NamedPeer | null, flow: Flow, host: InsideHost, now: number): boolean {
-    const counters = this.counters;
-    let refusal = addressRefusal(buf, offset, length, this.config.inside, this.config.protect);
-    if (refusal === null && named !== null && named.port < 1024 && named.lowPortReason === undefined) refusal = PeerRefusal.lowPort;
-    if (refusal === null && this.allowedPeers.size > 0 && this.allowedPeers.covers(formatAddressKey(key), port, now)) refusal = PeerRefusal.allowlisted;
-    if (refusal !== null) {
-      if (refusal === PeerRefusal.reserved) counters.peersRefusedReserved++;
-      else if (refusal === PeerRefusal.inside) counters.peersRefusedInside++;
-      else if (refusal === PeerRefusal.protected) counters.peersRefusedProtected++;
-      else if (refusal === PeerRefusal.allowlisted) counters.peersRefusedAllowlisted++;
-      else counters.peersRefusedLowPort++;
-      return false;
-    }
-    if (flow.peersLearned >= this.config.maxPeersPerFlow) {
-      counters.peersCappedFlow++;
-      return false;
-    }
-    if (now - host.peerMinuteStart >= MINUTE_MS) {
-      host.peerMinuteStart = now;
-      host.peersThisMinute = 0;
-    }
-    if (host.peersThisMinute >= this.config.maxPeersPerHostPerMinute) {
-      counters.peersCappedHost++;
-      return false;
-    }
-    return true;
-  }
-
-  /** The caps count peers learned anew, not refreshes of known ones. */
-  private countLearned(isNew: boolean, flow: Flow, host: InsideHost): void {
-    if (!isNew) return;
-    flow.peersLearned++;
-    host.peersThisMinute++;
   }
 
   /** Learns (or refreshes) a peer; true when it is new. */
@@ -558,14 +502,14 @@ export class Engine {
   allowPeer(ip: string, port: number, until: number): PeerEntry[] | null {
     const key = addressKeyFromText(ip);
     if (key === null) return null;
-    this.allowedPeers.allow(formatAddressKey(key), port, until);
+    this.admission.allowed.allow(formatAddressKey(key), port, until);
     return this.peers.removeCovered(key, port);
   }
 
   /** The endpoint's allow entry ended. */
   disallowPeer(ip: string, port: number): boolean {
     const key = addressKeyFromText(ip);
-    return key !== null && this.allowedPeers.disallow(formatAddressKey(key), port);
+    return key !== null && this.admission.allowed.disallow(formatAddressKey(key), port);
   }
 
   /** The host's allow entry ended: evidence locks it again from now on. */

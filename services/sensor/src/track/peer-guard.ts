@@ -1,4 +1,8 @@
 import type { CidrSet } from '../decode/cidr.js';
+import { formatAddressKey } from '../decode/address.js';
+import type { NamedPeer } from '../detect/module.js';
+import type { Flow } from './flow.js';
+import type { InsideHost } from './hosts.js';
 
 /**
  * What an outside endpoint must pass before the engine learns it as a peer, whatever a protocol
@@ -72,5 +76,81 @@ export class AllowedPeers {
     if (until > now) return true;
     this.until.delete(key);
     return false;
+  }
+}
+
+const MINUTE_MS = 60_000;
+
+/** Where admissions are counted (the engine's counters). */
+export interface AdmissionCounters {
+  peersRefusedReserved: number;
+  peersRefusedInside: number;
+  peersRefusedProtected: number;
+  peersRefusedAllowlisted: number;
+  peersRefusedLowPort: number;
+  peersCappedFlow: number;
+  peersCappedHost: number;
+}
+
+export interface AdmissionLimits {
+  inside: CidrSet;
+  protect: CidrSet;
+  maxPeersPerFlow: number;
+  maxPeersPerHostPerMinute: number;
+}
+
+/**
+ * The guards every peer passes before it is learned, then the caps: per flow, and per inside host
+ * per minute. Every refusal is counted by its reason.
+ */
+export class PeerAdmission {
+  /** Outside endpoints an operator allowed (the shared blocklist's allow entries). */
+  readonly allowed = new AllowedPeers();
+
+  constructor(
+    private readonly limits: AdmissionLimits,
+    private readonly counters: AdmissionCounters,
+  ) {}
+
+  /**
+   * Whether the peer at buf[offset, offset + length) (address key `key`) on `port` may be learned
+   * from `flow`'s evidence; `named`: it was named in a payload rather than contacted.
+   */
+  admit(buf: Uint8Array, offset: number, length: 4 | 16, key: string, port: number, named: NamedPeer | null, flow: Flow, host: InsideHost, now: number): boolean {
+    let refusal = addressRefusal(buf, offset, length, this.limits.inside, this.limits.protect);
+    if (refusal === null && named !== null && named.port < 1024 && named.lowPortReason === undefined) refusal = PeerRefusal.lowPort;
+    if (refusal === null && this.allowed.size > 0 && this.allowed.covers(formatAddressKey(key), port, now)) refusal = PeerRefusal.allowlisted;
+    if (refusal !== null) {
+      this.countRefusal(refusal);
+      return false;
+    }
+    if (flow.peersLearned >= this.limits.maxPeersPerFlow) {
+      this.counters.peersCappedFlow++;
+      return false;
+    }
+    if (now - host.peerMinuteStart >= MINUTE_MS) {
+      host.peerMinuteStart = now;
+      host.peersThisMinute = 0;
+    }
+    if (host.peersThisMinute >= this.limits.maxPeersPerHostPerMinute) {
+      this.counters.peersCappedHost++;
+      return false;
+    }
+    return true;
+  }
+
+  /** Counts a peer admitted and learned anew against the caps (refreshes of known peers do not count). */
+  learned(flow: Flow, host: InsideHost): void {
+    flow.peersLearned++;
+    host.peersThisMinute++;
+  }
+
+  private countRefusal(refusal: PeerRefusal): void {
+    const counters = this.counters;
+    if (refusal === PeerRefusal.reserved) counters.peersRefusedReserved++;
+    else if (refusal === PeerRefusal.inside) counters.peersRefusedInside++;
+    else if (refusal === PeerRefusal.protected) counters.peersRefusedProtected++;
+    else if (refusal === PeerRefusal.allowlisted) counters.peersRefusedAllowlisted++;
+    else counters.peersRefusedLowPort++;
   }
 }
