@@ -144,7 +144,7 @@ try {
 
   const port = await freePort();
   const yaml = join(dir, 'brain.yaml');
-  writeFileSync(yaml, `nats:\n  servers: ["${nats.url}"]\nredis:\n  url: ${redisServer.url}\nstream:\n  storage: memory\nlog:\n  level: info\napi:\n  listen:\n    host: 127.0.0.1\n    port: ${port}\n  tokens:\n    read: ["${TOKEN}"]\ntelemetry:\n  listen:\n    port: 0\n`);
+  writeFileSync(yaml, `nats:\n  servers: ["${nats.url}"]\nredis:\n  url: ${redisServer.url}\nstream:\n  storage: memory\nlog:\n  level: info\napi:\n  listen:\n    host: 127.0.0.1\n    port: ${port}\n  tokens:\n    read: ["${TOKEN}"]\n  limits:\n    maxConcurrent: 1000\n    perTokenPerSecond: 100000\n    perTokenBurst: 100000\ntelemetry:\n  listen:\n    port: 0\n`);
   const brain = spawn(process.execPath, [...BRAIN_NODE_OPTIONS, BRAIN_CLI, 'serve', '--config', yaml], { stdio: ['ignore', 'pipe', 'pipe'] });
   brainPid = brain.pid;
   brain.on('exit', (code) => {
@@ -163,7 +163,8 @@ try {
   const shapes: Record<string, string> = {
     'decisions, newest 50': '/v1/decisions?limit=50',
     'decisions, 1000 per page': '/v1/decisions?limit=1000',
-    'decisions, scope host, site': '/v1/decisions?scope=host&site=site-3&limit=50',
+    'decisions, scope host, site': '/v1/decisions?scope=host&site=site-6&limit=50',
+    'decisions, a filter no decision passes': '/v1/decisions?scope=host&site=site-3&limit=50',
     'decisions, value ip': `/v1/decisions?value=198.18.7.9`,
     'allowlist, newest 50': '/v1/allowlist?limit=50',
     'peers, ip': '/v1/peers/198.18.7.9',
@@ -202,7 +203,7 @@ try {
     cpu: cpus()[0]?.model,
     decisions: stored,
     loadMs: Math.round(loadMs),
-    brain: `p2pwall-brain serve, node ${BRAIN_NODE_OPTIONS.join(' ')}, defaults (blocklist.sweepSeconds 5)`,
+    brain: `p2pwall-brain serve, node ${BRAIN_NODE_OPTIONS.join(' ')}, defaults (blocklist.sweepSeconds 5), api.limits raised out of the way`,
     brainStartMs: Math.round(startMs),
     brainIdleRssMb: idleRssMb,
     brainRssAfterSequentialMb: afterSequentialRssMb,

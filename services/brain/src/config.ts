@@ -1,6 +1,7 @@
 import { loadConfig, natsConnectionProblems, redisConnectionProblems, TELEMETRY_CONFIG_SCHEMA, telemetryConfigProblems, type ConfigSchema, type TelemetryConfig } from '@p2pwall/common';
 import { natsConnection, redisConnection } from './connections.js';
 import { DEFAULT_RULES, type RulesConfig } from './correlate/config.js';
+import type { ApiLimits } from './api/limits.js';
 import { Allowlist } from './decide/allowlist.js';
 
 /** brain.yaml; services/brain/brain.example.yaml explains every key. */
@@ -35,6 +36,8 @@ export interface BrainConfig extends RulesConfig {
     tokens: { read: string[]; admin: string[] };
     tokenFiles: { read: string | null; admin: string | null };
     sensorStaleSeconds: number;
+    /** What keeps many clients from starving ingest and the health probes (api/limits.ts). */
+    limits: ApiLimits;
   };
 }
 
@@ -126,6 +129,12 @@ export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
     tokens: obj({ read: strings('bearer tokens that may query'), admin: strings('bearer tokens that may also block, unblock and allow') }),
     tokenFiles: obj({ read: strOrNull('file of read tokens, one a line (# comments)'), admin: strOrNull('file of admin tokens, one a line (# comments)') }),
     sensorStaleSeconds: int(1, DAY, 30, 'a sensor without a heartbeat for this long is shown as stale'),
+    limits: obj({
+      maxConcurrent: int(1, 10_000, 32, '/v1 requests handled at once; more get 503 (Retry-After) at once'),
+      perTokenPerSecond: num(0.1, 100_000, 20, 'sustained /v1 requests per second of one token; more get 429 (Retry-After)'),
+      perTokenBurst: int(1, 100_000, 40, 'requests one token may make at once above its rate'),
+      requestTimeoutSeconds: int(1, 3600, 10, 'a request must arrive and be answered within this long; otherwise 503 (or the connection is closed)'),
+    }),
   }),
 });
 

@@ -9,7 +9,7 @@ import { ACTIONS, decisionView, SCOPES } from '../convert.js';
 import { ApiError, notFound } from '../errors.js';
 import { manualInput, peerInput, type ManualBody } from '../input.js';
 import { manualBlock } from '../manual.js';
-import { pageListing } from '../page.js';
+import { pageListing, pageNewestFirst } from '../page.js';
 import { action, blockBody, cursor, decisionSchema, errorSchema, limit, origin, pageSchema, scope, site, v1Errors } from '../schemas.js';
 import type { ActionName, OriginName, ScopeName } from '../views.js';
 
@@ -72,7 +72,11 @@ export function decisionRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const now = ctx.now();
       const wanted = value && { ip: value.address.ip, port: value.port };
       await ctx.deps.writer.catchUp();
-      return pageListing(ctx.deps.writer, q.limit, q.cursor, (d) => decisionMatches(d, q, wanted, now), decisionView);
+      const accept = (d: BrainDecision): boolean => decisionMatches(d, q, wanted, now);
+      if (wanted === undefined) return pageListing(ctx.deps.writer, q.limit, q.cursor, accept, decisionView);
+      // one address: its few decisions by memory's index, not a walk of the whole listing
+      const about = ctx.deps.writer.idsAbout(wanted.ip).flatMap((id) => ctx.deps.writer.active(id, now) ?? []);
+      return pageNewestFirst(about.filter(accept).map(decisionView), q.limit, q.cursor);
     },
   );
 
