@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import { packageVersion, type Logger } from '@p2pwall/common';
 import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -78,7 +79,10 @@ export function buildApi(deps: ApiDeps, config: ApiConfig, log: Logger, hooks: A
   const tokens = loadTokens(config);
   const limiter = new RequestLimiter(config.limits);
   const ctx: ApiContext = { deps, config, reader: new BlocklistReader(deps.redis), now: deps.now ?? Date.now };
+  const https = config.tls.cert !== null && config.tls.key !== null ? { https: { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } } : {};
+  // With `https` fastify's instance is typed for an https.Server; the routes use nothing that differs.
   const app = fastify({
+    ...https,
     // As fastify's base logger type: the instance type then matches the FastifyInstance the routes take.
     loggerInstance: log.child({ component: 'api' }) as FastifyBaseLogger,
     // One line per request at info would drown the brain's own log; requests are logged at debug below.
@@ -93,7 +97,7 @@ export function buildApi(deps: ApiDeps, config: ApiConfig, log: Logger, hooks: A
     schemaErrorFormatter: formatSchemaErrors,
     // Unknown fields are rejected (schemas say additionalProperties: false), not silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
-  });
+  }) as unknown as FastifyInstance;
 
   app.register(swagger, {
     openapi: {
