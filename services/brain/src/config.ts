@@ -1,4 +1,4 @@
-import { loadConfig, natsConnectionProblems, serverTlsProblems, redisConnectionProblems, TELEMETRY_CONFIG_SCHEMA, telemetryConfigProblems, type ConfigSchema, type TelemetryConfig } from '@p2pwall/common';
+import { listenHostProblem, loadConfig, natsConnectionProblems, serverTlsProblems, redisConnectionProblems, TELEMETRY_CONFIG_SCHEMA, telemetryConfigProblems, type ConfigSchema, type TelemetryConfig } from '@p2pwall/common';
 import { natsConnection, redisConnection } from './connections.js';
 import { DEFAULT_RULES, type RulesConfig } from './correlate/config.js';
 import type { ApiLimits } from './api/limits.js';
@@ -141,6 +141,9 @@ export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
   }),
 });
 
+/** A site name, as sensors name their site (a NATS subject token: @p2pwall/common SUBJECTS). */
+const SITE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
 function checkBrainConfig(value: unknown): string[] {
   const config = value as BrainConfig;
   const problems = Allowlist.problems(config.allowlist);
@@ -148,6 +151,11 @@ function checkBrainConfig(value: unknown): string[] {
   problems.push(...redisConnectionProblems(redisConnection(config.redis), 'redis'));
   problems.push(...telemetryConfigProblems(config.telemetry));
   if (config.api.enabled) problems.push(...serverTlsProblems('api', config.api.tls));
+  const host = listenHostProblem('api.listen.host', config.api.listen.host);
+  if (host !== null) problems.push(host);
+  config.simulation.sites.forEach((site, i) => {
+    if (!SITE_NAME.test(site)) problems.push(`simulation.sites[${i}]: ${JSON.stringify(site.length > 80 ? `${site.slice(0, 80)}...` : site)} is not a site name: lower-case letters, digits and dashes, as the sensors' site keys`);
+  });
   return problems;
 }
 
