@@ -40,7 +40,7 @@ beforeAll(async () => {
   [nats, redisServer, certs] = await Promise.all([startNats(), startRedis(), makeTestCertificates()]);
   brain = new BrainService(brainConfig(), log);
   await brain.start();
-  port = brain.apiPort();
+  port = brain.apiPort() ?? 0;
 }, 60_000);
 
 afterAll(async () => {
