@@ -63,12 +63,14 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  const stopping = performance.now();
   await brain?.stop();
+  process.stdout.write(`load: brain stopped in ${(performance.now() - stopping).toFixed(0)} ms\n`);
   await nc?.close();
   redis?.disconnect();
   await nats?.cleanup();
   await redisServer?.cleanup();
-});
+}, 30_000);
 
 interface ReaderResults {
   statuses: Record<string, number>;
