@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 
@@ -55,12 +56,8 @@ export function loadConfig<T>(options: LoadConfigOptions): T {
       const code = (error as NodeJS.ErrnoException).code;
       throw new ConfigError(source, [code === 'ENOENT' ? 'file not found' : `cannot read (${code ?? String(error)})`]);
     }
-    try {
-      document = parseYaml(text) ?? {};
-    } catch (error) {
-      if (error instanceof YAMLParseError) throw new ConfigError(source, [`not valid YAML: ${error.message.split('\n')[0]}`]);
-      throw error;
-    }
+    if (text.length > MAX_CONFIG_CHARS) throw new ConfigError(source, [`larger than ${MAX_CONFIG_CHARS} characters: not a configuration file`]);
+    document = parseBoundedYaml(source, text) ?? {};
     if (typeof document !== 'object' || document === null || Array.isArray(document)) {
       throw new ConfigError(source, ['the file must hold a mapping of keys (key: value), not a single value or a list']);
     }
@@ -75,9 +72,79 @@ export function loadConfig<T>(options: LoadConfigOptions): T {
   if (!validate(document)) {
     throw new ConfigError(source, (validate.errors ?? []).map(describeError));
   }
-  const checked = options.check?.(document) ?? [];
+  const checked = (options.check?.(document) ?? []).map(redactUrlPasswords);
   if (checked.length > 0) throw new ConfigError(source, checked);
   return document as T;
+}
+
+/** Longest configuration file read; configurations are a few KB. */
+export const MAX_CONFIG_CHARS = 1024 * 1024;
+/** Aliases (`*name`) one file may use: enough for sharing a few blocks, too few for a "billion laughs" bomb. */
+export const MAX_CONFIG_ALIASES = 100;
+/** Values the parsed document may hold after aliases are expanded. */
+const MAX_CONFIG_NODES = 100_000;
+
+/** YAML with aliases and size bounded: a hostile or broken file gets a ConfigError, never an uncaught error or an exhausted heap. */
+function parseBoundedYaml(source: string, text: string): unknown {
+  let document: unknown;
+  try {
+    document = parseYaml(text, { maxAliasCount: MAX_CONFIG_ALIASES, uniqueKeys: true });
+  } catch (error) {
+    if (error instanceof YAMLParseError) throw new ConfigError(source, [`not valid YAML: ${error.message.split('\n')[0]}`]);
+    if (error instanceof ReferenceError && /alias/i.test(error.message)) throw new ConfigError(source, [`not accepted: its YAML aliases expand too far (more than ${MAX_CONFIG_ALIASES} alias uses, or aliases of aliases): write the values out`]);
+    throw new ConfigError(source, [`not valid YAML: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`]);
+  }
+  if (countNodes(document, MAX_CONFIG_NODES) > MAX_CONFIG_NODES) throw new ConfigError(source, [`not accepted: more than ${MAX_CONFIG_NODES} values once its aliases are expanded`]);
+  return document;
+}
+
+/** Values in a parsed document, counting stops past `limit` (shared objects count at each use, as aliases expand). */
+function countNodes(value: unknown, limit: number): number {
+  let count = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0 && count <= limit) {
+    const next = stack.pop();
+    count += 1;
+    if (Array.isArray(next)) stack.push(...next);
+    else if (typeof next === 'object' && next !== null) stack.push(...Object.values(next));
+  }
+  return count;
+}
+
+/** Keys whose values are secrets: never echoed in a message, never printed. */
+const SECRET_KEY = /(password|passphrase|secret|tokens?|credentials?)$/i;
+export const REDACTED = '(redacted)';
+
+/** A URL's password (`scheme://user:password@host`) replaced, wherever one appears in the text. */
+export function redactUrlPasswords(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s/@]*@/gi, `$1${REDACTED}@`);
+}
+
+/**
+ * A copy of a configuration (or any value of one) fit to print or log: the values of secret keys
+ * (password, token, secret, ...) and URL passwords replaced. `key`: the key the value sits under.
+ */
+export function redactSecrets(value: unknown, key = ''): unknown {
+  if (typeof value === 'string') return SECRET_KEY.test(key) ? REDACTED : redactUrlPasswords(value);
+  if (SECRET_KEY.test(key) && value !== null && value !== undefined && typeof value !== 'object') return REDACTED;
+  if (Array.isArray(value)) return value.map((item) => redactSecrets(item, key));
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(key) && v !== null ? REDACTED : redactSecrets(v, k)]));
+  return value;
+}
+
+/** A value as an error message shows it (JSON), with secrets left out. */
+function shown(path: string, value: unknown): string {
+  const key = path.split(/[.[\]]/).filter((part) => part !== '' && !/^\d+$/.test(part)).pop() ?? '';
+  return JSON.stringify(redactSecrets(value, key));
+}
+
+/** What a listen host may be: an IP address or a host name (letters, digits, dashes and dots). */
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+/** null when `host` can be listened on by name; otherwise the problem, naming `key`. */
+export function listenHostProblem(key: string, host: string): string | null {
+  if (isIP(host) !== 0 || HOST_NAME.test(host)) return null;
+  return `${key}: ${JSON.stringify(host.length > 80 ? `${host.slice(0, 80)}...` : host)} is not an IP address or a host name`;
 }
 
 function keyPath(instancePath: string): string {
@@ -98,11 +165,11 @@ function describeError(error: ErrorObject): string {
     case 'required':
       return `${at(String(error.params['missingProperty']))}: required`;
     case 'type':
-      return `${path || '(top level)'}: must be ${String(error.params['type'])}, got ${JSON.stringify(error.data)}`;
+      return `${path || '(top level)'}: must be ${String(error.params['type'])}, got ${shown(path, error.data)}`;
     case 'enum':
-      return `${path}: must be one of ${(error.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(error.data)}`;
+      return `${path}: must be one of ${(error.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${shown(path, error.data)}`;
     default:
-      return `${path || '(top level)'}: ${error.message ?? error.keyword}${error.data !== undefined && typeof error.data !== 'object' ? ` (got ${JSON.stringify(error.data)})` : ''}`;
+      return `${path || '(top level)'}: ${error.message ?? error.keyword}${error.data !== undefined && typeof error.data !== 'object' ? ` (got ${shown(path, error.data)})` : ''}`;
   }
 }
 

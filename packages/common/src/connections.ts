@@ -86,6 +86,15 @@ function tlsProblems(section: string, tls: TlsFiles, tlsEnabled: boolean | undef
   return problems;
 }
 
+/** Problems of a server's own TLS files (an HTTPS listener): cert and key together, each a readable PEM file. */
+export function serverTlsProblems(section: string, tls: { cert: string | null; key: string | null }): string[] {
+  const problems: string[] = [];
+  if (tls.cert !== null) problems.push(...[fileProblem(`${section}.tls.cert`, tls.cert, 'certificate')].filter((p): p is string => p !== null));
+  if (tls.key !== null) problems.push(...[fileProblem(`${section}.tls.key`, tls.key, 'private key')].filter((p): p is string => p !== null));
+  if ((tls.cert === null) !== (tls.key === null)) problems.push(`${section}.tls.${tls.cert === null ? 'cert' : 'key'}: cert and key go together`);
+  return problems;
+}
+
 function withScheme(url: string, scheme: string): string {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `${scheme}://${url}`;
 }

@@ -1,6 +1,7 @@
-import { loadConfig, natsConnectionProblems, redisConnectionProblems, TELEMETRY_CONFIG_SCHEMA, telemetryConfigProblems, type ConfigSchema, type TelemetryConfig } from '@p2pwall/common';
+import { listenHostProblem, loadConfig, natsConnectionProblems, serverTlsProblems, redisConnectionProblems, TELEMETRY_CONFIG_SCHEMA, telemetryConfigProblems, type ConfigSchema, type TelemetryConfig } from '@p2pwall/common';
 import { natsConnection, redisConnection } from './connections.js';
 import { DEFAULT_RULES, type RulesConfig } from './correlate/config.js';
+import type { ApiLimits } from './api/limits.js';
 import { Allowlist } from './decide/allowlist.js';
 
 /** brain.yaml; services/brain/brain.example.yaml explains every key. */
@@ -35,6 +36,10 @@ export interface BrainConfig extends RulesConfig {
     tokens: { read: string[]; admin: string[] };
     tokenFiles: { read: string | null; admin: string | null };
     sensorStaleSeconds: number;
+    /** HTTPS: the server's certificate chain and key (PEM files); both null: plain HTTP. */
+    tls: { cert: string | null; key: string | null };
+    /** What keeps many clients from starving ingest and the health probes (api/limits.ts). */
+    limits: ApiLimits;
   };
 }
 
@@ -126,8 +131,18 @@ export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
     tokens: obj({ read: strings('bearer tokens that may query'), admin: strings('bearer tokens that may also block, unblock and allow') }),
     tokenFiles: obj({ read: strOrNull('file of read tokens, one a line (# comments)'), admin: strOrNull('file of admin tokens, one a line (# comments)') }),
     sensorStaleSeconds: int(1, DAY, 30, 'a sensor without a heartbeat for this long is shown as stale'),
+    tls: obj({ cert: strOrNull('PEM certificate (chain) file: the API serves HTTPS'), key: strOrNull('PEM private key file of cert') }),
+    limits: obj({
+      maxConcurrent: int(1, 10_000, 32, '/v1 requests handled at once; more get 503 (Retry-After) at once'),
+      perTokenPerSecond: num(0.1, 100_000, 20, 'sustained /v1 requests per second of one token; more get 429 (Retry-After)'),
+      perTokenBurst: int(1, 100_000, 40, 'requests one token may make at once above its rate'),
+      requestTimeoutSeconds: int(1, 3600, 10, 'a request must arrive and be answered within this long; otherwise 503 (or the connection is closed)'),
+    }),
   }),
 });
+
+/** A site name, as sensors name their site (a NATS subject token: @p2pwall/common SUBJECTS). */
+const SITE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 function checkBrainConfig(value: unknown): string[] {
   const config = value as BrainConfig;
@@ -135,6 +150,12 @@ function checkBrainConfig(value: unknown): string[] {
   problems.push(...natsConnectionProblems(natsConnection(config.nats), { section: 'nats', credsFile: 'creds' }));
   problems.push(...redisConnectionProblems(redisConnection(config.redis), 'redis'));
   problems.push(...telemetryConfigProblems(config.telemetry));
+  if (config.api.enabled) problems.push(...serverTlsProblems('api', config.api.tls));
+  const host = listenHostProblem('api.listen.host', config.api.listen.host);
+  if (host !== null) problems.push(host);
+  config.simulation.sites.forEach((site, i) => {
+    if (!SITE_NAME.test(site)) problems.push(`simulation.sites[${i}]: ${JSON.stringify(site.length > 80 ? `${site.slice(0, 80)}...` : site)} is not a site name: lower-case letters, digits and dashes, as the sensors' site keys`);
+  });
   return problems;
 }
 

@@ -58,3 +58,22 @@ describe('brain.yaml', () => {
     expect(problems({ P2PWALL_BRAIN_REDIS__URL: 'rediss://r:6380', P2PWALL_BRAIN_REDIS__TLS__CA: dir, P2PWALL_BRAIN_NATS__SERVERS: '[tls://n:4222]', P2PWALL_BRAIN_NATS__TLS__CA: dir })).toEqual([`nats.tls.ca: cannot read ${dir} (EISDIR)`, `redis.tls.ca: cannot read ${dir} (EISDIR)`]);
   });
 });
+
+describe('brain.yaml: names and hosts it cannot use', () => {
+  it('refuses simulation sites that are no site name and API or telemetry hosts that are no address, naming the key', () => {
+    const path = join(dir, 'names.yaml');
+    writeFileSync(path, 'simulation:\n  sites: [hq, "Branch Office", "a.b"]\napi:\n  listen:\n    host: "http://0.0.0.0"\ntelemetry:\n  listen:\n    host: "0.0.0.0:9464"\n');
+    let message = '';
+    try {
+      loadBrainConfig(path, {});
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      message = (error as Error).message;
+    }
+    expect(message).toContain('simulation.sites[1]: "Branch Office" is not a site name');
+    expect(message).toContain('simulation.sites[2]: "a.b" is not a site name');
+    expect(message).not.toContain('simulation.sites[0]');
+    expect(message).toContain('api.listen.host: "http://0.0.0.0" is not an IP address or a host name');
+    expect(message).toContain('telemetry.listen.host: "0.0.0.0:9464" is not an IP address or a host name');
+  });
+});

@@ -1,4 +1,4 @@
-import type { ConfigSchema } from '../config.js';
+import { listenHostProblem, type ConfigSchema } from '../config.js';
 
 /** The `telemetry` key of sensor.yaml and brain.yaml (both services embed the same schema). */
 export interface TelemetryConfig {
@@ -60,6 +60,11 @@ export const TELEMETRY_CONFIG_SCHEMA: ConfigSchema = {
  * because the signal paths are appended to it. Each problem names its key under `section`.
  */
 export function telemetryConfigProblems(config: TelemetryConfig, section = 'telemetry'): string[] {
+  const host = listenHostProblem(`${section}.listen.host`, config.listen.host);
+  return [...(host === null ? [] : [host]), ...otlpEndpointProblems(config, section)];
+}
+
+function otlpEndpointProblems(config: TelemetryConfig, section: string): string[] {
   const endpoint = config.otlp.endpoint;
   if (endpoint === null) return [];
   let url: URL;

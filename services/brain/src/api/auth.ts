@@ -77,7 +77,8 @@ function matchesAny(candidate: Buffer, digests: readonly Buffer[]): boolean {
   return found;
 }
 
-export type Authentication = { role: Role } | { error: 'missing' | 'malformed' | 'unknown' };
+/** `key`: the token's digest (hex), which names it for rate limits without keeping the token itself. */
+export type Authentication = { role: Role; key: string } | { error: 'missing' | 'malformed' | 'unknown' };
 
 /** The role an `Authorization` header grants. */
 export function authenticate(tokens: TokenSet, header: string | undefined): Authentication {
@@ -87,8 +88,8 @@ export function authenticate(tokens: TokenSet, header: string | undefined): Auth
   const candidate = digest(match[1]!);
   const admin = matchesAny(candidate, tokens.admin);
   const read = matchesAny(candidate, tokens.read);
-  if (admin) return { role: 'admin' };
-  if (read) return { role: 'read' };
+  if (admin) return { role: 'admin', key: candidate.toString('hex') };
+  if (read) return { role: 'read', key: candidate.toString('hex') };
   return { error: 'unknown' };
 }
 

@@ -4,7 +4,8 @@ import type { Redis } from 'ioredis';
 import { decodeDecision, type BrainDecision } from '../decide/decision.js';
 
 /**
- * What the API reads from Redis: decisions from the blocklist hash, sensors' last heartbeats, the
+ * What the API reads from Redis: decisions from the blocklist hash by id (lists and searches walk
+ * the BlocklistWriter's memory, never the whole hash), sensors' last heartbeats, the
  * blocklist version. Writes go through BlocklistWriter only. Entries that cannot be decoded are
  * skipped and counted (`unreadable`); the blocklist sweep removes unreadable decisions.
  */
@@ -22,11 +23,6 @@ function decode(value: Buffer, counters: ReadCounters): BrainDecision | undefine
   }
 }
 
-/** A Redis glob matching `text` literally. */
-export function globEscape(text: string): string {
-  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
-}
-
 export class BlocklistReader {
   readonly counters: ReadCounters = { unreadable: 0 };
 
@@ -37,19 +33,6 @@ export class BlocklistReader {
     if (ids.length === 0) return [];
     const values = await this.redis.hmgetBuffer(REDIS_KEYS.decisions, ...ids);
     return values.flatMap((value) => (value ? (decode(value, this.counters) ?? []) : []));
-  }
-
-  /** Every decision whose id matches the Redis glob `match` (all when omitted), expired or not. */
-  async scan(match?: string): Promise<BrainDecision[]> {
-    const out: BrainDecision[] = [];
-    const stream = this.redis.hscanBufferStream(REDIS_KEYS.decisions, { count: 1000, ...(match === undefined ? {} : { match }) });
-    for await (const chunk of stream as AsyncIterable<Buffer[]>) {
-      for (let i = 1; i < chunk.length; i += 2) {
-        const decision = decode(chunk[i]!, this.counters);
-        if (decision) out.push(decision);
-      }
-    }
-    return out;
   }
 
   async blocklistVersion(): Promise<number> {

@@ -34,6 +34,48 @@ function before(a: Keyed, b: Keyed): boolean {
   return a.created > b.created || (a.created === b.created && a.id < b.id);
 }
 
+/** What pageListing walks: BlocklistWriter's memory in the listing order (see walkListing). */
+export interface Listing<T> {
+  walkListing(after: { id: string; createdMs: number } | undefined, accept: (item: T) => boolean, limit: number, maxVisits: number): { items: T[]; last: { id: string; createdMs: number } | undefined; done: boolean };
+}
+
+/** Items visited per slice of a walk; the event loop runs between slices (a slice takes well under a millisecond when it shows nothing, a few when it shows 500 items). */
+export const VISITS_PER_SLICE = 500;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * One page of an ordered listing (newest first), the items `accept` takes, after the cursor: a
+ * binary search and a walk of about what the page needs, in slices of VISITS_PER_SLICE with the
+ * event loop running between them, so a filter that matches little never holds the brain up. The
+ * cursor names the last item shown, as for pageNewestFirst.
+ */
+export async function pageListing<T extends { id: string; createdMs: number }, V>(listing: Listing<T>, limit: number, cursor: string | undefined, accept: (item: T) => boolean, view: (item: T) => V): Promise<Page<V>> {
+  const start = cursor === undefined ? undefined : decodeCursor(cursor);
+  const startMs = start === undefined ? undefined : Date.parse(start.created);
+  if (startMs !== undefined && Number.isNaN(startMs)) throw new BadCursorError('not a cursor given by this API');
+  let after = start === undefined ? undefined : { id: start.id, createdMs: startMs! };
+  const shown: V[] = [];
+  let lastShown: T | undefined;
+  let more = false;
+  // one more than the page: whether there is a next page; views are built slice by slice too
+  for (;;) {
+    const slice = listing.walkListing(after, accept, limit + 1 - shown.length, VISITS_PER_SLICE);
+    for (const item of slice.items) {
+      if (shown.length === limit) {
+        more = true;
+        break;
+      }
+      shown.push(view(item));
+      lastShown = item;
+    }
+    after = slice.last;
+    if (slice.done || more) break;
+    await nextTurn();
+  }
+  return { items: shown, nextCursor: more && lastShown ? encodeCursor({ id: lastShown.id, created: new Date(lastShown.createdMs).toISOString() }) : null };
+}
+
 export function pageNewestFirst<T extends Keyed>(items: readonly T[], limit: number, cursor: string | undefined): Page<T> {
   const after = cursor === undefined ? undefined : decodeCursor(cursor);
   const sorted = items.filter((item) => after === undefined || before(after, item)).sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));

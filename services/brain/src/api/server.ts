@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import { packageVersion, type Logger } from '@p2pwall/common';
 import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -8,6 +9,7 @@ import { authenticate, loadTokens, permits, type Role, type TokenSet } from './a
 import { BlocklistReader } from './blocklist-reader.js';
 import type { ApiContext, ApiDeps } from './context.js';
 import { ApiError, errorView, formatSchemaErrors } from './errors.js';
+import { RequestLimiter } from './limits.js';
 import { BadCursorError } from './page.js';
 import { allowlistRoutes } from './routes/allowlist.js';
 import { decisionRoutes } from './routes/decisions.js';
@@ -38,7 +40,7 @@ export interface ApiHooks {
   observeRequest?: ApiRequestObserver;
 }
 
-function v1Plugin(ctx: ApiContext, tokens: TokenSet) {
+function v1Plugin(ctx: ApiContext, tokens: TokenSet, limiter: RequestLimiter) {
   return async (v1: FastifyInstance): Promise<void> => {
     // onRequest: before the body is read, so nobody without a token makes the brain parse anything.
     v1.addHook('onRequest', async (request, reply) => {
@@ -49,6 +51,13 @@ function v1Plugin(ctx: ApiContext, tokens: TokenSet) {
       }
       const needed = request.routeOptions.config.role ?? 'read';
       if (!permits(auth.role, needed)) return reply.code(403).send(errorView(403, `this route needs an ${needed} token; a ${auth.role} token was given`));
+      // Limits: one token cannot take more than its rate, all of them together no more than maxConcurrent at once.
+      const rate = limiter.admitToken(auth.key, ctx.now());
+      if (!rate.allowed) return reply.code(429).header('retry-after', String(rate.retryAfterSeconds)).send(errorView(429, `this token made more than ${ctx.config.limits.perTokenPerSecond} requests a second (api.limits.perTokenPerSecond): retry after ${rate.retryAfterSeconds} s`));
+      const release = limiter.enter();
+      if (!release) return reply.code(503).header('retry-after', '1').send(errorView(503, `the brain is answering ${ctx.config.limits.maxConcurrent} requests already (api.limits.maxConcurrent): retry in a moment`));
+      // 'close' comes once the answer is sent, and also when the client goes away first
+      reply.raw.once('close', release);
       // The blocklist lives in Redis: without it, say so at once rather than let the request wait.
       if (ctx.deps.redis.status !== 'ready') return reply.code(503).send(errorView(503, 'Redis is not connected: try again later'));
       return undefined;
@@ -68,8 +77,12 @@ function v1Plugin(ctx: ApiContext, tokens: TokenSet) {
  */
 export function buildApi(deps: ApiDeps, config: ApiConfig, log: Logger, hooks: ApiHooks = {}): FastifyInstance {
   const tokens = loadTokens(config);
+  const limiter = new RequestLimiter(config.limits);
   const ctx: ApiContext = { deps, config, reader: new BlocklistReader(deps.redis), now: deps.now ?? Date.now };
+  const https = config.tls.cert !== null && config.tls.key !== null ? { https: { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } } : {};
+  // With `https` fastify's instance is typed for an https.Server; the routes use nothing that differs.
   const app = fastify({
+    ...https,
     // As fastify's base logger type: the instance type then matches the FastifyInstance the routes take.
     loggerInstance: log.child({ component: 'api' }) as FastifyBaseLogger,
     // One line per request at info would drown the brain's own log; requests are logged at debug below.
@@ -77,10 +90,14 @@ export function buildApi(deps: ApiDeps, config: ApiConfig, log: Logger, hooks: A
     // Decision ids (allow:host:<site>:<ipv6>) are longer than fastify's default of 100.
     routerOptions: { maxParamLength: 300 },
     bodyLimit: 64 * 1024,
+    // A request must arrive within the timeout (slow senders hold no socket for long) and be answered
+    // within it: its handler is told through request.signal, the client gets 503.
+    requestTimeout: config.limits.requestTimeoutSeconds * 1000,
+    handlerTimeout: config.limits.requestTimeoutSeconds * 1000,
     schemaErrorFormatter: formatSchemaErrors,
     // Unknown fields are rejected (schemas say additionalProperties: false), not silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
-  });
+  }) as unknown as FastifyInstance;
 
   app.register(swagger, {
     openapi: {
@@ -97,6 +114,10 @@ export function buildApi(deps: ApiDeps, config: ApiConfig, log: Logger, hooks: A
     if (error instanceof BadCursorError || error instanceof InvalidCursorError) {
       status = 400;
       message = `querystring/cursor: ${error.message}`;
+    }
+    if ((error as { code?: string }).code === 'FST_ERR_HANDLER_TIMEOUT') {
+      request.log.warn({ url: request.url, timeoutSeconds: config.limits.requestTimeoutSeconds }, 'API request timed out');
+      return reply.code(503).header('retry-after', '1').send(errorView(503, `not answered within ${config.limits.requestTimeoutSeconds} s (api.limits.requestTimeoutSeconds): try again later`));
     }
     if (status >= 500) {
       request.log.error({ err: error, url: request.url }, 'API request failed');
@@ -116,7 +137,7 @@ export function buildApi(deps: ApiDeps, config: ApiConfig, log: Logger, hooks: A
     root.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     healthRoutes(root, ctx);
   });
-  app.register(v1Plugin(ctx, tokens), { prefix: '/v1' });
+  app.register(v1Plugin(ctx, tokens, limiter), { prefix: '/v1' });
   return app;
 }
 

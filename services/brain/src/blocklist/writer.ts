@@ -6,6 +6,8 @@ import { trace, type Tracer } from '@opentelemetry/api';
 import { blocklistUpdateSpan, decisionSpan } from '../telemetry/blocklist-spans.js';
 import { decodeDecision, encodeDecision, isActiveBlock, type BrainDecision } from '../decide/decision.js';
 import { mergeDecision, worthWriting } from '../decide/make.js';
+import { formatIp } from '../correlate/address.js';
+import { NewestFirst, type ListingKey } from './newest-first.js';
 import { PeerBlocks } from './peer-blocks.js';
 
 /**
@@ -122,6 +124,13 @@ export class BlocklistWriter {
   private readonly rememberedAt = new WeakMap<BrainDecision, number>();
   private remembered = 0;
   private restoring: Promise<void> | undefined;
+  /** The decisions of memory in the API's listing order (newest first): a page never sorts the whole blocklist. */
+  private readonly listing = new NewestFirst<BrainDecision>();
+  /** The ids of memory's decisions by the address they are about (formatIp): one id, or several. */
+  private readonly idsByIp = new Map<string, string | Set<string>>();
+  /** The last change-stream entry memory has taken in (set by the first sweep; see catchUp). */
+  private changesSeen: string | undefined;
+  private catchingUp: Promise<void> | undefined;
   readonly counters: WriterCounters = { written: 0, skipped: 0, kept: 0, removed: 0, conflicts: 0, republished: 0, epochsRestored: 0 };
 
   constructor(
@@ -146,7 +155,9 @@ export class BlocklistWriter {
   private remember(decision: BrainDecision): void {
     const mine = this.memory.get(decision.id);
     if (mine && mine.expiresMs > decision.expiresMs) return;
+    if (mine) this.unlist(mine);
     this.memory.set(decision.id, decision);
+    this.list(decision);
     this.rememberedAt.set(decision, ++this.remembered);
     this.peers.set(decision);
     const now = this.now();
@@ -166,8 +177,95 @@ export class BlocklistWriter {
   }
 
   private forget(id: string): void {
+    const mine = this.memory.get(id);
+    if (mine) this.unlist(mine);
     this.memory.delete(id);
     this.peers.delete(id);
+  }
+
+  /** Files a decision of memory in the listing and under its address. */
+  private list(decision: BrainDecision): void {
+    this.listing.add(decision);
+    const ip = formatIp(decision.ip);
+    if (ip === undefined) return;
+    const ids = this.idsByIp.get(ip);
+    if (ids === undefined) this.idsByIp.set(ip, decision.id);
+    else if (typeof ids === 'string') {
+      if (ids !== decision.id) this.idsByIp.set(ip, new Set([ids, decision.id]));
+    } else ids.add(decision.id);
+  }
+
+  private unlist(decision: BrainDecision): void {
+    this.listing.delete(decision);
+    const ip = formatIp(decision.ip);
+    if (ip === undefined) return;
+    const ids = this.idsByIp.get(ip);
+    if (ids === decision.id) this.idsByIp.delete(ip);
+    else if (typeof ids === 'object') {
+      ids.delete(decision.id);
+      if (ids.size === 1) this.idsByIp.set(ip, ids.values().next().value!);
+    }
+  }
+
+  /** How many decisions memory holds (active, and expired ones the next sweep forgets). */
+  get size(): number {
+    return this.memory.size;
+  }
+
+  /**
+   * Walks memory's decisions in the listing order (newest first, then by id) after `after`: at most
+   * `maxVisits` of them, returning those `accept` takes, at most `limit` (see NewestFirst.walk).
+   * Synchronous and bounded: a caller pages through a large blocklist in slices, yielding between.
+   */
+  walkListing(after: ListingKey | undefined, accept: (decision: BrainDecision) => boolean, limit: number, maxVisits: number): { items: BrainDecision[]; last: ListingKey | undefined; done: boolean } {
+    return this.listing.walk(after, accept, limit, maxVisits);
+  }
+
+  /** The ids of memory's decisions about the address `ip` (as formatIp writes it): endpoints, the address, host locks, allow entries. */
+  idsAbout(ip: string): string[] {
+    const ids = this.idsByIp.get(ip);
+    return ids === undefined ? [] : typeof ids === 'string' ? [ids] : [...ids];
+  }
+
+  /**
+   * Brings memory up to date with the change stream since the last sweep or catch-up: decisions
+   * other replicas wrote or removed appear at once instead of with the next sweep. Reads at most
+   * `maxChanges` changes (a replica far behind waits for its sweep); concurrent calls share one read.
+   */
+  catchUp(maxChanges = 10_000): Promise<void> {
+    this.catchingUp ??= this.readChanges(maxChanges).finally(() => {
+      this.catchingUp = undefined;
+    });
+    return this.catchingUp;
+  }
+
+  private async readChanges(maxChanges: number): Promise<void> {
+    const CHUNK = 500;
+    for (let read = 0; read < maxChanges && this.changesSeen !== undefined; ) {
+      const entries = await this.redis.xrangeBuffer(REDIS_KEYS.blocklistChanges, `(${this.changesSeen}`, '+', 'COUNT', CHUNK);
+      for (const [entryId, fields] of entries) {
+        const seen = entryId.toString();
+        if (this.changesSeen === undefined || laterStreamId(seen, this.changesSeen)) this.changesSeen = seen;
+        for (let k = 0; k + 1 < fields.length; k += 2) if (fields[k]!.toString() === 'c') this.applyChange(fields[k + 1]!);
+      }
+      read += entries.length;
+      if (entries.length < CHUNK) return;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private applyChange(bytes: Buffer): void {
+    let change: p2pwall.v1.BlocklistChange;
+    try {
+      change = p2pwall.v1.BlocklistChange.decode(bytes);
+    } catch {
+      return; // the sweep reads the hash itself
+    }
+    if (change.kind === p2pwall.v1.ChangeKind.CHANGE_KIND_REMOVE) this.forget(change.decisionId);
+    else if (change.kind === p2pwall.v1.ChangeKind.CHANGE_KIND_UPSERT && change.decision) {
+      const decision = decodeDecision(p2pwall.v1.Decision.encode(change.decision).finish());
+      if (decision.expiresMs > this.now()) this.remember(decision);
+    }
   }
 
   /**
@@ -298,6 +396,8 @@ export class BlocklistWriter {
       }
       this.highestVersion = Math.max(this.highestVersion, version);
       // remember() keeps a later expiry; an operator may shorten one, so the old copy goes first.
+      const old = this.memory.get(decision.id);
+      if (old) this.unlist(old);
       this.memory.delete(decision.id);
       this.remember(decision);
       this.counters.written += 1;
@@ -400,6 +500,9 @@ export class BlocklistWriter {
   async sweep(): Promise<{ removed: number; republished: number; active: number }> {
     const rememberedBefore = this.remembered;
     const restored = await this.ensureEpoch();
+    // Every change after this entry is either in the hash the scan below reads or read by catchUp.
+    const [tail] = await this.redis.xrevrangeBuffer(REDIS_KEYS.blocklistChanges, '+', '-', 'COUNT', 1);
+    const tailId = tail ? tail[0].toString() : '0-0';
     const now = this.now();
     const epoch = await this.redis.get(REDIS_KEYS.epoch);
     // Another replica restored the epoch since the last sweep: what is missing was lost, not removed.
@@ -447,6 +550,14 @@ export class BlocklistWriter {
       }
     }
     this.counters.republished += republished;
+    if (this.changesSeen === undefined || laterStreamId(tailId, this.changesSeen)) this.changesSeen = tailId;
     return { removed, republished, active: this.memory.size };
   }
+}
+
+/** Whether stream entry id `a` (`ms-seq`) comes after `b`. */
+export function laterStreamId(a: string, b: string): boolean {
+  const [aMs = 0, aSeq = 0] = a.split('-').map(Number);
+  const [bMs = 0, bSeq = 0] = b.split('-').map(Number);
+  return aMs > bMs || (aMs === bMs && aSeq > bSeq);
 }

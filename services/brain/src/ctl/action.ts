@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { BrainClient, CtlError, EXIT } from './client.js';
-import type { ConnectionOptions } from './options.js';
+import { resolveToken, TokenOptionError, type ConnectionOptions } from './options.js';
 
 /**
  * The imperative shell around each command: builds the client from the options, runs the
@@ -46,7 +47,14 @@ export function act<O>(run: (context: Context<O>) => Promise<Output>): (...args:
     const options = command.opts<O & ConnectionOptions>();
     const positional = args.slice(0, -2).filter((a): a is string => typeof a === 'string');
     try {
-      const client = new BrainClient({ url: options.url, token: options.token, timeoutMs: options.timeout });
+      let token: string | undefined;
+      try {
+        token = resolveToken(options, (path) => readFileSync(path, 'utf8'));
+      } catch (error) {
+        if (error instanceof TokenOptionError) throw new CtlError(error.message, EXIT.usage);
+        throw error;
+      }
+      const client = new BrainClient({ url: options.url, token, timeoutMs: options.timeout });
       const output = await run({ client, options, args: positional });
       process.stdout.write(options.json ? `${JSON.stringify(output.data, null, 2)}\n` : output.text(Date.now()));
       process.exitCode = output.exitCode ?? EXIT.ok;

@@ -43,6 +43,24 @@ export function encodeDecision(decision: BrainDecision): Uint8Array {
   return p2pwall.v1.Decision.encode(decision).finish();
 }
 
+/**
+ * The texts many decisions repeat (reasons, authors, sites, sensors, rules) as one string each: a
+ * decoded string costs hundreds of bytes, and the brain keeps every active decision in memory.
+ * Bounded: when full it starts over (strings already shared stay shared).
+ */
+const SHARED_TEXTS_MAX = 50_000;
+const sharedTexts = new Map<string, string>();
+
+export function sharedText(text: string): string {
+  const known = sharedTexts.get(text);
+  if (known !== undefined) return known;
+  if (sharedTexts.size >= SHARED_TEXTS_MAX) sharedTexts.clear();
+  sharedTexts.set(text, text);
+  return text;
+}
+
+const shared = (texts: readonly string[] | null | undefined): string[] => (texts ?? []).map(sharedText);
+
 export function decodeDecision(bytes: Uint8Array): BrainDecision {
   const d = p2pwall.v1.Decision.decode(bytes);
   const e = d.evidence ?? {};
@@ -51,22 +69,22 @@ export function decodeDecision(bytes: Uint8Array): BrainDecision {
     scope: d.scope,
     ip: new Uint8Array(d.ip),
     port: d.port,
-    site: d.site,
+    site: sharedText(d.site),
     origin: d.origin,
     action: d.action,
-    reason: d.reason,
+    reason: sharedText(d.reason),
     evidence: {
       hosts: [...(e.hosts ?? [])],
-      sites: [...(e.sites ?? [])],
-      sensors: [...(e.sensors ?? [])],
-      rules: [...(e.rules ?? [])],
+      sites: shared(e.sites),
+      sensors: shared(e.sensors),
+      rules: shared(e.rules),
       count: e.count ?? 0,
       firstSeenMs: e.firstSeenMs ?? 0,
       lastSeenMs: e.lastSeenMs ?? 0,
     },
     createdMs: d.createdMs,
     expiresMs: d.expiresMs,
-    author: d.author,
+    author: sharedText(d.author),
     simulated: d.simulated,
     transport: d.transport,
   };

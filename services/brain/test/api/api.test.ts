@@ -41,6 +41,8 @@ function brainConfig(): BrainConfig {
   c.stream.storage = 'memory';
   c.api.listen = { host: '127.0.0.1', port: 0 };
   c.api.tokens = { read: [READ], admin: [ADMIN] };
+  // these tests are about what the routes answer, many in a row: the limits have tests of their own (load.test.ts)
+  c.api.limits = { ...c.api.limits, perTokenPerSecond: 100_000, perTokenBurst: 100_000 };
   return c;
 }
 

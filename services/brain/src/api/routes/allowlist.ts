@@ -1,17 +1,17 @@
 import { isAllowId } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { FastifyInstance } from 'fastify';
+import { formatIp } from '../../correlate/address.js';
 import { allowCovers, coveredBlockIds } from '../../decide/allow-entries.js';
 import type { BrainDecision } from '../../decide/decision.js';
-import { globEscape } from '../blocklist-reader.js';
 import type { ApiContext } from '../context.js';
 import { allowView } from '../convert.js';
 import { notFound } from '../errors.js';
 import { manualInput, peerInput, type ManualBody } from '../input.js';
 import { allowEntry } from '../manual.js';
-import { pageNewestFirst } from '../page.js';
+import { pageListing } from '../page.js';
 import { allowBody, allowSchema, cursor, errorSchema, limit, pageSchema, scope, site, v1Errors } from '../schemas.js';
-import type { ScopeName } from '../views.js';
+import type { AllowView, ScopeName } from '../views.js';
 
 /**
  * The operators' allowlist: ALLOW decisions in the shared blocklist. Adding an entry also removes
@@ -39,8 +39,13 @@ const { Action } = p2pwall.v1;
 /** The blocks an allow entry lifts, as stored now. */
 async function coveredBlocks(ctx: ApiContext, allow: BrainDecision): Promise<BrainDecision[]> {
   const { ids, endpointPrefixes } = coveredBlockIds(allow);
-  const found = await ctx.reader.get(ids);
-  for (const prefix of endpointPrefixes) found.push(...(await ctx.reader.scan(`${globEscape(prefix)}*`)));
+  const ip = formatIp(allow.ip);
+  if (endpointPrefixes.length > 0 && ip !== undefined) {
+    // the endpoint blocks of the address, by memory's index (brought up to date first), read fresh from Redis
+    await ctx.deps.writer.catchUp();
+    ids.push(...ctx.deps.writer.idsAbout(ip).filter((id) => endpointPrefixes.some((prefix) => id.startsWith(prefix))));
+  }
+  const found = await ctx.reader.get([...new Set(ids)]);
   return found.filter((block) => allowCovers(allow, block));
 }
 
@@ -52,11 +57,9 @@ export function allowlistRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const q = request.query;
       const value = q.value === undefined ? undefined : peerInput('querystring/value', q.value);
       const now = ctx.now();
-      const views = (await ctx.reader.scan(`${globEscape('allow:')}*`))
-        .filter((d) => d.action === Action.ACTION_ALLOW && d.expiresMs > now)
-        .map(allowView)
-        .filter((view) => (q.scope === undefined || view.scope === q.scope) && (q.site === undefined || view.site === q.site) && (value === undefined || view.value === value.text || view.value === value.address.ip));
-      return pageNewestFirst(views, q.limit, q.cursor);
+      const wanted = (view: AllowView): boolean => (q.scope === undefined || view.scope === q.scope) && (q.site === undefined || view.site === q.site) && (value === undefined || view.value === value.text || view.value === value.address.ip);
+      await ctx.deps.writer.catchUp();
+      return pageListing(ctx.deps.writer, q.limit, q.cursor, (d) => d.action === Action.ACTION_ALLOW && d.expiresMs > now && wanted(allowView(d)), allowView);
     },
   );
 

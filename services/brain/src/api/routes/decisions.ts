@@ -1,15 +1,17 @@
-import { isAllowId } from '@p2pwall/common';
+import { isAllowId, originName } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { FastifyInstance } from 'fastify';
+import { formatIp } from '../../correlate/address.js';
 import { allowCovers, coveringAllowIds } from '../../decide/allow-entries.js';
+import type { BrainDecision } from '../../decide/decision.js';
 import type { ApiContext } from '../context.js';
-import { decisionView } from '../convert.js';
+import { ACTIONS, decisionView, SCOPES } from '../convert.js';
 import { ApiError, notFound } from '../errors.js';
 import { manualInput, peerInput, type ManualBody } from '../input.js';
 import { manualBlock } from '../manual.js';
-import { pageNewestFirst } from '../page.js';
+import { pageListing, pageNewestFirst } from '../page.js';
 import { action, blockBody, cursor, decisionSchema, errorSchema, limit, origin, pageSchema, scope, site, v1Errors } from '../schemas.js';
-import type { ActionName, DecisionView, OriginName, ScopeName } from '../views.js';
+import type { ActionName, OriginName, ScopeName } from '../views.js';
 
 /**
  * The shared blocklist: list (filters), add a manual block, delete (unblock). Every write goes
@@ -44,16 +46,19 @@ const listQuery = {
 
 const idParams = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 300, description: 'URL-encoded decision id' } }, required: ['id'] };
 const security = [{ bearer: [] }];
-const { Action } = p2pwall.v1;
+const { Action, Scope } = p2pwall.v1;
 
-/** Whether a view passes the list filters (value already normalised). */
-function matches(view: DecisionView, q: ListQuery, value: { ip: string; port: number } | undefined): boolean {
-  if (view.action !== q.action) return false;
-  if (q.scope !== undefined && view.scope !== q.scope) return false;
-  if (q.origin !== undefined && view.origin !== q.origin) return false;
-  if (q.simulated !== undefined && view.simulated !== q.simulated) return false;
-  if (q.site !== undefined && view.site !== q.site && !view.evidence.sites.includes(q.site)) return false;
-  if (value !== undefined && (view.ip !== value.ip || (value.port !== 0 && view.port !== value.port))) return false;
+/** Whether a decision passes the list filters, judged on the stored decision (no view is built for what is left out). */
+export function decisionMatches(d: BrainDecision, q: Omit<ListQuery, 'limit' | 'cursor'>, value: { ip: string; port: number } | undefined, nowMs: number): boolean {
+  if (d.expiresMs <= nowMs || d.action !== ACTIONS[q.action]) return false;
+  if (q.scope !== undefined && d.scope !== SCOPES[q.scope]) return false;
+  if (q.origin !== undefined && (originName(d.origin) ?? 'correlation') !== q.origin) return false;
+  if (q.simulated !== undefined && d.simulated !== q.simulated) return false;
+  if (q.site !== undefined && d.site !== q.site && !d.evidence.sites.includes(q.site)) return false;
+  if (value !== undefined) {
+    if (formatIp(d.ip) !== value.ip) return false;
+    if (value.port !== 0 && (d.scope !== Scope.SCOPE_ENDPOINT || d.port !== value.port)) return false;
+  }
   return true;
 }
 
@@ -65,11 +70,13 @@ export function decisionRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const q = request.query;
       const value = q.value === undefined ? undefined : peerInput('querystring/value', q.value);
       const now = ctx.now();
-      const views = (await ctx.reader.scan())
-        .filter((d) => d.expiresMs > now)
-        .map(decisionView)
-        .filter((view) => matches(view, q, value && { ip: value.address.ip, port: value.port }));
-      return pageNewestFirst(views, q.limit, q.cursor);
+      const wanted = value && { ip: value.address.ip, port: value.port };
+      await ctx.deps.writer.catchUp();
+      const accept = (d: BrainDecision): boolean => decisionMatches(d, q, wanted, now);
+      if (wanted === undefined) return pageListing(ctx.deps.writer, q.limit, q.cursor, accept, decisionView);
+      // one address: its few decisions by memory's index, not a walk of the whole listing
+      const about = ctx.deps.writer.idsAbout(wanted.ip).flatMap((id) => ctx.deps.writer.active(id, now) ?? []);
+      return pageNewestFirst(about.filter(accept).map(decisionView), q.limit, q.cursor);
     },
   );
 

@@ -3,7 +3,6 @@ import { p2pwall } from '@p2pwall/proto';
 import type { FastifyInstance } from 'fastify';
 import { formatIp } from '../../correlate/address.js';
 import type { BrainDecision } from '../../decide/decision.js';
-import { globEscape } from '../blocklist-reader.js';
 import type { ApiContext } from '../context.js';
 import { allowView, decisionView } from '../convert.js';
 import { ipInput } from '../input.js';
@@ -21,9 +20,9 @@ async function hostDecisions(ctx: ApiContext, ip: string, site: string | undefin
     const id = decisionId.host(site, ip);
     return ctx.reader.get([id, allowId(id)]);
   }
-  // `host:*:<ip>` can also match another site's IPv6 address ending the same way: the exact check follows.
-  const pattern = `${decisionId.host('*', '')}${globEscape(ip)}`;
-  const found = [...(await ctx.reader.scan(pattern)), ...(await ctx.reader.scan(allowId(pattern)))];
+  // the ids from memory's index (brought up to date first), the decisions fresh from Redis
+  await ctx.deps.writer.catchUp();
+  const found = await ctx.reader.get(ctx.deps.writer.idsAbout(ip));
   return found.filter((d) => d.scope === Scope.SCOPE_HOST && formatIp(d.ip) === ip);
 }
 

@@ -3,7 +3,6 @@ import { p2pwall } from '@p2pwall/proto';
 import type { FastifyInstance } from 'fastify';
 import { allowCovers } from '../../decide/allow-entries.js';
 import type { BrainDecision } from '../../decide/decision.js';
-import { globEscape } from '../blocklist-reader.js';
 import type { ApiContext } from '../context.js';
 import { allowView, decisionView } from '../convert.js';
 import { peerInput } from '../input.js';
@@ -18,10 +17,13 @@ const INCIDENTS_SHOWN = 20;
 /** Blocks and allow entries about the endpoint, or about the address and every endpoint of it (port 0), for every transport. */
 async function peerDecisions(ctx: ApiContext, ip: string, port: number): Promise<BrainDecision[]> {
   const blocks = port === 0 ? peerBlockIds(ip, 0) : [...peerBlockIds(ip, port), ...peerBlockIds(ip, 0)];
-  const exact = ctx.reader.get([...blocks, ...blocks.map(allowId)]);
-  if (port !== 0) return exact;
-  const patterns = endpointBlockIdPrefixes(ip).flatMap((prefix) => [`${globEscape(prefix)}*`, allowId(`${globEscape(prefix)}*`)]);
-  return (await Promise.all([exact, ...patterns.map((pattern) => ctx.reader.scan(pattern))])).flat();
+  const exact = [...blocks, ...blocks.map(allowId)];
+  if (port !== 0) return ctx.reader.get(exact);
+  // every endpoint of the address: the ids from memory's index (brought up to date first), the decisions fresh from Redis
+  await ctx.deps.writer.catchUp();
+  const prefixes = endpointBlockIdPrefixes(ip).flatMap((prefix) => [prefix, allowId(prefix)]);
+  const endpoints = ctx.deps.writer.idsAbout(ip).filter((id) => prefixes.some((prefix) => id.startsWith(prefix)));
+  return ctx.reader.get([...new Set([...exact, ...endpoints])]);
 }
 
 const sorted = (values: Iterable<string>): string[] => [...new Set(values)].sort();
