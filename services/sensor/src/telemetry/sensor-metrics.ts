@@ -14,7 +14,7 @@ import type { EventTally } from './event-tally.js';
  * series: one process serves one queue, so per-queue series need no label of their own.
  */
 export interface SensorMetricSources {
-  engine: Pick<Engine, 'counters' | 'detections' | 'flows' | 'peers' | 'clients'>;
+  engine: Pick<Engine, 'counters' | 'detections' | 'flows' | 'peers' | 'clients' | 'moduleBuffers'>;
   tally: EventTally;
   /** This process's queue as the kernel counts it; undefined while it is not bound (or unreadable). */
   kernelQueue: () => QueueStats | undefined;
@@ -41,6 +41,8 @@ export function registerSensorMetrics(meter: Meter, sources: SensorMetricSources
   const flows = gauge('p2pwall_sensor_flows', 'flows in the flow table');
   const flowsStarted = counter('p2pwall_sensor_flows_started', 'flows seen');
   const flowsEvicted = counter('p2pwall_sensor_flows_evicted', 'flows that left the table: idle (timeout), capacity (table full), shutdown');
+  const moduleBuffers = gauge('p2pwall_sensor_module_buffer_bytes', 'bytes the protocol modules\' per-flow buffers hold (limits.moduleBufferBytes bounds them)');
+  const moduleBuffersRefused = counter('p2pwall_sensor_module_buffers_refused', 'module buffers not kept or not grown because limits.moduleBufferBytes was spent');
   const peerTable = gauge('p2pwall_sensor_peers', 'peers blocked by this process (learned, from the storefile and shared)');
   const clientTable = gauge('p2pwall_sensor_clients', 'entries of the client table (identified or locked hosts)');
   const published = counter('p2pwall_sensor_summaries_published', 'summary batches acknowledged by JetStream');
@@ -51,7 +53,7 @@ export function registerSensorMetrics(meter: Meter, sources: SensorMetricSources
   const version = gauge('p2pwall_sensor_blocklist_version', 'shared blocklist version applied');
   const lag = gauge('p2pwall_sensor_blocklist_version_lag', 'shared version last seen in Redis minus the version applied');
 
-  const observables: Observable[] = [packets, verdicts, kernelLength, kernelDropped, kernelUserDropped, detections, clients, peers, evidenceRefused, peersRefused, flows, flowsStarted, flowsEvicted, peerTable, clientTable, published, buffered, shed, connected, entries, version, lag];
+  const observables: Observable[] = [packets, verdicts, kernelLength, kernelDropped, kernelUserDropped, detections, clients, peers, evidenceRefused, peersRefused, flows, flowsStarted, flowsEvicted, moduleBuffers, moduleBuffersRefused, peerTable, clientTable, published, buffered, shed, connected, entries, version, lag];
 
   meter.addBatchObservableCallback((result: BatchObservableResult) => {
     const { engine, tally } = sources;
@@ -94,6 +96,8 @@ export function registerSensorMetrics(meter: Meter, sources: SensorMetricSources
     result.observe(flows, engine.flows.size);
     result.observe(flowsStarted, c.flows);
     for (const [reason, count] of tally.flowsEnded) result.observe(flowsEvicted, count, { reason });
+    result.observe(moduleBuffers, engine.moduleBuffers.held);
+    result.observe(moduleBuffersRefused, c.moduleBuffersRefused);
     result.observe(peerTable, engine.peers.size);
     result.observe(clientTable, engine.clients.size);
 

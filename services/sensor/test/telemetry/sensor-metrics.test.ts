@@ -1,6 +1,7 @@
-import { hashRequest, TcpConversation } from '@p2pwall/lab';
+import { hashRequest, tcp, TcpConversation } from '@p2pwall/lab';
 import { startTelemetry, type Telemetry } from '@p2pwall/common';
 import { afterEach, describe, expect, it } from 'vitest';
+import { HEAD_OVERHEAD_BYTES, HEAD_START_CAPACITY } from '../../src/detect/http-headers.js';
 import { parseQueueStats } from '../../src/enforce/queue-stats.js';
 import { Verdict } from '../../src/engine.js';
 import { EventTally } from '../../src/telemetry/event-tally.js';
@@ -106,6 +107,19 @@ describe('sensor metrics', () => {
     samples = await scrape();
     expect(v('p2pwall_sensor_flows')).toBe(0);
     expect(v('p2pwall_sensor_flows_evicted_total', { reason: 'shutdown' })).toBe(5);
+  });
+
+  it('reports the bytes module buffers hold and the buffers the budget refused', async () => {
+    // Room for one head of the smallest size, not for a second.
+    const { send, flush, scrape } = await instrumented({ moduleBufferBytes: HEAD_START_CAPACITY + HEAD_OVERHEAD_BYTES });
+    send(tcp({ src: CLIENT, dst: '198.51.100.7', sport: 40001, dport: 8080, payload: 'G' }));
+    send(tcp({ src: CLIENT, dst: '198.51.100.7', sport: 40002, dport: 8080, payload: 'G' }));
+    let samples = await scrape();
+    expect(valueOf(samples, 'p2pwall_sensor_module_buffer_bytes', INSTANCE)).toBe(HEAD_START_CAPACITY + HEAD_OVERHEAD_BYTES);
+    expect(valueOf(samples, 'p2pwall_sensor_module_buffers_refused_total', {})).toBe(1);
+    flush(1000);
+    samples = await scrape();
+    expect(valueOf(samples, 'p2pwall_sensor_module_buffer_bytes', {})).toBe(0);
   });
 
   it('counts every rule that matched, and would_drop verdicts in monitor mode', async () => {
