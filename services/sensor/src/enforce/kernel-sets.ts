@@ -16,7 +16,8 @@ export interface KernelSetsOptions {
   maxBatch?: number;
   /**
    * Distinct entries with a command waiting (a newer command for an entry replaces the older);
-   * beyond this new ones are shed, counted and reported (default 4,194,304: two full sets).
+   * beyond this new ones are shed, counted and reported. Default 1,048,576: a shared blocklist
+   * of half a million ip:port peers loaded at once; about 250 bytes of heap each while they wait.
    */
   maxPending?: number;
   /** Where failures are reported (the sensor's logger); default: stderr. */
@@ -92,6 +93,9 @@ export function planRetry(lines: readonly string[], stderr: string): { rejected:
   return { rejected, remaining };
 }
 
+/** A waiting command that removes its entry (adds carry their timeout, at least 1 s). */
+const DELETE = 0;
+
 /** `SET ENTRY` for each set entry that blocks a peer for `transport` at ip:port (port 0: the whole address). */
 function peerEntries(sets: FamilySetNames, ip: string, port: number, transport: Transport): string[] {
   if (port === 0) return [`${peerAddressSet(sets, transport)} ${ip}`];
@@ -163,8 +167,8 @@ export class KernelSets {
   private readonly maxBatch: number;
   private readonly maxPending: number;
   private readonly onError: (message: string) => void;
-  /** `set entry` → the command that entry waits for, in the order entries were first queued. */
-  private pending = new Map<string, string>();
+  /** `set entry` → the timeout of the add it waits for, or DELETE; in the order entries were queued. */
+  private pending = new Map<string, number>();
   private readonly errors: ErrorLines;
   private readonly setNames: ReadonlySet<string>;
   private running: Promise<unknown> | null = null;
@@ -177,7 +181,7 @@ export class KernelSets {
     this.sets = kernelNames(options.prefix).sets;
     this.flushIntervalMs = options.flushIntervalMs ?? 20;
     this.maxBatch = options.maxBatch ?? 20_000;
-    this.maxPending = options.maxPending ?? 4_194_304;
+    this.maxPending = options.maxPending ?? 1_048_576;
     this.onError = options.onError ?? ((message) => process.stderr.write(`p2pwall kernel sets: ${message}\n`));
     this.errors = new ErrorLines(this.onError, options.errorBurst ?? 5, options.errorIntervalMs ?? 10_000);
     this.setNames = new Set(Object.values(this.sets).flatMap((family) => Object.values(family)));
@@ -198,14 +202,14 @@ export class KernelSets {
     if (family === null || !this.checkPort(port, ip) || !this.checkTransport(transport, ip)) return;
     const timeout = this.timeout(timeoutSeconds, ip);
     if (timeout === null) return;
-    for (const entry of peerEntries(this.sets[family], ip, port, transport)) this.enqueue(entry, `add ${entry} timeout ${timeout}\n`);
+    for (const entry of peerEntries(this.sets[family], ip, port, transport)) this.enqueue(entry, timeout);
   }
 
   /** Unblocks what addPeer(ip, port, transport) blocked. */
   removePeer(ip: string, port: number, transport: Transport): void {
     const family = this.family(ip, 'removePeer');
     if (family === null || !this.checkPort(port, ip) || !this.checkTransport(transport, ip)) return;
-    for (const entry of peerEntries(this.sets[family], ip, port, transport)) this.enqueue(entry, `del ${entry}\n`);
+    for (const entry of peerEntries(this.sets[family], ip, port, transport)) this.enqueue(entry, DELETE);
   }
 
   /** Time-locks an inside client for the remaining lock time; called again, it re-arms the timeout. */
@@ -214,15 +218,13 @@ export class KernelSets {
     if (family === null) return;
     const timeout = this.timeout(timeoutSeconds, ip);
     if (timeout === null) return;
-    const entry = `${this.sets[family].locks} ${ip}`;
-    this.enqueue(entry, `add ${entry} timeout ${timeout}\n`);
+    this.enqueue(`${this.sets[family].locks} ${ip}`, timeout);
   }
 
   unlockClient(ip: string): void {
     const family = this.family(ip, 'unlockClient');
     if (family === null) return;
-    const entry = `${this.sets[family].locks} ${ip}`;
-    this.enqueue(entry, `del ${entry}\n`);
+    this.enqueue(`${this.sets[family].locks} ${ip}`, DELETE);
   }
 
   /** Resolves once every command queued so far (and any queued meanwhile) has been applied or has failed. */
@@ -281,7 +283,8 @@ export class KernelSets {
     return null;
   }
 
-  private enqueue(entry: string, line: string): void {
+  /** Queues `add entry timeout T` (T >= 1) or, for DELETE, `del entry`. */
+  private enqueue(entry: string, timeout: number): void {
     const pending = this.pending;
     if (pending.size >= this.maxPending && !pending.has(entry)) {
       this.counters.shed++;
@@ -290,7 +293,7 @@ export class KernelSets {
     }
     // Deleted first, so a newer command for a waiting entry goes to the back, after what came before it.
     pending.delete(entry);
-    pending.set(entry, line);
+    pending.set(entry, timeout);
     this.schedule();
   }
 
@@ -319,9 +322,9 @@ export class KernelSets {
       this.timer = null;
     }
     const batch: string[] = [];
-    for (const [entry, line] of this.pending) {
+    for (const [entry, timeout] of this.pending) {
       if (batch.length >= this.maxBatch) break;
-      batch.push(line);
+      batch.push(timeout === DELETE ? `del ${entry}\n` : `add ${entry} timeout ${timeout}\n`);
       this.pending.delete(entry);
     }
     this.lastStart = Date.now();
