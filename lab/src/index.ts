@@ -23,3 +23,4 @@ export { makeNatsOperator, type NatsOperator } from './nats-jwt.js';
 export { sleep, until, ipsetMembers } from './waiting.js';
 export { parseMetrics, matching, valueOf, sumOf, type Sample } from './metrics-text.js';
 export { capturedLog, type CapturedLine } from './captured-log.js';
+export { fuzzFrames, fuzzEngine, FuzzFailure, withIpv4Options, withIpv6Extensions, ipv4Fragment, type FuzzFrame, type FuzzReport } from './synthetic/fuzz.js';

@@ -233,6 +233,17 @@ describe.skipIf(UNAVAILABLE !== '')(`the sensor's and the brain's telemetry in t
     // The shared blocklist now holds this sensor's own findings (its host lock and its peers).
     expect(sum('p2pwall_sensor_blocklist_entries', { scope: 'host' })).toBeGreaterThanOrEqual(1);
     expect(sum('p2pwall_sensor_blocklist_version')).toBeGreaterThan(0);
+    // The kernel sets, read with the queue counters: the learned peers are there, against maxelem.
+    const sets = await until('the kernel sets\' fill read', 15_000, async () => {
+      const current = await scrape(sensor);
+      return (current.sum('p2pwall_sensor_kernel_set_entries') ?? 0) >= 200 ? current : undefined;
+    });
+    const maxEntries = sets.all('p2pwall_sensor_kernel_set_max_entries', {});
+    expect(maxEntries.length).toBeGreaterThanOrEqual(5);
+    expect(maxEntries.every((sample) => sample.value === 2_097_152 && sample.labels['set'] !== undefined)).toBe(true);
+    expect(sets.sum('p2pwall_sensor_kernel_set_commands_total', { result: 'applied' })).toBeGreaterThanOrEqual(200);
+    expect(sets.sum('p2pwall_sensor_kernel_set_commands_total', { result: 'failed' })).toBe(0);
+    expect(sets.sum('p2pwall_sensor_kernel_set_commands_total', { result: 'shed' })).toBe(0);
     // Every series names its instance; the resource says which service it is.
     const ours = metrics.samples.filter((s) => s.name.startsWith('p2pwall_'));
     expect(ours.every((s) => s.labels['site'] === 'a' && s.labels['gateway'] === 'gw1' && s.labels['queue'] === '0')).toBe(true);

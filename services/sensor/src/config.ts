@@ -2,7 +2,7 @@ import { loadConfig, natsConnectionProblems, redisConnectionProblems, TELEMETRY_
 import { CidrError, CidrSet, DEFAULT_INSIDE_NETWORKS, parseCidr } from './decode/cidr.js';
 import type { ModuleSettings } from './detect/module.js';
 import { activeModules, protocolModules } from './detect/registry.js';
-import { DEFAULT_OPEN_PORTS, type EngineConfig } from './engine-config.js';
+import { DEFAULT_MODULE_BUFFER_BYTES, DEFAULT_OPEN_PORTS, type EngineConfig } from './engine-config.js';
 import { parseEventLetters, EventLettersError } from './event-log.js';
 
 /** The sensor's configuration file (sensor.yaml); see deploy/examples/sensor.yaml for every key explained. */
@@ -31,7 +31,7 @@ export interface SensorConfig {
   kernel: { setPrefix: string; markAccepted: number; markClean: number; setFlushMs: number };
   onExit: 'keep' | 'remove';
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'; events: string };
-  limits: { maxFlows: number; maxPeers: number; maxClients: number; maxHosts: number; inspectPackets: number; peersPerFlow: number; peersPerHostPerMinute: number };
+  limits: { maxFlows: number; maxPeers: number; maxClients: number; maxHosts: number; inspectPackets: number; moduleBufferBytes: number; peersPerFlow: number; peersPerHostPerMinute: number };
   queueStatsIntervalSeconds: number;
   /** /metrics, /health/live, /health/ready and OTLP export (@p2pwall/common's telemetry). */
   telemetry: TelemetryConfig;
@@ -178,6 +178,7 @@ export const SENSOR_CONFIG_SCHEMA: ConfigSchema = {
         maxClients: integer(1, 16_777_216, 65_536, 'identified client bound'),
         maxHosts: integer(1, 16_777_216, 262_144, 'inside host bound'),
         inspectPackets: integer(1, 1000, 16, 'payload packets per flow any protocol module sees (each module\'s own depth is capped by it)'),
+        moduleBufferBytes: integer(0, 17_179_869_184, DEFAULT_MODULE_BUFFER_BYTES, 'bytes all protocol modules\' per-flow buffers (header blocks that span segments) may hold together; past it a new buffer is not kept, and this is counted'),
         peersPerFlow: integer(1, 1_000_000, 256, 'peers one flow may teach; more are counted and ignored'),
         peersPerHostPerMinute: integer(1, 10_000_000, 2000, 'peers one inside host\'s traffic may teach per minute; more are counted and ignored'),
       },
@@ -288,6 +289,7 @@ export function engineConfigFrom(config: SensorConfig): Partial<EngineConfig> {
     maxClients: config.limits.maxClients,
     maxHosts: config.limits.maxHosts,
     inspectPackets: config.limits.inspectPackets,
+    moduleBufferBytes: config.limits.moduleBufferBytes,
     // Interim summaries are for the brain: without a NATS uplink nobody would read them.
     interimMs: config.uplink?.nats ? config.uplink.interimSeconds * 1000 : 0,
   };

@@ -32,6 +32,11 @@ export interface EngineConfig {
   /** Payload packets per flow that any module looks at (each module's own depth is capped by it). */
   inspectPackets: number;
   /**
+   * Bytes all modules' per-flow buffers may hold together (detect/buffer-budget.ts): a bound on
+   * what a flood of flows can make the modules keep, whatever the number of flows.
+   */
+  moduleBufferBytes: number;
+  /**
    * Interim flow events (end `ongoing`), ms; 0: a flow's event comes only when it ends. When set,
    * a boundary-crossing flow that changed is reported again this long after its first change
    * since its last report, and a flow is reported at once when its first packet is judged
@@ -49,6 +54,9 @@ export interface EngineConfig {
 export type EvidenceObserver = (protocol: string, evidence: Evidence, accepted: boolean) => void;
 
 export const DEFAULT_INSPECT_PACKETS = 16;
+
+/** 32 MiB: room for 100,000 heads of 64 bytes at once, or 7,700 grown to the full 4 KiB. */
+export const DEFAULT_MODULE_BUFFER_BYTES = 32 * 1024 * 1024;
 
 export const DEFAULT_OPEN_PORTS: readonly number[] = [53, 80, 443, 123];
 
@@ -70,6 +78,7 @@ export function engineConfig(overrides: Partial<EngineConfig> = {}): EngineConfi
     maxClients: 65_536,
     maxHosts: 262_144,
     inspectPackets: DEFAULT_INSPECT_PACKETS,
+    moduleBufferBytes: DEFAULT_MODULE_BUFFER_BYTES,
     interimMs: 0,
     observeEvidence: null,
     ...overrides,

@@ -4,6 +4,7 @@ import { DecodeStatus, IPPROTO_TCP, IPPROTO_UDP, PacketView, TCP_ACK, TCP_SYN, d
 import { DetectionCounts } from './detect/detection-counts.js';
 import type { Evidence, NamedPeer } from './detect/module.js';
 import type { ActiveModule } from './detect/registry.js';
+import { ModuleBufferBudget } from './detect/buffer-budget.js';
 import { SlotMemory } from './detect/slot-memory.js';
 import { engineConfig, type EngineConfig } from './engine-config.js';
 import type { EventSink, EvidenceRecord, FlowEvent } from './events.js';
@@ -70,6 +71,8 @@ export class EngineCounters {
   /** Peers not learned because a flow or a host reached its cap. */
   peersCappedFlow = 0;
   peersCappedHost = 0;
+  /** Module buffers (a header block spanning segments) not kept or not grown: the budget was spent. */
+  moduleBuffersRefused = 0;
 }
 
 const HOUSEKEEPING_INTERVAL_MS = 1000;
@@ -108,6 +111,8 @@ export class Engine {
   /** Per module (by slot): bit 1 reads TCP, bit 2 reads UDP. */
   private readonly moduleTransports: Uint8Array;
   private readonly memories: SlotMemory[];
+  /** Every module's per-flow buffers together (limits.moduleBufferBytes). */
+  readonly moduleBuffers: ModuleBufferBudget;
   /** The deepest any module looks: past it a flow's module states are all freed. */
   private readonly maxDepth: number;
   private readonly observeEvidence: EngineConfig['observeEvidence'];
@@ -133,7 +138,8 @@ export class Engine {
     this.admission = new PeerAdmission(this.config, this.counters);
     this.modules = this.config.modules;
     this.moduleTransports = Uint8Array.from(this.modules, ({ module }) => (module.transports.includes('tcp') ? TCP_BIT : 0) | (module.transports.includes('udp') ? UDP_BIT : 0));
-    this.memories = this.modules.map(({ module }, slot) => new SlotMemory(slot, module));
+    this.moduleBuffers = new ModuleBufferBudget(this.config.moduleBufferBytes, this.counters);
+    this.memories = this.modules.map(({ module }, slot) => new SlotMemory(slot, module, this.moduleBuffers, this.modules.length));
     this.observeEvidence = this.config.observeEvidence;
     this.maxDepth = Math.min(this.config.inspectPackets, Math.max(0, ...this.modules.map((active) => active.inspectPackets)));
   }
@@ -221,7 +227,7 @@ export class Engine {
       const inspected = flow.out.payloadPackets + flow.in.payloadPackets;
       if (inspected <= this.maxDepth) signature = this.inspect(view, flow, fromInside, inspected, now);
       // Every module is done with this flow: free their buffers now, not at eviction.
-      else if (flow.moduleStates !== null) flow.moduleStates = null;
+      else if (flow.moduleStates !== null) this.freeModuleStates(flow);
     }
 
     if (!flow.crossesBoundary) {
@@ -268,6 +274,17 @@ export class Engine {
     this.flows.insert(flow);
     this.counters.flows++;
     return flow;
+  }
+
+  /** Frees every module's state of the flow, giving their buffer budget back. */
+  private freeModuleStates(flow: Flow): void {
+    const memories = this.memories;
+    for (let slot = 0; slot < memories.length; slot++) {
+      const memory = memories[slot]!;
+      memory.flow = flow;
+      memory.close();
+    }
+    flow.moduleStates = null;
   }
 
   private inspect(view: PacketView, flow: Flow, fromInside: boolean, inspected: number, now: number): boolean {
@@ -539,6 +556,7 @@ export class Engine {
   }
 
   private flowEnded(flow: Flow, cause: FlowEndCause): void {
+    if (flow.moduleStates !== null) this.freeModuleStates(flow);
     this.emit(flowEvent(flow, cause, this.now));
   }
 }

@@ -129,6 +129,12 @@ describe('protocol modules and trust settings', () => {
     expect(capped.modules!.map((active) => active.inspectPackets)).toEqual([3]);
   });
 
+  it('gives the engine limits.moduleBufferBytes, 32 MiB unless set', () => {
+    expect(engineConfigFrom(loadSensorConfig(file('site: a\ngateway: g1\n'), {})).moduleBufferBytes).toBe(32 * 1024 * 1024);
+    expect(engineConfigFrom(loadSensorConfig(file('site: a\ngateway: g1\n'), { P2PWALL_SENSOR_LIMITS__MODULE_BUFFER_BYTES: '1048576' })).moduleBufferBytes).toBe(1_048_576);
+    expect(problems('site: a\ngateway: g1\nlimits:\n  moduleBufferBytes: -1\n')).toHaveLength(1);
+  });
+
   it('refuses an unknown protocol name, naming the key', () => {
     expect(problems('site: a\ngateway: g1\ndetectors:\n  napster:\n    enabled: true\n')).toEqual(['detectors.napster: unknown key']);
     expect(problems('site: a\ngateway: g1\ndetectors:\n  fasttrack:\n    depth: 3\n')).toEqual(['detectors.fasttrack.depth: unknown key']);

@@ -34,8 +34,6 @@ export class PcapReader implements PacketSource {
   private readonly file: ChunkedFile;
   /** Units of the record's sub-second field per millisecond (divided, not multiplied, to round once). */
   private readonly fractionsPerMs: number;
-  /** Captured lengths above this mean a damaged record header. */
-  private readonly maxCapturedLength: number;
   private readonly packet: CapturedPacket;
   private ended = false;
 
@@ -64,9 +62,6 @@ export class PcapReader implements PacketSource {
     this.snaplen = this.littleEndian ? buf.readUInt32LE(at + 16) : buf.readUInt32BE(at + 16);
     // The upper bits of this field carry FCS information in newer writers; the type is the low 16.
     this.linkType = (this.littleEndian ? buf.readUInt32LE(at + 20) : buf.readUInt32BE(at + 20)) & 0xffff;
-    // Writers put 0, 0xffffffff or other nonsense in snaplen; only a plausible one bounds records.
-    const snaplenIsSane = this.snaplen > 0 && this.snaplen <= MAX_CAPTURED_LENGTH;
-    this.maxCapturedLength = snaplenIsSane ? this.snaplen : MAX_CAPTURED_LENGTH;
     file.advance(FILE_HEADER_LENGTH);
     this.packet = { ts: 0, data: new Uint8Array(0), wireLength: 0, linkType: this.linkType, interfaceIndex: 0 };
   }
@@ -82,7 +77,9 @@ export class PcapReader implements PacketSource {
     const fraction = le ? buf.readUInt32LE(header + 4) : buf.readUInt32BE(header + 4);
     const capturedLength = le ? buf.readUInt32LE(header + 8) : buf.readUInt32BE(header + 8);
     const wireLength = le ? buf.readUInt32LE(header + 12) : buf.readUInt32BE(header + 12);
-    if (capturedLength > this.maxCapturedLength) throw this.impossibleLength(capturedLength);
+    // Bounded by what a record can hold, not by snaplen: writers put 0, 0xffffffff or a value
+    // smaller than their records there, and libpcap reads each record as its header gives it.
+    if (capturedLength > MAX_CAPTURED_LENGTH) throw this.impossibleLength(capturedLength);
     const recordLength = RECORD_HEADER_LENGTH + capturedLength;
     // Reading the rest may move the record within the buffer (or to a new one).
     if (!file.ensure(recordLength)) return this.end();
@@ -109,7 +106,6 @@ export class PcapReader implements PacketSource {
   }
 
   private impossibleLength(capturedLength: number): CaptureError {
-    const limit = this.maxCapturedLength === this.snaplen ? `the capture's snapshot length of ${this.snaplen} bytes` : `the ${MAX_CAPTURED_LENGTH} bytes a packet record can hold`;
-    return damagedCapture(this.path, this.file.offset, `a packet record claims ${capturedLength} captured bytes, more than ${limit}`);
+    return damagedCapture(this.path, this.file.offset, `a packet record claims ${capturedLength} captured bytes, more than the ${MAX_CAPTURED_LENGTH} bytes a packet record can hold`);
   }
 }

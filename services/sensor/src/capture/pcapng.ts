@@ -6,7 +6,7 @@
  * other block (name resolution, statistics, secrets, custom, …) is skipped by its length.
  */
 import type { ChunkedFile } from './chunked-file.js';
-import { type CapturedPacket, type PacketSource, CaptureError, MAX_CAPTURED_LENGTH, damagedCapture } from './source.js';
+import { type CapturedPacket, type PacketSource, CaptureError, MAX_CAPTURED_LENGTH, MAX_TIMESTAMP_MS, damagedCapture } from './source.js';
 import { ticksPerSecondForResolution, ticksToMs } from './ticks.js';
 
 export const BLOCK_SECTION_HEADER = 0x0a0d0d0a;
@@ -238,7 +238,10 @@ export class PcapngReader implements PacketSource {
     }
     const iface = this.interfaces[index]!;
     const packet = this.packet;
-    packet.ts = ticksToMs(this.u32(at + 12), this.u32(at + 16), iface.ticksPerSecond, iface.offsetSeconds);
+    const ts = ticksToMs(this.u32(at + 12), this.u32(at + 16), iface.ticksPerSecond, iface.offsetSeconds);
+    // 64 bits of ticks (and if_tsoffset) reach past any date: reports and events could not name the time.
+    if (!(Math.abs(ts) <= MAX_TIMESTAMP_MS)) throw damagedCapture(this.path, blockOffset, `${what} has a timestamp of ${ts} ms, beyond the range of dates (±${MAX_TIMESTAMP_MS} ms around 1970)`);
+    packet.ts = ts;
     packet.data = this.file.bytes.subarray(at + 28, at + 28 + capturedLength);
     packet.wireLength = this.u32(at + 24);
     packet.linkType = iface.linkType;

@@ -56,3 +56,6 @@ export function damagedCapture(path: string, offset: number, problem: string): C
  * largest snapshot length); a bigger length in a record header means the file is damaged.
  */
 export const MAX_CAPTURED_LENGTH = 262_144;
+
+/** The latest (and, negated, earliest) time a Date can hold, in ms: 8.64e15, about year 275760. */
+export const MAX_TIMESTAMP_MS = 8.64e15;

@@ -7,6 +7,7 @@
  * allocates nothing, so a detector pays for text only when a line actually matches.
  */
 import { TCP_SYN } from '../decode/packet.js';
+import type { ModuleBufferBudget } from './buffer-budget.js';
 import type { PacketReader } from './module.js';
 
 /** At most this many bytes of a stream's start are kept; a header block longer than that is cut. */
@@ -186,6 +187,16 @@ export function walkFirstSegment(lines: HeaderLines, packet: PacketReader): void
   lines.reset(packet.buf, start, start + Math.min(packet.payloadLength, HEADER_BLOCK_CAPACITY), 0);
 }
 
+/** A head's first buffer, for a segment shorter than this; it doubles as bytes arrive. */
+export const HEAD_START_CAPACITY = 64;
+
+/**
+ * What a kept head costs beyond its bytes (its objects and the buffer's own header, measured
+ * with test/engine/head-memory.test.ts), charged to the budget with them so that the budget
+ * bounds the heap, not only the bytes.
+ */
+export const HEAD_OVERHEAD_BYTES = 448;
+
 /**
  * The first bytes of one direction of a TCP stream, kept in sequence order until the header
  * block's blank line has been walked or HEADER_BLOCK_CAPACITY bytes are held. Only the segment
@@ -193,25 +204,49 @@ export function walkFirstSegment(lines: HeaderLines, packet: PacketReader): void
  * arrive ahead of a gap are ignored (an engine that sees only a flow's first packets would
  * rather lose a rare match than buffer out-of-order data).
  *
- * Create one only when a header block spans segments: after walking the first segment in place
- * (walkFirstSegment), pass the walker so the head knows how far it got.
+ * Its buffer starts just large enough for the first segment (at least HEAD_START_CAPACITY) and
+ * doubles as bytes arrive, each growth paid from the module buffer budget first: a stream that
+ * sent one byte holds a few dozen. When the budget refuses a growth, the head is finished with
+ * what it has.
+ *
+ * Create one (StreamHead.start) only when a header block spans segments: after walking the
+ * first segment in place (walkFirstSegment), pass the walker so the head knows how far it got.
+ * Whoever drops a head gives its heldBytes back to the budget.
  */
 export class StreamHead {
-  readonly bytes = new Uint8Array(HEADER_BLOCK_CAPACITY);
+  bytes: Uint8Array;
   length = 0;
   /** Where the first line not walked yet starts, and its index in the stream. */
   private scanned: number;
   private nextLineIndex: number;
   private nextSeq: number;
-  /** Nothing more will be collected: the block ended, or the capacity is reached. */
+  /** Nothing more will be collected: the block ended, the capacity is reached, or the budget refused. */
   finished = false;
 
-  constructor(firstSegment: PacketReader, walked: HeaderLines) {
+  /** A head holding the first segment, or null when the budget cannot pay for it (counted there). */
+  static start(firstSegment: PacketReader, walked: HeaderLines, budget: ModuleBufferBudget): StreamHead | null {
+    const capacity = capacityFor(Math.min(firstSegment.payloadLength, HEADER_BLOCK_CAPACITY), HEAD_START_CAPACITY);
+    if (!budget.tryReserve(capacity + HEAD_OVERHEAD_BYTES)) return null;
+    return new StreamHead(firstSegment, walked, budget, capacity);
+  }
+
+  private constructor(
+    firstSegment: PacketReader,
+    walked: HeaderLines,
+    private readonly budget: ModuleBufferBudget,
+    capacity: number,
+  ) {
+    this.bytes = new Uint8Array(capacity);
     this.copy(firstSegment);
     this.nextSeq = (payloadSeq(firstSegment) + firstSegment.payloadLength) >>> 0;
     this.scanned = walked.resumeAt - firstSegment.payloadOffset;
     this.nextLineIndex = walked.nextIndex;
     this.finished = walked.blockEnded || this.length >= HEADER_BLOCK_CAPACITY;
+  }
+
+  /** Bytes of the budget this head holds. */
+  get heldBytes(): number {
+    return this.bytes.length + HEAD_OVERHEAD_BYTES;
   }
 
   /** Index of the first line not walked yet (0 while the start line is incomplete). */
@@ -241,9 +276,30 @@ export class StreamHead {
   private copy(segment: PacketReader): number {
     const count = Math.min(segment.payloadLength, HEADER_BLOCK_CAPACITY - this.length);
     if (count <= 0) return 0;
+    if (this.length + count > this.bytes.length && !this.grow(this.length + count)) {
+      this.finished = true;
+      return 0;
+    }
     const start = segment.payloadOffset;
     this.bytes.set(segment.buf.subarray(start, start + count), this.length);
     this.length += count;
     return count;
   }
+
+  /** Doubles the buffer until `needed` bytes fit, if the budget pays for it. */
+  private grow(needed: number): boolean {
+    const capacity = capacityFor(needed, this.bytes.length * 2);
+    if (!this.budget.tryReserve(capacity - this.bytes.length)) return false;
+    const grown = new Uint8Array(capacity);
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+    return true;
+  }
+}
+
+/** The smallest power-of-two multiple of `from` that holds `needed` bytes, at most HEADER_BLOCK_CAPACITY. */
+function capacityFor(needed: number, from: number): number {
+  let capacity = from;
+  while (capacity < needed) capacity *= 2;
+  return Math.min(capacity, HEADER_BLOCK_CAPACITY);
 }

@@ -6,6 +6,7 @@
  */
 import type { Transport } from '@p2pwall/common';
 import type { PacketView } from '../decode/packet.js';
+import type { ModuleBufferBudget } from './buffer-budget.js';
 
 /** The packet being judged, read-only. Valid only during the call: never keep it. */
 export type PacketReader = Readonly<PacketView>;
@@ -51,6 +52,12 @@ export interface FlowMemory<State> {
   close(): void;
   /** Whether the engine accepted evidence of this module on this flow before this packet. */
   readonly concluded: boolean;
+  /**
+   * The engine's budget for every module's per-flow buffers: reserve before a buffer is made or
+   * grown, and keep none when it refuses. What a state still holds when the engine frees it, the
+   * engine gives back (the module's heldBytes); what the module frees itself, it gives back.
+   */
+  readonly buffers: ModuleBufferBudget;
 }
 
 /** An outside endpoint a payload names (a header, a peer list, a DHT node). */
@@ -115,5 +122,7 @@ export interface ProtocolModule<State = unknown> {
   createState?(): State;
   /** Whether a state holds nothing the module still needs: the engine then frees it. */
   isDone?(state: State): boolean;
+  /** Bytes of the buffer budget the state holds: the engine releases them when it frees the state. */
+  heldBytes?(state: State): number;
   inspect(packet: PacketReader, flow: FlowDigest, fromInside: boolean, memory: FlowMemory<State>): Evidence | null;
 }

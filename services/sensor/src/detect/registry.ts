@@ -34,6 +34,7 @@ export function checkModule(module: ProtocolModule): void {
     if (parseRuleId(rule)?.namespace !== module.name) throw new ModuleRegistryError(`${where}: rule "${rule}" is not "${module.name}/<rule>"`);
   }
   if ((module.isDone === undefined) !== (module.createState === undefined)) throw new ModuleRegistryError(`${where}: createState and isDone go together`);
+  if (module.heldBytes !== undefined && module.createState === undefined) throw new ModuleRegistryError(`${where}: heldBytes without createState`);
 }
 
 /**

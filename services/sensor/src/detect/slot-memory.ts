@@ -1,4 +1,5 @@
 import type { Flow } from '../track/flow.js';
+import type { ModuleBufferBudget } from './buffer-budget.js';
 import type { FlowMemory, ProtocolModule } from './module.js';
 
 /**
@@ -13,6 +14,9 @@ export class SlotMemory<State = unknown> implements FlowMemory<State> {
   constructor(
     private readonly slot: number,
     private readonly module: ProtocolModule<State>,
+    readonly buffers: ModuleBufferBudget,
+    /** How many modules the engine runs: a flow's states array is made that long, not grown. */
+    private readonly slots: number,
   ) {}
 
   get state(): State | undefined {
@@ -21,7 +25,8 @@ export class SlotMemory<State = unknown> implements FlowMemory<State> {
 
   open(): State {
     const flow = this.flow!;
-    const states = (flow.moduleStates ??= []);
+    // Sized once: a growing [] would reserve 16 slots per flow that keeps state.
+    const states = (flow.moduleStates ??= new Array<unknown>(this.slots).fill(undefined));
     let state = states[this.slot] as State | undefined;
     if (state === undefined) {
       if (!this.module.createState) throw new Error(`protocol module "${this.module.name}" keeps state but has no createState`);
@@ -31,9 +36,14 @@ export class SlotMemory<State = unknown> implements FlowMemory<State> {
     return state;
   }
 
+  /** Frees the state, giving back the buffer budget it still holds. */
   close(): void {
     const states = this.flow?.moduleStates;
-    if (states && states[this.slot] !== undefined) states[this.slot] = undefined;
+    if (!states) return;
+    const state = states[this.slot] as State | undefined;
+    if (state === undefined) return;
+    if (this.module.heldBytes) this.buffers.release(this.module.heldBytes(state));
+    states[this.slot] = undefined;
   }
 
   /** Frees the state when the module says it holds nothing more (its done test). */

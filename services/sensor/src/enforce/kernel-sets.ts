@@ -12,12 +12,26 @@ export interface KernelSetsOptions {
   runner?: CommandRunner;
   /** Least time between two `ipset restore` children (default 20 ms). */
   flushIntervalMs?: number;
-  /** Commands pending that start a child at once, and the most one child carries (default 1000). */
+  /** Commands pending that start a child at once, and the most one child carries (default 20,000). */
   maxBatch?: number;
-  /** Commands held while ipset is slow or stuck; beyond this new ones are shed (default 100,000). */
+  /**
+   * Distinct entries with a command waiting (a newer command for an entry replaces the older);
+   * beyond this new ones are shed, counted and reported. Default 1,048,576: a shared blocklist
+   * of half a million ip:port peers loaded at once; about 250 bytes of heap each while they wait.
+   */
   maxPending?: number;
   /** Where failures are reported (the sensor's logger); default: stderr. */
   onError?: (message: string) => void;
+  /** Lines of one kind of failure logged per interval before the rest are only counted (default 5 per 10 s). */
+  errorBurst?: number;
+  errorIntervalMs?: number;
+}
+
+/** One set's entries against its maxelem, as the kernel reports them. */
+export interface SetFill {
+  name: string;
+  entries: number;
+  maxEntries: number;
 }
 
 export interface KernelSetsStats {
@@ -31,6 +45,8 @@ export interface KernelSetsStats {
   skipped: number;
   /** Commands dropped because maxPending were already waiting. */
   shed: number;
+  /** Error lines not logged because their kind had been logged often in the interval (still counted in failed/shed). */
+  errorLinesSuppressed: number;
   /** `ipset restore` children spawned, retries included. */
   children: number;
   /** Batches that failed and were re-run without their bad lines. */
@@ -53,8 +69,8 @@ const SET_WIDE_ERRORS: ReadonlyArray<{ pattern: RegExp; commands: ReadonlySet<st
  * After a failed `ipset restore`: which lines to give up on and which to run again. ipset names
  * the first bad line ("Error in line N: ...") and then stops, so the retry runs every other line
  * again (with -exist, re-applying an add or del changes nothing), until one child succeeds.
- * When the error holds for the whole set (missing set, full hash) every line of that kind for
- * that set is given up at once: otherwise a missing set would cost one child per line.
+ * When the error holds for the whole set (missing set, full hash) every later line of that kind
+ * for that set is given up at once: otherwise a missing set would cost one child per line.
  * Returns null when stderr names no line: the caller then falls back to one child per line.
  */
 export function planRetry(lines: readonly string[], stderr: string): { rejected: RejectedLine[]; remaining: string[] } | null {
@@ -69,12 +85,16 @@ export function planRetry(lines: readonly string[], stderr: string): { rejected:
   const remaining: string[] = [];
   lines.forEach((line, i) => {
     const [command, set] = line.split(' ');
-    const sameFault = setWide !== undefined && set === badSet && setWide.commands.has(command ?? '');
+    // ipset ran the lines before the bad one; from it on, every line of that kind for that set fails alike.
+    const sameFault = setWide !== undefined && i > index && set === badSet && setWide.commands.has(command ?? '');
     if (i === index || sameFault) rejected.push({ line: line.trimEnd(), reason });
     else remaining.push(line);
   });
   return { rejected, remaining };
 }
+
+/** A waiting command that removes its entry (adds carry their timeout, at least 1 s). */
+const DELETE = 0;
 
 /** `SET ENTRY` for each set entry that blocks a peer for `transport` at ip:port (port 0: the whole address). */
 function peerEntries(sets: FamilySetNames, ip: string, port: number, transport: Transport): string[] {
@@ -83,10 +103,62 @@ function peerEntries(sets: FamilySetNames, ip: string, port: number, transport: 
 }
 
 /**
+ * Error lines by kind, at most `burst` of each kind per interval: a full set or a stuck ipset must
+ * not write one line per entry. The next line of a kind after a quiet spell says how many were
+ * left out; every failure is counted in the stats whether logged or not.
+ */
+export class ErrorLines {
+  private readonly kinds = new Map<string, { since: number; logged: number; suppressed: number }>();
+  suppressed = 0;
+
+  constructor(
+    private readonly sink: (message: string) => void,
+    private readonly burst: number,
+    private readonly intervalMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  report(kind: string, message: string, count = 1): void {
+    const now = this.now();
+    let entry = this.kinds.get(kind);
+    if (entry === undefined || now - entry.since >= this.intervalMs) {
+      const left = entry?.suppressed ?? 0;
+      entry = { since: now, logged: 0, suppressed: 0 };
+      this.kinds.set(kind, entry);
+      if (left > 0) message += ` (${left.toLocaleString('en-US')} more like it were not logged in the ${this.intervalMs / 1000} s before)`;
+    }
+    if (entry.logged >= this.burst) {
+      entry.suppressed += count;
+      this.suppressed++;
+      return;
+    }
+    entry.logged++;
+    this.sink(message);
+  }
+}
+
+/** `ipset list -t` output (every set, terse) as each set's fill; sets not named in `names` are left out. */
+export function parseSetFill(text: string, names: ReadonlySet<string>): SetFill[] {
+  const fills: SetFill[] = [];
+  for (const block of text.split(/\n(?=Name:)/)) {
+    const name = /^Name:\s*(\S+)/m.exec(block)?.[1];
+    if (name === undefined || !names.has(name)) continue;
+    const maxEntries = Number(/^Header:.*\bmaxelem (\d+)/m.exec(block)?.[1] ?? NaN);
+    const entries = Number(/^Number of entries:\s*(\d+)/m.exec(block)?.[1] ?? NaN);
+    if (Number.isFinite(maxEntries) && Number.isFinite(entries)) fills.push({ name, entries, maxEntries });
+  }
+  return fills;
+}
+
+/**
  * The sensor's way into the kernel sets: learned peers and time-locked clients. Called on the
  * per-packet path, so calls only queue text; one `ipset restore -exist` child applies a whole batch
  * (ipset applies nothing until its stdin closes, so a long-lived child would not help). Never more
  * than one child at a time, at most one per flushIntervalMs unless maxBatch commands are waiting.
+ *
+ * Waiting commands are kept per entry: a newer add or del of the same entry replaces the older
+ * one (only the last says what the kernel should hold), so what waits is bounded by the distinct
+ * entries, and a whole shared blocklist loaded in one turn waits whole, in batches of maxBatch.
  */
 export class KernelSets {
   private readonly runner: CommandRunner;
@@ -95,20 +167,24 @@ export class KernelSets {
   private readonly maxBatch: number;
   private readonly maxPending: number;
   private readonly onError: (message: string) => void;
-  private pending: string[] = [];
+  /** `set entry` → the timeout of the add it waits for, or DELETE; in the order entries were queued. */
+  private pending = new Map<string, number>();
+  private readonly errors: ErrorLines;
+  private readonly setNames: ReadonlySet<string>;
   private running: Promise<unknown> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private lastStart = Number.NEGATIVE_INFINITY;
-  private shedding = false;
   private readonly counters = { applied: 0, failed: 0, skipped: 0, shed: 0, children: 0, retries: 0 };
 
   constructor(private readonly options: KernelSetsOptions) {
     this.runner = options.runner ?? localRunner;
     this.sets = kernelNames(options.prefix).sets;
     this.flushIntervalMs = options.flushIntervalMs ?? 20;
-    this.maxBatch = options.maxBatch ?? 1000;
-    this.maxPending = options.maxPending ?? 100_000;
+    this.maxBatch = options.maxBatch ?? 20_000;
+    this.maxPending = options.maxPending ?? 1_048_576;
     this.onError = options.onError ?? ((message) => process.stderr.write(`p2pwall kernel sets: ${message}\n`));
+    this.errors = new ErrorLines(this.onError, options.errorBurst ?? 5, options.errorIntervalMs ?? 10_000);
+    this.setNames = new Set(Object.values(this.sets).flatMap((family) => Object.values(family)));
   }
 
   /**
@@ -126,14 +202,14 @@ export class KernelSets {
     if (family === null || !this.checkPort(port, ip) || !this.checkTransport(transport, ip)) return;
     const timeout = this.timeout(timeoutSeconds, ip);
     if (timeout === null) return;
-    this.enqueue(...peerEntries(this.sets[family], ip, port, transport).map((entry) => `add ${entry} timeout ${timeout}\n`));
+    for (const entry of peerEntries(this.sets[family], ip, port, transport)) this.enqueue(entry, timeout);
   }
 
   /** Unblocks what addPeer(ip, port, transport) blocked. */
   removePeer(ip: string, port: number, transport: Transport): void {
     const family = this.family(ip, 'removePeer');
     if (family === null || !this.checkPort(port, ip) || !this.checkTransport(transport, ip)) return;
-    this.enqueue(...peerEntries(this.sets[family], ip, port, transport).map((entry) => `del ${entry}\n`));
+    for (const entry of peerEntries(this.sets[family], ip, port, transport)) this.enqueue(entry, DELETE);
   }
 
   /** Time-locks an inside client for the remaining lock time; called again, it re-arms the timeout. */
@@ -142,30 +218,37 @@ export class KernelSets {
     if (family === null) return;
     const timeout = this.timeout(timeoutSeconds, ip);
     if (timeout === null) return;
-    this.enqueue(`add ${this.sets[family].locks} ${ip} timeout ${timeout}\n`);
+    this.enqueue(`${this.sets[family].locks} ${ip}`, timeout);
   }
 
   unlockClient(ip: string): void {
     const family = this.family(ip, 'unlockClient');
     if (family === null) return;
-    this.enqueue(`del ${this.sets[family].locks} ${ip}\n`);
+    this.enqueue(`${this.sets[family].locks} ${ip}`, DELETE);
   }
 
   /** Resolves once every command queued so far (and any queued meanwhile) has been applied or has failed. */
   async flush(): Promise<void> {
-    while (this.running !== null || this.pending.length > 0) {
+    while (this.running !== null || this.pending.size > 0) {
       if (this.running === null) this.start();
       await this.running;
     }
   }
 
   get stats(): KernelSetsStats {
-    return { pending: this.pending.length, ...this.counters };
+    return { pending: this.pending.size, ...this.counters, errorLinesSuppressed: this.errors.suppressed };
+  }
+
+  /** This prefix's sets, each with its entries and maxelem, read from the kernel (one `ipset list -t`). */
+  async readFill(): Promise<SetFill[]> {
+    const result = await this.runner.run('ipset', ['list', '-t']);
+    if (result.code !== 0) throw new Error(`ipset list -t: ${result.stderr.trim()}`);
+    return parseSetFill(result.stdout, this.setNames);
   }
 
   private family(ip: string, what: string): IpFamily | null {
     const version = isIP(ip);
-    if (version === 0) return this.reject(`${what}: '${ip}' is not an IP address`);
+    if (version === 0) return this.reject('address', `${what}: '${ip}' is not an IP address`);
     if (version === 6 && !this.options.ipv6) {
       // IPv6 is off here, yet the shared blocklist may carry IPv6 peers learned at other sites.
       this.counters.skipped++;
@@ -176,43 +259,47 @@ export class KernelSets {
 
   private checkPort(port: number, ip: string): boolean {
     if (Number.isInteger(port) && port >= 0 && port <= 65535) return true;
-    this.reject(`${ip}: port ${port} is not 0 (whole address) or a port number`);
+    this.reject('port', `${ip}: port ${port} is not 0 (whole address) or a port number`);
     return false;
   }
 
   /** Transports arrive from the storefile and the shared blocklist as text: only the three known ones make entries. */
   private checkTransport(transport: Transport, ip: string): boolean {
     if (isTransport(transport)) return true;
-    this.reject(`${ip}: transport '${String(transport)}' is not tcp, udp or both`);
+    this.reject('transport', `${ip}: transport '${String(transport)}' is not tcp, udp or both`);
     return false;
   }
 
   /** Whole seconds, at least 1 (ipset's 0 would mean "never expires") and at most ipset's maximum. */
   private timeout(seconds: number, ip: string): number | null {
-    if (!(seconds > 0)) return this.reject(`${ip}: timeout ${seconds} s must be > 0`);
+    if (!(seconds > 0)) return this.reject('timeout', `${ip}: timeout ${seconds} s must be > 0`);
     return Math.min(IPSET_MAX_TIMEOUT, Math.ceil(seconds));
   }
 
-  private reject(message: string): null {
-    this.counters.failed++;
-    this.onError(message);
+  /** Counts `count` failed commands and reports them as one line of `kind`. */
+  private reject(kind: string, message: string, count = 1): null {
+    this.counters.failed += count;
+    this.errors.report(kind, message, count);
     return null;
   }
 
-  private enqueue(...lines: string[]): void {
-    if (this.pending.length + lines.length > this.maxPending) {
-      this.counters.shed += lines.length;
-      if (!this.shedding) this.onError(`${this.pending.length} commands already wait for ipset; shedding new ones until it catches up`);
-      this.shedding = true;
+  /** Queues `add entry timeout T` (T >= 1) or, for DELETE, `del entry`. */
+  private enqueue(entry: string, timeout: number): void {
+    const pending = this.pending;
+    if (pending.size >= this.maxPending && !pending.has(entry)) {
+      this.counters.shed++;
+      this.errors.report('shed', `${pending.size.toLocaleString('en-US')} entries already wait for ipset (limit ${this.maxPending.toLocaleString('en-US')}); shed ${this.counters.shed.toLocaleString('en-US')} commands so far`);
       return;
     }
-    this.pending.push(...lines);
+    // Deleted first, so a newer command for a waiting entry goes to the back, after what came before it.
+    pending.delete(entry);
+    pending.set(entry, timeout);
     this.schedule();
   }
 
   private schedule(): void {
-    if (this.running !== null || this.pending.length === 0) return;
-    if (this.pending.length >= this.maxBatch) {
+    if (this.running !== null || this.pending.size === 0) return;
+    if (this.pending.size >= this.maxBatch) {
       this.start();
       return;
     }
@@ -229,13 +316,17 @@ export class KernelSets {
   }
 
   private start(): void {
-    if (this.running !== null || this.pending.length === 0) return;
+    if (this.running !== null || this.pending.size === 0) return;
     if (this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    const batch = this.pending.splice(0, this.maxBatch);
-    if (this.pending.length < this.maxPending / 2) this.shedding = false;
+    const batch: string[] = [];
+    for (const [entry, timeout] of this.pending) {
+      if (batch.length >= this.maxBatch) break;
+      batch.push(timeout === DELETE ? `del ${entry}\n` : `add ${entry} timeout ${timeout}\n`);
+      this.pending.delete(entry);
+    }
     this.lastStart = Date.now();
     this.running = this.apply(batch)
       // apply() handles every ipset failure itself; only a throwing onError can land here, and a
@@ -265,14 +356,14 @@ export class KernelSets {
       return;
     }
     this.counters.retries++;
-    this.onError(`ipset restore failed for a batch of ${lines.length} commands (${result.stderr.trim()}); retrying without the rejected lines`);
+    this.errors.report('retry', `ipset restore failed for a batch of ${lines.length} commands (${result.stderr.trim()}); retrying without the rejected lines`);
     while (result.code !== 0) {
       const plan = planRetry(lines, result.stderr);
       if (plan === null) {
         await this.applyOneByOne(lines);
         return;
       }
-      for (const rejected of plan.rejected) this.reject(`ipset rejected '${rejected.line}': ${rejected.reason}`);
+      this.rejectLines(plan.rejected);
       lines = plan.remaining;
       if (lines.length === 0) return;
       result = await this.restore(lines);
@@ -285,7 +376,23 @@ export class KernelSets {
     for (const line of lines) {
       const result = await this.restore([line]);
       if (result.code === 0) this.counters.applied++;
-      else this.reject(`ipset rejected '${line.trimEnd()}': ${result.stderr.trim()}`);
+      else this.reject('ipset', `ipset rejected '${line.trimEnd()}': ${result.stderr.trim()}`);
+    }
+  }
+
+  /** Lines ipset gave up on, one report per set and reason (a full set refuses thousands at once). */
+  private rejectLines(rejected: readonly RejectedLine[]): void {
+    const groups = new Map<string, RejectedLine[]>();
+    for (const line of rejected) {
+      const key = `${line.line.split(' ')[1] ?? ''} ${line.reason}`;
+      let group = groups.get(key);
+      if (group === undefined) groups.set(key, (group = []));
+      group.push(line);
+    }
+    for (const [key, lines] of groups) {
+      const first = lines[0]!;
+      if (lines.length === 1) this.reject(`ipset ${key}`, `ipset rejected '${first.line}': ${first.reason}`);
+      else this.reject(`ipset ${key}`, `ipset rejected ${lines.length.toLocaleString('en-US')} commands for ${first.line.split(' ')[1]}: ${first.reason} (first: '${first.line}')`, lines.length);
     }
   }
 }

@@ -4,7 +4,7 @@ import { engineConfigFrom, type SensorConfig } from '../config.js';
 import { Engine, Verdict } from '../engine.js';
 import type { EngineEvent } from '../events.js';
 import { eventLogger, parseEventLetters } from '../event-log.js';
-import { KernelSets } from '../enforce/kernel-sets.js';
+import { KernelSets, type SetFill } from '../enforce/kernel-sets.js';
 import { installRules, removeRules } from '../enforce/iptables.js';
 import { QueueStatsMonitor, readQueueStats, type QueueStats } from '../enforce/queue-stats.js';
 import { Storefile } from '../enforce/storefile.js';
@@ -47,6 +47,9 @@ export class LiveSensor {
   private readonly queueMonitor = new QueueStatsMonitor();
   private readonly timers: NodeJS.Timeout[] = [];
   private uplink: Uplink | null = null;
+  /** The sets' entries against maxelem, as last read (with the queue counters); empty until then. */
+  private setFill: readonly SetFill[] = [];
+  private readingSetFill = false;
   private stopping = false;
   /** Clients, peers and flow ends from the engine's events, for the metrics. */
   private readonly tally = new EventTally();
@@ -82,6 +85,7 @@ export class LiveSensor {
         tally: sensor.tally,
         kernelQueue: () => sensor.kernelQueue(),
         uplink: () => sensor.uplink?.stats ?? null,
+        kernelSets: () => ({ stats: sensor.kernelSets.stats, fill: sensor.setFill }),
       });
     }
     const policy = kernelPolicyFrom(config);
@@ -259,9 +263,31 @@ export class LiveSensor {
         for (const growth of this.queueMonitor.update(readQueueStats())) {
           logger.warn({ queue: growth.queue, queueDropped: growth.queueDropped, userDropped: growth.userDropped }, 'the kernel dropped queued packets: the sensor is not keeping up (queue full or socket buffer full)');
         }
+        this.refreshSetFill();
       }, config.queueStatsIntervalSeconds * 1000),
     );
     for (const timer of this.timers) timer.unref();
+  }
+
+  /** Reads the sets' fill for the metrics, one reading at a time; warns once a set is nine tenths full. */
+  private refreshSetFill(): void {
+    if (this.readingSetFill) return;
+    this.readingSetFill = true;
+    const { logger } = this.options;
+    this.kernelSets
+      .readFill()
+      .then((fill) => {
+        for (const set of fill) {
+          const wasFull = this.setFill.find((before) => before.name === set.name);
+          const full = set.entries >= set.maxEntries * 0.9;
+          if (full && !(wasFull && wasFull.entries >= wasFull.maxEntries * 0.9)) logger.warn({ set: set.name, entries: set.entries, maxEntries: set.maxEntries }, 'a kernel set is nine tenths full: past maxelem new peers do not reach the kernel');
+        }
+        this.setFill = fill;
+      })
+      .catch((error: unknown) => logger.warn({ error: String(error) }, 'cannot read the kernel sets\' fill'))
+      .finally(() => {
+        this.readingSetFill = false;
+      });
   }
 
   /** Keeps answering queued packets until the kernel queue is empty, for at most DRAIN_LIMIT_MS. */

@@ -1,5 +1,6 @@
 import { ValueType, type Attributes, type BatchObservableResult, type Meter, type Observable } from '@opentelemetry/api';
 import type { Engine } from '../engine.js';
+import type { KernelSetsStats, SetFill } from '../enforce/kernel-sets.js';
 import type { QueueStats } from '../enforce/queue-stats.js';
 import type { UplinkStats } from '../uplink/uplink.js';
 import type { EventTally } from './event-tally.js';
@@ -14,12 +15,14 @@ import type { EventTally } from './event-tally.js';
  * series: one process serves one queue, so per-queue series need no label of their own.
  */
 export interface SensorMetricSources {
-  engine: Pick<Engine, 'counters' | 'detections' | 'flows' | 'peers' | 'clients'>;
+  engine: Pick<Engine, 'counters' | 'detections' | 'flows' | 'peers' | 'clients' | 'moduleBuffers'>;
   tally: EventTally;
   /** This process's queue as the kernel counts it; undefined while it is not bound (or unreadable). */
   kernelQueue: () => QueueStats | undefined;
   /** null: a standalone sensor (no uplink section). */
   uplink: () => UplinkStats | null;
+  /** The kernel sets' command counters and their fill as last read; absent where nothing writes sets. */
+  kernelSets?: () => { stats: KernelSetsStats; fill: readonly SetFill[] };
 }
 
 const INT = { valueType: ValueType.INT } as const;
@@ -41,6 +44,11 @@ export function registerSensorMetrics(meter: Meter, sources: SensorMetricSources
   const flows = gauge('p2pwall_sensor_flows', 'flows in the flow table');
   const flowsStarted = counter('p2pwall_sensor_flows_started', 'flows seen');
   const flowsEvicted = counter('p2pwall_sensor_flows_evicted', 'flows that left the table: idle (timeout), capacity (table full), shutdown');
+  const moduleBuffers = gauge('p2pwall_sensor_module_buffer_bytes', 'bytes the protocol modules\' per-flow buffers hold (limits.moduleBufferBytes bounds them)');
+  const moduleBuffersRefused = counter('p2pwall_sensor_module_buffers_refused', 'module buffers not kept or not grown because limits.moduleBufferBytes was spent');
+  const setEntries = gauge('p2pwall_sensor_kernel_set_entries', 'entries in each kernel set (ipset), as last read');
+  const setMaxEntries = gauge('p2pwall_sensor_kernel_set_max_entries', 'maxelem of each kernel set: past it the kernel refuses new entries');
+  const setCommands = counter('p2pwall_sensor_kernel_set_commands', 'ipset commands by result: applied, failed (invalid, or refused by ipset, e.g. a full set), shed (too many waiting), skipped (IPv6 off)');
   const peerTable = gauge('p2pwall_sensor_peers', 'peers blocked by this process (learned, from the storefile and shared)');
   const clientTable = gauge('p2pwall_sensor_clients', 'entries of the client table (identified or locked hosts)');
   const published = counter('p2pwall_sensor_summaries_published', 'summary batches acknowledged by JetStream');
@@ -51,7 +59,7 @@ export function registerSensorMetrics(meter: Meter, sources: SensorMetricSources
   const version = gauge('p2pwall_sensor_blocklist_version', 'shared blocklist version applied');
   const lag = gauge('p2pwall_sensor_blocklist_version_lag', 'shared version last seen in Redis minus the version applied');
 
-  const observables: Observable[] = [packets, verdicts, kernelLength, kernelDropped, kernelUserDropped, detections, clients, peers, evidenceRefused, peersRefused, flows, flowsStarted, flowsEvicted, peerTable, clientTable, published, buffered, shed, connected, entries, version, lag];
+  const observables: Observable[] = [packets, verdicts, kernelLength, kernelDropped, kernelUserDropped, detections, clients, peers, evidenceRefused, peersRefused, flows, flowsStarted, flowsEvicted, moduleBuffers, moduleBuffersRefused, setEntries, setMaxEntries, setCommands, peerTable, clientTable, published, buffered, shed, connected, entries, version, lag];
 
   meter.addBatchObservableCallback((result: BatchObservableResult) => {
     const { engine, tally } = sources;
@@ -94,6 +102,17 @@ export function registerSensorMetrics(meter: Meter, sources: SensorMetricSources
     result.observe(flows, engine.flows.size);
     result.observe(flowsStarted, c.flows);
     for (const [reason, count] of tally.flowsEnded) result.observe(flowsEvicted, count, { reason });
+    result.observe(moduleBuffers, engine.moduleBuffers.held);
+    result.observe(moduleBuffersRefused, c.moduleBuffersRefused);
+    const kernelSets = sources.kernelSets?.();
+    if (kernelSets) {
+      for (const set of kernelSets.fill) {
+        result.observe(setEntries, set.entries, { set: set.name });
+        result.observe(setMaxEntries, set.maxEntries, { set: set.name });
+      }
+      const { applied, failed, shed, skipped } = kernelSets.stats;
+      for (const [outcome, count] of Object.entries({ applied, failed, shed, skipped })) result.observe(setCommands, count, { result: outcome });
+    }
     result.observe(peerTable, engine.peers.size);
     result.observe(clientTable, engine.clients.size);
 

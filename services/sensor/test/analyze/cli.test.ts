@@ -88,6 +88,50 @@ describe('p2pwall-sensor (built binary)', () => {
     for (const run of [missing, notCapture, broken]) expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('exits 2 with a clear error, no stack, for a pcapng timestamp beyond the range of dates (104 bytes)', () => {
+    const shb = Buffer.alloc(28);
+    shb.writeUInt32LE(0x0a0d0d0a, 0);
+    shb.writeUInt32LE(28, 4);
+    shb.writeUInt32LE(0x1a2b3c4d, 8);
+    shb.writeUInt16LE(1, 12);
+    shb.writeBigInt64LE(-1n, 16);
+    shb.writeUInt32LE(28, 24);
+    const idb = Buffer.alloc(20);
+    idb.writeUInt32LE(1, 0);
+    idb.writeUInt32LE(20, 4);
+    idb.writeUInt16LE(101, 8); // LINKTYPE_RAW
+    idb.writeUInt32LE(20, 16);
+    const epb = Buffer.alloc(56);
+    epb.writeUInt32LE(6, 0);
+    epb.writeUInt32LE(56, 4);
+    epb.writeUInt32LE(0xffffffff, 12); // timestamp, both halves: 2^64 - 1 microseconds
+    epb.writeUInt32LE(0xffffffff, 16);
+    epb.writeUInt32LE(20, 20);
+    epb.writeUInt32LE(20, 24);
+    Buffer.from('45000014000000004011000000c0a80105cb007109'.slice(0, 40), 'hex').copy(epb, 28);
+    epb.writeUInt32LE(56, 52);
+    const path = join(dir, 'far-future.pcapng');
+    writeFileSync(path, Buffer.concat([shb, idb, epb]));
+    expect(readFileSync(path).length).toBe(104);
+    for (const format of ['text', 'jsonl']) {
+      const run = sensor('analyze', '--format', format, path);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/far-future\.pcapng is damaged at byte offset 48: .*timestamp/);
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('reads a classic pcap whose snapshot length is smaller than its records, as libpcap does', () => {
+    const bytes = readFileSync(demo);
+    bytes.writeUInt32LE(40, 16); // the file header's snaplen, below every record's length
+    const path = join(dir, 'small-snaplen.pcap');
+    writeFileSync(path, bytes);
+    const run = sensor('analyze', '--format', 'jsonl', path);
+    expect(run.code).toBe(0);
+    const summary = JSON.parse(run.stdout.trimEnd().split('\n').at(-1)!) as Record<string, unknown>;
+    expect(summary).toMatchObject({ event: 'summary', packets: SCENARIOS['kazaa-demo']!().frames.length, clients: 3, peers: 207 });
+  });
+
   it('logs the asked-for ftwall letters to standard error as JSON lines (-L)', () => {
     const run = sensor('analyze', '-L', 'cp', '--format', 'jsonl', demo);
     const lines = run.stderr.trimEnd().split('\n').map((line) => JSON.parse(line));

@@ -270,3 +270,19 @@ describe('pcapng damage', () => {
     expect(error.message).toMatch(/byte offset 28: a simple packet block comes before any interface description block/);
   });
 });
+
+describe('pcapng timestamps beyond the range of dates', () => {
+  it('refuses a packet whose timestamp lies past what a date can hold, naming its block', () => {
+    const bytes = encodePcapng([{ linkType: LINKTYPE_RAW, snaplen: 65535 }], [{ interfaceIndex: 0, ts: BASE_MS, data: udp({ src: '192.168.1.5', dst: '203.0.113.9', sport: 1214, dport: 3531, payload: 'x' }) }]);
+    const blocks = splitBlocks(bytes);
+    const packetBlock = blocks.at(-1)!;
+    const offset = bytes.length - packetBlock.length;
+    // The highest 64-bit tick count: 1.8e19 microseconds, far past 8.64e15 ms (year 275760).
+    new DataView(bytes.buffer, bytes.byteOffset).setUint32(offset + 12, 0xffffffff, true);
+    new DataView(bytes.buffer, bytes.byteOffset).setUint32(offset + 16, 0xffffffff, true);
+    const error = errorWhileReading(openBytes('far-future.pcapng', bytes));
+    expect(error.message).toMatch(new RegExp(`byte offset ${offset}: .*timestamp .*beyond`));
+    expect(error.offset).toBe(offset);
+  });
+});
+

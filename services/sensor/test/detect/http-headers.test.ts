@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { DecodeStatus, PacketView, decodeIp } from '../../src/decode/packet.js';
 import {
   HEADER_BLOCK_CAPACITY,
+  HEAD_OVERHEAD_BYTES,
+  HEAD_START_CAPACITY,
   HeaderLines,
   StreamHead,
   ascii,
@@ -11,6 +13,7 @@ import {
   startsWithCaseless,
   walkFirstSegment,
 } from '../../src/detect/http-headers.js';
+import { ModuleBufferBudget } from '../../src/detect/buffer-budget.js';
 import { ACK, PSH, SYN, tcp } from '@p2pwall/lab';
 
 const ENDS = { src: '10.0.0.5', dst: '203.0.113.7', sport: 3456, dport: 80 };
@@ -92,12 +95,47 @@ describe('byte helpers', () => {
 });
 
 describe('StreamHead', () => {
-  function started(first: PacketView): { head: StreamHead; lines: HeaderLines } {
+  function started(first: PacketView, budget = new ModuleBufferBudget(1 << 20, { moduleBuffersRefused: 0 })): { head: StreamHead; lines: HeaderLines } {
     const lines = new HeaderLines();
     walkFirstSegment(lines, first);
     walk(lines);
-    return { head: new StreamHead(first, lines), lines };
+    const head = StreamHead.start(first, lines, budget);
+    if (head === null) throw new Error('budget refused the head');
+    return { head, lines };
   }
+
+  it('starts small and doubles as bytes arrive, paying each growth from the budget', () => {
+    const counters = { moduleBuffersRefused: 0 };
+    const budget = new ModuleBufferBudget(1 << 20, counters);
+    const { head, lines } = started(view('G'), budget);
+    expect(head.bytes.length).toBe(HEAD_START_CAPACITY);
+    expect(budget.held).toBe(HEAD_START_CAPACITY + HEAD_OVERHEAD_BYTES);
+    const rest = `ET / HTTP/1.1\r\nX: ${'a'.repeat(200)}`;
+    expect(head.append(view(rest, 1001))).toBe(true);
+    expect(head.bytes.length).toBe(256);
+    expect(budget.held).toBe(256 + HEAD_OVERHEAD_BYTES);
+    head.walk(lines);
+    expect(walk(lines)).toEqual(['GET / HTTP/1.1']);
+    expect(counters.moduleBuffersRefused).toBe(0);
+  });
+
+  it('is not kept when the budget cannot pay for it, and is finished when it cannot grow', () => {
+    const counters = { moduleBuffersRefused: 0 };
+    const lines = new HeaderLines();
+    const first = view('G');
+    walkFirstSegment(lines, first);
+    walk(lines);
+    expect(StreamHead.start(first, lines, new ModuleBufferBudget(HEAD_START_CAPACITY + HEAD_OVERHEAD_BYTES - 1, counters))).toBeNull();
+    expect(counters.moduleBuffersRefused).toBe(1);
+    const budget = new ModuleBufferBudget(HEAD_START_CAPACITY + HEAD_OVERHEAD_BYTES, counters);
+    const { head } = started(first, budget);
+    expect(head.append(view('ET / HTTP/1.1\r\n', 1001))).toBe(true);
+    expect(head.append(view('a'.repeat(100), 1016))).toBe(false);
+    expect(head.finished).toBe(true);
+    expect(head.length).toBe(16);
+    expect(counters.moduleBuffersRefused).toBe(2);
+    expect(budget.held).toBe(head.heldBytes);
+  });
 
   it('appends in-order segments and walks only what is new', () => {
     const { head, lines } = started(view('GET / HTTP/1.1\r\nHo'));

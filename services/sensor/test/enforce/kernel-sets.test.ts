@@ -1,8 +1,8 @@
 import type { Transport } from '@p2pwall/common';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CommandResult, CommandRunner, RunOptions } from '../../src/enforce/command-runner.js';
-import { ensureSets, kernelSetSpecs } from '../../src/enforce/ipset.js';
-import { KernelSets, planRetry } from '../../src/enforce/kernel-sets.js';
+import { ensureSets, kernelSetSpecs, parseSetSummary } from '../../src/enforce/ipset.js';
+import { ErrorLines, KernelSets, planRetry } from '../../src/enforce/kernel-sets.js';
 import { createNetns, netnsSkipReason, titleWithSkipReason, type Netns } from '../support/netns.js';
 
 /** Stands in for `ipset restore`: records each child's lines, answers with `respond`, takes `delayMs`. */
@@ -31,14 +31,14 @@ class FakeIpset implements CommandRunner {
   }
 }
 
-function kernelSets(runner: CommandRunner, options: { ipv6?: boolean; flushIntervalMs?: number } = {}): { sets: KernelSets; errors: string[] } {
+function kernelSets(runner: CommandRunner, options: { ipv6?: boolean; flushIntervalMs?: number; maxBatch?: number; maxPending?: number } = {}): { sets: KernelSets; errors: string[] } {
   const errors: string[] = [];
-  const sets = new KernelSets({ prefix: 'p2pwall', ipv6: options.ipv6 ?? true, runner, flushIntervalMs: options.flushIntervalMs ?? 20, onError: (message) => errors.push(message) });
+  const sets = new KernelSets({ prefix: 'p2pwall', ipv6: options.ipv6 ?? true, runner, flushIntervalMs: options.flushIntervalMs ?? 20, maxBatch: options.maxBatch, maxPending: options.maxPending, onError: (message) => errors.push(message) });
   return { sets, errors };
 }
 
 describe('KernelSets batching (fake ipset)', () => {
-  it('writes peers, whole-address peers, locks and their removal as ipset commands', async () => {
+  it('writes peers, whole-address peers, locks and their removal as ipset commands; a newer command for a waiting entry replaces it', async () => {
     const ipset = new FakeIpset();
     const { sets, errors } = kernelSets(ipset);
     sets.addPeer('203.0.113.9', 1214, 'both', 600);
@@ -49,13 +49,11 @@ describe('KernelSets batching (fake ipset)', () => {
     sets.removePeer('203.0.113.9', 1214, 'both');
     sets.removePeer('2001:db8::8', 0, 'both');
     await sets.flush();
+    // The lock and the first peer were undone in the same turn: only the removals go to ipset.
     expect(ipset.lines).toEqual([
-      'add p2pwall-peer-ep4 203.0.113.9,tcp:1214 timeout 600',
-      'add p2pwall-peer-ep4 203.0.113.9,udp:1214 timeout 600',
       'add p2pwall-peer-ip4 203.0.113.10 timeout 60',
       'add p2pwall-peer-ep6 2001:db8::7,tcp:3531 timeout 2147483',
       'add p2pwall-peer-ep6 2001:db8::7,udp:3531 timeout 2147483',
-      'add p2pwall-lock4 198.51.100.5 timeout 120',
       'del p2pwall-lock4 198.51.100.5',
       'del p2pwall-peer-ep4 203.0.113.9,tcp:1214',
       'del p2pwall-peer-ep4 203.0.113.9,udp:1214',
@@ -63,7 +61,7 @@ describe('KernelSets batching (fake ipset)', () => {
     ]);
     expect(ipset.children).toHaveLength(1);
     expect(errors).toEqual([]);
-    expect(sets.stats).toEqual({ pending: 0, applied: 10, failed: 0, skipped: 0, shed: 0, children: 1, retries: 0 });
+    expect(sets.stats).toEqual({ pending: 0, applied: 7, failed: 0, skipped: 0, shed: 0, children: 1, retries: 0, errorLinesSuppressed: 0 });
   });
 
   it('blocks a peer only for its transport: one endpoint entry, or the whole-address set of that transport', async () => {
@@ -80,9 +78,6 @@ describe('KernelSets batching (fake ipset)', () => {
     await sets.flush();
     expect(ipset.lines).toEqual([
       'add p2pwall-peer-ep4 203.0.113.11,tcp:1214 timeout 600',
-      'add p2pwall-peer-ep4 203.0.113.12,udp:3531 timeout 600',
-      'add p2pwall-peer-ipt4 203.0.113.13 timeout 600',
-      'add p2pwall-peer-ipu6 2001:db8::9 timeout 600',
       'add p2pwall-peer-ip4 203.0.113.14 timeout 600',
       'del p2pwall-peer-ep4 203.0.113.12,udp:3531',
       'del p2pwall-peer-ipt4 203.0.113.13',
@@ -91,9 +86,9 @@ describe('KernelSets batching (fake ipset)', () => {
     expect(errors).toEqual([]);
   });
 
-  it('sends what one turn queued in one child, at most 1000 commands per child, one child at a time', async () => {
+  it('sends what one turn queued in one child, at most maxBatch commands per child, one child at a time', async () => {
     const ipset = new FakeIpset();
-    const { sets } = kernelSets(ipset);
+    const { sets } = kernelSets(ipset, { maxBatch: 1000 });
     for (let i = 0; i < 1200; i++) sets.addPeer(`203.0.${113 + (i >> 8)}.${i & 255}`, 1214, 'both', 600);
     await sets.flush();
     expect(ipset.children.map((child) => child.lines.length)).toEqual([1000, 1000, 400]);
@@ -165,6 +160,31 @@ describe('KernelSets batching (fake ipset)', () => {
     sets.lockClient('198.51.100.9', 60);
     await sets.flush();
     expect(sets.stats).toMatchObject({ applied: 2, failed: 2 });
+  });
+
+  it('sheds past maxPending waiting entries, counting every command and logging a few lines with the count', async () => {
+    const ipset = new FakeIpset();
+    const { sets, errors } = kernelSets(ipset, { maxPending: 100, maxBatch: 1000 });
+    for (let i = 0; i < 1000; i++) sets.addPeer(`198.18.${i >> 8}.${i & 255}`, 0, 'both', 600);
+    // A waiting entry can still be changed while the queue is full.
+    sets.removePeer('198.18.0.5', 0, 'both');
+    await sets.flush();
+    expect(sets.stats).toMatchObject({ applied: 100, shed: 900, errorLinesSuppressed: 895 });
+    expect(ipset.lines).toContain('del p2pwall-peer-ip4 198.18.0.5');
+    expect(errors).toHaveLength(5);
+    expect(errors[4]).toBe('100 entries already wait for ipset (limit 100); shed 5 commands so far');
+  });
+
+  it('logs at most a burst of lines of one kind per interval, then says how many it left out', () => {
+    let now = 0;
+    const lines: string[] = [];
+    const errorLines = new ErrorLines((line) => lines.push(line), 2, 10_000, () => now);
+    for (let i = 0; i < 10; i++) errorLines.report('full', `full ${i}`);
+    errorLines.report('other', 'other');
+    now = 10_000;
+    errorLines.report('full', 'full again');
+    expect(lines).toEqual(['full 0', 'full 1', 'other', 'full again (8 more like it were not logged in the 10 s before)']);
+    expect(errorLines.suppressed).toBe(8);
   });
 
   it('plans retries: the named line, or every line of a set that is missing', () => {
@@ -300,4 +320,39 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('KernelSets in a
     expect([...(await members(netns, 'p2pwall-lock4')).keys()]).toEqual(['198.51.100.5']);
     expect(children).toBe(2);
   });
+
+  it('loads a shared blocklist of 200,000 peers whole: every entry reaches the kernel, none shed', async () => {
+    const { sets, errors } = kernelSets(runner);
+    const peers = 200_000;
+    const started = performance.now();
+    for (let i = 0; i < peers; i++) {
+      // 131,072 addresses of the benchmark range 198.18.0.0/15, then the next port.
+      const address = i & 0x1ffff;
+      sets.addPeer(`198.${18 + (address >> 16)}.${(address >> 8) & 255}.${address & 255}`, 1024 + (i >> 17), 'both', 3600);
+    }
+    await sets.flush();
+    const seconds = (performance.now() - started) / 1000;
+    const inKernel = parseSetSummary((await netns.exec('ipset', ['list', '-t', 'p2pwall-peer-ep4'])).stdout).entries;
+    console.log(`${peers} peers: ${inKernel} entries in ${seconds.toFixed(1)} s, ${children} children; stats ${JSON.stringify(sets.stats)}; ${errors.length} error lines`);
+    expect(inKernel).toBe(2 * peers);
+    const endpoints = (await sets.readFill()).find((set) => set.name === 'p2pwall-peer-ep4');
+    expect(endpoints).toEqual({ name: 'p2pwall-peer-ep4', entries: 2 * peers, maxEntries: 2_097_152 });
+    expect(sets.stats).toMatchObject({ applied: 2 * peers, failed: 0, shed: 0, pending: 0 });
+    expect(errors).toEqual([]);
+  }, 120_000);
+
+  it('reports a full set in a few lines with counts, and its fill against maxelem', async () => {
+    await netns.exec('ipset', ['destroy', 'p2pwall-peer-ip4']);
+    await netns.exec('ipset', ['create', 'p2pwall-peer-ip4', 'hash:ip', 'family', 'inet', 'timeout', '0', 'maxelem', '1000']);
+    const { sets, errors } = kernelSets(runner);
+    for (let i = 0; i < 5000; i++) sets.addPeer(`198.18.${i >> 8}.${i & 255}`, 0, 'both', 600);
+    sets.addPeer('203.0.113.1', 1214, 'tcp', 600);
+    await sets.flush();
+    console.log(`full set: ${errors.length} error lines; stats ${JSON.stringify(sets.stats)}`);
+    expect(sets.stats).toMatchObject({ applied: 1001, failed: 4000, shed: 0, pending: 0 });
+    expect(errors.length).toBeLessThanOrEqual(3);
+    expect(errors.join('\n')).toMatch(/4,?000 .*p2pwall-peer-ip4.*[Hh]ash is full/s);
+    expect((await sets.readFill()).find((set) => set.name === 'p2pwall-peer-ip4')).toEqual({ name: 'p2pwall-peer-ip4', entries: 1000, maxEntries: 1000 });
+    expect([...(await members(netns, 'p2pwall-peer-ep4')).keys()]).toEqual(['203.0.113.1,tcp:1214']);
+  }, 60_000);
 });

@@ -1,65 +1,66 @@
+/**
+ * A fast sample of the nightly fuzz run (`npm run fuzz`, bench/src/fuzz.ts): the same generator
+ * (lab/src/synthetic/fuzz.ts) through the link layer, the decoder and the engine. Nothing may
+ * throw past the decoder, and malformed input is counted.
+ */
+import { ACK, PSH, ethernet, fuzzEngine, fuzzFrames, ipv4Fragment, tcp, udp, withIpv4Options, withIpv6Extensions } from '@p2pwall/lab';
 import { describe, expect, it } from 'vitest';
-import { CidrSet } from '../../src/decode/cidr.js';
-import { DecodeStatus, PacketView, decodeIp } from '../../src/decode/packet.js';
-import { Engine, Verdict } from '../../src/engine.js';
-import type { EngineEvent } from '../../src/events.js';
-import { ACK, PSH, SYN, seededRandom, tcp, udp } from '@p2pwall/lab';
+import { LINKTYPE_ETHERNET, locateIp } from '../../src/capture/link.js';
+import { DecodeStatus, IPPROTO_TCP, IPPROTO_UDP, PacketView, decodeIp } from '../../src/decode/packet.js';
 
-function seeds(next: () => number): Uint8Array[] {
-  const text = (s: string) => s;
-  return [
-    udp({ src: '192.168.1.5', dst: '203.0.113.9', sport: 3531, dport: 1214, payload: new Uint8Array([0x27, 0, 0, 0, 0x29, 0x80, 0x4b, 0x61, 0x5a, 0x61, 0x41, 0]) }),
-    udp({ src: '203.0.113.9', dst: '192.168.1.5', sport: 1214, dport: 3531, payload: new Uint8Array([0x28, 0, 0, 0, 0x29, 0, 1, 0, 0, 10, 0, 0x4b, 0x61, 0x5a, 0x61, 0x41, 0]) }),
-    tcp({ src: '192.168.1.5', dst: '203.0.113.9', sport: 40000, dport: 1214, flags: SYN }),
-    tcp({ src: '192.168.1.5', dst: '203.0.113.9', sport: 40000, dport: 1214, flags: ACK | PSH, payload: text(`GET /.hash=${'ab'.repeat(20)} HTTP/1.1\r\nX-Kazaa-Username: x\r\nX-Kazaa-IP: 198.51.100.4:1214\r\n\r\n`) }),
-    tcp({ src: '203.0.113.9', dst: '192.168.1.5', sport: 1214, dport: 40000, flags: ACK | PSH, payload: 'GIVE 1234567\r\n' }),
-    tcp({ src: 'fd00::5', dst: '2001:db8::9', sport: 40000, dport: 1214, flags: ACK | PSH, payload: 'HTTP/1.1 200 OK\r\nX-Kazaa-SupernodeIP: 198.51.100.9:1214\r\n\r\n' }),
-    udp({ src: 'fd00::5', dst: '2001:db8::9', sport: 5, dport: 6, payload: new Uint8Array(Math.floor(next() * 64)) }),
-  ];
+function decoded(frame: Uint8Array, linkType = 101): { status: DecodeStatus; view: PacketView } {
+  const view = new PacketView();
+  const offset = locateIp(linkType, frame);
+  return { status: decodeIp(view, frame, offset, frame.length), view };
 }
 
+describe('fuzz seeds reach the parts the simple cases skip', () => {
+  it('IPv4 options, IPv6 extension headers and fragments decode as the real thing', () => {
+    const head = tcp({ src: '192.168.1.5', dst: '203.0.113.9', sport: 40000, dport: 1214, flags: ACK | PSH, payload: 'GET / HTTP/1.1\r\n' });
+    const withOptions = decoded(withIpv4Options(head, 10));
+    expect(withOptions.status).toBe(DecodeStatus.ok);
+    expect(withOptions.view).toMatchObject({ protocol: IPPROTO_TCP, srcPort: 40000, dstPort: 1214, payloadLength: 16 });
+    const ping6 = udp({ src: 'fd00::5', dst: '2001:db8::9', sport: 3531, dport: 1214, payload: 'abcd' });
+    const extended = decoded(withIpv6Extensions(ping6, [0, 60, 43]));
+    expect(extended.status).toBe(DecodeStatus.ok);
+    expect(extended.view).toMatchObject({ protocol: IPPROTO_UDP, srcPort: 3531, dstPort: 1214, payloadLength: 4 });
+    expect(decoded(withIpv6Extensions(ping6, [0, 44], 0, true)).status).toBe(DecodeStatus.ok);
+    expect(decoded(withIpv6Extensions(ping6, [44], 2, false)).status).toBe(DecodeStatus.laterFragment);
+    expect(decoded(ipv4Fragment(head, 0, true)).status).toBe(DecodeStatus.ok);
+    expect(decoded(ipv4Fragment(head, 3, false)).status).toBe(DecodeStatus.laterFragment);
+    expect(decoded(ethernet(withIpv4Options(head, 2), [7, 9]), LINKTYPE_ETHERNET).view.srcPort).toBe(40000);
+  });
+
+  it('makes Ethernet frames, tagged ones among them, and HTTP heads over several segments', () => {
+    const next = fuzzFrames(1);
+    const frames = Array.from({ length: 5000 }, () => next());
+    const ethernetFrames = frames.filter((frame) => frame.linkType === LINKTYPE_ETHERNET);
+    expect(ethernetFrames.length).toBeGreaterThan(1000);
+    expect(ethernetFrames.some((frame) => frame.data[12] === 0x81 && frame.data[13] === 0x00)).toBe(true);
+    // A one-byte first segment `G`, as the split heads begin.
+    expect(frames.some((frame) => frame.data.length > 0 && frame.data.at(-1) === 0x47 && decoded(frame.data, frame.linkType).view.payloadLength === 1)).toBe(true);
+  });
+});
+
 describe('fuzz: decode and engine never throw', () => {
-  it('survives 100,000 random and mutated packets', () => {
-    const next = seededRandom(0x5eed);
-    const events: EngineEvent[] = [];
-    let eventCount = 0;
-    const engine = new Engine({ inside: new CidrSet(['192.168.0.0/16', 'fd00::/8']), maxFlows: 4096, maxPeers: 4096 }, (event) => {
-      eventCount++;
-      if (events.length < 100) events.push(event);
-    });
-    const base = seeds(next);
-    const view = new PacketView();
-    const statuses = new Map<DecodeStatus, number>();
-    let now = 1_700_000_000_000;
-    const total = 100_000;
-    for (let i = 0; i < total; i++) {
-      let packet: Uint8Array;
-      const kind = next();
-      if (kind < 0.3) {
-        packet = new Uint8Array(Math.floor(next() * 120));
-        for (let j = 0; j < packet.length; j++) packet[j] = Math.floor(next() * 256);
-        // Steer half of the random packets past the version check, where the parsing lives.
-        if (packet.length > 0 && next() < 0.5) packet[0] = next() < 0.5 ? 0x45 : 0x60;
-      } else {
-        const seed = base[Math.floor(next() * base.length)]!;
-        const cut = next() < 0.2 ? Math.floor(next() * seed.length) : seed.length;
-        packet = seed.slice(0, cut);
-        const flips = 1 + Math.floor(next() * 4);
-        for (let f = 0; f < flips && packet.length > 0; f++) packet[Math.floor(next() * packet.length)] = Math.floor(next() * 256);
-      }
-      const status = decodeIp(view, packet, 0, packet.length);
-      statuses.set(status, (statuses.get(status) ?? 0) + 1);
-      now += next() * 50;
-      const verdict = engine.judgeIp(packet, 0, packet.length, now);
-      expect(verdict === Verdict.accept || verdict === Verdict.drop).toBe(true);
-    }
-    engine.flush(now);
-    expect(engine.counters.packets).toBe(total);
-    // Both outcomes were exercised, so the test really walked the parsers.
-    expect(statuses.get(DecodeStatus.ok) ?? 0).toBeGreaterThan(10_000);
-    expect(statuses.get(DecodeStatus.malformed) ?? 0).toBeGreaterThan(10_000);
-    expect(engine.counters.malformed).toBe(statuses.get(DecodeStatus.malformed));
-    expect(eventCount).toBeGreaterThan(0);
-    expect(engine.flows.size).toBe(0);
+  it('survives 100,000 fuzzed frames, counting each once and every malformed one as malformed', () => {
+    const report = fuzzEngine({ frames: 100_000, seed: 0x5eed });
+    const engine = report.engine;
+    expect(engine.packets).toBe(100_000);
+    expect(engine.malformed).toBe(report.linkMalformed + report.decoded.malformed);
+    expect(engine.notIp).toBe(report.notIp);
+    expect(engine.laterFragments).toBe(report.decoded.laterFragment);
+    expect(report.verdicts.accept + report.verdicts.drop).toBe(report.decoded.ok + report.decoded.malformed + report.decoded.laterFragment);
+    // Every outcome was exercised, so the test really walked the parsers and the modules.
+    expect(report.decoded.ok).toBeGreaterThan(10_000);
+    expect(report.decoded.malformed).toBeGreaterThan(10_000);
+    expect(report.decoded.laterFragment).toBeGreaterThan(100);
+    expect(report.linkMalformed).toBeGreaterThan(100);
+    expect(engine.evidence).toBeGreaterThan(100);
+    expect(report.verdicts.drop).toBeGreaterThan(100);
+    expect(report.events).toBeGreaterThan(0);
+    // The flush ends every flow and gives every module buffer back.
+    expect(report.flowsLeft).toBe(0);
+    expect(report.moduleBufferBytesLeft).toBe(0);
   });
 });

@@ -1,6 +1,8 @@
-import { hashRequest, TcpConversation } from '@p2pwall/lab';
+import { hashRequest, tcp, TcpConversation } from '@p2pwall/lab';
 import { startTelemetry, type Telemetry } from '@p2pwall/common';
 import { afterEach, describe, expect, it } from 'vitest';
+import { HEAD_OVERHEAD_BYTES, HEAD_START_CAPACITY } from '../../src/detect/http-headers.js';
+import type { KernelSetsStats, SetFill } from '../../src/enforce/kernel-sets.js';
 import { parseQueueStats } from '../../src/enforce/queue-stats.js';
 import { Verdict } from '../../src/engine.js';
 import { EventTally } from '../../src/telemetry/event-tally.js';
@@ -19,7 +21,7 @@ afterEach(async () => {
 const INSTANCE = { site: 'a', gateway: 'gw1', queue: '3' };
 
 /** A gateway engine with the sensor's metrics on a telemetry server, as the live sensor wires them. */
-async function instrumented(config: ConstructorParameters<typeof Gateway>[0] = {}, sources: { kernel?: string; uplink?: UplinkStats | null } = {}) {
+async function instrumented(config: ConstructorParameters<typeof Gateway>[0] = {}, sources: { kernel?: string; uplink?: UplinkStats | null; kernelSets?: () => { stats: KernelSetsStats; fill: SetFill[] } } = {}) {
   const telemetry = await startTelemetry({
     serviceName: 'p2pwall-sensor',
     serviceVersion: '0.1.0',
@@ -47,6 +49,7 @@ async function instrumented(config: ConstructorParameters<typeof Gateway>[0] = {
     tally,
     kernelQueue: () => (sources.kernel === undefined ? undefined : parseQueueStats(sources.kernel).find((q) => q.queue === 3)),
     uplink: () => sources.uplink ?? null,
+    kernelSets: sources.kernelSets,
   });
   const scrape = async (): Promise<Sample[]> => {
     const response = await fetch(`http://127.0.0.1:${telemetry.port}/metrics`);
@@ -106,6 +109,31 @@ describe('sensor metrics', () => {
     samples = await scrape();
     expect(v('p2pwall_sensor_flows')).toBe(0);
     expect(v('p2pwall_sensor_flows_evicted_total', { reason: 'shutdown' })).toBe(5);
+  });
+
+  it('reports each kernel set\'s fill against its maxelem, and the ipset commands by result', async () => {
+    const stats: KernelSetsStats = { pending: 0, applied: 1001, failed: 4000, skipped: 2, shed: 7, children: 2, retries: 1, errorLinesSuppressed: 0 };
+    const fill: SetFill[] = [{ name: 'p2pwall-peer-ip4', entries: 1000, maxEntries: 1000 }, { name: 'p2pwall-peer-ep4', entries: 1, maxEntries: 2_097_152 }];
+    const { scrape } = await instrumented({}, { kernelSets: () => ({ stats, fill }) });
+    const samples = await scrape();
+    expect(valueOf(samples, 'p2pwall_sensor_kernel_set_entries', { ...INSTANCE, set: 'p2pwall-peer-ip4' })).toBe(1000);
+    expect(valueOf(samples, 'p2pwall_sensor_kernel_set_max_entries', { set: 'p2pwall-peer-ip4' })).toBe(1000);
+    expect(valueOf(samples, 'p2pwall_sensor_kernel_set_max_entries', { set: 'p2pwall-peer-ep4' })).toBe(2_097_152);
+    expect(valueOf(samples, 'p2pwall_sensor_kernel_set_commands_total', { result: 'failed' })).toBe(4000);
+    expect(valueOf(samples, 'p2pwall_sensor_kernel_set_commands_total', { result: 'shed' })).toBe(7);
+  });
+
+  it('reports the bytes module buffers hold and the buffers the budget refused', async () => {
+    // Room for one head of the smallest size, not for a second.
+    const { send, flush, scrape } = await instrumented({ moduleBufferBytes: HEAD_START_CAPACITY + HEAD_OVERHEAD_BYTES });
+    send(tcp({ src: CLIENT, dst: '198.51.100.7', sport: 40001, dport: 8080, payload: 'G' }));
+    send(tcp({ src: CLIENT, dst: '198.51.100.7', sport: 40002, dport: 8080, payload: 'G' }));
+    let samples = await scrape();
+    expect(valueOf(samples, 'p2pwall_sensor_module_buffer_bytes', INSTANCE)).toBe(HEAD_START_CAPACITY + HEAD_OVERHEAD_BYTES);
+    expect(valueOf(samples, 'p2pwall_sensor_module_buffers_refused_total', {})).toBe(1);
+    flush(1000);
+    samples = await scrape();
+    expect(valueOf(samples, 'p2pwall_sensor_module_buffer_bytes', {})).toBe(0);
   });
 
   it('counts every rule that matched, and would_drop verdicts in monitor mode', async () => {

@@ -47,6 +47,10 @@ export class FastTrackModule implements ProtocolModule<FastTrackFlowState> {
     return state.out === null && state.in === null;
   }
 
+  heldBytes(state: FastTrackFlowState): number {
+    return (state.out?.head.heldBytes ?? 0) + (state.in?.head.heldBytes ?? 0);
+  }
+
   inspect(packet: PacketReader, flow: FlowDigest, fromInside: boolean, memory: Memory): Evidence | null {
     if (packet.payloadLength <= 0) return null;
     if (packet.protocol === IPPROTO_UDP) return inspectUdp(packet, memory.concluded);
@@ -75,9 +79,11 @@ export class FastTrackModule implements ProtocolModule<FastTrackFlowState> {
     walkFirstSegment(lines, packet);
     examineHead(lines, findings);
     const unfinished = !findings.abandoned && !lines.blockEnded && packet.payloadLength < HEADER_BLOCK_CAPACITY;
-    if (unfinished) {
+    // A head the buffer budget cannot pay for is not kept: this packet's evidence still counts.
+    const head = unfinished ? StreamHead.start(packet, lines, memory.buffers) : null;
+    if (head !== null) {
       const state = memory.open();
-      const scan = new DirectionScan(new StreamHead(packet, lines), findings.fired);
+      const scan = new DirectionScan(head, findings.fired);
       if (fromInside) state.out = scan;
       else state.in = scan;
     }
@@ -86,7 +92,11 @@ export class FastTrackModule implements ProtocolModule<FastTrackFlowState> {
 
   private continueHead(scan: DirectionScan, packet: PacketReader, fromInside: boolean, memory: Memory): Evidence | null {
     const head = scan.head;
-    if (!head.append(packet)) return null;
+    if (!head.append(packet)) {
+      // A head the budget would not grow is finished with what it had: free it now.
+      if (head.finished) this.freeDirection(head, fromInside, memory);
+      return null;
+    }
     const lines = this.lines;
     const findings = this.findings;
     findings.reset(scan.fired);
@@ -95,11 +105,17 @@ export class FastTrackModule implements ProtocolModule<FastTrackFlowState> {
     head.walked(lines);
     scan.fired = findings.fired;
     // A direction whose head is done frees its buffer now; the engine frees the state once both are.
-    if ((findings.abandoned || head.finished) && memory.state) {
-      if (fromInside) memory.state.out = null;
-      else memory.state.in = null;
-    }
+    if (findings.abandoned || head.finished) this.freeDirection(head, fromInside, memory);
     return findings.toEvidence();
+  }
+
+  /** Drops one direction's head and gives its bytes back; the engine frees the state once both are gone. */
+  private freeDirection(head: StreamHead, fromInside: boolean, memory: Memory): void {
+    const state = memory.state;
+    if (!state) return;
+    memory.buffers.release(head.heldBytes);
+    if (fromInside) state.out = null;
+    else state.in = null;
   }
 }
 
