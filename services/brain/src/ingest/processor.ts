@@ -1,4 +1,4 @@
-import { REDIS_KEYS, decisionId, sensorName, type Logger } from '@p2pwall/common';
+import { REDIS_KEYS, decisionId, senderOfSubject, sensorName, type Logger, type SubjectSender } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { Redis } from 'ioredis';
 import { PeerBlocks } from '../blocklist/peer-blocks.js';
@@ -11,6 +11,7 @@ import { allowCovers, coveringAllowIds } from '../decide/allow-entries.js';
 import type { BrainDecision } from '../decide/decision.js';
 import { markSimulated } from '../decide/simulation.js';
 import { fanoutDecision, hostDecision, mergeDecision, signatureDecisions, type DecideContext } from '../decide/make.js';
+import { OncePerInterval } from './once-per-interval.js';
 import { SecondLook } from './second-look.js';
 import { WindowMirrors } from './window-mirror.js';
 import { incidentUpdates, type BatchEvidence } from '../incidents/evidence.js';
@@ -29,12 +30,17 @@ import { defineStateScripts, mergeBatch, readWindows, type BatchMerge, type Batc
  * from the writer's memory.
  */
 
-export type Outcome = 'processed' | 'duplicate' | 'malformed' | 'heartbeat';
+export type Outcome = 'processed' | 'duplicate' | 'malformed' | 'heartbeat' | 'impersonation';
+
+/** A sensor that speaks for another (payload ≠ subject) is logged at most this often, per subject sender. */
+const IMPERSONATION_LOG_INTERVAL_MS = 60_000;
 
 export interface IngestCounters {
   batches: number;
   duplicates: number;
   malformed: number;
+  /** Messages whose payload names another site or gateway than their subject (acknowledged, not used). */
+  impersonations: number;
   heartbeats: number;
   flows: number;
   skippedItems: number;
@@ -80,11 +86,12 @@ interface BatchPlan {
 }
 
 export class BatchProcessor {
-  readonly counters: IngestCounters = { batches: 0, duplicates: 0, malformed: 0, heartbeats: 0, flows: 0, skippedItems: 0, decisions: 0, incidentFailures: 0, allowed: 0 };
+  readonly counters: IngestCounters = { batches: 0, duplicates: 0, malformed: 0, impersonations: 0, heartbeats: 0, flows: 0, skippedItems: 0, decisions: 0, incidentFailures: 0, allowed: 0 };
   /** The order-independent second look at the windows of recent hosts (second-look.ts). */
   private readonly secondLook: SecondLook;
   /** Copies of the large host windows this replica merges into (see window-mirror.ts). */
   private readonly mirrors: WindowMirrors;
+  private readonly impersonationLog = new OncePerInterval(IMPERSONATION_LOG_INTERVAL_MS);
 
   constructor(
     private readonly redis: Redis,
@@ -106,7 +113,25 @@ export class BatchProcessor {
     return 'malformed';
   }
 
-  async heartbeat(data: Uint8Array): Promise<Outcome> {
+  /** A payload that names another site or gateway than its subject: counted, logged once a minute per sender, never used. */
+  private impersonation(sender: SubjectSender, claimed: { site: string; gateway: string }): Outcome {
+    this.counters.impersonations += 1;
+    if (this.impersonationLog.take(`${sender.site}/${sender.gateway}`, this.now())) {
+      this.options.log?.warn({ subject: `${sender.site}/${sender.gateway}`, claimed: `${claimed.site}/${claimed.gateway}`.slice(0, 140), impersonations: this.counters.impersonations }, `${sender.kind} payload names another sensor than its subject: acknowledged and ignored`);
+    }
+    return 'impersonation';
+  }
+
+  /** The subject's sender when it is of `kind`, else undefined (counted as malformed by the caller). */
+  private static sender(subject: string, kind: SubjectSender['kind']): SubjectSender | undefined {
+    const sender = senderOfSubject(subject);
+    return sender?.kind === kind ? sender : undefined;
+  }
+
+  /** A heartbeat from the sensor its subject names (the payload's site and gateway must agree with the subject). */
+  async heartbeat(data: Uint8Array, subject: string): Promise<Outcome> {
+    const sender = BatchProcessor.sender(subject, 'heartbeats');
+    if (!sender) return this.malformed('heartbeat', new Error(`not a heartbeat subject: ${JSON.stringify(subject.slice(0, 140))}`));
     let beat: p2pwall.v1.Heartbeat;
     try {
       beat = p2pwall.v1.Heartbeat.decode(data);
@@ -115,13 +140,21 @@ export class BatchProcessor {
     }
     const s = beat.sensor;
     if (!s?.site || !s.gateway) return this.malformed('heartbeat', new Error('heartbeat without a sensor id'));
+    if (s.site !== sender.site || s.gateway !== sender.gateway) return this.impersonation(sender, { site: s.site, gateway: s.gateway });
     await this.redis.hset(REDIS_KEYS.sensors, sensorName(s.site, s.gateway, s.queue ?? 0), Buffer.from(data));
     this.counters.heartbeats += 1;
     return 'heartbeat';
   }
 
-  async summary(data: Uint8Array): Promise<Outcome> {
+  /**
+   * One summary batch, from the sensor its NATS subject names: the subject (which NATS
+   * permissions tie to a sensor's credentials), not the payload, says who sent it, and a payload
+   * naming another site or gateway is not used.
+   */
+  async summary(data: Uint8Array, subject: string): Promise<Outcome> {
     const now = this.now();
+    const sender = BatchProcessor.sender(subject, 'summaries');
+    if (!sender) return this.malformed('summary batch', new Error(`not a summaries subject: ${JSON.stringify(subject.slice(0, 140))}`));
     let obs: BatchObservations;
     try {
       obs = observeBatch(p2pwall.v1.SummaryBatch.decode(data), now);
@@ -129,8 +162,9 @@ export class BatchProcessor {
       // protobuf decode errors and MalformedBatchError alike: the message can never be processed
       return this.malformed(error instanceof MalformedBatchError ? 'summary batch (incomplete)' : 'summary batch', error);
     }
+    if (obs.site !== sender.site || obs.gateway !== sender.gateway) return this.impersonation(sender, obs);
     const ctx: DecideContext = { rules: this.options.rules, allowlist: this.options.allowlist, nowMs: now, sensor: obs.sensor };
-    const marker = REDIS_KEYS.seenBatch(obs.instance, obs.sequence);
+    const marker = REDIS_KEYS.seenBatch(sender.site, sender.gateway, obs.instance, obs.sequence);
     const evidence = this.options.incidents ? batchEvidence(obs, [], now) : undefined;
     const { plan, merge } = await this.plan(obs, ctx, marker);
     // Only `plan` (small) is used from here on: the observations and the additions are garbage

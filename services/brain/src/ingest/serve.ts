@@ -168,7 +168,7 @@ export class BrainService {
   private async handle(msg: JsMsg): Promise<void> {
     this.messages += 1;
     try {
-      if (msg.subject.startsWith(HEARTBEAT_PREFIX)) await this.processor!.heartbeat(msg.data);
+      if (msg.subject.startsWith(HEARTBEAT_PREFIX)) await this.processor!.heartbeat(msg.data, msg.subject);
       else await this.ingest(msg);
       msg.ack();
     } catch (error) {
@@ -183,7 +183,7 @@ export class BrainService {
     const started = performance.now();
     let outcome: BatchOutcome = 'failed';
     try {
-      outcome = await ingestSpan(this.tracer, msg, () => this.processor!.summary(msg.data));
+      outcome = await ingestSpan(this.tracer, msg, () => this.processor!.summary(msg.data, msg.subject));
     } finally {
       this.timeBatch?.((performance.now() - started) / 1000, outcome);
     }

@@ -36,7 +36,7 @@ export function registerBrainMetrics(meter: Meter, sources: BrainMetricSources):
   const counter = (name: string, description: string) => meter.createObservableCounter(name, { description, ...INT });
   const gauge = (name: string, description: string, valueType = ValueType.INT) => meter.createObservableGauge(name, { description, valueType });
 
-  const messages = counter('p2pwall_brain_messages', 'JetStream messages handled, by outcome: processed, duplicate (batch already counted), malformed, heartbeat, failed (redelivered)');
+  const messages = counter('p2pwall_brain_messages', 'JetStream messages handled, by outcome: processed, duplicate (batch already counted), malformed, impersonation (payload names another sensor than the subject), heartbeat, failed (redelivered)');
   const flows = counter('p2pwall_brain_flows_ingested', 'flow summaries of processed batches');
   const decisions = counter('p2pwall_brain_decisions', 'decisions this replica wrote to the shared blocklist, by origin, scope and action');
   const entries = gauge('p2pwall_brain_blocklist_entries', 'active entries of the shared blocklist as this replica knows them, by scope and action');
@@ -51,6 +51,7 @@ export function registerBrainMetrics(meter: Meter, sources: BrainMetricSources):
       result.observe(messages, ingest.batches, { outcome: 'processed' });
       result.observe(messages, ingest.duplicates, { outcome: 'duplicate' });
       result.observe(messages, ingest.malformed, { outcome: 'malformed' });
+      result.observe(messages, ingest.impersonations, { outcome: 'impersonation' });
       result.observe(messages, ingest.heartbeats, { outcome: 'heartbeat' });
       result.observe(messages, sources.failures(), { outcome: 'failed' });
       result.observe(flows, ingest.flows);

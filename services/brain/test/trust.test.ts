@@ -1,0 +1,79 @@
+import { createLogger, REDIS_KEYS } from '@p2pwall/common';
+import { startRedis, type RedisServer } from '@p2pwall/lab';
+import { p2pwall } from '@p2pwall/proto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { BlocklistWriter } from '../src/blocklist/writer.js';
+import { Allowlist } from '../src/decide/allowlist.js';
+import { BatchProcessor } from '../src/ingest/processor.js';
+import { encodeBatch, rules, sent, summariesSubject, type BatchSpec } from './support.js';
+
+/** Issue 12: a sensor speaks only for its own site and gateway — the subject, not the payload, says who it is. */
+
+let server: RedisServer;
+let redis: Redis;
+let clock = 1_000_000;
+const now = () => clock;
+let logLines: { msg: string; subject?: string }[] = [];
+const log = createLogger({ name: 'trust-test', level: 'warn', destination: { write: (line: string) => void logLines.push(JSON.parse(line) as { msg: string }) } });
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = new Redis(server.url, { maxRetriesPerRequest: null });
+});
+afterAll(async () => {
+  redis.disconnect();
+  await server.cleanup();
+});
+beforeEach(async () => {
+  await redis.flushall();
+  clock = 1_000_000;
+  logLines = [];
+});
+
+const processor = () => new BatchProcessor(redis, new BlocklistWriter(redis, { changesMaxLen: 1000, minExtendMs: 10_000, evidenceMaxItems: 32, now }), { rules: rules(), allowlist: new Allowlist({ hosts: [], endpoints: [] }), dedupMs: 60_000, now, log });
+
+/** What a sensor of site-b would love site-a's brain to do: lock a host of site-b and block a peer everywhere. */
+const forged: BatchSpec = { site: 'site-b', gateway: 'gw9', instance: 'forger', clients: [{ host: '10.1.0.5' }], peers: [{ ip: '198.51.100.77', port: 1214, from: '10.1.0.5' }] };
+
+describe('sensor identity from the subject (real redis-server)', () => {
+  it('a batch on site-a/gw1 naming site-b/gw9 in its payload is counted as an impersonation, decides nothing, and is logged once a minute', async () => {
+    const p = processor();
+    for (let sequence = 1; sequence <= 3; sequence += 1) {
+      expect(await p.summary(encodeBatch({ ...forged, sequence }), summariesSubject('site-a', 'gw1'))).toBe('impersonation');
+    }
+    expect(await redis.hkeys(REDIS_KEYS.decisions)).toEqual([]);
+    expect(p.counters).toMatchObject({ impersonations: 3, batches: 0, decisions: 0 });
+    expect(logLines.filter((l) => l.subject === 'site-a/gw1')).toHaveLength(1);
+    clock += 60_000;
+    expect(await p.summary(encodeBatch({ ...forged, sequence: 4 }), summariesSubject('site-a', 'gw1'))).toBe('impersonation');
+    expect(logLines.filter((l) => l.subject === 'site-a/gw1')).toHaveLength(2);
+    // the same batch from its own subject is processed
+    expect(await p.summary(...sent(forged))).toBe('processed');
+    expect((await redis.hkeys(REDIS_KEYS.decisions)).sort()).toEqual(['endpoint:198.51.100.77:1214', 'host:site-b:10.1.0.5']);
+  });
+
+  it('a message on a subject that is not a sensor subject is malformed', async () => {
+    const p = processor();
+    expect(await p.summary(encodeBatch(forged), 'p2pwall.v1.summaries.site-b')).toBe('malformed');
+    expect(await p.summary(encodeBatch(forged), 'p2pwall.v1.heartbeats.site-b.gw9')).toBe('malformed');
+    expect(await redis.hkeys(REDIS_KEYS.decisions)).toEqual([]);
+  });
+
+  it("another sensor cannot pre-claim a batch's duplicate marker (same instance and sequence, its own subject)", async () => {
+    const p = processor();
+    const victim: BatchSpec = { site: 'site-a', gateway: 'gw1', instance: 'inst-1', sequence: 7, clients: [{ host: '192.168.1.5' }] };
+    expect(await p.summary(...sent({ site: 'site-b', gateway: 'gw9', instance: 'inst-1', sequence: 7 }))).toBe('processed');
+    expect(await p.summary(...sent(victim))).toBe('processed');
+    expect(await redis.hkeys(REDIS_KEYS.decisions)).toEqual(['host:site-a:192.168.1.5']);
+    expect(await p.summary(...sent(victim))).toBe('duplicate');
+  });
+
+  it('a heartbeat is stored only under the sensor its subject names', async () => {
+    const p = processor();
+    const beat = (site: string, gateway: string) => p2pwall.v1.Heartbeat.encode({ sensor: { site, gateway, queue: 0, instance: 'x' }, version: '0.1.0' }).finish();
+    expect(await p.heartbeat(beat('site-b', 'gw9'), 'p2pwall.v1.heartbeats.site-a.gw1')).toBe('impersonation');
+    expect(await p.heartbeat(beat('site-a', 'gw1'), 'p2pwall.v1.heartbeats.site-a.gw1')).toBe('heartbeat');
+    expect(await redis.hkeys(REDIS_KEYS.sensors)).toEqual(['site-a/gw1/0']);
+  });
+});
