@@ -53,3 +53,4 @@ export {
   type OriginName,
 } from './decisions.js';
 export { originLabel, originName, transportOfWire, wireOrigin, wireTransport } from './wire-enums.js';
+export { isPrivateAddress, isReservedAddress, unblockableAddressReason } from './reserved.js';

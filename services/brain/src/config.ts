@@ -2,6 +2,7 @@ import { loadConfig, natsConnectionProblems, redisConnectionProblems, TELEMETRY_
 import { natsConnection, redisConnection } from './connections.js';
 import { DEFAULT_RULES, type RulesConfig } from './correlate/config.js';
 import { Allowlist } from './decide/allowlist.js';
+import { DEFAULT_MAX_NEW_DECISIONS_PER_SENSOR_PER_MINUTE } from './ingest/block-budget.js';
 
 /** brain.yaml; services/brain/brain.example.yaml explains every key. */
 export interface BrainConfig extends RulesConfig {
@@ -21,7 +22,7 @@ export interface BrainConfig extends RulesConfig {
     password: string | null;
     tls: { enabled: boolean; ca: string | null; cert: string | null; key: string | null; rejectUnauthorized: boolean };
   };
-  ingest: { dedupSeconds: number };
+  ingest: { dedupSeconds: number; maxNewDecisionsPerSensorPerMinute: number };
   incidents: { quietSeconds: number; retentionDays: number; samples: number; listItems: number };
   /** Sites whose decisions are recorded (simulated), never enforced: for rollout. */
   simulation: { sites: string[] };
@@ -105,7 +106,10 @@ export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
     correlation: obj({ peerSeconds: int(1, 365 * DAY, D.expiry.correlation.peerSeconds, ''), hostSeconds: int(1, 365 * DAY, D.expiry.correlation.hostSeconds, '') }),
   }),
   allowlist: obj({ hosts: strings('inside hosts never locked: CIDR or site/CIDR'), endpoints: strings('outside addresses never blocked: CIDR, ip:port, [v6]:port') }),
-  ingest: obj({ dedupSeconds: int(60, 30 * DAY, DAY, 'how long a counted batch (instance, sequence) is remembered') }),
+  ingest: obj({
+    dedupSeconds: int(60, 30 * DAY, DAY, 'how long a counted batch (site, gateway, instance, sequence) is remembered'),
+    maxNewDecisionsPerSensorPerMinute: int(1, 1_000_000, DEFAULT_MAX_NEW_DECISIONS_PER_SENSOR_PER_MINUTE, 'new decisions one sensor (site/gateway) may cause per minute; the excess is counted and not written'),
+  }),
   incidents: obj({
     quietSeconds: int(10, 30 * DAY, 1800, 'a gap in evidence longer than this closes an incident'),
     retentionDays: int(1, 3650, 90, 'incidents are kept this long after they were last seen'),

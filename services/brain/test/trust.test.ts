@@ -31,7 +31,8 @@ beforeEach(async () => {
   logLines = [];
 });
 
-const processor = () => new BatchProcessor(redis, new BlocklistWriter(redis, { changesMaxLen: 1000, minExtendMs: 10_000, evidenceMaxItems: 32, now }), { rules: rules(), allowlist: new Allowlist({ hosts: [], endpoints: [] }), dedupMs: 60_000, now, log });
+const processor = (maxNewDecisionsPerSensorPerMinute?: number) =>
+  new BatchProcessor(redis, new BlocklistWriter(redis, { changesMaxLen: 1000, minExtendMs: 10_000, evidenceMaxItems: 32, now }), { rules: rules(), allowlist: new Allowlist({ hosts: [], endpoints: [] }), dedupMs: 60_000, now, log, ...(maxNewDecisionsPerSensorPerMinute ? { maxNewDecisionsPerSensorPerMinute } : {}) });
 
 /** What a sensor of site-b would love site-a's brain to do: lock a host of site-b and block a peer everywhere. */
 const forged: BatchSpec = { site: 'site-b', gateway: 'gw9', instance: 'forger', clients: [{ host: '10.1.0.5' }], peers: [{ ip: '198.51.100.77', port: 1214, from: '10.1.0.5' }] };
@@ -75,5 +76,53 @@ describe('sensor identity from the subject (real redis-server)', () => {
     expect(await p.heartbeat(beat('site-b', 'gw9'), 'p2pwall.v1.heartbeats.site-a.gw1')).toBe('impersonation');
     expect(await p.heartbeat(beat('site-a', 'gw1'), 'p2pwall.v1.heartbeats.site-a.gw1')).toBe('heartbeat');
     expect(await redis.hkeys(REDIS_KEYS.sensors)).toEqual(['site-a/gw1/0']);
+  });
+});
+
+describe('decisions are sane whatever a sensor says (real redis-server)', () => {
+  it('a learned peer that is a reserved or inside address is never blocked', async () => {
+    const p = processor();
+    const unblockable = ['10.9.9.9', '172.20.0.1', '192.168.7.7', '100.64.0.9', '127.0.0.1', '169.254.1.1', '224.0.0.251', '255.255.255.255', '0.0.0.0', 'fd00::1', 'fe80::1', '::1', '::ffff:10.0.0.1'];
+    const peers = unblockable.map((address) => ({ ip: address, port: 1214, from: '192.168.1.5' }));
+    expect(await p.summary(...sent({ peers: [...peers, { ip: '198.51.100.9', port: 1214, from: '192.168.1.5' }] }))).toBe('processed');
+    expect(await redis.hkeys(REDIS_KEYS.decisions)).toEqual(['endpoint:198.51.100.9:1214']);
+    expect(p.counters).toMatchObject({ refusedReserved: 8, refusedInside: 5 });
+  });
+
+  it('an address-wide block (every port) needs more than one host or site', async () => {
+    const p = processor();
+    expect(await p.summary(...sent({ sequence: 1, peers: [{ ip: '203.0.113.50', port: 0, from: '192.168.1.5' }] }))).toBe('processed');
+    expect(await redis.hkeys(REDIS_KEYS.decisions)).toEqual([]);
+    expect(p.counters.refusedSingleWitness).toBe(1);
+    expect(
+      await p.summary(
+        ...sent({
+          sequence: 2,
+          peers: [
+            { ip: '203.0.113.50', port: 0, from: '192.168.1.5' },
+            { ip: '203.0.113.50', port: 0, from: '192.168.1.6' },
+          ],
+        }),
+      ),
+    ).toBe('processed');
+    expect(await redis.hkeys(REDIS_KEYS.decisions)).toEqual(['ip:203.0.113.50']);
+  });
+
+  it("a sensor's new decisions per minute are bounded; the excess is counted and logged once, updates of active decisions pass", async () => {
+    const p = processor(5);
+    const peers = (from: number) => Array.from({ length: 20 }, (_, i) => ({ ip: `198.51.100.${i + 1}`, port: 1214, from: `192.168.1.${from}` }));
+    expect(await p.summary(...sent({ sequence: 1, peers: peers(5) }))).toBe('processed');
+    expect(await redis.hlen(REDIS_KEYS.decisions)).toBe(5);
+    expect(p.counters).toMatchObject({ decisions: 5, overBudget: 15 });
+    // new evidence for the 5 active blocks passes; the 15 others are still over the budget this minute
+    expect(await p.summary(...sent({ sequence: 2, peers: peers(6) }))).toBe('processed');
+    expect(p.counters).toMatchObject({ decisions: 10, overBudget: 30 });
+    expect(logLines.filter((l) => l.msg.startsWith('sensor over its budget'))).toHaveLength(1);
+    // another sensor has a budget of its own
+    expect(await p.summary(...sent({ site: 'site-b', gateway: 'gw2', peers: peers(7) }))).toBe('processed');
+    expect(await redis.hlen(REDIS_KEYS.decisions)).toBe(10);
+    clock += 60_000;
+    expect(await p.summary(...sent({ sequence: 3, peers: peers(8) }))).toBe('processed');
+    expect(await redis.hlen(REDIS_KEYS.decisions)).toBe(15);
   });
 });

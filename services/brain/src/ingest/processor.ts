@@ -9,7 +9,9 @@ import { endpointAdditions, endpointFinding, entriesBlockedTally, hostAdditions,
 import type { Allowlist } from '../decide/allowlist.js';
 import { allowCovers, coveringAllowIds } from '../decide/allow-entries.js';
 import type { BrainDecision } from '../decide/decision.js';
+import { blockRefusal } from '../decide/sane-block.js';
 import { markSimulated } from '../decide/simulation.js';
+import { BlockBudget, DEFAULT_MAX_NEW_DECISIONS_PER_SENSOR_PER_MINUTE } from './block-budget.js';
 import { fanoutDecision, hostDecision, mergeDecision, signatureDecisions, type DecideContext } from '../decide/make.js';
 import { OncePerInterval } from './once-per-interval.js';
 import { SecondLook } from './second-look.js';
@@ -49,13 +51,22 @@ export interface IngestCounters {
   incidentFailures: number;
   /** Blocks not written because an operator's allow entry covers them. */
   allowed: number;
+  /** Blocks never written whatever a sensor says (decide/sane-block.ts): a reserved or inside address, or an address-wide block with one witness. */
+  refusedReserved: number;
+  refusedInside: number;
+  refusedSingleWitness: number;
+  /** New decisions over a sensor's budget per minute: counted, logged once a minute per sensor, not written. */
+  overBudget: number;
 }
+
 
 export interface ProcessorOptions {
   rules: RulesConfig;
   allowlist: Allowlist;
   /** How long (instance, sequence) of a counted batch is remembered. */
   dedupMs: number;
+  /** New decisions one sensor may cause per minute (default DEFAULT_MAX_NEW_DECISIONS_PER_SENSOR_PER_MINUTE). */
+  maxNewDecisionsPerSensorPerMinute?: number;
   /** Sites in simulation: their decisions are recorded as simulated, never enforced (decide/simulation.ts). */
   simulatedSites?: ReadonlySet<string>;
   /** Where incidents are recorded (none: not recorded, e.g. in benchmarks of correlation alone). */
@@ -86,12 +97,14 @@ interface BatchPlan {
 }
 
 export class BatchProcessor {
-  readonly counters: IngestCounters = { batches: 0, duplicates: 0, malformed: 0, impersonations: 0, heartbeats: 0, flows: 0, skippedItems: 0, decisions: 0, incidentFailures: 0, allowed: 0 };
+  readonly counters: IngestCounters = { batches: 0, duplicates: 0, malformed: 0, impersonations: 0, heartbeats: 0, flows: 0, skippedItems: 0, decisions: 0, incidentFailures: 0, allowed: 0, refusedReserved: 0, refusedInside: 0, refusedSingleWitness: 0, overBudget: 0 };
   /** The order-independent second look at the windows of recent hosts (second-look.ts). */
   private readonly secondLook: SecondLook;
   /** Copies of the large host windows this replica merges into (see window-mirror.ts). */
   private readonly mirrors: WindowMirrors;
   private readonly impersonationLog = new OncePerInterval(IMPERSONATION_LOG_INTERVAL_MS);
+  private readonly budget: BlockBudget;
+  private readonly overBudgetLog = new OncePerInterval(IMPERSONATION_LOG_INTERVAL_MS);
 
   constructor(
     private readonly redis: Redis,
@@ -99,6 +112,7 @@ export class BatchProcessor {
     private readonly options: ProcessorOptions,
   ) {
     defineStateScripts(redis);
+    this.budget = new BlockBudget(options.maxNewDecisionsPerSensorPerMinute ?? DEFAULT_MAX_NEW_DECISIONS_PER_SENSOR_PER_MINUTE);
     this.mirrors = new WindowMirrors(options.rules.correlation, MAX_MIRRORED_WINDOWS, MAX_MIRRORED_MEMBERS);
     this.secondLook = new SecondLook(redis, writer, options.rules, options.allowlist, this.mirrors);
   }
@@ -177,7 +191,7 @@ export class BatchProcessor {
     }
     let written: BrainDecision[];
     try {
-      written = await this.write(await this.decide(plan, merged, ctx));
+      written = await this.write(await this.decide(plan, merged, ctx), `${sender.site}/${sender.gateway}`);
     } catch (error) {
       // Claimed but not finished: forget the claim so the redelivery is processed (merging again is harmless: it is idempotent).
       await this.redis.del(marker).catch(() => undefined);
@@ -304,18 +318,43 @@ export class BatchProcessor {
     return covered;
   }
 
-  /** One upsert per id (decisions of one id merged first: merging is associative), all at once; allowed blocks left out. */
-  private async write(decisions: readonly BrainDecision[]): Promise<BrainDecision[]> {
+  /** Whether a block is one the brain never writes (decide/sane-block.ts); counted by reason. */
+  private refused(decision: BrainDecision): boolean {
+    const refusal = blockRefusal(decision);
+    if (refusal === 'reserved') this.counters.refusedReserved += 1;
+    else if (refusal === 'inside') this.counters.refusedInside += 1;
+    else if (refusal === 'single-witness') this.counters.refusedSingleWitness += 1;
+    return refusal !== undefined;
+  }
+
+  /** Decisions new to the blocklist beyond `sensor`'s budget are left out (counted, logged once a minute per sensor); updates of active ones always pass. */
+  private withinBudget(decisions: readonly BrainDecision[], sensor: string): BrainDecision[] {
+    const now = this.now();
+    const kept = decisions.filter((decision) => this.writer.active(decision.id, now) !== undefined || this.budget.take(sensor, now));
+    const over = decisions.length - kept.length;
+    if (over > 0) {
+      this.counters.overBudget += over;
+      if (this.overBudgetLog.take(sensor, now)) this.options.log?.warn({ sensor, over, overBudget: this.counters.overBudget }, 'sensor over its budget of new decisions per minute: left out');
+    }
+    return kept;
+  }
+
+  /**
+   * One upsert per id (decisions of one id merged first: merging is associative), all at once;
+   * allowed and refused blocks left out; `sensor` (site/gateway of the subject): whose budget new
+   * decisions are charged to (none: the sweep's second look).
+   */
+  private async write(decisions: readonly BrainDecision[], sensor?: string): Promise<BrainDecision[]> {
     const max = this.options.rules.correlation.evidenceMaxItems;
     const simulated = this.options.simulatedSites ?? new Set<string>();
     const byId = new Map<string, BrainDecision>();
     for (const proposed of decisions) {
-      if (this.allowed(proposed)) continue;
+      if (this.allowed(proposed) || this.refused(proposed)) continue;
       const decision = markSimulated(proposed, simulated);
       const previous = byId.get(decision.id);
       byId.set(decision.id, previous ? (mergeDecision(previous, decision, max) ?? previous) : decision);
     }
-    const unique = [...byId.values()];
+    const unique = sensor === undefined ? [...byId.values()] : this.withinBudget([...byId.values()], sensor);
     const results = await Promise.all(unique.map((decision) => this.writer.upsert(decision)));
     const written: BrainDecision[] = [];
     results.forEach((result, index) => {
