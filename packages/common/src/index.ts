@@ -2,7 +2,7 @@ export { createLogger, type Logger, type LoggerOptions } from './logging.js';
 export { packageVersion } from './version.js';
 export { InvalidValueError, collect, integerInRange, portList } from './cli-values.js';
 export { ConfigError, loadConfig, type ConfigSchema, type LoadConfigOptions } from './config.js';
-export { SUBJECTS, STREAMS, CONSUMERS, REDIS_KEYS, NameError, sensorName, senderOfSubject, type IncidentIndex, type SubjectSender } from './names.js';
+export { SUBJECTS, STREAMS, CONSUMERS, REDIS_KEYS, NameError, sensorName, senderOfSubject, sensorNatsPermissions, type IncidentIndex, type SubjectSender } from './names.js';
 export { formatAddress, parseAddress } from './address.js';
 export { connectionFailure, ConnectionFileError, natsConnectionProblems, natsSecuritySettings, redisConnectionProblems, redisSecuritySettings, type ConnectionFailure, type NatsConnectionConfig, type NatsKeyNames, type NatsSecuritySettings, type RedisConnectionConfig, type RedisSecuritySettings, type TlsFiles } from './connections.js';
 export { startTelemetry, type Telemetry, type TelemetryOptions } from './telemetry/start.js';

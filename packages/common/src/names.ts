@@ -22,6 +22,15 @@ export const SUBJECTS = {
   allHeartbeats: 'p2pwall.v1.heartbeats.>',
 } as const;
 
+/**
+ * What one sensor's NATS user may do, and nothing more: publish its own summaries and heartbeats
+ * (JetStream publishes get their acknowledgement on an inbox, hence `_INBOX.>`). With these, a
+ * sensor cannot publish as another; the brain checks the payload against the subject.
+ */
+export function sensorNatsPermissions(site: string, gateway: string): { publish: string[]; subscribe: string[] } {
+  return { publish: [SUBJECTS.summaries(site, gateway), SUBJECTS.heartbeats(site, gateway)], subscribe: ['_INBOX.>'] };
+}
+
 /** Who a message is from, as its subject says: the only sensor identity the brain trusts. */
 export interface SubjectSender {
   kind: 'summaries' | 'heartbeats';
