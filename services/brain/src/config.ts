@@ -14,8 +14,8 @@ export interface BrainConfig extends RulesConfig {
     creds: string | null;
     tls: { enabled: boolean; ca: string | null; cert: string | null; key: string | null };
   };
-  stream: { create: boolean; maxAgeSeconds: number; maxBytes: number; duplicateWindowSeconds: number; replicas: number; storage: 'file' | 'memory' };
-  consumer: { fetchBatch: number; fetchExpiresMs: number; ackWaitSeconds: number; concurrency: number };
+  stream: { create: boolean; maxAgeSeconds: number; maxBytes: number; maxMessageBytes: number; duplicateWindowSeconds: number; replicas: number; storage: 'file' | 'memory' };
+  consumer: { fetchBatch: number; fetchExpiresMs: number; ackWaitSeconds: number; concurrency: number; maxDeliver: number };
   redis: {
     url: string;
     username: string | null;
@@ -63,6 +63,7 @@ export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
     create: { type: 'boolean', default: true, description: 'create the stream when missing' },
     maxAgeSeconds: int(60, 365 * DAY, DAY, 'summaries older than this are discarded'),
     maxBytes: int(-1, Number.MAX_SAFE_INTEGER, 1024 ** 3, 'stream size bound; -1 unlimited'),
+    maxMessageBytes: int(1024, 64 * 1024 ** 2, 1024 ** 2, 'largest message the stream takes (a larger publish is refused)'),
     duplicateWindowSeconds: int(1, DAY, 120, 'Nats-Msg-Id de-duplication window'),
     replicas: int(1, 5, 1, 'stream replicas (clustered JetStream)'),
     storage: { enum: ['file', 'memory'], default: 'file' },
@@ -72,6 +73,7 @@ export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
     concurrency: int(1, 256, 8, 'messages processed at once (state updates are atomic per key, as between replicas)'),
     fetchExpiresMs: int(1000, 60_000, 1000, 'how long one pull request waits for messages'),
     ackWaitSeconds: int(1, 3600, 30, 'redelivery after this long without an ack'),
+    maxDeliver: int(2, 1000, 10, 'deliveries of a message that keeps failing; at the last it is dead-lettered (counted, logged, acknowledged as terminated)'),
   }),
   redis: obj({
     url: { type: 'string', default: 'redis://127.0.0.1:6379' },

@@ -183,7 +183,14 @@ export class BatchProcessor {
     const { plan, merge } = await this.plan(obs, ctx, marker);
     // Only `plan` (small) is used from here on: the observations and the additions are garbage
     // while the merge is in flight, so concurrent messages do not keep them through collections.
-    const merged = await mergeBatch(this.redis, merge, this.mirrors);
+    let merged: Awaited<ReturnType<typeof mergeBatch>>;
+    try {
+      merged = await mergeBatch(this.redis, merge, this.mirrors);
+    } catch (error) {
+      // A script that fails part-way keeps what it wrote, the claim included: forget it, or the redelivery would be skipped as a duplicate.
+      await this.redis.del(marker).catch(() => undefined);
+      throw error;
+    }
     if (merged === 'duplicate') {
       this.counters.duplicates += 1;
       this.options.log?.debug({ sensor: ctx.sensor, marker }, 'duplicate batch: already counted');

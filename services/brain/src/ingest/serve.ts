@@ -25,6 +25,11 @@ import { BatchProcessor } from './processor.js';
  * failed (Redis unreachable) is nak'ed with a delay and comes back.
  */
 
+/** The wait before redelivery n + 1 of a failed message: 1 s, 2 s, 4 s ... at most a minute. */
+export function redeliveryDelayMs(deliveries: number): number {
+  return Math.min(60_000, 1000 * 2 ** Math.max(0, Math.min(6, deliveries - 1)));
+}
+
 const HEARTBEAT_PREFIX = SUBJECTS.allHeartbeats.slice(0, -1);
 
 /** Creates the stream when missing (or checks it exists), and the durable consumer. */
@@ -41,6 +46,7 @@ export async function ensureStream(nc: NatsConnection, config: BrainConfig): Pro
       storage: config.stream.storage === 'memory' ? StorageType.Memory : StorageType.File,
       max_age: nanos(config.stream.maxAgeSeconds * 1000),
       max_bytes: config.stream.maxBytes,
+      max_msg_size: config.stream.maxMessageBytes,
       duplicate_window: nanos(config.stream.duplicateWindowSeconds * 1000),
       num_replicas: config.stream.replicas,
       discard: DiscardPolicy.Old,
@@ -56,6 +62,7 @@ export async function ensureStream(nc: NatsConnection, config: BrainConfig): Pro
       deliver_policy: DeliverPolicy.All,
       ack_wait: nanos(config.consumer.ackWaitSeconds * 1000),
       max_ack_pending: Math.max(1000, config.consumer.fetchBatch * 8),
+      max_deliver: config.consumer.maxDeliver,
     });
   }
 }
@@ -65,6 +72,8 @@ export interface BrainStats {
   blocklist: BlocklistWriter['counters'];
   messages: number;
   failures: number;
+  /** Messages that failed at their last delivery (consumer.maxDeliver): terminated, never redelivered. */
+  deadLettered: number;
 }
 
 export interface BrainServiceOptions {
@@ -88,6 +97,7 @@ export class BrainService {
   private sweeping: Promise<unknown> | undefined;
   private messages = 0;
   private failures = 0;
+  private deadLettered = 0;
   private api: FastifyInstance | undefined;
   private readonly tracer: Tracer;
   private readonly decisions = new DecisionTally();
@@ -103,7 +113,7 @@ export class BrainService {
   }
 
   stats(): BrainStats {
-    return { ingest: { ...this.processor!.counters }, blocklist: { ...this.writer!.counters }, messages: this.messages, failures: this.failures };
+    return { ingest: { ...this.processor!.counters }, blocklist: { ...this.writer!.counters }, messages: this.messages, failures: this.failures, deadLettered: this.deadLettered };
   }
 
   /** Active decisions this replica knows. */
@@ -154,6 +164,7 @@ export class BrainService {
     this.timeBatch = registerBrainMetrics(telemetry.meter, {
       ingest: () => this.processor?.counters,
       failures: () => this.failures,
+      deadLettered: () => this.deadLettered,
       decisions: this.decisions,
       active: () => this.writer?.known() ?? [],
       shared: () => readSharedState(redis, SHARED_STATE_TIMEOUT_MS),
@@ -172,9 +183,18 @@ export class BrainService {
       else await this.ingest(msg);
       msg.ack();
     } catch (error) {
+      const err = error instanceof Error ? error.message : String(error);
+      const deliveries = msg.info.deliveryCount;
+      if (deliveries >= this.config.consumer.maxDeliver) {
+        // A poison message: never redelivered (the server would stop at max_deliver anyway, silently).
+        this.deadLettered += 1;
+        this.log.error({ err, subject: msg.subject, seq: msg.seq, deliveries, deadLettered: this.deadLettered }, 'processing failed at the last delivery: dead-lettered (terminated, not redelivered)');
+        msg.term(`failed ${deliveries} times: ${err}`.slice(0, 200));
+        return;
+      }
       this.failures += 1;
-      this.log.warn({ err: error instanceof Error ? error.message : String(error), subject: msg.subject, seq: msg.seq }, 'processing failed: message will be redelivered');
-      msg.nak(1000);
+      this.log.warn({ err, subject: msg.subject, seq: msg.seq, deliveries }, 'processing failed: message will be redelivered');
+      msg.nak(redeliveryDelayMs(deliveries));
     }
   }
 

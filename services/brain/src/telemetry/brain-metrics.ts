@@ -17,6 +17,8 @@ export interface BrainMetricSources {
   ingest: () => IngestCounters | undefined;
   /** Messages whose processing failed (nak'ed for redelivery). */
   failures: () => number;
+  /** Messages dead-lettered at their last delivery (optional: absent, not reported). */
+  deadLettered?: () => number;
   decisions: DecisionTally;
   /** Active decisions this replica knows (written here or read by the last sweep). */
   active: () => Iterable<BrainDecision>;
@@ -36,7 +38,7 @@ export function registerBrainMetrics(meter: Meter, sources: BrainMetricSources):
   const counter = (name: string, description: string) => meter.createObservableCounter(name, { description, ...INT });
   const gauge = (name: string, description: string, valueType = ValueType.INT) => meter.createObservableGauge(name, { description, valueType });
 
-  const messages = counter('p2pwall_brain_messages', 'JetStream messages handled, by outcome: processed, duplicate (batch already counted), malformed, impersonation (payload names another sensor than the subject), heartbeat, failed (redelivered)');
+  const messages = counter('p2pwall_brain_messages', 'JetStream messages handled, by outcome: processed, duplicate (batch already counted), malformed, impersonation (payload names another sensor than the subject), heartbeat, failed (redelivered), dead-lettered (failed at the last delivery: terminated)');
   const flows = counter('p2pwall_brain_flows_ingested', 'flow summaries of processed batches');
   const decisions = counter('p2pwall_brain_decisions', 'decisions this replica wrote to the shared blocklist, by origin, scope and action');
   const refused = counter('p2pwall_brain_decisions_refused', 'decisions never written whatever a sensor says, by reason: reserved or inside address, single-witness (address-wide block seen by one host at one site), over-budget (beyond a sensor\'s new decisions per minute)');
@@ -55,6 +57,7 @@ export function registerBrainMetrics(meter: Meter, sources: BrainMetricSources):
       result.observe(messages, ingest.impersonations, { outcome: 'impersonation' });
       result.observe(messages, ingest.heartbeats, { outcome: 'heartbeat' });
       result.observe(messages, sources.failures(), { outcome: 'failed' });
+      if (sources.deadLettered) result.observe(messages, sources.deadLettered(), { outcome: 'dead-lettered' });
       result.observe(flows, ingest.flows);
       result.observe(refused, ingest.refusedReserved, { reason: 'reserved' });
       result.observe(refused, ingest.refusedInside, { reason: 'inside' });
