@@ -46,6 +46,8 @@ export interface IngestCounters {
   heartbeats: number;
   flows: number;
   skippedItems: number;
+  /** Times and counters of processed batches out of range (correlate/sane-values.ts): replaced or bounded. */
+  outOfRange: number;
   decisions: number;
   /** Incident updates that could not be recorded (logged; the decisions stand). */
   incidentFailures: number;
@@ -94,10 +96,11 @@ interface BatchPlan {
   reached: string[];
   flows: number;
   skipped: number;
+  outOfRange: number;
 }
 
 export class BatchProcessor {
-  readonly counters: IngestCounters = { batches: 0, duplicates: 0, malformed: 0, impersonations: 0, heartbeats: 0, flows: 0, skippedItems: 0, decisions: 0, incidentFailures: 0, allowed: 0, refusedReserved: 0, refusedInside: 0, refusedSingleWitness: 0, overBudget: 0 };
+  readonly counters: IngestCounters = { batches: 0, duplicates: 0, malformed: 0, impersonations: 0, heartbeats: 0, flows: 0, skippedItems: 0, outOfRange: 0, decisions: 0, incidentFailures: 0, allowed: 0, refusedReserved: 0, refusedInside: 0, refusedSingleWitness: 0, overBudget: 0 };
   /** The order-independent second look at the windows of recent hosts (second-look.ts). */
   private readonly secondLook: SecondLook;
   /** Copies of the large host windows this replica merges into (see window-mirror.ts). */
@@ -207,6 +210,7 @@ export class BatchProcessor {
     this.counters.batches += 1;
     this.counters.flows += plan.flows;
     this.counters.skippedItems += plan.skipped;
+    this.counters.outOfRange += plan.outOfRange;
     if (evidence) await this.recordIncidents({ ...evidence, decisions: incidentDecisions(written, now) });
     return 'processed';
   }
@@ -243,6 +247,7 @@ export class BatchProcessor {
       reached: reachedPeers(obs),
       flows: obs.flows.length,
       skipped: obs.skipped,
+      outOfRange: obs.outOfRange,
     };
     return { plan, merge };
   }
