@@ -1,6 +1,7 @@
 import { endpointText, sensorName, siteHostText, transportOfWire, type Transport } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import { formatIp } from './address.js';
+import { isSaneInstance, saneProtocolName, saneRuleIds, saneVia } from './sane-strings.js';
 import { boundedCounter, isSaneSensorTime, MAX_FLOW_COUNTER } from './sane-values.js';
 
 /**
@@ -80,6 +81,8 @@ export interface BatchObservations {
   skipped: number;
   /** Times out of the sane window (replaced by the brain's clock) and counters over MAX_FLOW_COUNTER (bounded): sane-values.ts. */
   outOfRange: number;
+  /** Protocol, app, rule and via strings that were no names or rule ids a sensor may send (sane-strings.ts): dropped. */
+  invalidStrings: number;
 }
 
 const finite = (value: number | null | undefined, fallback: number): number => (typeof value === 'number' && Number.isFinite(value) ? value : fallback);
@@ -87,6 +90,7 @@ const finite = (value: number | null | undefined, fallback: number): number => (
 export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): BatchObservations {
   const sensor = batch.sensor;
   if (!sensor || !sensor.site || !sensor.gateway || !sensor.instance) throw new MalformedBatchError('batch without a complete sensor id (site, gateway, instance)');
+  if (!isSaneInstance(sensor.instance)) throw new MalformedBatchError('sensor instance is not 1 to 64 printable ASCII characters');
   const site = sensor.site;
   const out: BatchObservations = {
     site,
@@ -99,6 +103,22 @@ export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): Ba
     peers: [],
     skipped: 0,
     outOfRange: 0,
+    invalidStrings: 0,
+  };
+  const name = (text: string | null | undefined): string => {
+    const sane = saneProtocolName(text ?? '');
+    if (sane === undefined) out.invalidStrings += 1;
+    return sane ?? '';
+  };
+  const rules = (list: readonly string[]): string[] => {
+    const sane = saneRuleIds(list);
+    out.invalidStrings += sane.dropped;
+    return sane.rules;
+  };
+  const via = (text: string | null | undefined): string => {
+    const sane = saneVia(text ?? '');
+    if (sane === undefined) out.invalidStrings += 1;
+    return sane ?? '';
   };
   /** A reported time (`fallback` when not a number, 0 for "unknown"); the brain's clock when out of the sane window. */
   const time = (value: number | null | undefined, fallback: number): number => {
@@ -134,8 +154,8 @@ export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): Ba
       protocol: flow.protocol ?? 0,
       initiatorInside: flow.initiatorInside ?? false,
       answered: flow.answered ?? false,
-      app: flow.app ?? '',
-      rules: [...(flow.rules ?? [])],
+      app: name(flow.app),
+      rules: rules(flow.rules ?? []),
       firstSeenMs: time(flow.firstSeenMs, lastSeenMs),
       lastSeenMs,
       packetsOut: counter(flow.packetsOut),
@@ -159,8 +179,8 @@ export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): Ba
         host: siteHostText(site, hostIp),
         hostIp,
         hostBytes: event.client.host!,
-        protocol: event.client.protocol ?? '',
-        rules: [...new Set((event.client.evidence ?? []).map((e) => e.rule ?? '').filter((r) => r !== ''))].sort(),
+        protocol: name(event.client.protocol),
+        rules: rules([...new Set((event.client.evidence ?? []).map((e) => e.rule ?? '').filter((r) => r !== ''))].sort()),
         tsMs: time(event.client.tsMs, created),
       });
     } else if (event.peer) {
@@ -176,8 +196,8 @@ export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): Ba
         ipBytes: event.peer.ip!,
         port,
         transport: transportOfWire(event.peer.transport),
-        protocol: event.peer.protocol ?? '',
-        via: event.peer.via ?? '',
+        protocol: name(event.peer.protocol),
+        via: via(event.peer.via),
         learnedFrom: from === undefined ? '' : siteHostText(site, from),
         tsMs: time(event.peer.tsMs, created),
       });

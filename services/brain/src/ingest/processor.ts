@@ -48,6 +48,8 @@ export interface IngestCounters {
   skippedItems: number;
   /** Times and counters of processed batches out of range (correlate/sane-values.ts): replaced or bounded. */
   outOfRange: number;
+  /** Strings of processed batches that were no protocol names or rule ids (correlate/sane-strings.ts): dropped. */
+  invalidStrings: number;
   decisions: number;
   /** Incident updates that could not be recorded (logged; the decisions stand). */
   incidentFailures: number;
@@ -97,10 +99,11 @@ interface BatchPlan {
   flows: number;
   skipped: number;
   outOfRange: number;
+  invalidStrings: number;
 }
 
 export class BatchProcessor {
-  readonly counters: IngestCounters = { batches: 0, duplicates: 0, malformed: 0, impersonations: 0, heartbeats: 0, flows: 0, skippedItems: 0, outOfRange: 0, decisions: 0, incidentFailures: 0, allowed: 0, refusedReserved: 0, refusedInside: 0, refusedSingleWitness: 0, overBudget: 0 };
+  readonly counters: IngestCounters = { batches: 0, duplicates: 0, malformed: 0, impersonations: 0, heartbeats: 0, flows: 0, skippedItems: 0, outOfRange: 0, invalidStrings: 0, decisions: 0, incidentFailures: 0, allowed: 0, refusedReserved: 0, refusedInside: 0, refusedSingleWitness: 0, overBudget: 0 };
   /** The order-independent second look at the windows of recent hosts (second-look.ts). */
   private readonly secondLook: SecondLook;
   /** Copies of the large host windows this replica merges into (see window-mirror.ts). */
@@ -211,6 +214,7 @@ export class BatchProcessor {
     this.counters.flows += plan.flows;
     this.counters.skippedItems += plan.skipped;
     this.counters.outOfRange += plan.outOfRange;
+    this.counters.invalidStrings += plan.invalidStrings;
     if (evidence) await this.recordIncidents({ ...evidence, decisions: incidentDecisions(written, now) });
     return 'processed';
   }
@@ -248,6 +252,7 @@ export class BatchProcessor {
       flows: obs.flows.length,
       skipped: obs.skipped,
       outOfRange: obs.outOfRange,
+      invalidStrings: obs.invalidStrings,
     };
     return { plan, merge };
   }
