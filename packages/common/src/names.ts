@@ -82,6 +82,8 @@ export const REDIS_KEYS = {
   seenBatch: (site: string, gateway: string, instance: string, sequence: number): string => `${REDIS_PREFIX}:ingest:seen:${site}:${gateway}:${instance}:${sequence}`,
   /** Hash: sensor id → encoded last Heartbeat. */
   sensors: `${REDIS_PREFIX}:sensors`,
+  /** Sorted set: sensor id → when the brain last stored its heartbeat (ms); entries of the sensors hash not heard from for long are removed by it. */
+  sensorsSeen: `${REDIS_PREFIX}:sensors:seen`,
   /**
    * Hash: one incident's fields (counters, `r:<rule>` counts, gateways as a comma list). Beside it,
    * `<key>:peers` and `:decisions` (sorted sets by first time) and `:samples` (capped list).

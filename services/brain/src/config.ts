@@ -22,7 +22,7 @@ export interface BrainConfig extends RulesConfig {
     password: string | null;
     tls: { enabled: boolean; ca: string | null; cert: string | null; key: string | null; rejectUnauthorized: boolean };
   };
-  ingest: { dedupSeconds: number; maxNewDecisionsPerSensorPerMinute: number };
+  ingest: { dedupSeconds: number; maxNewDecisionsPerSensorPerMinute: number; sensorRetentionSeconds: number };
   incidents: { quietSeconds: number; retentionDays: number; samples: number; listItems: number };
   /** Sites whose decisions are recorded (simulated), never enforced: for rollout. */
   simulation: { sites: string[] };
@@ -110,6 +110,7 @@ export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
   allowlist: obj({ hosts: strings('inside hosts never locked: CIDR or site/CIDR'), endpoints: strings('outside addresses never blocked: CIDR, ip:port, [v6]:port') }),
   ingest: obj({
     dedupSeconds: int(60, 30 * DAY, DAY, 'how long a counted batch (site, gateway, instance, sequence) is remembered'),
+    sensorRetentionSeconds: int(60, 365 * DAY, 7 * DAY, 'a sensor not heard from for this long leaves the sensors list (/v1/sensors, metrics)'),
     maxNewDecisionsPerSensorPerMinute: int(1, 1_000_000, DEFAULT_MAX_NEW_DECISIONS_PER_SENSOR_PER_MINUTE, 'new decisions one sensor (site/gateway) may cause per minute; the excess is counted and not written'),
   }),
   incidents: obj({

@@ -126,3 +126,24 @@ describe('decisions are sane whatever a sensor says (real redis-server)', () => 
     expect(await redis.hlen(REDIS_KEYS.decisions)).toBe(15);
   });
 });
+
+describe('the sensors list (real redis-server)', () => {
+  const beat = (site: string, gateway: string, extra: Partial<p2pwall.v1.IHeartbeat> = {}) => p2pwall.v1.Heartbeat.encode({ sensor: { site, gateway, queue: 0, instance: 'x' }, version: '0.1.0', ...extra }).finish();
+
+  it('a sensor not heard from for 7 days leaves it', async () => {
+    const p = processor();
+    expect(await p.heartbeat(beat('site-a', 'gw1'), 'p2pwall.v1.heartbeats.site-a.gw1')).toBe('heartbeat');
+    clock += 7 * 86_400_000 + 1;
+    expect(await p.heartbeat(beat('site-b', 'gw2'), 'p2pwall.v1.heartbeats.site-b.gw2')).toBe('heartbeat');
+    expect(await redis.hkeys(REDIS_KEYS.sensors)).toEqual(['site-b/gw2/0']);
+  });
+
+  it('a heartbeat with an unprintable or overlong version, or over 16 KiB, is malformed', async () => {
+    const p = processor();
+    expect(await p.heartbeat(beat('site-a', 'gw1', { version: '1.0\u001b[2J' }), 'p2pwall.v1.heartbeats.site-a.gw1')).toBe('malformed');
+    expect(await p.heartbeat(beat('site-a', 'gw1', { version: 'v'.repeat(65) }), 'p2pwall.v1.heartbeats.site-a.gw1')).toBe('malformed');
+    const queues = Array.from({ length: 2000 }, (_, queue) => ({ queue, queueTotal: 1, queueDropped: 1, userDropped: 1 }));
+    expect(await p.heartbeat(beat('site-a', 'gw1', { queues }), 'p2pwall.v1.heartbeats.site-a.gw1')).toBe('malformed');
+    expect(await redis.hkeys(REDIS_KEYS.sensors)).toEqual([]);
+  });
+});

@@ -14,6 +14,7 @@ import { markSimulated } from '../decide/simulation.js';
 import { BlockBudget, DEFAULT_MAX_NEW_DECISIONS_PER_SENSOR_PER_MINUTE } from './block-budget.js';
 import { fanoutDecision, hostDecision, mergeDecision, signatureDecisions, type DecideContext } from '../decide/make.js';
 import { OncePerInterval } from './once-per-interval.js';
+import { DEFAULT_SENSOR_RETENTION_MS, forgetSilentSensors, heartbeatProblem, SENSOR_PRUNE_INTERVAL_MS } from './heartbeats.js';
 import { SecondLook } from './second-look.js';
 import { WindowMirrors } from './window-mirror.js';
 import { incidentUpdates, type BatchEvidence } from '../incidents/evidence.js';
@@ -69,6 +70,8 @@ export interface ProcessorOptions {
   allowlist: Allowlist;
   /** How long (instance, sequence) of a counted batch is remembered. */
   dedupMs: number;
+  /** How long a sensor stays in the sensors list after its last heartbeat (default DEFAULT_SENSOR_RETENTION_MS). */
+  sensorRetentionMs?: number;
   /** New decisions one sensor may cause per minute (default DEFAULT_MAX_NEW_DECISIONS_PER_SENSOR_PER_MINUTE). */
   maxNewDecisionsPerSensorPerMinute?: number;
   /** Sites in simulation: their decisions are recorded as simulated, never enforced (decide/simulation.ts). */
@@ -110,6 +113,7 @@ export class BatchProcessor {
   private readonly mirrors: WindowMirrors;
   private readonly impersonationLog = new OncePerInterval(IMPERSONATION_LOG_INTERVAL_MS);
   private readonly budget: BlockBudget;
+  private lastSensorPruneMs = -Infinity;
   private readonly overBudgetLog = new OncePerInterval(IMPERSONATION_LOG_INTERVAL_MS);
 
   constructor(
@@ -161,8 +165,17 @@ export class BatchProcessor {
     const s = beat.sensor;
     if (!s?.site || !s.gateway) return this.malformed('heartbeat', new Error('heartbeat without a sensor id'));
     if (s.site !== sender.site || s.gateway !== sender.gateway) return this.impersonation(sender, { site: s.site, gateway: s.gateway });
-    await this.redis.hset(REDIS_KEYS.sensors, sensorName(s.site, s.gateway, s.queue ?? 0), Buffer.from(data));
+    const problem = heartbeatProblem(beat, data.length);
+    if (problem) return this.malformed('heartbeat', new Error(problem));
+    const now = this.now();
+    const name = sensorName(s.site, s.gateway, s.queue ?? 0);
+    await this.redis.multi().hset(REDIS_KEYS.sensors, name, Buffer.from(data)).zadd(REDIS_KEYS.sensorsSeen, now, name).exec();
     this.counters.heartbeats += 1;
+    if (now - this.lastSensorPruneMs >= SENSOR_PRUNE_INTERVAL_MS) {
+      this.lastSensorPruneMs = now;
+      const removed = await forgetSilentSensors(this.redis, now - (this.options.sensorRetentionMs ?? DEFAULT_SENSOR_RETENTION_MS));
+      if (removed > 0) this.options.log?.info({ removed }, 'sensors not heard from within the retention: removed from the sensors list');
+    }
     return 'heartbeat';
   }
 

@@ -130,7 +130,7 @@ export class BrainService {
     await this.redis.connect();
     this.writer = new BlocklistWriter(this.redis, { changesMaxLen: config.blocklist.changesMaxLen, minExtendMs: config.blocklist.minExtendSeconds * 1000, evidenceMaxItems: config.correlation.evidenceMaxItems, log, tracer: this.tracer, onWritten: (decision) => this.decisions.observe(decision) });
     const incidents = new IncidentStore(this.redis, { quietMs: config.incidents.quietSeconds * 1000, retentionMs: config.incidents.retentionDays * 86_400_000, maxSamples: config.incidents.samples, listItems: config.incidents.listItems });
-    this.processor = new BatchProcessor(this.redis, this.writer, { rules: config, allowlist: new Allowlist(config.allowlist), dedupMs: config.ingest.dedupSeconds * 1000, maxNewDecisionsPerSensorPerMinute: config.ingest.maxNewDecisionsPerSensorPerMinute, incidents: { store: incidents, maxSamples: config.incidents.samples }, simulatedSites: new Set(config.simulation.sites), log });
+    this.processor = new BatchProcessor(this.redis, this.writer, { rules: config, allowlist: new Allowlist(config.allowlist), dedupMs: config.ingest.dedupSeconds * 1000, maxNewDecisionsPerSensorPerMinute: config.ingest.maxNewDecisionsPerSensorPerMinute, sensorRetentionMs: config.ingest.sensorRetentionSeconds * 1000, incidents: { store: incidents, maxSamples: config.incidents.samples }, simulatedSites: new Set(config.simulation.sites), log });
     await this.writer.sweep();
     this.nc = await connect(natsOptions(config.nats));
     if (telemetry) {

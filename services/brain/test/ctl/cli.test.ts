@@ -285,8 +285,8 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
   it('control characters from a sensor never reach the terminal: escaped in tables and in --json', async () => {
     const hostile = '0.1.0\u001b[2J\u001b]0;owned\u0007\u009b31m\u202eevil\r\nsite-x/gw0/0  forged row';
     const beat = p2pwall.v1.Heartbeat.encode({ sensor: { site: 'site-esc', gateway: 'gw1', queue: 0, instance: 'cli-test' }, version: hostile, sentMs: Date.now() }).finish();
-    await jetstream(nc).publish(SUBJECTS.heartbeats('site-esc', 'gw1'), beat);
-    await until('the heartbeat', async () => (await redis.hexists(REDIS_KEYS.sensors, 'site-esc/gw1/0')) === 1 || undefined);
+    // the brain no longer stores such a heartbeat (ingest/heartbeats.ts); one stored before, or by an older brain, is still shown
+    await redis.hset(REDIS_KEYS.sensors, 'site-esc/gw1/0', Buffer.from(beat));
     const unsafe = (text: string) => [...text].filter((c) => c !== '\n' && (c < ' ' || (c >= '\u007f' && c <= '\u009f') || (c >= '\u202a' && c <= '\u202e')));
     const table = await asReader(['sensors']);
     expect(table.code).toBe(0);
