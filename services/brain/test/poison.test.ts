@@ -1,5 +1,5 @@
-import { createLogger, REDIS_KEYS, SUBJECTS } from '@p2pwall/common';
-import { jetstream } from '@nats-io/jetstream';
+import { CONSUMERS, createLogger, REDIS_KEYS, STREAMS, SUBJECTS } from '@p2pwall/common';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { startNats, startRedis, type RedisServer } from '@p2pwall/lab';
 import { Redis } from 'ioredis';
@@ -8,7 +8,7 @@ import { BlocklistWriter } from '../src/blocklist/writer.js';
 import { loadBrainConfig } from '../src/config.js';
 import { Allowlist } from '../src/decide/allowlist.js';
 import { BatchProcessor } from '../src/ingest/processor.js';
-import { BrainService } from '../src/ingest/serve.js';
+import { BrainService, ensureStream } from '../src/ingest/serve.js';
 import { encodeBatch, flow, rules, sent } from './support.js';
 
 /** Issue 12: a batch the brain cannot process is not redelivered forever, and a huge one does not overflow the stack. */
@@ -109,5 +109,25 @@ describe('a merge that fails part-way (real redis-server)', () => {
     await expect(p.summary(...batch)).rejects.toThrow(/WRONGTYPE/);
     await redis.del(key);
     expect(await p.summary(...batch)).toBe('processed');
+  });
+});
+
+describe('limits of a stream and consumer made by an earlier brain (real nats-server)', () => {
+  it("an existing stream and consumer get this brain's message-size and delivery limits", async () => {
+    const nats = await startNats();
+    cleanups.push(() => nats.cleanup());
+    const nc = await connect({ servers: nats.url });
+    cleanups.push(() => nc.close());
+    const earlier = loadBrainConfig(undefined, {});
+    earlier.stream.storage = 'memory';
+    await ensureStream(nc, earlier);
+    const now = loadBrainConfig(undefined, {});
+    now.stream.storage = 'memory';
+    now.stream.maxMessageBytes = 64 * 1024;
+    now.consumer.maxDeliver = 3;
+    await ensureStream(nc, now);
+    const jsm = await jetstreamManager(nc);
+    expect((await jsm.streams.info(STREAMS.summaries)).config.max_msg_size).toBe(64 * 1024);
+    expect((await jsm.consumers.info(STREAMS.summaries, CONSUMERS.brain)).config.max_deliver).toBe(3);
   });
 });

@@ -1,5 +1,5 @@
 import { CONSUMERS, REDIS_KEYS, STREAMS, SUBJECTS, type Logger, type Telemetry } from '@p2pwall/common';
-import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type Consumer, type ConsumerInfo, type ConsumerMessages, type JsMsg, type StreamInfo } from '@nats-io/jetstream';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
@@ -32,11 +32,12 @@ export function redeliveryDelayMs(deliveries: number): number {
 
 const HEARTBEAT_PREFIX = SUBJECTS.allHeartbeats.slice(0, -1);
 
-/** Creates the stream when missing (or checks it exists), and the durable consumer. */
+/** Creates the stream when missing (or checks it exists), and the durable consumer; an existing one gets this brain's message-size and delivery limits. */
 export async function ensureStream(nc: NatsConnection, config: BrainConfig): Promise<void> {
   const jsm = await jetstreamManager(nc);
+  let stream: StreamInfo | undefined;
   try {
-    await jsm.streams.info(STREAMS.summaries);
+    stream = await jsm.streams.info(STREAMS.summaries);
   } catch (error) {
     if (!(error instanceof JetStreamApiError) || !config.stream.create) throw error;
     await jsm.streams.add({
@@ -52,8 +53,11 @@ export async function ensureStream(nc: NatsConnection, config: BrainConfig): Pro
       discard: DiscardPolicy.Old,
     });
   }
+  // A stream made before the message-size limit existed (or with another one) gets this brain's, when the brain manages it.
+  if (stream && config.stream.create && stream.config.max_msg_size !== config.stream.maxMessageBytes) await jsm.streams.update(STREAMS.summaries, { ...stream.config, max_msg_size: config.stream.maxMessageBytes });
+  let consumer: ConsumerInfo | undefined;
   try {
-    await jsm.consumers.info(STREAMS.summaries, CONSUMERS.brain);
+    consumer = await jsm.consumers.info(STREAMS.summaries, CONSUMERS.brain);
   } catch (error) {
     if (!(error instanceof JetStreamApiError)) throw error;
     await jsm.consumers.add(STREAMS.summaries, {
@@ -65,6 +69,8 @@ export async function ensureStream(nc: NatsConnection, config: BrainConfig): Pro
       max_deliver: config.consumer.maxDeliver,
     });
   }
+  // A consumer made before the delivery limit existed would redeliver a poison message for ever: it gets this brain's.
+  if (consumer && consumer.config.max_deliver !== config.consumer.maxDeliver) await jsm.consumers.update(STREAMS.summaries, CONSUMERS.brain, { max_deliver: config.consumer.maxDeliver });
 }
 
 export interface BrainStats {
