@@ -17,7 +17,7 @@ export { runBenignServers, runBenignClient, BENIGN_CHECKS, type BenignServersOpt
 export { runProbe, type ProbeOptions, type ProbeResult } from './emulators/probe.js';
 export { EMULATOR_ROLES } from './emulators/cli.js';
 export { SensorProcess, sensorCliPath, type SensorLogLine, type SensorProcessOptions } from './sensor-process.js';
-export { startNats, startRedis, freePort, natsSecurityConfig, redisSecurityArgs, ServerStartError, type NatsServer, type NatsSecurity, type RedisServer, type RedisSecurity, type RedisAclUser, type ServerTls } from './servers.js';
+export { startNats, startRedis, freePort, natsSecurityConfig, redisSecurityArgs, ServerStartError, type NatsServer, type NatsSecurity, type NatsUser, type RedisServer, type RedisSecurity, type RedisAclUser, type ServerTls } from './servers.js';
 export { makeTestCertificates, type TestCertificates } from './certs.js';
 export { makeNatsOperator, type NatsOperator } from './nats-jwt.js';
 export { sleep, until, ipsetMembers } from './waiting.js';

@@ -61,9 +61,18 @@ export interface ServerTls {
   verifyClients?: boolean;
 }
 
+/** A NATS user of a `users` list; permissions absent: it may publish and subscribe to anything. */
+export interface NatsUser {
+  name: string;
+  password: string;
+  permissions?: { publish: string[]; subscribe: string[] };
+}
+
 export interface NatsSecurity {
   /** Every client must log in as this user. */
   user?: { name: string; password: string };
+  /** Every client must log in as one of these users, each with its own permissions. */
+  users?: NatsUser[];
   token?: string;
   /** Decentralized auth: trust this operator (nats-jwt.ts); clients log in with .creds files. */
   operator?: { jwt: string; systemAccount: string; accounts: Record<string, string> };
@@ -75,6 +84,11 @@ export function natsSecurityConfig(security: NatsSecurity): string {
   const q = (value: string): string => JSON.stringify(value);
   const lines: string[] = [];
   if (security.user) lines.push(`authorization { user: ${q(security.user.name)}, password: ${q(security.user.password)} }`);
+  if (security.users) {
+    const allow = (subjects: string[]) => `{ allow: [${subjects.map(q).join(', ')}] }`;
+    const user = ({ name, password, permissions }: NatsUser) => `{ user: ${q(name)}, password: ${q(password)}${permissions ? `, permissions: { publish: ${allow(permissions.publish)}, subscribe: ${allow(permissions.subscribe)} }` : ''} }`;
+    lines.push(`authorization { users: [\n  ${security.users.map(user).join(',\n  ')}\n] }`);
+  }
   if (security.token) lines.push(`authorization { token: ${q(security.token)} }`);
   if (security.operator) {
     const { jwt, systemAccount, accounts } = security.operator;

@@ -22,6 +22,32 @@ export const SUBJECTS = {
   allHeartbeats: 'p2pwall.v1.heartbeats.>',
 } as const;
 
+/**
+ * What one sensor's NATS user may do, and nothing more: publish its own summaries and heartbeats
+ * (JetStream publishes get their acknowledgement on an inbox, hence `_INBOX.>`). With these, a
+ * sensor cannot publish as another; the brain checks the payload against the subject.
+ */
+export function sensorNatsPermissions(site: string, gateway: string): { publish: string[]; subscribe: string[] } {
+  return { publish: [SUBJECTS.summaries(site, gateway), SUBJECTS.heartbeats(site, gateway)], subscribe: ['_INBOX.>'] };
+}
+
+/** Who a message is from, as its subject says: the only sensor identity the brain trusts. */
+export interface SubjectSender {
+  kind: 'summaries' | 'heartbeats';
+  site: string;
+  gateway: string;
+}
+
+/** The sender named by a summaries or heartbeats subject; undefined for any other subject (pure). */
+export function senderOfSubject(subject: string): SubjectSender | undefined {
+  const parts = subject.split('.');
+  if (parts.length !== 5 || parts[0] !== 'p2pwall' || parts[1] !== 'v1') return undefined;
+  const [, , kind, site, gateway] = parts as [string, string, string, string, string];
+  if (kind !== 'summaries' && kind !== 'heartbeats') return undefined;
+  if (!TOKEN.test(site) || !TOKEN.test(gateway)) return undefined;
+  return { kind, site, gateway };
+}
+
 export const STREAMS = {
   /** JetStream stream holding summaries and heartbeats. */
   summaries: 'P2PWALL_V1_SUMMARIES',
@@ -47,12 +73,17 @@ export const REDIS_KEYS = {
   endpointHosts: (endpoint: string): string => `${REDIS_PREFIX}:corr:endpoint:${endpoint}`,
   /** Correlation state: per inside host, the outside endpoints it reached in the window. */
   hostEndpoints: (site: string, host: string): string => `${REDIS_PREFIX}:corr:host:${site}:${host}`,
-  /** Summary batches already counted: (sensor instance, sequence), so redelivery counts once. */
+  /** Summary batches already counted: (site, gateway of the subject, sensor instance, sequence), so redelivery counts once. */
   seenBatches: `${REDIS_PREFIX}:ingest:seen`,
-  /** String, with an expiry: one summary batch (sensor instance, sequence) already counted. */
-  seenBatch: (instance: string, sequence: number): string => `${REDIS_PREFIX}:ingest:seen:${instance}:${sequence}`,
+  /**
+   * String, with an expiry: one summary batch already counted. Keyed on the subject's site and
+   * gateway too, so a publisher allowed only its own subjects cannot pre-claim another sensor's batches.
+   */
+  seenBatch: (site: string, gateway: string, instance: string, sequence: number): string => `${REDIS_PREFIX}:ingest:seen:${site}:${gateway}:${instance}:${sequence}`,
   /** Hash: sensor id → encoded last Heartbeat. */
   sensors: `${REDIS_PREFIX}:sensors`,
+  /** Sorted set: sensor id → when the brain last stored its heartbeat (ms); entries of the sensors hash not heard from for long are removed by it. */
+  sensorsSeen: `${REDIS_PREFIX}:sensors:seen`,
   /**
    * Hash: one incident's fields (counters, `r:<rule>` counts, gateways as a comma list). Beside it,
    * `<key>:peers` and `:decisions` (sorted sets by first time) and `:samples` (capped list).

@@ -3,6 +3,7 @@ import { natsConnection, redisConnection } from './connections.js';
 import { DEFAULT_RULES, type RulesConfig } from './correlate/config.js';
 import type { ApiLimits } from './api/limits.js';
 import { Allowlist } from './decide/allowlist.js';
+import { DEFAULT_MAX_NEW_DECISIONS_PER_SENSOR_PER_MINUTE } from './ingest/block-budget.js';
 
 /** brain.yaml; services/brain/brain.example.yaml explains every key. */
 export interface BrainConfig extends RulesConfig {
@@ -14,15 +15,15 @@ export interface BrainConfig extends RulesConfig {
     creds: string | null;
     tls: { enabled: boolean; ca: string | null; cert: string | null; key: string | null };
   };
-  stream: { create: boolean; maxAgeSeconds: number; maxBytes: number; duplicateWindowSeconds: number; replicas: number; storage: 'file' | 'memory' };
-  consumer: { fetchBatch: number; fetchExpiresMs: number; ackWaitSeconds: number; concurrency: number };
+  stream: { create: boolean; maxAgeSeconds: number; maxBytes: number; maxMessageBytes: number; duplicateWindowSeconds: number; replicas: number; storage: 'file' | 'memory' };
+  consumer: { fetchBatch: number; fetchExpiresMs: number; ackWaitSeconds: number; concurrency: number; maxDeliver: number };
   redis: {
     url: string;
     username: string | null;
     password: string | null;
     tls: { enabled: boolean; ca: string | null; cert: string | null; key: string | null; rejectUnauthorized: boolean };
   };
-  ingest: { dedupSeconds: number };
+  ingest: { dedupSeconds: number; maxNewDecisionsPerSensorPerMinute: number; sensorRetentionSeconds: number };
   incidents: { quietSeconds: number; retentionDays: number; samples: number; listItems: number };
   /** Sites whose decisions are recorded (simulated), never enforced: for rollout. */
   simulation: { sites: string[] };
@@ -67,6 +68,7 @@ export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
     create: { type: 'boolean', default: true, description: 'create the stream when missing' },
     maxAgeSeconds: int(60, 365 * DAY, DAY, 'summaries older than this are discarded'),
     maxBytes: int(-1, Number.MAX_SAFE_INTEGER, 1024 ** 3, 'stream size bound; -1 unlimited'),
+    maxMessageBytes: int(1024, 64 * 1024 ** 2, 1024 ** 2, 'largest message the stream takes (a larger publish is refused)'),
     duplicateWindowSeconds: int(1, DAY, 120, 'Nats-Msg-Id de-duplication window'),
     replicas: int(1, 5, 1, 'stream replicas (clustered JetStream)'),
     storage: { enum: ['file', 'memory'], default: 'file' },
@@ -76,6 +78,7 @@ export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
     concurrency: int(1, 256, 8, 'messages processed at once (state updates are atomic per key, as between replicas)'),
     fetchExpiresMs: int(1000, 60_000, 1000, 'how long one pull request waits for messages'),
     ackWaitSeconds: int(1, 3600, 30, 'redelivery after this long without an ack'),
+    maxDeliver: int(2, 1000, 10, 'deliveries of a message that keeps failing; at the last it is dead-lettered (counted, logged, acknowledged as terminated)'),
   }),
   redis: obj({
     url: { type: 'string', default: 'redis://127.0.0.1:6379' },
@@ -110,7 +113,11 @@ export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
     correlation: obj({ peerSeconds: int(1, 365 * DAY, D.expiry.correlation.peerSeconds, ''), hostSeconds: int(1, 365 * DAY, D.expiry.correlation.hostSeconds, '') }),
   }),
   allowlist: obj({ hosts: strings('inside hosts never locked: CIDR or site/CIDR'), endpoints: strings('outside addresses never blocked: CIDR, ip:port, [v6]:port') }),
-  ingest: obj({ dedupSeconds: int(60, 30 * DAY, DAY, 'how long a counted batch (instance, sequence) is remembered') }),
+  ingest: obj({
+    dedupSeconds: int(60, 30 * DAY, DAY, 'how long a counted batch (site, gateway, instance, sequence) is remembered'),
+    sensorRetentionSeconds: int(60, 365 * DAY, 7 * DAY, 'a sensor not heard from for this long leaves the sensors list (/v1/sensors, metrics)'),
+    maxNewDecisionsPerSensorPerMinute: int(1, 1_000_000, DEFAULT_MAX_NEW_DECISIONS_PER_SENSOR_PER_MINUTE, 'new decisions one sensor (site/gateway) may cause per minute; the excess is counted and not written'),
+  }),
   incidents: obj({
     quietSeconds: int(10, 30 * DAY, 1800, 'a gap in evidence longer than this closes an incident'),
     retentionDays: int(1, 3650, 90, 'incidents are kept this long after they were last seen'),

@@ -10,7 +10,7 @@ import { signatureDecisions } from '../src/decide/make.js';
 import { observeBatch } from '../src/correlate/observe.js';
 import { BatchProcessor } from '../src/ingest/processor.js';
 import { IncidentStore } from '../src/incidents/store.js';
-import { batch, encodeBatch, flow, ip, rules } from './support.js';
+import { batch, encodeBatch, flow, ip, rules, sent, summariesSubject } from './support.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -184,9 +184,9 @@ describe('batch processor on Redis', () => {
   it('a duplicate batch counts once; a malformed one is counted; state keys expire with the window', async () => {
     const p = processor();
     const data = encodeBatch({ flows: Array.from({ length: 30 }, (_, i) => flow({ host: '192.168.1.9', to: `198.51.100.${i + 1}`, port: 40000, proto: 'udp' })) });
-    expect(await p.summary(data)).toBe('processed');
-    expect(await p.summary(data)).toBe('duplicate');
-    expect(await p.summary(Buffer.from('not a protobuf at all \xff\xff'))).toBe('malformed');
+    expect(await p.summary(data, summariesSubject())).toBe('processed');
+    expect(await p.summary(data, summariesSubject())).toBe('duplicate');
+    expect(await p.summary(Buffer.from('not a protobuf at all \xff\xff'), summariesSubject())).toBe('malformed');
     expect(p.counters).toMatchObject({ batches: 1, duplicates: 1, malformed: 1, flows: 30 });
     const key = REDIS_KEYS.hostEndpoints('site-a', '192.168.1.9');
     expect((await redis.hkeys(key)).filter((field) => field !== '#')).toHaveLength(30); // '#': the window's version
@@ -194,7 +194,7 @@ describe('batch processor on Redis', () => {
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
     // a second batch from another sequence adds 20 endpoints: 50 unanswered → the host is locked
-    await p.summary(encodeBatch({ sequence: 2, flows: Array.from({ length: 20 }, (_, i) => flow({ host: '192.168.1.9', to: `198.51.100.${i + 101}`, port: 40000, proto: 'udp' })) }));
+    await p.summary(...sent({ sequence: 2, flows: Array.from({ length: 20 }, (_, i) => flow({ host: '192.168.1.9', to: `198.51.100.${i + 101}`, port: 40000, proto: 'udp' })) }));
     expect(await redis.hkeys(REDIS_KEYS.decisions)).toEqual(['host:site-a:192.168.1.9']);
   });
 
@@ -203,7 +203,7 @@ describe('batch processor on Redis', () => {
     const p = processor(w);
     const allow: BrainDecision = { ...peerDecision('site-a', '10.0.0.1'), id: 'allow:host:site-a:10.0.0.1', scope: p2pwall.v1.Scope.SCOPE_HOST, ip: ip('10.0.0.1'), port: 0, site: 'site-a', origin: p2pwall.v1.Origin.ORIGIN_MANUAL, action: p2pwall.v1.Action.ACTION_ALLOW, expiresMs: clock + 3_600_000 };
     await w.upsert(allow);
-    await p.summary(encodeBatch({ clients: [{ host: '10.0.0.1' }, { host: '10.0.0.2' }], peers: [{ ip: '198.51.100.9', port: 1214, from: '10.0.0.1' }] }));
+    await p.summary(...sent({ clients: [{ host: '10.0.0.1' }, { host: '10.0.0.2' }], peers: [{ ip: '198.51.100.9', port: 1214, from: '10.0.0.1' }] }));
     const ids = (await redis.hkeys(REDIS_KEYS.decisions)).sort();
     expect(ids).toEqual(['allow:host:site-a:10.0.0.1', 'endpoint:198.51.100.9:1214', 'host:site-a:10.0.0.2']);
     expect(p.counters.allowed).toBe(1);
@@ -211,18 +211,18 @@ describe('batch processor on Redis', () => {
 
   it('decisions from a site in simulation are recorded as simulated, and become real with evidence from another site', async () => {
     const p = new BatchProcessor(redis, writer(), { rules: rules(), allowlist: new Allowlist({ hosts: [], endpoints: [] }), dedupMs: 60_000, simulatedSites: new Set(['site-a']), now });
-    await p.summary(encodeBatch({ clients: [{ host: '10.0.0.1' }], peers: [{ ip: '198.51.100.9', port: 1214, from: '10.0.0.1' }] }));
+    await p.summary(...sent({ clients: [{ host: '10.0.0.1' }], peers: [{ ip: '198.51.100.9', port: 1214, from: '10.0.0.1' }] }));
     const stored = async (id: string) => decodeDecision((await redis.hgetBuffer(REDIS_KEYS.decisions, id))!);
     expect((await stored('host:site-a:10.0.0.1')).simulated).toBe(true);
     expect((await stored('endpoint:198.51.100.9:1214')).simulated).toBe(true);
-    await p.summary(encodeBatch({ site: 'site-b', instance: 'b', peers: [{ ip: '198.51.100.9', port: 1214, from: '10.1.0.1' }] }));
+    await p.summary(...sent({ site: 'site-b', instance: 'b', peers: [{ ip: '198.51.100.9', port: 1214, from: '10.1.0.1' }] }));
     expect((await stored('endpoint:198.51.100.9:1214')).simulated).toBe(false);
   });
 
   it('records the incident of a client with its peers and the decisions taken because of it', async () => {
     const store = new IncidentStore(redis, { quietMs: 1_800_000, retentionMs: 86_400_000, maxSamples: 5, listItems: 5, now });
     const p = new BatchProcessor(redis, writer(), { rules: rules(), allowlist: new Allowlist({ hosts: [], endpoints: [] }), dedupMs: 60_000, incidents: { store, maxSamples: 5 }, now });
-    await p.summary(encodeBatch({ clients: [{ host: '10.0.0.1', rule: 'fasttrack/udp-ping' }], peers: [1, 2, 3].map((i) => ({ ip: `198.51.100.${i}`, port: 1214, from: '10.0.0.1' })), flows: [flow({ host: '10.0.0.1', to: '198.51.100.1', port: 1214, app: 'fasttrack', rules: ['fasttrack/encrypted-handshake'] })] }));
+    await p.summary(...sent({ clients: [{ host: '10.0.0.1', rule: 'fasttrack/udp-ping' }], peers: [1, 2, 3].map((i) => ({ ip: `198.51.100.${i}`, port: 1214, from: '10.0.0.1' })), flows: [flow({ host: '10.0.0.1', to: '198.51.100.1', port: 1214, app: 'fasttrack', rules: ['fasttrack/encrypted-handshake'] })] }));
     const { items } = await store.list({ site: 'site-a', limit: 10 });
     expect(items).toHaveLength(1);
     expect(items[0]).toMatchObject({ host: '10.0.0.1', protocol: 'fasttrack', gateways: ['gw1'], peers: { count: 3 }, bytes: 60 });
@@ -233,20 +233,20 @@ describe('batch processor on Redis', () => {
 
   it('blocks learned for UDP only do not count for a host that reaches those peers over TCP', async () => {
     const p = processor();
-    await p.summary(encodeBatch({ site: 'site-b', peers: [1, 2, 3].map((i) => ({ ip: `198.51.100.${i}`, port: 1214, from: '10.1.0.1', transport: p2pwall.v1.Transport.TRANSPORT_UDP })) }));
+    await p.summary(...sent({ site: 'site-b', peers: [1, 2, 3].map((i) => ({ ip: `198.51.100.${i}`, port: 1214, from: '10.1.0.1', transport: p2pwall.v1.Transport.TRANSPORT_UDP })) }));
     expect((await redis.hkeys(REDIS_KEYS.decisions)).sort()).toEqual([1, 2, 3].map((i) => `endpoint:udp:198.51.100.${i}:1214`));
     const tcp = (instance: string, host: string) => encodeBatch({ site: 'site-a', instance, flows: [1, 2, 3].map((i) => flow({ host, to: `198.51.100.${i}`, port: 1214, answered: true })) });
-    await p.summary(tcp('tcp', '192.168.1.70'));
+    await p.summary(tcp('tcp', '192.168.1.70'), summariesSubject());
     expect(await p.reevaluateHosts()).toBe(0);
     expect(await redis.hexists(REDIS_KEYS.decisions, 'host:site-a:192.168.1.70')).toBe(0);
-    await p.summary(encodeBatch({ site: 'site-a', instance: 'udp', flows: [1, 2, 3].map((i) => flow({ host: '192.168.1.71', to: `198.51.100.${i}`, port: 1214, proto: 'udp', answered: true })) }));
+    await p.summary(...sent({ site: 'site-a', instance: 'udp', flows: [1, 2, 3].map((i) => flow({ host: '192.168.1.71', to: `198.51.100.${i}`, port: 1214, proto: 'udp', answered: true })) }));
     expect(decodeDecision((await redis.hgetBuffer(REDIS_KEYS.decisions, 'host:site-a:192.168.1.71'))!).evidence.rules).toEqual(['correlate/blocked-peers']);
   });
 
   it('a host reaching 3 blocked peers over TCP only is locked (signature peers first)', async () => {
     const p = processor();
-    await p.summary(encodeBatch({ site: 'site-b', peers: [1, 2, 3].map((i) => ({ ip: `198.51.100.${i}`, port: 1214, from: '10.1.0.1' })) }));
-    await p.summary(encodeBatch({ site: 'site-a', instance: 'other', flows: [1, 2, 3].map((i) => flow({ host: '192.168.1.7', to: `198.51.100.${i}`, port: 1214, answered: true })) }));
+    await p.summary(...sent({ site: 'site-b', peers: [1, 2, 3].map((i) => ({ ip: `198.51.100.${i}`, port: 1214, from: '10.1.0.1' })) }));
+    await p.summary(...sent({ site: 'site-a', instance: 'other', flows: [1, 2, 3].map((i) => flow({ host: '192.168.1.7', to: `198.51.100.${i}`, port: 1214, answered: true })) }));
     const ids = (await redis.hkeys(REDIS_KEYS.decisions)).sort();
     expect(ids).toContain('host:site-a:192.168.1.7');
     const d = decodeDecision((await redis.hgetBuffer(REDIS_KEYS.decisions, 'host:site-a:192.168.1.7'))!);
@@ -256,8 +256,8 @@ describe('batch processor on Redis', () => {
 
   it('the same host is locked when its flows arrive before the peers were blocked (order-free, on the next sweep)', async () => {
     const p = processor();
-    await p.summary(encodeBatch({ site: 'site-a', instance: 'early', flows: [1, 2, 3].map((i) => flow({ host: '192.168.1.8', to: `198.51.100.${i}`, port: 1214, answered: true })) }));
-    await p.summary(encodeBatch({ site: 'site-b', instance: 'late', peers: [1, 2, 3].map((i) => ({ ip: `198.51.100.${i}`, port: 1214, from: '10.1.0.1' })) }));
+    await p.summary(...sent({ site: 'site-a', instance: 'early', flows: [1, 2, 3].map((i) => flow({ host: '192.168.1.8', to: `198.51.100.${i}`, port: 1214, answered: true })) }));
+    await p.summary(...sent({ site: 'site-b', instance: 'late', peers: [1, 2, 3].map((i) => ({ ip: `198.51.100.${i}`, port: 1214, from: '10.1.0.1' })) }));
     expect(await redis.hkeys(REDIS_KEYS.decisions)).not.toContain('host:site-a:192.168.1.8');
     expect(await p.reevaluateHosts()).toBe(1);
     const d = decodeDecision((await redis.hgetBuffer(REDIS_KEYS.decisions, 'host:site-a:192.168.1.8'))!);
@@ -271,9 +271,9 @@ describe('batch processor on Redis', () => {
     const run = async (host: string, otherReplicaToo: boolean) => {
       const a = processor();
       // 12 members: large enough to be copied (window-mirror.ts); peers .11 and .12 among them
-      await a.summary(encodeBatch({ instance: `a-${host}`, flows: Array.from({ length: 12 }, (_, i) => flow({ host, to: `198.51.100.${i + 1}`, port: 1214, answered: true })) }));
-      if (otherReplicaToo) await processor().summary(encodeBatch({ instance: `b-${host}`, flows: [flow({ host, to: '198.51.100.13', port: 1214, answered: true })] }));
-      await a.summary(encodeBatch({ site: 'site-b', instance: `peers-${host}`, peers: [otherReplicaToo ? 13 : 10, 11, 12].map((i) => ({ ip: `198.51.100.${i}`, port: 1214, from: '10.1.0.1' })) }));
+      await a.summary(...sent({ instance: `a-${host}`, flows: Array.from({ length: 12 }, (_, i) => flow({ host, to: `198.51.100.${i + 1}`, port: 1214, answered: true })) }));
+      if (otherReplicaToo) await processor().summary(...sent({ instance: `b-${host}`, flows: [flow({ host, to: '198.51.100.13', port: 1214, answered: true })] }));
+      await a.summary(...sent({ site: 'site-b', instance: `peers-${host}`, peers: [otherReplicaToo ? 13 : 10, 11, 12].map((i) => ({ ip: `198.51.100.${i}`, port: 1214, from: '10.1.0.1' })) }));
       expect(await redis.hexists(REDIS_KEYS.decisions, `host:site-a:${host}`)).toBe(0);
       const before = await hgetall();
       expect(await a.reevaluateHosts()).toBe(1);
@@ -291,7 +291,7 @@ describe('batch processor on Redis', () => {
     // 6 batches × 10 unanswered UDP endpoints of one host, the replicas taking turns: correlate/udp-fanout at 50
     for (let i = 0; i < 6; i += 1) {
       const flows = Array.from({ length: 10 }, (_, j) => flow({ host: '192.168.1.40', to: `198.51.100.${10 * i + j + 1}`, port: 40000, proto: 'udp' }));
-      expect(await replicas[i % 2]!.summary(encodeBatch({ sequence: i + 1, flows }))).toBe('processed');
+      expect(await replicas[i % 2]!.summary(...sent({ sequence: i + 1, flows }))).toBe('processed');
       expect(await redis.hexists(REDIS_KEYS.decisions, 'host:site-a:192.168.1.40')).toBe(i >= 4 ? 1 : 0);
     }
     const d = decodeDecision((await redis.hgetBuffer(REDIS_KEYS.decisions, 'host:site-a:192.168.1.40'))!);
@@ -302,7 +302,7 @@ describe('batch processor on Redis', () => {
     const w = writer();
     // a client event (signature lock) and 50 unanswered UDP endpoints (correlate/udp-fanout lock) of one host: one id, one change
     const flows = Array.from({ length: 50 }, (_, j) => flow({ host: '192.168.1.5', to: `198.51.100.${j + 1}`, port: 40000, proto: 'udp' }));
-    await processor(w).summary(encodeBatch({ clients: [{ host: '192.168.1.5' }], flows }));
+    await processor(w).summary(...sent({ clients: [{ host: '192.168.1.5' }], flows }));
     expect(await redis.get(REDIS_KEYS.blocklistVersion)).toBe('1');
     const host = decodeDecision((await redis.hgetBuffer(REDIS_KEYS.decisions, 'host:site-a:192.168.1.5'))!);
     expect(host).toMatchObject({ origin: p2pwall.v1.Origin.ORIGIN_SIGNATURE });
@@ -312,7 +312,7 @@ describe('batch processor on Redis', () => {
   it('heartbeats land in the sensors hash', async () => {
     const p = processor();
     const beat = p2pwall.v1.Heartbeat.encode({ sensor: { site: 'site-a', gateway: 'gw1', queue: 0, instance: 'x' }, version: '0.1.0', blocklistVersion: 3 }).finish();
-    expect(await p.heartbeat(beat)).toBe('heartbeat');
+    expect(await p.heartbeat(beat, 'p2pwall.v1.heartbeats.site-a.gw1')).toBe('heartbeat');
     expect(await redis.hkeys(REDIS_KEYS.sensors)).toEqual(['site-a/gw1/0']);
   });
 });

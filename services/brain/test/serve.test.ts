@@ -131,7 +131,7 @@ describe('p2pwall-brain serve (real nats-server and redis-server)', () => {
     let sequence = 0;
     const next = (spec: BatchSpec) => specs.push({ instance: `i-${spec.site}`, sequence: ++sequence, ...spec });
     next({ site: 'site-a', clients: [{ host: '192.168.1.5' }], peers: [{ ip: '198.51.100.9', port: 1214, from: '192.168.1.5' }] });
-    next({ site: 'site-b', peers: [{ ip: '198.51.100.9', port: 1214, from: '10.2.0.5' }, { ip: '198.51.100.10', port: 0, from: '10.2.0.5' }] });
+    next({ site: 'site-b', peers: [{ ip: '198.51.100.9', port: 1214, from: '10.2.0.5' }, { ip: '198.51.100.10', port: 0, from: '10.2.0.5' }, { ip: '198.51.100.10', port: 0, from: '10.2.0.6' }] }); // address-wide: two witnesses (decide/sane-block.ts)
     for (const [site, host] of [['site-a', '192.168.1.20'], ['site-b', '10.2.0.20'], ['site-b', '10.2.0.21']] as const) next({ site, flows: [flow({ host, to: '203.0.113.50', port: 3531, proto: 'udp', app: 'fasttrack', rules: ['fasttrack/udp-ping'], ts: Date.now() })] });
     for (let chunk = 0; chunk < 6; chunk += 1) next({ site: 'site-a', flows: Array.from({ length: 10 }, (_, i) => flow({ host: '192.168.1.30', to: `198.18.${chunk}.${i + 1}`, port: 20000 + i, proto: 'udp', answered: i === 0, ts: Date.now() })) });
     for (let i = 0; i < 6; i += 1) next({ site: 'site-b', flows: [flow({ host: '10.2.0.40', to: `198.18.9.${i + 1}`, port: 6346, proto: 'udp', answered: true, ts: Date.now() }), flow({ host: '10.2.0.40', to: `198.18.9.${i + 1}`, port: 6346, answered: true, ts: Date.now() })] });

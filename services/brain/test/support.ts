@@ -73,3 +73,13 @@ export function rules(overrides: { allowlist?: RulesConfig['allowlist'] } = {}):
   if (overrides.allowlist) copy.allowlist = overrides.allowlist;
   return copy;
 }
+
+/** The summaries subject of a sensor (what NATS permissions let that sensor publish to). */
+export function summariesSubject(site = 'site-a', gateway = 'gw1'): string {
+  return `p2pwall.v1.summaries.${site}.${gateway}`;
+}
+
+/** A batch as its own sensor sends it: the encoded batch and the subject of the site and gateway it names. */
+export function sent(spec: BatchSpec): [Uint8Array, string] {
+  return [encodeBatch(spec), summariesSubject(spec.site, spec.gateway)];
+}

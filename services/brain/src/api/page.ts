@@ -83,3 +83,28 @@ export function pageNewestFirst<T extends Keyed>(items: readonly T[], limit: num
   const last = shown[shown.length - 1];
   return { items: shown, nextCursor: sorted.length > limit && last ? encodeCursor(last) : null };
 }
+
+/** A cursor naming the last item of a page of a list sorted by name (sensors). */
+export function encodeNameCursor(name: string): string {
+  return Buffer.from(JSON.stringify(['name', name])).toString('base64url');
+}
+
+export function decodeNameCursor(text: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    throw new BadCursorError('not a cursor given by this API');
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2 || parsed[0] !== 'name' || typeof parsed[1] !== 'string') throw new BadCursorError('not a cursor given by this API');
+  return parsed[1];
+}
+
+/** Pagination of a list by name (ascending): the cursor names the last item shown. */
+export function pageByName<T extends { name: string }>(items: readonly T[], limit: number, cursor: string | undefined): Page<T> {
+  const after = cursor === undefined ? undefined : decodeNameCursor(cursor);
+  const sorted = items.filter((item) => after === undefined || item.name > after).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const shown = sorted.slice(0, limit);
+  const last = shown[shown.length - 1];
+  return { items: shown, nextCursor: sorted.length > limit && last ? encodeNameCursor(last.name) : null };
+}

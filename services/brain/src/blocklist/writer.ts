@@ -10,6 +10,9 @@ import { formatIp } from '../correlate/address.js';
 import { NewestFirst, type ListingKey } from './newest-first.js';
 import { PeerBlocks } from './peer-blocks.js';
 
+/** Decision ids per HMGET of a look-up. */
+const LOOKUP_CHUNK = 1000;
+
 /**
  * The shared blocklist in Redis: hash REDIS_KEYS.decisions (id → Decision), REDIS_KEYS.blocklistVersion
  * and the change stream REDIS_KEYS.blocklistChanges (field `c` = BlocklistChange).
@@ -474,11 +477,13 @@ export class BlocklistWriter {
     return this.restoring;
   }
 
-  /** Active decisions among `ids` (one HMGET). */
+  /** Active decisions among `ids` (one HMGET per LOOKUP_CHUNK ids: a spread of at most that many arguments, never one per id of a huge batch). */
   async lookup(ids: readonly string[]): Promise<Map<string, BrainDecision>> {
     const out = new Map<string, BrainDecision>();
     if (ids.length === 0) return out;
-    const values = await this.redis.hmgetBuffer(REDIS_KEYS.decisions, ...ids);
+    const chunks: string[][] = [];
+    for (let start = 0; start < ids.length; start += LOOKUP_CHUNK) chunks.push(ids.slice(start, start + LOOKUP_CHUNK));
+    const values = (await Promise.all(chunks.map((chunk) => this.redis.hmgetBuffer(REDIS_KEYS.decisions, ...chunk)))).flat();
     const now = this.now();
     values.forEach((value, index) => {
       if (!value) return;

@@ -1,6 +1,8 @@
 import { endpointText, sensorName, siteHostText, transportOfWire, type Transport } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import { formatIp } from './address.js';
+import { isSaneInstance, saneProtocolName, saneRuleIds, saneVia } from './sane-strings.js';
+import { boundedCounter, isSaneSensorTime, MAX_FLOW_COUNTER } from './sane-values.js';
 
 /**
  * SummaryBatch → observations (pure). Flows and events whose addresses cannot be read are
@@ -77,6 +79,10 @@ export interface BatchObservations {
   peers: PeerObservation[];
   /** Flows and events left out because an address or port was unreadable. */
   skipped: number;
+  /** Times out of the sane window (replaced by the brain's clock) and counters over MAX_FLOW_COUNTER (bounded): sane-values.ts. */
+  outOfRange: number;
+  /** Protocol, app, rule and via strings that were no names or rule ids a sensor may send (sane-strings.ts): dropped. */
+  invalidStrings: number;
 }
 
 const finite = (value: number | null | undefined, fallback: number): number => (typeof value === 'number' && Number.isFinite(value) ? value : fallback);
@@ -84,6 +90,7 @@ const finite = (value: number | null | undefined, fallback: number): number => (
 export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): BatchObservations {
   const sensor = batch.sensor;
   if (!sensor || !sensor.site || !sensor.gateway || !sensor.instance) throw new MalformedBatchError('batch without a complete sensor id (site, gateway, instance)');
+  if (!isSaneInstance(sensor.instance)) throw new MalformedBatchError('sensor instance is not 1 to 64 printable ASCII characters');
   const site = sensor.site;
   const out: BatchObservations = {
     site,
@@ -95,8 +102,37 @@ export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): Ba
     clients: [],
     peers: [],
     skipped: 0,
+    outOfRange: 0,
+    invalidStrings: 0,
   };
-  const created = finite(batch.createdMs, nowMs);
+  const name = (text: string | null | undefined): string => {
+    const sane = saneProtocolName(text ?? '');
+    if (sane === undefined) out.invalidStrings += 1;
+    return sane ?? '';
+  };
+  const rules = (list: readonly string[]): string[] => {
+    const sane = saneRuleIds(list);
+    out.invalidStrings += sane.dropped;
+    return sane.rules;
+  };
+  const via = (text: string | null | undefined): string => {
+    const sane = saneVia(text ?? '');
+    if (sane === undefined) out.invalidStrings += 1;
+    return sane ?? '';
+  };
+  /** A reported time (`fallback` when not a number, 0 for "unknown"); the brain's clock when out of the sane window. */
+  const time = (value: number | null | undefined, fallback: number): number => {
+    const ms = finite(value, fallback);
+    if (ms === 0) return 0;
+    if (isSaneSensorTime(ms, nowMs)) return ms;
+    out.outOfRange += 1;
+    return nowMs;
+  };
+  const counter = (value: number | null | undefined): number => {
+    if (typeof value === 'number' && value > MAX_FLOW_COUNTER) out.outOfRange += 1;
+    return boundedCounter(value);
+  };
+  const created = time(batch.createdMs, nowMs);
   for (const flow of batch.flows ?? []) {
     const hostIp = formatIp(flow.insideIp);
     const outsideIp = formatIp(flow.outsideIp);
@@ -105,7 +141,7 @@ export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): Ba
       out.skipped += 1;
       continue;
     }
-    const lastSeenMs = finite(flow.lastSeenMs, created);
+    const lastSeenMs = time(flow.lastSeenMs, created);
     out.flows.push({
       site,
       host: siteHostText(site, hostIp),
@@ -118,15 +154,15 @@ export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): Ba
       protocol: flow.protocol ?? 0,
       initiatorInside: flow.initiatorInside ?? false,
       answered: flow.answered ?? false,
-      app: flow.app ?? '',
-      rules: [...(flow.rules ?? [])],
-      firstSeenMs: finite(flow.firstSeenMs, lastSeenMs),
+      app: name(flow.app),
+      rules: rules(flow.rules ?? []),
+      firstSeenMs: time(flow.firstSeenMs, lastSeenMs),
       lastSeenMs,
-      packetsOut: finite(flow.packetsOut, 0),
-      packetsIn: finite(flow.packetsIn, 0),
-      bytesOut: finite(flow.bytesOut, 0),
-      bytesIn: finite(flow.bytesIn, 0),
-      droppedPackets: finite(flow.droppedPackets, 0),
+      packetsOut: counter(flow.packetsOut),
+      packetsIn: counter(flow.packetsIn),
+      bytesOut: counter(flow.bytesOut),
+      bytesIn: counter(flow.bytesIn),
+      droppedPackets: counter(flow.droppedPackets),
       dropped: flow.verdict === p2pwall.v1.Verdict.VERDICT_DROP || (flow.droppedPackets ?? 0) > 0,
       ongoing: flow.end === p2pwall.v1.FlowEnd.FLOW_END_ONGOING,
     });
@@ -143,9 +179,9 @@ export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): Ba
         host: siteHostText(site, hostIp),
         hostIp,
         hostBytes: event.client.host!,
-        protocol: event.client.protocol ?? '',
-        rules: [...new Set((event.client.evidence ?? []).map((e) => e.rule ?? '').filter((r) => r !== ''))].sort(),
-        tsMs: finite(event.client.tsMs, created),
+        protocol: name(event.client.protocol),
+        rules: rules([...new Set((event.client.evidence ?? []).map((e) => e.rule ?? '').filter((r) => r !== ''))].sort()),
+        tsMs: time(event.client.tsMs, created),
       });
     } else if (event.peer) {
       const ip = formatIp(event.peer.ip);
@@ -160,10 +196,10 @@ export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): Ba
         ipBytes: event.peer.ip!,
         port,
         transport: transportOfWire(event.peer.transport),
-        protocol: event.peer.protocol ?? '',
-        via: event.peer.via ?? '',
+        protocol: name(event.peer.protocol),
+        via: via(event.peer.via),
         learnedFrom: from === undefined ? '' : siteHostText(site, from),
-        tsMs: finite(event.peer.tsMs, created),
+        tsMs: time(event.peer.tsMs, created),
       });
     } else {
       out.skipped += 1;

@@ -40,6 +40,12 @@ export function protocolNamespace(protocol: string): string {
   return isProtocolName(protocol) && !RESERVED_NAMESPACES.has(protocol) ? protocol : UNNAMED_PROTOCOL;
 }
 
+/** Whether a sensor may name this rule: a protocol's `namespace/rule` id, not one of the brain's or the operators' namespaces. */
+export function isSensorRuleId(text: string): boolean {
+  const rule = parseRuleId(text);
+  return rule !== undefined && !RESERVED_NAMESPACES.has(rule.namespace);
+}
+
 /** The rule of a peer block from a PeerLearned: the sensor's `via` when it is a protocol's rule id (`fasttrack/udp-ping`), else `<protocol>/peer-learned`. */
 export function peerLearnedRule(protocol: string, via: string): string {
   const rule = parseRuleId(via);

@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { BrainClient, CtlError, EXIT } from './client.js';
 import { resolveToken, TokenOptionError, type ConnectionOptions } from './options.js';
+import { printable, printableJson, printableLines } from './printable.js';
 
 /**
  * The imperative shell around each command: builds the client from the options, runs the
@@ -56,11 +57,11 @@ export function act<O>(run: (context: Context<O>) => Promise<Output>): (...args:
       }
       const client = new BrainClient({ url: options.url, token, timeoutMs: options.timeout });
       const output = await run({ client, options, args: positional });
-      process.stdout.write(options.json ? `${JSON.stringify(output.data, null, 2)}\n` : output.text(Date.now()));
+      process.stdout.write(options.json ? `${printableJson(JSON.stringify(output.data, null, 2))}\n` : printableLines(output.text(Date.now())));
       process.exitCode = output.exitCode ?? EXIT.ok;
     } catch (error) {
       if (!(error instanceof CtlError)) throw error;
-      process.stderr.write(`${commandPath(command)}: ${error.message}\n`);
+      process.stderr.write(`${commandPath(command)}: ${printable(error.message)}\n`);
       process.exitCode = error.exitCode;
     }
   };

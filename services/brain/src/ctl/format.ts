@@ -3,9 +3,12 @@
  * clock comes in as `now` (ms), so the output can be tested to the character.
  */
 
-/** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
-export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => (row[i] ?? '').length)));
+import { printable } from './printable.js';
+
+/** Columns padded to their widest cell, two spaces apart; the last column is not padded. Cells are made printable (printable.ts). */
+export function table(headers: string[], rawRows: string[][]): string {
+  const rows = rawRows.map((row) => row.map(printable));
+  const widths = headers.map((header, i) => rows.reduce((widest, row) => Math.max(widest, (row[i] ?? '').length), header.length));
   const line = (cells: string[]) =>
     widths
       .map((width, i) => (i === widths.length - 1 ? (cells[i] ?? '') : (cells[i] ?? '').padEnd(width)))
@@ -17,7 +20,7 @@ export function table(headers: string[], rows: string[][]): string {
 /** `label:  value` lines with the labels aligned (for one object shown as a block). */
 export function fields(pairs: [string, string][], indent = ''): string {
   const width = Math.max(0, ...pairs.map(([label]) => label.length + 1));
-  return pairs.map(([label, value]) => `${indent}${`${label}:`.padEnd(width)}  ${value}`).join('\n') + '\n';
+  return pairs.map(([label, value]) => `${indent}${`${label}:`.padEnd(width)}  ${printable(value)}`).join('\n') + '\n';
 }
 
 /** 45s, 3m, 5h, 2d: the largest unit that fits, rounded down. */

@@ -53,7 +53,10 @@ local function record(U)
   end
   local key = P .. id
   redis.call('HINCRBY', key, 'attempts', A[13])
-  redis.call('HINCRBY', key, 'bytes', A[14])
+  -- saturating at 2^53 - 1 (HINCRBY would fail past 2^63 and lose the whole update)
+  local bytes = (tonumber(redis.call('HGET', key, 'bytes')) or 0) + (tonumber(A[14]) or 0)
+  if bytes > 9007199254740991 then bytes = 9007199254740991 end
+  redis.call('HSET', key, 'bytes', string.format('%.0f', bytes))
   redis.call('HINCRBY', key, 'flows', A[15])
   local gateway = A[12]
   local gateways = redis.call('HGET', key, 'gateways')
@@ -155,7 +158,7 @@ function scriptArguments(update: IncidentUpdate, options: RecordOptions): string
     options.newId(update),
     update.gateway,
     update.attemptsBlocked,
-    update.bytes,
+    Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, Math.round(update.bytes))),
     update.flows,
     Math.max(1, options.maxSamples),
     Math.round(options.nowMs),

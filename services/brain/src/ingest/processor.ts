@@ -1,4 +1,4 @@
-import { REDIS_KEYS, decisionId, sensorName, type Logger } from '@p2pwall/common';
+import { REDIS_KEYS, decisionId, senderOfSubject, sensorName, type Logger, type SubjectSender } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { Redis } from 'ioredis';
 import { PeerBlocks } from '../blocklist/peer-blocks.js';
@@ -9,8 +9,12 @@ import { endpointAdditions, endpointFinding, entriesBlockedTally, hostAdditions,
 import type { Allowlist } from '../decide/allowlist.js';
 import { allowCovers, coveringAllowIds } from '../decide/allow-entries.js';
 import type { BrainDecision } from '../decide/decision.js';
+import { blockRefusal } from '../decide/sane-block.js';
 import { markSimulated } from '../decide/simulation.js';
+import { BlockBudget, DEFAULT_MAX_NEW_DECISIONS_PER_SENSOR_PER_MINUTE } from './block-budget.js';
 import { fanoutDecision, hostDecision, mergeDecision, signatureDecisions, type DecideContext } from '../decide/make.js';
+import { OncePerInterval } from './once-per-interval.js';
+import { DEFAULT_SENSOR_RETENTION_MS, forgetSilentSensors, heartbeatProblem, SENSOR_PRUNE_INTERVAL_MS } from './heartbeats.js';
 import { SecondLook } from './second-look.js';
 import { WindowMirrors } from './window-mirror.js';
 import { incidentUpdates, type BatchEvidence } from '../incidents/evidence.js';
@@ -29,27 +33,47 @@ import { defineStateScripts, mergeBatch, readWindows, type BatchMerge, type Batc
  * from the writer's memory.
  */
 
-export type Outcome = 'processed' | 'duplicate' | 'malformed' | 'heartbeat';
+export type Outcome = 'processed' | 'duplicate' | 'malformed' | 'heartbeat' | 'impersonation';
+
+/** A sensor that speaks for another (payload ≠ subject) is logged at most this often, per subject sender. */
+const IMPERSONATION_LOG_INTERVAL_MS = 60_000;
 
 export interface IngestCounters {
   batches: number;
   duplicates: number;
   malformed: number;
+  /** Messages whose payload names another site or gateway than their subject (acknowledged, not used). */
+  impersonations: number;
   heartbeats: number;
   flows: number;
   skippedItems: number;
+  /** Times and counters of processed batches out of range (correlate/sane-values.ts): replaced or bounded. */
+  outOfRange: number;
+  /** Strings of processed batches that were no protocol names or rule ids (correlate/sane-strings.ts): dropped. */
+  invalidStrings: number;
   decisions: number;
   /** Incident updates that could not be recorded (logged; the decisions stand). */
   incidentFailures: number;
   /** Blocks not written because an operator's allow entry covers them. */
   allowed: number;
+  /** Blocks never written whatever a sensor says (decide/sane-block.ts): a reserved or inside address, or an address-wide block with one witness. */
+  refusedReserved: number;
+  refusedInside: number;
+  refusedSingleWitness: number;
+  /** New decisions over a sensor's budget per minute: counted, logged once a minute per sensor, not written. */
+  overBudget: number;
 }
+
 
 export interface ProcessorOptions {
   rules: RulesConfig;
   allowlist: Allowlist;
   /** How long (instance, sequence) of a counted batch is remembered. */
   dedupMs: number;
+  /** How long a sensor stays in the sensors list after its last heartbeat (default DEFAULT_SENSOR_RETENTION_MS). */
+  sensorRetentionMs?: number;
+  /** New decisions one sensor may cause per minute (default DEFAULT_MAX_NEW_DECISIONS_PER_SENSOR_PER_MINUTE). */
+  maxNewDecisionsPerSensorPerMinute?: number;
   /** Sites in simulation: their decisions are recorded as simulated, never enforced (decide/simulation.ts). */
   simulatedSites?: ReadonlySet<string>;
   /** Where incidents are recorded (none: not recorded, e.g. in benchmarks of correlation alone). */
@@ -77,14 +101,20 @@ interface BatchPlan {
   reached: string[];
   flows: number;
   skipped: number;
+  outOfRange: number;
+  invalidStrings: number;
 }
 
 export class BatchProcessor {
-  readonly counters: IngestCounters = { batches: 0, duplicates: 0, malformed: 0, heartbeats: 0, flows: 0, skippedItems: 0, decisions: 0, incidentFailures: 0, allowed: 0 };
+  readonly counters: IngestCounters = { batches: 0, duplicates: 0, malformed: 0, impersonations: 0, heartbeats: 0, flows: 0, skippedItems: 0, outOfRange: 0, invalidStrings: 0, decisions: 0, incidentFailures: 0, allowed: 0, refusedReserved: 0, refusedInside: 0, refusedSingleWitness: 0, overBudget: 0 };
   /** The order-independent second look at the windows of recent hosts (second-look.ts). */
   private readonly secondLook: SecondLook;
   /** Copies of the large host windows this replica merges into (see window-mirror.ts). */
   private readonly mirrors: WindowMirrors;
+  private readonly impersonationLog = new OncePerInterval(IMPERSONATION_LOG_INTERVAL_MS);
+  private readonly budget: BlockBudget;
+  private lastSensorPruneMs = -Infinity;
+  private readonly overBudgetLog = new OncePerInterval(IMPERSONATION_LOG_INTERVAL_MS);
 
   constructor(
     private readonly redis: Redis,
@@ -92,6 +122,7 @@ export class BatchProcessor {
     private readonly options: ProcessorOptions,
   ) {
     defineStateScripts(redis);
+    this.budget = new BlockBudget(options.maxNewDecisionsPerSensorPerMinute ?? DEFAULT_MAX_NEW_DECISIONS_PER_SENSOR_PER_MINUTE);
     this.mirrors = new WindowMirrors(options.rules.correlation, MAX_MIRRORED_WINDOWS, MAX_MIRRORED_MEMBERS);
     this.secondLook = new SecondLook(redis, writer, options.rules, options.allowlist, this.mirrors);
   }
@@ -106,7 +137,25 @@ export class BatchProcessor {
     return 'malformed';
   }
 
-  async heartbeat(data: Uint8Array): Promise<Outcome> {
+  /** A payload that names another site or gateway than its subject: counted, logged once a minute per sender, never used. */
+  private impersonation(sender: SubjectSender, claimed: { site: string; gateway: string }): Outcome {
+    this.counters.impersonations += 1;
+    if (this.impersonationLog.take(`${sender.site}/${sender.gateway}`, this.now())) {
+      this.options.log?.warn({ subject: `${sender.site}/${sender.gateway}`, claimed: `${claimed.site}/${claimed.gateway}`.slice(0, 140), impersonations: this.counters.impersonations }, `${sender.kind} payload names another sensor than its subject: acknowledged and ignored`);
+    }
+    return 'impersonation';
+  }
+
+  /** The subject's sender when it is of `kind`, else undefined (counted as malformed by the caller). */
+  private static sender(subject: string, kind: SubjectSender['kind']): SubjectSender | undefined {
+    const sender = senderOfSubject(subject);
+    return sender?.kind === kind ? sender : undefined;
+  }
+
+  /** A heartbeat from the sensor its subject names (the payload's site and gateway must agree with the subject). */
+  async heartbeat(data: Uint8Array, subject: string): Promise<Outcome> {
+    const sender = BatchProcessor.sender(subject, 'heartbeats');
+    if (!sender) return this.malformed('heartbeat', new Error(`not a heartbeat subject: ${JSON.stringify(subject.slice(0, 140))}`));
     let beat: p2pwall.v1.Heartbeat;
     try {
       beat = p2pwall.v1.Heartbeat.decode(data);
@@ -115,13 +164,30 @@ export class BatchProcessor {
     }
     const s = beat.sensor;
     if (!s?.site || !s.gateway) return this.malformed('heartbeat', new Error('heartbeat without a sensor id'));
-    await this.redis.hset(REDIS_KEYS.sensors, sensorName(s.site, s.gateway, s.queue ?? 0), Buffer.from(data));
+    if (s.site !== sender.site || s.gateway !== sender.gateway) return this.impersonation(sender, { site: s.site, gateway: s.gateway });
+    const problem = heartbeatProblem(beat, data.length);
+    if (problem) return this.malformed('heartbeat', new Error(problem));
+    const now = this.now();
+    const name = sensorName(s.site, s.gateway, s.queue ?? 0);
+    await this.redis.multi().hset(REDIS_KEYS.sensors, name, Buffer.from(data)).zadd(REDIS_KEYS.sensorsSeen, now, name).exec();
     this.counters.heartbeats += 1;
+    if (now - this.lastSensorPruneMs >= SENSOR_PRUNE_INTERVAL_MS) {
+      this.lastSensorPruneMs = now;
+      const removed = await forgetSilentSensors(this.redis, now - (this.options.sensorRetentionMs ?? DEFAULT_SENSOR_RETENTION_MS));
+      if (removed > 0) this.options.log?.info({ removed }, 'sensors not heard from within the retention: removed from the sensors list');
+    }
     return 'heartbeat';
   }
 
-  async summary(data: Uint8Array): Promise<Outcome> {
+  /**
+   * One summary batch, from the sensor its NATS subject names: the subject (which NATS
+   * permissions tie to a sensor's credentials), not the payload, says who sent it, and a payload
+   * naming another site or gateway is not used.
+   */
+  async summary(data: Uint8Array, subject: string): Promise<Outcome> {
     const now = this.now();
+    const sender = BatchProcessor.sender(subject, 'summaries');
+    if (!sender) return this.malformed('summary batch', new Error(`not a summaries subject: ${JSON.stringify(subject.slice(0, 140))}`));
     let obs: BatchObservations;
     try {
       obs = observeBatch(p2pwall.v1.SummaryBatch.decode(data), now);
@@ -129,13 +195,21 @@ export class BatchProcessor {
       // protobuf decode errors and MalformedBatchError alike: the message can never be processed
       return this.malformed(error instanceof MalformedBatchError ? 'summary batch (incomplete)' : 'summary batch', error);
     }
+    if (obs.site !== sender.site || obs.gateway !== sender.gateway) return this.impersonation(sender, obs);
     const ctx: DecideContext = { rules: this.options.rules, allowlist: this.options.allowlist, nowMs: now, sensor: obs.sensor };
-    const marker = REDIS_KEYS.seenBatch(obs.instance, obs.sequence);
+    const marker = REDIS_KEYS.seenBatch(sender.site, sender.gateway, obs.instance, obs.sequence);
     const evidence = this.options.incidents ? batchEvidence(obs, [], now) : undefined;
     const { plan, merge } = await this.plan(obs, ctx, marker);
     // Only `plan` (small) is used from here on: the observations and the additions are garbage
     // while the merge is in flight, so concurrent messages do not keep them through collections.
-    const merged = await mergeBatch(this.redis, merge, this.mirrors);
+    let merged: Awaited<ReturnType<typeof mergeBatch>>;
+    try {
+      merged = await mergeBatch(this.redis, merge, this.mirrors);
+    } catch (error) {
+      // A script that fails part-way keeps what it wrote, the claim included: forget it, or the redelivery would be skipped as a duplicate.
+      await this.redis.del(marker).catch(() => undefined);
+      throw error;
+    }
     if (merged === 'duplicate') {
       this.counters.duplicates += 1;
       this.options.log?.debug({ sensor: ctx.sensor, marker }, 'duplicate batch: already counted');
@@ -143,7 +217,7 @@ export class BatchProcessor {
     }
     let written: BrainDecision[];
     try {
-      written = await this.write(await this.decide(plan, merged, ctx));
+      written = await this.write(await this.decide(plan, merged, ctx), `${sender.site}/${sender.gateway}`);
     } catch (error) {
       // Claimed but not finished: forget the claim so the redelivery is processed (merging again is harmless: it is idempotent).
       await this.redis.del(marker).catch(() => undefined);
@@ -152,6 +226,8 @@ export class BatchProcessor {
     this.counters.batches += 1;
     this.counters.flows += plan.flows;
     this.counters.skippedItems += plan.skipped;
+    this.counters.outOfRange += plan.outOfRange;
+    this.counters.invalidStrings += plan.invalidStrings;
     if (evidence) await this.recordIncidents({ ...evidence, decisions: incidentDecisions(written, now) });
     return 'processed';
   }
@@ -188,6 +264,8 @@ export class BatchProcessor {
       reached: reachedPeers(obs),
       flows: obs.flows.length,
       skipped: obs.skipped,
+      outOfRange: obs.outOfRange,
+      invalidStrings: obs.invalidStrings,
     };
     return { plan, merge };
   }
@@ -270,18 +348,43 @@ export class BatchProcessor {
     return covered;
   }
 
-  /** One upsert per id (decisions of one id merged first: merging is associative), all at once; allowed blocks left out. */
-  private async write(decisions: readonly BrainDecision[]): Promise<BrainDecision[]> {
+  /** Whether a block is one the brain never writes (decide/sane-block.ts); counted by reason. */
+  private refused(decision: BrainDecision): boolean {
+    const refusal = blockRefusal(decision);
+    if (refusal === 'reserved') this.counters.refusedReserved += 1;
+    else if (refusal === 'inside') this.counters.refusedInside += 1;
+    else if (refusal === 'single-witness') this.counters.refusedSingleWitness += 1;
+    return refusal !== undefined;
+  }
+
+  /** Decisions new to the blocklist beyond `sensor`'s budget are left out (counted, logged once a minute per sensor); updates of active ones always pass. */
+  private withinBudget(decisions: readonly BrainDecision[], sensor: string): BrainDecision[] {
+    const now = this.now();
+    const kept = decisions.filter((decision) => this.writer.active(decision.id, now) !== undefined || this.budget.take(sensor, now));
+    const over = decisions.length - kept.length;
+    if (over > 0) {
+      this.counters.overBudget += over;
+      if (this.overBudgetLog.take(sensor, now)) this.options.log?.warn({ sensor, over, overBudget: this.counters.overBudget }, 'sensor over its budget of new decisions per minute: left out');
+    }
+    return kept;
+  }
+
+  /**
+   * One upsert per id (decisions of one id merged first: merging is associative), all at once;
+   * allowed and refused blocks left out; `sensor` (site/gateway of the subject): whose budget new
+   * decisions are charged to (none: the sweep's second look).
+   */
+  private async write(decisions: readonly BrainDecision[], sensor?: string): Promise<BrainDecision[]> {
     const max = this.options.rules.correlation.evidenceMaxItems;
     const simulated = this.options.simulatedSites ?? new Set<string>();
     const byId = new Map<string, BrainDecision>();
     for (const proposed of decisions) {
-      if (this.allowed(proposed)) continue;
+      if (this.allowed(proposed) || this.refused(proposed)) continue;
       const decision = markSimulated(proposed, simulated);
       const previous = byId.get(decision.id);
       byId.set(decision.id, previous ? (mergeDecision(previous, decision, max) ?? previous) : decision);
     }
-    const unique = [...byId.values()];
+    const unique = sensor === undefined ? [...byId.values()] : this.withinBudget([...byId.values()], sensor);
     const results = await Promise.all(unique.map((decision) => this.writer.upsert(decision)));
     const written: BrainDecision[] = [];
     results.forEach((result, index) => {

@@ -1,5 +1,5 @@
 import { CONSUMERS, REDIS_KEYS, STREAMS, SUBJECTS, type Logger, type Telemetry } from '@p2pwall/common';
-import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type Consumer, type ConsumerInfo, type ConsumerMessages, type JsMsg, type StreamInfo } from '@nats-io/jetstream';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
@@ -25,13 +25,19 @@ import { BatchProcessor } from './processor.js';
  * failed (Redis unreachable) is nak'ed with a delay and comes back.
  */
 
+/** The wait before redelivery n + 1 of a failed message: 1 s, 2 s, 4 s ... at most a minute. */
+export function redeliveryDelayMs(deliveries: number): number {
+  return Math.min(60_000, 1000 * 2 ** Math.max(0, Math.min(6, deliveries - 1)));
+}
+
 const HEARTBEAT_PREFIX = SUBJECTS.allHeartbeats.slice(0, -1);
 
-/** Creates the stream when missing (or checks it exists), and the durable consumer. */
+/** Creates the stream when missing (or checks it exists), and the durable consumer; an existing one gets this brain's message-size and delivery limits. */
 export async function ensureStream(nc: NatsConnection, config: BrainConfig): Promise<void> {
   const jsm = await jetstreamManager(nc);
+  let stream: StreamInfo | undefined;
   try {
-    await jsm.streams.info(STREAMS.summaries);
+    stream = await jsm.streams.info(STREAMS.summaries);
   } catch (error) {
     if (!(error instanceof JetStreamApiError) || !config.stream.create) throw error;
     await jsm.streams.add({
@@ -41,13 +47,17 @@ export async function ensureStream(nc: NatsConnection, config: BrainConfig): Pro
       storage: config.stream.storage === 'memory' ? StorageType.Memory : StorageType.File,
       max_age: nanos(config.stream.maxAgeSeconds * 1000),
       max_bytes: config.stream.maxBytes,
+      max_msg_size: config.stream.maxMessageBytes,
       duplicate_window: nanos(config.stream.duplicateWindowSeconds * 1000),
       num_replicas: config.stream.replicas,
       discard: DiscardPolicy.Old,
     });
   }
+  // A stream made before the message-size limit existed (or with another one) gets this brain's, when the brain manages it.
+  if (stream && config.stream.create && stream.config.max_msg_size !== config.stream.maxMessageBytes) await jsm.streams.update(STREAMS.summaries, { ...stream.config, max_msg_size: config.stream.maxMessageBytes });
+  let consumer: ConsumerInfo | undefined;
   try {
-    await jsm.consumers.info(STREAMS.summaries, CONSUMERS.brain);
+    consumer = await jsm.consumers.info(STREAMS.summaries, CONSUMERS.brain);
   } catch (error) {
     if (!(error instanceof JetStreamApiError)) throw error;
     await jsm.consumers.add(STREAMS.summaries, {
@@ -56,8 +66,11 @@ export async function ensureStream(nc: NatsConnection, config: BrainConfig): Pro
       deliver_policy: DeliverPolicy.All,
       ack_wait: nanos(config.consumer.ackWaitSeconds * 1000),
       max_ack_pending: Math.max(1000, config.consumer.fetchBatch * 8),
+      max_deliver: config.consumer.maxDeliver,
     });
   }
+  // A consumer made before the delivery limit existed would redeliver a poison message for ever: it gets this brain's.
+  if (consumer && consumer.config.max_deliver !== config.consumer.maxDeliver) await jsm.consumers.update(STREAMS.summaries, CONSUMERS.brain, { max_deliver: config.consumer.maxDeliver });
 }
 
 export interface BrainStats {
@@ -65,6 +78,8 @@ export interface BrainStats {
   blocklist: BlocklistWriter['counters'];
   messages: number;
   failures: number;
+  /** Messages that failed at their last delivery (consumer.maxDeliver): terminated, never redelivered. */
+  deadLettered: number;
 }
 
 export interface BrainServiceOptions {
@@ -88,6 +103,7 @@ export class BrainService {
   private sweeping: Promise<unknown> | undefined;
   private messages = 0;
   private failures = 0;
+  private deadLettered = 0;
   private api: FastifyInstance | undefined;
   private readonly tracer: Tracer;
   private readonly decisions = new DecisionTally();
@@ -103,7 +119,7 @@ export class BrainService {
   }
 
   stats(): BrainStats {
-    return { ingest: { ...this.processor!.counters }, blocklist: { ...this.writer!.counters }, messages: this.messages, failures: this.failures };
+    return { ingest: { ...this.processor!.counters }, blocklist: { ...this.writer!.counters }, messages: this.messages, failures: this.failures, deadLettered: this.deadLettered };
   }
 
   /** Active decisions this replica knows. */
@@ -120,7 +136,7 @@ export class BrainService {
     await this.redis.connect();
     this.writer = new BlocklistWriter(this.redis, { changesMaxLen: config.blocklist.changesMaxLen, minExtendMs: config.blocklist.minExtendSeconds * 1000, evidenceMaxItems: config.correlation.evidenceMaxItems, log, tracer: this.tracer, onWritten: (decision) => this.decisions.observe(decision) });
     const incidents = new IncidentStore(this.redis, { quietMs: config.incidents.quietSeconds * 1000, retentionMs: config.incidents.retentionDays * 86_400_000, maxSamples: config.incidents.samples, listItems: config.incidents.listItems });
-    this.processor = new BatchProcessor(this.redis, this.writer, { rules: config, allowlist: new Allowlist(config.allowlist), dedupMs: config.ingest.dedupSeconds * 1000, incidents: { store: incidents, maxSamples: config.incidents.samples }, simulatedSites: new Set(config.simulation.sites), log });
+    this.processor = new BatchProcessor(this.redis, this.writer, { rules: config, allowlist: new Allowlist(config.allowlist), dedupMs: config.ingest.dedupSeconds * 1000, maxNewDecisionsPerSensorPerMinute: config.ingest.maxNewDecisionsPerSensorPerMinute, sensorRetentionMs: config.ingest.sensorRetentionSeconds * 1000, incidents: { store: incidents, maxSamples: config.incidents.samples }, simulatedSites: new Set(config.simulation.sites), log });
     await this.writer.sweep();
     this.nc = await connect(natsOptions(config.nats));
     if (telemetry) {
@@ -154,6 +170,7 @@ export class BrainService {
     this.timeBatch = registerBrainMetrics(telemetry.meter, {
       ingest: () => this.processor?.counters,
       failures: () => this.failures,
+      deadLettered: () => this.deadLettered,
       decisions: this.decisions,
       active: () => this.writer?.known() ?? [],
       shared: () => readSharedState(redis, SHARED_STATE_TIMEOUT_MS),
@@ -168,13 +185,22 @@ export class BrainService {
   private async handle(msg: JsMsg): Promise<void> {
     this.messages += 1;
     try {
-      if (msg.subject.startsWith(HEARTBEAT_PREFIX)) await this.processor!.heartbeat(msg.data);
+      if (msg.subject.startsWith(HEARTBEAT_PREFIX)) await this.processor!.heartbeat(msg.data, msg.subject);
       else await this.ingest(msg);
       msg.ack();
     } catch (error) {
+      const err = error instanceof Error ? error.message : String(error);
+      const deliveries = msg.info.deliveryCount;
+      if (deliveries >= this.config.consumer.maxDeliver) {
+        // A poison message: never redelivered (the server would stop at max_deliver anyway, silently).
+        this.deadLettered += 1;
+        this.log.error({ err, subject: msg.subject, seq: msg.seq, deliveries, deadLettered: this.deadLettered }, 'processing failed at the last delivery: dead-lettered (terminated, not redelivered)');
+        msg.term(`failed ${deliveries} times: ${err}`.slice(0, 200));
+        return;
+      }
       this.failures += 1;
-      this.log.warn({ err: error instanceof Error ? error.message : String(error), subject: msg.subject, seq: msg.seq }, 'processing failed: message will be redelivered');
-      msg.nak(1000);
+      this.log.warn({ err, subject: msg.subject, seq: msg.seq, deliveries }, 'processing failed: message will be redelivered');
+      msg.nak(redeliveryDelayMs(deliveries));
     }
   }
 
@@ -183,7 +209,7 @@ export class BrainService {
     const started = performance.now();
     let outcome: BatchOutcome = 'failed';
     try {
-      outcome = await ingestSpan(this.tracer, msg, () => this.processor!.summary(msg.data));
+      outcome = await ingestSpan(this.tracer, msg, () => this.processor!.summary(msg.data, msg.subject));
     } finally {
       this.timeBatch?.((performance.now() - started) / 1000, outcome);
     }

@@ -50,7 +50,8 @@ const MAX_ENDPOINT_HOSTS = 100_000;
 const WINDOWS_PER_CALL = 250;
 
 interface StateCommands {
-  p2pwallIngestBatch(numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  /** The keys as one array (ioredis flattens it): a batch's keys are never spread as arguments on the stack. */
+  p2pwallIngestBatch(numKeys: number, keys: string[], payload: string): Promise<unknown>;
   p2pwallReadWindows(numKeys: number, ...args: (string | number)[]): Promise<unknown>;
 }
 
@@ -105,7 +106,7 @@ export async function mergeBatch(redis: Redis, merge: BatchMerge, mirrors?: Wind
   const endpointCount = merge.endpoints.length;
   let reply: unknown;
   try {
-    reply = await commands(redis).p2pwallIngestBatch(keys.length, ...keys, JSON.stringify(payload));
+    reply = await commands(redis).p2pwallIngestBatch(keys.length, keys, JSON.stringify(payload));
   } catch (error) {
     // the merge may or may not have run: copies that assumed it are no longer known to be exact
     for (const key of hostKeys) mirrors?.forget(key);

@@ -17,6 +17,8 @@ export interface BrainMetricSources {
   ingest: () => IngestCounters | undefined;
   /** Messages whose processing failed (nak'ed for redelivery). */
   failures: () => number;
+  /** Messages dead-lettered at their last delivery (optional: absent, not reported). */
+  deadLettered?: () => number;
   decisions: DecisionTally;
   /** Active decisions this replica knows (written here or read by the last sweep). */
   active: () => Iterable<BrainDecision>;
@@ -36,14 +38,17 @@ export function registerBrainMetrics(meter: Meter, sources: BrainMetricSources):
   const counter = (name: string, description: string) => meter.createObservableCounter(name, { description, ...INT });
   const gauge = (name: string, description: string, valueType = ValueType.INT) => meter.createObservableGauge(name, { description, valueType });
 
-  const messages = counter('p2pwall_brain_messages', 'JetStream messages handled, by outcome: processed, duplicate (batch already counted), malformed, heartbeat, failed (redelivered)');
+  const messages = counter('p2pwall_brain_messages', 'JetStream messages handled, by outcome: processed, duplicate (batch already counted), malformed, impersonation (payload names another sensor than the subject), heartbeat, failed (redelivered), dead-lettered (failed at the last delivery: terminated)');
   const flows = counter('p2pwall_brain_flows_ingested', 'flow summaries of processed batches');
   const decisions = counter('p2pwall_brain_decisions', 'decisions this replica wrote to the shared blocklist, by origin, scope and action');
+  const refused = counter('p2pwall_brain_decisions_refused', 'decisions never written whatever a sensor says, by reason: reserved or inside address, single-witness (address-wide block seen by one host at one site), over-budget (beyond a sensor\'s new decisions per minute)');
+  const outOfRange = counter('p2pwall_brain_values_out_of_range', 'times from sensors out of the sane window (more than a day ahead of the brain, or before 2000: replaced by the brain clock) and flow counters over 2^40 (bounded)');
+  const invalidStrings = counter('p2pwall_brain_invalid_strings', 'protocol, app, rule and via strings from sensors that were no protocol names or protocol rule ids (control characters, too long, a brain or operator namespace): dropped');
   const entries = gauge('p2pwall_brain_blocklist_entries', 'active entries of the shared blocklist as this replica knows them, by scope and action');
   const version = gauge('p2pwall_brain_blocklist_version', 'the shared blocklist version in Redis');
   const lag = gauge('p2pwall_brain_sensor_blocklist_lag', 'the shared blocklist version minus the version each sensor last reported applying (heartbeats)');
   const age = gauge('p2pwall_brain_sensor_heartbeat_age_seconds', 'seconds since each sensor\'s last heartbeat was sent', ValueType.DOUBLE);
-  const observables: Observable[] = [messages, flows, decisions, entries, version, lag, age];
+  const observables: Observable[] = [messages, flows, decisions, refused, outOfRange, invalidStrings, entries, version, lag, age];
 
   meter.addBatchObservableCallback(async (result: BatchObservableResult) => {
     const ingest = sources.ingest();
@@ -51,9 +56,17 @@ export function registerBrainMetrics(meter: Meter, sources: BrainMetricSources):
       result.observe(messages, ingest.batches, { outcome: 'processed' });
       result.observe(messages, ingest.duplicates, { outcome: 'duplicate' });
       result.observe(messages, ingest.malformed, { outcome: 'malformed' });
+      result.observe(messages, ingest.impersonations, { outcome: 'impersonation' });
       result.observe(messages, ingest.heartbeats, { outcome: 'heartbeat' });
       result.observe(messages, sources.failures(), { outcome: 'failed' });
+      if (sources.deadLettered) result.observe(messages, sources.deadLettered(), { outcome: 'dead-lettered' });
       result.observe(flows, ingest.flows);
+      result.observe(refused, ingest.refusedReserved, { reason: 'reserved' });
+      result.observe(refused, ingest.refusedInside, { reason: 'inside' });
+      result.observe(refused, ingest.refusedSingleWitness, { reason: 'single-witness' });
+      result.observe(refused, ingest.overBudget, { reason: 'over-budget' });
+      result.observe(outOfRange, ingest.outOfRange);
+      result.observe(invalidStrings, ingest.invalidStrings);
     }
     for (const { labels, count } of sources.decisions.entries()) result.observe(decisions, count, { ...labels });
     for (const { labels, count } of blocklistEntries(sources.active())) result.observe(entries, count, { ...labels });

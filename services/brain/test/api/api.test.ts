@@ -431,6 +431,26 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
     expect(old!.ageSeconds).toBeGreaterThanOrEqual(120);
   });
 
+  it('pages sensors by name: limit and cursor; a cursor of another list is refused', async () => {
+    const beat = (gateway: string) => p2pwall.v1.Heartbeat.encode({ sensor: { site: 'paged', gateway, queue: 0, instance: 'i' }, version: '0.1.0', sentMs: Date.now() }).finish();
+    for (const gateway of ['gw3', 'gw1', 'gw2']) await redis.hset(REDIS_KEYS.sensors, `paged/${gateway}/0`, Buffer.from(beat(gateway)));
+    const names: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const answer: { body: { items: SensorView[]; nextCursor: string | null; blocklistVersion: number } } = await get('/v1/sensors?limit=2' + (cursor ? `&cursor=${cursor}` : ''), READ);
+      expect(answer.body.items.length).toBeLessThanOrEqual(2);
+      expect(typeof answer.body.blocklistVersion).toBe('number');
+      names.push(...answer.body.items.map((s) => s.name));
+      cursor = answer.body.nextCursor;
+      pages += 1;
+    } while (cursor !== null && pages < 100);
+    expect(names.filter((n) => n.startsWith('paged/'))).toEqual(['paged/gw1/0', 'paged/gw2/0', 'paged/gw3/0']);
+    expect(names).toEqual([...names].sort());
+    expect(new Set(names).size).toBe(names.length);
+    expect((await get<ErrorView>(`/v1/sensors?cursor=${Buffer.from(JSON.stringify(['2026', 'x'])).toString('base64url')}`, READ)).status).toBe(400);
+  });
+
   it('incidents: filters, cursor pagination, one incident with samples; hosts and peers show them', async () => {
     const config = brainConfig();
     const store = new IncidentStore(redis, { quietMs: config.incidents.quietSeconds * 1000, retentionMs: 86_400_000, maxSamples: 3, listItems: 5 });

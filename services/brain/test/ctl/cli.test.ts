@@ -282,6 +282,23 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
     expect(table.stdout).toMatch(/shared blocklist version: \d+\n$/);
   });
 
+  it('control characters from a sensor never reach the terminal: escaped in tables and in --json', async () => {
+    const hostile = '0.1.0\u001b[2J\u001b]0;owned\u0007\u009b31m\u202eevil\r\nsite-x/gw0/0  forged row';
+    const beat = p2pwall.v1.Heartbeat.encode({ sensor: { site: 'site-esc', gateway: 'gw1', queue: 0, instance: 'cli-test' }, version: hostile, sentMs: Date.now() }).finish();
+    // the brain no longer stores such a heartbeat (ingest/heartbeats.ts); one stored before, or by an older brain, is still shown
+    await redis.hset(REDIS_KEYS.sensors, 'site-esc/gw1/0', Buffer.from(beat));
+    const unsafe = (text: string) => [...text].filter((c) => c !== '\n' && (c < ' ' || (c >= '\u007f' && c <= '\u009f') || (c >= '\u202a' && c <= '\u202e')));
+    const table = await asReader(['sensors']);
+    expect(table.code).toBe(0);
+    expect(unsafe(table.stdout)).toEqual([]);
+    expect(table.stdout).toContain('0.1.0\\x1b[2J\\x1b]0;owned\\x07\\x9b31m\\u202eevil\\x0d\\x0asite-x/gw0/0  forged row');
+    expect(table.stdout).not.toMatch(/^site-x\/gw0\/0/m);
+    const asJson = await asReader(['sensors', '--json']);
+    expect(unsafe(asJson.stdout)).toEqual([]);
+    const parsed = JSON.parse(asJson.stdout) as { items: SensorView[] };
+    expect(parsed.items.find((s) => s.name === 'site-esc/gw1/0')?.version).toBe(hostile);
+  });
+
   it('hosts show and peers show: what holds for a host, why a peer is blocked and who reached it', async () => {
     // A FastTrack client at site-p, found by signature: the brain locks it and blocks its peer.
     await jetstream(nc).publish(SUBJECTS.summaries('site-p', 'gw1'), encodeBatch({ site: 'site-p', instance: 'cli', sequence: 1, created: Date.now(), clients: [{ host: '192.168.3.5', ts: Date.now() }], peers: [{ ip: '198.51.100.50', port: 1214, from: '192.168.3.5', ts: Date.now() }] }), { msgID: 'cli:1' });

@@ -1,3 +1,4 @@
+import { isReservedAddress } from '@p2pwall/common';
 import type { CidrSet } from '../decode/cidr.js';
 import { formatAddressKey } from '../decode/address.js';
 import type { NamedPeer } from '../detect/module.js';
@@ -23,23 +24,8 @@ export const PeerRefusal = {
 } as const;
 export type PeerRefusal = (typeof PeerRefusal)[keyof typeof PeerRefusal];
 
-/**
- * Addresses that are never a peer: IPv4 0/8, 127/8, 169.254/16, 224/4 and 240/4 (with
- * 255.255.255.255); IPv6 ::, ::1, IPv4-mapped and -compatible (::/96, ::ffff:0:0/96: a payload
- * naming one hides an IPv4 address), fe80::/10 and ff00::/8. Documentation and benchmark ranges
- * are left alone: the lab's internet lives there.
- */
-export function isReservedAddress(buf: Uint8Array, offset: number, length: number): boolean {
-  if (length === 4) {
-    const a = buf[offset]!;
-    return a === 0 || a === 127 || a >= 224 || (a === 169 && buf[offset + 1] === 254);
-  }
-  const first = buf[offset]!;
-  if (first === 0xff || (first === 0xfe && (buf[offset + 1]! & 0xc0) === 0x80)) return true;
-  for (let i = 0; i < 10; i++) if (buf[offset + i] !== 0) return false;
-  const mapped = buf[offset + 10] === 0xff && buf[offset + 11] === 0xff;
-  return mapped || (buf[offset + 10] === 0 && buf[offset + 11] === 0);
-}
+/** One definition for the sensor and the brain (@p2pwall/common). */
+export { isReservedAddress };
 
 /** The address checks, without the port rule and the allow entries (see PeerGuard). */
 export function addressRefusal(buf: Uint8Array, offset: number, length: number, inside: CidrSet, protect: CidrSet): PeerRefusal | null {
