@@ -1,8 +1,8 @@
 import { REDIS_KEYS } from '@p2pwall/common';
-import { startRedis, type RedisServer } from '@p2pwall/lab';
+import type { RedisServer } from '@p2pwall/lab';
 import { p2pwall } from '@p2pwall/proto';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { BlocklistWriter } from '../src/blocklist/writer.js';
 import { Allowlist } from '../src/decide/allowlist.js';
 import { decodeDecision, type BrainDecision } from '../src/decide/decision.js';
@@ -10,20 +10,16 @@ import { signatureDecisions } from '../src/decide/make.js';
 import { observeBatch } from '../src/correlate/observe.js';
 import { BatchProcessor } from '../src/ingest/processor.js';
 import { IncidentStore } from '../src/incidents/store.js';
-import { batch, encodeBatch, flow, ip, rules, sent, summariesSubject } from './support.js';
+import { batch, encodeBatch, flow, ip, rules, sent, summariesSubject, useRedisServer } from './support.js';
 
 let server: RedisServer;
 let redis: Redis;
 let clock = 1_000_000;
 const now = () => clock;
 
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: null });
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.cleanup();
+useRedisServer((client, started) => {
+  redis = client;
+  server = started;
 });
 beforeEach(async () => {
   await redis.flushall();

@@ -1,12 +1,11 @@
-import { startRedis, type RedisServer } from '@p2pwall/lab';
 import { p2pwall } from '@p2pwall/proto';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { listedBefore, NewestFirst, type ListingKey } from '../src/blocklist/newest-first.js';
 import { BlocklistWriter } from '../src/blocklist/writer.js';
 import type { BrainDecision } from '../src/decide/decision.js';
 import { pageListing } from '../src/api/page.js';
-import { ip } from './support.js';
+import { ip, useRedisServer } from './support.js';
 
 /** The blocklist listing: memory kept in the API's order, paged without sorting or decoding the whole blocklist. */
 
@@ -62,17 +61,11 @@ describe('NewestFirst', () => {
   });
 });
 
-let server: RedisServer;
 let redis: Redis;
 let clock = 1_000_000;
 const now = () => clock;
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: null });
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.cleanup();
+useRedisServer((client) => {
+  redis = client;
 });
 beforeEach(async () => {
   await redis.flushall();

@@ -1,27 +1,23 @@
 import { CONSUMERS, createLogger, REDIS_KEYS, STREAMS, SUBJECTS } from '@p2pwall/common';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { startNats, startRedis, type RedisServer } from '@p2pwall/lab';
+import { startNats, type RedisServer } from '@p2pwall/lab';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { BlocklistWriter } from '../src/blocklist/writer.js';
 import { loadBrainConfig } from '../src/config.js';
 import { Allowlist } from '../src/decide/allowlist.js';
 import { BatchProcessor } from '../src/ingest/processor.js';
 import { BrainService, ensureStream } from '../src/ingest/serve.js';
-import { encodeBatch, flow, rules, sent } from './support.js';
+import { encodeBatch, flow, rules, sent, useRedisServer } from './support.js';
 
 /** Issue 12: a batch the brain cannot process is not redelivered forever, and a huge one does not overflow the stack. */
 
 let server: RedisServer;
 let redis: Redis;
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: null });
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.cleanup();
+useRedisServer((client, started) => {
+  redis = client;
+  server = started;
 });
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

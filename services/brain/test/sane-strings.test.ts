@@ -1,25 +1,18 @@
 import { REDIS_KEYS } from '@p2pwall/common';
-import { startRedis, type RedisServer } from '@p2pwall/lab';
 import { p2pwall } from '@p2pwall/proto';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BlocklistWriter } from '../src/blocklist/writer.js';
 import { Allowlist } from '../src/decide/allowlist.js';
 import { decodeDecision } from '../src/decide/decision.js';
 import { BatchProcessor } from '../src/ingest/processor.js';
-import { batch, flow, rules, summariesSubject } from './support.js';
+import { batch, flow, rules, summariesSubject, useRedisServer } from './support.js';
 
 /** Issue 12: strings from sensors are names and rule ids, bounded, before they reach decisions and Redis. */
 
-let server: RedisServer;
 let redis: Redis;
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: null });
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.cleanup();
+useRedisServer((client) => {
+  redis = client;
 });
 
 /** Any C0 or C1 control character, or DEL. */

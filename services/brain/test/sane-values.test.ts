@@ -1,28 +1,21 @@
 import { REDIS_KEYS } from '@p2pwall/common';
-import { startRedis, type RedisServer } from '@p2pwall/lab';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { BlocklistWriter } from '../src/blocklist/writer.js';
 import { MAX_FLOW_COUNTER } from '../src/correlate/sane-values.js';
 import { Allowlist } from '../src/decide/allowlist.js';
 import { decodeDecision } from '../src/decide/decision.js';
 import { IncidentStore } from '../src/incidents/store.js';
 import { BatchProcessor } from '../src/ingest/processor.js';
-import { flow, rules, sent } from './support.js';
+import { flow, rules, sent, useRedisServer } from './support.js';
 
 /** Issue 12: times and counters from a sensor are bounded before they reach decisions, incidents and the API. */
 
-let server: RedisServer;
 let redis: Redis;
 const clock = Date.UTC(2026, 11, 7);
 const now = () => clock;
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: null });
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.cleanup();
+useRedisServer((client) => {
+  redis = client;
 });
 beforeEach(async () => {
   await redis.flushall();

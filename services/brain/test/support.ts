@@ -1,6 +1,10 @@
+import { startRedis, type RedisServer } from '@p2pwall/lab';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import { p2pwall } from '@p2pwall/proto';
 import { parseIp } from '../src/correlate/address.js';
 import { DEFAULT_RULES, type RulesConfig } from '../src/correlate/config.js';
+import { loadBrainConfig, type BrainConfig } from '../src/config.js';
 
 export const ip = (text: string): Uint8Array => {
   const bytes = parseIp(text);
@@ -82,4 +86,33 @@ export function summariesSubject(site = 'site-a', gateway = 'gw1'): string {
 /** A batch as its own sensor sends it: the encoded batch and the subject of the site and gateway it names. */
 export function sent(spec: BatchSpec): [Uint8Array, string] {
   return [encodeBatch(spec), summariesSubject(spec.site, spec.gateway)];
+}
+
+/**
+ * A redis-server of the test file's own, for all of its tests: `connected` gets the client and the
+ * server once it runs; it is disconnected and stopped after the file's tests, even when they fail.
+ */
+export function useRedisServer(connected: (redis: Redis, server: RedisServer) => void): void {
+  let server: RedisServer | undefined;
+  let redis: Redis | undefined;
+  beforeAll(async () => {
+    server = await startRedis();
+    redis = new Redis(server.url, { maxRetriesPerRequest: null });
+    connected(redis, server);
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.cleanup();
+  });
+}
+
+/** A brain's config for tests of its API: these servers, an in-memory stream, the API on a free port of 127.0.0.1 with these tokens. */
+export function apiTestConfig(servers: { nats: string; redis: string }, tokens: { read: string[]; admin: string[] }): BrainConfig {
+  const config = loadBrainConfig(undefined, {});
+  config.nats.servers = [servers.nats];
+  config.redis.url = servers.redis;
+  config.stream.storage = 'memory';
+  config.api.listen = { host: '127.0.0.1', port: 0 };
+  config.api.tokens = tokens;
+  return config;
 }

@@ -15,12 +15,12 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsUplinkConfig } from '../../sensor/src/config.js';
 import { Publisher } from '../../sensor/src/uplink/publisher.js';
-import { loadBrainConfig, type BrainConfig } from '../src/config.js';
+import type { BrainConfig } from '../src/config.js';
 import { BrainService } from '../src/ingest/serve.js';
 import { blocklistEntries, DecisionTally } from '../src/telemetry/decision-tally.js';
 import { redisHealth } from '../src/telemetry/readiness.js';
 import { sensorLags } from '../src/telemetry/shared-state.js';
-import { batch, flow } from './support.js';
+import { batch, flow, apiTestConfig } from './support.js';
 
 const log = createLogger({ name: 'brain-telemetry-test', level: 'silent' });
 const READ = 'read-token-telemetry';
@@ -41,13 +41,8 @@ let brain: BrainService;
 let publisher: Publisher;
 
 function brainConfig(): BrainConfig {
-  const c = loadBrainConfig(undefined, {});
-  c.nats.servers = [nats.url];
-  c.redis.url = redisServer.url;
-  c.stream.storage = 'memory';
+  const c = apiTestConfig({ nats: nats.url, redis: redisServer.url }, { read: [READ], admin: [ADMIN] });
   c.blocklist.sweepSeconds = 1;
-  c.api.listen = { host: '127.0.0.1', port: 0 };
-  c.api.tokens = { read: [READ], admin: [ADMIN] };
   c.telemetry.listen = { host: '127.0.0.1', port: 0 };
   return c;
 }

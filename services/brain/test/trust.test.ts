@@ -1,29 +1,22 @@
 import { createLogger, REDIS_KEYS } from '@p2pwall/common';
-import { startRedis, type RedisServer } from '@p2pwall/lab';
 import { p2pwall } from '@p2pwall/proto';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { BlocklistWriter } from '../src/blocklist/writer.js';
 import { Allowlist } from '../src/decide/allowlist.js';
 import { BatchProcessor } from '../src/ingest/processor.js';
-import { encodeBatch, rules, sent, summariesSubject, type BatchSpec } from './support.js';
+import { encodeBatch, rules, sent, summariesSubject, type BatchSpec, useRedisServer } from './support.js';
 
 /** Issue 12: a sensor speaks only for its own site and gateway — the subject, not the payload, says who it is. */
 
-let server: RedisServer;
 let redis: Redis;
 let clock = 1_000_000;
 const now = () => clock;
 let logLines: { msg: string; subject?: string }[] = [];
 const log = createLogger({ name: 'trust-test', level: 'warn', destination: { write: (line: string) => void logLines.push(JSON.parse(line) as { msg: string }) } });
 
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: null });
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.cleanup();
+useRedisServer((client) => {
+  redis = client;
 });
 beforeEach(async () => {
   await redis.flushall();

@@ -7,12 +7,12 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AllowView, DecisionView, ErrorView, HostView, IncidentView, Page, PeerView, SensorView } from '../../src/api/views.js';
 import { BlocklistWriter } from '../../src/blocklist/writer.js';
-import { loadBrainConfig, type BrainConfig } from '../../src/config.js';
+import type { BrainConfig } from '../../src/config.js';
 import type { BrainDecision } from '../../src/decide/decision.js';
 import { incidentUpdates, type IncidentFlow } from '../../src/incidents/evidence.js';
 import { IncidentStore } from '../../src/incidents/store.js';
 import { BrainService } from '../../src/ingest/serve.js';
-import { encodeBatch, ip } from '../support.js';
+import { encodeBatch, ip, apiTestConfig } from '../support.js';
 
 /**
  * The HTTP API of a real brain (BrainService with real nats-server and redis-server), over real
@@ -35,12 +35,7 @@ let base: string;
 let replica: BlocklistWriter;
 
 function brainConfig(): BrainConfig {
-  const c = loadBrainConfig(undefined, {});
-  c.nats.servers = [nats.url];
-  c.redis.url = redisServer.url;
-  c.stream.storage = 'memory';
-  c.api.listen = { host: '127.0.0.1', port: 0 };
-  c.api.tokens = { read: [READ], admin: [ADMIN] };
+  const c = apiTestConfig({ nats: nats.url, redis: redisServer.url }, { read: [READ], admin: [ADMIN] });
   // these tests are about what the routes answer, many in a row: the limits have tests of their own (load.test.ts)
   c.api.limits = { ...c.api.limits, perTokenPerSecond: 100_000, perTokenBurst: 100_000 };
   return c;

@@ -7,10 +7,10 @@ import { startNats, startRedis, type NatsServer, type RedisServer } from '@p2pwa
 import { p2pwall } from '@p2pwall/proto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBrainConfig, type BrainConfig } from '../../src/config.js';
+import type { BrainConfig } from '../../src/config.js';
 import { encodeDecision } from '../../src/decide/decision.js';
 import { BrainService } from '../../src/ingest/serve.js';
-import { encodeBatch, ip } from '../support.js';
+import { encodeBatch, ip, apiTestConfig } from '../support.js';
 
 /**
  * A real brain (BrainService, real nats-server and redis-server) with 20,000 decisions, hit by
@@ -33,12 +33,7 @@ let brain: BrainService;
 let base: string;
 
 function brainConfig(): BrainConfig {
-  const c = loadBrainConfig(undefined, {});
-  c.nats.servers = [nats.url];
-  c.redis.url = redisServer.url;
-  c.stream.storage = 'memory';
-  c.api.listen = { host: '127.0.0.1', port: 0 };
-  c.api.tokens = { read: [READ], admin: [ADMIN] };
+  const c = apiTestConfig({ nats: nats.url, redis: redisServer.url }, { read: [READ], admin: [ADMIN] });
   c.api.limits = { maxConcurrent: 8, perTokenPerSecond: 20, perTokenBurst: 100, requestTimeoutSeconds: 5 };
   return c;
 }

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { createLogger } from '@p2pwall/common';
 import { makeTestCertificates, startNats, startRedis, type NatsServer, type RedisServer, type TestCertificates } from '@p2pwall/lab';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiTestConfig } from '../support.js';
 import { loadBrainConfig, type BrainConfig } from '../../src/config.js';
 import { BrainService } from '../../src/ingest/serve.js';
 import { resolveToken } from '../../src/ctl/options.js';
@@ -26,12 +27,7 @@ let brain: BrainService;
 let port: number;
 
 function brainConfig(): BrainConfig {
-  const c = loadBrainConfig(undefined, {});
-  c.nats.servers = [nats.url];
-  c.redis.url = redisServer.url;
-  c.stream.storage = 'memory';
-  c.api.listen = { host: '127.0.0.1', port: 0 };
-  c.api.tokens = { read: [READ], admin: [] };
+  const c = apiTestConfig({ nats: nats.url, redis: redisServer.url }, { read: [READ], admin: [] });
   c.api.tls = { cert: certs.serverCert, key: certs.serverKey };
   return c;
 }

@@ -1,6 +1,7 @@
-import { startRedis, type RedisServer } from '@p2pwall/lab';
+import type { RedisServer } from '@p2pwall/lab';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useRedisServer } from '../support.js';
 import { incidentUpdates, type BatchEvidence, type IncidentFlow } from '../../src/incidents/evidence.js';
 import { IncidentStore, InvalidCursorError } from '../../src/incidents/store.js';
 
@@ -10,13 +11,9 @@ let clock = 10_000_000;
 const MINUTE = 60_000;
 const QUIET = 30 * MINUTE;
 
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: null });
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.cleanup();
+useRedisServer((client, started) => {
+  redis = client;
+  server = started;
 });
 beforeEach(async () => {
   await redis.flushall();
