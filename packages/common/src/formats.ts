@@ -19,16 +19,6 @@ export function isTransport(value: unknown): value is Transport {
   return value === 'tcp' || value === 'udp' || value === 'both';
 }
 
-/** Whether a peer learned for `peer` covers a packet of transport `packet` (`tcp` or `udp`). */
-export function transportCovers(peer: Transport, packet: 'tcp' | 'udp'): boolean {
-  return peer === 'both' || peer === packet;
-}
-
-/** The union of two transports (a peer learned over UDP and then over TCP is blocked for both). */
-export function transportUnion(a: Transport, b: Transport): Transport {
-  return a === b ? a : 'both';
-}
-
 /** `tcp` for 6, `udp` for 17, null for any other IP protocol. */
 export function transportOfIpProtocol(protocol: number): 'tcp' | 'udp' | null {
   if (protocol === IPPROTO_TCP) return 'tcp';

@@ -30,9 +30,7 @@ export {
   ruleNamespace,
   siteHostText,
   siteOfSiteHost,
-  transportCovers,
   transportOfIpProtocol,
-  transportUnion,
   type Transport,
 } from './formats.js';
 export {

@@ -11,9 +11,7 @@ import {
   ruleNamespace,
   siteHostText,
   siteOfSiteHost,
-  transportCovers,
   transportOfIpProtocol,
-  transportUnion,
 } from '../src/index.js';
 
 describe('shared text formats', () => {
@@ -32,8 +30,6 @@ describe('shared text formats', () => {
     expect(parseIpProtocolName('ip-256')).toBeUndefined();
     expect(parseIpProtocolName('sctp')).toBeUndefined();
     expect([transportOfIpProtocol(6), transportOfIpProtocol(17), transportOfIpProtocol(1)]).toEqual(['tcp', 'udp', null]);
-    expect([transportCovers('both', 'tcp'), transportCovers('udp', 'tcp'), transportCovers('udp', 'udp')]).toEqual([true, false, true]);
-    expect([transportUnion('tcp', 'tcp'), transportUnion('tcp', 'udp'), transportUnion('both', 'udp')]).toEqual(['tcp', 'both', 'both']);
   });
 
   it('writes and reads site/host names', () => {

@@ -5,11 +5,11 @@ import { startNats, type RedisServer } from '@p2pwall/lab';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BlocklistWriter } from '../src/blocklist/writer.js';
-import { loadBrainConfig } from '../src/config.js';
+import { loadBrainConfig, type BrainConfig } from '../src/config.js';
 import { Allowlist } from '../src/decide/allowlist.js';
 import { BatchProcessor } from '../src/ingest/processor.js';
 import { BrainService, ensureStream } from '../src/ingest/serve.js';
-import { encodeBatch, flow, rules, sent, useRedisServer } from './support.js';
+import { encodeBatch, flow, rules, sent, useRedisServer, apiTestConfig } from './support.js';
 
 /** Issue 12: a batch the brain cannot process is not redelivered forever, and a huge one does not overflow the stack. */
 
@@ -35,6 +35,13 @@ async function until(what: string, probe: () => boolean, timeoutMs = 20_000): Pr
   }
 }
 
+/** A brain on this file's redis-server and the given nats-server, without its API. */
+function ingestOnly(natsUrl: string): BrainConfig {
+  const config = apiTestConfig({ nats: natsUrl, redis: server.url }, { read: [], admin: [] });
+  config.api.enabled = false;
+  return config;
+}
+
 describe('a batch the brain cannot process (real nats-server and redis-server)', () => {
   it('a batch of 165,000 inside hosts is processed without overflowing the stack', async () => {
     const p = new BatchProcessor(redis, new BlocklistWriter(redis, { changesMaxLen: 1000, minExtendMs: 10_000, evidenceMaxItems: 32 }), { rules: rules(), allowlist: new Allowlist({ hosts: [], endpoints: [] }), dedupMs: 60_000 });
@@ -46,11 +53,7 @@ describe('a batch the brain cannot process (real nats-server and redis-server)',
   it('a message that fails at every delivery is dead-lettered at consumer.maxDeliver, logged once, and never comes back', async () => {
     const nats = await startNats();
     cleanups.push(() => nats.cleanup());
-    const config = loadBrainConfig(undefined, {});
-    config.nats.servers = [nats.url];
-    config.redis.url = server.url;
-    config.stream.storage = 'memory';
-    config.api.enabled = false;
+    const config = ingestOnly(nats.url);
     config.consumer.maxDeliver = 3;
     const lines: { msg: string }[] = [];
     const brain = new BrainService(config, createLogger({ name: 'poison-test', level: 'warn', destination: { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) } }));
@@ -79,11 +82,7 @@ describe('a batch the brain cannot process (real nats-server and redis-server)',
   it('the stream refuses a message over stream.maxMessageBytes', async () => {
     const nats = await startNats();
     cleanups.push(() => nats.cleanup());
-    const config = loadBrainConfig(undefined, {});
-    config.nats.servers = [nats.url];
-    config.redis.url = server.url;
-    config.stream.storage = 'memory';
-    config.api.enabled = false;
+    const config = ingestOnly(nats.url);
     config.stream.maxMessageBytes = 64 * 1024;
     const brain = new BrainService(config, createLogger({ name: 'poison-test', level: 'silent' }));
     await brain.start();

@@ -372,8 +372,9 @@ export class Engine {
   private learnNamedPeer(named: NamedPeer, protocol: string, flow: Flow, host: InsideHost, learnedFrom: string, now: number): void {
     const bytes = parseAddress(named.ip);
     if (bytes === null || !(named.port >= 1 && named.port <= 65535)) return;
-    const key = addressKeyFromText(named.ip)!;
-    if (this.admission.admit(bytes, 0, bytes.length as 4 | 16, key, named.port, named, flow, host, now)) {
+    const length = bytes.length as 4 | 16;
+    const key = addressKey(bytes, 0, length);
+    if (this.admission.admit(bytes, 0, length, key, named.port, named, flow, host, now)) {
       if (this.learnPeer(key, named.port, named.transport, protocol, named.via, learnedFrom, now)) this.admission.learned(flow, host);
     }
   }

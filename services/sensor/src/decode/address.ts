@@ -37,17 +37,3 @@ export function addressKeyFromText(text: string): string | null {
   if (!bytes) return null;
   return addressKey(bytes, 0, bytes.length === 4 ? 4 : 16);
 }
-
-/**
- * Addresses that can never be a peer on the internet: unspecified, loopback, link-local,
- * multicast, broadcast. A header that names one of them names no usable peer.
- */
-export function isUnroutable(bytes: Uint8Array): boolean {
-  if (bytes.length === 4) {
-    const a = bytes[0]!;
-    return a === 0 || a === 127 || a >= 224 || (a === 169 && bytes[1] === 254);
-  }
-  const allZeroUntil = (end: number): boolean => bytes.subarray(0, end).every((b) => b === 0);
-  if (allZeroUntil(15) && (bytes[15] === 0 || bytes[15] === 1)) return true;
-  return bytes[0] === 0xff || (bytes[0] === 0xfe && (bytes[1]! & 0xc0) === 0x80);
-}
