@@ -14,7 +14,7 @@ import { markSimulated } from '../decide/simulation.js';
 import { BlockBudget, DEFAULT_MAX_NEW_DECISIONS_PER_SENSOR_PER_MINUTE } from './block-budget.js';
 import { fanoutDecision, hostDecision, mergeDecision, signatureDecisions, type DecideContext } from '../decide/make.js';
 import { DEFAULT_DEDUP_WINDOW_BATCHES, releaseBatch } from './dedup.js';
-import { DEFAULT_SENSOR_RETENTION_MS, forgetSilentSensors, heartbeatProblem, SENSOR_PRUNE_INTERVAL_MS } from './heartbeats.js';
+import { boundedHeartbeat, DEFAULT_SENSOR_RETENTION_MS, forgetSilentSensors, heartbeatProblem, SENSOR_PRUNE_INTERVAL_MS } from './heartbeats.js';
 import { SecondLook } from './second-look.js';
 import { WindowMirrors } from './window-mirror.js';
 import { incidentUpdates, type BatchEvidence } from '../incidents/evidence.js';
@@ -53,7 +53,7 @@ export interface IngestCounters {
   heartbeats: number;
   flows: number;
   skippedItems: number;
-  /** Times and counters of processed batches out of range (correlate/sane-values.ts): replaced or bounded. */
+  /** Times and counters of processed batches and stored heartbeats out of range (correlate/sane-values.ts, ingest/heartbeats.ts): replaced or bounded. */
   outOfRange: number;
   /** Strings of processed batches that were no protocol names or rule ids (correlate/sane-strings.ts): dropped. */
   invalidStrings: number;
@@ -185,7 +185,10 @@ export class BatchProcessor {
     if (problem) return this.malformed('heartbeat', new Error(problem), subject);
     const now = this.now();
     const name = sensorName(s.site, s.gateway, s.queue ?? 0);
-    await this.redis.multi().hset(REDIS_KEYS.sensors, name, Buffer.from(data)).zadd(REDIS_KEYS.sensorsSeen, now, name).exec();
+    const bounded = boundedHeartbeat(beat, now);
+    this.counters.outOfRange += bounded.outOfRange;
+    const stored = Buffer.from(p2pwall.v1.Heartbeat.encode(bounded.beat).finish());
+    await this.redis.multi().hset(REDIS_KEYS.sensors, name, stored).zadd(REDIS_KEYS.sensorsSeen, now, name).exec();
     this.counters.heartbeats += 1;
     if (now - this.lastSensorPruneMs >= SENSOR_PRUNE_INTERVAL_MS) {
       this.lastSensorPruneMs = now;

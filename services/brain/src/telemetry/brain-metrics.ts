@@ -44,7 +44,7 @@ export function registerBrainMetrics(meter: Meter, sources: BrainMetricSources):
   const flows = counter('p2pwall_brain_flows_ingested', 'flow summaries of processed batches');
   const decisions = counter('p2pwall_brain_decisions', 'decisions this replica wrote to the shared blocklist, by origin, scope and action');
   const refused = counter('p2pwall_brain_decisions_refused', 'decisions never written whatever a sensor says, by reason: reserved or inside address, single-witness (address-wide block seen by one host at one site), over-budget (beyond a sensor\'s new decisions per minute)');
-  const outOfRange = counter('p2pwall_brain_values_out_of_range', 'times from sensors out of the sane window (more than a day ahead of the brain, or before 2000: replaced by the brain clock) and flow counters over 2^40 (bounded)');
+  const outOfRange = counter('p2pwall_brain_values_out_of_range', 'times from sensors out of the sane window (more than a day ahead of the brain, or before 2000: replaced by the brain clock) and flow counters over 2^40 (bounded); heartbeat times, modes and counters out of range (replaced before the heartbeat is stored)');
   const invalidStrings = counter('p2pwall_brain_invalid_strings', 'protocol, app, rule and via strings from sensors that were no protocol names or protocol rule ids (control characters, too long, a brain or operator namespace): dropped');
   const entries = gauge('p2pwall_brain_blocklist_entries', 'active entries of the shared blocklist as this replica knows them, by scope and action');
   const version = gauge('p2pwall_brain_blocklist_version', 'the shared blocklist version in Redis');
