@@ -1,7 +1,13 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { sensorNatsPermissions, STREAMS, SUBJECTS } from '@p2pwall/common';
+import { startNats } from '@p2pwall/lab';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { BRAIN_CONFIG_SCHEMA, loadBrainConfig } from '../../services/brain/src/config.js';
 import { CHART, MULTI_SITE_VALUES, NAMESPACE, RELEASE, find, helm, offlineChart, render, valuesFile, type Manifest, type OfflineChart } from './helm.js';
 import { schemaProblems, unknownFieldProblems } from './kube-schemas.js';
 import { containers, podSpec, type Container } from './pods.js';
@@ -309,5 +315,123 @@ describe('NOTES.txt', () => {
     expect(text).toContain('nodes matching {"node-role.example.org/gateway":"","topology.example.org/site":"lab"}');
     expect(text).toContain('API tokens come from your Secret "p2pwall-api-tokens"');
     expect(text).not.toContain('WARNING');
+  });
+});
+
+describe('the brain API: TLS from a Secret, and api.limits', () => {
+  const tlsValues = { brain: { api: { tls: { enabled: true, existingSecret: 'api-cert', keys: { cert: 'tls.crt', key: 'tls.key', ca: 'ca.crt' } }, limits: { maxConcurrent: 8, perTokenPerSecond: 2.5, perTokenBurst: 5, requestTimeoutSeconds: 30 } } } };
+
+  it('serves HTTPS from the Secret: brain.yaml names the mounted files, the probe and helm test speak HTTPS and trust the CA', async () => {
+    const manifests = await render(chart, [await valuesFile(chart, 'api-tls', tlsValues)]);
+    expect(schemaProblems(manifests)).toEqual([]);
+    const api = configOf(manifests, `${fullname}-brain`, 'brain.yaml')['api'] as Record<string, unknown>;
+    expect(api['tls']).toEqual({ cert: '/etc/p2pwall/tls/api/tls.crt', key: '/etc/p2pwall/tls/api/tls.key' });
+    expect(api['limits']).toEqual(tlsValues.brain.api.limits);
+    const deployment = find(manifests, 'Deployment', `${fullname}-brain`);
+    const [brain] = containers(deployment) as (Container & { readinessProbe: { httpGet: { scheme?: string } }; volumeMounts: { name: string; mountPath: string }[] })[];
+    expect(brain!.readinessProbe.httpGet.scheme).toBe('HTTPS');
+    expect(brain!.volumeMounts).toContainEqual(expect.objectContaining({ name: 'api-tls', mountPath: '/etc/p2pwall/tls/api' }));
+    const volumes = podSpec(deployment)['volumes'] as { name: string; secret?: { secretName: string; items: unknown[] } }[];
+    expect(volumes.find((v) => v.name === 'api-tls')?.secret).toMatchObject({ secretName: 'api-cert', items: [{ key: 'tls.crt', path: 'tls.crt' }, { key: 'tls.key', path: 'tls.key' }] });
+    const testPod = find(manifests, 'Pod', `${fullname}-test`);
+    const env = (containers(testPod)[0] as unknown as { env: { name: string; value: string }[] }).env;
+    expect(env).toEqual([{ name: 'P2PWALL_URL', value: `https://${fullname}-brain.${NAMESPACE}.svc:8080` }, { name: 'NODE_EXTRA_CA_CERTS', value: '/etc/p2pwall/api-ca/ca.crt' }]);
+  });
+
+  it('by default: plain HTTP, and the brain\'s own default limits', () => {
+    const api = configOf(defaults, `${fullname}-brain`, 'brain.yaml')['api'] as Record<string, unknown>;
+    expect(api['tls']).toBeUndefined();
+    expect(api['limits']).toEqual(loadBrainConfig(undefined, {}).api.limits);
+    const [brain] = containers(find(defaults, 'Deployment', `${fullname}-brain`)) as (Container & { readinessProbe: { httpGet: { scheme?: string } } })[];
+    expect(brain!.readinessProbe.httpGet.scheme).toBeUndefined();
+  });
+
+  it('types brain.api.limits in values.schema.json exactly as the brain\'s config schema does', async () => {
+    interface Node { type?: unknown; minimum?: number; maximum?: number; properties?: Record<string, Node> }
+    const chartSchema = JSON.parse(await readFile(join(CHART, 'values.schema.json'), 'utf8')) as Node;
+    const chartLimits = chartSchema.properties!['brain']!.properties!['api']!.properties!['limits']!.properties!;
+    const brainLimits = (BRAIN_CONFIG_SCHEMA as Node).properties!['api']!.properties!['limits']!.properties!;
+    const shape = (nodes: Record<string, Node>) => Object.fromEntries(Object.entries(nodes).map(([key, n]) => [key, { type: n.type, minimum: n.minimum, maximum: n.maximum }]));
+    expect(shape(chartLimits)).toEqual(shape(brainLimits));
+  });
+
+  it.each([
+    ['TLS without the Secret', { brain: { api: { tls: { enabled: true } } } }, /brain\.api\.tls\.existingSecret: name the Secret/],
+    ['a limit out of the brain\'s range', { brain: { api: { limits: { maxConcurrent: 0 } } } }, /maxConcurrent: Must be greater than or equal to 1/],
+  ])('refuses %s', async (_name, values, message) => {
+    await expect(render(chart, [await valuesFile(chart, 'bad-api', values)])).rejects.toThrow(message);
+  });
+});
+
+describe('natsAuthorization: one NATS user per sensor', () => {
+  const HASHES = {
+    brain: '$2b$04$LLFm.I5q6lXoxtowaz670uykxKI4twGAa7.Ius/FBHkLOKENgG7R.', // brain-password
+    hqGw1: '$2b$04$cIMycYUaxdZBeWFrVhT1Oe.dzIG89DsD5no9QQLhwPgLzj6oNhmT2', // hq-gw1-password
+    branch: '$2b$04$wMwJGAaxl1/1SHd4MvgcEuq0Jp5GYJzigilzgOxjBvJd0H7bFORiG', // branch-password
+  };
+  const values = {
+    natsAuthorization: {
+      enabled: true,
+      brain: { user: 'p2pwall-brain', passwordHash: HASHES.brain },
+      sensors: [
+        { site: 'hq', gateway: 'gw1', user: 'sensor-hq-gw1', passwordHash: HASHES.hqGw1 },
+        { site: 'branch', gateway: '*', user: 'sensor-branch', passwordHash: HASHES.branch },
+      ],
+    },
+  };
+  const authConf = async (): Promise<string> => {
+    const secret = find(await render(chart, [await valuesFile(chart, 'nats-auth', values)]), 'Secret', `${fullname}-nats-authorization`);
+    return (secret['stringData'] as Record<string, string>)['auth.conf']!;
+  };
+
+  it('renders each sensor user with the publish permissions of sensorNatsPermissions, and the brain user without limits', async () => {
+    const text = await authConf();
+    expect(text.startsWith('authorization {')).toBe(true);
+    const users = (JSON.parse(text.slice('authorization '.length)) as { users: { user: string; password: string; permissions?: unknown }[] }).users;
+    expect(users).toEqual([
+      { user: 'p2pwall-brain', password: HASHES.brain },
+      { user: 'sensor-hq-gw1', password: HASHES.hqGw1, permissions: sensorNatsPermissions('hq', 'gw1') },
+      // every gateway of the site: the subjects with a wildcard gateway token
+      { user: 'sensor-branch', password: HASHES.branch, permissions: { publish: ['p2pwall.v1.summaries.branch.*', 'p2pwall.v1.heartbeats.branch.*'], subscribe: ['_INBOX.>'] } },
+    ]);
+  });
+
+  it('loads into a real nats-server, where a sensor can publish its own summaries and not another site\'s', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'p2pwall-nats-auth-'));
+    await writeFile(join(dir, 'auth.conf'), await authConf());
+    await writeFile(join(dir, 'nats.conf'), 'include ./auth.conf\n');
+    const nats = await startNats({ args: ['-c', join(dir, 'nats.conf')] });
+    const connections: NatsConnection[] = [];
+    try {
+      const login = async (user: string, pass: string) => {
+        const nc = await connect({ servers: nats.url, user, pass });
+        connections.push(nc);
+        return nc;
+      };
+      const brain = await login('p2pwall-brain', 'brain-password');
+      const jsm = await jetstreamManager(brain);
+      await jsm.streams.add({ name: STREAMS.summaries, subjects: [SUBJECTS.allSummaries, SUBJECTS.allHeartbeats], storage: StorageType.Memory });
+      const hq = jetstream(await login('sensor-hq-gw1', 'hq-gw1-password'));
+      expect((await hq.publish(SUBJECTS.summaries('hq', 'gw1'), new Uint8Array([1]), { timeout: 2000 })).stream).toBe(STREAMS.summaries);
+      await expect(hq.publish(SUBJECTS.summaries('branch', 'gw1'), new Uint8Array([2]), { timeout: 1000 })).rejects.toThrow(/permission|timeout|no responders/i);
+      await expect(hq.publish(SUBJECTS.heartbeats('hq', 'gw2'), new Uint8Array([3]), { timeout: 1000 })).rejects.toThrow(/permission|timeout|no responders/i);
+      const branch = jetstream(await login('sensor-branch', 'branch-password'));
+      expect((await branch.publish(SUBJECTS.heartbeats('branch', 'gw7'), new Uint8Array([4]), { timeout: 2000 })).stream).toBe(STREAMS.summaries);
+      await expect(branch.publish(SUBJECTS.summaries('hq', 'gw1'), new Uint8Array([5]), { timeout: 1000 })).rejects.toThrow(/permission|timeout|no responders/i);
+      await expect(login('sensor-hq-gw1', 'wrong-password')).rejects.toThrow(/authorization/i);
+      expect((await jsm.streams.info(STREAMS.summaries)).state.messages).toBe(2);
+    } finally {
+      for (const nc of connections) await nc.close().catch(() => undefined);
+      await nats.cleanup();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    ['without the brain\'s password hash', { natsAuthorization: { enabled: true } }, /natsAuthorization\.brain\.passwordHash: the bcrypt hash/],
+    ['a plain password instead of a bcrypt hash', { natsAuthorization: { enabled: true, brain: { passwordHash: HASHES.brain }, sensors: [{ site: 'hq', gateway: 'gw1', user: 'u', passwordHash: 'hunter2' }] } }, /passwordHash: Does not match pattern/],
+    ['a gateway that is no subject token', { natsAuthorization: { enabled: true, brain: { passwordHash: HASHES.brain }, sensors: [{ site: 'hq', gateway: 'gw.1', user: 'u', passwordHash: HASHES.hqGw1 }] } }, /gateway: Does not match pattern/],
+  ])('refuses %s', async (_name, bad, message) => {
+    await expect(render(chart, [await valuesFile(chart, 'bad-nats-auth', bad)])).rejects.toThrow(message);
   });
 });

@@ -1,5 +1,6 @@
 export { createLogger, type Logger, type LoggerOptions } from './logging.js';
 export { packageVersion } from './version.js';
+export { LogLimiter } from './log-limit.js';
 export { InvalidValueError, collect, integerInRange, portList } from './cli-values.js';
 export { ConfigError, listenHostProblem, loadConfig, MAX_CONFIG_ALIASES, redactSecrets, redactUrlPasswords, REDACTED, type ConfigSchema, type LoadConfigOptions } from './config.js';
 export { SUBJECTS, STREAMS, CONSUMERS, REDIS_KEYS, NameError, sensorName, senderOfSubject, sensorNatsPermissions, type IncidentIndex, type SubjectSender } from './names.js';

@@ -73,13 +73,14 @@ export const REDIS_KEYS = {
   endpointHosts: (endpoint: string): string => `${REDIS_PREFIX}:corr:endpoint:${endpoint}`,
   /** Correlation state: per inside host, the outside endpoints it reached in the window. */
   hostEndpoints: (site: string, host: string): string => `${REDIS_PREFIX}:corr:host:${site}:${host}`,
-  /** Summary batches already counted: (site, gateway of the subject, sensor instance, sequence), so redelivery counts once. */
-  seenBatches: `${REDIS_PREFIX}:ingest:seen`,
   /**
-   * String, with an expiry: one summary batch already counted. Keyed on the subject's site and
-   * gateway too, so a publisher allowed only its own subjects cannot pre-claim another sensor's batches.
+   * String, with an expiry: which batches of one sensor instance were already counted, so a
+   * redelivery counts once. A header (the highest sequence claimed, the window size) and a ring of
+   * bits, one per sequence of the window below it (ingest/dedup.ts): one key per sensor instance,
+   * not one per batch. Keyed on the subject's site and gateway too, so a publisher allowed only
+   * its own subjects cannot pre-claim another sensor's batches.
    */
-  seenBatch: (site: string, gateway: string, instance: string, sequence: number): string => `${REDIS_PREFIX}:ingest:seen:${site}:${gateway}:${instance}:${sequence}`,
+  seenBatches: (site: string, gateway: string, instance: string): string => `${REDIS_PREFIX}:ingest:batches-seen:${site}:${gateway}:${instance}`,
   /** Hash: sensor id → encoded last Heartbeat. */
   sensors: `${REDIS_PREFIX}:sensors`,
   /** Sorted set: sensor id → when the brain last stored its heartbeat (ms); entries of the sensors hash not heard from for long are removed by it. */

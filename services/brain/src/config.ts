@@ -4,6 +4,8 @@ import { DEFAULT_RULES, type RulesConfig } from './correlate/config.js';
 import type { ApiLimits } from './api/limits.js';
 import { Allowlist } from './decide/allowlist.js';
 import { DEFAULT_MAX_NEW_DECISIONS_PER_SENSOR_PER_MINUTE } from './ingest/block-budget.js';
+import { DEFAULT_DEDUP_WINDOW_BATCHES } from './ingest/dedup.js';
+import { DEFAULT_MAX_INCIDENTS_PER_SITE, DEFAULT_MAX_INCIDENTS_TOTAL } from './incidents/record.js';
 
 /** brain.yaml; services/brain/brain.example.yaml explains every key. */
 export interface BrainConfig extends RulesConfig {
@@ -23,8 +25,8 @@ export interface BrainConfig extends RulesConfig {
     password: string | null;
     tls: { enabled: boolean; ca: string | null; cert: string | null; key: string | null; rejectUnauthorized: boolean };
   };
-  ingest: { dedupSeconds: number; maxNewDecisionsPerSensorPerMinute: number; sensorRetentionSeconds: number };
-  incidents: { quietSeconds: number; retentionDays: number; samples: number; listItems: number };
+  ingest: { dedupSeconds: number; dedupWindowBatches: number; maxNewDecisionsPerSensorPerMinute: number; sensorRetentionSeconds: number };
+  incidents: { quietSeconds: number; retentionDays: number; maxPerSite: number; maxTotal: number; samples: number; listItems: number };
   /** Sites whose decisions are recorded (simulated), never enforced: for rollout. */
   simulation: { sites: string[] };
   blocklist: { changesMaxLen: number; sweepSeconds: number; minExtendSeconds: number };
@@ -114,13 +116,16 @@ export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
   }),
   allowlist: obj({ hosts: strings('inside hosts never locked: CIDR or site/CIDR'), endpoints: strings('outside addresses never blocked: CIDR, ip:port, [v6]:port') }),
   ingest: obj({
-    dedupSeconds: int(60, 30 * DAY, DAY, 'how long a counted batch (site, gateway, instance, sequence) is remembered'),
+    dedupSeconds: int(60, 30 * DAY, DAY, 'how long the batches a sensor instance (site, gateway, instance) had counted are remembered after its last batch'),
+    dedupWindowBatches: int(1024, 16_777_216, DEFAULT_DEDUP_WINDOW_BATCHES, 'batches per sensor instance told apart below its newest (one bit each in Redis); an older redelivery is not counted again'),
     sensorRetentionSeconds: int(60, 365 * DAY, 7 * DAY, 'a sensor not heard from for this long leaves the sensors list (/v1/sensors, metrics)'),
     maxNewDecisionsPerSensorPerMinute: int(1, 1_000_000, DEFAULT_MAX_NEW_DECISIONS_PER_SENSOR_PER_MINUTE, 'new decisions one sensor (site/gateway) may cause per minute; the excess is counted and not written'),
   }),
   incidents: obj({
     quietSeconds: int(10, 30 * DAY, 1800, 'a gap in evidence longer than this closes an incident'),
     retentionDays: int(1, 3650, 90, 'incidents are kept this long after they were last seen'),
+    maxPerSite: int(1, 100_000_000, DEFAULT_MAX_INCIDENTS_PER_SITE, 'incidents kept per site: past it, the one last seen longest ago goes (counted: p2pwall_brain_incidents_evicted)'),
+    maxTotal: int(1, 100_000_000, DEFAULT_MAX_INCIDENTS_TOTAL, 'incidents kept in all: past it, the one last seen longest ago goes (counted: p2pwall_brain_incidents_evicted)'),
     samples: int(0, 1000, 20, 'sample flows kept per incident'),
     listItems: int(1, 1000, 20, 'peers and decisions listed per incident (counts are always whole)'),
   }),

@@ -5,6 +5,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { BlocklistWriter } from '../src/blocklist/writer.js';
 import { Allowlist } from '../src/decide/allowlist.js';
 import { BatchProcessor } from '../src/ingest/processor.js';
+import { sensorView } from '../src/api/convert.js';
 import { encodeBatch, rules, sent, summariesSubject, type BatchSpec, useRedisServer } from './support.js';
 
 /** Issue 12: a sensor speaks only for its own site and gateway — the subject, not the payload, says who it is. */
@@ -137,6 +138,41 @@ describe('the sensors list (real redis-server)', () => {
     expect(await p.heartbeat(beat('site-a', 'gw1', { version: 'v'.repeat(65) }), 'p2pwall.v1.heartbeats.site-a.gw1')).toBe('malformed');
     const queues = Array.from({ length: 2000 }, (_, queue) => ({ queue, queueTotal: 1, queueDropped: 1, userDropped: 1 }));
     expect(await p.heartbeat(beat('site-a', 'gw1', { queues }), 'p2pwall.v1.heartbeats.site-a.gw1')).toBe('malformed');
+    expect(await p.heartbeat(beat('site-a', 'gw1', { queues: queues.slice(0, 65) }), 'p2pwall.v1.heartbeats.site-a.gw1')).toBe('malformed');
+    expect(await p.heartbeat(beat('site-a', 'gw1', { queues: [{ queue: 70_000 }] }), 'p2pwall.v1.heartbeats.site-a.gw1')).toBe('malformed');
+    // the queue names the sensor in the list and in metric labels: 2^32 names per gateway would be unbounded
+    const badQueue = p2pwall.v1.Heartbeat.encode({ sensor: { site: 'site-a', gateway: 'gw1', queue: 4_000_000_000, instance: 'x' }, version: '0.1.0' }).finish();
+    expect(await p.heartbeat(badQueue, 'p2pwall.v1.heartbeats.site-a.gw1')).toBe('malformed');
     expect(await redis.hkeys(REDIS_KEYS.sensors)).toEqual([]);
+  });
+
+  it('times, mode and counters out of range are replaced before the heartbeat is stored: /v1/sensors can always show it', async () => {
+    clock = Date.UTC(2026, 11, 1);
+    const p = processor();
+    const hostile = beat('site-a', 'gw1', { sentMs: 1e300, startedMs: clock + 10 * 86_400_000, mode: 99 as p2pwall.v1.Mode, packets: 2 ** 63, flows: 12, queues: [{ queue: 1, queueTotal: 2 ** 60, queueDropped: 3 }] });
+    expect(await p.heartbeat(hostile, 'p2pwall.v1.heartbeats.site-a.gw1')).toBe('heartbeat');
+    const stored = p2pwall.v1.Heartbeat.decode((await redis.hgetBuffer(REDIS_KEYS.sensors, 'site-a/gw1/0'))!);
+    const view = sensorView(stored, 0, clock, 30);
+    expect(view).toMatchObject({ lastHeartbeat: new Date(clock).toISOString(), started: null, mode: 'unknown', packets: Number.MAX_SAFE_INTEGER, flows: 12, queues: [{ queue: 1, total: Number.MAX_SAFE_INTEGER, queueDropped: 3, userDropped: 0 }] });
+    expect(p.counters.outOfRange).toBe(5);
+    // a sane heartbeat is stored as sent
+    const sane = { sentMs: clock - 1000, startedMs: clock - 60_000, mode: p2pwall.v1.Mode.MODE_ENFORCE, packets: 5 };
+    expect(await p.heartbeat(beat('site-a', 'gw1', sane), 'p2pwall.v1.heartbeats.site-a.gw1')).toBe('heartbeat');
+    expect(p2pwall.v1.Heartbeat.decode((await redis.hgetBuffer(REDIS_KEYS.sensors, 'site-a/gw1/0'))!)).toMatchObject(sane);
+    expect(p.counters.outOfRange).toBe(5);
+  });
+});
+
+describe('log lines under a flood (issue 12 §11)', () => {
+  it('1,000 malformed messages from one sensor write one line a minute, and the next line says how many were left out', async () => {
+    const p = processor();
+    for (let i = 0; i < 1000; i += 1) expect(await p.summary(new Uint8Array([0xff, 0xff, 0xff, i & 0xff]), summariesSubject('site-a', 'gw1'))).toBe('malformed');
+    for (let i = 0; i < 1000; i += 1) expect(await p.heartbeat(new Uint8Array([0xff, 0xff, 0xff, i & 0xff]), 'p2pwall.v1.heartbeats.site-a.gw1')).toBe('malformed');
+    expect(p.counters.malformed).toBe(2000);
+    const malformedLines = () => logLines.filter((l) => l.msg.startsWith('malformed')) as { msg: string; malformed?: number; leftOut?: number }[];
+    expect(malformedLines().map((l) => l.msg)).toEqual(['malformed summary batch: acknowledged and skipped', 'malformed heartbeat: acknowledged and skipped']);
+    clock += 60_000;
+    expect(await p.summary(new Uint8Array([0xff]), summariesSubject('site-a', 'gw1'))).toBe('malformed');
+    expect(malformedLines()[2]).toMatchObject({ malformed: 2001, leftOut: 999 });
   });
 });

@@ -137,6 +137,7 @@ natsCreds: /etc/p2pwall/nats/creds
 natsTlsDir: /etc/p2pwall/tls/nats
 redisTlsDir: /etc/p2pwall/tls/redis
 apiTokensDir: /etc/p2pwall/api-tokens
+apiTlsDir: /etc/p2pwall/tls/api
 {{- end -}}
 
 {{/*
@@ -328,7 +329,11 @@ then the site's config, then the site's structured keys. Input: dict root, site,
 {{- if $conn.redis.tls.enabled -}}
 {{- $_ := set $redis "tls" (mergeOverwrite (dict "enabled" true) (include "p2pwall.tlsFiles" (dict "tls" $conn.redis.tls "dir" $paths.redisTlsDir) | fromYaml)) -}}
 {{- end -}}
-{{- $api := dict "listen" (dict "host" "0.0.0.0" "port" (int $root.Values.brain.api.port)) "tokenFiles" (dict "read" (printf "%s/read" $paths.apiTokensDir) "admin" (printf "%s/admin" $paths.apiTokensDir)) -}}
+{{- $api := dict "listen" (dict "host" "0.0.0.0" "port" (int $root.Values.brain.api.port)) "tokenFiles" (dict "read" (printf "%s/read" $paths.apiTokensDir) "admin" (printf "%s/admin" $paths.apiTokensDir)) "limits" (deepCopy $root.Values.brain.api.limits) -}}
+{{- if $root.Values.brain.api.tls.enabled -}}
+{{- if not $root.Values.brain.api.tls.existingSecret -}}{{- fail "brain.api.tls.existingSecret: name the Secret holding the API's certificate and key (required with brain.api.tls.enabled)" -}}{{- end -}}
+{{- $_ := set $api "tls" (dict "cert" (printf "%s/tls.crt" $paths.apiTlsDir) "key" (printf "%s/tls.key" $paths.apiTlsDir)) -}}
+{{- end -}}
 {{- $telemetry := dict "listen" (dict "host" "0.0.0.0" "port" (int $root.Values.brain.telemetry.port)) "otlp" (dict "endpoint" $root.Values.telemetry.otlpEndpoint) -}}
 {{- $config := dict "nats" $nats "redis" $redis "api" $api "telemetry" $telemetry -}}
 {{- $config = mergeOverwrite $config (deepCopy $root.Values.brain.config) -}}

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
-import { packageVersion, type Logger } from '@p2pwall/common';
+import { LogLimiter, packageVersion, type Logger } from '@p2pwall/common';
 import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { BrainConfig } from '../config.js';
 import { InvalidCursorError } from '../incidents/store.js';
@@ -71,6 +71,9 @@ function v1Plugin(ctx: ApiContext, tokens: TokenSet, limiter: RequestLimiter) {
   };
 }
 
+/** Timed-out and failed requests are logged at most this often per route (every one is counted: p2pwall_brain_api_request_seconds). */
+const PROBLEM_LOG_INTERVAL_MS = 60_000;
+
 /**
  * Builds the API (not listening yet). Throws ApiConfigError when no token is configured or a token
  * file cannot be read.
@@ -78,6 +81,9 @@ function v1Plugin(ctx: ApiContext, tokens: TokenSet, limiter: RequestLimiter) {
 export function buildApi(deps: ApiDeps, config: ApiConfig, log: Logger, hooks: ApiHooks = {}): FastifyInstance {
   const tokens = loadTokens(config);
   const limiter = new RequestLimiter(config.limits);
+  // A storm of slow or failing requests must not write a line each: one a minute per kind and route, with the count left out since.
+  const problemLog = new LogLimiter(PROBLEM_LOG_INTERVAL_MS);
+  const logLine = (kind: string, request: { routeOptions: { url?: string } }): { leftOut: number } | undefined => problemLog.take(`${kind} ${request.routeOptions.url ?? 'unmatched'}`, Date.now());
   const ctx: ApiContext = { deps, config, reader: new BlocklistReader(deps.redis), now: deps.now ?? Date.now };
   const https = config.tls.cert !== null && config.tls.key !== null ? { https: { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } } : {};
   // With `https` fastify's instance is typed for an https.Server; the routes use nothing that differs.
@@ -116,11 +122,13 @@ export function buildApi(deps: ApiDeps, config: ApiConfig, log: Logger, hooks: A
       message = `querystring/cursor: ${error.message}`;
     }
     if ((error as { code?: string }).code === 'FST_ERR_HANDLER_TIMEOUT') {
-      request.log.warn({ url: request.url, timeoutSeconds: config.limits.requestTimeoutSeconds }, 'API request timed out');
+      const line = logLine('timeout', request);
+      if (line) request.log.warn({ url: request.url.slice(0, 300), timeoutSeconds: config.limits.requestTimeoutSeconds, leftOut: line.leftOut }, 'API request timed out');
       return reply.code(503).header('retry-after', '1').send(errorView(503, `not answered within ${config.limits.requestTimeoutSeconds} s (api.limits.requestTimeoutSeconds): try again later`));
     }
     if (status >= 500) {
-      request.log.error({ err: error, url: request.url }, 'API request failed');
+      const line = logLine('failed', request);
+      if (line) request.log.error({ err: error, url: request.url.slice(0, 300), leftOut: line.leftOut }, 'API request failed');
       message = 'internal error (the brain log has the details)';
     }
     return reply.code(status).send(errorView(status, message));

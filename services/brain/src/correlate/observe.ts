@@ -91,13 +91,15 @@ export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): Ba
   const sensor = batch.sensor;
   if (!sensor || !sensor.site || !sensor.gateway || !sensor.instance) throw new MalformedBatchError('batch without a complete sensor id (site, gateway, instance)');
   if (!isSaneInstance(sensor.instance)) throw new MalformedBatchError('sensor instance is not 1 to 64 printable ASCII characters');
+  // a sensor numbers its batches 1, 2, 3, …: the duplicate check (ingest/dedup.ts) needs exact integers
+  if (!Number.isSafeInteger(batch.sequence) || Number(batch.sequence) < 1) throw new MalformedBatchError('batch sequence is not an integer from 1 to 2^53 - 1');
   const site = sensor.site;
   const out: BatchObservations = {
     site,
     gateway: sensor.gateway,
     sensor: sensorName(site, sensor.gateway, sensor.queue ?? 0),
     instance: sensor.instance,
-    sequence: finite(batch.sequence, 0),
+    sequence: Number(batch.sequence),
     flows: [],
     clients: [],
     peers: [],

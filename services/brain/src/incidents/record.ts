@@ -11,9 +11,56 @@ import { UNKNOWN_PROTOCOL, type IncidentUpdate } from './evidence.js';
  * it bounds how far an `until` query must look), and keeps the sorted-set indexes (by last seen)
  * that let a query read only what it returns: every incident, by site, gateway, host, protocol,
  * peer ip. Rule counts are `r:<rule>` fields and gateways a comma list in the incident's hash.
+ *
+ * Besides the retention, the number of incidents is capped per site (ARGV[2]) and in all
+ * (ARGV[3]): when a new incident passes a cap, the incidents of that index last seen longest ago
+ * go, with their index entries (at most EVICT_PER_CALL a cap per new incident, so lowering a cap
+ * never stalls Redis: the excess drains as new incidents come). A site flooded with incidents
+ * pushes out its own, not other sites' beyond its cap. The reply starts with how many went.
  */
 
+/** Incidents kept per site and in all unless brain.yaml says otherwise (about 3 KB of Redis each: bench/results/incidents.json). */
+export const DEFAULT_MAX_INCIDENTS_PER_SITE = 100_000;
+export const DEFAULT_MAX_INCIDENTS_TOTAL = 200_000;
+/** Incidents one new incident may push out per cap. */
+const EVICT_PER_CALL = 64;
+
 const RECORD_SCRIPT = `
+local max_per_site, max_total = tonumber(ARGV[2]), tonumber(ARGV[3])
+local evicted = 0
+
+-- the bare ip of a peer named ip, ip:port or [v6]:port (record.ts peerIp)
+local function peer_ip(peer)
+  if string.byte(peer, 1) == 91 then return string.match(peer, '^%[([^%]]*)%]') or peer end
+  local colon = string.find(peer, ':', 1, true)
+  if colon and not string.find(peer, ':', colon + 1, true) then return string.sub(peer, 1, colon - 1) end
+  return peer
+end
+
+-- removes one incident, its lists and its entries in every index
+local function evict(P, X, id)
+  local key = P .. id
+  local f = redis.call('HMGET', key, 'site', 'host', 'protocol', 'gateways')
+  for _, peer in ipairs(redis.call('ZRANGE', key .. ':peers', 0, -1)) do
+    redis.call('ZREM', X .. 'peer:' .. peer_ip(peer), id)
+  end
+  redis.call('ZREM', X .. 'all:', id)
+  if f[1] then
+    redis.call('ZREM', X .. 'site:' .. f[1], id)
+    redis.call('ZREM', X .. 'host:' .. (f[2] or ''), id)
+    redis.call('ZREM', X .. 'protocol:' .. (f[3] or ''), id)
+    for gateway in string.gmatch(f[4] or '', '[^,]+') do redis.call('ZREM', X .. 'gateway:' .. gateway, id) end
+    evicted = evicted + 1
+  end
+  redis.call('DEL', key, key .. ':peers', key .. ':decisions', key .. ':samples')
+end
+
+local function cap(P, X, index, max)
+  local over = redis.call('ZCARD', X .. index) - max
+  if over <= 0 then return end
+  for _, id in ipairs(redis.call('ZRANGE', X .. index, 0, math.min(over, ${EVICT_PER_CALL}) - 1)) do evict(P, X, id) end
+end
+
 local function record(U)
   local K1, K2 = U[1], U[2]
   local A = {}
@@ -41,6 +88,7 @@ local function record(U)
       end
     end
   end
+  local created = id == nil
   if id == nil then
     if not opens then return '' end
     id, idProto = A[11], proto
@@ -106,11 +154,16 @@ local function record(U)
     redis.call('ZREMRANGEBYSCORE', ik, '-inf', '(' .. string.format('%.0f', now - retention))
     redis.call('PEXPIRE', ik, retention)
   end
+  if created then
+    cap(P, X, 'site:' .. site, max_per_site)
+    cap(P, X, 'all:', max_total)
+  end
   return id
 end
 local all = cjson.decode(ARGV[1])
 local out = {}
 for u = 1, #all do out[u] = record(all[u]) end
+table.insert(out, 1, evicted)
 return out`;
 
 export const INCIDENT_PREFIX = REDIS_KEYS.incident('');
@@ -118,7 +171,7 @@ export const INCIDENT_PREFIX = REDIS_KEYS.incident('');
 export const INDEX_PREFIX = REDIS_KEYS.incidentIndex('all').slice(0, -'all:'.length);
 
 interface RecordCommand {
-  p2pwallIncidentRecord(updates: string): Promise<string[]>;
+  p2pwallIncidentRecord(updates: string, maxPerSite: number, maxTotal: number): Promise<(string | number)[]>;
 }
 
 export function defineIncidentScripts(redis: Redis): void {
@@ -129,8 +182,18 @@ export interface RecordOptions {
   quietMs: number;
   retentionMs: number;
   maxSamples: number;
+  /** Incidents kept per site and in all (the ones last seen longest ago go). */
+  maxPerSite: number;
+  maxTotal: number;
   nowMs: number;
   newId: (update: IncidentUpdate) => string;
+}
+
+export interface RecordResult {
+  /** Per update, its incident id ("" where it found no open episode to extend). */
+  ids: string[];
+  /** Incidents removed to stay within the caps. */
+  evicted: number;
 }
 
 /** The bare ip of a peer named `ip`, `ip:port` or `[v6]:port`. */
@@ -174,13 +237,10 @@ function scriptArguments(update: IncidentUpdate, options: RecordOptions): string
   return args.map(String);
 }
 
-/**
- * Applies a batch's updates in one script call (defineIncidentScripts must have run on the
- * connection); answers each update's incident id, "" where it found no open episode to extend.
- */
-export async function recordUpdates(redis: Redis, updates: readonly IncidentUpdate[], options: RecordOptions): Promise<string[]> {
-  if (updates.length === 0) return [];
+/** Applies a batch's updates in one script call (defineIncidentScripts must have run on the connection). */
+export async function recordUpdates(redis: Redis, updates: readonly IncidentUpdate[], options: RecordOptions): Promise<RecordResult> {
+  if (updates.length === 0) return { ids: [], evicted: 0 };
   const payload = JSON.stringify(updates.map((update) => scriptArguments(update, options)));
-  const ids = await (redis as unknown as RecordCommand).p2pwallIncidentRecord(payload);
-  return ids.map(String);
+  const [evicted, ...ids] = await (redis as unknown as RecordCommand).p2pwallIncidentRecord(payload, options.maxPerSite, options.maxTotal);
+  return { ids: ids.map(String), evicted: Number(evicted) };
 }

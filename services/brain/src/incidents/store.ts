@@ -3,7 +3,7 @@ import { REDIS_KEYS, type IncidentIndex } from '@p2pwall/common';
 import type { Redis } from 'ioredis';
 import type { FlowSampleView, IncidentView, Page } from '../api/views.js';
 import type { IncidentUpdate } from './evidence.js';
-import { defineIncidentScripts, INCIDENT_PREFIX, INDEX_PREFIX, peerIp, recordUpdates } from './record.js';
+import { DEFAULT_MAX_INCIDENTS_PER_SITE, DEFAULT_MAX_INCIDENTS_TOTAL, defineIncidentScripts, INCIDENT_PREFIX, INDEX_PREFIX, peerIp, recordUpdates } from './record.js';
 
 /**
  * Incidents in Redis: recording (record.ts) and queries. A query walks one sorted-set index —
@@ -31,6 +31,9 @@ export interface IncidentStoreOptions {
   /** A gap in evidence longer than this closes an episode. */
   quietMs: number;
   retentionMs: number;
+  /** Incidents kept per site and in all: past either, the one last seen longest ago goes (default DEFAULT_MAX_INCIDENTS_PER_SITE, _TOTAL). */
+  maxPerSite?: number;
+  maxTotal?: number;
   /** Sample flows kept per incident. */
   maxSamples: number;
   /** Peers and decisions listed per incident (their counts are always whole). */
@@ -66,6 +69,9 @@ const SCAN_FACTOR = 4;
 const MAX_SCANNED = 20_000;
 
 export class IncidentStore {
+  /** Incidents removed to stay within maxPerSite and maxTotal (p2pwall_brain_incidents_evicted). */
+  evicted = 0;
+
   constructor(
     private readonly redis: Redis,
     private readonly options: IncidentStoreOptions,
@@ -80,7 +86,10 @@ export class IncidentStore {
   /** Applies a batch's updates; returns the incident ids touched ("" for updates with no open episode). */
   async record(updates: readonly IncidentUpdate[]): Promise<string[]> {
     const newId = (update: IncidentUpdate) => `${update.site}-${Math.round(update.firstSeenMs).toString(36)}-${randomBytes(4).toString('hex')}`;
-    return recordUpdates(this.redis, updates, { quietMs: this.options.quietMs, retentionMs: this.options.retentionMs, maxSamples: this.options.maxSamples, nowMs: this.now(), newId });
+    const { quietMs, retentionMs, maxSamples, maxPerSite = DEFAULT_MAX_INCIDENTS_PER_SITE, maxTotal = DEFAULT_MAX_INCIDENTS_TOTAL } = this.options;
+    const result = await recordUpdates(this.redis, updates, { quietMs, retentionMs, maxSamples, maxPerSite, maxTotal, nowMs: this.now(), newId });
+    this.evicted += result.evicted;
+    return result.ids;
   }
 
   async get(id: string): Promise<IncidentView | undefined> {

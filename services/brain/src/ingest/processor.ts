@@ -1,4 +1,4 @@
-import { REDIS_KEYS, decisionId, senderOfSubject, sensorName, type Logger, type SubjectSender } from '@p2pwall/common';
+import { LogLimiter, REDIS_KEYS, decisionId, senderOfSubject, sensorName, type Logger, type SubjectSender } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { Redis } from 'ioredis';
 import { PeerBlocks } from '../blocklist/peer-blocks.js';
@@ -13,8 +13,8 @@ import { blockRefusal } from '../decide/sane-block.js';
 import { markSimulated } from '../decide/simulation.js';
 import { BlockBudget, DEFAULT_MAX_NEW_DECISIONS_PER_SENSOR_PER_MINUTE } from './block-budget.js';
 import { fanoutDecision, hostDecision, mergeDecision, signatureDecisions, type DecideContext } from '../decide/make.js';
-import { OncePerInterval } from './once-per-interval.js';
-import { DEFAULT_SENSOR_RETENTION_MS, forgetSilentSensors, heartbeatProblem, SENSOR_PRUNE_INTERVAL_MS } from './heartbeats.js';
+import { DEFAULT_DEDUP_WINDOW_BATCHES, releaseBatch } from './dedup.js';
+import { boundedHeartbeat, DEFAULT_SENSOR_RETENTION_MS, forgetSilentSensors, heartbeatProblem, SENSOR_PRUNE_INTERVAL_MS } from './heartbeats.js';
 import { SecondLook } from './second-look.js';
 import { WindowMirrors } from './window-mirror.js';
 import { incidentUpdates, type BatchEvidence } from '../incidents/evidence.js';
@@ -33,21 +33,27 @@ import { defineStateScripts, mergeBatch, readWindows, type BatchMerge, type Batc
  * from the writer's memory.
  */
 
-export type Outcome = 'processed' | 'duplicate' | 'malformed' | 'heartbeat' | 'impersonation';
+export type Outcome = 'processed' | 'duplicate' | 'beyond-window' | 'malformed' | 'heartbeat' | 'impersonation';
 
-/** A sensor that speaks for another (payload ≠ subject) is logged at most this often, per subject sender. */
-const IMPERSONATION_LOG_INTERVAL_MS = 60_000;
+/**
+ * What can happen once per message (a malformed message, a sensor that speaks for another or is
+ * over its budget, a failed incident update) is logged at most this often per kind and sensor,
+ * with the count left out since; the counters count every one.
+ */
+const PER_MESSAGE_LOG_INTERVAL_MS = 60_000;
 
 export interface IngestCounters {
   batches: number;
   duplicates: number;
+  /** Batches more than the dedup window below their sensor instance's newest (ingest/dedup.ts): not counted again, logged once a minute per sensor. */
+  beyondDedupWindow: number;
   malformed: number;
   /** Messages whose payload names another site or gateway than their subject (acknowledged, not used). */
   impersonations: number;
   heartbeats: number;
   flows: number;
   skippedItems: number;
-  /** Times and counters of processed batches out of range (correlate/sane-values.ts): replaced or bounded. */
+  /** Times and counters of processed batches and stored heartbeats out of range (correlate/sane-values.ts, ingest/heartbeats.ts): replaced or bounded. */
   outOfRange: number;
   /** Strings of processed batches that were no protocol names or rule ids (correlate/sane-strings.ts): dropped. */
   invalidStrings: number;
@@ -68,8 +74,10 @@ export interface IngestCounters {
 export interface ProcessorOptions {
   rules: RulesConfig;
   allowlist: Allowlist;
-  /** How long (instance, sequence) of a counted batch is remembered. */
+  /** How long a sensor instance's counted batches are remembered after its last batch (ingest/dedup.ts). */
   dedupMs: number;
+  /** Batches told apart per sensor instance (default DEFAULT_DEDUP_WINDOW_BATCHES). */
+  dedupWindowBatches?: number;
   /** How long a sensor stays in the sensors list after its last heartbeat (default DEFAULT_SENSOR_RETENTION_MS). */
   sensorRetentionMs?: number;
   /** New decisions one sensor may cause per minute (default DEFAULT_MAX_NEW_DECISIONS_PER_SENSOR_PER_MINUTE). */
@@ -106,15 +114,18 @@ interface BatchPlan {
 }
 
 export class BatchProcessor {
-  readonly counters: IngestCounters = { batches: 0, duplicates: 0, malformed: 0, impersonations: 0, heartbeats: 0, flows: 0, skippedItems: 0, outOfRange: 0, invalidStrings: 0, decisions: 0, incidentFailures: 0, allowed: 0, refusedReserved: 0, refusedInside: 0, refusedSingleWitness: 0, overBudget: 0 };
+  readonly counters: IngestCounters = { batches: 0, duplicates: 0, beyondDedupWindow: 0, malformed: 0, impersonations: 0, heartbeats: 0, flows: 0, skippedItems: 0, outOfRange: 0, invalidStrings: 0, decisions: 0, incidentFailures: 0, allowed: 0, refusedReserved: 0, refusedInside: 0, refusedSingleWitness: 0, overBudget: 0 };
   /** The order-independent second look at the windows of recent hosts (second-look.ts). */
   private readonly secondLook: SecondLook;
   /** Copies of the large host windows this replica merges into (see window-mirror.ts). */
   private readonly mirrors: WindowMirrors;
-  private readonly impersonationLog = new OncePerInterval(IMPERSONATION_LOG_INTERVAL_MS);
+  private readonly impersonationLog = new LogLimiter(PER_MESSAGE_LOG_INTERVAL_MS);
+  private readonly malformedLog = new LogLimiter(PER_MESSAGE_LOG_INTERVAL_MS);
+  private readonly incidentFailureLog = new LogLimiter(PER_MESSAGE_LOG_INTERVAL_MS);
   private readonly budget: BlockBudget;
   private lastSensorPruneMs = -Infinity;
-  private readonly overBudgetLog = new OncePerInterval(IMPERSONATION_LOG_INTERVAL_MS);
+  private readonly overBudgetLog = new LogLimiter(PER_MESSAGE_LOG_INTERVAL_MS);
+  private readonly beyondWindowLog = new LogLimiter(PER_MESSAGE_LOG_INTERVAL_MS);
 
   constructor(
     private readonly redis: Redis,
@@ -131,17 +142,22 @@ export class BatchProcessor {
     return this.options.now?.() ?? Date.now();
   }
 
-  private malformed(what: string, error: unknown): Outcome {
+  /** A message that can never be processed: counted; logged at most once a minute per kind and subject, with the count left out since. */
+  private malformed(what: string, error: unknown, subject: string): Outcome {
     this.counters.malformed += 1;
-    this.options.log?.warn({ err: error instanceof Error ? error.message : String(error), malformed: this.counters.malformed }, `malformed ${what}: acknowledged and skipped`);
+    // keyed on the sender the subject names (one per sensor, as NATS permissions allow), not on the subject's text, which a flood could vary
+    const from = senderOfSubject(subject);
+    const line = this.malformedLog.take(`${what}|${from ? `${from.site}/${from.gateway}` : 'another subject'}`, this.now());
+    if (line) this.options.log?.warn({ err: (error instanceof Error ? error.message : String(error)).slice(0, 300), subject: subject.slice(0, 140), malformed: this.counters.malformed, leftOut: line.leftOut }, `malformed ${what}: acknowledged and skipped`);
     return 'malformed';
   }
 
   /** A payload that names another site or gateway than its subject: counted, logged once a minute per sender, never used. */
   private impersonation(sender: SubjectSender, claimed: { site: string; gateway: string }): Outcome {
     this.counters.impersonations += 1;
-    if (this.impersonationLog.take(`${sender.site}/${sender.gateway}`, this.now())) {
-      this.options.log?.warn({ subject: `${sender.site}/${sender.gateway}`, claimed: `${claimed.site}/${claimed.gateway}`.slice(0, 140), impersonations: this.counters.impersonations }, `${sender.kind} payload names another sensor than its subject: acknowledged and ignored`);
+    const line = this.impersonationLog.take(`${sender.kind}|${sender.site}/${sender.gateway}`, this.now());
+    if (line) {
+      this.options.log?.warn({ subject: `${sender.site}/${sender.gateway}`, claimed: `${claimed.site}/${claimed.gateway}`.slice(0, 140), impersonations: this.counters.impersonations, leftOut: line.leftOut }, `${sender.kind} payload names another sensor than its subject: acknowledged and ignored`);
     }
     return 'impersonation';
   }
@@ -155,21 +171,24 @@ export class BatchProcessor {
   /** A heartbeat from the sensor its subject names (the payload's site and gateway must agree with the subject). */
   async heartbeat(data: Uint8Array, subject: string): Promise<Outcome> {
     const sender = BatchProcessor.sender(subject, 'heartbeats');
-    if (!sender) return this.malformed('heartbeat', new Error(`not a heartbeat subject: ${JSON.stringify(subject.slice(0, 140))}`));
+    if (!sender) return this.malformed('heartbeat', new Error('not a heartbeat subject'), subject);
     let beat: p2pwall.v1.Heartbeat;
     try {
       beat = p2pwall.v1.Heartbeat.decode(data);
     } catch (error) {
-      return this.malformed('heartbeat', error);
+      return this.malformed('heartbeat', error, subject);
     }
     const s = beat.sensor;
-    if (!s?.site || !s.gateway) return this.malformed('heartbeat', new Error('heartbeat without a sensor id'));
+    if (!s?.site || !s.gateway) return this.malformed('heartbeat', new Error('heartbeat without a sensor id'), subject);
     if (s.site !== sender.site || s.gateway !== sender.gateway) return this.impersonation(sender, { site: s.site, gateway: s.gateway });
     const problem = heartbeatProblem(beat, data.length);
-    if (problem) return this.malformed('heartbeat', new Error(problem));
+    if (problem) return this.malformed('heartbeat', new Error(problem), subject);
     const now = this.now();
     const name = sensorName(s.site, s.gateway, s.queue ?? 0);
-    await this.redis.multi().hset(REDIS_KEYS.sensors, name, Buffer.from(data)).zadd(REDIS_KEYS.sensorsSeen, now, name).exec();
+    const bounded = boundedHeartbeat(beat, now);
+    this.counters.outOfRange += bounded.outOfRange;
+    const stored = Buffer.from(p2pwall.v1.Heartbeat.encode(bounded.beat).finish());
+    await this.redis.multi().hset(REDIS_KEYS.sensors, name, stored).zadd(REDIS_KEYS.sensorsSeen, now, name).exec();
     this.counters.heartbeats += 1;
     if (now - this.lastSensorPruneMs >= SENSOR_PRUNE_INTERVAL_MS) {
       this.lastSensorPruneMs = now;
@@ -187,19 +206,19 @@ export class BatchProcessor {
   async summary(data: Uint8Array, subject: string): Promise<Outcome> {
     const now = this.now();
     const sender = BatchProcessor.sender(subject, 'summaries');
-    if (!sender) return this.malformed('summary batch', new Error(`not a summaries subject: ${JSON.stringify(subject.slice(0, 140))}`));
+    if (!sender) return this.malformed('summary batch', new Error('not a summaries subject'), subject);
     let obs: BatchObservations;
     try {
       obs = observeBatch(p2pwall.v1.SummaryBatch.decode(data), now);
     } catch (error) {
       // protobuf decode errors and MalformedBatchError alike: the message can never be processed
-      return this.malformed(error instanceof MalformedBatchError ? 'summary batch (incomplete)' : 'summary batch', error);
+      return this.malformed(error instanceof MalformedBatchError ? 'summary batch (incomplete)' : 'summary batch', error, subject);
     }
     if (obs.site !== sender.site || obs.gateway !== sender.gateway) return this.impersonation(sender, obs);
     const ctx: DecideContext = { rules: this.options.rules, allowlist: this.options.allowlist, nowMs: now, sensor: obs.sensor };
-    const marker = REDIS_KEYS.seenBatch(sender.site, sender.gateway, obs.instance, obs.sequence);
+    const seen = { key: REDIS_KEYS.seenBatches(sender.site, sender.gateway, obs.instance), sequence: obs.sequence, window: this.options.dedupWindowBatches ?? DEFAULT_DEDUP_WINDOW_BATCHES, ttlMs: this.options.dedupMs };
     const evidence = this.options.incidents ? batchEvidence(obs, [], now) : undefined;
-    const { plan, merge } = await this.plan(obs, ctx, marker);
+    const { plan, merge } = await this.plan(obs, ctx, seen);
     // Only `plan` (small) is used from here on: the observations and the additions are garbage
     // while the merge is in flight, so concurrent messages do not keep them through collections.
     let merged: Awaited<ReturnType<typeof mergeBatch>>;
@@ -207,20 +226,28 @@ export class BatchProcessor {
       merged = await mergeBatch(this.redis, merge, this.mirrors);
     } catch (error) {
       // A script that fails part-way keeps what it wrote, the claim included: forget it, or the redelivery would be skipped as a duplicate.
-      await this.redis.del(marker).catch(() => undefined);
+      await releaseBatch(this.redis, seen.key, seen.sequence).catch(() => undefined);
       throw error;
     }
     if (merged === 'duplicate') {
       this.counters.duplicates += 1;
-      this.options.log?.debug({ sensor: ctx.sensor, marker }, 'duplicate batch: already counted');
+      this.options.log?.debug({ sensor: ctx.sensor, sequence: seen.sequence }, 'duplicate batch: already counted');
       return 'duplicate';
+    }
+    if (merged === 'beyond-window') {
+      this.counters.beyondDedupWindow += 1;
+      const line = this.beyondWindowLog.take(`${sender.site}/${sender.gateway}`, now);
+      if (line) {
+        this.options.log?.warn({ sensor: ctx.sensor, sequence: seen.sequence, window: seen.window, beyondDedupWindow: this.counters.beyondDedupWindow, leftOut: line.leftOut }, 'batch too far below its sensor instance\'s newest to tell whether it was counted: acknowledged, not counted again');
+      }
+      return 'beyond-window';
     }
     let written: BrainDecision[];
     try {
       written = await this.write(await this.decide(plan, merged, ctx), `${sender.site}/${sender.gateway}`);
     } catch (error) {
       // Claimed but not finished: forget the claim so the redelivery is processed (merging again is harmless: it is idempotent).
-      await this.redis.del(marker).catch(() => undefined);
+      await releaseBatch(this.redis, seen.key, seen.sequence).catch(() => undefined);
       throw error;
     }
     this.counters.batches += 1;
@@ -239,19 +266,20 @@ export class BatchProcessor {
       await incidents.store.record(incidentUpdates(evidence, incidents.maxSamples));
     } catch (error) {
       this.counters.incidentFailures += 1;
-      this.options.log?.warn({ err: error instanceof Error ? error.message : String(error), failures: this.counters.incidentFailures }, 'incident update failed: skipped');
+      const line = this.incidentFailureLog.take('incidents', this.now());
+      if (line) this.options.log?.warn({ err: error instanceof Error ? error.message : String(error), failures: this.counters.incidentFailures, leftOut: line.leftOut }, 'incident update failed: skipped');
     }
   }
 
   /** What a batch adds (the merge), and what deciding on it needs afterwards (the plan). */
-  private async plan(obs: BatchObservations, ctx: DecideContext, marker: string): Promise<{ plan: BatchPlan; merge: BatchMerge }> {
+  private async plan(obs: BatchObservations, ctx: DecideContext, seen: BatchMerge['seen']): Promise<{ plan: BatchPlan; merge: BatchMerge }> {
     const config = ctx.rules.correlation;
     const decisions = signatureDecisions(obs, ctx);
     const hosts = [...hostAdditions(obs)];
     const hostKeys = hosts.map(([, entry]) => REDIS_KEYS.hostEndpoints(entry.site, entry.hostIp));
     const endpoints = [...endpointAdditions(obs, await this.knownClients(obs, decisions), config)];
     const merge: BatchMerge = {
-      marker: { key: marker, value: String(ctx.nowMs), ttlMs: this.options.dedupMs },
+      seen,
       endpoints: endpoints.map(([endpoint, entry]) => ({ key: REDIS_KEYS.endpointHosts(endpoint), additions: entry.additions })),
       hosts: hostKeys.map((key, index) => ({ key, additions: hosts[index]![1].additions })),
       nowMs: ctx.nowMs,
@@ -364,7 +392,8 @@ export class BatchProcessor {
     const over = decisions.length - kept.length;
     if (over > 0) {
       this.counters.overBudget += over;
-      if (this.overBudgetLog.take(sensor, now)) this.options.log?.warn({ sensor, over, overBudget: this.counters.overBudget }, 'sensor over its budget of new decisions per minute: left out');
+      const line = this.overBudgetLog.take(sensor, now);
+      if (line) this.options.log?.warn({ sensor, over, overBudget: this.counters.overBudget, leftOut: line.leftOut }, 'sensor over its budget of new decisions per minute: left out');
     }
     return kept;
   }

@@ -1,3 +1,5 @@
+import { SEEN_BATCHES_LUA } from './dedup.js';
+
 /**
  * The Lua of the correlation state (ingest/state.ts wraps it). Timed sets are hashes, member →
  * "ts:flags"; merging prunes members older than the cutoff and adds with the max of times and the
@@ -16,8 +18,9 @@ local function chunked(cmd, key, list)
 end`;
 
 /**
- * One summary batch, atomically: claim its dedup marker, then merge every endpoint set and host
- * window it touches, and answer with what the rules need rather than every set.
+ * One summary batch, atomically: claim it among its sensor instance's batches (ingest/dedup.ts),
+ * then merge every endpoint set and host window it touches, and answer with what the rules need
+ * rather than every set.
  *
  * Host windows carry a version in the reserved field "#" (no member is named so: members hold a
  * "|"), bumped by every merge. A replica that mirrors a window (ingest/window-mirror.ts) sends the
@@ -27,23 +30,24 @@ end`;
  * mirror) the merge reads the whole window, and returns it when a rule may fire on it or the
  * caller's mirror must be reseeded.
  *
- * KEYS[1]: the batch's dedup marker; KEYS[2 .. 1+E]: endpoint sets; the rest: host windows.
+ * KEYS[1]: the sensor instance's seen batches; KEYS[2 .. 1+E]: endpoint sets; the rest: host windows.
  * ARGV[1]: JSON (one argument, decoded by Redis' C cjson: far cheaper for both sides than
- * thousands of arguments) [marker value, marker ttl ms,
+ * thousands of arguments) [[batch sequence, dedup window, dedup ttl ms],
  *   endpoint cutoff ms, ttl ms, max members, members returned from this count up,
  *   host cutoff ms, ttl ms, max members, members returned from this count up,
  *   version of a window created now,
  *   [per endpoint set: [member, "ts:flags", …]],
  *   [per host window: [[member, "ts:flags", …]] or, mirrored, [[…], expected version, live count, [expired members]]]].
  * "ts:flags" in decimal, as the hashes store it.
- * Reply: 0 when the marker existed (a duplicate: nothing merged); else 1, then
+ * Reply: { Claim } when the batch is not claimed (a duplicate, or beyond the window: nothing merged); else 1, then
  *        per endpoint set: count, first ts, last ts, k, then k members (k = count from the threshold up, else 0);
  *        per host window: count, version, mode (0 incremental, 1 full), k, then k (member, "ts:flags")
  *        (k: the count when full and from the threshold up or expected, else 0).
  */
-export const INGEST_SCRIPT = `${CHUNKED}
+export const INGEST_SCRIPT = `${CHUNKED}${SEEN_BATCHES_LUA}
 local p = cjson.decode(ARGV[1])
-if not redis.call('SET', KEYS[1], p[1], 'PX', p[2], 'NX') then return 0 end
+local claim = claim_batch(KEYS[1], p[1][1], p[1][2], p[1][3])
+if claim ~= 1 then return { claim } end
 
 local function ts_of(v)
   local sep = string.find(v, ':', 1, true)
@@ -114,8 +118,8 @@ local function store(key, n, gone, set, ttl)
 end
 
 local out = { 1 }
-local ecut, ettl, emax, emin = p[3], p[4], p[5], p[6]
-local endpoints = p[12]
+local ecut, ettl, emax, emin = p[2], p[3], p[4], p[5]
+local endpoints = p[11]
 for e = 1, #endpoints do
   local key = KEYS[1 + e]
   local vals, n, gone = read_all(key, ecut)
@@ -138,8 +142,8 @@ for e = 1, #endpoints do
   end
 end
 
-local hcut, httl, hmax, hmin, created = p[7], p[8], p[9], p[10], p[11]
-local hosts = p[13]
+local hcut, httl, hmax, hmin, created = p[6], p[7], p[8], p[9], p[10]
+local hosts = p[12]
 for h = 1, #hosts do
   local key = KEYS[1 + #endpoints + h]
   local adds, expected, live, expired = hosts[h][1], hosts[h][2], hosts[h][3], hosts[h][4]

@@ -1,4 +1,4 @@
-import { CONSUMERS, REDIS_KEYS, STREAMS, SUBJECTS, type Logger, type Telemetry } from '@p2pwall/common';
+import { CONSUMERS, LogLimiter, REDIS_KEYS, STREAMS, SUBJECTS, type Logger, type Telemetry } from '@p2pwall/common';
 import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type Consumer, type ConsumerInfo, type ConsumerMessages, type JsMsg, type StreamInfo } from '@nats-io/jetstream';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
@@ -89,6 +89,8 @@ export interface BrainServiceOptions {
 
 /** A scrape reads the shared state from Redis at most this long (it is skipped when Redis is slower). */
 const SHARED_STATE_TIMEOUT_MS = 1000;
+/** A failing message is logged at most this often (every failure is counted: p2pwall_brain_messages). */
+const FAILURE_LOG_INTERVAL_MS = 10_000;
 
 export class BrainService {
   private nc: NatsConnection | undefined;
@@ -101,9 +103,13 @@ export class BrainService {
   private pulling: ConsumerMessages | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<unknown> | undefined;
+  private incidents: IncidentStore | undefined;
   private messages = 0;
   private failures = 0;
   private deadLettered = 0;
+  /** Failed and dead-lettered messages are logged at most once per interval each, with the count left out since. */
+  private readonly failureLog = new LogLimiter(FAILURE_LOG_INTERVAL_MS);
+  private readonly deadLetterLog = new LogLimiter(FAILURE_LOG_INTERVAL_MS);
   private api: FastifyInstance | undefined;
   private readonly tracer: Tracer;
   private readonly decisions = new DecisionTally();
@@ -135,8 +141,8 @@ export class BrainService {
     if (telemetry) watchRedis(this.redis, telemetry.health);
     await this.redis.connect();
     this.writer = new BlocklistWriter(this.redis, { changesMaxLen: config.blocklist.changesMaxLen, minExtendMs: config.blocklist.minExtendSeconds * 1000, evidenceMaxItems: config.correlation.evidenceMaxItems, log, tracer: this.tracer, onWritten: (decision) => this.decisions.observe(decision) });
-    const incidents = new IncidentStore(this.redis, { quietMs: config.incidents.quietSeconds * 1000, retentionMs: config.incidents.retentionDays * 86_400_000, maxSamples: config.incidents.samples, listItems: config.incidents.listItems });
-    this.processor = new BatchProcessor(this.redis, this.writer, { rules: config, allowlist: new Allowlist(config.allowlist), dedupMs: config.ingest.dedupSeconds * 1000, maxNewDecisionsPerSensorPerMinute: config.ingest.maxNewDecisionsPerSensorPerMinute, sensorRetentionMs: config.ingest.sensorRetentionSeconds * 1000, incidents: { store: incidents, maxSamples: config.incidents.samples }, simulatedSites: new Set(config.simulation.sites), log });
+    const incidents = (this.incidents = new IncidentStore(this.redis, { quietMs: config.incidents.quietSeconds * 1000, retentionMs: config.incidents.retentionDays * 86_400_000, maxPerSite: config.incidents.maxPerSite, maxTotal: config.incidents.maxTotal, maxSamples: config.incidents.samples, listItems: config.incidents.listItems }));
+    this.processor = new BatchProcessor(this.redis, this.writer, { rules: config, allowlist: new Allowlist(config.allowlist), dedupMs: config.ingest.dedupSeconds * 1000, dedupWindowBatches: config.ingest.dedupWindowBatches, maxNewDecisionsPerSensorPerMinute: config.ingest.maxNewDecisionsPerSensorPerMinute, sensorRetentionMs: config.ingest.sensorRetentionSeconds * 1000, incidents: { store: incidents, maxSamples: config.incidents.samples }, simulatedSites: new Set(config.simulation.sites), log });
     await this.writer.sweep();
     this.nc = await connect(natsOptions(config.nats));
     if (telemetry) {
@@ -171,6 +177,7 @@ export class BrainService {
       ingest: () => this.processor?.counters,
       failures: () => this.failures,
       deadLettered: () => this.deadLettered,
+      incidentsEvicted: () => this.incidents?.evicted ?? 0,
       decisions: this.decisions,
       active: () => this.writer?.known() ?? [],
       shared: () => readSharedState(redis, SHARED_STATE_TIMEOUT_MS),
@@ -194,12 +201,15 @@ export class BrainService {
       if (deliveries >= this.config.consumer.maxDeliver) {
         // A poison message: never redelivered (the server would stop at max_deliver anyway, silently).
         this.deadLettered += 1;
-        this.log.error({ err, subject: msg.subject, seq: msg.seq, deliveries, deadLettered: this.deadLettered }, 'processing failed at the last delivery: dead-lettered (terminated, not redelivered)');
+        const line = this.deadLetterLog.take('dead-lettered', Date.now());
+        if (line) this.log.error({ err: err.slice(0, 300), subject: msg.subject.slice(0, 140), seq: msg.seq, deliveries, deadLettered: this.deadLettered, leftOut: line.leftOut }, 'processing failed at the last delivery: dead-lettered (terminated, not redelivered)');
         msg.term(`failed ${deliveries} times: ${err}`.slice(0, 200));
         return;
       }
       this.failures += 1;
-      this.log.warn({ err, subject: msg.subject, seq: msg.seq, deliveries }, 'processing failed: message will be redelivered');
+      // Redis gone fails every message: one line per interval, with the count left out since
+      const line = this.failureLog.take('failed', Date.now());
+      if (line) this.log.warn({ err: err.slice(0, 300), subject: msg.subject.slice(0, 140), seq: msg.seq, deliveries, failures: this.failures, leftOut: line.leftOut }, 'processing failed: message will be redelivered');
       msg.nak(redeliveryDelayMs(deliveries));
     }
   }

@@ -2,12 +2,13 @@ import type { Redis } from 'ioredis';
 import type { CorrelationConfig } from '../correlate/config.js';
 import { windowEntries, type EndpointAggregate } from '../correlate/rules.js';
 import type { Mark, TimedSet } from '../correlate/window.js';
+import { Claim } from './dedup.js';
 import { INGEST_SCRIPT, WINDOWS_SCRIPT } from './scripts.js';
 import { ParsedWindow, type WindowMirrors, type WindowView } from './window-mirror.js';
 
 /**
  * Correlation state in Redis, through the scripts of ingest/scripts.ts: one script call merges a
- * whole batch (and claims its dedup marker), another reads host windows back for a second look.
+ * whole batch (and claims it among its sensor instance's batches), another reads host windows back for a second look.
  * Host windows hold a version in the reserved field "#" besides their members.
  */
 
@@ -17,8 +18,12 @@ export interface TimedSetUpdate {
 }
 
 export interface BatchMerge {
-  /** The batch's dedup marker: the merge happens only if this call creates it. */
-  marker: { key: string; value: string; ttlMs: number };
+  /**
+   * The batch among its sensor instance's (ingest/dedup.ts): the merge happens only if this call
+   * claims it. `key`: REDIS_KEYS.seenBatches; `window`: batches told apart; `ttlMs`: how long the
+   * instance's record outlives its last batch.
+   */
+  seen: { key: string; sequence: number; window: number; ttlMs: number };
   endpoints: readonly TimedSetUpdate[];
   hosts: readonly TimedSetUpdate[];
   nowMs: number;
@@ -71,20 +76,22 @@ export function windowsFrom(config: CorrelationConfig): number {
   return Math.max(1, Math.min(config.host.udpFanout.minEndpoints, 2 * config.host.tcpUdpPairs.minIps));
 }
 
+/** Why a batch was not merged: counted before, or too far below its instance's newest to tell (ingest/dedup.ts). */
+export type NotMerged = 'duplicate' | 'beyond-window';
+
 /**
- * Merges a batch's additions; 'duplicate' when its marker already existed (nothing was merged).
+ * Merges a batch's additions; NotMerged when it is not claimed (nothing was merged).
  * With `mirrors`, large host windows are merged against this replica's copies (window-mirror.ts).
  */
-export async function mergeBatch(redis: Redis, merge: BatchMerge, mirrors?: WindowMirrors): Promise<BatchMergeResult | 'duplicate'> {
+export async function mergeBatch(redis: Redis, merge: BatchMerge, mirrors?: WindowMirrors): Promise<BatchMergeResult | NotMerged> {
   const { config, nowMs } = merge;
   const fanoutMs = config.fanout.windowSeconds * 1000;
   const hostMs = config.host.windowSeconds * 1000;
   const hostCutoff = Math.round(nowMs - hostMs);
-  const keys = [merge.marker.key, ...merge.endpoints.map((u) => u.key), ...merge.hosts.map((u) => u.key)];
+  const keys = [merge.seen.key, ...merge.endpoints.map((u) => u.key), ...merge.hosts.map((u) => u.key)];
   const predictions = merge.hosts.map(({ key, additions }) => mirrors?.predict(key, additions, hostCutoff, config.host.maxEntries));
   const payload = [
-    merge.marker.value,
-    Math.max(1, Math.round(merge.marker.ttlMs)),
+    [merge.seen.sequence, merge.seen.window, Math.max(1, Math.round(merge.seen.ttlMs))],
     Math.round(nowMs - fanoutMs),
     fanoutMs,
     MAX_ENDPOINT_HOSTS,
@@ -112,9 +119,9 @@ export async function mergeBatch(redis: Redis, merge: BatchMerge, mirrors?: Wind
     for (const key of hostKeys) mirrors?.forget(key);
     throw error;
   }
-  if (!Array.isArray(reply) || reply[0] !== 1) {
+  if (!Array.isArray(reply) || reply[0] !== Claim.Claimed) {
     for (const key of hostKeys) mirrors?.forget(key);
-    return 'duplicate';
+    return Array.isArray(reply) && reply[0] === Claim.BeyondWindow ? 'beyond-window' : 'duplicate';
   }
   const values = reply as (number | string)[];
   let at = 1;

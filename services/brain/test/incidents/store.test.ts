@@ -146,3 +146,37 @@ describe('IncidentStore', () => {
     await expect(s.list({ limit: 5, cursor: 'garbage!' })).rejects.toBeInstanceOf(InvalidCursorError);
   });
 });
+
+describe('IncidentStore caps (issue 12 §8)', () => {
+  const capped = (maxPerSite: number, maxTotal: number) => new IncidentStore(redis, { quietMs: QUIET, retentionMs: 90 * 24 * 60 * MINUTE, maxPerSite, maxTotal, maxSamples: 3, listItems: 5, now: () => clock });
+  /** One new incident of host `n` at `site`, last seen at clock + n minutes, with a peer of its own. */
+  const open = (s: IncidentStore, site: string, n: number) => record(s, { flows: [ftFlow(`192.168.${n >> 8}.${n & 255}`, `203.0.113.${n & 255}:${1000 + n}`, clock + n * MINUTE, site)] });
+
+  it('a site flooding incidents pushes out its own oldest beyond maxPerSite, never another site\'s; every eviction is counted and leaves no index entry', async () => {
+    const s = capped(50, 1000);
+    const [other] = await open(s, 'b', 0);
+    for (let n = 1; n <= 200; n += 1) await open(s, 'a', n);
+    expect(s.evicted).toBe(150);
+    expect(await redis.zcard('p2pwall:v1:incidents:by-site:a')).toBe(50);
+    expect(await redis.zcard('p2pwall:v1:incidents:by-all:')).toBe(51);
+    expect(await s.get(other!)).toBeDefined();
+    // the newest 50 of site a are left; nothing points at the evicted ones
+    const page = await s.list({ site: 'a', limit: 1000 });
+    expect(page.items.map((i) => i.host)).toEqual(Array.from({ length: 50 }, (_, k) => 200 - k).map((n) => `192.168.${n >> 8}.${n & 255}`));
+    expect(await redis.exists('p2pwall:v1:incidents:by-peer:203.0.113.1', 'p2pwall:v1:incidents:by-host:192.168.0.1')).toBe(0);
+    expect(await redis.zcard('p2pwall:v1:incidents:by-gateway:gw1')).toBe(51);
+    const keys = await redis.keys('p2pwall:v1:incident:*');
+    expect(keys.filter((k) => !/:(peers|samples|decisions)$/.test(k))).toHaveLength(51);
+  });
+
+  it('maxTotal holds across sites, and Redis memory stays flat once the cap is reached', async () => {
+    const s = capped(1000, 100);
+    for (let n = 0; n < 100; n += 1) await open(s, `s${n % 4}`, n);
+    const full = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
+    for (let n = 100; n < 600; n += 1) await open(s, `s${n % 4}`, n);
+    expect(s.evicted).toBe(500);
+    expect(await redis.zcard('p2pwall:v1:incidents:by-all:')).toBe(100);
+    // 500 more incidents without the cap: ~1.5 MB more; with it, the same 100 incidents' worth
+    expect(Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]) - full).toBeLessThan(200 * 1024);
+  });
+});

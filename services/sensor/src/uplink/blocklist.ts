@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { connectionFailure, REDIS_KEYS, redisSecuritySettings, type ConnectionFailure, type Logger } from '@p2pwall/common';
+import { connectionFailure, LogLimiter, REDIS_KEYS, redisSecuritySettings, type ConnectionFailure, type Logger } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisUplinkConfig } from '../config.js';
@@ -99,6 +99,8 @@ interface Applied {
 
 const FILE_FORMAT = 'p2pwall-blocklist-snapshot/1';
 const EXPIRY_SWEEP_MS = 5000;
+/** Unreadable entries and failing callbacks are logged at most this often per kind (every one is counted in the stats). */
+const PROBLEM_LOG_INTERVAL_MS = 60_000;
 
 export class SnapshotFileError extends Error {}
 
@@ -168,6 +170,8 @@ export class BlocklistFollower {
   private dirty = false;
   private lastSweep = 0;
   private lastErrorLog = 0;
+  /** Unreadable entries and failing callbacks can come once per decision: logged at most once per interval and kind, with the count left out since. */
+  private readonly problemLog = new LogLimiter(PROBLEM_LOG_INTERVAL_MS);
   private readonly counters = { upserts: 0, removes: 0, changes: 0, snapshots: 0, resyncs: 0, malformed: 0, expiredSkipped: 0, callbackErrors: 0, redisErrors: 0, fileLoads: 0, fileSaves: 0 };
   private awaitingEpoch = false;
   private epochSeenMs: number | null = null;
@@ -359,7 +363,7 @@ export class BlocklistFollower {
     }
     if (!change || (change.kind === p2pwall.v1.ChangeKind.CHANGE_KIND_UPSERT && !change.decision)) {
       this.counters.malformed++;
-      this.options.logger.warn({ id }, 'unreadable blocklist change skipped');
+      this.problem('warn', 'unreadable blocklist change skipped', { id, malformed: this.counters.malformed });
       this.lastId = id;
       return true;
     }
@@ -390,12 +394,18 @@ export class BlocklistFollower {
     return true;
   }
 
+  /** A line about something that can happen once per decision, unless one like it (same message) was written within the interval. */
+  private problem(level: 'warn' | 'error', message: string, fields: Record<string, unknown>): void {
+    const line = this.problemLog.take(message, this.now());
+    if (line) this.options.logger[level]({ ...fields, leftOut: line.leftOut }, message);
+  }
+
   private decode(bytes: Buffer, where: string): p2pwall.v1.Decision | null {
     try {
       return p2pwall.v1.Decision.decode(bytes);
     } catch {
       this.counters.malformed++;
-      this.options.logger.warn({ where }, 'unreadable decision skipped');
+      this.problem('warn', 'unreadable decision skipped', { where, malformed: this.counters.malformed });
       return null;
     }
   }
@@ -417,7 +427,7 @@ export class BlocklistFollower {
       this.options.onUpsert(decision);
     } catch (error) {
       this.counters.callbackErrors++;
-      this.options.logger.error({ err: error, id }, 'onUpsert failed');
+      this.problem('error', 'onUpsert failed', { err: error, id, callbackErrors: this.counters.callbackErrors });
     }
   }
 
@@ -432,7 +442,7 @@ export class BlocklistFollower {
       this.options.onRemove(current.decision);
     } catch (error) {
       this.counters.callbackErrors++;
-      this.options.logger.error({ err: error, id }, 'onRemove failed');
+      this.problem('error', 'onRemove failed', { err: error, id, callbackErrors: this.counters.callbackErrors });
     }
   }
 

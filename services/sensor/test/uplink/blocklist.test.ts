@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, REDIS_KEYS } from '@p2pwall/common';
+import { createLogger, REDIS_KEYS, type Logger } from '@p2pwall/common';
 import { startRedis, type RedisServer } from '@p2pwall/lab';
 import { p2pwall } from '@p2pwall/proto';
 import { Redis } from 'ioredis';
@@ -54,7 +54,7 @@ interface Env {
   brain: Brain;
   dir: string;
   log: string[];
-  start(overrides?: Partial<RedisUplinkConfig>, startTimeoutMs?: number, onLoaded?: (source: BlocklistSource) => void): Promise<BlocklistFollower>;
+  start(overrides?: Partial<RedisUplinkConfig>, startTimeoutMs?: number, onLoaded?: (source: BlocklistSource) => void, followerLogger?: Logger): Promise<BlocklistFollower>;
 }
 
 async function env(): Promise<Env> {
@@ -68,10 +68,10 @@ async function env(): Promise<Env> {
   const log: string[] = [];
   return {
     server, brain: new Brain(redis), dir, log,
-    start: async (overrides = {}, startTimeoutMs = 2000, onLoaded) => {
+    start: async (overrides = {}, startTimeoutMs = 2000, onLoaded, followerLogger = logger) => {
       const follower = await BlocklistFollower.start({
         config: { url: server.url, username: null, password: null, tls: { ca: null, cert: null, key: null }, snapshotFile: join(dir, 'blocklist.snapshot'), ...overrides },
-        logger, blockMs: 200, saveDebounceMs: 50, republishGraceMs: 300, startTimeoutMs, retryDelayMs: 100,
+        logger: followerLogger, blockMs: 200, saveDebounceMs: 50, republishGraceMs: 300, startTimeoutMs, retryDelayMs: 100,
         onUpsert: (d) => log.push(`+${d.id}`),
         onRemove: (d) => log.push(`-${d.id}`),
         onLoaded,
@@ -229,5 +229,16 @@ describe('blocklist follower', () => {
     expect(ids(follower)).toEqual(['a', 'b']);
     await e.brain.upsert(decision('c', 3));
     await until('still following', () => follower.version === 3);
+  });
+
+  it('1,000 unreadable decisions are counted, and logged in one line (issue 12 §11)', async () => {
+    const e = await env();
+    await e.brain.upsert(decision('a', 1));
+    for (let i = 0; i < 1000; i += 1) await e.brain.redis.hset(REDIS_KEYS.decisions, `junk-${i}`, Buffer.from([0xff, 0xff, 0xff, i & 0xff]));
+    const lines: { msg: string }[] = [];
+    const follower = await e.start({}, 2000, undefined, createLogger({ name: 'flood', level: 'warn', destination: { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) } }));
+    expect(ids(follower)).toEqual(['a']);
+    expect(follower.stats.malformed).toBe(1000);
+    expect(lines.filter((l) => l.msg === 'unreadable decision skipped')).toHaveLength(1);
   });
 });
