@@ -99,7 +99,7 @@ describe('sensor configuration', () => {
   });
 
   it('reads the telemetry section: defaults, a port per process from the environment, a checked OTLP endpoint', () => {
-    expect(loadSensorConfig(file('site: a\ngateway: g\n'), {}).telemetry).toEqual({ enabled: true, listen: { host: '0.0.0.0', port: 9464 }, otlp: { endpoint: null, headers: {}, intervalSeconds: 15 } });
+    expect(loadSensorConfig(file('site: a\ngateway: g\n'), {}).telemetry).toEqual({ enabled: true, listen: { host: '127.0.0.1', port: 9464 }, otlp: { endpoint: null, headers: {}, intervalSeconds: 15 } });
     const second = loadSensorConfig(file('site: a\ngateway: g\n'), { P2PWALL_SENSOR_TELEMETRY__LISTEN__PORT: '9465', P2PWALL_SENSOR_TELEMETRY__OTLP__ENDPOINT: 'http://collector:4318' });
     expect(second.telemetry).toMatchObject({ listen: { port: 9465 }, otlp: { endpoint: 'http://collector:4318' } });
     expect(problems('site: a\ngateway: g\ntelemetry:\n  otlp:\n    endpoint: ftp://x\n')).toEqual(['telemetry.otlp.endpoint: must be an http:// or https:// URL, got "ftp://x"']);
