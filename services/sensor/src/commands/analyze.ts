@@ -174,9 +174,13 @@ function runAnalyze(paths: string[], options: AnalyzeOptions): number {
   }
   if (showProgress) process.stderr.write('\r\x1b[K');
 
-  const summary = collector.summary(engine, paths);
+  // A capture copied while still being written ends inside a record: what came before the cut
+  // is analysed, and the person is told, since the report then covers less than the file claims.
+  const cutShort = sources.filter((capture) => capture.truncatedRecords > 0).map((capture) => capture.path);
+  const summary = collector.summary(engine, paths, cutShort);
   if (jsonl) out.line(JSON.stringify(summary));
   else out.line(textReport(summary, collector, engine.config).trimEnd());
   out.flush();
-  return 0;
+  for (const path of cutShort) process.stderr.write(`p2pwall-sensor analyze: warning: ${path} ends inside a record (cut short, or still being written); the packets before the cut were analysed\n`);
+  return cutShort.length > 0 ? 3 : 0;
 }
