@@ -1,5 +1,5 @@
 import { loadConfig, natsConnectionProblems, redisConnectionProblems, TELEMETRY_CONFIG_SCHEMA, telemetryConfigProblems, type ConfigSchema, type TelemetryConfig } from '@p2pwall/common';
-import { CidrError, CidrSet, DEFAULT_INSIDE_NETWORKS, parseCidr } from './decode/cidr.js';
+import { CidrError, CidrSet, DEFAULT_INSIDE_NETWORKS, parseCidr, parseNetwork } from './decode/cidr.js';
 import type { ModuleSettings } from './detect/module.js';
 import { activeModules, protocolModules } from './detect/registry.js';
 import { DEFAULT_MODULE_BUFFER_BYTES, DEFAULT_OPEN_PORTS, type EngineConfig } from './engine-config.js';
@@ -238,7 +238,9 @@ function checkSensorConfig(value: unknown): string[] {
   for (const key of ['inside', 'protect'] as const) {
     config[key].forEach((cidr, index) => {
       try {
-        parseCidr(cidr);
+        // A protected host is often one address; an inside network never is.
+        if (key === 'inside') parseNetwork(cidr);
+        else parseCidr(cidr);
       } catch (error) {
         if (error instanceof CidrError) problems.push(`${key}[${index}]: ${error.message}`);
         else throw error;

@@ -48,6 +48,10 @@ describe('sensor configuration', () => {
     expect(problems('site: a\ngateway: g\nqueue:\n  conbytes: 4\n')).toEqual(['queue.conbytes: unknown key']);
     expect(problems('site: a\ngateway: g\ntimeLockSeconds: soon\n')).toEqual(['timeLockSeconds: must be integer, got "soon"']);
     expect(problems('site: a\ngateway: g\ninside: [192.168.0.0/16, 10.0.0.0/40]\n')).toEqual(['inside[1]: "10.0.0.0/40" has an invalid prefix length (0 to 32)']);
+    // A bare address as an inside network is a slip for a network, not a single host: both readings are named.
+    expect(problems('site: a\ngateway: g\ninside: [192.168.1.0]\nprotect: [192.168.1.53]\n')).toEqual([
+      'inside[0]: "192.168.1.0" has no prefix length: write the network with one, e.g. 192.168.1.0/24 (a single host is 192.168.1.0/32)',
+    ]);
     expect(problems('gateway: g\n')).toEqual(['site: required']);
     expect(problems('site: A b\ngateway: g\n')[0]).toMatch(/^site: must match pattern/);
     expect(problems('site: a\ngateway: g\nmode: block\n')).toEqual(['mode: must be one of "enforce", "monitor", got "block"']);

@@ -186,5 +186,9 @@ describe('p2pwall-sensor (built binary)', () => {
     const run = sensor('analyze', '--time-lock', 'soon', demo);
     expect(run.code).not.toBe(0);
     expect(run.stderr).toMatch(/--time-lock/);
+    const bare = sensor('analyze', '--inside', '192.168.1.0', demo);
+    expect(bare.code).toBe(1);
+    expect(bare.stderr).toMatch(/--inside.*"192\.168\.1\.0" has no prefix length.*192\.168\.1\.0\/24.*192\.168\.1\.0\/32/);
+    expect(sensor('analyze', '--format', 'jsonl', '--protect', '203.0.113.7', demo).code).toBe(0);
   });
 });
