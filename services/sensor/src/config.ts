@@ -194,10 +194,9 @@ export const SENSOR_CONFIG_SCHEMA: ConfigSchema = {
         nats: {
           type: 'object',
           additionalProperties: false,
-          required: ['servers'],
           description: 'absent: nothing is published',
           properties: {
-            servers: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'NATS server URLs, nats://host:port or tls://host:port' },
+            servers: { type: 'array', items: { type: 'string' }, minItems: 1, default: ['nats://127.0.0.1:4222'], description: 'NATS server URLs, nats://host:port or tls://host:port' },
             user: optionalString('user name (with password)'),
             password: optionalString('password of user'),
             token: optionalString('authentication token'),
@@ -213,10 +212,9 @@ export const SENSOR_CONFIG_SCHEMA: ConfigSchema = {
         redis: {
           type: 'object',
           additionalProperties: false,
-          required: ['url'],
           description: 'absent: no shared blocklist is followed',
           properties: {
-            url: { type: 'string', description: 'redis://host:port/db or rediss://host:port/db (TLS)' },
+            url: { type: 'string', default: 'redis://127.0.0.1:6379', description: 'redis://host:port/db or rediss://host:port/db (TLS)' },
             username: optionalString('ACL user name'),
             password: optionalString('password (of username, or requirepass)'),
             tls: tlsFiles('Redis'),

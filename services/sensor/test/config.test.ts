@@ -33,6 +33,13 @@ describe('sensor configuration', () => {
     expect(config.inside).toContain('192.168.0.0/16');
   });
 
+  it('the example shows each key with its default, as its header says: its sections written empty load the same', () => {
+    const example = loadSensorConfig(EXAMPLE, {});
+    // Every section the example shows, written empty: what an operator gets by adding the section.
+    const empty = loadSensorConfig(file('site: site-a\ngateway: gw-1\nuplink:\n  nats: {}\n  redis: {}\n'), {});
+    expect(empty).toEqual(example);
+  });
+
   it('ships an example that loads and shows every key', () => {
     const example = loadSensorConfig(EXAMPLE, {});
     const keys = (schema: typeof SENSOR_CONFIG_SCHEMA, value: Record<string, unknown>, prefix = ''): string[] =>
@@ -89,7 +96,8 @@ describe('sensor configuration', () => {
       'uplink.redis.tls.ca: file not found: /nonexistent.pem',
     ]);
     expect(problems('site: a\ngateway: g\nuplink:\n  nats:\n    servers: [n:4222]\n    user: u\n')).toEqual(['uplink.nats.password: user and password go together']);
-    expect(problems('site: a\ngateway: g\nuplink:\n  redis: {}\n')).toEqual(['uplink.redis.url: required']);
+    // An empty half takes the local default, as the example shows (and as nats and redis clients do).
+    expect(loadSensorConfig(file('site: a\ngateway: g\nuplink:\n  redis: {}\n'), {}).uplink).toMatchObject({ redis: { url: 'redis://127.0.0.1:6379' } });
   });
 
   it('turns interim flow summaries on only for a sensor that publishes to NATS', () => {
