@@ -301,6 +301,9 @@ describe('NOTES.txt', () => {
     expect(text).toContain('kubectl label node <gateway-node> p2pwall.io/site=default p2pwall.io/gateway=true');
     expect(text).toContain(`kubectl -n ${NAMESPACE} get secret ${fullname}-api-tokens -o jsonpath='{.data.read}' | base64 -d`);
     expect(text).toContain(`helm test ${RELEASE} -n ${NAMESPACE} --logs`);
+    // The token file may start with a # comment: the CLI reads it, never `head -n 1`.
+    expect(text).toContain(`P2PWALL_TOKEN_FILE=/etc/p2pwall/api-tokens/read p2pwall sensors`);
+    expect(text).not.toMatch(/head -n 1/);
     expect(text).toMatch(/WARNING: nats:\/\/nats:4222 is the chart's default/);
     expect(text).toMatch(/WARNING: redis:\/\/redis:6379 is the chart's default/);
   });

@@ -1,5 +1,6 @@
 import { integerInRange } from '@p2pwall/common/cli-values';
 import { Option, type Command } from 'commander';
+import { parseTokenFile } from '../token-file.js';
 
 /** The options every command shares: where the brain is, the token, the timeout, and --json. */
 
@@ -47,10 +48,7 @@ export function resolveToken(options: { token?: string; tokenFile?: string }, re
     throw new TokenOptionError(`--token-file: cannot read ${options.tokenFile} (${code === 'ENOENT' ? 'no such file' : (code ?? 'error')})`);
   }
   if (text.length > MAX_TOKEN_FILE_BYTES) throw new TokenOptionError(`--token-file: ${options.tokenFile} is larger than ${MAX_TOKEN_FILE_BYTES} bytes: not a token file`);
-  const token = text
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .find((line) => line !== '' && !line.startsWith('#'));
+  const [token] = parseTokenFile(text);
   if (token === undefined) throw new TokenOptionError(`--token-file: ${options.tokenFile} holds no token (only blank lines and # comments)`);
   if (/\s/.test(token)) throw new TokenOptionError(`--token-file: the token in ${options.tokenFile} contains white space`);
   return token;
