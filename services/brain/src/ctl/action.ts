@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { BrainClient, CtlError, EXIT } from './client.js';
-import { resolveToken, TokenOptionError, type ConnectionOptions } from './options.js';
+import { commandOptions, resolveToken, TokenOptionError, type ConnectionOptions } from './options.js';
 import { printable, printableJson, printableLines } from './printable.js';
 
 /**
@@ -45,7 +45,7 @@ export function defaultAuthor(): string {
 export function act<O>(run: (context: Context<O>) => Promise<Output>): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
     const command = args.at(-1) as Command;
-    const options = command.opts<O & ConnectionOptions>();
+    const options = commandOptions<O>(command);
     const positional = args.slice(0, -2).filter((a): a is string => typeof a === 'string');
     try {
       let token: string | undefined;

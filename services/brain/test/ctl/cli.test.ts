@@ -10,7 +10,7 @@ import { p2pwall } from '@p2pwall/proto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AllowView, DecisionView, HostView, IncidentView, Page, PeerView, SensorView } from '../../src/api/views.js';
-import { loadBrainConfig } from '../../src/config.js';
+import { BRAIN_CONFIG_SCHEMA, loadBrainConfig } from '../../src/config.js';
 import { incidentUpdates, type IncidentFlow } from '../../src/incidents/evidence.js';
 import { IncidentStore } from '../../src/incidents/store.js';
 import { BrainService } from '../../src/ingest/serve.js';
@@ -137,13 +137,29 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
       // Leaf commands document where the brain and the token come from.
       if (path.length === 2 || path[0] === 'sensors' || path[0] === 'health') expect(run.stdout, path.join(' ')).toMatch(/--url <url>[\s\S]*env:\s+P2PWALL_URL\)[\s\S]*--token <token>[\s\S]*env:\s+P2PWALL_TOKEN\)/);
     }
+    // The stale rule as the brain applies it (a help once said "three periods").
+    const staleDefault = (BRAIN_CONFIG_SCHEMA.properties!['api']!.properties!['sensorStaleSeconds']!.default as number);
+    expect(runs[COMMANDS.findIndex((path) => path[0] === 'sensors')]!.stdout.replace(/\s+/g, ' ')).toContain(`STALE: no heartbeat for longer than the brain's api.sensorStaleSeconds (default ${staleDefault} s)`);
   });
 
   it('health: exit 0 and the checks when the brain is ready', async () => {
     const run = await cli(['health', '--url', url]);
     expect(run).toMatchObject({ code: 0, stderr: '' });
     expect(run.stdout).toMatch(/^ready: .*redis ok/);
-    expect(json<{ ready: boolean }>(await cli(['health', '--url', url, '--json'])).ready).toBe(true);
+    // --json: the API's answer itself, as GET /health/ready gives it.
+    const api = (await (await fetch(`${url}/health/ready`)).json()) as unknown;
+    expect(json<unknown>(await cli(['health', '--url', url, '--json']))).toEqual(api);
+    expect(api).toMatchObject({ status: 'ready', checks: { redis: true } });
+  });
+
+  it('takes the connection options before the sub-command too; typed beats the environment, and after beats before', async () => {
+    const before = await cli(['--url', url, '--token', READ, '--json', 'sensors'], { P2PWALL_URL: 'http://127.0.0.1:1' });
+    expect(before.code, before.stderr).toBe(0);
+    expect(json<{ items: unknown[] }>(before).items).toBeInstanceOf(Array);
+    const after = await cli(['--url', 'http://127.0.0.1:1', 'health', '--url', url]);
+    expect(after).toMatchObject({ code: 0, stderr: '' });
+    const environment = await cli(['health'], { P2PWALL_URL: url });
+    expect(environment.code).toBe(0);
   });
 
   it('an unreachable brain: exit 3 and the address it tried', async () => {
