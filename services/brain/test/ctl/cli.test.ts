@@ -42,7 +42,8 @@ interface Run {
 
 /** Runs the binary with only the environment given (no P2PWALL_* leaks in from the caller's shell). */
 function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('P2PWALL_')));
+  // Nothing of the caller's shell: no P2PWALL_ settings, and no COLUMNS (tables are cut to it).
+  const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('P2PWALL_') && key !== 'COLUMNS'));
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [CLI, ...args], { env: { ...base, ...env }, timeout: 20_000 }, (error, stdout, stderr) => {
       if (error && typeof error.code !== 'number') return reject(error);
@@ -205,6 +206,13 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
     expect(table.code).toBe(0);
     expect(table.stdout.split('\n')[0]).toMatch(/^ID +SCOPE +VALUE +TRANSPORT +SITE +ORIGIN +ACTION +REASON +RULES +CREATED +EXPIRES +AUTHOR$/);
     expect(table.stdout).toMatch(/endpoint:198\.51\.100\.9:1214 +endpoint +198\.51\.100\.9:1214 +both +\* +manual +block +seen at HQ +operator\/manual +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \((\d+s ago|now)\) +\d{4}-.*\(in 23h\) +alice\n/);
+    // A terminal of 100 columns: every line fits, ids and values stay whole, times become ages.
+    const narrow = await cli(['decisions', 'list', '--origin', 'manual'], { P2PWALL_URL: url, P2PWALL_TOKEN: READ, COLUMNS: '100' });
+    for (const line of narrow.stdout.trimEnd().split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
+    expect(narrow.stdout).toMatch(/endpoint:198\.51\.100\.9:1214 +198\.51\.100\.9:1214 /);
+    expect(narrow.stdout).toMatch(/left out to fit 100 columns: SCOPE/);
+    expect(narrow.stdout).toMatch(/in 23h/);
+    expect(table.stdout.split('\n').some((line) => line.length > 100)).toBe(true);
     const listed = json<Page<DecisionView>>(await asReader(['decisions', 'list', '--origin', 'manual', '--value', '[2001:db8::9]:6346', '--json']));
     expect(listed.items.map((d) => d.id)).toEqual(['endpoint:[2001:db8::9]:6346']);
 

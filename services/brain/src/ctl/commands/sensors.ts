@@ -25,7 +25,7 @@ export function sensorsCommand(): Command {
       const version = await client.get<SensorsAnswer>(paths.sensors, { limit: 1 });
       const page = await fetchListing<SensorView>(client, paths.sensors, { limit: options.limit, cursor: options.cursor }, Boolean(options.all));
       const answer = { ...page, blocklistVersion: version.blocklistVersion };
-      return { data: answer, text: (now) => `${sensorsTable(answer.items, now)}${moreHint(page)}shared blocklist version: ${answer.blocklistVersion}\n` };
+      return { data: answer, text: (now, width) => `${sensorsTable(answer.items, now, width)}${moreHint(page)}shared blocklist version: ${answer.blocklistVersion}\n` };
     }),
   );
 }
