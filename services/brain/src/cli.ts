@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError, createLogger, packageVersion, startTelemetry, TelemetryError, type Telemetry } from '@p2pwall/common';
+import { ConfigError, createLogger, routeConsoleWarnings, packageVersion, startTelemetry, TelemetryError, type Telemetry } from '@p2pwall/common';
 import { Command } from 'commander';
 import { loadBrainConfig } from './config.js';
 import { BrainService } from './ingest/serve.js';
@@ -26,6 +26,7 @@ program
       throw error;
     }
     const log = createLogger({ name: 'brain', level: config.log.level });
+    routeConsoleWarnings(log);
     let telemetry: Telemetry;
     try {
       // Before anything else: /health/* answer (not ready) while Redis and NATS are still connecting.

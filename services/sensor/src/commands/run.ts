@@ -1,4 +1,4 @@
-import { createLogger, integerInRange, packageVersion, startTelemetry, type Telemetry } from '@p2pwall/common';
+import { createLogger, routeConsoleWarnings, integerInRange, packageVersion, startTelemetry, type Telemetry } from '@p2pwall/common';
 import { Command, Option } from 'commander';
 import { LiveSensor } from '../live/sensor.js';
 import { SENSOR_COMPONENTS } from '../telemetry/readiness.js';
@@ -34,6 +34,7 @@ export function runCommand(): Command {
         return;
       }
       const logger = createLogger({ name: 'sensor', level: config.log.level });
+      routeConsoleWarnings(logger);
       let telemetry: Telemetry;
       let sensor: LiveSensor;
       try {

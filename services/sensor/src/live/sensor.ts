@@ -232,6 +232,7 @@ export class LiveSensor {
     }
     // A removal has no evidence time to measure from; a new or changed entry has.
     if (applied && !removed) this.recordPropagation?.(decision, now);
+    this.options.logger.debug({ id: decision.id, effect: effect.kind, applied, removed }, 'shared decision');
     // When a shared decision took effect here (propagation is measured from this line).
     this.options.logger.debug({ decision: decision.id, effect: effect.kind, removed, applied: now }, 'shared decision applied');
   }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, REDIS_KEYS } from '@p2pwall/common';
+import { createLogger, REDIS_KEYS, routeConsoleWarnings } from '@p2pwall/common';
 import { startRedis, type RedisServer } from '@p2pwall/lab';
 import { p2pwall } from '@p2pwall/proto';
 import { Redis } from 'ioredis';
@@ -229,5 +229,59 @@ describe('blocklist follower', () => {
     expect(ids(follower)).toEqual(['a', 'b']);
     await e.brain.upsert(decision('c', 3));
     await until('still following', () => follower.version === 3);
+  });
+});
+
+describe('blocklist follower: what the log says about Redis', () => {
+  function capture() {
+    const lines: Array<{ level: string; msg: string; [field: string]: unknown }> = [];
+    const captured = createLogger({ name: 'test', level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+    return { lines, captured };
+  }
+
+  it('one line when connected, one when lost (plain cause), one when back; no client internals', async () => {
+    const server = await startRedis();
+    cleanups.push(() => server.cleanup());
+    const { lines, captured } = capture();
+    const follower = await BlocklistFollower.start({
+      config: { url: server.url, username: null, password: null, tls: { ca: null, cert: null, key: null }, snapshotFile: null },
+      logger: captured, blockMs: 100, retryDelayMs: 50,
+      onUpsert: () => undefined,
+      onRemove: () => undefined,
+    });
+    cleanups.push(() => follower.stop());
+    await until('connected line', () => lines.some((line) => line.msg === 'connected to Redis'));
+    await server.stop();
+    await until('lost line', () => lines.some((line) => line.msg.startsWith('lost Redis')));
+    // Retries every 50-500 ms for 2 s: still one line.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await server.restart();
+    await until('back line', () => lines.some((line) => line.msg === 'Redis is back'), 15_000);
+    const messages = lines.map((line) => line.msg);
+    expect(messages.filter((msg) => /Redis/.test(msg))).toEqual(['connected to Redis', expect.stringMatching(/^lost Redis: (the connection closed|connection refused|connection reset); keeping the blocklist we have$/), 'Redis is back']);
+    expect(JSON.stringify(lines)).not.toMatch(/maxRetriesPerRequest|max retries/);
+  });
+
+  it("ioredis's console warning about an unneeded password becomes a JSON line of the log", async () => {
+    const server = await startRedis();
+    cleanups.push(() => server.cleanup());
+    const { lines, captured } = capture();
+    const original = console.warn;
+    const printed: unknown[] = [];
+    console.warn = (...args: unknown[]) => void printed.push(args);
+    cleanups.push(() => {
+      console.warn = original;
+    });
+    routeConsoleWarnings(captured);
+    const follower = await BlocklistFollower.start({
+      config: { url: server.url, username: null, password: 'not-needed-password', tls: { ca: null, cert: null, key: null }, snapshotFile: null },
+      logger: captured, blockMs: 100,
+      onUpsert: () => undefined,
+      onRemove: () => undefined,
+    });
+    cleanups.push(() => follower.stop());
+    await until('library warning logged', () => lines.some((line) => line['component'] === 'library'));
+    expect(lines.find((line) => line['component'] === 'library')).toMatchObject({ level: 'warn', msg: expect.stringMatching(/does not require a password, but a password was supplied$/) });
+    expect(printed).toEqual([]);
   });
 });
