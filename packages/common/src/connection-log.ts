@@ -36,6 +36,7 @@ export class ConnectionLog {
   private downSince = 0;
   private lastLine = 0;
   private lastFailure: ConnectionFailure | null = null;
+  private seenCause: string | null = null;
   private readonly remindMs: number;
   private readonly now: () => number;
 
@@ -49,6 +50,11 @@ export class ConnectionLog {
 
   get connected(): boolean {
     return this.state === 'up';
+  }
+
+  /** The cause of the last failure logged or seen, for a start-up message; null while none. */
+  get lastCause(): string | null {
+    return this.seenCause;
   }
 
   up(): void {
@@ -68,6 +74,7 @@ export class ConnectionLog {
     const now = this.now();
     const cause = connectionCause(error);
     const failure = connectionFailure(error);
+    this.seenCause = cause;
     const { service, context } = this.options;
     if (this.state !== 'down') {
       const verb = this.state === 'up' ? 'lost' : 'cannot reach';

@@ -143,7 +143,7 @@ describe('p2pwall-brain serve with NATS and Redis credentials and TLS (real serv
 
     const redisPassword = await attempt(`${good.nats}\n${good.redis.replace('password: rpw', 'password: nope')}`);
     expect(redisPassword.error).not.toBeNull();
-    expect(redisPassword.lines.some((l) => /WRONGPASS/.test(l.err ?? ''))).toBe(true);
+    expect(redisPassword.lines.some((l) => /WRONGPASS/.test(String(l['cause'] ?? '')))).toBe(true);
 
     // And with everything right, it serves.
     await serve(`${good.nats}\n${good.redis}`);

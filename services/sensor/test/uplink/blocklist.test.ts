@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, REDIS_KEYS, routeConsoleWarnings } from '@p2pwall/common';
-import { startRedis, type RedisServer } from '@p2pwall/lab';
+import { capturedLog, startRedis, type RedisServer } from '@p2pwall/lab';
 import { p2pwall } from '@p2pwall/proto';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -234,8 +234,7 @@ describe('blocklist follower', () => {
 
 describe('blocklist follower: what the log says about Redis', () => {
   function capture() {
-    const lines: Array<{ level: string; msg: string; [field: string]: unknown }> = [];
-    const captured = createLogger({ name: 'test', level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+    const { logger: captured, lines } = capturedLog('test');
     return { lines, captured };
   }
 
