@@ -261,6 +261,9 @@ describe('bad values are refused with the key to fix', () => {
     ['a site name that cannot be a subject token', { sensor: { sites: [{ name: 'Site_A' }] } }, /sensor\.sites\.0\.name: Does not match pattern/],
     ['an unknown key', { sensor: { queues: [0] } }, /sensor: Additional property queues is not allowed/],
     ['an inside network that is no CIDR', { sensor: { siteDefaults: { inside: ['10.0.0.0'] } } }, /inside\.0: Does not match pattern/],
+    ['an IPv4 prefix length beyond 32', { sensor: { siteDefaults: { inside: ['10.1.0.0/33'] } } }, /inside\.0: Does not match pattern/],
+    ['an IPv4 octet beyond 255', { sensor: { siteDefaults: { inside: ['10.256.0.0/16'] } } }, /inside\.0: Does not match pattern/],
+    ['an IPv6 prefix length beyond 128', { sensor: { siteDefaults: { inside: ['fd00::/129'] } } }, /inside\.0: Does not match pattern/],
     ['password auth without a user', { connections: { nats: { auth: { method: 'password', password: 'x' } } } }, /connections\.nats\.auth\.user is required/],
     ['token auth without a token', { connections: { nats: { auth: { method: 'token' } } } }, /needs existingSecret or token/],
     ['Redis TLS on a redis:// url', { connections: { redis: { tls: { enabled: true, existingSecret: 'ca' } } } }, /must start with rediss:\/\//],
@@ -304,6 +307,9 @@ describe('NOTES.txt', () => {
     expect(text).toContain('kubectl label node <gateway-node> p2pwall.io/site=default p2pwall.io/gateway=true');
     expect(text).toContain(`kubectl -n ${NAMESPACE} get secret ${fullname}-api-tokens -o jsonpath='{.data.read}' | base64 -d`);
     expect(text).toContain(`helm test ${RELEASE} -n ${NAMESPACE} --logs`);
+    // The token file may start with a # comment: the CLI reads it, never `head -n 1`.
+    expect(text).toContain(`P2PWALL_TOKEN_FILE=/etc/p2pwall/api-tokens/read p2pwall sensors`);
+    expect(text).not.toMatch(/head -n 1/);
     expect(text).toMatch(/WARNING: nats:\/\/nats:4222 is the chart's default/);
     expect(text).toMatch(/WARNING: redis:\/\/redis:6379 is the chart's default/);
   });

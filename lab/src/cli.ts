@@ -2,9 +2,9 @@
 import { writeFileSync } from 'node:fs';
 import { packageVersion } from '@p2pwall/common';
 import { Command, Option } from 'commander';
-import { runDemo } from './demo.js';
+import { DEMO_PREFIX, runDemo } from './demo.js';
 import { registerEmulateCommands } from './emulators/cli.js';
-import { registerLabCommands } from './netns/cli.js';
+import { prefixValue, registerLabCommands } from './netns/cli.js';
 import { SCENARIOS } from './synthetic/scenarios.js';
 import { writeScenario } from './synthetic/write.js';
 
@@ -29,8 +29,9 @@ program
 program
   .command('demo')
   .description('the live sensor on a gateway in a namespace lab: Kazaa clients identified and blocked, benign traffic untouched (root)')
-  .action(async () => {
-    process.exitCode = await runDemo();
+  .addOption(new Option('--prefix <name>', `the lab's namespace prefix (1-8 lower-case letters/digits, starting with a letter); a lab of that name must not exist`).argParser(prefixValue).default(DEMO_PREFIX))
+  .action(async (options: { prefix: string }) => {
+    process.exitCode = await runDemo(options.prefix);
   });
 
 registerLabCommands(program);

@@ -1,11 +1,12 @@
 import { KAZAA_SUPERNODE, KAZAA_UPLOADER, LAB_HOSTS } from './netns/addresses.js';
-import { Lab } from './netns/lab.js';
+import { Lab, LabExistsError } from './netns/lab.js';
 import { labUnavailableReason, hasCommand } from './netns/run.js';
 import { SensorProcess, type SensorLogLine } from './sensor-process.js';
 
 /** `npm run demo`: the live sensor on a gateway in the namespace lab, told for a person. */
 
-const PREFIX = 'p2pwdemo';
+/** The demo's lab, unless --prefix names another. */
+export const DEMO_PREFIX = 'p2pwdemo';
 const FAST_CLIENT = ['--pong-wait', '300', '--connect-timeout', '700', '--hello-timeout', '700', '--serial', '5', '--serial-timeout', '400', '--download-timeout', '1500'];
 
 type Summary = Record<string, Record<string, unknown>>;
@@ -65,14 +66,21 @@ async function queueCounters(lab: Lab, gateway: string): Promise<string> {
     .join('; ');
 }
 
-export async function runDemo(): Promise<number> {
+export async function runDemo(prefix = DEMO_PREFIX): Promise<number> {
   const unavailable = demoUnavailableReason();
   if (unavailable) {
     process.stderr.write(`demo: ${unavailable}\n`);
     return 1;
   }
-  await Lab.down(PREFIX);
-  const lab = await Lab.up({ prefix: PREFIX, sites: ['a'] });
+  // Never someone else's lab: Lab.up refuses a prefix in use, and the demo says what to do.
+  let lab: Lab;
+  try {
+    lab = await Lab.up({ prefix, sites: ['a'] });
+  } catch (error) {
+    if (!(error instanceof LabExistsError)) throw error;
+    process.stderr.write(`demo: ${error.message}, or give the demo another --prefix\n`);
+    return 1;
+  }
   let sensor: SensorProcess | undefined;
   const interrupted = () => {
     void (async () => {

@@ -5,7 +5,9 @@
  * down in `finally`/`afterAll`, so a failing test leaves nothing behind.
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KAZAA_SUPERNODE, KAZAA_UPLOADER, LAB_CLI, LAB_HOSTS, Lab, labUnavailableReason, listNamespaces, peerCache, type LabProcess, type LogEntry } from '../src/index.js';
@@ -230,5 +232,35 @@ describe.skipIf(UNAVAILABLE !== '')(`p2pwall-lab down after a crash${SKIP}`, () 
     expect((await cli('status', '--prefix', prefix)).stdout).toContain('no lab');
     // down again: nothing to do, no error.
     expect((await cli('down', '--prefix', prefix)).stdout).toMatch(/removed 0 namespaces/);
+  });
+});
+
+describe.skipIf(UNAVAILABLE !== '')(`p2pwall-lab down --all and the demo's --prefix: only labs this tool made${SKIP}`, () => {
+  const prefix = randomPrefix();
+  // A namespace of a lab's shape that this tool did not make (another tool's, or a person's).
+  const foreign = `${randomPrefix().replace('p2pwt', 'p2pwf')}-inet`;
+  const stateRoot = mkdtempSync(join(tmpdir(), 'p2pw-labstate-'));
+  const cli = (...args: string[]) => execFileAsync(process.execPath, [LAB_CLI, ...args], { timeout: 30_000, env: { ...process.env, P2PWALL_LAB_STATE: stateRoot } });
+  afterAll(async () => {
+    await Lab.down(prefix, { stateRoot });
+    await execFileAsync('ip', ['netns', 'del', foreign]).catch(() => undefined);
+    rmSync(stateRoot, { recursive: true, force: true });
+  }, 30_000);
+
+  it('down --all removes the labs with state and leaves a look-alike namespace; the demo refuses a prefix in use', async () => {
+    await execFileAsync('ip', ['netns', 'add', foreign]);
+    await cli('up', '--prefix', prefix, '--clients', '1', '--peers', '0');
+    const demo = await cli('demo', '--prefix', prefix).then(
+      () => null,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(demo).toMatchObject({ code: 1, stderr: expect.stringMatching(new RegExp(`already exists.*down --prefix ${prefix}.*another --prefix`)) });
+    expect(await namespacesWithPrefix(prefix)).toHaveLength(3);
+
+    const down = await cli('down', '--all');
+    expect(down.stdout).toMatch(new RegExp(`lab "${prefix}": removed 3 namespaces`));
+    expect(down.stdout).not.toContain(foreign.slice(0, -'-inet'.length));
+    expect(await namespacesWithPrefix(prefix)).toEqual([]);
+    expect(await listNamespaces()).toContain(foreign);
   });
 });

@@ -8,7 +8,8 @@ import { labUnavailableReason, listNamespaces } from './run.js';
 import { stateRoot } from './state.js';
 import { DEFAULT_PREFIX, planLab, siteNames, validatePrefix, type LabPlan } from './topology.js';
 
-function prefixValue(text: string): string {
+/** Commander's parser for a lab prefix option. */
+export function prefixValue(text: string): string {
   try {
     return validatePrefix(text);
   } catch (error) {
@@ -56,21 +57,26 @@ export function formatStatus(status: LabStatus): string {
   return lines.join('\n');
 }
 
+/** Prefixes of the labs this tool made: each has a state directory, written before any namespace. */
+export function madeLabPrefixes(): string[] {
+  try {
+    return readdirSync(stateRoot())
+      .filter((name) => /^[a-z][a-z0-9]{0,7}$/.test(name))
+      .sort();
+  } catch {
+    return []; // no state root yet
+  }
+}
+
 /**
- * Prefixes of every lab: those with a state directory, and those with a `<prefix>-inet`
- * namespace (every lab has one, made first). Other tools' namespaces that merely look alike
- * (say `p2pw-x-gw` without `p2pw-inet`) are not taken for a lab.
+ * Prefixes of every lab in view, for `status --all`: the labs this tool made, and namespaces of a
+ * lab's shape (`<prefix>-inet`) whose state is gone. Only the first kind is ever removed by `--all`.
  */
 export async function labPrefixes(): Promise<string[]> {
-  const prefixes = new Set<string>();
+  const prefixes = new Set<string>(madeLabPrefixes());
   for (const ns of await listNamespaces()) {
     const match = /^([a-z][a-z0-9]{0,7})-inet$/.exec(ns);
     if (match) prefixes.add(match[1]!);
-  }
-  try {
-    for (const name of readdirSync(stateRoot())) if (/^[a-z][a-z0-9]{0,7}$/.test(name)) prefixes.add(name);
-  } catch {
-    // no state root yet
   }
   return [...prefixes].sort();
 }
@@ -123,10 +129,10 @@ export function registerLabCommands(program: Command): void {
     .command('down')
     .description('remove a lab: its processes, namespaces (with every veth and bridge) and state; works after a crash')
     .addOption(new Option('--prefix <name>', 'namespace prefix').argParser(prefixValue).default(DEFAULT_PREFIX))
-    .option('--all', 'every lab found: prefixes with a state directory or a <prefix>-inet namespace')
+    .option('--all', `every lab this tool made (those with a state directory under ${stateRoot()}); other namespaces are left alone, whatever their names`)
     .action(async (options: { prefix: string; all?: boolean }) => {
       requireLab();
-      const prefixes = options.all ? await labPrefixes() : [options.prefix];
+      const prefixes = options.all ? madeLabPrefixes() : [options.prefix];
       let failed = false;
       for (const prefix of prefixes) {
         const report = await Lab.down(prefix);

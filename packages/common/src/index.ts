@@ -1,10 +1,11 @@
-export { createLogger, type Logger, type LoggerOptions } from './logging.js';
+export { createLogger, routeConsoleWarnings, type Logger, type LoggerOptions } from './logging.js';
 export { packageVersion } from './version.js';
 export { LogLimiter } from './log-limit.js';
 export { InvalidValueError, collect, integerInRange, portList } from './cli-values.js';
 export { ConfigError, listenHostProblem, loadConfig, MAX_CONFIG_ALIASES, redactSecrets, redactUrlPasswords, REDACTED, type ConfigSchema, type LoadConfigOptions } from './config.js';
 export { SUBJECTS, STREAMS, CONSUMERS, REDIS_KEYS, NameError, sensorName, senderOfSubject, sensorNatsPermissions, type IncidentIndex, type SubjectSender } from './names.js';
 export { formatAddress, parseAddress } from './address.js';
+export { connectionCause, ConnectionLog, type ConnectionLogOptions } from './connection-log.js';
 export { connectionFailure, ConnectionFileError, natsConnectionProblems, natsSecuritySettings, redisConnectionProblems, redisSecuritySettings, serverTlsProblems, type ConnectionFailure, type NatsConnectionConfig, type NatsKeyNames, type NatsSecuritySettings, type RedisConnectionConfig, type RedisSecuritySettings, type TlsFiles } from './connections.js';
 export { startTelemetry, type Telemetry, type TelemetryOptions } from './telemetry/start.js';
 export { TELEMETRY_CONFIG_SCHEMA, TELEMETRY_DEFAULTS, telemetryConfigProblems, type TelemetryConfig } from './telemetry/config.js';

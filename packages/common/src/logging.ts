@@ -27,3 +27,15 @@ export function createLogger(options: LoggerOptions): Logger {
     destination,
   );
 }
+
+/**
+ * Warnings client libraries print with console.warn (ioredis: "[WARN] Redis server does not
+ * require a password, but a password was supplied") become JSON lines of the service's log, so
+ * every line a service writes can be parsed.
+ */
+export function routeConsoleWarnings(logger: Logger): void {
+  console.warn = (...args: unknown[]) => {
+    const text = args.map((arg) => (typeof arg === 'string' ? arg : arg instanceof Error ? arg.message : JSON.stringify(arg))).join(' ');
+    logger.warn({ component: 'library' }, text.replace(/^\[(WARN|ERROR)\]\s*/, ''));
+  };
+}

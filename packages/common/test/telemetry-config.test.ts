@@ -7,9 +7,9 @@ const load = (env: Record<string, string>) =>
   loadConfig<{ telemetry: TelemetryConfig }>({ path: undefined, schema: SCHEMA, envPrefix: 'P2PWALL_TEST_', env, check: (config) => telemetryConfigProblems((config as { telemetry: TelemetryConfig }).telemetry) });
 
 describe('telemetry configuration', () => {
-  it('defaults: 0.0.0.0:9464, no OTLP export, every 15 s', () => {
+  it('defaults: loopback 127.0.0.1:9464 (on a gateway, every address includes the internet side), no OTLP export, every 15 s', () => {
     expect(load({}).telemetry).toEqual(TELEMETRY_DEFAULTS);
-    expect(TELEMETRY_DEFAULTS).toEqual({ enabled: true, listen: { host: '0.0.0.0', port: 9464 }, otlp: { endpoint: null, headers: {}, intervalSeconds: 15 } });
+    expect(TELEMETRY_DEFAULTS).toEqual({ enabled: true, listen: { host: '127.0.0.1', port: 9464 }, otlp: { endpoint: null, headers: {}, intervalSeconds: 15 } });
   });
 
   it('environment overrides, headers as a YAML mapping', () => {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-import { ConfigError, createLogger, packageVersion, startTelemetry, TelemetryError, type Telemetry } from '@p2pwall/common';
+import { ConfigError, createLogger, redactSecrets, routeConsoleWarnings, packageVersion, startTelemetry, TelemetryError, type Telemetry } from '@p2pwall/common';
 import { Command } from 'commander';
-import { loadBrainConfig } from './config.js';
+import { ApiConfigError, loadTokens } from './api/auth.js';
+import { loadBrainConfig, type BrainConfig } from './config.js';
 import { BrainService } from './ingest/serve.js';
 import { BRAIN_COMPONENTS } from './telemetry/readiness.js';
 
@@ -10,22 +11,44 @@ const program = new Command('p2pwall-brain')
   .version(packageVersion(import.meta.url), '-V, --version')
   .showHelpAfterError('(add --help for usage)');
 
+const CONFIG_OPTION = ['-c, --config <file>', 'brain.yaml (see brain.example.yaml); without it: defaults and P2PWALL_BRAIN_* variables'] as const;
+
+/**
+ * The configuration, checked as far as it can be without a network: the file, the environment,
+ * and the API's tokens (files readable, long enough). Any problem: one message and exit 2.
+ */
+function checkedConfig(path: string | undefined): BrainConfig {
+  try {
+    const config = loadBrainConfig(path);
+    if (config.api.enabled) loadTokens(config.api);
+    return config;
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof ApiConfigError) {
+      process.stderr.write(`p2pwall-brain: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+program
+  .command('config')
+  .description('check a configuration (file, P2PWALL_BRAIN_* variables, token files) without connecting, and print it with every default filled in; passwords, tokens and URL passwords show as "(redacted)". Exit 2 with every problem otherwise.')
+  .option(...CONFIG_OPTION)
+  .action((options: { config?: string }) => {
+    const config = checkedConfig(options.config);
+    process.stdout.write(`${JSON.stringify(redactSecrets(config), null, 2)}\n`);
+  });
+
 program
   .command('serve')
   .description('consume summaries and heartbeats from JetStream, correlate, write decisions to the shared blocklist in Redis')
-  .option('-c, --config <file>', 'brain.yaml (see brain.example.yaml); without it: defaults and P2PWALL_BRAIN_* variables')
+  .option(...CONFIG_OPTION)
   .action(async (options: { config?: string }) => {
-    let config;
-    try {
-      config = loadBrainConfig(options.config);
-    } catch (error) {
-      if (error instanceof ConfigError) {
-        process.stderr.write(`p2pwall-brain: ${error.message}\n`);
-        process.exit(2);
-      }
-      throw error;
-    }
+    // Everything that needs no network is checked before anything connects.
+    const config = checkedConfig(options.config);
     const log = createLogger({ name: 'brain', level: config.log.level });
+    routeConsoleWarnings(log);
     let telemetry: Telemetry;
     try {
       // Before anything else: /health/* answer (not ready) while Redis and NATS are still connecting.
@@ -59,7 +82,10 @@ program
     try {
       await brain.start();
     } catch (error) {
-      log.fatal({ err: error instanceof Error ? error.message : String(error) }, 'cannot start');
+      const message = error instanceof Error ? error.message : String(error);
+      log.fatal({ err: message }, `cannot start: ${message}`);
+      log.flush();
+      process.stderr.write(`p2pwall-brain: ${message}\n`);
       await shutDown().catch(() => undefined);
       process.exit(1);
     }

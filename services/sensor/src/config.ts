@@ -1,5 +1,5 @@
 import { loadConfig, natsConnectionProblems, redisConnectionProblems, TELEMETRY_CONFIG_SCHEMA, telemetryConfigProblems, type ConfigSchema, type TelemetryConfig } from '@p2pwall/common';
-import { CidrError, CidrSet, DEFAULT_INSIDE_NETWORKS, parseCidr } from './decode/cidr.js';
+import { CidrError, CidrSet, DEFAULT_INSIDE_NETWORKS, parseCidr, parseNetwork } from './decode/cidr.js';
 import type { ModuleSettings } from './detect/module.js';
 import { activeModules, protocolModules } from './detect/registry.js';
 import { DEFAULT_MODULE_BUFFER_BYTES, DEFAULT_OPEN_PORTS, type EngineConfig } from './engine-config.js';
@@ -194,10 +194,9 @@ export const SENSOR_CONFIG_SCHEMA: ConfigSchema = {
         nats: {
           type: 'object',
           additionalProperties: false,
-          required: ['servers'],
           description: 'absent: nothing is published',
           properties: {
-            servers: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'NATS server URLs, nats://host:port or tls://host:port' },
+            servers: { type: 'array', items: { type: 'string' }, minItems: 1, default: ['nats://127.0.0.1:4222'], description: 'NATS server URLs, nats://host:port or tls://host:port' },
             user: optionalString('user name (with password)'),
             password: optionalString('password of user'),
             token: optionalString('authentication token'),
@@ -213,10 +212,9 @@ export const SENSOR_CONFIG_SCHEMA: ConfigSchema = {
         redis: {
           type: 'object',
           additionalProperties: false,
-          required: ['url'],
           description: 'absent: no shared blocklist is followed',
           properties: {
-            url: { type: 'string', description: 'redis://host:port/db or rediss://host:port/db (TLS)' },
+            url: { type: 'string', default: 'redis://127.0.0.1:6379', description: 'redis://host:port/db or rediss://host:port/db (TLS)' },
             username: optionalString('ACL user name'),
             password: optionalString('password (of username, or requirepass)'),
             tls: tlsFiles('Redis'),
@@ -238,7 +236,9 @@ function checkSensorConfig(value: unknown): string[] {
   for (const key of ['inside', 'protect'] as const) {
     config[key].forEach((cidr, index) => {
       try {
-        parseCidr(cidr);
+        // A protected host is often one address; an inside network never is.
+        if (key === 'inside') parseNetwork(cidr);
+        else parseCidr(cidr);
       } catch (error) {
         if (error instanceof CidrError) problems.push(`${key}[${index}]: ${error.message}`);
         else throw error;

@@ -33,6 +33,13 @@ describe('sensor configuration', () => {
     expect(config.inside).toContain('192.168.0.0/16');
   });
 
+  it('the example shows each key with its default, as its header says: its sections written empty load the same', () => {
+    const example = loadSensorConfig(EXAMPLE, {});
+    // Every section the example shows, written empty: what an operator gets by adding the section.
+    const empty = loadSensorConfig(file('site: site-a\ngateway: gw-1\nuplink:\n  nats: {}\n  redis: {}\n'), {});
+    expect(empty).toEqual(example);
+  });
+
   it('ships an example that loads and shows every key', () => {
     const example = loadSensorConfig(EXAMPLE, {});
     const keys = (schema: typeof SENSOR_CONFIG_SCHEMA, value: Record<string, unknown>, prefix = ''): string[] =>
@@ -48,6 +55,10 @@ describe('sensor configuration', () => {
     expect(problems('site: a\ngateway: g\nqueue:\n  conbytes: 4\n')).toEqual(['queue.conbytes: unknown key']);
     expect(problems('site: a\ngateway: g\ntimeLockSeconds: soon\n')).toEqual(['timeLockSeconds: must be integer, got "soon"']);
     expect(problems('site: a\ngateway: g\ninside: [192.168.0.0/16, 10.0.0.0/40]\n')).toEqual(['inside[1]: "10.0.0.0/40" has an invalid prefix length (0 to 32)']);
+    // A bare address as an inside network is a slip for a network, not a single host: both readings are named.
+    expect(problems('site: a\ngateway: g\ninside: [192.168.1.0]\nprotect: [192.168.1.53]\n')).toEqual([
+      'inside[0]: "192.168.1.0" has no prefix length: write the network with one, e.g. 192.168.1.0/24 (a single host is 192.168.1.0/32)',
+    ]);
     expect(problems('gateway: g\n')).toEqual(['site: required']);
     expect(problems('site: A b\ngateway: g\n')[0]).toMatch(/^site: must match pattern/);
     expect(problems('site: a\ngateway: g\nmode: block\n')).toEqual(['mode: must be one of "enforce", "monitor", got "block"']);
@@ -85,7 +96,8 @@ describe('sensor configuration', () => {
       'uplink.redis.tls.ca: file not found: /nonexistent.pem',
     ]);
     expect(problems('site: a\ngateway: g\nuplink:\n  nats:\n    servers: [n:4222]\n    user: u\n')).toEqual(['uplink.nats.password: user and password go together']);
-    expect(problems('site: a\ngateway: g\nuplink:\n  redis: {}\n')).toEqual(['uplink.redis.url: required']);
+    // An empty half takes the local default, as the example shows (and as nats and redis clients do).
+    expect(loadSensorConfig(file('site: a\ngateway: g\nuplink:\n  redis: {}\n'), {}).uplink).toMatchObject({ redis: { url: 'redis://127.0.0.1:6379' } });
   });
 
   it('turns interim flow summaries on only for a sensor that publishes to NATS', () => {
@@ -99,7 +111,7 @@ describe('sensor configuration', () => {
   });
 
   it('reads the telemetry section: defaults, a port per process from the environment, a checked OTLP endpoint', () => {
-    expect(loadSensorConfig(file('site: a\ngateway: g\n'), {}).telemetry).toEqual({ enabled: true, listen: { host: '0.0.0.0', port: 9464 }, otlp: { endpoint: null, headers: {}, intervalSeconds: 15 } });
+    expect(loadSensorConfig(file('site: a\ngateway: g\n'), {}).telemetry).toEqual({ enabled: true, listen: { host: '127.0.0.1', port: 9464 }, otlp: { endpoint: null, headers: {}, intervalSeconds: 15 } });
     const second = loadSensorConfig(file('site: a\ngateway: g\n'), { P2PWALL_SENSOR_TELEMETRY__LISTEN__PORT: '9465', P2PWALL_SENSOR_TELEMETRY__OTLP__ENDPOINT: 'http://collector:4318' });
     expect(second.telemetry).toMatchObject({ listen: { port: 9465 }, otlp: { endpoint: 'http://collector:4318' } });
     expect(problems('site: a\ngateway: g\ntelemetry:\n  otlp:\n    endpoint: ftp://x\n')).toEqual(['telemetry.otlp.endpoint: must be an http:// or https:// URL, got "ftp://x"']);

@@ -18,7 +18,9 @@ export interface TelemetryConfig {
 
 export const TELEMETRY_DEFAULTS: TelemetryConfig = {
   enabled: true,
-  listen: { host: '0.0.0.0', port: 9464 },
+  // Loopback: on a bare-metal gateway every address includes the internet side. A scraper
+  // elsewhere needs the host set on purpose (the Helm chart sets the pod's address).
+  listen: { host: '127.0.0.1', port: 9464 },
   otlp: { endpoint: null, headers: {}, intervalSeconds: 15 },
 };
 

@@ -2,7 +2,7 @@
  * Telemetry of a p2pwall service (issue 6 §3): one module for the sensor and the brain.
  *
  * Call `startTelemetry` before anything else, so the health endpoints answer while the service is
- * still connecting. It serves, on ONE HTTP server at `telemetry.listen` (default 0.0.0.0:9464):
+ * still connecting. It serves, on ONE HTTP server at `telemetry.listen` (default 127.0.0.1:9464):
  *   GET /metrics        Prometheus text of every instrument made with `telemetry.meter`
  *   GET /health/live    200 {"status":"live"} while the event loop answers
  *   GET /health/ready   200 when every registered component is ready, else 503 with each one's state

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { parseTokenFile } from '../token-file.js';
 
 /**
  * Bearer tokens of the HTTP API: read tokens may query, admin tokens may also change the blocklist
@@ -27,13 +28,6 @@ export const MIN_TOKEN_LENGTH = 16;
 
 const digest = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
 
-/** Tokens of a token file: one a line; blank lines and lines starting with `#` are skipped. */
-export function parseTokenFile(text: string): string[] {
-  return text
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'));
-}
 
 function checkToken(token: string, key: string): void {
   if (token.length < MIN_TOKEN_LENGTH) throw new ApiConfigError(`${key}: a token must have at least ${MIN_TOKEN_LENGTH} characters`);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { BrainClient, CtlError, EXIT } from './client.js';
-import { resolveToken, TokenOptionError, type ConnectionOptions } from './options.js';
+import { commandOptions, resolveToken, TokenOptionError, type ConnectionOptions } from './options.js';
 import { printable, printableJson, printableLines } from './printable.js';
 
 /**
@@ -14,8 +14,8 @@ import { printable, printableJson, printableLines } from './printable.js';
 export interface Output {
   /** What --json prints: the API's answer, unchanged. */
   data: unknown;
-  /** What people read; `now` is the clock for "3m ago". */
-  text: (now: number) => string;
+  /** What people read; `now` is the clock for "3m ago", `width` the terminal's columns (Infinity: not a terminal). */
+  text: (now: number, width: number) => string;
   /** Exit code when the command ran but the answer means failure (e.g. `health` not ready). */
   exitCode?: number;
 }
@@ -42,10 +42,17 @@ export function defaultAuthor(): string {
   }
 }
 
+/** Columns of the terminal stdout is; Infinity for a pipe or a file (scripts get whole lines). COLUMNS overrides, as for ls. */
+function terminalWidth(): number {
+  const forced = Number(process.env['COLUMNS']);
+  if (Number.isInteger(forced) && forced > 0) return forced;
+  return process.stdout.isTTY && process.stdout.columns > 0 ? process.stdout.columns : Infinity;
+}
+
 export function act<O>(run: (context: Context<O>) => Promise<Output>): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
     const command = args.at(-1) as Command;
-    const options = command.opts<O & ConnectionOptions>();
+    const options = commandOptions<O>(command);
     const positional = args.slice(0, -2).filter((a): a is string => typeof a === 'string');
     try {
       let token: string | undefined;
@@ -57,7 +64,7 @@ export function act<O>(run: (context: Context<O>) => Promise<Output>): (...args:
       }
       const client = new BrainClient({ url: options.url, token, timeoutMs: options.timeout });
       const output = await run({ client, options, args: positional });
-      process.stdout.write(options.json ? `${printableJson(JSON.stringify(output.data, null, 2))}\n` : printableLines(output.text(Date.now())));
+      process.stdout.write(options.json ? `${printableJson(JSON.stringify(output.data, null, 2))}\n` : printableLines(output.text(Date.now(), terminalWidth())));
       process.exitCode = output.exitCode ?? EXIT.ok;
     } catch (error) {
       if (!(error instanceof CtlError)) throw error;

@@ -5,16 +5,69 @@
 
 import { printable } from './printable.js';
 
-/** Columns padded to their widest cell, two spaces apart; the last column is not padded. Cells are made printable (printable.ts). */
-export function table(headers: string[], rawRows: string[][]): string {
-  const rows = rawRows.map((row) => row.map(printable));
-  const widths = headers.map((header, i) => rows.reduce((widest, row) => Math.max(widest, (row[i] ?? '').length), header.length));
+/** How a table meets the terminal. */
+export interface Fit {
+  /** Columns of the terminal; Infinity (a pipe or a file) never cuts. */
+  width: number;
+  /** Columns never cut: what a person copies into the next command (ids, addresses). */
+  keep?: readonly string[];
+  /** A shorter form of a column's cells, tried before any cutting (a time becomes its age). */
+  compact?: Readonly<Record<string, (cell: string) => string>>;
+  /** Columns that may be left out when cutting is not enough, the most dispensable first. */
+  drop?: readonly string[];
+}
+
+const NO_LIMIT: Fit = { width: Infinity };
+const GAP = 2;
+/** A cut column keeps at least this much (or its header) so what is left still says something. */
+const MIN_CUT_WIDTH = 6;
+
+/** The age of a humanTime cell ("3m ago", "in 23h", "never"), for narrow terminals. */
+export const ageOnly = (cell: string): string => /\(([^()]*)\)$/.exec(cell)?.[1] ?? cell;
+
+/**
+ * Columns padded to their widest cell, two spaces apart; the last column is not padded. Cells are
+ * made printable (printable.ts). Wider than `fit.width`: first the compact forms, then the widest
+ * columns not kept are cut (with …), widest first, down to a few characters; if that is not
+ * enough, the columns `fit.drop` names go, in its order, and a last line says which.
+ */
+export function table(headers: string[], rawRows: string[][], fit: Fit = NO_LIMIT): string {
+  let rows = rawRows.map((row) => row.map(printable));
+  const measure = (columns: number[]) => columns.map((i) => rows.reduce((widest, row) => Math.max(widest, (row[i] ?? '').length), headers[i]!.length));
+  const total = (widths: number[]) => widths.reduce((sum, width) => sum + width, 0) + GAP * (widths.length - 1);
+  let columns = headers.map((_, i) => i);
+  if (total(measure(columns)) > fit.width && fit.compact) {
+    const compact = headers.map((header) => fit.compact?.[header]);
+    rows = rows.map((row) => row.map((cell, i) => compact[i]?.(cell) ?? cell));
+  }
+  const dropped: string[] = [];
+  let widths = shrink(columns, measure(columns));
+  for (const name of fit.drop ?? []) {
+    if (total(widths) <= fit.width) break;
+    columns = columns.filter((i) => headers[i] !== name);
+    dropped.push(name);
+    widths = shrink(columns, measure(columns));
+  }
+
+  function shrink(shown: number[], measured: number[]): number[] {
+    const floor = shown.map((i) => (fit.keep?.includes(headers[i]!) ? Infinity : Math.max(MIN_CUT_WIDTH, headers[i]!.length)));
+    for (let excess = total(measured) - fit.width; excess > 0; excess--) {
+      let widest = -1;
+      for (let k = 0; k < measured.length; k++) if (measured[k]! > floor[k]! && (widest < 0 || measured[k]! > measured[widest]!)) widest = k;
+      if (widest < 0) break; // nothing left to cut
+      measured[widest]!--;
+    }
+    return measured;
+  }
+
+  const cut = (cell: string, width: number) => (cell.length > width ? `${cell.slice(0, width - 1)}…` : cell);
   const line = (cells: string[]) =>
-    widths
-      .map((width, i) => (i === widths.length - 1 ? (cells[i] ?? '') : (cells[i] ?? '').padEnd(width)))
-      .join('  ')
+    columns
+      .map((i, k) => (k === columns.length - 1 ? cut(cells[i] ?? '', widths[k]!) : cut(cells[i] ?? '', widths[k]!).padEnd(widths[k]!)))
+      .join(' '.repeat(GAP))
       .trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n') + '\n';
+  const note = dropped.length > 0 ? [`(left out to fit ${fit.width} columns: ${dropped.join(', ')}; --json shows everything)`] : [];
+  return [line(headers), ...rows.map(line), ...note].join('\n') + '\n';
 }
 
 /** `label:  value` lines with the labels aligned (for one object shown as a block). */

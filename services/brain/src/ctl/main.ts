@@ -10,6 +10,7 @@ import { hostsCommand } from './commands/hosts.js';
 import { incidentsCommand } from './commands/incidents.js';
 import { peersCommand } from './commands/peers.js';
 import { sensorsCommand } from './commands/sensors.js';
+import { withConnection } from './options.js';
 
 // `p2pwall ... | head` closes stdout early; that is the reader's choice, not an error.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -17,10 +18,11 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-const program = new Command('p2pwall')
+// The connection options are the program's too, so they work before the sub-command as well as after it.
+const program = withConnection(new Command('p2pwall'))
   .description(
     "p2pwall: ask the brain what it found and decided, and change it. The brain's URL and token come from " +
-      'P2PWALL_URL and P2PWALL_TOKEN, or --url and --token. Exit status: 0 done, 1 bad command line, ' +
+      'P2PWALL_URL and P2PWALL_TOKEN (or P2PWALL_TOKEN_FILE), or --url and --token (--token-file), given before or after the command. Exit status: 0 done, 1 bad command line, ' +
       '2 the brain refused the request, 3 the brain cannot be reached, 4 token missing, rejected or read-only, 5 the brain failed.',
   )
   // packageVersion reads the package.json one folder above a module in dist/; this one sits in dist/ctl/.

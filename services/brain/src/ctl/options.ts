@@ -1,5 +1,6 @@
 import { integerInRange } from '@p2pwall/common/cli-values';
 import { Option, type Command } from 'commander';
+import { parseTokenFile } from '../token-file.js';
 
 /** The options every command shares: where the brain is, the token, the timeout, and --json. */
 
@@ -25,6 +26,24 @@ export function withConnection(command: Command, { json = true } = {}): Command 
   return command;
 }
 
+/** The connection options by their commander keys. */
+const CONNECTION_KEYS = ['url', 'token', 'tokenFile', 'timeout', 'json'] as const;
+
+/**
+ * A command's options with the connection options a person typed before the sub-command
+ * (`p2pwall --url U sensors`) taken in: typed on the command line beats the environment and
+ * defaults, and typed after the sub-command beats typed before it.
+ */
+export function commandOptions<O>(command: Command): O & ConnectionOptions {
+  const options = { ...command.opts<O & ConnectionOptions>() } as Record<string, unknown>;
+  for (let parent = command.parent; parent; parent = parent.parent) {
+    for (const key of CONNECTION_KEYS) {
+      if (command.getOptionValueSource(key) !== 'cli' && parent.getOptionValueSource(key) === 'cli') options[key] = parent.getOptionValue(key);
+    }
+  }
+  return options as O & ConnectionOptions;
+}
+
 export const limitOption = () => new Option('--limit <n>', 'items per page (the brain allows 1 to 1000)').argParser(integerInRange(1, 1000));
 export const cursorOption = () => new Option('--cursor <cursor>', 'continue from the nextCursor of an earlier page');
 export const allOption = () => new Option('--all', 'follow nextCursor and print every page');
@@ -47,10 +66,7 @@ export function resolveToken(options: { token?: string; tokenFile?: string }, re
     throw new TokenOptionError(`--token-file: cannot read ${options.tokenFile} (${code === 'ENOENT' ? 'no such file' : (code ?? 'error')})`);
   }
   if (text.length > MAX_TOKEN_FILE_BYTES) throw new TokenOptionError(`--token-file: ${options.tokenFile} is larger than ${MAX_TOKEN_FILE_BYTES} bytes: not a token file`);
-  const token = text
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .find((line) => line !== '' && !line.startsWith('#'));
+  const [token] = parseTokenFile(text);
   if (token === undefined) throw new TokenOptionError(`--token-file: ${options.tokenFile} holds no token (only blank lines and # comments)`);
   if (/\s/.test(token)) throw new TokenOptionError(`--token-file: the token in ${options.tokenFile} contains white space`);
   return token;

@@ -1,4 +1,4 @@
-import { LogLimiter, REDIS_KEYS, decisionId, senderOfSubject, sensorName, type Logger, type SubjectSender } from '@p2pwall/common';
+import { LogLimiter, REDIS_KEYS, decisionId, originLabel, senderOfSubject, sensorName, type Logger, type SubjectSender } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { Redis } from 'ioredis';
 import { PeerBlocks } from '../blocklist/peer-blocks.js';
@@ -421,7 +421,7 @@ export class BatchProcessor {
       const decision = unique[index]!;
       written.push(decision);
       this.counters.decisions += 1;
-      this.options.log?.info({ id: decision.id, origin: p2pwall.v1.Origin[decision.origin], reason: decision.reason, hosts: decision.evidence.hosts.length, expiresMs: decision.expiresMs }, 'decision');
+      this.options.log?.info({ id: decision.id, origin: originLabel(decision.origin), reason: decision.reason, hosts: decision.evidence.hosts.length, expiresMs: decision.expiresMs }, 'decision');
     });
     return written;
   }

@@ -1,4 +1,4 @@
-import { CONSUMERS, LogLimiter, REDIS_KEYS, STREAMS, SUBJECTS, type Logger, type Telemetry } from '@p2pwall/common';
+import { connectionCause, connectionFailure, ConnectionLog, CONSUMERS, LogLimiter, redactUrlPasswords, REDIS_KEYS, STREAMS, SUBJECTS, type ConnectionFailure, type Logger, type Telemetry } from '@p2pwall/common';
 import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type Consumer, type ConsumerInfo, type ConsumerMessages, type JsMsg, type StreamInfo } from '@nats-io/jetstream';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
@@ -92,6 +92,31 @@ const SHARED_STATE_TIMEOUT_MS = 1000;
 /** A failing message is logged at most this often (every failure is counted: p2pwall_brain_messages). */
 const FAILURE_LOG_INTERVAL_MS = 10_000;
 
+/** Redis or NATS cannot be reached at start: the message names the service, the URL and the key. */
+export class ServiceUnreachableError extends Error {
+  override readonly name = 'ServiceUnreachableError';
+}
+
+const REDIS_WAIT = 'batches wait in the stream and decisions are not written until it is back';
+/** What an operator checks when Redis refuses the brain, by kind of failure. */
+const REDIS_REFUSED: Record<Exclude<ConnectionFailure, 'unreachable'>, string> = {
+  credentials: 'Redis refused the brain\'s credentials (check redis.username and redis.password)',
+  permission: 'the Redis ACL forbids a command the brain needs (see the README ACL for p2pwall-brain)',
+  tls: 'TLS with Redis failed (check redis.tls: the CA that signed the server certificate, the client certificate)',
+  file: 'a file of redis.tls cannot be read',
+};
+
+/** Losing and regaining NATS, as one line each (the client reconnects on its own). */
+function followNats(nc: NatsConnection, natsLog: ConnectionLog): void {
+  natsLog.up();
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') natsLog.down(new Error('connection closed'), 'batches wait in the stream until it is back');
+      else if (status.type === 'reconnect') natsLog.up();
+    }
+  })();
+}
+
 export class BrainService {
   private nc: NatsConnection | undefined;
   private redis: Redis | undefined;
@@ -137,14 +162,25 @@ export class BrainService {
     const { config, log } = this;
     const telemetry = this.options.telemetry;
     this.redis = new Redis(config.redis.url, redisOptions(config.redis));
-    this.redis.on('error', (error: Error) => log.warn({ err: error.message }, 'redis error'));
+    const redisUrl = redactUrlPasswords(config.redis.url);
+    const redisLog = new ConnectionLog(log, { service: 'Redis', context: { url: redisUrl } });
+    this.redis.on('error', (error: Error) => {
+      const failure = connectionFailure(error);
+      redisLog.down(error, failure === 'unreachable' ? REDIS_WAIT : `${REDIS_REFUSED[failure]}; ${REDIS_WAIT}`, failure === 'unreachable' ? 'warn' : 'error');
+    });
+    this.redis.on('ready', () => redisLog.up());
     if (telemetry) watchRedis(this.redis, telemetry.health);
-    await this.redis.connect();
+    await this.redis.connect().catch((error: unknown) => {
+      throw new ServiceUnreachableError(`cannot reach Redis at ${redisUrl}: ${redisLog.lastCause ?? connectionCause(error)} (redis.url)`, { cause: error });
+    });
     this.writer = new BlocklistWriter(this.redis, { changesMaxLen: config.blocklist.changesMaxLen, minExtendMs: config.blocklist.minExtendSeconds * 1000, evidenceMaxItems: config.correlation.evidenceMaxItems, log, tracer: this.tracer, onWritten: (decision) => this.decisions.observe(decision) });
     const incidents = (this.incidents = new IncidentStore(this.redis, { quietMs: config.incidents.quietSeconds * 1000, retentionMs: config.incidents.retentionDays * 86_400_000, maxPerSite: config.incidents.maxPerSite, maxTotal: config.incidents.maxTotal, maxSamples: config.incidents.samples, listItems: config.incidents.listItems }));
     this.processor = new BatchProcessor(this.redis, this.writer, { rules: config, allowlist: new Allowlist(config.allowlist), dedupMs: config.ingest.dedupSeconds * 1000, dedupWindowBatches: config.ingest.dedupWindowBatches, maxNewDecisionsPerSensorPerMinute: config.ingest.maxNewDecisionsPerSensorPerMinute, sensorRetentionMs: config.ingest.sensorRetentionSeconds * 1000, incidents: { store: incidents, maxSamples: config.incidents.samples }, simulatedSites: new Set(config.simulation.sites), log });
     await this.writer.sweep();
-    this.nc = await connect(natsOptions(config.nats));
+    this.nc = await connect(natsOptions(config.nats)).catch((error: unknown) => {
+      throw new ServiceUnreachableError(`cannot reach NATS at ${config.nats.servers.map(redactUrlPasswords).join(', ')}: ${connectionCause(error)} (nats.servers)`, { cause: error });
+    });
+    followNats(this.nc, new ConnectionLog(log, { service: 'NATS', context: { servers: config.nats.servers.map(redactUrlPasswords) } }));
     if (telemetry) {
       watchNats(this.nc, telemetry.health);
       this.registerMetrics(telemetry);

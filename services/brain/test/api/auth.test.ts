@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ApiConfigError, authenticate, loadTokens, parseTokenFile, permits, type ApiTokenConfig } from '../../src/api/auth.js';
+import { ApiConfigError, authenticate, loadTokens, permits, type ApiTokenConfig } from '../../src/api/auth.js';
+import { parseTokenFile } from '../../src/token-file.js';
 
 const READ = 'read-token-0123456789';
 const ADMIN = 'admin-token-0123456789';

@@ -10,7 +10,7 @@ import { p2pwall } from '@p2pwall/proto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AllowView, DecisionView, HostView, IncidentView, Page, PeerView, SensorView } from '../../src/api/views.js';
-import { loadBrainConfig } from '../../src/config.js';
+import { BRAIN_CONFIG_SCHEMA, loadBrainConfig } from '../../src/config.js';
 import { incidentUpdates, type IncidentFlow } from '../../src/incidents/evidence.js';
 import { IncidentStore } from '../../src/incidents/store.js';
 import { BrainService } from '../../src/ingest/serve.js';
@@ -42,7 +42,8 @@ interface Run {
 
 /** Runs the binary with only the environment given (no P2PWALL_* leaks in from the caller's shell). */
 function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('P2PWALL_')));
+  // Nothing of the caller's shell: no P2PWALL_ settings, and no COLUMNS (tables are cut to it).
+  const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('P2PWALL_') && key !== 'COLUMNS'));
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [CLI, ...args], { env: { ...base, ...env }, timeout: 20_000 }, (error, stdout, stderr) => {
       if (error && typeof error.code !== 'number') return reject(error);
@@ -137,13 +138,29 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
       // Leaf commands document where the brain and the token come from.
       if (path.length === 2 || path[0] === 'sensors' || path[0] === 'health') expect(run.stdout, path.join(' ')).toMatch(/--url <url>[\s\S]*env:\s+P2PWALL_URL\)[\s\S]*--token <token>[\s\S]*env:\s+P2PWALL_TOKEN\)/);
     }
+    // The stale rule as the brain applies it (a help once said "three periods").
+    const staleDefault = (BRAIN_CONFIG_SCHEMA.properties!['api']!.properties!['sensorStaleSeconds']!.default as number);
+    expect(runs[COMMANDS.findIndex((path) => path[0] === 'sensors')]!.stdout.replace(/\s+/g, ' ')).toContain(`STALE: no heartbeat for longer than the brain's api.sensorStaleSeconds (default ${staleDefault} s)`);
   });
 
   it('health: exit 0 and the checks when the brain is ready', async () => {
     const run = await cli(['health', '--url', url]);
     expect(run).toMatchObject({ code: 0, stderr: '' });
     expect(run.stdout).toMatch(/^ready: .*redis ok/);
-    expect(json<{ ready: boolean }>(await cli(['health', '--url', url, '--json'])).ready).toBe(true);
+    // --json: the API's answer itself, as GET /health/ready gives it.
+    const api = (await (await fetch(`${url}/health/ready`)).json()) as unknown;
+    expect(json<unknown>(await cli(['health', '--url', url, '--json']))).toEqual(api);
+    expect(api).toMatchObject({ status: 'ready', checks: { redis: true } });
+  });
+
+  it('takes the connection options before the sub-command too; typed beats the environment, and after beats before', async () => {
+    const before = await cli(['--url', url, '--token', READ, '--json', 'sensors'], { P2PWALL_URL: 'http://127.0.0.1:1' });
+    expect(before.code, before.stderr).toBe(0);
+    expect(json<{ items: unknown[] }>(before).items).toBeInstanceOf(Array);
+    const after = await cli(['--url', 'http://127.0.0.1:1', 'health', '--url', url]);
+    expect(after).toMatchObject({ code: 0, stderr: '' });
+    const environment = await cli(['health'], { P2PWALL_URL: url });
+    expect(environment.code).toBe(0);
   });
 
   it('an unreachable brain: exit 3 and the address it tried', async () => {
@@ -189,6 +206,13 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
     expect(table.code).toBe(0);
     expect(table.stdout.split('\n')[0]).toMatch(/^ID +SCOPE +VALUE +TRANSPORT +SITE +ORIGIN +ACTION +REASON +RULES +CREATED +EXPIRES +AUTHOR$/);
     expect(table.stdout).toMatch(/endpoint:198\.51\.100\.9:1214 +endpoint +198\.51\.100\.9:1214 +both +\* +manual +block +seen at HQ +operator\/manual +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \((\d+s ago|now)\) +\d{4}-.*\(in 23h\) +alice\n/);
+    // A terminal of 100 columns: every line fits, ids and values stay whole, times become ages.
+    const narrow = await cli(['decisions', 'list', '--origin', 'manual'], { P2PWALL_URL: url, P2PWALL_TOKEN: READ, COLUMNS: '100' });
+    for (const line of narrow.stdout.trimEnd().split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
+    expect(narrow.stdout).toMatch(/endpoint:198\.51\.100\.9:1214 +198\.51\.100\.9:1214 /);
+    expect(narrow.stdout).toMatch(/left out to fit 100 columns: SCOPE/);
+    expect(narrow.stdout).toMatch(/in 23h/);
+    expect(table.stdout.split('\n').some((line) => line.length > 100)).toBe(true);
     const listed = json<Page<DecisionView>>(await asReader(['decisions', 'list', '--origin', 'manual', '--value', '[2001:db8::9]:6346', '--json']));
     expect(listed.items.map((d) => d.id)).toEqual(['endpoint:[2001:db8::9]:6346']);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bytes, clip, duration, fields, humanTime, indent, list, table } from '../../src/ctl/format.js';
+import { ageOnly, bytes, clip, duration, fields, humanTime, indent, list, table } from '../../src/ctl/format.js';
 
 const NOW = Date.parse('2026-11-25T10:05:03.400Z');
 
@@ -11,6 +11,21 @@ describe('p2pwall CLI text formatting', () => {
         'incident-22  b\n',
     );
     expect(table(['ONLY'], [])).toBe('ONLY\n');
+  });
+
+  it('fits a table to the terminal: compact forms first, then the widest columns not kept are cut with …', () => {
+    const headers = ['ID', 'REASON', 'CREATED'];
+    const rows = [['endpoint:udp:203.0.113.5:4444', 'fasttrack/udp-ping from 3 hosts at 2 sites', humanTime('2026-11-25T10:02:03Z', NOW)]];
+    const wide = table(headers, rows);
+    expect(wide.split('\n')[1]).toBe('endpoint:udp:203.0.113.5:4444  fasttrack/udp-ping from 3 hosts at 2 sites  2026-11-25 10:02:03Z (3m ago)');
+    // Times become ages before anything is cut.
+    expect(table(headers, rows, { width: 90, keep: ['ID'], compact: { CREATED: ageOnly } }).split('\n')[1]).toBe('endpoint:udp:203.0.113.5:4444  fasttrack/udp-ping from 3 hosts at 2 sites  3m ago');
+    // Narrower: REASON is cut, the kept ID never is; no line is longer than the width.
+    const narrow = table(headers, rows, { width: 60, keep: ['ID'], compact: { CREATED: ageOnly } });
+    expect(narrow.split('\n')[1]).toBe('endpoint:udp:203.0.113.5:4444  fasttrack/udp-ping …  3m ago');
+    for (const line of narrow.trimEnd().split('\n')) expect(line.length).toBeLessThanOrEqual(60);
+    // Only kept columns left: wider than the terminal, but whole.
+    expect(table(headers, rows, { width: 10, keep: ['ID', 'REASON', 'CREATED'] })).toBe(wide);
   });
 
   it('indents the lines of a block but leaves empty lines empty', () => {

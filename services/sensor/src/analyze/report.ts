@@ -23,6 +23,7 @@ export function textReport(summary: AnalysisSummary, collected: AnalysisCollecto
   lines.push(`p2pwall analyze: ${summary.captures.join(', ')}`);
   lines.push(`  span        ${time(summary.firstTs)} .. ${time(summary.lastTs)}`);
   lines.push(`  packets     ${n(summary.packets)} (${n(summary.malformed)} malformed, ${n(summary.notIp)} not IP, ${n(summary.laterFragments)} later fragments)`);
+  for (const path of summary.cutShort) lines.push(`  cut short   ${path} ends inside a record: read up to the cut, the rest is missing`);
   lines.push(`  flows       ${n(summary.flows)}: ${Object.entries(summary.flowsByApp).map(([app, count]) => `${app} ${n(count)}`).join(', ') || 'none'}`);
   lines.push(`  inside      ${config.inside.text.join(', ')}`);
   lines.push(`  policy      ${mode}; time-lock ${config.timeLockMs / 1000} s; open ports ${config.openPorts.join(',')}`);

@@ -4,6 +4,8 @@ import type { ClientEvent, EngineEvent, FlowEvent, PeerEvent } from '../events.j
 export interface AnalysisSummary {
   event: 'summary';
   captures: string[];
+  /** Captures that end inside a record (copied while still being written, or cut): read up to the cut. */
+  cutShort: string[];
   packets: number;
   bytes: number;
   malformed: number;
@@ -61,11 +63,12 @@ export class AnalysisCollector {
     }
   };
 
-  summary(engine: Engine, captures: string[]): AnalysisSummary {
+  summary(engine: Engine, captures: string[], cutShort: string[] = []): AnalysisSummary {
     const c = engine.counters;
     return {
       event: 'summary',
       captures,
+      cutShort,
       packets: c.packets,
       bytes: c.bytes,
       malformed: c.malformed,

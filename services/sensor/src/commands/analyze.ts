@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { CaptureError } from '../capture/source.js';
 import { mergeByTime } from '../capture/merge.js';
 import { openCapture } from '../capture/open.js';
-import { CidrError, CidrSet, DEFAULT_INSIDE_NETWORKS, parseCidr } from '../decode/cidr.js';
+import { CidrError, CidrSet, DEFAULT_INSIDE_NETWORKS, parseCidr, parseNetwork } from '../decode/cidr.js';
 import { ModuleRegistryError, activeModules, protocolModules, type ModuleSelection } from '../detect/registry.js';
 import { DEFAULT_OPEN_PORTS } from '../engine-config.js';
 import { Engine } from '../engine.js';
@@ -44,15 +44,22 @@ function eventLetters(text: string): Set<string> {
   }
 }
 
-function cidr(text: string): string {
-  try {
-    parseCidr(text);
-  } catch (error) {
-    if (error instanceof CidrError) throw invalidArgument(error);
-    throw error;
-  }
-  return text;
+function checkedWith(parse: (text: string) => unknown): (text: string) => string {
+  return (text) => {
+    try {
+      parse(text);
+    } catch (error) {
+      if (error instanceof CidrError) throw invalidArgument(error);
+      throw error;
+    }
+    return text;
+  };
 }
+
+/** --inside: a network with its prefix length. */
+const network = checkedWith(parseNetwork);
+/** --protect: a network, or one address. */
+const cidr = checkedWith(parseCidr);
 
 /**
  * `fasttrack,bittorrent=8`: the protocol modules to run (the others are off), each with an
@@ -87,7 +94,7 @@ export function analyzeCommand(): Command {
     )
     .argument('<capture...>', 'pcap or pcapng files (Ethernet, raw IP, Linux cooked SLL/SLL2, VLAN tags)')
     .addOption(
-      new Option('--inside <cidr>', `an inside network, repeatable (default: ${DEFAULT_INSIDE_NETWORKS.join(', ')})`).argParser(collect(cidr)),
+      new Option('--inside <cidr>', `an inside network, repeatable (default: ${DEFAULT_INSIDE_NETWORKS.join(', ')})`).argParser(collect(network)),
     )
     .addOption(new Option('--protect <cidr>', 'infrastructure never learned as a peer (resolvers, proxies, servers), repeatable').argParser(collect(cidr)))
     .addOption(
@@ -174,9 +181,13 @@ function runAnalyze(paths: string[], options: AnalyzeOptions): number {
   }
   if (showProgress) process.stderr.write('\r\x1b[K');
 
-  const summary = collector.summary(engine, paths);
+  // A capture copied while still being written ends inside a record: what came before the cut
+  // is analysed, and the person is told, since the report then covers less than the file claims.
+  const cutShort = sources.filter((capture) => capture.truncatedRecords > 0).map((capture) => capture.path);
+  const summary = collector.summary(engine, paths, cutShort);
   if (jsonl) out.line(JSON.stringify(summary));
   else out.line(textReport(summary, collector, engine.config).trimEnd());
   out.flush();
-  return 0;
+  for (const path of cutShort) process.stderr.write(`p2pwall-sensor analyze: warning: ${path} ends inside a record (cut short, or still being written); the packets before the cut were analysed\n`);
+  return cutShort.length > 0 ? 3 : 0;
 }

@@ -1,7 +1,5 @@
-import { createLogger, integerInRange, packageVersion, startTelemetry, TelemetryError, type Telemetry } from '@p2pwall/common';
+import { createLogger, routeConsoleWarnings, integerInRange, packageVersion, startTelemetry, type Telemetry } from '@p2pwall/common';
 import { Command, Option } from 'commander';
-import { QueueOpenError } from '../capture/nfqueue.js';
-import { EnforceError } from '../enforce/command-runner.js';
 import { LiveSensor } from '../live/sensor.js';
 import { SENSOR_COMPONENTS } from '../telemetry/readiness.js';
 import { configOption, loadOrReport } from './config-option.js';
@@ -36,6 +34,7 @@ export function runCommand(): Command {
         return;
       }
       const logger = createLogger({ name: 'sensor', level: config.log.level });
+      routeConsoleWarnings(logger);
       let telemetry: Telemetry;
       let sensor: LiveSensor;
       try {
@@ -51,13 +50,12 @@ export function runCommand(): Command {
         });
         sensor = await LiveSensor.start({ config, queue, manageRules: options.rules, logger, telemetry });
       } catch (error) {
-        if (error instanceof QueueOpenError || error instanceof EnforceError || error instanceof TelemetryError) {
-          logger.fatal({ err: error }, error.message);
-          logger.flush();
-          process.stderr.write(`p2pwall-sensor run: ${error.message}\n`);
-          process.exit(1);
-        }
-        throw error;
+        // Whatever stopped the start, the person gets one line; the log line keeps the stack.
+        const message = error instanceof Error ? error.message : String(error);
+        logger.fatal({ err: error }, `start failed: ${message}`);
+        logger.flush();
+        process.stderr.write(`p2pwall-sensor run: ${message}\n`);
+        process.exit(1);
       }
       const shutdown = (signal: NodeJS.Signals) => {
         telemetry.health.setReady('shutdown', false, 'stopping');

@@ -75,6 +75,18 @@ function prefixMatches(buf: Uint8Array, offset: number, network: Ipv6Network): b
   return (buf[offset + fullBytes]! & mask) === (network.bytes[fullBytes]! & mask);
 }
 
+/**
+ * A network that must say its prefix length: `192.168.1.0` alone reads as a single host (/32),
+ * which for an inside network is almost always a slip for /24, so it is refused with both readings.
+ */
+export function parseNetwork(cidr: string): { bytes: Uint8Array; prefix: number } {
+  const parsed = parseCidr(cidr);
+  if (!cidr.includes('/')) {
+    throw new CidrError(`"${cidr}" has no prefix length: write the network with one, e.g. ${cidr}/${parsed.bytes.length === 4 ? 24 : 64} (a single host is ${cidr}/${parsed.bytes.length * 8})`);
+  }
+  return parsed;
+}
+
 export function parseCidr(cidr: string): { bytes: Uint8Array; prefix: number } {
   const slash = cidr.indexOf('/');
   const addressText = slash >= 0 ? cidr.slice(0, slash) : cidr;

@@ -105,6 +105,20 @@ export class MissingToolsError extends EnforceError {
   }
 }
 
+/** The tools are there but the kernel refused them: the process lacks root or CAP_NET_ADMIN. */
+export class NotPermittedError extends EnforceError {
+  constructor(readonly tools: readonly string[], detail: string) {
+    super(`p2pwall needs root or CAP_NET_ADMIN for its kernel rules and sets (${tools.join(', ')} said: ${detail}); run it as root, or grant the capability, e.g. systemd AmbientCapabilities=CAP_NET_ADMIN`);
+  }
+}
+
+/** What a tool prints when it runs but the kernel says no (ipset: "Operation not permitted"). */
+const NOT_PERMITTED = /operation not permitted|permission denied|you must be root/i;
+
+function firstLine(result: CommandResult): string {
+  return (result.stderr.trim() || result.stdout.trim()).split('\n')[0]!.slice(0, 200);
+}
+
 /** Which iptables backend answered: the kernel rules are written for nf_tables (see README). */
 export type IptablesVariant = 'nf_tables' | 'legacy' | 'unknown';
 
@@ -123,8 +137,11 @@ export async function checkKernelTools(runner: CommandRunner = localRunner, opti
       }
     }),
   );
-  const missing = wanted.filter((_, i) => results[i]?.code !== 0).map((tool) => tool.name);
+  const failed = wanted.map((tool, i) => ({ tool: tool.name, result: results[i] ?? null })).filter(({ result }) => result === null || result.code !== 0);
+  const refused = failed.filter(({ result }) => result !== null && NOT_PERMITTED.test(result.stderr + result.stdout));
+  const missing = failed.filter((failure) => !refused.includes(failure)).map(({ tool }) => tool);
   if (missing.length > 0) throw new MissingToolsError(missing);
+  if (refused.length > 0) throw new NotPermittedError(refused.map(({ tool }) => tool), firstLine(refused[0]!.result!));
   const version = results[0]?.stdout ?? '';
   return { iptables: version.includes('nf_tables') ? 'nf_tables' : version.includes('legacy') ? 'legacy' : 'unknown' };
 }

@@ -200,6 +200,8 @@ export interface InstallReport {
   families: IpFamily[];
   iptables: IptablesVariant;
   sets: string[];
+  /** Our chain was in none of the installed families before: this call put the rules there. */
+  fresh: boolean;
 }
 
 /**
@@ -217,9 +219,12 @@ export async function installRules(policy: KernelPolicy, options: KernelCommandO
   const tools = await checkKernelTools(runner, { ipv6: policy.ipv6 });
   const specs: KernelSetSpec[] = kernelSetSpecs(policy.prefix, families, policy.maxSetEntries ?? DEFAULT_MAX_SET_ENTRIES);
   await ensureSets(specs, runner);
+  let fresh = true;
   for (const family of families) {
     const ruleset = generateFamilyRuleset(policy, family);
-    await restore(runner, family, installScript(ruleset, names, await snapshotTable(runner, family, table)));
+    const before = await snapshotTable(runner, family, table);
+    if (before.chains.has(names.chain)) fresh = false;
+    await restore(runner, family, installScript(ruleset, names, before));
     // Only after the new table enforces: a switch of tables leaves no gap.
     for (const other of TABLES) if (other !== table) await removeFromTable(runner, family, other, names);
   }
@@ -227,7 +232,7 @@ export async function installRules(policy: KernelPolicy, options: KernelCommandO
     if (await hasIp6tables(runner)) for (const other of TABLES) await removeFromTable(runner, 6, other, names);
     await destroySets(kernelSetSpecs(policy.prefix, [6]).map((set) => set.name), runner);
   }
-  return { table, families, iptables: tools.iptables, sets: specs.map((set) => set.name) };
+  return { table, families, iptables: tools.iptables, sets: specs.map((set) => set.name), fresh };
 }
 
 export interface RemoveReport {

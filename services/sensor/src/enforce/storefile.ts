@@ -1,6 +1,11 @@
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { formatStoredPeer, parseStorefile, type StoredPeer } from './storefile-format.js';
+
+/** The storefile cannot be read, created or written: the message names the path and the key. */
+export class StorefileError extends Error {
+  override readonly name = 'StorefileError';
+}
 
 export interface StorefileLoad {
   peers: StoredPeer[];
@@ -20,8 +25,23 @@ export class Storefile {
 
   constructor(readonly path: string) {}
 
-  /** Reads the file (absent: empty), compacts it if worthwhile, and opens it for appending. */
+  /**
+   * Reads the file (absent: empty), compacts it if worthwhile, and opens it for appending. Its
+   * folder is made when missing (a fresh gateway has no /var/lib/p2pwall); anything the system
+   * refuses becomes a StorefileError that names the file and the config key.
+   */
   open(now: number): StorefileLoad {
+    try {
+      mkdirSync(dirname(this.path), { recursive: true, mode: 0o750 });
+      return this.load(now);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const reason = code === 'EACCES' || code === 'EPERM' ? 'permission denied (run as root, or set storefile to a writable path)' : (error as Error).message;
+      throw new StorefileError(`storefile ${this.path}: ${reason} (config key storefile; null keeps learned peers in memory only)`, { cause: error });
+    }
+  }
+
+  private load(now: number): StorefileLoad {
     const text = existsSync(this.path) ? readFileSync(this.path, 'utf8') : '';
     const parsed = parseStorefile(text, now);
     const compacted = parsed.invalidLines > 0 || parsed.tornTail || parsed.obsoleteLines > Math.max(1000, parsed.peers.length);

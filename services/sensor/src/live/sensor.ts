@@ -51,6 +51,8 @@ export class LiveSensor {
   private setFill: readonly SetFill[] = [];
   private readingSetFill = false;
   private stopping = false;
+  /** This start installed the rules where there were none (so a failed start takes them away). */
+  private installedFresh = false;
   /** Clients, peers and flow ends from the engine's events, for the metrics. */
   private readonly tally = new EventTally();
   private readonly startedMs = Date.now();
@@ -90,25 +92,44 @@ export class LiveSensor {
     }
     const policy = kernelPolicyFrom(config);
     if (options.manageRules) {
-      await installRules(policy);
+      sensor.installedFresh = (await installRules(policy)).fresh;
       logger.info({ queues: config.queue.numbers, failOpen: config.queue.failOpen, connbytes: config.queue.connbytes, mode: config.mode }, 'rules installed');
     }
-    sensor.ready('rules', rulesState(options.manageRules));
-    sensor.loadStorefile();
+    try {
+      await sensor.connect();
+    } catch (error) {
+      await sensor.undoStart(error);
+      throw error;
+    }
+    sensor.ready('nfqueue', { ok: true, detail: `queue ${options.queue} bound` });
+    sensor.startTimers();
+    logger.info(
+      { site: config.site, gateway: config.gateway, queue: options.queue, peersLoaded: sensor.engine.peers.size, socketBufferBytes: config.queue.socketBufferBytes, telemetryPort: options.telemetry?.port ?? null },
+      'sensor started',
+    );
+    return sensor;
+  }
+
+  /** Everything after the rules: storefile, uplink, kernel sets and the queue. */
+  private async connect(): Promise<void> {
+    const { config, logger } = this.options;
+    const options = this.options;
+    this.ready('rules', rulesState(options.manageRules));
+    this.loadStorefile();
     const redisConfigured = config.uplink?.redis !== undefined;
-    sensor.ready('blocklist', blocklistState(redisConfigured, null));
-    sensor.uplink = await Uplink.start(config, {
+    this.ready('blocklist', blocklistState(redisConfigured, null));
+    this.uplink = await Uplink.start(config, {
       logger,
       identity: { queue: options.queue },
-      onUpsert: (decision) => sensor.applyDecision(decision, false),
-      onRemove: (decision) => sensor.applyDecision(decision, true),
-      stats: () => sensor.heartbeatCounters(),
-      onBlocklistLoaded: (source) => sensor.ready('blocklist', blocklistState(redisConfigured, source)),
+      onUpsert: (decision) => this.applyDecision(decision, false),
+      onRemove: (decision) => this.applyDecision(decision, true),
+      stats: () => this.heartbeatCounters(),
+      onBlocklistLoaded: (source) => this.ready('blocklist', blocklistState(redisConfigured, source)),
       tracer: options.telemetry?.tracer,
     });
-    await sensor.kernelSets.flush();
+    await this.kernelSets.flush();
     const { accepted, clean } = { accepted: config.kernel.markAccepted, clean: config.kernel.markClean };
-    const engine = sensor.engine;
+    const engine = this.engine;
     NfQueue.open(options.queue, config.queue.socketBufferBytes, (payload, info, verdict) => {
       if (engine.judgeIp(payload, 0, payload.length, Date.now()) === Verdict.drop) {
         verdict(NfQueue.DROP, 0);
@@ -118,13 +139,23 @@ export class LiveSensor {
         verdict(NfQueue.REPEAT, (info.nfmark | accepted | (engine.lastFlowClean ? clean : 0)) >>> 0);
       }
     });
-    sensor.ready('nfqueue', { ok: true, detail: `queue ${options.queue} bound` });
-    sensor.startTimers();
-    logger.info(
-      { site: config.site, gateway: config.gateway, queue: options.queue, peersLoaded: engine.peers.size, socketBufferBytes: config.queue.socketBufferBytes, telemetryPort: options.telemetry?.port ?? null },
-      'sensor started',
-    );
-    return sensor;
+  }
+
+  /**
+   * A start that failed half-way leaves nothing behind: rules this start put in place are removed
+   * (and with onExit: remove, whatever was there), and a started uplink is closed. Rules an
+   * earlier run kept (onExit: keep) stay: they go on blocking what that run learned.
+   */
+  private async undoStart(cause: unknown): Promise<void> {
+    const { config, logger } = this.options;
+    this.stopping = true;
+    try {
+      await this.uplink?.stop(0);
+      this.storefile?.close();
+      if (this.options.manageRules && (this.installedFresh || config.onExit === 'remove')) await removeRules(kernelPolicyFrom(config));
+    } catch (error) {
+      logger.error({ err: error, cause }, 'cleaning up after a failed start failed too');
+    }
   }
 
   /** Drains what is in flight, saves state, and handles the rules as configured. */
@@ -201,6 +232,7 @@ export class LiveSensor {
     }
     // A removal has no evidence time to measure from; a new or changed entry has.
     if (applied && !removed) this.recordPropagation?.(decision, now);
+    this.options.logger.debug({ id: decision.id, effect: effect.kind, applied, removed }, 'shared decision');
     // When a shared decision took effect here (propagation is measured from this line).
     this.options.logger.debug({ decision: decision.id, effect: effect.kind, removed, applied: now }, 'shared decision applied');
   }

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { connectionFailure, LogLimiter, REDIS_KEYS, redisSecuritySettings, type ConnectionFailure, type Logger } from '@p2pwall/common';
+import { connectionFailure, ConnectionLog, LogLimiter, REDIS_KEYS, redactUrlPasswords, redisSecuritySettings, type ConnectionFailure, type Logger } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisUplinkConfig } from '../config.js';
@@ -117,19 +117,19 @@ export function redisOptions(config: RedisUplinkConfig): RedisOptions {
   };
 }
 
-/** Why Redis is not serving us, for the log: refused credentials and TLS failures name the keys to check. */
-function redisFailureMessage(failure: ConnectionFailure): string {
+/** What to check when Redis is not serving us: refused credentials and TLS failures name the keys. */
+function redisFailureAdvice(failure: ConnectionFailure): string {
   switch (failure) {
     case 'credentials':
       return 'Redis refused the uplink credentials (check uplink.redis username and password); keeping the blocklist we have';
     case 'permission':
-      return 'Redis ACL forbids a command the blocklist needs (read commands, MULTI/EXEC and XREAD on p2pwall:v1:*); keeping the blocklist we have';
+      return 'the Redis ACL forbids a command the blocklist needs (read commands, MULTI/EXEC and XREAD on p2pwall:v1:*); keeping the blocklist we have';
     case 'tls':
       return 'TLS with Redis failed (check uplink.redis.tls: the CA that signed the server certificate, the client certificate); keeping the blocklist we have';
     case 'file':
       return 'a file of uplink.redis.tls cannot be read; keeping the blocklist we have';
     default:
-      return 'Redis unreachable; keeping the blocklist we have';
+      return 'keeping the blocklist we have';
   }
 }
 
@@ -169,9 +169,10 @@ export class BlocklistFollower {
   private saveTimer: NodeJS.Timeout | null = null;
   private dirty = false;
   private lastSweep = 0;
-  private lastErrorLog = 0;
   /** Unreadable entries and failing callbacks can come once per decision: logged at most once per interval and kind, with the count left out since. */
   private readonly problemLog = new LogLimiter(PROBLEM_LOG_INTERVAL_MS);
+  /** One line per change of the Redis connection, with the cause. */
+  private readonly redisLog: ConnectionLog;
   private readonly counters = { upserts: 0, removes: 0, changes: 0, snapshots: 0, resyncs: 0, malformed: 0, expiredSkipped: 0, callbackErrors: 0, redisErrors: 0, fileLoads: 0, fileSaves: 0 };
   private awaitingEpoch = false;
   private epochSeenMs: number | null = null;
@@ -179,7 +180,9 @@ export class BlocklistFollower {
   private constructor(private readonly options: BlocklistOptions) {
     this.now = options.now ?? Date.now;
     this.redis = new Redis(options.config.url, redisOptions(options.config));
+    this.redisLog = new ConnectionLog(options.logger, { service: 'Redis', context: { url: redactUrlPasswords(options.config.url) } });
     this.redis.on('error', (error: Error) => this.logRedisError(error));
+    this.redis.on('ready', () => this.redisLog.up());
   }
 
   /**
@@ -241,11 +244,9 @@ export class BlocklistFollower {
   }
 
   private logRedisError(error: unknown): void {
-    const now = Date.now();
-    if (now - this.lastErrorLog < 10_000) return;
-    this.lastErrorLog = now;
+    if (this.stopped) return;
     const failure = connectionFailure(error);
-    this.options.logger[failure === 'unreachable' ? 'warn' : 'error']({ err: error instanceof Error ? error.message : String(error), entries: this.applied.size, version: this.currentVersion }, redisFailureMessage(failure));
+    this.redisLog.down(error, redisFailureAdvice(failure), failure === 'unreachable' ? 'warn' : 'error');
   }
 
   private async run(): Promise<void> {

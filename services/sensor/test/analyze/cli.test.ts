@@ -132,6 +132,29 @@ describe('p2pwall-sensor (built binary)', () => {
     expect(summary).toMatchObject({ event: 'summary', packets: SCENARIOS['kazaa-demo']!().frames.length, clients: 3, peers: 207 });
   });
 
+  it('a capture cut inside a record: the packets before the cut, a warning naming the file, "cut short" in the report and exit 3', () => {
+    const bytes = readFileSync(demo);
+    const path = join(dir, 'cut.pcap');
+    // 24-byte file header, then records of 16-byte headers: cut the file 10 bytes into a record's data.
+    let offset = 24;
+    let records = 0;
+    while (offset < bytes.length / 2) {
+      offset += 16 + bytes.readUInt32LE(offset + 8);
+      records++;
+    }
+    writeFileSync(path, bytes.subarray(0, offset + 16 + 10));
+    const jsonl = sensor('analyze', '--format', 'jsonl', path);
+    expect(jsonl.code).toBe(3);
+    expect(JSON.parse(jsonl.stdout.trimEnd().split('\n').at(-1)!)).toMatchObject({ event: 'summary', packets: records, cutShort: [path] });
+    expect(jsonl.stderr).toContain(`warning: ${path} ends inside a record`);
+    const text = sensor('analyze', path);
+    expect(text.code).toBe(3);
+    expect(text.stdout).toMatch(/cut short +.*cut\.pcap ends inside a record/);
+    const whole = sensor('analyze', '--format', 'jsonl', demo);
+    expect(whole.code).toBe(0);
+    expect(JSON.parse(whole.stdout.trimEnd().split('\n').at(-1)!)).toMatchObject({ cutShort: [] });
+  });
+
   it('logs the asked-for ftwall letters to standard error as JSON lines (-L)', () => {
     const run = sensor('analyze', '-L', 'cp', '--format', 'jsonl', demo);
     const lines = run.stderr.trimEnd().split('\n').map((line) => JSON.parse(line));
@@ -163,5 +186,9 @@ describe('p2pwall-sensor (built binary)', () => {
     const run = sensor('analyze', '--time-lock', 'soon', demo);
     expect(run.code).not.toBe(0);
     expect(run.stderr).toMatch(/--time-lock/);
+    const bare = sensor('analyze', '--inside', '192.168.1.0', demo);
+    expect(bare.code).toBe(1);
+    expect(bare.stderr).toMatch(/--inside.*"192\.168\.1\.0" has no prefix length.*192\.168\.1\.0\/24.*192\.168\.1\.0\/32/);
+    expect(sensor('analyze', '--format', 'jsonl', '--protect', '203.0.113.7', demo).code).toBe(0);
   });
 });

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, REDIS_KEYS, type Logger } from '@p2pwall/common';
-import { startRedis, type RedisServer } from '@p2pwall/lab';
+import { createLogger, REDIS_KEYS, routeConsoleWarnings, type Logger } from '@p2pwall/common';
+import { capturedLog, startRedis, type RedisServer } from '@p2pwall/lab';
 import { p2pwall } from '@p2pwall/proto';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -240,5 +240,58 @@ describe('blocklist follower', () => {
     expect(ids(follower)).toEqual(['a']);
     expect(follower.stats.malformed).toBe(1000);
     expect(lines.filter((l) => l.msg === 'unreadable decision skipped')).toHaveLength(1);
+  });
+});
+
+describe('blocklist follower: what the log says about Redis', () => {
+  function capture() {
+    const { logger: captured, lines } = capturedLog('test');
+    return { lines, captured };
+  }
+
+  it('one line when connected, one when lost (plain cause), one when back; no client internals', async () => {
+    const server = await startRedis();
+    cleanups.push(() => server.cleanup());
+    const { lines, captured } = capture();
+    const follower = await BlocklistFollower.start({
+      config: { url: server.url, username: null, password: null, tls: { ca: null, cert: null, key: null }, snapshotFile: null },
+      logger: captured, blockMs: 100, retryDelayMs: 50,
+      onUpsert: () => undefined,
+      onRemove: () => undefined,
+    });
+    cleanups.push(() => follower.stop());
+    await until('connected line', () => lines.some((line) => line.msg === 'connected to Redis'));
+    await server.stop();
+    await until('lost line', () => lines.some((line) => line.msg.startsWith('lost Redis')));
+    // Retries every 50-500 ms for 2 s: still one line.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await server.restart();
+    await until('back line', () => lines.some((line) => line.msg === 'Redis is back'), 15_000);
+    const messages = lines.map((line) => line.msg);
+    expect(messages.filter((msg) => /Redis/.test(msg))).toEqual(['connected to Redis', expect.stringMatching(/^lost Redis: (the connection closed|connection refused|connection reset); keeping the blocklist we have$/), 'Redis is back']);
+    expect(JSON.stringify(lines)).not.toMatch(/maxRetriesPerRequest|max retries/);
+  });
+
+  it("ioredis's console warning about an unneeded password becomes a JSON line of the log", async () => {
+    const server = await startRedis();
+    cleanups.push(() => server.cleanup());
+    const { lines, captured } = capture();
+    const original = console.warn;
+    const printed: unknown[] = [];
+    console.warn = (...args: unknown[]) => void printed.push(args);
+    cleanups.push(() => {
+      console.warn = original;
+    });
+    routeConsoleWarnings(captured);
+    const follower = await BlocklistFollower.start({
+      config: { url: server.url, username: null, password: 'not-needed-password', tls: { ca: null, cert: null, key: null }, snapshotFile: null },
+      logger: captured, blockMs: 100,
+      onUpsert: () => undefined,
+      onRemove: () => undefined,
+    });
+    cleanups.push(() => follower.stop());
+    await until('library warning logged', () => lines.some((line) => line['component'] === 'library'));
+    expect(lines.find((line) => line['component'] === 'library')).toMatchObject({ level: 'warn', msg: expect.stringMatching(/does not require a password, but a password was supplied$/) });
+    expect(printed).toEqual([]);
   });
 });

@@ -43,7 +43,7 @@ function listCommand(): Command {
   ).action(
     act<AllowFilters & { all?: boolean }>(async ({ client, options }) => {
       const page = await fetchListing<AllowView>(client, paths.allowlist, allowQuery(options), Boolean(options.all));
-      return { data: page, text: (now) => allowTable(page.items, now) + moreHint(page) };
+      return { data: page, text: (now, width) => allowTable(page.items, now, width) + moreHint(page) };
     }),
   );
 }

@@ -38,7 +38,7 @@ function listCommand(): Command {
   ).action(
     act<DecisionFilters & { all?: boolean }>(async ({ client, options }) => {
       const page = await fetchListing<DecisionView>(client, paths.decisions, decisionsQuery(options), Boolean(options.all));
-      return { data: page, text: (now) => decisionsTable(page.items, now) + moreHint(page) };
+      return { data: page, text: (now, width) => decisionsTable(page.items, now, width) + moreHint(page) };
     }),
   );
 }

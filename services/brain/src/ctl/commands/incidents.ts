@@ -31,7 +31,7 @@ function listCommand(): Command {
     act<ListOptions>(async ({ client, options }) => {
       const limit = options.limit ?? (options.all ? ALL_PAGE_SIZE : undefined);
       const page = await fetchListing<IncidentView>(client, paths.incidents, incidentsQuery({ ...options, limit }), Boolean(options.all));
-      return { data: page, text: (now) => incidentsTable(page.items, now) + moreHint(page) };
+      return { data: page, text: (now, width) => incidentsTable(page.items, now, width) + moreHint(page) };
     }),
   );
 }

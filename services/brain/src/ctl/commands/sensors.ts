@@ -16,7 +16,7 @@ export function sensorsCommand(): Command {
   return withConnection(
     new Command('sensors')
       .summary('sensors by name: last heartbeat, version, mode, kernel queue drops, blocklist lag, backlog')
-      .description('Lists the sensors that sent a heartbeat (a sensor silent for longer than the brain\'s ingest.sensorRetentionSeconds is forgotten). STALE: no heartbeat for more than three periods. BLOCKLIST LAG: versions of the shared blocklist the sensor has not applied yet.')
+      .description('Lists the sensors that sent a heartbeat (a sensor silent for longer than the brain\'s ingest.sensorRetentionSeconds is forgotten). STALE: no heartbeat for longer than the brain\'s api.sensorStaleSeconds (default 30 s). BLOCKLIST LAG: versions of the shared blocklist the sensor has not applied yet.')
       .addOption(limitOption())
       .addOption(cursorOption())
       .addOption(allOption()),
@@ -25,7 +25,7 @@ export function sensorsCommand(): Command {
       const version = await client.get<SensorsAnswer>(paths.sensors, { limit: 1 });
       const page = await fetchListing<SensorView>(client, paths.sensors, { limit: options.limit, cursor: options.cursor }, Boolean(options.all));
       const answer = { ...page, blocklistVersion: version.blocklistVersion };
-      return { data: answer, text: (now) => `${sensorsTable(answer.items, now)}${moreHint(page)}shared blocklist version: ${answer.blocklistVersion}\n` };
+      return { data: answer, text: (now, width) => `${sensorsTable(answer.items, now, width)}${moreHint(page)}shared blocklist version: ${answer.blocklistVersion}\n` };
     }),
   );
 }

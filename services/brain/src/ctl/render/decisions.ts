@@ -1,11 +1,17 @@
 import type { AllowView, DecisionView } from '../../api/views.js';
-import { clip, fields, humanTime, list, table } from '../format.js';
+import { ageOnly, clip, fields, humanTime, list, table } from '../format.js';
 
 /** Decisions and allowlist entries as text. */
 
 const site = (s: string) => s || '*';
 
-export function decisionsTable(items: DecisionView[], now: number): string {
+/**
+ * In a narrow terminal: ids and values stay whole (they go into the next command), times become
+ * ages, and what the id already says (scope, transport) or matters least goes first.
+ */
+const FIT = { keep: ['ID', 'VALUE'], compact: { CREATED: ageOnly, EXPIRES: ageOnly }, drop: ['SCOPE', 'TRANSPORT', 'CREATED', 'AUTHOR', 'ORIGIN', 'SITE', 'RULES'] };
+
+export function decisionsTable(items: DecisionView[], now: number, width = Infinity): string {
   if (items.length === 0) return 'no decisions\n';
   return table(
     ['ID', 'SCOPE', 'VALUE', 'TRANSPORT', 'SITE', 'ORIGIN', 'ACTION', 'REASON', 'RULES', 'CREATED', 'EXPIRES', 'AUTHOR'],
@@ -23,6 +29,7 @@ export function decisionsTable(items: DecisionView[], now: number): string {
       humanTime(d.expires, now, 'never'),
       d.author,
     ]),
+    { ...FIT, width },
   );
 }
 
@@ -51,11 +58,12 @@ export function decisionBlock(d: DecisionView, now: number, indent = ''): string
 /** Several decision blocks, a blank line between them. */
 export const decisionBlocks = (decisions: DecisionView[], now: number, indent = '  '): string => decisions.map((d) => decisionBlock(d, now, indent)).join('\n');
 
-export function allowTable(items: AllowView[], now: number): string {
+export function allowTable(items: AllowView[], now: number, width = Infinity): string {
   if (items.length === 0) return 'no allowlist entries\n';
   return table(
     ['ID', 'SCOPE', 'VALUE', 'SITE', 'REASON', 'AUTHOR', 'CREATED', 'EXPIRES'],
     items.map((a) => [a.id, a.scope, a.value, site(a.site), clip(a.reason, 40), a.author, humanTime(a.created, now), humanTime(a.expires, now, 'never')]),
+    { ...FIT, width },
   );
 }
 

@@ -1,5 +1,5 @@
 import type { IncidentView, RuleCountView } from '../../api/views.js';
-import { bytes, clip, fields, humanTime, indent, list, table } from '../format.js';
+import { ageOnly, bytes, clip, fields, humanTime, indent, list, table } from '../format.js';
 
 /** Incidents as text: a table for lists, a block with evidence and sample flows for one. */
 
@@ -8,7 +8,7 @@ const byCount = (evidence: RuleCountView[]) => [...evidence].sort((a, b) => b.co
 
 export const ruleCounts = (evidence: RuleCountView[], max = 3): string => list(byCount(evidence).map((e) => `${e.rule}×${e.count}`), max);
 
-export function incidentsTable(items: IncidentView[], now: number): string {
+export function incidentsTable(items: IncidentView[], now: number, width = Infinity): string {
   if (items.length === 0) return 'no incidents\n';
   return table(
     ['ID', 'SITE', 'HOST', 'PROTOCOL', 'FIRST SEEN', 'LAST SEEN', 'GATEWAYS', 'PEERS', 'BLOCKED', 'RULES'],
@@ -24,6 +24,7 @@ export function incidentsTable(items: IncidentView[], now: number): string {
       String(i.attemptsBlocked),
       ruleCounts(i.evidence, 2),
     ]),
+    { width, keep: ['ID', 'HOST'], compact: { 'FIRST SEEN': ageOnly, 'LAST SEEN': ageOnly }, drop: ['GATEWAYS', 'FIRST SEEN', 'PROTOCOL', 'RULES'] },
   );
 }
 

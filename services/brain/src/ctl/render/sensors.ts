@@ -1,10 +1,10 @@
 import type { SensorView } from '../../api/views.js';
-import { humanTime, table } from '../format.js';
+import { ageOnly, humanTime, table } from '../format.js';
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
 /** Sensors as a table; the drop columns add up every queue of the sensor. */
-export function sensorsTable(items: SensorView[], now: number): string {
+export function sensorsTable(items: SensorView[], now: number, width = Infinity): string {
   if (items.length === 0) return 'no sensors have sent a heartbeat\n';
   return table(
     ['SENSOR', 'VERSION', 'MODE', 'LAST HEARTBEAT', 'QUEUE DROPS', 'USER DROPS', 'BLOCKLIST LAG', 'BACKLOG', 'STALE'],
@@ -19,5 +19,6 @@ export function sensorsTable(items: SensorView[], now: number): string {
       s.shedBatches > 0 ? `${s.backlogBatches} (shed ${s.shedBatches})` : String(s.backlogBatches),
       s.stale ? 'STALE' : 'no',
     ]),
+    { width, keep: ['SENSOR'], compact: { 'LAST HEARTBEAT': ageOnly }, drop: ['VERSION', 'USER DROPS', 'BACKLOG', 'MODE'] },
   );
 }
