@@ -109,7 +109,10 @@ export class BitTorrentModule implements ProtocolModule<BitTorrentFlowState> {
       if (answer !== null) return answer;
     }
     const first = buf[p]!;
-    if (first === 0x00) return fromInside ? udpTrackerRequest(packet, flow, memory) : null;
+    if (fromInside && (first === 0x00 || memory.concluded)) {
+      const request = udpTrackerRequest(packet, flow, memory);
+      if (request !== null || first === 0x00) return request;
+    }
     if (excludedPort(flow.outsidePort) || excludedPort(flow.insidePort)) return null;
     if (first === 0x42 /* B */) return fromInside && flow.outsidePort === LSD_PORT && isLsdSearch(buf, p, length) ? LSD : null;
     // DHT and uTP run between high ports; a well-known port on either end is another service
