@@ -110,6 +110,24 @@ describe('BitTorrent peer wire', () => {
     expect(all(third.feedAll([segment(PEER, both)]))).toEqual([BitTorrentRule.pieceRequest]);
   });
 
+  it('mid-stream, a segment of whole BitTorrent messages only (PORT then an extended message) identifies the host', () => {
+    const h = harness();
+    const portAndExtended = Uint8Array.from([...bt.portMessage(40959), ...bt.peerMessage(20, [3, 0])]);
+    expect(all(h.feedAll([segment(PEER, portAndExtended)]))).toEqual([BitTorrentRule.peerMessages]);
+    // Lengths framed like BitTorrent's but not its messages: choke and unchoke alone, a have of
+    // the wrong length, a message cut by the segment's end, a Kafka-style request.
+    const lookAlikes = [
+      Uint8Array.from([0, 0, 0, 1, 0, 0, 0, 0, 1, 1]),
+      Uint8Array.from([...bt.portMessage(6881), 0, 0, 0, 6, 4, 0, 0, 0, 1, 2]),
+      Uint8Array.from([...bt.portMessage(6881), ...bt.have(3).subarray(0, 7)]),
+      Uint8Array.from([0, 0, 0, 0x1d, 0, 3, 0, 9, 0, 0, 0, 1, 0, 6, ...Buffer.from('client'), 0, 0, 0, 1, 0, 5, ...Buffer.from('topic')]),
+    ];
+    for (const [i, payload] of lookAlikes.entries()) {
+      const other = harness();
+      expect(returned(other.feedAll([segment({ ...PEER, sport: 30000 + i }, payload)]))).toEqual([]);
+    }
+  });
+
   it('PEX from a host that called in is not believed (nobody asked it)', () => {
     const h = harness();
     const inbound = reversed(PEER);

@@ -63,6 +63,7 @@ const UTP_STREAM = constantEvidence(BitTorrentRule.utpStream, SWARM_TRANSPORT);
 const LSD = constantEvidence(BitTorrentRule.lsd, SWARM_TRANSPORT);
 const PIECE_REQUEST = constantEvidence(BitTorrentRule.pieceRequest, SWARM_TRANSPORT);
 const EXTENSION = constantEvidence(BitTorrentRule.extension, SWARM_TRANSPORT);
+const PEER_MESSAGES = constantEvidence(BitTorrentRule.peerMessages, SWARM_TRANSPORT);
 const MSE_OPENING = constantEvidence(BitTorrentRule.mseOpening, SWARM_TRANSPORT, true);
 
 /** A tracker or rendezvous on a well-known port shares its address with other services: not a peer. */
@@ -180,6 +181,7 @@ export class BitTorrentModule implements ProtocolModule<BitTorrentFlowState> {
     if (memory.concluded || !fromInside) return null;
     if (wire.extensionHandshake) return EXTENSION;
     if (wire.request) return PIECE_REQUEST;
+    if (wire.messagesOnly) return PEER_MESSAGES;
     return null;
   }
 }

@@ -18,7 +18,6 @@ const PEER_ID_AT = 48;
 
 const MESSAGE_REQUEST = 6;
 const MESSAGE_EXTENDED = 20;
-const REQUEST_LENGTH = 17;
 /** BEP 3: requests are for 16 KiB blocks (2^14). */
 const BLOCK = 1 << 14;
 /** Messages walked in one segment at most: a segment holding many is a piece's data, not control. */
@@ -79,43 +78,66 @@ export const wire = {
   extensionHandshake: false,
   /** A ut_pex message's peers (null when none). */
   pex: null as NamedPeer[] | null,
+  /**
+   * The segment is two or more whole messages and nothing else, each with its id's exact length,
+   * one of them BitTorrent's own (have, bitfield, request, port, the Fast extension's, extended):
+   * what a client's control traffic looks like when the sensor missed the flow's start.
+   */
+  messagesOnly: false,
 };
+
+/**
+ * Message length (id byte included) by id (BEP 3, 5, 6, 10): -1 for variable. Ids 0-3 are
+ * choke, unchoke, interested, not interested; 4 have; 5 bitfield; 6 request; 7 piece; 8 cancel;
+ * 9 port; 13-17 suggest, have all, have none, reject, allowed fast; 20 extended.
+ */
+const FIXED_LENGTH = [1, 1, 1, 1, 5, -1, 13, -1, 13, 3, 0, 0, 0, 5, 1, 1, 13, 5, 0, 0, -1];
+/** Ids only BitTorrent's peer wire gives these meanings and lengths. */
+const DISTINCTIVE = (1 << 4) | (1 << 5) | (1 << 6) | (1 << 9) | (1 << 13) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 17) | (1 << 20);
+const MIN_VARIABLE = [0, 0, 0, 0, 0, 2, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
 
 const walk = new DictWalk();
 const span = new Span();
 
 /**
- * Walks whole length-prefixed messages in buf[p, end), as long as each is plausible: a segment
- * that does not start at a message boundary stops at its first implausible length. Fills `wire`.
- * `collectPeers`: gather ut_pex peer lists.
+ * Walks whole length-prefixed messages in buf[p, end), as long as each is plausible (a known id
+ * with its exact length): a segment that does not start at a message boundary stops at its first
+ * implausible one. Fills `wire`. `collectPeers`: gather ut_pex peer lists.
  */
 export function walkMessages(buf: Uint8Array, p: number, end: number, collectPeers: boolean): void {
   wire.request = false;
   wire.extensionHandshake = false;
   wire.pex = null;
+  wire.messagesOnly = false;
   let at = p;
+  let messages = 0;
+  let distinctive = false;
   for (let count = 0; count < MAX_MESSAGES_PER_SEGMENT && end - at >= 4; count++) {
     const length = ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
     if (length === 0) {
       at += 4; // keep-alive
+      messages++;
       continue;
     }
     if (at + 4 >= end) return;
     const id = buf[at + 4]!;
     if (id > MESSAGE_EXTENDED) return;
+    const fixed = FIXED_LENGTH[id]!;
+    if (fixed === 0 || (fixed > 0 && length !== fixed) || (fixed < 0 && length < MIN_VARIABLE[id]!)) return;
     const body = at + 5;
     const messageEnd = at + 4 + length;
+    if (messageEnd > end) return;
     if (id === MESSAGE_REQUEST) {
-      if (length !== REQUEST_LENGTH - 4 || messageEnd > end) return;
       wire.request ||= isBlockRequest(buf, body);
     } else if (id === MESSAGE_EXTENDED) {
-      if (length < 3 || length > MAX_EXTENDED_LENGTH || messageEnd > end) return;
+      if (length > MAX_EXTENDED_LENGTH) return;
       extended(buf, body, messageEnd, collectPeers);
-    } else if (messageEnd > end) {
-      return;
     }
+    messages++;
+    distinctive ||= ((DISTINCTIVE >>> id) & 1) === 1;
     at = messageEnd;
   }
+  wire.messagesOnly = at === end && messages >= 2 && distinctive;
 }
 
 /** A block request: begin on a 16 KiB boundary, length at most 16 KiB (BEP 3 blocks; the last one may be shorter). */

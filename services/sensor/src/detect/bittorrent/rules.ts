@@ -15,6 +15,8 @@ export const BitTorrentRule = {
   handshake: rule('handshake'),
   /** A peer-wire request message (`00 00 00 0d 06`, 16 KiB block), as ipp2p catches BitComet mid-stream. */
   pieceRequest: rule('piece-request'),
+  /** A segment of whole peer-wire messages only (e.g. PORT and an extended message): a flow picked up mid-stream. */
+  peerMessages: rule('peer-messages'),
   /** BEP 10 extension handshake or ut_pex message. */
   extension: rule('extension'),
   /** uTP (BEP 29): a SYN answered by STATE and followed by the initiator, or a SYN the inside host answered. */
