@@ -74,6 +74,23 @@ describe('BitTorrent peer wire', () => {
     expect(results[3]!.flow.moduleStates?.every((state) => state === undefined) ?? true).toBe(true);
   });
 
+  it('a handshake cut anywhere after its protocol string is one; its client is read only from bytes present', () => {
+    // The peer_id is bytes 48-67: a piece that ends before its client prefix names no client.
+    const cases: [number[], string | undefined][] = [
+      [[1, 20], undefined],
+      [[20], undefined],
+      [[1, 30, 60], undefined],
+      [[60], '-TR4060-'],
+      [[1], '-TR4060-'],
+    ];
+    for (const [cuts, client] of cases) {
+      const h = harness();
+      const results = h.feedAll(tcpSegments(bt.handshake(), { ...PEER, cuts }));
+      expect(all(results)).toEqual([BitTorrentRule.handshake]);
+      expect(results.flatMap((result) => result.evidence).map((evidence) => evidence.detail)).toEqual([client]);
+    }
+  });
+
   it('a lone 0x13 followed by anything else is nothing, and frees its state', () => {
     const h = harness();
     const results = h.feedAll(tcpSegments(Uint8Array.from([0x13, ...Buffer.from('Bittorrent protocol, not quite')]), { ...PEER, cuts: [1] }));

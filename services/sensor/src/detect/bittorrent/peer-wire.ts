@@ -11,9 +11,8 @@ import { BitTorrentVia, MAX_PEERS, SWARM_TRANSPORT } from './rules.js';
 
 export const PSTRLEN = 0x13;
 const PROTOCOL = ascii('BitTorrent protocol');
-/** pstrlen, protocol, reserved (8), info_hash (20), peer_id (20). */
+/** pstrlen, protocol, reserved (8), info_hash (20, at 28), peer_id (20, at 48). */
 export const HANDSHAKE_LENGTH = 68;
-const INFO_HASH_AT = 28;
 const PEER_ID_AT = 48;
 
 const MESSAGE_REQUEST = 6;
@@ -50,25 +49,20 @@ export function handshakePrefix(buf: Uint8Array, p: number, end: number, from = 
   return true;
 }
 
-/** The whole handshake at buf[p], in one segment; `from` as for handshakePrefix. */
-export function isHandshake(buf: Uint8Array, p: number, end: number, from = 0): boolean {
-  return end - p >= HANDSHAKE_LENGTH - from && handshakePrefix(buf, p, end, from);
-}
-
-/** The peer_id's client prefix (`-TR4060-`, `M4-3-6--`, …) when printable, for operators. */
-export function peerIdClient(buf: Uint8Array, handshakeAt: number, from = 0): string | undefined {
+/**
+ * The peer_id's client prefix (`-TR4060-`, `M4-3-6--`, …) when printable, for operators; only
+ * bytes before `end` are read (a handshake cut short names no client).
+ */
+export function peerIdClient(buf: Uint8Array, handshakeAt: number, end: number, from = 0): string | undefined {
   const at = handshakeAt + PEER_ID_AT - from;
   let text = '';
-  for (let i = 0; i < 8; i++) {
-    const byte = buf[at + i];
-    if (byte === undefined || byte < 0x20 || byte > 0x7e) return text.length >= 2 ? text : undefined;
+  for (let i = 0; i < 8 && at + i < end; i++) {
+    const byte = buf[at + i]!;
+    if (byte < 0x20 || byte > 0x7e) break;
     text += String.fromCharCode(byte);
   }
-  return text;
+  return text.length >= 2 ? text : undefined;
 }
-
-/** Reads an info_hash offset for tests and docs: where the 20 bytes begin in a handshake. */
-export const HANDSHAKE_INFO_HASH_AT = INFO_HASH_AT;
 
 /** What walkMessages found in one segment. */
 export const wire = {
