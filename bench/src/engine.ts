@@ -182,6 +182,12 @@ function snapshotEngine(engine: Engine, verdictDrops: number, tally: EventTally)
 
 interface Pass {
   ns: number;
+  /**
+   * The process's CPU time during the pass (user + system, all its threads), ns: on a machine
+   * shared with other work it is disturbed far less than wall time, which counts the time the
+   * pass waited for a core.
+   */
+  cpuNs: number;
   /** When the pass ran, on the GC recorder's clock (ms), and the GC pauses that began meanwhile. */
   from: number;
   to: number;
@@ -226,13 +232,15 @@ function engineCase(name: Case['name'], label: string, config: Partial<EngineCon
       const engine = new EngineClass(config, tally.sink);
       prepare?.(engine, capture);
       const from = gc.clock();
+      const cpu = process.cpuUsage();
       const start = now();
       const drops = enginePass(engine, capture);
       const ns = elapsedNs(start);
+      const cpuNs = cpuSince(cpu);
       const to = gc.clock();
       const heapAtEnd = heapNow() - base;
       const retained = settledHeap() - base;
-      return { ns, from, to, gcMs: 0, heapAtEnd, retained, engine: snapshotEngine(engine, drops, tally) };
+      return { ns, cpuNs, from, to, gcMs: 0, heapAtEnd, retained, engine: snapshotEngine(engine, drops, tally) };
     },
   };
 }
@@ -258,12 +266,14 @@ const decodeCase: Case = {
   run(capture) {
     const base = settledHeap();
     const from = gc.clock();
+    const cpu = process.cpuUsage();
     const start = now();
     const decode = decodePass(capture);
     const ns = elapsedNs(start);
+    const cpuNs = cpuSince(cpu);
     const to = gc.clock();
     const heapAtEnd = heapNow() - base;
-    return { ns, from, to, gcMs: 0, heapAtEnd, retained: settledHeap() - base, decode };
+    return { ns, cpuNs, from, to, gcMs: 0, heapAtEnd, retained: settledHeap() - base, decode };
   },
 };
 
@@ -272,6 +282,8 @@ interface CaseResult {
   passes: number;
   packetsPerSecond: Summary;
   nsPerPacket: Summary;
+  /** CPU time per packet (see Pass.cpuNs). */
+  cpuNsPerPacket: Summary;
   /** GC pauses during a pass (median), and their share of the pass's time (median). */
   gcMsPerPass: number;
   gcShare: number;
@@ -288,6 +300,7 @@ function caseResult(c: Case, packets: number): CaseResult {
     passes: c.timed.length,
     packetsPerSecond: roundSummary(summarize(c.timed.map((pass) => packets / (pass.ns / 1e9))), 0),
     nsPerPacket: roundSummary(summarize(c.timed.map((pass) => pass.ns / packets)), 1),
+    cpuNsPerPacket: roundSummary(summarize(c.timed.map((pass) => pass.cpuNs / packets)), 1),
     ...gcFigures(c.timed),
     heapAtEndOfPassBytes: median(c.timed.map((pass) => pass.heapAtEnd)),
     heapRetainedAfterPassBytes: median(c.timed.map((pass) => pass.retained)),
@@ -322,6 +335,16 @@ function roundSummary(summary: Summary, digits: number): Summary {
 /** Per-round ratio of two cases' time per packet (both measured in that round), as a summary. */
 function ratio(numerator: Case, denominator: Case): Summary {
   return roundSummary(summarize(numerator.timed.map((pass, i) => pass.ns / denominator.timed[i]!.ns)), 3);
+}
+
+/** The same ratio of CPU times (see Pass.cpuNs). */
+function cpuRatio(numerator: Case, denominator: Case): Summary {
+  return roundSummary(summarize(numerator.timed.map((pass, i) => pass.cpuNs / denominator.timed[i]!.cpuNs)), 3);
+}
+
+function cpuSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) * 1000;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -375,14 +398,16 @@ async function runFlood(options: FloodOptions, rounds: number, failures: string[
     const base = settledHeap();
     const engine = new Engine(config, tally.sink);
     const from = gc.clock();
+    const cpu = process.cpuUsage();
     const start = now();
     const largest = floodPass(engine, capture, 0, packets);
     const ns = elapsedNs(start);
+    const cpuNs = cpuSince(cpu);
     const to = gc.clock();
     const heapAtEnd = heapNow() - base;
     const retained = settledHeap() - base;
     largestFlowTable = Math.max(largestFlowTable, largest);
-    timed.push({ ns, from, to, gcMs: 0, heapAtEnd, retained, engine: snapshotEngine(engine, 0, tally) });
+    timed.push({ ns, cpuNs, from, to, gcMs: 0, heapAtEnd, retained, engine: snapshotEngine(engine, 0, tally) });
     log(`  flood pass ${r + 1}/${rounds}: ${formatRate(packets / (ns / 1e9))} pkt/s`);
   }
   await gc.settle();
@@ -463,6 +488,8 @@ interface MixResult {
   detectorShare: number;
   /** The FastTrack module's share of the time of an engine running it alone, in the same rounds. */
   fastTrackOnlyDetectorShare: number;
+  /** The same two shares from CPU time rather than wall time. */
+  cpuShares: { fullOverNoDetectors: Summary; fastTrackOnlyOverNoDetectors: Summary; detectorShare: number; fastTrackOnlyDetectorShare: number };
   engine: EngineSnapshot;
   clients: { expected: number; identified: number; missed: string[]; unexpected: string[] };
   buildSeconds: number;
@@ -552,10 +579,22 @@ async function runMix(scale: number, rounds: number, failures: string[], log: (l
     ratios,
     detectorShare: round(1 - 1 / ratios.fullOverNoDetectors.median, 3),
     fastTrackOnlyDetectorShare: round(1 - 1 / ratios.fastTrackOnlyOverNoDetectors.median, 3),
+    cpuShares: cpuShares(full, fastTrackOnly, bare),
     engine,
     clients: { expected: mix.expectedClients.size, identified: engine.identifiedClients.length, missed, unexpected },
     buildSeconds,
     passesSeconds,
+  };
+}
+
+function cpuShares(full: Case, fastTrackOnly: Case, bare: Case): MixResult['cpuShares'] {
+  const fullOverNoDetectors = cpuRatio(full, bare);
+  const fastTrackOnlyOverNoDetectors = cpuRatio(fastTrackOnly, bare);
+  return {
+    fullOverNoDetectors,
+    fastTrackOnlyOverNoDetectors,
+    detectorShare: round(1 - 1 / fullOverNoDetectors.median, 3),
+    fastTrackOnlyDetectorShare: round(1 - 1 / fastTrackOnlyOverNoDetectors.median, 3),
   };
 }
 
@@ -612,7 +651,8 @@ async function main(): Promise<void> {
     mix: mixResult.mix,
     cases: mixResult.cases,
     ratios: { ...mixResult.ratios, detectorShareOfFullEngine: mixResult.detectorShare, fastTrackShareOfFastTrackOnlyEngine: mixResult.fastTrackOnlyDetectorShare },
-    detectorShareGoal: { maxShare: DETECTOR_SHARE_GOAL, measured: mixResult.detectorShare, met: mixResult.detectorShare <= DETECTOR_SHARE_GOAL },
+    cpuShares: mixResult.cpuShares,
+    detectorShareGoal: { maxShare: DETECTOR_SHARE_GOAL, measured: mixResult.detectorShare, met: mixResult.detectorShare <= DETECTOR_SHARE_GOAL, measuredFromCpuTime: mixResult.cpuShares.detectorShare },
     clients: mixResult.clients,
     flowFlood: flood,
     goal: { packetsPerSecond: GOAL_PACKETS_PER_SECOND, case: 'full', measured: fullRate, met: fullRate >= GOAL_PACKETS_PER_SECOND },
@@ -654,6 +694,8 @@ function printTable(cpuModel: string, result: MixResult, flood: FloodResult | nu
     log(`${row.label.padEnd(34)}${formatRate(row.packetsPerSecond.median).padStart(11)}${row.nsPerPacket.median.toFixed(0).padStart(11)}${`${row.packetsPerSecond.spreadPercent.toFixed(1)}%`.padStart(9)}${times.toFixed(2).padStart(10)}${`${(row.gcShare * 100).toFixed(0)}%`.padStart(7)}`);
   }
   log(`protocol modules' share of the full engine's time: ${(result.detectorShare * 100).toFixed(1)}% (goal ≤ ${DETECTOR_SHARE_GOAL * 100}%: ${result.detectorShare <= DETECTOR_SHARE_GOAL ? 'met' : 'NOT met'}); FastTrack alone: ${(result.fastTrackOnlyDetectorShare * 100).toFixed(1)}% of its engine's time`);
+  const cpu = result.cpuShares;
+  log(`the same from CPU time (less disturbed on a shared machine): all modules ${(cpu.detectorShare * 100).toFixed(1)}% (spread ${cpu.fullOverNoDetectors.spreadPercent.toFixed(1)}%), FastTrack alone ${(cpu.fastTrackOnlyDetectorShare * 100).toFixed(1)}%; full engine ${cases.full.cpuNsPerPacket.median.toFixed(0)} CPU ns/packet, FastTrack only ${cases['fasttrack-only'].cpuNsPerPacket.median.toFixed(0)}, none ${cases['no-detectors'].cpuNsPerPacket.median.toFixed(0)}`);
   const againstBaseline = result.ratios.fullOverBaseline;
   if (againstBaseline) log(`against the baseline (${result.baseline?.checkout}): ${againstBaseline.median.toFixed(3)}× its time per packet, median of ${result.cases.full.passes} rounds side by side (spread ${againstBaseline.spreadPercent.toFixed(1)}%)`);
   log(`a ${formatCount(BLOCKLIST_PEERS)}-peer shared blocklist costs ${result.ratios.blocklistOverFull.median.toFixed(2)}× the full engine's time per packet (same verdicts)`);
