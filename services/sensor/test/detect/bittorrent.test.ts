@@ -198,7 +198,8 @@ describe('uTP', () => {
       bt.utpPacket({ timestampDifference: 5 }),
       bt.utpPacket({ timestamp: 0 }),
       bt.utpPacket({ payload: Uint8Array.of(1, 2, 3) }),
-      bt.utpPacket({ extensions: [{ type: 1, data: [1, 2] }] }),
+      bt.utpPacket({ extensions: [{ type: 1, data: [] }] }),
+      bt.utpPacket({ extensions: [{ type: 1, data: [1, 2, 3, 4] }, { type: 2, data: [0, 0, 0, 1] }, { type: 1, data: [1, 2, 3, 4] }, { type: 1, data: [5, 6, 7, 8] }, { type: 1, data: [9, 9, 9, 9] }] }),
       bt.utpPacket({ extensions: [{ type: 9, data: [1, 2, 3, 4] }] }),
       Uint8Array.from([...bt.utpPacket({ type: bt.UtpType.state }).subarray(0, 1), 1, ...bt.utpPacket().subarray(2)]),
     ];
