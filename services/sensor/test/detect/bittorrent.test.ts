@@ -138,6 +138,8 @@ describe('BitTorrent peer wire', () => {
       Uint8Array.from([...bt.portMessage(6881), 0, 0, 0, 6, 4, 0, 0, 0, 1, 2]),
       Uint8Array.from([...bt.portMessage(6881), ...bt.have(3).subarray(0, 7)]),
       Uint8Array.from([0, 0, 0, 0x1d, 0, 3, 0, 9, 0, 0, 0, 1, 0, 6, ...Buffer.from('client'), 0, 0, 0, 1, 0, 5, ...Buffer.from('topic')]),
+      // SSH packets whose padding lengths (5, 7) read as a bitfield and a piece.
+      Uint8Array.from([0, 0, 0, 12, 5, ...bt.randomBytes(11, 1), 0, 0, 0, 28, 7, ...bt.randomBytes(27, 2)]),
     ];
     for (const [i, payload] of lookAlikes.entries()) {
       const other = harness();

@@ -74,7 +74,7 @@ export const wire = {
   pex: null as NamedPeer[] | null,
   /**
    * The segment is two or more whole messages and nothing else, each with its id's exact length,
-   * one of them BitTorrent's own (have, bitfield, request, port, the Fast extension's, extended):
+   * one of them of a fixed length only BitTorrent uses (have, request, cancel, PORT, Fast):
    * what a client's control traffic looks like when the sensor missed the flow's start.
    */
   messagesOnly: false,
@@ -86,8 +86,13 @@ export const wire = {
  * 9 port; 13-17 suggest, have all, have none, reject, allowed fast; 20 extended.
  */
 const FIXED_LENGTH = [1, 1, 1, 1, 5, -1, 13, -1, 13, 3, 0, 0, 0, 5, 1, 1, 13, 5, 0, 0, -1];
-/** Ids only BitTorrent's peer wire gives these meanings and lengths. */
-const DISTINCTIVE = (1 << 4) | (1 << 5) | (1 << 6) | (1 << 9) | (1 << 13) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 17) | (1 << 20);
+/**
+ * Ids whose exact lengths only BitTorrent gives them: have, request, cancel, PORT, and the Fast
+ * extension's. Bitfield, piece and extended messages take any length, so other length-prefixed
+ * protocols fit them (an SSH packet whose padding length is 5 or 7 reads as a bitfield or a
+ * piece): they may be in the segment, but never make it BitTorrent's alone.
+ */
+const DISTINCTIVE = (1 << 4) | (1 << 6) | (1 << 8) | (1 << 9) | (1 << 13) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 17);
 const MIN_VARIABLE = [0, 0, 0, 0, 0, 2, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
 
 const walk = new DictWalk();
