@@ -60,8 +60,8 @@ export class BitTorrentFlowState implements UtpTrack {
 
 type Memory = FlowMemory<BitTorrentFlowState>;
 
-const DHT_QUERY = evidence(BitTorrentRule.dhtQuery, 'udp', { ttlMs: DHT_CONTACT_TTL_MS });
-const DHT_ANSWER = evidence(BitTorrentRule.dhtReply, 'udp', { ttlMs: DHT_CONTACT_TTL_MS });
+const DHT_QUERY = Object.freeze(evidence(BitTorrentRule.dhtQuery, 'udp', { ttlMs: DHT_CONTACT_TTL_MS }));
+const DHT_ANSWER = Object.freeze(evidence(BitTorrentRule.dhtReply, 'udp', { ttlMs: DHT_CONTACT_TTL_MS }));
 const HANDSHAKE = constantEvidence(BitTorrentRule.handshake, SWARM_TRANSPORT);
 const UTP = constantEvidence(BitTorrentRule.utp, SWARM_TRANSPORT);
 const UTP_STREAM = constantEvidence(BitTorrentRule.utpStream, SWARM_TRANSPORT);
