@@ -30,6 +30,8 @@ interface PeerSlot {
   tcp: PeerEntry | null;
   udp: PeerEntry | null;
   both: PeerEntry | null;
+  /** The endpoint's address key (for the per-address count). */
+  readonly address: string;
 }
 
 /** Slots looked at per prune call (about once a second). */
@@ -72,6 +74,8 @@ export interface LearnResult {
 export class PeerTable {
   private readonly slots: BoundedMap<string, PeerSlot>;
   private entryCount = 0;
+  /** Endpoints held per address key: lets a lookup for an address with none stop at once. */
+  private readonly slotsByAddress = new Map<string, number>();
   /** Bumped on every insertion or removal, so flows can cache "leads to a peer" answers. */
   version = 0;
   /**
@@ -89,6 +93,7 @@ export class PeerTable {
   ) {
     this.slots = new BoundedMap(maxPeers, (_key, slot) => {
       this.entryCount -= entriesOf(slot).length;
+      this.slotGone(slot);
       this.version++;
     });
   }
@@ -107,6 +112,8 @@ export class PeerTable {
    * the whole address; for each, one learned for that transport, then one learned for both.
    */
   lookup(addressKey: string, port: number, transport: 'tcp' | 'udp', now: number): PeerEntry | null {
+    // Most flows lead nowhere learned: one read of the address, and no endpoint key made.
+    if (!this.slotsByAddress.has(addressKey)) return null;
     const exact = this.slots.get(endpointKey(addressKey, port));
     if (exact !== undefined) {
       const hit = live(exact[transport], now) ?? live(exact.both, now);
@@ -151,7 +158,10 @@ export class PeerTable {
       announcedExpiry: expiresAt,
     };
     if (existing === null) this.entryCount++;
-    slot ??= { tcp: null, udp: null, both: null };
+    if (slot === undefined) {
+      slot = { tcp: null, udp: null, both: null, address: addressKey };
+      this.slotsByAddress.set(addressKey, (this.slotsByAddress.get(addressKey) ?? 0) + 1);
+    }
     slot[transport] = entry;
     this.slots.set(key, slot);
     this.version++;
@@ -172,7 +182,10 @@ export class PeerTable {
     if (slot === undefined || slot[transport] === null) return false;
     slot[transport] = null;
     this.entryCount--;
-    if (isEmpty(slot)) this.slots.delete(key);
+    if (isEmpty(slot)) {
+      this.slots.delete(key);
+      this.slotGone(slot);
+    }
     this.version++;
     return true;
   }
@@ -191,6 +204,7 @@ export class PeerTable {
       if (slot === undefined) continue;
       covered.push(...entriesOf(slot));
       this.slots.delete(key);
+      this.slotGone(slot);
     }
     this.entryCount -= covered.length;
     if (covered.length > 0) this.version++;
@@ -219,7 +233,8 @@ export class PeerTable {
         slot.both = null;
       }
       const dead = isEmpty(slot);
-      if (!dead) this.noteSurvivor(slot);
+      if (dead) this.slotGone(slot);
+      else this.noteSurvivor(slot);
       return dead;
     });
     if (this.slots.sweepWrapped) {
@@ -229,6 +244,13 @@ export class PeerTable {
     this.entryCount -= expired.length;
     if (expired.length > 0) this.version++;
     return expired;
+  }
+
+  /** A slot left the table: its address counts one endpoint fewer. */
+  private slotGone(slot: PeerSlot): void {
+    const left = (this.slotsByAddress.get(slot.address) ?? 1) - 1;
+    if (left > 0) this.slotsByAddress.set(slot.address, left);
+    else this.slotsByAddress.delete(slot.address);
   }
 
   private noteSurvivor(slot: PeerSlot): void {

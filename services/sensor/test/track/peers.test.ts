@@ -36,3 +36,30 @@ describe('PeerTable expiry', () => {
     expect([...table.values()].map((entry) => entry.ip)).toEqual(['198.51.100.1']);
   });
 });
+
+describe('PeerTable lookups by address', () => {
+  const key = (ip: string): string => addressKeyFromText(ip)!;
+
+  it('finds an endpoint and a whole address, and nothing once they are removed, evicted or expired', () => {
+    const table = new PeerTable(2, 10_000);
+    table.learn(key('203.0.113.1'), 6881, 'both', { ...details, now: 0 });
+    table.learn(key('203.0.113.1'), 0, 'tcp', { ...details, now: 0 });
+    expect(table.lookup(key('203.0.113.1'), 6881, 'udp', 1)?.port).toBe(6881);
+    expect(table.lookup(key('203.0.113.1'), 80, 'tcp', 1)?.port).toBe(0);
+    expect(table.lookup(key('203.0.113.1'), 80, 'udp', 1)).toBeNull();
+    expect(table.remove(key('203.0.113.1'), 0, 'tcp')).toBe(true);
+    expect(table.lookup(key('203.0.113.1'), 80, 'tcp', 1)).toBeNull();
+    expect(table.lookup(key('203.0.113.1'), 6881, 'tcp', 1)?.port).toBe(6881);
+    // Full (2 endpoints): a third evicts the oldest, whose address then leads nowhere.
+    table.learn(key('203.0.113.2'), 1, 'udp', { ...details, now: 0 });
+    table.learn(key('203.0.113.3'), 1, 'udp', { ...details, now: 0 });
+    expect(table.lookup(key('203.0.113.1'), 6881, 'tcp', 1)).toBeNull();
+    expect(table.lookup(key('203.0.113.3'), 1, 'udp', 1)?.port).toBe(1);
+    table.prune(20_000);
+    expect(table.size).toBe(0);
+    table.learn(key('203.0.113.3'), 2, 'udp', { ...details, now: 20_000 });
+    expect(table.lookup(key('203.0.113.3'), 2, 'udp', 20_001)?.port).toBe(2);
+    expect(table.removeCovered(key('203.0.113.3'), 0)).toHaveLength(1);
+    expect(table.lookup(key('203.0.113.3'), 2, 'udp', 20_001)).toBeNull();
+  });
+});
