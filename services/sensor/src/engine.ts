@@ -412,15 +412,19 @@ export class Engine {
     });
   }
 
-  /** Whether the flow's outside end is a learned peer; cached until the peer table changes. */
+  /**
+   * Whether the flow's outside end is a learned peer; cached until the peer table changes, and a
+   * "yes" until the entry it found expires (a refresh that moved the expiry is found by looking
+   * again then).
+   */
   private leadsToPeer(flow: Flow): boolean {
     if (!flow.crossesBoundary) return false;
     const peers = this.peers;
-    if (flow.peerVersion !== peers.version || flow.leadsToPeer) {
-      // A cached "yes" is re-checked so that expiry is honoured without a table change.
-      flow.leadsToPeer = peers.lookup(flow.outsideAddress, flow.outsidePort, flow.protocol === IPPROTO_UDP ? 'udp' : 'tcp', this.now) !== null;
-      flow.peerVersion = peers.version;
-    }
+    if (flow.peerVersion === peers.version && (!flow.leadsToPeer || this.now < flow.leadsToPeerUntil)) return flow.leadsToPeer;
+    const entry = peers.lookup(flow.outsideAddress, flow.outsidePort, flow.protocol === IPPROTO_UDP ? 'udp' : 'tcp', this.now);
+    flow.leadsToPeer = entry !== null;
+    flow.leadsToPeerUntil = entry === null ? 0 : entry.expiresAt;
+    flow.peerVersion = peers.version;
     return flow.leadsToPeer;
   }
 
