@@ -1,5 +1,5 @@
 import { endpointText, ipProtocolName, type Transport } from '@p2pwall/common';
-import { addressKey, addressKeyFromText, formatAddressKey, parseAddress } from './decode/address.js';
+import { addressKey, addressKeyFromText, formatAddressKey, parseAddress, parseIpv4Into } from './decode/address.js';
 import { DecodeStatus, IPPROTO_TCP, IPPROTO_UDP, PacketView, TCP_ACK, TCP_SYN, decodeIp } from './decode/packet.js';
 import { DetectionCounts } from './detect/detection-counts.js';
 import type { Evidence, NamedPeer } from './detect/module.js';
@@ -106,6 +106,8 @@ export class Engine {
   /** leadsToPeer, bound once: the trust rules ask it for supporting evidence. */
   private readonly flowLeadsToPeer = (flow: Flow): boolean => this.leadsToPeer(flow);
   private readonly view = new PacketView();
+  /** Scratch for a named peer's IPv4 address (learnNamedPeer). */
+  private readonly namedAddress = new Uint8Array(4);
   private readonly openPort = new Uint8Array(65536);
   private readonly modules: readonly ActiveModule[];
   /** Per module (by slot): bit 1 reads TCP, bit 2 reads UDP. */
@@ -360,8 +362,8 @@ export class Engine {
     // address, since its source port says nothing about where it listens.
     const peerPort = flow.protocol === IPPROTO_UDP || flow.initiatorInside ? flow.outsidePort : 0;
     const outsideOffset = fromInside ? view.dstAddressOffset : view.srcAddressOffset;
-    if (this.admission.admit(view.buf, outsideOffset, view.addressLength, flow.outsideAddress, peerPort, null, flow, host, now)) {
-      if (this.learnPeer(flow.outsideAddress, peerPort, evidence.transport, protocol, evidence.rule, entry.host, now)) this.admission.learned(flow, host);
+    if (evidence.outsideEndIsPeer !== false && this.admission.admit(view.buf, outsideOffset, view.addressLength, flow.outsideAddress, peerPort, null, flow, host, now)) {
+      if (this.learnPeer(flow.outsideAddress, peerPort, evidence.transport, protocol, evidence.rule, entry.host, now, evidence.ttlMs)) this.admission.learned(flow, host);
     }
     if (evidence.peers !== undefined && mayNamePeers(flow, bit, evidence)) {
       for (const named of evidence.peers) this.learnNamedPeer(named, protocol, flow, host, entry.host, now);
@@ -370,18 +372,25 @@ export class Engine {
   }
 
   private learnNamedPeer(named: NamedPeer, protocol: string, flow: Flow, host: InsideHost, learnedFrom: string, now: number): void {
-    const bytes = parseAddress(named.ip);
-    if (bytes === null || !(named.port >= 1 && named.port <= 65535)) return;
-    const length = bytes.length as 4 | 16;
+    if (!(named.port >= 1 && named.port <= 65535)) return;
+    const ipv4 = parseIpv4Into(named.ip, this.namedAddress);
+    const bytes = ipv4 ? this.namedAddress : parseAddress(named.ip);
+    if (bytes === null) return;
+    const length = ipv4 ? 4 : (bytes.length as 4 | 16);
     const key = addressKey(bytes, 0, length);
     if (this.admission.admit(bytes, 0, length, key, named.port, named, flow, host, now)) {
-      if (this.learnPeer(key, named.port, named.transport, protocol, named.via, learnedFrom, now)) this.admission.learned(flow, host);
+      // Text parseIpv4Into accepted is already canonical: the peer entry keeps it as it is.
+      if (this.learnPeer(key, named.port, named.transport, protocol, named.via, learnedFrom, now, named.ttlMs, ipv4 ? named.ip : undefined)) this.admission.learned(flow, host);
     }
   }
 
-  /** Learns (or refreshes) a peer; true when it is new. */
-  private learnPeer(addressKeyOfPeer: string, port: number, transport: Transport, protocol: string, via: string, learnedFrom: string, now: number): boolean {
-    const { entry, change } = this.peers.learn(addressKeyOfPeer, port, transport, { protocol, via, learnedFrom, now });
+  /**
+   * Learns (or refreshes) a peer; true when it is new. `ttlMs`: the module's shorter lifetime for
+   * this kind of evidence (never longer than the configured peer TTL).
+   */
+  private learnPeer(addressKeyOfPeer: string, port: number, transport: Transport, protocol: string, via: string, learnedFrom: string, now: number, ttlMs?: number, ipText?: string): boolean {
+    const expiresAt = ttlMs !== undefined && ttlMs > 0 && ttlMs < this.config.peerTtlMs ? now + ttlMs : undefined;
+    const { entry, change } = this.peers.learn(addressKeyOfPeer, port, transport, { protocol, via, learnedFrom, now, expiresAt, ipText });
     if (change === 'none') return false;
     if (change === 'new') this.counters.peers++;
     this.emitPeer(entry, change === 'new' ? 'peer' : 'peer-refresh', now);
@@ -403,15 +412,19 @@ export class Engine {
     });
   }
 
-  /** Whether the flow's outside end is a learned peer; cached until the peer table changes. */
+  /**
+   * Whether the flow's outside end is a learned peer; cached until the peer table changes, and a
+   * "yes" until the entry it found expires (a refresh that moved the expiry is found by looking
+   * again then).
+   */
   private leadsToPeer(flow: Flow): boolean {
     if (!flow.crossesBoundary) return false;
     const peers = this.peers;
-    if (flow.peerVersion !== peers.version || flow.leadsToPeer) {
-      // A cached "yes" is re-checked so that expiry is honoured without a table change.
-      flow.leadsToPeer = peers.lookup(flow.outsideAddress, flow.outsidePort, flow.protocol === IPPROTO_UDP ? 'udp' : 'tcp', this.now) !== null;
-      flow.peerVersion = peers.version;
-    }
+    if (flow.peerVersion === peers.version && (!flow.leadsToPeer || this.now < flow.leadsToPeerUntil)) return flow.leadsToPeer;
+    const entry = peers.lookup(flow.outsideAddress, flow.outsidePort, flow.protocol === IPPROTO_UDP ? 'udp' : 'tcp', this.now);
+    flow.leadsToPeer = entry !== null;
+    flow.leadsToPeerUntil = entry === null ? 0 : entry.expiresAt;
+    flow.peerVersion = peers.version;
     return flow.leadsToPeer;
   }
 

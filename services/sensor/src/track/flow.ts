@@ -54,6 +54,8 @@ export class Flow {
   /** Cached "leads to a learned peer" answer, valid while the peer table's version is unchanged. */
   peerVersion = -1;
   leadsToPeer = false;
+  /** When the peer entry behind a cached "yes" expires (ms). */
+  leadsToPeerUntil = 0;
   /** The inside end's host record (set by the engine when the flow starts). */
   host: InsideHost | null = null;
   /**

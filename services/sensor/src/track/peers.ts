@@ -30,6 +30,8 @@ interface PeerSlot {
   tcp: PeerEntry | null;
   udp: PeerEntry | null;
   both: PeerEntry | null;
+  /** The endpoint's address key (for the per-address count). */
+  readonly address: string;
 }
 
 /** Slots looked at per prune call (about once a second). */
@@ -72,8 +74,17 @@ export interface LearnResult {
 export class PeerTable {
   private readonly slots: BoundedMap<string, PeerSlot>;
   private entryCount = 0;
+  /** Endpoints held per address key: lets a lookup for an address with none stop at once. */
+  private readonly slotsByAddress = new Map<string, number>();
   /** Bumped on every insertion or removal, so flows can cache "leads to a peer" answers. */
   version = 0;
+  /**
+   * No entry expires before this (a lower bound): until then a prune has nothing to do and
+   * visits nothing. A sweep that goes round the whole table sets it to the earliest expiry it saw.
+   */
+  private earliestExpiry = Infinity;
+  /** The earliest expiry seen since the current sweep round began (survivors and new entries). */
+  private roundEarliest = Infinity;
 
   constructor(
     /** Endpoints held at most (each with up to three transports' entries). */
@@ -82,6 +93,7 @@ export class PeerTable {
   ) {
     this.slots = new BoundedMap(maxPeers, (_key, slot) => {
       this.entryCount -= entriesOf(slot).length;
+      this.slotGone(slot);
       this.version++;
     });
   }
@@ -100,6 +112,8 @@ export class PeerTable {
    * the whole address; for each, one learned for that transport, then one learned for both.
    */
   lookup(addressKey: string, port: number, transport: 'tcp' | 'udp', now: number): PeerEntry | null {
+    // Most flows lead nowhere learned: one read of the address, and no endpoint key made.
+    if (!this.slotsByAddress.has(addressKey)) return null;
     const exact = this.slots.get(endpointKey(addressKey, port));
     if (exact !== undefined) {
       const hit = live(exact[transport], now) ?? live(exact.both, now);
@@ -110,22 +124,30 @@ export class PeerTable {
     return whole === undefined ? null : (live(whole[transport], now) ?? live(whole.both, now));
   }
 
-  learn(addressKey: string, port: number, transport: Transport, details: PeerDetails & { now: number; expiresAt?: number }): LearnResult {
+  /**
+   * `details.ipText`: the address as formatAddressKey would write it, when the caller has it
+   * already (a named peer's canonical IPv4 text): spares turning the key back into text.
+   */
+  learn(addressKey: string, port: number, transport: Transport, details: PeerDetails & { now: number; expiresAt?: number | undefined; ipText?: string | undefined }): LearnResult {
     const key = endpointKey(addressKey, port);
     const expiresAt = details.expiresAt ?? details.now + this.ttlMs;
+    if (expiresAt < this.earliestExpiry) this.earliestExpiry = expiresAt;
+    if (expiresAt < this.roundEarliest) this.roundEarliest = expiresAt;
     let slot = this.slots.get(key);
     const existing = slot?.[transport] ?? null;
     if (slot !== undefined && existing !== null && existing.expiresAt > details.now) {
       if (expiresAt <= existing.expiresAt) return { entry: existing, change: 'none' };
       existing.expiresAt = expiresAt;
       this.slots.refresh(key, slot);
-      if (expiresAt - existing.announcedExpiry < this.ttlMs / 2) return { entry: existing, change: 'none' };
+      // Announced again once the expiry moved by half the entry's own lifetime: a short-lived
+      // entry (a DHT contact) would otherwise outlive its kernel copy, a long one churn events.
+      if (expiresAt - existing.announcedExpiry < Math.min(this.ttlMs, expiresAt - details.now) / 2) return { entry: existing, change: 'none' };
       existing.announcedExpiry = expiresAt;
       return { entry: existing, change: 'refreshed' };
     }
     const entry: PeerEntry = {
       key,
-      ip: formatAddressKey(addressKey),
+      ip: details.ipText ?? formatAddressKey(addressKey),
       port,
       transport,
       protocol: details.protocol,
@@ -136,7 +158,10 @@ export class PeerTable {
       announcedExpiry: expiresAt,
     };
     if (existing === null) this.entryCount++;
-    slot ??= { tcp: null, udp: null, both: null };
+    if (slot === undefined) {
+      slot = { tcp: null, udp: null, both: null, address: addressKey };
+      this.slotsByAddress.set(addressKey, (this.slotsByAddress.get(addressKey) ?? 0) + 1);
+    }
     slot[transport] = entry;
     this.slots.set(key, slot);
     this.version++;
@@ -157,7 +182,10 @@ export class PeerTable {
     if (slot === undefined || slot[transport] === null) return false;
     slot[transport] = null;
     this.entryCount--;
-    if (isEmpty(slot)) this.slots.delete(key);
+    if (isEmpty(slot)) {
+      this.slots.delete(key);
+      this.slotGone(slot);
+    }
     this.version++;
     return true;
   }
@@ -176,6 +204,7 @@ export class PeerTable {
       if (slot === undefined) continue;
       covered.push(...entriesOf(slot));
       this.slots.delete(key);
+      this.slotGone(slot);
     }
     this.entryCount -= covered.length;
     if (covered.length > 0) this.version++;
@@ -189,6 +218,7 @@ export class PeerTable {
    */
   prune(now: number, budget = PRUNE_BUDGET): PeerEntry[] {
     const expired: PeerEntry[] = [];
+    if (now < this.earliestExpiry) return expired;
     this.slots.sweep(budget, (slot) => {
       if (slot.tcp !== null && slot.tcp.expiresAt <= now) {
         expired.push(slot.tcp);
@@ -202,11 +232,33 @@ export class PeerTable {
         expired.push(slot.both);
         slot.both = null;
       }
-      return isEmpty(slot);
+      const dead = isEmpty(slot);
+      if (dead) this.slotGone(slot);
+      else this.noteSurvivor(slot);
+      return dead;
     });
+    if (this.slots.sweepWrapped) {
+      this.earliestExpiry = this.roundEarliest;
+      this.roundEarliest = Infinity;
+    }
     this.entryCount -= expired.length;
     if (expired.length > 0) this.version++;
     return expired;
+  }
+
+  /** A slot left the table: its address counts one endpoint fewer. */
+  private slotGone(slot: PeerSlot): void {
+    const left = (this.slotsByAddress.get(slot.address) ?? 1) - 1;
+    if (left > 0) this.slotsByAddress.set(slot.address, left);
+    else this.slotsByAddress.delete(slot.address);
+  }
+
+  private noteSurvivor(slot: PeerSlot): void {
+    let earliest = this.roundEarliest;
+    if (slot.tcp !== null && slot.tcp.expiresAt < earliest) earliest = slot.tcp.expiresAt;
+    if (slot.udp !== null && slot.udp.expiresAt < earliest) earliest = slot.udp.expiresAt;
+    if (slot.both !== null && slot.both.expiresAt < earliest) earliest = slot.both.expiresAt;
+    this.roundEarliest = earliest;
   }
 
   *values(): IterableIterator<PeerEntry> {

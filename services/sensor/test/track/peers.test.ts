@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { addressKeyFromText } from '../../src/decode/address.js';
+import { PeerTable } from '../../src/track/peers.js';
+
+const details = { protocol: 'test', via: 'test/r', learnedFrom: null };
+
+function learn(table: PeerTable, ip: string, now: number, expiresAt?: number): void {
+  table.learn(addressKeyFromText(ip)!, 6881, 'both', { ...details, now, expiresAt });
+}
+
+describe('PeerTable expiry', () => {
+  it('a prune before the earliest expiry visits nothing; after it, expired entries go, short-lived ones first', () => {
+    const table = new PeerTable(1000, 10_000);
+    learn(table, '203.0.113.1', 0);
+    learn(table, '203.0.113.2', 0, 2_000);
+    expect(table.prune(1_000)).toEqual([]);
+    expect(table.size).toBe(2);
+    expect(table.prune(2_000).map((entry) => entry.ip)).toEqual(['203.0.113.2']);
+    expect(table.prune(5_000)).toEqual([]);
+    expect(table.prune(10_000).map((entry) => entry.ip)).toEqual(['203.0.113.1']);
+    expect(table.size).toBe(0);
+  });
+
+  it('with a sweep budget smaller than the table, every expired entry still goes within a few prunes', () => {
+    const table = new PeerTable(1000, 10_000);
+    for (let i = 1; i <= 50; i++) learn(table, `203.0.113.${i}`, 0, i % 2 === 0 ? 1_000 : 20_000);
+    learn(table, '198.51.100.1', 500, 500 + 30_000);
+    let removed = 0;
+    for (let round = 0; round < 10; round++) removed += table.prune(1_000 + round, 8).length;
+    expect(removed).toBe(25);
+    expect(table.size).toBe(26);
+    // A refreshed entry's later expiry is honoured; the earlier bound only makes a prune look.
+    learn(table, '198.51.100.1', 2_000, 2_000 + 40_000);
+    for (let round = 0; round < 10; round++) removed += table.prune(20_000 + round, 8).length;
+    expect(table.size).toBe(1);
+    expect([...table.values()].map((entry) => entry.ip)).toEqual(['198.51.100.1']);
+  });
+});
+
+describe('PeerTable lookups by address', () => {
+  const key = (ip: string): string => addressKeyFromText(ip)!;
+
+  it('finds an endpoint and a whole address, and nothing once they are removed, evicted or expired', () => {
+    const table = new PeerTable(2, 10_000);
+    table.learn(key('203.0.113.1'), 6881, 'both', { ...details, now: 0 });
+    table.learn(key('203.0.113.1'), 0, 'tcp', { ...details, now: 0 });
+    expect(table.lookup(key('203.0.113.1'), 6881, 'udp', 1)?.port).toBe(6881);
+    expect(table.lookup(key('203.0.113.1'), 80, 'tcp', 1)?.port).toBe(0);
+    expect(table.lookup(key('203.0.113.1'), 80, 'udp', 1)).toBeNull();
+    expect(table.remove(key('203.0.113.1'), 0, 'tcp')).toBe(true);
+    expect(table.lookup(key('203.0.113.1'), 80, 'tcp', 1)).toBeNull();
+    expect(table.lookup(key('203.0.113.1'), 6881, 'tcp', 1)?.port).toBe(6881);
+    // Full (2 endpoints): a third evicts the oldest, whose address then leads nowhere.
+    table.learn(key('203.0.113.2'), 1, 'udp', { ...details, now: 0 });
+    table.learn(key('203.0.113.3'), 1, 'udp', { ...details, now: 0 });
+    expect(table.lookup(key('203.0.113.1'), 6881, 'tcp', 1)).toBeNull();
+    expect(table.lookup(key('203.0.113.3'), 1, 'udp', 1)?.port).toBe(1);
+    table.prune(20_000);
+    expect(table.size).toBe(0);
+    table.learn(key('203.0.113.3'), 2, 'udp', { ...details, now: 20_000 });
+    expect(table.lookup(key('203.0.113.3'), 2, 'udp', 20_001)?.port).toBe(2);
+    expect(table.removeCovered(key('203.0.113.3'), 0)).toHaveLength(1);
+    expect(table.lookup(key('203.0.113.3'), 2, 'udp', 20_001)).toBeNull();
+  });
+});
