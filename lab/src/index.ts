@@ -24,3 +24,6 @@ export { sleep, until, ipsetMembers } from './waiting.js';
 export { parseMetrics, matching, valueOf, sumOf, type Sample } from './metrics-text.js';
 export { capturedLog, type CapturedLine } from './captured-log.js';
 export { fuzzFrames, fuzzEngine, FuzzFailure, withIpv4Options, withIpv6Extensions, ipv4Fragment, type FuzzFrame, type FuzzReport } from './synthetic/fuzz.js';
+export { BitTorrentSwarm, swarmUnavailableReason, BT_PEER, SYSTEM_PYTHON, type SwarmOptions } from './bittorrent/swarm.js';
+export { runBitTorrentClient, type BitTorrentDownload, type ClientOptions as BitTorrentClientOptions } from './bittorrent/client.js';
+export { BITTORRENT_MODES, MODE_DESCRIPTIONS as BITTORRENT_MODE_DESCRIPTIONS, LAB_TORRENT, TRACKER as BITTORRENT_TRACKER, SWARM_ROUTES, seederEndpoints, fetchArguments, type BitTorrentMode, type SwarmFacts } from './bittorrent/swarm-plan.js';
