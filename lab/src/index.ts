@@ -1,5 +1,6 @@
 export * from './packets.js';
 export * from './fasttrack/payloads.js';
+export * as bittorrent from './bittorrent/payloads.js';
 export { TcpConversation } from './synthetic/tcp-conversation.js';
 export { seededRandom } from './synthetic/random.js';
 export * from './synthetic/scenarios.js';

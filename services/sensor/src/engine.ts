@@ -360,8 +360,8 @@ export class Engine {
     // address, since its source port says nothing about where it listens.
     const peerPort = flow.protocol === IPPROTO_UDP || flow.initiatorInside ? flow.outsidePort : 0;
     const outsideOffset = fromInside ? view.dstAddressOffset : view.srcAddressOffset;
-    if (this.admission.admit(view.buf, outsideOffset, view.addressLength, flow.outsideAddress, peerPort, null, flow, host, now)) {
-      if (this.learnPeer(flow.outsideAddress, peerPort, evidence.transport, protocol, evidence.rule, entry.host, now)) this.admission.learned(flow, host);
+    if (evidence.outsideEndIsPeer !== false && this.admission.admit(view.buf, outsideOffset, view.addressLength, flow.outsideAddress, peerPort, null, flow, host, now)) {
+      if (this.learnPeer(flow.outsideAddress, peerPort, evidence.transport, protocol, evidence.rule, entry.host, now, evidence.ttlMs)) this.admission.learned(flow, host);
     }
     if (evidence.peers !== undefined && mayNamePeers(flow, bit, evidence)) {
       for (const named of evidence.peers) this.learnNamedPeer(named, protocol, flow, host, entry.host, now);
@@ -375,13 +375,17 @@ export class Engine {
     const length = bytes.length as 4 | 16;
     const key = addressKey(bytes, 0, length);
     if (this.admission.admit(bytes, 0, length, key, named.port, named, flow, host, now)) {
-      if (this.learnPeer(key, named.port, named.transport, protocol, named.via, learnedFrom, now)) this.admission.learned(flow, host);
+      if (this.learnPeer(key, named.port, named.transport, protocol, named.via, learnedFrom, now, named.ttlMs)) this.admission.learned(flow, host);
     }
   }
 
-  /** Learns (or refreshes) a peer; true when it is new. */
-  private learnPeer(addressKeyOfPeer: string, port: number, transport: Transport, protocol: string, via: string, learnedFrom: string, now: number): boolean {
-    const { entry, change } = this.peers.learn(addressKeyOfPeer, port, transport, { protocol, via, learnedFrom, now });
+  /**
+   * Learns (or refreshes) a peer; true when it is new. `ttlMs`: the module's shorter lifetime for
+   * this kind of evidence (never longer than the configured peer TTL).
+   */
+  private learnPeer(addressKeyOfPeer: string, port: number, transport: Transport, protocol: string, via: string, learnedFrom: string, now: number, ttlMs?: number): boolean {
+    const expiresAt = ttlMs !== undefined && ttlMs > 0 && ttlMs < this.config.peerTtlMs ? now + ttlMs : undefined;
+    const { entry, change } = this.peers.learn(addressKeyOfPeer, port, transport, { protocol, via, learnedFrom, now, expiresAt });
     if (change === 'none') return false;
     if (change === 'new') this.counters.peers++;
     this.emitPeer(entry, change === 'new' ? 'peer' : 'peer-refresh', now);

@@ -75,6 +75,11 @@ export interface NamedPeer {
    * detection section names that reason.
    */
   readonly lowPortReason?: string;
+  /**
+   * How long the peer stays learned unless seen again, ms, when the way it was named deserves
+   * less than the engine's peer TTL (a DHT contact rather than a swarm member); never more.
+   */
+  readonly ttlMs?: number;
 }
 
 /** What a module saw in one packet. */
@@ -92,6 +97,13 @@ export interface Evidence {
   readonly detail?: string;
   /** Further outside endpoints the payload names. */
   readonly peers?: readonly NamedPeer[];
+  /**
+   * false: the flow's outside end is not learned as a peer (a web server that hosts a tracker on
+   * port 80 serves other sites too); default true.
+   */
+  readonly outsideEndIsPeer?: boolean;
+  /** How long the flow's outside end stays learned unless seen again, ms (see NamedPeer.ttlMs). */
+  readonly ttlMs?: number;
 }
 
 /** Per-module settings an operator may give (`detectors.<name>` in the sensor's YAML). */

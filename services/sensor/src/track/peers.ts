@@ -110,7 +110,7 @@ export class PeerTable {
     return whole === undefined ? null : (live(whole[transport], now) ?? live(whole.both, now));
   }
 
-  learn(addressKey: string, port: number, transport: Transport, details: PeerDetails & { now: number; expiresAt?: number }): LearnResult {
+  learn(addressKey: string, port: number, transport: Transport, details: PeerDetails & { now: number; expiresAt?: number | undefined }): LearnResult {
     const key = endpointKey(addressKey, port);
     const expiresAt = details.expiresAt ?? details.now + this.ttlMs;
     let slot = this.slots.get(key);
@@ -119,7 +119,9 @@ export class PeerTable {
       if (expiresAt <= existing.expiresAt) return { entry: existing, change: 'none' };
       existing.expiresAt = expiresAt;
       this.slots.refresh(key, slot);
-      if (expiresAt - existing.announcedExpiry < this.ttlMs / 2) return { entry: existing, change: 'none' };
+      // Announced again once the expiry moved by half the entry's own lifetime: a short-lived
+      // entry (a DHT contact) would otherwise outlive its kernel copy, a long one churn events.
+      if (expiresAt - existing.announcedExpiry < Math.min(this.ttlMs, expiresAt - details.now) / 2) return { entry: existing, change: 'none' };
       existing.announcedExpiry = expiresAt;
       return { entry: existing, change: 'refreshed' };
     }
