@@ -35,6 +35,8 @@ export const LAB_HOSTS = {
 } as const;
 
 export const WEB_PORT = 80;
+/** HTTPS on the web server, served only when benign-servers is given a certificate. */
+export const TLS_PORT = 443;
 export const BULK_PORT = 5001;
 export const DNS_PORT = 53;
 export const NTP_PORT = 123;
