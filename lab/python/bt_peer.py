@@ -6,7 +6,7 @@
                     [--dht-node IP:PORT ...] [--duration S] [--log FILE]
   bt_peer.py fetch  (--torrent T | --magnet URI) --save D [--listen IP:PORT] [--tracker URL ...]
                     [--dht-node IP:PORT ...] [--peer IP:PORT ...] [--no-dht] [--no-tcp]
-                    [--forced-encryption] [--timeout S]
+                    [--no-utp] [--forced-encryption] [--timeout S]
   bt_peer.py dht-lookup --info-hash H --listen IP:PORT --dht-node IP:PORT ... [--want N]
 
 `make` writes the lab's content (deterministic bytes) and a v1 torrent for it, and prints the
@@ -232,6 +232,8 @@ def fetch(args):
     settings = isolated_settings(args.listen, args.dht_node, not args.no_dht)
     if args.no_tcp:
         settings.update({'enable_outgoing_tcp': False, 'enable_incoming_tcp': False})
+    if args.no_utp:
+        settings.update({'enable_outgoing_utp': False, 'enable_incoming_utp': False})
     if args.forced_encryption:
         forced = int(lt.enc_policy.forced)
         settings.update({'in_enc_policy': forced, 'out_enc_policy': forced, 'allowed_enc_level': int(lt.enc_level.rc4)})
@@ -345,6 +347,7 @@ def main():
     fetch_cmd.add_argument('--tracker', action='append', default=[])
     fetch_cmd.add_argument('--no-dht', action='store_true')
     fetch_cmd.add_argument('--no-tcp', action='store_true')
+    fetch_cmd.add_argument('--no-utp', action='store_true')
     fetch_cmd.add_argument('--forced-encryption', action='store_true')
     fetch_cmd.add_argument('--timeout', type=float, default=30)
     lookup_cmd = commands.add_parser('dht-lookup')

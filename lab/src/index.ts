@@ -14,7 +14,7 @@ export { stateDir, stateRoot, DEFAULT_STATE_ROOT, type ProcessRecord } from './n
 export { JsonLog, loadCache, runRole } from './emulators/common.js';
 export { runFasttrackPeers, type FasttrackPeersOptions, type FasttrackPeersSummary } from './emulators/fasttrack-peers.js';
 export { runKazaaClient, KAZAA_PHASES, type KazaaClientOptions, type KazaaClientSummary, type KazaaPhase } from './emulators/kazaa-client.js';
-export { runBenignServers, runBenignClient, BENIGN_CHECKS, type BenignServersOptions, type BenignClientOptions, type BenignCheck } from './emulators/benign.js';
+export { runBenignServers, runBenignClient, BENIGN_CHECKS, OPTIONAL_BENIGN_CHECKS, type BenignServersOptions, type BenignClientOptions, type BenignCheck } from './emulators/benign.js';
 export { runProbe, type ProbeOptions, type ProbeResult } from './emulators/probe.js';
 export { EMULATOR_ROLES } from './emulators/cli.js';
 export { SensorProcess, sensorCliPath, type SensorLogLine, type SensorProcessOptions } from './sensor-process.js';

@@ -39,7 +39,7 @@ export function trackerUrl(kind: 'http' | 'udp'): string {
 }
 
 /** How the inside client finds its peers and talks to them. */
-export const BITTORRENT_MODES = ['http-tracker-dht', 'udp-tracker-encrypted', 'magnet-dht', 'utp-only', 'known-peers-encrypted'] as const;
+export const BITTORRENT_MODES = ['http-tracker-dht', 'udp-tracker-encrypted', 'magnet-dht', 'utp-only', 'known-peers-encrypted', 'known-peers-encrypted-tcp'] as const;
 export type BitTorrentMode = (typeof BITTORRENT_MODES)[number];
 
 export const MODE_DESCRIPTIONS: Record<BitTorrentMode, string> = {
@@ -48,6 +48,7 @@ export const MODE_DESCRIPTIONS: Record<BitTorrentMode, string> = {
   'magnet-dht': 'magnet link over DHT only (no tracker)',
   'utp-only': 'uTP only (TCP off), UDP tracker and DHT: a client that never speaks TCP',
   'known-peers-encrypted': 'peers already known, encryption forced, no tracker and no DHT',
+  'known-peers-encrypted-tcp': 'peers already known, encryption forced, TCP only (uTP off), no tracker and no DHT',
 };
 
 /** What the client needs to know of the swarm. */
@@ -63,6 +64,7 @@ export interface SwarmFacts {
  */
 export function fetchArguments(mode: BitTorrentMode, swarm: SwarmFacts): string[] {
   const bootstrap = ['--dht-node', formatEndpoint(swarm.seeders[0]!)];
+  const knownPeers = swarm.seeders.flatMap((seeder) => ['--peer', formatEndpoint(seeder)]);
   switch (mode) {
     case 'http-tracker-dht':
       return ['--torrent', swarm.torrent, '--tracker', trackerUrl('http'), ...bootstrap];
@@ -73,7 +75,9 @@ export function fetchArguments(mode: BitTorrentMode, swarm: SwarmFacts): string[
     case 'utp-only':
       return ['--torrent', swarm.torrent, '--tracker', trackerUrl('udp'), ...bootstrap, '--no-tcp'];
     case 'known-peers-encrypted':
-      return ['--torrent', swarm.torrent, '--no-dht', '--forced-encryption', ...swarm.seeders.flatMap((seeder) => ['--peer', formatEndpoint(seeder)])];
+      return ['--torrent', swarm.torrent, '--no-dht', '--forced-encryption', ...knownPeers];
+    case 'known-peers-encrypted-tcp':
+      return ['--torrent', swarm.torrent, '--no-dht', '--forced-encryption', '--no-utp', ...knownPeers];
   }
 }
 

@@ -3,32 +3,82 @@
  * internet, a libtorrent client inside a site, no emulated peer anywhere. Without the sensor
  * every mode downloads the whole 16 MiB lab torrent; with the sensor in the gateway each gets
  * less than one piece. Needs root, opentracker and python3-libtorrent (scripts/setup); skipped
- * with the reason otherwise. The lab, the swarm and every sensor are torn down also when a test
- * fails.
+ * with the reason otherwise. The lab, the swarm, the servers and every sensor are torn down also
+ * when a test fails.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BITTORRENT_MODES, BitTorrentSwarm, LAB_TORRENT, Lab, labUnavailableReason, runBitTorrentClient, swarmUnavailableReason, type BitTorrentDownload, type BitTorrentMode } from '../../src/index.js';
+import { protocolModules } from '@p2pwall/sensor';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BITTORRENT_MODES,
+  BitTorrentSwarm,
+  LAB_HOSTS,
+  LAB_TORRENT,
+  Lab,
+  SensorProcess,
+  formatEndpoint,
+  ipsetMembers,
+  labUnavailableReason,
+  makeTestCertificates,
+  runBitTorrentClient,
+  swarmUnavailableReason,
+  type BitTorrentDownload,
+  type BitTorrentMode,
+  type LabProcess,
+  type TestCertificates,
+} from '../../src/index.js';
 
 const UNAVAILABLE = labUnavailableReason() || swarmUnavailableReason();
+const NO_MODULE = protocolModules.some((module) => module.name === 'bittorrent') ? '' : 'the sensor has no bittorrent module';
 
 /** Without the sensor every mode completes within a few seconds in the lab. */
 const UNBLOCKED_TIMEOUT_MS = 30_000;
+/** With the sensor a client gets this long: several times what a whole download takes without it. */
+const BLOCKED_TIMEOUT_MS = 10_000;
+/** The modes the sensor must stop on its own; the last mode (encrypted TCP to known peers) is reported in (e). */
+const STOPPED_MODES = BITTORRENT_MODES.filter((mode) => mode !== 'known-peers-encrypted-tcp');
 
 const prefix = `p2pwb${Math.floor(Math.random() * 0xfff).toString(16).padStart(3, '0')}`;
 let lab: Lab;
 let swarm: BitTorrentSwarm | undefined;
-const measured: Record<string, Partial<Record<'withoutSensor' | 'withSensor', Pick<BitTorrentDownload, 'complete' | 'seconds' | 'payloadDownloaded' | 'piecesHave'>>>> = {};
+let certificates: TestCertificates | undefined;
+let benignServers: LabProcess | undefined;
+const sensors: SensorProcess[] = [];
 
-function record(download: BitTorrentDownload, key: 'withoutSensor' | 'withSensor'): void {
+type Measured = Pick<BitTorrentDownload, 'complete' | 'seconds' | 'payloadDownloaded' | 'piecesHave'> & { identifiedBy?: string };
+const measured: Record<string, Measured> = {};
+
+function record(label: string, download: BitTorrentDownload, identifiedBy?: string): void {
   const { complete, seconds, payloadDownloaded, piecesHave } = download;
-  (measured[download.mode] ??= {})[key] = { complete, seconds, payloadDownloaded, piecesHave };
+  measured[label] = { complete, seconds, payloadDownloaded, piecesHave, ...(identifiedBy ? { identifiedBy } : {}) };
 }
 
-/** The site-a client that runs a mode: c1 (the lab's first P2P slot) for every mode. */
-const clientNs = (): string => lab.site('a').clients[0]!.ns;
+async function download(mode: BitTorrentMode, timeoutMs: number, client = 0): Promise<BitTorrentDownload> {
+  return runBitTorrentClient(lab, lab.site('a').clients[client]!.ns, swarm!, mode, { timeoutMs });
+}
 
-async function download(mode: BitTorrentMode, timeoutMs: number): Promise<BitTorrentDownload> {
-  return runBitTorrentClient(lab, clientNs(), swarm!, mode, { timeoutMs });
+/**
+ * The real sensor in site a's gateway with the BitTorrent module. The gateway's conntrack table
+ * is emptied first, so that every run starts as a fresh gateway would: no flow left over from an
+ * earlier run (with its marks) can pass the sensor by.
+ */
+async function startSensor(): Promise<SensorProcess> {
+  const gateway = lab.site('a').gateway;
+  await lab.exec(gateway, 'conntrack', ['-F'], { check: false });
+  const sensor = await SensorProcess.start({ namespace: gateway, config: { site: 'a', gateway: 'gw1', onExit: 'remove', log: { events: 'cp' }, detectors: { bittorrent: { enabled: true } } } });
+  sensors.push(sensor);
+  return sensor;
+}
+
+/** The rule that identified an inside host, if the sensor identified it. */
+function identification(sensor: SensorProcess, host: string): string | undefined {
+  const client = sensor.events('client').find((line) => line['host'] === host);
+  return client ? (client['evidence'] as { rule: string }[])[0]?.rule : undefined;
+}
+
+/** Seeder entries ("ip,proto:port") in site a's kernel set of learned endpoints. */
+async function seedersInKernel(site = 'a'): Promise<string[]> {
+  const members = await ipsetMembers(lab, lab.site(site).gateway, 'p2pwall-peer-ep4');
+  return members.filter((entry) => swarm!.seeders.some((seeder) => entry.startsWith(`${seeder.ip},`)));
 }
 
 /** The client did what its mode says: found peers only that way, and spoke only that transport and encryption. */
@@ -37,28 +87,88 @@ function expectModeHonoured(result: BitTorrentDownload): void {
   expect(connections.length, `${result.mode}: no connection to a seeder`).toBeGreaterThan(0);
   const usesTracker = result.mode === 'http-tracker-dht' || result.mode === 'udp-tracker-encrypted' || result.mode === 'utp-only';
   expect(result.trackerReplies > 0, `${result.mode}: tracker replies`).toBe(usesTracker);
-  if (result.mode === 'udp-tracker-encrypted' || result.mode === 'known-peers-encrypted') expect(connections.every((line) => line.endsWith(' rc4')), connections.join(', ')).toBe(true);
+  const encrypted = result.mode === 'udp-tracker-encrypted' || result.mode.startsWith('known-peers-encrypted');
+  if (encrypted) expect(connections.every((line) => line.endsWith(' rc4')), connections.join(', ')).toBe(true);
   if (result.mode === 'utp-only') expect(connections.every((line) => line.includes(' utp ')), connections.join(', ')).toBe(true);
-  if (result.mode === 'known-peers-encrypted' || result.mode === 'udp-tracker-encrypted') expect(result.dhtReplies).toBe(0);
+  if (result.mode === 'known-peers-encrypted-tcp') expect(connections.every((line) => line.includes(' tcp ')), connections.join(', ')).toBe(true);
+  if (encrypted) expect(result.dhtReplies).toBe(0);
 }
 
 describe.skipIf(UNAVAILABLE !== '')(`real BitTorrent clients in the lab${UNAVAILABLE ? ` (skipped: ${UNAVAILABLE})` : ''}`, () => {
   beforeAll(async () => {
     lab = await Lab.up({ prefix, sites: ['a', 'b'] });
-    swarm = await BitTorrentSwarm.start(lab);
+    certificates = await makeTestCertificates({ ips: [LAB_HOSTS.web] });
+    benignServers = lab.emulate(lab.inet, 'benign-servers', ['--duration', '600', '--tls-cert', certificates.serverCert, '--tls-key', certificates.serverKey]);
+    [swarm] = await Promise.all([BitTorrentSwarm.start(lab), benignServers.ready()]);
   }, 60_000);
 
+  afterEach(async () => {
+    for (const sensor of sensors.splice(0)) {
+      await sensor.stop();
+      sensor.cleanup();
+    }
+  });
+
   afterAll(async () => {
-    console.log('bytes of payload per mode', JSON.stringify(measured, null, 1));
+    console.log('real BitTorrent client, per run', JSON.stringify(measured, null, 1));
     await swarm?.stop().catch(() => undefined);
+    await benignServers?.stop().catch(() => undefined);
     await lab?.down();
+    certificates?.cleanup();
   }, 60_000);
 
   it.each(BITTORRENT_MODES)('(i) without the sensor, the %s download completes: all 16 MiB', async (mode) => {
     const result = await download(mode, UNBLOCKED_TIMEOUT_MS);
-    record(result, 'withoutSensor');
+    record(`${mode} without sensor`, result);
     expect(result, JSON.stringify(result)).toMatchObject({ complete: true, piecesHave: LAB_TORRENT.size / LAB_TORRENT.pieceLength });
     expect(result.payloadDownloaded).toBeGreaterThanOrEqual(LAB_TORRENT.size);
     expectModeHonoured(result);
   }, UNBLOCKED_TIMEOUT_MS + 20_000);
+
+  describe.skipIf(NO_MODULE !== '')(`with the sensor in the gateway${NO_MODULE ? ` (skipped: ${NO_MODULE})` : ''}`, () => {
+    it.each(STOPPED_MODES)('(ii) the %s download gets less than one piece', async (mode) => {
+      const sensor = await startSensor();
+      const result = await download(mode, BLOCKED_TIMEOUT_MS);
+      const rule = identification(sensor, lab.site('a').clients[0]!.ipv4);
+      record(`${mode} with sensor`, result, rule);
+      expect(result.payloadDownloaded, JSON.stringify(result)).toBeLessThan(LAB_TORRENT.pieceLength);
+      expect(result.piecesHave).toBe(0);
+      expect(rule, 'the sensor identified the client').toMatch(/^bittorrent\//);
+    }, BLOCKED_TIMEOUT_MS + 30_000);
+
+    it('(ii) while a BitTorrent client is stopped, a benign host’s web, TLS and high-port traffic passes', async () => {
+      const sensor = await startSensor();
+      const [client, benign] = await Promise.all([
+        download('http-tracker-dht', 5000),
+        lab.emulate(lab.site('a').clients[2]!.ns, 'benign-client', ['--checks', 'http,tls,dns,ntp,bulk', '--bulk-bytes', '20000000']).wait(60_000),
+      ]);
+      expect(identification(sensor, lab.site('a').clients[0]!.ipv4)).toMatch(/^bittorrent\//);
+      expect(client.payloadDownloaded).toBeLessThan(LAB_TORRENT.pieceLength);
+      expect(benign.summary).toMatchObject({ allOk: true, http: { ok: true }, tls: { ok: true, status: 200 }, dns: { ok: true }, ntp: { ok: true }, bulk: { ok: true, bytes: 20_000_000, target: formatEndpoint({ ip: LAB_HOSTS.web, port: 5001 }) } });
+      expect(identification(sensor, lab.site('a').clients[2]!.ipv4)).toBeUndefined();
+    }, 60_000);
+
+    it('(e) a client that knows its peers and forces encryption: over uTP it is stopped; over TCP alone it gets through until the swarm is known, then gets nothing', async () => {
+      const [uTpFirst, tcpOnly] = [lab.site('a').clients[0]!, lab.site('a').clients[1]!];
+      // A fresh gateway, TCP with MSE/PE to peers it knows: no tracker, DHT, uTP or clear-text
+      // handshake to see, only high-entropy first payloads, which are supporting evidence at most.
+      let sensor = await startSensor();
+      const unseen = await download('known-peers-encrypted-tcp', BLOCKED_TIMEOUT_MS, 1);
+      record('known-peers-encrypted-tcp with a fresh sensor', unseen, identification(sensor, tcpOnly.ipv4));
+      await sensor.stop();
+      const counters = sensor.lines.find((line) => line.msg === 'sensor stopped')?.['counters'] as Record<string, number>;
+      console.log('(e) encrypted TCP to known peers, fresh sensor:', JSON.stringify({ payloadDownloaded: unseen.payloadDownloaded, complete: unseen.complete, identified: identification(sensor, tcpOnly.ipv4) ?? null, evidenceRefusedSupporting: counters['evidenceRefusedSupporting'] }));
+
+      // libtorrent's default (uTP first) to the same known peers: the uTP exchange identifies the
+      // client and names the swarm; then the encrypted TCP client on another host gets nothing.
+      sensor = await startSensor();
+      const viaUtp = await download('known-peers-encrypted', BLOCKED_TIMEOUT_MS, 0);
+      record('known-peers-encrypted with sensor (swarm learned)', viaUtp, identification(sensor, uTpFirst.ipv4));
+      expect(viaUtp.payloadDownloaded).toBeLessThan(LAB_TORRENT.pieceLength);
+      expect(await seedersInKernel()).toHaveLength(swarm!.seeders.length * 2);
+      const known = await download('known-peers-encrypted-tcp', BLOCKED_TIMEOUT_MS, 1);
+      record('known-peers-encrypted-tcp once the swarm is known', known, identification(sensor, tcpOnly.ipv4));
+      expect(known.payloadDownloaded, JSON.stringify(known)).toBeLessThan(LAB_TORRENT.pieceLength);
+    }, 3 * BLOCKED_TIMEOUT_MS + 40_000);
+  });
 });
