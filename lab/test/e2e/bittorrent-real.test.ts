@@ -6,6 +6,9 @@
  * with the reason otherwise. The lab, the swarm, the servers and every sensor are torn down also
  * when a test fails.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { protocolModules } from '@p2pwall/sensor';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -20,7 +23,12 @@ import {
   labUnavailableReason,
   makeTestCertificates,
   runBitTorrentClient,
+  startLabBrain,
+  startNats,
+  startRedis,
   swarmUnavailableReason,
+  until,
+  WAN,
   type BitTorrentDownload,
   type BitTorrentMode,
   type LabProcess,
@@ -52,19 +60,20 @@ function record(label: string, download: BitTorrentDownload, identifiedBy?: stri
   measured[label] = { complete, seconds, payloadDownloaded, piecesHave, ...(identifiedBy ? { identifiedBy } : {}) };
 }
 
-async function download(mode: BitTorrentMode, timeoutMs: number, client = 0): Promise<BitTorrentDownload> {
-  return runBitTorrentClient(lab, lab.site('a').clients[client]!.ns, swarm!, mode, { timeoutMs });
+async function download(mode: BitTorrentMode, timeoutMs: number, client = 0, site = 'a'): Promise<BitTorrentDownload> {
+  return runBitTorrentClient(lab, lab.site(site).clients[client]!.ns, swarm!, mode, { timeoutMs });
 }
 
 /**
- * The real sensor in site a's gateway with the BitTorrent module. The gateway's conntrack table
- * is emptied first, so that every run starts as a fresh gateway would: no flow left over from an
- * earlier run (with its marks) can pass the sensor by.
+ * The real sensor in a site's gateway with the BitTorrent module (and `extra` config, e.g. an
+ * uplink). The gateway's conntrack table is emptied first, so that every run starts as a fresh
+ * gateway would: no flow left over from an earlier run (with its marks) can pass the sensor by.
  */
-async function startSensor(): Promise<SensorProcess> {
-  const gateway = lab.site('a').gateway;
+async function startSensor(site = 'a', extra: Record<string, unknown> = {}): Promise<SensorProcess> {
+  const gateway = lab.site(site).gateway;
   await lab.exec(gateway, 'conntrack', ['-F'], { check: false });
-  const sensor = await SensorProcess.start({ namespace: gateway, config: { site: 'a', gateway: 'gw1', onExit: 'remove', log: { events: 'cp' }, detectors: { bittorrent: { enabled: true } } } });
+  const config = { site, gateway: 'gw1', onExit: 'remove', log: { events: 'cp' }, detectors: { bittorrent: { enabled: true } }, ...extra };
+  const sensor = await SensorProcess.start({ namespace: gateway, config });
   sensors.push(sensor);
   return sensor;
 }
@@ -75,7 +84,7 @@ function identification(sensor: SensorProcess, host: string): string | undefined
   return client ? (client['evidence'] as { rule: string }[])[0]?.rule : undefined;
 }
 
-/** Seeder entries ("ip,proto:port") in site a's kernel set of learned endpoints. */
+/** Seeder entries ("ip,proto:port") in a site's kernel set of learned endpoints. */
 async function seedersInKernel(site = 'a'): Promise<string[]> {
   const members = await ipsetMembers(lab, lab.site(site).gateway, 'p2pwall-peer-ep4');
   return members.filter((entry) => swarm!.seeders.some((seeder) => entry.startsWith(`${seeder.ip},`)));
@@ -170,5 +179,46 @@ describe.skipIf(UNAVAILABLE !== '')(`real BitTorrent clients in the lab${UNAVAIL
       record('known-peers-encrypted-tcp once the swarm is known', known, identification(sensor, tcpOnly.ipv4));
       expect(known.payloadDownloaded, JSON.stringify(known)).toBeLessThan(LAB_TORRENT.pieceLength);
     }, 3 * BLOCKED_TIMEOUT_MS + 40_000);
+
+    describe('two sites sharing what they learn (nats-server, redis-server and the brain in the internet)', () => {
+      let work: string;
+      const servers: { cleanup(): Promise<void> }[] = [];
+      let uplink: (site: string) => Record<string, unknown>;
+
+      beforeAll(async () => {
+        work = mkdtempSync(join(tmpdir(), 'p2pwall-bt-sites-'));
+        const nats = await startNats({ namespace: lab.inet, host: WAN.routerIpv4 });
+        servers.push(nats);
+        const redis = await startRedis({ namespace: lab.inet, host: WAN.routerIpv4 });
+        servers.push(redis);
+        await startLabBrain(lab, lab.inet, { natsUrl: nats.url, redisUrl: redis.url, workDir: work });
+        uplink = (site) => ({ uplink: { nats: { servers: [nats.url], heartbeatSeconds: 1 }, redis: { url: redis.url, snapshotFile: join(work, `${site}.snapshot`) } } });
+      }, 60_000);
+
+      afterAll(async () => {
+        for (const server of servers) await server.cleanup().catch(() => undefined);
+        if (work) rmSync(work, { recursive: true, force: true });
+      }, 30_000);
+
+      it('(iii) a swarm learned at site A is in site B’s kernel sets before B’s client starts, and B’s client gets nothing', async () => {
+        const [a, b] = [await startSensor('a', uplink('a')), await startSensor('b', uplink('b'))];
+        expect(await seedersInKernel('b')).toEqual([]);
+        // Site A: libtorrent to the peers it knows (uTP first) is identified and names the swarm.
+        const runAtA = download('known-peers-encrypted', 5000, 0, 'a');
+        const inB = await until('every seeder in b-gw’s kernel set', 15_000, async () => ((await seedersInKernel('b')).length === swarm!.seeders.length * 2 ? Date.now() : undefined), 50);
+        const atA = await runAtA;
+        const learned = a.events('peer').filter((line) => swarm!.seeders.some((seeder) => line['ip'] === seeder.ip));
+        record('site A: known-peers-encrypted', atA, identification(a, lab.site('a').clients[0]!.ipv4));
+        expect(atA.payloadDownloaded).toBeLessThan(LAB_TORRENT.pieceLength);
+        console.log(`(iii) the last seeder learned at A was in b-gw's kernel set ${inB - Math.max(...learned.map((line) => line.time))} ms later (polled every 50 ms)`);
+        // Site B: the client no sensor could tell from its packets alone (encrypted TCP to known peers).
+        const fromB = await download('known-peers-encrypted-tcp', BLOCKED_TIMEOUT_MS, 0, 'b');
+        record('site B: known-peers-encrypted-tcp, swarm shared from A', fromB, identification(b, lab.site('b').clients[0]!.ipv4));
+        expect(fromB.payloadDownloaded, JSON.stringify(fromB)).toBe(0);
+        expect(fromB.piecesHave).toBe(0);
+        // Stopped by the shared decisions, not by B's own identification.
+        expect(identification(b, lab.site('b').clients[0]!.ipv4)).toBeUndefined();
+      }, BLOCKED_TIMEOUT_MS + 60_000);
+    });
   });
 });
