@@ -40,6 +40,7 @@ ALERTS = (
     | lt.alert.category_t.dht_notification
     | lt.alert.category_t.connect_notification
     | lt.alert.category_t.peer_notification
+    | lt.alert.category_t.piece_progress_notification
 )
 
 
@@ -200,6 +201,9 @@ def dht_lookup(args):
     """Asks the DHT for the torrent's peers until it names --want of them: the swarm is findable."""
     settings = isolated_settings(args.listen, args.dht_node, True)
     settings['alert_mask'] = ALERTS | lt.alert.category_t.dht_operation_notification
+    # Read-only (BEP 43): the seeders do not keep this short-lived node in their routing tables,
+    # where a client's lookup would later wait for it to time out.
+    settings['dht_read_only'] = True
     session = lt.session(settings)
     info_hash = lt.sha1_hash(bytes.fromhex(args.info_hash))
     found = set()
@@ -256,12 +260,12 @@ def fetch(args):
     stop = install_stop()
     started = time.time()
     deadline = started + args.timeout
-    seen = {'trackerReplies': 0, 'trackerErrors': 0, 'trackerPeers': 0, 'dhtReplies': 0, 'connected': set(), 'connections': set(), 'failed': 0, 'errors': []}
+    seen = {'trackerReplies': 0, 'trackerErrors': 0, 'trackerPeers': 0, 'dhtReplies': 0, 'connected': set(), 'connections': set(), 'failed': 0, 'errors': [], 'timeline': {}}
     complete_at = None
     while not stop['now'] and time.time() < deadline:
         session.wait_for_alert(100)
         for alert in session.pop_alerts():
-            note(alert, seen)
+            note(alert, seen, time.time() - started)
         remember_connections(handle, seen)
         status = handle.status()
         if status.is_seeding or (status.has_metadata and status.total_wanted > 0 and status.total_wanted_done >= status.total_wanted):
@@ -292,6 +296,7 @@ def fetch(args):
         'connections': sorted(seen['connections']),
         'connectFailures': seen['failed'],
         'errors': seen['errors'],
+        'timeline': seen['timeline'],
     }), flush=True)
 
 
@@ -304,7 +309,11 @@ def remember_connections(handle, seen):
             seen['connections'].add('%s:%d %s %s' % (peer.ip[0], peer.ip[1], transport, encryption))
 
 
-def note(alert, seen):
+def note(alert, seen, seconds):
+    """Counts what the client heard, and when it first heard each kind of thing (its timeline)."""
+    first = {lt.tracker_reply_alert: 'trackerReply', lt.dht_reply_alert: 'dhtPeers', lt.metadata_received_alert: 'metadata', lt.peer_connect_alert: 'peerConnect', lt.piece_finished_alert: 'firstPiece'}.get(type(alert))
+    if first and first not in seen['timeline']:
+        seen['timeline'][first] = round(seconds, 3)
     if isinstance(alert, lt.tracker_reply_alert):
         seen['trackerReplies'] += 1
         seen['trackerPeers'] += alert.num_peers

@@ -30,6 +30,8 @@ export interface BitTorrentDownload {
   /** Established connections as "ip:port transport encryption" (tcp|utp, plaintext|rc4|header-only). */
   connections: string[];
   errors: string[];
+  /** Seconds from start to the first of each: trackerReply, dhtPeers, metadata, peerConnect, firstPiece. */
+  timeline: Record<string, number>;
 }
 
 export interface ClientOptions {
