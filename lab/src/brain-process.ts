@@ -1,7 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Lab, LabProcess } from './netns/lab.js';
+import { readJsonLines, type Lab, type LabProcess } from './netns/lab.js';
 import { until } from './waiting.js';
 
 /** The built brain CLI; from lab/src and lab/dist alike. */
@@ -37,18 +37,8 @@ export async function startLabBrain(lab: Lab, namespace: string, options: LabBra
   writeFileSync(configPath, JSON.stringify(config));
   const output = join(options.workDir, `brain-${stamp}.log`);
   const process = lab.spawn(namespace, globalThis.process.execPath, [BRAIN_CLI, 'serve', '--config', configPath], { detached: true, output, role: 'brain' });
-  const lines = (): Record<string, unknown>[] => {
-    let text = '';
-    try {
-      text = readFileSync(output, 'utf8');
-    } catch {
-      return [];
-    }
-    return text
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-  };
+  // pino's JSON lines; anything else it or node prints (a warning) is left out.
+  const lines = (): Record<string, unknown>[] => readJsonLines(output);
   await until('brain serving', 15_000, () => (lines().some((line) => line['msg'] === 'brain serving') ? true : undefined), 50).catch((error: unknown) => {
     throw new Error(`${String(error)}: ${lines().slice(-5).map((line) => JSON.stringify(line)).join('\n')}`, { cause: error });
   });
