@@ -20,6 +20,7 @@ import {
   udp,
   type Scenario,
 } from '@p2pwall/lab';
+import { DEFAULT_BITTORRENT_MIX, addBitTorrentClient } from './bittorrent-mix.js';
 import { CaptureBuilder, type InMemoryCapture } from './frames.js';
 
 export interface MixOptions {
@@ -45,6 +46,11 @@ export interface MixOptions {
   tcpOnlyClients: number;
   /** Clients an outside uploader pushes to (192.168.61.0/24). */
   pushedClients: number;
+  /**
+   * BitTorrent clients (192.168.70.0/24): LSD, DHT queries and replies, HTTP and UDP trackers,
+   * uTP, clear-text and MSE-encrypted peer connections carrying piece data (bittorrent-mix.ts).
+   */
+  bitTorrentClients: number;
 }
 
 export const DEFAULT_MIX: MixOptions = {
@@ -61,6 +67,7 @@ export const DEFAULT_MIX: MixOptions = {
   fastTrackRestarts: 12,
   tcpOnlyClients: 4,
   pushedClients: 4,
+  bitTorrentClients: 32,
 };
 
 export interface MixPart {
@@ -296,7 +303,19 @@ export function buildGatewayMix(options: MixOptions = DEFAULT_MIX): GatewayMix {
   for (let c = 0; c < options.tcpOnlyClients; c++) addScenario(tcpOnlyClient({ client: `192.168.60.${10 + c}`, start: at(random() * 0.9) }));
   for (let c = 0; c < options.pushedClients; c++) addScenario(pushToClient({ client: `192.168.61.${10 + c}`, start: at(random() * 0.9) }));
 
-  const parts = [web, dns, ntp, bulk, fastTrack].map((part) => part.describe());
+  const bitTorrent = new Part(
+    capture,
+    'bittorrent',
+    'clients',
+    `BitTorrent clients: LSD, ${DEFAULT_BITTORRENT_MIX.dhtQueries} DHT queries (70% answered), HTTP and UDP tracker announces, ${DEFAULT_BITTORRENT_MIX.utpPeers} uTP, ${DEFAULT_BITTORRENT_MIX.clearPeers} clear and ${DEFAULT_BITTORRENT_MIX.encryptedPeers} MSE peer connections with ${DEFAULT_BITTORRENT_MIX.pieceSegments} piece segments each`,
+  );
+  for (let c = 0; c < options.bitTorrentClients; c++) {
+    const client = `192.168.70.${10 + (c % 240)}`;
+    for (const address of addBitTorrentClient(bitTorrent, client, at(random() * 0.8), random, DEFAULT_BITTORRENT_MIX)) outside.add(address);
+    expectedClients.add(client);
+  }
+
+  const parts = [web, dns, ntp, bulk, fastTrack, bitTorrent].map((part) => part.describe());
   return {
     capture: capture.build(),
     parts,

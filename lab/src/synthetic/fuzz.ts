@@ -1,13 +1,15 @@
 /**
  * Fuzzing the sensor's per-packet path: link layer, decoder and engine, as the live sensor and
  * analyze run them. Frames are random bytes, or real packets (FastTrack pings, pongs, HTTP heads
- * split over several TCP segments, pushes) dressed in what the simple cases leave out — Ethernet
+ * split over several TCP segments, pushes; BitTorrent handshakes, PEX, uTP, DHT, tracker replies
+ * split over segments, UDP tracker, LSD) dressed in what the simple cases leave out — Ethernet
  * with VLAN tags, IPv4 options, IPv6 extension headers, IP fragments — then cut short and
  * flipped. Nothing may throw past the decoder: malformed input is counted and accepted.
  *
  * The same generator drives the fast sample in `npm test` and the nightly `npm run fuzz`.
  */
 import { CidrSet, DecodeStatus, Engine, LINKTYPE_ETHERNET, LINKTYPE_RAW, LINK_MALFORMED, LINK_NOT_IP, PacketView, Verdict, decodeIp, locateIp } from '@p2pwall/sensor';
+import * as bt from '../bittorrent/payloads.js';
 import { ACK, PSH, SYN, ethernet, tcp, udp } from '../packets.js';
 import { seededRandom } from './random.js';
 
@@ -108,6 +110,43 @@ function seedSequences(next: () => number): Uint8Array[][] {
     // IPv6 extension headers, a first fragment and a later one.
     [withIpv6Extensions(head6, [IPV6_HOP_BY_HOP, IPV6_DEST_OPTIONS]), withIpv6Extensions(ping6, [IPV6_ROUTING])],
     [withIpv6Extensions(ping6, [IPV6_HOP_BY_HOP, IPV6_FRAGMENT], 0, true), withIpv6Extensions(ping6, [IPV6_FRAGMENT], 2, false)],
+    ...bitTorrentSequences(v4, v6),
+  ];
+}
+
+/** BitTorrent: every path of its module, with the replies that make it learn peers. */
+function bitTorrentSequences(v4: { src: string; dst: string }, v6: { src: string; dst: string }): Uint8Array[][] {
+  const swarm = [
+    { ip: '203.0.113.21', port: 51413 },
+    { ip: '198.51.100.22', port: 6881 },
+  ];
+  const out = (ends: { src: string; dst: string }, sport: number, dport: number): { src: string; dst: string; sport: number; dport: number } => ({ ...ends, sport, dport });
+  const back = (ends: { src: string; dst: string }, sport: number, dport: number): { src: string; dst: string; sport: number; dport: number } => ({ src: ends.dst, dst: ends.src, sport: dport, dport: sport });
+  const handshake = bt.handshake();
+  const reply = bt.announceResponse({ peers: swarm, peers6: [{ ip: '2001:db8::21', port: 51413 }] });
+  const opening = bt.utpOpening();
+  return [
+    [udp({ ...out(v4, 6881, 6881), payload: bt.dhtQuery() }), udp({ ...back(v4, 6881, 6881), payload: bt.dhtReply({ ip: swarm[0], nodes: swarm, values: swarm }) })],
+    [udp({ ...out(v6, 6881, 6881), payload: bt.dhtQuery({ method: 'find_node' }) }), udp({ ...back(v6, 6881, 6881), payload: bt.dhtReply({ nodes6: [{ ip: '2001:db8::43', port: 6881 }] }) })],
+    [
+      tcp({ ...out(v4, 40100, 6969), flags: SYN, seq: 999 }),
+      tcp({ ...out(v4, 40100, 6969), flags: ACK | PSH, seq: 1000, payload: bt.announceRequest() }),
+      tcp({ ...back(v4, 40100, 6969), flags: ACK | PSH, seq: 5000, payload: reply.subarray(0, 70) }),
+      tcp({ ...back(v4, 40100, 6969), flags: ACK | PSH, seq: 5070, payload: reply.subarray(70) }),
+    ],
+    [
+      udp({ ...out(v4, 40101, 6969), payload: bt.udpTrackerConnect(7) }),
+      udp({ ...back(v4, 40101, 6969), payload: bt.udpTrackerConnectResponse(7) }),
+      udp({ ...out(v4, 40101, 6969), payload: bt.udpTrackerAnnounce({ transactionId: 8 }) }),
+      udp({ ...back(v4, 40101, 6969), payload: bt.udpTrackerAnnounceResponse({ transactionId: 8, peers: swarm }) }),
+    ],
+    [udp({ ...out(v4, 40102, 40103), payload: opening.syn }), udp({ ...back(v4, 40102, 40103), payload: opening.state }), udp({ ...out(v4, 40102, 40103), payload: opening.data })],
+    [
+      tcp({ ...out(v6, 40104, 51413), flags: ACK | PSH, seq: 1000, payload: handshake.subarray(0, 1) }),
+      tcp({ ...out(v6, 40104, 51413), flags: ACK | PSH, seq: 1001, payload: handshake.subarray(1) }),
+      tcp({ ...back(v6, 40104, 51413), flags: ACK | PSH, seq: 7000, payload: bt.pexMessage({ added: swarm }) }),
+    ],
+    [udp({ src: v4.src, dst: bt.LSD_IPV4_GROUP, sport: 6771, dport: 6771, payload: bt.lsdSearch() })],
   ];
 }
 

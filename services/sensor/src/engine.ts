@@ -1,5 +1,5 @@
 import { endpointText, ipProtocolName, type Transport } from '@p2pwall/common';
-import { addressKey, addressKeyFromText, formatAddressKey, parseAddress } from './decode/address.js';
+import { addressKey, addressKeyFromText, formatAddressKey, parseAddress, parseIpv4Into } from './decode/address.js';
 import { DecodeStatus, IPPROTO_TCP, IPPROTO_UDP, PacketView, TCP_ACK, TCP_SYN, decodeIp } from './decode/packet.js';
 import { DetectionCounts } from './detect/detection-counts.js';
 import type { Evidence, NamedPeer } from './detect/module.js';
@@ -106,6 +106,8 @@ export class Engine {
   /** leadsToPeer, bound once: the trust rules ask it for supporting evidence. */
   private readonly flowLeadsToPeer = (flow: Flow): boolean => this.leadsToPeer(flow);
   private readonly view = new PacketView();
+  /** Scratch for a named peer's IPv4 address (learnNamedPeer). */
+  private readonly namedAddress = new Uint8Array(4);
   private readonly openPort = new Uint8Array(65536);
   private readonly modules: readonly ActiveModule[];
   /** Per module (by slot): bit 1 reads TCP, bit 2 reads UDP. */
@@ -370,12 +372,15 @@ export class Engine {
   }
 
   private learnNamedPeer(named: NamedPeer, protocol: string, flow: Flow, host: InsideHost, learnedFrom: string, now: number): void {
-    const bytes = parseAddress(named.ip);
-    if (bytes === null || !(named.port >= 1 && named.port <= 65535)) return;
-    const length = bytes.length as 4 | 16;
+    if (!(named.port >= 1 && named.port <= 65535)) return;
+    const ipv4 = parseIpv4Into(named.ip, this.namedAddress);
+    const bytes = ipv4 ? this.namedAddress : parseAddress(named.ip);
+    if (bytes === null) return;
+    const length = ipv4 ? 4 : (bytes.length as 4 | 16);
     const key = addressKey(bytes, 0, length);
     if (this.admission.admit(bytes, 0, length, key, named.port, named, flow, host, now)) {
-      if (this.learnPeer(key, named.port, named.transport, protocol, named.via, learnedFrom, now, named.ttlMs)) this.admission.learned(flow, host);
+      // Text parseIpv4Into accepted is already canonical: the peer entry keeps it as it is.
+      if (this.learnPeer(key, named.port, named.transport, protocol, named.via, learnedFrom, now, named.ttlMs, ipv4 ? named.ip : undefined)) this.admission.learned(flow, host);
     }
   }
 
@@ -383,9 +388,9 @@ export class Engine {
    * Learns (or refreshes) a peer; true when it is new. `ttlMs`: the module's shorter lifetime for
    * this kind of evidence (never longer than the configured peer TTL).
    */
-  private learnPeer(addressKeyOfPeer: string, port: number, transport: Transport, protocol: string, via: string, learnedFrom: string, now: number, ttlMs?: number): boolean {
+  private learnPeer(addressKeyOfPeer: string, port: number, transport: Transport, protocol: string, via: string, learnedFrom: string, now: number, ttlMs?: number, ipText?: string): boolean {
     const expiresAt = ttlMs !== undefined && ttlMs > 0 && ttlMs < this.config.peerTtlMs ? now + ttlMs : undefined;
-    const { entry, change } = this.peers.learn(addressKeyOfPeer, port, transport, { protocol, via, learnedFrom, now, expiresAt });
+    const { entry, change } = this.peers.learn(addressKeyOfPeer, port, transport, { protocol, via, learnedFrom, now, expiresAt, ipText });
     if (change === 'none') return false;
     if (change === 'new') this.counters.peers++;
     this.emitPeer(entry, change === 'new' ? 'peer' : 'peer-refresh', now);

@@ -37,3 +37,32 @@ export function addressKeyFromText(text: string): string | null {
   if (!bytes) return null;
   return addressKey(bytes, 0, bytes.length === 4 ? 4 : 16);
 }
+
+/**
+ * Parses dotted-quad IPv4 text (no leading zeros, as formatAddress writes it) into out[0, 4);
+ * false for anything else. The common case of named peers, without the regex and the arrays of
+ * parseAddress: a tracker or DHT reply names dozens at once.
+ */
+export function parseIpv4Into(text: string, out: Uint8Array): boolean {
+  const length = text.length;
+  if (length < 7 || length > 15) return false;
+  let octet = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= length; i++) {
+    const code = i === length ? 0x2e : text.charCodeAt(i);
+    if (code === 0x2e) {
+      if (digits === 0 || octet > 3) return false;
+      out[octet++] = value;
+      value = 0;
+      digits = 0;
+    } else if (code >= 0x30 && code <= 0x39) {
+      if (digits > 0 && value === 0) return false; // a leading zero
+      value = value * 10 + code - 0x30;
+      if (++digits > 3 || value > 255) return false;
+    } else {
+      return false;
+    }
+  }
+  return octet === 4;
+}

@@ -6,6 +6,8 @@ export class BoundedMap<K, V> {
   private readonly map = new Map<K, V>();
   /** Where the last sweep stopped; Map iterators stay valid while entries come and go. */
   private sweepCursor: IterableIterator<[K, V]> | null = null;
+  /** Whether the last sweep reached the end of the table (the next one starts from the oldest). */
+  sweepWrapped = false;
   evictions = 0;
 
   constructor(
@@ -50,12 +52,14 @@ export class BoundedMap<K, V> {
    */
   sweep(budget: number, isDead: (value: V) => boolean): V[] {
     const removed: V[] = [];
+    this.sweepWrapped = false;
     for (let visited = 0; visited < budget; visited++) {
       this.sweepCursor ??= this.map.entries();
       const next = this.sweepCursor.next();
       if (next.done) {
         // The next sweep starts again from the oldest entry.
         this.sweepCursor = null;
+        this.sweepWrapped = true;
         break;
       }
       const [key, value] = next.value;

@@ -74,6 +74,13 @@ export class PeerTable {
   private entryCount = 0;
   /** Bumped on every insertion or removal, so flows can cache "leads to a peer" answers. */
   version = 0;
+  /**
+   * No entry expires before this (a lower bound): until then a prune has nothing to do and
+   * visits nothing. A sweep that goes round the whole table sets it to the earliest expiry it saw.
+   */
+  private earliestExpiry = Infinity;
+  /** The earliest expiry seen since the current sweep round began (survivors and new entries). */
+  private roundEarliest = Infinity;
 
   constructor(
     /** Endpoints held at most (each with up to three transports' entries). */
@@ -110,9 +117,15 @@ export class PeerTable {
     return whole === undefined ? null : (live(whole[transport], now) ?? live(whole.both, now));
   }
 
-  learn(addressKey: string, port: number, transport: Transport, details: PeerDetails & { now: number; expiresAt?: number | undefined }): LearnResult {
+  /**
+   * `details.ipText`: the address as formatAddressKey would write it, when the caller has it
+   * already (a named peer's canonical IPv4 text): spares turning the key back into text.
+   */
+  learn(addressKey: string, port: number, transport: Transport, details: PeerDetails & { now: number; expiresAt?: number | undefined; ipText?: string | undefined }): LearnResult {
     const key = endpointKey(addressKey, port);
     const expiresAt = details.expiresAt ?? details.now + this.ttlMs;
+    if (expiresAt < this.earliestExpiry) this.earliestExpiry = expiresAt;
+    if (expiresAt < this.roundEarliest) this.roundEarliest = expiresAt;
     let slot = this.slots.get(key);
     const existing = slot?.[transport] ?? null;
     if (slot !== undefined && existing !== null && existing.expiresAt > details.now) {
@@ -127,7 +140,7 @@ export class PeerTable {
     }
     const entry: PeerEntry = {
       key,
-      ip: formatAddressKey(addressKey),
+      ip: details.ipText ?? formatAddressKey(addressKey),
       port,
       transport,
       protocol: details.protocol,
@@ -191,6 +204,7 @@ export class PeerTable {
    */
   prune(now: number, budget = PRUNE_BUDGET): PeerEntry[] {
     const expired: PeerEntry[] = [];
+    if (now < this.earliestExpiry) return expired;
     this.slots.sweep(budget, (slot) => {
       if (slot.tcp !== null && slot.tcp.expiresAt <= now) {
         expired.push(slot.tcp);
@@ -204,11 +218,25 @@ export class PeerTable {
         expired.push(slot.both);
         slot.both = null;
       }
-      return isEmpty(slot);
+      const dead = isEmpty(slot);
+      if (!dead) this.noteSurvivor(slot);
+      return dead;
     });
+    if (this.slots.sweepWrapped) {
+      this.earliestExpiry = this.roundEarliest;
+      this.roundEarliest = Infinity;
+    }
     this.entryCount -= expired.length;
     if (expired.length > 0) this.version++;
     return expired;
+  }
+
+  private noteSurvivor(slot: PeerSlot): void {
+    let earliest = this.roundEarliest;
+    if (slot.tcp !== null && slot.tcp.expiresAt < earliest) earliest = slot.tcp.expiresAt;
+    if (slot.udp !== null && slot.udp.expiresAt < earliest) earliest = slot.udp.expiresAt;
+    if (slot.both !== null && slot.both.expiresAt < earliest) earliest = slot.both.expiresAt;
+    this.roundEarliest = earliest;
   }
 
   *values(): IterableIterator<PeerEntry> {

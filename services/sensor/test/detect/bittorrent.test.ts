@@ -74,6 +74,23 @@ describe('BitTorrent peer wire', () => {
     expect(results[3]!.flow.moduleStates?.every((state) => state === undefined) ?? true).toBe(true);
   });
 
+  it('a handshake cut anywhere after its protocol string is one; its client is read only from bytes present', () => {
+    // The peer_id is bytes 48-67: a piece that ends before its client prefix names no client.
+    const cases: [number[], string | undefined][] = [
+      [[1, 20], undefined],
+      [[20], undefined],
+      [[1, 30, 60], undefined],
+      [[60], '-TR4060-'],
+      [[1], '-TR4060-'],
+    ];
+    for (const [cuts, client] of cases) {
+      const h = harness();
+      const results = h.feedAll(tcpSegments(bt.handshake(), { ...PEER, cuts }));
+      expect(all(results)).toEqual([BitTorrentRule.handshake]);
+      expect(results.flatMap((result) => result.evidence).map((evidence) => evidence.detail)).toEqual([client]);
+    }
+  });
+
   it('a lone 0x13 followed by anything else is nothing, and frees its state', () => {
     const h = harness();
     const results = h.feedAll(tcpSegments(Uint8Array.from([0x13, ...Buffer.from('Bittorrent protocol, not quite')]), { ...PEER, cuts: [1] }));
@@ -121,6 +138,8 @@ describe('BitTorrent peer wire', () => {
       Uint8Array.from([...bt.portMessage(6881), 0, 0, 0, 6, 4, 0, 0, 0, 1, 2]),
       Uint8Array.from([...bt.portMessage(6881), ...bt.have(3).subarray(0, 7)]),
       Uint8Array.from([0, 0, 0, 0x1d, 0, 3, 0, 9, 0, 0, 0, 1, 0, 6, ...Buffer.from('client'), 0, 0, 0, 1, 0, 5, ...Buffer.from('topic')]),
+      // SSH packets whose padding lengths (5, 7) read as a bitfield and a piece.
+      Uint8Array.from([0, 0, 0, 12, 5, ...bt.randomBytes(11, 1), 0, 0, 0, 28, 7, ...bt.randomBytes(27, 2)]),
     ];
     for (const [i, payload] of lookAlikes.entries()) {
       const other = harness();
@@ -181,7 +200,8 @@ describe('uTP', () => {
       bt.utpPacket({ timestampDifference: 5 }),
       bt.utpPacket({ timestamp: 0 }),
       bt.utpPacket({ payload: Uint8Array.of(1, 2, 3) }),
-      bt.utpPacket({ extensions: [{ type: 1, data: [1, 2] }] }),
+      bt.utpPacket({ extensions: [{ type: 1, data: [] }] }),
+      bt.utpPacket({ extensions: [{ type: 1, data: [1, 2, 3, 4] }, { type: 2, data: [0, 0, 0, 1] }, { type: 1, data: [1, 2, 3, 4] }, { type: 1, data: [5, 6, 7, 8] }, { type: 1, data: [9, 9, 9, 9] }] }),
       bt.utpPacket({ extensions: [{ type: 9, data: [1, 2, 3, 4] }] }),
       Uint8Array.from([...bt.utpPacket({ type: bt.UtpType.state }).subarray(0, 1), 1, ...bt.utpPacket().subarray(2)]),
     ];

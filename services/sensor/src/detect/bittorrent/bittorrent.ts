@@ -18,7 +18,7 @@ import type { DirectionDigest, Evidence, FlowDigest, FlowMemory, PacketReader, P
 import { KrpcKind, KrpcReader, couldBeKrpc } from './dht.js';
 import { isLsdSearch, LSD_PORT } from './lsd.js';
 import { looksLikeMseOpening } from './mse.js';
-import { HANDSHAKE_LENGTH, PSTRLEN, handshakePrefix, isHandshake, peerIdClient, walkMessages, wire } from './peer-wire.js';
+import { PSTRLEN, handshakePrefix, peerIdClient, walkMessages, wire } from './peer-wire.js';
 import { BITTORRENT, BitTorrentRule, BitTorrentVia, DHT_CONTACT_TTL_MS, SWARM_TRANSPORT, constantEvidence, evidence } from './rules.js';
 import { ReplyBuffer, couldStartAnnounce, isAnnounceRequest, readReply, reply } from './tracker-http.js';
 import { TRUNCATED } from './bencode.js';
@@ -29,6 +29,8 @@ export { BITTORRENT, BitTorrentRule, BitTorrentVia, DHT_CONTACT_TTL_MS, MAX_PEER
 
 const OUT = 1;
 const IN = 2;
+/** `BitTorrent protocol`: what follows the 0x13, and enough to call a stream's start a handshake. */
+const PROTOCOL_REST = 19;
 
 /**
  * Ports whose look-alikes are known: Teredo (3544), CAPWAP (5246/5247, Unifi access points) and
@@ -58,6 +60,7 @@ type Memory = FlowMemory<BitTorrentFlowState>;
 
 const DHT_QUERY = evidence(BitTorrentRule.dhtQuery, 'udp', { ttlMs: DHT_CONTACT_TTL_MS });
 const DHT_ANSWER = evidence(BitTorrentRule.dhtReply, 'udp', { ttlMs: DHT_CONTACT_TTL_MS });
+const HANDSHAKE = constantEvidence(BitTorrentRule.handshake, SWARM_TRANSPORT);
 const UTP = constantEvidence(BitTorrentRule.utp, SWARM_TRANSPORT);
 const UTP_STREAM = constantEvidence(BitTorrentRule.utpStream, SWARM_TRANSPORT);
 const LSD = constantEvidence(BitTorrentRule.lsd, SWARM_TRANSPORT);
@@ -152,7 +155,8 @@ export class BitTorrentModule implements ProtocolModule<BitTorrentFlowState> {
       const bit = fromInside ? OUT : IN;
       if ((state.loneHandshakeByte & bit) !== 0) {
         state.loneHandshakeByte &= ~bit;
-        if (direction.payloadPackets === 2 && isHandshake(buf, p, end, 1)) return handshakeEvidence(buf, p, 1, memory.concluded);
+        // The rest of `BitTorrent protocol` (19 bytes) at least; the rest may be split again.
+        if (direction.payloadPackets === 2 && end - p >= PROTOCOL_REST && handshakePrefix(buf, p, end, 1)) return handshakeEvidence(buf, p, end, 1, memory.concluded);
         return null;
       }
     }
@@ -165,7 +169,7 @@ export class BitTorrentModule implements ProtocolModule<BitTorrentFlowState> {
           return null;
         }
         // A handshake cut anywhere after `0x13BitTorrent protocol` (20 bytes) is one all the same.
-        if (end - p >= 20 && handshakePrefix(buf, p, end)) return handshakeEvidence(buf, p, 0, memory.concluded && end - p >= HANDSHAKE_LENGTH);
+        if (end - p >= PROTOCOL_REST + 1 && handshakePrefix(buf, p, end)) return handshakeEvidence(buf, p, end, 0, memory.concluded);
         return null;
       }
       if (first === 0x47 /* G */ && fromInside && couldStartAnnounce(buf, p, end)) {
@@ -186,9 +190,11 @@ export class BitTorrentModule implements ProtocolModule<BitTorrentFlowState> {
   }
 }
 
-function handshakeEvidence(buf: Uint8Array, p: number, from: number, concluded: boolean): Evidence | null {
+/** `from`: bytes of the handshake that came in an earlier segment (the lone 0x13). */
+function handshakeEvidence(buf: Uint8Array, p: number, end: number, from: number, concluded: boolean): Evidence | null {
   if (concluded) return null;
-  return evidence(BitTorrentRule.handshake, SWARM_TRANSPORT, { detail: peerIdClient(buf, p, from) });
+  const client = peerIdClient(buf, p, end, from);
+  return client === undefined ? HANDSHAKE : evidence(BitTorrentRule.handshake, SWARM_TRANSPORT, { detail: client });
 }
 
 /** The HTTP tracker's reply, in place when whole in one segment, else collected as it arrives. */

@@ -11,9 +11,8 @@ import { BitTorrentVia, MAX_PEERS, SWARM_TRANSPORT } from './rules.js';
 
 export const PSTRLEN = 0x13;
 const PROTOCOL = ascii('BitTorrent protocol');
-/** pstrlen, protocol, reserved (8), info_hash (20), peer_id (20). */
+/** pstrlen, protocol, reserved (8), info_hash (20, at 28), peer_id (20, at 48). */
 export const HANDSHAKE_LENGTH = 68;
-const INFO_HASH_AT = 28;
 const PEER_ID_AT = 48;
 
 const MESSAGE_REQUEST = 6;
@@ -50,25 +49,20 @@ export function handshakePrefix(buf: Uint8Array, p: number, end: number, from = 
   return true;
 }
 
-/** The whole handshake at buf[p], in one segment; `from` as for handshakePrefix. */
-export function isHandshake(buf: Uint8Array, p: number, end: number, from = 0): boolean {
-  return end - p >= HANDSHAKE_LENGTH - from && handshakePrefix(buf, p, end, from);
-}
-
-/** The peer_id's client prefix (`-TR4060-`, `M4-3-6--`, …) when printable, for operators. */
-export function peerIdClient(buf: Uint8Array, handshakeAt: number, from = 0): string | undefined {
+/**
+ * The peer_id's client prefix (`-TR4060-`, `M4-3-6--`, …) when printable, for operators; only
+ * bytes before `end` are read (a handshake cut short names no client).
+ */
+export function peerIdClient(buf: Uint8Array, handshakeAt: number, end: number, from = 0): string | undefined {
   const at = handshakeAt + PEER_ID_AT - from;
   let text = '';
-  for (let i = 0; i < 8; i++) {
-    const byte = buf[at + i];
-    if (byte === undefined || byte < 0x20 || byte > 0x7e) return text.length >= 2 ? text : undefined;
+  for (let i = 0; i < 8 && at + i < end; i++) {
+    const byte = buf[at + i]!;
+    if (byte < 0x20 || byte > 0x7e) break;
     text += String.fromCharCode(byte);
   }
-  return text;
+  return text.length >= 2 ? text : undefined;
 }
-
-/** Reads an info_hash offset for tests and docs: where the 20 bytes begin in a handshake. */
-export const HANDSHAKE_INFO_HASH_AT = INFO_HASH_AT;
 
 /** What walkMessages found in one segment. */
 export const wire = {
@@ -80,7 +74,7 @@ export const wire = {
   pex: null as NamedPeer[] | null,
   /**
    * The segment is two or more whole messages and nothing else, each with its id's exact length,
-   * one of them BitTorrent's own (have, bitfield, request, port, the Fast extension's, extended):
+   * one of them of a fixed length only BitTorrent uses (have, request, cancel, PORT, Fast):
    * what a client's control traffic looks like when the sensor missed the flow's start.
    */
   messagesOnly: false,
@@ -92,8 +86,13 @@ export const wire = {
  * 9 port; 13-17 suggest, have all, have none, reject, allowed fast; 20 extended.
  */
 const FIXED_LENGTH = [1, 1, 1, 1, 5, -1, 13, -1, 13, 3, 0, 0, 0, 5, 1, 1, 13, 5, 0, 0, -1];
-/** Ids only BitTorrent's peer wire gives these meanings and lengths. */
-const DISTINCTIVE = (1 << 4) | (1 << 5) | (1 << 6) | (1 << 9) | (1 << 13) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 17) | (1 << 20);
+/**
+ * Ids whose exact lengths only BitTorrent gives them: have, request, cancel, PORT, and the Fast
+ * extension's. Bitfield, piece and extended messages take any length, so other length-prefixed
+ * protocols fit them (an SSH packet whose padding length is 5 or 7 reads as a bitfield or a
+ * piece): they may be in the segment, but never make it BitTorrent's alone.
+ */
+const DISTINCTIVE = (1 << 4) | (1 << 6) | (1 << 8) | (1 << 9) | (1 << 13) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 17);
 const MIN_VARIABLE = [0, 0, 0, 0, 0, 2, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
 
 const walk = new DictWalk();

@@ -44,8 +44,8 @@ export function utpHeader(buf: Uint8Array, p: number, length: number): boolean {
     if (count === MAX_EXTENSIONS || at + 2 > end) return false;
     const next = buf[at]!;
     const extensionLength = buf[at + 1]!;
-    // A selective ACK bitmask is at least 32 bits, in whole bytes of 4.
-    if (extension === 1 && (extensionLength < 4 || extensionLength % 4 !== 0)) return false;
+    // BEP 29 wants selective ACK masks in whole 32-bit words, but real STATE packets of 23
+    // bytes (a 1-byte mask) are on record (libprotoident): any non-empty extension passes.
     if (extensionLength === 0 || next > MAX_EXTENSION_TYPE) return false;
     at += 2 + extensionLength;
     if (at > end) return false;

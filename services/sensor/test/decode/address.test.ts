@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest';
+import { parseAddress } from '../../src/decode/address.js';
+import { parseIpv4Into } from '../../src/decode/address.js';
+
+describe('parseIpv4Into', () => {
+  it('reads what parseAddress reads for dotted quads, and refuses the rest', () => {
+    const out = new Uint8Array(4);
+    for (const text of ['0.0.0.0', '1.2.3.4', '203.0.113.255', '255.255.255.255', '10.0.0.5']) {
+      expect(parseIpv4Into(text, out)).toBe(true);
+      expect([...out]).toEqual([...parseAddress(text)!]);
+    }
+    for (const text of ['', '1.2.3', '1.2.3.4.5', '01.2.3.4', '1.2.3.256', '1..3.4', '1.2.3.4 ', 'a.b.c.d', '::1', '1.2.3.1000', '.1.2.3']) {
+      expect(parseIpv4Into(text, out)).toBe(false);
+      expect(parseAddress(text)?.length === 4).toBe(false);
+    }
+  });
+});
