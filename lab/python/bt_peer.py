@@ -268,7 +268,8 @@ def fetch(args):
             note(alert, seen, time.time() - started)
         remember_connections(handle, seen)
         status = handle.status()
-        if status.is_seeding or (status.has_metadata and status.total_wanted > 0 and status.total_wanted_done >= status.total_wanted):
+        # Complete when every piece has passed its hash check (its bytes alone may still be in it).
+        if status.is_seeding or (status.has_metadata and status.num_pieces == handle.torrent_file().num_pieces()):
             complete_at = time.time()
             break
         if args.peer and time.time() - started > 1 and status.num_peers == 0:
