@@ -3,7 +3,6 @@
  * namespace: it fetches the lab torrent in one of the modes and reports how much payload arrived.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Lab } from '../netns/lab.js';
 import { fetchArguments, type BitTorrentMode, type SwarmFacts } from './swarm-plan.js';
@@ -49,7 +48,8 @@ export interface ClientOptions {
 export async function runBitTorrentClient(lab: Lab, ns: string, swarm: SwarmFacts, mode: BitTorrentMode, options: ClientOptions = {}): Promise<BitTorrentDownload> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const port = options.listenPort ?? 20_000 + Math.floor(Math.random() * 40_000);
-  const save = mkdtempSync(join(tmpdir(), 'p2pwall-bt-client-'));
+  // In the lab's state folder, so that `p2pwall-lab down` removes it even after a crash.
+  const save = mkdtempSync(join(lab.stateDir, 'bt-client-'));
   try {
     const args = [BT_PEER, 'fetch', ...fetchArguments(mode, swarm), '--save', save, '--listen', `0.0.0.0:${port}`, '--timeout', String(timeoutMs / 1000)];
     const client = lab.spawn(ns, SYSTEM_PYTHON, args, { role: 'bt-client' });

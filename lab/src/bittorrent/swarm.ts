@@ -8,7 +8,6 @@
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatEndpoint, type Endpoint } from '../netns/addresses.js';
@@ -76,7 +75,8 @@ export class BitTorrentSwarm implements SwarmFacts {
     const unavailable = swarmUnavailableReason();
     if (unavailable) throw new Error(`the BitTorrent swarm cannot run: ${unavailable}`);
     const seeders = seederEndpoints(options.seeders ?? DEFAULT_SEEDERS);
-    const workDir = mkdtempSync(join(tmpdir(), 'p2pwall-swarm-'));
+    // In the lab's state folder, so that `p2pwall-lab down` removes it even after a crash.
+    const workDir = mkdtempSync(join(lab.stateDir, 'bt-swarm-'));
     // opentracker drops to user nobody inside its chroot (this folder): it must be able to read it.
     chmodSync(workDir, 0o755);
     const started: LabProcess[] = [];
