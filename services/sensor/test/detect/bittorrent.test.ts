@@ -273,6 +273,17 @@ describe('mainline DHT', () => {
     expect(peerKeys(h)).toEqual([]);
   });
 
+  it('a reply whose transaction id is not the query’s names nothing; the right one then does, once', () => {
+    const h = harness();
+    const forged = bt.dhtReply({ transactionId: 'zz', values: SWARM });
+    const results = h.feedAll([datagram(DHT_NODE, bt.dhtQuery({ transactionId: 'q1' })), datagram(node, forged), datagram(node, bt.dhtReply({ transactionId: '\x00q1', values: SWARM }))]);
+    expect(all(results)).toEqual([BitTorrentRule.dhtQuery]);
+    expect(peerKeys(h, BitTorrentVia.dhtValues)).toEqual([]);
+    const right = h.feedAll([datagram(node, bt.dhtReply({ transactionId: 'q1', values: SWARM })), datagram(node, bt.dhtReply({ transactionId: 'q1', values: [{ ip: '203.0.113.99', port: 7000 }] }))]);
+    expect(right.map(accepted)).toEqual([[BitTorrentRule.dhtReply], []]);
+    expect(peerKeys(h, BitTorrentVia.dhtValues)).toHaveLength(3);
+  });
+
   it('the inside host answering queries is a DHT node: identified, but its own reply names nobody', () => {
     const h = harness();
     const results = h.feedAll([datagram(node, bt.dhtQuery()), datagram(DHT_NODE, bt.dhtReply({ nodes: [{ ip: '203.0.113.41', port: 6881 }] }))]);

@@ -48,6 +48,8 @@ export class BitTorrentFlowState implements UtpTrack {
   utpSeq = 0;
   /** The UDP tracker transaction the inside host started (connect or announce), or -1. */
   udpTransaction = -1;
+  /** The transaction id of the inside host's last DHT query on this flow (KrpcReader.transaction), or -1. */
+  dhtTransaction = -1;
   /** Directions (OUT, IN) whose first payload was a lone 0x13: the handshake's rest comes next. */
   loneHandshakeByte = 0;
   /** The inside host announced over HTTP on this flow: the tracker's reply is read. */
@@ -58,8 +60,8 @@ export class BitTorrentFlowState implements UtpTrack {
 
 type Memory = FlowMemory<BitTorrentFlowState>;
 
-const DHT_QUERY = evidence(BitTorrentRule.dhtQuery, 'udp', { ttlMs: DHT_CONTACT_TTL_MS });
-const DHT_ANSWER = evidence(BitTorrentRule.dhtReply, 'udp', { ttlMs: DHT_CONTACT_TTL_MS });
+const DHT_QUERY = Object.freeze(evidence(BitTorrentRule.dhtQuery, 'udp', { ttlMs: DHT_CONTACT_TTL_MS }));
+const DHT_ANSWER = Object.freeze(evidence(BitTorrentRule.dhtReply, 'udp', { ttlMs: DHT_CONTACT_TTL_MS }));
 const HANDSHAKE = constantEvidence(BitTorrentRule.handshake, SWARM_TRANSPORT);
 const UTP = constantEvidence(BitTorrentRule.utp, SWARM_TRANSPORT);
 const UTP_STREAM = constantEvidence(BitTorrentRule.utpStream, SWARM_TRANSPORT);
@@ -87,7 +89,7 @@ export class BitTorrentModule implements ProtocolModule<BitTorrentFlowState> {
   }
 
   isDone(state: BitTorrentFlowState): boolean {
-    return state.utpPhase === UtpPhase.none && state.udpTransaction < 0 && state.loneHandshakeByte === 0 && !state.awaitingTrackerReply && state.reply === null;
+    return state.utpPhase === UtpPhase.none && state.udpTransaction < 0 && state.dhtTransaction < 0 && state.loneHandshakeByte === 0 && !state.awaitingTrackerReply && state.reply === null;
   }
 
   heldBytes(state: BitTorrentFlowState): number {
@@ -122,22 +124,27 @@ export class BitTorrentModule implements ProtocolModule<BitTorrentFlowState> {
     // DHT and uTP run between high ports; a well-known port on either end is another service
     // (DNS, NTP, …), whatever its bytes look like (nDPI's rule, born of false positives).
     if (flow.outsidePort < 1024 || flow.insidePort < 1024) return null;
-    if (first === 0x64 /* d */) return couldBeKrpc(buf, p, length) ? this.inspectKrpc(packet, fromInside, memory.concluded) : null;
+    if (first === 0x64 /* d */) return couldBeKrpc(buf, p, length) ? this.inspectKrpc(packet, fromInside, memory) : null;
     if (couldBeUtp(buf, p, length)) return inspectUtp(buf, p, length, fromInside, memory);
     return null;
   }
 
-  private inspectKrpc(packet: PacketReader, fromInside: boolean, concluded: boolean): Evidence | null {
-    // A reply from outside counts only on a flow the inside host queried (the engine's trust
-    // rules): before that, it is not worth parsing.
-    if (!fromInside && !concluded) return null;
-    const kind = this.krpc.read(packet, !fromInside);
-    if (kind === KrpcKind.none) return null;
+  private inspectKrpc(packet: PacketReader, fromInside: boolean, memory: Memory): Evidence | null {
+    const krpc = this.krpc;
     if (fromInside) {
-      if (concluded) return null;
+      const kind = krpc.read(packet, false);
+      if (kind === KrpcKind.query && krpc.transaction >= 0) memory.open().dhtTransaction = krpc.transaction;
+      if (kind === KrpcKind.none || memory.concluded) return null;
       return kind === KrpcKind.query ? DHT_QUERY : DHT_ANSWER;
     }
-    const peers = this.krpc.peers;
+    // A reply names peers only when it answers the host's own query on this flow, by its
+    // transaction id: a forger must guess it as well as the queried node's address and port.
+    const state = memory.state;
+    if (state === undefined || state.dhtTransaction < 0) return null;
+    const kind = krpc.read(packet, true);
+    if (kind === KrpcKind.none || krpc.transaction !== state.dhtTransaction) return null;
+    state.dhtTransaction = -1;
+    const peers = krpc.peers;
     if (kind !== KrpcKind.reply || peers === null || peers.length === 0) return null;
     return evidence(BitTorrentRule.dhtReply, 'udp', { peers, ttlMs: DHT_CONTACT_TTL_MS });
   }

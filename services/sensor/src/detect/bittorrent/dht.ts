@@ -48,6 +48,11 @@ export function couldBeKrpc(buf: Uint8Array, p: number, length: number): boolean
 /** Reads one KRPC datagram; scratch objects are reused for every packet. */
 export class KrpcReader {
   kind: KrpcKind = KrpcKind.none;
+  /**
+   * The message's transaction id (`t`) as a number: its bytes (at most 4) big-endian, plus its
+   * length times 2^32 so that `aa` and `\0aa` differ; -1 for a longer id.
+   */
+  transaction = -1;
   /** Peers a reply named (only when asked to collect them). */
   peers: NamedPeer[] | null = null;
   private readonly top = new DictWalk();
@@ -59,6 +64,7 @@ export class KrpcReader {
   /** Reads buf[p, p + length); `collectPeers`: gather a reply's nodes and values. */
   read(packet: PacketReader, collectPeers: boolean): KrpcKind {
     this.kind = KrpcKind.none;
+    this.transaction = -1;
     this.peers = null;
     this.replyAt = -1;
     const buf = packet.buf;
@@ -82,6 +88,7 @@ export class KrpcReader {
         const after = readString(buf, top.valueAt, end, span, 64);
         if (after < 0) return KrpcKind.none;
         transaction = true;
+        this.transaction = transactionNumber(buf, span);
         top.consumed(after);
       } else if (top.keyIs(KEY_Q)) {
         const after = readString(buf, top.valueAt, end, span, 32);
@@ -154,6 +161,14 @@ export class KrpcReader {
     }
     return i < end ? i + 1 : INVALID;
   }
+}
+
+function transactionNumber(buf: Uint8Array, span: Span): number {
+  const length = span.length;
+  if (length > 4) return -1;
+  let value = 0;
+  for (let i = span.start; i < span.end; i++) value = value * 256 + buf[i]!;
+  return length * 2 ** 32 + value;
 }
 
 function isKnownMethod(buf: Uint8Array, span: Span): boolean {
