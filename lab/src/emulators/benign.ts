@@ -5,18 +5,20 @@
  * `/bulk?bytes=N` N bytes), a DNS-like echo on 198.51.100.153:53, an NTP-like responder on
  * 198.51.100.123:123 and a TCP bulk source/sink on 203.0.113.250:5001 (`GET <n>\n` streams n
  * bytes back; `PUT <n>\n` then n bytes is answered `OK <n>\n`); each also on its IPv6 twin.
- * Given a certificate (`--tls-cert`, `--tls-key`), the same pages over HTTPS on :443.
+ * A UDP echo on 203.0.113.250:27015 (high-port UDP, as a game server's). Given a certificate
+ * (`--tls-cert`, `--tls-key`), the same pages over HTTPS on :443.
  *
  * `emulate benign-client` (a client namespace): an HTTP GET of the page, a DNS-like query, an
  * NTP-like query and a bulk download, each reported with success and time (and bytes/s for the
- * bulk); on request (`--checks …,tls`) an HTTPS GET of the page too. Exit status 0 either way.
+ * bulk); on request (`--checks …,tls,udp-high`) an HTTPS GET of the page and a high-port UDP
+ * exchange too. Exit status 0 either way.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest, type RequestListener, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { createServer, type Server, type Socket } from 'node:net';
-import { BULK_PORT, DNS_PORT, formatEndpoint, inFamily, ipv6Twin, LAB_HOSTS, NTP_PORT, TLS_PORT, WEB_PORT, type Endpoint } from '../netns/addresses.js';
+import { BULK_PORT, DNS_PORT, formatEndpoint, inFamily, ipv6Twin, LAB_HOSTS, NTP_PORT, TLS_PORT, UDP_ECHO_PORT, WEB_PORT, type Endpoint } from '../netns/addresses.js';
 import { aborted, errorCode, type JsonLog, type RoleContext } from './common.js';
 import { connectTcp, readUntil, writeAll } from './net.js';
 
@@ -89,7 +91,7 @@ export async function runBenignServers(options: BenignServersOptions, { log, sig
   const dns = options.dns ?? LAB_HOSTS.dns;
   const ntp = options.ntp ?? LAB_HOSTS.ntp;
   const families = (ip: string) => ((options.ipv6 ?? true) && twinOf(ip) ? [ip, twinOf(ip)!] : [ip]);
-  const counts = { http: 0, tls: 0, dns: 0, ntp: 0, bulk: 0, bindFailures: 0 };
+  const counts = { http: 0, tls: 0, dns: 0, ntp: 0, echo: 0, bulk: 0, bindFailures: 0 };
   const closers: (() => void)[] = [];
   const sockets = new Set<Socket>();
 
@@ -160,12 +162,12 @@ export async function runBenignServers(options: BenignServersOptions, { log, sig
       listen(server, host, BULK_PORT, log, counts, closers, resolve);
     });
 
-  const udpServer = (host: string, port: number, kind: 'dns' | 'ntp') =>
+  const udpServer = (host: string, port: number, kind: 'dns' | 'ntp' | 'echo') =>
     new Promise<void>((resolve) => {
       const socket: UdpSocket = createSocket(host.includes(':') ? { type: 'udp6', ipv6Only: true } : { type: 'udp4' });
       socket.on('message', (message, remote) => {
         counts[kind]++;
-        const reply = kind === 'dns' ? dnsAnswer(message) : ntpAnswer(message);
+        const reply = kind === 'dns' ? dnsAnswer(message) : kind === 'ntp' ? ntpAnswer(message) : message;
         socket.send(reply, remote.port, remote.address);
         log.write(kind, { server: host, remote: formatEndpoint({ ip: remote.address, port: remote.port }), bytes: message.length });
       });
@@ -187,6 +189,7 @@ export async function runBenignServers(options: BenignServersOptions, { log, sig
     ...families(web).flatMap((host) => [webServer('http', host), bulkServer(host), ...(tls ? [webServer('tls', host)] : [])]),
     ...families(dns).map((host) => udpServer(host, DNS_PORT, 'dns')),
     ...families(ntp).map((host) => udpServer(host, NTP_PORT, 'ntp')),
+    ...families(web).map((host) => udpServer(host, UDP_ECHO_PORT, 'echo')),
   ]);
   log.write('ready', { web, dns, ntp, tls: tls !== undefined, bindFailures: counts.bindFailures });
   await aborted(signal);
@@ -244,8 +247,8 @@ function ntpAnswer(query: Buffer): Buffer {
 
 /** The checks a benign client runs by default. */
 export const BENIGN_CHECKS = ['http', 'dns', 'ntp', 'bulk'] as const;
-/** Checks run only when asked for: `tls` needs servers started with a certificate. */
-export const OPTIONAL_BENIGN_CHECKS = ['tls'] as const;
+/** Checks run only when asked for: `tls` needs servers started with a certificate; `udp-high` is the echo on :27015. */
+export const OPTIONAL_BENIGN_CHECKS = ['tls', 'udp-high'] as const;
 export type BenignCheck = (typeof BENIGN_CHECKS)[number] | (typeof OPTIONAL_BENIGN_CHECKS)[number];
 
 export interface BenignClientOptions {
@@ -280,6 +283,7 @@ export async function runBenignClient(options: BenignClientOptions, { log, signa
     try {
       if (check === 'http') result = await httpGet({ ip: web, port: WEB_PORT }, '/', timeoutMs, signal);
       else if (check === 'tls') result = await httpGet({ ip: web, port: TLS_PORT }, '/', timeoutMs, signal, true);
+      else if (check === 'udp-high') result = await udpQuery({ ip: web, port: UDP_ECHO_PORT }, HIGH_PORT_DATAGRAM, (reply) => reply.equals(HIGH_PORT_DATAGRAM), timeoutMs, signal);
       else if (check === 'dns') result = await udpQuery({ ip: dns, port: DNS_PORT }, dnsQuery(), (reply) => reply.length >= 12 && reply.readUInt16BE(0) === 0x1234 && (reply[2]! & 0x80) !== 0, timeoutMs, signal);
       else if (check === 'ntp') result = await udpQuery({ ip: ntp, port: NTP_PORT }, ntpRequest(), (reply) => reply.length >= 48 && (reply[0]! & 7) === 4, timeoutMs, signal);
       else result = await bulkDownload({ ip: web, port: BULK_PORT }, options.bulkBytes ?? 20_000_000, options.bulkTimeoutMs ?? 60_000, signal);
@@ -291,6 +295,9 @@ export async function runBenignClient(options: BenignClientOptions, { log, signa
   }
   return { family: v6 ? 6 : 4, allOk: checks.every((check) => results[check]?.ok === true), ...results };
 }
+
+/** 64 bytes that look like a game's state update: no protocol's magic, a counter and noise. */
+const HIGH_PORT_DATAGRAM = Buffer.from(Array.from({ length: 64 }, (_, i) => (i * 151 + 7) & 0xff));
 
 function ntpRequest(): Buffer {
   const request = Buffer.alloc(48);

@@ -145,15 +145,23 @@ describe.skipIf(UNAVAILABLE !== '')(`real BitTorrent clients in the lab${UNAVAIL
       expect(rule, 'the sensor identified the client').toMatch(/^bittorrent\//);
     }, BLOCKED_TIMEOUT_MS + 30_000);
 
-    it('(ii) while a BitTorrent client is stopped, a benign host’s web, TLS and high-port traffic passes', async () => {
+    it('(ii) while a BitTorrent client is stopped, a benign host’s web, TLS and high-port (TCP and UDP) traffic passes', async () => {
       const sensor = await startSensor();
       const [client, benign] = await Promise.all([
         download('http-tracker-dht', 5000),
-        lab.emulate(lab.site('a').clients[2]!.ns, 'benign-client', ['--checks', 'http,tls,dns,ntp,bulk', '--bulk-bytes', '20000000']).wait(60_000),
+        lab.emulate(lab.site('a').clients[2]!.ns, 'benign-client', ['--checks', 'http,tls,dns,ntp,udp-high,bulk', '--bulk-bytes', '20000000']).wait(60_000),
       ]);
       expect(identification(sensor, lab.site('a').clients[0]!.ipv4)).toMatch(/^bittorrent\//);
       expect(client.payloadDownloaded).toBeLessThan(LAB_TORRENT.pieceLength);
-      expect(benign.summary).toMatchObject({ allOk: true, http: { ok: true }, tls: { ok: true, status: 200 }, dns: { ok: true }, ntp: { ok: true }, bulk: { ok: true, bytes: 20_000_000, target: formatEndpoint({ ip: LAB_HOSTS.web, port: 5001 }) } });
+      expect(benign.summary).toMatchObject({
+        allOk: true,
+        http: { ok: true },
+        tls: { ok: true, status: 200 },
+        dns: { ok: true },
+        ntp: { ok: true },
+        'udp-high': { ok: true, tries: 1, target: formatEndpoint({ ip: LAB_HOSTS.web, port: 27015 }) },
+        bulk: { ok: true, bytes: 20_000_000, target: formatEndpoint({ ip: LAB_HOSTS.web, port: 5001 }) },
+      });
       expect(identification(sensor, lab.site('a').clients[2]!.ipv4)).toBeUndefined();
     }, 60_000);
 
