@@ -9,7 +9,7 @@ import { CidrSet } from '../../src/decode/cidr.js';
 import { activeModules, protocolModules } from '../../src/detect/registry.js';
 import type { EngineConfig } from '../../src/engine-config.js';
 import { Verdict } from '../../src/engine.js';
-import { CLIENT, Gateway, OTHER_HOST, ping, syn } from '../support/gateway.js';
+import { CLIENT, Gateway, OTHER_HOST, T0, ping, syn } from '../support/gateway.js';
 import { ToyModule, toyPayload } from '../support/toy-module.js';
 
 const TOY_PEER = { ip: '198.51.100.60', port: 7000 };
@@ -41,6 +41,24 @@ describe('a second protocol module on the seam', () => {
       '203.0.113.61:7001/udp toy/peer-list',
       '203.0.113.62:7002/udp toy/peer-list',
     ]);
+  });
+
+  it('gives what a module says deserves less a shorter lifetime, and leaves out a flow end the module says is no peer', () => {
+    /** The toy, whose evidence says: its own flow's end is a service, and named peers last a minute. */
+    class ServiceToy extends ToyModule {
+      override inspect(...args: Parameters<ToyModule['inspect']>): ReturnType<ToyModule['inspect']> {
+        const evidence = super.inspect(...args);
+        if (evidence === null) return null;
+        return { ...evidence, outsideEndIsPeer: false, peers: evidence.peers?.map((peer) => ({ ...peer, ttlMs: 60_000 })) };
+      }
+    }
+    const gw = withToy(new ServiceToy(), { monitor: true });
+    gw.send(toyDatagram(toyPayload()), 1000);
+    gw.send(toyReply(toyPayload([{ ip: '203.0.113.61', port: 7001 }])), 2000);
+    const peers = gw.of('peer');
+    expect(peers.map((p) => `${p.ip}:${p.port} ${p.expiresAt - T0}`)).toEqual(['203.0.113.61:7001 62000']);
+    // Never longer than the engine's own peer TTL, whatever a module asks.
+    expect(gw.engine.config.peerTtlMs).toBeGreaterThan(60_000);
   });
 
   it('keeps labels and clients per protocol: a host running two clients is reported under both', () => {
