@@ -1,3 +1,5 @@
+import { swarmUnavailableReason } from './bittorrent/swarm.js';
+import { beginBitTorrentChapter, tellBitTorrentChapter, type BitTorrentChapter } from './demo-bittorrent.js';
 import { KAZAA_SUPERNODE, KAZAA_UPLOADER, LAB_HOSTS } from './netns/addresses.js';
 import { Lab, LabExistsError } from './netns/lab.js';
 import { labUnavailableReason, hasCommand } from './netns/run.js';
@@ -25,6 +27,8 @@ export function demoUnavailableReason(): string {
   if (lab) return `${lab}. Run the demo as root on Linux after scripts/setup.`;
   const missing = ['iptables', 'ip6tables', 'ipset', 'iptables-restore'].filter((tool) => !hasCommand(tool));
   if (missing.length > 0) return `missing ${missing.join(', ')}: run scripts/setup (it installs iptables and ipset)`;
+  const swarm = swarmUnavailableReason();
+  if (swarm) return `the BitTorrent chapter needs a real swarm, but ${swarm}`;
   return '';
 }
 
@@ -73,18 +77,21 @@ export async function runDemo(prefix = DEMO_PREFIX): Promise<number> {
     return 1;
   }
   // Never someone else's lab: Lab.up refuses a prefix in use, and the demo says what to do.
+  // c4 (192.168.1.21) is the BitTorrent client.
   let lab: Lab;
   try {
-    lab = await Lab.up({ prefix, sites: ['a'] });
+    lab = await Lab.up({ prefix, sites: ['a'], clientsPerSite: 4 });
   } catch (error) {
     if (!(error instanceof LabExistsError)) throw error;
     process.stderr.write(`demo: ${error.message}, or give the demo another --prefix\n`);
     return 1;
   }
   let sensor: SensorProcess | undefined;
+  let bittorrent: BitTorrentChapter | undefined;
   const interrupted = () => {
     void (async () => {
       await sensor?.stop();
+      await bittorrent?.swarm.stop();
       await lab.down();
       process.exit(130);
     })();
@@ -92,13 +99,14 @@ export async function runDemo(prefix = DEMO_PREFIX): Promise<number> {
   process.once('SIGINT', interrupted);
   try {
     const site = lab.site('a');
-    const [kazaaHost, tcpOnlyHost, benignHost] = site.clients;
+    const [kazaaHost, tcpOnlyHost, benignHost, bittorrentHost] = site.clients;
     say('p2pwall demo: the live sensor on a Linux gateway, in a network-namespace lab');
     say(`  site a: clients ${site.clients.map((c) => c.ipv4).join(', ')} behind gateway ${site.gateway} (LAN ${site.lan.ipv4Cidr}, WAN ${site.wan.ipv4})`);
     say(`  internet: ${n(lab.plan.peers)} FastTrack peers from 203.0.113.0/24 and 198.51.100.0/24, a web server ${LAB_HOSTS.web}, DNS ${LAB_HOSTS.dns}, NTP ${LAB_HOSTS.ntp}`);
+    say('           and a real BitTorrent swarm: opentracker and 4 libtorrent seeders with DHT among them');
     const peers = lab.emulate(lab.inet, 'fasttrack-peers', ['--duration', '120']);
     const servers = lab.emulate(lab.inet, 'benign-servers', ['--duration', '120']);
-    await Promise.all([peers.ready(), servers.ready()]);
+    [bittorrent] = await Promise.all([beginBitTorrentChapter(lab, bittorrentHost!), peers.ready(), servers.ready()]);
     sensor = await SensorProcess.start({ namespace: site.gateway, config: { site: 'a', gateway: 'gw1', onExit: 'remove', log: { events: 'cp' } } });
     say(`  sensor: p2pwall-sensor run in ${site.gateway} (NFQUEUE 0, rules in the security table, ipset sets), enforce mode, time-lock 120 s`);
     say();
@@ -146,6 +154,9 @@ export async function runDemo(prefix = DEMO_PREFIX): Promise<number> {
     say(`  HTTP ${b['http']?.['ok'] ? 'ok' : 'failed'}, DNS ${b['dns']?.['ok'] ? 'ok' : 'failed'}, NTP ${b['ntp']?.['ok'] ? 'ok' : 'failed'}, bulk ${n(b['bulk']?.['bytes'])} bytes at ${n(Math.round(Number(b['bulk']?.['bytesPerSecond'] ?? 0) / 1e6))} MB/s`);
     say();
 
+    const bittorrentStopped = await tellBitTorrentChapter(lab, sensor, bittorrent, say);
+    say();
+
     const kernel = await kernelCounters(lab, site.gateway);
     const queue = await queueCounters(lab, site.gateway);
     await sensor.stop();
@@ -157,12 +168,13 @@ export async function runDemo(prefix = DEMO_PREFIX): Promise<number> {
     say(`  kernel queue: ${queue || 'no counters'}`);
     say();
     say(`Teardown: the sensor removed its rules and sets (onExit: remove); the lab removes its namespaces and processes.`);
-    const ok = client !== undefined && second !== undefined && accepted === 0 && benignOk;
+    const ok = client !== undefined && second !== undefined && accepted === 0 && benignOk && bittorrentStopped;
     say(ok ? 'Demo result: the clients were identified and blocked, benign traffic passed.' : 'Demo result: UNEXPECTED, see above.');
     return ok ? 0 : 1;
   } finally {
     await sensor?.stop();
     sensor?.cleanup();
+    await bittorrent?.swarm.stop();
     await lab.down();
     process.removeListener('SIGINT', interrupted);
   }

@@ -14,7 +14,7 @@ export { stateDir, stateRoot, DEFAULT_STATE_ROOT, type ProcessRecord } from './n
 export { JsonLog, loadCache, runRole } from './emulators/common.js';
 export { runFasttrackPeers, type FasttrackPeersOptions, type FasttrackPeersSummary } from './emulators/fasttrack-peers.js';
 export { runKazaaClient, KAZAA_PHASES, type KazaaClientOptions, type KazaaClientSummary, type KazaaPhase } from './emulators/kazaa-client.js';
-export { runBenignServers, runBenignClient, BENIGN_CHECKS, type BenignServersOptions, type BenignClientOptions, type BenignCheck } from './emulators/benign.js';
+export { runBenignServers, runBenignClient, BENIGN_CHECKS, OPTIONAL_BENIGN_CHECKS, type BenignServersOptions, type BenignClientOptions, type BenignCheck } from './emulators/benign.js';
 export { runProbe, type ProbeOptions, type ProbeResult } from './emulators/probe.js';
 export { EMULATOR_ROLES } from './emulators/cli.js';
 export { SensorProcess, sensorCliPath, type SensorLogLine, type SensorProcessOptions } from './sensor-process.js';
@@ -25,3 +25,7 @@ export { sleep, until, ipsetMembers } from './waiting.js';
 export { parseMetrics, matching, valueOf, sumOf, type Sample } from './metrics-text.js';
 export { capturedLog, type CapturedLine } from './captured-log.js';
 export { fuzzFrames, fuzzEngine, FuzzFailure, withIpv4Options, withIpv6Extensions, ipv4Fragment, type FuzzFrame, type FuzzReport } from './synthetic/fuzz.js';
+export { BitTorrentSwarm, swarmUnavailableReason, BT_PEER, SYSTEM_PYTHON, type SwarmOptions } from './bittorrent/swarm.js';
+export { runBitTorrentClient, type BitTorrentDownload, type ClientOptions as BitTorrentClientOptions } from './bittorrent/client.js';
+export { BITTORRENT_MODES, MODE_DESCRIPTIONS as BITTORRENT_MODE_DESCRIPTIONS, LAB_TORRENT, TRACKER as BITTORRENT_TRACKER, SWARM_ROUTES, seederEndpoints, fetchArguments, type BitTorrentMode, type SwarmFacts } from './bittorrent/swarm-plan.js';
+export { startLabBrain, BRAIN_CLI, type LabBrain, type LabBrainOptions } from './brain-process.js';

@@ -5,15 +5,20 @@
  * `/bulk?bytes=N` N bytes), a DNS-like echo on 198.51.100.153:53, an NTP-like responder on
  * 198.51.100.123:123 and a TCP bulk source/sink on 203.0.113.250:5001 (`GET <n>\n` streams n
  * bytes back; `PUT <n>\n` then n bytes is answered `OK <n>\n`); each also on its IPv6 twin.
+ * A UDP echo on 203.0.113.250:27015 (high-port UDP, as a game server's). Given a certificate
+ * (`--tls-cert`, `--tls-key`), the same pages over HTTPS on :443.
  *
  * `emulate benign-client` (a client namespace): an HTTP GET of the page, a DNS-like query, an
  * NTP-like query and a bulk download, each reported with success and time (and bytes/s for the
- * bulk). Exit status 0 either way.
+ * bulk); on request (`--checks …,tls,udp-high`) an HTTPS GET of the page and a high-port UDP
+ * exchange too. Exit status 0 either way.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { createServer as createHttpServer, request as httpRequest, type Server as HttpServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, request as httpRequest, type RequestListener, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { createServer, type Server, type Socket } from 'node:net';
-import { BULK_PORT, DNS_PORT, formatEndpoint, inFamily, ipv6Twin, LAB_HOSTS, NTP_PORT, WEB_PORT, type Endpoint } from '../netns/addresses.js';
+import { BULK_PORT, DNS_PORT, formatEndpoint, inFamily, ipv6Twin, LAB_HOSTS, NTP_PORT, TLS_PORT, UDP_ECHO_PORT, WEB_PORT, type Endpoint } from '../netns/addresses.js';
 import { aborted, errorCode, type JsonLog, type RoleContext } from './common.js';
 import { connectTcp, readUntil, writeAll } from './net.js';
 
@@ -29,6 +34,9 @@ export interface BenignServersOptions {
   ntp?: string;
   /** Also serve on the IPv6 twins (default true). */
   ipv6?: boolean;
+  /** PEM files: with both, the web pages are served over HTTPS on :443 as well. */
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /** Streams n bytes to a writable in 64 KiB chunks, honouring back-pressure; false if it failed or was aborted. */
@@ -83,37 +91,40 @@ export async function runBenignServers(options: BenignServersOptions, { log, sig
   const dns = options.dns ?? LAB_HOSTS.dns;
   const ntp = options.ntp ?? LAB_HOSTS.ntp;
   const families = (ip: string) => ((options.ipv6 ?? true) && twinOf(ip) ? [ip, twinOf(ip)!] : [ip]);
-  const counts = { http: 0, dns: 0, ntp: 0, bulk: 0, bindFailures: 0 };
+  const counts = { http: 0, tls: 0, dns: 0, ntp: 0, echo: 0, bulk: 0, bindFailures: 0 };
   const closers: (() => void)[] = [];
   const sockets = new Set<Socket>();
 
-  const httpServer = (host: string) =>
-    new Promise<void>((resolve) => {
-      const server: HttpServer = createHttpServer((req, res) => {
-        const url = new URL(req.url ?? '/', 'http://lab');
-        const remote = formatEndpoint({ ip: req.socket.remoteAddress ?? '?', port: req.socket.remotePort ?? 0 });
-        counts.http++;
-        if (url.pathname === '/bulk') {
-          const bytes = Math.min(MAX_BULK_BYTES, Math.max(0, Number(url.searchParams.get('bytes') ?? 0) || 0));
-          res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': bytes });
-          const begun = Date.now();
-          void stream((chunk) => res.write(chunk), () => new Promise((r) => res.once('drain', r)), bytes, signal).then((ok) => {
-            res.end();
-            log.write('http', { server: host, remote, path: url.pathname, status: 200, bytes, ok, ms: Date.now() - begun });
-          });
-          return;
-        }
-        const found = url.pathname === '/' || url.pathname === '/index.html';
-        const body = found ? PAGE : 'not found\n';
-        res.writeHead(found ? 200 : 404, { 'Content-Type': 'text/html', 'Content-Length': Buffer.byteLength(body) });
-        res.end(body);
-        log.write('http', { server: host, remote, path: url.pathname, status: found ? 200 : 404, bytes: body.length });
+  const pages = (scheme: 'http' | 'tls', host: string): RequestListener => (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://lab');
+    const remote = formatEndpoint({ ip: req.socket.remoteAddress ?? '?', port: req.socket.remotePort ?? 0 });
+    counts[scheme]++;
+    if (url.pathname === '/bulk') {
+      const bytes = Math.min(MAX_BULK_BYTES, Math.max(0, Number(url.searchParams.get('bytes') ?? 0) || 0));
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': bytes });
+      const begun = Date.now();
+      void stream((chunk) => res.write(chunk), () => new Promise((r) => res.once('drain', r)), bytes, signal).then((ok) => {
+        res.end();
+        log.write(scheme, { server: host, remote, path: url.pathname, status: 200, bytes, ok, ms: Date.now() - begun });
       });
+      return;
+    }
+    const found = url.pathname === '/' || url.pathname === '/index.html';
+    const body = found ? PAGE : 'not found\n';
+    res.writeHead(found ? 200 : 404, { 'Content-Type': 'text/html', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+    log.write(scheme, { server: host, remote, path: url.pathname, status: found ? 200 : 404, bytes: body.length });
+  };
+  const tls = options.tlsCert && options.tlsKey ? { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) } : undefined;
+
+  const webServer = (scheme: 'http' | 'tls', host: string) =>
+    new Promise<void>((resolve) => {
+      const server: HttpServer = scheme === 'tls' ? createHttpsServer(tls!, pages(scheme, host)) : createHttpServer(pages(scheme, host));
       server.on('connection', (socket) => {
         sockets.add(socket);
         socket.on('close', () => sockets.delete(socket));
       });
-      listen(server, host, WEB_PORT, log, counts, closers, resolve);
+      listen(server, host, scheme === 'tls' ? TLS_PORT : WEB_PORT, log, counts, closers, resolve);
     });
 
   const bulkServer = (host: string) =>
@@ -151,12 +162,12 @@ export async function runBenignServers(options: BenignServersOptions, { log, sig
       listen(server, host, BULK_PORT, log, counts, closers, resolve);
     });
 
-  const udpServer = (host: string, port: number, kind: 'dns' | 'ntp') =>
+  const udpServer = (host: string, port: number, kind: 'dns' | 'ntp' | 'echo') =>
     new Promise<void>((resolve) => {
       const socket: UdpSocket = createSocket(host.includes(':') ? { type: 'udp6', ipv6Only: true } : { type: 'udp4' });
       socket.on('message', (message, remote) => {
         counts[kind]++;
-        const reply = kind === 'dns' ? dnsAnswer(message) : ntpAnswer(message);
+        const reply = kind === 'dns' ? dnsAnswer(message) : kind === 'ntp' ? ntpAnswer(message) : message;
         socket.send(reply, remote.port, remote.address);
         log.write(kind, { server: host, remote: formatEndpoint({ ip: remote.address, port: remote.port }), bytes: message.length });
       });
@@ -175,11 +186,12 @@ export async function runBenignServers(options: BenignServersOptions, { log, sig
     });
 
   await Promise.all([
-    ...families(web).flatMap((host) => [httpServer(host), bulkServer(host)]),
+    ...families(web).flatMap((host) => [webServer('http', host), bulkServer(host), ...(tls ? [webServer('tls', host)] : [])]),
     ...families(dns).map((host) => udpServer(host, DNS_PORT, 'dns')),
     ...families(ntp).map((host) => udpServer(host, NTP_PORT, 'ntp')),
+    ...families(web).map((host) => udpServer(host, UDP_ECHO_PORT, 'echo')),
   ]);
-  log.write('ready', { web, dns, ntp, bindFailures: counts.bindFailures });
+  log.write('ready', { web, dns, ntp, tls: tls !== undefined, bindFailures: counts.bindFailures });
   await aborted(signal);
   for (const close of closers) close();
   for (const socket of sockets) socket.destroy();
@@ -233,8 +245,11 @@ function ntpAnswer(query: Buffer): Buffer {
   return reply;
 }
 
+/** The checks a benign client runs by default. */
 export const BENIGN_CHECKS = ['http', 'dns', 'ntp', 'bulk'] as const;
-export type BenignCheck = (typeof BENIGN_CHECKS)[number];
+/** Checks run only when asked for: `tls` needs servers started with a certificate; `udp-high` is the echo on :27015. */
+export const OPTIONAL_BENIGN_CHECKS = ['tls', 'udp-high'] as const;
+export type BenignCheck = (typeof BENIGN_CHECKS)[number] | (typeof OPTIONAL_BENIGN_CHECKS)[number];
 
 export interface BenignClientOptions {
   checks?: readonly BenignCheck[];
@@ -259,7 +274,7 @@ export async function runBenignClient(options: BenignClientOptions, { log, signa
   const dns = inFamily(options.dns ?? LAB_HOSTS.dns, v6);
   const ntp = inFamily(options.ntp ?? LAB_HOSTS.ntp, v6);
   const timeoutMs = options.timeoutMs ?? 5000;
-  const checks = options.checks ?? BENIGN_CHECKS;
+  const checks: readonly BenignCheck[] = options.checks ?? BENIGN_CHECKS;
   const results: Partial<Record<BenignCheck, CheckResult>> = {};
   for (const check of checks) {
     if (signal.aborted) break;
@@ -267,6 +282,8 @@ export async function runBenignClient(options: BenignClientOptions, { log, signa
     let result: CheckResult;
     try {
       if (check === 'http') result = await httpGet({ ip: web, port: WEB_PORT }, '/', timeoutMs, signal);
+      else if (check === 'tls') result = await httpGet({ ip: web, port: TLS_PORT }, '/', timeoutMs, signal, true);
+      else if (check === 'udp-high') result = await udpQuery({ ip: web, port: UDP_ECHO_PORT }, HIGH_PORT_DATAGRAM, (reply) => reply.equals(HIGH_PORT_DATAGRAM), timeoutMs, signal);
       else if (check === 'dns') result = await udpQuery({ ip: dns, port: DNS_PORT }, dnsQuery(), (reply) => reply.length >= 12 && reply.readUInt16BE(0) === 0x1234 && (reply[2]! & 0x80) !== 0, timeoutMs, signal);
       else if (check === 'ntp') result = await udpQuery({ ip: ntp, port: NTP_PORT }, ntpRequest(), (reply) => reply.length >= 48 && (reply[0]! & 7) === 4, timeoutMs, signal);
       else result = await bulkDownload({ ip: web, port: BULK_PORT }, options.bulkBytes ?? 20_000_000, options.bulkTimeoutMs ?? 60_000, signal);
@@ -278,6 +295,9 @@ export async function runBenignClient(options: BenignClientOptions, { log, signa
   }
   return { family: v6 ? 6 : 4, allOk: checks.every((check) => results[check]?.ok === true), ...results };
 }
+
+/** 64 bytes that look like a game's state update: no protocol's magic, a counter and noise. */
+const HIGH_PORT_DATAGRAM = Buffer.from(Array.from({ length: 64 }, (_, i) => (i * 151 + 7) & 0xff));
 
 function ntpRequest(): Buffer {
   const request = Buffer.alloc(48);
@@ -320,10 +340,12 @@ async function udpQuery(target: Endpoint, payload: Buffer, valid: (reply: Buffer
   }
 }
 
-function httpGet(target: Endpoint, path: string, timeoutMs: number, signal: AbortSignal): Promise<CheckResult> {
+/** GET over HTTP, or over TLS (the lab's certificate is a throwaway one: the handshake and the page are what count, not who signed it). */
+function httpGet(target: Endpoint, path: string, timeoutMs: number, signal: AbortSignal, overTls = false): Promise<CheckResult> {
   const begun = Date.now();
   return new Promise((resolve) => {
-    const req = httpRequest({ host: target.ip, port: target.port, path, timeout: timeoutMs, signal, headers: { 'User-Agent': 'p2pwall-lab benign-client' } }, (res) => {
+    const request = overTls ? httpsRequest : httpRequest;
+    const req = request({ host: target.ip, port: target.port, path, timeout: timeoutMs, signal, headers: { 'User-Agent': 'p2pwall-lab benign-client' }, ...(overTls ? { rejectUnauthorized: false } : {}) }, (res) => {
       let bytes = 0;
       res.on('data', (chunk: Buffer) => (bytes += chunk.length));
       res.on('end', () => resolve({ ok: res.statusCode === 200, ms: Date.now() - begun, status: res.statusCode, bytes, target: formatEndpoint(target) }));

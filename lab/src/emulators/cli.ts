@@ -4,7 +4,7 @@ import { collect, integerInRange, InvalidValueError } from '@p2pwall/common';
 import { Command, Option } from 'commander';
 import { parseEndpoint, type Endpoint } from '../netns/addresses.js';
 import { loadCache, runRole } from './common.js';
-import { BENIGN_CHECKS, runBenignClient, runBenignServers, type BenignCheck } from './benign.js';
+import { BENIGN_CHECKS, OPTIONAL_BENIGN_CHECKS, runBenignClient, runBenignServers, type BenignCheck } from './benign.js';
 import { runFasttrackPeers } from './fasttrack-peers.js';
 import { KAZAA_PHASES, runKazaaClient, type KazaaPhase } from './kazaa-client.js';
 import { runProbe } from './probe.js';
@@ -164,14 +164,25 @@ export function registerEmulateCommands(program: Command): void {
     .option('--dns <ip>', 'address of the DNS-like echo')
     .option('--ntp <ip>', 'address of the NTP-like responder')
     .option('--no-ipv6', 'do not serve the IPv6 twins')
-    .action(async (options: Common & { web?: string; dns?: string; ntp?: string; ipv6: boolean }) => {
+    .option('--tls-cert <file>', 'PEM certificate: also serve the pages over HTTPS on :443 (with --tls-key)')
+    .option('--tls-key <file>', 'PEM key of --tls-cert')
+    .action(async (options: Common & { web?: string; dns?: string; ntp?: string; ipv6: boolean; tlsCert?: string; tlsKey?: string }) => {
       await runRole('benign-servers', { log: options.log, durationMs: durationMs(options) }, (context) =>
-        runBenignServers({ ...(options.web ? { web: options.web } : {}), ...(options.dns ? { dns: options.dns } : {}), ...(options.ntp ? { ntp: options.ntp } : {}), ipv6: options.ipv6 }, context),
+        runBenignServers(
+          {
+            ...(options.web ? { web: options.web } : {}),
+            ...(options.dns ? { dns: options.dns } : {}),
+            ...(options.ntp ? { ntp: options.ntp } : {}),
+            ipv6: options.ipv6,
+            ...(options.tlsCert && options.tlsKey ? { tlsCert: options.tlsCert, tlsKey: options.tlsKey } : {}),
+          },
+          context,
+        ),
       );
     });
 
   common(emulate.command('benign-client').description('an ordinary host: HTTP GET, a DNS-like and an NTP-like query, a bulk TCP download with its throughput'), 120)
-    .addOption(new Option('--checks <list>', `checks to run (${BENIGN_CHECKS.join(',')})`).argParser(listOf(BENIGN_CHECKS)).default([...BENIGN_CHECKS]))
+    .addOption(new Option('--checks <list>', `checks to run (default ${BENIGN_CHECKS.join(',')}; also ${OPTIONAL_BENIGN_CHECKS.join(',')})`).argParser(listOf([...BENIGN_CHECKS, ...OPTIONAL_BENIGN_CHECKS])).default([...BENIGN_CHECKS]))
     .addOption(new Option('--bulk-bytes <n>', 'bytes of the bulk download').argParser(integerInRange(0, 4 * 1024 * 1024 * 1024)).default(20_000_000))
     .addOption(new Option('--timeout <ms>', 'timeout of the HTTP, DNS and NTP checks').argParser(ms()).default(5000))
     .addOption(new Option('--bulk-timeout <ms>', 'timeout of the bulk download').argParser(ms(3_600_000)).default(60_000))

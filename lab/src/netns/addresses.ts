@@ -35,6 +35,10 @@ export const LAB_HOSTS = {
 } as const;
 
 export const WEB_PORT = 80;
+/** HTTPS on the web server, served only when benign-servers is given a certificate. */
+export const TLS_PORT = 443;
+/** A UDP echo on the web server's address: ordinary high-port UDP (a game server's port). */
+export const UDP_ECHO_PORT = 27015;
 export const BULK_PORT = 5001;
 export const DNS_PORT = 53;
 export const NTP_PORT = 123;
