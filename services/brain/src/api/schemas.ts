@@ -126,6 +126,7 @@ export const peerSchema = object({
   ip: str,
   port: int,
   blocked: bool,
+  blockedPorts: strings,
   decisions: { type: 'array', items: decisionSchema },
   allowed: { type: 'array', items: allowSchema },
   hosts: strings,

@@ -338,6 +338,10 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
     expect(text.stdout).toMatch(/ {2}hosts: +site-p\/192\.168\.3\.5/);
     expect(text.stdout).toContain('Contacted by: site-p/192.168.3.5\nSites: site-p\n');
     expect((await asReader(['peers', 'show', '198.51.100.51'])).stdout).toMatch(/^Peer 198\.51\.100\.51: not blocked\n/);
+    // The whole address: one of its ports is blocked, the address is not.
+    const address = await asReader(['peers', 'show', '198.51.100.50']);
+    expect(address.stdout).toMatch(/^Peer 198\.51\.100\.50: not blocked as a whole; BLOCKED at port 1214\n/);
+    expect(json<PeerView>(await asReader(['peers', 'show', '198.51.100.50', '--json']))).toMatchObject({ blocked: false, blockedPorts: ['1214'] });
 
     const host = await until('the host lock', async () => {
       const view = json<HostView>(await asReader(['hosts', 'show', '192.168.3.5', '--site', 'site-p', '--json']));
