@@ -1,4 +1,4 @@
-import { peerToken, type Transport } from '@p2pwall/common';
+import { CidrError, CidrSet, parseNetwork, peerToken, type Transport } from '@p2pwall/common';
 import { badInput } from './errors.js';
 import type { ManualInput } from './manual.js';
 import { parseIpText, parsePeer, parseTarget, type Address } from './target.js';
@@ -18,6 +18,17 @@ export function ipInput(field: string, text: string): Address {
   const address = parseIpText(text);
   if (!address) throw badInput(field, `"${text}" is not an IPv4 or IPv6 address`);
   return address;
+}
+
+/** A network (CIDR) as a set to test addresses against. */
+export function rangeInput(field: string, text: string): CidrSet {
+  try {
+    parseNetwork(text);
+    return new CidrSet([text]);
+  } catch (error) {
+    if (error instanceof CidrError) throw badInput(field, error.message);
+    throw error;
+  }
 }
 
 /** `ip`, `ip:port` or `[v6]:port`, normalised. */

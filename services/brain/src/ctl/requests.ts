@@ -65,14 +65,19 @@ export interface DecisionFilters {
   origin?: OriginName;
   site?: string;
   value?: string;
+  range?: string;
+  rule?: string;
+  sensor?: string;
+  since?: string;
+  until?: string;
   simulated?: boolean;
   limit?: number;
   cursor?: string;
 }
 
 export function decisionsQuery(filters: DecisionFilters): Query {
-  const { scope, origin, site, value, limit, cursor } = filters;
-  return { scope, origin, site, value, simulated: filters.simulated ? true : undefined, limit, cursor };
+  const { scope, origin, site, value, range, rule, sensor, since, until, limit, cursor } = filters;
+  return { scope, origin, site, value, range, rule, sensor, since, until, simulated: filters.simulated ? true : undefined, limit, cursor };
 }
 
 /** The body of POST /v1/decisions and POST /v1/allowlist: the server's own type. */

@@ -267,8 +267,11 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
     expect(await ids('scope=host')).toEqual(['host:f2:10.2.0.9', 'host:f1:10.1.0.9']);
     expect(await ids('origin=correlation')).toEqual(['ip:203.0.113.22', 'endpoint:203.0.113.21:3531']);
     expect(await ids('origin=signature&limit=1000')).toEqual(['host:f2:10.2.0.9', 'host:f1:10.1.0.9', 'endpoint:203.0.113.21:1214']);
-    expect(await ids('site=f1')).toEqual(['host:f1:10.1.0.9', 'endpoint:203.0.113.21:3531', 'endpoint:203.0.113.21:1214']);
-    expect(await ids('site=f2')).toEqual(['host:f2:10.2.0.9', 'endpoint:203.0.113.21:3531']);
+    // A site's list is what it enforces: its own host locks and every block that holds at all sites.
+    expect(await ids('site=f1')).toEqual(['host:f1:10.1.0.9', 'ip:203.0.113.22', 'endpoint:203.0.113.21:3531', 'endpoint:203.0.113.21:1214']);
+    expect(await ids('site=f2')).toEqual(['host:f2:10.2.0.9', 'ip:203.0.113.22', 'endpoint:203.0.113.21:3531', 'endpoint:203.0.113.21:1214']);
+    expect(await ids('range=203.0.113.20/31')).toEqual(['endpoint:203.0.113.21:3531', 'endpoint:203.0.113.21:1214']);
+    expect(await ids(`since=${encodeURIComponent(new Date(now - 3500).toISOString())}&until=${encodeURIComponent(new Date(now - 1500).toISOString())}`)).toEqual(['host:f1:10.1.0.9', 'ip:203.0.113.22']);
     expect(await ids('value=203.0.113.21')).toEqual(['endpoint:203.0.113.21:3531', 'endpoint:203.0.113.21:1214']);
     expect(await ids('value=203.0.113.21:1214')).toEqual(['endpoint:203.0.113.21:1214']);
     expect(await ids('value=10.1.0.9')).toEqual(['host:f1:10.1.0.9']);

@@ -247,6 +247,23 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
     expect(badId).toMatchObject({ code: 1, stderr: expect.stringMatching(/^p2pwall decisions delete: "endpoint:both:198\.51\.100\.10:1214" is not a decision id/) });
   });
 
+  it('decisions list filters: --site is what the site enforces (global blocks too), --range, --rule, --sensor, --since, --until', async () => {
+    await asAdmin(['decisions', 'add', '--ip', '203.0.113.60', '--reason', 'filters: global']);
+    await asAdmin(['decisions', 'add', '--host', '192.168.9.9', '--site', 'site-f', '--reason', 'filters: f']);
+    await asAdmin(['decisions', 'add', '--host', '192.168.9.9', '--site', 'site-g', '--reason', 'filters: g']);
+    const ids = async (...filters: string[]) => json<Page<DecisionView>>(await asReader(['decisions', 'list', '--all', '--json', ...filters])).items.map((d) => d.id).filter((id) => /203\.0\.113\.60|192\.168\.9\.9/.test(id)).sort();
+    expect(await ids('--site', 'site-f')).toEqual(['host:site-f:192.168.9.9', 'ip:203.0.113.60']);
+    expect(await ids('--range', '203.0.113.0/24')).toEqual(['ip:203.0.113.60']);
+    expect(await ids('--range', '192.168.9.0/24', '--site', 'site-g')).toEqual(['host:site-g:192.168.9.9']);
+    expect(await ids('--rule', 'operator')).toEqual(['host:site-f:192.168.9.9', 'host:site-g:192.168.9.9', 'ip:203.0.113.60']);
+    expect(await ids('--rule', 'fasttrack')).toEqual([]);
+    expect(await ids('--sensor', 'site-p/gw1')).toEqual([]);
+    expect(await ids('--since', '1m')).toHaveLength(3);
+    expect(await ids('--until', '1h')).toEqual([]);
+    const badRange = await asReader(['decisions', 'list', '--range', '203.0.113.0']);
+    expect(badRange).toMatchObject({ code: 2, stderr: expect.stringMatching(/\(400\): querystring\/range.*no prefix length/) });
+  });
+
   it('refuses bad input: the command line at once (exit 1), the brain naming the field (exit 2)', async () => {
     const badIp = await asAdmin(['decisions', 'add', '--ip', '198.51.100.300', '--reason', 'r']);
     expect(badIp.code).toBe(1);
