@@ -39,6 +39,8 @@ export interface BrainConfig extends RulesConfig {
     tokens: { read: string[]; admin: string[] };
     tokenFiles: { read: string | null; admin: string | null };
     sensorStaleSeconds: number;
+    /** Manual blocks without --expires end after this; 0: never. */
+    manualExpirySeconds: number;
     /** HTTPS: the server's certificate chain and key (PEM files); both null: plain HTTP. */
     tls: { cert: string | null; key: string | null };
     /** What keeps many clients from starving ingest and the health probes (api/limits.ts). */
@@ -143,6 +145,7 @@ export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
     tokens: obj({ read: strings('bearer tokens that may query'), admin: strings('bearer tokens that may also block, unblock and allow') }),
     tokenFiles: obj({ read: strOrNull('file of read tokens, one a line (# comments)'), admin: strOrNull('file of admin tokens, one a line (# comments)') }),
     sensorStaleSeconds: int(1, DAY, 30, 'a sensor without a heartbeat for this long is shown as stale'),
+    manualExpirySeconds: int(0, 3650 * DAY, 30 * DAY, 'manual blocks given no expiry end after this (expires: never for none); 0: never'),
     tls: obj({ cert: strOrNull('PEM certificate (chain) file: the API serves HTTPS'), key: strOrNull('PEM private key file of cert') }),
     limits: obj({
       maxConcurrent: int(1, 10_000, 32, '/v1 requests handled at once; more get 503 (Retry-After) at once'),

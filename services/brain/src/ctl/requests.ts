@@ -119,13 +119,16 @@ function targetScope(options: DecisionTargetOptions, also = ''): { scope: ScopeN
   return { scope, value: options[scope]! };
 }
 
-export interface DecisionAddOptions extends EntryCommon, DecisionTargetOptions {}
+export interface DecisionAddOptions extends EntryCommon, DecisionTargetOptions {
+  force?: boolean;
+}
 
 /** `decisions add (--endpoint IP:PORT | --ip IP | --host IP --site S) [--transport T] --reason ...`: a manual block (no --transport: both). */
 export function decisionAddBody(options: DecisionAddOptions, defaultAuthor: string): ManualEntryRequest {
   const { scope, value } = targetScope(options);
   const body = finish(scope, value, options, defaultAuthor);
   if (options.transport !== undefined) body.transport = options.transport;
+  if (options.force) body.force = true;
   return body;
 }
 

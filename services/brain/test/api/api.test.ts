@@ -183,7 +183,9 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
     const before = await streamEnd();
     const added = await post<DecisionView>('/v1/decisions', { scope: 'endpoint', value: '198.51.100.7:1214', reason: 'seen in the abuse report' });
     expect(added.status).toBe(201);
-    expect(added.body).toMatchObject({ id: 'endpoint:198.51.100.7:1214', scope: 'endpoint', value: '198.51.100.7:1214', ip: '198.51.100.7', port: 1214, site: '', origin: 'manual', action: 'block', reason: 'seen in the abuse report', author: 'api', expires: null, simulated: false });
+    expect(added.body).toMatchObject({ id: 'endpoint:198.51.100.7:1214', scope: 'endpoint', value: '198.51.100.7:1214', ip: '198.51.100.7', port: 1214, site: '', origin: 'manual', action: 'block', reason: 'seen in the abuse report', author: 'api', simulated: false });
+    // No expiry given: api.manualExpirySeconds (30 days) from now.
+    expect(Date.parse(added.body.expires!) - Date.now()).toBeGreaterThan(29 * 86_400_000);
     const changes = await changesAfter(before);
     expect(changes).toHaveLength(1);
     expect(changes[0]).toMatchObject({ kind: ChangeKind.CHANGE_KIND_UPSERT, decisionId: 'endpoint:198.51.100.7:1214', decision: { scope: Scope.SCOPE_ENDPOINT, port: 1214, origin: Origin.ORIGIN_MANUAL, action: Action.ACTION_BLOCK } });
@@ -239,7 +241,7 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
     const auto = await until('the brain decides', async () => (await get<Page<DecisionView>>('/v1/decisions?value=198.51.100.77:1214')).body.items[0]);
     expect(auto).toMatchObject({ origin: 'signature', author: 'p2pwall-brain', evidence: { hosts: ['site-a/192.168.1.77'], sites: ['site-a'] } });
     const manual = await post<DecisionView>('/v1/decisions', { scope: 'endpoint', value: '198.51.100.77:1214', reason: 'confirmed by the operator', author: 'bob' });
-    expect(manual.body).toMatchObject({ origin: 'manual', author: 'bob', reason: 'confirmed by the operator', expires: null, evidence: { hosts: ['site-a/192.168.1.77'], sites: ['site-a'] } });
+    expect(manual.body).toMatchObject({ origin: 'manual', author: 'bob', reason: 'confirmed by the operator', evidence: { hosts: ['site-a/192.168.1.77'], sites: ['site-a'] } });
     const why = await get<PeerView>('/v1/peers/198.51.100.77:1214', READ);
     expect(why.body).toMatchObject({ ip: '198.51.100.77', port: 1214, blocked: true, decisions: [{ id: 'endpoint:198.51.100.77:1214', origin: 'manual' }], hosts: ['site-a/192.168.1.77'], sites: ['site-a'] });
   });

@@ -199,7 +199,7 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
     const v6 = await asAdmin(['decisions', 'add', '--endpoint', '[2001:DB8:0::9]:6346', '--reason', 'v6 peer']);
     expect(v6.code).toBe(0);
     expect(v6.stdout).toMatch(/^added:\n {2}id: +endpoint:\[2001:db8::9\]:6346\n/);
-    expect(v6.stdout).toMatch(/expires: +never/);
+    expect(v6.stdout).toMatch(/expires: +\d{4}-.* \(in 29d\)\n/); // the default: api.manualExpirySeconds, 30 days
     expect(v6.stdout).toContain(`by ${(await import('node:os')).userInfo().username}`);
 
     const table = await asReader(['decisions', 'list', '--origin', 'manual']);
@@ -264,6 +264,28 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
     expect(badRange).toMatchObject({ code: 2, stderr: expect.stringMatching(/\(400\): querystring\/range.*no prefix length/) });
   });
 
+  it('overrules that would surprise: an inside address as a peer needs --force, an unknown site is warned about, blocks expire by default, a host lock says what stays allowed', async () => {
+    const inside = await asAdmin(['decisions', 'add', '--ip', '192.168.1.5', '--reason', 'oops']);
+    expect(inside.code).toBe(2);
+    expect(inside.stderr).toMatch(/\(409\): 192\.168\.1\.5 is an inside \(private-range\) address: a peer block of it cuts every site's hosts off from it.*--force/);
+    expect(await redis.hexists(REDIS_KEYS.decisions, 'ip:192.168.1.5')).toBe(0);
+    const forced = await asAdmin(['decisions', 'add', '--ip', '192.168.1.5', '--reason', 'really', '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(await redis.hexists(REDIS_KEYS.decisions, 'ip:192.168.1.5')).toBe(1);
+    expect((await asAdmin(['decisions', 'add', '--ip', '127.0.0.1', '--reason', 'r', '--force'])).stderr).toMatch(/127\.0\.0\.1 is a reserved address/);
+
+    const typo = await asAdmin(['decisions', 'add', '--host', '192.168.9.20', '--site', 'nosuchsite', '--reason', 'r']);
+    expect(typo.code).toBe(0);
+    expect(typo.stderr).toMatch(/^p2pwall decisions add: warning: no sensor has reported site "nosuchsite" \(/);
+    expect(typo.stdout).toMatch(/a host lock is ftwall's time-lock: .*ports up to 1023, connections already open.*stay allowed/);
+    const added = json<DecisionView & { warnings: string[] }>(await asAdmin(['decisions', 'add', '--endpoint', '198.51.100.77:6881', '--reason', 'default expiry', '--json']));
+    expect(Date.parse(added.expires!) - Date.now()).toBeGreaterThan(29 * 86_400_000);
+    expect(Date.parse(added.expires!) - Date.now()).toBeLessThanOrEqual(30 * 86_400_000);
+    expect(added.warnings).toEqual([]);
+    const forever = json<DecisionView>(await asAdmin(['decisions', 'add', '--endpoint', '198.51.100.78:6881', '--reason', 'for good', '--expires', 'never', '--json']));
+    expect(forever.expires).toBeNull();
+  });
+
   it('refuses bad input: the command line at once (exit 1), the brain naming the field (exit 2)', async () => {
     const badIp = await asAdmin(['decisions', 'add', '--ip', '198.51.100.300', '--reason', 'r']);
     expect(badIp.code).toBe(1);
@@ -282,7 +304,9 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
   });
 
   it('allow add, list and delete; the scope follows the target', async () => {
-    const host = json<AllowView>(await asAdmin(['allow', 'add', '192.168.1.20', '--site', 'site-a', '--reason', 'the build server', '--json']));
+    const hostRun = await asAdmin(['allow', 'add', '192.168.1.20', '--site', 'site-a', '--reason', 'the build server', '--json']);
+    expect(hostRun.stderr).toMatch(/^p2pwall allow add: warning: no sensor has reported site "site-a"/);
+    const host = JSON.parse(hostRun.stdout) as AllowView;
     expect(host).toMatchObject({ id: 'allow:host:site-a:192.168.1.20', scope: 'host', value: '192.168.1.20', site: 'site-a', expires: null });
     const outside = await asAdmin(['allow', 'add', '198.51.100.7', '--reason', 'partner', '--expires', '7d', '--author', 'ops']);
     expect(outside.code).toBe(0);

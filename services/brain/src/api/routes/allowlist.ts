@@ -10,7 +10,8 @@ import { notFound } from '../errors.js';
 import { manualInput, peerInput, type ManualBody } from '../input.js';
 import { allowEntry } from '../manual.js';
 import { pageListing } from '../page.js';
-import { allowBody, allowSchema, cursor, errorSchema, limit, pageSchema, scope, site, v1Errors } from '../schemas.js';
+import { siteWarnings } from './decisions.js';
+import { allowBody, allowSchema, withWarnings, cursor, errorSchema, limit, pageSchema, scope, site, v1Errors } from '../schemas.js';
 import type { AllowView, ScopeName } from '../views.js';
 
 /**
@@ -65,15 +66,17 @@ export function allowlistRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.post<{ Body: ManualBody }>(
     '/allowlist',
-    { config: { role: 'admin' }, schema: { tags: ['allowlist'], summary: 'Allow a host, endpoint or address (admin); removes the blocks it covers', security, body: allowBody, response: { 201: allowSchema, ...v1Errors } } },
+    { config: { role: 'admin' }, schema: { tags: ['allowlist'], summary: 'Allow a host, endpoint or address (admin); removes the blocks it covers', security, body: allowBody, response: { 201: withWarnings(allowSchema), ...v1Errors } } },
     async (request, reply) => {
+      // An allow entry is a standing exception: it lasts until deleted unless given an expiry.
       const allow = allowEntry(manualInput(request.body, ctx.now()));
+      const warnings = await siteWarnings(ctx, allow.site);
       // The entry first: a brain that sees new evidence between the two steps already finds it.
       await ctx.deps.writer.replace(allow);
       const lifted: string[] = [];
       for (const block of await coveredBlocks(ctx, allow)) if (await ctx.deps.writer.remove(block.id)) lifted.push(block.id);
       request.log.info({ id: allow.id, author: allow.author, lifted }, 'allowlist entry added');
-      return reply.code(201).send(allowView(allow));
+      return reply.code(201).send({ ...allowView(allow), warnings });
     },
   );
 

@@ -7,10 +7,10 @@ import type { BrainDecision } from '../../decide/decision.js';
 import type { ApiContext } from '../context.js';
 import { ACTIONS, decisionView, SCOPES } from '../convert.js';
 import { ApiError, badInput, notFound } from '../errors.js';
-import { manualInput, peerInput, rangeInput, timeInput, type ManualBody } from '../input.js';
+import { checkPeerTarget, manualInput, peerInput, rangeInput, timeInput, type ManualBody } from '../input.js';
 import { manualBlock } from '../manual.js';
 import { pageListing, pageNewestFirst } from '../page.js';
-import { action, blockBody, cursor, decisionSchema, errorSchema, limit, origin, pageSchema, scope, site, timeInput as timeSchema, v1Errors } from '../schemas.js';
+import { action, blockBody, cursor, decisionSchema, withWarnings, errorSchema, limit, origin, pageSchema, scope, site, timeInput as timeSchema, v1Errors } from '../schemas.js';
 import type { ActionName, OriginName, ScopeName } from '../views.js';
 
 /**
@@ -118,6 +118,17 @@ function decisionFilter(q: ListQuery, nowMs: number): DecisionFilter {
   return filter;
 }
 
+/**
+ * What a person should know before trusting a host entry: a site no sensor has reported is
+ * probably a typo (the entry is kept: the site's sensors may not have started yet).
+ */
+export async function siteWarnings(ctx: ApiContext, site: string): Promise<string[]> {
+  if (site === '') return [];
+  const known = [...new Set((await ctx.reader.heartbeats()).map((beat) => beat.sensor?.site ?? ''))].filter((name) => name !== '').sort();
+  if (known.includes(site)) return [];
+  return [`no sensor has reported site "${site}"${known.length > 0 ? ` (known sites: ${known.join(', ')})` : ' (no sensor has reported yet)'}: check its spelling; the entry applies once sensors of that site connect`];
+}
+
 export function decisionRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get<{ Querystring: ListQuery }>(
     '/decisions',
@@ -138,16 +149,18 @@ export function decisionRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.post<{ Body: ManualBody }>(
     '/decisions',
-    { config: { role: 'admin' }, schema: { tags: ['decisions'], summary: 'Add a manual block (admin); it replaces an automatic one for the same target', security, body: blockBody, response: { 201: decisionSchema, 409: errorSchema, ...v1Errors } } },
+    { config: { role: 'admin' }, schema: { tags: ['decisions'], summary: 'Add a manual block (admin); it replaces an automatic one for the same target', security, body: blockBody, response: { 201: withWarnings(decisionSchema), 409: errorSchema, ...v1Errors } } },
     async (request, reply) => {
-      const input = manualInput(request.body, ctx.now());
+      const input = manualInput(request.body, ctx.now(), ctx.config.manualExpirySeconds);
+      checkPeerTarget(input, request.body.force === true);
+      const warnings = await siteWarnings(ctx, input.target.site);
       const [stored] = await ctx.reader.get([input.target.blockId]);
       const decision = manualBlock(input, stored);
       const allows = (await ctx.reader.get(coveringAllowIds(decision))).filter((a) => a.expiresMs > input.nowMs && allowCovers(a, decision));
       if (allows.length > 0) throw new ApiError(409, `${decision.id} is allowlisted by ${allows.map((a) => a.id).join(', ')}: delete that entry first`);
       await ctx.deps.writer.replace(decision);
       request.log.info({ id: decision.id, author: decision.author, expiresMs: decision.expiresMs }, 'manual block added');
-      return reply.code(201).send(decisionView(decision));
+      return reply.code(201).send({ ...decisionView(decision), warnings });
     },
   );
 

@@ -20,12 +20,12 @@ function addCommand(): Command {
       .option('--site <site>', 'the site of an inside host')
       .addOption(new Option('--scope <scope>', 'override the scope the target implies').choices(['endpoint', 'ip', 'host']))
       .requiredOption('--reason <text>', 'why (shown to whoever asks later)')
-      .addOption(expiresOption())
+      .addOption(expiresOption('never'))
       .addOption(authorOption()),
   ).action(
     act<AllowAddOptions>(async ({ client, options, args }) => {
-      const entry = await client.post<AllowView>(paths.allowlist, allowAddBody(args[0]!, options, defaultAuthor()));
-      return { data: entry, text: (now) => `allowed: ${allowLine(entry, now)}\n` };
+      const entry = await client.post<AllowView & { warnings?: string[] }>(paths.allowlist, allowAddBody(args[0]!, options, defaultAuthor()));
+      return { data: entry, text: (now) => `allowed: ${allowLine(entry, now)}\n`, warnings: entry.warnings };
     }),
   );
 }
