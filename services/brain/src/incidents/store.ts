@@ -103,7 +103,7 @@ export class IncidentStore {
     if (!chosen.startsWith(`${INDEX_PREFIX}peer:`)) return this.listFrom(chosen, query, since);
     // The peer index is scored by when the peer was last reported, not by the incident's last
     // seen: a short-lived copy scored by the incident's own last seen keeps the list newest first.
-    const byLast = `${INDEX_PREFIX}by-last:${randomBytes(6).toString('hex')}`;
+    const byLast = REDIS_KEYS.incidentListing(randomBytes(6).toString('hex'));
     await this.redis.multi().zinterstore(byLast, 2, chosen, `${INDEX_PREFIX}all:`, 'WEIGHTS', 0, 1).pexpire(byLast, 60_000).exec();
     try {
       return await this.listFrom(byLast, query, since);

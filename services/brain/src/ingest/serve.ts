@@ -11,6 +11,8 @@ import { IncidentStore } from '../incidents/store.js';
 import { natsOptions, redisOptions } from '../connections.js';
 import type { BrainConfig } from '../config.js';
 import { Allowlist } from '../decide/allowlist.js';
+import { SuspendedBlocks } from '../decide/suspended-blocks.js';
+import { BlocklistReader } from '../api/blocklist-reader.js';
 import { apiRequestRecorder } from '../telemetry/api-metrics.js';
 import { registerBrainMetrics, type BatchOutcome, type BatchTimer } from '../telemetry/brain-metrics.js';
 import { DecisionTally } from '../telemetry/decision-tally.js';
@@ -193,6 +195,9 @@ export class BrainService {
       this.sweeping = this.writer!.sweep()
         .then(async (result) => {
           if (result.removed > 0 || result.republished > 0) log.info(result, 'blocklist sweep');
+          // Blocks held by allow entries that expired come back.
+          const restored = await new SuspendedBlocks(this.redis!, new BlocklistReader(this.redis!), this.writer!).restoreExpired();
+          if (restored > 0) log.info({ restored }, 'blocks suspended by expired allow entries restored');
           const reevaluated = await this.processor!.reevaluateHosts();
           if (reevaluated > 0) log.info({ decisions: reevaluated }, 'host rules re-evaluated: decisions written');
         })

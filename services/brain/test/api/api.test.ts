@@ -345,8 +345,12 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
 
     const end = await streamEnd();
     const removed = await del<{ removed: AllowView }>(`/v1/allowlist/${encodeURIComponent('allow:ip:203.0.113.31')}`);
-    expect(removed).toMatchObject({ status: 200, body: { removed: { id: 'allow:ip:203.0.113.31', reason: 'partner network' } } });
-    expect(await changesAfter(end)).toMatchObject([{ kind: ChangeKind.CHANGE_KIND_REMOVE, decisionId: 'allow:ip:203.0.113.31' }]);
+    // The blocks the entry suspended come back, on the same change stream the sensors follow.
+    const restored = ['endpoint:203.0.113.31:1214', 'endpoint:203.0.113.31:3531', 'ip:203.0.113.31'];
+    expect(removed).toMatchObject({ status: 200, body: { removed: { id: 'allow:ip:203.0.113.31', reason: 'partner network' }, restored } });
+    const afterDelete = await changesAfter(end);
+    expect(afterDelete[0]).toMatchObject({ kind: ChangeKind.CHANGE_KIND_REMOVE, decisionId: 'allow:ip:203.0.113.31' });
+    expect(afterDelete.slice(1).map((c) => [c.kind, c.decisionId]).sort()).toEqual(restored.map((id) => [ChangeKind.CHANGE_KIND_UPSERT, id]));
     expect((await del(`/v1/allowlist/${encodeURIComponent('allow:ip:203.0.113.31')}`)).status).toBe(404);
     expect((await del(`/v1/allowlist/${encodeURIComponent('host:site-b:192.168.3.5')}`)).status).toBe(404);
     expect((await post('/v1/decisions', { scope: 'endpoint', value: '203.0.113.31:6346', reason: 'now it may be blocked' })).status).toBe(201);

@@ -286,6 +286,23 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
     expect(forever.expires).toBeNull();
   });
 
+  it('allow add suspends the blocks it covers (a manual block with its reason too) and allow delete brings them back', async () => {
+    await asAdmin(['decisions', 'add', '--endpoint', '198.51.100.88:4662', '--reason', 'abuse report 7', '--author', 'dora']);
+    await asAdmin(['decisions', 'add', '--ip', '198.51.100.88', '--transport', 'udp', '--reason', 'udp flood']);
+    const allowed = await asAdmin(['allow', 'add', '198.51.100.88', '--reason', 'partner test']);
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(allowed.stdout).toMatch(/\nsuspends endpoint:198\.51\.100\.88:4662, ip:udp:198\.51\.100\.88 \(back when this entry is deleted or expires\)\n$/);
+    expect(await redis.hexists(REDIS_KEYS.decisions, 'endpoint:198.51.100.88:4662')).toBe(0);
+    expect(json<PeerView>(await asReader(['peers', 'show', '198.51.100.88:4662', '--json'])).blocked).toBe(false);
+
+    const removed = await asAdmin(['allow', 'delete', 'allow:ip:198.51.100.88']);
+    expect(removed.stdout).toBe('removed allow:ip:198.51.100.88\nrestored endpoint:198.51.100.88:4662, ip:udp:198.51.100.88\n');
+    const back = json<PeerView>(await asReader(['peers', 'show', '198.51.100.88:4662', '--json']));
+    expect(back.blocked).toBe(true);
+    expect(back.decisions.find((d) => d.id === 'endpoint:198.51.100.88:4662')).toMatchObject({ reason: 'abuse report 7', author: 'dora', origin: 'manual' });
+    expect(await redis.keys('*allow:suspended:*')).toEqual([]);
+  });
+
   it('refuses bad input: the command line at once (exit 1), the brain naming the field (exit 2)', async () => {
     const badIp = await asAdmin(['decisions', 'add', '--ip', '198.51.100.300', '--reason', 'r']);
     expect(badIp.code).toBe(1);
@@ -310,7 +327,7 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
     expect(host).toMatchObject({ id: 'allow:host:site-a:192.168.1.20', scope: 'host', value: '192.168.1.20', site: 'site-a', expires: null });
     const outside = await asAdmin(['allow', 'add', '198.51.100.7', '--reason', 'partner', '--expires', '7d', '--author', 'ops']);
     expect(outside.code).toBe(0);
-    expect(outside.stdout).toMatch(/^allowed: allow:ip:198\.51\.100\.7 {2}ip 198\.51\.100\.7 {2}"partner" by ops, expires \d{4}-.*\(in 6d\)\n$/);
+    expect(outside.stdout).toMatch(/^allowed: allow:ip:198\.51\.100\.7 {2}ip 198\.51\.100\.7 {2}"partner" by ops, expires \d{4}-.*\(in 6d\)\nsuspends no block\n$/);
     const endpoint = json<AllowView>(await asAdmin(['allow', 'add', '[2001:db8::7]:443', '--reason', 'cdn', '--json']));
     expect(endpoint).toMatchObject({ scope: 'endpoint', value: '[2001:db8::7]:443' });
 

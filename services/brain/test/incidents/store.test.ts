@@ -143,7 +143,7 @@ describe('IncidentStore', () => {
     const peerPage = await s.list({ peer: '203.0.113.2', limit: 4 });
     const peerRest = await s.list({ peer: '203.0.113.2', limit: 4, cursor: peerPage.nextCursor! });
     expect([...peerPage.items, ...peerRest.items].map((i) => i.host)).toEqual(viaPeerOrder.items.map((i) => i.host));
-    expect(await redis.keys('*by-last*')).toEqual([]);
+    expect(await redis.keys('*incidents:listing:*')).toEqual([]);
 
     const pages: string[][] = [];
     let cursor: string | undefined;
