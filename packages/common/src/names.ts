@@ -94,6 +94,12 @@ export const REDIS_KEYS = {
   incidentOpen: (site: string, host: string): string => `${REDIS_PREFIX}:incident-open:${site}:${host}`,
   /** Sorted set of incident ids by last seen: every incident, or those of one site, gateway, host ip, protocol or peer ip. */
   incidentIndex: (by: IncidentIndex, value = ''): string => `${REDIS_PREFIX}:incidents:by-${by}:${value}`,
+  /** Sorted set, for one listing and deleted after it (expires within a minute): a peer's incidents scored by their own last seen. */
+  incidentListing: (token: string): string => `${REDIS_PREFIX}:incidents:listing:${token}`,
+  /** Hash: block id → encoded Decision, the blocks an allow entry lifted; restored when the entry goes. */
+  suspendedBlocks: (allowId: string): string => `${REDIS_PREFIX}:allow:suspended:${allowId}`,
+  /** Sorted set: allow id → when it expires (ms), for the allow entries holding suspended blocks. */
+  suspendedByExpiry: `${REDIS_PREFIX}:allow:suspended-by-expiry`,
   /** String: the longest incident (last seen − first seen, ms) recorded so far. */
   incidentMaxSpan: `${REDIS_PREFIX}:incidents:max-span`,
   /** A marker the brain sets when it has published decisions; its absence means Redis lost them. */

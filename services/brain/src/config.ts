@@ -1,4 +1,4 @@
-import { listenHostProblem, loadConfig, natsConnectionProblems, serverTlsProblems, redisConnectionProblems, TELEMETRY_CONFIG_SCHEMA, telemetryConfigProblems, type ConfigSchema, type TelemetryConfig } from '@p2pwall/common';
+import { CidrError, listenHostProblem, parseNetwork, loadConfig, natsConnectionProblems, serverTlsProblems, redisConnectionProblems, TELEMETRY_CONFIG_SCHEMA, telemetryConfigProblems, type ConfigSchema, type TelemetryConfig } from '@p2pwall/common';
 import { natsConnection, redisConnection } from './connections.js';
 import { DEFAULT_RULES, type RulesConfig } from './correlate/config.js';
 import type { ApiLimits } from './api/limits.js';
@@ -29,6 +29,8 @@ export interface BrainConfig extends RulesConfig {
   incidents: { quietSeconds: number; retentionDays: number; maxPerSite: number; maxTotal: number; samples: number; listItems: number };
   /** Sites whose decisions are recorded (simulated), never enforced: for rollout. */
   simulation: { sites: string[] };
+  /** The organisation's networks beyond the private ranges (public addresses used inside): never blocked as peers. */
+  insideNetworks: string[];
   blocklist: { changesMaxLen: number; sweepSeconds: number; minExtendSeconds: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
   /** /metrics, /health/live, /health/ready and OTLP export (@p2pwall/common's telemetry). */
@@ -39,6 +41,8 @@ export interface BrainConfig extends RulesConfig {
     tokens: { read: string[]; admin: string[] };
     tokenFiles: { read: string | null; admin: string | null };
     sensorStaleSeconds: number;
+    /** Manual blocks without --expires end after this; 0: never. */
+    manualExpirySeconds: number;
     /** HTTPS: the server's certificate chain and key (PEM files); both null: plain HTTP. */
     tls: { cert: string | null; key: string | null };
     /** What keeps many clients from starving ingest and the health probes (api/limits.ts). */
@@ -130,6 +134,7 @@ export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
     listItems: int(1, 1000, 20, 'peers and decisions listed per incident (counts are always whole)'),
   }),
   simulation: obj({ sites: strings('sites in simulation: their decisions are recorded as simulated and never enforced') }),
+  insideNetworks: strings('networks of the organisation beyond the private ranges (CIDR; public addresses used inside): never blocked as peers, whatever a sensor says'),
   blocklist: obj({
     changesMaxLen: int(100, 100_000_000, 100_000, 'XADD MAXLEN ~ of the change stream'),
     sweepSeconds: int(1, 3600, 5, 'expiry sweep and epoch check period'),
@@ -143,6 +148,7 @@ export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
     tokens: obj({ read: strings('bearer tokens that may query'), admin: strings('bearer tokens that may also block, unblock and allow') }),
     tokenFiles: obj({ read: strOrNull('file of read tokens, one a line (# comments)'), admin: strOrNull('file of admin tokens, one a line (# comments)') }),
     sensorStaleSeconds: int(1, DAY, 30, 'a sensor without a heartbeat for this long is shown as stale'),
+    manualExpirySeconds: int(0, 3650 * DAY, 30 * DAY, 'manual blocks given no expiry end after this (expires: never for none); 0: never'),
     tls: obj({ cert: strOrNull('PEM certificate (chain) file: the API serves HTTPS'), key: strOrNull('PEM private key file of cert') }),
     limits: obj({
       maxConcurrent: int(1, 10_000, 32, '/v1 requests handled at once; more get 503 (Retry-After) at once'),
@@ -165,6 +171,14 @@ function checkBrainConfig(value: unknown): string[] {
   if (config.api.enabled) problems.push(...serverTlsProblems('api', config.api.tls));
   const host = listenHostProblem('api.listen.host', config.api.listen.host);
   if (host !== null) problems.push(host);
+  config.insideNetworks.forEach((cidr, i) => {
+    try {
+      parseNetwork(cidr);
+    } catch (error) {
+      if (!(error instanceof CidrError)) throw error;
+      problems.push(`insideNetworks[${i}]: ${error.message}`);
+    }
+  });
   config.simulation.sites.forEach((site, i) => {
     if (!SITE_NAME.test(site)) problems.push(`simulation.sites[${i}]: ${JSON.stringify(site.length > 80 ? `${site.slice(0, 80)}...` : site)} is not a site name: lower-case letters, digits and dashes, as the sensors' site keys`);
   });

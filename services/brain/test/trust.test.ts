@@ -1,4 +1,4 @@
-import { createLogger, REDIS_KEYS } from '@p2pwall/common';
+import { CidrSet, createLogger, REDIS_KEYS } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import { Redis } from 'ioredis';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -81,6 +81,14 @@ describe('decisions are sane whatever a sensor says (real redis-server)', () => 
     expect(await p.summary(...sent({ peers: [...peers, { ip: '198.51.100.9', port: 1214, from: '192.168.1.5' }] }))).toBe('processed');
     expect(await redis.hkeys(REDIS_KEYS.decisions)).toEqual(['endpoint:198.51.100.9:1214']);
     expect(p.counters).toMatchObject({ refusedReserved: 8, refusedInside: 5 });
+  });
+
+  it("the organisation's public networks (insideNetworks) are inside too: never blocked as peers", async () => {
+    const p = new BatchProcessor(redis, new BlocklistWriter(redis, { changesMaxLen: 1000, minExtendMs: 10_000, evidenceMaxItems: 32, now }), { rules: rules(), allowlist: new Allowlist({ hosts: [], endpoints: [] }), dedupMs: 60_000, now, log, insideNetworks: new CidrSet(['198.51.100.0/25']) });
+    const peers = [{ ip: '198.51.100.9', port: 1214, from: '192.168.1.5' }, { ip: '198.51.100.200', port: 1214, from: '192.168.1.5' }];
+    expect(await p.summary(...sent({ peers }))).toBe('processed');
+    expect(await redis.hkeys(REDIS_KEYS.decisions)).toEqual(['endpoint:198.51.100.200:1214']);
+    expect(p.counters).toMatchObject({ refusedInside: 1 });
   });
 
   it('an address-wide block (every port) needs more than one host or site', async () => {

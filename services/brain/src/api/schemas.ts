@@ -126,6 +126,7 @@ export const peerSchema = object({
   ip: str,
   port: int,
   blocked: bool,
+  blockedPorts: strings,
   decisions: { type: 'array', items: decisionSchema },
   allowed: { type: 'array', items: allowSchema },
   hosts: strings,
@@ -144,7 +145,7 @@ const entryProperties: Record<string, Schema> = {
   site: { ...site, description: 'the site of a host (scope host only)' },
   reason: { type: 'string', minLength: 1, maxLength: 500 },
   author: { type: 'string', minLength: 1, maxLength: 100, description: 'default "api"' },
-  expires: timeInput('when it ends (relative: from now); none: never'),
+  expires: timeInput('when it ends (relative: from now), or "never"; absent: a block ends after api.manualExpirySeconds (30 days by default), an allow entry never'),
 };
 
 /** The body of POST /v1/decisions: a manual block. */
@@ -152,8 +153,18 @@ export const blockBody: Schema = {
   type: 'object',
   additionalProperties: false,
   required: ['scope', 'value', 'reason'],
-  properties: { ...entryProperties, transport: { ...transport, description: 'endpoint and ip: block tcp, udp or both (default both); a host lock holds for both' } },
+  properties: {
+    ...entryProperties,
+    transport: { ...transport, description: 'endpoint and ip: block tcp, udp or both (default both); a host lock holds for both' },
+    force: { type: 'boolean', description: 'endpoint and ip: block an inside (private-range) address as a peer anyway' },
+  },
 };
+
+/** A manual entry as written, with what the person should check (an unknown site, ...). */
+export function withWarnings(schema: Schema): Schema {
+  const properties = schema['properties'] as Record<string, Schema>;
+  return { ...schema, properties: { ...properties, warnings: strings } };
+}
 
 /** The body of POST /v1/allowlist: an allow entry, for every transport. */
 export const allowBody: Schema = { type: 'object', additionalProperties: false, required: ['scope', 'value', 'reason'], properties: entryProperties };

@@ -160,8 +160,14 @@ export interface PeerView {
   ip: string;
   /** 0 when asked for a whole address. */
   port: number;
-  /** Whether an active block covers it (endpoint or whole-IP decision). */
+  /**
+   * Whether an enforced block covers what was asked: for an endpoint, a block of it or of its
+   * whole address; for a whole address (port 0), a block of the address (one blocked port of it
+   * does not make the address blocked: see blockedPorts).
+   */
   blocked: boolean;
+  /** For a whole address: its endpoints under an enforced block of their own ("1214", "1214/udp"). */
+  blockedPorts: string[];
   /** Active block decisions covering it, with their evidence: why it is blocked. */
   decisions: DecisionView[];
   allowed: AllowView[];

@@ -18,6 +18,8 @@ export interface Output {
   text: (now: number, width: number) => string;
   /** Exit code when the command ran but the answer means failure (e.g. `health` not ready). */
   exitCode?: number;
+  /** What the person should check (the brain's warnings): on stderr, with --json too. */
+  warnings?: readonly string[];
 }
 
 export interface Context<O> {
@@ -65,6 +67,7 @@ export function act<O>(run: (context: Context<O>) => Promise<Output>): (...args:
       const client = new BrainClient({ url: options.url, token, timeoutMs: options.timeout });
       const output = await run({ client, options, args: positional });
       process.stdout.write(options.json ? `${printableJson(JSON.stringify(output.data, null, 2))}\n` : printableLines(output.text(Date.now(), terminalWidth())));
+      for (const warning of output.warnings ?? []) process.stderr.write(`${commandPath(command)}: warning: ${printable(warning)}\n`);
       process.exitCode = output.exitCode ?? EXIT.ok;
     } catch (error) {
       if (!(error instanceof CtlError)) throw error;

@@ -65,14 +65,19 @@ export interface DecisionFilters {
   origin?: OriginName;
   site?: string;
   value?: string;
+  range?: string;
+  rule?: string;
+  sensor?: string;
+  since?: string;
+  until?: string;
   simulated?: boolean;
   limit?: number;
   cursor?: string;
 }
 
 export function decisionsQuery(filters: DecisionFilters): Query {
-  const { scope, origin, site, value, limit, cursor } = filters;
-  return { scope, origin, site, value, simulated: filters.simulated ? true : undefined, limit, cursor };
+  const { scope, origin, site, value, range, rule, sensor, since, until, limit, cursor } = filters;
+  return { scope, origin, site, value, range, rule, sensor, since, until, simulated: filters.simulated ? true : undefined, limit, cursor };
 }
 
 /** The body of POST /v1/decisions and POST /v1/allowlist: the server's own type. */
@@ -114,13 +119,16 @@ function targetScope(options: DecisionTargetOptions, also = ''): { scope: ScopeN
   return { scope, value: options[scope]! };
 }
 
-export interface DecisionAddOptions extends EntryCommon, DecisionTargetOptions {}
+export interface DecisionAddOptions extends EntryCommon, DecisionTargetOptions {
+  force?: boolean;
+}
 
 /** `decisions add (--endpoint IP:PORT | --ip IP | --host IP --site S) [--transport T] --reason ...`: a manual block (no --transport: both). */
 export function decisionAddBody(options: DecisionAddOptions, defaultAuthor: string): ManualEntryRequest {
   const { scope, value } = targetScope(options);
   const body = finish(scope, value, options, defaultAuthor);
   if (options.transport !== undefined) body.transport = options.transport;
+  if (options.force) body.force = true;
   return body;
 }
 

@@ -1,4 +1,4 @@
-import { unblockableAddressReason } from '@p2pwall/common';
+import { unblockableAddressReason, type CidrSet } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { BrainDecision } from './decision.js';
 
@@ -12,11 +12,13 @@ import type { BrainDecision } from './decision.js';
 
 export type BlockRefusal = 'reserved' | 'inside' | 'single-witness';
 
-export function blockRefusal(decision: BrainDecision): BlockRefusal | undefined {
+export function blockRefusal(decision: BrainDecision, insideNetworks?: CidrSet): BlockRefusal | undefined {
   if (decision.action !== p2pwall.v1.Action.ACTION_BLOCK) return undefined;
   if (decision.scope !== p2pwall.v1.Scope.SCOPE_ENDPOINT && decision.scope !== p2pwall.v1.Scope.SCOPE_IP) return undefined;
   const unblockable = unblockableAddressReason(decision.ip);
   if (unblockable) return unblockable;
+  // The organisation's public networks used inside (brain config insideNetworks).
+  if (insideNetworks?.containsBytes(decision.ip)) return 'inside';
   if (decision.scope === p2pwall.v1.Scope.SCOPE_IP && decision.evidence.hosts.length < 2 && decision.evidence.sites.length < 2) return 'single-witness';
   return undefined;
 }

@@ -98,9 +98,22 @@ export class IncidentStore {
   }
 
   async list(query: IncidentQuery): Promise<Page<IncidentView>> {
-    const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
     const since = query.since ?? 0;
-    const index = await this.chooseIndex(query, since);
+    const chosen = await this.chooseIndex(query, since);
+    if (!chosen.startsWith(`${INDEX_PREFIX}peer:`)) return this.listFrom(chosen, query, since);
+    // The peer index is scored by when the peer was last reported, not by the incident's last
+    // seen: a short-lived copy scored by the incident's own last seen keeps the list newest first.
+    const byLast = REDIS_KEYS.incidentListing(randomBytes(6).toString('hex'));
+    await this.redis.multi().zinterstore(byLast, 2, chosen, `${INDEX_PREFIX}all:`, 'WEIGHTS', 0, 1).pexpire(byLast, 60_000).exec();
+    try {
+      return await this.listFrom(byLast, query, since);
+    } finally {
+      await this.redis.del(byLast);
+    }
+  }
+
+  private async listFrom(index: string, query: IncidentQuery, since: number): Promise<Page<IncidentView>> {
+    const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
     const items: IncidentView[] = [];
     let max = cursor ? String(cursor.score) : '+inf';
     if (query.until !== undefined) {

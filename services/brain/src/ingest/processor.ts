@@ -1,4 +1,4 @@
-import { LogLimiter, REDIS_KEYS, decisionId, originLabel, senderOfSubject, sensorName, type Logger, type SubjectSender } from '@p2pwall/common';
+import { LogLimiter, REDIS_KEYS, type CidrSet, decisionId, originLabel, senderOfSubject, sensorName, type Logger, type SubjectSender } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { Redis } from 'ioredis';
 import { PeerBlocks } from '../blocklist/peer-blocks.js';
@@ -84,6 +84,8 @@ export interface ProcessorOptions {
   maxNewDecisionsPerSensorPerMinute?: number;
   /** Sites in simulation: their decisions are recorded as simulated, never enforced (decide/simulation.ts). */
   simulatedSites?: ReadonlySet<string>;
+  /** The organisation's networks beyond the private ranges: never blocked as peers. */
+  insideNetworks?: CidrSet;
   /** Where incidents are recorded (none: not recorded, e.g. in benchmarks of correlation alone). */
   incidents?: { store: IncidentStore; maxSamples: number };
   log?: Logger;
@@ -378,7 +380,7 @@ export class BatchProcessor {
 
   /** Whether a block is one the brain never writes (decide/sane-block.ts); counted by reason. */
   private refused(decision: BrainDecision): boolean {
-    const refusal = blockRefusal(decision);
+    const refusal = blockRefusal(decision, this.options.insideNetworks);
     if (refusal === 'reserved') this.counters.refusedReserved += 1;
     else if (refusal === 'inside') this.counters.refusedInside += 1;
     else if (refusal === 'single-witness') this.counters.refusedSingleWitness += 1;

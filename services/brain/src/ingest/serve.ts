@@ -1,4 +1,4 @@
-import { connectionCause, connectionFailure, ConnectionLog, CONSUMERS, LogLimiter, redactUrlPasswords, REDIS_KEYS, STREAMS, SUBJECTS, type ConnectionFailure, type Logger, type Telemetry } from '@p2pwall/common';
+import { CidrSet, connectionCause, connectionFailure, ConnectionLog, CONSUMERS, LogLimiter, redactUrlPasswords, REDIS_KEYS, STREAMS, SUBJECTS, type ConnectionFailure, type Logger, type Telemetry } from '@p2pwall/common';
 import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type Consumer, type ConsumerInfo, type ConsumerMessages, type JsMsg, type StreamInfo } from '@nats-io/jetstream';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
@@ -11,6 +11,8 @@ import { IncidentStore } from '../incidents/store.js';
 import { natsOptions, redisOptions } from '../connections.js';
 import type { BrainConfig } from '../config.js';
 import { Allowlist } from '../decide/allowlist.js';
+import { SuspendedBlocks } from '../decide/suspended-blocks.js';
+import { BlocklistReader } from '../api/blocklist-reader.js';
 import { apiRequestRecorder } from '../telemetry/api-metrics.js';
 import { registerBrainMetrics, type BatchOutcome, type BatchTimer } from '../telemetry/brain-metrics.js';
 import { DecisionTally } from '../telemetry/decision-tally.js';
@@ -175,7 +177,7 @@ export class BrainService {
     });
     this.writer = new BlocklistWriter(this.redis, { changesMaxLen: config.blocklist.changesMaxLen, minExtendMs: config.blocklist.minExtendSeconds * 1000, evidenceMaxItems: config.correlation.evidenceMaxItems, log, tracer: this.tracer, onWritten: (decision) => this.decisions.observe(decision) });
     const incidents = (this.incidents = new IncidentStore(this.redis, { quietMs: config.incidents.quietSeconds * 1000, retentionMs: config.incidents.retentionDays * 86_400_000, maxPerSite: config.incidents.maxPerSite, maxTotal: config.incidents.maxTotal, maxSamples: config.incidents.samples, listItems: config.incidents.listItems }));
-    this.processor = new BatchProcessor(this.redis, this.writer, { rules: config, allowlist: new Allowlist(config.allowlist), dedupMs: config.ingest.dedupSeconds * 1000, dedupWindowBatches: config.ingest.dedupWindowBatches, maxNewDecisionsPerSensorPerMinute: config.ingest.maxNewDecisionsPerSensorPerMinute, sensorRetentionMs: config.ingest.sensorRetentionSeconds * 1000, incidents: { store: incidents, maxSamples: config.incidents.samples }, simulatedSites: new Set(config.simulation.sites), log });
+    this.processor = new BatchProcessor(this.redis, this.writer, { rules: config, allowlist: new Allowlist(config.allowlist), dedupMs: config.ingest.dedupSeconds * 1000, dedupWindowBatches: config.ingest.dedupWindowBatches, maxNewDecisionsPerSensorPerMinute: config.ingest.maxNewDecisionsPerSensorPerMinute, sensorRetentionMs: config.ingest.sensorRetentionSeconds * 1000, incidents: { store: incidents, maxSamples: config.incidents.samples }, simulatedSites: new Set(config.simulation.sites), insideNetworks: new CidrSet(config.insideNetworks), log });
     await this.writer.sweep();
     this.nc = await connect(natsOptions(config.nats)).catch((error: unknown) => {
       throw new ServiceUnreachableError(`cannot reach NATS at ${config.nats.servers.map(redactUrlPasswords).join(', ')}: ${connectionCause(error)} (nats.servers)`, { cause: error });
@@ -193,6 +195,9 @@ export class BrainService {
       this.sweeping = this.writer!.sweep()
         .then(async (result) => {
           if (result.removed > 0 || result.republished > 0) log.info(result, 'blocklist sweep');
+          // Blocks held by allow entries that expired come back.
+          const restored = await new SuspendedBlocks(this.redis!, new BlocklistReader(this.redis!), this.writer!).restoreExpired();
+          if (restored > 0) log.info({ restored }, 'blocks suspended by expired allow entries restored');
           const reevaluated = await this.processor!.reevaluateHosts();
           if (reevaluated > 0) log.info({ decisions: reevaluated }, 'host rules re-evaluated: decisions written');
         })

@@ -183,7 +183,9 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
     const before = await streamEnd();
     const added = await post<DecisionView>('/v1/decisions', { scope: 'endpoint', value: '198.51.100.7:1214', reason: 'seen in the abuse report' });
     expect(added.status).toBe(201);
-    expect(added.body).toMatchObject({ id: 'endpoint:198.51.100.7:1214', scope: 'endpoint', value: '198.51.100.7:1214', ip: '198.51.100.7', port: 1214, site: '', origin: 'manual', action: 'block', reason: 'seen in the abuse report', author: 'api', expires: null, simulated: false });
+    expect(added.body).toMatchObject({ id: 'endpoint:198.51.100.7:1214', scope: 'endpoint', value: '198.51.100.7:1214', ip: '198.51.100.7', port: 1214, site: '', origin: 'manual', action: 'block', reason: 'seen in the abuse report', author: 'api', simulated: false });
+    // No expiry given: api.manualExpirySeconds (30 days) from now.
+    expect(Date.parse(added.body.expires!) - Date.now()).toBeGreaterThan(29 * 86_400_000);
     const changes = await changesAfter(before);
     expect(changes).toHaveLength(1);
     expect(changes[0]).toMatchObject({ kind: ChangeKind.CHANGE_KIND_UPSERT, decisionId: 'endpoint:198.51.100.7:1214', decision: { scope: Scope.SCOPE_ENDPOINT, port: 1214, origin: Origin.ORIGIN_MANUAL, action: Action.ACTION_BLOCK } });
@@ -239,7 +241,7 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
     const auto = await until('the brain decides', async () => (await get<Page<DecisionView>>('/v1/decisions?value=198.51.100.77:1214')).body.items[0]);
     expect(auto).toMatchObject({ origin: 'signature', author: 'p2pwall-brain', evidence: { hosts: ['site-a/192.168.1.77'], sites: ['site-a'] } });
     const manual = await post<DecisionView>('/v1/decisions', { scope: 'endpoint', value: '198.51.100.77:1214', reason: 'confirmed by the operator', author: 'bob' });
-    expect(manual.body).toMatchObject({ origin: 'manual', author: 'bob', reason: 'confirmed by the operator', expires: null, evidence: { hosts: ['site-a/192.168.1.77'], sites: ['site-a'] } });
+    expect(manual.body).toMatchObject({ origin: 'manual', author: 'bob', reason: 'confirmed by the operator', evidence: { hosts: ['site-a/192.168.1.77'], sites: ['site-a'] } });
     const why = await get<PeerView>('/v1/peers/198.51.100.77:1214', READ);
     expect(why.body).toMatchObject({ ip: '198.51.100.77', port: 1214, blocked: true, decisions: [{ id: 'endpoint:198.51.100.77:1214', origin: 'manual' }], hosts: ['site-a/192.168.1.77'], sites: ['site-a'] });
   });
@@ -267,8 +269,11 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
     expect(await ids('scope=host')).toEqual(['host:f2:10.2.0.9', 'host:f1:10.1.0.9']);
     expect(await ids('origin=correlation')).toEqual(['ip:203.0.113.22', 'endpoint:203.0.113.21:3531']);
     expect(await ids('origin=signature&limit=1000')).toEqual(['host:f2:10.2.0.9', 'host:f1:10.1.0.9', 'endpoint:203.0.113.21:1214']);
-    expect(await ids('site=f1')).toEqual(['host:f1:10.1.0.9', 'endpoint:203.0.113.21:3531', 'endpoint:203.0.113.21:1214']);
-    expect(await ids('site=f2')).toEqual(['host:f2:10.2.0.9', 'endpoint:203.0.113.21:3531']);
+    // A site's list is what it enforces: its own host locks and every block that holds at all sites.
+    expect(await ids('site=f1')).toEqual(['host:f1:10.1.0.9', 'ip:203.0.113.22', 'endpoint:203.0.113.21:3531', 'endpoint:203.0.113.21:1214']);
+    expect(await ids('site=f2')).toEqual(['host:f2:10.2.0.9', 'ip:203.0.113.22', 'endpoint:203.0.113.21:3531', 'endpoint:203.0.113.21:1214']);
+    expect(await ids('range=203.0.113.20/31')).toEqual(['endpoint:203.0.113.21:3531', 'endpoint:203.0.113.21:1214']);
+    expect(await ids(`since=${encodeURIComponent(new Date(now - 3500).toISOString())}&until=${encodeURIComponent(new Date(now - 1500).toISOString())}`)).toEqual(['host:f1:10.1.0.9', 'ip:203.0.113.22']);
     expect(await ids('value=203.0.113.21')).toEqual(['endpoint:203.0.113.21:3531', 'endpoint:203.0.113.21:1214']);
     expect(await ids('value=203.0.113.21:1214')).toEqual(['endpoint:203.0.113.21:1214']);
     expect(await ids('value=10.1.0.9')).toEqual(['host:f1:10.1.0.9']);
@@ -340,8 +345,12 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
 
     const end = await streamEnd();
     const removed = await del<{ removed: AllowView }>(`/v1/allowlist/${encodeURIComponent('allow:ip:203.0.113.31')}`);
-    expect(removed).toMatchObject({ status: 200, body: { removed: { id: 'allow:ip:203.0.113.31', reason: 'partner network' } } });
-    expect(await changesAfter(end)).toMatchObject([{ kind: ChangeKind.CHANGE_KIND_REMOVE, decisionId: 'allow:ip:203.0.113.31' }]);
+    // The blocks the entry suspended come back, on the same change stream the sensors follow.
+    const restored = ['endpoint:203.0.113.31:1214', 'endpoint:203.0.113.31:3531', 'ip:203.0.113.31'];
+    expect(removed).toMatchObject({ status: 200, body: { removed: { id: 'allow:ip:203.0.113.31', reason: 'partner network' }, restored } });
+    const afterDelete = await changesAfter(end);
+    expect(afterDelete[0]).toMatchObject({ kind: ChangeKind.CHANGE_KIND_REMOVE, decisionId: 'allow:ip:203.0.113.31' });
+    expect(afterDelete.slice(1).map((c) => [c.kind, c.decisionId]).sort()).toEqual(restored.map((id) => [ChangeKind.CHANGE_KIND_UPSERT, id]));
     expect((await del(`/v1/allowlist/${encodeURIComponent('allow:ip:203.0.113.31')}`)).status).toBe(404);
     expect((await del(`/v1/allowlist/${encodeURIComponent('host:site-b:192.168.3.5')}`)).status).toBe(404);
     expect((await post('/v1/decisions', { scope: 'endpoint', value: '203.0.113.31:6346', reason: 'now it may be blocked' })).status).toBe(201);

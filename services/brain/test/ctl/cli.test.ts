@@ -199,7 +199,7 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
     const v6 = await asAdmin(['decisions', 'add', '--endpoint', '[2001:DB8:0::9]:6346', '--reason', 'v6 peer']);
     expect(v6.code).toBe(0);
     expect(v6.stdout).toMatch(/^added:\n {2}id: +endpoint:\[2001:db8::9\]:6346\n/);
-    expect(v6.stdout).toMatch(/expires: +never/);
+    expect(v6.stdout).toMatch(/expires: +\d{4}-.* \(in 29d\)\n/); // the default: api.manualExpirySeconds, 30 days
     expect(v6.stdout).toContain(`by ${(await import('node:os')).userInfo().username}`);
 
     const table = await asReader(['decisions', 'list', '--origin', 'manual']);
@@ -247,6 +247,62 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
     expect(badId).toMatchObject({ code: 1, stderr: expect.stringMatching(/^p2pwall decisions delete: "endpoint:both:198\.51\.100\.10:1214" is not a decision id/) });
   });
 
+  it('decisions list filters: --site is what the site enforces (global blocks too), --range, --rule, --sensor, --since, --until', async () => {
+    await asAdmin(['decisions', 'add', '--ip', '203.0.113.60', '--reason', 'filters: global']);
+    await asAdmin(['decisions', 'add', '--host', '192.168.9.9', '--site', 'site-f', '--reason', 'filters: f']);
+    await asAdmin(['decisions', 'add', '--host', '192.168.9.9', '--site', 'site-g', '--reason', 'filters: g']);
+    const ids = async (...filters: string[]) => json<Page<DecisionView>>(await asReader(['decisions', 'list', '--all', '--json', ...filters])).items.map((d) => d.id).filter((id) => /203\.0\.113\.60|192\.168\.9\.9/.test(id)).sort();
+    expect(await ids('--site', 'site-f')).toEqual(['host:site-f:192.168.9.9', 'ip:203.0.113.60']);
+    expect(await ids('--range', '203.0.113.0/24')).toEqual(['ip:203.0.113.60']);
+    expect(await ids('--range', '192.168.9.0/24', '--site', 'site-g')).toEqual(['host:site-g:192.168.9.9']);
+    expect(await ids('--rule', 'operator')).toEqual(['host:site-f:192.168.9.9', 'host:site-g:192.168.9.9', 'ip:203.0.113.60']);
+    expect(await ids('--rule', 'fasttrack')).toEqual([]);
+    expect(await ids('--sensor', 'site-p/gw1')).toEqual([]);
+    expect(await ids('--since', '1m')).toHaveLength(3);
+    expect(await ids('--until', '1h')).toEqual([]);
+    const badRange = await asReader(['decisions', 'list', '--range', '203.0.113.0']);
+    expect(badRange).toMatchObject({ code: 2, stderr: expect.stringMatching(/\(400\): querystring\/range.*no prefix length/) });
+  });
+
+  it('overrules that would surprise: an inside address as a peer needs --force, an unknown site is warned about, blocks expire by default, a host lock says what stays allowed', async () => {
+    const inside = await asAdmin(['decisions', 'add', '--ip', '192.168.1.5', '--reason', 'oops']);
+    expect(inside.code).toBe(2);
+    expect(inside.stderr).toMatch(/\(409\): 192\.168\.1\.5 is an inside \(private-range\) address: a peer block of it cuts every site's hosts off from it.*--force/);
+    expect(await redis.hexists(REDIS_KEYS.decisions, 'ip:192.168.1.5')).toBe(0);
+    const forced = await asAdmin(['decisions', 'add', '--ip', '192.168.1.5', '--reason', 'really', '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(await redis.hexists(REDIS_KEYS.decisions, 'ip:192.168.1.5')).toBe(1);
+    expect((await asAdmin(['decisions', 'add', '--ip', '127.0.0.1', '--reason', 'r', '--force'])).stderr).toMatch(/127\.0\.0\.1 is a reserved address/);
+
+    const typo = await asAdmin(['decisions', 'add', '--host', '192.168.9.20', '--site', 'nosuchsite', '--reason', 'r']);
+    expect(typo.code).toBe(0);
+    expect(typo.stderr).toMatch(/^p2pwall decisions add: warning: no sensor has reported site "nosuchsite" \(/);
+    expect(typo.stdout).toMatch(/a host lock is ftwall's time-lock: .*ports up to 1023, connections already open.*stay allowed/);
+    const added = json<DecisionView & { warnings: string[] }>(await asAdmin(['decisions', 'add', '--endpoint', '198.51.100.77:6881', '--reason', 'default expiry', '--json']));
+    expect(Date.parse(added.expires!) - Date.now()).toBeGreaterThan(29 * 86_400_000);
+    expect(Date.parse(added.expires!) - Date.now()).toBeLessThanOrEqual(30 * 86_400_000);
+    expect(added.warnings).toEqual([]);
+    const forever = json<DecisionView>(await asAdmin(['decisions', 'add', '--endpoint', '198.51.100.78:6881', '--reason', 'for good', '--expires', 'never', '--json']));
+    expect(forever.expires).toBeNull();
+  });
+
+  it('allow add suspends the blocks it covers (a manual block with its reason too) and allow delete brings them back', async () => {
+    await asAdmin(['decisions', 'add', '--endpoint', '198.51.100.88:4662', '--reason', 'abuse report 7', '--author', 'dora']);
+    await asAdmin(['decisions', 'add', '--ip', '198.51.100.88', '--transport', 'udp', '--reason', 'udp flood']);
+    const allowed = await asAdmin(['allow', 'add', '198.51.100.88', '--reason', 'partner test']);
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(allowed.stdout).toMatch(/\nsuspends endpoint:198\.51\.100\.88:4662, ip:udp:198\.51\.100\.88 \(back when this entry is deleted or expires\)\n$/);
+    expect(await redis.hexists(REDIS_KEYS.decisions, 'endpoint:198.51.100.88:4662')).toBe(0);
+    expect(json<PeerView>(await asReader(['peers', 'show', '198.51.100.88:4662', '--json'])).blocked).toBe(false);
+
+    const removed = await asAdmin(['allow', 'delete', 'allow:ip:198.51.100.88']);
+    expect(removed.stdout).toBe('removed allow:ip:198.51.100.88\nrestored endpoint:198.51.100.88:4662, ip:udp:198.51.100.88\n');
+    const back = json<PeerView>(await asReader(['peers', 'show', '198.51.100.88:4662', '--json']));
+    expect(back.blocked).toBe(true);
+    expect(back.decisions.find((d) => d.id === 'endpoint:198.51.100.88:4662')).toMatchObject({ reason: 'abuse report 7', author: 'dora', origin: 'manual' });
+    expect(await redis.keys('*allow:suspended:*')).toEqual([]);
+  });
+
   it('refuses bad input: the command line at once (exit 1), the brain naming the field (exit 2)', async () => {
     const badIp = await asAdmin(['decisions', 'add', '--ip', '198.51.100.300', '--reason', 'r']);
     expect(badIp.code).toBe(1);
@@ -265,11 +321,13 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
   });
 
   it('allow add, list and delete; the scope follows the target', async () => {
-    const host = json<AllowView>(await asAdmin(['allow', 'add', '192.168.1.20', '--site', 'site-a', '--reason', 'the build server', '--json']));
+    const hostRun = await asAdmin(['allow', 'add', '192.168.1.20', '--site', 'site-a', '--reason', 'the build server', '--json']);
+    expect(hostRun.stderr).toMatch(/^p2pwall allow add: warning: no sensor has reported site "site-a"/);
+    const host = JSON.parse(hostRun.stdout) as AllowView;
     expect(host).toMatchObject({ id: 'allow:host:site-a:192.168.1.20', scope: 'host', value: '192.168.1.20', site: 'site-a', expires: null });
     const outside = await asAdmin(['allow', 'add', '198.51.100.7', '--reason', 'partner', '--expires', '7d', '--author', 'ops']);
     expect(outside.code).toBe(0);
-    expect(outside.stdout).toMatch(/^allowed: allow:ip:198\.51\.100\.7 {2}ip 198\.51\.100\.7 {2}"partner" by ops, expires \d{4}-.*\(in 6d\)\n$/);
+    expect(outside.stdout).toMatch(/^allowed: allow:ip:198\.51\.100\.7 {2}ip 198\.51\.100\.7 {2}"partner" by ops, expires \d{4}-.*\(in 6d\)\nsuspends no block\n$/);
     const endpoint = json<AllowView>(await asAdmin(['allow', 'add', '[2001:db8::7]:443', '--reason', 'cdn', '--json']));
     expect(endpoint).toMatchObject({ scope: 'endpoint', value: '[2001:db8::7]:443' });
 
@@ -338,6 +396,10 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
     expect(text.stdout).toMatch(/ {2}hosts: +site-p\/192\.168\.3\.5/);
     expect(text.stdout).toContain('Contacted by: site-p/192.168.3.5\nSites: site-p\n');
     expect((await asReader(['peers', 'show', '198.51.100.51'])).stdout).toMatch(/^Peer 198\.51\.100\.51: not blocked\n/);
+    // The whole address: one of its ports is blocked, the address is not.
+    const address = await asReader(['peers', 'show', '198.51.100.50']);
+    expect(address.stdout).toMatch(/^Peer 198\.51\.100\.50: not blocked as a whole; BLOCKED at port 1214\n/);
+    expect(json<PeerView>(await asReader(['peers', 'show', '198.51.100.50', '--json']))).toMatchObject({ blocked: false, blockedPorts: ['1214'] });
 
     const host = await until('the host lock', async () => {
       const view = json<HostView>(await asReader(['hosts', 'show', '192.168.3.5', '--site', 'site-p', '--json']));

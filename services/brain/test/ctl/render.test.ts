@@ -86,7 +86,7 @@ describe('p2pwall CLI views as text', () => {
   });
 
   it('explains a peer: blocked by which decision, why, and who contacted it', () => {
-    const peer: PeerView = { ip: '198.51.100.9', port: 1214, blocked: true, decisions: [decision], allowed: [], hosts: ['site-a/192.168.1.5'], sites: ['site-a'], incidents: [incident] };
+    const peer: PeerView = { ip: '198.51.100.9', port: 1214, blocked: true, blockedPorts: [], decisions: [decision], allowed: [], hosts: ['site-a/192.168.1.5'], sites: ['site-a'], incidents: [incident] };
     const text = peerBlock(peer, NOW);
     expect(text).toContain('Peer 198.51.100.9:1214: BLOCKED\n\nBlocked by 1 decision:\n');
     expect(text).toContain('origin:         signature');

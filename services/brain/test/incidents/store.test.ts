@@ -134,6 +134,17 @@ describe('IncidentStore', () => {
     expect((await s.list({ since: clock + 25_000, limit: 100 })).items).toHaveLength(6);
     expect((await s.list({ until: clock + 5_000, limit: 100 })).items).toHaveLength(5);
 
+    // By peer, too, newest first by each incident's own last seen, however long ago it reached the peer.
+    await record(s, { flows: [ftFlow('192.168.1.7', '203.0.113.99:1214', clock + 100_000)] });
+    const viaPeerOrder = await s.list({ peer: '203.0.113.2', limit: 100 });
+    expect(viaPeerOrder.items[0]!.host).toBe('192.168.1.7');
+    const peerTimes = viaPeerOrder.items.map((i) => Date.parse(i.lastSeen));
+    expect([...peerTimes].sort((x, y) => y - x)).toEqual(peerTimes);
+    const peerPage = await s.list({ peer: '203.0.113.2', limit: 4 });
+    const peerRest = await s.list({ peer: '203.0.113.2', limit: 4, cursor: peerPage.nextCursor! });
+    expect([...peerPage.items, ...peerRest.items].map((i) => i.host)).toEqual(viaPeerOrder.items.map((i) => i.host));
+    expect(await redis.keys('*incidents:listing:*')).toEqual([]);
+
     const pages: string[][] = [];
     let cursor: string | undefined;
     do {

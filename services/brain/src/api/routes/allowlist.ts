@@ -3,6 +3,7 @@ import { p2pwall } from '@p2pwall/proto';
 import type { FastifyInstance } from 'fastify';
 import { formatIp } from '../../correlate/address.js';
 import { allowCovers, coveredBlockIds } from '../../decide/allow-entries.js';
+import { SuspendedBlocks } from '../../decide/suspended-blocks.js';
 import type { BrainDecision } from '../../decide/decision.js';
 import type { ApiContext } from '../context.js';
 import { allowView } from '../convert.js';
@@ -10,12 +11,14 @@ import { notFound } from '../errors.js';
 import { manualInput, peerInput, type ManualBody } from '../input.js';
 import { allowEntry } from '../manual.js';
 import { pageListing } from '../page.js';
-import { allowBody, allowSchema, cursor, errorSchema, limit, pageSchema, scope, site, v1Errors } from '../schemas.js';
+import { siteWarnings } from './decisions.js';
+import { allowBody, allowSchema, withWarnings, cursor, errorSchema, limit, pageSchema, scope, site, v1Errors } from '../schemas.js';
 import type { AllowView, ScopeName } from '../views.js';
 
 /**
- * The operators' allowlist: ALLOW decisions in the shared blocklist. Adding an entry also removes
- * the blocks it covers, so the sensors unlock the host or unblock the peer at once.
+ * The operators' allowlist: ALLOW decisions in the shared blocklist. Adding an entry suspends the
+ * blocks it covers (off the blocklist, so the sensors unlock the host or unblock the peer at
+ * once); deleting it, or its expiry, puts them back.
  */
 
 interface ListQuery {
@@ -49,6 +52,13 @@ async function coveredBlocks(ctx: ApiContext, allow: BrainDecision): Promise<Bra
   return found.filter((block) => allowCovers(allow, block));
 }
 
+const allowAddedSchema = (() => {
+  const schema = withWarnings(allowSchema);
+  return { ...schema, properties: { ...(schema['properties'] as object), suspended: { type: 'array', items: { type: 'string' }, description: 'ids of the blocks this entry suspends' } } };
+})();
+
+const suspendedBlocks = (ctx: ApiContext): SuspendedBlocks => new SuspendedBlocks(ctx.deps.redis, ctx.reader, ctx.deps.writer, ctx.now);
+
 export function allowlistRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get<{ Querystring: ListQuery }>(
     '/allowlist',
@@ -65,28 +75,31 @@ export function allowlistRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.post<{ Body: ManualBody }>(
     '/allowlist',
-    { config: { role: 'admin' }, schema: { tags: ['allowlist'], summary: 'Allow a host, endpoint or address (admin); removes the blocks it covers', security, body: allowBody, response: { 201: allowSchema, ...v1Errors } } },
+    { config: { role: 'admin' }, schema: { tags: ['allowlist'], summary: 'Allow a host, endpoint or address (admin); the blocks it covers are suspended (listed in `suspended`) until it is deleted or expires', security, body: allowBody, response: { 201: allowAddedSchema, ...v1Errors } } },
     async (request, reply) => {
+      // An allow entry is a standing exception: it lasts until deleted unless given an expiry.
       const allow = allowEntry(manualInput(request.body, ctx.now()));
+      const warnings = await siteWarnings(ctx, allow.site);
       // The entry first: a brain that sees new evidence between the two steps already finds it.
       await ctx.deps.writer.replace(allow);
-      const lifted: string[] = [];
-      for (const block of await coveredBlocks(ctx, allow)) if (await ctx.deps.writer.remove(block.id)) lifted.push(block.id);
-      request.log.info({ id: allow.id, author: allow.author, lifted }, 'allowlist entry added');
-      return reply.code(201).send(allowView(allow));
+      // Suspended, not deleted: deleting the entry (or its expiry) puts them back.
+      const suspended = await suspendedBlocks(ctx).suspend(allow, await coveredBlocks(ctx, allow));
+      request.log.info({ id: allow.id, author: allow.author, suspended }, 'allowlist entry added');
+      return reply.code(201).send({ ...allowView(allow), warnings, suspended });
     },
   );
 
   app.delete<{ Params: { id: string } }>(
     '/allowlist/:id',
-    { config: { role: 'admin' }, schema: { tags: ['allowlist'], summary: 'Remove an allowlist entry (admin); blocks it lifted are not restored', security, params: idParams, response: { 200: { type: 'object', properties: { removed: allowSchema }, required: ['removed'] }, 404: errorSchema, ...v1Errors } } },
+    { config: { role: 'admin' }, schema: { tags: ['allowlist'], summary: 'Remove an allowlist entry (admin); the blocks it suspended come back (listed in `restored`) if still unexpired', security, params: idParams, response: { 200: { type: 'object', properties: { removed: allowSchema, restored: { type: 'array', items: { type: 'string' } } }, required: ['removed', 'restored'] }, 404: errorSchema, ...v1Errors } } },
     async (request) => {
       const { id } = request.params;
       if (!isAllowId(id)) throw notFound(`${id} is not an allowlist entry (their ids start with allow:)`);
       const [stored] = await ctx.reader.get([id]);
       if (!stored || stored.action !== Action.ACTION_ALLOW || !(await ctx.deps.writer.remove(id))) throw notFound(`no allowlist entry ${id}`);
-      request.log.info({ id }, 'allowlist entry removed');
-      return { removed: allowView(stored) };
+      const restored = await suspendedBlocks(ctx).restore(id);
+      request.log.info({ id, restored }, 'allowlist entry removed');
+      return { removed: allowView(stored), restored };
     },
   );
 }

@@ -11,7 +11,10 @@ import type { PeerView } from '../views.js';
 
 /** GET /v1/peers/:peer — why an outside address (ip) or endpoint (ip:port) is blocked, and who reached it. */
 
-const { Action } = p2pwall.v1;
+const { Action, Scope, Transport } = p2pwall.v1;
+
+/** "1214" for a block of both transports, "1214/udp" for one. */
+const portText = (b: BrainDecision): string => (b.transport === Transport.TRANSPORT_UDP ? `${b.port}/udp` : b.transport === Transport.TRANSPORT_TCP ? `${b.port}/tcp` : String(b.port));
 const INCIDENTS_SHOWN = 20;
 
 /** Blocks and allow entries about the endpoint, or about the address and every endpoint of it (port 0), for every transport. */
@@ -49,10 +52,14 @@ export function peerRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const blocks = active.filter((d) => d.action === Action.ACTION_BLOCK);
       const allows = active.filter((d) => d.action === Action.ACTION_ALLOW);
       const enforced = blocks.filter((b) => !b.simulated && !allows.some((a) => allowCovers(a, b)));
+      // Asked for a whole address, a block of one of its ports is not a block of the address.
+      const ofAddress = (b: BrainDecision) => b.scope === Scope.SCOPE_IP;
+      const blockedPorts = peer.port === 0 ? sorted(enforced.filter((b) => !ofAddress(b)).map(portText)) : [];
       return {
         ip,
         port: peer.port,
-        blocked: enforced.length > 0,
+        blocked: peer.port === 0 ? enforced.some(ofAddress) : enforced.length > 0,
+        blockedPorts,
         decisions: blocks.map(decisionView),
         allowed: allows.map(allowView),
         hosts: sorted([...blocks.flatMap((b) => b.evidence.hosts), ...incidents.items.map((i) => siteHostText(i.site, i.host))]),

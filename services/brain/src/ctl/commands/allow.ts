@@ -14,18 +14,22 @@ function addCommand(): Command {
       .summary('never block an address, endpoint or inside host; lifts the blocks it covers at once')
       .description(
         'The scope follows from the target: IP with --site is an inside host at that site; IP alone is an outside address; ' +
-          'IP:PORT or [IPv6]:PORT is an outside endpoint. --scope says it explicitly. Needs an admin token.',
+          'IP:PORT or [IPv6]:PORT is an outside endpoint. --scope says it explicitly. Needs an admin token. ' +
+          'What it lifts: the blocks it covers (a host lock of that host; blocks of that address or endpoint, manual ones too) are suspended, ' +
+          'not deleted, and come back when the entry is deleted or expires; the brain blocks nothing it covers meanwhile.',
       )
       .addArgument(new Argument('<target>', 'IP, IP:PORT or [IPv6]:PORT').argParser(peerArgument))
       .option('--site <site>', 'the site of an inside host')
       .addOption(new Option('--scope <scope>', 'override the scope the target implies').choices(['endpoint', 'ip', 'host']))
       .requiredOption('--reason <text>', 'why (shown to whoever asks later)')
-      .addOption(expiresOption())
+      .addOption(expiresOption('never'))
       .addOption(authorOption()),
   ).action(
     act<AllowAddOptions>(async ({ client, options, args }) => {
-      const entry = await client.post<AllowView>(paths.allowlist, allowAddBody(args[0]!, options, defaultAuthor()));
-      return { data: entry, text: (now) => `allowed: ${allowLine(entry, now)}\n` };
+      const entry = await client.post<AllowView & { warnings?: string[]; suspended?: string[] }>(paths.allowlist, allowAddBody(args[0]!, options, defaultAuthor()));
+      const suspended = entry.suspended ?? [];
+      const lifts = suspended.length > 0 ? `suspends ${suspended.join(', ')} (back when this entry is deleted or expires)\n` : 'suspends no block\n';
+      return { data: entry, text: (now) => `allowed: ${allowLine(entry, now)}\n${lifts}`, warnings: entry.warnings };
     }),
   );
 }
@@ -51,12 +55,13 @@ function listCommand(): Command {
 function deleteCommand(): Command {
   return withConnection(
     new Command('delete')
-      .summary('remove an allowlist entry (the brain may block again what it finds)')
+      .summary('remove an allowlist entry: the blocks it suspended come back (the brain may block again what it finds)')
       .addArgument(new Argument('<id>', 'entry id, e.g. allow:host:site-a:192.168.1.20')),
   ).action(
     act(async ({ client, args }) => {
-      const answer = await client.delete<{ removed?: AllowView }>(paths.allow(args[0]!));
-      return { data: answer, text: () => `removed ${answer.removed?.id ?? args[0]}\n` };
+      const answer = await client.delete<{ removed?: AllowView; restored?: string[] }>(paths.allow(args[0]!));
+      const restored = answer.restored ?? [];
+      return { data: answer, text: () => `removed ${answer.removed?.id ?? args[0]}\n${restored.length > 0 ? `restored ${restored.join(', ')}\n` : ''}` };
     }),
   );
 }

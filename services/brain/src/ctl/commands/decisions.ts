@@ -10,7 +10,11 @@ import { decisionAddBody, decisionDeleteId, decisionsQuery, paths, type Decision
 import { endpointArgument, ipArgument, peerArgument } from '../target.js';
 
 /** Manual changes can expire; the brain parses the time and names it when it refuses. */
-export const expiresOption = () => new Option('--expires <time>', 'when it ends: relative from now (30m, 24h, 7d) or ISO 8601; default: never');
+export const expiresOption = (fallback: string) => new Option('--expires <time>', `when it ends: relative from now (30m, 24h, 7d), ISO 8601, or never; default: ${fallback}`);
+
+/** What a host lock does, said wherever one is made: it is ftwall's time-lock, not a cut-off. */
+export const HOST_LOCK_MEANING =
+  'a host lock is ftwall\'s time-lock: the host\'s new outbound connections (TCP and UDP) to ports above 1023 are dropped at its site, except the sensors\' open ports (53, 80, 443, 123 by default); ports up to 1023, connections already open, other hosts and inbound traffic stay allowed, and peers already learned stay blocked';
 export const authorOption = () => new Option('--author <name>', 'who made it (default: your user name)');
 
 /** What a block is about, for add and delete: exactly one of --endpoint, --ip, --host (with --site); --transport for the first two. */
@@ -29,8 +33,13 @@ function listCommand(): Command {
       .summary('list block decisions (automatic and manual)')
       .addOption(new Option('--scope <scope>', 'endpoint (ip:port), ip (whole outside address) or host (inside host lock)').choices(['endpoint', 'ip', 'host']))
       .addOption(new Option('--origin <origin>', 'how it was decided').choices(ORIGIN_NAMES))
-      .option('--site <site>', 'only decisions for this site')
+      .option('--site <site>', 'what this site enforces: its host locks and every block that holds at all sites')
       .option('--value <value>', 'only decisions about this address (ip: every port) or endpoint (ip:port, [v6]:port)', peerArgument)
+      .option('--range <cidr>', 'only decisions about addresses in this network, e.g. 203.0.113.0/24')
+      .option('--rule <rule>', 'only decisions with this rule among their evidence: a rule id (fasttrack/udp-ping) or a protocol (fasttrack)')
+      .option('--sensor <site/gateway>', 'only decisions with evidence from this sensor')
+      .option('--since <time>', 'created at or after: relative (30m, 24h, 7d) or ISO 8601')
+      .option('--until <time>', 'created at or before: relative (30m, 24h, 7d) or ISO 8601')
       .option('--simulated', 'only decisions recorded for sites in simulation (not enforced)')
       .addOption(limitOption())
       .addOption(cursorOption())
@@ -47,14 +56,16 @@ function addCommand(): Command {
   return withConnection(
     withTarget(new Command('add'))
       .summary('block by hand: an outside endpoint or address, or an inside host at one site')
-      .description('Adds a manual block. It reaches every sensor through the shared blocklist, like automatic decisions. Needs an admin token.')
+      .description(`Adds a manual block. It reaches every sensor through the shared blocklist, like automatic decisions. Needs an admin token. An inside (private-range) address is refused as a peer (--ip, --endpoint) unless --force: lock the host instead (--host with --site); ${HOST_LOCK_MEANING}.`)
+      .option('--force', 'block an inside (private-range) address as a peer anyway: it is cut off from every site')
       .requiredOption('--reason <text>', 'why (shown to whoever asks later)')
-      .addOption(expiresOption())
+      .addOption(expiresOption("the brain's api.manualExpirySeconds (30 days unless set otherwise)"))
       .addOption(authorOption()),
   ).action(
     act<DecisionAddOptions>(async ({ client, options }) => {
-      const decision = await client.post<DecisionView>(paths.decisions, decisionAddBody(options, defaultAuthor()));
-      return { data: decision, text: (now) => `added:\n${decisionBlock(decision, now, '  ')}` };
+      const decision = await client.post<DecisionView & { warnings?: string[] }>(paths.decisions, decisionAddBody(options, defaultAuthor()));
+      const meaning = decision.scope === 'host' ? `(${HOST_LOCK_MEANING})\n` : '';
+      return { data: decision, text: (now) => `added:\n${decisionBlock(decision, now, '  ')}${meaning}`, warnings: decision.warnings };
     }),
   );
 }

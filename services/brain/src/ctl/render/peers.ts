@@ -7,7 +7,9 @@ import { incidentLine } from './incidents.js';
 /** "Why is this peer blocked, and who talked to it?" */
 export function peerBlock(p: PeerView, now: number): string {
   const name = targetText({ ip: p.ip, port: p.port });
-  let out = `Peer ${name}: ${p.blocked ? 'BLOCKED' : 'not blocked'}\n`;
+  const ports = p.blockedPorts;
+  const state = p.blocked ? 'BLOCKED' : ports.length > 0 ? `not blocked as a whole; BLOCKED at port${ports.length === 1 ? '' : 's'} ${list(ports, 10)}` : 'not blocked';
+  let out = `Peer ${name}: ${state}\n`;
   if (p.decisions.length > 0) {
     out += `\nBlocked by ${p.decisions.length} decision${p.decisions.length === 1 ? '' : 's'}:\n`;
     out += decisionBlocks(p.decisions, now);

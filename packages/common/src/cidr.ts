@@ -1,0 +1,102 @@
+import { parseAddress } from './address.js';
+
+export const DEFAULT_INSIDE_NETWORKS: readonly string[] = [
+  '10.0.0.0/8',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  '100.64.0.0/10',
+  'fd00::/8',
+];
+
+export class CidrError extends Error {}
+
+interface Ipv6Network {
+  bytes: Uint8Array;
+  prefix: number;
+}
+
+/**
+ * A set of networks answering "is this address inside?" on the per-packet path: IPv4 as
+ * (network, mask) integer pairs, IPv6 as prefix byte compares.
+ */
+export class CidrSet {
+  private readonly v4Networks: Uint32Array;
+  private readonly v4Masks: Uint32Array;
+  private readonly v6: Ipv6Network[] = [];
+  readonly text: readonly string[];
+
+  constructor(cidrs: readonly string[]) {
+    const networks: number[] = [];
+    const masks: number[] = [];
+    for (const cidr of cidrs) {
+      const { bytes, prefix } = parseCidr(cidr);
+      if (bytes.length === 4) {
+        const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+        const value = ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
+        networks.push((value & mask) >>> 0);
+        masks.push(mask);
+      } else {
+        this.v6.push({ bytes, prefix });
+      }
+    }
+    this.v4Networks = Uint32Array.from(networks);
+    this.v4Masks = Uint32Array.from(masks);
+    this.text = [...cidrs];
+  }
+
+  /** `length` is 4 or 16: the address bytes start at `offset` in `buf`. */
+  contains(buf: Uint8Array, offset: number, length: number): boolean {
+    if (length === 4) {
+      const value = ((buf[offset]! << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!) >>> 0;
+      for (let i = 0; i < this.v4Masks.length; i++) {
+        if (((value & this.v4Masks[i]!) >>> 0) === this.v4Networks[i]) return true;
+      }
+      return false;
+    }
+    for (const network of this.v6) {
+      if (prefixMatches(buf, offset, network)) return true;
+    }
+    return false;
+  }
+
+  containsBytes(bytes: Uint8Array): boolean {
+    return this.contains(bytes, 0, bytes.length);
+  }
+}
+
+function prefixMatches(buf: Uint8Array, offset: number, network: Ipv6Network): boolean {
+  const fullBytes = network.prefix >> 3;
+  for (let i = 0; i < fullBytes; i++) {
+    if (buf[offset + i] !== network.bytes[i]) return false;
+  }
+  const remainingBits = network.prefix & 7;
+  if (remainingBits === 0) return true;
+  const mask = (0xff << (8 - remainingBits)) & 0xff;
+  return (buf[offset + fullBytes]! & mask) === (network.bytes[fullBytes]! & mask);
+}
+
+/**
+ * A network that must say its prefix length: `192.168.1.0` alone reads as a single host (/32),
+ * which for an inside network is almost always a slip for /24, so it is refused with both readings.
+ */
+export function parseNetwork(cidr: string): { bytes: Uint8Array; prefix: number } {
+  const parsed = parseCidr(cidr);
+  if (!cidr.includes('/')) {
+    throw new CidrError(`"${cidr}" has no prefix length: write the network with one, e.g. ${cidr}/${parsed.bytes.length === 4 ? 24 : 64} (a single host is ${cidr}/${parsed.bytes.length * 8})`);
+  }
+  return parsed;
+}
+
+export function parseCidr(cidr: string): { bytes: Uint8Array; prefix: number } {
+  const slash = cidr.indexOf('/');
+  const addressText = slash >= 0 ? cidr.slice(0, slash) : cidr;
+  const bytes = parseAddress(addressText);
+  if (!bytes) throw new CidrError(`"${cidr}" is not an IPv4 or IPv6 network (expected for example 192.168.0.0/16 or fd00::/8)`);
+  const maxPrefix = bytes.length * 8;
+  const prefixText = slash >= 0 ? cidr.slice(slash + 1) : String(maxPrefix);
+  const prefix = /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
+  if (!(prefix >= 0 && prefix <= maxPrefix)) {
+    throw new CidrError(`"${cidr}" has an invalid prefix length (0 to ${maxPrefix})`);
+  }
+  return { bytes, prefix };
+}
