@@ -450,7 +450,7 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
     const config = brainConfig();
     const store = new IncidentStore(redis, { quietMs: config.incidents.quietSeconds * 1000, retentionMs: 86_400_000, maxSamples: 3, listItems: 5 });
     const t0 = Date.now() - 3_600_000;
-    const flow = (site: string, host: string, peer: string, ts: number, app = 'fasttrack'): IncidentFlow => ({ site, hostIp: host, endpoint: peer, outsideIp: peer.split(':')[0]!, protocol: 17, app, rules: ['fasttrack/udp-ping'], firstSeenMs: ts - 10, lastSeenMs: ts, packetsOut: 1, packetsIn: 0, bytesOut: 40, bytesIn: 0, droppedPackets: 1, dropped: true, ongoing: false });
+    const flow = (site: string, host: string, peer: string, ts: number, app = 'fasttrack'): IncidentFlow => ({ site, hostIp: host, insidePort: 40000, endpoint: peer, outsideIp: peer.split(':')[0]!, protocol: 17, app, rules: ['fasttrack/udp-ping'], firstSeenMs: ts - 10, lastSeenMs: ts, packetsOut: 1, packetsIn: 0, bytesOut: 40, bytesIn: 0, droppedPackets: 1, dropped: true, ongoing: false });
     const hosts = Array.from({ length: 7 }, (_, i) => `10.9.0.${i + 1}`);
     for (const [i, host] of hosts.entries()) {
       const site = i < 4 ? 'inc-a' : 'inc-b';
