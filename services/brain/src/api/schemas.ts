@@ -103,6 +103,7 @@ export const sensorSchema = object({
   lastHeartbeat: time,
   ageSeconds: { type: 'number' },
   stale: bool,
+  state: { type: 'string', enum: ['running', 'stopped', 'stale'] },
   started: timeOrNull,
   packets: int,
   dropped: int,

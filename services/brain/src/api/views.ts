@@ -136,6 +136,8 @@ export interface QueueView {
   userDropped: number;
 }
 
+export type SensorState = 'running' | 'stopped' | 'stale';
+
 export interface SensorView {
   /** `site/gateway/queue`. */
   name: string;
@@ -147,8 +149,14 @@ export interface SensorView {
   lastHeartbeat: string;
   /** Seconds since the last heartbeat. */
   ageSeconds: number;
-  /** No heartbeat for more than three heartbeat periods. */
+  /** No heartbeat for longer than api.sensorStaleSeconds, and the last one did not say it was stopping. */
   stale: boolean;
+  /**
+   * `running`: heartbeats come; `stopped`: its last heartbeat said it was stopping cleanly (its
+   * silence is expected); `stale`: silent without saying so (crashed, cut off, or a sensor that
+   * predates the stopping heartbeat).
+   */
+  state: SensorState;
   started: string | null;
   packets: number;
   dropped: number;
