@@ -148,6 +148,7 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
         'GET /v1/hosts/{ip}',
         'GET /v1/peers/{peer}',
         'GET /v1/sensors',
+        'DELETE /v1/sensors/{name}',
       ].sort(),
     );
     for (const [path, methods] of Object.entries(doc.body.paths)) {
@@ -172,6 +173,7 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
     expect((await post('/v1/allowlist', body, READ)).status).toBe(403);
     expect((await del('/v1/decisions/ip%3A198.51.100.250', READ)).status).toBe(403);
     expect((await del('/v1/allowlist/allow%3Aip%3A198.51.100.250', READ)).status).toBe(403);
+    expect((await del('/v1/sensors/site-a%2Fgw1%2F0', READ)).status).toBe(403);
     expect(await stored('ip:198.51.100.250')).toBe(false);
     expect((await get('/v1/decisions', READ)).status).toBe(200);
     expect((await get('/v1/decisions', ADMIN)).status).toBe(200); // admin tokens can also read
@@ -508,7 +510,8 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
         const answer = await get<{ status: string; checks: Record<string, boolean> }>('/health/ready', null);
         return answer.status === 503 ? answer.body : undefined;
       });
-      expect(down).toEqual({ status: 'not ready', checks: { redis: true, nats: false } });
+      // the test's redis-server keeps no append-only file: the brain warns, without being unready for it
+      expect(down).toEqual({ status: 'not ready', checks: { redis: true, nats: false }, warnings: { incidentHistory: expect.stringContaining('(appendonly no)') } });
       expect((await get('/health/live', null)).status).toBe(200);
       expect((await get('/v1/decisions', READ)).status).toBe(200); // queries need Redis only
     } finally {

@@ -301,9 +301,37 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
     expect(sensors.items.find((s) => s.name === 'site-s/gw9/0')).toMatchObject({ version: '0.1.0-cli', mode: 'monitor', backlogBatches: 3 });
     const table = await asReader(['sensors']);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/^SENSOR +VERSION +MODE +LAST HEARTBEAT +QUEUE DROPS +USER DROPS +BLOCKLIST LAG +BACKLOG +STALE\n/);
-    expect(table.stdout).toMatch(/site-s\/gw9\/0 +0\.1\.0-cli +monitor +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \((\d+s ago|now)\) +17 +4 +\d+ +3 +no\n/);
+    expect(table.stdout).toMatch(/^SENSOR +VERSION +MODE +LAST HEARTBEAT +QUEUE DROPS +USER DROPS +BLOCKLIST LAG +BACKLOG +STATE\n/);
+    expect(table.stdout).toMatch(/site-s\/gw9\/0 +0\.1\.0-cli +monitor +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \((\d+s ago|now)\) +17 +4 +\d+ +3 +running\n/);
     expect(table.stdout).toMatch(/shared blocklist version: \d+\n$/);
+  });
+
+  it('sensors: a cleanly stopped sensor reads STOPPED, a silent one STALE; `sensors forget` (admin) retires one (issue 14 §12)', async () => {
+    const beat = (gateway: string, sentMs: number, stopping: boolean) =>
+      jetstream(nc).publish(SUBJECTS.heartbeats('site-f', gateway), p2pwall.v1.Heartbeat.encode({ sensor: { site: 'site-f', gateway, queue: 0, instance: 'cli-forget' }, version: '0.1.0', mode: p2pwall.v1.Mode.MODE_ENFORCE, sentMs, stopping }).finish());
+    // both last heard from 5 minutes ago: one said it was stopping, the other just went quiet
+    await beat('gw-stopped', Date.now() - 300_000, true);
+    await beat('gw-crashed', Date.now() - 300_000, false);
+    const answer = await until('both heartbeats', async () => {
+      const items = json<{ items: SensorView[] }>(await asReader(['sensors', '--json'])).items.filter((s) => s.site === 'site-f');
+      return items.length === 2 ? items : undefined;
+    });
+    expect(answer.map((s) => [s.name, s.state, s.stale])).toEqual([
+      ['site-f/gw-crashed/0', 'stale', true],
+      ['site-f/gw-stopped/0', 'stopped', false],
+    ]);
+    const table = await asReader(['sensors']);
+    expect(table.stdout).toMatch(/\nsite-f\/gw-crashed\/0 .* STALE\n/);
+    expect(table.stdout).toMatch(/\nsite-f\/gw-stopped\/0 .* STOPPED\n/);
+
+    const refused = await asReader(['sensors', 'forget', 'site-f/gw-stopped/0']);
+    expect(refused.code).toBe(4);
+    const forgot = await asAdmin(['sensors', 'forget', 'site-f/gw-stopped/0']);
+    expect(forgot).toEqual({ code: 0, stdout: 'forgot sensor site-f/gw-stopped/0 (it was stopped)\n', stderr: '' });
+    expect(json<{ items: SensorView[] }>(await asReader(['sensors', '--json'])).items.filter((s) => s.site === 'site-f').map((s) => s.name)).toEqual(['site-f/gw-crashed/0']);
+    const again = await asAdmin(['sensors', 'forget', 'site-f/gw-stopped/0']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toBe('p2pwall sensors forget: the brain refused the request (404): no sensor site-f/gw-stopped/0 in the sensors list (names are site/gateway/queue, as p2pwall sensors shows them)\n');
   });
 
   it('control characters from a sensor never reach the terminal: escaped in tables and in --json', async () => {
@@ -395,6 +423,8 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
         { protocol: 'fasttrack', rule: 'fasttrack/udp-ping', supporting: false, detail: 'network KaZaA', flow: 'udp 192.168.7.5:3531 > 198.51.100.71:41477', packet: 7 },
       ];
     });
+    // the brain takes batches in parallel: the attempt only extends an episode, so the identification first
+    await until('the incident', async () => json<Page<IncidentView>>(await asReader(['incidents', 'list', '--site', 'site-w', '--json'])).items[0]);
     // an attempt to a blocked peer, summarized at once (interim: the flow lives on), its last packet at t0 + 1 s
     const attempt = { ...flow({ host: '192.168.7.5', to: '198.51.100.72', port: 1214, proto: 'udp', ts: t0 + 1000 }), verdict: p2pwall.v1.Verdict.VERDICT_DROP, droppedPackets: 1, end: p2pwall.v1.FlowEnd.FLOW_END_ONGOING };
     await publish(2, { created: t0 + 1000, flows: [attempt] });
@@ -441,5 +471,12 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
       await redisServer.restart();
     }
     await until('ready again', async () => ((await cli(['health', '--url', url])).code === 0 ? true : undefined), 15_000);
+    // it came back empty: the brain says the incident history is gone (issue 14 §5), and stays ready
+    const warned = await until('the loss reported', async () => {
+      const run = await cli(['health', '--url', url]);
+      return /incident history lost/.test(run.stdout) ? run : undefined;
+    }, 15_000);
+    expect(warned.code).toBe(0);
+    expect(warned.stdout).toMatch(/^ready: [^\n]*redis ok[^\n]*\nWARNING incidentHistory: incident history lost at \d{4}-\d\d-\d\dT[\d:.]+Z: Redis came back without its data; incidents recorded before then are gone \(Redis keeps no append-only file \(appendonly no\): a Redis restart loses the incident history; set appendonly yes \(README "Incidents"\)\)\n$/);
   });
 });

@@ -152,15 +152,17 @@ describe('p2pwall CLI views as text', () => {
 
   it('lists sensors with summed queue drops, lag, backlog and staleness', () => {
     const sensor: SensorView = {
-      name: 'site-a/gw1/0', site: 'site-a', gateway: 'gw1', queue: 0, version: '0.1.0', mode: 'enforce', lastHeartbeat: '2026-11-25T10:05:00Z', ageSeconds: 3, stale: false, started: null,
+      name: 'site-a/gw1/0', site: 'site-a', gateway: 'gw1', queue: 0, version: '0.1.0', mode: 'enforce', lastHeartbeat: '2026-11-25T10:05:00Z', ageSeconds: 3, stale: false, state: 'running', started: null,
       packets: 1, dropped: 0, flows: 0, peers: 0, clients: 0,
       queues: [{ queue: 0, total: 0, queueDropped: 3, userDropped: 1 }, { queue: 1, total: 0, queueDropped: 4, userDropped: 0 }],
       blocklistVersion: 40, blocklistLag: 2, backlogBatches: 5, shedBatches: 0,
     };
-    expect(sensorsTable([sensor, { ...sensor, name: 'site-b/gw1/0', mode: 'monitor', stale: true, shedBatches: 7, queues: [] }], NOW)).toBe(
-      'SENSOR        VERSION  MODE     LAST HEARTBEAT                 QUEUE DROPS  USER DROPS  BLOCKLIST LAG  BACKLOG     STALE\n' +
-        'site-a/gw1/0  0.1.0    enforce  2026-11-25 10:05:00Z (3s ago)  7            1           2              5           no\n' +
-        'site-b/gw1/0  0.1.0    monitor  2026-11-25 10:05:00Z (3s ago)  0            0           2              5 (shed 7)  STALE\n',
+    const stopped: SensorView = { ...sensor, name: 'site-c/gw1/0', state: 'stopped' };
+    expect(sensorsTable([sensor, { ...sensor, name: 'site-b/gw1/0', mode: 'monitor', stale: true, state: 'stale', shedBatches: 7, queues: [] }, stopped], NOW)).toBe(
+      'SENSOR        VERSION  MODE     LAST HEARTBEAT                 QUEUE DROPS  USER DROPS  BLOCKLIST LAG  BACKLOG     STATE\n' +
+        'site-a/gw1/0  0.1.0    enforce  2026-11-25 10:05:00Z (3s ago)  7            1           2              5           running\n' +
+        'site-b/gw1/0  0.1.0    monitor  2026-11-25 10:05:00Z (3s ago)  0            0           2              5 (shed 7)  STALE\n' +
+        'site-c/gw1/0  0.1.0    enforce  2026-11-25 10:05:00Z (3s ago)  7            1           2              5           STOPPED\n',
     );
     expect(sensorsTable([], NOW)).toBe('no sensors have sent a heartbeat\n');
   });
@@ -170,5 +172,7 @@ describe('p2pwall CLI views as text', () => {
     expect(healthLine(503, { status: 'not ready', checks: { nats: true, redis: false } })).toBe('not ready (HTTP 503): nats ok, redis DOWN\n');
     expect(healthLine(503, { status: 'not ready', components: { nats: { ok: true }, redis: { ok: false, detail: 'ECONNREFUSED' } } })).toBe('not ready (HTTP 503): nats ok, redis DOWN (ECONNREFUSED)\n');
     expect(healthLine(502, '<html>Bad Gateway</html>')).toBe('not ready (HTTP 502): <html>Bad Gateway</html>\n');
+    // warnings do not make the brain unready, and are never left out (issue 14 §5)
+    expect(healthLine(200, { status: 'ready', checks: { nats: true, redis: true }, warnings: { incidentHistory: 'incident history lost at 2026-11-25T10:00:00.000Z: ...' } })).toBe('ready: nats ok, redis ok\nWARNING incidentHistory: incident history lost at 2026-11-25T10:00:00.000Z: ...\n');
   });
 });
