@@ -254,8 +254,9 @@ export function redisSecurityArgs(security: RedisSecurity): string[] {
 
 /**
  * redis-server on a free port; `requirePass` (or security.password) sets a password. Without
- * persistence unless `persistent`: then with an append-only file (appendonly yes, fsync on every
- * write, as the chart requires for the incident history), in its own folder, kept across restarts.
+ * persistence unless `persistent`: then with an append-only file (appendonly yes, as the chart
+ * requires for the incident history; fsync every second, and in full at the SIGTERM of a stop),
+ * in its own folder, kept across restarts.
  */
 export async function startRedis(options: { requirePass?: string; security?: RedisSecurity; persistent?: boolean } & ServerPlacement = {}): Promise<RedisServer> {
   const host = options.host ?? '127.0.0.1';
@@ -268,7 +269,7 @@ export async function startRedis(options: { requirePass?: string; security?: Red
   let stderr = '';
   const launch = async (): Promise<void> => {
     const ports = tls ? ['--port', '0', '--tls-port', String(port)] : ['--port', String(port)];
-    const persistence = options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+    const persistence = options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no'];
     const serverArgs = [...ports, '--bind', host, '--save', '', ...persistence, '--dir', dir, ...redisSecurityArgs(security)];
     // Clients in other namespaces (the gateways) are not loopback: without a password, protected
     // mode would refuse them. The namespace is the lab's own, reachable only from the lab.
