@@ -53,9 +53,9 @@ function update(i: number, now: number): IncidentUpdate {
     gateway: `gw-${i % 10}-${rand(4)}`,
     rules: new Map([['fasttrack/udp-ping', 1 + rand(50)]]),
     peers,
-    attemptsBlocked: rand(100),
-    bytes: rand(1_000_000),
-    flows: 1 + rand(200),
+    activity: true,
+    // one ended flow: its counts go in whole, and nothing stays behind as a live flow
+    flows: new Map([[`gw|17|10.0.0.1|40000|198.18.0.1:1214|${last}`, { attemptsBlocked: rand(100), bytes: rand(1_000_000), ended: true }]]),
     samples: [{ seenMs: last, gateway: 'gw', protocol: 'udp', peer: [...peers.keys()][0]!, app: 'fasttrack', rules: ['fasttrack/udp-ping'], verdict: 'accept', packetsOut: 1, packetsIn: 1, bytesOut: 40, bytesIn: 40 }],
     decisions: new Map([[`host:${site}:10.0.0.1`, last]]),
   };

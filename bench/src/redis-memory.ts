@@ -77,9 +77,9 @@ function incident(i: number, now: number): IncidentUpdate {
     gateway: `gw-${i % 4}`,
     rules: new Map([['fasttrack/udp-ping', 1 + (i % 50)]]),
     peers,
-    attemptsBlocked: i % 100,
-    bytes: 40 * (i % 1000),
-    flows: 1 + (i % 200),
+    activity: true,
+    // one ended flow: its counts go in whole, and nothing stays behind as a live flow
+    flows: new Map([[`gw|17|10.0.0.1|40000|198.18.0.1:1214|${last}`, { attemptsBlocked: i % 100, bytes: 40 * (i % 1000), ended: true }]]),
     samples: [{ seenMs: last, gateway: `gw-${i % 4}`, protocol: 'udp', peer: [...peers.keys()][0]!, app: 'fasttrack', rules: ['fasttrack/udp-ping'], verdict: 'accept', packetsOut: 1, packetsIn: 1, bytesOut: 40, bytesIn: 40 }],
     decisions: new Map([[`host:site-${i % 10}:10.0.0.1`, last]]),
   };

@@ -312,6 +312,14 @@ describe('NOTES.txt', () => {
     expect(text).not.toMatch(/head -n 1/);
     expect(text).toMatch(/WARNING: nats:\/\/nats:4222 is the chart's default/);
     expect(text).toMatch(/WARNING: redis:\/\/redis:6379 is the chart's default/);
+    // the incident history lives only in Redis (issue 14 §5)
+    expect(text).toContain('Redis must run with appendonly yes (AOF) on a persistent volume: the incident history lives only there.');
+  });
+
+  it('warns when the operator says Redis keeps no data (connections.redis.persistence: none), and refuses anything but aof or none', async () => {
+    const none = await valuesFile(chart, 'redis-none', { connections: { redis: { persistence: 'none' } } });
+    expect(await notes([none])).toContain('WARNING: connections.redis.persistence is none: every Redis restart loses the incident history');
+    await expect(render(chart, [await valuesFile(chart, 'redis-rdb', { connections: { redis: { persistence: 'rdb' } } })])).rejects.toThrow(/persistence/);
   });
 
   it('lists every site with its failure policy for the multi-site example', async () => {

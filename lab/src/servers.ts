@@ -213,8 +213,12 @@ export interface RedisServer {
   url: string;
   port: number;
   stop(): Promise<void>;
-  /** Starts it again on the same port, empty (no persistence): a Redis that lost everything. */
-  restart(): Promise<void>;
+  /**
+   * Starts it again on the same port. Without `persistent`, empty: a Redis that lost everything.
+   * With it, with its data (read back from its append-only file), unless `lose` says the files
+   * are gone too (a new pod without its volume).
+   */
+  restart(options?: { lose?: boolean }): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -248,8 +252,13 @@ export function redisSecurityArgs(security: RedisSecurity): string[] {
   return args;
 }
 
-/** redis-server without persistence on a free port; `requirePass` (or security.password) sets a password. */
-export async function startRedis(options: { requirePass?: string; security?: RedisSecurity } & ServerPlacement = {}): Promise<RedisServer> {
+/**
+ * redis-server on a free port; `requirePass` (or security.password) sets a password. Without
+ * persistence unless `persistent`: then with an append-only file (appendonly yes, as the chart
+ * requires for the incident history; fsync every second, and in full at the SIGTERM of a stop),
+ * in its own folder, kept across restarts.
+ */
+export async function startRedis(options: { requirePass?: string; security?: RedisSecurity; persistent?: boolean } & ServerPlacement = {}): Promise<RedisServer> {
   const host = options.host ?? '127.0.0.1';
   const security: RedisSecurity = { ...options.security, ...(options.requirePass ? { password: options.requirePass } : {}) };
   const tls = security.tls !== undefined;
@@ -260,7 +269,8 @@ export async function startRedis(options: { requirePass?: string; security?: Red
   let stderr = '';
   const launch = async (): Promise<void> => {
     const ports = tls ? ['--port', '0', '--tls-port', String(port)] : ['--port', String(port)];
-    const serverArgs = [...ports, '--bind', host, '--save', '', '--appendonly', 'no', '--dir', dir, ...redisSecurityArgs(security)];
+    const persistence = options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no'];
+    const serverArgs = [...ports, '--bind', host, '--save', '', ...persistence, '--dir', dir, ...redisSecurityArgs(security)];
     // Clients in other namespaces (the gateways) are not loopback: without a password, protected
     // mode would refuse them. The namespace is the lab's own, reachable only from the lab.
     if (!security.password && options.namespace) serverArgs.push('--protected-mode', 'no');
@@ -303,8 +313,9 @@ export async function startRedis(options: { requirePass?: string; security?: Red
     url: `${tls ? 'rediss' : 'redis'}://${auth}${host}:${port}`,
     port,
     stop: () => stopChild(child),
-    restart: async () => {
+    restart: async (restartOptions = {}) => {
       await stopChild(child);
+      if (restartOptions.lose) for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
       await launch();
     },
     cleanup: async () => {

@@ -50,6 +50,20 @@ describe('test servers', () => {
       await redis.cleanup();
     }
   });
+
+  it('starts a persistent redis-server (append-only file) that restarts with its data, or without it when its files are lost', async () => {
+    const redis = await startRedis({ persistent: true });
+    try {
+      expect(await redisCommand(redis.port, 'CONFIG GET appendonly')).toMatch(/yes/);
+      expect(await redisCommand(redis.port, 'SET k v')).toBe('+OK\r\n');
+      await redis.restart();
+      expect(await redisCommand(redis.port, 'GET k')).toBe('$1\r\nv\r\n');
+      await redis.restart({ lose: true });
+      expect(await redisCommand(redis.port, 'GET k')).toBe('$-1\r\n');
+    } finally {
+      await redis.cleanup();
+    }
+  });
 });
 
 /** Sends RESP inline commands one by one over a socket (plain or TLS) and returns each first reply. */

@@ -129,6 +129,14 @@ function goldenUdpDecision() {
   });
 }
 
+/**
+ * Added with Heartbeat.stopping = 15 (a sensor's last heartbeat before a clean stop) and
+ * Evidence.packet = 6 (which packet gave the evidence), frozen.
+ */
+const GOLDEN_STOPPING_HEARTBEAT_HEX = '0a150a06736974652d6112036777312206696e737430351205302e312e30180121000044b46db779427801';
+const GOLDEN_EVIDENCE_PACKET_HEX =
+  '0a0966617374747261636b121266617374747261636b2f7564702d70696e671a28756470203139322e3136382e312e353a33353331203e203230332e302e3131332e313a34313437372a0d6e6574776f726b204b615a61413007';
+
 describe('wire contract', () => {
   it('decodes the frozen golden batch to the same values', () => {
     const decoded = SummaryBatch.decode(Buffer.from(GOLDEN_BATCH_HEX, 'hex'));
@@ -182,5 +190,19 @@ describe('wire contract', () => {
 
   it('rejects bytes that are not a message with an error, not a crash', () => {
     expect(() => SummaryBatch.decode(Buffer.from('ffffffffffffffffffff', 'hex'))).toThrow();
+  });
+
+  it('encodes a stopping heartbeat and evidence with its packet to their frozen bytes; without the fields they decode as not stopping and packet 0', () => {
+    const { Heartbeat, Evidence } = p2pwall.v1;
+    const beat = { sensor: { site: 'site-a', gateway: 'gw1', queue: 0, instance: 'inst05' }, version: '0.1.0', mode: p2pwall.v1.Mode.MODE_ENFORCE, sentMs: 1767225640000 };
+    expect(Buffer.from(Heartbeat.encode({ ...beat, stopping: true }).finish()).toString('hex')).toBe(GOLDEN_STOPPING_HEARTBEAT_HEX);
+    expect(Heartbeat.decode(Buffer.from(GOLDEN_STOPPING_HEARTBEAT_HEX, 'hex')).stopping).toBe(true);
+    // a heartbeat of an older sensor is the same bytes without field 15 (tag 0x78): not stopping
+    const older = Buffer.from(GOLDEN_STOPPING_HEARTBEAT_HEX.slice(0, -4), 'hex');
+    expect(Buffer.from(Heartbeat.encode(beat).finish())).toEqual(older);
+    expect(Heartbeat.decode(older)).toMatchObject({ version: '0.1.0', stopping: false });
+    const evidence = { protocol: 'fasttrack', rule: 'fasttrack/udp-ping', flow: 'udp 192.168.1.5:3531 > 203.0.113.1:41477', supporting: false, detail: 'network KaZaA' };
+    expect(Buffer.from(Evidence.encode({ ...evidence, packet: 7 }).finish()).toString('hex')).toBe(GOLDEN_EVIDENCE_PACKET_HEX);
+    expect(Evidence.decode(Buffer.from(GOLDEN_EVIDENCE_PACKET_HEX.slice(0, -4), 'hex'))).toMatchObject({ ...evidence, packet: 0 });
   });
 });

@@ -104,6 +104,8 @@ export const REDIS_KEYS = {
   incidentMaxSpan: `${REDIS_PREFIX}:incidents:max-span`,
   /** A marker the brain sets when it has published decisions; its absence means Redis lost them. */
   epoch: `${REDIS_PREFIX}:epoch`,
+  /** String "uuid@ms": set once by the first brain that finds none; gone or replaced later, Redis lost the incident history (incidents/history.ts). */
+  incidentHistory: `${REDIS_PREFIX}:incidents:history`,
 } as const;
 
 /** `site/gateway/queue` — how a sensor is named in evidence and logs. */

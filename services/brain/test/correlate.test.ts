@@ -68,6 +68,27 @@ describe('signature evidence', () => {
     expect(peer.evidence.rules).toEqual(['fasttrack/udp-ping']); // the sensor's via, a rule id
   });
 
+  it("a host lock's reason is its first evidence: the identification's rule, detail, flow and packet, or the flow that began first; a later batch does not replace it", () => {
+    const withDetail = batch({ clients: [{ host: '192.168.1.5', ts: NOW - 500 }] });
+    withDetail.events![0]!.client!.evidence = [
+      { protocol: 'fasttrack', rule: 'fasttrack/x-kazaa-header', supporting: true, flow: 'tcp 192.168.1.5:40000 > 198.51.100.1:1214', packet: 3 },
+      { protocol: 'fasttrack', rule: 'fasttrack/udp-ping', supporting: false, detail: 'network KaZaA\u001b[31m', flow: 'udp 192.168.1.5:3531 > 198.51.100.2:41477', packet: 7 },
+    ];
+    const observed = observeBatch(withDetail, NOW);
+    expect(observed.clients[0]!.identifying).toEqual({ rule: 'fasttrack/udp-ping', detail: 'network KaZaA[31m', flow: 'udp 192.168.1.5:3531 > 198.51.100.2:41477', packet: 7 });
+    const [lock] = signatureDecisions(observed, ctx());
+    expect(lock!.reason).toBe('fasttrack client identified by site-a/gw1/0: fasttrack/udp-ping (network KaZaA[31m) on udp 192.168.1.5:3531 > 198.51.100.2:41477, packet 7');
+
+    // sensor times must be sane (after 2020) to be kept: a day of 2026
+    const T = Date.parse('2026-11-25T10:00:00Z');
+    const detected = (to: string, firstSeenMs: number) => ({ ...flow({ host: '192.168.1.6', to, port: 1214, app: 'fasttrack', rules: ['fasttrack/give-push'], ts: firstSeenMs + 50 }), firstSeenMs });
+    const [byFlow] = signatureDecisions(obs({ created: T, flows: [detected('198.51.100.10', T - 700), detected('198.51.100.11', T - 900), detected('198.51.100.12', T - 800)] }, T), ctx(T));
+    expect(byFlow!.reason).toBe('fasttrack traffic with 198.51.100.11:1214 seen by site-a/gw1/0');
+    const [later] = signatureDecisions(obs({ created: T + 5000, flows: [detected('198.51.100.99', T + 4000)] }, T + 5000), ctx(T + 5000));
+    expect(later!.reason).toBe('fasttrack traffic with 198.51.100.99:1214 seen by site-a/gw1/0');
+    expect(mergeDecision(byFlow, later!, 32, T + 5000)!.reason).toBe(byFlow!.reason);
+  });
+
   it('a peer learned for one transport is blocked for that transport, a decision apart from the same peer for both', () => {
     const decisions = signatureDecisions(
       obs({

@@ -39,6 +39,18 @@ export class BlocklistReader {
     return Number((await this.redis.get(REDIS_KEYS.blocklistVersion)) ?? 0) || 0;
   }
 
+  /** One sensor's last heartbeat (by `site/gateway/queue`), undefined when it is not in the sensors list. */
+  async heartbeat(name: string): Promise<p2pwall.v1.Heartbeat | undefined> {
+    const value = await this.redis.hgetBuffer(REDIS_KEYS.sensors, name);
+    if (!value) return undefined;
+    try {
+      return p2pwall.v1.Heartbeat.decode(value);
+    } catch {
+      this.counters.unreadable += 1;
+      return undefined;
+    }
+  }
+
   /** Every sensor's last heartbeat. */
   async heartbeats(): Promise<p2pwall.v1.Heartbeat[]> {
     const all = await this.redis.hgetallBuffer(REDIS_KEYS.sensors);

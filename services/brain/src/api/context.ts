@@ -14,6 +14,8 @@ export interface ApiDeps {
   incidents: { list(query: IncidentQuery): Promise<Page<IncidentView>>; get(id: string): Promise<IncidentView | undefined> };
   /** Readiness of each connection the brain needs (GET /health/ready). */
   ready: () => Promise<Record<string, boolean>>;
+  /** What an operator must hear that does not make the brain unready (incident history lost, Redis without persistence), by topic. */
+  warnings?: () => Record<string, string>;
   now?: () => number;
 }
 

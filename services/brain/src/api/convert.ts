@@ -2,7 +2,7 @@ import { endpointText, originName, sensorName, transportOfWire } from '@p2pwall/
 import { p2pwall } from '@p2pwall/proto';
 import { formatIp } from '../correlate/address.js';
 import { neverExpires, type BrainDecision } from '../decide/decision.js';
-import type { ActionName, AllowView, DecisionView, ScopeName, SensorView } from './views.js';
+import type { ActionName, AllowView, DecisionView, ScopeName, SensorState, SensorView } from './views.js';
 
 /** Stored protobuf records → the JSON views of views.ts (pure). */
 
@@ -82,6 +82,7 @@ export function sensorView(beat: p2pwall.v1.Heartbeat, blocklistVersion: number,
   const queue = s.queue ?? 0;
   const ageSeconds = Math.max(0, Math.round((nowMs - beat.sentMs) / 100) / 10);
   const applied = count(beat.blocklistVersion);
+  const state: SensorState = beat.stopping ? 'stopped' : ageSeconds > staleSeconds ? 'stale' : 'running';
   return {
     name: sensorName(site, gateway, queue),
     site,
@@ -91,7 +92,8 @@ export function sensorView(beat: p2pwall.v1.Heartbeat, blocklistVersion: number,
     mode: nameOf(MODES, beat.mode, 'unknown'),
     lastHeartbeat: iso(beat.sentMs),
     ageSeconds,
-    stale: ageSeconds > staleSeconds,
+    stale: state === 'stale',
+    state,
     started: isoOrNull(beat.startedMs),
     packets: count(beat.packets),
     dropped: count(beat.dropped),

@@ -79,6 +79,18 @@ export interface RuleCountView {
   count: number;
 }
 
+export interface IdentificationView {
+  rule: string;
+  /** The protocol module's detail, e.g. a network name ("" when none). */
+  detail: string;
+  /** The packet's flow, `udp 192.168.1.5:3531 > 203.0.113.1:41477`. */
+  flow: string;
+  /** Ordinal of the packet in the sensor's input; 0: unknown. */
+  packet: number;
+  seen: string;
+  gateway: string;
+}
+
 export interface IncidentView {
   id: string;
   site: string;
@@ -95,8 +107,15 @@ export interface IncidentView {
   evidence: RuleCountView[];
   /** Distinct outside peers contacted (count) and some of them. */
   peers: { count: number; sample: string[] };
+  /** Blocked attempts and bytes so far, counted as each flow summary arrives (interim ones too). */
   attemptsBlocked: number;
   bytes: number;
+  /** Flows of the incident still live: their counts so far are in attemptsBlocked and bytes, and may grow. */
+  liveFlows: number;
+  /** The counts may still grow: the incident is open and some of its flows are still live. */
+  provisional: boolean;
+  /** What identified the host first (rule, detail, packet and flow, as `analyze` prints it); null when no identification came with evidence. */
+  identifiedBy: IdentificationView | null;
   /** Ids of the decisions taken because of this incident (some of them; `decisionCount` holds the number). */
   decisions: string[];
   decisionCount: number;
@@ -117,6 +136,8 @@ export interface QueueView {
   userDropped: number;
 }
 
+export type SensorState = 'running' | 'stopped' | 'stale';
+
 export interface SensorView {
   /** `site/gateway/queue`. */
   name: string;
@@ -128,8 +149,14 @@ export interface SensorView {
   lastHeartbeat: string;
   /** Seconds since the last heartbeat. */
   ageSeconds: number;
-  /** No heartbeat for more than three heartbeat periods. */
+  /** No heartbeat for longer than api.sensorStaleSeconds, and the last one did not say it was stopping. */
   stale: boolean;
+  /**
+   * `running`: heartbeats come; `stopped`: its last heartbeat said it was stopping cleanly (its
+   * silence is expected); `stale`: silent without saying so (crashed, cut off, or a sensor that
+   * predates the stopping heartbeat).
+   */
+  state: SensorState;
   started: string | null;
   packets: number;
   dropped: number;

@@ -1,7 +1,8 @@
 import { endpointText, sensorName, siteHostText, transportOfWire, type Transport } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import { formatIp } from './address.js';
-import { isSaneInstance, saneProtocolName, saneRuleIds, saneVia } from './sane-strings.js';
+import type { IdentifyingEvidence } from '../incidents/evidence.js';
+import { isSaneInstance, saneEvidenceText, saneProtocolName, saneRuleIds, saneVia } from './sane-strings.js';
 import { boundedCounter, isSaneSensorTime, MAX_FLOW_COUNTER } from './sane-values.js';
 
 /**
@@ -20,6 +21,7 @@ export interface FlowObservation {
   host: string;
   hostIp: string;
   hostBytes: Uint8Array;
+  insidePort: number;
   outsideIp: string;
   outsideBytes: Uint8Array;
   port: number;
@@ -51,6 +53,19 @@ export interface ClientObservation {
   protocol: string;
   rules: string[];
   tsMs: number;
+  /** The evidence that identified it (identifyingEvidence); absent when the sensor sent none. */
+  identifying?: IdentifyingEvidence;
+}
+
+/**
+ * The evidence to show first for an identification: the first that identifies (not merely
+ * supports), else the first. Sensors list evidence in the order it was found.
+ */
+export function identifyingEvidence(evidence: readonly p2pwall.v1.IEvidence[], rule: (text: string) => string | undefined, text: (value: string) => string): IdentifyingEvidence | undefined {
+  const chosen = evidence.find((e) => !e.supporting && e.rule) ?? evidence.find((e) => e.rule);
+  const ruleId = chosen && rule(chosen.rule ?? '');
+  if (!chosen || !ruleId) return undefined;
+  return { rule: ruleId, detail: text(chosen.detail ?? ''), flow: text(chosen.flow ?? ''), packet: boundedCounter(chosen.packet) };
 }
 
 export interface PeerObservation {
@@ -149,6 +164,7 @@ export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): Ba
       host: siteHostText(site, hostIp),
       hostIp,
       hostBytes: flow.insideIp!,
+      insidePort: flow.insidePort ?? 0,
       outsideIp,
       outsideBytes: flow.outsideIp!,
       port,
@@ -184,6 +200,7 @@ export function observeBatch(batch: p2pwall.v1.ISummaryBatch, nowMs: number): Ba
         protocol: name(event.client.protocol),
         rules: rules([...new Set((event.client.evidence ?? []).map((e) => e.rule ?? '').filter((r) => r !== ''))].sort()),
         tsMs: time(event.client.tsMs, created),
+        identifying: identifyingEvidence(event.client.evidence ?? [], (r) => saneRuleIds([r]).rules[0], saneEvidenceText),
       });
     } else if (event.peer) {
       const ip = formatIp(event.peer.ip);

@@ -33,3 +33,16 @@ export function saneRuleIds(rules: readonly string[]): { rules: string[]; droppe
   const kept = rules.filter(isSensorRuleId).slice(0, MAX_RULES_PER_ITEM);
   return { rules: kept, dropped: rules.length - kept.length };
 }
+
+/** Characters kept of an evidence detail or flow text (a network name, `udp a:1 > b:2`). */
+export const MAX_EVIDENCE_TEXT = 160;
+
+/**
+ * An evidence detail or flow text as shown to operators: free text from the sensor, so control
+ * characters (escape sequences, newlines) go and its length is bounded; the CLI makes its output
+ * printable again on its side.
+ */
+export function saneEvidenceText(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '').slice(0, MAX_EVIDENCE_TEXT);
+}

@@ -27,6 +27,7 @@ export const paths = {
   host: (ip: string) => `/v1/hosts/${segment(ip)}`,
   peer: (peer: string) => `/v1/peers/${segment(peer)}`,
   sensors: '/v1/sensors',
+  sensor: (name: string) => `/v1/sensors/${segment(name)}`,
   ready: '/health/ready',
 };
 

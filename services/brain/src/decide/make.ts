@@ -1,7 +1,7 @@
 import { decisionId, siteHostText, siteOfSiteHost, wireTransport, type Transport } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { RulesConfig } from '../correlate/config.js';
-import type { BatchObservations, FlowObservation } from '../correlate/observe.js';
+import type { BatchObservations, ClientObservation, FlowObservation } from '../correlate/observe.js';
 import { clientRule, peerLearnedRule } from '../correlate/rule-ids.js';
 import type { Finding } from '../correlate/rules.js';
 import type { Allowlist } from './allowlist.js';
@@ -61,6 +61,14 @@ function peerBlock(ip: string, ipBytes: Uint8Array, port: number, transport: Tra
   };
 }
 
+/** Why a client identification locks its host: the sensor, and the evidence `analyze` would print first. */
+function clientReason(client: ClientObservation, sensor: string): string {
+  const base = `${client.protocol || 'P2P'} client identified by ${sensor}`;
+  const e = client.identifying;
+  if (!e) return base;
+  return `${base}: ${e.rule}${e.detail ? ` (${e.detail})` : ''}${e.flow ? ` on ${e.flow}` : ''}${e.packet ? `, packet ${e.packet}` : ''}`;
+}
+
 /** Signature evidence of one batch: client events and detected flows lock hosts at their site; learned peers are blocked everywhere. */
 export function signatureDecisions(obs: BatchObservations, ctx: DecideContext): BrainDecision[] {
   const max = ctx.rules.correlation.evidenceMaxItems;
@@ -72,27 +80,29 @@ export function signatureDecisions(obs: BatchObservations, ctx: DecideContext): 
   for (const client of obs.clients) {
     if (ctx.allowlist.allowsHost(client.site, client.hostIp)) continue;
     const rules = client.rules.length > 0 ? client.rules : [clientRule(client.protocol)];
-    add(hostLock(client.site, client.hostIp, client.hostBytes, Origin.ORIGIN_SIGNATURE, `${client.protocol || 'P2P'} client identified by ${obs.sensor}`, evidence([client.host], [client.site], [obs.sensor], rules, 1, client.tsMs, client.tsMs, max), ctx));
+    add(hostLock(client.site, client.hostIp, client.hostBytes, Origin.ORIGIN_SIGNATURE, clientReason(client, obs.sensor), evidence([client.host], [client.site], [obs.sensor], rules, 1, client.tsMs, client.tsMs, max), ctx));
   }
   // Detected flows of one host are gathered first and make one lock: what merging a lock per flow
-  // would give (rules united, first seen the earliest known, last seen the latest, the last flow's
-  // reason), without building and merging the evidence of every flow.
-  const detected = new Map<string, { last: FlowObservation; rules: Set<string>; firstSeenMs: number; lastSeenMs: number }>();
+  // would give (rules united, first seen the earliest known, last seen the latest), without
+  // building and merging the evidence of every flow. Its reason names the flow that began first:
+  // the first evidence explains a lock, not whichever peer the batch happened to list last.
+  const detected = new Map<string, { first: FlowObservation; rules: Set<string>; firstSeenMs: number; lastSeenMs: number }>();
   for (const flow of obs.flows) {
     if (flow.app === '' || flow.rules.length === 0) continue;
     const seen = detected.get(flow.host);
     if (!seen) {
-      detected.set(flow.host, { last: flow, rules: new Set(flow.rules), firstSeenMs: flow.firstSeenMs, lastSeenMs: flow.lastSeenMs });
+      detected.set(flow.host, { first: flow, rules: new Set(flow.rules), firstSeenMs: flow.firstSeenMs, lastSeenMs: flow.lastSeenMs });
       continue;
     }
-    seen.last = flow;
+    // as mergeDecision: the earliest known first packet; 0 is "unknown"
+    if ((flow.firstSeenMs || Infinity) < (seen.first.firstSeenMs || Infinity)) seen.first = flow;
     for (const rule of flow.rules) seen.rules.add(rule);
     // as mergeDecision: 0 is "unknown", not the earliest
     const first = Math.min(seen.firstSeenMs || Infinity, flow.firstSeenMs || Infinity);
     seen.firstSeenMs = first === Infinity ? 0 : first;
     seen.lastSeenMs = Math.max(seen.lastSeenMs, flow.lastSeenMs);
   }
-  for (const { last: flow, rules, firstSeenMs, lastSeenMs } of detected.values()) {
+  for (const { first: flow, rules, firstSeenMs, lastSeenMs } of detected.values()) {
     if (ctx.allowlist.allowsHost(flow.site, flow.hostIp)) continue;
     add(hostLock(flow.site, flow.hostIp, flow.hostBytes, Origin.ORIGIN_SIGNATURE, `${flow.app} traffic with ${flow.endpoint} seen by ${obs.sensor}`, evidence([flow.host], [flow.site], [obs.sensor], [...rules], 1, firstSeenMs, lastSeenMs, max), ctx));
   }
@@ -150,10 +160,15 @@ export function mergeDecision(stored: BrainDecision | undefined, next: BrainDeci
   const hostsAll = new Set([...a.hosts, ...b.hosts]);
   const stronger = next.origin !== Origin.ORIGIN_UNSPECIFIED && (stored.origin === Origin.ORIGIN_UNSPECIFIED || next.origin < stored.origin) ? next : stored;
   const sameOrigin = next.origin === stored.origin;
+  // A host lock keeps the reason of its earliest evidence (what identified the host first); a
+  // peer decision's reason says how far its evidence reaches now (how many hosts): the newer one.
+  const known = (ms: number) => ms || Infinity;
+  const earlier = known(b.firstSeenMs) < known(a.firstSeenMs);
+  const reason = !sameOrigin ? stronger.reason : stored.scope !== Scope.SCOPE_HOST || earlier ? next.reason : stored.reason;
   return {
     ...stored,
     origin: stronger.origin,
-    reason: sameOrigin ? next.reason : stronger.reason,
+    reason,
     evidence: {
       hosts: sortedUnion(a.hosts, b.hosts, maxItems),
       sites: sortedUnion(a.sites, b.sites, maxItems),

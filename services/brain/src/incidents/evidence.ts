@@ -7,6 +7,12 @@
  * they join the host's open episode if it has one, else open one of protocol "unknown". Blocked
  * attempts and decisions only extend an open episode: a single dropped packet to a blocked
  * address is not, by itself, an incident.
+ *
+ * First and last seen are the host's own activity (its flows' first and last packets, its
+ * identifications, peers learned from it, findings about it). A decision that names the host only
+ * attaches to its episode: a peer block refreshed because other hosts (maybe at another site)
+ * reached the same peer, or written when a flow's final summary arrives a UDP idle timeout after
+ * its last packet, says nothing about when this host was last active.
  */
 
 import { ipProtocolName, parseSiteHost } from '@p2pwall/common';
@@ -17,6 +23,8 @@ export const UNKNOWN_PROTOCOL = 'unknown';
 export interface IncidentFlow {
   site: string;
   hostIp: string;
+  /** With the other ends, the protocol and firstSeenMs: which flow a summary is of (flowKey). */
+  insidePort: number;
   endpoint: string;
   outsideIp: string;
   protocol: number;
@@ -43,6 +51,25 @@ export interface IncidentClient {
   protocol: string;
   rules: readonly string[];
   tsMs: number;
+  /** The evidence that identified the client (correlate/observe.ts identifyingEvidence); absent when the sensor sent none. */
+  identifying?: IdentifyingEvidence;
+}
+
+/** What identified a host, as `analyze` prints it: the rule, its detail, the packet and its flow. */
+export interface IdentifyingEvidence {
+  rule: string;
+  /** The module's detail, e.g. a network name; "" when it gave none. */
+  detail: string;
+  /** `udp 192.168.1.5:3531 > 203.0.113.1:41477`: the packet's own direction. */
+  flow: string;
+  /** Ordinal of the packet in the sensor's input; 0: unknown. */
+  packet: number;
+}
+
+/** An incident's first identification: the evidence, when and through which gateway. */
+export interface Identification extends IdentifyingEvidence {
+  seenMs: number;
+  gateway: string;
 }
 
 export interface IncidentPeer {
@@ -61,6 +88,9 @@ export interface IncidentDecision {
   hosts: readonly string[];
   /** correlate/* rules of a payload-free host finding (they count as evidence), else []. */
   findings: readonly string[];
+  /** When the finding's evidence was last seen (the host's own traffic); absent: tsMs. */
+  findingSeenMs?: number;
+  /** When the decision was written (the brain's clock). */
   tsMs: number;
 }
 
@@ -78,6 +108,20 @@ export interface FlowSample {
   bytesIn: number;
 }
 
+/**
+ * What one summary of a flow says it amounts to so far. A flow is summarized while it lives
+ * (interim) and when it ends, each time with its totals so far: the record script keeps what it
+ * already counted of each live flow and adds only the difference, so a blocked attempt counts
+ * as soon as its interim summary arrives and never twice.
+ */
+export interface FlowTotals {
+  /** Blocked attempts so far: the dropped packets, at least 1 once the flow was dropped. */
+  attemptsBlocked: number;
+  bytes: number;
+  /** The flow's final summary (the script forgets the flow once it has counted it). */
+  ended: boolean;
+}
+
 /** Everything one batch adds to one (site, host, protocol) episode. */
 export interface IncidentUpdate {
   site: string;
@@ -85,6 +129,11 @@ export interface IncidentUpdate {
   protocol: string;
   /** May open a new episode (else it only extends an open one). */
   opens: boolean;
+  /**
+   * Whether firstSeenMs and lastSeenMs are the host's own activity. False when only decisions
+   * name the host: then they only find its open episode and move neither time.
+   */
+  activity: boolean;
   firstSeenMs: number;
   lastSeenMs: number;
   gateway: string;
@@ -92,11 +141,12 @@ export interface IncidentUpdate {
   rules: Map<string, number>;
   /** Outside peers contacted (`ip:port` or ip) → first time seen in this batch. */
   peers: Map<string, number>;
-  attemptsBlocked: number;
-  bytes: number;
-  flows: number;
+  /** flowKey → the latest totals of that flow in this batch. */
+  flows: Map<string, FlowTotals>;
   samples: FlowSample[];
   decisions: Map<string, number>;
+  /** The earliest identification of the host in this batch, if any. */
+  identification?: Identification;
 }
 
 export interface BatchEvidence {
@@ -120,16 +170,23 @@ class Updates {
     private readonly maxSamples: number,
   ) {}
 
-  get(site: string, hostIp: string, protocol: string, tsMs: number, opens: boolean): IncidentUpdate {
+  /** The update of (site, host, protocol); `tsMs` is the host's activity unless `activity` is false. */
+  get(site: string, hostIp: string, protocol: string, tsMs: number, opens: boolean, activity = true): IncidentUpdate {
     const key = `${site}\u0000${hostIp}\u0000${protocol}`;
     let update = this.byKey.get(key);
     if (!update) {
-      update = { site, hostIp, protocol, opens, firstSeenMs: tsMs, lastSeenMs: tsMs, gateway: this.gateway, rules: new Map(), peers: new Map(), attemptsBlocked: 0, bytes: 0, flows: 0, samples: [], decisions: new Map() };
+      update = { site, hostIp, protocol, opens, activity, firstSeenMs: tsMs, lastSeenMs: tsMs, gateway: this.gateway, rules: new Map(), peers: new Map(), flows: new Map(), samples: [], decisions: new Map() };
       this.byKey.set(key, update);
+    } else if (activity && !update.activity) {
+      // the times so far were a decision's: the host's own activity replaces them
+      update.activity = true;
+      update.firstSeenMs = tsMs;
+      update.lastSeenMs = tsMs;
+    } else if (activity || !update.activity) {
+      update.firstSeenMs = Math.min(update.firstSeenMs, tsMs);
+      update.lastSeenMs = Math.max(update.lastSeenMs, tsMs);
     }
     update.opens ||= opens;
-    update.firstSeenMs = Math.min(update.firstSeenMs, tsMs);
-    update.lastSeenMs = Math.max(update.lastSeenMs, tsMs);
     return update;
   }
 
@@ -158,6 +215,20 @@ class Updates {
 const bump = (map: Map<string, number>, key: string, by = 1) => map.set(key, (map.get(key) ?? 0) + by);
 const earliest = (map: Map<string, number>, key: string, ts: number) => map.set(key, Math.min(map.get(key) ?? ts, ts));
 
+/**
+ * Which flow a summary is of: every summary of one flow (interim and final) names the same
+ * gateway, ends, IP protocol and first packet time (proto/p2pwall.proto FlowSummary).
+ */
+export function flowKey(gateway: string, flow: IncidentFlow): string {
+  return `${gateway}|${flow.protocol}|${flow.hostIp}|${flow.insidePort}|${flow.endpoint}|${Math.round(flow.firstSeenMs)}`;
+}
+
+const flowTotals = (flow: IncidentFlow): FlowTotals => ({
+  attemptsBlocked: flow.dropped ? Math.max(1, flow.droppedPackets) : 0,
+  bytes: flow.bytesIn + flow.bytesOut,
+  ended: !flow.ongoing,
+});
+
 /** The incident updates of one batch, at most `maxSamples` sample flows per update. */
 export function incidentUpdates(evidence: BatchEvidence, maxSamples: number): IncidentUpdate[] {
   const updates = new Updates(evidence.gateway, maxSamples);
@@ -165,6 +236,9 @@ export function incidentUpdates(evidence: BatchEvidence, maxSamples: number): In
     const update = updates.get(client.site, client.hostIp, client.protocol || UNKNOWN_PROTOCOL, client.tsMs, true);
     for (const rule of client.rules) bump(update.rules, rule);
     if (client.rules.length === 0) bump(update.rules, 'client-identified');
+    if (client.identifying && (!update.identification || client.tsMs < update.identification.seenMs)) {
+      update.identification = { ...client.identifying, seenMs: client.tsMs, gateway: evidence.gateway };
+    }
   }
   for (const flow of evidence.flows) {
     if (flow.app === '' && !flow.dropped) continue;
@@ -174,10 +248,11 @@ export function incidentUpdates(evidence: BatchEvidence, maxSamples: number): In
     updates.sample(update, flow);
     const once = flow.ongoing ? 0 : 1;
     for (const rule of flow.rules) bump(update.rules, rule, once);
-    if (flow.ongoing) continue;
-    update.bytes += flow.bytesIn + flow.bytesOut;
-    update.flows += 1;
-    if (flow.dropped) update.attemptsBlocked += Math.max(1, flow.droppedPackets);
+    const key = flowKey(evidence.gateway, flow);
+    const totals = flowTotals(flow);
+    const before = update.flows.get(key);
+    // a later summary of the flow supersedes an earlier one; the final one stays final
+    update.flows.set(key, before ? { attemptsBlocked: Math.max(before.attemptsBlocked, totals.attemptsBlocked), bytes: Math.max(before.bytes, totals.bytes), ended: before.ended || totals.ended } : totals);
   }
   for (const peer of evidence.peers) {
     const host = hostSite(peer.learnedFrom);
@@ -190,7 +265,10 @@ export function incidentUpdates(evidence: BatchEvidence, maxSamples: number): In
       const host = hostSite(name);
       if (!host) continue;
       const finding = decision.findings.length > 0;
-      const update = updates.get(host.site, host.hostIp, UNKNOWN_PROTOCOL, decision.tsMs, finding);
+      // a finding is about the host's own traffic, seen when its evidence was; any other decision only attaches
+      const update = finding
+        ? updates.get(host.site, host.hostIp, UNKNOWN_PROTOCOL, decision.findingSeenMs ?? decision.tsMs, true)
+        : updates.get(host.site, host.hostIp, UNKNOWN_PROTOCOL, decision.tsMs, false, false);
       for (const rule of decision.findings) bump(update.rules, rule);
       earliest(update.decisions, decision.id, decision.tsMs);
     }

@@ -26,6 +26,8 @@ export function incidentDecisions(decisions: readonly BrainDecision[], nowMs: nu
     id: d.id,
     hosts: d.evidence.hosts,
     findings: d.scope === p2pwall.v1.Scope.SCOPE_HOST && d.origin === p2pwall.v1.Origin.ORIGIN_CORRELATION ? d.evidence.rules.filter(isCorrelationRule) : [],
+    // a host lock's evidence is that host's own traffic (decide/make.ts hostDecision); 0: unknown
+    findingSeenMs: d.evidence.lastSeenMs || undefined,
     tsMs: nowMs,
   }));
 }

@@ -12,6 +12,14 @@ import { UNKNOWN_PROTOCOL, type IncidentUpdate } from './evidence.js';
  * that let a query read only what it returns: every incident, by site, gateway, host, protocol,
  * peer ip. Rule counts are `r:<rule>` fields and gateways a comma list in the incident's hash.
  *
+ * Counts (blocked attempts, bytes, flows) come from flow summaries, which carry each flow's totals
+ * so far: the script keeps, per live flow of the incident (`<id>:live`, flowKey → "attempts
+ * bytes"), what it already counted, adds only what a later summary adds, and forgets the flow
+ * at its final summary (which alone counts it as a flow). While that hash holds flows, the
+ * counts are provisional: they grow as those flows go on. The update's times are the host's
+ * own activity unless A[13] says they are not (a decision only): then they move nothing. The
+ * first identification (A[14] its time, A[15] its JSON) stays unless an earlier one comes.
+ *
  * Besides the retention, the number of incidents is capped per site (ARGV[2]) and in all
  * (ARGV[3]): when a new incident passes a cap, the incidents of that index last seen longest ago
  * go, with their index entries (at most EVICT_PER_CALL a cap per new incident, so lowering a cap
@@ -52,7 +60,7 @@ local function evict(P, X, id)
     for gateway in string.gmatch(f[4] or '', '[^,]+') do redis.call('ZREM', X .. 'gateway:' .. gateway, id) end
     evicted = evicted + 1
   end
-  redis.call('DEL', key, key .. ':peers', key .. ':decisions', key .. ':samples')
+  redis.call('DEL', key, key .. ':peers', key .. ':decisions', key .. ':samples', key .. ':live')
 end
 
 local function cap(P, X, index, max)
@@ -70,6 +78,7 @@ local function record(U)
   local opens = A[6] == '1'
   local first, last = tonumber(A[7]), tonumber(A[8])
   local quiet, retention, now = tonumber(A[9]), tonumber(A[10]), tonumber(A[17])
+  local activity = A[13] == '1'
   local anyOpen = proto == '${UNKNOWN_PROTOCOL}' or not opens
 
   local id, idProto, latest = nil, nil, -1
@@ -96,16 +105,43 @@ local function record(U)
   else
     local cur = redis.call('HMGET', P .. id, 'first', 'last')
     local f, l = tonumber(cur[1]) or first, tonumber(cur[2]) or last
-    if first < f then redis.call('HSET', P .. id, 'first', string.format('%.0f', first)) end
-    if last > l then redis.call('HSET', P .. id, 'last', string.format('%.0f', last)) else last = l end
+    if activity and first < f then redis.call('HSET', P .. id, 'first', string.format('%.0f', first)) end
+    if activity and last > l then redis.call('HSET', P .. id, 'last', string.format('%.0f', last)) else last = l end
   end
   local key = P .. id
-  redis.call('HINCRBY', key, 'attempts', A[13])
+  local i = 18
+  -- flows: what each adds beyond what earlier summaries of it already counted
+  local live = key .. ':live'
+  local attempts, added_bytes, ended = 0, 0, 0
+  local n = tonumber(A[i]); i = i + 1
+  for _ = 1, n do
+    local flow, fa, fb, final = A[i], tonumber(A[i + 1]) or 0, tonumber(A[i + 2]) or 0, A[i + 3] == '1'
+    i = i + 4
+    local pa, pb = 0, 0
+    local prev = redis.call('HGET', live, flow)
+    if prev then
+      local sp = string.find(prev, ' ', 1, true)
+      pa, pb = tonumber(string.sub(prev, 1, sp - 1)) or 0, tonumber(string.sub(prev, sp + 1)) or 0
+    end
+    if fa > pa then attempts = attempts + fa - pa end
+    if fb > pb then added_bytes = added_bytes + fb - pb end
+    if final then
+      if prev then redis.call('HDEL', live, flow) end
+      ended = ended + 1
+    else
+      redis.call('HSET', live, flow, string.format('%.0f %.0f', math.max(fa, pa), math.max(fb, pb)))
+    end
+  end
+  redis.call('HINCRBY', key, 'attempts', attempts)
   -- saturating at 2^53 - 1 (HINCRBY would fail past 2^63 and lose the whole update)
-  local bytes = (tonumber(redis.call('HGET', key, 'bytes')) or 0) + (tonumber(A[14]) or 0)
+  local bytes = (tonumber(redis.call('HGET', key, 'bytes')) or 0) + added_bytes
   if bytes > 9007199254740991 then bytes = 9007199254740991 end
   redis.call('HSET', key, 'bytes', string.format('%.0f', bytes))
-  redis.call('HINCRBY', key, 'flows', A[15])
+  redis.call('HINCRBY', key, 'flows', ended)
+  if A[14] ~= '' then
+    local known = tonumber(redis.call('HGET', key, 'why_ms'))
+    if known == nil or tonumber(A[14]) < known then redis.call('HSET', key, 'why_ms', A[14], 'why', A[15]) end
+  end
   local gateway = A[12]
   local gateways = redis.call('HGET', key, 'gateways')
   if not gateways or gateways == '' then
@@ -116,8 +152,7 @@ local function record(U)
   local span = last - (tonumber(redis.call('HGET', key, 'first')) or last)
   if span > (tonumber(redis.call('GET', K2)) or 0) then redis.call('SET', K2, string.format('%.0f', span)) end
 
-  local i = 18
-  local n = tonumber(A[i]); i = i + 1
+  n = tonumber(A[i]); i = i + 1
   for _ = 1, n do
     redis.call('HINCRBY', key, 'r:' .. A[i], A[i + 1]); i = i + 2
   end
@@ -145,7 +180,7 @@ local function record(U)
 
   redis.call('HSET', K1, idProto, id .. '|' .. string.format('%.0f', last))
   redis.call('PEXPIRE', K1, quiet + 60000)
-  for _, k in ipairs({ key, key .. ':peers', key .. ':decisions', key .. ':samples' }) do
+  for _, k in ipairs({ key, key .. ':peers', key .. ':decisions', key .. ':samples', live }) do
     redis.call('PEXPIRE', k, retention)
   end
   for _, index in ipairs({ 'all:', 'site:' .. site, 'host:' .. host, 'protocol:' .. idProto, 'gateway:' .. gateway }) do
@@ -203,6 +238,9 @@ export function peerIp(peer: string): string {
   return colon >= 0 && peer.indexOf(':', colon + 1) < 0 ? peer.slice(0, colon) : peer;
 }
 
+/** A count as the script adds it: a whole number from 0 to 2^53 - 1. */
+const boundedCount = (n: number): number => Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, Math.round(n)));
+
 /** One update as the script reads it: its two keys, then its arguments, all as text. */
 function scriptArguments(update: IncidentUpdate, options: RecordOptions): string[] {
   const args: (string | number)[] = [
@@ -220,12 +258,14 @@ function scriptArguments(update: IncidentUpdate, options: RecordOptions): string
     Math.max(1, Math.round(options.retentionMs)),
     options.newId(update),
     update.gateway,
-    update.attemptsBlocked,
-    Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, Math.round(update.bytes))),
-    update.flows,
+    update.activity ? '1' : '0',
+    update.identification ? Math.round(update.identification.seenMs) : '',
+    update.identification ? JSON.stringify(update.identification) : '',
     Math.max(1, options.maxSamples),
     Math.round(options.nowMs),
   ];
+  args.push(update.flows.size);
+  for (const [key, totals] of update.flows) args.push(key, boundedCount(totals.attemptsBlocked), boundedCount(totals.bytes), totals.ended ? '1' : '0');
   args.push(update.rules.size);
   for (const [rule, count] of update.rules) args.push(rule, count);
   args.push(update.peers.size);

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { REDIS_KEYS, type IncidentIndex } from '@p2pwall/common';
 import type { Redis } from 'ioredis';
-import type { FlowSampleView, IncidentView, Page } from '../api/views.js';
-import type { IncidentUpdate } from './evidence.js';
+import type { FlowSampleView, IdentificationView, IncidentView, Page, RuleCountView } from '../api/views.js';
+import type { Identification, IncidentUpdate } from './evidence.js';
 import { DEFAULT_MAX_INCIDENTS_PER_SITE, DEFAULT_MAX_INCIDENTS_TOTAL, defineIncidentScripts, INCIDENT_PREFIX, INDEX_PREFIX, peerIp, recordUpdates } from './record.js';
 
 /**
@@ -214,19 +214,21 @@ export class IncidentStore {
     const pipeline = this.redis.pipeline();
     for (const id of ids) {
       const key = INCIDENT_PREFIX + id;
-      pipeline.hgetall(key).zrange(`${key}:peers`, 0, n - 1).zrange(`${key}:decisions`, 0, n - 1);
+      pipeline.hgetall(key).zrange(`${key}:peers`, 0, n - 1).zrange(`${key}:decisions`, 0, n - 1).hlen(`${key}:live`);
       if (withSamples) pipeline.lrange(`${key}:samples`, 0, -1);
     }
     const replies = ((await pipeline.exec()) ?? []).map(([error, value]) => {
       if (error) throw error;
       return value;
     });
-    const per = withSamples ? 4 : 3;
+    const per = withSamples ? 5 : 4;
     const now = this.now();
     return ids.map((id, i) => {
-      const [hash, peers, decisions, samples] = replies.slice(i * per, i * per + per) as [Record<string, string>, string[], string[], string[] | undefined];
+      const [hash, peers, decisions, liveFlows, samples] = replies.slice(i * per, i * per + per) as [Record<string, string>, string[], string[], number, string[] | undefined];
       if (!hash || !hash['site']) return undefined;
       const last = Number(hash['last']);
+      const open = last + this.options.quietMs > now;
+      const identifiedBy = parseIdentification(hash['why']);
       const view: IncidentView = {
         id,
         site: hash['site'],
@@ -234,15 +236,20 @@ export class IncidentStore {
         protocol: hash['protocol'] ?? '',
         firstSeen: iso(Number(hash['first'])),
         lastSeen: iso(last),
-        open: last + this.options.quietMs > now,
+        open,
         gateways: (hash['gateways'] ?? '').split(',').filter((g) => g !== '').sort(),
-        evidence: Object.entries(hash)
-          .filter(([field]) => field.startsWith('r:'))
-          .map(([field, count]) => ({ rule: field.slice(2), count: Number(count) }))
-          .sort((a, b) => b.count - a.count || a.rule.localeCompare(b.rule)),
+        evidence: identifyingFirst(
+          Object.entries(hash)
+            .filter(([field]) => field.startsWith('r:'))
+            .map(([field, count]) => ({ rule: field.slice(2), count: Number(count) })),
+          identifiedBy?.rule,
+        ),
         peers: { count: Number(hash['peers'] ?? 0), sample: peers },
         attemptsBlocked: Number(hash['attempts'] ?? 0),
         bytes: Number(hash['bytes'] ?? 0),
+        liveFlows: Number(liveFlows),
+        provisional: open && Number(liveFlows) > 0,
+        identifiedBy,
         decisions,
         decisionCount: Number(hash['decisions'] ?? 0),
       };
@@ -255,6 +262,25 @@ export class IncidentStore {
 /** `ip:port` or `[v6]:port`, as opposed to a bare address. */
 function isEndpoint(peer: string): boolean {
   return peer.startsWith('[') || (peer.includes(':') && peer.split(':').length === 2);
+}
+
+/**
+ * Rules as "why" reads them: the rule that identified the host first, then the most frequent. A
+ * signature that fired once would otherwise sort behind payload-free findings counted per endpoint.
+ */
+export function identifyingFirst(evidence: RuleCountView[], identifyingRule: string | undefined): RuleCountView[] {
+  const rank = (rule: string) => (rule === identifyingRule ? 0 : 1);
+  return evidence.sort((a, b) => rank(a.rule) - rank(b.rule) || b.count - a.count || a.rule.localeCompare(b.rule));
+}
+
+function parseIdentification(text: string | undefined): IdentificationView | null {
+  if (!text) return null;
+  try {
+    const i = JSON.parse(text) as Identification;
+    return { rule: i.rule, detail: i.detail, flow: i.flow, packet: i.packet, seen: iso(i.seenMs), gateway: i.gateway };
+  } catch {
+    return null;
+  }
 }
 
 function parseSample(text: string): FlowSampleView[] {

@@ -83,6 +83,7 @@ export function boundedHeartbeat(beat: p2pwall.v1.IHeartbeat, nowMs: number): { 
     blocklistVersion: count(beat.blocklistVersion),
     backlogBatches: count(beat.backlogBatches),
     shedBatches: count(beat.shedBatches),
+    stopping: beat.stopping === true,
   };
   return { beat: bounded, outOfRange };
 }
@@ -94,6 +95,12 @@ if #names > 0 then
   redis.call('ZREM', KEYS[2], unpack(names))
 end
 return #names`;
+
+/** Removes one sensor from the sensors list (an operator retires it); whether it was there. */
+export async function forgetSensor(redis: Redis, name: string): Promise<boolean> {
+  const [[, removed]] = ((await redis.multi().hdel(REDIS_KEYS.sensors, name).zrem(REDIS_KEYS.sensorsSeen, name).exec()) ?? [[null, 0]]) as [[unknown, number]];
+  return Number(removed) > 0;
+}
 
 /** Removes (at most PRUNE_LIMIT) sensors last heard from before `beforeMs`; returns how many. */
 export async function forgetSilentSensors(redis: Redis, beforeMs: number): Promise<number> {

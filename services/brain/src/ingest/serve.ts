@@ -7,6 +7,7 @@ import { trace, type Tracer } from '@opentelemetry/api';
 import { connectionsReady, readinessFromHealth } from '../api/readiness.js';
 import { apiPort, startApi } from '../api/server.js';
 import { BlocklistWriter } from '../blocklist/writer.js';
+import { IncidentHistory } from '../incidents/history.js';
 import { IncidentStore } from '../incidents/store.js';
 import { natsOptions, redisOptions } from '../connections.js';
 import type { BrainConfig } from '../config.js';
@@ -82,6 +83,8 @@ export interface BrainStats {
   failures: number;
   /** Messages that failed at their last delivery (consumer.maxDeliver): terminated, never redelivered. */
   deadLettered: number;
+  /** Times this replica found the incident history gone from Redis (incidents/history.ts). */
+  incidentHistoryLost: number;
 }
 
 export interface BrainServiceOptions {
@@ -131,6 +134,7 @@ export class BrainService {
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<unknown> | undefined;
   private incidents: IncidentStore | undefined;
+  private incidentHistory: IncidentHistory | undefined;
   private messages = 0;
   private failures = 0;
   private deadLettered = 0;
@@ -152,7 +156,7 @@ export class BrainService {
   }
 
   stats(): BrainStats {
-    return { ingest: { ...this.processor!.counters }, blocklist: { ...this.writer!.counters }, messages: this.messages, failures: this.failures, deadLettered: this.deadLettered };
+    return { ingest: { ...this.processor!.counters }, blocklist: { ...this.writer!.counters }, messages: this.messages, failures: this.failures, deadLettered: this.deadLettered, incidentHistoryLost: this.incidentHistory?.lost ?? 0 };
   }
 
   /** Active decisions this replica knows. */
@@ -179,6 +183,8 @@ export class BrainService {
     const incidents = (this.incidents = new IncidentStore(this.redis, { quietMs: config.incidents.quietSeconds * 1000, retentionMs: config.incidents.retentionDays * 86_400_000, maxPerSite: config.incidents.maxPerSite, maxTotal: config.incidents.maxTotal, maxSamples: config.incidents.samples, listItems: config.incidents.listItems }));
     this.processor = new BatchProcessor(this.redis, this.writer, { rules: config, allowlist: new Allowlist(config.allowlist), dedupMs: config.ingest.dedupSeconds * 1000, dedupWindowBatches: config.ingest.dedupWindowBatches, maxNewDecisionsPerSensorPerMinute: config.ingest.maxNewDecisionsPerSensorPerMinute, sensorRetentionMs: config.ingest.sensorRetentionSeconds * 1000, incidents: { store: incidents, maxSamples: config.incidents.samples }, simulatedSites: new Set(config.simulation.sites), insideNetworks: new CidrSet(config.insideNetworks), log });
     await this.writer.sweep();
+    this.incidentHistory = new IncidentHistory(this.redis, { log });
+    await this.incidentHistory.check();
     this.nc = await connect(natsOptions(config.nats)).catch((error: unknown) => {
       throw new ServiceUnreachableError(`cannot reach NATS at ${config.nats.servers.map(redactUrlPasswords).join(', ')}: ${connectionCause(error)} (nats.servers)`, { cause: error });
     });
@@ -198,6 +204,8 @@ export class BrainService {
           // Blocks held by allow entries that expired come back.
           const restored = await new SuspendedBlocks(this.redis!, new BlocklistReader(this.redis!), this.writer!).restoreExpired();
           if (restored > 0) log.info({ restored }, 'blocks suspended by expired allow entries restored');
+          // the same period as the blocklist epoch's check: Redis losing its data shows in both
+          await this.incidentHistory!.check();
           const reevaluated = await this.processor!.reevaluateHosts();
           if (reevaluated > 0) log.info({ decisions: reevaluated }, 'host rules re-evaluated: decisions written');
         })
@@ -207,7 +215,12 @@ export class BrainService {
     if (config.api.enabled) {
       // With telemetry, the API's /health/ready answers from the same registry as the telemetry port's.
       const ready = telemetry ? readinessFromHealth(telemetry.health) : () => connectionsReady(this.nc, this.redis);
-      this.api = await startApi({ redis: this.redis, writer: this.writer, incidents, ready }, config.api, log, telemetry ? { observeRequest: apiRequestRecorder(telemetry.meter) } : {});
+      const history = this.incidentHistory;
+      const warnings = (): Record<string, string> => {
+        const warning = history.warning();
+        return warning ? { incidentHistory: warning } : {};
+      };
+      this.api = await startApi({ redis: this.redis, writer: this.writer, incidents, ready, warnings }, config.api, log, telemetry ? { observeRequest: apiRequestRecorder(telemetry.meter) } : {});
     }
     log.info({ stream: STREAMS.summaries, consumer: CONSUMERS.brain, redis: REDIS_KEYS.decisions, telemetryPort: telemetry?.port ?? null }, 'brain serving');
   }
@@ -219,6 +232,7 @@ export class BrainService {
       failures: () => this.failures,
       deadLettered: () => this.deadLettered,
       incidentsEvicted: () => this.incidents?.evicted ?? 0,
+      incidentHistoryLost: () => this.incidentHistory?.lost ?? 0,
       decisions: this.decisions,
       active: () => this.writer?.known() ?? [],
       shared: () => readSharedState(redis, SHARED_STATE_TIMEOUT_MS),

@@ -21,6 +21,8 @@ export interface BrainMetricSources {
   deadLettered?: () => number;
   /** Incidents removed to stay within incidents.maxPerSite and maxTotal (optional: absent, not reported). */
   incidentsEvicted?: () => number;
+  /** Times this replica found the incident history gone from Redis (optional: absent, not reported). */
+  incidentHistoryLost?: () => number;
   decisions: DecisionTally;
   /** Active decisions this replica knows (written here or read by the last sweep). */
   active: () => Iterable<BrainDecision>;
@@ -51,7 +53,8 @@ export function registerBrainMetrics(meter: Meter, sources: BrainMetricSources):
   const lag = gauge('p2pwall_brain_sensor_blocklist_lag', 'the shared blocklist version minus the version each sensor last reported applying (heartbeats)');
   const age = gauge('p2pwall_brain_sensor_heartbeat_age_seconds', 'seconds since each sensor\'s last heartbeat was sent', ValueType.DOUBLE);
   const evicted = counter('p2pwall_brain_incidents_evicted', 'incidents removed before their retention to stay within incidents.maxPerSite and incidents.maxTotal (the ones last seen longest ago)');
-  const observables: Observable[] = [messages, evicted, flows, decisions, refused, outOfRange, invalidStrings, entries, version, lag, age];
+  const historyLost = counter('p2pwall_brain_incident_history_lost', 'times this replica found the incident history gone from Redis (its marker missing or replaced: Redis came back without its data); alert on any increase and keep Redis persistent (appendonly yes)');
+  const observables: Observable[] = [messages, evicted, historyLost, flows, decisions, refused, outOfRange, invalidStrings, entries, version, lag, age];
 
   meter.addBatchObservableCallback(async (result: BatchObservableResult) => {
     const ingest = sources.ingest();
@@ -65,6 +68,7 @@ export function registerBrainMetrics(meter: Meter, sources: BrainMetricSources):
       result.observe(messages, sources.failures(), { outcome: 'failed' });
       if (sources.deadLettered) result.observe(messages, sources.deadLettered(), { outcome: 'dead-lettered' });
       if (sources.incidentsEvicted) result.observe(evicted, sources.incidentsEvicted());
+      if (sources.incidentHistoryLost) result.observe(historyLost, sources.incidentHistoryLost());
       result.observe(flows, ingest.flows);
       result.observe(refused, ingest.refusedReserved, { reason: 'reserved' });
       result.observe(refused, ingest.refusedInside, { reason: 'inside' });

@@ -148,6 +148,7 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
         'GET /v1/hosts/{ip}',
         'GET /v1/peers/{peer}',
         'GET /v1/sensors',
+        'DELETE /v1/sensors/{name}',
       ].sort(),
     );
     for (const [path, methods] of Object.entries(doc.body.paths)) {
@@ -172,6 +173,7 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
     expect((await post('/v1/allowlist', body, READ)).status).toBe(403);
     expect((await del('/v1/decisions/ip%3A198.51.100.250', READ)).status).toBe(403);
     expect((await del('/v1/allowlist/allow%3Aip%3A198.51.100.250', READ)).status).toBe(403);
+    expect((await del('/v1/sensors/site-a%2Fgw1%2F0', READ)).status).toBe(403);
     expect(await stored('ip:198.51.100.250')).toBe(false);
     expect((await get('/v1/decisions', READ)).status).toBe(200);
     expect((await get('/v1/decisions', ADMIN)).status).toBe(200); // admin tokens can also read
@@ -459,7 +461,7 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
     const config = brainConfig();
     const store = new IncidentStore(redis, { quietMs: config.incidents.quietSeconds * 1000, retentionMs: 86_400_000, maxSamples: 3, listItems: 5 });
     const t0 = Date.now() - 3_600_000;
-    const flow = (site: string, host: string, peer: string, ts: number, app = 'fasttrack'): IncidentFlow => ({ site, hostIp: host, endpoint: peer, outsideIp: peer.split(':')[0]!, protocol: 17, app, rules: ['fasttrack/udp-ping'], firstSeenMs: ts - 10, lastSeenMs: ts, packetsOut: 1, packetsIn: 0, bytesOut: 40, bytesIn: 0, droppedPackets: 1, dropped: true, ongoing: false });
+    const flow = (site: string, host: string, peer: string, ts: number, app = 'fasttrack'): IncidentFlow => ({ site, hostIp: host, insidePort: 40000, endpoint: peer, outsideIp: peer.split(':')[0]!, protocol: 17, app, rules: ['fasttrack/udp-ping'], firstSeenMs: ts - 10, lastSeenMs: ts, packetsOut: 1, packetsIn: 0, bytesOut: 40, bytesIn: 0, droppedPackets: 1, dropped: true, ongoing: false });
     const hosts = Array.from({ length: 7 }, (_, i) => `10.9.0.${i + 1}`);
     for (const [i, host] of hosts.entries()) {
       const site = i < 4 ? 'inc-a' : 'inc-b';
@@ -517,7 +519,8 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
         const answer = await get<{ status: string; checks: Record<string, boolean> }>('/health/ready', null);
         return answer.status === 503 ? answer.body : undefined;
       });
-      expect(down).toEqual({ status: 'not ready', checks: { redis: true, nats: false } });
+      // the test's redis-server keeps no append-only file: the brain warns, without being unready for it
+      expect(down).toEqual({ status: 'not ready', checks: { redis: true, nats: false }, warnings: { incidentHistory: expect.stringContaining('(appendonly no)') } });
       expect((await get('/health/live', null)).status).toBe(200);
       expect((await get('/v1/decisions', READ)).status).toBe(200); // queries need Redis only
     } finally {

@@ -14,7 +14,7 @@ import { BRAIN_CONFIG_SCHEMA, loadBrainConfig } from '../../src/config.js';
 import { incidentUpdates, type IncidentFlow } from '../../src/incidents/evidence.js';
 import { IncidentStore } from '../../src/incidents/store.js';
 import { BrainService } from '../../src/ingest/serve.js';
-import { encodeBatch } from '../support.js';
+import { batch, encodeBatch, flow } from '../support.js';
 
 /**
  * The built `p2pwall` binary (services/brain/dist/ctl/main.js, as installed) run as a child
@@ -359,9 +359,37 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
     expect(sensors.items.find((s) => s.name === 'site-s/gw9/0')).toMatchObject({ version: '0.1.0-cli', mode: 'monitor', backlogBatches: 3 });
     const table = await asReader(['sensors']);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/^SENSOR +VERSION +MODE +LAST HEARTBEAT +QUEUE DROPS +USER DROPS +BLOCKLIST LAG +BACKLOG +STALE\n/);
-    expect(table.stdout).toMatch(/site-s\/gw9\/0 +0\.1\.0-cli +monitor +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \((\d+s ago|now)\) +17 +4 +\d+ +3 +no\n/);
+    expect(table.stdout).toMatch(/^SENSOR +VERSION +MODE +LAST HEARTBEAT +QUEUE DROPS +USER DROPS +BLOCKLIST LAG +BACKLOG +STATE\n/);
+    expect(table.stdout).toMatch(/site-s\/gw9\/0 +0\.1\.0-cli +monitor +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \((\d+s ago|now)\) +17 +4 +\d+ +3 +running\n/);
     expect(table.stdout).toMatch(/shared blocklist version: \d+\n$/);
+  });
+
+  it('sensors: a cleanly stopped sensor reads STOPPED, a silent one STALE; `sensors forget` (admin) retires one (issue 14 §12)', async () => {
+    const beat = (gateway: string, sentMs: number, stopping: boolean) =>
+      jetstream(nc).publish(SUBJECTS.heartbeats('site-f', gateway), p2pwall.v1.Heartbeat.encode({ sensor: { site: 'site-f', gateway, queue: 0, instance: 'cli-forget' }, version: '0.1.0', mode: p2pwall.v1.Mode.MODE_ENFORCE, sentMs, stopping }).finish());
+    // both last heard from 5 minutes ago: one said it was stopping, the other just went quiet
+    await beat('gw-stopped', Date.now() - 300_000, true);
+    await beat('gw-crashed', Date.now() - 300_000, false);
+    const answer = await until('both heartbeats', async () => {
+      const items = json<{ items: SensorView[] }>(await asReader(['sensors', '--json'])).items.filter((s) => s.site === 'site-f');
+      return items.length === 2 ? items : undefined;
+    });
+    expect(answer.map((s) => [s.name, s.state, s.stale])).toEqual([
+      ['site-f/gw-crashed/0', 'stale', true],
+      ['site-f/gw-stopped/0', 'stopped', false],
+    ]);
+    const table = await asReader(['sensors']);
+    expect(table.stdout).toMatch(/\nsite-f\/gw-crashed\/0 .* STALE\n/);
+    expect(table.stdout).toMatch(/\nsite-f\/gw-stopped\/0 .* STOPPED\n/);
+
+    const refused = await asReader(['sensors', 'forget', 'site-f/gw-stopped/0']);
+    expect(refused.code).toBe(4);
+    const forgot = await asAdmin(['sensors', 'forget', 'site-f/gw-stopped/0']);
+    expect(forgot).toEqual({ code: 0, stdout: 'forgot sensor site-f/gw-stopped/0 (it was stopped)\n', stderr: '' });
+    expect(json<{ items: SensorView[] }>(await asReader(['sensors', '--json'])).items.filter((s) => s.site === 'site-f').map((s) => s.name)).toEqual(['site-f/gw-crashed/0']);
+    const again = await asAdmin(['sensors', 'forget', 'site-f/gw-stopped/0']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toBe('p2pwall sensors forget: the brain refused the request (404): no sensor site-f/gw-stopped/0 in the sensors list (names are site/gateway/queue, as p2pwall sensors shows them)\n');
   });
 
   it('control characters from a sensor never reach the terminal: escaped in tables and in --json', async () => {
@@ -415,7 +443,7 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
     // Incidents recorded through the brain's own store, in the Redis the brain reads.
     const store = new IncidentStore(redis, { quietMs: 600_000, retentionMs: 86_400_000, maxSamples: 3, listItems: 5 });
     const t0 = Date.now() - 600_000;
-    const flow = (host: string, peer: string, ts: number): IncidentFlow => ({ site: 'site-i', hostIp: host, endpoint: peer, outsideIp: peer.split(':')[0]!, protocol: 17, app: 'fasttrack', rules: ['udp-ping'], firstSeenMs: ts - 10, lastSeenMs: ts, packetsOut: 1, packetsIn: 0, bytesOut: 40, bytesIn: 0, droppedPackets: 1, dropped: true, ongoing: false });
+    const flow = (host: string, peer: string, ts: number): IncidentFlow => ({ site: 'site-i', hostIp: host, insidePort: 40000, endpoint: peer, outsideIp: peer.split(':')[0]!, protocol: 17, app: 'fasttrack', rules: ['udp-ping'], firstSeenMs: ts - 10, lastSeenMs: ts, packetsOut: 1, packetsIn: 0, bytesOut: 40, bytesIn: 0, droppedPackets: 1, dropped: true, ongoing: false });
     for (let i = 0; i < 3; i += 1) {
       await store.record(incidentUpdates({ gateway: `gw${i}`, flows: [flow(`10.77.0.${i + 1}`, `203.0.113.${60 + i}:1214`, t0 + i * 1000)], clients: [], peers: [], decisions: [] }, 3));
     }
@@ -443,6 +471,51 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
     expect(json<IncidentView>(await asReader(['incidents', 'show', id, '--json'])).samples).toHaveLength(1);
   });
 
+  it('incidents show what identified the host first, its own last packet, and blocked attempts at once, marked provisional (issue 14 §6-8)', async () => {
+    const publish = (sequence: number, spec: Parameters<typeof batch>[0], edit: (message: p2pwall.v1.ISummaryBatch) => void = () => undefined) => {
+      const message = batch({ site: 'site-w', instance: 'cli-why', sequence, ...spec });
+      edit(message);
+      return jetstream(nc).publish(SUBJECTS.summaries('site-w', 'gw1'), p2pwall.v1.SummaryBatch.encode(message).finish(), { msgID: `cli-why:${sequence}` });
+    };
+    const t0 = Date.now() - 120_000;
+    // the identification, as the sensor sends it: a supporting match first, then the identifying one with its detail
+    await publish(1, { created: t0, clients: [{ host: '192.168.7.5', ts: t0 }] }, (message) => {
+      message.events![0]!.client!.evidence = [
+        { protocol: 'fasttrack', rule: 'fasttrack/x-kazaa-header', supporting: true, flow: 'tcp 192.168.7.5:40000 > 198.51.100.70:1214', packet: 3 },
+        { protocol: 'fasttrack', rule: 'fasttrack/udp-ping', supporting: false, detail: 'network KaZaA', flow: 'udp 192.168.7.5:3531 > 198.51.100.71:41477', packet: 7 },
+      ];
+    });
+    // the brain takes batches in parallel: the attempt only extends an episode, so the identification first
+    await until('the incident', async () => json<Page<IncidentView>>(await asReader(['incidents', 'list', '--site', 'site-w', '--json'])).items[0]);
+    // an attempt to a blocked peer, summarized at once (interim: the flow lives on), its last packet at t0 + 1 s
+    const attempt = { ...flow({ host: '192.168.7.5', to: '198.51.100.72', port: 1214, proto: 'udp', ts: t0 + 1000 }), verdict: p2pwall.v1.Verdict.VERDICT_DROP, droppedPackets: 1, end: p2pwall.v1.FlowEnd.FLOW_END_ONGOING };
+    await publish(2, { created: t0 + 1000, flows: [attempt] });
+    const incident = await until('the incident with its blocked attempt', async () => {
+      const page = json<Page<IncidentView>>(await asReader(['incidents', 'list', '--site', 'site-w', '--json']));
+      return page.items.find((i) => i.attemptsBlocked > 0);
+    });
+    expect(incident).toMatchObject({ attemptsBlocked: 1, provisional: true, liveFlows: 1, lastSeen: new Date(t0 + 1000).toISOString() });
+    const list = await asReader(['incidents', 'list', '--site', 'site-w']);
+    expect(list.stdout).toMatch(/ +site-w +192\.168\.7\.5 +fasttrack +.* +1 +1\+ +fasttrack\/udp-ping×1, fasttrack\/x-kazaa-header×1\n$/);
+    const show = await asReader(['incidents', 'show', incident.id]);
+    expect(show.stdout).toMatch(/ identified by: +fasttrack\/udp-ping \(network KaZaA\) on udp 192\.168\.7\.5:3531 > 198\.51\.100\.71:41477, packet 7, gw1, /);
+    expect(show.stdout).toContain('  blocked:        1 attempts so far\n');
+    expect(show.stdout).toContain('  counts:         provisional: 1 flow is still live, counted up to their last summary\n');
+
+    // the flow's final summary, a UDP idle timeout later (now): same totals, counted once, final
+    // now, and last seen is still the flow's last packet
+    await publish(3, { created: Date.now(), flows: [{ ...attempt, end: p2pwall.v1.FlowEnd.FLOW_END_IDLE }] });
+    const final = await until('the final count', async () => {
+      const view = json<IncidentView>(await asReader(['incidents', 'show', incident.id, '--json']));
+      return view.provisional ? undefined : view;
+    });
+    expect(final).toMatchObject({ attemptsBlocked: 1, liveFlows: 0, lastSeen: new Date(t0 + 1000).toISOString() });
+    const hostLock = json<{ items: DecisionView[] }>(await asReader(['decisions', 'list', '--scope', 'host', '--json'])).items.find((d) => d.value === '192.168.7.5');
+    expect(hostLock?.reason).toBe('fasttrack client identified by site-w/gw1/0: fasttrack/udp-ping (network KaZaA) on udp 192.168.7.5:3531 > 198.51.100.71:41477, packet 7');
+    const shown = await asReader(['incidents', 'show', incident.id]);
+    expect(shown.stdout).toContain('  blocked:        1 attempts\n  traffic:        60 B\n\n');
+  });
+
   // Last: it takes Redis away from the shared brain (and brings it back, empty).
   it('a brain without Redis: health exits 5 naming the check, reads exit 5 with the brain\'s message', async () => {
     await redisServer.stop();
@@ -460,5 +533,12 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
       await redisServer.restart();
     }
     await until('ready again', async () => ((await cli(['health', '--url', url])).code === 0 ? true : undefined), 15_000);
+    // it came back empty: the brain says the incident history is gone (issue 14 §5), and stays ready
+    const warned = await until('the loss reported', async () => {
+      const run = await cli(['health', '--url', url]);
+      return /incident history lost/.test(run.stdout) ? run : undefined;
+    }, 15_000);
+    expect(warned.code).toBe(0);
+    expect(warned.stdout).toMatch(/^ready: [^\n]*redis ok[^\n]*\nWARNING incidentHistory: incident history lost at \d{4}-\d\d-\d\dT[\d:.]+Z: Redis came back without its data; incidents recorded before then are gone \(Redis keeps no append-only file \(appendonly no\): a Redis restart loses the incident history; set appendonly yes \(README "Incidents"\)\)\n$/);
   });
 });

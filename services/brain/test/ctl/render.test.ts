@@ -18,14 +18,18 @@ const incident: IncidentView = {
   lastSeen: '2026-11-25T10:04:03Z',
   open: true,
   gateways: ['gw1', 'gw2', 'gw3'],
+  // in the brain's order (store.ts identifyingFirst): no identification here, so by count
   evidence: [
-    { rule: 'x-kazaa-header', count: 2 },
     { rule: 'udp-ping', count: 200 },
+    { rule: 'x-kazaa-header', count: 2 },
     { rule: 'give-push', count: 1 },
   ],
   peers: { count: 200, sample: ['203.0.113.1:1214', '203.0.113.2:1214'] },
   attemptsBlocked: 412,
   bytes: 20_500,
+  liveFlows: 0,
+  provisional: false,
+  identifiedBy: null,
   decisions: ['host:site-a:192.168.1.5'],
   decisionCount: 201,
   samples: [{ seen: '2026-11-25T10:02:03Z', gateway: 'gw1', protocol: 'udp', peer: '203.0.113.1:1214', app: 'fasttrack', rules: ['udp-ping'], verdict: 'drop', packetsOut: 1, packetsIn: 0, bytesOut: 40, bytesIn: 0 }],
@@ -68,6 +72,40 @@ describe('p2pwall CLI views as text', () => {
     expect(text).toContain('Decisions: 201\n  host:site-a:192.168.1.5 +200 more');
     expect(text).toMatch(/gw1 +udp +203\.0\.113\.1:1214 +fasttrack +udp-ping +drop +1\/0 +40 B\/0 B/);
     expect(incidentBlock({ ...incident, samples: undefined, evidence: [] }, NOW)).toContain('Sample flows: 0\n');
+  });
+
+  it('shows what identified the host first, its rule first, and counts still provisional as such (issue 14 §7-8)', () => {
+    const identified: IncidentView = {
+      ...incident,
+      evidence: [
+        { rule: 'fasttrack/udp-ping', count: 1 },
+        { rule: 'correlate/udp-fanout', count: 200 },
+        { rule: 'correlate/blocked-peers', count: 3 },
+      ],
+      attemptsBlocked: 3,
+      bytes: 120,
+      liveFlows: 2,
+      provisional: true,
+      identifiedBy: { rule: 'fasttrack/udp-ping', detail: 'network KaZaA', flow: 'udp 192.168.1.5:3531 > 203.0.113.1:41477', packet: 7, seen: '2026-11-25T10:02:03Z', gateway: 'gw1' },
+    };
+    expect(incidentsTable([identified], NOW).split('\n')[1]).toMatch(/ 200 +3\+ +fasttrack\/udp-ping×1, correlate\/udp-fanout×200 \+1 more$/);
+    const text = incidentBlock(identified, NOW);
+    expect(text).toContain('  identified by:  fasttrack/udp-ping (network KaZaA) on udp 192.168.1.5:3531 > 203.0.113.1:41477, packet 7, gw1, 2026-11-25 10:02:03Z (3m ago)\n');
+    expect(text).toContain('  blocked:        3 attempts so far\n  traffic:        120 B so far\n  counts:         provisional: 2 flows are still live, counted up to their last summary\n');
+    expect(text).toContain('RULE                     COUNT\n  fasttrack/udp-ping       1\n  correlate/udp-fanout     200\n');
+    const final = incidentBlock({ ...identified, liveFlows: 0, provisional: false }, NOW);
+    expect(final).toContain('  blocked:        3 attempts\n  traffic:        120 B\n\nEvidence');
+  });
+
+  it('a host lock lists its hosts, not its finding count as hosts (issue 14 §8)', () => {
+    const lock: DecisionView = { ...decision, id: 'host:site-a:192.168.1.5', scope: 'host', value: '192.168.1.5', site: 'site-a', origin: 'correlation', evidence: { ...decision.evidence, hosts: ['site-a/192.168.1.5'], rules: ['correlate/udp-fanout'], count: 200 } };
+    const text = decisionBlocks([lock], NOW);
+    expect(text).toMatch(/ hosts: +site-a\/192\.168\.1\.5\n/);
+    expect(text).toMatch(/ counted: +200 by its rules\n/);
+    expect(text).not.toContain('more');
+    // the identifying signature first, not behind the brain's rules that sort before it
+    const rules = ['correlate/blocked-peers', 'correlate/udp-fanout', 'fasttrack/udp-ping'];
+    expect(decisionsTable([{ ...lock, evidence: { ...lock.evidence, rules } }], NOW).split('\n')[1]).toContain(' fasttrack/udp-ping, correlate/blocked-peers +1 more ');
   });
 
   it('lists decisions and allow entries; "never" for no expiry, "*" for every site', () => {
@@ -114,15 +152,17 @@ describe('p2pwall CLI views as text', () => {
 
   it('lists sensors with summed queue drops, lag, backlog and staleness', () => {
     const sensor: SensorView = {
-      name: 'site-a/gw1/0', site: 'site-a', gateway: 'gw1', queue: 0, version: '0.1.0', mode: 'enforce', lastHeartbeat: '2026-11-25T10:05:00Z', ageSeconds: 3, stale: false, started: null,
+      name: 'site-a/gw1/0', site: 'site-a', gateway: 'gw1', queue: 0, version: '0.1.0', mode: 'enforce', lastHeartbeat: '2026-11-25T10:05:00Z', ageSeconds: 3, stale: false, state: 'running', started: null,
       packets: 1, dropped: 0, flows: 0, peers: 0, clients: 0,
       queues: [{ queue: 0, total: 0, queueDropped: 3, userDropped: 1 }, { queue: 1, total: 0, queueDropped: 4, userDropped: 0 }],
       blocklistVersion: 40, blocklistLag: 2, backlogBatches: 5, shedBatches: 0,
     };
-    expect(sensorsTable([sensor, { ...sensor, name: 'site-b/gw1/0', mode: 'monitor', stale: true, shedBatches: 7, queues: [] }], NOW)).toBe(
-      'SENSOR        VERSION  MODE     LAST HEARTBEAT                 QUEUE DROPS  USER DROPS  BLOCKLIST LAG  BACKLOG     STALE\n' +
-        'site-a/gw1/0  0.1.0    enforce  2026-11-25 10:05:00Z (3s ago)  7            1           2              5           no\n' +
-        'site-b/gw1/0  0.1.0    monitor  2026-11-25 10:05:00Z (3s ago)  0            0           2              5 (shed 7)  STALE\n',
+    const stopped: SensorView = { ...sensor, name: 'site-c/gw1/0', state: 'stopped' };
+    expect(sensorsTable([sensor, { ...sensor, name: 'site-b/gw1/0', mode: 'monitor', stale: true, state: 'stale', shedBatches: 7, queues: [] }, stopped], NOW)).toBe(
+      'SENSOR        VERSION  MODE     LAST HEARTBEAT                 QUEUE DROPS  USER DROPS  BLOCKLIST LAG  BACKLOG     STATE\n' +
+        'site-a/gw1/0  0.1.0    enforce  2026-11-25 10:05:00Z (3s ago)  7            1           2              5           running\n' +
+        'site-b/gw1/0  0.1.0    monitor  2026-11-25 10:05:00Z (3s ago)  0            0           2              5 (shed 7)  STALE\n' +
+        'site-c/gw1/0  0.1.0    enforce  2026-11-25 10:05:00Z (3s ago)  7            1           2              5           STOPPED\n',
     );
     expect(sensorsTable([], NOW)).toBe('no sensors have sent a heartbeat\n');
   });
@@ -132,5 +172,7 @@ describe('p2pwall CLI views as text', () => {
     expect(healthLine(503, { status: 'not ready', checks: { nats: true, redis: false } })).toBe('not ready (HTTP 503): nats ok, redis DOWN\n');
     expect(healthLine(503, { status: 'not ready', components: { nats: { ok: true }, redis: { ok: false, detail: 'ECONNREFUSED' } } })).toBe('not ready (HTTP 503): nats ok, redis DOWN (ECONNREFUSED)\n');
     expect(healthLine(502, '<html>Bad Gateway</html>')).toBe('not ready (HTTP 502): <html>Bad Gateway</html>\n');
+    // warnings do not make the brain unready, and are never left out (issue 14 §5)
+    expect(healthLine(200, { status: 'ready', checks: { nats: true, redis: true }, warnings: { incidentHistory: 'incident history lost at 2026-11-25T10:00:00.000Z: ...' } })).toBe('ready: nats ok, redis ok\nWARNING incidentHistory: incident history lost at 2026-11-25T10:00:00.000Z: ...\n');
   });
 });

@@ -7,6 +7,7 @@ import { incidentDecisions } from '../../src/incidents/from-batch.js';
 const flow = (over: Partial<IncidentFlow>): IncidentFlow => ({
   site: 'a',
   hostIp: '192.168.1.5',
+  insidePort: 40000,
   endpoint: '203.0.113.7:1214',
   outsideIp: '203.0.113.7',
   protocol: 6,
@@ -51,16 +52,21 @@ describe('incidentUpdates', () => {
     );
     expect(updates).toHaveLength(1);
     const [update] = updates;
-    expect(update).toMatchObject({ protocol: 'fasttrack', opens: true, firstSeenMs: 900, lastSeenMs: 2500, bytes: 1000, flows: 2, attemptsBlocked: 0 });
+    expect(update).toMatchObject({ protocol: 'fasttrack', opens: true, firstSeenMs: 900, lastSeenMs: 2500 });
+    expect([...update!.flows.values()]).toEqual([
+      { attemptsBlocked: 0, bytes: 500, ended: true },
+      { attemptsBlocked: 0, bytes: 500, ended: true },
+    ]);
     expect([...update!.rules]).toEqual([['fasttrack/encrypted-handshake', 2]]);
     expect([...update!.peers.keys()]).toEqual(['203.0.113.7:1214', '203.0.113.8:2000']);
     expect(update!.samples).toHaveLength(1);
     expect(update!.samples[0]).toMatchObject({ gateway: 'gw1', protocol: 'tcp', peer: '203.0.113.7:1214', verdict: 'accept', bytesIn: 200 });
   });
 
-  it('an interim summary adds its peer, times, rules and sample, but no counts (the final summary repeats them)', () => {
+  it('an interim summary adds its peer, times, rules (no count) and sample, and its totals so far as a live flow', () => {
     const [update] = incidentUpdates({ ...empty, flows: [flow({ app: 'fasttrack', rules: ['fasttrack/encrypted-handshake'], ongoing: true, dropped: true, droppedPackets: 2 })] }, 5);
-    expect(update).toMatchObject({ protocol: 'fasttrack', opens: true, bytes: 0, flows: 0, attemptsBlocked: 0 });
+    expect(update).toMatchObject({ protocol: 'fasttrack', opens: true });
+    expect([...update!.flows]).toEqual([['gw1|6|192.168.1.5|40000|203.0.113.7:1214|1000', { attemptsBlocked: 2, bytes: 500, ended: false }]]);
     expect([...update!.rules]).toEqual([['fasttrack/encrypted-handshake', 0]]);
     expect([...update!.peers.keys()]).toEqual(['203.0.113.7:1214']);
     expect(update!.samples).toHaveLength(1);
@@ -68,8 +74,34 @@ describe('incidentUpdates', () => {
 
   it('blocked attempts without a protocol only extend an open episode, and count dropped packets', () => {
     const [update] = incidentUpdates({ ...empty, flows: [flow({ dropped: true, droppedPackets: 3, bytesIn: 0, packetsIn: 0 }), flow({ dropped: true, droppedPackets: 0, endpoint: '203.0.113.9:80' })] }, 5);
-    expect(update).toMatchObject({ protocol: UNKNOWN_PROTOCOL, opens: false, attemptsBlocked: 4, flows: 2 });
+    expect(update).toMatchObject({ protocol: UNKNOWN_PROTOCOL, opens: false });
+    expect([...update!.flows.values()].map((f) => f.attemptsBlocked)).toEqual([3, 1]);
     expect(update!.samples.map((s) => s.verdict)).toEqual(['drop', 'drop']);
+  });
+
+  it('a flow summarized twice in one batch is one flow: the later totals, final once either is', () => {
+    const [update] = incidentUpdates({ ...empty, flows: [flow({ app: 'fasttrack', ongoing: true, dropped: true, droppedPackets: 1 }), flow({ app: 'fasttrack', dropped: true, droppedPackets: 4 })] }, 5);
+    expect([...update!.flows.values()]).toEqual([{ attemptsBlocked: 4, bytes: 500, ended: true }]);
+  });
+
+  it("a decision naming a host moves none of its times; a finding's times are its evidence's", () => {
+    const updates = incidentUpdates(
+      {
+        ...empty,
+        flows: [flow({ app: 'fasttrack', firstSeenMs: 1000, lastSeenMs: 2000 })],
+        decisions: [
+          { id: 'endpoint:203.0.113.7:1214', hosts: ['a/192.168.1.5', 'b/192.168.2.9'], findings: [], tsMs: 63_000 },
+          { id: 'host:b:192.168.2.6', hosts: ['b/192.168.2.6'], findings: ['correlate/blocked-peers'], findingSeenMs: 40_000, tsMs: 63_000 },
+        ],
+      },
+      5,
+    );
+    expect(updates.map((u) => [u.hostIp, u.protocol, u.activity, u.firstSeenMs, u.lastSeenMs])).toEqual([
+      ['192.168.1.5', 'fasttrack', true, 1000, 2000],
+      ['192.168.1.5', UNKNOWN_PROTOCOL, false, 63_000, 63_000],
+      ['192.168.2.9', UNKNOWN_PROTOCOL, false, 63_000, 63_000],
+      ['192.168.2.6', UNKNOWN_PROTOCOL, true, 40_000, 40_000],
+    ]);
   });
 
   it('peers learned from a host belong to that host; peers of unknown origin to no one', () => {

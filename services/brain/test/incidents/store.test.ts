@@ -25,6 +25,7 @@ const store = () => new IncidentStore(redis, { quietMs: QUIET, retentionMs: 90 *
 const ftFlow = (host: string, peer: string, ts: number, site = 'a'): IncidentFlow => ({
   site,
   hostIp: host,
+  insidePort: 40000,
   endpoint: peer,
   outsideIp: peer.split(':')[0]!,
   protocol: 17,
@@ -155,6 +156,57 @@ describe('IncidentStore', () => {
     expect(pages.map((p) => p.length)).toEqual([4, 4, 4, 3]);
     expect(new Set(pages.flat()).size).toBe(15);
     await expect(s.list({ limit: 5, cursor: 'garbage!' })).rejects.toBeInstanceOf(InvalidCursorError);
+  });
+});
+
+describe('IncidentStore: who, when and why (issue 14 §6-8)', () => {
+  it("last seen is the host's own last packet: a decision refreshed for other hosts (another site) or written at a UDP flow's idle-timeout end moves neither time", async () => {
+    const s = store();
+    const lastPacket = clock;
+    const [id] = await record(s, { flows: [ftFlow('192.168.1.5', '203.0.113.7:1214', lastPacket)] });
+    // 61 s later the flow's final summary has been correlated and a peer block written; later still,
+    // hosts of site b reach the same peer and the block (naming a/192.168.1.5 too) is refreshed
+    clock += 61_000;
+    await record(s, { decisions: [{ id: 'endpoint:203.0.113.7:1214', hosts: ['a/192.168.1.5'], findings: [], tsMs: clock }] });
+    clock += 5 * MINUTE;
+    await record(s, { gateway: 'gw9', decisions: [{ id: 'endpoint:203.0.113.7:1214', hosts: ['a/192.168.1.5', 'b/192.168.2.9'], findings: [], tsMs: clock }] });
+    const view = await s.get(id!);
+    expect(view!.lastSeen).toBe(new Date(lastPacket).toISOString());
+    expect(view!.firstSeen).toBe(new Date(lastPacket - 10).toISOString());
+    expect(view!.decisions).toEqual(['endpoint:203.0.113.7:1214']);
+    // and the list's order (by last seen) follows the host, not the decision
+    expect(await redis.zscore('p2pwall:v1:incidents:by-all:', id!)).toBe(String(lastPacket));
+  });
+
+  it('a blocked attempt counts when its interim summary arrives, provisionally; the final summary adds only what is new', async () => {
+    const s = store();
+    const [id] = await record(s, { clients: [{ site: 'a', hostIp: '192.168.1.9', protocol: 'fasttrack', rules: [], tsMs: clock }] });
+    const attempt = { ...ftFlow('192.168.1.9', '203.0.113.7:1214', clock + 100), dropped: true, droppedPackets: 1, ongoing: true };
+    await record(s, { flows: [attempt] });
+    expect(await s.get(id!)).toMatchObject({ attemptsBlocked: 1, bytes: 40, liveFlows: 1, provisional: true });
+    // the client retries over the same flow: the next interim summary says 3 so far
+    await record(s, { flows: [{ ...attempt, lastSeenMs: clock + 5000, droppedPackets: 3, bytesOut: 120 }] });
+    expect(await s.get(id!)).toMatchObject({ attemptsBlocked: 3, bytes: 120, liveFlows: 1, provisional: true });
+    // the final summary repeats the totals: nothing is counted twice, and the counts are final
+    await record(s, { flows: [{ ...attempt, lastSeenMs: clock + 5000, droppedPackets: 3, bytesOut: 120, ongoing: false }] });
+    expect(await s.get(id!)).toMatchObject({ attemptsBlocked: 3, bytes: 120, liveFlows: 0, provisional: false });
+    // a flow summarized only at its end counts then, as before
+    await record(s, { flows: [{ ...attempt, insidePort: 40001, droppedPackets: 2, ongoing: false }] });
+    expect(await s.get(id!)).toMatchObject({ attemptsBlocked: 5, bytes: 160, liveFlows: 0, provisional: false });
+  });
+
+  it('keeps the first identification (rule, detail, packet, flow) and puts its rule first in the evidence', async () => {
+    const s = store();
+    const identifying = { rule: 'fasttrack/udp-ping', detail: 'network KaZaA', flow: 'udp 192.168.1.5:3531 > 203.0.113.1:41477', packet: 7 };
+    const [id] = await record(s, { clients: [{ site: 'a', hostIp: '192.168.1.5', protocol: 'fasttrack', rules: ['fasttrack/udp-ping'], tsMs: clock + 1000, identifying }] });
+    // later evidence of the same episode: many payload-free findings, and a later identification
+    await record(s, {
+      clients: [{ site: 'a', hostIp: '192.168.1.5', protocol: 'fasttrack', rules: ['fasttrack/x-kazaa-header'], tsMs: clock + 9000, identifying: { ...identifying, rule: 'fasttrack/x-kazaa-header', packet: 90 } }],
+      flows: Array.from({ length: 5 }, (_, k) => ({ ...ftFlow('192.168.1.5', `203.0.113.${k}:1214`, clock + 2000), rules: ['fasttrack/give-push'] })),
+    });
+    const view = await s.get(id!);
+    expect(view!.identifiedBy).toEqual({ ...identifying, seen: new Date(clock + 1000).toISOString(), gateway: 'gw1' });
+    expect(view!.evidence.map((e) => e.rule)).toEqual(['fasttrack/udp-ping', 'fasttrack/give-push', 'fasttrack/x-kazaa-header']);
   });
 });
 

@@ -166,15 +166,18 @@ export class Publisher {
     this.notify();
   }
 
-  /** Publishes one heartbeat now (core publish; skipped while disconnected). */
-  sendHeartbeat(): boolean {
+  /**
+   * Publishes one heartbeat now (core publish; skipped while disconnected). `stopping`: the last
+   * one before a clean stop, so the brain shows the sensor as stopped rather than stale.
+   */
+  sendHeartbeat(stopping = false): boolean {
     const build = this.options.heartbeat;
     if (!build || !this.nc || !this.connected) {
       this.counters.heartbeatsSkipped++;
       return false;
     }
     try {
-      this.nc.publish(this.heartbeatSubject, p2pwall.v1.Heartbeat.encode(build()).finish());
+      this.nc.publish(this.heartbeatSubject, p2pwall.v1.Heartbeat.encode({ ...build(), stopping }).finish());
       this.counters.heartbeats++;
       return true;
     } catch (error) {
@@ -199,6 +202,8 @@ export class Publisher {
     if (drainMs > 0 && !this.stopped) await this.drain(drainMs);
     this.stopped = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    // said before the connection closes: a sensor that goes quiet after this is stopped, not lost
+    if (this.sendHeartbeat(true)) await this.nc?.flush().catch(() => undefined);
     this.notify();
     const nc = this.nc;
     this.nc = null;

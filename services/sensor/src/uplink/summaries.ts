@@ -72,7 +72,7 @@ export function clientEvent(event: ClientEvent): p2pwall.v1.ISensorEvent {
     client: {
       host: addressBytes(event.host, 'client host'),
       protocol: event.protocol,
-      evidence: event.evidence.map((e) => ({ protocol: e.protocol, rule: e.rule, flow: e.flow, supporting: e.supporting, detail: e.detail ?? '' })),
+      evidence: event.evidence.map((e) => ({ protocol: e.protocol, rule: e.rule, flow: e.flow, supporting: e.supporting, detail: e.detail ?? '', packet: e.packet })),
       tsMs: event.ts,
       lockedUntilMs: event.lockedUntil,
       hostPackets: event.hostPackets,

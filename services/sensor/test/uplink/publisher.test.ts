@@ -205,4 +205,21 @@ describe('publisher', () => {
     }
     expect(publisher.stats.heartbeats).toBeGreaterThanOrEqual(1);
   });
+
+  it('says it is stopping in a last heartbeat when stopped cleanly (issue 14 §12); every other heartbeat says it is not', async () => {
+    const { nats, nc } = await env();
+    const seen: p2pwall.v1.Heartbeat[] = [];
+    const sub = nc.subscribe(SUBJECTS.heartbeats(SITE, GATEWAY), { callback: (_error, msg) => void seen.push(p2pwall.v1.Heartbeat.decode(msg.data)) });
+    cleanups.push(async () => sub.unsubscribe());
+    const publisher = Publisher.start({
+      config: natsConfig(nats.url, { heartbeatSeconds: 1 }), site: SITE, gateway: GATEWAY, instance: 'bye', logger,
+      heartbeat: () => ({ sensor: { site: SITE, gateway: GATEWAY, queue: 0, instance: 'bye' }, version: '0.1.0', mode: p2pwall.v1.Mode.MODE_ENFORCE }),
+    });
+    await until('a connection', () => publisher.stats.connected);
+    expect(publisher.sendHeartbeat()).toBe(true);
+    await publisher.stop();
+    await nc.flush();
+    await until('the last heartbeat', () => seen.length >= 2);
+    expect(seen.map((beat) => beat.stopping)).toEqual([...Array(seen.length - 1).fill(false), true]);
+  });
 });

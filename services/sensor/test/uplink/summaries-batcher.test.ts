@@ -48,7 +48,7 @@ describe('summaries', () => {
   });
 
   it('maps client and peer events; lock and peer-refresh map to nothing', () => {
-    const client: ClientEvent = { event: 'client', letter: 'c', ts: 5, host: '192.168.1.5', protocol: 'fasttrack', protocols: ['fasttrack'], evidence: [{ protocol: 'fasttrack', rule: 'r', packet: 1, flow: 'udp a > b', supporting: false }], hostPackets: 9, msSinceFirstPacket: 3, lockedUntil: 120005, reidentified: false };
+    const client: ClientEvent = { event: 'client', letter: 'c', ts: 5, host: '192.168.1.5', protocol: 'fasttrack', protocols: ['fasttrack'], evidence: [{ protocol: 'fasttrack', rule: 'r', packet: 4, flow: 'udp a > b', supporting: false, detail: 'network KaZaA' }], hostPackets: 9, msSinceFirstPacket: 3, lockedUntil: 120005, reidentified: false };
     const peer: PeerEvent = { event: 'peer', letter: 'p', ts: 6, ip: '2001:db8::9', port: 1214, transport: 'both', protocol: 'fasttrack', via: 'supernode-list', learnedFrom: '192.168.1.5', expiresAt: 99 };
     const c = uplinkItem(client, INSIDE) as { event: p2pwall.v1.ISensorEvent };
     const p = uplinkItem(peer, INSIDE) as { event: p2pwall.v1.ISensorEvent };
@@ -57,7 +57,8 @@ describe('summaries', () => {
     expect(decodedClient.kind).toBe('client');
     expect([...decodedClient.client!.host!]).toEqual([192, 168, 1, 5]);
     expect(decodedClient.client).toMatchObject({ protocol: 'fasttrack', tsMs: 5, lockedUntilMs: 120005, hostPackets: 9 });
-    expect(decodedClient.client!.evidence![0]).toMatchObject({ rule: 'r', detail: '' });
+    // what `analyze` prints of the match reaches the brain: rule, detail, flow and packet number
+    expect(decodedClient.client!.evidence![0]).toMatchObject({ rule: 'r', detail: 'network KaZaA', flow: 'udp a > b', packet: 4 });
     const decodedPeer = p2pwall.v1.SensorEvent.decode(p2pwall.v1.SensorEvent.encode(p.event).finish());
     expect(Buffer.from(decodedPeer.peer!.ip!).toString('hex')).toBe('20010db8000000000000000000000009');
     expect([...decodedPeer.peer!.learnedFrom!]).toEqual([192, 168, 1, 5]);

@@ -1,9 +1,21 @@
 import type { AllowView, DecisionView } from '../../api/views.js';
+import { RULE_NAMESPACES, ruleNamespace } from '@p2pwall/common';
 import { ageOnly, clip, fields, humanTime, list, table } from '../format.js';
 
 /** Decisions and allowlist entries as text. */
 
 const site = (s: string) => s || '*';
+
+/**
+ * A decision's rules with the protocols' own (the signatures that identify) before the brain's
+ * and operators' namespaces: the evidence lists them alphabetically, which put `correlate/...`
+ * first and the identifying signature behind `+2 more`.
+ */
+export function signaturesFirst(rules: readonly string[]): string[] {
+  const derived = new Set<string>([RULE_NAMESPACES.correlate, RULE_NAMESPACES.operator]);
+  const rank = (rule: string) => (derived.has(ruleNamespace(rule)) ? 1 : 0);
+  return [...rules].sort((a, b) => rank(a) - rank(b));
+}
 
 /**
  * In a narrow terminal: ids and values stay whole (they go into the next command), times become
@@ -24,7 +36,7 @@ export function decisionsTable(items: DecisionView[], now: number, width = Infin
       d.origin,
       d.simulated ? `${d.action} (simulated)` : d.action,
       clip(d.reason, 40),
-      list(d.evidence.rules, 2),
+      list(signaturesFirst(d.evidence.rules), 2),
       humanTime(d.created, now),
       humanTime(d.expires, now, 'never'),
       d.author,
@@ -46,8 +58,15 @@ export function decisionBlock(d: DecisionView, now: number, indent = ''): string
     ['origin', d.origin],
     ['reason', d.reason],
   );
-  if (e.rules.length > 0) pairs.push(['rules', list(e.rules, 10)]);
-  if (e.hosts.length > 0 || e.count > 0) pairs.push(['hosts', list(e.hosts, 10, e.count)]);
+  if (e.rules.length > 0) pairs.push(['rules', list(signaturesFirst(e.rules), 10)]);
+  // A peer decision's count is how many hosts reached the peer; a host lock's is what its rules
+  // counted (endpoints, blocked peers): never "+199 more" hosts for a lock of one host.
+  if (d.scope === 'host') {
+    if (e.hosts.length > 0) pairs.push(['hosts', list(e.hosts, 10)]);
+    if (e.count > 1) pairs.push(['counted', `${e.count} by its rules`]);
+  } else if (e.hosts.length > 0 || e.count > 0) {
+    pairs.push(['hosts', list(e.hosts, 10, e.count)]);
+  }
   if (e.sites.length > 0) pairs.push(['sites', list(e.sites, 10)]);
   if (e.sensors.length > 0) pairs.push(['sensors', list(e.sensors, 10)]);
   if (e.firstSeen) pairs.push(['evidence seen', `${humanTime(e.firstSeen, now)} to ${humanTime(e.lastSeen, now)}`]);

@@ -3,10 +3,34 @@ import { ageOnly, bytes, clip, fields, humanTime, indent, list, table } from '..
 
 /** Incidents as text: a table for lists, a block with evidence and sample flows for one. */
 
-/** Most frequent rules first. */
-const byCount = (evidence: RuleCountView[]) => [...evidence].sort((a, b) => b.count - a.count || a.rule.localeCompare(b.rule));
+/**
+ * Rules in the brain's order: the one that identified the host first, then the most frequent
+ * (store.ts identifyingFirst). Never re-sorted here, or the identifying signature that fired
+ * once would hide behind `+2 more`.
+ */
+export const ruleCounts = (evidence: RuleCountView[], max = 3): string => list(evidence.map((e) => `${e.rule}×${e.count}`), max);
 
-export const ruleCounts = (evidence: RuleCountView[], max = 3): string => list(byCount(evidence).map((e) => `${e.rule}×${e.count}`), max);
+/** A count that may still grow (its flows are still live) ends in `+`. */
+const soFar = (i: IncidentView, text: string): string => (i.provisional ? `${text}+` : text);
+
+/** The blocked attempts and traffic of an incident, and when they are provisional, why. */
+function counts(i: IncidentView): [string, string][] {
+  const pairs: [string, string][] = [
+    ['blocked', `${i.attemptsBlocked} attempts${i.provisional ? ' so far' : ''}`],
+    ['traffic', `${bytes(i.bytes)}${i.provisional ? ' so far' : ''}`],
+  ];
+  if (i.provisional) pairs.push(['counts', `provisional: ${i.liveFlows} flow${i.liveFlows === 1 ? ' is' : 's are'} still live, counted up to their last summary`]);
+  return pairs;
+}
+
+/** What identified the host first, as `analyze` prints it. */
+function identification(i: IncidentView, now: number): [string, string][] {
+  const e = i.identifiedBy;
+  if (!e) return [];
+  const what = `${e.rule}${e.detail ? ` (${e.detail})` : ''}`;
+  const where = [e.flow, e.packet ? `packet ${e.packet}` : '', `${e.gateway}, ${humanTime(e.seen, now)}`].filter((part) => part !== '').join(', ');
+  return [['identified by', `${what} on ${where}`]];
+}
 
 export function incidentsTable(items: IncidentView[], now: number, width = Infinity): string {
   if (items.length === 0) return 'no incidents\n';
@@ -21,7 +45,7 @@ export function incidentsTable(items: IncidentView[], now: number, width = Infin
       humanTime(i.lastSeen, now),
       list(i.gateways, 2),
       String(i.peers.count),
-      String(i.attemptsBlocked),
+      soFar(i, String(i.attemptsBlocked)),
       ruleCounts(i.evidence, 2),
     ]),
     { width, keep: ['ID', 'HOST'], compact: { 'FIRST SEEN': ageOnly, 'LAST SEEN': ageOnly }, drop: ['GATEWAYS', 'FIRST SEEN', 'PROTOCOL', 'RULES'] },
@@ -37,11 +61,11 @@ export function incidentBlock(i: IncidentView, now: number): string {
     ['first seen', humanTime(i.firstSeen, now)],
     ['last seen', humanTime(i.lastSeen, now)],
     ['gateways', list(i.gateways, 10)],
-    ['blocked', `${i.attemptsBlocked} attempts`],
-    ['traffic', bytes(i.bytes)],
+    ...identification(i, now),
+    ...counts(i),
   ], '  ');
   out += '\nEvidence (rule × times it fired):\n';
-  out += i.evidence.length === 0 ? '  none\n' : indent(table(['RULE', 'COUNT'], byCount(i.evidence).map((e) => [e.rule, String(e.count)])));
+  out += i.evidence.length === 0 ? '  none\n' : indent(table(['RULE', 'COUNT'], i.evidence.map((e) => [e.rule, String(e.count)])));
   out += `\nPeers: ${i.peers.count} distinct outside peers\n`;
   if (i.peers.sample.length > 0) out += `  ${list(i.peers.sample, 20, i.peers.count)}\n`;
   out += `\nDecisions: ${i.decisionCount}\n`;
