@@ -39,13 +39,16 @@ export interface IncidentFilters {
   host?: string;
   protocol?: string;
   peer?: string;
+  range?: string;
+  rule?: string;
+  sensor?: string;
   limit?: number;
   cursor?: string;
 }
 
 export function incidentsQuery(filters: IncidentFilters): Query {
-  const { since, until, site, gateway, host, protocol, peer, limit, cursor } = filters;
-  return { since, until, site, gateway, host, protocol, peer, limit, cursor };
+  const { since, until, site, gateway, host, protocol, peer, range, rule, sensor, limit, cursor } = filters;
+  return { since, until, site, gateway, host, protocol, peer, range, rule, sensor, limit, cursor };
 }
 
 export interface AllowFilters {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { REDIS_KEYS, type IncidentIndex } from '@p2pwall/common';
+import { parseAddress, REDIS_KEYS, ruleNamespace, type CidrSet, type IncidentIndex } from '@p2pwall/common';
 import type { Redis } from 'ioredis';
 import type { FlowSampleView, IdentificationView, IncidentView, Page, RuleCountView } from '../api/views.js';
 import type { Identification, IncidentUpdate } from './evidence.js';
@@ -10,6 +10,9 @@ import { DEFAULT_MAX_INCIDENTS_PER_SITE, DEFAULT_MAX_INCIDENTS_TOTAL, defineInci
  * the most selective of its filters — newest first, from its cursor, and checks the other
  * filters on the records it reads, so it reads about what it returns, never everything.
  */
+
+/** What a host that is no address matches against a range: nothing. */
+const EMPTY = new Uint8Array(0);
 
 export interface IncidentQuery {
   /** Last seen at or after (ms). */
@@ -23,6 +26,10 @@ export interface IncidentQuery {
   protocol?: string;
   /** Outside peer: ip, `ip:port` or `[v6]:port`. */
   peer?: string;
+  /** Inside hosts in these networks. */
+  range?: CidrSet;
+  /** A rule id (`fasttrack/udp-ping`) or a namespace (`fasttrack`) among the incident's evidence. */
+  rule?: string;
   limit: number;
   cursor?: string;
 }
@@ -198,12 +205,16 @@ export class IncidentStore {
       if (query.until !== undefined && Number(first) > query.until) return;
       if (Number(last) < since) return;
       if (!inGateway || !withPeer) return;
+      if (query.range && !query.range.containsBytes(parseAddress(host ?? '') ?? EMPTY)) return;
       passing.push(position);
     });
     const views = await this.views(passing.map((p) => ids[p]!), false);
     const out: [number, IncidentView][] = [];
+    const rule = query.rule;
     views.forEach((view, i) => {
-      if (view) out.push([passing[i]!, view]);
+      if (!view) return;
+      if (rule !== undefined && !view.evidence.some((e) => e.rule === rule || ruleNamespace(e.rule) === rule)) return;
+      out.push([passing[i]!, view]);
     });
     return out;
   }

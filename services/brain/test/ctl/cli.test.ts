@@ -312,6 +312,9 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
     const badExpiry = await asAdmin(['decisions', 'add', '--ip', '198.51.100.201', '--reason', 'r', '--expires', 'soon']);
     expect(badExpiry.code).toBe(2);
     expect(badExpiry.stderr).toMatch(/^p2pwall decisions add: the brain refused the request \(400\): .*expires.*"soon" is not a time/);
+    expect(await asReader(['incidents', 'list', '--range', '192.168.1.0'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/querystring\/range.*no prefix length/) });
+    expect(await asReader(['incidents', 'list', '--sensor', 'site-a/gw1', '--site', 'site-b'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/querystring\/sensor.*is at site site-a, not site-b/) });
+    expect(json<Page<IncidentView>>(await asReader(['incidents', 'list', '--rule', 'no-such-protocol', '--json'])).items).toEqual([]);
     const badSince = await asReader(['incidents', 'list', '--since', 'yesterday']);
     expect(badSince.code).toBe(2);
     expect(badSince.stderr).toMatch(/since/);

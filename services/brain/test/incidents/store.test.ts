@@ -1,3 +1,4 @@
+import { CidrSet } from '@p2pwall/common';
 import type { RedisServer } from '@p2pwall/lab';
 import { Redis } from 'ioredis';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -134,6 +135,12 @@ describe('IncidentStore', () => {
     expect((await s.list({ peer: '203.0.113.2:9999', site: 'a', limit: 100 })).items).toHaveLength(0);
     expect((await s.list({ since: clock + 25_000, limit: 100 })).items).toHaveLength(6);
     expect((await s.list({ until: clock + 5_000, limit: 100 })).items).toHaveLength(5);
+
+    // By inside network and by rule (an id or its protocol).
+    expect((await s.list({ range: new CidrSet(['192.168.2.0/28']), limit: 100 })).items.map((i) => i.host).sort()).toEqual(['192.168.2.10', '192.168.2.12', '192.168.2.14', '192.168.2.2', '192.168.2.4', '192.168.2.6', '192.168.2.8']);
+    expect((await s.list({ rule: 'fasttrack', limit: 100 })).items).toHaveLength(30);
+    expect((await s.list({ rule: 'fasttrack/udp-ping', site: 'a', limit: 100 })).items).toHaveLength(15);
+    expect((await s.list({ rule: 'bittorrent', limit: 100 })).items).toEqual([]);
 
     // By peer, too, newest first by each incident's own last seen, however long ago it reached the peer.
     await record(s, { flows: [ftFlow('192.168.1.7', '203.0.113.99:1214', clock + 100_000)] });

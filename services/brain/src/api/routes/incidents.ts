@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { InvalidCursorError, type IncidentQuery } from '../../incidents/store.js';
 import type { ApiContext } from '../context.js';
 import { badInput, notFound } from '../errors.js';
-import { ipInput, peerInput, timeInput } from '../input.js';
+import { ipInput, peerInput, rangeInput, timeInput } from '../input.js';
 import { cursor, errorSchema, incidentSchema, limit, pageSchema, site, timeInput as timeSchema, v1Errors } from '../schemas.js';
 
 /** GET /v1/incidents (filters, cursor pagination) and GET /v1/incidents/:id (with sample flows). */
@@ -15,6 +15,9 @@ interface ListQuery {
   host?: string;
   protocol?: string;
   peer?: string;
+  range?: string;
+  rule?: string;
+  sensor?: string;
   limit: number;
   cursor?: string;
 }
@@ -30,6 +33,9 @@ const listQuery = {
     host: { type: 'string', maxLength: 64, description: 'inside host address' },
     protocol: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,62}$', description: 'fasttrack, ..., unknown' },
     peer: { type: 'string', maxLength: 64, description: 'outside address: ip, ip:port or [ipv6]:port' },
+    range: { type: 'string', maxLength: 64, description: 'inside hosts in this network (CIDR, e.g. 192.168.1.0/24)' },
+    rule: { type: 'string', maxLength: 80, pattern: '^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)?$', description: 'a rule id (fasttrack/udp-ping) or every rule of a namespace (bittorrent) among the evidence' },
+    sensor: { type: 'string', maxLength: 130, pattern: '^[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9-]*$', description: 'site/gateway: incidents that sensor saw (site and gateway together)' },
     limit,
     cursor,
   },
@@ -55,6 +61,14 @@ export function incidentRoutes(app: FastifyInstance, ctx: ApiContext): void {
       if (q.host !== undefined) query.host = ipInput('querystring/host', q.host).ip;
       if (q.protocol !== undefined) query.protocol = q.protocol;
       if (q.peer !== undefined) query.peer = peerInput('querystring/peer', q.peer).text;
+      if (q.range !== undefined) query.range = rangeInput('querystring/range', q.range);
+      if (q.rule !== undefined) query.rule = q.rule;
+      if (q.sensor !== undefined) {
+        const [site, gateway] = q.sensor.split('/') as [string, string];
+        if (q.site !== undefined && q.site !== site) throw badInput('querystring/sensor', `is at site ${site}, not ${q.site}`);
+        query.site = site;
+        query.gateway = gateway;
+      }
       if (q.cursor !== undefined) query.cursor = q.cursor;
       try {
         return await ctx.deps.incidents.list(query);

@@ -24,6 +24,9 @@ function listCommand(): Command {
       .option('--host <ip>', 'only this inside host', ipArgument)
       .option('--protocol <name>', 'only this protocol (fasttrack, ...)')
       .option('--peer <ip[:port]>', 'only incidents that contacted this outside peer', peerArgument)
+      .option('--range <cidr>', 'only inside hosts in this network, e.g. 192.168.1.0/24')
+      .option('--rule <rule>', 'only incidents with this rule among their evidence: a rule id (bittorrent/dht-query) or a protocol (bittorrent)')
+      .option('--sensor <site/gateway>', 'only incidents this sensor saw')
       .addOption(limitOption())
       .addOption(cursorOption())
       .addOption(allOption()),
