@@ -1,10 +1,13 @@
-import { startRedis, type RedisServer } from '@p2pwall/lab';
+import { createLogger, type Logger } from '@p2pwall/common';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { startNats, startRedis, type NatsServer, type RedisServer } from '@p2pwall/lab';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
 import { p2pwall } from '@p2pwall/proto';
 import { parseIp } from '../src/correlate/address.js';
 import { DEFAULT_RULES, type RulesConfig } from '../src/correlate/config.js';
 import { loadBrainConfig, type BrainConfig } from '../src/config.js';
+import { BrainService } from '../src/ingest/serve.js';
 
 export const ip = (text: string): Uint8Array => {
   const bytes = parseIp(text);
@@ -115,4 +118,55 @@ export function apiTestConfig(servers: { nats: string; redis: string }, tokens: 
   config.api.listen = { host: '127.0.0.1', port: 0 };
   config.api.tokens = tokens;
   return config;
+}
+
+/** A running brain with its own nats-server and redis-server, for tests of its API and CLI. */
+export interface BrainRig {
+  nats: NatsServer;
+  redisServer: RedisServer;
+  /** A client of the rig's Redis, for the test to read and write; errors ignored (tests restart Redis on purpose). */
+  redis: Redis;
+  nc: NatsConnection;
+  brain: BrainService;
+  /** http://127.0.0.1:<the API's port> */
+  base: string;
+  /** Stops the brain, closes the clients and removes both servers; safe after a failed start. */
+  stop(): Promise<void>;
+}
+
+export interface BrainRigOptions {
+  tokens: { read: string[]; admin: string[] };
+  /** Changes to apiTestConfig before the brain starts. */
+  adjust?: (config: BrainConfig) => void;
+  logger?: Logger;
+  redis?: { persistent?: boolean };
+  /** Runs against the rig's Redis before the brain starts (seeding). */
+  seed?: (redis: Redis) => Promise<void>;
+}
+
+export async function startBrainRig(options: BrainRigOptions): Promise<BrainRig> {
+  const [nats, redisServer] = await Promise.all([startNats(), startRedis(options.redis ?? {})]);
+  const redis = new Redis(redisServer.url, { maxRetriesPerRequest: null });
+  redis.on('error', () => undefined);
+  let nc: NatsConnection | undefined;
+  let brain: BrainService | undefined;
+  const stop = async (): Promise<void> => {
+    await brain?.stop();
+    await nc?.close();
+    redis.disconnect();
+    await nats.cleanup();
+    await redisServer.cleanup();
+  };
+  try {
+    nc = await connect({ servers: nats.url });
+    await options.seed?.(redis);
+    const config = apiTestConfig({ nats: nats.url, redis: redisServer.url }, options.tokens);
+    options.adjust?.(config);
+    brain = new BrainService(config, options.logger ?? createLogger({ name: 'brain-test', level: 'error' }));
+    await brain.start();
+    return { nats, redisServer, redis, nc, brain, base: `http://127.0.0.1:${brain.apiPort()}`, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }

@@ -1,7 +1,7 @@
 import { createLogger, REDIS_KEYS, SUBJECTS } from '@p2pwall/common';
 import { jetstream } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { startNats, startRedis, type NatsServer, type RedisServer } from '@p2pwall/lab';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsServer, RedisServer } from '@p2pwall/lab';
 import { p2pwall } from '@p2pwall/proto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import type { BrainDecision } from '../../src/decide/decision.js';
 import { incidentUpdates, type IncidentFlow } from '../../src/incidents/evidence.js';
 import { IncidentStore } from '../../src/incidents/store.js';
 import { BrainService } from '../../src/ingest/serve.js';
-import { encodeBatch, ip, apiTestConfig } from '../support.js';
+import { apiTestConfig, encodeBatch, ip, startBrainRig, type BrainRig } from '../support.js';
 
 /**
  * The HTTP API of a real brain (BrainService with real nats-server and redis-server), over real
@@ -29,34 +29,32 @@ let nats: NatsServer;
 let redisServer: RedisServer;
 let redis: Redis;
 let nc: NatsConnection;
-let brain: BrainService;
 let base: string;
 /** A second writer on the same Redis: decisions "another replica" wrote (fixtures through real code). */
 let replica: BlocklistWriter;
 
+let rig: BrainRig;
+
+/** These tests are about what the routes answer, many in a row: the limits have tests of their own (load.test.ts). */
+function noRateLimit(c: BrainConfig): void {
+  c.api.limits = { ...c.api.limits, perTokenPerSecond: 100_000, perTokenBurst: 100_000 };
+}
+
+/** Another brain's config on the same servers. */
 function brainConfig(): BrainConfig {
   const c = apiTestConfig({ nats: nats.url, redis: redisServer.url }, { read: [READ], admin: [ADMIN] });
-  // these tests are about what the routes answer, many in a row: the limits have tests of their own (load.test.ts)
-  c.api.limits = { ...c.api.limits, perTokenPerSecond: 100_000, perTokenBurst: 100_000 };
+  noRateLimit(c);
   return c;
 }
 
 beforeAll(async () => {
-  [nats, redisServer] = await Promise.all([startNats(), startRedis()]);
-  redis = new Redis(redisServer.url, { maxRetriesPerRequest: null });
-  nc = await connect({ servers: nats.url });
-  brain = new BrainService(brainConfig(), log);
-  await brain.start();
-  base = `http://127.0.0.1:${brain.apiPort()}`;
+  rig = await startBrainRig({ tokens: { read: [READ], admin: [ADMIN] }, logger: log, adjust: noRateLimit });
+  ({ nats, redisServer, redis, nc, base } = rig);
   replica = new BlocklistWriter(redis, { changesMaxLen: 100_000, minExtendMs: 0, evidenceMaxItems: 32 });
 }, 60_000);
 
 afterAll(async () => {
-  await brain?.stop();
-  await nc?.close();
-  redis?.disconnect();
-  await nats?.cleanup();
-  await redisServer?.cleanup();
+  await rig?.stop();
 });
 
 interface Answer<T> {

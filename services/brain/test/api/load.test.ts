@@ -2,15 +2,12 @@ import { spawn } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createLogger, REDIS_KEYS, SUBJECTS } from '@p2pwall/common';
 import { jetstream } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { startNats, startRedis, type NatsServer, type RedisServer } from '@p2pwall/lab';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { p2pwall } from '@p2pwall/proto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BrainConfig } from '../../src/config.js';
 import { encodeDecision } from '../../src/decide/decision.js';
-import { BrainService } from '../../src/ingest/serve.js';
-import { encodeBatch, ip, apiTestConfig } from '../support.js';
+import { encodeBatch, ip, startBrainRig, type BrainRig } from '../support.js';
 
 /**
  * A real brain (BrainService, real nats-server and redis-server) with 20,000 decisions, hit by
@@ -25,46 +22,39 @@ const DECISIONS = 20_000;
 const READERS = 1000;
 const { Scope, Origin, Action, Transport } = p2pwall.v1;
 
-let nats: NatsServer;
-let redisServer: RedisServer;
+let rig: BrainRig;
 let redis: Redis;
 let nc: NatsConnection;
-let brain: BrainService;
 let base: string;
 
-function brainConfig(): BrainConfig {
-  const c = apiTestConfig({ nats: nats.url, redis: redisServer.url }, { read: [READ], admin: [ADMIN] });
-  c.api.limits = { maxConcurrent: 8, perTokenPerSecond: 20, perTokenBurst: 100, requestTimeoutSeconds: 5 };
-  return c;
-}
-
 beforeAll(async () => {
-  [nats, redisServer] = await Promise.all([startNats(), startRedis()]);
-  redis = new Redis(redisServer.url, { maxRetriesPerRequest: null });
-  nc = await connect({ servers: nats.url });
-  const now = Date.now();
-  const pipeline = redis.pipeline();
-  for (let i = 0; i < DECISIONS; i++) {
-    const address = `198.18.${i >> 8}.${i & 255}`;
-    const id = `endpoint:${address}:1214`;
-    const evidence = { hosts: ['hq/10.0.0.1', 'hq/10.0.0.2'], sites: ['hq'], sensors: ['hq/gw1/0'], rules: ['fasttrack/udp-ping'], count: 2, firstSeenMs: now, lastSeenMs: now };
-    pipeline.hset(REDIS_KEYS.decisions, id, Buffer.from(encodeDecision({ id, scope: Scope.SCOPE_ENDPOINT, ip: ip(address), port: 1214, site: '', origin: Origin.ORIGIN_SIGNATURE, action: Action.ACTION_BLOCK, reason: 'load test', evidence, createdMs: now - i, expiresMs: now + 3_600_000, author: 'p2pwall-brain', simulated: false, transport: Transport.TRANSPORT_BOTH })));
-  }
-  await pipeline.exec();
-  await redis.set(REDIS_KEYS.epoch, 'load-test');
-  brain = new BrainService(brainConfig(), log);
-  await brain.start();
-  base = `http://127.0.0.1:${brain.apiPort()}`;
+  rig = await startBrainRig({
+    tokens: { read: [READ], admin: [ADMIN] },
+    logger: log,
+    adjust: (c) => {
+      c.api.limits = { maxConcurrent: 8, perTokenPerSecond: 20, perTokenBurst: 100, requestTimeoutSeconds: 5 };
+    },
+    // the blocklist is there before the brain starts, as after a long day
+    seed: async (client) => {
+      const now = Date.now();
+      const pipeline = client.pipeline();
+      for (let i = 0; i < DECISIONS; i++) {
+        const address = `198.18.${i >> 8}.${i & 255}`;
+        const id = `endpoint:${address}:1214`;
+        const evidence = { hosts: ['hq/10.0.0.1', 'hq/10.0.0.2'], sites: ['hq'], sensors: ['hq/gw1/0'], rules: ['fasttrack/udp-ping'], count: 2, firstSeenMs: now, lastSeenMs: now };
+        pipeline.hset(REDIS_KEYS.decisions, id, Buffer.from(encodeDecision({ id, scope: Scope.SCOPE_ENDPOINT, ip: ip(address), port: 1214, site: '', origin: Origin.ORIGIN_SIGNATURE, action: Action.ACTION_BLOCK, reason: 'load test', evidence, createdMs: now - i, expiresMs: now + 3_600_000, author: 'p2pwall-brain', simulated: false, transport: Transport.TRANSPORT_BOTH })));
+      }
+      await pipeline.exec();
+      await client.set(REDIS_KEYS.epoch, 'load-test');
+    },
+  });
+  ({ redis, nc, base } = rig);
 }, 60_000);
 
 afterAll(async () => {
   const stopping = performance.now();
-  await brain?.stop();
+  await rig?.stop();
   process.stdout.write(`load: brain stopped in ${(performance.now() - stopping).toFixed(0)} ms\n`);
-  await nc?.close();
-  redis?.disconnect();
-  await nats?.cleanup();
-  await redisServer?.cleanup();
 }, 30_000);
 
 interface ReaderResults {

@@ -4,17 +4,16 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createLogger, REDIS_KEYS, SUBJECTS } from '@p2pwall/common';
 import { jetstream } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { startNats, startRedis, type NatsServer, type RedisServer } from '@p2pwall/lab';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { RedisServer } from '@p2pwall/lab';
 import { p2pwall } from '@p2pwall/proto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AllowView, DecisionView, HostView, IncidentView, Page, PeerView, SensorView } from '../../src/api/views.js';
-import { BRAIN_CONFIG_SCHEMA, loadBrainConfig } from '../../src/config.js';
+import { BRAIN_CONFIG_SCHEMA } from '../../src/config.js';
 import { incidentUpdates, type IncidentFlow } from '../../src/incidents/evidence.js';
 import { IncidentStore } from '../../src/incidents/store.js';
-import { BrainService } from '../../src/ingest/serve.js';
-import { batch, encodeBatch, flow } from '../support.js';
+import { batch, encodeBatch, flow, startBrainRig, type BrainRig } from '../support.js';
 
 /**
  * The built `p2pwall` binary (services/brain/dist/ctl/main.js, as installed) run as a child
@@ -27,11 +26,10 @@ const READ = 'cli-read-token-0001';
 const ADMIN = 'cli-admin-token-0001';
 const log = createLogger({ name: 'cli-test', level: 'error' });
 
-let nats: NatsServer;
+let rig: BrainRig;
 let redisServer: RedisServer;
 let redis: Redis;
 let nc: NatsConnection;
-let brain: BrainService;
 let url: string;
 
 interface Run {
@@ -83,28 +81,14 @@ async function closedPort(): Promise<number> {
 
 beforeAll(async () => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
-  [nats, redisServer] = await Promise.all([startNats(), startRedis()]);
-  redis = new Redis(redisServer.url, { maxRetriesPerRequest: null });
-  // The last test stops Redis on purpose; this client's reconnect errors are expected then.
-  redis.on('error', () => undefined);
-  nc = await connect({ servers: nats.url });
-  const config = loadBrainConfig(undefined, {});
-  config.nats.servers = [nats.url];
-  config.redis.url = redisServer.url;
-  config.stream.storage = 'memory';
-  config.api.listen = { host: '127.0.0.1', port: 0 };
-  config.api.tokens = { read: [READ], admin: [ADMIN] };
-  brain = new BrainService(config, log);
-  await brain.start();
-  url = `http://127.0.0.1:${brain.apiPort()}`;
+  // The last test stops Redis on purpose: the rig's client ignores its reconnect errors.
+  rig = await startBrainRig({ tokens: { read: [READ], admin: [ADMIN] }, logger: log });
+  ({ redisServer, redis, nc } = rig);
+  url = rig.base;
 }, 60_000);
 
 afterAll(async () => {
-  await brain?.stop();
-  await nc?.close();
-  redis?.disconnect();
-  await nats?.cleanup();
-  await redisServer?.cleanup();
+  await rig?.stop();
 });
 
 const COMMANDS = [

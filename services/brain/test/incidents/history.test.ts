@@ -1,13 +1,13 @@
 import { REDIS_KEYS, SUBJECTS } from '@p2pwall/common';
 import { jetstream } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { capturedLog, startNats, startRedis, type NatsServer, type RedisServer } from '@p2pwall/lab';
-import { Redis } from 'ioredis';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { capturedLog, type RedisServer } from '@p2pwall/lab';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncidentView, Page } from '../../src/api/views.js';
 import { appendOnly, historyFinding, NO_AOF_WARNING } from '../../src/incidents/history.js';
-import { BrainService } from '../../src/ingest/serve.js';
-import { apiTestConfig, encodeBatch } from '../support.js';
+import type { BrainService } from '../../src/ingest/serve.js';
+import { encodeBatch, startBrainRig, type BrainRig } from '../support.js';
 
 /**
  * Issue 14 §5: incidents live only in Redis. With persistence (appendonly yes, as the chart and
@@ -32,7 +32,7 @@ describe('incident history marker (pure)', () => {
 describe('a brain and a Redis restart (issue 14 §5)', () => {
   const READ = 'history-read-token-01';
   const { logger, lines } = capturedLog('brain-history');
-  let nats: NatsServer;
+  let rig: BrainRig;
   let redisServer: RedisServer;
   let redis: Redis;
   let nc: NatsConnection;
@@ -40,23 +40,20 @@ describe('a brain and a Redis restart (issue 14 §5)', () => {
   let base: string;
 
   beforeAll(async () => {
-    [nats, redisServer] = await Promise.all([startNats(), startRedis({ persistent: true })]);
-    redis = new Redis(redisServer.url, { maxRetriesPerRequest: null });
-    redis.on('error', () => undefined); // the restarts below are on purpose
-    nc = await connect({ servers: nats.url });
-    const config = apiTestConfig({ nats: nats.url, redis: redisServer.url }, { read: [READ], admin: [] });
-    config.blocklist.sweepSeconds = 1;
-    brain = new BrainService(config, logger);
-    await brain.start();
-    base = `http://127.0.0.1:${brain.apiPort()}`;
+    // the restarts below are on purpose: the rig's Redis keeps its data (appendonly)
+    rig = await startBrainRig({
+      tokens: { read: [READ], admin: [] },
+      logger,
+      redis: { persistent: true },
+      adjust: (config) => {
+        config.blocklist.sweepSeconds = 1;
+      },
+    });
+    ({ redisServer, redis, nc, brain, base } = rig);
   }, 60_000);
 
   afterAll(async () => {
-    await brain?.stop();
-    await nc?.close();
-    redis?.disconnect();
-    await nats?.cleanup();
-    await redisServer?.cleanup();
+    await rig?.stop();
   });
 
   const get = async <T>(path: string): Promise<T> => (await (await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${READ}` } })).json()) as T;
