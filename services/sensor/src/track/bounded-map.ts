@@ -36,6 +36,12 @@ export class BoundedMap<K, V> {
     this.map.set(key, value);
   }
 
+  /** Inserts a key the caller knows is not in the map (spares set's delete), evicting the oldest when full. */
+  add(key: K, value: V): void {
+    if (this.map.size >= this.capacity) this.evictOldest();
+    this.map.set(key, value);
+  }
+
   /** Marks an existing entry as the most recent. */
   refresh(key: K, value: V): void {
     this.map.delete(key);

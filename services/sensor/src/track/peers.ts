@@ -49,6 +49,17 @@ function entriesOf(slot: PeerSlot): PeerEntry[] {
   return entries;
 }
 
+/** The slot's entry for a transport, by a plain property read (a keyed read by name is slower). */
+function slotEntry(slot: PeerSlot, transport: Transport): PeerEntry | null {
+  return transport === 'tcp' ? slot.tcp : transport === 'udp' ? slot.udp : slot.both;
+}
+
+function setSlotEntry(slot: PeerSlot, transport: Transport, entry: PeerEntry | null): void {
+  if (transport === 'tcp') slot.tcp = entry;
+  else if (transport === 'udp') slot.udp = entry;
+  else slot.both = entry;
+}
+
 function isEmpty(slot: PeerSlot): boolean {
   return slot.tcp === null && slot.udp === null && slot.both === null;
 }
@@ -116,12 +127,12 @@ export class PeerTable {
     if (!this.slotsByAddress.has(addressKey)) return null;
     const exact = this.slots.get(endpointKey(addressKey, port));
     if (exact !== undefined) {
-      const hit = live(exact[transport], now) ?? live(exact.both, now);
+      const hit = live(transport === 'tcp' ? exact.tcp : exact.udp, now) ?? live(exact.both, now);
       if (hit !== null) return hit;
     }
     if (port === 0) return null;
     const whole = this.slots.get(endpointKey(addressKey, 0));
-    return whole === undefined ? null : (live(whole[transport], now) ?? live(whole.both, now));
+    return whole === undefined ? null : (live(transport === 'tcp' ? whole.tcp : whole.udp, now) ?? live(whole.both, now));
   }
 
   /**
@@ -129,58 +140,82 @@ export class PeerTable {
    * already (a named peer's canonical IPv4 text): spares turning the key back into text.
    */
   learn(addressKey: string, port: number, transport: Transport, details: PeerDetails & { now: number; expiresAt?: number | undefined; ipText?: string | undefined }): LearnResult {
+    const entry = this.learnPeer(addressKey, port, transport, details.protocol, details.via, details.learnedFrom, details.now, details.expiresAt, details.ipText);
+    return { entry, change: this.lastChange };
+  }
+
+  /** What the last learnPeer call did (new, refreshed or none). */
+  lastChange: LearnResult['change'] = 'none';
+
+  /**
+   * learn() for the packet path: the details as arguments and the change in `lastChange`, so a
+   * peer named in a reply costs no objects but its entry (and, when new, its slot), and a known
+   * one none at all. `expiresAt` undefined: now + the table's TTL.
+   */
+  learnPeer(addressKey: string, port: number, transport: Transport, protocol: string, via: string, learnedFrom: string | null, now: number, expiresAt?: number, ipText?: string): PeerEntry {
     const key = endpointKey(addressKey, port);
-    const expiresAt = details.expiresAt ?? details.now + this.ttlMs;
-    if (expiresAt < this.earliestExpiry) this.earliestExpiry = expiresAt;
-    if (expiresAt < this.roundEarliest) this.roundEarliest = expiresAt;
+    const expiry = expiresAt ?? now + this.ttlMs;
+    if (expiry < this.earliestExpiry) this.earliestExpiry = expiry;
+    if (expiry < this.roundEarliest) this.roundEarliest = expiry;
     let slot = this.slots.get(key);
-    const existing = slot?.[transport] ?? null;
-    if (slot !== undefined && existing !== null && existing.expiresAt > details.now) {
-      if (expiresAt <= existing.expiresAt) return { entry: existing, change: 'none' };
-      existing.expiresAt = expiresAt;
-      this.slots.refresh(key, slot);
+    const existing = slot === undefined ? null : slotEntry(slot, transport);
+    if (existing !== null && existing.expiresAt > now) {
+      if (expiry <= existing.expiresAt) {
+        this.lastChange = 'none';
+        return existing;
+      }
+      existing.expiresAt = expiry;
+      this.slots.refresh(key, slot!);
       // Announced again once the expiry moved by half the entry's own lifetime: a short-lived
       // entry (a DHT contact) would otherwise outlive its kernel copy, a long one churn events.
-      if (expiresAt - existing.announcedExpiry < Math.min(this.ttlMs, expiresAt - details.now) / 2) return { entry: existing, change: 'none' };
-      existing.announcedExpiry = expiresAt;
-      return { entry: existing, change: 'refreshed' };
+      if (expiry - existing.announcedExpiry < Math.min(this.ttlMs, expiry - now) / 2) {
+        this.lastChange = 'none';
+        return existing;
+      }
+      existing.announcedExpiry = expiry;
+      this.lastChange = 'refreshed';
+      return existing;
     }
     const entry: PeerEntry = {
       key,
-      ip: details.ipText ?? formatAddressKey(addressKey),
+      ip: ipText ?? formatAddressKey(addressKey),
       port,
       transport,
-      protocol: details.protocol,
-      via: details.via,
-      learnedFrom: details.learnedFrom,
-      learnedAt: details.now,
-      expiresAt,
-      announcedExpiry: expiresAt,
+      protocol,
+      via,
+      learnedFrom,
+      learnedAt: now,
+      expiresAt: expiry,
+      announcedExpiry: expiry,
     };
     if (existing === null) this.entryCount++;
     if (slot === undefined) {
       slot = { tcp: null, udp: null, both: null, address: addressKey };
+      setSlotEntry(slot, transport, entry);
       this.slotsByAddress.set(addressKey, (this.slotsByAddress.get(addressKey) ?? 0) + 1);
+      // Not in the table (get said so): no delete first.
+      this.slots.add(key, slot);
+    } else {
+      setSlotEntry(slot, transport, entry);
+      this.slots.set(key, slot);
     }
-    slot[transport] = entry;
-    this.slots.set(key, slot);
     this.version++;
-    return { entry, change: 'new' };
+    this.lastChange = 'new';
+    return entry;
   }
 
   /** Loads a peer from text (storefile, shared blocklist). Returns null for an unusable address. */
   load(ip: string, port: number, transport: Transport, details: PeerDetails & { learnedAt: number; expiresAt: number }, now: number): PeerEntry | null {
     const addressKey = addressKeyFromText(ip);
     if (addressKey === null || !(port >= 0 && port <= 65535) || details.expiresAt <= now) return null;
-    const { entry } = this.learn(addressKey, port, transport, { ...details, now: details.learnedAt });
-    return entry;
+    return this.learnPeer(addressKey, port, transport, details.protocol, details.via, details.learnedFrom, details.learnedAt, details.expiresAt);
   }
 
   remove(addressKey: string, port: number, transport: Transport): boolean {
     const key = endpointKey(addressKey, port);
     const slot = this.slots.get(key);
-    if (slot === undefined || slot[transport] === null) return false;
-    slot[transport] = null;
+    if (slot === undefined || slotEntry(slot, transport) === null) return false;
+    setSlotEntry(slot, transport, null);
     this.entryCount--;
     if (isEmpty(slot)) {
       this.slots.delete(key);
