@@ -37,6 +37,16 @@ interface PeerSlot {
 /** Slots looked at per prune call (about once a second). */
 const PRUNE_BUDGET = 4096;
 
+/** Buckets of the per-address counting filter (PeerTable.slotsByBucket): 256 KiB. */
+const ADDRESS_BUCKETS = 1 << 16;
+
+/** An address key's bucket: its UTF-16 units (2 for IPv4, 8 for IPv6) mixed, the top 16 bits. */
+function addressBucket(addressKey: string): number {
+  let hash = 0;
+  for (let i = 0; i < addressKey.length; i++) hash = Math.imul(hash ^ addressKey.charCodeAt(i), 0x9e3779b1);
+  return hash >>> 16;
+}
+
 function endpointKey(addressKey: string, port: number): string {
   return addressKey + String.fromCharCode(port);
 }
@@ -85,8 +95,13 @@ export interface LearnResult {
 export class PeerTable {
   private readonly slots: BoundedMap<string, PeerSlot>;
   private entryCount = 0;
-  /** Endpoints held per address key: lets a lookup for an address with none stop at once. */
-  private readonly slotsByAddress = new Map<string, number>();
+  /**
+   * Endpoints held per bucket of address keys (a counting filter, by addressBucket): a lookup for
+   * an address whose bucket holds none stops at one array read, and learning an endpoint costs an
+   * increment rather than two Map operations. Addresses sharing a bucket only cost a lookup the
+   * exact reads that decide anyway.
+   */
+  private readonly slotsByBucket = new Uint32Array(ADDRESS_BUCKETS);
   /** Bumped on every insertion or removal, so flows can cache "leads to a peer" answers. */
   version = 0;
   /**
@@ -124,7 +139,7 @@ export class PeerTable {
    */
   lookup(addressKey: string, port: number, transport: 'tcp' | 'udp', now: number): PeerEntry | null {
     // Most flows lead nowhere learned: one read of the address, and no endpoint key made.
-    if (!this.slotsByAddress.has(addressKey)) return null;
+    if (this.slotsByBucket[addressBucket(addressKey)] === 0) return null;
     const exact = this.slots.get(endpointKey(addressKey, port));
     if (exact !== undefined) {
       const hit = live(transport === 'tcp' ? exact.tcp : exact.udp, now) ?? live(exact.both, now);
@@ -192,7 +207,8 @@ export class PeerTable {
     if (slot === undefined) {
       slot = { tcp: null, udp: null, both: null, address: addressKey };
       setSlotEntry(slot, transport, entry);
-      this.slotsByAddress.set(addressKey, (this.slotsByAddress.get(addressKey) ?? 0) + 1);
+      const bucket = addressBucket(addressKey);
+      this.slotsByBucket[bucket] = this.slotsByBucket[bucket]! + 1;
       // Not in the table (get said so): no delete first.
       this.slots.add(key, slot);
     } else {
@@ -281,11 +297,10 @@ export class PeerTable {
     return expired;
   }
 
-  /** A slot left the table: its address counts one endpoint fewer. */
+  /** A slot left the table: its address's bucket counts one endpoint fewer. */
   private slotGone(slot: PeerSlot): void {
-    const left = (this.slotsByAddress.get(slot.address) ?? 1) - 1;
-    if (left > 0) this.slotsByAddress.set(slot.address, left);
-    else this.slotsByAddress.delete(slot.address);
+    const bucket = addressBucket(slot.address);
+    this.slotsByBucket[bucket] = this.slotsByBucket[bucket]! - 1;
   }
 
   private noteSurvivor(slot: PeerSlot): void {
