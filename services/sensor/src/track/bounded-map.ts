@@ -56,7 +56,7 @@ export class BoundedMap<K, V> {
    * Visits at most `budget` entries, carrying on where the previous sweep stopped, and deletes
    * those `isDead` says are dead. Lets a periodic sweep bound its work per call on a large table.
    */
-  sweep(budget: number, isDead: (value: V) => boolean): V[] {
+  sweep(budget: number, isDead: (value: V, key: K) => boolean): V[] {
     const removed: V[] = [];
     this.sweepWrapped = false;
     for (let visited = 0; visited < budget; visited++) {
@@ -69,7 +69,7 @@ export class BoundedMap<K, V> {
         break;
       }
       const [key, value] = next.value;
-      if (isDead(value)) {
+      if (isDead(value, key)) {
         this.map.delete(key);
         removed.push(value);
       }

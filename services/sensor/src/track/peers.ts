@@ -30,8 +30,6 @@ interface PeerSlot {
   tcp: PeerEntry | null;
   udp: PeerEntry | null;
   both: PeerEntry | null;
-  /** The endpoint's address key (for the per-address count). */
-  readonly address: string;
 }
 
 /** Slots looked at per prune call (about once a second). */
@@ -40,14 +38,20 @@ const PRUNE_BUDGET = 4096;
 /** Buckets of the per-address counting filter (PeerTable.slotsByBucket): 256 KiB. */
 const ADDRESS_BUCKETS = 1 << 16;
 
-/** An address key's bucket: its UTF-16 units (2 for IPv4, 8 for IPv6) mixed, the top 16 bits. */
-function addressBucket(addressKey: string): number {
+/**
+ * An address key's bucket: its UTF-16 units (2 for IPv4, 8 for IPv6) mixed, the top 16 bits.
+ * `units`: how many to read, so an endpoint key (the address key and its port) gives its address's
+ * bucket without a substring.
+ */
+function addressBucket(key: string, units = key.length): number {
   let hash = 0;
-  for (let i = 0; i < addressKey.length; i++) hash = Math.imul(hash ^ addressKey.charCodeAt(i), 0x9e3779b1);
+  for (let i = 0; i < units; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x9e3779b1);
   return hash >>> 16;
 }
 
 function endpointKey(addressKey: string, port: number): string {
+  // An IPv4 key in one call: no one-unit string for the port to concatenate.
+  if (addressKey.length === 2) return String.fromCharCode(addressKey.charCodeAt(0), addressKey.charCodeAt(1), port);
   return addressKey + String.fromCharCode(port);
 }
 
@@ -117,9 +121,9 @@ export class PeerTable {
     readonly maxPeers: number,
     readonly ttlMs: number,
   ) {
-    this.slots = new BoundedMap(maxPeers, (_key, slot) => {
+    this.slots = new BoundedMap(maxPeers, (key, slot) => {
       this.entryCount -= entriesOf(slot).length;
-      this.slotGone(slot);
+      this.slotGone(key);
       this.version++;
     });
   }
@@ -205,7 +209,7 @@ export class PeerTable {
     };
     if (existing === null) this.entryCount++;
     if (slot === undefined) {
-      slot = { tcp: null, udp: null, both: null, address: addressKey };
+      slot = { tcp: null, udp: null, both: null };
       setSlotEntry(slot, transport, entry);
       const bucket = addressBucket(addressKey);
       this.slotsByBucket[bucket] = this.slotsByBucket[bucket]! + 1;
@@ -235,7 +239,7 @@ export class PeerTable {
     this.entryCount--;
     if (isEmpty(slot)) {
       this.slots.delete(key);
-      this.slotGone(slot);
+      this.slotGone(key);
     }
     this.version++;
     return true;
@@ -255,7 +259,7 @@ export class PeerTable {
       if (slot === undefined) continue;
       covered.push(...entriesOf(slot));
       this.slots.delete(key);
-      this.slotGone(slot);
+      this.slotGone(key);
     }
     this.entryCount -= covered.length;
     if (covered.length > 0) this.version++;
@@ -270,7 +274,7 @@ export class PeerTable {
   prune(now: number, budget = PRUNE_BUDGET): PeerEntry[] {
     const expired: PeerEntry[] = [];
     if (now < this.earliestExpiry) return expired;
-    this.slots.sweep(budget, (slot) => {
+    this.slots.sweep(budget, (slot, key) => {
       if (slot.tcp !== null && slot.tcp.expiresAt <= now) {
         expired.push(slot.tcp);
         slot.tcp = null;
@@ -284,7 +288,7 @@ export class PeerTable {
         slot.both = null;
       }
       const dead = isEmpty(slot);
-      if (dead) this.slotGone(slot);
+      if (dead) this.slotGone(key);
       else this.noteSurvivor(slot);
       return dead;
     });
@@ -297,9 +301,9 @@ export class PeerTable {
     return expired;
   }
 
-  /** A slot left the table: its address's bucket counts one endpoint fewer. */
-  private slotGone(slot: PeerSlot): void {
-    const bucket = addressBucket(slot.address);
+  /** An endpoint's slot (by its key) left the table: its address's bucket counts one endpoint fewer. */
+  private slotGone(key: string): void {
+    const bucket = addressBucket(key, key.length - 1);
     this.slotsByBucket[bucket] = this.slotsByBucket[bucket]! - 1;
   }
 
