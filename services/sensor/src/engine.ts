@@ -390,7 +390,9 @@ export class Engine {
    */
   private learnPeer(addressKeyOfPeer: string, port: number, transport: Transport, protocol: string, via: string, learnedFrom: string, now: number, ttlMs?: number, ipText?: string): boolean {
     const expiresAt = ttlMs !== undefined && ttlMs > 0 && ttlMs < this.config.peerTtlMs ? now + ttlMs : undefined;
-    const { entry, change } = this.peers.learn(addressKeyOfPeer, port, transport, { protocol, via, learnedFrom, now, expiresAt, ipText });
+    const peers = this.peers;
+    const entry = peers.learnPeer(addressKeyOfPeer, port, transport, protocol, via, learnedFrom, now, expiresAt, ipText);
+    const change = peers.lastChange;
     if (change === 'none') return false;
     if (change === 'new') this.counters.peers++;
     this.emitPeer(entry, change === 'new' ? 'peer' : 'peer-refresh', now);

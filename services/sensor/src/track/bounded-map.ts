@@ -36,6 +36,12 @@ export class BoundedMap<K, V> {
     this.map.set(key, value);
   }
 
+  /** Inserts a key the caller knows is not in the map (spares set's delete), evicting the oldest when full. */
+  add(key: K, value: V): void {
+    if (this.map.size >= this.capacity) this.evictOldest();
+    this.map.set(key, value);
+  }
+
   /** Marks an existing entry as the most recent. */
   refresh(key: K, value: V): void {
     this.map.delete(key);
@@ -50,7 +56,7 @@ export class BoundedMap<K, V> {
    * Visits at most `budget` entries, carrying on where the previous sweep stopped, and deletes
    * those `isDead` says are dead. Lets a periodic sweep bound its work per call on a large table.
    */
-  sweep(budget: number, isDead: (value: V) => boolean): V[] {
+  sweep(budget: number, isDead: (value: V, key: K) => boolean): V[] {
     const removed: V[] = [];
     this.sweepWrapped = false;
     for (let visited = 0; visited < budget; visited++) {
@@ -63,7 +69,7 @@ export class BoundedMap<K, V> {
         break;
       }
       const [key, value] = next.value;
-      if (isDead(value)) {
+      if (isDead(value, key)) {
         this.map.delete(key);
         removed.push(value);
       }

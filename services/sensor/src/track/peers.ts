@@ -30,14 +30,28 @@ interface PeerSlot {
   tcp: PeerEntry | null;
   udp: PeerEntry | null;
   both: PeerEntry | null;
-  /** The endpoint's address key (for the per-address count). */
-  readonly address: string;
 }
 
 /** Slots looked at per prune call (about once a second). */
 const PRUNE_BUDGET = 4096;
 
+/** Buckets of the per-address counting filter (PeerTable.slotsByBucket): 256 KiB. */
+const ADDRESS_BUCKETS = 1 << 16;
+
+/**
+ * An address key's bucket: its UTF-16 units (2 for IPv4, 8 for IPv6) mixed, the top 16 bits.
+ * `units`: how many to read, so an endpoint key (the address key and its port) gives its address's
+ * bucket without a substring.
+ */
+function addressBucket(key: string, units = key.length): number {
+  let hash = 0;
+  for (let i = 0; i < units; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x9e3779b1);
+  return hash >>> 16;
+}
+
 function endpointKey(addressKey: string, port: number): string {
+  // An IPv4 key in one call: no one-unit string for the port to concatenate.
+  if (addressKey.length === 2) return String.fromCharCode(addressKey.charCodeAt(0), addressKey.charCodeAt(1), port);
   return addressKey + String.fromCharCode(port);
 }
 
@@ -47,6 +61,17 @@ function entriesOf(slot: PeerSlot): PeerEntry[] {
   if (slot.udp) entries.push(slot.udp);
   if (slot.both) entries.push(slot.both);
   return entries;
+}
+
+/** The slot's entry for a transport, by a plain property read (a keyed read by name is slower). */
+function slotEntry(slot: PeerSlot, transport: Transport): PeerEntry | null {
+  return transport === 'tcp' ? slot.tcp : transport === 'udp' ? slot.udp : slot.both;
+}
+
+function setSlotEntry(slot: PeerSlot, transport: Transport, entry: PeerEntry | null): void {
+  if (transport === 'tcp') slot.tcp = entry;
+  else if (transport === 'udp') slot.udp = entry;
+  else slot.both = entry;
 }
 
 function isEmpty(slot: PeerSlot): boolean {
@@ -74,8 +99,13 @@ export interface LearnResult {
 export class PeerTable {
   private readonly slots: BoundedMap<string, PeerSlot>;
   private entryCount = 0;
-  /** Endpoints held per address key: lets a lookup for an address with none stop at once. */
-  private readonly slotsByAddress = new Map<string, number>();
+  /**
+   * Endpoints held per bucket of address keys (a counting filter, by addressBucket): a lookup for
+   * an address whose bucket holds none stops at one array read, and learning an endpoint costs an
+   * increment rather than two Map operations. Addresses sharing a bucket only cost a lookup the
+   * exact reads that decide anyway.
+   */
+  private readonly slotsByBucket = new Uint32Array(ADDRESS_BUCKETS);
   /** Bumped on every insertion or removal, so flows can cache "leads to a peer" answers. */
   version = 0;
   /**
@@ -91,9 +121,9 @@ export class PeerTable {
     readonly maxPeers: number,
     readonly ttlMs: number,
   ) {
-    this.slots = new BoundedMap(maxPeers, (_key, slot) => {
+    this.slots = new BoundedMap(maxPeers, (key, slot) => {
       this.entryCount -= entriesOf(slot).length;
-      this.slotGone(slot);
+      this.slotGone(key);
       this.version++;
     });
   }
@@ -113,15 +143,15 @@ export class PeerTable {
    */
   lookup(addressKey: string, port: number, transport: 'tcp' | 'udp', now: number): PeerEntry | null {
     // Most flows lead nowhere learned: one read of the address, and no endpoint key made.
-    if (!this.slotsByAddress.has(addressKey)) return null;
+    if (this.slotsByBucket[addressBucket(addressKey)] === 0) return null;
     const exact = this.slots.get(endpointKey(addressKey, port));
     if (exact !== undefined) {
-      const hit = live(exact[transport], now) ?? live(exact.both, now);
+      const hit = live(transport === 'tcp' ? exact.tcp : exact.udp, now) ?? live(exact.both, now);
       if (hit !== null) return hit;
     }
     if (port === 0) return null;
     const whole = this.slots.get(endpointKey(addressKey, 0));
-    return whole === undefined ? null : (live(whole[transport], now) ?? live(whole.both, now));
+    return whole === undefined ? null : (live(transport === 'tcp' ? whole.tcp : whole.udp, now) ?? live(whole.both, now));
   }
 
   /**
@@ -129,62 +159,87 @@ export class PeerTable {
    * already (a named peer's canonical IPv4 text): spares turning the key back into text.
    */
   learn(addressKey: string, port: number, transport: Transport, details: PeerDetails & { now: number; expiresAt?: number | undefined; ipText?: string | undefined }): LearnResult {
+    const entry = this.learnPeer(addressKey, port, transport, details.protocol, details.via, details.learnedFrom, details.now, details.expiresAt, details.ipText);
+    return { entry, change: this.lastChange };
+  }
+
+  /** What the last learnPeer call did (new, refreshed or none). */
+  lastChange: LearnResult['change'] = 'none';
+
+  /**
+   * learn() for the packet path: the details as arguments and the change in `lastChange`, so a
+   * peer named in a reply costs no objects but its entry (and, when new, its slot), and a known
+   * one none at all. `expiresAt` undefined: now + the table's TTL.
+   */
+  learnPeer(addressKey: string, port: number, transport: Transport, protocol: string, via: string, learnedFrom: string | null, now: number, expiresAt?: number, ipText?: string): PeerEntry {
     const key = endpointKey(addressKey, port);
-    const expiresAt = details.expiresAt ?? details.now + this.ttlMs;
-    if (expiresAt < this.earliestExpiry) this.earliestExpiry = expiresAt;
-    if (expiresAt < this.roundEarliest) this.roundEarliest = expiresAt;
+    const expiry = expiresAt ?? now + this.ttlMs;
+    if (expiry < this.earliestExpiry) this.earliestExpiry = expiry;
+    if (expiry < this.roundEarliest) this.roundEarliest = expiry;
     let slot = this.slots.get(key);
-    const existing = slot?.[transport] ?? null;
-    if (slot !== undefined && existing !== null && existing.expiresAt > details.now) {
-      if (expiresAt <= existing.expiresAt) return { entry: existing, change: 'none' };
-      existing.expiresAt = expiresAt;
-      this.slots.refresh(key, slot);
+    const existing = slot === undefined ? null : slotEntry(slot, transport);
+    if (existing !== null && existing.expiresAt > now) {
+      if (expiry <= existing.expiresAt) {
+        this.lastChange = 'none';
+        return existing;
+      }
+      existing.expiresAt = expiry;
+      this.slots.refresh(key, slot!);
       // Announced again once the expiry moved by half the entry's own lifetime: a short-lived
       // entry (a DHT contact) would otherwise outlive its kernel copy, a long one churn events.
-      if (expiresAt - existing.announcedExpiry < Math.min(this.ttlMs, expiresAt - details.now) / 2) return { entry: existing, change: 'none' };
-      existing.announcedExpiry = expiresAt;
-      return { entry: existing, change: 'refreshed' };
+      if (expiry - existing.announcedExpiry < Math.min(this.ttlMs, expiry - now) / 2) {
+        this.lastChange = 'none';
+        return existing;
+      }
+      existing.announcedExpiry = expiry;
+      this.lastChange = 'refreshed';
+      return existing;
     }
     const entry: PeerEntry = {
       key,
-      ip: details.ipText ?? formatAddressKey(addressKey),
+      ip: ipText ?? formatAddressKey(addressKey),
       port,
       transport,
-      protocol: details.protocol,
-      via: details.via,
-      learnedFrom: details.learnedFrom,
-      learnedAt: details.now,
-      expiresAt,
-      announcedExpiry: expiresAt,
+      protocol,
+      via,
+      learnedFrom,
+      learnedAt: now,
+      expiresAt: expiry,
+      announcedExpiry: expiry,
     };
     if (existing === null) this.entryCount++;
     if (slot === undefined) {
-      slot = { tcp: null, udp: null, both: null, address: addressKey };
-      this.slotsByAddress.set(addressKey, (this.slotsByAddress.get(addressKey) ?? 0) + 1);
+      slot = { tcp: null, udp: null, both: null };
+      setSlotEntry(slot, transport, entry);
+      const bucket = addressBucket(addressKey);
+      this.slotsByBucket[bucket] = this.slotsByBucket[bucket]! + 1;
+      // Not in the table (get said so): no delete first.
+      this.slots.add(key, slot);
+    } else {
+      setSlotEntry(slot, transport, entry);
+      this.slots.set(key, slot);
     }
-    slot[transport] = entry;
-    this.slots.set(key, slot);
     this.version++;
-    return { entry, change: 'new' };
+    this.lastChange = 'new';
+    return entry;
   }
 
   /** Loads a peer from text (storefile, shared blocklist). Returns null for an unusable address. */
   load(ip: string, port: number, transport: Transport, details: PeerDetails & { learnedAt: number; expiresAt: number }, now: number): PeerEntry | null {
     const addressKey = addressKeyFromText(ip);
     if (addressKey === null || !(port >= 0 && port <= 65535) || details.expiresAt <= now) return null;
-    const { entry } = this.learn(addressKey, port, transport, { ...details, now: details.learnedAt });
-    return entry;
+    return this.learnPeer(addressKey, port, transport, details.protocol, details.via, details.learnedFrom, details.learnedAt, details.expiresAt);
   }
 
   remove(addressKey: string, port: number, transport: Transport): boolean {
     const key = endpointKey(addressKey, port);
     const slot = this.slots.get(key);
-    if (slot === undefined || slot[transport] === null) return false;
-    slot[transport] = null;
+    if (slot === undefined || slotEntry(slot, transport) === null) return false;
+    setSlotEntry(slot, transport, null);
     this.entryCount--;
     if (isEmpty(slot)) {
       this.slots.delete(key);
-      this.slotGone(slot);
+      this.slotGone(key);
     }
     this.version++;
     return true;
@@ -204,7 +259,7 @@ export class PeerTable {
       if (slot === undefined) continue;
       covered.push(...entriesOf(slot));
       this.slots.delete(key);
-      this.slotGone(slot);
+      this.slotGone(key);
     }
     this.entryCount -= covered.length;
     if (covered.length > 0) this.version++;
@@ -219,7 +274,7 @@ export class PeerTable {
   prune(now: number, budget = PRUNE_BUDGET): PeerEntry[] {
     const expired: PeerEntry[] = [];
     if (now < this.earliestExpiry) return expired;
-    this.slots.sweep(budget, (slot) => {
+    this.slots.sweep(budget, (slot, key) => {
       if (slot.tcp !== null && slot.tcp.expiresAt <= now) {
         expired.push(slot.tcp);
         slot.tcp = null;
@@ -233,7 +288,7 @@ export class PeerTable {
         slot.both = null;
       }
       const dead = isEmpty(slot);
-      if (dead) this.slotGone(slot);
+      if (dead) this.slotGone(key);
       else this.noteSurvivor(slot);
       return dead;
     });
@@ -246,11 +301,10 @@ export class PeerTable {
     return expired;
   }
 
-  /** A slot left the table: its address counts one endpoint fewer. */
-  private slotGone(slot: PeerSlot): void {
-    const left = (this.slotsByAddress.get(slot.address) ?? 1) - 1;
-    if (left > 0) this.slotsByAddress.set(slot.address, left);
-    else this.slotsByAddress.delete(slot.address);
+  /** An endpoint's slot (by its key) left the table: its address's bucket counts one endpoint fewer. */
+  private slotGone(key: string): void {
+    const bucket = addressBucket(key, key.length - 1);
+    this.slotsByBucket[bucket] = this.slotsByBucket[bucket]! - 1;
   }
 
   private noteSurvivor(slot: PeerSlot): void {
