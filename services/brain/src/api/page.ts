@@ -19,14 +19,21 @@ export function encodeCursor(item: Keyed): string {
 }
 
 export function decodeCursor(text: string): Keyed {
+  const [created, id] = cursorPair(text);
+  if (typeof created !== 'string' || typeof id !== 'string') throw new BadCursorError('not a cursor given by this API');
+  return { created, id };
+}
+
+/** The two values a cursor of this API encodes (base64url JSON); anything else is not one of ours. */
+function cursorPair(text: string): [unknown, unknown] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
   } catch {
     throw new BadCursorError('not a cursor given by this API');
   }
-  if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[0] !== 'string' || typeof parsed[1] !== 'string') throw new BadCursorError('not a cursor given by this API');
-  return { created: parsed[0], id: parsed[1] };
+  if (!Array.isArray(parsed) || parsed.length !== 2) throw new BadCursorError('not a cursor given by this API');
+  return [parsed[0], parsed[1]];
 }
 
 /** a before b in the listing order: newer first, then by id. */
@@ -90,14 +97,9 @@ export function encodeNameCursor(name: string): string {
 }
 
 export function decodeNameCursor(text: string): string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-  } catch {
-    throw new BadCursorError('not a cursor given by this API');
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 2 || parsed[0] !== 'name' || typeof parsed[1] !== 'string') throw new BadCursorError('not a cursor given by this API');
-  return parsed[1];
+  const [kind, name] = cursorPair(text);
+  if (kind !== 'name' || typeof name !== 'string') throw new BadCursorError('not a cursor given by this API');
+  return name;
 }
 
 /** Pagination of a list by name (ascending): the cursor names the last item shown. */
