@@ -1,3 +1,5 @@
+import type { NfqStats } from '@p2pwall/nfq';
+
 /**
  * What the live sensor needs from an NFQUEUE binding, whichever it is: open a queue, judge each
  * packet, close. Both bindings (the project's batched addon and the npm `nfqueue` binding) put
@@ -29,22 +31,11 @@ export interface QueueOptions {
   gso: boolean;
 }
 
-/** Losses and work the binding itself counts (the kernel's own are in /proc/net/netfilter/nfnetlink_queue). */
-export interface QueueBindingStats {
-  packets: number;
-  batches: number;
-  largestBatch: number;
-  /** Reads that found the socket buffer overrun (the kernel lost packets). */
-  enobufs: number;
-  receiveErrors: number;
-  /** Packets whose verdict could not be sent, and error answers of the kernel to verdicts. */
-  verdictSendErrors: number;
-  verdictErrors: number;
-  /** Packets left without a verdict (a judge that threw): they got accept. */
-  unanswered: number;
-  /** Packets longer than the copy range (judged on their first copyRange bytes). */
-  truncated: number;
-}
+/**
+ * Losses and work the binding itself counts (the kernel's own are in
+ * /proc/net/netfilter/nfnetlink_queue): the addon's counters, which say what each one means.
+ */
+export type QueueBindingStats = NfqStats;
 
 export interface BoundQueue {
   readonly queue: number;
