@@ -11,8 +11,9 @@ export function openNfqAddon(queue: number, options: QueueOptions, judge: Packet
   try {
     nfq = NfqQueue.open(queue, options, (count, q) => {
       const { arena, offsets, lengths, originalLengths, marks, verdicts, verdictMarks } = q;
+      const now = Date.now();
       for (let i = 0; i < count; i++) {
-        const answer = judge(arena, offsets[i]!, lengths[i]!, originalLengths[i]!, marks[i]!);
+        const answer = judge(arena, offsets[i]!, lengths[i]!, originalLengths[i]!, marks[i]!, now);
         if (answer === DROP_PACKET) {
           verdicts[i] = NfqQueue.DROP;
         } else {

@@ -11,11 +11,12 @@ export const DROP_PACKET = -1;
 
 /**
  * Judges one packet: its bytes are `buf[offset .. offset + length)` (valid only during the call;
- * possibly cut by the copy range), `wireLength` is its length in the kernel and `mark` its
- * netfilter mark. Returns DROP_PACKET, or the mark (0 .. 2^32-1) with which the packet re-enters
- * the hook (NF_REPEAT): the rules tell a judged packet by its mark.
+ * possibly cut by the copy range), `wireLength` is its length in the kernel, `mark` its
+ * netfilter mark and `now` when it was read (ms; one reading per batch). Returns DROP_PACKET, or
+ * the mark (0 .. 2^32-1) with which the packet re-enters the hook (NF_REPEAT): the rules tell a
+ * judged packet by its mark.
  */
-export type PacketJudge = (buf: Buffer, offset: number, length: number, wireLength: number, mark: number) => number;
+export type PacketJudge = (buf: Buffer, offset: number, length: number, wireLength: number, mark: number, now: number) => number;
 
 export type QueueBindingName = 'addon' | 'nfqueue';
 
