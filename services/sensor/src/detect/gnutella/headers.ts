@@ -73,7 +73,7 @@ export class HeadFindings {
     if (rule === null) return null;
     if (scan.fired) return this.peers === null ? null : evidence(rule, { peers: this.peers });
     scan.fired = true;
-    const detail = this.buf === null ? undefined : printable(this.buf, this.agentStart, this.agentEnd, 48);
+    const detail = this.buf === null ? undefined : printable(this.buf, this.agentStart, this.agentEnd);
     return evidence(rule, { detail, peers: this.peers });
   }
 }
