@@ -103,7 +103,7 @@ describe('Gnutella handshake', () => {
   });
 
   it('reads a handshake and an answer split over segments, learning lists in later segments, and frees its buffers', () => {
-    for (const cuts of [[1], [9], [30], [1, 2, 3, 60, 200]]) {
+    for (const cuts of [[4], [9], [30], [4, 5, 6, 60, 200]]) {
       const h = harness();
       const request = tcpSegments(connect(), { ...SERVENT, cuts });
       const reply = tcpSegments(REFUSAL, { ...reversed(SERVENT), seq: 5000, cuts: [5, 40, 120] });
@@ -115,6 +115,13 @@ describe('Gnutella handshake', () => {
       expect(noState(results.at(-1)!)).toBe(true);
       expect(h.engine.moduleBuffers.held).toBe(0);
     }
+  });
+
+  it('a first segment of fewer than 4 bytes is not kept (FastTrack keeps lone `G`s already): that handshake is missed', () => {
+    const h = harness();
+    const results = h.feedAll([tcpSyn(SERVENT), tcpSynAck(SERVENT), ...tcpSegments(connect(), { ...SERVENT, cuts: [1] })]);
+    expect(returned(results)).toEqual([]);
+    expect(h.engine.moduleBuffers.held).toBe(0);
   });
 
   it(`takes at most ${MAX_PEERS.handshake} peers from one answer`, () => {
@@ -188,7 +195,7 @@ describe('Gnutella pushes and downloads', () => {
       'GET /gnutella/thex/v1?urn:tree:tiger/:3WMUS6WM2ZC7XIPRQDKXWHHJRV4IKYC4OX4ELCA&depth=9 HTTP/1.1\r\nHost: 203.0.113.7:6346\r\nX-Alt: 203.0.113.40:6346\r\n\r\n',
     ];
     for (const request of requests) {
-      for (const cuts of [[], [3], [50], [request.length - 10]]) {
+      for (const cuts of [[], [4], [50], [request.length - 10]]) {
         const h = harness();
         const results = h.feedAll([tcpSyn(SERVENT), tcpSynAck(SERVENT), ...tcpSegments(request, { ...SERVENT, cuts })]);
         expect(all(results)).toEqual([GnutellaRule.download]);

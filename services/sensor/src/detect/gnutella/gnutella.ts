@@ -47,6 +47,14 @@ export class GnutellaFlowState {
 
 type Memory = FlowMemory<GnutellaFlowState>;
 
+/**
+ * A first segment shorter than this (`G`, `GN`, `GE`, …) is not kept for the rest of its start
+ * line: four bytes tell `GNUT`, `GET ` and `GIV ` apart, and the servents on the shared capture
+ * send their whole handshake in one segment. Keeping a head for every lone `G` would double
+ * what a flood of them holds (FastTrack keeps one already, for `GET /.hash=`).
+ */
+const MIN_KEPT_START = 4;
+
 const MESSAGE_NAMES: Readonly<Record<number, string>> = {
   [MessageType.ping]: 'ping',
   [MessageType.pong]: 'pong',
@@ -113,7 +121,7 @@ export class GnutellaModule implements ProtocolModule<GnutellaFlowState> {
     findings.reset(fromInside);
     walkFirstSegment(lines, packet);
     examineHead(lines, scan, findings);
-    const unfinished = !findings.abandoned && !lines.blockEnded && packet.payloadLength < HEADER_BLOCK_CAPACITY;
+    const unfinished = !findings.abandoned && !lines.blockEnded && packet.payloadLength >= MIN_KEPT_START && packet.payloadLength < HEADER_BLOCK_CAPACITY;
     // A head the buffer budget cannot pay for is not kept: what this segment showed still counts.
     const head = unfinished ? StreamHead.start(packet, lines, memory.buffers) : null;
     if (head !== null) {
