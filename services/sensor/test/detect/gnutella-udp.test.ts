@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { GnutellaModule, GnutellaRule, GnutellaVia, MAX_PEERS } from '../../src/detect/gnutella/gnutella.js';
-import type { PeerEntry } from '../../src/track/peers.js';
-import { DetectorHarness, reversed, type FeedResult } from '../support/detector-harness.js';
-import { MessageType, deflatedGnd, descriptor, g2Packet, gnd, guid, knownHubList, mojito, ping, pong, query, queryHit, queryKeyRequest, vendorMessage, type Endpoint } from '../support/gnutella.js';
+import { accepted, allAccepted, expectNothing, peerKeys, returned } from '../support/detector-results.js';
+import { DetectorHarness, reversed } from '../support/detector-harness.js';
+import { MessageType, deflatedGnd, descriptor, g2Packet, gnd, guid, knownHubList, mojito, ping, pong, query, queryHit, queryKeyRequest, vendorMessage, endpointKeys, type Endpoint } from '../support/gnutella.js';
 import { bittorrent as bt, udp, type Endpoints } from '@p2pwall/lab';
 
 /** The inside servent's UDP port (the shared capture's client uses 28681) and outside servents. */
@@ -18,35 +18,8 @@ function harness(): DetectorHarness {
   return new DetectorHarness({ detectors: [new GnutellaModule()] });
 }
 
-function accepted(result: FeedResult): string[] {
-  return result.seen.filter((seen) => seen.accepted).map((seen) => seen.evidence.rule);
-}
-
-function all(results: readonly FeedResult[]): string[] {
-  return results.flatMap(accepted);
-}
-
-function returned(results: readonly FeedResult[]): string[] {
-  return results.flatMap((result) => result.evidence.map((evidence) => evidence.rule));
-}
-
 function datagram(ends: Endpoints, payload: Uint8Array): Uint8Array {
   return udp({ ...ends, payload });
-}
-
-function peers(h: DetectorHarness): PeerEntry[] {
-  return [...h.engine.peers.values()];
-}
-
-function peerKeys(h: DetectorHarness, via?: string): string[] {
-  return peers(h)
-    .filter((entry) => via === undefined || entry.via === via)
-    .map((entry) => `${entry.ip}:${entry.port}/${entry.transport}`)
-    .sort();
-}
-
-function keys(list: readonly Endpoint[]): string[] {
-  return list.map((peer) => `${peer.ip}:${peer.port}/both`).sort();
 }
 
 describe('Gnutella over UDP', () => {
@@ -64,9 +37,9 @@ describe('Gnutella over UDP', () => {
     const h = harness();
     const id = guid(3);
     const results = h.feedAll([datagram(SERVENT, ping({ guid: id })), datagram(reversed(SERVENT), pong({ ip: '198.51.100.40', port: 6348 }, { guid: id, ipp: CACHE }))]);
-    expect(all(results)).toEqual([GnutellaRule.udpMessage, GnutellaRule.udpMessage]);
+    expect(allAccepted(results)).toEqual([GnutellaRule.udpMessage, GnutellaRule.udpMessage]);
     expect(peerKeys(h, GnutellaVia.pong)).toEqual(['198.51.100.40:6348/both']);
-    expect(peerKeys(h, GnutellaVia.ggepIpp)).toEqual(keys(CACHE));
+    expect(peerKeys(h, GnutellaVia.ggepIpp)).toEqual(endpointKeys(CACHE));
   });
 
   it(`takes at most ${MAX_PEERS.pong} servents from one pong`, () => {
@@ -86,7 +59,7 @@ describe('Gnutella over UDP', () => {
     expect(results[1]!.evidence.every((evidence) => evidence.peers === undefined)).toBe(true);
     const unasked = harness();
     const ends = { ...SERVENT, sport: 28682 };
-    expect(all(unasked.feedAll([datagram(reversed(ends), pong(SELF, { guid: guid(7), ipp: CACHE }))]))).toEqual([]);
+    expect(allAccepted(unasked.feedAll([datagram(reversed(ends), pong(SELF, { guid: guid(7), ipp: CACHE }))]))).toEqual([]);
     expect(peerKeys(unasked)).toEqual([]);
   });
 
@@ -100,9 +73,9 @@ describe('Gnutella over UDP', () => {
 
   it('vendor messages and gtk-gnutella’s Mojito DHT identify', () => {
     const h = harness();
-    expect(all(h.feedAll([datagram(SERVENT, vendorMessage())]))).toEqual([GnutellaRule.udpMessage]);
+    expect(allAccepted(h.feedAll([datagram(SERVENT, vendorMessage())]))).toEqual([GnutellaRule.udpMessage]);
     const m = harness();
-    expect(all(m.feedAll([datagram(SERVENT, mojito())]))).toEqual([GnutellaRule.mojito]);
+    expect(allAccepted(m.feedAll([datagram(SERVENT, mojito())]))).toEqual([GnutellaRule.mojito]);
   });
 
   it('a flow already concluded reports no more constant evidence', () => {
@@ -115,12 +88,12 @@ describe('Gnutella over UDP', () => {
 describe('Gnutella2 over UDP', () => {
   it('the query-key request of the shared capture identifies the inside servent', () => {
     const h = harness();
-    expect(all(h.feedAll([datagram(SERVENT, queryKeyRequest({ ip: '192.0.2.53', port: 28681 }))]))).toEqual([GnutellaRule.g2Udp]);
+    expect(allAccepted(h.feedAll([datagram(SERVENT, queryKeyRequest({ ip: '192.0.2.53', port: 28681 }))]))).toEqual([GnutellaRule.g2Udp]);
   });
 
   it('deflated datagrams are taken by their zlib header; later parts and acknowledgements are not', () => {
     const h = harness();
-    expect(all(h.feedAll([datagram(SERVENT, deflatedGnd())]))).toEqual([GnutellaRule.g2Udp]);
+    expect(allAccepted(h.feedAll([datagram(SERVENT, deflatedGnd())]))).toEqual([GnutellaRule.g2Udp]);
     const later = gnd([0x12, 0x34, 0x56], { flags: 0x01, part: 2, count: 2 });
     const ack = gnd([], { flags: 0x00, part: 1, count: 0 });
     const o = harness();
@@ -132,23 +105,18 @@ describe('Gnutella2 over UDP', () => {
     const neighbours = CACHE.slice(0, 2);
     const cached = CACHE.slice(2);
     h.feedAll([datagram(SERVENT, queryKeyRequest({ ip: '192.0.2.53', port: 28681 })), datagram(reversed(SERVENT), knownHubList(neighbours, cached))]);
-    expect(peerKeys(h, GnutellaVia.g2Khl)).toEqual(keys(CACHE));
+    expect(peerKeys(h, GnutellaVia.g2Khl)).toEqual(endpointKeys(CACHE));
   });
 
   it('a /KHL sent unasked is not believed', () => {
     const h = harness();
-    expect(all(h.feedAll([datagram(reversed(SERVENT), knownHubList(CACHE, []))]))).toEqual([]);
+    expect(allAccepted(h.feedAll([datagram(reversed(SERVENT), knownHubList(CACHE, []))]))).toEqual([]);
     expect(peerKeys(h)).toEqual([]);
   });
 });
 
 describe('look-alikes that must not match', () => {
-  function nothing(packets: readonly Uint8Array[]): void {
-    const h = harness();
-    const results = h.feedAll(packets);
-    expect(returned(results)).toEqual([]);
-    expect(peerKeys(h)).toEqual([]);
-  }
+  const nothing = (packets: readonly Uint8Array[]): void => expectNothing(harness, packets);
 
   const HIGH: Endpoints = { src: '10.0.0.5', dst: '198.51.100.20', sport: 40000, dport: 40001 };
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { GnutellaModule, GnutellaRule, GnutellaVia, MAX_PEERS } from '../../src/detect/gnutella/gnutella.js';
-import type { PeerEntry } from '../../src/track/peers.js';
-import { DetectorHarness, reversed, tcpSegments, tcpSyn, tcpSynAck, type FeedResult } from '../support/detector-harness.js';
-import { USER_AGENT, answer, connect, endpointList, type Endpoint } from '../support/gnutella.js';
+import { accepted, allAccepted, expectNothing, learnedPeers, noModuleState, peerKeys, returned } from '../support/detector-results.js';
+import { DetectorHarness, reversed, tcpSegments, tcpSyn, tcpSynAck } from '../support/detector-harness.js';
+import { USER_AGENT, answer, connect, endpointList, endpointKeys, type Endpoint } from '../support/gnutella.js';
 import { ACK, PSH, tcp, type Endpoints } from '@p2pwall/lab';
 
 /** An inside servent on a high port, outside servents and web servers in documentation ranges. */
@@ -23,39 +23,8 @@ function harness(): DetectorHarness {
   return new DetectorHarness({ detectors: [new GnutellaModule()] });
 }
 
-function accepted(result: FeedResult): string[] {
-  return result.seen.filter((seen) => seen.accepted).map((seen) => seen.evidence.rule);
-}
-
-function all(results: readonly FeedResult[]): string[] {
-  return results.flatMap(accepted);
-}
-
-function returned(results: readonly FeedResult[]): string[] {
-  return results.flatMap((result) => result.evidence.map((evidence) => evidence.rule));
-}
-
 function segment(ends: Endpoints, payload: string | Uint8Array, seq = 1000): Uint8Array {
   return tcp({ ...ends, flags: PSH | ACK, seq, payload });
-}
-
-function peers(h: DetectorHarness): PeerEntry[] {
-  return [...h.engine.peers.values()];
-}
-
-function peerKeys(h: DetectorHarness, via?: string): string[] {
-  return peers(h)
-    .filter((entry) => via === undefined || entry.via === via)
-    .map((entry) => `${entry.ip}:${entry.port}/${entry.transport}`)
-    .sort();
-}
-
-function keys(list: readonly Endpoint[]): string[] {
-  return list.map((peer) => `${peer.ip}:${peer.port}/both`).sort();
-}
-
-function noState(result: FeedResult): boolean {
-  return result.flow.moduleStates?.every((state) => state === undefined) ?? true;
 }
 
 const REFUSAL = answer('503 No Leaf Slots', [
@@ -80,12 +49,12 @@ describe('Gnutella handshake', () => {
   it('learns X-Try-Ultrapeers, X-Try-Hubs and Listen-IP from a 503 refusal, never Remote-IP', () => {
     const h = harness();
     const results = h.feedAll([segment(SERVENT, connect()), segment(reversed(SERVENT), REFUSAL, 5000)]);
-    expect(all(results)).toEqual([GnutellaRule.handshake, GnutellaRule.handshakeReply]);
+    expect(allAccepted(results)).toEqual([GnutellaRule.handshake, GnutellaRule.handshakeReply]);
     expect(results[1]!.evidence[0]!.detail).toBe('Foxy 1.9.10.0');
-    expect(peerKeys(h, GnutellaVia.xTry)).toEqual(keys(ULTRAPEERS));
-    expect(peerKeys(h, GnutellaVia.xTryHubs)).toEqual(keys(HUBS));
+    expect(peerKeys(h, GnutellaVia.xTry)).toEqual(endpointKeys(ULTRAPEERS));
+    expect(peerKeys(h, GnutellaVia.xTryHubs)).toEqual(endpointKeys(HUBS));
     expect(peerKeys(h, GnutellaVia.listenIp)).toEqual(['203.0.113.8:6347/both']);
-    expect(peers(h).map((entry) => entry.ip)).not.toContain('192.0.2.53');
+    expect(learnedPeers(h).map((entry) => entry.ip)).not.toContain('192.0.2.53');
   });
 
   it('learns from 0.6 X-Try and a 200 answer too; the third step of the handshake is no new evidence', () => {
@@ -93,13 +62,13 @@ describe('Gnutella handshake', () => {
     const reply = answer('200 OK', ['User-Agent: Shareaza 2.7.10.2', `X-Try: ${endpointList(ULTRAPEERS.slice(0, 1))}`]);
     const results = h.feedAll([segment(SERVENT, connect()), segment(reversed(SERVENT), reply, 5000), segment(SERVENT, 'GNUTELLA/0.6 200 OK\r\nContent-Encoding: deflate\r\n\r\n', 1000 + connect().length)]);
     expect(returned(results)).toEqual([GnutellaRule.handshake, GnutellaRule.handshakeReply]);
-    expect(peerKeys(h, GnutellaVia.xTry)).toEqual(keys(ULTRAPEERS.slice(0, 1)));
+    expect(peerKeys(h, GnutellaVia.xTry)).toEqual(endpointKeys(ULTRAPEERS.slice(0, 1)));
   });
 
   it('Gnutella 0.4: `GNUTELLA CONNECT/0.4` and `GNUTELLA OK`', () => {
     const h = harness();
     const results = h.feedAll([segment(SERVENT, connect({ version: '0.4' })), segment(reversed(SERVENT), 'GNUTELLA OK\n\n', 5000)]);
-    expect(all(results)).toEqual([GnutellaRule.handshake, GnutellaRule.handshakeReply]);
+    expect(allAccepted(results)).toEqual([GnutellaRule.handshake, GnutellaRule.handshakeReply]);
   });
 
   it('reads a handshake and an answer split over segments, learning lists in later segments, and frees its buffers', () => {
@@ -108,11 +77,11 @@ describe('Gnutella handshake', () => {
       const request = tcpSegments(connect(), { ...SERVENT, cuts });
       const reply = tcpSegments(REFUSAL, { ...reversed(SERVENT), seq: 5000, cuts: [5, 40, 120] });
       const results = h.feedAll([tcpSyn(SERVENT), tcpSynAck(SERVENT), ...request, ...reply]);
-      expect(all(results)).toContain(GnutellaRule.handshake);
-      expect(all(results)).toContain(GnutellaRule.handshakeReply);
-      expect(peerKeys(h, GnutellaVia.xTry)).toEqual(keys(ULTRAPEERS));
-      expect(peerKeys(h, GnutellaVia.xTryHubs)).toEqual(keys(HUBS));
-      expect(noState(results.at(-1)!)).toBe(true);
+      expect(allAccepted(results)).toContain(GnutellaRule.handshake);
+      expect(allAccepted(results)).toContain(GnutellaRule.handshakeReply);
+      expect(peerKeys(h, GnutellaVia.xTry)).toEqual(endpointKeys(ULTRAPEERS));
+      expect(peerKeys(h, GnutellaVia.xTryHubs)).toEqual(endpointKeys(HUBS));
+      expect(noModuleState(results.at(-1)!)).toBe(true);
       expect(h.engine.moduleBuffers.held).toBe(0);
     }
   });
@@ -135,7 +104,7 @@ describe('Gnutella handshake', () => {
     const h = harness();
     const named = [{ ip: '10.0.0.9', port: 6346 }, { ip: '127.0.0.1', port: 6346 }, { ip: '224.0.0.1', port: 6346 }, { ip: '198.51.100.9', port: 80 }, ...ULTRAPEERS.slice(0, 1)];
     h.feedAll([segment(SERVENT, connect()), segment(reversed(SERVENT), answer('503 Full', [`X-Try-Ultrapeers: ${endpointList(named)}, [2001:db8::1]:6346, not-an-address`]), 5000)]);
-    expect(peerKeys(h, GnutellaVia.xTry)).toEqual(keys(ULTRAPEERS.slice(0, 1)));
+    expect(peerKeys(h, GnutellaVia.xTry)).toEqual(endpointKeys(ULTRAPEERS.slice(0, 1)));
     const c = h.engine.counters;
     expect([c.peersRefusedInside, c.peersRefusedReserved, c.peersRefusedLowPort]).toEqual([1, 2, 1]);
   });
@@ -144,7 +113,7 @@ describe('Gnutella handshake', () => {
     const h = harness();
     const results = h.feedAll([segment(WEB, 'GET / HTTP/1.1\r\nHost: example.org\r\n\r\n'), segment(reversed(WEB), REFUSAL.replace('503', '200'), 5000)]);
     expect(returned(results)).toEqual([GnutellaRule.handshakeReply]);
-    expect(all(results)).toEqual([]);
+    expect(allAccepted(results)).toEqual([]);
     expect(peerKeys(h)).toEqual([]);
     expect(h.engine.counters.evidenceRefusedUnanswered).toBe(1);
   });
@@ -157,7 +126,7 @@ describe('Gnutella handshake', () => {
     expect(results[2]!.seen.map((seen) => seen.accepted)).toEqual([false]);
     expect(accepted(results[3]!)).toEqual([GnutellaRule.handshakeReply]);
     // It called in: the whole address. The inside servent's own Listen-IP is not learned.
-    expect(peerKeys(h)).toEqual(['203.0.113.7:0/both', ...keys(ULTRAPEERS.slice(1))].sort());
+    expect(peerKeys(h)).toEqual(['203.0.113.7:0/both', ...endpointKeys(ULTRAPEERS.slice(1))].sort());
   });
 });
 
@@ -166,10 +135,10 @@ describe('Gnutella pushes and downloads', () => {
 
   it('GIV from the inside servent identifies it; an outside GIV calling in does not', () => {
     const h = harness();
-    expect(all(h.feedAll([segment(SERVENT, GIV)]))).toEqual([GnutellaRule.giv]);
+    expect(allAccepted(h.feedAll([segment(SERVENT, GIV)]))).toEqual([GnutellaRule.giv]);
     const other = harness();
     const inbound = reversed({ ...SERVENT, sport: 50300 });
-    expect(all(other.feedAll([tcpSyn(inbound), tcpSynAck(inbound), segment(inbound, GIV)]))).toEqual([]);
+    expect(allAccepted(other.feedAll([tcpSyn(inbound), tcpSynAck(inbound), segment(inbound, GIV)]))).toEqual([]);
   });
 
   it('a GIV without its index, GUID or slash is nothing', () => {
@@ -198,7 +167,7 @@ describe('Gnutella pushes and downloads', () => {
       for (const cuts of [[], [4], [50], [request.length - 10]]) {
         const h = harness();
         const results = h.feedAll([tcpSyn(SERVENT), tcpSynAck(SERVENT), ...tcpSegments(request, { ...SERVENT, cuts })]);
-        expect(all(results)).toEqual([GnutellaRule.download]);
+        expect(allAccepted(results)).toEqual([GnutellaRule.download]);
         expect(h.engine.moduleBuffers.held).toBe(0);
       }
     }
@@ -209,22 +178,17 @@ describe('Gnutella pushes and downloads', () => {
     const h = harness();
     const results = h.feedAll([segment(SERVENT, browser)]);
     expect(returned(results)).toEqual([GnutellaRule.downloadRequest]);
-    expect(all(results)).toEqual([]);
+    expect(allAccepted(results)).toEqual([]);
     expect(h.engine.clients.size).toBe(0);
     expect(peerKeys(h)).toEqual([]);
     const known = harness();
     known.addKnownPeer('203.0.113.7');
-    expect(all(known.feedAll([segment(SERVENT, browser)]))).toEqual([GnutellaRule.downloadRequest]);
+    expect(allAccepted(known.feedAll([segment(SERVENT, browser)]))).toEqual([GnutellaRule.downloadRequest]);
   });
 });
 
 describe('look-alikes that must not match', () => {
-  function nothing(packets: readonly Uint8Array[]): void {
-    const h = harness();
-    const results = h.feedAll(packets);
-    expect(returned(results)).toEqual([]);
-    expect(peerKeys(h)).toEqual([]);
-  }
+  const nothing = (packets: readonly Uint8Array[]): void => expectNothing(harness, packets);
 
   it('a web page that mentions `GNUTELLA CONNECT/0.6` and `/uri-res/N2R?` in its body', () => {
     const page = `HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<pre>${connect()}</pre><a href="/uri-res/N2R?urn:sha1:X">GET /uri-res/N2R?urn:sha1:X HTTP/1.1</a>`;

@@ -135,3 +135,8 @@ export function answer(status: string, headers: readonly string[]): string {
 export function endpointList(peers: readonly Endpoint[], stamp = ''): string {
   return peers.map((peer) => `${peer.ip}:${peer.port}${stamp}`).join(',');
 }
+
+/** Endpoints as the peer table shows them, learned for TCP and UDP: `ip:port/both`, sorted. */
+export function endpointKeys(list: readonly Endpoint[]): string[] {
+  return list.map((peer) => `${peer.ip}:${peer.port}/both`).sort();
+}
