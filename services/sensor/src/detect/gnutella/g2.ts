@@ -58,8 +58,10 @@ class G2Packet {
   end = 0;
 }
 
+// Scratch for one datagram at a time (inspect is synchronous).
 const packet = new G2Packet();
 const child = new G2Packet();
+const grandchild = new G2Packet();
 
 /**
  * Reads the G2 packet header at buf[at]: control byte (length-field size in bits 7-6, name
@@ -123,7 +125,6 @@ export function khlPeers(buf: Uint8Array, p: number, length: number): NamedPeer[
 /** Where a compound packet's own data starts: after its children and their 0x00 terminator; -1 when none. */
 function dataAfterChildren(buf: Uint8Array, parent: G2Packet): number {
   const end = parent.end;
-  const grandchild = new G2Packet();
   let at = parent.payloadStart;
   while (at < end) {
     if (buf[at] === 0) return at + 1;

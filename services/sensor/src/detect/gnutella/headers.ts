@@ -15,12 +15,11 @@
  *
  * Everything is read on bytes; a string is made only for an address that parsed.
  */
-import type { NamedPeer } from '../module.js';
+import type { Evidence, NamedPeer } from '../module.js';
 import { parseIpv4Endpoint } from '../fasttrack/fasttrack.js';
 import { HeaderLines, ascii, headerValueStart, printable, startsWithCaseless, trimEnd } from '../http-headers.js';
-import { GnutellaRule, GnutellaVia, MAX_PEERS, evidence, type GnutellaRule as Rule } from './rules.js';
+import { GnutellaRule, GnutellaVia, MAX_PEERS, evidence } from './rules.js';
 import { StartKind, couldStartGnutella, startKind } from './start-line.js';
-import type { Evidence } from '../module.js';
 
 const X_TRY_ULTRAPEERS = ascii('x-try-ultrapeers');
 const X_TRY = ascii('x-try');
@@ -78,7 +77,7 @@ export class HeadFindings {
   }
 }
 
-function ruleOf(scan: HeadScan, headEnded: boolean): Rule | null {
+function ruleOf(scan: HeadScan, headEnded: boolean): GnutellaRule | null {
   switch (scan.kind) {
     case StartKind.connect:
       return GnutellaRule.handshake;
