@@ -5,9 +5,10 @@
 import { isProtocolName, parseRuleId } from '@p2pwall/common';
 import { bitTorrent } from './bittorrent/bittorrent.js';
 import { fastTrack } from './fasttrack/fasttrack.js';
+import { gnutella } from './gnutella/gnutella.js';
 import type { ModuleSettings, ProtocolModule } from './module.js';
 
-export const protocolModules: readonly ProtocolModule[] = [fastTrack, bitTorrent];
+export const protocolModules: readonly ProtocolModule[] = [fastTrack, bitTorrent, gnutella];
 
 /** Modules one engine can run: their per-flow flags are bits of a 32-bit number. */
 export const MAX_MODULES = 30;

@@ -12,7 +12,8 @@ import { SHARED_PCAPS, SKIP_SHARED, sharedCaptures } from './support.js';
 /**
  * Real traffic from nDPI's test suite, scored against its ground truth (ground_truth.json):
  * every BitTorrent flow caught (dropped, or labelled bittorrent), the LSD announcement
- * identified, nothing flagged in ordinary traffic, and no other capture taken for BitTorrent.
+ * identified, at least 90% of the payload-labelled Gnutella flows caught, nothing flagged in
+ * ordinary traffic, and no capture taken for a family it does not hold.
  */
 
 interface TruthFlow {
@@ -22,6 +23,7 @@ interface TruthFlow {
   dst: string;
   dport: number;
   p2p: string | null;
+  p2p_label_basis: string | null;
 }
 
 interface TruthCapture {
@@ -31,8 +33,8 @@ interface TruthCapture {
 }
 
 const ORDINARY = ['http.pcapng', '443-curl.pcap', 'dns.pcap', 'quic.pcap', 'ssh.pcap', 'NTPv4.pcap', 'ftp.pcap'];
-/** P2P captures of families no module reads yet: nothing may be taken for BitTorrent there. */
-const OTHER_P2P = ['gnutella.pcap', 'edonkey.pcap'];
+/** A P2P capture of a family no module reads yet: nothing may be flagged there. */
+const UNREAD_P2P = ['edonkey.pcap'];
 
 function truth(): Map<string, TruthCapture> {
   const entries = JSON.parse(readFileSync(join(SHARED_PCAPS, 'ground_truth.json'), 'utf8')) as TruthCapture[];
@@ -71,20 +73,28 @@ function flowsByEnds(flows: readonly FlowEvent[]): Map<string, FlowEvent[]> {
   return byEnds;
 }
 
-function caught(flow: FlowEvent): boolean {
-  return flow.verdict === 'drop' || flow.wouldDrop || flow.app === 'bittorrent';
+function caught(flow: FlowEvent, app: string): boolean {
+  return flow.verdict === 'drop' || flow.wouldDrop || flow.app === app;
 }
 
-/** Ground-truth BitTorrent flows of a capture, and how many of them the engine caught. */
-function score(run: Run, capture: TruthCapture): { total: number; caught: number; missed: string[] } {
+/**
+ * Ground-truth flows of one family in a capture (by default BitTorrent; `only` narrows them, e.g.
+ * to those nDPI labelled by payload), and how many of them the engine caught: dropped, or
+ * labelled with the family's module.
+ */
+function score(run: Run, capture: TruthCapture, family = 'BitTorrent', app = 'bittorrent', only: (flow: TruthFlow) => boolean = () => true): { total: number; caught: number; missed: string[] } {
   const byEnds = flowsByEnds(run.flows);
-  const bittorrent = capture.flows.filter((flow) => flow.p2p === 'BitTorrent');
+  const expected = capture.flows.filter((flow) => flow.p2p === family && only(flow));
   const missed: string[] = [];
-  for (const flow of bittorrent) {
+  for (const flow of expected) {
     const key = endpointKey(flow.proto, flow.src, flow.sport, flow.dst, flow.dport);
-    if (!(byEnds.get(key) ?? []).some(caught)) missed.push(key);
+    if (!(byEnds.get(key) ?? []).some((event) => caught(event, app))) missed.push(key);
   }
-  return { total: bittorrent.length, caught: bittorrent.length - missed.length, missed };
+  return { total: expected.length, caught: expected.length - missed.length, missed };
+}
+
+function clientsOf(run: Run, protocol: string): EngineEvent[] {
+  return run.events.filter((event) => event.event === 'client' && event.protocol === protocol);
 }
 
 const table: string[] = [];
@@ -137,12 +147,37 @@ describe.skipIf(SKIP_SHARED !== '')(`real captures in ../shared/pcaps ${SKIP_SHA
     expect(flagged).toEqual([]);
   });
 
-  it.each(OTHER_P2P)('%s: not taken for BitTorrent', (name) => {
+  it.each(UNREAD_P2P)('%s: a family no module reads, nothing flagged', (name) => {
     const run = analyze(name);
-    const flagged = run.flows.filter((flow) => flow.app === 'bittorrent' || flow.verdict === 'drop' || flow.wouldDrop);
-    row(name, 'no BitTorrent', flagged.length === 0 ? 'no BitTorrent' : `${flagged.length} flows flagged`, run);
+    const flagged = run.flows.filter((flow) => flow.app !== null || flow.verdict === 'drop' || flow.wouldDrop);
+    row(name, 'nothing flagged', flagged.length === 0 ? 'nothing flagged' : `${flagged.length} flows flagged`, run);
     expect(run.events.filter((e) => e.event === 'client' || e.event === 'peer')).toEqual([]);
     expect(flagged).toEqual([]);
+  });
+
+  it('gnutella.pcap: at least 90% of its payload-labelled Gnutella flows caught, none taken for BitTorrent', () => {
+    const run = analyze('gnutella.pcap');
+    const capture = truth().get('gnutella.pcap')!;
+    const result = score(run, capture, 'Gnutella', 'gnutella', (flow) => flow.p2p_label_basis === 'payload');
+    const all = score(run, capture, 'Gnutella', 'gnutella');
+    const learned = run.events.filter((event) => event.event === 'peer').length;
+    row('gnutella.pcap', `${result.total} payload-labelled caught`, `${result.caught} of ${result.total} caught`, run);
+    table.push(`${''.padEnd(16)} ${'(every Gnutella-labelled flow)'.padEnd(30)} ${`${all.caught} of ${all.total}, ${learned} peers`.padEnd(26)}`);
+    expect(result.total).toBe(327);
+    expect(result.caught / result.total).toBeGreaterThanOrEqual(0.9);
+    expect(run.flows.filter((flow) => flow.app === 'bittorrent')).toEqual([]);
+    expect(clientsOf(run, 'bittorrent')).toEqual([]);
+    // The capture's only client is 10.0.2.15; nothing inside (its NAT gateway, 10.0.2.2) is learned.
+    expect(clientsOf(run, 'gnutella').map((event) => event.event === 'client' && event.host)).toEqual(['10.0.2.15']);
+    expect(run.events.filter((event) => event.event === 'peer' && (event.ip.startsWith('10.') || event.ip === '93.47.226.53'))).toEqual([]);
+  });
+
+  it.each(['bittorrent.pcap', 'bt_search.pcap'])('%s: not taken for Gnutella', (name) => {
+    const run = analyze(name);
+    const taken = run.flows.filter((flow) => flow.app === 'gnutella' || flow.rules.some((rule) => rule.startsWith('gnutella/')));
+    row(name, 'no Gnutella', taken.length === 0 ? 'no Gnutella' : `${taken.length} flows taken`, run);
+    expect(clientsOf(run, 'gnutella')).toEqual([]);
+    expect(taken).toEqual([]);
   });
 
   it('bittorrent.pcap seen from mid-stream: without any handshake, flows are caught by learned peers', () => {
