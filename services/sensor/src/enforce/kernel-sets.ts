@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { isTransport, type Transport } from '@p2pwall/common';
 import { localRunner, type CommandResult, type CommandRunner } from './command-runner.js';
 import { IPSET_MAX_TIMEOUT, restoreSets } from './ipset.js';
-import { kernelNames, peerAddressSet, peerEndpointProtocols, type FamilySetNames, type IpFamily } from './rules.js';
+import { kernelNames, networkSet, peerAddressSet, peerEndpointProtocols, type FamilySetNames, type IpFamily } from './rules.js';
 
 export interface KernelSetsOptions {
   /** Same prefix the rules were installed with. */
@@ -100,6 +100,12 @@ const DELETE = 0;
 function peerEntries(sets: FamilySetNames, ip: string, port: number, transport: Transport): string[] {
   if (port === 0) return [`${peerAddressSet(sets, transport)} ${ip}`];
   return peerEndpointProtocols(transport).map((protocol) => `${sets.peerEndpoints} ${ip},${protocol}:${port}`);
+}
+
+/** `SET ENTRY` for each exception entry of an allowed address (port 0) or endpoint (both transports: allow entries hold for every transport). */
+function networkExceptionEntries(sets: FamilySetNames, ip: string, port: number): string[] {
+  if (port === 0) return [`${sets.networkExceptions} ${ip}`];
+  return peerEndpointProtocols('both').map((protocol) => `${sets.networkExceptionEndpoints} ${ip},${protocol}:${port}`);
 }
 
 /**
@@ -210,6 +216,42 @@ export class KernelSets {
     const family = this.family(ip, 'removePeer');
     if (family === null || !this.checkPort(port, ip) || !this.checkTransport(transport, ip)) return;
     for (const entry of peerEntries(this.sets[family], ip, port, transport)) this.enqueue(entry, DELETE);
+  }
+
+  /** Blocks an outside network (`198.51.100.0/24`, host bits zero: the brain checks) for `transport`. */
+  addNetwork(network: string, transport: Transport, timeoutSeconds: number): void {
+    const family = this.family(network.split('/')[0] ?? '', 'addNetwork');
+    if (family === null || !this.checkTransport(transport, network)) return;
+    const timeout = this.timeout(timeoutSeconds, network);
+    if (timeout === null) return;
+    this.enqueue(`${networkSet(this.sets[family], transport)} ${network}`, timeout);
+  }
+
+  /** Unblocks what addNetwork(network, transport) blocked. */
+  removeNetwork(network: string, transport: Transport): void {
+    const family = this.family(network.split('/')[0] ?? '', 'removeNetwork');
+    if (family === null || !this.checkTransport(transport, network)) return;
+    this.enqueue(`${networkSet(this.sets[family], transport)} ${network}`, DELETE);
+  }
+
+  /**
+   * Lets an allowed address (port 0) or endpoint through every blocked network, for both
+   * transports, until the allow entry ends. Harmless where no network covers it: the exception
+   * sets are read only by packets a network set matched.
+   */
+  exceptFromNetworks(ip: string, port: number, timeoutSeconds: number): void {
+    const family = this.family(ip, 'exceptFromNetworks');
+    if (family === null || !this.checkPort(port, ip)) return;
+    const timeout = this.timeout(timeoutSeconds, ip);
+    if (timeout === null) return;
+    for (const entry of networkExceptionEntries(this.sets[family], ip, port)) this.enqueue(entry, timeout);
+  }
+
+  /** Ends what exceptFromNetworks(ip, port) made. */
+  endNetworkException(ip: string, port: number): void {
+    const family = this.family(ip, 'endNetworkException');
+    if (family === null || !this.checkPort(port, ip)) return;
+    for (const entry of networkExceptionEntries(this.sets[family], ip, port)) this.enqueue(entry, DELETE);
   }
 
   /** Time-locks an inside client for the remaining lock time; called again, it re-arms the timeout. */

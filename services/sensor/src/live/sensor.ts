@@ -202,15 +202,25 @@ export class LiveSensor {
         this.engine.removePeer(effect.ip, effect.port, effect.transport);
         this.kernelSets.removePeer(effect.ip, effect.port, effect.transport);
         break;
+      case 'block-network':
+        applied = effect.expiresAt > now;
+        if (applied) this.kernelSets.addNetwork(effect.network, effect.transport, secondsUntil(effect.expiresAt, now));
+        break;
+      case 'unblock-network':
+        this.kernelSets.removeNetwork(effect.network, effect.transport);
+        break;
       case 'allow-peer': {
         const forgotten = this.engine.allowPeer(effect.ip, effect.port, effect.allowedUntil) ?? [];
         for (const peer of forgotten) this.kernelSets.removePeer(peer.ip, peer.port, peer.transport);
         // Shared blocks of other sensors' peers may sit in the kernel sets without this engine knowing them.
         this.kernelSets.removePeer(effect.ip, effect.port, 'both');
+        // An exception inside any blocked network (the kernel's network rules skip it).
+        this.kernelSets.exceptFromNetworks(effect.ip, effect.port, secondsUntil(effect.allowedUntil, now));
         break;
       }
       case 'disallow-peer':
         this.engine.disallowPeer(effect.ip, effect.port);
+        this.kernelSets.endNetworkException(effect.ip, effect.port);
         break;
       case 'lock-host':
         applied = effect.lockedUntil > now && this.engine.lockHost(effect.ip, effect.lockedUntil);
