@@ -7,7 +7,7 @@ import { SuspendedBlocks } from '../../decide/suspended-blocks.js';
 import type { BrainDecision } from '../../decide/decision.js';
 import type { ApiContext } from '../context.js';
 import { allowView } from '../convert.js';
-import { notFound } from '../errors.js';
+import { badInput, notFound } from '../errors.js';
 import { manualInput, peerInput, type ManualBody } from '../input.js';
 import { allowEntry } from '../manual.js';
 import { pageListing } from '../page.js';
@@ -57,6 +57,14 @@ const allowAddedSchema = (() => {
   return { ...schema, properties: { ...(schema['properties'] as object), suspended: { type: 'array', items: { type: 'string' }, description: 'ids of the blocks this entry suspends' } } };
 })();
 
+/**
+ * Why there are no network allow entries: an allow entry also keeps every sensor's engine from
+ * learning the peers it covers and the brain from deciding blocks of them, and both look entries
+ * up by address, not by range. The brain's static allowlist already takes networks.
+ */
+export const NETWORK_ALLOW_REFUSAL =
+  'allow entries name one address, endpoint or host, not a network; to never block a whole outside network, list it in the brain config allowlist.endpoints (CIDR); to lift a network block, delete it (p2pwall decisions delete)';
+
 const suspendedBlocks = (ctx: ApiContext): SuspendedBlocks => new SuspendedBlocks(ctx.deps.redis, ctx.reader, ctx.deps.writer, ctx.now);
 
 export function allowlistRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -77,6 +85,7 @@ export function allowlistRoutes(app: FastifyInstance, ctx: ApiContext): void {
     '/allowlist',
     { config: { role: 'admin' }, schema: { tags: ['allowlist'], summary: 'Allow a host, endpoint or address (admin); the blocks it covers are suspended (listed in `suspended`) until it is deleted or expires', security, body: allowBody, response: { 201: allowAddedSchema, ...v1Errors } } },
     async (request, reply) => {
+      if (request.body.scope === 'network') throw badInput('body/scope', NETWORK_ALLOW_REFUSAL);
       // An allow entry is a standing exception: it lasts until deleted unless given an expiry.
       const allow = allowEntry(manualInput(request.body, ctx.now()));
       const warnings = await siteWarnings(ctx, allow.site);
