@@ -133,10 +133,11 @@ export function impliedTarget(text: string): { scope: 'endpoint' | 'ip' | 'netwo
 }
 
 /** The one scope --endpoint, --ip, --network or --host (or a bare target) gives, and its value; `also` names another way to say it. */
-function targetScope(options: DecisionTargetOptions, also = '', bare?: string): { scope: ScopeName; value: string } {
+function targetScope(options: DecisionTargetOptions, also: string, bare?: { text: string | undefined }): { scope: ScopeName; value: string } {
   const given = TARGET_OPTIONS.filter((scope) => options[scope] !== undefined);
-  if (given.length + (bare === undefined ? 0 : 1) !== 1) throw usage(`give exactly one of TARGET (IP, IP:PORT or NET/LEN), --endpoint IP:PORT, --ip IP, --network NET/LEN or --host IP --site S${also}`);
-  const { scope, value } = bare === undefined ? { scope: given[0]!, value: options[given[0]!]! } : impliedTarget(bare);
+  const target = bare === undefined ? '' : 'TARGET (IP, IP:PORT or NET/LEN), ';
+  if (given.length + (bare?.text === undefined ? 0 : 1) !== 1) throw usage(`give exactly one of ${target}--endpoint IP:PORT, --ip IP, --network NET/LEN or --host IP --site S${also}`);
+  const { scope, value } = bare?.text === undefined ? { scope: given[0]!, value: options[given[0]!]! } : impliedTarget(bare.text);
   if (scope === 'host' && options.transport !== undefined) throw usage('--transport goes with --endpoint, --ip or --network: a host lock holds for every transport');
   return { scope, value };
 }
@@ -147,7 +148,7 @@ export interface DecisionAddOptions extends EntryCommon, DecisionTargetOptions {
 
 /** `decisions add (TARGET | --endpoint IP:PORT | --ip IP | --network NET/LEN | --host IP --site S) [--transport T] --reason ...`: a manual block (no --transport: both). */
 export function decisionAddBody(options: DecisionAddOptions, defaultAuthor: string, bare?: string): ManualEntryRequest {
-  const { scope, value } = targetScope(options, '', bare);
+  const { scope, value } = targetScope(options, '', { text: bare });
   const body = finish(scope, value, options, defaultAuthor);
   if (options.transport !== undefined) body.transport = options.transport;
   if (options.force) body.force = true;

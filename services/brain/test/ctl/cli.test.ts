@@ -311,6 +311,14 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
     expect(await refused(['127.0.0.0/16', '--force'])).toMatch(/\(409\): 127\.0\.0\.0\/16 overlaps 127\.0\.0\.0\/8, which is reserved/);
     expect(await refused(['203.0.113.0/28', '--endpoint', '203.0.113.1:80'])).toMatch(/give exactly one of/);
     expect((await asAdmin(['allow', 'add', '203.0.113.0/28', '--reason', 'r'])).stderr).toMatch(/Allow entries name one address, endpoint or host, not a network/);
+    // the API itself, for clients other than the CLI
+    const post = (path: string, body: object) => fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const allowNetwork = await post('/v1/allowlist', { scope: 'network', value: '203.0.113.0/28', reason: 'r' });
+    expect(allowNetwork.status).toBe(400);
+    expect(((await allowNetwork.json()) as { message: string }).message).toMatch(/body\/scope: allow entries name one address, endpoint or host, not a network.*allowlist\.endpoints/);
+    const withPort = await post('/v1/decisions', { scope: 'network', value: '203.0.113.0/28:80', reason: 'r' });
+    expect(withPort.status).toBe(400);
+    expect(((await withPort.json()) as { message: string }).message).toMatch(/body\/value: .*a port cannot go with a network/);
     // --force: the same semantics as for a single address
     const forced = await asAdmin(['decisions', 'add', '192.0.2.128/25', '--reason', 'really', '--force', '--json']);
     expect(forced.code, forced.stderr).toBe(0);
