@@ -324,10 +324,23 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
     expect(forced.code, forced.stderr).toBe(0);
     expect(await redis.hexists(REDIS_KEYS.decisions, 'net:192.0.2.128/25')).toBe(1);
 
+    // "why is this blocked?" names the network block; an allow entry of the address lets it through
+    const peer = async (target: string) => json<PeerView>(await asReader(['peers', 'show', target, '--json']));
+    expect(await peer('203.0.113.5')).toMatchObject({ blocked: true, decisions: expect.arrayContaining([expect.objectContaining({ id: 'net:203.0.113.0/28' })]) });
+    expect(await peer('203.0.113.5:443')).toMatchObject({ blocked: true });
+    expect(await peer('203.0.113.17')).toMatchObject({ blocked: false, decisions: [] });
+    const allowed = json<{ suspended: string[] }>(await asAdmin(['allow', 'add', '203.0.113.5', '--reason', 'the good host', '--json']));
+    expect(allowed.suspended).toEqual([]);
+    expect(await peer('203.0.113.5')).toMatchObject({ blocked: false, allowed: [expect.objectContaining({ id: 'allow:ip:203.0.113.5' })] });
+    expect(await peer('203.0.113.6')).toMatchObject({ blocked: true });
+    // the network block itself is not suspended by it
+    expect(await redis.hexists(REDIS_KEYS.decisions, 'net:203.0.113.0/28')).toBe(1);
+    await asAdmin(['allow', 'delete', 'allow:ip:203.0.113.5']);
+
     expect((await asAdmin(['decisions', 'delete', '--network', '203.0.113.0/28', '--site', 'site-n', '--transport', 'udp'])).stdout).toBe('removed net:udp:203.0.113.0/28@site-n\n');
     expect((await asAdmin(['decisions', 'delete', 'net:203.0.113.0/28'])).stdout).toBe('removed net:203.0.113.0/28\n');
     expect(await ids('--range', '203.0.113.0/24')).toEqual([]);
-  });
+  }, 90_000);
 
   it('allow add suspends the blocks it covers (a manual block with its reason too) and allow delete brings them back', async () => {
     await asAdmin(['decisions', 'add', '--endpoint', '198.51.100.88:4662', '--reason', 'abuse report 7', '--author', 'dora']);
