@@ -329,8 +329,11 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
     expect(await peer('203.0.113.5')).toMatchObject({ blocked: true, decisions: expect.arrayContaining([expect.objectContaining({ id: 'net:203.0.113.0/28' })]) });
     expect(await peer('203.0.113.5:443')).toMatchObject({ blocked: true });
     expect(await peer('203.0.113.17')).toMatchObject({ blocked: false, decisions: [] });
-    const allowed = json<{ suspended: string[] }>(await asAdmin(['allow', 'add', '203.0.113.5', '--reason', 'the good host', '--json']));
-    expect(allowed.suspended).toEqual([]);
+    const allowed = json<{ suspended: string[]; throughNetworks: string[] }>(await asAdmin(['allow', 'add', '203.0.113.5', '--reason', 'the good host', '--json']));
+    expect(allowed).toMatchObject({ suspended: [], throughNetworks: ['net:203.0.113.0/28', 'net:udp:203.0.113.0/28@site-n'] });
+    const text = await asAdmin(['allow', 'add', '203.0.113.6:443', '--reason', 'its web server']);
+    expect(text.stdout).toMatch(/\nlets it through net:203\.0\.113\.0\/28, net:udp:203\.0\.113\.0\/28@site-n \(the rest of each network stays blocked\)\n/);
+    await asAdmin(['allow', 'delete', 'allow:endpoint:203.0.113.6:443']);
     expect(await peer('203.0.113.5')).toMatchObject({ blocked: false, allowed: [expect.objectContaining({ id: 'allow:ip:203.0.113.5' })] });
     expect(await peer('203.0.113.6')).toMatchObject({ blocked: true });
     // the network block itself is not suspended by it

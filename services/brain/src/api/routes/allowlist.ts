@@ -37,7 +37,7 @@ const listQuery = {
 
 const idParams = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 300, description: 'URL-encoded entry id (allow:...)' } }, required: ['id'] };
 const security = [{ bearer: [] }];
-const { Action } = p2pwall.v1;
+const { Action, Scope } = p2pwall.v1;
 
 /** The blocks an allow entry lifts, as stored now. */
 async function coveredBlocks(ctx: ApiContext, allow: BrainDecision): Promise<BrainDecision[]> {
@@ -54,7 +54,14 @@ async function coveredBlocks(ctx: ApiContext, allow: BrainDecision): Promise<Bra
 
 const allowAddedSchema = (() => {
   const schema = withWarnings(allowSchema);
-  return { ...schema, properties: { ...(schema['properties'] as object), suspended: { type: 'array', items: { type: 'string' }, description: 'ids of the blocks this entry suspends' } } };
+  return {
+    ...schema,
+    properties: {
+      ...(schema['properties'] as object),
+      suspended: { type: 'array', items: { type: 'string' }, description: 'ids of the blocks this entry suspends' },
+      throughNetworks: { type: 'array', items: { type: 'string' }, description: 'ids of the network blocks this entry lets its address or endpoint through (they stay for the rest of the network)' },
+    },
+  };
 })();
 
 /**
@@ -93,8 +100,10 @@ export function allowlistRoutes(app: FastifyInstance, ctx: ApiContext): void {
       await ctx.deps.writer.replace(allow);
       // Suspended, not deleted: deleting the entry (or its expiry) puts them back.
       const suspended = await suspendedBlocks(ctx).suspend(allow, await coveredBlocks(ctx, allow));
-      request.log.info({ id: allow.id, author: allow.author, suspended }, 'allowlist entry added');
-      return reply.code(201).send({ ...allowView(allow), warnings, suspended });
+      // Network blocks are not suspended: the sensors let the entry's address or endpoint through them.
+      const throughNetworks = allow.scope === Scope.SCOPE_HOST ? [] : ctx.deps.writer.networkIdsCovering(allow.ip).sort();
+      request.log.info({ id: allow.id, author: allow.author, suspended, throughNetworks }, 'allowlist entry added');
+      return reply.code(201).send({ ...allowView(allow), warnings, suspended, throughNetworks });
     },
   );
 

@@ -28,9 +28,11 @@ function addCommand(): Command {
       .addOption(authorOption()),
   ).action(
     act<AllowAddOptions>(async ({ client, options, args }) => {
-      const entry = await client.post<AllowView & { warnings?: string[]; suspended?: string[] }>(paths.allowlist, allowAddBody(args[0]!, options, defaultAuthor()));
+      const entry = await client.post<AllowView & { warnings?: string[]; suspended?: string[]; throughNetworks?: string[] }>(paths.allowlist, allowAddBody(args[0]!, options, defaultAuthor()));
       const suspended = entry.suspended ?? [];
-      const lifts = suspended.length > 0 ? `suspends ${suspended.join(', ')} (back when this entry is deleted or expires)\n` : 'suspends no block\n';
+      const networks = entry.throughNetworks ?? [];
+      const through = networks.length > 0 ? `lets it through ${networks.join(', ')} (the rest of each network stays blocked)\n` : '';
+      const lifts = (suspended.length > 0 ? `suspends ${suspended.join(', ')} (back when this entry is deleted or expires)\n` : 'suspends no block\n') + through;
       return { data: entry, text: (now) => `allowed: ${allowLine(entry, now)}\n${lifts}`, warnings: entry.warnings };
     }),
   );
