@@ -30,3 +30,4 @@ export { runBitTorrentClient, type BitTorrentDownload, type ClientOptions as Bit
 export { BITTORRENT_MODES, MODE_DESCRIPTIONS as BITTORRENT_MODE_DESCRIPTIONS, LAB_TORRENT, TRACKER as BITTORRENT_TRACKER, SWARM_ROUTES, seederEndpoints, fetchArguments, type BitTorrentMode, type SwarmFacts } from './bittorrent/swarm-plan.js';
 export { startLabBrain, BRAIN_CLI, type LabBrain, type LabBrainOptions } from './brain-process.js';
 export { CTL_CLI, runP2pwall } from './ctl-process.js';
+export { tearDownLab, type LabParts } from './teardown.js';

@@ -13,11 +13,11 @@
  *
  * Needs root; skipped with the reason otherwise; torn down in afterAll, also when a test fails.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BRAIN_CLI, Lab, SensorProcess, ipsetMembers, labUnavailableReason, runP2pwall, startNats, startRedis, until, type LabProcess, type NatsServer, type RedisServer } from '../../src/index.js';
+import { BRAIN_CLI, Lab, SensorProcess, ipsetMembers, labUnavailableReason, runP2pwall, startNats, startRedis, tearDownLab, until, type LabProcess, type NatsServer, type RedisServer } from '../../src/index.js';
 
 const UNAVAILABLE = labUnavailableReason();
 const INET_HOST = '198.18.0.254';
@@ -108,16 +108,7 @@ describe.skipIf(UNAVAILABLE !== '')(`network blocks at every gateway${UNAVAILABL
     }
   }, 120_000);
 
-  afterAll(async () => {
-    for (const sensor of sensors) {
-      await sensor.stop().catch(() => undefined);
-      sensor.cleanup();
-    }
-    await brain?.stop().catch(() => undefined);
-    await lab?.down();
-    for (const server of servers) await server.cleanup().catch(() => undefined);
-    if (work) rmSync(work, { recursive: true, force: true });
-  }, 90_000);
+  afterAll(() => tearDownLab({ sensors, processes: [brain], lab, servers, work }), 90_000);
 
   it('a /28 is cut off at both sites, an allowed address inside it gets through, its neighbours do not; deleting the block clears the kernel', async () => {
     expect(await reach('a')).toEqual(expected([]));
