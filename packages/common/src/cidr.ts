@@ -126,14 +126,22 @@ export function networkText(bytes: Uint8Array, prefix: number): string {
  * An operator's network: the prefix length must be written, and the host bits must be zero —
  * `198.51.100.7/24` is refused naming `198.51.100.0/24`, since the operator may have meant the
  * single address as well as the network, and blocking 256 addresses by a slip is not undone quietly.
+ * A port (`198.51.100.0/24:1214`) is refused by name: a network block holds for every port.
  */
 export function parseOutsideNetwork(text: string): Network {
+  if (/\/\d+:\d+$/.test(text.trim())) throw new CidrError(`"${text.trim()}": a network block holds for every port; a port cannot go with a network (block ip:port endpoints one by one)`);
   const { bytes, prefix } = parseNetwork(text.trim());
   const network = networkAddress(bytes, prefix);
   if (!network.every((byte, i) => byte === bytes[i])) {
     throw new CidrError(`"${text}" has host bits set: did you mean ${networkText(network, prefix)}? (a single address is blocked without a prefix length)`);
   }
   return { bytes: network, prefix };
+}
+
+/** An operator's network (parseOutsideNetwork) as networkText writes it: `2001:DB8::/32` → `2001:db8::/32`. */
+export function outsideNetworkText(text: string): string {
+  const { bytes, prefix } = parseOutsideNetwork(text);
+  return networkText(bytes, prefix);
 }
 
 /** Whether two networks (of either family) share any address: same family, and one holds the other's first address. */

@@ -19,7 +19,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { formatAddress, parseAddress } from './address.js';
-import { CidrError, networkText, parseOutsideNetwork } from './cidr.js';
+import { CidrError, outsideNetworkText } from './cidr.js';
 import { TRANSPORTS, endpointText, parseEndpointText, type Transport } from './formats.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -109,9 +109,7 @@ function canonicalIp(text: string): string | undefined {
 /** The network text as ids write it (networkText of a network with zero host bits); undefined otherwise. */
 function canonicalNetwork(text: string): string | undefined {
   try {
-    const { bytes, prefix } = parseOutsideNetwork(text);
-    const canonical = networkText(bytes, prefix);
-    return canonical === text ? canonical : undefined;
+    return outsideNetworkText(text) === text ? text : undefined;
   } catch (error) {
     if (error instanceof CidrError) return undefined;
     throw error;

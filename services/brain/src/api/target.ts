@@ -70,12 +70,8 @@ export function parseTarget(scope: ScopeName, value: string, site: string | unde
   return { ok: { ...address, scope, port: 0, prefix: 0, site, transport, blockId: decisionId.host(site, address.ip) } };
 }
 
-/**
- * `ip/prefix` with host bits zero (@p2pwall/common parseOutsideNetwork says "did you mean" when
- * not); every port, so a port is refused by name rather than read as part of the address.
- */
+/** `ip/prefix` with host bits zero and no port (@p2pwall/common parseOutsideNetwork says what was meant). */
 function parseNetworkTarget(value: string, site: string | undefined, transport: Transport): Parsed<Target> {
-  if (/\/\d+:\d+$/.test(value) || /^\[.*\]:\d+$/.test(value)) return { field: 'value', error: `"${value}": a network block holds for every port; a port cannot go with a network (block ip:port endpoints one by one)` };
   try {
     const { bytes, prefix } = parseOutsideNetwork(value);
     const ip = formatAddress(bytes, 0, bytes.length === 4 ? 4 : 16);

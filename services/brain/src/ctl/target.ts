@@ -1,5 +1,5 @@
 import { formatAddress, parseAddress } from '@p2pwall/common/address';
-import { CidrError, networkText, parseOutsideNetwork } from '@p2pwall/common/cidr';
+import { CidrError, outsideNetworkText } from '@p2pwall/common/cidr';
 import { InvalidValueError } from '@p2pwall/common/cli-values';
 import { peerToken } from '@p2pwall/common/decisions';
 
@@ -55,10 +55,8 @@ export function targetText(target: Target): string {
 
 /** `NET/LEN` with host bits zero, canonical (`2001:DB8::/32` → `2001:db8::/32`); the error says what was meant. */
 export function canonicalNetwork(text: string): { network: string } | { error: string } {
-  if (/\/\d+:\d+$/.test(text.trim())) return { error: `"${text.trim()}": a network block holds for every port; a port cannot go with a network` };
   try {
-    const { bytes, prefix } = parseOutsideNetwork(text);
-    return { network: networkText(bytes, prefix) };
+    return { network: outsideNetworkText(text) };
   } catch (error) {
     if (error instanceof CidrError) return { error: error.message };
     throw error;
