@@ -175,6 +175,11 @@ export class KernelSets {
   private readonly onError: (message: string) => void;
   /** `set entry` → the timeout of the add it waits for, or DELETE; in the order entries were queued. */
   private pending = new Map<string, number>();
+  /**
+   * Entries meant to outlive ipset's longest timeout (about 24.8 days: a manual block of 30 days,
+   * an allow entry that never ends) → when they end (ms). rearmLongLived adds them again.
+   */
+  private readonly longLived = new Map<string, number>();
   private readonly errors: ErrorLines;
   private readonly setNames: ReadonlySet<string>;
   private running: Promise<unknown> | null = null;
@@ -208,7 +213,7 @@ export class KernelSets {
     if (family === null || !this.checkPort(port, ip) || !this.checkTransport(transport, ip)) return;
     const timeout = this.timeout(timeoutSeconds, ip);
     if (timeout === null) return;
-    for (const entry of peerEntries(this.sets[family], ip, port, transport)) this.enqueue(entry, timeout);
+    for (const entry of peerEntries(this.sets[family], ip, port, transport)) this.enqueueAdd(entry, timeoutSeconds, timeout);
   }
 
   /** Unblocks what addPeer(ip, port, transport) blocked. */
@@ -224,7 +229,7 @@ export class KernelSets {
     if (family === null || !this.checkTransport(transport, network)) return;
     const timeout = this.timeout(timeoutSeconds, network);
     if (timeout === null) return;
-    this.enqueue(`${networkSet(this.sets[family], transport)} ${network}`, timeout);
+    this.enqueueAdd(`${networkSet(this.sets[family], transport)} ${network}`, timeoutSeconds, timeout);
   }
 
   /** Unblocks what addNetwork(network, transport) blocked. */
@@ -244,7 +249,7 @@ export class KernelSets {
     if (family === null || !this.checkPort(port, ip)) return;
     const timeout = this.timeout(timeoutSeconds, ip);
     if (timeout === null) return;
-    for (const entry of networkExceptionEntries(this.sets[family], ip, port)) this.enqueue(entry, timeout);
+    for (const entry of networkExceptionEntries(this.sets[family], ip, port)) this.enqueueAdd(entry, timeoutSeconds, timeout);
   }
 
   /** Ends what exceptFromNetworks(ip, port) made. */
@@ -260,13 +265,31 @@ export class KernelSets {
     if (family === null) return;
     const timeout = this.timeout(timeoutSeconds, ip);
     if (timeout === null) return;
-    this.enqueue(`${this.sets[family].locks} ${ip}`, timeout);
+    this.enqueueAdd(`${this.sets[family].locks} ${ip}`, timeoutSeconds, timeout);
   }
 
   unlockClient(ip: string): void {
     const family = this.family(ip, 'unlockClient');
     if (family === null) return;
     this.enqueue(`${this.sets[family].locks} ${ip}`, DELETE);
+  }
+
+  /**
+   * Adds again, with the time they have left (at most ipset's longest), the entries meant to last
+   * longer than ipset's longest timeout; forgets those that have ended. Call it well within that
+   * timeout (the live sensor: every 6 hours), or such entries leave the kernel before their decision ends.
+   */
+  rearmLongLived(nowMs = Date.now()): void {
+    for (const [entry, endsMs] of this.longLived) {
+      const seconds = (endsMs - nowMs) / 1000;
+      if (seconds <= 0) this.longLived.delete(entry);
+      else this.enqueue(entry, Math.min(IPSET_MAX_TIMEOUT, Math.ceil(seconds)));
+    }
+  }
+
+  /** Entries rearmLongLived keeps in the kernel. */
+  get longLivedEntries(): number {
+    return this.longLived.size;
   }
 
   /** Resolves once every command queued so far (and any queued meanwhile) has been applied or has failed. */
@@ -325,8 +348,16 @@ export class KernelSets {
     return null;
   }
 
+  /** Queues the add of an entry asked to last `seconds`, with the timeout ipset can take (`timeout`), remembering it when it must outlive that. */
+  private enqueueAdd(entry: string, seconds: number, timeout: number): void {
+    if (seconds > IPSET_MAX_TIMEOUT) this.longLived.set(entry, Date.now() + seconds * 1000);
+    else this.longLived.delete(entry);
+    this.enqueue(entry, timeout);
+  }
+
   /** Queues `add entry timeout T` (T >= 1) or, for DELETE, `del entry`. */
   private enqueue(entry: string, timeout: number): void {
+    if (timeout === DELETE) this.longLived.delete(entry);
     const pending = this.pending;
     if (pending.size >= this.maxPending && !pending.has(entry)) {
       this.counters.shed++;

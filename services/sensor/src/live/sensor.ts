@@ -29,6 +29,8 @@ export interface LiveSensorOptions {
 }
 
 const HOUSEKEEPING_MS = 1000;
+/** Well within ipset's longest timeout (24.8 days): set entries of long decisions are added again this often. */
+const KERNEL_REARM_MS = 6 * 3_600_000;
 const STOREFILE_COMPACTION_MS = 60_000;
 const DRAIN_LIMIT_MS = 500;
 
@@ -291,6 +293,7 @@ export class LiveSensor {
   private startTimers(): void {
     const { config, logger } = this.options;
     this.timers.push(setInterval(() => this.engine.housekeeping(Date.now()), HOUSEKEEPING_MS));
+    this.timers.push(setInterval(() => this.kernelSets.rearmLongLived(), KERNEL_REARM_MS));
     this.timers.push(
       setInterval(() => {
         if (!this.storefile) return;
