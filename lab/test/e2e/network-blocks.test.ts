@@ -115,7 +115,7 @@ describe.skipIf(UNAVAILABLE !== '')(`network blocks at every gateway${UNAVAILABL
 
     const added = await ok(['decisions', 'add', NETWORK, '--reason', 'lab: abusive hoster', '--expires', '1h']);
     expect(added).toContain(`block network ${NETWORK}`);
-    console.log('decisions add NET/LEN → in both gateways’ sets', await atBothGateways('p2pwall-net4', NETWORK), 'ms');
+    console.log('decisions add NET/LEN returned → in both gateways’ sets', await atBothGateways('p2pwall-net4', NETWORK), 'ms later');
     const cutOff = expected([...INSIDE.flatMap(both)]);
     expect(await reach('a')).toEqual(cutOff);
     expect(await reach('b')).toEqual(cutOff);
