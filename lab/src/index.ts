@@ -29,3 +29,5 @@ export { BitTorrentSwarm, swarmUnavailableReason, BT_PEER, SYSTEM_PYTHON, type S
 export { runBitTorrentClient, type BitTorrentDownload, type ClientOptions as BitTorrentClientOptions } from './bittorrent/client.js';
 export { BITTORRENT_MODES, MODE_DESCRIPTIONS as BITTORRENT_MODE_DESCRIPTIONS, LAB_TORRENT, TRACKER as BITTORRENT_TRACKER, SWARM_ROUTES, seederEndpoints, fetchArguments, type BitTorrentMode, type SwarmFacts } from './bittorrent/swarm-plan.js';
 export { startLabBrain, BRAIN_CLI, type LabBrain, type LabBrainOptions } from './brain-process.js';
+export { CTL_CLI, runP2pwall } from './ctl-process.js';
+export { tearDownLab, type LabParts } from './teardown.js';

@@ -188,6 +188,18 @@ describe('wire contract', () => {
     expect(decision.transport).toBe(p2pwall.v1.Transport.TRANSPORT_UDP);
   });
 
+  it('encodes a UDP-only network block of one site to its frozen bytes (SCOPE_NETWORK 4, prefix_length 15), and reads it back whole', () => {
+    const network = { id: 'net:udp:203.0.113.0/28@b', scope: p2pwall.v1.Scope.SCOPE_NETWORK, ip: Uint8Array.from([203, 0, 113, 0]), site: 'b', origin: p2pwall.v1.Origin.ORIGIN_MANUAL, action: p2pwall.v1.Action.ACTION_BLOCK, reason: 'cidr', createdMs: 1767225600000, expiresMs: 1767830400000, author: 'ops', transport: p2pwall.v1.Transport.TRANSPORT_UDP, prefixLength: 28 };
+    expect(p2pwall.v1.Scope.SCOPE_NETWORK).toBe(4);
+    const hex = Buffer.from(Decision.encode(network).finish()).toString('hex');
+    expect(hex).toBe('0a186e65743a7564703a3230332e302e3131332e302f3238406210041a04cb0071002a01623003380142046369647251000080aa6db77942590000c072aeb9794262036f70737002781c');
+    const decoded = Decision.decode(Buffer.from(hex, 'hex'));
+    expect(decoded).toMatchObject({ scope: p2pwall.v1.Scope.SCOPE_NETWORK, prefixLength: 28, site: 'b', transport: p2pwall.v1.Transport.TRANSPORT_UDP });
+    expect([...decoded.ip]).toEqual([203, 0, 113, 0]);
+    // Every other decision leaves the field out: their bytes are those of before.
+    expect(Decision.decode(Buffer.from(GOLDEN_UDP_DECISION_HEX, 'hex')).prefixLength).toBe(0);
+  });
+
   it('rejects bytes that are not a message with an error, not a crash', () => {
     expect(() => SummaryBatch.decode(Buffer.from('ffffffffffffffffffff', 'hex'))).toThrow();
   });

@@ -10,12 +10,12 @@
  *     the client's traffic passes;
  *   - `p2pwall decisions add` blocks an address at every gateway within 1 s.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, SensorProcess, labUnavailableReason, startNats, startRedis, type LabProcess, type NatsServer, type RedisServer, until, ipsetMembers } from '../../src/index.js';
+import { Lab, SensorProcess, labUnavailableReason, startNats, startRedis, tearDownLab, type LabProcess, type NatsServer, type RedisServer, until, ipsetMembers } from '../../src/index.js';
 
 const UNAVAILABLE = labUnavailableReason();
 const INET_HOST = '198.18.0.254';
@@ -119,16 +119,7 @@ describe.skipIf(UNAVAILABLE !== '')(`operating p2pwall from one place${UNAVAILAB
     await startSensor('b');
   }, 90_000);
 
-  afterAll(async () => {
-    for (const sensor of sensors.values()) {
-      await sensor.stop().catch(() => undefined);
-      sensor.cleanup();
-    }
-    await brain?.stop().catch(() => undefined);
-    await lab?.down();
-    for (const server of servers) await server.cleanup().catch(() => undefined);
-    if (work) rmSync(work, { recursive: true, force: true });
-  }, 90_000);
+  afterAll(() => tearDownLab({ sensors: sensors.values(), processes: [brain], lab, servers, work }), 90_000);
 
   it('the blocked Kazaa client of site A is an incident with its evidence, and a peer’s block is explained', async () => {
     const a = sensors.get('a')!;

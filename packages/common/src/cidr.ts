@@ -1,4 +1,4 @@
-import { parseAddress } from './address.js';
+import { formatAddress, parseAddress } from './address.js';
 
 export const DEFAULT_INSIDE_NETWORKS: readonly string[] = [
   '10.0.0.0/8',
@@ -99,4 +99,54 @@ export function parseCidr(cidr: string): { bytes: Uint8Array; prefix: number } {
     throw new CidrError(`"${cidr}" has an invalid prefix length (0 to ${maxPrefix})`);
   }
   return { bytes, prefix };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Networks as decisions name them (the brain writes them, sensors read them: one definition)
+
+/** An outside network a decision is about: its first address (host bits zero) and prefix length. */
+export interface Network {
+  bytes: Uint8Array;
+  prefix: number;
+}
+
+/** `bytes` with every bit past `prefix` cleared (a copy). */
+export function networkAddress(bytes: Uint8Array, prefix: number): Uint8Array {
+  const out = new Uint8Array(bytes);
+  for (let bit = prefix; bit < out.length * 8; bit++) out[bit >> 3]! &= ~(0x80 >> (bit & 7)) & 0xff;
+  return out;
+}
+
+/** `198.51.100.0/24`, `2001:db8::/32`: how ids, views, the CLI and ipset write a network. */
+export function networkText(bytes: Uint8Array, prefix: number): string {
+  return `${formatAddress(bytes, 0, bytes.length === 4 ? 4 : 16)}/${prefix}`;
+}
+
+/**
+ * An operator's network: the prefix length must be written, and the host bits must be zero —
+ * `198.51.100.7/24` is refused naming `198.51.100.0/24`, since the operator may have meant the
+ * single address as well as the network, and blocking 256 addresses by a slip is not undone quietly.
+ * A port (`198.51.100.0/24:1214`) is refused by name: a network block holds for every port.
+ */
+export function parseOutsideNetwork(text: string): Network {
+  if (/\/\d+:\d+$/.test(text.trim())) throw new CidrError(`"${text.trim()}": a network block holds for every port; a port cannot go with a network (block ip:port endpoints one by one)`);
+  const { bytes, prefix } = parseNetwork(text.trim());
+  const network = networkAddress(bytes, prefix);
+  if (!network.every((byte, i) => byte === bytes[i])) {
+    throw new CidrError(`"${text}" has host bits set: did you mean ${networkText(network, prefix)}? (a single address is blocked without a prefix length)`);
+  }
+  return { bytes: network, prefix };
+}
+
+/** An operator's network (parseOutsideNetwork) as networkText writes it: `2001:DB8::/32` → `2001:db8::/32`. */
+export function outsideNetworkText(text: string): string {
+  const { bytes, prefix } = parseOutsideNetwork(text);
+  return networkText(bytes, prefix);
+}
+
+/** Whether two networks (of either family) share any address: same family, and one holds the other's first address. */
+export function networksOverlap(a: Network, b: Network): boolean {
+  if (a.bytes.length !== b.bytes.length) return false;
+  const shorter = Math.min(a.prefix, b.prefix);
+  return networkAddress(a.bytes, shorter).every((byte, i) => byte === networkAddress(b.bytes, shorter)[i]);
 }

@@ -10,12 +10,16 @@
  *   TCP only or UDP only;
  * - `ip:<ip>`, `ip:tcp:<ip>`, `ip:udp:<ip>`: a whole outside address, likewise;
  * - `host:<site>:<ip>`: an inside host, locked at its site;
+ * - `net:<cidr>`, `net:tcp:<cidr>`, `net:udp:<cidr>` (networkText: `198.51.100.0/24`): an outside
+ *   network, likewise; `@<site>` appended when it holds at one site only (`net:198.51.100.0/24@b`;
+ *   no address or prefix has an `@`, and a site cannot be mistaken for a transport there);
  * - `allow:` + one of the above: the allow entry that lifts that block.
  * A transport of `both` is left out, so ids made before transports existed name the same
  * decisions. `tcp:`/`udp:` cannot be mistaken for an address: no IPv4 or IPv6 text starts so.
  */
 import { isIPv4 } from 'node:net';
 import { formatAddress, parseAddress } from './address.js';
+import { CidrError, outsideNetworkText } from './cidr.js';
 import { TRANSPORTS, endpointText, parseEndpointText, type Transport } from './formats.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -36,7 +40,8 @@ export function isOriginName(value: unknown): value is OriginName {
 export type DecisionTarget =
   | { scope: 'endpoint'; ip: string; port: number; transport: Transport }
   | { scope: 'ip'; ip: string; transport: Transport }
-  | { scope: 'host'; site: string; ip: string };
+  | { scope: 'host'; site: string; ip: string }
+  | { scope: 'network'; network: string; transport: Transport; site: string };
 
 export const ALLOW_PREFIX = 'allow:';
 
@@ -44,7 +49,7 @@ export const ALLOW_PREFIX = 'allow:';
 export const MAX_DECISION_ID_LENGTH = 160;
 
 /** What an id starts with, by the scope of the decision it names. */
-const ID_PREFIX: Record<DecisionTarget['scope'], string> = { endpoint: 'endpoint:', ip: 'ip:', host: 'host:' };
+const ID_PREFIX: Record<DecisionTarget['scope'], string> = { endpoint: 'endpoint:', ip: 'ip:', host: 'host:', network: 'net:' };
 
 const transportPart = (transport: Transport): string => (transport === 'both' ? '' : `${transport}:`);
 
@@ -53,6 +58,8 @@ export const decisionId = {
   endpoint: (ip: string, port: number, transport: Transport = 'both'): string => `${ID_PREFIX.endpoint}${transportPart(transport)}${endpointText(ip, port)}`,
   ip: (ip: string, transport: Transport = 'both'): string => `${ID_PREFIX.ip}${transportPart(transport)}${ip}`,
   host: (site: string, ip: string): string => `${ID_PREFIX.host}${site}:${ip}`,
+  /** `network` as networkText writes it; site "" for every site. */
+  network: (network: string, transport: Transport = 'both', site = ''): string => `${ID_PREFIX.network}${transportPart(transport)}${network}${site === '' ? '' : `@${site}`}`,
 };
 
 /** The id of the decision about `target`. */
@@ -64,6 +71,8 @@ export function decisionIdOf(target: DecisionTarget): string {
       return decisionId.ip(target.ip, target.transport);
     case 'host':
       return decisionId.host(target.site, target.ip);
+    case 'network':
+      return decisionId.network(target.network, target.transport, target.site);
   }
 }
 
@@ -97,6 +106,16 @@ function canonicalIp(text: string): string | undefined {
   return canonical === text ? canonical : undefined;
 }
 
+/** The network text as ids write it (networkText of a network with zero host bits); undefined otherwise. */
+function canonicalNetwork(text: string): string | undefined {
+  try {
+    return outsideNetworkText(text) === text ? text : undefined;
+  } catch (error) {
+    if (error instanceof CidrError) return undefined;
+    throw error;
+  }
+}
+
 function splitTransport(text: string): { transport: Transport; rest: string } {
   if (text.startsWith('tcp:')) return { transport: 'tcp', rest: text.slice(4) };
   if (text.startsWith('udp:')) return { transport: 'udp', rest: text.slice(4) };
@@ -119,6 +138,14 @@ function parseBlockId(id: string): DecisionTarget | undefined {
       const { transport, rest } = splitTransport(body);
       const ip = canonicalIp(rest);
       return ip === undefined ? undefined : { scope: 'ip', ip, transport };
+    }
+    case 'net': {
+      const { transport, rest } = splitTransport(body);
+      const at = rest.indexOf('@');
+      const network = canonicalNetwork(at < 0 ? rest : rest.slice(0, at));
+      const site = at < 0 ? '' : rest.slice(at + 1);
+      if (network === undefined || (at >= 0 && site === '')) return undefined;
+      return { scope: 'network', network, transport, site };
     }
     case 'host': {
       const siteEnd = body.indexOf(':');

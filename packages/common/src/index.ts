@@ -5,7 +5,7 @@ export { InvalidValueError, collect, integerInRange, portList } from './cli-valu
 export { ConfigError, listenHostProblem, loadConfig, MAX_CONFIG_ALIASES, redactSecrets, redactUrlPasswords, REDACTED, type ConfigSchema, type LoadConfigOptions } from './config.js';
 export { SUBJECTS, STREAMS, CONSUMERS, REDIS_KEYS, NameError, sensorName, senderOfSubject, sensorNatsPermissions, type IncidentIndex, type SubjectSender } from './names.js';
 export { formatAddress, parseAddress } from './address.js';
-export { CidrError, CidrSet, DEFAULT_INSIDE_NETWORKS, parseCidr, parseNetwork } from './cidr.js';
+export { CidrError, CidrSet, DEFAULT_INSIDE_NETWORKS, networkAddress, networksOverlap, networkText, outsideNetworkText, parseCidr, parseNetwork, parseOutsideNetwork, type Network } from './cidr.js';
 export { connectionCause, ConnectionLog, type ConnectionLogOptions } from './connection-log.js';
 export { connectionFailure, ConnectionFileError, natsConnectionProblems, natsSecuritySettings, redisConnectionProblems, redisSecuritySettings, serverTlsProblems, type ConnectionFailure, type NatsConnectionConfig, type NatsKeyNames, type NatsSecuritySettings, type RedisConnectionConfig, type RedisSecuritySettings, type TlsFiles } from './connections.js';
 export { startTelemetry, type Telemetry, type TelemetryOptions } from './telemetry/start.js';
@@ -54,4 +54,4 @@ export {
   type OriginName,
 } from './decisions.js';
 export { originLabel, originName, transportOfWire, wireOrigin, wireTransport } from './wire-enums.js';
-export { isPrivateAddress, isReservedAddress, unblockableAddressReason } from './reserved.js';
+export { isPrivateAddress, isReservedAddress, unblockableAddressReason, unblockableNetworkReason } from './reserved.js';

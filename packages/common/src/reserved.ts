@@ -1,3 +1,5 @@
+import { networksOverlap, parseCidr, type Network } from './cidr.js';
+
 /**
  * Addresses no block may cover, one definition for the sensor (peers it learns) and the brain
  * (decisions it writes, whatever a sensor says). Pure checks over raw address bytes.
@@ -41,4 +43,24 @@ export function unblockableAddressReason(address: Uint8Array): 'reserved' | 'ins
   if (isReservedAddress(address, 0, address.length)) return 'reserved';
   if (isPrivateAddress(address, 0, address.length)) return 'inside';
   return undefined;
+}
+
+/** The ranges isReservedAddress and isPrivateAddress test, as networks: what a network block may not overlap. */
+const RESERVED_NETWORKS = ['0.0.0.0/8', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/3', '::/96', '::ffff:0:0/96', 'fe80::/10', 'ff00::/8'];
+const PRIVATE_NETWORKS = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'];
+
+const asNetworks = (texts: readonly string[]): Array<{ text: string; network: Network }> => texts.map((text) => ({ text, network: parseCidr(text) }));
+const RESERVED = asNetworks(RESERVED_NETWORKS);
+const PRIVATE = asNetworks(PRIVATE_NETWORKS);
+
+/**
+ * Why a network can never be blocked as outside peers, with the range it overlaps, or undefined
+ * when it can be: the network counterpart of unblockableAddressReason (any address of it reserved
+ * or inside is enough).
+ */
+export function unblockableNetworkReason(network: Network): { reason: 'reserved' | 'inside'; overlaps: string } | undefined {
+  const reserved = RESERVED.find((range) => networksOverlap(range.network, network));
+  if (reserved) return { reason: 'reserved', overlaps: reserved.text };
+  const inside = PRIVATE.find((range) => networksOverlap(range.network, network));
+  return inside && { reason: 'inside', overlaps: inside.text };
 }

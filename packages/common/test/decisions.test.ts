@@ -1,6 +1,6 @@
 import { p2pwall } from '@p2pwall/proto';
 import { describe, expect, it } from 'vitest';
-import { ORIGIN_NAMES, TRANSPORTS, allowId, blockedPeer, decisionId, decisionIdOf, endpointBlockIdPrefixes, isOriginName, originLabel, originName, parseDecisionId, peerBlockIds, peerToken, transportOfWire, wireOrigin, wireTransport, type DecisionTarget } from '../src/index.js';
+import { ORIGIN_NAMES, TRANSPORTS, allowId, blockedPeer, decisionId, decisionIdOf, endpointBlockIdPrefixes, isOriginName, networksOverlap, networkText, originLabel, originName, parseDecisionId, parseOutsideNetwork, peerBlockIds, peerToken, transportOfWire, unblockableNetworkReason, wireOrigin, wireTransport, type DecisionTarget } from '../src/index.js';
 
 describe('decision ids', () => {
   it('keep the form of before for both transports, and name the transport otherwise', () => {
@@ -106,5 +106,38 @@ describe('the wire enums', () => {
     expect(transportOfWire(null)).toBe('both');
     expect(transportOfWire(0)).toBe('both');
     expect(transportOfWire(7)).toBe('both');
+  });
+});
+
+describe('network decisions', () => {
+  it('have stable ids per network, transport and site, that parse back', () => {
+    expect(decisionId.network('198.51.100.0/24')).toBe('net:198.51.100.0/24');
+    expect(decisionId.network('198.51.100.0/24', 'udp', 'b')).toBe('net:udp:198.51.100.0/24@b');
+    expect(decisionId.network('2001:db8::/32', 'tcp')).toBe('net:tcp:2001:db8::/32');
+    const targets: DecisionTarget[] = [
+      { scope: 'network', network: '198.51.100.0/24', transport: 'both', site: '' },
+      { scope: 'network', network: '203.0.113.16/28', transport: 'udp', site: 'site-b' },
+      { scope: 'network', network: '2001:db8:7::/48', transport: 'tcp', site: '' },
+    ];
+    for (const target of targets) expect(parseDecisionId(decisionIdOf(target))).toEqual({ allow: false, target });
+    // only the canonical form: host bits zero, compressed lower-case IPv6, a site after @
+    for (const id of ['net:198.51.100.7/24', 'net:2001:DB8::/32', 'net:198.51.100.0', 'net:198.51.100.0/24@', 'net:both:198.51.100.0/24']) expect(parseDecisionId(id)).toBeUndefined();
+    expect(blockedPeer('net:198.51.100.0/24')).toBeUndefined();
+  });
+
+  it('refuse host bits with the network meant, and find overlaps with reserved and inside ranges', () => {
+    expect(() => parseOutsideNetwork('198.51.100.7/24')).toThrow('did you mean 198.51.100.0/24?');
+    expect(() => parseOutsideNetwork('2001:db8::1/64')).toThrow('did you mean 2001:db8::/64?');
+    expect(() => parseOutsideNetwork('198.51.100.0')).toThrow(/no prefix length/);
+    expect(networkText(parseOutsideNetwork('2001:DB8:7::/48').bytes, 48)).toBe('2001:db8:7::/48');
+    expect(unblockableNetworkReason(parseOutsideNetwork('203.0.113.0/24'))).toBeUndefined();
+    expect(unblockableNetworkReason(parseOutsideNetwork('8.0.0.0/6'))).toEqual({ reason: 'inside', overlaps: '10.0.0.0/8' });
+    expect(unblockableNetworkReason(parseOutsideNetwork('127.0.0.0/16'))).toEqual({ reason: 'reserved', overlaps: '127.0.0.0/8' });
+    expect(unblockableNetworkReason(parseOutsideNetwork('192.0.0.0/2'))).toEqual({ reason: 'reserved', overlaps: '224.0.0.0/3' });
+    expect(unblockableNetworkReason(parseOutsideNetwork('fd00::/8'))).toEqual({ reason: 'inside', overlaps: 'fc00::/7' });
+    expect(unblockableNetworkReason(parseOutsideNetwork('fc00::/6'))).toEqual({ reason: 'reserved', overlaps: 'fe80::/10' });
+    expect(networksOverlap(parseOutsideNetwork('198.51.100.0/24'), parseOutsideNetwork('198.51.100.16/28'))).toBe(true);
+    expect(networksOverlap(parseOutsideNetwork('198.51.100.0/25'), parseOutsideNetwork('198.51.100.128/25'))).toBe(false);
+    expect(networksOverlap(parseOutsideNetwork('0.0.0.0/1'), parseOutsideNetwork('::/1'))).toBe(false);
   });
 });

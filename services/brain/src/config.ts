@@ -43,6 +43,8 @@ export interface BrainConfig extends RulesConfig {
     sensorStaleSeconds: number;
     /** Manual blocks without --expires end after this; 0: never. */
     manualExpirySeconds: number;
+    /** The widest network a manual network block may name, per family (prefix lengths). */
+    minNetworkPrefixLength: { ipv4: number; ipv6: number };
     /** HTTPS: the server's certificate chain and key (PEM files); both null: plain HTTP. */
     tls: { cert: string | null; key: string | null };
     /** What keeps many clients from starving ingest and the health probes (api/limits.ts). */
@@ -149,6 +151,13 @@ export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
     tokenFiles: obj({ read: strOrNull('file of read tokens, one a line (# comments)'), admin: strOrNull('file of admin tokens, one a line (# comments)') }),
     sensorStaleSeconds: int(1, DAY, 30, 'a sensor without a heartbeat for this long is shown as stale'),
     manualExpirySeconds: int(0, 3650 * DAY, 30 * DAY, 'manual blocks given no expiry end after this (expires: never for none); 0: never'),
+    minNetworkPrefixLength: obj(
+      {
+        ipv4: int(1, 32, 8, 'shortest prefix length of an IPv4 network block (decisions add NET/LEN): wider networks are refused'),
+        ipv6: int(1, 128, 32, 'shortest prefix length of an IPv6 network block: wider networks are refused'),
+      },
+      'the widest network an operator may block in one decision: a slip of /8 for /28 must not cut off millions of addresses',
+    ),
     tls: obj({ cert: strOrNull('PEM certificate (chain) file: the API serves HTTPS'), key: strOrNull('PEM private key file of cert') }),
     limits: obj({
       maxConcurrent: int(1, 10_000, 32, '/v1 requests handled at once; more get 503 (Retry-After) at once'),

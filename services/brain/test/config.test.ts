@@ -24,6 +24,13 @@ describe('brain.yaml', () => {
     expect(loadBrainConfig(undefined, { P2PWALL_BRAIN_CORRELATION__HOST__UDP_FANOUT__MIN_ENDPOINTS: '80' }).correlation.host.udpFanout.minEndpoints).toBe(80);
   });
 
+  it('takes the widest network block per family (api.minNetworkPrefixLength), /8 and /32 by default, and refuses prefixes ipset cannot hold', () => {
+    expect(loadBrainConfig(undefined, {}).api.minNetworkPrefixLength).toEqual({ ipv4: 8, ipv6: 32 });
+    expect(loadBrainConfig(undefined, { P2PWALL_BRAIN_API__MIN_NETWORK_PREFIX_LENGTH__IPV4: '16' }).api.minNetworkPrefixLength.ipv4).toBe(16);
+    expect(() => loadBrainConfig(undefined, { P2PWALL_BRAIN_API__MIN_NETWORK_PREFIX_LENGTH__IPV4: '0' })).toThrow(/api\.minNetworkPrefixLength\.ipv4/);
+    expect(() => loadBrainConfig(undefined, { P2PWALL_BRAIN_API__MIN_NETWORK_PREFIX_LENGTH__IPV6: '129' })).toThrow(/api\.minNetworkPrefixLength\.ipv6/);
+  });
+
   it('names the key of every unusable NATS or Redis login or TLS setting', () => {
     const notPem = join(dir, 'not.pem');
     writeFileSync(notPem, 'hello\n');

@@ -17,6 +17,8 @@ export interface ApiDeps {
   /** What an operator must hear that does not make the brain unready (incident history lost, Redis without persistence), by topic. */
   warnings?: () => Record<string, string>;
   now?: () => number;
+  /** The brain's insideNetworks (CIDR): manual peer blocks of them need force, like private ranges. */
+  insideNetworks?: readonly string[];
 }
 
 export interface ApiContext {

@@ -1,4 +1,4 @@
-import { endpointText, originName, sensorName, transportOfWire } from '@p2pwall/common';
+import { endpointText, networkText, originName, sensorName, transportOfWire } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import { formatIp } from '../correlate/address.js';
 import { neverExpires, type BrainDecision } from '../decide/decision.js';
@@ -8,7 +8,7 @@ import type { ActionName, AllowView, DecisionView, ScopeName, SensorState, Senso
 
 const { Scope, Action, Mode } = p2pwall.v1;
 
-export const SCOPES: Record<ScopeName, p2pwall.v1.Scope> = { endpoint: Scope.SCOPE_ENDPOINT, ip: Scope.SCOPE_IP, host: Scope.SCOPE_HOST };
+export const SCOPES: Record<ScopeName, p2pwall.v1.Scope> = { endpoint: Scope.SCOPE_ENDPOINT, ip: Scope.SCOPE_IP, host: Scope.SCOPE_HOST, network: Scope.SCOPE_NETWORK };
 export const ACTIONS: Record<ActionName, p2pwall.v1.Action> = { block: Action.ACTION_BLOCK, allow: Action.ACTION_ALLOW };
 
 function nameOf<T extends string>(table: Record<T, number>, value: number, fallback: T): T {
@@ -18,10 +18,13 @@ function nameOf<T extends string>(table: Record<T, number>, value: number, fallb
 export const iso = (ms: number): string => new Date(ms).toISOString();
 const isoOrNull = (ms: number): string | null => (ms > 0 ? iso(ms) : null);
 
-/** The text of a decision's target: `ip:port` for an endpoint, `ip` otherwise ("" when its address is unusable). */
+/** The text of a decision's target: `ip:port` for an endpoint, `ip/prefix` for a network, `ip` otherwise ("" when its address is unusable). */
 export function decisionValue(decision: BrainDecision): { ip: string; value: string } {
   const ip = formatIp(decision.ip) ?? '';
-  return { ip, value: decision.scope === Scope.SCOPE_ENDPOINT && ip !== '' ? endpointText(ip, decision.port) : ip };
+  if (ip === '') return { ip, value: '' };
+  if (decision.scope === Scope.SCOPE_ENDPOINT) return { ip, value: endpointText(ip, decision.port) };
+  if (decision.scope === Scope.SCOPE_NETWORK) return { ip, value: networkText(decision.ip, decision.prefixLength ?? 0) };
+  return { ip, value: ip };
 }
 
 export function decisionView(d: BrainDecision): DecisionView {

@@ -1,6 +1,7 @@
-import { CidrError, CidrSet, parseNetwork, peerToken, unblockableAddressReason, type Transport } from '@p2pwall/common';
+import { CidrError, CidrSet, networkAddress, parseNetwork, peerToken, type Network, type Transport } from '@p2pwall/common';
 import { ApiError, badInput } from './errors.js';
 import type { ManualInput } from './manual.js';
+import { peerTargetRefusal, type PeerLimits } from './peer-refusal.js';
 import { parseIpText, parsePeer, parseTarget, type Address } from './target.js';
 import { parseTime, type TimeDirection } from './time.js';
 import type { ScopeName } from './views.js';
@@ -25,6 +26,17 @@ export function rangeInput(field: string, text: string): CidrSet {
   try {
     parseNetwork(text);
     return new CidrSet([text]);
+  } catch (error) {
+    if (error instanceof CidrError) throw badInput(field, error.message);
+    throw error;
+  }
+}
+
+/** A network (CIDR, host bits may be set: a range to search, not to block) as its first address and prefix. */
+export function networkInput(field: string, text: string): Network {
+  try {
+    const { bytes, prefix } = parseNetwork(text);
+    return { bytes: networkAddress(bytes, prefix), prefix };
   } catch (error) {
     if (error instanceof CidrError) throw badInput(field, error.message);
     throw error;
@@ -62,16 +74,10 @@ export function manualInput(body: ManualBody, nowMs: number, defaultExpirySecond
   return { target: parsed.ok, reason: body.reason, author: body.author, expiresMs, nowMs };
 }
 
-/**
- * A peer block (endpoint or whole address) of an address no peer can be: reserved ranges always
- * (loopback, multicast, ...), inside (private) ranges unless forced, since such a block cuts that
- * host off from every site. A host lock is the way to stop an inside host.
- */
-export function checkPeerTarget(input: ManualInput, force: boolean): void {
-  if (input.target.scope === 'host') return;
-  const reason = unblockableAddressReason(input.target.bytes);
-  if (reason === 'reserved') throw new ApiError(409, `${input.target.ip} is a reserved address (loopback, link-local, multicast, broadcast or unspecified): it is never a peer`);
-  if (reason === 'inside' && !force) {
-    throw new ApiError(409, `${input.target.ip} is an inside (private-range) address: a peer block of it cuts every site's hosts off from it. To stop that host, lock it at its site (scope host with site); to block it as a peer anyway, send force: true (CLI: --force)`);
-  }
+/** A peer block (endpoint, address or network) the brain refuses (peer-refusal.ts): 409, or 400 for a network too wide. */
+export function checkPeerTarget(input: ManualInput, force: boolean, limits: PeerLimits): void {
+  const refusal = peerTargetRefusal(input.target, force, limits);
+  if (refusal === undefined) return;
+  if (refusal.status === 400) throw badInput('body/value', refusal.message);
+  throw new ApiError(refusal.status, refusal.message);
 }

@@ -40,6 +40,7 @@ function manual(input: ManualInput, id: string, action: p2pwall.v1.Action, evide
     author: input.author ?? DEFAULT_AUTHOR,
     simulated: false,
     transport: wireTransport(target.transport),
+    ...(target.scope === 'network' ? { prefixLength: target.prefix } : {}),
   };
 }
 

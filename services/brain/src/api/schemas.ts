@@ -21,7 +21,7 @@ function object(properties: Record<string, Schema>, optional: string[] = []): Sc
 /** Site names as subjects carry them (common/names.ts). */
 export const SITE_PATTERN = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
 export const site: Schema = { type: 'string', pattern: SITE_PATTERN, maxLength: 63 };
-export const scope: Schema = { type: 'string', enum: ['endpoint', 'ip', 'host'] };
+export const scope: Schema = { type: 'string', enum: ['endpoint', 'ip', 'host', 'network'] };
 export const origin: Schema = { type: 'string', enum: [...ORIGIN_NAMES] };
 export const action: Schema = { type: 'string', enum: ['block', 'allow'] };
 export const transport: Schema = { type: 'string', enum: [...TRANSPORTS] };
@@ -145,8 +145,8 @@ export const v1Errors = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 
 
 const entryProperties: Record<string, Schema> = {
   scope,
-  value: { type: 'string', minLength: 1, maxLength: 64, description: 'endpoint: ip:port or [ipv6]:port; ip and host: an address' },
-  site: { ...site, description: 'the site of a host (scope host only)' },
+  value: { type: 'string', minLength: 1, maxLength: 64, description: 'endpoint: ip:port or [ipv6]:port; ip and host: an address; network: ip/prefix with host bits zero (blocks only)' },
+  site: { ...site, description: 'the site of a host (scope host), or the one site that enforces a network block (absent: every site)' },
   reason: { type: 'string', minLength: 1, maxLength: 500 },
   author: { type: 'string', minLength: 1, maxLength: 100, description: 'default "api"' },
   expires: timeInput('when it ends (relative: from now), or "never"; absent: a block ends after api.manualExpirySeconds (30 days by default), an allow entry never'),
@@ -159,8 +159,8 @@ export const blockBody: Schema = {
   required: ['scope', 'value', 'reason'],
   properties: {
     ...entryProperties,
-    transport: { ...transport, description: 'endpoint and ip: block tcp, udp or both (default both); a host lock holds for both' },
-    force: { type: 'boolean', description: 'endpoint and ip: block an inside (private-range) address as a peer anyway' },
+    transport: { ...transport, description: 'endpoint, ip and network: block tcp, udp or both (default both); a host lock holds for both' },
+    force: { type: 'boolean', description: 'endpoint, ip and network: block an inside (private-range or insideNetworks) address or network as a peer anyway' },
   },
 };
 

@@ -8,7 +8,7 @@ import type { OriginName } from '@p2pwall/common/decisions';
 import type { Transport } from '@p2pwall/common/formats';
 
 export type { OriginName, Transport };
-export type ScopeName = 'endpoint' | 'ip' | 'host';
+export type ScopeName = 'endpoint' | 'ip' | 'host' | 'network';
 export type ActionName = 'block' | 'allow';
 
 export interface EvidenceView {
@@ -26,12 +26,13 @@ export interface EvidenceView {
 export interface DecisionView {
   id: string;
   scope: ScopeName;
-  /** `ip:port` (endpoint), `ip` (ip, host). */
+  /** `ip:port` (endpoint), `ip` (ip, host), `ip/prefix` (network). */
   value: string;
+  /** The address; a network's first address. */
   ip: string;
   /** 0 unless scope is endpoint. */
   port: number;
-  /** The site a host decision concerns; "" for decisions that hold at every site. */
+  /** The site a host (or site-scoped network) decision concerns; "" for decisions that hold at every site. */
   site: string;
   /** What an endpoint or ip decision blocks (or allows): tcp, udp or both; both for a host. */
   transport: Transport;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { REDIS_KEYS, type Logger } from '@p2pwall/common';
+import { networksOverlap, REDIS_KEYS, type Logger } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { Redis } from 'ioredis';
 import { trace, type Tracer } from '@opentelemetry/api';
@@ -131,6 +131,8 @@ export class BlocklistWriter {
   private readonly listing = new NewestFirst<BrainDecision>();
   /** The ids of memory's decisions by the address they are about (formatIp): one id, or several. */
   private readonly idsByIp = new Map<string, string | Set<string>>();
+  /** The ids of memory's network decisions (operators make few): what idsCovering scans. */
+  private readonly networkIds = new Set<string>();
   /** The last change-stream entry memory has taken in (set by the first sweep; see catchUp). */
   private changesSeen: string | undefined;
   private catchingUp: Promise<void> | undefined;
@@ -189,6 +191,7 @@ export class BlocklistWriter {
   /** Files a decision of memory in the listing and under its address. */
   private list(decision: BrainDecision): void {
     this.listing.add(decision);
+    if (decision.scope === p2pwall.v1.Scope.SCOPE_NETWORK) this.networkIds.add(decision.id);
     const ip = formatIp(decision.ip);
     if (ip === undefined) return;
     const ids = this.idsByIp.get(ip);
@@ -200,6 +203,7 @@ export class BlocklistWriter {
 
   private unlist(decision: BrainDecision): void {
     this.listing.delete(decision);
+    this.networkIds.delete(decision.id);
     const ip = formatIp(decision.ip);
     if (ip === undefined) return;
     const ids = this.idsByIp.get(ip);
@@ -228,6 +232,15 @@ export class BlocklistWriter {
   idsAbout(ip: string): string[] {
     const ids = this.idsByIp.get(ip);
     return ids === undefined ? [] : typeof ids === 'string' ? [ids] : [...ids];
+  }
+
+  /** The ids of memory's network decisions whose network holds the address `bytes`. */
+  networkIdsCovering(bytes: Uint8Array): string[] {
+    const address = { bytes, prefix: bytes.length * 8 };
+    return [...this.networkIds].filter((id) => {
+      const network = this.memory.get(id);
+      return network !== undefined && networksOverlap({ bytes: network.ip, prefix: network.prefixLength ?? 0 }, address);
+    });
   }
 
   /**

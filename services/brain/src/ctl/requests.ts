@@ -3,7 +3,7 @@ import type { Transport } from '@p2pwall/common/formats';
 import type { ManualBody } from '../api/input.js';
 import type { OriginName, ScopeName } from '../api/views.js';
 import { CtlError, EXIT, type Query } from './client.js';
-import { parseTarget, targetText } from './target.js';
+import { canonicalNetwork, parseTarget, targetText } from './target.js';
 
 /**
  * Command-line arguments → API requests (paths, query strings, bodies). Pure, so every mapping
@@ -98,38 +98,57 @@ function finish(scope: ScopeName, value: string, options: EntryCommon, defaultAu
   const reason = options.reason?.trim() ?? '';
   if (reason === '') throw usage('--reason is required: say why, it is shown to whoever asks later');
   if (scope === 'host' && !options.site) throw usage('a host entry needs --site: an inside address means a host only at one site');
-  if (scope !== 'host' && options.site) throw usage(`--site only goes with a host entry: ${scope} entries hold at every site`);
+  if (scope !== 'host' && scope !== 'network' && options.site) throw usage(`--site only goes with a host entry or a network block: ${scope} entries hold at every site`);
   const body: ManualEntryRequest = { scope, value, reason, author: options.author ?? defaultAuthor };
-  if (scope === 'host') body.site = options.site;
+  if (options.site) body.site = options.site;
   if (options.expires !== undefined) body.expires = options.expires;
   return body;
 }
 
-/** What a block is about: exactly one of --endpoint, --ip, --host (with --site); --transport for the first two. */
+/** What a block is about: exactly one of --endpoint, --ip, --network, --host (with --site); --transport for all but --host. */
 export interface DecisionTargetOptions {
   endpoint?: string;
   ip?: string;
+  network?: string;
   host?: string;
   site?: string;
   transport?: Transport;
 }
 
-/** The one scope --endpoint, --ip or --host gives, and its value; `also` names another way to say it. */
-function targetScope(options: DecisionTargetOptions, also = ''): { scope: ScopeName; value: string } {
-  const given = (['endpoint', 'ip', 'host'] as const).filter((scope) => options[scope] !== undefined);
-  if (given.length !== 1) throw usage(`give exactly one of --endpoint IP:PORT, --ip IP or --host IP --site S${also}`);
-  const scope = given[0]!;
-  if (scope === 'host' && options.transport !== undefined) throw usage('--transport goes with --endpoint or --ip: a host lock holds for every transport');
-  return { scope, value: options[scope]! };
+const TARGET_OPTIONS = ['endpoint', 'ip', 'network', 'host'] as const;
+
+/**
+ * A block's target given without an option: `IP` (a whole address), `IP:PORT` / `[IPv6]:PORT`
+ * (an endpoint) or `NET/LEN` (a network); the same text `allow add` takes.
+ */
+export function impliedTarget(text: string): { scope: 'endpoint' | 'ip' | 'network'; value: string } {
+  if (text.includes('/')) {
+    const network = canonicalNetwork(text);
+    if ('error' in network) throw usage(network.error);
+    return { scope: 'network', value: network.network };
+  }
+  const target = parseTarget(text);
+  if (!target) throw usage(`"${text}" is not IP, IP:PORT, [IPv6]:PORT or NET/LEN`);
+  return target.port === 0 ? { scope: 'ip', value: target.ip } : { scope: 'endpoint', value: targetText(target) };
+}
+
+/** The one scope --endpoint, --ip, --network or --host (or a bare target) gives, and its value; `also` names another way to say it. */
+function targetScope(options: DecisionTargetOptions, also: string, bare?: { text: string | undefined }): { scope: ScopeName; value: string } {
+  const given = TARGET_OPTIONS.filter((scope) => options[scope] !== undefined);
+  const target = bare === undefined ? '' : 'TARGET (IP, IP:PORT or NET/LEN), ';
+  if (given.length + (bare?.text === undefined ? 0 : 1) !== 1) throw usage(`give exactly one of ${target}--endpoint IP:PORT, --ip IP, --network NET/LEN or --host IP --site S${also}`);
+  const { scope, value } = bare?.text === undefined ? { scope: given[0]!, value: options[given[0]!]! } : impliedTarget(bare.text);
+  if (scope === 'host' && options.transport !== undefined) throw usage('--transport goes with --endpoint, --ip or --network: a host lock holds for every transport');
+  return { scope, value };
 }
 
 export interface DecisionAddOptions extends EntryCommon, DecisionTargetOptions {
   force?: boolean;
 }
 
-/** `decisions add (--endpoint IP:PORT | --ip IP | --host IP --site S) [--transport T] --reason ...`: a manual block (no --transport: both). */
-export function decisionAddBody(options: DecisionAddOptions, defaultAuthor: string): ManualEntryRequest {
-  const { scope, value } = targetScope(options);
+/** `decisions add (TARGET | --endpoint IP:PORT | --ip IP | --network NET/LEN | --host IP --site S) [--transport T] --reason ...`: a manual block (no --transport: both). */
+export function decisionAddBody(options: DecisionAddOptions, defaultAuthor: string, bare?: string): ManualEntryRequest {
+  const { scope, value } = targetScope(options, '', { text: bare });
   const body = finish(scope, value, options, defaultAuthor);
   if (options.transport !== undefined) body.transport = options.transport;
   if (options.force) body.force = true;
@@ -142,12 +161,13 @@ export function decisionAddBody(options: DecisionAddOptions, defaultAuthor: stri
  */
 export function decisionDeleteId(id: string | undefined, options: DecisionTargetOptions): string {
   if (id !== undefined) {
-    if (options.endpoint !== undefined || options.ip !== undefined || options.host !== undefined || options.transport !== undefined) throw usage('give a decision id or --endpoint/--ip/--host, not both');
-    if (!parseDecisionId(id)) throw usage(`"${id}" is not a decision id: endpoint:IP:PORT, endpoint:udp:IP:PORT, ip:IP, ip:tcp:IP, host:SITE:IP (or give --endpoint, --ip or --host)`);
+    if (TARGET_OPTIONS.some((option) => options[option] !== undefined) || options.transport !== undefined) throw usage('give a decision id or --endpoint/--ip/--network/--host, not both');
+    if (!parseDecisionId(id)) throw usage(`"${id}" is not a decision id: endpoint:IP:PORT, endpoint:udp:IP:PORT, ip:IP, ip:tcp:IP, net:NET/LEN, net:udp:NET/LEN@SITE, host:SITE:IP (or give --endpoint, --ip, --network or --host)`);
     return id;
   }
   const { scope, value } = targetScope(options, ', or a decision id');
   const transport = options.transport ?? 'both';
+  if (scope === 'network') return decisionId.network(value, transport, options.site ?? '');
   if (scope === 'host') {
     if (!options.site) throw usage('--host needs --site: an inside address means a host only at one site');
     return decisionId.host(options.site, value);

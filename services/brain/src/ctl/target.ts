@@ -1,4 +1,5 @@
 import { formatAddress, parseAddress } from '@p2pwall/common/address';
+import { CidrError, outsideNetworkText } from '@p2pwall/common/cidr';
 import { InvalidValueError } from '@p2pwall/common/cli-values';
 import { peerToken } from '@p2pwall/common/decisions';
 
@@ -52,6 +53,22 @@ export function targetText(target: Target): string {
 // Parsers shaped for commander's argParser: they return the canonical text or throw an error
 // that commander prints as "argument 'x' is invalid. <message>" with exit 1.
 
+/** `NET/LEN` with host bits zero, canonical (`2001:DB8::/32` → `2001:db8::/32`); the error says what was meant. */
+export function canonicalNetwork(text: string): { network: string } | { error: string } {
+  try {
+    return { network: outsideNetworkText(text) };
+  } catch (error) {
+    if (error instanceof CidrError) return { error: error.message };
+    throw error;
+  }
+}
+
+export function networkArgument(text: string): string {
+  const parsed = canonicalNetwork(text);
+  if ('error' in parsed) throw new InvalidValueError(`${parsed.error}. Expected a network such as 198.51.100.0/24 or 2001:db8:7::/48.`);
+  return parsed.network;
+}
+
 export function ipArgument(text: string): string {
   const ip = canonicalIp(text);
   if (!ip) throw new InvalidValueError('Expected an IPv4 or IPv6 address, e.g. 192.168.1.5 or 2001:db8::5.');
@@ -62,6 +79,12 @@ export function endpointArgument(text: string): string {
   const target = parseTarget(text);
   if (!target || target.port === 0) throw new InvalidValueError('Expected IP:PORT or [IPv6]:PORT with a port from 1 to 65535, e.g. 198.51.100.9:1214.');
   return targetText(target);
+}
+
+/** What `allow add` takes: peerArgument, and a network named as what it is not. */
+export function allowTargetArgument(text: string): string {
+  if (text.includes('/')) throw new InvalidValueError('Allow entries name one address, endpoint or host, not a network: list a network never to block in the brain config allowlist.endpoints, or lift a network block with p2pwall decisions delete --network NET/LEN.');
+  return peerArgument(text);
 }
 
 export function peerArgument(text: string): string {

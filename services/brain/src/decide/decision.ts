@@ -27,6 +27,8 @@ export interface BrainDecision {
   simulated: boolean;
   /** What an endpoint or IP decision blocks (or allows): TCP, UDP or both; both for host decisions. Its id names it (@p2pwall/common decisionId). */
   transport: p2pwall.v1.Transport;
+  /** SCOPE_NETWORK: the network's prefix length (ip is its first address); absent (0) for every other scope, which most decisions are. */
+  prefixLength?: number;
 }
 
 export const AUTHOR = 'p2pwall-brain';
@@ -87,6 +89,7 @@ export function decodeDecision(bytes: Uint8Array): BrainDecision {
     author: sharedText(d.author),
     simulated: d.simulated,
     transport: d.transport,
+    ...(d.scope === p2pwall.v1.Scope.SCOPE_NETWORK ? { prefixLength: d.prefixLength } : {}),
   };
 }
 

@@ -220,7 +220,7 @@ export class BrainService {
         const warning = history.warning();
         return warning ? { incidentHistory: warning } : {};
       };
-      this.api = await startApi({ redis: this.redis, writer: this.writer, incidents, ready, warnings }, config.api, log, telemetry ? { observeRequest: apiRequestRecorder(telemetry.meter) } : {});
+      this.api = await startApi({ redis: this.redis, writer: this.writer, incidents, ready, warnings, insideNetworks: config.insideNetworks }, config.api, log, telemetry ? { observeRequest: apiRequestRecorder(telemetry.meter) } : {});
     }
     log.info({ stream: STREAMS.summaries, consumer: CONSUMERS.brain, redis: REDIS_KEYS.decisions, telemetryPort: telemetry?.port ?? null }, 'brain serving');
   }

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { allowView, decisionView, sensorView } from '../../src/api/convert.js';
 import { BadCursorError, pageNewestFirst } from '../../src/api/page.js';
 import { allowSchema, decisionSchema, sensorSchema } from '../../src/api/schemas.js';
+import { peerTargetRefusal } from '../../src/api/peer-refusal.js';
 import { parsePeer, parseTarget } from '../../src/api/target.js';
 import { allowCovers, coveredBlockIds, coveringAllowIds } from '../../src/decide/allow-entries.js';
 import { NEVER_EXPIRES_MS, type BrainDecision } from '../../src/decide/decision.js';
@@ -147,5 +148,38 @@ describe('pages of lists the API builds', () => {
     expect(pageNewestFirst(items, 5, undefined).nextCursor).toBeNull();
     expect(() => pageNewestFirst(items, 2, 'not-a-cursor')).toThrow(BadCursorError);
     expect(() => pageNewestFirst(items, 2, Buffer.from('[1,2]').toString('base64url'))).toThrow(BadCursorError);
+  });
+});
+
+describe('network targets and what the brain refuses of them', () => {
+  const limits = { insideNetworks: ['192.0.2.0/24', '2001:db8:ffff::/48'], minNetworkPrefixLength: { ipv4: 8, ipv6: 32 } };
+  const target = (value: string, site?: string) => {
+    const parsed = parseTarget('network', value, site, 'udp');
+    if (!('ok' in parsed)) throw new Error(parsed.error);
+    return parsed.ok;
+  };
+  const refusal = (value: string, force = false) => peerTargetRefusal(target(value), force, limits);
+
+  it('parses a network with its site and transport into a stable id, and says what was meant by host bits', () => {
+    expect(target('2001:DB8:7::/48', 'hq')).toMatchObject({ scope: 'network', ip: '2001:db8:7::', prefix: 48, site: 'hq', transport: 'udp', blockId: 'net:udp:2001:db8:7::/48@hq' });
+    expect(parseTarget('network', '198.51.100.7/24', undefined)).toEqual({ field: 'value', error: expect.stringContaining('did you mean 198.51.100.0/24?') });
+    expect(parseTarget('network', '198.51.100.0/24:80', undefined)).toEqual({ field: 'value', error: expect.stringContaining('a port cannot go with a network') });
+    expect(parseTarget('ip', '198.51.100.0/24', undefined)).toEqual({ field: 'value', error: expect.stringContaining('a network needs scope network') });
+  });
+
+  it('refuses too wide always, reserved always, private and insideNetworks unless forced; IPv4 and IPv6 alike', () => {
+    expect(refusal('203.0.113.0/24')).toBeUndefined();
+    expect(refusal('2001:db8:7::/48')).toBeUndefined();
+    expect(refusal('4.0.0.0/7', true)).toMatchObject({ status: 400, message: expect.stringContaining('api.minNetworkPrefixLength.ipv4') });
+    expect(refusal('2001:db8::/31', true)).toMatchObject({ status: 400, message: expect.stringContaining('api.minNetworkPrefixLength.ipv6') });
+    expect(refusal('fe80::/64', true)).toMatchObject({ status: 409, message: expect.stringContaining('overlaps fe80::/10, which is reserved') });
+    expect(refusal('fd00::/32')).toMatchObject({ status: 409, message: expect.stringContaining('overlaps the inside network fc00::/7') });
+    expect(refusal('fd00::/32', true)).toBeUndefined();
+    expect(refusal('2001:db8:ff00::/40')).toMatchObject({ status: 409, message: expect.stringContaining('overlaps the inside network 2001:db8:ffff::/48') });
+    expect(refusal('192.0.2.64/26', true)).toBeUndefined();
+    const single = parseTarget('ip', '192.0.2.9', undefined);
+    if (!('ok' in single)) throw new Error(single.error);
+    expect(peerTargetRefusal(single.ok, false, limits)).toMatchObject({ status: 409, message: expect.stringContaining('in the inside network 192.0.2.0/24 (insideNetworks)') });
+    expect(peerTargetRefusal(single.ok, true, limits)).toBeUndefined();
   });
 });

@@ -82,7 +82,8 @@ async function closedPort(): Promise<number> {
 beforeAll(async () => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
   // The last test stops Redis on purpose: the rig's client ignores its reconnect errors.
-  rig = await startBrainRig({ tokens: { read: [READ], admin: [ADMIN] }, logger: log });
+  // 192.0.2.0/24 stands for an organisation's public network used inside (network blocks of it need --force).
+  rig = await startBrainRig({ tokens: { read: [READ], admin: [ADMIN] }, logger: log, adjust: (config) => (config.insideNetworks = ['192.0.2.0/24']) });
   ({ redisServer, redis, nc } = rig);
   url = rig.base;
 }, 60_000);
@@ -269,6 +270,80 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
     const forever = json<DecisionView>(await asAdmin(['decisions', 'add', '--endpoint', '198.51.100.78:6881', '--reason', 'for good', '--expires', 'never', '--json']));
     expect(forever.expires).toBeNull();
   });
+
+  it('decisions add NET/LEN: a network block, listed with its CIDR, found by overlapping --range, deleted by --network; refused when sloppy, too wide or inside', async () => {
+    const added = json<DecisionView & { warnings: string[] }>(await asAdmin(['decisions', 'add', '203.0.113.0/28', '--reason', 'abuse from a hoster', '--json']));
+    expect(added).toMatchObject({ id: 'net:203.0.113.0/28', scope: 'network', value: '203.0.113.0/28', ip: '203.0.113.0', port: 0, site: '', transport: 'both', origin: 'manual', warnings: [] });
+    const stored = p2pwall.v1.Decision.decode(await redis.hgetBuffer(REDIS_KEYS.decisions, 'net:203.0.113.0/28') ?? Buffer.alloc(0));
+    expect(stored).toMatchObject({ scope: p2pwall.v1.Scope.SCOPE_NETWORK, prefixLength: 28 });
+    // the same by option, for one site and one transport, IPv6 too: each its own stable id
+    const atSite = await asAdmin(['decisions', 'add', '--network', '203.0.113.0/28', '--site', 'site-n', '--transport', 'udp', '--reason', 'only at n', '--json']);
+    expect(atSite.stderr).toMatch(/warning: no sensor has reported site "site-n"/);
+    const udpAtB = JSON.parse(atSite.stdout) as DecisionView;
+    expect(udpAtB).toMatchObject({ id: 'net:udp:203.0.113.0/28@site-n', site: 'site-n', transport: 'udp' });
+    const v6 = await asAdmin(['decisions', 'add', '2001:DB8:7::/48', '--reason', 'v6 hoster']);
+    expect(v6.code, v6.stderr).toBe(0);
+    expect(v6.stdout).toMatch(/^added:\n {2}id: +net:2001:db8:7::\/48\n {2}action: +block network 2001:db8:7::\/48\n/);
+    expect(v6.stdout).toMatch(/a network block drops traffic to and from every address of the network/);
+
+    const table = await asReader(['decisions', 'list', '--scope', 'network']);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/net:203\.0\.113\.0\/28 .*network +203\.0\.113\.0\/28 /);
+    const ids = async (...filters: string[]) => json<Page<DecisionView>>(await asReader(['decisions', 'list', '--all', '--json', '--scope', 'network', ...filters])).items.map((d) => d.id).sort();
+    expect(await ids('--range', '203.0.113.4/30')).toEqual(['net:203.0.113.0/28', 'net:udp:203.0.113.0/28@site-n']);
+    expect(await ids('--range', '203.0.0.0/16')).toEqual(['net:203.0.113.0/28', 'net:udp:203.0.113.0/28@site-n']);
+    expect(await ids('--range', '203.0.113.16/28')).toEqual([]);
+    expect(await ids('--site', 'site-m')).toEqual(['net:2001:db8:7::/48', 'net:203.0.113.0/28']);
+
+    const refused = async (args: string[]) => {
+      const run = await asAdmin(['decisions', 'add', ...args, '--reason', 'r']);
+      expect(run.code).toBeGreaterThan(0);
+      return run.stderr;
+    };
+    expect(await refused(['198.51.100.7/24'])).toMatch(/"198\.51\.100\.7\/24" has host bits set: did you mean 198\.51\.100\.0\/24\?/);
+    expect(await refused(['--network', '198.51.100.7/24'])).toMatch(/did you mean 198\.51\.100\.0\/24\?/);
+    expect(await refused(['198.51.100.0/24:1214'])).toMatch(/a network block holds for every port/);
+    expect(await refused(['4.0.0.0/7'])).toMatch(/\(400\): body\/value: 4\.0\.0\.0\/7 is wider than the brain allows for IPv4 network blocks \(\/8 at most: api\.minNetworkPrefixLength\.ipv4\)/);
+    expect(await refused(['2001:db8::/31'])).toMatch(/\/32 at most: api\.minNetworkPrefixLength\.ipv6/);
+    expect(await refused(['10.1.0.0/16'])).toMatch(/\(409\): 10\.1\.0\.0\/16 overlaps the inside network 10\.0\.0\.0\/8: .*--force/);
+    expect(await refused(['192.0.2.128/25'])).toMatch(/\(409\): 192\.0\.2\.128\/25 overlaps the inside network 192\.0\.2\.0\/24: .*--force/);
+    expect(await refused(['--ip', '192.0.2.9'])).toMatch(/\(409\): 192\.0\.2\.9 is in the inside network 192\.0\.2\.0\/24 \(insideNetworks\).*--force/);
+    expect(await refused(['127.0.0.0/16', '--force'])).toMatch(/\(409\): 127\.0\.0\.0\/16 overlaps 127\.0\.0\.0\/8, which is reserved/);
+    expect(await refused(['203.0.113.0/28', '--endpoint', '203.0.113.1:80'])).toMatch(/give exactly one of/);
+    expect((await asAdmin(['allow', 'add', '203.0.113.0/28', '--reason', 'r'])).stderr).toMatch(/Allow entries name one address, endpoint or host, not a network/);
+    // the API itself, for clients other than the CLI
+    const post = (path: string, body: object) => fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const allowNetwork = await post('/v1/allowlist', { scope: 'network', value: '203.0.113.0/28', reason: 'r' });
+    expect(allowNetwork.status).toBe(400);
+    expect(((await allowNetwork.json()) as { message: string }).message).toMatch(/body\/scope: allow entries name one address, endpoint or host, not a network.*allowlist\.endpoints/);
+    const withPort = await post('/v1/decisions', { scope: 'network', value: '203.0.113.0/28:80', reason: 'r' });
+    expect(withPort.status).toBe(400);
+    expect(((await withPort.json()) as { message: string }).message).toMatch(/body\/value: .*a port cannot go with a network/);
+    // --force: the same semantics as for a single address
+    const forced = await asAdmin(['decisions', 'add', '192.0.2.128/25', '--reason', 'really', '--force', '--json']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(await redis.hexists(REDIS_KEYS.decisions, 'net:192.0.2.128/25')).toBe(1);
+
+    // "why is this blocked?" names the network block; an allow entry of the address lets it through
+    const peer = async (target: string) => json<PeerView>(await asReader(['peers', 'show', target, '--json']));
+    expect(await peer('203.0.113.5')).toMatchObject({ blocked: true, decisions: expect.arrayContaining([expect.objectContaining({ id: 'net:203.0.113.0/28' })]) });
+    expect(await peer('203.0.113.5:443')).toMatchObject({ blocked: true });
+    expect(await peer('203.0.113.17')).toMatchObject({ blocked: false, decisions: [] });
+    const allowed = json<{ suspended: string[]; throughNetworks: string[] }>(await asAdmin(['allow', 'add', '203.0.113.5', '--reason', 'the good host', '--json']));
+    expect(allowed).toMatchObject({ suspended: [], throughNetworks: ['net:203.0.113.0/28', 'net:udp:203.0.113.0/28@site-n'] });
+    const text = await asAdmin(['allow', 'add', '203.0.113.6:443', '--reason', 'its web server']);
+    expect(text.stdout).toMatch(/\nlets it through net:203\.0\.113\.0\/28, net:udp:203\.0\.113\.0\/28@site-n \(the rest of each network stays blocked\)\n/);
+    await asAdmin(['allow', 'delete', 'allow:endpoint:203.0.113.6:443']);
+    expect(await peer('203.0.113.5')).toMatchObject({ blocked: false, allowed: [expect.objectContaining({ id: 'allow:ip:203.0.113.5' })] });
+    expect(await peer('203.0.113.6')).toMatchObject({ blocked: true });
+    // the network block itself is not suspended by it
+    expect(await redis.hexists(REDIS_KEYS.decisions, 'net:203.0.113.0/28')).toBe(1);
+    await asAdmin(['allow', 'delete', 'allow:ip:203.0.113.5']);
+
+    expect((await asAdmin(['decisions', 'delete', '--network', '203.0.113.0/28', '--site', 'site-n', '--transport', 'udp'])).stdout).toBe('removed net:udp:203.0.113.0/28@site-n\n');
+    expect((await asAdmin(['decisions', 'delete', 'net:203.0.113.0/28'])).stdout).toBe('removed net:203.0.113.0/28\n');
+    expect(await ids('--range', '203.0.113.0/24')).toEqual([]);
+  }, 90_000);
 
   it('allow add suspends the blocks it covers (a manual block with its reason too) and allow delete brings them back', async () => {
     await asAdmin(['decisions', 'add', '--endpoint', '198.51.100.88:4662', '--reason', 'abuse report 7', '--author', 'dora']);

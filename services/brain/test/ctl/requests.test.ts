@@ -69,7 +69,7 @@ describe('p2pwall CLI arguments → API requests', () => {
     expect(decisionAddBody({ endpoint: '198.51.100.9:1214', reason: ' seen at HQ ', expires: '24h' }, 'alice')).toEqual({ scope: 'endpoint', value: '198.51.100.9:1214', reason: 'seen at HQ', author: 'alice', expires: '24h' });
     expect(decisionAddBody({ ip: '198.51.100.9', reason: 'r', author: 'bob' }, 'alice')).toEqual({ scope: 'ip', value: '198.51.100.9', reason: 'r', author: 'bob' });
     expect(decisionAddBody({ host: '192.168.1.5', site: 'site-a', reason: 'r' }, 'alice')).toEqual({ scope: 'host', value: '192.168.1.5', site: 'site-a', reason: 'r', author: 'alice' });
-    expect(usageError(() => decisionAddBody({ reason: 'r' }, 'a'))).toMatch(/exactly one of --endpoint/);
+    expect(usageError(() => decisionAddBody({ reason: 'r' }, 'a'))).toMatch(/exactly one of TARGET \(IP, IP:PORT or NET\/LEN\), --endpoint/);
     expect(usageError(() => decisionAddBody({ ip: '1.2.3.4', host: '10.0.0.1', site: 's', reason: 'r' }, 'a'))).toMatch(/exactly one/);
     expect(usageError(() => decisionAddBody({ host: '10.0.0.1', reason: 'r' }, 'a'))).toMatch(/needs --site/);
     expect(usageError(() => decisionAddBody({ ip: '1.2.3.4', site: 's', reason: 'r' }, 'a'))).toMatch(/--site only goes with a host/);
@@ -80,7 +80,7 @@ describe('p2pwall CLI arguments → API requests', () => {
     expect(decisionAddBody({ endpoint: '198.51.100.9:1214', transport: 'udp', reason: 'r' }, 'alice')).toEqual({ scope: 'endpoint', value: '198.51.100.9:1214', transport: 'udp', reason: 'r', author: 'alice' });
     expect(decisionAddBody({ ip: '198.51.100.9', transport: 'both', reason: 'r' }, 'alice')).toMatchObject({ scope: 'ip', transport: 'both' });
     expect(decisionAddBody({ ip: '198.51.100.9', reason: 'r' }, 'alice')).not.toHaveProperty('transport');
-    expect(usageError(() => decisionAddBody({ host: '10.0.0.1', site: 's', transport: 'tcp', reason: 'r' }, 'a'))).toMatch(/--transport goes with --endpoint or --ip/);
+    expect(usageError(() => decisionAddBody({ host: '10.0.0.1', site: 's', transport: 'tcp', reason: 'r' }, 'a'))).toMatch(/--transport goes with --endpoint, --ip or --network/);
   });
 
   it('names the decision to delete by its id, or by what it blocks and for which transport', () => {
@@ -89,12 +89,26 @@ describe('p2pwall CLI arguments → API requests', () => {
     expect(decisionDeleteId(undefined, { endpoint: '[2001:db8::9]:6346', transport: 'udp' })).toBe('endpoint:udp:[2001:db8::9]:6346');
     expect(decisionDeleteId(undefined, { ip: '198.51.100.9', transport: 'tcp' })).toBe('ip:tcp:198.51.100.9');
     expect(decisionDeleteId(undefined, { host: '192.168.1.5', site: 'site-a' })).toBe('host:site-a:192.168.1.5');
-    expect(usageError(() => decisionDeleteId(undefined, {}))).toMatch(/exactly one of --endpoint IP:PORT, --ip IP or --host IP --site S, or a decision id/);
+    expect(usageError(() => decisionDeleteId(undefined, {}))).toMatch(/exactly one of --endpoint IP:PORT, --ip IP, --network NET\/LEN or --host IP --site S, or a decision id/);
     expect(usageError(() => decisionDeleteId('ip:198.51.100.9', { ip: '198.51.100.9' }))).toMatch(/not both/);
     expect(usageError(() => decisionDeleteId('endpoint:sctp:198.51.100.9:1214', {}))).toMatch(/is not a decision id/);
     expect(usageError(() => decisionDeleteId(undefined, { host: '192.168.1.5' }))).toMatch(/--host needs --site/);
-    expect(usageError(() => decisionDeleteId(undefined, { host: '192.168.1.5', site: 's', transport: 'udp' }))).toMatch(/--transport goes with --endpoint or --ip/);
+    expect(usageError(() => decisionDeleteId(undefined, { host: '192.168.1.5', site: 's', transport: 'udp' }))).toMatch(/--transport goes with --endpoint, --ip or --network/);
     expect(usageError(() => decisionDeleteId(undefined, { ip: '198.51.100.9', site: 's' }))).toMatch(/--site only goes with --host/);
+  });
+
+  it('takes a network by --network or a bare TARGET (IP, IP:PORT, NET/LEN), with --site and --transport; refuses a port with it', () => {
+    expect(decisionAddBody({ reason: 'r' }, 'a', '198.51.100.0/24')).toEqual({ scope: 'network', value: '198.51.100.0/24', reason: 'r', author: 'a' });
+    expect(decisionAddBody({ reason: 'r' }, 'a', '2001:DB8:7::/48')).toMatchObject({ scope: 'network', value: '2001:db8:7::/48' });
+    expect(decisionAddBody({ network: '198.51.100.0/24', site: 'hq', transport: 'udp', reason: 'r' }, 'a')).toEqual({ scope: 'network', value: '198.51.100.0/24', site: 'hq', transport: 'udp', reason: 'r', author: 'a' });
+    expect(decisionAddBody({ reason: 'r' }, 'a', '198.51.100.9')).toMatchObject({ scope: 'ip', value: '198.51.100.9' });
+    expect(decisionAddBody({ reason: 'r' }, 'a', '198.51.100.9:1214')).toMatchObject({ scope: 'endpoint', value: '198.51.100.9:1214' });
+    expect(usageError(() => decisionAddBody({ reason: 'r' }, 'a', '198.51.100.7/24'))).toMatch(/did you mean 198\.51\.100\.0\/24\?/);
+    expect(usageError(() => decisionAddBody({ reason: 'r' }, 'a', '198.51.100.0/24:80'))).toMatch(/a network block holds for every port/);
+    expect(usageError(() => decisionAddBody({ ip: '198.51.100.9', reason: 'r' }, 'a', '198.51.100.0/24'))).toMatch(/exactly one of TARGET/);
+    expect(decisionDeleteId(undefined, { network: '198.51.100.0/24' })).toBe('net:198.51.100.0/24');
+    expect(decisionDeleteId(undefined, { network: '198.51.100.0/24', transport: 'udp', site: 'hq' })).toBe('net:udp:198.51.100.0/24@hq');
+    expect(decisionDeleteId('net:tcp:2001:db8::/32', {})).toBe('net:tcp:2001:db8::/32');
   });
 
   it('derives the allowlist scope from the target and --site, or takes --scope', () => {

@@ -4,7 +4,7 @@ import { DEFAULT_MAX_SET_ENTRIES, kernelNames, type IpFamily } from './rules.js'
 /** ipset refuses larger per-entry timeouts (seconds). */
 export const IPSET_MAX_TIMEOUT = 2_147_483;
 
-export type SetType = 'hash:ip' | 'hash:ip,port';
+export type SetType = 'hash:ip' | 'hash:ip,port' | 'hash:net';
 
 export interface KernelSetSpec {
   name: string;
@@ -13,7 +13,7 @@ export interface KernelSetSpec {
   maxEntries: number;
 }
 
-/** The five sets of each family a policy uses: peer endpoints, whole-address peers (both, tcp, udp), locks. */
+/** The sets of each family a policy uses: peer endpoints, whole-address peers (both, tcp, udp), locks, blocked networks (both, tcp, udp) and their exceptions. */
 export function kernelSetSpecs(prefix: string, families: readonly IpFamily[], maxEntries = DEFAULT_MAX_SET_ENTRIES): KernelSetSpec[] {
   const { sets } = kernelNames(prefix);
   return families.flatMap((family): KernelSetSpec[] => [
@@ -22,6 +22,11 @@ export function kernelSetSpecs(prefix: string, families: readonly IpFamily[], ma
     { name: sets[family].peerTcpAddresses, type: 'hash:ip', family, maxEntries },
     { name: sets[family].peerUdpAddresses, type: 'hash:ip', family, maxEntries },
     { name: sets[family].locks, type: 'hash:ip', family, maxEntries },
+    { name: sets[family].networks, type: 'hash:net', family, maxEntries },
+    { name: sets[family].tcpNetworks, type: 'hash:net', family, maxEntries },
+    { name: sets[family].udpNetworks, type: 'hash:net', family, maxEntries },
+    { name: sets[family].networkExceptions, type: 'hash:net', family, maxEntries },
+    { name: sets[family].networkExceptionEndpoints, type: 'hash:ip,port', family, maxEntries },
   ]);
 }
 

@@ -102,7 +102,7 @@ function referencesTo(snapshot: TableSnapshot, ours: ReadonlySet<string>): Refer
   return references;
 }
 
-const ownChains = (names: KernelNames): Set<string> => new Set([names.chain, names.peerChain, names.acceptedChain]);
+const ownChains = (names: KernelNames): Set<string> => new Set([names.chain, names.peerChain, names.acceptedChain, names.networkChain]);
 const isBuiltIn = (chain: string): boolean => (HOOKS as readonly string[]).includes(chain);
 
 /** `-D CHAIN N` lines deleting the given rules, highest number first within a chain so numbers stay valid. */
@@ -303,11 +303,12 @@ async function showFamily(runner: CommandRunner, family: IpFamily, names: Kernel
 function chainLegend(names: KernelNames): string[] {
   return [
     'Chains:',
-    `  ${names.chain}: learned peers to ${names.peerChain}; locked clients' new TCP to high ports dropped; accepted packets to ${names.acceptedChain};`,
+    `  ${names.chain}: blocked networks to ${names.networkChain}; learned peers to ${names.peerChain}; locked clients' new TCP to high ports dropped; accepted packets to ${names.acceptedChain};`,
     '    clean connections skip the queue; the first packets of each direction of the rest go to the sensor.',
     `  ${names.peerChain}: attempts to or from a learned peer: opening packets (conntrack NEW) go to the sensor, which drops and`,
     '    reports them (no --queue-bypass: dropped by the kernel while no sensor listens); every other packet is dropped here.',
     `  ${names.acceptedChain}: packets the sensor accepted: clean connections are marked to skip the queue; our mark bits are cleared.`,
+    `  ${names.networkChain}: packets to or from a blocked network: dropped, except addresses and endpoints an allow entry names (back to ${names.chain}).`,
   ];
 }
 

@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { isTransport, type Transport } from '@p2pwall/common';
 import { localRunner, type CommandResult, type CommandRunner } from './command-runner.js';
 import { IPSET_MAX_TIMEOUT, restoreSets } from './ipset.js';
-import { kernelNames, peerAddressSet, peerEndpointProtocols, type FamilySetNames, type IpFamily } from './rules.js';
+import { kernelNames, networkSet, peerAddressSet, peerEndpointProtocols, type FamilySetNames, type IpFamily } from './rules.js';
 
 export interface KernelSetsOptions {
   /** Same prefix the rules were installed with. */
@@ -102,6 +102,12 @@ function peerEntries(sets: FamilySetNames, ip: string, port: number, transport: 
   return peerEndpointProtocols(transport).map((protocol) => `${sets.peerEndpoints} ${ip},${protocol}:${port}`);
 }
 
+/** `SET ENTRY` for each exception entry of an allowed address (port 0) or endpoint (both transports: allow entries hold for every transport). */
+function networkExceptionEntries(sets: FamilySetNames, ip: string, port: number): string[] {
+  if (port === 0) return [`${sets.networkExceptions} ${ip}`];
+  return peerEndpointProtocols('both').map((protocol) => `${sets.networkExceptionEndpoints} ${ip},${protocol}:${port}`);
+}
+
 /**
  * Error lines by kind, at most `burst` of each kind per interval: a full set or a stuck ipset must
  * not write one line per entry. The next line of a kind after a quiet spell says how many were
@@ -169,6 +175,11 @@ export class KernelSets {
   private readonly onError: (message: string) => void;
   /** `set entry` → the timeout of the add it waits for, or DELETE; in the order entries were queued. */
   private pending = new Map<string, number>();
+  /**
+   * Entries meant to outlive ipset's longest timeout (about 24.8 days: a manual block of 30 days,
+   * an allow entry that never ends) → when they end (ms). rearmLongLived adds them again.
+   */
+  private readonly longLived = new Map<string, number>();
   private readonly errors: ErrorLines;
   private readonly setNames: ReadonlySet<string>;
   private running: Promise<unknown> | null = null;
@@ -202,7 +213,7 @@ export class KernelSets {
     if (family === null || !this.checkPort(port, ip) || !this.checkTransport(transport, ip)) return;
     const timeout = this.timeout(timeoutSeconds, ip);
     if (timeout === null) return;
-    for (const entry of peerEntries(this.sets[family], ip, port, transport)) this.enqueue(entry, timeout);
+    for (const entry of peerEntries(this.sets[family], ip, port, transport)) this.enqueueAdd(entry, timeoutSeconds, timeout);
   }
 
   /** Unblocks what addPeer(ip, port, transport) blocked. */
@@ -212,19 +223,73 @@ export class KernelSets {
     for (const entry of peerEntries(this.sets[family], ip, port, transport)) this.enqueue(entry, DELETE);
   }
 
+  /** Blocks an outside network (`198.51.100.0/24`, host bits zero: the brain checks) for `transport`. */
+  addNetwork(network: string, transport: Transport, timeoutSeconds: number): void {
+    const family = this.family(network.split('/')[0] ?? '', 'addNetwork');
+    if (family === null || !this.checkTransport(transport, network)) return;
+    const timeout = this.timeout(timeoutSeconds, network);
+    if (timeout === null) return;
+    this.enqueueAdd(`${networkSet(this.sets[family], transport)} ${network}`, timeoutSeconds, timeout);
+  }
+
+  /** Unblocks what addNetwork(network, transport) blocked. */
+  removeNetwork(network: string, transport: Transport): void {
+    const family = this.family(network.split('/')[0] ?? '', 'removeNetwork');
+    if (family === null || !this.checkTransport(transport, network)) return;
+    this.enqueue(`${networkSet(this.sets[family], transport)} ${network}`, DELETE);
+  }
+
+  /**
+   * Lets an allowed address (port 0) or endpoint through every blocked network, for both
+   * transports, until the allow entry ends. Harmless where no network covers it: the exception
+   * sets are read only by packets a network set matched.
+   */
+  exceptFromNetworks(ip: string, port: number, timeoutSeconds: number): void {
+    const family = this.family(ip, 'exceptFromNetworks');
+    if (family === null || !this.checkPort(port, ip)) return;
+    const timeout = this.timeout(timeoutSeconds, ip);
+    if (timeout === null) return;
+    for (const entry of networkExceptionEntries(this.sets[family], ip, port)) this.enqueueAdd(entry, timeoutSeconds, timeout);
+  }
+
+  /** Ends what exceptFromNetworks(ip, port) made. */
+  endNetworkException(ip: string, port: number): void {
+    const family = this.family(ip, 'endNetworkException');
+    if (family === null || !this.checkPort(port, ip)) return;
+    for (const entry of networkExceptionEntries(this.sets[family], ip, port)) this.enqueue(entry, DELETE);
+  }
+
   /** Time-locks an inside client for the remaining lock time; called again, it re-arms the timeout. */
   lockClient(ip: string, timeoutSeconds: number): void {
     const family = this.family(ip, 'lockClient');
     if (family === null) return;
     const timeout = this.timeout(timeoutSeconds, ip);
     if (timeout === null) return;
-    this.enqueue(`${this.sets[family].locks} ${ip}`, timeout);
+    this.enqueueAdd(`${this.sets[family].locks} ${ip}`, timeoutSeconds, timeout);
   }
 
   unlockClient(ip: string): void {
     const family = this.family(ip, 'unlockClient');
     if (family === null) return;
     this.enqueue(`${this.sets[family].locks} ${ip}`, DELETE);
+  }
+
+  /**
+   * Adds again, with the time they have left (at most ipset's longest), the entries meant to last
+   * longer than ipset's longest timeout; forgets those that have ended. Call it well within that
+   * timeout (the live sensor: every 6 hours), or such entries leave the kernel before their decision ends.
+   */
+  rearmLongLived(nowMs = Date.now()): void {
+    for (const [entry, endsMs] of this.longLived) {
+      const seconds = (endsMs - nowMs) / 1000;
+      if (seconds <= 0) this.longLived.delete(entry);
+      else this.enqueue(entry, Math.min(IPSET_MAX_TIMEOUT, Math.ceil(seconds)));
+    }
+  }
+
+  /** Entries rearmLongLived keeps in the kernel. */
+  get longLivedEntries(): number {
+    return this.longLived.size;
   }
 
   /** Resolves once every command queued so far (and any queued meanwhile) has been applied or has failed. */
@@ -283,8 +348,16 @@ export class KernelSets {
     return null;
   }
 
+  /** Queues the add of an entry asked to last `seconds`, with the timeout ipset can take (`timeout`), remembering it when it must outlive that. */
+  private enqueueAdd(entry: string, seconds: number, timeout: number): void {
+    if (seconds > IPSET_MAX_TIMEOUT) this.longLived.set(entry, Date.now() + seconds * 1000);
+    else this.longLived.delete(entry);
+    this.enqueue(entry, timeout);
+  }
+
   /** Queues `add entry timeout T` (T >= 1) or, for DELETE, `del entry`. */
   private enqueue(entry: string, timeout: number): void {
+    if (timeout === DELETE) this.longLived.delete(entry);
     const pending = this.pending;
     if (pending.size >= this.maxPending && !pending.has(entry)) {
       this.counters.shed++;

@@ -99,6 +99,20 @@ export interface FamilySetNames {
   peerUdpAddresses: string;
   /** hash:ip — time-locked inside clients. */
   locks: string;
+  /**
+   * hash:net — outside networks an operator blocked (decisions add NET/LEN), for both transports,
+   * TCP only and UDP only, like the whole-address sets.
+   */
+  networks: string;
+  tcpNetworks: string;
+  udpNetworks: string;
+  /**
+   * Exceptions inside blocked networks: allow entries of one address (hash:net, so an entry is a
+   * /32 or /128) and of one endpoint (hash:ip,port, ip,tcp:port and ip,udp:port). Looked at only
+   * by packets a network set matched (see networkChainRules).
+   */
+  networkExceptions: string;
+  networkExceptionEndpoints: string;
 }
 
 export interface KernelNames {
@@ -107,6 +121,8 @@ export interface KernelNames {
   peerChain: string;
   /** Where packets the sensor accepted (NF_REPEAT with the accepted bit) go; see acceptedChainRules. */
   acceptedChain: string;
+  /** Where packets to or from a blocked network go; see networkChainRules. */
+  networkChain: string;
   /** The comment on our jumps, so an operator reading FORWARD sees whose rule it is. */
   comment: string;
   sets: Record<IpFamily, FamilySetNames>;
@@ -129,8 +145,13 @@ export function kernelNames(prefix: string): KernelNames {
     peerTcpAddresses: `${prefix}-peer-ipt${family}`,
     peerUdpAddresses: `${prefix}-peer-ipu${family}`,
     locks: `${prefix}-lock${family}`,
+    networks: `${prefix}-net${family}`,
+    tcpNetworks: `${prefix}-nett${family}`,
+    udpNetworks: `${prefix}-netu${family}`,
+    networkExceptions: `${prefix}-netx${family}`,
+    networkExceptionEndpoints: `${prefix}-netxep${family}`,
   });
-  return { chain, peerChain: `${chain}-PEER`, acceptedChain: `${chain}-ACCEPTED`, comment: prefix, sets: { 4: sets(4), 6: sets(6) } };
+  return { chain, peerChain: `${chain}-PEER`, acceptedChain: `${chain}-ACCEPTED`, networkChain: `${chain}-NET`, comment: prefix, sets: { 4: sets(4), 6: sets(6) } };
 }
 
 /** The whole-address set that blocks a peer for `transport`. */
@@ -138,6 +159,13 @@ export function peerAddressSet(sets: FamilySetNames, transport: Transport): stri
   if (transport === 'tcp') return sets.peerTcpAddresses;
   if (transport === 'udp') return sets.peerUdpAddresses;
   return sets.peerAddresses;
+}
+
+/** The network set that blocks a network for `transport`. */
+export function networkSet(sets: FamilySetNames, transport: Transport): string {
+  if (transport === 'tcp') return sets.tcpNetworks;
+  if (transport === 'udp') return sets.udpNetworks;
+  return sets.networks;
 }
 
 /** The protocols of the endpoint-set entries (`ip,PROTO:port`) that block a peer for `transport`. */
@@ -256,6 +284,39 @@ function peerJumpRules(policy: KernelPolicy, names: KernelNames, sets: FamilySet
 }
 
 /**
+ * Packets to or from a blocked network go to the network chain, for the transport it is blocked
+ * for, as peerJumpRules does for whole addresses (one set per transport; `-p` before the look-up).
+ */
+function networkJumpRules(policy: KernelPolicy, names: KernelNames, sets: FamilySetNames): string[][] {
+  const anyEnforcedProtocol = policy.dropUdp ? [] : ['-p', 'tcp'];
+  const jump = (protocol: string[], set: string, direction: string): string[] => [...protocol, '-m', 'set', '--match-set', set, direction, '-j', names.networkChain];
+  const rules = [jump(anyEnforcedProtocol, sets.networks, 'dst'), jump(anyEnforcedProtocol, sets.networks, 'src'), jump(['-p', 'tcp'], sets.tcpNetworks, 'dst'), jump(['-p', 'tcp'], sets.tcpNetworks, 'src')];
+  if (policy.dropUdp) rules.push(jump(['-p', 'udp'], sets.udpNetworks, 'dst'), jump(['-p', 'udp'], sets.udpNetworks, 'src'));
+  return rules;
+}
+
+/**
+ * A packet to or from a blocked network is dropped by the kernel, unless an allow entry names its
+ * outside address or endpoint: then it RETURNs to the main chain and is judged like any packet
+ * (peer sets, queue). Why not the peer chain's "queue the opening packet": a network block is an
+ * operator's, not evidence the brain correlates, and its attempts are many (a /16 is 65,536
+ * addresses); the kernel drops them without a userspace round trip, and the engine never sees them.
+ * Why not ipset `nomatch` entries in the network sets for the exceptions: they cannot carry a port
+ * (hash:net), and would have to be added to each transport's set; one exception set for addresses
+ * and one for endpoints, read only by packets a network set matched, say the same for every case.
+ */
+function networkChainRules(sets: FamilySetNames): string[][] {
+  const skip = (set: string, directions: string): string[] => ['-m', 'set', '--match-set', set, directions, '-j', 'RETURN'];
+  return [
+    skip(sets.networkExceptions, 'dst'),
+    skip(sets.networkExceptions, 'src'),
+    skip(sets.networkExceptionEndpoints, 'dst,dst'),
+    skip(sets.networkExceptionEndpoints, 'src,src'),
+    ['-j', 'DROP'],
+  ];
+}
+
+/**
  * A packet to or from a learned peer is always dropped; the question is only who drops it.
  *
  * 1. An opening packet (conntrack NEW: a SYN, a first datagram, and each retransmission of
@@ -339,8 +400,8 @@ function acceptedChainRules(policy: KernelPolicy): string[][] {
 function mainChainRules(policy: KernelPolicy, names: KernelNames, family: IpFamily): string[][] {
   const sets = names.sets[family];
   const rules: string[][] = [];
-  // Peer rules come first: a peer learned after a flow was judged clean is still cut off.
-  if (!policy.monitor) rules.push(...peerJumpRules(policy, names, sets));
+  // Network and peer rules come first: a peer learned (or a network blocked) after a flow was judged clean is still cut off.
+  if (!policy.monitor) rules.push(...networkJumpRules(policy, names, sets), ...peerJumpRules(policy, names, sets));
   if (!policy.monitor && policy.timeLock) rules.push(...timeLockRules(policy, sets));
   rules.push(['-m', 'mark', '--mark', maskMatch(policy.marks.accepted), '-g', names.acceptedChain]);
   rules.push(['-m', 'connmark', '--mark', maskMatch(policy.marks.clean), '-j', 'RETURN']);
@@ -379,6 +440,7 @@ export function generateFamilyRuleset(policy: KernelPolicy, family: IpFamily): F
       { name: names.chain, rules: mainChainRules(policy, names, family) },
       { name: names.peerChain, rules: policy.monitor ? [] : peerChainRules(policy) },
       { name: names.acceptedChain, rules: acceptedChainRules(policy) },
+      { name: names.networkChain, rules: policy.monitor ? [] : networkChainRules(names.sets[family]) },
     ],
     jumps: enabledHooks(policy).map((hook) => ({ hook, rule: jumpRule(names) })),
   };

@@ -1,4 +1,4 @@
-import { originLabel, transportOfWire, type Transport } from '@p2pwall/common';
+import { networkText, originLabel, transportOfWire, type Transport } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import { formatAddress } from '../decode/address.js';
 
@@ -8,6 +8,8 @@ const { Scope, Action } = p2pwall.v1;
 export type DecisionEffect =
   | { kind: 'block-peer'; ip: string; port: number; transport: Transport; expiresAt: number; via: string }
   | { kind: 'unblock-peer'; ip: string; port: number; transport: Transport }
+  | { kind: 'block-network'; network: string; transport: Transport; expiresAt: number }
+  | { kind: 'unblock-network'; network: string; transport: Transport }
   | { kind: 'allow-peer'; ip: string; port: number; allowedUntil: number }
   | { kind: 'disallow-peer'; ip: string; port: number }
   | { kind: 'lock-host'; ip: string; lockedUntil: number }
@@ -17,8 +19,10 @@ export type DecisionEffect =
   | { kind: 'none'; why: string };
 
 /**
- * Maps a decision from the shared blocklist to its effect here. Host decisions concern one site
- * (or every site when their site is empty); simulated decisions are recorded, never enforced.
+ * Maps a decision from the shared blocklist to its effect here. Host and network decisions concern
+ * one site (or every site when their site is empty); simulated decisions are recorded, never enforced.
+ * A network block is the kernel's alone (a hash:net set whose packets never reach the queue), so
+ * the engine is not told of it; allow entries inside it still reach the engine as allow-peer.
  * `removed` is true when the decision left the blocklist (expired, withdrawn, unblocked).
  */
 export function decisionEffect(decision: p2pwall.v1.IDecision, site: string, removed: boolean): DecisionEffect {
@@ -37,6 +41,15 @@ export function decisionEffect(decision: p2pwall.v1.IDecision, site: string, rem
       if (allow) return removed ? { kind: 'disallow-peer', ip, port } : { kind: 'allow-peer', ip, port, allowedUntil: decision.expiresMs ?? 0 };
       if (removed) return { kind: 'unblock-peer', ip, port, transport };
       return { kind: 'block-peer', ip, port, transport, expiresAt: decision.expiresMs ?? 0, via: `shared:${originLabel(decision.origin)}` };
+    }
+    case Scope.SCOPE_NETWORK: {
+      if (decision.site && decision.site !== site) return { kind: 'none', why: `network of site ${decision.site}` };
+      const prefix = decision.prefixLength ?? 0;
+      if (allow) return { kind: 'none', why: 'network allow entries are not made' };
+      if (prefix < 1 || prefix > bytes.length * 8) return { kind: 'none', why: `prefix length ${prefix}` };
+      const network = networkText(bytes, prefix);
+      const transport = transportOfWire(decision.transport);
+      return removed ? { kind: 'unblock-network', network, transport } : { kind: 'block-network', network, transport, expiresAt: decision.expiresMs ?? 0 };
     }
     case Scope.SCOPE_HOST: {
       if (decision.site && decision.site !== site) return { kind: 'none', why: `host of site ${decision.site}` };

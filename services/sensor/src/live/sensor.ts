@@ -30,6 +30,8 @@ export interface LiveSensorOptions {
 }
 
 const HOUSEKEEPING_MS = 1000;
+/** Well within ipset's longest timeout (24.8 days): set entries of long decisions are added again this often. */
+const KERNEL_REARM_MS = 6 * 3_600_000;
 const STOREFILE_COMPACTION_MS = 60_000;
 const DRAIN_LIMIT_MS = 500;
 
@@ -216,15 +218,25 @@ export class LiveSensor {
         this.engine.removePeer(effect.ip, effect.port, effect.transport);
         this.kernelSets.removePeer(effect.ip, effect.port, effect.transport);
         break;
+      case 'block-network':
+        applied = effect.expiresAt > now;
+        if (applied) this.kernelSets.addNetwork(effect.network, effect.transport, secondsUntil(effect.expiresAt, now));
+        break;
+      case 'unblock-network':
+        this.kernelSets.removeNetwork(effect.network, effect.transport);
+        break;
       case 'allow-peer': {
         const forgotten = this.engine.allowPeer(effect.ip, effect.port, effect.allowedUntil) ?? [];
         for (const peer of forgotten) this.kernelSets.removePeer(peer.ip, peer.port, peer.transport);
         // Shared blocks of other sensors' peers may sit in the kernel sets without this engine knowing them.
         this.kernelSets.removePeer(effect.ip, effect.port, 'both');
+        // An exception inside any blocked network (the kernel's network rules skip it).
+        this.kernelSets.exceptFromNetworks(effect.ip, effect.port, secondsUntil(effect.allowedUntil, now));
         break;
       }
       case 'disallow-peer':
         this.engine.disallowPeer(effect.ip, effect.port);
+        this.kernelSets.endNetworkException(effect.ip, effect.port);
         break;
       case 'lock-host':
         applied = effect.lockedUntil > now && this.engine.lockHost(effect.ip, effect.lockedUntil);
@@ -295,6 +307,7 @@ export class LiveSensor {
   private startTimers(): void {
     const { config, logger } = this.options;
     this.timers.push(setInterval(() => this.engine.housekeeping(Date.now()), HOUSEKEEPING_MS));
+    this.timers.push(setInterval(() => this.kernelSets.rearmLongLived(), KERNEL_REARM_MS));
     this.timers.push(
       setInterval(() => {
         if (!this.storefile) return;

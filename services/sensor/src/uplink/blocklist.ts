@@ -63,6 +63,7 @@ export interface ScopeCounts {
   endpoint: number;
   ip: number;
   host: number;
+  network: number;
   other: number;
 }
 
@@ -141,6 +142,8 @@ function scopeKey(scope: p2pwall.v1.Scope): keyof ScopeCounts {
       return 'ip';
     case p2pwall.v1.Scope.SCOPE_HOST:
       return 'host';
+    case p2pwall.v1.Scope.SCOPE_NETWORK:
+      return 'network';
     default:
       return 'other';
   }
@@ -160,7 +163,7 @@ export class BlocklistFollower {
   private currentVersion = 0;
   private latestSeenVersion = 0;
   private loadedFrom: BlocklistSource | null = null;
-  private readonly byScope: ScopeCounts = { endpoint: 0, ip: 0, host: 0, other: 0 };
+  private readonly byScope: ScopeCounts = { endpoint: 0, ip: 0, host: 0, network: 0, other: 0 };
   /** Version key missing: accept changes of any version (a new epoch counting from scratch). */
   private anyVersion = false;
   private needSnapshot = true;

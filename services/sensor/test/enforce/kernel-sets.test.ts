@@ -64,6 +64,45 @@ describe('KernelSets batching (fake ipset)', () => {
     expect(sets.stats).toEqual({ pending: 0, applied: 7, failed: 0, skipped: 0, shed: 0, children: 1, retries: 0, errorLinesSuppressed: 0 });
   });
 
+  it('writes network blocks per transport and the allow-entry exceptions inside them; re-adds entries that outlive ipset\'s longest timeout', async () => {
+    const ipset = new FakeIpset();
+    const { sets, errors } = kernelSets(ipset);
+    const thirtyDays = 30 * 86_400;
+    sets.addNetwork('198.51.100.0/24', 'both', thirtyDays);
+    sets.addNetwork('2001:db8:7::/48', 'udp', 600);
+    sets.exceptFromNetworks('198.51.100.7', 0, 600);
+    sets.exceptFromNetworks('198.51.100.8', 443, thirtyDays);
+    sets.removeNetwork('203.0.113.0/28', 'tcp');
+    sets.endNetworkException('198.51.100.9', 0);
+    await sets.flush();
+    expect(ipset.lines).toEqual([
+      'add p2pwall-net4 198.51.100.0/24 timeout 2147483',
+      'add p2pwall-netu6 2001:db8:7::/48 timeout 600',
+      'add p2pwall-netx4 198.51.100.7 timeout 600',
+      'add p2pwall-netxep4 198.51.100.8,tcp:443 timeout 2147483',
+      'add p2pwall-netxep4 198.51.100.8,udp:443 timeout 2147483',
+      'del p2pwall-nett4 203.0.113.0/28',
+      'del p2pwall-netx4 198.51.100.9',
+    ]);
+    // 30 days outlive ipset's 24.8: the three entries are added again, with what they have left
+    expect(sets.longLivedEntries).toBe(3);
+    const later = Date.now() + 25 * 86_400_000;
+    sets.rearmLongLived(later);
+    await sets.flush();
+    expect(ipset.lines.slice(7)).toEqual([
+      expect.stringMatching(/^add p2pwall-net4 198\.51\.100\.0\/24 timeout 43\d{4}$/),
+      expect.stringMatching(/^add p2pwall-netxep4 198\.51\.100\.8,tcp:443 timeout 43\d{4}$/),
+      expect.stringMatching(/^add p2pwall-netxep4 198\.51\.100\.8,udp:443 timeout 43\d{4}$/),
+    ]);
+    // once removed, or ended, they are not added again
+    sets.removeNetwork('198.51.100.0/24', 'both');
+    sets.rearmLongLived(Date.now() + 31 * 86_400_000);
+    await sets.flush();
+    expect(sets.longLivedEntries).toBe(0);
+    expect(ipset.lines.slice(10)).toEqual(['del p2pwall-net4 198.51.100.0/24']);
+    expect(errors).toEqual([]);
+  });
+
   it('blocks a peer only for its transport: one endpoint entry, or the whole-address set of that transport', async () => {
     const ipset = new FakeIpset();
     const { sets, errors } = kernelSets(ipset);

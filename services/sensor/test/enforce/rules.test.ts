@@ -32,6 +32,12 @@ const lines = (changes: Partial<KernelPolicy> = {}, family: 4 | 6 = 4): string[]
 /** The defaults, exactly as `iptables -t security -S` prints them back. */
 const DEFAULT_IPV4 = [
   '-N P2PWALL',
+  '-A P2PWALL -m set --match-set p2pwall-net4 dst -j P2PWALL-NET',
+  '-A P2PWALL -m set --match-set p2pwall-net4 src -j P2PWALL-NET',
+  '-A P2PWALL -p tcp -m set --match-set p2pwall-nett4 dst -j P2PWALL-NET',
+  '-A P2PWALL -p tcp -m set --match-set p2pwall-nett4 src -j P2PWALL-NET',
+  '-A P2PWALL -p udp -m set --match-set p2pwall-netu4 dst -j P2PWALL-NET',
+  '-A P2PWALL -p udp -m set --match-set p2pwall-netu4 src -j P2PWALL-NET',
   '-A P2PWALL -m set --match-set p2pwall-peer-ep4 dst,dst -j P2PWALL-PEER',
   '-A P2PWALL -m set --match-set p2pwall-peer-ep4 src,src -j P2PWALL-PEER',
   '-A P2PWALL -m set --match-set p2pwall-peer-ip4 dst -j P2PWALL-PEER',
@@ -51,13 +57,22 @@ const DEFAULT_IPV4 = [
   '-N P2PWALL-ACCEPTED',
   '-A P2PWALL-ACCEPTED -m mark --mark 0x20000000/0x20000000 -j CONNMARK --set-xmark 0x20000000/0x20000000',
   '-A P2PWALL-ACCEPTED -j MARK --set-xmark 0x0/0x30000000',
+  '-N P2PWALL-NET',
+  '-A P2PWALL-NET -m set --match-set p2pwall-netx4 dst -j RETURN',
+  '-A P2PWALL-NET -m set --match-set p2pwall-netx4 src -j RETURN',
+  '-A P2PWALL-NET -m set --match-set p2pwall-netxep4 dst,dst -j RETURN',
+  '-A P2PWALL-NET -m set --match-set p2pwall-netxep4 src,src -j RETURN',
+  '-A P2PWALL-NET -j DROP',
   '-A FORWARD -m comment --comment p2pwall -j P2PWALL',
 ];
+
+/** A line of the IPv4 ruleset as the IPv6 one has it: the same sets of family 6. */
+const asIpv6 = (line: string): string => line.replace(/(peer-ep|peer-ip[tu]?|lock|netxep|netx|net[tu]?)4/, '$16');
 
 describe('rule generation', () => {
   it('generates the default ruleset for IPv4 and IPv6 in the security table', () => {
     expect(lines()).toEqual(DEFAULT_IPV4);
-    expect(lines({}, 6)).toEqual(DEFAULT_IPV4.map((line) => line.replace(/(peer-ep|peer-ip[tu]?|lock)4/, '$16')));
+    expect(lines({}, 6)).toEqual(DEFAULT_IPV4.map(asIpv6));
     expect(generateRules(policy()).map((ruleset) => [ruleset.family, ruleset.table])).toEqual([[4, 'security'], [6, 'security']]);
     expect(generateRules(policy({ ipv6: false })).map((ruleset) => ruleset.family)).toEqual([4]);
   });
@@ -70,11 +85,11 @@ describe('rule generation', () => {
   });
 
   it('matches TCP only in the set rules under -n (dropUdp false)', () => {
-    const setRules = lines({ dropUdp: false }).filter((line) => line.includes('--match-set'));
-    // Endpoints, whole addresses for both, whole addresses for TCP (two directions each), the lock.
-    expect(setRules).toHaveLength(7);
+    const setRules = lines({ dropUdp: false }).filter((line) => line.startsWith('-A P2PWALL ') && line.includes('--match-set'));
+    // Networks for both and for TCP, endpoints, whole addresses for both, whole addresses for TCP (two directions each), the lock.
+    expect(setRules).toHaveLength(11);
     for (const line of setRules) expect(line).toMatch(/^-A P2PWALL -p tcp /);
-    expect(setRules.some((line) => line.includes('udp') || line.includes('peer-ipu4'))).toBe(false);
+    expect(setRules.some((line) => line.includes('udp') || line.includes('peer-ipu4') || line.includes('netu4'))).toBe(false);
   });
 
   it('looks at the whole-address sets of one transport only for packets of that protocol', () => {
@@ -94,7 +109,8 @@ describe('rule generation', () => {
   it('keeps every set name within ipset\'s 31 characters, even with the longest prefix', () => {
     const longest = 'p'.repeat(16);
     const names = allSetNames(longest);
-    expect(names).toHaveLength(10);
+    expect(names).toHaveLength(20);
+    expect(names).toContain(`${longest}-netxep6`);
     expect(names).toContain(`${longest}-peer-ipt4`);
     expect(names).toContain(`${longest}-peer-ipu6`);
     expect(Math.max(...names.map((name) => name.length))).toBeLessThanOrEqual(31);
@@ -104,6 +120,11 @@ describe('rule generation', () => {
       peerTcpAddresses: `${longest}-peer-ipt6`,
       peerUdpAddresses: `${longest}-peer-ipu6`,
       locks: `${longest}-lock6`,
+      networks: `${longest}-net6`,
+      tcpNetworks: `${longest}-nett6`,
+      udpNetworks: `${longest}-netu6`,
+      networkExceptions: `${longest}-netx6`,
+      networkExceptionEndpoints: `${longest}-netxep6`,
     });
   });
 
@@ -210,7 +231,7 @@ describe('restore scripts', () => {
     );
     const script = installScript(generateFamilyRuleset(policy({ hooks: { forward: true, input: false, output: true } }), 4), names, snapshot).split('\n');
     expect(script[0]).toBe('*security');
-    expect(script.slice(1, 4)).toEqual([':P2PWALL - [0:0]', ':P2PWALL-PEER - [0:0]', ':P2PWALL-ACCEPTED - [0:0]']);
+    expect(script.slice(1, 5)).toEqual([':P2PWALL - [0:0]', ':P2PWALL-PEER - [0:0]', ':P2PWALL-ACCEPTED - [0:0]', ':P2PWALL-NET - [0:0]']);
     expect(script.filter((line) => line.startsWith('-D') || line.startsWith('-I'))).toEqual(['-D FORWARD 4', '-D FORWARD 3', '-D INPUT 1', '-I OUTPUT 1 -m comment --comment p2pwall -j P2PWALL']);
     expect(script.at(-2)).toBe('COMMIT');
   });
@@ -249,9 +270,10 @@ const SECURITY_TABLE_WITH_DEFAULTS = (family: 4 | 6): string =>
     ':OUTPUT ACCEPT',
     ':P2PWALL -',
     ':P2PWALL-ACCEPTED -',
+    ':P2PWALL-NET -',
     ':P2PWALL-PEER -',
     '-A FORWARD -m comment --comment p2pwall -j P2PWALL',
-    ...['P2PWALL', 'P2PWALL-ACCEPTED', 'P2PWALL-PEER'].flatMap(chainRules).map((line) => (family === 6 ? line.replace(/(peer-ep|peer-ip[tu]?|lock)4/, '$16') : line)),
+    ...['P2PWALL', 'P2PWALL-ACCEPTED', 'P2PWALL-NET', 'P2PWALL-PEER'].flatMap(chainRules).map((line) => (family === 6 ? asIpv6(line) : line)),
     'COMMIT',
     '',
   ].join('\n');
@@ -273,6 +295,16 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('rules in a netw
     expect(await setNames(netns)).toEqual([
       'p2pwall-lock4',
       'p2pwall-lock6',
+      'p2pwall-net4',
+      'p2pwall-net6',
+      'p2pwall-nett4',
+      'p2pwall-nett6',
+      'p2pwall-netu4',
+      'p2pwall-netu6',
+      'p2pwall-netx4',
+      'p2pwall-netx6',
+      'p2pwall-netxep4',
+      'p2pwall-netxep6',
       'p2pwall-peer-ep4',
       'p2pwall-peer-ep6',
       'p2pwall-peer-ip4',
@@ -331,7 +363,7 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('rules in a netw
 
     const removed = await removeRules({ prefix: 'p2pwall' }, { runner: netns.runner });
     expect(removed.tables).toEqual(['IPv4 security', 'IPv6 security']);
-    expect(removed.sets).toHaveLength(10);
+    expect(removed.sets).toHaveLength(20);
     expect(await save(netns, 4)).toBe(before4);
     expect(await save(netns, 6)).toBe(before6);
   });
@@ -364,11 +396,11 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('rules in a netw
     await installRules(policy({ ipv6: false }), { runner: netns.runner });
     expect(await save(netns, 4)).toBe(SECURITY_TABLE_WITH_DEFAULTS(4));
     expect(await save(netns, 6)).not.toMatch(/p2pwall/i);
-    expect(await setNames(netns)).toEqual(['p2pwall-lock4', 'p2pwall-peer-ep4', 'p2pwall-peer-ip4', 'p2pwall-peer-ipt4', 'p2pwall-peer-ipu4']);
+    expect(await setNames(netns)).toEqual(['p2pwall-lock4', 'p2pwall-net4', 'p2pwall-nett4', 'p2pwall-netu4', 'p2pwall-netx4', 'p2pwall-netxep4', 'p2pwall-peer-ep4', 'p2pwall-peer-ip4', 'p2pwall-peer-ipt4', 'p2pwall-peer-ipu4']);
 
     await installRules(policy({ ipv6: false, table: 'filter', monitor: true }), { runner: netns.runner });
     const saved = await save(netns, 4);
-    expect(saved).toContain('*filter\n:INPUT ACCEPT\n:FORWARD ACCEPT\n:OUTPUT ACCEPT\n:P2PWALL -\n:P2PWALL-ACCEPTED -\n:P2PWALL-PEER -\n-A FORWARD -m comment --comment p2pwall -j P2PWALL\n');
+    expect(saved).toContain('*filter\n:INPUT ACCEPT\n:FORWARD ACCEPT\n:OUTPUT ACCEPT\n:P2PWALL -\n:P2PWALL-ACCEPTED -\n:P2PWALL-NET -\n:P2PWALL-PEER -\n-A FORWARD -m comment --comment p2pwall -j P2PWALL\n');
     expect(saved).not.toMatch(/DROP/);
     expect(saved.split('*filter')[0]).not.toMatch(/P2PWALL/);
     await removeRules({ prefix: 'p2pwall' }, { runner: netns.runner });

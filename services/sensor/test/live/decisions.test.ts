@@ -41,4 +41,18 @@ describe('shared decisions mapped to this sensor', () => {
     expect(decisionEffect({ scope: Scope.SCOPE_ENDPOINT, action: Action.ACTION_BLOCK, ip: v4, port: 80, simulated: true }, 'a', false)).toEqual({ kind: 'none', why: 'simulated' });
     expect(decisionEffect({ scope: Scope.SCOPE_ENDPOINT, action: Action.ACTION_BLOCK, ip: Uint8Array.from([1, 2, 3]) }, 'a', false)).toMatchObject({ kind: 'none' });
   });
+
+  it('blocks a network of every site, or of its own site only, for its transport; ignores one of another site', () => {
+    const net = Uint8Array.from([198, 51, 100, 0]);
+    const network = { scope: Scope.SCOPE_NETWORK, action: Action.ACTION_BLOCK, origin: Origin.ORIGIN_MANUAL, ip: net, prefixLength: 24, expiresMs: 9000 };
+    expect(decisionEffect(network, 'b', false)).toEqual({ kind: 'block-network', network: '198.51.100.0/24', transport: 'both', expiresAt: 9000 });
+    expect(decisionEffect({ ...network, site: 'b', transport: Transport.TRANSPORT_UDP }, 'b', false)).toEqual({ kind: 'block-network', network: '198.51.100.0/24', transport: 'udp', expiresAt: 9000 });
+    expect(decisionEffect({ ...network, site: 'a' }, 'b', false)).toEqual({ kind: 'none', why: 'network of site a' });
+    expect(decisionEffect(network, 'b', true)).toEqual({ kind: 'unblock-network', network: '198.51.100.0/24', transport: 'both' });
+    const v6 = Uint8Array.from([0x20, 1, 0x0d, 0xb8, 0, 7, ...new Array<number>(10).fill(0)]);
+    expect(decisionEffect({ ...network, ip: v6, prefixLength: 48 }, 'b', false)).toMatchObject({ kind: 'block-network', network: '2001:db8:7::/48' });
+    // a prefix the kernel's hash:net cannot hold is no block at all
+    expect(decisionEffect({ ...network, prefixLength: 0 }, 'b', false)).toMatchObject({ kind: 'none' });
+    expect(decisionEffect({ ...network, prefixLength: 33 }, 'b', false)).toMatchObject({ kind: 'none' });
+  });
 });

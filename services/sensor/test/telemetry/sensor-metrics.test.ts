@@ -69,7 +69,7 @@ const publisherStats = (overrides: Partial<PublisherStats> = {}): PublisherStats
 });
 
 const blocklistStats = (overrides: Partial<BlocklistStats> = {}): BlocklistStats => ({
-  version: 0, latestSeenVersion: 0, loadedFrom: 'redis', byScope: { endpoint: 0, ip: 0, host: 0, other: 0 }, entries: 0, upserts: 0, removes: 0, changes: 0, snapshots: 1, resyncs: 0,
+  version: 0, latestSeenVersion: 0, loadedFrom: 'redis', byScope: { endpoint: 0, ip: 0, host: 0, network: 0, other: 0 }, entries: 0, upserts: 0, removes: 0, changes: 0, snapshots: 1, resyncs: 0,
   malformed: 0, expiredSkipped: 0, callbackErrors: 0, redisErrors: 0, connected: true, awaitingEpoch: false, fileLoads: 0, fileSaves: 0, ...overrides,
 });
 
@@ -166,7 +166,7 @@ describe('sensor metrics', () => {
     const kernel = ['    0  11111     0 2 65531     0     0       42  1', '    3  22222     4 2 65531     5     7     9000  1'].join('\n');
     const uplink: UplinkStats = {
       nats: publisherStats({ published: 12, backlog: 3, shed: 2, encodeErrors: 1, connected: false }),
-      blocklist: blocklistStats({ version: 7, latestSeenVersion: 10, byScope: { endpoint: 4, ip: 2, host: 1, other: 0 } }),
+      blocklist: blocklistStats({ version: 7, latestSeenVersion: 10, byScope: { endpoint: 4, ip: 2, host: 1, network: 0, other: 0 } }),
       unmappable: 0,
     };
     const { scrape } = await instrumented({}, { kernel, uplink });

@@ -7,7 +7,7 @@ import { SuspendedBlocks } from '../../decide/suspended-blocks.js';
 import type { BrainDecision } from '../../decide/decision.js';
 import type { ApiContext } from '../context.js';
 import { allowView } from '../convert.js';
-import { notFound } from '../errors.js';
+import { badInput, notFound } from '../errors.js';
 import { manualInput, peerInput, type ManualBody } from '../input.js';
 import { allowEntry } from '../manual.js';
 import { pageListing } from '../page.js';
@@ -37,7 +37,7 @@ const listQuery = {
 
 const idParams = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 300, description: 'URL-encoded entry id (allow:...)' } }, required: ['id'] };
 const security = [{ bearer: [] }];
-const { Action } = p2pwall.v1;
+const { Action, Scope } = p2pwall.v1;
 
 /** The blocks an allow entry lifts, as stored now. */
 async function coveredBlocks(ctx: ApiContext, allow: BrainDecision): Promise<BrainDecision[]> {
@@ -54,8 +54,23 @@ async function coveredBlocks(ctx: ApiContext, allow: BrainDecision): Promise<Bra
 
 const allowAddedSchema = (() => {
   const schema = withWarnings(allowSchema);
-  return { ...schema, properties: { ...(schema['properties'] as object), suspended: { type: 'array', items: { type: 'string' }, description: 'ids of the blocks this entry suspends' } } };
+  return {
+    ...schema,
+    properties: {
+      ...(schema['properties'] as object),
+      suspended: { type: 'array', items: { type: 'string' }, description: 'ids of the blocks this entry suspends' },
+      throughNetworks: { type: 'array', items: { type: 'string' }, description: 'ids of the network blocks this entry lets its address or endpoint through (they stay for the rest of the network)' },
+    },
+  };
 })();
+
+/**
+ * Why there are no network allow entries: an allow entry also keeps every sensor's engine from
+ * learning the peers it covers and the brain from deciding blocks of them, and both look entries
+ * up by address, not by range. The brain's static allowlist already takes networks.
+ */
+export const NETWORK_ALLOW_REFUSAL =
+  'allow entries name one address, endpoint or host, not a network; to never block a whole outside network, list it in the brain config allowlist.endpoints (CIDR); to lift a network block, delete it (p2pwall decisions delete)';
 
 const suspendedBlocks = (ctx: ApiContext): SuspendedBlocks => new SuspendedBlocks(ctx.deps.redis, ctx.reader, ctx.deps.writer, ctx.now);
 
@@ -77,6 +92,7 @@ export function allowlistRoutes(app: FastifyInstance, ctx: ApiContext): void {
     '/allowlist',
     { config: { role: 'admin' }, schema: { tags: ['allowlist'], summary: 'Allow a host, endpoint or address (admin); the blocks it covers are suspended (listed in `suspended`) until it is deleted or expires', security, body: allowBody, response: { 201: allowAddedSchema, ...v1Errors } } },
     async (request, reply) => {
+      if (request.body.scope === 'network') throw badInput('body/scope', NETWORK_ALLOW_REFUSAL);
       // An allow entry is a standing exception: it lasts until deleted unless given an expiry.
       const allow = allowEntry(manualInput(request.body, ctx.now()));
       const warnings = await siteWarnings(ctx, allow.site);
@@ -84,8 +100,10 @@ export function allowlistRoutes(app: FastifyInstance, ctx: ApiContext): void {
       await ctx.deps.writer.replace(allow);
       // Suspended, not deleted: deleting the entry (or its expiry) puts them back.
       const suspended = await suspendedBlocks(ctx).suspend(allow, await coveredBlocks(ctx, allow));
-      request.log.info({ id: allow.id, author: allow.author, suspended }, 'allowlist entry added');
-      return reply.code(201).send({ ...allowView(allow), warnings, suspended });
+      // Network blocks are not suspended: the sensors let the entry's address or endpoint through them.
+      const throughNetworks = allow.scope === Scope.SCOPE_HOST ? [] : ctx.deps.writer.networkIdsCovering(allow.ip).sort();
+      request.log.info({ id: allow.id, author: allow.author, suspended, throughNetworks }, 'allowlist entry added');
+      return reply.code(201).send({ ...allowView(allow), warnings, suspended, throughNetworks });
     },
   );
 

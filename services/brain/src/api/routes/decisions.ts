@@ -1,4 +1,4 @@
-import { CidrSet, isAllowId, originName, ruleNamespace } from '@p2pwall/common';
+import { isAllowId, networksOverlap, originName, ruleNamespace, type Network } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { FastifyInstance } from 'fastify';
 import { formatIp } from '../../correlate/address.js';
@@ -7,7 +7,7 @@ import type { BrainDecision } from '../../decide/decision.js';
 import type { ApiContext } from '../context.js';
 import { ACTIONS, decisionView, SCOPES } from '../convert.js';
 import { ApiError, badInput, notFound } from '../errors.js';
-import { checkPeerTarget, manualInput, peerInput, rangeInput, timeInput, type ManualBody } from '../input.js';
+import { checkPeerTarget, manualInput, networkInput, peerInput, timeInput, type ManualBody } from '../input.js';
 import { manualBlock } from '../manual.js';
 import { pageListing, pageNewestFirst } from '../page.js';
 import { action, blockBody, cursor, decisionSchema, withWarnings, errorSchema, limit, origin, pageSchema, scope, site, timeInput as timeSchema, v1Errors } from '../schemas.js';
@@ -42,7 +42,8 @@ export interface DecisionFilter {
   site?: string;
   simulated?: boolean;
   value?: { ip: string; port: number };
-  range?: CidrSet;
+  /** Decisions about an address in it, or about a network that overlaps it. */
+  range?: Network;
   /** A rule id (`fasttrack/udp-ping`) or a namespace (`fasttrack`). */
   rule?: string;
   /** `site/gateway`. */
@@ -60,7 +61,7 @@ const listQuery = {
     origin,
     site: { ...site, description: 'what this site enforces: its host decisions and every decision that holds at all sites' },
     value: { type: 'string', maxLength: 64, description: 'ip (every decision about the address) or ip:port' },
-    range: { type: 'string', maxLength: 64, description: 'decisions about addresses in this network (CIDR, e.g. 203.0.113.0/24)' },
+    range: { type: 'string', maxLength: 64, description: 'decisions about addresses in this network, and network blocks that overlap it (CIDR, e.g. 203.0.113.0/24)' },
     rule: { type: 'string', maxLength: 80, pattern: '^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)?$', description: 'a rule id (fasttrack/udp-ping) or every rule of a namespace (fasttrack) among the evidence' },
     sensor: { type: 'string', maxLength: 130, pattern: '^[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9-]*$', description: 'site/gateway: decisions with evidence from this sensor' },
     since: timeSchema('created at or after this'),
@@ -88,12 +89,17 @@ export function decisionMatches(d: BrainDecision, q: DecisionFilter, nowMs: numb
     if (formatIp(d.ip) !== q.value.ip) return false;
     if (q.value.port !== 0 && (d.scope !== Scope.SCOPE_ENDPOINT || d.port !== q.value.port)) return false;
   }
-  if (q.range !== undefined && !q.range.containsBytes(d.ip)) return false;
+  if (q.range !== undefined && !networksOverlap(q.range, decisionNetwork(d))) return false;
   if (q.rule !== undefined && !d.evidence.rules.some((rule) => rule === q.rule || ruleNamespace(rule) === q.rule)) return false;
   if (q.sensor !== undefined && !d.evidence.sensors.includes(q.sensor)) return false;
   if (q.sinceMs !== undefined && d.createdMs < q.sinceMs) return false;
   if (q.untilMs !== undefined && d.createdMs > q.untilMs) return false;
   return true;
+}
+
+/** What a decision covers as a network: a network block's own, a single address for any other (/32, /128). */
+function decisionNetwork(d: BrainDecision): Network {
+  return { bytes: d.ip, prefix: d.scope === Scope.SCOPE_NETWORK ? (d.prefixLength ?? 0) : d.ip.length * 8 };
 }
 
 /** The query's filters, parsed; a bad one is a 400 naming it. */
@@ -109,7 +115,7 @@ function decisionFilter(q: ListQuery, nowMs: number): DecisionFilter {
     const value = peerInput('querystring/value', q.value);
     filter.value = { ip: value.address.ip, port: value.port };
   }
-  if (q.range !== undefined) filter.range = rangeInput('querystring/range', q.range);
+  if (q.range !== undefined) filter.range = networkInput('querystring/range', q.range);
   const sinceMs = timeInput('querystring/since', q.since, nowMs, 'ago');
   const untilMs = timeInput('querystring/until', q.until, nowMs, 'ago');
   if (sinceMs !== undefined) filter.sinceMs = sinceMs;
@@ -152,7 +158,7 @@ export function decisionRoutes(app: FastifyInstance, ctx: ApiContext): void {
     { config: { role: 'admin' }, schema: { tags: ['decisions'], summary: 'Add a manual block (admin); it replaces an automatic one for the same target', security, body: blockBody, response: { 201: withWarnings(decisionSchema), 409: errorSchema, ...v1Errors } } },
     async (request, reply) => {
       const input = manualInput(request.body, ctx.now(), ctx.config.manualExpirySeconds);
-      checkPeerTarget(input, request.body.force === true);
+      checkPeerTarget(input, request.body.force === true, { insideNetworks: ctx.deps.insideNetworks ?? [], minNetworkPrefixLength: ctx.config.minNetworkPrefixLength });
       const warnings = await siteWarnings(ctx, input.target.site);
       const [stored] = await ctx.reader.get([input.target.blockId]);
       const decision = manualBlock(input, stored);

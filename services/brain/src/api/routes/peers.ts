@@ -6,6 +6,7 @@ import type { BrainDecision } from '../../decide/decision.js';
 import type { ApiContext } from '../context.js';
 import { allowView, decisionView } from '../convert.js';
 import { peerInput } from '../input.js';
+import type { Address } from '../target.js';
 import { peerSchema, v1Errors } from '../schemas.js';
 import type { PeerView } from '../views.js';
 
@@ -17,16 +18,32 @@ const { Action, Scope, Transport } = p2pwall.v1;
 const portText = (b: BrainDecision): string => (b.transport === Transport.TRANSPORT_UDP ? `${b.port}/udp` : b.transport === Transport.TRANSPORT_TCP ? `${b.port}/tcp` : String(b.port));
 const INCIDENTS_SHOWN = 20;
 
-/** Blocks and allow entries about the endpoint, or about the address and every endpoint of it (port 0), for every transport. */
-async function peerDecisions(ctx: ApiContext, ip: string, port: number): Promise<BrainDecision[]> {
+/**
+ * Blocks and allow entries about the endpoint, or about the address and every endpoint of it (port
+ * 0), for every transport; and the network blocks that hold the address.
+ */
+async function peerDecisions(ctx: ApiContext, address: Address, port: number): Promise<BrainDecision[]> {
+  const { ip } = address;
   const blocks = port === 0 ? peerBlockIds(ip, 0) : [...peerBlockIds(ip, port), ...peerBlockIds(ip, 0)];
   const exact = [...blocks, ...blocks.map(allowId)];
-  if (port !== 0) return ctx.reader.get(exact);
-  // every endpoint of the address: the ids from memory's index (brought up to date first), the decisions fresh from Redis
+  // the ids from memory's index (brought up to date first), the decisions fresh from Redis
   await ctx.deps.writer.catchUp();
+  const networks = ctx.deps.writer.networkIdsCovering(address.bytes);
+  if (port !== 0) return ctx.reader.get([...exact, ...networks]);
+  // every endpoint of the address
   const prefixes = endpointBlockIdPrefixes(ip).flatMap((prefix) => [prefix, allowId(prefix)]);
   const endpoints = ctx.deps.writer.idsAbout(ip).filter((id) => prefixes.some((prefix) => id.startsWith(prefix)));
-  return ctx.reader.get([...new Set([...exact, ...endpoints])]);
+  return ctx.reader.get([...new Set([...exact, ...endpoints, ...networks])]);
+}
+
+/**
+ * Whether an active allow entry lets the peer through `block`: one that covers it (allowCovers), or,
+ * for a network block, an entry of the address (or of the endpoint asked about), which the sensors
+ * let through the network as an exception.
+ */
+function allowedThrough(block: BrainDecision, allows: readonly BrainDecision[], port: number): boolean {
+  if (block.scope !== Scope.SCOPE_NETWORK) return allows.some((a) => allowCovers(a, block));
+  return allows.some((a) => a.scope === Scope.SCOPE_IP || (a.scope === Scope.SCOPE_ENDPOINT && a.port === port));
 }
 
 const sorted = (values: Iterable<string>): string[] => [...new Set(values)].sort();
@@ -47,13 +64,13 @@ export function peerRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const peer = peerInput('params/peer', request.params.peer);
       const { ip } = peer.address;
       const now = ctx.now();
-      const [decisions, incidents] = await Promise.all([peerDecisions(ctx, ip, peer.port), ctx.deps.incidents.list({ peer: peer.text, limit: INCIDENTS_SHOWN })]);
+      const [decisions, incidents] = await Promise.all([peerDecisions(ctx, peer.address, peer.port), ctx.deps.incidents.list({ peer: peer.text, limit: INCIDENTS_SHOWN })]);
       const active = decisions.filter((d) => d.expiresMs > now);
       const blocks = active.filter((d) => d.action === Action.ACTION_BLOCK);
       const allows = active.filter((d) => d.action === Action.ACTION_ALLOW);
-      const enforced = blocks.filter((b) => !b.simulated && !allows.some((a) => allowCovers(a, b)));
+      const enforced = blocks.filter((b) => !b.simulated && !allowedThrough(b, allows, peer.port));
       // Asked for a whole address, a block of one of its ports is not a block of the address.
-      const ofAddress = (b: BrainDecision) => b.scope === Scope.SCOPE_IP;
+      const ofAddress = (b: BrainDecision) => b.scope === Scope.SCOPE_IP || b.scope === Scope.SCOPE_NETWORK;
       const blockedPorts = peer.port === 0 ? sorted(enforced.filter((b) => !ofAddress(b)).map(portText)) : [];
       return {
         ip,

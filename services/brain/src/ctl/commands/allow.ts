@@ -6,7 +6,7 @@ import { allowAddBody, allowQuery, paths, type AllowAddOptions, type AllowFilter
 import { allOption, cursorOption, limitOption, withConnection } from '../options.js';
 import { fetchListing, moreHint } from '../pages.js';
 import { authorOption, expiresOption } from './decisions.js';
-import { peerArgument } from '../target.js';
+import { allowTargetArgument, peerArgument } from '../target.js';
 
 function addCommand(): Command {
   return withConnection(
@@ -16,9 +16,11 @@ function addCommand(): Command {
         'The scope follows from the target: IP with --site is an inside host at that site; IP alone is an outside address; ' +
           'IP:PORT or [IPv6]:PORT is an outside endpoint. --scope says it explicitly. Needs an admin token. ' +
           'What it lifts: the blocks it covers (a host lock of that host; blocks of that address or endpoint, manual ones too) are suspended, ' +
-          'not deleted, and come back when the entry is deleted or expires; the brain blocks nothing it covers meanwhile.',
+          'not deleted, and come back when the entry is deleted or expires; the brain blocks nothing it covers meanwhile. ' +
+          'Inside a blocked network (decisions add NET/LEN), an entry of one address or endpoint lets that one through at every sensor; the network block stays for the rest. ' +
+          'There are no network allow entries: list a network never to block in the brain config allowlist.endpoints.',
       )
-      .addArgument(new Argument('<target>', 'IP, IP:PORT or [IPv6]:PORT').argParser(peerArgument))
+      .addArgument(new Argument('<target>', 'IP, IP:PORT or [IPv6]:PORT').argParser(allowTargetArgument))
       .option('--site <site>', 'the site of an inside host')
       .addOption(new Option('--scope <scope>', 'override the scope the target implies').choices(['endpoint', 'ip', 'host']))
       .requiredOption('--reason <text>', 'why (shown to whoever asks later)')
@@ -26,9 +28,11 @@ function addCommand(): Command {
       .addOption(authorOption()),
   ).action(
     act<AllowAddOptions>(async ({ client, options, args }) => {
-      const entry = await client.post<AllowView & { warnings?: string[]; suspended?: string[] }>(paths.allowlist, allowAddBody(args[0]!, options, defaultAuthor()));
+      const entry = await client.post<AllowView & { warnings?: string[]; suspended?: string[]; throughNetworks?: string[] }>(paths.allowlist, allowAddBody(args[0]!, options, defaultAuthor()));
       const suspended = entry.suspended ?? [];
-      const lifts = suspended.length > 0 ? `suspends ${suspended.join(', ')} (back when this entry is deleted or expires)\n` : 'suspends no block\n';
+      const networks = entry.throughNetworks ?? [];
+      const through = networks.length > 0 ? `lets it through ${networks.join(', ')} (the rest of each network stays blocked)\n` : '';
+      const lifts = (suspended.length > 0 ? `suspends ${suspended.join(', ')} (back when this entry is deleted or expires)\n` : 'suspends no block\n') + through;
       return { data: entry, text: (now) => `allowed: ${allowLine(entry, now)}\n${lifts}`, warnings: entry.warnings };
     }),
   );
