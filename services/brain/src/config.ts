@@ -1,6 +1,6 @@
 import { CidrError, listenHostProblem, parseNetwork, loadConfig, natsConnectionProblems, serverTlsProblems, redisConnectionProblems, TELEMETRY_CONFIG_SCHEMA, telemetryConfigProblems, type ConfigSchema, type TelemetryConfig } from '@p2pwall/common';
 import { natsConnection, redisConnection } from './connections.js';
-import { DEFAULT_RULES, type RulesConfig } from './correlate/config.js';
+import { DEFAULT_RULES, type RulesConfig } from '@p2pwall/common/correlate';
 import type { ApiLimits } from './api/limits.js';
 import { Allowlist } from './decide/allowlist.js';
 import { DEFAULT_MAX_NEW_DECISIONS_PER_SENSOR_PER_MINUTE } from './ingest/block-budget.js';

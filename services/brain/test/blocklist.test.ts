@@ -7,7 +7,7 @@ import { BlocklistWriter } from '../src/blocklist/writer.js';
 import { Allowlist } from '../src/decide/allowlist.js';
 import { decodeDecision, type BrainDecision } from '../src/decide/decision.js';
 import { signatureDecisions } from '../src/decide/make.js';
-import { observeBatch } from '../src/correlate/observe.js';
+import { observeBatch } from '@p2pwall/common/correlate';
 import { BatchProcessor } from '../src/ingest/processor.js';
 import { IncidentStore } from '../src/incidents/store.js';
 import { batch, encodeBatch, flow, ip, rules, sent, summariesSubject, useRedisServer } from './support.js';

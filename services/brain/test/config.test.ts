@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadBrainConfig } from '../src/config.js';
-import { DEFAULT_RULES } from '../src/correlate/config.js';
+import { DEFAULT_RULES } from '@p2pwall/common/correlate';
 
 const dir = mkdtempSync(join(tmpdir(), 'p2pwall-brain-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,12 +1,8 @@
 import { p2pwall } from '@p2pwall/proto';
 import { describe, expect, it } from 'vitest';
 import { decisionId, endpointText, parseEndpointText } from '@p2pwall/common';
-import { formatIp } from '../src/correlate/address.js';
-import { observeBatch, MalformedBatchError, TCP, UDP } from '../src/correlate/observe.js';
-import { blockedPeersTally, endpointAdditions, entriesAggregates, evaluateEndpoint, evaluateHost, hostAdditions, hostAggregates, hostFindings, hostsReaching, reachedPeers, windowEntry, type IsBlocked, type WindowEntry } from '../src/correlate/rules.js';
+import { blockedPeersTally, endpointAdditions, entriesAggregates, evaluateEndpoint, evaluateHost, formatIp, hostAdditions, hostAggregates, hostFindings, hostsReaching, type IsBlocked, MalformedBatchError, type Mark, mergeTimedSet, observeBatch, reachedPeers, TCP, type TimedSet, UDP, windowEntry, type WindowEntry, WindowTally } from '@p2pwall/common/correlate';
 import { PeerBlocks } from '../src/blocklist/peer-blocks.js';
-import { WindowTally } from '../src/correlate/window-tally.js';
-import { mergeTimedSet, type Mark, type TimedSet } from '../src/correlate/window.js';
 import { WindowMirrors } from '../src/ingest/window-mirror.js';
 import { Allowlist } from '../src/decide/allowlist.js';
 import { decodeDecision, encodeDecision } from '../src/decide/decision.js';

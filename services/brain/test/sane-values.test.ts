@@ -2,7 +2,7 @@ import { REDIS_KEYS } from '@p2pwall/common';
 import { Redis } from 'ioredis';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { BlocklistWriter } from '../src/blocklist/writer.js';
-import { MAX_FLOW_COUNTER } from '../src/correlate/sane-values.js';
+import { MAX_FLOW_COUNTER } from '@p2pwall/common/correlate';
 import { Allowlist } from '../src/decide/allowlist.js';
 import { decodeDecision } from '../src/decide/decision.js';
 import { IncidentStore } from '../src/incidents/store.js';

@@ -1,8 +1,7 @@
 import { startRedis, type RedisServer } from '@p2pwall/lab';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { hostAggregates, windowEntries, type WindowEntry } from '../src/correlate/rules.js';
-import { mergeTimedSet, type Mark, type TimedSet } from '../src/correlate/window.js';
+import { hostAggregates, type Mark, mergeTimedSet, type TimedSet, windowEntries, type WindowEntry } from '@p2pwall/common/correlate';
 import { defineStateScripts, mergeBatch, readWindows, windowsFrom, type BatchMerge, type BatchMergeResult, type NotMerged } from '../src/ingest/state.js';
 import { WindowMirrors } from '../src/ingest/window-mirror.js';
 import { rules } from './support.js';

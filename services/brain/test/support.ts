@@ -4,8 +4,7 @@ import { startNats, startRedis, type NatsServer, type RedisServer } from '@p2pwa
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
 import { p2pwall } from '@p2pwall/proto';
-import { parseIp } from '../src/correlate/address.js';
-import { DEFAULT_RULES, type RulesConfig } from '../src/correlate/config.js';
+import { DEFAULT_RULES, parseIp, type RulesConfig } from '@p2pwall/common/correlate';
 import { loadBrainConfig, type BrainConfig } from '../src/config.js';
 import { BrainService } from '../src/ingest/serve.js';
 

@@ -1,6 +1,6 @@
 import { endpointText, networkText, originName, sensorName, transportOfWire } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
-import { formatIp } from '../correlate/address.js';
+import { formatIp } from '@p2pwall/common/correlate';
 import { neverExpires, type BrainDecision } from '../decide/decision.js';
 import type { ActionName, AllowView, DecisionView, ScopeName, SensorState, SensorView } from './views.js';
 

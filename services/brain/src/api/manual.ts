@@ -1,6 +1,6 @@
 import { allowId, wireTransport } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
-import { OPERATOR_RULE } from '../correlate/rule-ids.js';
+import { OPERATOR_RULE } from '@p2pwall/common/correlate';
 import { NEVER_EXPIRES_MS, type BrainDecision, type Evidence } from '../decide/decision.js';
 import { SCOPES } from './convert.js';
 import type { Target } from './target.js';

@@ -6,7 +6,7 @@ import { trace, type Tracer } from '@opentelemetry/api';
 import { blocklistUpdateSpan, decisionSpan } from '../telemetry/blocklist-spans.js';
 import { decodeDecision, encodeDecision, isActiveBlock, type BrainDecision } from '../decide/decision.js';
 import { mergeDecision, worthWriting } from '../decide/make.js';
-import { formatIp } from '../correlate/address.js';
+import { formatIp } from '@p2pwall/common/correlate';
 import { NewestFirst, type ListingKey } from './newest-first.js';
 import { PeerBlocks } from './peer-blocks.js';
 

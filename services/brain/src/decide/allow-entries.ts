@@ -1,6 +1,6 @@
 import { allowId, decisionId, endpointBlockIdPrefixes, peerBlockIds, transportOfWire } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
-import { formatIp } from '../correlate/address.js';
+import { formatIp } from '@p2pwall/common/correlate';
 import type { BrainDecision } from './decision.js';
 
 /**

@@ -1,7 +1,6 @@
 import { BlockList } from 'node:net';
 import { parseEndpointText } from '@p2pwall/common';
-import { parseIp } from '../correlate/address.js';
-import type { AllowlistConfig } from '../correlate/config.js';
+import { type AllowlistConfig, parseIp } from '@p2pwall/common/correlate';
 
 export class AllowlistError extends Error {}
 

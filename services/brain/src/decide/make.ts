@@ -1,9 +1,6 @@
 import { decisionId, siteHostText, siteOfSiteHost, wireTransport, type Transport } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
-import type { RulesConfig } from '../correlate/config.js';
-import type { BatchObservations, ClientObservation, FlowObservation } from '../correlate/observe.js';
-import { clientRule, peerLearnedRule } from '../correlate/rule-ids.js';
-import type { Finding } from '../correlate/rules.js';
+import { type BatchObservations, type ClientObservation, clientRule, type Finding, type FlowObservation, peerLearnedRule, type RulesConfig } from '@p2pwall/common/correlate';
 import type { Allowlist } from './allowlist.js';
 import { AUTHOR, type BrainDecision, type Evidence } from './decision.js';
 

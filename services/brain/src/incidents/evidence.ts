@@ -16,6 +16,7 @@
  */
 
 import { ipProtocolName, parseSiteHost } from '@p2pwall/common';
+import type { IdentifyingEvidence } from '@p2pwall/common/correlate';
 
 export const UNKNOWN_PROTOCOL = 'unknown';
 
@@ -55,16 +56,6 @@ export interface IncidentClient {
   identifying?: IdentifyingEvidence;
 }
 
-/** What identified a host, as `analyze` prints it: the rule, its detail, the packet and its flow. */
-export interface IdentifyingEvidence {
-  rule: string;
-  /** The module's detail, e.g. a network name; "" when it gave none. */
-  detail: string;
-  /** `udp 192.168.1.5:3531 > 203.0.113.1:41477`: the packet's own direction. */
-  flow: string;
-  /** Ordinal of the packet in the sensor's input; 0: unknown. */
-  packet: number;
-}
 
 /** An incident's first identification: the evidence, when and through which gateway. */
 export interface Identification extends IdentifyingEvidence {

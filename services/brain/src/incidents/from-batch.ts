@@ -1,7 +1,6 @@
 import { peerToken } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
-import type { BatchObservations } from '../correlate/observe.js';
-import { isCorrelationRule } from '../correlate/rule-ids.js';
+import { type BatchObservations, isCorrelationRule } from '@p2pwall/common/correlate';
 import type { BrainDecision } from '../decide/decision.js';
 import type { BatchEvidence, IncidentDecision } from './evidence.js';
 

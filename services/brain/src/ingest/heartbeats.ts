@@ -1,6 +1,6 @@
 import { REDIS_KEYS } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
-import { isSaneSensorTime } from '../correlate/sane-values.js';
+import { isSaneSensorTime } from '@p2pwall/common/correlate';
 import type { Redis } from 'ioredis';
 
 const { Mode } = p2pwall.v1;

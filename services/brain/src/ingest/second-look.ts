@@ -1,8 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { BlocklistWriter } from '../blocklist/writer.js';
 import { blockedPeer } from '@p2pwall/common';
-import type { RulesConfig } from '../correlate/config.js';
-import { entriesAggregates, entriesBlockedTally, evaluateHost, hostFindings, type Finding, type IsBlocked, type WindowEntry } from '../correlate/rules.js';
+import { entriesAggregates, entriesBlockedTally, evaluateHost, type Finding, hostFindings, type IsBlocked, type RulesConfig, type WindowEntry } from '@p2pwall/common/correlate';
 import type { Allowlist } from '../decide/allowlist.js';
 import type { BrainDecision } from '../decide/decision.js';
 import { hostDecision } from '../decide/make.js';

@@ -1,7 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { CorrelationConfig } from '../correlate/config.js';
-import { windowEntries, type EndpointAggregate } from '../correlate/rules.js';
-import type { Mark, TimedSet } from '../correlate/window.js';
+import { MAX_ENDPOINT_HOSTS, type CorrelationConfig, type EndpointAggregate, type Mark, type TimedSet, windowEntries } from '@p2pwall/common/correlate';
 import { Claim } from './dedup.js';
 import { INGEST_SCRIPT, WINDOWS_SCRIPT } from './scripts.js';
 import { ParsedWindow, type WindowMirrors, type WindowView } from './window-mirror.js';
@@ -49,8 +47,6 @@ export interface BatchMergeResult {
   hosts: MergedWindow[];
 }
 
-/** Inside hosts an endpoint's fan-out set holds at most (a bound on state; the rule needs fanout.minHosts). */
-const MAX_ENDPOINT_HOSTS = 100_000;
 /** Windows per script call when reading back: each call blocks Redis while it runs (≈ 1 ms), merges of other messages wait. */
 const WINDOWS_PER_CALL = 250;
 

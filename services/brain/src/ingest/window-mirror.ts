@@ -1,7 +1,4 @@
-import type { CorrelationConfig } from '../correlate/config.js';
-import { entriesAggregates, windowEntry, type HostAggregates, type WindowEntry } from '../correlate/rules.js';
-import { WindowTally } from '../correlate/window-tally.js';
-import type { Mark, TimedSet } from '../correlate/window.js';
+import { type CorrelationConfig, entriesAggregates, type HostAggregates, type Mark, type TimedSet, windowEntry, type WindowEntry, WindowTally } from '@p2pwall/common/correlate';
 
 /**
  * This replica's copies of the large host windows (those a rule may fire on), each with the

@@ -1,7 +1,9 @@
+import type { CorrelationFinding } from '@p2pwall/common/correlate';
 import type { EngineConfig } from '../engine-config.js';
 import type { AnalysisCollector, AnalysisSummary } from './summary.js';
 
 const PEERS_SHOWN = 20;
+const FINDINGS_SHOWN = 20;
 
 function n(value: number): string {
   return value.toLocaleString('en-US');
@@ -17,7 +19,7 @@ function endpoint(ip: string, port: number): string {
 }
 
 /** The readable report of `analyze --format text`. */
-export function textReport(summary: AnalysisSummary, collected: AnalysisCollector, config: EngineConfig): string {
+export function textReport(summary: AnalysisSummary, collected: AnalysisCollector, config: EngineConfig, findings?: readonly CorrelationFinding[]): string {
   const lines: string[] = [];
   const mode = config.monitor ? 'monitor (nothing dropped)' : config.dropUdp ? 'enforce' : 'enforce, UDP not dropped (-n)';
   lines.push(`p2pwall analyze: ${summary.captures.join(', ')}`);
@@ -53,5 +55,26 @@ export function textReport(summary: AnalysisSummary, collected: AnalysisCollecto
     lines.push(`  ${flow.letter ?? ' '} ${flow.proto} ${endpoint(flow.src, flow.sport)} > ${endpoint(flow.dst, flow.dport)}  ${flow.reason}, ${flow.droppedPackets} dropped`);
   }
   if (summary.droppedFlows > collected.sampleDroppedFlows.length) lines.push(`  … and ${n(summary.droppedFlows - collected.sampleDroppedFlows.length)} more dropped flows`);
+  if (findings) lines.push('', ...findingLines(findings));
   return `${lines.join('\n')}\n`;
+}
+
+/** What the brain would do about a finding: lock a host at its site, or block an endpoint everywhere (both transports, as correlate/peer-fanout does). */
+function consequence(finding: CorrelationFinding): string {
+  return finding.subject === 'host' ? 'the brain would lock the host' : 'the brain would block the endpoint (TCP and UDP)';
+}
+
+/** A host's `site/ip` without the capture's site name. */
+function target(finding: CorrelationFinding): string {
+  return finding.subject === 'host' ? `host ${finding.target.slice(finding.target.indexOf('/') + 1)}` : `endpoint ${finding.target}`;
+}
+
+function findingLines(findings: readonly CorrelationFinding[]): string[] {
+  const lines = [`Brain rules (--correlate, the brain's default thresholds): ${n(findings.length)} finding${findings.length === 1 ? '' : 's'}`];
+  for (const finding of findings.slice(0, FINDINGS_SHOWN)) {
+    lines.push(`  ${finding.rule.padEnd(24)} ${target(finding)} at ${time(finding.firedAtMs)}`);
+    lines.push(`      ${finding.detail}; ${consequence(finding)}`);
+  }
+  if (findings.length > FINDINGS_SHOWN) lines.push(`  … and ${n(findings.length - FINDINGS_SHOWN)} more (--format jsonl lists every one)`);
+  return lines;
 }

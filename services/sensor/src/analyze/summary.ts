@@ -1,3 +1,4 @@
+import type { CorrelationFinding } from '@p2pwall/common/correlate';
 import type { Engine } from '../engine.js';
 import type { ClientEvent, EngineEvent, FlowEvent, PeerEvent } from '../events.js';
 
@@ -24,6 +25,21 @@ export interface AnalysisSummary {
   peersCapped: { flow: number; host: number };
   firstTs: number | null;
   lastTs: number | null;
+  /** With --correlate: what the brain's payload-free rules found (each finding is also a jsonl line of its own). */
+  correlation?: CorrelationSummary;
+}
+
+export interface CorrelationSummary {
+  findings: number;
+  byRule: Record<string, number>;
+  /** Events the uplink could not have sent (an unreadable address): left out, as the live sensor leaves them out. */
+  unsendable: number;
+}
+
+/** What --correlate found, as given to summary(). */
+export interface CorrelationResult {
+  findings: readonly CorrelationFinding[];
+  unsendable: number;
 }
 
 /** Gathers what a report needs from the engine's events, as they stream past. */
@@ -63,9 +79,9 @@ export class AnalysisCollector {
     }
   };
 
-  summary(engine: Engine, captures: string[], cutShort: string[] = []): AnalysisSummary {
+  summary(engine: Engine, captures: string[], cutShort: string[] = [], correlation?: CorrelationResult): AnalysisSummary {
     const c = engine.counters;
-    return {
+    const summary: AnalysisSummary = {
       event: 'summary',
       captures,
       cutShort,
@@ -89,5 +105,13 @@ export class AnalysisCollector {
       firstTs: this.firstTs,
       lastTs: this.lastTs,
     };
+    if (correlation) summary.correlation = correlationSummary(correlation);
+    return summary;
   }
+}
+
+function correlationSummary({ findings, unsendable }: CorrelationResult): CorrelationSummary {
+  const byRule: Record<string, number> = {};
+  for (const finding of findings) byRule[finding.rule] = (byRule[finding.rule] ?? 0) + 1;
+  return { findings: findings.length, byRule, unsendable };
 }

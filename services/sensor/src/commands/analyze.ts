@@ -14,6 +14,7 @@ import { LineWriter } from '../analyze/line-writer.js';
 import { replay } from '../analyze/replay.js';
 import { textReport } from '../analyze/report.js';
 import { AnalysisCollector } from '../analyze/summary.js';
+import { CaptureCorrelation } from '../analyze/correlation.js';
 import type { PacketSource } from '../capture/source.js';
 
 interface AnalyzeOptions {
@@ -29,6 +30,7 @@ interface AnalyzeOptions {
   maxFlows: number;
   progress: boolean;
   log?: Set<string>;
+  correlate: boolean;
 }
 
 function invalidArgument(error: Error): Error {
@@ -110,6 +112,7 @@ export function analyzeCommand(): Command {
     .addOption(new Option('-f, --storefile <file>', 'peer storefile: its peers are known from the start, and learned peers are appended to it'))
     .addOption(new Option('--max-flows <n>', 'bound of the flow table (least recently active flows are ended first)').argParser(integerInRange(1, 16_777_216)).default(262_144))
     .addOption(new Option('-L, --log <letters>', 'log these events to standard error as JSON lines, by ftwall letter: c client, p peer, t/T TCP dropped/accepted, u/U UDP dropped/accepted').argParser(eventLetters))
+    .addOption(new Option('--correlate', 'also run the brain\'s payload-free rules (UDP fan-out, TCP+UDP pairs, blocked peers reached, peer-cache fan-out) over the flow summaries, with the brain\'s code and default thresholds').default(false))
     .addOption(new Option('--no-progress', 'no progress line on standard error (shown only when it is a terminal)'))
     .action((captures: string[], options: AnalyzeOptions) => {
       process.exitCode = runAnalyze(captures, options);
@@ -134,8 +137,11 @@ function runAnalyze(paths: string[], options: AnalyzeOptions): number {
   const jsonl = options.format === 'jsonl';
   let storefile: Storefile | null = null;
   const log = options.log ? eventLogger(createLogger({ name: 'sensor', sync: true }), options.log) : null;
+  const inside = new CidrSet(options.inside ?? DEFAULT_INSIDE_NETWORKS);
+  const correlation = options.correlate ? new CaptureCorrelation(inside) : null;
   const sink = (event: EngineEvent): void => {
     collector.sink(event);
+    correlation?.sink(event);
     log?.(event);
     if (storefile && (event.event === 'peer' || event.event === 'peer-refresh')) {
       storefile.append({ ip: event.ip, port: event.port, transport: event.transport, protocol: event.protocol, via: event.via, learnedFrom: event.learnedFrom, learnedAt: event.ts, expiresAt: event.expiresAt });
@@ -144,7 +150,7 @@ function runAnalyze(paths: string[], options: AnalyzeOptions): number {
   };
   const engine = new Engine(
     {
-      inside: new CidrSet(options.inside ?? DEFAULT_INSIDE_NETWORKS),
+      inside,
       protect: new CidrSet(options.protect ?? []),
       modules: activeModules(options.detectors ?? {}, 16, { onlyNamed: options.detectors !== undefined }),
       timeLockMs: options.timeLock * 1000,
@@ -184,9 +190,13 @@ function runAnalyze(paths: string[], options: AnalyzeOptions): number {
   // A capture copied while still being written ends inside a record: what came before the cut
   // is analysed, and the person is told, since the report then covers less than the file claims.
   const cutShort = sources.filter((capture) => capture.truncatedRecords > 0).map((capture) => capture.path);
-  const summary = collector.summary(engine, paths, cutShort);
-  if (jsonl) out.line(JSON.stringify(summary));
-  else out.line(textReport(summary, collector, engine.config).trimEnd());
+  const findings = correlation?.finish();
+  const summary = collector.summary(engine, paths, cutShort, findings && { findings, unsendable: correlation!.unsendable });
+  if (jsonl) {
+    for (const finding of findings ?? []) out.line(JSON.stringify({ event: 'finding', ...finding }));
+    out.line(JSON.stringify(summary));
+  }
+  else out.line(textReport(summary, collector, engine.config, findings).trimEnd());
   out.flush();
   for (const path of cutShort) process.stderr.write(`p2pwall-sensor analyze: warning: ${path} ends inside a record (cut short, or still being written); the packets before the cut were analysed\n`);
   return cutShort.length > 0 ? 3 : 0;

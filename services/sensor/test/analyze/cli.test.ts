@@ -20,7 +20,7 @@ describe('p2pwall-sensor (built binary)', () => {
   it('answers --version and explains every analyze option in --help', () => {
     expect(sensor('--version').stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     const help = sensor('analyze', '--help').stdout;
-    for (const option of ['--inside', '--format', '--time-lock', '--no-udp-drop', '--monitor', '--open-ports', '--storefile', '--max-flows']) expect(help).toContain(option);
+    for (const option of ['--inside', '--format', '--time-lock', '--no-udp-drop', '--monitor', '--open-ports', '--storefile', '--max-flows', '--correlate']) expect(help).toContain(option);
   });
 
   it('prints jsonl: client, peer and flow events, then one summary line last', () => {

@@ -1,7 +1,7 @@
 import { isAllowId } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { FastifyInstance } from 'fastify';
-import { formatIp } from '../../correlate/address.js';
+import { formatIp } from '@p2pwall/common/correlate';
 import { allowCovers, coveredBlockIds } from '../../decide/allow-entries.js';
 import { SuspendedBlocks } from '../../decide/suspended-blocks.js';
 import type { BrainDecision } from '../../decide/decision.js';

@@ -1,7 +1,7 @@
 import { isAllowId, networksOverlap, originName, ruleNamespace, type Network } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { FastifyInstance } from 'fastify';
-import { formatIp } from '../../correlate/address.js';
+import { formatIp } from '@p2pwall/common/correlate';
 import { allowCovers, coveringAllowIds } from '../../decide/allow-entries.js';
 import type { BrainDecision } from '../../decide/decision.js';
 import type { ApiContext } from '../context.js';

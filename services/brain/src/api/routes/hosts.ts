@@ -1,7 +1,7 @@
 import { allowId, decisionId } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { FastifyInstance } from 'fastify';
-import { formatIp } from '../../correlate/address.js';
+import { formatIp } from '@p2pwall/common/correlate';
 import type { BrainDecision } from '../../decide/decision.js';
 import type { ApiContext } from '../context.js';
 import { allowView, decisionView } from '../convert.js';

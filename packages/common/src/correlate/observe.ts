@@ -1,7 +1,8 @@
-import { endpointText, sensorName, siteHostText, transportOfWire, type Transport } from '@p2pwall/common';
+import { endpointText, siteHostText, type Transport } from '../formats.js';
+import { sensorName } from '../names.js';
+import { transportOfWire } from '../wire-enums.js';
 import { p2pwall } from '@p2pwall/proto';
 import { formatIp } from './address.js';
-import type { IdentifyingEvidence } from '../incidents/evidence.js';
 import { isSaneInstance, saneEvidenceText, saneProtocolName, saneRuleIds, saneVia } from './sane-strings.js';
 import { boundedCounter, isSaneSensorTime, MAX_FLOW_COUNTER } from './sane-values.js';
 
@@ -43,6 +44,17 @@ export interface FlowObservation {
   dropped: boolean;
   /** An interim summary of a live flow: its counters are totals so far, superseded by the next summary. */
   ongoing: boolean;
+}
+
+/** What identified a host, as `analyze` prints it: the rule, its detail, the packet and its flow. */
+export interface IdentifyingEvidence {
+  rule: string;
+  /** The module's detail, e.g. a network name; "" when it gave none. */
+  detail: string;
+  /** `udp 192.168.1.5:3531 > 203.0.113.1:41477`: the packet's own direction. */
+  flow: string;
+  /** Ordinal of the packet in the sensor's input; 0: unknown. */
+  packet: number;
 }
 
 export interface ClientObservation {

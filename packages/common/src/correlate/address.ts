@@ -1,4 +1,4 @@
-import { formatAddress, parseAddress } from '@p2pwall/common';
+import { formatAddress, parseAddress } from '../address.js';
 
 /**
  * Addresses as the wire carries them (4 or 16 raw bytes) and as text. Endpoints and inside hosts

@@ -1,4 +1,4 @@
-import { RULE_NAMESPACES, isProtocolName, parseRuleId, ruleId, ruleNamespace } from '@p2pwall/common';
+import { RULE_NAMESPACES, isProtocolName, parseRuleId, ruleId, ruleNamespace } from '../formats.js';
 
 /**
  * The rules the brain names in a decision's evidence, all `namespace/rule` (@p2pwall/common

@@ -1,4 +1,4 @@
-import { parseEndpointText, transportOfIpProtocol } from '@p2pwall/common';
+import { parseEndpointText, transportOfIpProtocol } from '../formats.js';
 import type { CorrelationConfig } from './config.js';
 import { TCP, UDP, type BatchObservations, type FlowObservation } from './observe.js';
 import { CORRELATION_RULES, type CorrelationRule } from './rule-ids.js';

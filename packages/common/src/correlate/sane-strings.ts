@@ -1,4 +1,4 @@
-import { isProtocolName } from '@p2pwall/common';
+import { isProtocolName } from '../formats.js';
 import { isSensorRuleId } from './rule-ids.js';
 
 /**

@@ -15,6 +15,9 @@ export interface CorrelationConfig {
   evidenceMaxItems: number;
 }
 
+/** Inside hosts an endpoint's fan-out set holds at most (a bound on state; the rule needs fanout.minHosts). */
+export const MAX_ENDPOINT_HOSTS = 100_000;
+
 export interface ExpiryConfig {
   signature: { peerSeconds: number; hostSeconds: number };
   correlation: { peerSeconds: number; hostSeconds: number };
