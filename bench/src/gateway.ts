@@ -50,7 +50,7 @@ import {
   type MachineCpu,
   type QueueCounters,
 } from './gateway/kernel.js';
-import { cConsumerArgs, REFERENCE_QUEUE, sensorQueueConfig, type QueueBinding } from './gateway/queue-settings.js';
+import { REFERENCE_QUEUE, referenceQueueArgs, sensorQueueConfig, type QueueBinding } from './gateway/queue-settings.js';
 import { CONSUMERS, type BulkConfig, type BulkResult, type ConfigName, type Consumer, type ConsumerRun, type GeneratorReport, type StepKind, type StepResult } from './gateway/results.js';
 import { PYTHON_BULK, PYTHON_FLOOD, pythonPath } from './gateway/scripts.js';
 import { formatCount, median, round, type Summary } from './measure.js';
@@ -391,10 +391,11 @@ class Bench {
     const cpu = this.options.pin?.consumer;
     if (consumer === 'c') {
       this.cConsumer ??= buildCConsumer(this.workDir);
-      return ConsumerProcess.program(this.lab, this.gateway, 'c', this.cConsumer, cConsumerArgs(logFile, QUEUE), logFile, cpu);
+      return ConsumerProcess.program(this.lab, this.gateway, 'c', this.cConsumer, ['--log', logFile, ...referenceQueueArgs(QUEUE)], logFile, cpu);
     }
-    const [binding, verdict] = consumer.startsWith('addon') ? (['addon', consumer === 'addon' ? 'accept' : 'repeat'] as const) : (['nfqueue', consumer === 'nfqueue' ? 'accept' : 'repeat'] as const);
-    return ConsumerProcess.bare(this.lab, this.gateway, binding, verdict, logFile, cpu, ['--queue', String(QUEUE)]);
+    if (consumer === 'addon' || consumer === 'addon-repeat') return ConsumerProcess.bare(this.lab, this.gateway, 'addon', consumer === 'addon' ? 'accept' : 'repeat', logFile, cpu, referenceQueueArgs(QUEUE));
+    // The nfqueue binding cannot set copy range, queue length or batch: whole packets, 1024, one at a time.
+    return ConsumerProcess.bare(this.lab, this.gateway, 'nfqueue', consumer === 'nfqueue' ? 'accept' : 'repeat', logFile, cpu, ['--queue', String(QUEUE)]);
   }
 
   /**

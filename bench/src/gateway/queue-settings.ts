@@ -1,11 +1,13 @@
 /**
- * The kernel queue settings bench/gateway gives its consumers, so the C reference and the addon
- * are compared on equal terms: the same copy range, queue length and batch size (the addon's
- * defaults, which the sensor uses too), the same socket buffer as the sensor's default.
+ * The kernel queue settings bench/gateway gives its consumers, so the C reference, the bare
+ * addon and the sensor on the addon are compared on equal terms: the same copy range (the
+ * addon's default), queue length, batch size (the addon's default) and socket buffer (the
+ * sensor's default), all passed explicitly rather than trusted to match by default.
  */
 
 export type QueueBinding = 'addon' | 'nfqueue';
 
+/** maxLength: the kernel's 1024 lets any stall of 1024 / rate lose packets; the nfqueue binding cannot change it. */
 export const REFERENCE_QUEUE = {
   copyRange: 4096,
   maxLength: 8192,
@@ -20,11 +22,12 @@ export const REFERENCE_QUEUE = {
  * queue length: 1024), so it gets only the binding.
  */
 export function sensorQueueConfig(binding: QueueBinding): Record<string, unknown> {
-  return binding === 'addon' ? { binding, whenFull: 'drop' } : { binding };
+  if (binding === 'nfqueue') return { binding };
+  return { binding, whenFull: 'drop', copyRange: REFERENCE_QUEUE.copyRange, maxLength: REFERENCE_QUEUE.maxLength, socketBufferBytes: REFERENCE_QUEUE.socketBufferBytes };
 }
 
-/** The C reference's command line for the same settings (no fail-open, as above). */
-export function cConsumerArgs(logFile: string, queue: number): string[] {
+/** The command-line flags the C reference and the bare addon consumer share for these settings (both never fail open, as above). */
+export function referenceQueueArgs(queue: number): string[] {
   const q = REFERENCE_QUEUE;
-  return ['--log', logFile, '--queue', String(queue), '--copy-range', String(q.copyRange), '--maxlen', String(q.maxLength), '--max-batch', String(q.maxBatch), '--buffer', String(q.socketBufferBytes)];
+  return ['--queue', String(queue), '--copy-range', String(q.copyRange), '--maxlen', String(q.maxLength), '--max-batch', String(q.maxBatch), '--buffer', String(q.socketBufferBytes)];
 }
