@@ -32,15 +32,15 @@ import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BULK_PORT, LAB_HOSTS, Lab, LabExistsError, sensorCliPath } from '@p2pwall/lab';
+import { BULK_PORT, LAB_HOSTS, Lab, sensorCliPath } from '@p2pwall/lab';
 import { buildCConsumer } from './gateway/c-build.js';
-import { ConsumerProcess, spawnPinned } from './gateway/consumer.js';
+import { ConsumerProcess } from './gateway/consumer.js';
+import { FLOOD_PORT_BASE, FLOOD_PORT_COUNT, FLOOD_SOCKETS, FloodGenerator, floodLab } from './gateway/flood-lab.js';
 import { figures, UNCONTENDED_PERCENT, type Figures } from './gateway/figures.js';
 import {
   clockTicks,
   drainedQueue,
   flushConntrack,
-  installSink,
   parseQueueCounters,
   processTicks,
   readConntrackDrops,
@@ -51,8 +51,8 @@ import {
   type QueueCounters,
 } from './gateway/kernel.js';
 import { REFERENCE_QUEUE, referenceQueueArgs, sensorQueueConfig, type QueueBinding } from './gateway/queue-settings.js';
-import { CONSUMERS, type BulkConfig, type BulkResult, type ConfigName, type Consumer, type ConsumerRun, type GeneratorReport, type StepKind, type StepResult } from './gateway/results.js';
-import { PYTHON_BULK, PYTHON_FLOOD, pythonPath } from './gateway/scripts.js';
+import { CONSUMERS, type BulkConfig, type BulkResult, type ConfigName, type Consumer, type ConsumerRun, type StepKind, type StepResult } from './gateway/results.js';
+import { PYTHON_BULK, pythonPath } from './gateway/scripts.js';
 import { formatCount, median, round, type Summary } from './measure.js';
 
 const GOAL_BULK_RATIO = 0.9;
@@ -60,10 +60,6 @@ const GOAL_BULK_RATIO = 0.9;
 const GOAL_SENSOR_OVER_C = 0.5;
 const GOAL_BARE_ADDON_OVER_C = 0.8;
 const QUEUE = 0;
-/** Destination ports of the generator's datagrams; the internet namespace drops (and counts) them. */
-const FLOOD_PORT_BASE = 20000;
-const FLOOD_PORT_COUNT = 40000;
-const FLOOD_SOCKETS = 8;
 /** A step whose generator reached less than this share of the offered rate is generator-limited. */
 const GENERATOR_SHORTFALL = 0.95;
 /** The sensor's config: only the required keys (plus the queue's binding), so everything else is the default (connbytes 8, failOpen). */
@@ -149,15 +145,13 @@ class Bench {
   readonly gateway: string;
   readonly client: string;
   readonly inet: string;
-  readonly targets: string;
   readonly steps: StepResult[] = [];
   readonly bulk: BulkResult[] = [];
   readonly consumers: ConsumerRun[] = [];
   readonly failures: string[] = [];
   readonly warnings: string[] = [];
-  private nextIndex = 0;
   private readonly python = pythonPath();
-  private readonly floodScript: string;
+  readonly generator: FloodGenerator;
   private readonly bulkScript: string;
   readonly rulesConfig: string;
   /** The sensor's config file per queue binding. */
@@ -174,11 +168,9 @@ class Bench {
     this.gateway = site.gateway;
     this.client = site.clients[0]!.ns;
     this.inet = lab.inet;
-    this.targets = lab.plan.inet.ipv4.join(',');
-    this.floodScript = join(workDir, 'flood.py');
+    this.generator = new FloodGenerator(lab, workDir, options.pin?.generator);
     this.bulkScript = join(workDir, 'bulk.py');
     this.rulesConfig = join(workDir, 'rules.yaml');
-    writeFileSync(this.floodScript, PYTHON_FLOOD);
     writeFileSync(this.bulkScript, PYTHON_BULK);
     // JSON is YAML: the sensor's loader reads it. No storefile for the rules commands.
     writeFileSync(this.rulesConfig, `${JSON.stringify({ ...SENSOR_CONFIG, storefile: null })}\n`);
@@ -188,10 +180,6 @@ class Bench {
       return file;
     };
     this.sensorConfigs = { addon: sensorConfig('addon'), nfqueue: sensorConfig('nfqueue') };
-  }
-
-  get targetCount(): number {
-    return this.lab.plan.inet.ipv4.length;
   }
 
   /**
@@ -289,14 +277,9 @@ class Bench {
     const startedAt = Date.now();
 
     const sampler = consumer ? new QueueSampler(consumer.pid, QUEUE) : undefined;
-    const args = [this.floodScript, String(offeredRate ?? 0), String(seconds), String(this.nextIndex), String(FLOOD_SOCKETS), this.targets, String(FLOOD_PORT_BASE), String(FLOOD_PORT_COUNT)];
-    const child = spawnPinned(this.lab, this.client, this.options.pin?.generator, this.python, args, { role: 'bench-flood' });
-    const exit = await child.wait((seconds + 15) * 1000).finally(() => sampler?.stop());
+    const report = await this.generator.run(offeredRate, seconds).finally(() => sampler?.stop());
     const cpuAfter = readMachineCpu();
     const consumerAfter = processTicks(consumerPid);
-    const report = exit.summary as GeneratorReport | undefined;
-    if (!report || typeof report.sent !== 'number') throw new Error(`the generator gave no report (exit ${exit.code}): ${exit.stderr.trim().slice(-500)}`);
-    this.nextIndex = report.nextIndex % (this.targetCount * FLOOD_PORT_COUNT);
 
     const [queueAfter, ctAfter] = await Promise.all([
       withQueue ? drainedQueue(lab, gateway, QUEUE) : Promise.resolve(undefined),
@@ -581,7 +564,7 @@ function limits(f: Figures, steps: readonly StepResult[], cores: number, bulkByt
   result.generator =
     `the generator sends ${formatCount(generator)} datagrams/s with no rules, ${round(generator / Math.max(fastest, 1), 2)}× the fastest overloaded consumer (${formatCount(fastest)} pkt/s). ` +
     (generatorBound.length > 0 ? `Generator-bound (figures are "at least"): ${generatorBound.map((c) => `${c}${flows[c]!.zeroDropIsLowerBound ? ' zero-drop' : ''}${flows[c]!.overloadedIsLowerBound ? ' overloaded' : ''}`).join(', ')}` : 'No consumer figure is generator-bound');
-  result.perPacket = measured.map((c) => `${c} ${flows[c]!.microsecondsPerPacket ?? '?'} µs/pkt at ${flows[c]!.consumerCpuPercentOfCore?.median ?? '?'}% of a core`).join('; ');
+  result.perPacket = `overloaded, wall µs a packet (1 / rate) and the consumer's CPU µs a packet: ${measured.map((c) => `${c} ${flows[c]!.microsecondsPerPacket ?? '?'} / ${flows[c]!.cpuMicrosecondsPerPacket?.median ?? '?'} at ${flows[c]!.consumerCpuPercentOfCore?.median ?? '?'}% of a core`).join('; ')}`;
   for (const consumer of ['sensor', 'sensor-nfqueue'] as const) {
     const rounds = flows[consumer]?.perRound ?? [];
     if (rounds.length === 0) continue;
@@ -644,14 +627,14 @@ function printTable(f: Figures, options: Options, cpuModel: string, cores: numbe
   }
   log('');
   log('new UDP flows through NFQUEUE (one datagram = one new flow = one queued packet; ≥: generator-bound):');
-  log(`  ${'consumer'.padEnd(36)}${'zero-drop flows/s'.padStart(20)}${'per round'.padStart(22)}${'overloaded pkt/s'.padStart(20)}${'µs/pkt'.padStart(8)}${'CPU'.padStart(7)}`);
+  log(`  ${'consumer'.padEnd(36)}${'zero-drop flows/s'.padStart(20)}${'per round'.padStart(22)}${'overloaded pkt/s'.padStart(20)}${'µs/pkt'.padStart(8)}${'CPU µs'.padStart(8)}${'CPU'.padStart(7)}`);
   for (const consumer of Object.keys(CONSUMERS) as Consumer[]) {
     const c = f.newFlows[consumer];
     if (!c) continue;
     const perRound = c.perRound.map((l) => `${formatK(l.zeroDropRate)}${l.endedBy === 'drops' ? '' : l.endedBy === 'generator' ? '(gen)' : '+'}`).join(' ') || '—';
     const zero = c.zeroDropFlowsPerSecond ? `${c.zeroDropIsLowerBound ? '≥ ' : ''}${s(c.zeroDropFlowsPerSecond)}` : '—';
     const over = c.overloadedPacketsPerSecond ? `${c.overloadedIsLowerBound ? '≥ ' : ''}${s(c.overloadedPacketsPerSecond)}` : '—';
-    log(`  ${c.label.padEnd(36)}${zero.padStart(20)}${perRound.padStart(22)}${over.padStart(20)}${String(c.microsecondsPerPacket ?? '—').padStart(8)}${`${c.consumerCpuPercentOfCore?.median ?? '—'}%`.padStart(7)}`);
+    log(`  ${c.label.padEnd(36)}${zero.padStart(20)}${perRound.padStart(22)}${over.padStart(20)}${String(c.microsecondsPerPacket ?? '—').padStart(8)}${String(c.cpuMicrosecondsPerPacket?.median ?? '—').padStart(8)}${`${c.consumerCpuPercentOfCore?.median ?? '—'}%`.padStart(7)}`);
   }
   const ratios = [
     ['sensor / C', f.newFlows.sensorOverC],
@@ -691,19 +674,9 @@ async function main(): Promise<number> {
   const failures: string[] = [];
   try {
     const loadBefore = loadavg();
-    try {
-      lab = await Lab.up({ prefix: options.prefix, sites: ['a'], clientsPerSite: 1 });
-    } catch (error) {
-      if (!(error instanceof LabExistsError)) throw error;
-      log(`a lab "${options.prefix}" is left over from an earlier run: removing it`);
-      await Lab.down(options.prefix);
-      lab = await Lab.up({ prefix: options.prefix, sites: ['a'], clientsPerSite: 1 });
-    }
+    lab = await floodLab(options.prefix, log);
     log(`lab ${options.prefix} up in ${Date.now() - started} ms: client ${lab.site('a').clients[0]!.ns} → gateway ${lab.site('a').gateway} → ${lab.inet}`);
     const bench = new Bench(lab, options, workDir);
-    const probe = await lab.exec(bench.gateway, 'conntrack', ['-C'], { check: false });
-    if (probe.code !== 0) throw new Error(`conntrack (the conntrack-tools program) is needed to flush the gateway's table between steps: ${probe.stderr.trim()}`);
-    await installSink(lab, bench.inet, `${FLOOD_PORT_BASE}:${FLOOD_PORT_BASE + FLOOD_PORT_COUNT - 1}`);
     const servers = lab.emulate(bench.inet, 'benign-servers', ['--duration', '900']);
     await servers.ready();
 
@@ -751,7 +724,7 @@ async function main(): Promise<number> {
         consumers:
           '`node --trace-gc p2pwall-sensor run --config FILE` on each binding (as SensorProcess runs it, plus the flag, so GC pauses can be set against drops); `node --trace-gc dist/gateway/bare-addon-consumer.js` (the addon answering NF_ACCEPT, or NF_REPEAT with the accepted bit as the sensor does); `node --trace-gc dist/gateway/bare-consumer.js` (the nfqueue binding, createQueueHandler(0, 64 MiB), the same two verdicts); the C reference (src/gateway/c-consumer.c, compiled with cc -O2 at run time: mnl API, drains the socket per wake-up, one NFQNL_MSG_VERDICT_BATCH per wake-up); each as a lab process in the gateway namespace',
         bulk: `${options.bulkSamples} samples a round, each running three configurations back to back in a rotating order while the sensor stays bound to its queue (its rules removed and installed with p2pwall-sensor rules remove|install around the others): ${options.bulkBytes} bytes, GET (download) then PUT (upload), with no rules (A), with only a conntrack rule (filter FORWARD -m conntrack --ctstate INVALID -j DROP, the stateful baseline of most gateways) and with the sensor running (B), to ${LAB_HOSTS.web}:${BULK_PORT} (the lab's Node bulk service) from a CPython client; timed from the connection being up to the last byte (GET) or to the server's "OK n" (PUT)`,
-        flows: `UDP, one datagram (42 payload bytes) per new 5-tuple, from ${FLOOD_SOCKETS} sockets in ${bench.client} to the internet's ${bench.targetCount} IPv4 addresses × ports ${FLOOD_PORT_BASE}–${FLOOD_PORT_BASE + FLOOD_PORT_COUNT - 1}, dropped and counted by an iptables rule in ${bench.inet} (no listener, no ICMP back); the gateway's conntrack table is flushed before every step; paced in 1 ms ticks by a CPython sender`,
+        flows: `UDP, one datagram (42 payload bytes) per new 5-tuple, from ${FLOOD_SOCKETS} sockets in ${bench.client} to the internet's ${bench.generator.targetCount} IPv4 addresses × ports ${FLOOD_PORT_BASE}–${FLOOD_PORT_BASE + FLOOD_PORT_COUNT - 1}, dropped and counted by an iptables rule in ${bench.inet} (no listener, no ICMP back); the gateway's conntrack table is flushed before every step; paced in 1 ms ticks by a CPython sender`,
         ladder: `offered rates ${options.rates.join(', ')} /s, ${options.stepSeconds} s each, stopping at the first step with queue drops or when the generator reaches < ${GENERATOR_SHORTFALL * 100}% of the offered rate`,
         saturation: `an unpaced ${options.floodSeconds} s flood through each consumer (the ladder's, plus the bare bindings answering NF_REPEAT with the accepted mark bit); a consumer that took the whole flood without a drop is generator-bound there`,
         ceiling: `an unpaced ${options.floodSeconds} s flood with no p2pwall rules: the generator's own rate`,

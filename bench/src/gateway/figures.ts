@@ -143,7 +143,10 @@ export interface ConsumerFigure {
   overloadedPacketsPerSecond: Summary | null;
   /** True when a counted flood had no queue drops: the consumer took all the generator sent, so its own rate is higher. */
   overloadedIsLowerBound: boolean;
+  /** 1 / the overloaded rate: wall time a packet (meaningless when the flood was generator-bound). */
   microsecondsPerPacket: number | null;
+  /** The consumer's CPU time (its process, all threads) per packet in the flood: its cost even when the generator bounded it. */
+  cpuMicrosecondsPerPacket: Summary | null;
   consumerCpuPercentOfCore: Summary | null;
   machineBusyPercent: Summary | null;
   generatorDatagramsPerSecondAtOverload: Summary | null;
@@ -187,6 +190,12 @@ export function figures(steps: readonly StepResult[], bulk: readonly BulkResult[
       overloadedPacketsPerSecond: overloaded,
       overloadedIsLowerBound: counted(consumer).some((s) => s.drops === 0),
       microsecondsPerPacket: perPacketMicros(overloaded),
+      cpuMicrosecondsPerPacket: summaryOf(
+        counted(consumer)
+          .filter((s) => s.cpu.consumerPercentOfCore !== null && (s.queue?.processedPerSecond ?? 0) > 0)
+          .map((s) => (s.cpu.consumerPercentOfCore! / 100) * (1e6 / s.queue!.processedPerSecond)),
+        2,
+      ),
       consumerCpuPercentOfCore: summaryOf(counted(consumer).filter((s) => s.cpu.consumerPercentOfCore !== null).map((s) => s.cpu.consumerPercentOfCore!), 1),
       machineBusyPercent: summaryOf(counted(consumer).map((s) => s.cpu.machineBusyPercent), 1),
       generatorDatagramsPerSecondAtOverload: summaryOf(counted(consumer).map((s) => s.generator.rate)),
