@@ -17,8 +17,18 @@ export interface SensorConfig {
   mode: 'enforce' | 'monitor';
   queue: {
     numbers: number[];
+    /** addon: the project's batched binding (@p2pwall/nfq); nfqueue: the npm binding, kept to compare. */
+    binding: 'addon' | 'nfqueue';
     socketBufferBytes: number;
     failOpen: boolean;
+    /** Kernel queue length, packets (addon only). */
+    maxLength: number;
+    /** What the kernel does with packets while the queue is full (addon only). */
+    whenFull: 'accept' | 'drop';
+    /** Bytes of each packet copied to the sensor (addon only). */
+    copyRange: number;
+    /** Queue GSO packets unsegmented (addon only). */
+    gso: boolean;
     connbytes: number;
   };
   hooks: { forward: boolean; input: boolean; output: boolean };
@@ -130,8 +140,32 @@ export const SENSOR_CONFIG_SCHEMA: ConfigSchema = {
       default: {},
       properties: {
         numbers: { type: 'array', items: { type: 'integer', minimum: 0, maximum: 65535 }, minItems: 1, default: [0], description: 'NFQUEUE numbers; several consecutive ones spread flows with --queue-balance' },
+        binding: {
+          enum: ['addon', 'nfqueue'],
+          default: 'addon',
+          description: 'addon: the project\'s batched NFQUEUE addon (@p2pwall/nfq); nfqueue: the npm nfqueue binding (one packet per call, kept to compare; maxLength, whenFull, copyRange and gso do not apply to it)',
+        },
         socketBufferBytes: integer(8 * 1024 * 1024, 1024 * 1024 * 1024, 64 * 1024 * 1024, 'netlink receive buffer of the queue socket'),
-        failOpen: boolean(true, 'true: --queue-bypass, traffic passes while no sensor listens; false: queued traffic stops'),
+        failOpen: boolean(true, 'about no listener: true: --queue-bypass, traffic passes while no sensor listens; false: queued traffic stops (see whenFull for a listener that is too slow)'),
+        maxLength: integer(
+          1,
+          1024 * 1024,
+          16 * 1024,
+          'kernel queue length, packets (the kernel\'s default is 1,024: a stall of a few ms at tens of thousands of new flows a second, a GC pause or a burst, fills it); 16,384 rides out ~0.3 s at 50,000 packets/s and holds at most ~40 MB of queued packets in the kernel',
+        ),
+        whenFull: {
+          enum: ['accept', 'drop'],
+          default: 'drop',
+          description:
+            'about a listener that is too slow (failOpen is about none): what the kernel does with packets while the queue holds maxLength. drop (default): new connections fail under overload, so flooding the sensor cannot open unjudged paths, and the kernel counts each drop (queue_dropped); accept: packets pass unjudged (the kernel sets still block learned peers and locked clients) and the kernel counts none of them',
+        },
+        copyRange: integer(
+          128,
+          65531,
+          9216,
+          'bytes of each packet copied to the sensor: 9,216 holds a whole jumbo (9,000) frame, and so every segment a detector reads, and any UDP peer list the modules read (200 IPv6 peers from a tracker: ~3,700 bytes); longer packets are judged on their first copyRange bytes',
+        ),
+        gso: boolean(false, 'queue GSO packets whole (NFQA_CFG_F_GSO) instead of having the kernel segment them first; off: the detectors and connbytes count wire-sized segments, and the packets that reach the queue (the first of each flow) are rarely GSO'),
         connbytes: integer(1, 1000, 8, 'packets of each direction of a connection that reach the sensor'),
       },
     },

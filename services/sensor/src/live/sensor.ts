@@ -1,5 +1,6 @@
 import type { Logger, Telemetry } from '@p2pwall/common';
-import { NfQueue } from '../capture/nfqueue.js';
+import { openQueue, optionsNfqueueIgnores } from '../capture/open-queue.js';
+import { DROP_PACKET, type BoundQueue } from '../capture/queue-binding.js';
 import { engineConfigFrom, type SensorConfig } from '../config.js';
 import { Engine, Verdict } from '../engine.js';
 import type { EngineEvent } from '../events.js';
@@ -47,6 +48,7 @@ export class LiveSensor {
   private readonly queueMonitor = new QueueStatsMonitor();
   private readonly timers: NodeJS.Timeout[] = [];
   private uplink: Uplink | null = null;
+  private boundQueue: BoundQueue | null = null;
   /** The sets' entries against maxelem, as last read (with the queue counters); empty until then. */
   private setFill: readonly SetFill[] = [];
   private readingSetFill = false;
@@ -86,6 +88,7 @@ export class LiveSensor {
         engine: sensor.engine,
         tally: sensor.tally,
         kernelQueue: () => sensor.kernelQueue(),
+        queueBinding: () => sensor.boundQueue?.stats() ?? null,
         uplink: () => sensor.uplink?.stats ?? null,
         kernelSets: () => ({ stats: sensor.kernelSets.stats, fill: sensor.setFill }),
       });
@@ -104,7 +107,7 @@ export class LiveSensor {
     sensor.ready('nfqueue', { ok: true, detail: `queue ${options.queue} bound` });
     sensor.startTimers();
     logger.info(
-      { site: config.site, gateway: config.gateway, queue: options.queue, peersLoaded: sensor.engine.peers.size, socketBufferBytes: config.queue.socketBufferBytes, telemetryPort: options.telemetry?.port ?? null },
+      { site: config.site, gateway: config.gateway, queue: options.queue, binding: config.queue.binding, peersLoaded: sensor.engine.peers.size, socketBufferBytes: config.queue.socketBufferBytes, maxLength: config.queue.maxLength, whenFull: config.queue.whenFull, copyRange: config.queue.copyRange, telemetryPort: options.telemetry?.port ?? null },
       'sensor started',
     );
     return sensor;
@@ -128,16 +131,24 @@ export class LiveSensor {
       tracer: options.telemetry?.tracer,
     });
     await this.kernelSets.flush();
-    const { accepted, clean } = { accepted: config.kernel.markAccepted, clean: config.kernel.markClean };
+    this.boundQueue = this.openQueue();
+  }
+
+  /** Binds the queue: every packet through the engine, answered at once. */
+  private openQueue(): BoundQueue {
+    const { config, logger, queue } = this.options;
+    const { binding, socketBufferBytes, maxLength, whenFull, copyRange, gso } = config.queue;
+    const queueOptions = { socketBufferBytes, maxLength, whenFull, copyRange, gso };
+    if (binding === 'nfqueue') {
+      logger.warn({ queue, notApplied: optionsNfqueueIgnores(queueOptions) }, 'queue.binding nfqueue cannot set the kernel queue\'s length, flags or copy range: these queue keys do not apply');
+    }
+    const { markAccepted: accepted, markClean: clean } = config.kernel;
     const engine = this.engine;
-    NfQueue.open(options.queue, config.queue.socketBufferBytes, (payload, info, verdict) => {
-      if (engine.judgeIp(payload, 0, payload.length, Date.now()) === Verdict.drop) {
-        verdict(NfQueue.DROP, 0);
-      } else {
-        // Accepted packets re-enter the hook marked, leave the p2pwall chain and meet the rest
-        // of the operator's rules; a clean flow's connection is marked to skip the queue.
-        verdict(NfQueue.REPEAT, (info.nfmark | accepted | (engine.lastFlowClean ? clean : 0)) >>> 0);
-      }
+    return openQueue(binding, queue, queueOptions, (buf, offset, length, wireLength, mark) => {
+      if (engine.judgeIp(buf, offset, offset + length, Date.now(), wireLength) === Verdict.drop) return DROP_PACKET;
+      // Accepted packets re-enter the hook marked, leave the p2pwall chain and meet the rest
+      // of the operator's rules; a clean flow's connection is marked to skip the queue.
+      return (mark | accepted | (engine.lastFlowClean ? clean : 0)) >>> 0;
     });
   }
 
@@ -166,13 +177,16 @@ export class LiveSensor {
     for (const timer of this.timers) clearInterval(timer);
     if (this.options.manageRules && config.onExit === 'remove') await removeRules(kernelPolicyFrom(config));
     await this.drain();
+    // Between batches: every packet read so far is answered. With the rules kept, --queue-bypass
+    // (failOpen) or the lack of it decides for packets that arrive from now on.
+    const released = this.boundQueue?.close() ?? false;
     this.engine.flush(Date.now());
     await this.uplink?.stop();
     // A last reading, so the totals include what was lost since the previous poll.
     this.queueMonitor.update(readQueueStats());
     await this.kernelSets.flush();
     this.storefile?.close();
-    logger.info({ reason, counters: { ...this.engine.counters }, queue: this.queueMonitor.totals(), rules: this.options.manageRules ? config.onExit : 'unmanaged' }, 'sensor stopped');
+    logger.info({ reason, counters: { ...this.engine.counters }, queue: this.queueMonitor.totals(), binding: this.boundQueue?.stats() ?? null, queueReleased: released, rules: this.options.manageRules ? config.onExit : 'unmanaged' }, 'sensor stopped');
   }
 
   private ready(component: SensorComponent, state: ComponentState): void {

@@ -1,4 +1,5 @@
 import { ValueType, type Attributes, type BatchObservableResult, type Meter, type Observable } from '@opentelemetry/api';
+import type { QueueBindingStats } from '../capture/queue-binding.js';
 import type { Engine } from '../engine.js';
 import type { KernelSetsStats, SetFill } from '../enforce/kernel-sets.js';
 import type { QueueStats } from '../enforce/queue-stats.js';
@@ -19,6 +20,8 @@ export interface SensorMetricSources {
   tally: EventTally;
   /** This process's queue as the kernel counts it; undefined while it is not bound (or unreadable). */
   kernelQueue: () => QueueStats | undefined;
+  /** What the queue binding counts itself; null while unbound or for a binding that counts nothing (nfqueue). */
+  queueBinding?: () => QueueBindingStats | null;
   /** null: a standalone sensor (no uplink section). */
   uplink: () => UplinkStats | null;
   /** The kernel sets' command counters and their fill as last read; absent where nothing writes sets. */
@@ -36,6 +39,10 @@ export function registerSensorMetrics(meter: Meter, sources: SensorMetricSources
   const kernelLength = gauge('p2pwall_sensor_kernel_queue_length', 'packets waiting in the kernel queue for a verdict (queue_total)');
   const kernelDropped = counter('p2pwall_sensor_kernel_queue_dropped', 'packets the kernel dropped because the queue was full (queue_dropped)');
   const kernelUserDropped = counter('p2pwall_sensor_kernel_queue_user_dropped', 'packets the kernel dropped because the socket buffer was full (user_dropped)');
+  const bindingBatches = counter('p2pwall_sensor_queue_batches', 'batches the queue binding handed over (one JavaScript call each; addon binding)');
+  const bindingLargestBatch = gauge('p2pwall_sensor_queue_largest_batch', 'most packets in one batch so far (addon binding)');
+  const bindingLosses = counter('p2pwall_sensor_queue_binding_losses', 'trouble the addon binding counted: enobufs (reads that found the socket buffer overrun: the kernel lost packets, see kernel_queue_user_dropped), receive_error, verdict_send_error (packets whose verdict could not be sent), verdict_error (error answers of the kernel), unanswered (packets given the default verdict, accept)');
+  const bindingTruncated = counter('p2pwall_sensor_queue_truncated', 'packets longer than queue.copyRange: judged on their first copyRange bytes (addon binding)');
   const detections = counter('p2pwall_sensor_detections', 'evidence matched, by protocol and rule');
   const clients = counter('p2pwall_sensor_clients_identified', 'inside hosts identified as P2P clients');
   const peers = counter('p2pwall_sensor_peers_learned', 'outside peers learned, by protocol and how (via)');
@@ -59,7 +66,7 @@ export function registerSensorMetrics(meter: Meter, sources: SensorMetricSources
   const version = gauge('p2pwall_sensor_blocklist_version', 'shared blocklist version applied');
   const lag = gauge('p2pwall_sensor_blocklist_version_lag', 'shared version last seen in Redis minus the version applied');
 
-  const observables: Observable[] = [packets, verdicts, kernelLength, kernelDropped, kernelUserDropped, detections, clients, peers, evidenceRefused, peersRefused, flows, flowsStarted, flowsEvicted, moduleBuffers, moduleBuffersRefused, setEntries, setMaxEntries, setCommands, peerTable, clientTable, published, buffered, shed, connected, entries, version, lag];
+  const observables: Observable[] = [packets, verdicts, kernelLength, kernelDropped, kernelUserDropped, bindingBatches, bindingLargestBatch, bindingLosses, bindingTruncated, detections, clients, peers, evidenceRefused, peersRefused, flows, flowsStarted, flowsEvicted, moduleBuffers, moduleBuffersRefused, setEntries, setMaxEntries, setCommands, peerTable, clientTable, published, buffered, shed, connected, entries, version, lag];
 
   meter.addBatchObservableCallback((result: BatchObservableResult) => {
     const { engine, tally } = sources;
@@ -83,6 +90,18 @@ export function registerSensorMetrics(meter: Meter, sources: SensorMetricSources
       result.observe(kernelLength, kernel.queueTotal);
       result.observe(kernelDropped, kernel.queueDropped);
       result.observe(kernelUserDropped, kernel.userDropped);
+    }
+    const binding = sources.queueBinding?.();
+    if (binding) {
+      result.observe(bindingBatches, binding.batches);
+      result.observe(bindingLargestBatch, binding.largestBatch);
+      const loss = (value: number, reason: string) => result.observe(bindingLosses, value, { reason });
+      loss(binding.enobufs, 'enobufs');
+      loss(binding.receiveErrors, 'receive_error');
+      loss(binding.verdictSendErrors, 'verdict_send_error');
+      loss(binding.verdictErrors, 'verdict_error');
+      loss(binding.unanswered, 'unanswered');
+      result.observe(bindingTruncated, binding.truncated);
     }
 
     engine.detections.forEach((protocol, rule, count) => result.observe(detections, count, { protocol, rule }));
