@@ -358,6 +358,10 @@ class Bench {
     const engine = line?.counters as Record<string, number> | undefined;
     const run: ConsumerRun = { round: r, consumer, packets: engine?.packets ?? null, queueProcessed: processedBetween(queueAtStart, queueAtEnd), gc: sensor.pausesBetween(0, Date.now()) };
     if (engine) run.engine = engine;
+    // The queue binding's own counters (the addon's: batches, ENOBUFS, unanswered, …; null on nfqueue).
+    const binding = line?.binding as Record<string, unknown> | null | undefined;
+    if (binding) run.counters = binding;
+    this.checkEnobufs(`${consumer} (round ${r})`, binding ?? undefined, queueAtStart, queueAtEnd);
     this.consumers.push(run);
     const warnings = stopped.logLines.filter((l) => l.level === 'warn' || l.level === 'error').length;
     if (warnings > 0) run.logWarnings = warnings;
@@ -400,9 +404,14 @@ class Bench {
     if (packets === null) this.failures.push(`${where}: no final count (exit ${stopped.code ?? stopped.signal}; ${stopped.stderrTail})`);
     else if (packets < queueProcessed) this.failures.push(`${where}: counted ${packets} packets, the queue handed it ${queueProcessed}`);
     else if (consumer === 'c' && packets !== queueProcessed) this.failures.push(`${where}: the C reference counted ${packets} packets, /proc says the queue handed it ${queueProcessed}`);
-    const userDropped = queueAtStart && queueAtEnd ? queueAtEnd.userDropped - queueAtStart.userDropped : 0;
+    this.checkEnobufs(where, counters, queueAtStart, queueAtEnd);
+  }
+
+  /** A consumer that saw no ENOBUFS cannot have lost packets to its socket buffer, and one that did must have: the kernel's user_dropped says. */
+  private checkEnobufs(where: string, counters: Record<string, unknown> | undefined, queueAtStart: QueueCounters | undefined, queueAtEnd: QueueCounters | undefined): void {
+    const userDropped = queueAtStart && queueAtEnd && queueAtStart.portId === queueAtEnd.portId ? queueAtEnd.userDropped - queueAtStart.userDropped : 0;
     const enobufs = typeof counters?.enobufs === 'number' ? counters.enobufs : undefined;
-    if (enobufs !== undefined && (enobufs > 0) !== (userDropped > 0)) this.warnings.push(`${where}: it saw ${enobufs} ENOBUFS, the kernel counted ${userDropped} packets lost to its socket buffer`);
+    if (enobufs !== undefined && enobufs > 0 !== userDropped > 0) this.warnings.push(`${where}: it saw ${enobufs} ENOBUFS, the kernel counted ${userDropped} packets lost to its socket buffer`);
   }
 
   /**

@@ -3,8 +3,8 @@
  * everything, the way a careful C program would, so the JavaScript consumers have a yardstick
  * measured in the same run. The bench compiles it at run time (cc -O2 ... -lnetfilter_queue -lmnl).
  *
- *   c-consumer --log FILE [--queue 0] [--copy-range 256] [--maxlen 8192] [--buffer 67108864]
- *              [--max-batch 1024] [--fail-open] [--gso]
+ *   c-consumer --log FILE [--queue 0] [--copy-range 9216] [--maxlen 16384] [--buffer 67108864]
+ *              [--max-batch 256] [--fail-open] [--gso]
  *
  * Per wake-up it blocks in one recv, then drains the socket with non-blocking reads until
  * EAGAIN (or --max-batch packets), and answers the whole batch with one
@@ -97,7 +97,7 @@ static void send_verdict(struct mnl_socket *nl, char *out, uint32_t queue, const
 }
 
 int main(int argc, char **argv) {
-  uint32_t queue = 0, copy_range = 256, maxlen = 8192, max_batch = 1024, flags = 0;
+  uint32_t queue = 0, copy_range = 9216, maxlen = 16384, max_batch = 256, flags = 0;
   int buffer = 64 * 1024 * 1024;
   const char *log_file = NULL;
   static const struct option options[] = {

@@ -1,16 +1,17 @@
 /**
  * The kernel queue settings bench/gateway gives its consumers, so the C reference, the bare
- * addon and the sensor on the addon are compared on equal terms: the same copy range (the
- * addon's default), queue length, batch size (the addon's default) and socket buffer (the
- * sensor's default), all passed explicitly rather than trusted to match by default.
+ * addon and the sensor on the addon are compared on equal terms: the sensor's defaults for copy
+ * range, queue length and socket buffer (services/sensor/src/config.ts, queue.*), the addon's
+ * default batch (the sensor does not set it), all passed explicitly to each consumer rather than
+ * trusted to match by default. The `nfqueue` binding cannot set them: whole packets, the
+ * kernel's 1024, one packet a call.
  */
 
 export type QueueBinding = 'addon' | 'nfqueue';
 
-/** maxLength: the kernel's 1024 lets any stall of 1024 / rate lose packets; the nfqueue binding cannot change it. */
 export const REFERENCE_QUEUE = {
-  copyRange: 4096,
-  maxLength: 8192,
+  copyRange: 9216,
+  maxLength: 16 * 1024,
   maxBatch: 256,
   socketBufferBytes: 64 * 1024 * 1024,
 };
