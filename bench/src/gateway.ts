@@ -36,7 +36,7 @@ import { BULK_PORT, LAB_HOSTS, Lab, sensorCliPath } from '@p2pwall/lab';
 import { buildCConsumer } from './gateway/c-build.js';
 import { ConsumerProcess } from './gateway/consumer.js';
 import { FLOOD_PORT_BASE, FLOOD_PORT_COUNT, FLOOD_SOCKETS, FloodGenerator, floodLab } from './gateway/flood-lab.js';
-import { figures, UNCONTENDED_PERCENT, type Figures } from './gateway/figures.js';
+import { figures, UNCONTENDED_PERCENT, type ConsumerRatio, type Figures, type RatioBound } from './gateway/figures.js';
 import {
   clockTicks,
   drainedQueue,
@@ -589,9 +589,10 @@ function limits(f: Figures, steps: readonly StepResult[], cores: number, bulkByt
       `first dropping steps: ${dropGc || 'none'}. In steps without drops: longest GC pause ${Math.max(0, ...rounds.map((l) => l.longestGcMsWithoutDrops))} ms, fullest queue seen ${Math.max(0, ...rounds.map((l) => l.peakQueuedWithoutDrops))} packets. ` +
       `Steps at ≥ 20k/s with a major GC (${withMajor.length}): queue peaked at a median ${peak(withMajor)}, ${withMajor.filter((s) => s.drops > 0).length} dropped; without one (${withoutMajor.length}): ${peak(withoutMajor)}, ${withoutMajor.filter((s) => s.drops > 0).length} dropped`;
   }
-  const share = (ratio: { overloaded: Summary | null } | null, what: string) => (ratio?.overloaded ? `${what} ${round((1 - ratio.overloaded.median) * 100, 0)}%` : null);
+  // From CPU cost a packet: the overloaded rates of generator-bound floods would say nothing.
+  const share = (ratio: ConsumerRatio | null, what: string) => (ratio?.byCpuCost ? `${what} ${round((1 - ratio.byCpuCost.median) * 100, 0)}%` : null);
   const shares = [share(flows.addonRepeatOverAddon, 'NF_REPEAT + mark costs the bare addon'), share(flows.nfqueueRepeatOverNfqueue, 'the bare nfqueue binding'), share(flows.sensorOverAddonRepeat, 'the engine and the sensor\'s callback cost the addon with NF_REPEAT')].filter((x) => x !== null);
-  if (shares.length > 0) result.repeatShare = `of the overloaded rate: ${shares.join('; ')}`;
+  if (shares.length > 0) result.repeatShare = `of the rate by CPU cost a packet: ${shares.join('; ')}`;
   return result;
 }
 
@@ -600,20 +601,35 @@ function limits(f: Figures, steps: readonly StepResult[], cores: number, bulkByt
 interface Goal {
   goal: number | null;
   measured: number | null;
+  /** null: not measured, or not decided because the generator bounded the figure on the side that matters. */
   met: boolean | null;
   what: string;
-  /** How far the measurement can be trusted when a side was generator-bound. */
-  bound?: string | null;
+  /** For a ratio: whether the measured figure is exact or a bound (generator-bound sides), and what that means. */
+  bound?: RatioBound;
+  note?: string | null;
+  /** For a ratio: the same ratio from the consumers' CPU cost a packet, which the generator does not bound. */
+  byCpuCost?: number | null;
+}
+
+function atLeast(goal: number, measured: number | null | undefined, bound: RatioBound = 'exact'): Pick<Goal, 'goal' | 'measured' | 'met'> {
+  if (measured === null || measured === undefined) return { goal, measured: null, met: null };
+  const met = measured >= goal;
+  // An upper bound that misses is a miss, a lower bound that meets is a meet; anything else is undecided.
+  const decided = bound === 'exact' || (bound === 'upper bound' && !met) || (bound === 'lower bound' && met);
+  return { goal, measured, met: decided ? met : null };
+}
+
+function ratioGoal(goal: number, ratio: ConsumerRatio | null, what: string): Goal {
+  return { ...atLeast(goal, ratio?.zeroDrop?.median, ratio?.zeroDropBound), what, bound: ratio?.zeroDropBound ?? 'exact', note: ratio?.note ?? null, byCpuCost: ratio?.byCpuCost?.median ?? null };
 }
 
 function goalsOf(f: Figures): Record<string, Goal> {
-  const atLeast = (goal: number, measured: number | null | undefined) => ({ goal, measured: measured ?? null, met: measured === null || measured === undefined ? null : measured >= goal });
   const flows = f.newFlows;
   return {
     bulkRatio: { ...atLeast(GOAL_BULK_RATIO, f.bulk.download.ratio?.median), what: 'download MB/s with the sensor (queue.binding addon) running ÷ with no p2pwall rules, per back-to-back sample, median' },
     bulkUploadRatio: { ...atLeast(GOAL_BULK_RATIO, f.bulk.upload.ratio?.median), what: 'the same for the upload' },
-    sensorZeroDropOverC: { ...atLeast(GOAL_SENSOR_OVER_C, flows.sensorOverC?.zeroDrop?.median), what: "the sensor's (queue.binding addon) zero-drop rate of new flows ÷ the C reference's, per round, median", bound: flows.sensorOverC?.note ?? null },
-    bareAddonZeroDropOverC: { ...atLeast(GOAL_BARE_ADDON_OVER_C, flows.bareAddonOverC?.zeroDrop?.median), what: "the bare addon's zero-drop rate of new flows ÷ the C reference's, per round, median", bound: flows.bareAddonOverC?.note ?? null },
+    sensorZeroDropOverC: ratioGoal(GOAL_SENSOR_OVER_C, flows.sensorOverC, "the sensor's (queue.binding addon) zero-drop rate of new flows ÷ the C reference's, per round, median"),
+    bareAddonZeroDropOverC: ratioGoal(GOAL_BARE_ADDON_OVER_C, flows.bareAddonOverC, "the bare addon's zero-drop rate of new flows ÷ the C reference's, per round, median"),
   };
 }
 
@@ -651,12 +667,18 @@ function printTable(f: Figures, options: Options, cpuModel: string, cores: numbe
     ['sensor on nfqueue / C', f.newFlows.sensorNfqueueOverC],
     ['sensor / sensor on nfqueue', f.newFlows.sensorOverSensorNfqueue],
   ] as const;
-  for (const [label, value] of ratios) if (value) log(`  ${label}: zero-drop ${ratio(value.zeroDrop)}, overloaded ${ratio(value.overloaded)}${value.note ? ` (${value.note})` : ''}`);
+  const bound = (b: RatioBound) => (b === 'exact' ? '' : ` (${b})`);
+  for (const [label, value] of ratios) {
+    if (value) log(`  ${label}: zero-drop ${ratio(value.zeroDrop)}${bound(value.zeroDropBound)}, overloaded ${ratio(value.overloaded)}${bound(value.overloadedBound)}, by CPU cost a packet ${ratio(value.byCpuCost)}`);
+  }
   log(`  generator with no rules: ${s(f.generator.sentPerSecond)} datagrams/s sent, ${s(f.generator.deliveredPerSecond)} arrived`);
   log('');
   for (const [name, goal] of Object.entries(goals)) {
     if (goal.goal === null) continue;
-    log(`goal ${name} ≥ ${goal.goal}: ${goal.met === null ? 'not measured' : goal.met ? 'met' : 'NOT met'} (${goal.measured ?? '—'})${goal.bound ? ` — ${goal.bound}` : ''}`);
+    const verdict = goal.met === null ? (goal.measured === null ? 'not measured' : 'undecided') : goal.met ? 'met' : 'NOT met';
+    const bound = goal.bound && goal.bound !== 'exact' ? `, ${goal.bound}` : '';
+    const cpu = goal.byCpuCost ? `; by CPU cost a packet ${goal.byCpuCost}` : '';
+    log(`goal ${name} ≥ ${goal.goal}: ${verdict} (${goal.measured ?? '—'}${bound}${cpu})`);
   }
 }
 

@@ -155,10 +155,28 @@ export interface ConsumerFigure {
   perRound: LadderFigure[];
 }
 
+/** exact: neither side generator-bound; upper/lower: the true ratio is at most/at least the figure; unknown: both sides bound. */
+export type RatioBound = 'exact' | 'upper bound' | 'lower bound' | 'unknown';
+
+function ratioBound(numeratorBound: boolean, denominatorBound: boolean): RatioBound {
+  if (numeratorBound && denominatorBound) return 'unknown';
+  if (denominatorBound) return 'upper bound';
+  return numeratorBound ? 'lower bound' : 'exact';
+}
+
 /** A ratio of two consumers, zero-drop and overloaded, per round, with what bounds it. */
 export interface ConsumerRatio {
   zeroDrop: Summary | null;
   overloaded: Summary | null;
+  /**
+   * The denominator's CPU µs a packet ÷ the numerator's, in the overloaded floods: the rate ratio
+   * the two would have with a core each, were both CPU-bound. Not bounded by the generator, but
+   * a consumer the generator starved answers smaller batches, so its cost a packet is overstated.
+   */
+  byCpuCost: Summary | null;
+  /** Whether each side's figures are exact or only "at least" (generator-bound). */
+  zeroDropBound: RatioBound;
+  overloadedBound: RatioBound;
   /** How to read the ratios when either side is generator-bound (then the true ratio is not known exactly). */
   note: string | null;
 }
@@ -208,6 +226,12 @@ export function figures(steps: readonly StepResult[], bulk: readonly BulkResult[
 
   const zeroDropOf = (consumer: Consumer, r: number) => ladderOf.get(consumer)?.find((l) => l.round === r)?.zeroDropRate;
   const overloadedOf = (consumer: Consumer, r: number) => counted(consumer).find((s) => s.round === r)?.queue?.processedPerSecond;
+  const cpuCostOf = (consumer: Consumer, r: number) => {
+    const step = counted(consumer).find((s) => s.round === r);
+    const cpu = step?.cpu.consumerPercentOfCore;
+    const rate = step?.queue?.processedPerSecond ?? 0;
+    return cpu !== null && cpu !== undefined && rate > 0 ? (cpu / 100) * (1e6 / rate) : undefined;
+  };
   const ratio = (numerator: Consumer, denominator: Consumer): ConsumerRatio | null => {
     const n = byConsumer[numerator];
     const d = byConsumer[denominator];
@@ -220,6 +244,9 @@ export function figures(steps: readonly StepResult[], bulk: readonly BulkResult[
     return {
       zeroDrop: perRoundRatio(rounds, (r) => zeroDropOf(numerator, r), (r) => zeroDropOf(denominator, r)),
       overloaded: perRoundRatio(rounds, (r) => overloadedOf(numerator, r), (r) => overloadedOf(denominator, r)),
+      byCpuCost: perRoundRatio(rounds, (r) => cpuCostOf(denominator, r), (r) => cpuCostOf(numerator, r)),
+      zeroDropBound: ratioBound(n.zeroDropIsLowerBound, d.zeroDropIsLowerBound),
+      overloadedBound: ratioBound(n.overloadedIsLowerBound, d.overloadedIsLowerBound),
       note: notes.length > 0 ? notes.join('; ') : null,
     };
   };
