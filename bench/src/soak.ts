@@ -6,9 +6,10 @@
  *   npm run bench:soak [-- --minutes 10] [--rate N | --fraction 0.8] [--sample-seconds 5]
  *
  * The rate is --rate, or --fraction of the sensor's zero-drop rate in bench/results/gateway.json
- * (figures.newFlows.sensor). The generator runs in segments (--segment-seconds) with the
- * gateway's conntrack table flushed between them, as the gateway bench does between steps, so
- * conntrack's own table limit does not become the figure. Every few seconds it samples the
+ * (figures.newFlows.sensor). The generator runs in segments (--segment-seconds, 5: at 50,000/s a
+ * segment stays within nf_conntrack_max's default 262,144) with the gateway's conntrack table
+ * flushed between them, as the gateway bench does between steps, so conntrack's own table limit
+ * does not become the figure (its early drops are reported). Every few seconds it samples the
  * kernel queue's counters (queue_dropped, user_dropped: must stay 0), conntrack's drops, and the
  * sensor's RSS (/proc) and heap (V8's heap after each collection, from --trace-gc). Memory is
  * flat when the last minute's median is within max(5 MB, 10 %) of the first minute's; the slope
@@ -71,7 +72,7 @@ function parseOptions(): Options {
       fraction: { type: 'string', default: '0.8' },
       from: { type: 'string', default: resolve(here, '../results/gateway.json') },
       'sample-seconds': { type: 'string', default: '5' },
-      'segment-seconds': { type: 'string', default: '10' },
+      'segment-seconds': { type: 'string', default: '5' },
       prefix: { type: 'string', default: 'p2pwsoak' },
       out: { type: 'string', default: resolve(here, '../results/soak.json') },
       pin: { type: 'string', default: 'generator' },
@@ -260,6 +261,7 @@ async function main(): Promise<number> {
       },
       summary: {
         sent,
+        /** Over the whole soak, the pauses between segments included. */
         sentPerSecond: loadSeconds > 0 ? round(sent / loadSeconds) : 0,
         queued: last?.queued ?? 0,
         generatorShortSegments: generatorShort,
