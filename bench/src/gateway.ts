@@ -270,7 +270,10 @@ class Bench {
       withQueue ? readConntrackDrops(lab, gateway) : Promise.resolve(undefined),
       readSink(lab, this.inet),
     ]);
-    if (withQueue && !queueBefore) throw new Error(`${config}: no program is bound to queue ${QUEUE} in ${gateway}`);
+    if (withQueue && !queueBefore) {
+      const exit = consumer && !consumer.running ? await consumer.stop(0) : undefined;
+      throw new Error(`${config}: no program is bound to queue ${QUEUE} in ${gateway}: ${consumer?.describe() ?? 'no consumer'}${exit ? `; exit ${exit.code ?? exit.signal}: ${exit.stderrTail}` : ''}`);
+    }
     const consumerPid = consumer?.pid;
     const cpuBefore = readMachineCpu();
     const consumerBefore = processTicks(consumerPid);

@@ -141,6 +141,12 @@ export class ConsumerProcess {
     };
   }
 
+  /** Its state and last log lines, for an error message when the queue went missing under it. */
+  describe(): string {
+    const last = this.logLines.slice(-3).map((line) => JSON.stringify(line));
+    return `${this.name} (pid ${this.pid}) ${this.running ? 'running' : 'exited'}${last.length > 0 ? `; last log lines: ${last.join(' ')}` : ''}`;
+  }
+
   get running(): boolean {
     return this.child.running;
   }
