@@ -90,8 +90,12 @@ describe.skipIf(UNAVAILABLE !== '')(`the live sensor in the lab${UNAVAILABLE ? `
     if (work) rmSync(work, { recursive: true, force: true });
   }, 60_000);
 
-  it('(a) identifies the Kazaa client, and from then on none of its handshakes to learned peers completes', async () => {
-    const sensor = await startSensor();
+  // Both queue bindings stay tested: the addon (the default) and the npm nfqueue binding.
+  it.each(['addon', 'nfqueue'] as const)('(a) identifies the Kazaa client, and from then on none of its handshakes to learned peers completes (queue.binding %s)', async (binding) => {
+    const sensor = await startSensor({ queue: { binding } });
+    expect(sensor.lines.find((line) => line.msg === 'sensor started')).toMatchObject({ binding });
+    const ignored = sensor.lines.filter((line) => String(line.msg).includes('these queue keys do not apply'));
+    expect(ignored.length).toBe(binding === 'nfqueue' ? 1 : 0);
     const summary = await kazaa(0, []);
     const client = await sensor.waitFor((line) => line.event === 'client');
     expect(client).toMatchObject({ host: '192.168.1.5', protocol: 'fasttrack', hostPackets: 1 });

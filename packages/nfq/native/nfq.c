@@ -43,6 +43,12 @@ enum {
 #define UNANSWERED 0xffffffffu
 /* Room for a packet message's headers and attributes besides the copied bytes (measured ~100). */
 #define MESSAGE_HEADROOM 1024
+/*
+ * Room for every attribute type nfq_nlmsg_parse may fill: the library indexes the table by its
+ * own NFQA_MAX, which is newer than the installed header's (NFQA_VLAN, NFQA_L2HDR,
+ * NFQA_PRIORITY, ...): a table sized by the header's NFQA_MAX overflows on such packets.
+ */
+#define ATTRIBUTE_TABLE 128
 /* One verdict message: nlmsghdr + nfgenmsg + verdict attribute + mark attribute. */
 #define VERDICT_MESSAGE_BYTES 64
 
@@ -119,21 +125,23 @@ static int config_request(queue_t *q, struct nlmsghdr *nlh) {
   nlh->nlmsg_seq = __atomic_add_fetch(&sequence, 1, __ATOMIC_RELAXED);
   int err = send_all(q->fd, (char *)nlh, nlh->nlmsg_len);
   if (err) return err;
-  char buffer[8192] __attribute__((aligned(8)));
+  /* The arena: a packet message may be as long as copyRange and more. */
+  char *buffer = (char *)q->arena;
   for (;;) {
-    ssize_t n = recv(q->fd, buffer, sizeof buffer, 0);
+    ssize_t n = recv(q->fd, buffer, q->arena_size, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == ENOBUFS) { q->stats.enobufs++; continue; }
       return errno;
     }
-    for (struct nlmsghdr *m = (struct nlmsghdr *)buffer; NLMSG_OK(m, (size_t)n); m = NLMSG_NEXT(m, n)) {
+    int remaining = (int)n; /* signed, as in read_batch */
+    for (struct nlmsghdr *m = (struct nlmsghdr *)buffer; NLMSG_OK(m, remaining); m = NLMSG_NEXT(m, remaining)) {
       if (m->nlmsg_type == NLMSG_ERROR && m->nlmsg_seq == nlh->nlmsg_seq) {
         struct nlmsgerr *answer = NLMSG_DATA(m);
         return -answer->error;
       }
       if (m->nlmsg_type == ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET)) {
-        struct nlattr *attrs[NFQA_MAX + 1] = {0};
+        struct nlattr *attrs[ATTRIBUTE_TABLE] = {0};
         if (nfq_nlmsg_parse(m, attrs) < 0 || !attrs[NFQA_PACKET_HDR]) continue;
         struct nfqnl_msg_packet_hdr *header = (struct nfqnl_msg_packet_hdr *)((char *)attrs[NFQA_PACKET_HDR] + NLA_HDRLEN);
         char verdict_buffer[VERDICT_MESSAGE_BYTES] __attribute__((aligned(8)));
@@ -282,7 +290,9 @@ static uint32_t read_batch(queue_t *q) {
       if (errno != EAGAIN && errno != EWOULDBLOCK) q->stats.receive_errors++;
       break;
     }
-    size_t remaining = (size_t)n;
+    /* Signed: the last message of a read may be unaligned (the payload is not padded), and
+     * NLMSG_NEXT then takes the remainder below zero, which NLMSG_OK must see as the end. */
+    int remaining = (int)n;
     for (struct nlmsghdr *m = (struct nlmsghdr *)(q->arena + position); NLMSG_OK(m, remaining) && count < q->max_batch; m = NLMSG_NEXT(m, remaining)) {
       if (m->nlmsg_type == NLMSG_ERROR) {
         struct nlmsgerr *answer = NLMSG_DATA(m);
@@ -293,7 +303,7 @@ static uint32_t read_batch(queue_t *q) {
         continue;
       }
       if (m->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET)) continue;
-      struct nlattr *attrs[NFQA_MAX + 1] = {0};
+      struct nlattr *attrs[ATTRIBUTE_TABLE] = {0};
       if (nfq_nlmsg_parse(m, attrs) < 0 || !attrs[NFQA_PACKET_HDR]) {
         q->stats.receive_errors++;
         continue;

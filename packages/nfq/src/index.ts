@@ -121,7 +121,7 @@ export class NfqQueue {
     try {
       shared = addon.open(queue, native, (count) => onBatch(count, opened!), handle);
     } catch (error) {
-      const flags = [`whenFull: '${chosen.whenFull}' (NFQA_CFG_F_FAIL_OPEN)`, `gso: ${chosen.gso} (NFQA_CFG_F_GSO)`];
+      const flags = [...(native.failOpen ? ["whenFull: 'accept' (NFQA_CFG_F_FAIL_OPEN)"] : []), ...(native.gso ? ['gso: true (NFQA_CFG_F_GSO)'] : [])];
       throw explainOpenError(error, queue, flags);
     }
     opened = new NfqQueue(queue, addon, handle, shared.arena, shared.slots, maxBatch);

@@ -29,7 +29,7 @@ function problems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
 describe('sensor configuration', () => {
   it('fills every default from a minimal file', () => {
     const config = loadSensorConfig(file('site: a\ngateway: g1\n'), {});
-    expect(config).toMatchObject({ mode: 'enforce', timeLockSeconds: 120, dropUdp: true, onExit: 'keep', queue: { numbers: [0], failOpen: true, connbytes: 8, socketBufferBytes: 64 * 1024 * 1024 } });
+    expect(config).toMatchObject({ mode: 'enforce', timeLockSeconds: 120, dropUdp: true, onExit: 'keep', queue: { numbers: [0], binding: 'addon', failOpen: true, maxLength: 16384, whenFull: 'drop', copyRange: 9216, gso: false, connbytes: 8, socketBufferBytes: 64 * 1024 * 1024 } });
     expect(config.inside).toContain('192.168.0.0/16');
   });
 
@@ -65,6 +65,9 @@ describe('sensor configuration', () => {
     expect(problems('site: a\ngateway: g\nqueue:\n  numbers: [0, 2]\n')[0]).toMatch(/^queue.numbers: must be consecutive/);
     expect(problems('site: a\ngateway: g\nkernel:\n  markClean: 3\n')[0]).toMatch(/^kernel.markClean: must be a single bit/);
     expect(problems('site: a\ngateway: g\nqueue:\n  socketBufferBytes: 65536\n')[0]).toMatch(/^queue.socketBufferBytes: must be >= 8388608/);
+    expect(problems('site: a\ngateway: g\nqueue:\n  binding: libnfq\n')).toEqual(['queue.binding: must be one of "addon", "nfqueue", got "libnfq"']);
+    expect(problems('site: a\ngateway: g\nqueue:\n  whenFull: bypass\n')).toEqual(['queue.whenFull: must be one of "accept", "drop", got "bypass"']);
+    expect(problems('site: a\ngateway: g\nqueue:\n  copyRange: 40\n')[0]).toMatch(/^queue.copyRange: must be >= 128/);
     expect(problems('site: a\ngateway: g\nlog:\n  events: cz\n')[0]).toMatch(/^log.events: "z" is not an event letter/);
   });
 

@@ -2,6 +2,7 @@ import { hashRequest, tcp, TcpConversation } from '@p2pwall/lab';
 import { startTelemetry, type Telemetry } from '@p2pwall/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HEAD_OVERHEAD_BYTES, HEAD_START_CAPACITY } from '../../src/detect/http-headers.js';
+import type { QueueBindingStats } from '../../src/capture/queue-binding.js';
 import type { KernelSetsStats, SetFill } from '../../src/enforce/kernel-sets.js';
 import { parseQueueStats } from '../../src/enforce/queue-stats.js';
 import { Verdict } from '../../src/engine.js';
@@ -21,7 +22,10 @@ afterEach(async () => {
 const INSTANCE = { site: 'a', gateway: 'gw1', queue: '3' };
 
 /** A gateway engine with the sensor's metrics on a telemetry server, as the live sensor wires them. */
-async function instrumented(config: ConstructorParameters<typeof Gateway>[0] = {}, sources: { kernel?: string; uplink?: UplinkStats | null; kernelSets?: () => { stats: KernelSetsStats; fill: SetFill[] } } = {}) {
+async function instrumented(
+  config: ConstructorParameters<typeof Gateway>[0] = {},
+  sources: { kernel?: string; uplink?: UplinkStats | null; kernelSets?: () => { stats: KernelSetsStats; fill: SetFill[] }; queueBinding?: () => QueueBindingStats | null } = {},
+) {
   const telemetry = await startTelemetry({
     serviceName: 'p2pwall-sensor',
     serviceVersion: '0.1.0',
@@ -50,6 +54,7 @@ async function instrumented(config: ConstructorParameters<typeof Gateway>[0] = {
     kernelQueue: () => (sources.kernel === undefined ? undefined : parseQueueStats(sources.kernel).find((q) => q.queue === 3)),
     uplink: () => sources.uplink ?? null,
     kernelSets: sources.kernelSets,
+    queueBinding: sources.queueBinding,
   });
   const scrape = async (): Promise<Sample[]> => {
     const response = await fetch(`http://127.0.0.1:${telemetry.port}/metrics`);
@@ -100,6 +105,7 @@ describe('sensor metrics', () => {
     expect(v('p2pwall_sensor_clients')).toBe(1);
     // Nothing from a queue not (yet) bound, and no uplink series for a standalone sensor.
     expect(matching(samples, 'p2pwall_sensor_kernel_queue_length')).toEqual([]);
+    expect(matching(samples, 'p2pwall_sensor_queue_binding_losses_total')).toEqual([]);
     expect(samples.filter((s) => s.name.startsWith('p2pwall_sensor_summaries') || s.name.startsWith('p2pwall_sensor_uplink') || s.name.startsWith('p2pwall_sensor_blocklist'))).toEqual([]);
     // A queue label once, from the resource: the series have no label of their own that would clash.
     expect(matching(samples, 'p2pwall_sensor_queue_packets_total')[0]!.labels).toEqual(INSTANCE);
@@ -180,6 +186,21 @@ describe('sensor metrics', () => {
     expect(v('p2pwall_sensor_blocklist_entries', { scope: 'host' })).toBe(1);
     expect(v('p2pwall_sensor_blocklist_version')).toBe(7);
     expect(v('p2pwall_sensor_blocklist_version_lag')).toBe(3);
+  });
+
+  it('reports what the addon binding counts: batches, the largest, its losses by reason, and cut packets', async () => {
+    const binding: QueueBindingStats = { packets: 900, batches: 40, largestBatch: 128, enobufs: 2, receiveErrors: 0, verdictSendErrors: 3, verdictErrors: 1, unanswered: 5, truncated: 6 };
+    const { scrape } = await instrumented({}, { queueBinding: () => binding });
+    const samples = await scrape();
+    const v = (name: string, labels: Record<string, string> = {}) => valueOf(samples, name, labels);
+    expect(v('p2pwall_sensor_queue_batches_total')).toBe(40);
+    expect(v('p2pwall_sensor_queue_largest_batch')).toBe(128);
+    expect(v('p2pwall_sensor_queue_binding_losses_total', { reason: 'enobufs' })).toBe(2);
+    expect(v('p2pwall_sensor_queue_binding_losses_total', { reason: 'receive_error' })).toBe(0);
+    expect(v('p2pwall_sensor_queue_binding_losses_total', { reason: 'verdict_send_error' })).toBe(3);
+    expect(v('p2pwall_sensor_queue_binding_losses_total', { reason: 'verdict_error' })).toBe(1);
+    expect(v('p2pwall_sensor_queue_binding_losses_total', { reason: 'unanswered' })).toBe(5);
+    expect(v('p2pwall_sensor_queue_truncated_total')).toBe(6);
   });
 
   it('a lag never goes below zero (Redis lost its blocklist and counts again from 1)', async () => {
