@@ -36,7 +36,7 @@ import { BULK_PORT, LAB_HOSTS, Lab, sensorCliPath } from '@p2pwall/lab';
 import { buildCConsumer } from './gateway/c-build.js';
 import { ConsumerProcess } from './gateway/consumer.js';
 import { FLOOD_PORT_BASE, FLOOD_PORT_COUNT, FLOOD_SOCKETS, FloodGenerator, floodLab } from './gateway/flood-lab.js';
-import { figures, UNCONTENDED_PERCENT, type ConsumerRatio, type Figures, type RatioBound } from './gateway/figures.js';
+import { figures, UNCONTENDED_PERCENT, type ConsumerFigure, type ConsumerRatio, type Figures, type RatioBound } from './gateway/figures.js';
 import {
   clockTicks,
   drainedQueue,
@@ -53,6 +53,7 @@ import {
 import { REFERENCE_QUEUE, referenceQueueArgs, sensorQueueConfig, type QueueBinding } from './gateway/queue-settings.js';
 import { CONSUMERS, type BulkConfig, type BulkResult, type ConfigName, type Consumer, type ConsumerRun, type StepKind, type StepResult } from './gateway/results.js';
 import { PYTHON_BULK, pythonPath } from './gateway/scripts.js';
+import { UplinkServer } from './gateway/uplink-server.js';
 import { formatCount, median, round, type Summary } from './measure.js';
 
 const GOAL_BULK_RATIO = 0.9;
@@ -68,10 +69,24 @@ const SENSOR_CONFIG = { site: 'bench', gateway: 'gw-bench' };
 const GROUPS: Record<string, Consumer[]> = {
   sensor: ['sensor'],
   'sensor-nfqueue': ['sensor-nfqueue'],
+  'sensor-uplink': ['sensor-uplink'],
   c: ['c'],
   addon: ['addon', 'addon-repeat'],
   nfqueue: ['nfqueue', 'nfqueue-repeat'],
 };
+
+/**
+ * The sensor's variants: its binding, and whether its uplink publishes to a real nats-server in
+ * the lab (issue 15 item 3: does GC of the uplink stall verdicts?). Opt-in (`--consumers`):
+ * it is data for a decision, not a goal.
+ */
+const SENSORS = {
+  sensor: { binding: 'addon', uplink: false },
+  'sensor-nfqueue': { binding: 'nfqueue', uplink: false },
+  'sensor-uplink': { binding: 'addon', uplink: true },
+} as const satisfies Record<string, { binding: QueueBinding; uplink: boolean }>;
+type SensorConsumer = keyof typeof SENSORS;
+const isSensor = (consumer: string): consumer is SensorConsumer => consumer in SENSORS;
 
 interface Options {
   rounds: number;
@@ -105,7 +120,7 @@ function parseOptions(): Options {
       // Up to 400k/s: the generator sends ~490k/s unpaced, so the fastest consumers' ladders
       // end by drops or by the generator falling short, not by the ladder's top.
       rates: { type: 'string', default: '5000,10000,20000,30000,40000,50000,60000,80000,100000,120000,150000,200000,250000,300000,350000,400000' },
-      consumers: { type: 'string', default: Object.keys(GROUPS).join(',') },
+      consumers: { type: 'string', default: Object.keys(GROUPS).filter((group) => group !== 'sensor-uplink').join(',') },
       'no-bulk': { type: 'boolean', default: false },
       prefix: { type: 'string', default: 'p2pwbgw' },
       out: { type: 'string' },
@@ -154,8 +169,8 @@ class Bench {
   readonly generator: FloodGenerator;
   private readonly bulkScript: string;
   readonly rulesConfig: string;
-  /** The sensor's config file per queue binding. */
-  readonly sensorConfigs: Record<QueueBinding, string>;
+  /** The nats-server the sensor-uplink variant publishes to (started when first needed). */
+  uplink: UplinkServer | undefined;
   /** The compiled C reference consumer (built when the run includes it). */
   private cConsumer: string | undefined;
 
@@ -174,12 +189,19 @@ class Bench {
     writeFileSync(this.bulkScript, PYTHON_BULK);
     // JSON is YAML: the sensor's loader reads it. No storefile for the rules commands.
     writeFileSync(this.rulesConfig, `${JSON.stringify({ ...SENSOR_CONFIG, storefile: null })}\n`);
-    const sensorConfig = (binding: QueueBinding) => {
-      const file = join(workDir, `sensor-${binding}.yaml`);
-      writeFileSync(file, `${JSON.stringify({ ...SENSOR_CONFIG, storefile: join(workDir, `peers-${binding}.store`), queue: sensorQueueConfig(binding) })}\n`);
-      return file;
-    };
-    this.sensorConfigs = { addon: sensorConfig('addon'), nfqueue: sensorConfig('nfqueue') };
+  }
+
+  /** The sensor variant's config file: its binding, and the uplink to the lab's nats-server when it has one. */
+  private async sensorConfig(variant: SensorConsumer): Promise<string> {
+    const { binding, uplink } = SENSORS[variant];
+    const file = join(this.workDir, `${variant}.yaml`);
+    const config: Record<string, unknown> = { ...SENSOR_CONFIG, storefile: join(this.workDir, `${variant}.store`), queue: sensorQueueConfig(binding) };
+    if (uplink) {
+      this.uplink ??= await UplinkServer.start(this.lab);
+      config.uplink = { nats: { servers: [this.uplink.url] } };
+    }
+    writeFileSync(file, `${JSON.stringify(config)}\n`);
+    return file;
   }
 
   /**
@@ -347,14 +369,14 @@ class Bench {
     }
   }
 
-  /** `p2pwall-sensor run` in the gateway on one queue binding (it installs the rules), under --trace-gc. */
-  async startSensor(binding: QueueBinding): Promise<ConsumerProcess> {
-    const sensor = await ConsumerProcess.sensor(this.lab, this.gateway, this.sensorConfigs[binding], this.options.pin?.consumer, binding === 'addon' ? 'sensor' : 'sensor-nfqueue');
+  /** `p2pwall-sensor run` in the gateway as one of its variants (it installs the rules), under --trace-gc. */
+  async startSensor(variant: SensorConsumer): Promise<ConsumerProcess> {
+    const sensor = await ConsumerProcess.sensor(this.lab, this.gateway, await this.sensorConfig(variant), this.options.pin?.consumer, variant);
     this.rulesInstalled = true;
     return sensor;
   }
 
-  async stopSensor(r: number, consumer: Consumer, sensor: ConsumerProcess, queueAtStart: QueueCounters | undefined): Promise<void> {
+  async stopSensor(r: number, consumer: SensorConsumer, sensor: ConsumerProcess, queueAtStart: QueueCounters | undefined): Promise<void> {
     const queueAtEnd = await readQueue(this.lab, this.gateway, QUEUE);
     const stopped = await sensor.stop(5000);
     const line = stopped.logLines.find((l) => l.msg === 'sensor stopped');
@@ -364,6 +386,12 @@ class Bench {
     // The queue binding's own counters (the addon's: batches, ENOBUFS, unanswered, …; null on nfqueue).
     const binding = line?.binding as Record<string, unknown> | null | undefined;
     if (binding) run.counters = binding;
+    if (SENSORS[consumer].uplink) {
+      // Evidence that the uplink really published during the run (the stream only grows).
+      const stored = await this.uplink?.stored().catch(() => undefined);
+      run.counters = { ...run.counters, streamMessages: stored?.messages ?? null, streamBytes: stored?.bytes ?? null };
+      if (!stored?.messages) this.failures.push(`${consumer} (round ${r}): nothing reached the NATS stream (did the uplink connect?)`);
+    }
     this.checkEnobufs(`${consumer} (round ${r})`, binding ?? undefined, queueAtStart, queueAtEnd);
     this.consumers.push(run);
     const warnings = stopped.logLines.filter((l) => l.level === 'warn' || l.level === 'error').length;
@@ -376,7 +404,7 @@ class Bench {
   }
 
   /** A bare consumer: one of the two Node bindings answering NF_ACCEPT or NF_REPEAT + mark, or the compiled C reference. */
-  startBare(consumer: Exclude<Consumer, 'sensor' | 'sensor-nfqueue'>): Promise<ConsumerProcess> {
+  startBare(consumer: Exclude<Consumer, SensorConsumer>): Promise<ConsumerProcess> {
     const logFile = join(this.workDir, `${consumer}-${Date.now()}.jsonl`);
     const cpu = this.options.pin?.consumer;
     if (consumer === 'c') {
@@ -507,21 +535,20 @@ async function runRound(bench: Bench, r: number): Promise<void> {
     if (group === 'none') {
       const ceiling = await bench.step(r, 'none', 'ceiling', null, bench.options.floodSeconds, undefined);
       log(`  round ${r} no rules: generator ceiling ${formatCount(ceiling.generator.rate)} datagrams/s (${formatCount(ceiling.deliveredPerSecond)}/s arrived)`);
-    } else if (group === 'sensor' || group === 'sensor-nfqueue') {
-      await runSensor(bench, r, group === 'sensor' ? 'addon' : 'nfqueue');
+    } else if (isSensor(group)) {
+      await runSensor(bench, r, group);
     } else {
       await runBare(bench, r, GROUPS[group]!);
     }
   }
 }
 
-/** The sensor on one binding: on its default binding (the addon) the bulk samples first, then its ladder and flood. */
-async function runSensor(bench: Bench, r: number, binding: QueueBinding): Promise<void> {
-  const consumer: Consumer = binding === 'addon' ? 'sensor' : 'sensor-nfqueue';
-  const sensor = await bench.startSensor(binding);
+/** One sensor variant: for the default one (the addon, no uplink) the bulk samples first, then its ladder and flood. */
+async function runSensor(bench: Bench, r: number, consumer: SensorConsumer): Promise<void> {
+  const sensor = await bench.startSensor(consumer);
   try {
     const start = await readQueue(bench.lab, bench.gateway, QUEUE);
-    const bulk = binding === 'addon' && bench.options.bulk ? await bench.bulkSamples(r) : [];
+    const bulk = consumer === 'sensor' && bench.options.bulk ? await bench.bulkSamples(r) : [];
     const ladder = await bench.ladder(r, consumer, sensor);
     const flood = await bench.step(r, consumer, 'saturation', null, bench.options.floodSeconds, sensor);
     await bench.stopSensor(r, consumer, sensor, start);
@@ -542,7 +569,7 @@ async function runBare(bench: Bench, r: number, consumers: readonly Consumer[]):
   let child: ConsumerProcess | undefined;
   try {
     for (const consumer of consumers) {
-      if (consumer === 'sensor' || consumer === 'sensor-nfqueue') throw new Error(`${consumer} is not a bare consumer`);
+      if (isSensor(consumer)) throw new Error(`${consumer} is not a bare consumer`);
       child = await bench.startBare(consumer);
       const start = await readQueue(bench.lab, bench.gateway, QUEUE);
       const ladder = CONSUMERS[consumer].ladder ? await bench.ladder(r, consumer, child) : undefined;
@@ -577,7 +604,7 @@ function limits(f: Figures, steps: readonly StepResult[], cores: number, bulkByt
     `the generator sends ${formatCount(generator)} datagrams/s with no rules, ${round(generator / Math.max(fastest, 1), 2)}× the fastest overloaded consumer (${formatCount(fastest)} pkt/s). ` +
     (generatorBound.length > 0 ? `Generator-bound (figures are "at least"): ${generatorBound.map((c) => `${c}${flows[c]!.zeroDropIsLowerBound ? ' zero-drop' : ''}${flows[c]!.overloadedIsLowerBound ? ' overloaded' : ''}`).join(', ')}` : 'No consumer figure is generator-bound');
   result.perPacket = `overloaded, wall µs a packet (1 / rate) and the consumer's CPU µs a packet: ${measured.map((c) => `${c} ${flows[c]!.microsecondsPerPacket ?? '?'} / ${flows[c]!.cpuMicrosecondsPerPacket?.median ?? '?'} at ${flows[c]!.consumerCpuPercentOfCore?.median ?? '?'}% of a core`).join('; ')}`;
-  for (const consumer of ['sensor', 'sensor-nfqueue'] as const) {
+  for (const consumer of Object.keys(SENSORS) as SensorConsumer[]) {
     const rounds = flows[consumer]?.perRound ?? [];
     if (rounds.length === 0) continue;
     const dropGc = rounds
@@ -591,6 +618,15 @@ function limits(f: Figures, steps: readonly StepResult[], cores: number, bulkByt
     result[`${consumer}ZeroDrop`] =
       `first dropping steps: ${dropGc || 'none'}. In steps without drops: longest GC pause ${Math.max(0, ...rounds.map((l) => l.longestGcMsWithoutDrops))} ms, fullest queue seen ${Math.max(0, ...rounds.map((l) => l.peakQueuedWithoutDrops))} packets. ` +
       `Steps at ≥ 20k/s with a major GC (${withMajor.length}): queue peaked at a median ${peak(withMajor)}, ${withMajor.filter((s) => s.drops > 0).length} dropped; without one (${withoutMajor.length}): ${peak(withoutMajor)}, ${withoutMajor.filter((s) => s.drops > 0).length} dropped`;
+  }
+  const uplink = flows['sensor-uplink'];
+  const alone = flows.sensor;
+  if (uplink && alone) {
+    const worst = (c: ConsumerFigure, pick: (l: ConsumerFigure['perRound'][number]) => number) => Math.max(0, ...c.perRound.map(pick));
+    result.uplinkGc =
+      `issue 15 item 3, the sensor on the addon with and without its uplink publishing to a nats-server: zero-drop ${alone.zeroDropFlowsPerSecond?.median ?? '?'} vs ${uplink.zeroDropFlowsPerSecond?.median ?? '?'} /s (ratio ${flows.sensorUplinkOverSensor?.zeroDrop?.median ?? '?'}), ` +
+      `longest GC pause without drops ${worst(alone, (l) => l.longestGcMsWithoutDrops)} vs ${worst(uplink, (l) => l.longestGcMsWithoutDrops)} ms, longest backlog without drops ${worst(alone, (l) => l.longestBacklogMsWithoutDrops)} vs ${worst(uplink, (l) => l.longestBacklogMsWithoutDrops)} ms, ` +
+      `CPU µs a packet overloaded ${alone.cpuMicrosecondsPerPacket?.median ?? '?'} vs ${uplink.cpuMicrosecondsPerPacket?.median ?? '?'}`;
   }
   // From CPU cost a packet: the overloaded rates of generator-bound floods would say nothing.
   const share = (ratio: ConsumerRatio | null, what: string) => (ratio?.byCpuCost ? `${what} ${round((1 - ratio.byCpuCost.median) * 100, 0)}%` : null);
@@ -669,6 +705,7 @@ function printTable(f: Figures, options: Options, cpuModel: string, cores: numbe
     ['bare addon / C', f.newFlows.bareAddonOverC],
     ['sensor on nfqueue / C', f.newFlows.sensorNfqueueOverC],
     ['sensor / sensor on nfqueue', f.newFlows.sensorOverSensorNfqueue],
+    ['sensor with uplink / sensor', f.newFlows.sensorUplinkOverSensor],
   ] as const;
   const bound = (b: RatioBound) => (b === 'exact' ? '' : ` (${b})`);
   for (const [label, value] of ratios) {
@@ -691,11 +728,14 @@ async function main(): Promise<number> {
   const workDir = mkdtempSync(join(tmpdir(), 'p2pwall-bench-gateway-'));
   let lab: Lab | undefined;
   let interrupted = false;
+  let bench: Bench | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     if (interrupted) return;
     interrupted = true;
     console.error(`\n${signal}: tearing the lab down`);
-    void Lab.down(options.prefix)
+    void Promise.resolve(bench?.uplink?.nats.cleanup())
+      .catch(() => undefined)
+      .then(() => Lab.down(options.prefix))
       .catch(() => undefined)
       .finally(() => {
         rmSync(workDir, { recursive: true, force: true });
@@ -710,7 +750,7 @@ async function main(): Promise<number> {
     const loadBefore = loadavg();
     lab = await floodLab(options.prefix, log);
     log(`lab ${options.prefix} up in ${Date.now() - started} ms: client ${lab.site('a').clients[0]!.ns} → gateway ${lab.site('a').gateway} → ${lab.inet}`);
-    const bench = new Bench(lab, options, workDir);
+    bench = new Bench(lab, options, workDir);
     const servers = lab.emulate(bench.inet, 'benign-servers', ['--duration', '900']);
     await servers.ready();
 
@@ -793,6 +833,8 @@ async function main(): Promise<number> {
     if (!interrupted) failures.push(`run aborted: ${(error as Error).stack ?? String(error)}`);
   } finally {
     if (!interrupted) {
+      // Before the lab: a server started with `ip netns exec` outlives its namespace.
+      await bench?.uplink?.nats.cleanup().catch(() => undefined);
       const report = lab ? await lab.down() : await Lab.down(options.prefix).catch(() => undefined);
       if (report && report.leftover.length > 0) failures.push(`lab down left namespaces behind: ${report.leftover.join(', ')}`);
       rmSync(workDir, { recursive: true, force: true });

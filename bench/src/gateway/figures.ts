@@ -30,6 +30,11 @@ export interface LadderFigure {
   /** The fullest the kernel queue was seen in the steps without drops, and in the first dropping step. */
   peakQueuedWithoutDrops: number;
   peakQueuedAtFirstDrop: number | null;
+  /**
+   * The longest the consumer fell behind in a step without drops: the fullest queue seen ÷ the
+   * offered rate, ms. A stall (a GC pause, a slow callback) shows here before it costs a drop.
+   */
+  longestBacklogMsWithoutDrops: number;
   /** The consumer's CPU (% of one core) in the first dropping step: below 100, it was not out of CPU on average. */
   consumerCpuAtFirstDrop: number | null;
 }
@@ -67,6 +72,7 @@ export function ladderFigure(steps: readonly StepResult[]): LadderFigure {
     longestGcMsWithoutDrops: clean.reduce((max, s) => Math.max(max, s.consumerGc?.maxMs ?? 0), 0),
     peakQueuedWithoutDrops: clean.reduce((max, s) => Math.max(max, s.peakQueued ?? 0), 0),
     peakQueuedAtFirstDrop: firstDrop?.peakQueued ?? null,
+    longestBacklogMsWithoutDrops: round(clean.reduce((max, s) => Math.max(max, s.offeredRate ? ((s.peakQueued ?? 0) / s.offeredRate) * 1000 : 0), 0), 1),
     consumerCpuAtFirstDrop: firstDrop?.cpu.consumerPercentOfCore ?? null,
   };
 }
@@ -263,6 +269,8 @@ export function figures(steps: readonly StepResult[], bulk: readonly BulkResult[
       bareNfqueueOverC: ratio('nfqueue', 'c'),
       sensorOverBareAddon: ratio('sensor', 'addon'),
       sensorOverSensorNfqueue: ratio('sensor', 'sensor-nfqueue'),
+      /** Issue 15 item 3: the sensor publishing to NATS over the sensor alone (same rounds). */
+      sensorUplinkOverSensor: ratio('sensor-uplink', 'sensor'),
       /** What NF_REPEAT + mark (the packet re-enters the hook) costs each binding, and what the engine adds on top. */
       addonRepeatOverAddon: ratio('addon-repeat', 'addon'),
       sensorOverAddonRepeat: ratio('sensor', 'addon-repeat'),

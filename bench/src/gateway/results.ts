@@ -19,6 +19,7 @@ export const CONSUMERS = {
   'nfqueue-repeat': { label: 'bare nfqueue, NF_REPEAT+mark', ladder: false },
   sensor: { label: 'sensor, queue.binding addon', ladder: true },
   'sensor-nfqueue': { label: 'sensor, queue.binding nfqueue', ladder: true },
+  'sensor-uplink': { label: 'sensor, addon, uplink to NATS', ladder: true },
 } as const;
 
 export type Consumer = keyof typeof CONSUMERS;
