@@ -5,6 +5,7 @@
  */
 import type { GcWindow } from './consumer.js';
 import type { ConntrackDrops } from './kernel.js';
+import type { QueueBinding } from './queue-settings.js';
 
 /**
  * The queue consumers, each run with the same rules and generator. `ladder`: it gets a zero-drop
@@ -23,6 +24,20 @@ export const CONSUMERS = {
 } as const;
 
 export type Consumer = keyof typeof CONSUMERS;
+
+/**
+ * The sensor's variants: its binding, and whether its uplink publishes to a real nats-server in
+ * the lab (issue 15 item 3: does GC of the uplink stall verdicts?). Opt-in (`--consumers`):
+ * it is data for a decision, not a goal.
+ */
+export const SENSORS = {
+  sensor: { binding: 'addon', uplink: false },
+  'sensor-nfqueue': { binding: 'nfqueue', uplink: false },
+  'sensor-uplink': { binding: 'addon', uplink: true },
+} as const satisfies Record<string, { binding: QueueBinding; uplink: boolean }>;
+export type SensorConsumer = keyof typeof SENSORS;
+export const isSensor = (consumer: string): consumer is SensorConsumer => consumer in SENSORS;
+
 export type ConfigName = 'none' | Consumer;
 export type StepKind = 'ladder' | 'refine' | 'saturation' | 'ceiling';
 export type BulkConfig = 'none' | 'conntrack' | 'sensor';
