@@ -137,6 +137,8 @@ describe.skipIf(UNAVAILABLE !== '')(`the live sensor in the lab${UNAVAILABLE ? `
     await kazaa(0, ['--phases', 'udp']);
     await first.waitFor((line) => line.event === 'client');
     expect(await first.stop()).toBe(0);
+    // The addon released the queue at stop, after answering everything it had read.
+    expect(first.lines.find((line) => line.msg === 'sensor stopped')).toMatchObject({ queueReleased: true, binding: { unanswered: 0, verdictSendErrors: 0, verdictErrors: 0, enobufs: 0 } });
     // onExit: remove took every rule and set away with it.
     expect(await setEntries('p2pwall-peer-ep4')).toEqual([]);
     const second = await startSensor({ storefile });

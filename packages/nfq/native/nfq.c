@@ -290,6 +290,7 @@ static uint32_t read_batch(queue_t *q) {
       if (errno != EAGAIN && errno != EWOULDBLOCK) q->stats.receive_errors++;
       break;
     }
+    if (n == 0) break;
     /* Signed: the last message of a read may be unaligned (the payload is not padded), and
      * NLMSG_NEXT then takes the remainder below zero, which NLMSG_OK must see as the end. */
     int remaining = (int)n;

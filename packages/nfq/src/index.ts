@@ -141,7 +141,12 @@ export class NfqQueue {
     this.addon.setReading.call(this.handle, true);
   }
 
-  /** Stops reading, unbinds and closes the socket: the queue is free for another process. Called inside onBatch, it takes effect once the batch is answered. */
+  /**
+   * Stops reading, unbinds and closes the socket: the queue is free for another process. Called
+   * inside onBatch, it takes effect once the batch is answered. Packets the socket still holds
+   * (read by nobody yet) get the default verdict and count as unanswered: drain first (wait for
+   * queue_total 0) to judge them all.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -1,5 +1,5 @@
-import { NfqQueue, type NfqStats } from '@p2pwall/nfq';
-import { DROP_PACKET, QueueOpenError, type BoundQueue, type PacketJudge, type QueueBindingStats, type QueueOptions } from './queue-binding.js';
+import { NfqQueue } from '@p2pwall/nfq';
+import { DROP_PACKET, QueueOpenError, type BoundQueue, type PacketJudge, type QueueOptions } from './queue-binding.js';
 
 /**
  * One NFQUEUE queue through the project's addon (@p2pwall/nfq, queue.binding: addon): a batch
@@ -11,8 +11,9 @@ export function openNfqAddon(queue: number, options: QueueOptions, judge: Packet
   try {
     nfq = NfqQueue.open(queue, options, (count, q) => {
       const { arena, offsets, lengths, originalLengths, marks, verdicts, verdictMarks } = q;
+      const now = Date.now();
       for (let i = 0; i < count; i++) {
-        const answer = judge(arena, offsets[i]!, lengths[i]!, originalLengths[i]!, marks[i]!);
+        const answer = judge(arena, offsets[i]!, lengths[i]!, originalLengths[i]!, marks[i]!, now);
         if (answer === DROP_PACKET) {
           verdicts[i] = NfqQueue.DROP;
         } else {
@@ -27,7 +28,7 @@ export function openNfqAddon(queue: number, options: QueueOptions, judge: Packet
   return {
     queue,
     binding: 'addon',
-    stats: () => bindingStats(nfq.stats()),
+    stats: () => nfq.stats(),
     close: () => {
       nfq.close();
       return true;
@@ -35,7 +36,3 @@ export function openNfqAddon(queue: number, options: QueueOptions, judge: Packet
   };
 }
 
-function bindingStats(stats: NfqStats): QueueBindingStats {
-  const { packets, batches, largestBatch, enobufs, receiveErrors, verdictSendErrors, verdictErrors, unanswered, truncated } = stats;
-  return { packets, batches, largestBatch, enobufs, receiveErrors, verdictSendErrors, verdictErrors, unanswered, truncated };
-}

@@ -50,7 +50,7 @@ export function openNfqueueBinding(queue: number, socketBufferBytes: number, jud
   try {
     nfqueue.createQueueHandler(queue, socketBufferBytes, (packet) => {
       const payload = packet.payload;
-      const answer = judge(payload, 0, payload.length, packet.info.len, packet.info.nfmark);
+      const answer = judge(payload, 0, payload.length, packet.info.len, packet.info.nfmark, Date.now());
       if (answer === DROP_PACKET) packet.setVerdict(NF_DROP, 0);
       else packet.setVerdict(NF_REPEAT, answer);
     });

@@ -1,3 +1,5 @@
+import type { NfqStats } from '@p2pwall/nfq';
+
 /**
  * What the live sensor needs from an NFQUEUE binding, whichever it is: open a queue, judge each
  * packet, close. Both bindings (the project's batched addon and the npm `nfqueue` binding) put
@@ -9,11 +11,12 @@ export const DROP_PACKET = -1;
 
 /**
  * Judges one packet: its bytes are `buf[offset .. offset + length)` (valid only during the call;
- * possibly cut by the copy range), `wireLength` is its length in the kernel and `mark` its
- * netfilter mark. Returns DROP_PACKET, or the mark (0 .. 2^32-1) with which the packet re-enters
- * the hook (NF_REPEAT): the rules tell a judged packet by its mark.
+ * possibly cut by the copy range), `wireLength` is its length in the kernel, `mark` its
+ * netfilter mark and `now` when it was read (ms; one reading per batch). Returns DROP_PACKET, or
+ * the mark (0 .. 2^32-1) with which the packet re-enters the hook (NF_REPEAT): the rules tell a
+ * judged packet by its mark.
  */
-export type PacketJudge = (buf: Buffer, offset: number, length: number, wireLength: number, mark: number) => number;
+export type PacketJudge = (buf: Buffer, offset: number, length: number, wireLength: number, mark: number, now: number) => number;
 
 export type QueueBindingName = 'addon' | 'nfqueue';
 
@@ -29,22 +32,11 @@ export interface QueueOptions {
   gso: boolean;
 }
 
-/** Losses and work the binding itself counts (the kernel's own are in /proc/net/netfilter/nfnetlink_queue). */
-export interface QueueBindingStats {
-  packets: number;
-  batches: number;
-  largestBatch: number;
-  /** Reads that found the socket buffer overrun (the kernel lost packets). */
-  enobufs: number;
-  receiveErrors: number;
-  /** Packets whose verdict could not be sent, and error answers of the kernel to verdicts. */
-  verdictSendErrors: number;
-  verdictErrors: number;
-  /** Packets left without a verdict (a judge that threw): they got accept. */
-  unanswered: number;
-  /** Packets longer than the copy range (judged on their first copyRange bytes). */
-  truncated: number;
-}
+/**
+ * Losses and work the binding itself counts (the kernel's own are in
+ * /proc/net/netfilter/nfnetlink_queue): the addon's counters, which say what each one means.
+ */
+export type QueueBindingStats = NfqStats;
 
 export interface BoundQueue {
   readonly queue: number;

@@ -144,8 +144,8 @@ export class LiveSensor {
     }
     const { markAccepted: accepted, markClean: clean } = config.kernel;
     const engine = this.engine;
-    return openQueue(binding, queue, queueOptions, (buf, offset, length, wireLength, mark) => {
-      if (engine.judgeIp(buf, offset, offset + length, Date.now(), wireLength) === Verdict.drop) return DROP_PACKET;
+    return openQueue(binding, queue, queueOptions, (buf, offset, length, wireLength, mark, now) => {
+      if (engine.judgeIp(buf, offset, offset + length, now, wireLength) === Verdict.drop) return DROP_PACKET;
       // Accepted packets re-enter the hook marked, leave the p2pwall chain and meet the rest
       // of the operator's rules; a clean flow's connection is marked to skip the queue.
       return (mark | accepted | (engine.lastFlowClean ? clean : 0)) >>> 0;

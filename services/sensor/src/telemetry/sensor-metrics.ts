@@ -95,12 +95,9 @@ export function registerSensorMetrics(meter: Meter, sources: SensorMetricSources
     if (binding) {
       result.observe(bindingBatches, binding.batches);
       result.observe(bindingLargestBatch, binding.largestBatch);
-      const loss = (value: number, reason: string) => result.observe(bindingLosses, value, { reason });
-      loss(binding.enobufs, 'enobufs');
-      loss(binding.receiveErrors, 'receive_error');
-      loss(binding.verdictSendErrors, 'verdict_send_error');
-      loss(binding.verdictErrors, 'verdict_error');
-      loss(binding.unanswered, 'unanswered');
+      const { enobufs, receiveErrors, verdictSendErrors, verdictErrors, unanswered } = binding;
+      const losses = { enobufs, receive_error: receiveErrors, verdict_send_error: verdictSendErrors, verdict_error: verdictErrors, unanswered };
+      for (const [reason, count] of Object.entries(losses)) result.observe(bindingLosses, count, { reason });
       result.observe(bindingTruncated, binding.truncated);
     }
 

@@ -189,7 +189,7 @@ describe('sensor metrics', () => {
   });
 
   it('reports what the addon binding counts: batches, the largest, its losses by reason, and cut packets', async () => {
-    const binding: QueueBindingStats = { packets: 900, batches: 40, largestBatch: 128, enobufs: 2, receiveErrors: 0, verdictSendErrors: 3, verdictErrors: 1, unanswered: 5, truncated: 6 };
+    const binding: QueueBindingStats = { packets: 900, batches: 40, largestBatch: 128, enobufs: 2, receiveErrors: 0, verdictSendErrors: 3, verdictErrors: 1, lastVerdictErrno: 2, unanswered: 5, truncated: 6, callbackErrors: 0 };
     const { scrape } = await instrumented({}, { queueBinding: () => binding });
     const samples = await scrape();
     const v = (name: string, labels: Record<string, string> = {}) => valueOf(samples, name, labels);
