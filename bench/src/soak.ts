@@ -11,9 +11,10 @@
  * flushed between them, as the gateway bench does between steps, so conntrack's own table limit
  * does not become the figure (its early drops are reported). Every few seconds it samples the
  * kernel queue's counters (queue_dropped, user_dropped: must stay 0), conntrack's drops, and the
- * sensor's RSS (/proc) and heap (V8's heap after each collection, from --trace-gc). Memory is
- * flat when the last minute's median is within max(5 MB, 10 %) of the first minute's; the slope
- * (least squares over the samples after the first minute, MB per minute) is reported beside it.
+ * sensor's RSS (/proc) and live heap (V8's heap after the last major collection, from
+ * --trace-gc). Memory is flat when the last minute is within max(5 MB, 10 %) of the first: the
+ * live heap's medians, RSS's peaks; the slope (least squares over the samples after the first
+ * minute, MB per minute) is reported beside it.
  * Results go to bench/results/soak.json; the exit code is non-zero on loss, growth or a sanity
  * failure.
  */
@@ -60,8 +61,10 @@ interface Sample {
   queueTotal: number;
   conntrack: ConntrackDrops;
   rssMB: number | null;
-  /** V8's heap in use after the last collection so far (MB). */
+  /** V8's heap in use after the last major collection (Mark-Compact) so far, MB: the live heap. */
   heapMB: number | null;
+  /** After the last collection of any kind (a scavenge leaves the old generation's garbage in it), MB. */
+  heapNowMB: number | null;
 }
 
 function parseOptions(): Options {
@@ -125,22 +128,33 @@ function slopePerMinute(points: { t: number; value: number }[]): number | null {
   return den > 0 ? round((num / den) * 60, 3) : null;
 }
 
-/** First-minute and last-minute medians of one memory series, the slope after the first minute, and whether it stayed flat. */
-function memoryTrend(samples: readonly Sample[], pick: (s: Sample) => number | null) {
+/**
+ * First-minute and last-minute medians (and peaks) of one memory series, the slope after the
+ * first minute, and whether it stayed flat: judged on the medians, or on the peaks for a
+ * sawtooth series (RSS climbs with garbage until a major GC; its median over a minute depends on
+ * where the teeth fall, its peaks do not).
+ */
+function memoryTrend(samples: readonly Sample[], pick: (s: Sample) => number | null, judge: 'median' | 'peak') {
   const points = samples.map((s) => ({ t: s.t, value: pick(s) })).filter((p): p is { t: number; value: number } => p.value !== null);
   if (points.length === 0) return null;
   const end = points[points.length - 1]!.t;
   const first = median(points.filter((p) => p.t <= 60).map((p) => p.value));
   const last = median(points.filter((p) => p.t >= end - 60).map((p) => p.value));
-  const allowed = Math.max(FLAT_SLACK_MB, first * FLAT_SLACK_SHARE);
+  const firstPeak = Math.max(...points.filter((p) => p.t <= 60).map((p) => p.value));
+  const lastPeak = Math.max(...points.filter((p) => p.t >= end - 60).map((p) => p.value));
+  const [from, to] = judge === 'median' ? [first, last] : [firstPeak, lastPeak];
+  const allowed = Math.max(FLAT_SLACK_MB, from * FLAT_SLACK_SHARE);
   return {
     firstMinuteMedianMB: round(first, 1),
     lastMinuteMedianMB: round(last, 1),
-    growthMB: round(last - first, 1),
+    firstMinutePeakMB: round(firstPeak, 1),
+    lastMinutePeakMB: round(lastPeak, 1),
+    judgedOn: judge,
+    growthMB: round(to - from, 1),
     allowedGrowthMB: round(allowed, 1),
     slopeMBPerMinuteAfterFirstMinute: slopePerMinute(points.filter((p) => p.t > 60)),
     // Under two minutes the first and the last minute overlap: nothing to compare.
-    flat: end < 120 ? null : last - first <= allowed,
+    flat: end < 120 ? null : to - from <= allowed,
   };
 }
 
@@ -179,6 +193,7 @@ async function soak(lab: Lab, options: Options, workDir: string, failures: strin
         const [queue, ct] = await Promise.all([readQueue(lab, gateway, QUEUE), readConntrackDrops(lab, gateway)]);
         if (!queue) throw new Error('the queue went away during the soak (did the sensor die?)');
         const lastGc = sensor.gc[sensor.gc.length - 1];
+        const lastMajor = sensor.gc.findLast((pause) => /Mark/.test(pause.kind) && !/Minor/.test(pause.kind));
         const sample: Sample = {
           t: round((Date.now() - t0) / 1000, 1),
           queueDropped: queue.queueDropped - start!.queueDropped,
@@ -187,7 +202,8 @@ async function soak(lab: Lab, options: Options, workDir: string, failures: strin
           queueTotal: queue.queueTotal,
           conntrack: { drop: ct.drop - ctStart!.drop, earlyDrop: ct.earlyDrop - ctStart!.earlyDrop, insertFailed: ct.insertFailed - ctStart!.insertFailed },
           rssMB: residentMB(sensor.pid),
-          heapMB: lastGc ? lastGc.heapAfterMB : null,
+          heapMB: lastMajor ? lastMajor.heapAfterMB : null,
+          heapNowMB: lastGc ? lastGc.heapAfterMB : null,
         };
         samples.push(sample);
         if (samples.length % Math.max(1, Math.round(60 / options.sampleSeconds)) === 0) {
@@ -239,8 +255,8 @@ async function main(): Promise<number> {
     const sent = run.segments.reduce((sum, s) => sum + s.sent, 0);
     const loadSeconds = last?.t ?? 0;
     const generatorShort = run.segments.filter((s) => s.rate < options.rate * 0.95).length;
-    const rss = memoryTrend(run.samples, (s) => s.rssMB);
-    const heap = memoryTrend(run.samples, (s) => s.heapMB);
+    const rss = memoryTrend(run.samples, (s) => s.rssMB, 'peak');
+    const heap = memoryTrend(run.samples, (s) => s.heapMB, 'median');
     const noLoss = !!last && last.queueDropped === 0 && last.userDropped === 0 && (run.enobufs ?? 0) === 0;
     if (!last) failures.push('no sample was taken');
     if (sent === 0) failures.push('the generator sent nothing');
@@ -258,7 +274,7 @@ async function main(): Promise<number> {
         sampling: `every ${options.sampleSeconds} s: /proc/net/netfilter/nfnetlink_queue (queue_dropped, user_dropped, id_sequence), conntrack -S, /proc/PID/status VmRSS, the heap after the last GC (--trace-gc)`,
         generator: `CPython UDP sender, one new 5-tuple per datagram, in ${options.segmentSeconds} s segments with conntrack -F between them`,
         pinning: options.pin ? `generator on CPU ${options.pin.generator}; sensor ${options.pin.consumer === undefined ? 'left to the scheduler' : `on CPU ${options.pin.consumer}`}` : 'none',
-        flat: `last-minute median − first-minute median ≤ max(${FLAT_SLACK_MB} MB, ${FLAT_SLACK_SHARE * 100} % of the first)`,
+        flat: `last minute − first minute ≤ max(${FLAT_SLACK_MB} MB, ${FLAT_SLACK_SHARE * 100} % of the first): medians of the live heap (after the last major GC), peaks of RSS (a sawtooth between major GCs)`,
       },
       summary: {
         sent,
@@ -291,7 +307,7 @@ async function main(): Promise<number> {
     log(`loss: queue drops ${s.queueDropped}, socket drops ${s.userDropped}, ENOBUFS ${s.enobufs ?? 'not reported'}; conntrack drops ${s.conntrack?.drop ?? '?'} (early ${s.conntrack?.earlyDrop ?? '?'}) → ${noLoss ? 'no loss' : 'LOSS'}`);
     for (const [name, trend] of [['RSS', rss], ['heap', heap]] as const) {
       const verdict = trend?.flat === null ? 'too short to judge' : trend?.flat ? 'flat' : 'NOT flat';
-      log(`${name}: first minute ${trend?.firstMinuteMedianMB ?? '?'} MB, last minute ${trend?.lastMinuteMedianMB ?? '?'} MB, slope ${trend?.slopeMBPerMinuteAfterFirstMinute ?? '?'} MB/min → ${verdict}`);
+      log(`${name}: first minute ${trend?.firstMinuteMedianMB ?? '?'} MB (peak ${trend?.firstMinutePeakMB ?? '?'}), last minute ${trend?.lastMinuteMedianMB ?? '?'} MB (peak ${trend?.lastMinutePeakMB ?? '?'}), slope ${trend?.slopeMBPerMinuteAfterFirstMinute ?? '?'} MB/min → ${verdict}`);
     }
     log(`results: ${options.out}`);
     if (!noLoss) failures.push('the soak lost packets');
