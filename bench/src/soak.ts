@@ -12,9 +12,9 @@
  * does not become the figure (its early drops are reported). Every few seconds it samples the
  * kernel queue's counters (queue_dropped, user_dropped: must stay 0), conntrack's drops, and the
  * sensor's RSS (/proc) and live heap (V8's heap after the last major collection, from
- * --trace-gc). Memory is flat when the last minute is within max(5 MB, 10 %) of the first: the
- * live heap's medians, RSS's peaks; the slope (least squares over the samples after the first
- * minute, MB per minute) is reported beside it.
+ * --trace-gc). Memory is flat when the last minute is within max(5 MB, 10 %) of the minute after
+ * a one-minute warm-up (the flow table filling): the live heap's medians, RSS's peaks; the first
+ * minute's figures and the slope (least squares after the first minute, MB/min) beside.
  * Results go to bench/results/soak.json; the exit code is non-zero on loss, growth or a sanity
  * failure.
  */
@@ -35,6 +35,8 @@ const SENSOR_CONFIG = { site: 'bench', gateway: 'gw-soak' };
 /** Flat memory: the last minute's median may exceed the first minute's by at most this much. */
 const FLAT_SLACK_MB = 5;
 const FLAT_SLACK_SHARE = 0.1;
+/** The first minute fills the flow table; flatness is judged from the minute after it. */
+const WARMUP_SECONDS = 60;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const log = (line: string): void => console.log(line);
@@ -129,32 +131,36 @@ function slopePerMinute(points: { t: number; value: number }[]): number | null {
 }
 
 /**
- * First-minute and last-minute medians (and peaks) of one memory series, the slope after the
- * first minute, and whether it stayed flat: judged on the medians, or on the peaks for a
- * sawtooth series (RSS climbs with garbage until a major GC; its median over a minute depends on
- * where the teeth fall, its peaks do not).
+ * One memory series: the first and last minute's medians and peaks, the slope after the first
+ * minute, and whether it stayed flat. The first minute is the sensor filling its flow table (the
+ * live heap grows until the table holds what its bound and idle timeout keep), so flatness
+ * compares the minute after it (the baseline) with the last: on the medians, or on the peaks for
+ * a sawtooth series (RSS climbs with garbage until a major GC; its median over a minute depends
+ * on where the teeth fall, its peaks do not).
  */
 function memoryTrend(samples: readonly Sample[], pick: (s: Sample) => number | null, judge: 'median' | 'peak') {
   const points = samples.map((s) => ({ t: s.t, value: pick(s) })).filter((p): p is { t: number; value: number } => p.value !== null);
   if (points.length === 0) return null;
   const end = points[points.length - 1]!.t;
-  const first = median(points.filter((p) => p.t <= 60).map((p) => p.value));
-  const last = median(points.filter((p) => p.t >= end - 60).map((p) => p.value));
-  const firstPeak = Math.max(...points.filter((p) => p.t <= 60).map((p) => p.value));
-  const lastPeak = Math.max(...points.filter((p) => p.t >= end - 60).map((p) => p.value));
-  const [from, to] = judge === 'median' ? [first, last] : [firstPeak, lastPeak];
-  const allowed = Math.max(FLAT_SLACK_MB, from * FLAT_SLACK_SHARE);
+  const window = (from: number, to: number) => points.filter((p) => p.t > from && p.t <= to).map((p) => p.value);
+  const summary = (values: number[]) => (values.length > 0 ? { median: round(median(values), 1), peak: round(Math.max(...values), 1) } : null);
+  const firstMinute = summary(window(0, 60));
+  const baseline = summary(window(WARMUP_SECONDS, WARMUP_SECONDS + 60));
+  const lastMinute = summary(window(end - 60, end));
+  const pickOf = (w: { median: number; peak: number } | null) => (w ? (judge === 'median' ? w.median : w.peak) : null);
+  const from = pickOf(baseline);
+  const to = pickOf(lastMinute);
+  const allowed = from === null ? null : Math.max(FLAT_SLACK_MB, from * FLAT_SLACK_SHARE);
   return {
-    firstMinuteMedianMB: round(first, 1),
-    lastMinuteMedianMB: round(last, 1),
-    firstMinutePeakMB: round(firstPeak, 1),
-    lastMinutePeakMB: round(lastPeak, 1),
+    firstMinute,
+    baselineAfterWarmup: baseline,
+    lastMinute,
     judgedOn: judge,
-    growthMB: round(to - from, 1),
-    allowedGrowthMB: round(allowed, 1),
+    growthMB: from === null || to === null ? null : round(to - from, 1),
+    allowedGrowthMB: allowed === null ? null : round(allowed, 1),
     slopeMBPerMinuteAfterFirstMinute: slopePerMinute(points.filter((p) => p.t > 60)),
-    // Under two minutes the first and the last minute overlap: nothing to compare.
-    flat: end < 120 ? null : to - from <= allowed,
+    // Too short for a whole baseline minute after the warm-up: nothing to compare.
+    flat: end < WARMUP_SECONDS + 60 || from === null || to === null || allowed === null ? null : to - from <= allowed,
   };
 }
 
@@ -274,7 +280,7 @@ async function main(): Promise<number> {
         sampling: `every ${options.sampleSeconds} s: /proc/net/netfilter/nfnetlink_queue (queue_dropped, user_dropped, id_sequence), conntrack -S, /proc/PID/status VmRSS, the heap after the last GC (--trace-gc)`,
         generator: `CPython UDP sender, one new 5-tuple per datagram, in ${options.segmentSeconds} s segments with conntrack -F between them`,
         pinning: options.pin ? `generator on CPU ${options.pin.generator}; sensor ${options.pin.consumer === undefined ? 'left to the scheduler' : `on CPU ${options.pin.consumer}`}` : 'none',
-        flat: `last minute − first minute ≤ max(${FLAT_SLACK_MB} MB, ${FLAT_SLACK_SHARE * 100} % of the first): medians of the live heap (after the last major GC), peaks of RSS (a sawtooth between major GCs)`,
+        flat: `last minute − the minute after a ${WARMUP_SECONDS} s warm-up (the flow table filling) ≤ max(${FLAT_SLACK_MB} MB, ${FLAT_SLACK_SHARE * 100} % of it): medians of the live heap (after the last major GC), peaks of RSS (a sawtooth between major GCs); first-minute figures reported beside`,
       },
       summary: {
         sent,
@@ -307,7 +313,8 @@ async function main(): Promise<number> {
     log(`loss: queue drops ${s.queueDropped}, socket drops ${s.userDropped}, ENOBUFS ${s.enobufs ?? 'not reported'}; conntrack drops ${s.conntrack?.drop ?? '?'} (early ${s.conntrack?.earlyDrop ?? '?'}) → ${noLoss ? 'no loss' : 'LOSS'}`);
     for (const [name, trend] of [['RSS', rss], ['heap', heap]] as const) {
       const verdict = trend?.flat === null ? 'too short to judge' : trend?.flat ? 'flat' : 'NOT flat';
-      log(`${name}: first minute ${trend?.firstMinuteMedianMB ?? '?'} MB (peak ${trend?.firstMinutePeakMB ?? '?'}), last minute ${trend?.lastMinuteMedianMB ?? '?'} MB (peak ${trend?.lastMinutePeakMB ?? '?'}), slope ${trend?.slopeMBPerMinuteAfterFirstMinute ?? '?'} MB/min → ${verdict}`);
+      const minute = (w: { median: number; peak: number } | null | undefined) => (w ? `${w.median} MB (peak ${w.peak})` : '?');
+      log(`${name}: first minute ${minute(trend?.firstMinute)}, second ${minute(trend?.baselineAfterWarmup)}, last ${minute(trend?.lastMinute)}, slope ${trend?.slopeMBPerMinuteAfterFirstMinute ?? '?'} MB/min → ${verdict}`);
     }
     log(`results: ${options.out}`);
     if (!noLoss) failures.push('the soak lost packets');
