@@ -36,7 +36,7 @@ import { BULK_PORT, LAB_HOSTS, Lab, sensorCliPath } from '@p2pwall/lab';
 import { buildCConsumer } from './gateway/c-build.js';
 import { ConsumerProcess } from './gateway/consumer.js';
 import { FLOOD_PORT_BASE, FLOOD_PORT_COUNT, FLOOD_SOCKETS, FloodGenerator, floodLab } from './gateway/flood-lab.js';
-import { figures, UNCONTENDED_PERCENT } from './gateway/figures.js';
+import { crowdedOut, figures } from './gateway/figures.js';
 import {
   clockTicks,
   drainedQueue,
@@ -345,7 +345,7 @@ class Bench {
       if (step.conntrack && step.conntrack.drop > 0) this.warnings.push(`${where}: conntrack dropped ${step.conntrack.drop} packets (table full?)`);
       // Overloaded, a consumer that has its core to itself runs at ~100 % of it. Much less means
       // something else on the machine took the CPU, and this step's figures say more about that.
-      if (step.kind === 'saturation' && step.cpu.consumerPercentOfCore !== null && step.cpu.consumerPercentOfCore < UNCONTENDED_PERCENT) {
+      if (crowdedOut(step)) {
         this.warnings.push(`${where}: the overloaded consumer got only ${step.cpu.consumerPercentOfCore}% of a core (machine ${step.cpu.machineBusyPercent}% busy): other load on this machine; left out of the overloaded figures`);
       }
     } else if (step.delivered < sent * 0.99) {

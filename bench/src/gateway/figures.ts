@@ -12,6 +12,15 @@ import { round, summarize, type Summary } from '../measure.js';
 /** An overloaded consumer below this share of a core was crowded out by other load. */
 export const UNCONTENDED_PERCENT = 90;
 
+/**
+ * An overloaded consumer that got less than UNCONTENDED_PERCENT of a core was crowded out. One
+ * that dropped nothing was not overloaded at all (the generator bounded it): its low CPU is idle
+ * time, and its flood counts (as a lower bound).
+ */
+export function crowdedOut(step: StepResult): boolean {
+  return step.kind === 'saturation' && step.drops > 0 && step.cpu.consumerPercentOfCore !== null && step.cpu.consumerPercentOfCore < UNCONTENDED_PERCENT;
+}
+
 export interface LadderFigure {
   round: number;
   /** Highest offered rate of the round's ladder (refinement step included) with zero queue drops; 0 when its first step dropped. */
@@ -199,7 +208,7 @@ export function figures(steps: readonly StepResult[], bulk: readonly BulkResult[
   // An overloaded consumer's figure counts only when it had (nearly) a core to itself; when none
   // did, every step counts and `contendedRounds` says so.
   const floods = (config: ConfigName) => steps.filter((s) => s.config === config && s.kind === 'saturation');
-  const uncontended = (step: StepResult) => (step.cpu.consumerPercentOfCore ?? 100) >= UNCONTENDED_PERCENT;
+  const uncontended = (step: StepResult) => !crowdedOut(step);
   const counted = (config: ConfigName) => (floods(config).some(uncontended) ? floods(config).filter(uncontended) : floods(config));
   const ladderOf = new Map<Consumer, LadderFigure[]>();
   const consumerFigure = (consumer: Consumer): ConsumerFigure => {
@@ -261,7 +270,7 @@ export function figures(steps: readonly StepResult[], bulk: readonly BulkResult[
   return {
     bulk: bulkFigures(bulk),
     newFlows: {
-      note: `zero-drop: the highest offered rate of new flows (one datagram each) with no kernel queue drop (ladder + refine step); overloaded: packets/s the consumer received and answered during an unpaced flood (Δid_sequence − Δuser_dropped); only floods where the consumer got ≥ ${UNCONTENDED_PERCENT}% of a core count (all of them when none did)`,
+      note: `zero-drop: the highest offered rate of new flows (one datagram each) with no kernel queue drop (ladder + refine step); overloaded: packets/s the consumer received and answered during an unpaced flood (Δid_sequence − Δuser_dropped); only floods where the consumer got ≥ ${UNCONTENDED_PERCENT}% of a core, or dropped nothing (generator-bound), count (all of them when none did)`,
       ...byConsumer,
       sensorOverC: ratio('sensor', 'c'),
       bareAddonOverC: ratio('addon', 'c'),
