@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { figures, ladderFigure } from '../src/gateway/figures.js';
+import { crowdedOut, figures, ladderFigure } from '../src/gateway/figures.js';
 import { goalsOf } from '../src/gateway/report.js';
 import type { ConfigName, StepKind, StepResult } from '../src/gateway/results.js';
 
@@ -63,5 +63,12 @@ describe('bench/gateway figures', () => {
     const steps = [step('c', 'ladder', 100_000), step('c', 'ladder', 200_000, { drops: 1 }), step('sensor', 'ladder', 50_000), step('sensor', 'ladder', 100_000, { drops: 1 })];
     const goals = goalsOf(figures(steps, [], 1));
     expect(goals.sensorZeroDropOverC).toMatchObject({ measured: 0.5, met: true, bound: 'exact' });
+  });
+
+  it('leaves out an overloaded flood only when the consumer dropped while short of a core', () => {
+    expect(crowdedOut(step('sensor', 'saturation', null, { drops: 1000, cpu: 40 }))).toBe(true);
+    // Took the whole flood at 40 % of a core: the generator bounded it, nothing crowded it out.
+    expect(crowdedOut(step('c', 'saturation', null, { drops: 0, cpu: 40 }))).toBe(false);
+    expect(crowdedOut(step('sensor', 'saturation', null, { drops: 1000, cpu: 98 }))).toBe(false);
   });
 });
