@@ -9,144 +9,85 @@
  *      conntrack's cost (which the rules switch on) from the P2PWALL chain's. The three run back
  *      to back (the sensor stays up; its rules are removed and installed around it), twice a round.
  *   2. New flows per second judged with zero kernel queue drops: UDP datagrams, each a new flow,
- *      from a client to the internet's addresses, at rising paced rates, through the sensor and
- *      through an accept-everything consumer of the bare `nfqueue` binding (same rules). Each
- *      ladder stops at its first step with drops. Then an unpaced flood shows what each consumer
- *      sustains when overloaded (with a third consumer, the bare binding answering NF_REPEAT as
- *      the sensor does, to split the kernel's share from the engine's), and an unpaced flood with
- *      no rules shows the generator's own ceiling. The consumers run under --trace-gc, so each
- *      step records the GC pauses that stood against the kernel queue's 1024 packets.
+ *      from a client to the internet's addresses, at rising paced rates, through each queue
+ *      consumer with the sensor's rules: a C reference consumer of libnetfilter_queue (compiled
+ *      here, copy range, batch verdicts), the bare p2pwall addon (@p2pwall/nfq), the bare
+ *      `nfqueue` binding, and the sensor on each of the two bindings. Each ladder stops at its
+ *      first step with drops (or when the generator falls short: then the rate is "at least").
+ *      Then an unpaced flood shows what each consumer sustains when overloaded (plus the bare
+ *      bindings answering NF_REPEAT as the sensor does, to split the kernel's share from the
+ *      engine's), and an unpaced flood with no rules shows the generator's own ceiling. The Node
+ *      consumers run under --trace-gc, so each step records the GC pauses that stood against the
+ *      kernel queue.
  *
  * Configurations are interleaved in rounds (their order rotating); figures are medians over the
  * rounds, spread = (max − min) / median, ratios taken within a round. Results go to
  * bench/results/gateway.json and a table to stdout. The exit code is non-zero only on a sanity
  * failure (no traffic, a lab that would not come up, datagrams that did not meet the queue rule,
- * a sensor that dropped benign traffic), never on a missed goal.
+ * a consumer that did not answer what the kernel queued, a sensor that dropped benign traffic),
+ * never on a missed goal.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BULK_PORT, LAB_HOSTS, Lab, LabExistsError, sensorCliPath } from '@p2pwall/lab';
-import { ConsumerProcess, spawnPinned, type GcWindow } from './gateway/consumer.js';
+import { BULK_PORT, LAB_HOSTS, Lab, sensorCliPath } from '@p2pwall/lab';
+import { buildCConsumer } from './gateway/c-build.js';
+import { ConsumerProcess } from './gateway/consumer.js';
+import { FLOOD_PORT_BASE, FLOOD_PORT_COUNT, FLOOD_SOCKETS, FloodGenerator, floodLab } from './gateway/flood-lab.js';
+import { crowdedOut, figures } from './gateway/figures.js';
 import {
   clockTicks,
   drainedQueue,
   flushConntrack,
-  installSink,
   parseQueueCounters,
   processTicks,
   readConntrackDrops,
   readMachineCpu,
   readQueue,
   readSink,
-  type ConntrackDrops,
   type MachineCpu,
   type QueueCounters,
 } from './gateway/kernel.js';
-import { PYTHON_BULK, PYTHON_FLOOD, pythonPath } from './gateway/scripts.js';
-import { formatCount, median, round, summarize, type Summary } from './measure.js';
+import { REFERENCE_QUEUE, referenceQueueArgs, sensorQueueConfig } from './gateway/queue-settings.js';
+import { goalsOf, formatK, limits, printTable } from './gateway/report.js';
+import { CONSUMERS, isSensor, SENSORS, type BulkConfig, type BulkResult, type ConfigName, type Consumer, type ConsumerRun, type SensorConsumer, type StepKind, type StepResult } from './gateway/results.js';
+import { PYTHON_BULK, pythonPath } from './gateway/scripts.js';
+import { UplinkServer } from './gateway/uplink-server.js';
+import { formatCount, median, round } from './measure.js';
 
-const GOAL_BULK_RATIO = 0.9;
 const QUEUE = 0;
-/** Destination ports of the generator's datagrams; the internet namespace drops (and counts) them. */
-const FLOOD_PORT_BASE = 20000;
-const FLOOD_PORT_COUNT = 40000;
-const FLOOD_SOCKETS = 8;
 /** A step whose generator reached less than this share of the offered rate is generator-limited. */
 const GENERATOR_SHORTFALL = 0.95;
-/** An overloaded consumer below this share of a core was crowded out by other load. */
-const UNCONTENDED_PERCENT = 90;
-/** The sensor's config: only the required keys, so everything else is the default (connbytes 8, failOpen). */
+/** The sensor's config: only the required keys (plus the queue's binding), so everything else is the default (connbytes 8, failOpen). */
 const SENSOR_CONFIG = { site: 'bench', gateway: 'gw-bench' };
-
-type Consumer = 'sensor' | 'bare' | 'bare-repeat';
-type ConfigName = 'none' | Consumer;
-type StepKind = 'ladder' | 'refine' | 'saturation' | 'ceiling';
-type BulkConfig = 'none' | 'conntrack' | 'sensor';
+/** The groups a round runs, each with the consumers it measures (the bulk transfers run in the sensor's). */
+const GROUPS: Record<string, Consumer[]> = {
+  sensor: ['sensor'],
+  'sensor-nfqueue': ['sensor-nfqueue'],
+  'sensor-uplink': ['sensor-uplink'],
+  c: ['c'],
+  addon: ['addon', 'addon-repeat'],
+  nfqueue: ['nfqueue', 'nfqueue-repeat'],
+};
 
 interface Options {
   rounds: number;
   bulkBytes: number;
   bulkSamples: number;
+  /** `--no-bulk`: skip the bulk transfers (short development runs of the new-flow figures). */
+  bulk: boolean;
   stepSeconds: number;
   floodSeconds: number;
   rates: number[];
+  /** `--consumers`: which groups run (default all). */
+  groups: string[];
   prefix: string;
   out: string;
   /** `--pin`: which processes taskset pins (generator to CPU 0, consumer to CPU 1). */
   pinMode: 'generator' | 'both' | 'none';
   pin: { generator: number | undefined; consumer: number | undefined } | undefined;
-}
-
-interface GeneratorReport {
-  sent: number;
-  errors: number;
-  seconds: number;
-  rate: number;
-  cpuSeconds: number;
-  maxBacklog: number;
-  firstIndex: number;
-  nextIndex: number;
-}
-
-interface StepResult {
-  round: number;
-  config: ConfigName;
-  kind: StepKind;
-  /** Offered new flows (datagrams) per second; null when unpaced. */
-  offeredRate: number | null;
-  generator: GeneratorReport & { cpuPercentOfCore: number };
-  /** Reached less than 95 % of the offered rate: the figure is the generator's, not the queue's. */
-  generatorLimited: boolean;
-  /** Datagrams counted where they arrive (the internet namespace drops them there). */
-  delivered: number;
-  deliveredPerSecond: number;
-  queue: {
-    /** Packets that met the queue rule: handed to the queue or dropped because it was full. */
-    metRule: number;
-    queueDropped: number;
-    userDropped: number;
-    /** Packets the consumer received (and answered): queued and not lost to the socket buffer. */
-    processed: number;
-    processedPerSecond: number;
-  } | null;
-  drops: number;
-  conntrack: ConntrackDrops | null;
-  cpu: { machineBusyPercent: number; machineSoftirqPercent: number; consumerPercentOfCore: number | null };
-  /** The consumer's GC pauses during the step (from --trace-gc). */
-  consumerGc: GcWindow | null;
-  /** The most packets seen waiting in the kernel queue (queue_total, sampled every 5 ms; the limit is 1024). */
-  peakQueued: number | null;
-}
-
-interface BulkResult {
-  round: number;
-  /** Which A / conntrack / B set of the round (each set runs the three back to back). */
-  sample: number;
-  config: BulkConfig;
-  direction: 'download' | 'upload';
-  bytes: number;
-  seconds: number;
-  megabytesPerSecond: number;
-  /** Packets that met the queue rule during the transfer (null when no consumer was bound). */
-  queuedPackets: number | null;
-}
-
-interface ConsumerRun {
-  round: number;
-  consumer: Consumer;
-  /** Packets the consumer says it judged (the sensor's engine counters, or the bare consumer's count). */
-  packets: number | null;
-  /** The sensor's engine counters at stop. */
-  engine?: Record<string, number>;
-  /** Packets the queue handed it, from the kernel counters, over its whole life. */
-  queueProcessed: number;
-  /** Its GC pauses over its whole life (from --trace-gc). */
-  gc: GcWindow;
-  /** Warnings and errors in the sensor's log (it warns when the kernel queue drops). */
-  logWarnings?: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
@@ -160,7 +101,11 @@ function parseOptions(): Options {
       'bulk-samples': { type: 'string', default: '2' },
       'step-seconds': { type: 'string', default: '1.5' },
       'flood-seconds': { type: 'string', default: '1.5' },
-      rates: { type: 'string', default: '5000,10000,20000,30000,40000,50000,60000,80000,100000,120000,150000' },
+      // Up to 400k/s: the generator sends ~490k/s unpaced, so the fastest consumers' ladders
+      // end by drops or by the generator falling short, not by the ladder's top.
+      rates: { type: 'string', default: '5000,10000,20000,30000,40000,50000,60000,80000,100000,120000,150000,200000,250000,300000,350000,400000' },
+      consumers: { type: 'string', default: Object.keys(GROUPS).filter((group) => group !== 'sensor-uplink').join(',') },
+      'no-bulk': { type: 'boolean', default: false },
       prefix: { type: 'string', default: 'p2pwbgw' },
       out: { type: 'string' },
       pin: { type: 'string', default: 'generator' },
@@ -171,9 +116,11 @@ function parseOptions(): Options {
     rounds: Number(values.rounds),
     bulkBytes: Number(values['bulk-bytes']),
     bulkSamples: Number(values['bulk-samples']),
+    bulk: !values['no-bulk'],
     stepSeconds: Number(values['step-seconds']),
     floodSeconds: Number(values['flood-seconds']),
     rates: values.rates.split(',').map((rate) => Number(rate.trim())),
+    groups: values.consumers.split(',').map((group) => group.trim()),
     prefix: values.prefix,
     out: resolve(values.out ?? resolve(here, '../results/gateway.json')),
     pinMode: values.pin as Options['pinMode'],
@@ -186,6 +133,8 @@ function parseOptions(): Options {
   if (!(Number.isInteger(options.bulkBytes) && options.bulkBytes >= 1_000_000 && options.bulkBytes <= 4_000_000_000)) throw new RangeError('--bulk-bytes: 1e6 to 4e9');
   if (!(options.stepSeconds >= 0.5 && options.stepSeconds <= 10) || !(options.floodSeconds >= 0.5 && options.floodSeconds <= 10)) throw new RangeError('--step-seconds, --flood-seconds: 0.5 to 10');
   if (options.rates.length === 0 || options.rates.some((rate) => !(rate >= 100 && rate <= 1_000_000))) throw new RangeError('--rates: comma-separated rates, each 100 to 1,000,000 per second');
+  const unknown = options.groups.filter((group) => !(group in GROUPS));
+  if (unknown.length > 0 || options.groups.length === 0) throw new RangeError(`--consumers: a comma-separated list of ${Object.keys(GROUPS).join(', ')}`);
   options.rates.sort((a, b) => a - b);
   return options;
 }
@@ -195,18 +144,19 @@ class Bench {
   readonly gateway: string;
   readonly client: string;
   readonly inet: string;
-  readonly targets: string;
   readonly steps: StepResult[] = [];
   readonly bulk: BulkResult[] = [];
   readonly consumers: ConsumerRun[] = [];
   readonly failures: string[] = [];
   readonly warnings: string[] = [];
-  private nextIndex = 0;
   private readonly python = pythonPath();
-  private readonly floodScript: string;
+  readonly generator: FloodGenerator;
   private readonly bulkScript: string;
   readonly rulesConfig: string;
-  readonly sensorConfig: string;
+  /** The nats-server the sensor-uplink variant publishes to (started when first needed). */
+  uplink: UplinkServer | undefined;
+  /** The compiled C reference consumer (built when the run includes it). */
+  private cConsumer: string | undefined;
 
   constructor(
     readonly lab: Lab,
@@ -217,20 +167,25 @@ class Bench {
     this.gateway = site.gateway;
     this.client = site.clients[0]!.ns;
     this.inet = lab.inet;
-    this.targets = lab.plan.inet.ipv4.join(',');
-    this.floodScript = join(workDir, 'flood.py');
+    this.generator = new FloodGenerator(lab, workDir, options.pin?.generator);
     this.bulkScript = join(workDir, 'bulk.py');
     this.rulesConfig = join(workDir, 'rules.yaml');
-    this.sensorConfig = join(workDir, 'sensor.yaml');
-    writeFileSync(this.floodScript, PYTHON_FLOOD);
     writeFileSync(this.bulkScript, PYTHON_BULK);
     // JSON is YAML: the sensor's loader reads it. No storefile for the rules commands.
     writeFileSync(this.rulesConfig, `${JSON.stringify({ ...SENSOR_CONFIG, storefile: null })}\n`);
-    writeFileSync(this.sensorConfig, `${JSON.stringify({ ...SENSOR_CONFIG, storefile: join(workDir, 'peers.store') })}\n`);
   }
 
-  get targetCount(): number {
-    return this.lab.plan.inet.ipv4.length;
+  /** The sensor variant's config file: its binding, and the uplink to the lab's nats-server when it has one. */
+  private async sensorConfig(variant: SensorConsumer): Promise<string> {
+    const { binding, uplink } = SENSORS[variant];
+    const file = join(this.workDir, `${variant}.yaml`);
+    const config: Record<string, unknown> = { ...SENSOR_CONFIG, storefile: join(this.workDir, `${variant}.store`), queue: sensorQueueConfig(binding) };
+    if (uplink) {
+      this.uplink ??= await UplinkServer.start(this.lab);
+      config.uplink = { nats: { servers: [this.uplink.url] } };
+    }
+    writeFileSync(file, `${JSON.stringify(config)}\n`);
+    return file;
   }
 
   /**
@@ -321,21 +276,19 @@ class Bench {
       withQueue ? readConntrackDrops(lab, gateway) : Promise.resolve(undefined),
       readSink(lab, this.inet),
     ]);
-    if (withQueue && !queueBefore) throw new Error(`${config}: no program is bound to queue ${QUEUE} in ${gateway}`);
+    if (withQueue && !queueBefore) {
+      const exit = consumer && !consumer.running ? await consumer.stop(0) : undefined;
+      throw new Error(`${config}: no program is bound to queue ${QUEUE} in ${gateway}: ${consumer?.describe() ?? 'no consumer'}${exit ? `; exit ${exit.code ?? exit.signal}: ${exit.stderrTail}` : ''}`);
+    }
     const consumerPid = consumer?.pid;
     const cpuBefore = readMachineCpu();
     const consumerBefore = processTicks(consumerPid);
     const startedAt = Date.now();
 
     const sampler = consumer ? new QueueSampler(consumer.pid, QUEUE) : undefined;
-    const args = [this.floodScript, String(offeredRate ?? 0), String(seconds), String(this.nextIndex), String(FLOOD_SOCKETS), this.targets, String(FLOOD_PORT_BASE), String(FLOOD_PORT_COUNT)];
-    const child = spawnPinned(this.lab, this.client, this.options.pin?.generator, this.python, args, { role: 'bench-flood' });
-    const exit = await child.wait((seconds + 15) * 1000).finally(() => sampler?.stop());
+    const report = await this.generator.run(offeredRate, seconds).finally(() => sampler?.stop());
     const cpuAfter = readMachineCpu();
     const consumerAfter = processTicks(consumerPid);
-    const report = exit.summary as GeneratorReport | undefined;
-    if (!report || typeof report.sent !== 'number') throw new Error(`the generator gave no report (exit ${exit.code}): ${exit.stderr.trim().slice(-500)}`);
-    this.nextIndex = report.nextIndex % (this.targetCount * FLOOD_PORT_COUNT);
 
     const [queueAfter, ctAfter] = await Promise.all([
       withQueue ? drainedQueue(lab, gateway, QUEUE) : Promise.resolve(undefined),
@@ -392,7 +345,7 @@ class Bench {
       if (step.conntrack && step.conntrack.drop > 0) this.warnings.push(`${where}: conntrack dropped ${step.conntrack.drop} packets (table full?)`);
       // Overloaded, a consumer that has its core to itself runs at ~100 % of it. Much less means
       // something else on the machine took the CPU, and this step's figures say more about that.
-      if (step.kind === 'saturation' && step.cpu.consumerPercentOfCore !== null && step.cpu.consumerPercentOfCore < UNCONTENDED_PERCENT) {
+      if (crowdedOut(step)) {
         this.warnings.push(`${where}: the overloaded consumer got only ${step.cpu.consumerPercentOfCore}% of a core (machine ${step.cpu.machineBusyPercent}% busy): other load on this machine; left out of the overloaded figures`);
       }
     } else if (step.delivered < sent * 0.99) {
@@ -400,42 +353,80 @@ class Bench {
     }
   }
 
-  /** `p2pwall-sensor run` in the gateway (it installs the rules), under --trace-gc. */
-  async startSensor(): Promise<ConsumerProcess> {
-    const sensor = await ConsumerProcess.sensor(this.lab, this.gateway, this.sensorConfig, this.options.pin?.consumer);
+  /** `p2pwall-sensor run` in the gateway as one of its variants (it installs the rules), under --trace-gc. */
+  async startSensor(variant: SensorConsumer): Promise<ConsumerProcess> {
+    const sensor = await ConsumerProcess.sensor(this.lab, this.gateway, await this.sensorConfig(variant), this.options.pin?.consumer, variant);
     this.rulesInstalled = true;
     return sensor;
   }
 
-  async stopSensor(r: number, sensor: ConsumerProcess, queueAtStart: QueueCounters | undefined): Promise<void> {
+  async stopSensor(r: number, consumer: SensorConsumer, sensor: ConsumerProcess, queueAtStart: QueueCounters | undefined): Promise<void> {
     const queueAtEnd = await readQueue(this.lab, this.gateway, QUEUE);
     const stopped = await sensor.stop(5000);
     const line = stopped.logLines.find((l) => l.msg === 'sensor stopped');
     const engine = line?.counters as Record<string, number> | undefined;
-    const run: ConsumerRun = { round: r, consumer: 'sensor', packets: engine?.packets ?? null, queueProcessed: processedBetween(queueAtStart, queueAtEnd), gc: sensor.pausesBetween(0, Date.now()) };
+    const run: ConsumerRun = { round: r, consumer, packets: engine?.packets ?? null, queueProcessed: processedBetween(queueAtStart, queueAtEnd), gc: sensor.pausesBetween(0, Date.now()) };
     if (engine) run.engine = engine;
+    // The queue binding's own counters (the addon's: batches, ENOBUFS, unanswered, …; null on nfqueue).
+    const binding = line?.binding as Record<string, unknown> | null | undefined;
+    if (binding) run.counters = binding;
+    if (SENSORS[consumer].uplink) {
+      // Evidence that the uplink really published during the run (the stream only grows).
+      const stored = await this.uplink?.stored().catch(() => undefined);
+      run.counters = { ...run.counters, streamMessages: stored?.messages ?? null, streamBytes: stored?.bytes ?? null };
+      if (!stored?.messages) this.failures.push(`${consumer} (round ${r}): nothing reached the NATS stream (did the uplink connect?)`);
+    }
+    this.checkEnobufs(`${consumer} (round ${r})`, binding ?? undefined, queueAtStart, queueAtEnd);
     this.consumers.push(run);
     const warnings = stopped.logLines.filter((l) => l.level === 'warn' || l.level === 'error').length;
     if (warnings > 0) run.logWarnings = warnings;
-    if (!engine) this.failures.push(`sensor (round ${r}): no "sensor stopped" line with its counters (exit ${stopped.code ?? stopped.signal}; ${stopped.stderrTail})`);
+    if (!engine) this.failures.push(`${consumer} (round ${r}): no "sensor stopped" line with its counters (exit ${stopped.code ?? stopped.signal}; ${stopped.stderrTail})`);
     else {
-      if ((engine.dropped ?? 0) > 0) this.failures.push(`sensor (round ${r}): the engine dropped ${engine.dropped} packets of benign traffic (clients ${engine.clients}, peers ${engine.peers})`);
-      if ((engine.packets ?? 0) < run.queueProcessed) this.failures.push(`sensor (round ${r}): the engine judged ${engine.packets} packets, the queue handed it ${run.queueProcessed}`);
+      if ((engine.dropped ?? 0) > 0) this.failures.push(`${consumer} (round ${r}): the engine dropped ${engine.dropped} packets of benign traffic (clients ${engine.clients}, peers ${engine.peers})`);
+      if ((engine.packets ?? 0) < run.queueProcessed) this.failures.push(`${consumer} (round ${r}): the engine judged ${engine.packets} packets, the queue handed it ${run.queueProcessed}`);
     }
   }
 
-  startBare(verdict: 'accept' | 'repeat'): Promise<ConsumerProcess> {
-    return ConsumerProcess.bare(this.lab, this.gateway, verdict, join(this.workDir, `bare-${verdict}-${Date.now()}.jsonl`), this.options.pin?.consumer, QUEUE);
+  /** A bare consumer: one of the two Node bindings answering NF_ACCEPT or NF_REPEAT + mark, or the compiled C reference. */
+  startBare(consumer: Exclude<Consumer, SensorConsumer>): Promise<ConsumerProcess> {
+    const logFile = join(this.workDir, `${consumer}-${Date.now()}.jsonl`);
+    const cpu = this.options.pin?.consumer;
+    if (consumer === 'c') {
+      this.cConsumer ??= buildCConsumer(this.workDir);
+      return ConsumerProcess.program(this.lab, this.gateway, 'c', this.cConsumer, ['--log', logFile, ...referenceQueueArgs(QUEUE)], logFile, cpu);
+    }
+    if (consumer === 'addon' || consumer === 'addon-repeat') return ConsumerProcess.bare(this.lab, this.gateway, 'addon', consumer === 'addon' ? 'accept' : 'repeat', logFile, cpu, referenceQueueArgs(QUEUE));
+    // The nfqueue binding cannot set copy range, queue length or batch: whole packets, 1024, one at a time.
+    return ConsumerProcess.bare(this.lab, this.gateway, 'nfqueue', consumer === 'nfqueue' ? 'accept' : 'repeat', logFile, cpu, ['--queue', String(QUEUE)]);
   }
 
+  /**
+   * Stops a bare consumer and checks its own count against the kernel's: it must have answered
+   * every packet the queue handed it (Δid_sequence − Δuser_dropped over its life), and the
+   * ENOBUFS it saw must match the kernel's user_dropped (a consumer that never saw one cannot
+   * have lost packets to its socket buffer).
+   */
   async stopBare(r: number, consumer: Consumer, child: ConsumerProcess, queueAtStart: QueueCounters | undefined): Promise<void> {
     const queueAtEnd = await readQueue(this.lab, this.gateway, QUEUE);
     const stopped = await child.stop(3000);
-    const packets = typeof stopped.summary?.packets === 'number' ? stopped.summary.packets : null;
+    const counters = stopped.summary;
+    const packets = typeof counters?.packets === 'number' ? counters.packets : null;
     const queueProcessed = processedBetween(queueAtStart, queueAtEnd);
-    this.consumers.push({ round: r, consumer, packets, queueProcessed, gc: child.pausesBetween(0, Date.now()) });
-    if (packets === null) this.failures.push(`${consumer} (round ${r}): no final count (exit ${stopped.code ?? stopped.signal}; ${stopped.stderrTail})`);
-    else if (packets < queueProcessed) this.failures.push(`${consumer} (round ${r}): counted ${packets} packets, the queue handed it ${queueProcessed}`);
+    const run: ConsumerRun = { round: r, consumer, packets, queueProcessed, gc: child.pausesBetween(0, Date.now()) };
+    if (counters) run.counters = counters;
+    this.consumers.push(run);
+    const where = `${consumer} (round ${r})`;
+    if (packets === null) this.failures.push(`${where}: no final count (exit ${stopped.code ?? stopped.signal}; ${stopped.stderrTail})`);
+    else if (packets < queueProcessed) this.failures.push(`${where}: counted ${packets} packets, the queue handed it ${queueProcessed}`);
+    else if (consumer === 'c' && packets !== queueProcessed) this.failures.push(`${where}: the C reference counted ${packets} packets, /proc says the queue handed it ${queueProcessed}`);
+    this.checkEnobufs(where, counters, queueAtStart, queueAtEnd);
+  }
+
+  /** A consumer that saw no ENOBUFS cannot have lost packets to its socket buffer, and one that did must have: the kernel's user_dropped says. */
+  private checkEnobufs(where: string, counters: Record<string, unknown> | undefined, queueAtStart: QueueCounters | undefined, queueAtEnd: QueueCounters | undefined): void {
+    const userDropped = queueAtStart && queueAtEnd && queueAtStart.portId === queueAtEnd.portId ? queueAtEnd.userDropped - queueAtStart.userDropped : 0;
+    const enobufs = typeof counters?.enobufs === 'number' ? counters.enobufs : undefined;
+    if (enobufs !== undefined && enobufs > 0 !== userDropped > 0) this.warnings.push(`${where}: it saw ${enobufs} ENOBUFS, the kernel counted ${userDropped} packets lost to its socket buffer`);
   }
 
   /**
@@ -510,339 +501,61 @@ function cpuShares(before: MachineCpu, after: MachineCpu, consumerBefore: number
   };
 }
 
-function formatK(rate: number): string {
-  return rate >= 1000 ? `${round(rate / 1000, 1)}k` : String(rate);
-}
-
-function formatMB(value: number): string {
-  return `${formatCount(value)} MB/s`;
-}
-
-function rounded(summary: Summary, digits: number): Summary {
-  return { median: round(summary.median, digits), min: round(summary.min, digits), max: round(summary.max, digits), spreadPercent: round(summary.spreadPercent, 1), values: summary.values.map((v) => round(v, digits)) };
-}
-
 // ---------------------------------------------------------------------------------------------
 // One round: every configuration once, in a rotating order.
 
 async function runRound(bench: Bench, r: number): Promise<void> {
-  const order: ConfigName[] = ['none', 'sensor', 'bare'];
+  const order = ['none', ...bench.options.groups];
   const rotated = order.map((_, k) => order[(r - 1 + k) % order.length]!);
-  for (const config of rotated) {
-    if (config === 'none') {
+  for (const group of rotated) {
+    if (group === 'none') {
       const ceiling = await bench.step(r, 'none', 'ceiling', null, bench.options.floodSeconds, undefined);
       log(`  round ${r} no rules: generator ceiling ${formatCount(ceiling.generator.rate)} datagrams/s (${formatCount(ceiling.deliveredPerSecond)}/s arrived)`);
-    } else if (config === 'sensor') {
-      const sensor = await bench.startSensor();
-      try {
-        const start = await readQueue(bench.lab, bench.gateway, QUEUE);
-        const bulk = await bench.bulkSamples(r);
-        const ladder = await bench.ladder(r, 'sensor', sensor);
-        const flood = await bench.step(r, 'sensor', 'saturation', null, bench.options.floodSeconds, sensor);
-        await bench.stopSensor(r, sensor, start);
-        const mb = (config: BulkConfig, direction: 'download' | 'upload') => formatCount(median(bulk.filter((b) => b.config === config && b.direction === direction).map((b) => b.megabytesPerSecond)));
-        log(`  round ${r} bulk MB/s, no rules / conntrack only / sensor: down ${mb('none', 'download')} / ${mb('conntrack', 'download')} / ${mb('sensor', 'download')}, up ${mb('none', 'upload')} / ${mb('conntrack', 'upload')} / ${mb('sensor', 'upload')}`);
-        log(`  round ${r} sensor:   ladder ${ladder}; overloaded ${formatCount(flood.queue!.processedPerSecond)} pkt/s`);
-      } finally {
-        if (sensor.running) await sensor.stop(2000);
-        await bench.rules('remove');
-      }
+    } else if (isSensor(group)) {
+      await runSensor(bench, r, group);
     } else {
-      await bench.rules('install');
-      let child: ConsumerProcess | undefined;
-      try {
-        child = await bench.startBare('accept');
-        let start = await readQueue(bench.lab, bench.gateway, QUEUE);
-        const ladder = await bench.ladder(r, 'bare', child);
-        const flood = await bench.step(r, 'bare', 'saturation', null, bench.options.floodSeconds, child);
-        await bench.stopBare(r, 'bare', child, start);
-        child = await bench.startBare('repeat');
-        start = await readQueue(bench.lab, bench.gateway, QUEUE);
-        const repeat = await bench.step(r, 'bare-repeat', 'saturation', null, bench.options.floodSeconds, child);
-        await bench.stopBare(r, 'bare-repeat', child, start);
-        log(`  round ${r} bare:     ladder ${ladder}; overloaded ${formatCount(flood.queue!.processedPerSecond)} pkt/s (NF_REPEAT + mark: ${formatCount(repeat.queue!.processedPerSecond)} pkt/s)`);
-      } finally {
-        if (child?.running) await child.stop(2000);
-        await bench.rules('remove');
-      }
+      await runBare(bench, r, GROUPS[group]!);
     }
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Figures.
-
-interface LadderFigure {
-  /** Highest offered rate of the round's ladder (refinement step included) with zero queue drops; 0 when its first step dropped. */
-  zeroDropRate: number;
-  /** Queued packets/s the queue path carried at that step (one queued packet per new flow). */
-  queuedPerSecond: number;
-  /** Why the ladder ended: drops, the generator fell short, or the top of the ladder. */
-  endedBy: 'drops' | 'generator' | 'ladder top';
-  /** The lowest offered rate that dropped. */
-  firstDropRate: number | null;
-  dropsAtFirstDropRate: number | null;
-  /** The consumer's GC pauses during that step. */
-  gcAtFirstDrop: GcWindow | null;
-  /** The longest GC pause during the steps without drops. */
-  longestGcMsWithoutDrops: number;
-  /** The fullest the kernel queue was seen (of 1024) in the steps without drops, and in the first dropping step. */
-  peakQueuedWithoutDrops: number;
-  peakQueuedAtFirstDrop: number | null;
-  /** The consumer's CPU (% of one core) in the first dropping step: below 100, it was not out of CPU on average. */
-  consumerCpuAtFirstDrop: number | null;
-}
-
-function ladderFigure(steps: readonly StepResult[]): LadderFigure {
-  let best: StepResult | undefined;
-  let endedBy: LadderFigure['endedBy'] = 'ladder top';
-  let firstDrop: StepResult | undefined;
-  for (const step of steps.filter((s) => s.kind === 'ladder')) {
-    if (step.drops > 0) {
-      endedBy = 'drops';
-      firstDrop = step;
-      break;
+/** One sensor variant: for the default one (the addon, no uplink) the bulk samples first, then its ladder and flood. */
+async function runSensor(bench: Bench, r: number, consumer: SensorConsumer): Promise<void> {
+  const sensor = await bench.startSensor(consumer);
+  try {
+    const start = await readQueue(bench.lab, bench.gateway, QUEUE);
+    const bulk = consumer === 'sensor' && bench.options.bulk ? await bench.bulkSamples(r) : [];
+    const ladder = await bench.ladder(r, consumer, sensor);
+    const flood = await bench.step(r, consumer, 'saturation', null, bench.options.floodSeconds, sensor);
+    await bench.stopSensor(r, consumer, sensor, start);
+    if (bulk.length > 0) {
+      const mb = (config: BulkConfig, direction: 'download' | 'upload') => formatCount(median(bulk.filter((b) => b.config === config && b.direction === direction).map((b) => b.megabytesPerSecond)));
+      log(`  round ${r} bulk MB/s, no rules / conntrack only / sensor: down ${mb('none', 'download')} / ${mb('conntrack', 'download')} / ${mb('sensor', 'download')}, up ${mb('none', 'upload')} / ${mb('conntrack', 'upload')} / ${mb('sensor', 'upload')}`);
     }
-    if (step.generatorLimited) {
-      endedBy = 'generator';
-      break;
+    log(`  round ${r} ${consumer}: ladder ${ladder}; overloaded ${formatCount(flood.queue!.processedPerSecond)} pkt/s`);
+  } finally {
+    if (sensor.running) await sensor.stop(2000);
+    await bench.rules('remove');
+  }
+}
+
+/** Bare consumers one after the other under the sensor's rules (installed without a sensor). */
+async function runBare(bench: Bench, r: number, consumers: readonly Consumer[]): Promise<void> {
+  await bench.rules('install');
+  let child: ConsumerProcess | undefined;
+  try {
+    for (const consumer of consumers) {
+      if (isSensor(consumer)) throw new Error(`${consumer} is not a bare consumer`);
+      child = await bench.startBare(consumer);
+      const start = await readQueue(bench.lab, bench.gateway, QUEUE);
+      const ladder = CONSUMERS[consumer].ladder ? await bench.ladder(r, consumer, child) : undefined;
+      const flood = await bench.step(r, consumer, 'saturation', null, bench.options.floodSeconds, child);
+      await bench.stopBare(r, consumer, child, start);
+      log(`  round ${r} ${consumer}: ${ladder ? `ladder ${ladder}; ` : ''}overloaded ${formatCount(flood.queue!.processedPerSecond)} pkt/s${flood.drops === 0 ? ' (took the whole flood: generator-bound)' : ''}`);
     }
-    best = step;
-  }
-  const refine = steps.find((s) => s.kind === 'refine');
-  if (refine) {
-    if (refine.drops === 0 && !refine.generatorLimited) best = refine;
-    else if (refine.drops > 0) firstDrop = refine;
-  }
-  const clean = steps.filter((s) => s.drops === 0);
-  return {
-    zeroDropRate: best?.offeredRate ?? 0,
-    queuedPerSecond: best?.queue?.processedPerSecond ?? 0,
-    endedBy,
-    firstDropRate: firstDrop?.offeredRate ?? null,
-    dropsAtFirstDropRate: firstDrop?.drops ?? null,
-    gcAtFirstDrop: firstDrop?.consumerGc ?? null,
-    longestGcMsWithoutDrops: clean.reduce((max, s) => Math.max(max, s.consumerGc?.maxMs ?? 0), 0),
-    peakQueuedWithoutDrops: clean.reduce((max, s) => Math.max(max, s.peakQueued ?? 0), 0),
-    peakQueuedAtFirstDrop: firstDrop?.peakQueued ?? null,
-    consumerCpuAtFirstDrop: firstDrop?.cpu.consumerPercentOfCore ?? null,
-  };
-}
-
-function summaryOf(values: number[], digits = 0): Summary | null {
-  return values.length > 0 ? rounded(summarize(values), digits) : null;
-}
-
-function perRoundRatio(rounds: number, numerator: (r: number) => number | undefined, denominator: (r: number) => number | undefined): Summary | null {
-  const values: number[] = [];
-  for (let r = 1; r <= rounds; r++) {
-    const n = numerator(r);
-    const d = denominator(r);
-    if (n !== undefined && d !== undefined && d > 0) values.push(n / d);
-  }
-  return summaryOf(values, 3);
-}
-
-interface BulkFigure {
-  noRulesMBps: Summary | null;
-  conntrackOnlyMBps: Summary | null;
-  sensorMBps: Summary | null;
-  /** sensor ÷ no rules, per sample (the three run back to back): the goal's figure. */
-  ratio: Summary | null;
-  /** sensor ÷ conntrack only: p2pwall's own chain, with conntrack's cost taken out. */
-  sensorOverConntrackOnly: Summary | null;
-  conntrackOnlyOverNoRules: Summary | null;
-  queuedPacketsPerTransfer: Summary | null;
-}
-
-function figures(bench: Bench) {
-  const { rounds } = bench.options;
-  const samples = [...new Set(bench.bulk.map((b) => `${b.round}.${b.sample}`))];
-  const bulkOf = (config: BulkConfig, direction: 'download' | 'upload', key: string) => bench.bulk.find((b) => b.config === config && b.direction === direction && `${b.round}.${b.sample}` === key)?.megabytesPerSecond;
-  const pairRatio = (direction: 'download' | 'upload', numerator: BulkConfig, denominator: BulkConfig) => {
-    const values: number[] = [];
-    for (const key of samples) {
-      const n = bulkOf(numerator, direction, key);
-      const d = bulkOf(denominator, direction, key);
-      if (n !== undefined && d !== undefined && d > 0) values.push(n / d);
-    }
-    return summaryOf(values, 3);
-  };
-  const bulk = Object.fromEntries(
-    (['download', 'upload'] as const).map((direction) => {
-      const of = (config: BulkConfig) => bench.bulk.filter((b) => b.config === config && b.direction === direction);
-      return [
-        direction,
-        {
-          noRulesMBps: summaryOf(of('none').map((b) => b.megabytesPerSecond), 1),
-          conntrackOnlyMBps: summaryOf(of('conntrack').map((b) => b.megabytesPerSecond), 1),
-          sensorMBps: summaryOf(of('sensor').map((b) => b.megabytesPerSecond), 1),
-          ratio: pairRatio(direction, 'sensor', 'none'),
-          sensorOverConntrackOnly: pairRatio(direction, 'sensor', 'conntrack'),
-          conntrackOnlyOverNoRules: pairRatio(direction, 'conntrack', 'none'),
-          queuedPacketsPerTransfer: summaryOf(of('sensor').map((b) => b.queuedPackets ?? 0)),
-        },
-      ];
-    }),
-  ) as Record<'download' | 'upload', BulkFigure>;
-
-  const ladders = (consumer: Consumer): LadderFigure[] => {
-    const result: LadderFigure[] = [];
-    for (let r = 1; r <= rounds; r++) result.push(ladderFigure(bench.steps.filter((s) => s.round === r && s.config === consumer && (s.kind === 'ladder' || s.kind === 'refine'))));
-    return result;
-  };
-  const sensorLadders = ladders('sensor');
-  const bareLadders = ladders('bare');
-  // An overloaded consumer's figure counts only when it had (nearly) a core to itself; when none
-  // did, every step counts and `contended` says so.
-  const floods = (config: ConfigName) => bench.steps.filter((s) => s.config === config && s.kind === 'saturation');
-  const uncontended = (step: StepResult) => (step.cpu.consumerPercentOfCore ?? 100) >= UNCONTENDED_PERCENT;
-  const counted = (config: ConfigName) => (floods(config).some(uncontended) ? floods(config).filter(uncontended) : floods(config));
-  const saturation = (config: ConfigName, r: number) => counted(config).find((s) => s.round === r)?.queue?.processedPerSecond;
-  const saturationSummary = (config: ConfigName) => summaryOf(counted(config).map((s) => s.queue!.processedPerSecond));
-  const contended = Object.fromEntries((['sensor', 'bare', 'bare-repeat'] as const).map((c) => [c, floods(c).filter((s) => !uncontended(s)).map((s) => s.round)]));
-  const ceilings = bench.steps.filter((s) => s.kind === 'ceiling');
-  const consumerCpu = (config: ConfigName) => summaryOf(counted(config).filter((s) => s.cpu.consumerPercentOfCore !== null).map((s) => s.cpu.consumerPercentOfCore!), 1);
-  const machineCpu = (config: ConfigName) => summaryOf(counted(config).map((s) => s.cpu.machineBusyPercent), 1);
-  const generatorAtSaturation = (config: ConfigName) => summaryOf(counted(config).map((s) => s.generator.rate));
-
-  return {
-    bulk,
-    newFlows: {
-      sensor: {
-        zeroDropFlowsPerSecond: summaryOf(sensorLadders.map((l) => l.zeroDropRate)),
-        queuedPacketsPerSecondAtZeroDrop: summaryOf(sensorLadders.map((l) => l.queuedPerSecond)),
-        perRound: sensorLadders,
-      },
-      bare: {
-        zeroDropFlowsPerSecond: summaryOf(bareLadders.map((l) => l.zeroDropRate)),
-        queuedPacketsPerSecondAtZeroDrop: summaryOf(bareLadders.map((l) => l.queuedPerSecond)),
-        perRound: bareLadders,
-      },
-      zeroDropRatioSensorOverBare: perRoundRatio(rounds, (r) => sensorLadders[r - 1]?.zeroDropRate, (r) => bareLadders[r - 1]?.zeroDropRate),
-    },
-    saturation: {
-      note: `unpaced flood, far above what any consumer takes; packets/s the consumer received and answered (id_sequence growth − user_dropped) over the generator run; only floods where the consumer got ≥ ${UNCONTENDED_PERCENT}% of a core count (all of them when none did)`,
-      leftOutRounds: contended,
-      sensorPacketsPerSecond: saturationSummary('sensor'),
-      barePacketsPerSecond: saturationSummary('bare'),
-      bareRepeatPacketsPerSecond: saturationSummary('bare-repeat'),
-      sensorOverBare: perRoundRatio(rounds, (r) => saturation('sensor', r), (r) => saturation('bare', r)),
-      bareRepeatOverBare: perRoundRatio(rounds, (r) => saturation('bare-repeat', r), (r) => saturation('bare', r)),
-      sensorOverBareRepeat: perRoundRatio(rounds, (r) => saturation('sensor', r), (r) => saturation('bare-repeat', r)),
-      microsecondsPerPacket: {
-        bare: perPacketMicros(saturationSummary('bare')),
-        bareRepeat: perPacketMicros(saturationSummary('bare-repeat')),
-        sensor: perPacketMicros(saturationSummary('sensor')),
-      },
-      consumerCpuPercentOfCore: { sensor: consumerCpu('sensor'), bare: consumerCpu('bare'), bareRepeat: consumerCpu('bare-repeat') },
-      machineBusyPercent: { sensor: machineCpu('sensor'), bare: machineCpu('bare'), bareRepeat: machineCpu('bare-repeat') },
-      generatorDatagramsPerSecond: { sensor: generatorAtSaturation('sensor'), bare: generatorAtSaturation('bare'), bareRepeat: generatorAtSaturation('bare-repeat') },
-    },
-    generator: {
-      note: 'unpaced, no p2pwall rules: what the generator (plus the forwarding path, which runs in its context) sends, and what arrives',
-      sentPerSecond: summaryOf(ceilings.map((s) => s.generator.rate)),
-      deliveredPerSecond: summaryOf(ceilings.map((s) => s.deliveredPerSecond)),
-      cpuPercentOfCore: summaryOf(ceilings.map((s) => s.generator.cpuPercentOfCore), 1),
-    },
-  };
-}
-
-function perPacketMicros(summary: Summary | null): number | null {
-  return summary && summary.median > 0 ? round(1e6 / summary.median, 2) : null;
-}
-
-type Figures = ReturnType<typeof figures>;
-
-/** What limits each figure, read from the measurements rather than assumed. */
-function limits(f: Figures, steps: readonly StepResult[], cores: number, bulkBytes: number): Record<string, string> {
-  const bare = f.saturation.barePacketsPerSecond?.median ?? 0;
-  const repeat = f.saturation.bareRepeatPacketsPerSecond?.median ?? 0;
-  const sensor = f.saturation.sensorPacketsPerSecond?.median ?? 0;
-  const generator = f.generator.sentPerSecond?.median ?? 0;
-  const sensorCpu = f.saturation.consumerCpuPercentOfCore.sensor?.median ?? 0;
-  const bareCpu = f.saturation.consumerCpuPercentOfCore.bare?.median ?? 0;
-  const sensorZero = f.newFlows.sensor.zeroDropFlowsPerSecond?.median ?? 0;
-  const bareEnded = f.newFlows.bare.perRound.map((l) => l.endedBy);
-  const us = f.saturation.microsecondsPerPacket;
-  const { download, upload } = f.bulk;
-  const sensorRounds = f.newFlows.sensor.perRound;
-  const dropGc = sensorRounds
-    .filter((l) => l.firstDropRate !== null)
-    .map((l) => `${formatK(l.firstDropRate!)}/s: ${formatCount(l.dropsAtFirstDropRate ?? 0)} dropped with the sensor at ${l.consumerCpuAtFirstDrop ?? '?'}% of a core, queue seen at ${l.peakQueuedAtFirstDrop ?? '?'}, longest GC pause ${l.gcAtFirstDrop?.maxMs ?? '?'} ms (${l.gcAtFirstDrop?.major ?? '?'} major) against ${round((1024 / l.firstDropRate!) * 1000, 1)} ms of queue`)
-    .join('; ');
-  const cleanGc = Math.max(0, ...sensorRounds.map((l) => l.longestGcMsWithoutDrops));
-  const cleanPeak = Math.max(0, ...sensorRounds.map((l) => l.peakQueuedWithoutDrops));
-  // Steps at 20k/s and more: how full the queue got with and without a major GC in the step.
-  const busy = steps.filter((s) => s.config === 'sensor' && (s.kind === 'ladder' || s.kind === 'refine') && (s.offeredRate ?? 0) >= 20_000 && s.consumerGc && s.peakQueued !== null);
-  const withMajor = busy.filter((s) => s.consumerGc!.major > 0);
-  const withoutMajor = busy.filter((s) => s.consumerGc!.major === 0);
-  const majorText =
-    busy.length > 0
-      ? `Sensor steps at ≥ 20k/s: with a major GC (${withMajor.length}) the queue peaked at a median ${withMajor.length ? median(withMajor.map((s) => s.peakQueued!)) : '—'} packets and ${withMajor.filter((s) => s.drops > 0).length} dropped; ` +
-        `without one (${withoutMajor.length}) at ${withoutMajor.length ? median(withoutMajor.map((s) => s.peakQueued!)) : '—'} and ${withoutMajor.filter((s) => s.drops > 0).length} dropped (a major GC costs more than its main-thread pause: its concurrent marking takes CPU from the same process).`
-      : '';
-  return {
-    bulk:
-      `no userspace in the bulk path: ${download.queuedPacketsPerTransfer?.median ?? '?'} packets of a ${formatCount(bulkBytes / 1e6)} MB download and ${upload.queuedPacketsPerTransfer?.median ?? '?'} of the upload reached the queue. ` +
-      `What the rules cost is kernel work per packet: conntrack alone gives ${download.conntrackOnlyOverNoRules?.median ?? '?'} (down) / ${upload.conntrackOnlyOverNoRules?.median ?? '?'} (up) of the rule-free rate, the P2PWALL chain on top of conntrack ${download.sensorOverConntrackOnly?.median ?? '?'} / ${upload.sensorOverConntrackOnly?.median ?? '?'}. ` +
-      `All configurations are bound by the endpoints (CPython client, Node server) and veth forwarding sharing ${cores} cores`,
-    generator:
-      generator > bare * 1.5
-        ? `the generator (${formatCount(generator)} datagrams/s with no rules) offers ${round(generator / Math.max(bare, 1), 1)}× what the bare binding takes, so the queue figures are not generator-bound`
-        : `the generator (${formatCount(generator)} datagrams/s) is NOT far above the bare binding (${formatCount(bare)} pkt/s): the bare figures may be generator-bound`,
-    bare:
-      `the bare binding, one JS callback and one verdict syscall per packet on one core (${bareCpu}% of a core busy when overloaded): ${us.bare ?? '?'} µs a packet` +
-      (bareEnded.includes('generator') ? '; its ladder ran out of generator before it dropped' : bareEnded.every((e) => e === 'ladder top') ? '; its ladder never dropped (raise --rates)' : ''),
-    sensor:
-      `the sensor process, at ${sensorCpu}% of a core when overloaded: ${us.sensor ?? '?'} µs a packet, of which the bare binding is ${us.bare ?? '?'}, NF_REPEAT + mark (the packet re-enters the hook) adds ${us.bareRepeat && us.bare ? round(us.bareRepeat - us.bare, 2) : '?'}, ` +
-      `and the engine + the sensor's callback add ${us.sensor && us.bareRepeat ? round(us.sensor - us.bareRepeat, 2) : '?'}`,
-    sensorZeroDrop:
-      `the zero-drop rate (${formatCount(sensorZero)}/s) sits below the overloaded rate (${formatCount(sensor)} pkt/s) because the kernel queue holds 1024 packets (the binding cannot raise queue_maxlen; the 64 MiB socket buffer does not help past that), ` +
-      `so any stall longer than 1024 / rate loses packets. First dropping steps: ${dropGc || 'none'}. In steps without drops: longest GC pause ${cleanGc} ms, fullest queue seen ${cleanPeak} packets. ${majorText}`,
-    repeatShare: repeat > 0 && bare > 0 ? `NF_REPEAT + mark costs the bare binding ${round((1 - repeat / bare) * 100, 0)}% of its rate` : 'not measured',
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-
-function printTable(f: Figures, options: Options, cpuModel: string, cores: number, kernel: string, seconds: number, goals: Record<string, { goal: number | null; measured: number | null; met: boolean | null }>): void {
-  const s = (summary: Summary | null, format: (v: number) => string = formatCount) => (summary ? `${format(summary.median)} (±${summary.spreadPercent.toFixed(0)}%)` : '—');
-  const ratio = (summary: Summary | null) => (summary ? summary.median.toFixed(3) : '—');
-  log('');
-  log(`p2pwall gateway benchmark — node ${process.version}, ${cpuModel} × ${cores}, kernel ${kernel}, ${options.rounds} rounds, ${seconds.toFixed(0)} s`);
-  log('');
-  log(`bulk TCP through the gateway, ${formatCount(options.bulkBytes / 1e6)} MB per transfer (medians, spread):`);
-  log(`  ${'direction'.padEnd(10)}${'A: no rules'.padStart(20)}${'conntrack only'.padStart(20)}${'B: sensor running'.padStart(20)}${'B/A'.padStart(8)}${'B/ct'.padStart(8)}${'queued pkts'.padStart(13)}`);
-  for (const direction of ['download', 'upload'] as const) {
-    const b = f.bulk[direction];
-    log(
-      `  ${direction.padEnd(10)}${s(b.noRulesMBps, formatMB).padStart(20)}${s(b.conntrackOnlyMBps, formatMB).padStart(20)}${s(b.sensorMBps, formatMB).padStart(20)}${ratio(b.ratio).padStart(8)}${ratio(b.sensorOverConntrackOnly).padStart(8)}` +
-        `${String(b.queuedPacketsPerTransfer?.median ?? '—').padStart(13)}`,
-    );
-  }
-  log('');
-  log('new UDP flows through NFQUEUE (one datagram = one new flow = one queued packet):');
-  log(`  ${'consumer'.padEnd(30)}${'zero-drop flows/s'.padStart(20)}${'per round'.padStart(22)}${'overloaded pkt/s'.padStart(20)}${'µs/pkt'.padStart(8)}${'CPU'.padStart(7)}`);
-  const rows: [string, Consumer][] = [
-    ['sensor (p2pwall-sensor run)', 'sensor'],
-    ['bare binding, NF_ACCEPT', 'bare'],
-    ['bare binding, NF_REPEAT+mark', 'bare-repeat'],
-  ];
-  for (const [label, consumer] of rows) {
-    const ladder = consumer === 'sensor' ? f.newFlows.sensor : consumer === 'bare' ? f.newFlows.bare : null;
-    const sat = consumer === 'sensor' ? f.saturation.sensorPacketsPerSecond : consumer === 'bare' ? f.saturation.barePacketsPerSecond : f.saturation.bareRepeatPacketsPerSecond;
-    const us = consumer === 'sensor' ? f.saturation.microsecondsPerPacket.sensor : consumer === 'bare' ? f.saturation.microsecondsPerPacket.bare : f.saturation.microsecondsPerPacket.bareRepeat;
-    const cpu = consumer === 'sensor' ? f.saturation.consumerCpuPercentOfCore.sensor : consumer === 'bare' ? f.saturation.consumerCpuPercentOfCore.bare : f.saturation.consumerCpuPercentOfCore.bareRepeat;
-    const perRound = ladder ? ladder.perRound.map((l) => `${formatK(l.zeroDropRate)}${l.endedBy === 'drops' ? '' : l.endedBy === 'generator' ? '(gen)' : '+'}`).join(' ') : '—';
-    log(`  ${label.padEnd(30)}${(ladder ? s(ladder.zeroDropFlowsPerSecond) : '—').padStart(20)}${perRound.padStart(22)}${s(sat).padStart(20)}${String(us ?? '—').padStart(8)}${`${cpu?.median ?? '—'}%`.padStart(7)}`);
-  }
-  log(`  sensor / bare: zero-drop ${ratio(f.newFlows.zeroDropRatioSensorOverBare)}, overloaded ${ratio(f.saturation.sensorOverBare)} (NF_REPEAT alone: ${ratio(f.saturation.bareRepeatOverBare)}; engine vs bare NF_REPEAT: ${ratio(f.saturation.sensorOverBareRepeat)})`);
-  log(`  generator with no rules: ${s(f.generator.sentPerSecond)} datagrams/s sent, ${s(f.generator.deliveredPerSecond)} arrived`);
-  log('');
-  for (const [name, goal] of Object.entries(goals)) {
-    if (goal.goal === null) continue;
-    log(`goal ${name} ≥ ${goal.goal}: ${goal.met ? 'met' : 'NOT met'} (${goal.measured ?? '—'})`);
+  } finally {
+    if (child?.running) await child.stop(2000);
+    await bench.rules('remove');
   }
 }
 
@@ -852,11 +565,14 @@ async function main(): Promise<number> {
   const workDir = mkdtempSync(join(tmpdir(), 'p2pwall-bench-gateway-'));
   let lab: Lab | undefined;
   let interrupted = false;
+  let bench: Bench | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     if (interrupted) return;
     interrupted = true;
     console.error(`\n${signal}: tearing the lab down`);
-    void Lab.down(options.prefix)
+    void Promise.resolve(bench?.uplink?.nats.cleanup())
+      .catch(() => undefined)
+      .then(() => Lab.down(options.prefix))
       .catch(() => undefined)
       .finally(() => {
         rmSync(workDir, { recursive: true, force: true });
@@ -869,46 +585,36 @@ async function main(): Promise<number> {
   const failures: string[] = [];
   try {
     const loadBefore = loadavg();
-    try {
-      lab = await Lab.up({ prefix: options.prefix, sites: ['a'], clientsPerSite: 1 });
-    } catch (error) {
-      if (!(error instanceof LabExistsError)) throw error;
-      log(`a lab "${options.prefix}" is left over from an earlier run: removing it`);
-      await Lab.down(options.prefix);
-      lab = await Lab.up({ prefix: options.prefix, sites: ['a'], clientsPerSite: 1 });
-    }
+    lab = await floodLab(options.prefix, log);
     log(`lab ${options.prefix} up in ${Date.now() - started} ms: client ${lab.site('a').clients[0]!.ns} → gateway ${lab.site('a').gateway} → ${lab.inet}`);
-    const bench = new Bench(lab, options, workDir);
-    const probe = await lab.exec(bench.gateway, 'conntrack', ['-C'], { check: false });
-    if (probe.code !== 0) throw new Error(`conntrack (the conntrack-tools program) is needed to flush the gateway's table between steps: ${probe.stderr.trim()}`);
-    await installSink(lab, bench.inet, `${FLOOD_PORT_BASE}:${FLOOD_PORT_BASE + FLOOD_PORT_COUNT - 1}`);
+    bench = new Bench(lab, options, workDir);
     const servers = lab.emulate(bench.inet, 'benign-servers', ['--duration', '900']);
     await servers.ready();
 
     // Warm-up, not counted: the bulk server's JIT, the page cache of python and node.
-    for (let i = 0; i < 2; i++) {
-      await bench.bulkTransfer(0, 0, 'none', 'download', false);
-      await bench.bulkTransfer(0, 0, 'none', 'upload', false);
+    if (options.bulk) {
+      for (let i = 0; i < 2; i++) {
+        await bench.bulkTransfer(0, 0, 'none', 'download', false);
+        await bench.bulkTransfer(0, 0, 'none', 'upload', false);
+      }
+      log(`warm-up done (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     }
-    log(`warm-up done (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 
     for (let r = 1; r <= options.rounds; r++) await runRound(bench, r);
     await servers.stop();
 
-    const f = figures(bench);
+    const f = figures(bench.steps, bench.bulk, options.rounds);
     const cpuList = cpus();
     const cpuModel = cpuList[0]?.model ?? 'unknown';
     const kernel = release();
-    const download = f.bulk.download.ratio?.median ?? null;
-    const upload = f.bulk.upload.ratio?.median ?? null;
-    const goals = {
-      bulkRatio: { goal: GOAL_BULK_RATIO, measured: download, met: download === null ? null : download >= GOAL_BULK_RATIO, what: 'download MB/s with the sensor running ÷ with no p2pwall rules, per back-to-back sample, median' },
-      bulkUploadRatio: { goal: GOAL_BULK_RATIO, measured: upload, met: upload === null ? null : upload >= GOAL_BULK_RATIO, what: 'the same for the upload' },
-      newFlowsPerSecondZeroDrop: { goal: null, measured: f.newFlows.sensor.zeroDropFlowsPerSecond?.median ?? null, met: null, what: 'no goal set: compare with the bare binding (newFlows.bare) in the same run' },
-    };
+    const goals = goalsOf(f);
     failures.push(...bench.failures);
-    if (!bench.steps.some((s) => s.config === 'sensor' && s.kind === 'ladder')) failures.push('no ladder step ran through the sensor');
-    if (!bench.steps.some((s) => s.config === 'bare' && s.kind === 'ladder')) failures.push('no ladder step ran through the bare consumer');
+    for (const group of options.groups) {
+      for (const consumer of GROUPS[group]!) {
+        const kind = CONSUMERS[consumer].ladder ? 'ladder' : 'saturation';
+        if (!bench.steps.some((s) => s.config === consumer && s.kind === kind)) failures.push(`no ${kind} step ran through ${consumer}`);
+      }
+    }
     const seconds = (Date.now() - started) / 1000;
     const results = {
       benchmark: 'gateway',
@@ -922,14 +628,16 @@ async function main(): Promise<number> {
       method: {
         rounds: options.rounds,
         warmup: 'two bulk downloads and uploads with no rules, not counted',
-        order: 'each round runs the three configurations once (no rules; the sensor; the bare binding), their order rotating; medians over rounds, spread = (max − min) / median, ratios within a round',
+        order: `each round runs every group once (no rules; ${options.groups.join('; ')}), their order rotating; medians over rounds, spread = (max − min) / median, ratios within a round`,
         lab: `Lab.up({ sites: ['a'], clientsPerSite: 1 }): ${bench.client} → ${bench.gateway} (the rules and the consumer) → ${bench.inet}; benign-servers in ${bench.inet}`,
-        sensorConfig: { ...SENSOR_CONFIG, note: 'everything else default: queue 0, connbytes 8, failOpen true (--queue-bypass), 64 MiB socket buffer, security table, IPv4 + IPv6' },
-        consumers: '`node --trace-gc p2pwall-sensor run --config FILE` (as SensorProcess runs it, plus the flag, so GC pauses can be set against drops) and `node --trace-gc dist/gateway/bare-consumer.js` (createQueueHandler(0, 64 MiB) answering NF_ACCEPT, or NF_REPEAT with the accepted bit as the sensor does), each as a lab process in the gateway namespace',
+        sensorConfig: { ...SENSOR_CONFIG, queue: { addon: sensorQueueConfig('addon'), nfqueue: sensorQueueConfig('nfqueue') }, note: 'everything else default: queue 0, connbytes 8, failOpen true (--queue-bypass), 64 MiB socket buffer, security table, IPv4 + IPv6; whenFull drop so a full queue is counted (fail-open packets are counted nowhere)' },
+        queueSettings: { ...REFERENCE_QUEUE, note: "the C reference's copy range, queue length and batch size: the addon's defaults; the nfqueue binding cannot set them (whole packets, 1024)" },
+        consumers:
+          '`node --trace-gc p2pwall-sensor run --config FILE` on each binding (as SensorProcess runs it, plus the flag, so GC pauses can be set against drops); `node --trace-gc dist/gateway/bare-addon-consumer.js` (the addon answering NF_ACCEPT, or NF_REPEAT with the accepted bit as the sensor does); `node --trace-gc dist/gateway/bare-consumer.js` (the nfqueue binding, createQueueHandler(0, 64 MiB), the same two verdicts); the C reference (src/gateway/c-consumer.c, compiled with cc -O2 at run time: mnl API, drains the socket per wake-up, one NFQNL_MSG_VERDICT_BATCH per wake-up); each as a lab process in the gateway namespace',
         bulk: `${options.bulkSamples} samples a round, each running three configurations back to back in a rotating order while the sensor stays bound to its queue (its rules removed and installed with p2pwall-sensor rules remove|install around the others): ${options.bulkBytes} bytes, GET (download) then PUT (upload), with no rules (A), with only a conntrack rule (filter FORWARD -m conntrack --ctstate INVALID -j DROP, the stateful baseline of most gateways) and with the sensor running (B), to ${LAB_HOSTS.web}:${BULK_PORT} (the lab's Node bulk service) from a CPython client; timed from the connection being up to the last byte (GET) or to the server's "OK n" (PUT)`,
-        flows: `UDP, one datagram (42 payload bytes) per new 5-tuple, from ${FLOOD_SOCKETS} sockets in ${bench.client} to the internet's ${bench.targetCount} IPv4 addresses × ports ${FLOOD_PORT_BASE}–${FLOOD_PORT_BASE + FLOOD_PORT_COUNT - 1}, dropped and counted by an iptables rule in ${bench.inet} (no listener, no ICMP back); the gateway's conntrack table is flushed before every step; paced in 1 ms ticks by a CPython sender`,
+        flows: `UDP, one datagram (42 payload bytes) per new 5-tuple, from ${FLOOD_SOCKETS} sockets in ${bench.client} to the internet's ${bench.generator.targetCount} IPv4 addresses × ports ${FLOOD_PORT_BASE}–${FLOOD_PORT_BASE + FLOOD_PORT_COUNT - 1}, dropped and counted by an iptables rule in ${bench.inet} (no listener, no ICMP back); the gateway's conntrack table is flushed before every step; paced in 1 ms ticks by a CPython sender`,
         ladder: `offered rates ${options.rates.join(', ')} /s, ${options.stepSeconds} s each, stopping at the first step with queue drops or when the generator reaches < ${GENERATOR_SHORTFALL * 100}% of the offered rate`,
-        saturation: `an unpaced ${options.floodSeconds} s flood through each consumer (sensor, bare NF_ACCEPT, bare NF_REPEAT with the accepted mark bit)`,
+        saturation: `an unpaced ${options.floodSeconds} s flood through each consumer (the ladder's, plus the bare bindings answering NF_REPEAT with the accepted mark bit); a consumer that took the whole flood without a drop is generator-bound there`,
         ceiling: `an unpaced ${options.floodSeconds} s flood with no p2pwall rules: the generator's own rate`,
         pinning: options.pin
           ? `taskset: the generator on CPU ${options.pin.generator} (the forwarding up to the queue runs in its context); ` +
@@ -962,6 +670,8 @@ async function main(): Promise<number> {
     if (!interrupted) failures.push(`run aborted: ${(error as Error).stack ?? String(error)}`);
   } finally {
     if (!interrupted) {
+      // Before the lab: a server started with `ip netns exec` outlives its namespace.
+      await bench?.uplink?.nats.cleanup().catch(() => undefined);
       const report = lab ? await lab.down() : await Lab.down(options.prefix).catch(() => undefined);
       if (report && report.leftover.length > 0) failures.push(`lab down left namespaces behind: ${report.leftover.join(', ')}`);
       rmSync(workDir, { recursive: true, force: true });

@@ -1,11 +1,13 @@
 /**
  * The queue consumers bench/gateway runs in the gateway namespace, as tracked lab processes
- * under `node --trace-gc`, so each step can say how long the consumer's main thread stood still
- * for garbage collection while packets waited in a kernel queue of 1024:
+ * (the Node ones under `node --trace-gc`, so each step can say how long the consumer's main
+ * thread stood still for garbage collection while packets waited in the kernel queue):
  *
  *   - the sensor: the real `p2pwall-sensor run --config FILE` (as SensorProcess runs it, plus the
  *     flag); ready when it logs "sensor started"; its counters come from its "sensor stopped" line;
- *   - the bare binding (gateway/bare-consumer.js): ready when its log says so.
+ *   - the bare consumers (the `nfqueue` binding, gateway/bare-consumer.js; the p2pwall addon,
+ *     gateway/bare-addon-consumer.js) and the compiled C reference (gateway/c-consumer.c): ready
+ *     when their log says so; each prints its final counters as JSON on SIGTERM.
  */
 import { fileURLToPath } from 'node:url';
 import { lastJsonObject, sensorCliPath, type Lab, type LabProcess, type SpawnOptions } from '@p2pwall/lab';
@@ -16,6 +18,8 @@ export interface GcPause {
   kind: string;
   /** Main-thread pause, ms. */
   ms: number;
+  /** Heap in use after the collection, MB (what a soak watches for growth). */
+  heapAfterMB: number;
 }
 
 export interface GcWindow {
@@ -44,9 +48,13 @@ export function spawnPinned(lab: Lab, ns: string, cpu: number | undefined, cmd: 
   return cpu === undefined ? lab.spawn(ns, cmd, args, options) : lab.spawn(ns, 'taskset', ['-c', String(cpu), cmd, ...args], options);
 }
 
-const BARE_CONSUMER = fileURLToPath(new URL('./bare-consumer.js', import.meta.url));
+/** The bare Node consumers, by the binding they stand on. */
+const BARE_SCRIPTS = {
+  nfqueue: fileURLToPath(new URL('./bare-consumer.js', import.meta.url)),
+  addon: fileURLToPath(new URL('./bare-addon-consumer.js', import.meta.url)),
+};
 /** `[pid:0x…]   9125 ms: Mark-Compact 133.4 (164.6) -> 108.1 (162.1) MB, 45.37 / 0.01 ms …` */
-const GC_LINE = /\d+ ms: ([A-Za-z][A-Za-z() -]*?) [\d.]+ \([\d.]+\) -> [\d.]+ \([\d.]+\) MB, ([\d.]+) \/ [\d.]+ ms/;
+const GC_LINE = /\d+ ms: ([A-Za-z][A-Za-z() -]*?) [\d.]+ \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB, ([\d.]+) \/ [\d.]+ ms/;
 
 export class ConsumerProcess {
   readonly gc: GcPause[] = [];
@@ -64,7 +72,7 @@ export class ConsumerProcess {
       const now = Date.now();
       for (const line of lines) {
         const match = GC_LINE.exec(line);
-        if (match) this.gc.push({ at: now, kind: match[1]!.trim(), ms: Number(match[2]) });
+        if (match) this.gc.push({ at: now, kind: match[1]!.trim(), ms: Number(match[3]), heapAfterMB: Number(match[2]) });
       }
     });
     child.child.stderr?.on('data', (chunk: string | Buffer) => {
@@ -86,9 +94,9 @@ export class ConsumerProcess {
   }
 
   /** `p2pwall-sensor run --config FILE` in the namespace; resolves once it logged "sensor started". */
-  static async sensor(lab: Lab, ns: string, configFile: string, cpu: number | undefined, timeoutMs = 15_000): Promise<ConsumerProcess> {
-    const child = spawnPinned(lab, ns, cpu, process.execPath, ['--trace-gc', sensorCliPath(), 'run', '--config', configFile], { role: 'bench-sensor' });
-    const consumer = new ConsumerProcess('sensor', child);
+  static async sensor(lab: Lab, ns: string, configFile: string, cpu: number | undefined, name = 'sensor', timeoutMs = 15_000): Promise<ConsumerProcess> {
+    const child = spawnPinned(lab, ns, cpu, process.execPath, ['--trace-gc', sensorCliPath(), 'run', '--config', configFile], { role: `bench-${name}` });
+    const consumer = new ConsumerProcess(name, child);
     const deadline = Date.now() + timeoutMs;
     while (!consumer.logLines.some((line) => line.msg === 'sensor started')) {
       if (!child.running) {
@@ -104,11 +112,22 @@ export class ConsumerProcess {
     return consumer;
   }
 
-  /** The bare binding in the namespace; resolves once the queue is bound. */
-  static async bare(lab: Lab, ns: string, verdict: 'accept' | 'repeat', logFile: string, cpu: number | undefined, queue = 0): Promise<ConsumerProcess> {
-    const child = spawnPinned(lab, ns, cpu, process.execPath, ['--trace-gc', BARE_CONSUMER, '--log', logFile, '--queue', String(queue), '--verdict', verdict], { role: `bench-bare-${verdict}`, log: logFile });
+  /** A bare Node consumer (`binding`: which one it stands on) in the namespace; resolves once the queue is bound. */
+  static bare(lab: Lab, ns: string, binding: keyof typeof BARE_SCRIPTS, verdict: 'accept' | 'repeat', logFile: string, cpu: number | undefined, extraArgs: readonly string[] = []): Promise<ConsumerProcess> {
+    const args = ['--trace-gc', BARE_SCRIPTS[binding], '--log', logFile, '--verdict', verdict, ...extraArgs];
+    return ConsumerProcess.program(lab, ns, `${binding}-${verdict}`, process.execPath, args, logFile, cpu);
+  }
+
+  /** Any consumer program that logs {"event":"ready"} to `logFile` once bound (the C reference); resolves then. */
+  static async program(lab: Lab, ns: string, name: string, cmd: string, args: readonly string[], logFile: string, cpu: number | undefined): Promise<ConsumerProcess> {
+    const child = spawnPinned(lab, ns, cpu, cmd, args, { role: `bench-${name}`, log: logFile });
     await child.ready(10_000);
-    return new ConsumerProcess(`bare-${verdict}`, child);
+    return new ConsumerProcess(name, child);
+  }
+
+  /** Asks the consumer to print its counters now (the C reference answers SIGUSR1). */
+  signal(signal: NodeJS.Signals): void {
+    if (this.child.running) this.child.child.kill(signal);
   }
 
   /** GC pauses whose trace arrived within [from, to] (wall-clock ms). */
@@ -120,6 +139,12 @@ export class ConsumerProcess {
       maxMs: window.reduce((max, pause) => Math.max(max, pause.ms), 0),
       totalMs: Math.round(window.reduce((sum, pause) => sum + pause.ms, 0) * 100) / 100,
     };
+  }
+
+  /** Its state and last log lines, for an error message when the queue went missing under it. */
+  describe(): string {
+    const last = this.logLines.slice(-3).map((line) => JSON.stringify(line));
+    return `${this.name} (pid ${this.pid}) ${this.running ? 'running' : 'exited'}${last.length > 0 ? `; last log lines: ${last.join(' ')}` : ''}`;
   }
 
   get running(): boolean {

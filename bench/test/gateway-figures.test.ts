@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { crowdedOut, figures, ladderFigure } from '../src/gateway/figures.js';
+import { goalsOf } from '../src/gateway/report.js';
+import type { ConfigName, StepKind, StepResult } from '../src/gateway/results.js';
+
+/** A step as bench/gateway records it, with only what the figures read set to something meaningful. */
+function step(config: ConfigName, kind: StepKind, offeredRate: number | null, fields: { drops?: number; generatorRate?: number; processedPerSecond?: number; cpu?: number; round?: number } = {}): StepResult {
+  const rate = fields.generatorRate ?? offeredRate ?? 100_000;
+  const processed = fields.processedPerSecond ?? rate;
+  return {
+    round: fields.round ?? 1,
+    config,
+    kind,
+    offeredRate,
+    generator: { sent: rate, errors: 0, seconds: 1, rate, cpuSeconds: 1, maxBacklog: 0, firstIndex: 0, nextIndex: rate, cpuPercentOfCore: 100 },
+    generatorLimited: offeredRate !== null && rate < offeredRate * 0.95,
+    delivered: rate,
+    deliveredPerSecond: rate,
+    queue: { metRule: rate, queueDropped: fields.drops ?? 0, userDropped: 0, processed, processedPerSecond: processed },
+    drops: fields.drops ?? 0,
+    conntrack: null,
+    cpu: { machineBusyPercent: 100, machineSoftirqPercent: 10, consumerPercentOfCore: fields.cpu ?? 100 },
+    consumerGc: null,
+    peakQueued: 0,
+  };
+}
+
+describe('bench/gateway figures', () => {
+  it('takes the last clean step, or the refine step, as the zero-drop rate', () => {
+    const ladder = ladderFigure([step('sensor', 'ladder', 20_000), step('sensor', 'ladder', 40_000), step('sensor', 'ladder', 60_000, { drops: 100 }), step('sensor', 'refine', 50_000)]);
+    expect(ladder).toMatchObject({ zeroDropRate: 50_000, endedBy: 'drops', firstDropRate: 60_000 });
+  });
+
+  it('calls a ladder the generator ended a lower bound, never a pass at the step it fell short', () => {
+    const ladder = ladderFigure([step('c', 'ladder', 200_000), step('c', 'ladder', 400_000, { generatorRate: 300_000 })]);
+    expect(ladder).toMatchObject({ zeroDropRate: 200_000, endedBy: 'generator' });
+  });
+
+  it('marks a ratio against a generator-bound C reference an upper bound, and leaves a goal it reaches undecided', () => {
+    const steps = [
+      step('c', 'ladder', 200_000),
+      step('c', 'ladder', 400_000, { generatorRate: 300_000 }),
+      step('c', 'saturation', null, { generatorRate: 450_000 }),
+      step('sensor', 'ladder', 100_000),
+      step('sensor', 'ladder', 200_000, { drops: 5 }),
+      step('sensor', 'saturation', null, { generatorRate: 450_000, processedPerSecond: 150_000, drops: 300_000, cpu: 100 }),
+      step('addon', 'ladder', 100_000),
+      step('addon', 'ladder', 200_000, { drops: 5 }),
+      step('addon', 'saturation', null, { generatorRate: 450_000, processedPerSecond: 200_000, drops: 250_000 }),
+    ];
+    const f = figures(steps, [], 1);
+    expect(f.newFlows.c).toMatchObject({ zeroDropIsLowerBound: true, overloadedIsLowerBound: true });
+    expect(f.newFlows.sensorOverC).toMatchObject({ zeroDropBound: 'upper bound', overloadedBound: 'upper bound' });
+    expect(f.newFlows.sensorOverC?.zeroDrop?.median).toBe(0.5);
+    const goals = goalsOf(f);
+    // 0.5 of a C figure that is only "at least": the true ratio may be lower, so nothing is decided.
+    expect(goals.sensorZeroDropOverC).toMatchObject({ measured: 0.5, met: null, bound: 'upper bound' });
+    // 0.5 ≤ 0.8 against an upper bound: missed for certain.
+    expect(goals.bareAddonZeroDropOverC).toMatchObject({ measured: 0.5, met: false });
+  });
+
+  it('decides an exact ratio plainly', () => {
+    const steps = [step('c', 'ladder', 100_000), step('c', 'ladder', 200_000, { drops: 1 }), step('sensor', 'ladder', 50_000), step('sensor', 'ladder', 100_000, { drops: 1 })];
+    const goals = goalsOf(figures(steps, [], 1));
+    expect(goals.sensorZeroDropOverC).toMatchObject({ measured: 0.5, met: true, bound: 'exact' });
+  });
+
+  it('leaves out an overloaded flood only when the consumer dropped while short of a core', () => {
+    expect(crowdedOut(step('sensor', 'saturation', null, { drops: 1000, cpu: 40 }))).toBe(true);
+    // Took the whole flood at 40 % of a core: the generator bounded it, nothing crowded it out.
+    expect(crowdedOut(step('c', 'saturation', null, { drops: 0, cpu: 40 }))).toBe(false);
+    expect(crowdedOut(step('sensor', 'saturation', null, { drops: 1000, cpu: 98 }))).toBe(false);
+  });
+});
