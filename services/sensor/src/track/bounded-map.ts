@@ -48,6 +48,11 @@ export class BoundedMap<K, V> {
     this.map.set(key, value);
   }
 
+  /** Gives a key already held a new value, keeping its place in the order. */
+  replace(key: K, value: V): void {
+    this.map.set(key, value);
+  }
+
   delete(key: K): boolean {
     return this.map.delete(key);
   }

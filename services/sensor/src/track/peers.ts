@@ -4,8 +4,6 @@ import { BoundedMap } from './bounded-map.js';
 
 /** An outside endpoint learned as a P2P peer. Port 0 stands for every port of the address. */
 export interface PeerEntry {
-  /** The endpoint's key in the table (address key and port). */
-  readonly key: string;
   readonly ip: string;
   readonly port: number;
   /** The transport it is blocked for: what the protocol module said it speaks there. */
@@ -22,60 +20,102 @@ export interface PeerEntry {
 }
 
 /**
- * The peers of one endpoint, by the transport they are blocked for. A peer learned for `both` and
- * the same endpoint learned for one transport are two entries, each with its own expiry, as the
- * kernel's set entries are; keeping them in one slot makes a lookup one Map read per endpoint.
+ * A peer entry as the table holds it. A peer learned for `both` and the same endpoint learned for
+ * one transport are two entries, each with its own expiry, as the kernel's set entries are. The
+ * endpoint's first entry is its Map value and links the others (three transports at most), so a
+ * lookup is one Map read per endpoint and a learned peer costs the table one object.
  */
-interface PeerSlot {
-  tcp: PeerEntry | null;
-  udp: PeerEntry | null;
-  both: PeerEntry | null;
+interface HeldPeer extends PeerEntry {
+  /** The endpoint's next entry (another transport), or null. */
+  sibling: HeldPeer | null;
 }
 
-/** Slots looked at per prune call (about once a second). */
+/** Endpoints looked at per prune call (about once a second). */
 const PRUNE_BUDGET = 4096;
 
-/** Buckets of the per-address counting filter (PeerTable.slotsByBucket): 256 KiB. */
-const ADDRESS_BUCKETS = 1 << 16;
+/** Buckets of the per-endpoint counting filter (PeerTable.endpointsByBucket): 2^18, 1 MiB. */
+const BUCKET_BITS = 18;
+
+const HASH_MULTIPLIER = 0x9e3779b1;
 
 /**
- * An address key's bucket: its UTF-16 units (2 for IPv4, 8 for IPv6) mixed, the top 16 bits.
- * `units`: how many to read, so an endpoint key (the address key and its port) gives its address's
- * bucket without a substring.
+ * An endpoint's bucket: the address key's UTF-16 units (2 for IPv4, 8 for IPv6) and the port,
+ * mixed, the top BUCKET_BITS bits. Reads the key in place: no endpoint key is made to ask.
  */
-function addressBucket(key: string, units = key.length): number {
-  let hash = 0;
-  for (let i = 0; i < units; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x9e3779b1);
-  return hash >>> 16;
+function endpointBucket(addressKey: string, port: number): number {
+  if (addressKey.length === 2) return ipv4EndpointBucket(addressKey.charCodeAt(0), addressKey.charCodeAt(1), port);
+  return unitsBucket(addressKey, addressKey.length, port);
 }
 
-function endpointKey(addressKey: string, port: number): string {
-  // An IPv4 key in one call: no one-unit string for the port to concatenate.
-  if (addressKey.length === 2) return String.fromCharCode(addressKey.charCodeAt(0), addressKey.charCodeAt(1), port);
+/** The bucket of the address in key's first `units` units, with the port. */
+function unitsBucket(key: string, units: number, port: number): number {
+  let hash = 0;
+  for (let i = 0; i < units; i++) hash = Math.imul(hash ^ key.charCodeAt(i), HASH_MULTIPLIER);
+  return Math.imul(hash ^ port, HASH_MULTIPLIER) >>> (32 - BUCKET_BITS);
+}
+
+/** endpointBucket of an IPv4 address key given as its two units. */
+function ipv4EndpointBucket(high: number, low: number, port: number): number {
+  return Math.imul(Math.imul(Math.imul(high, HASH_MULTIPLIER) ^ low, HASH_MULTIPLIER) ^ port, HASH_MULTIPLIER) >>> (32 - BUCKET_BITS);
+}
+
+/**
+ * An endpoint's key in the table. IPv4 (nearly every peer) gets a number, address × 2^16 + port
+ * (below 2^48, exact in a double): making it allocates no string, and a lookup hashes no
+ * characters. IPv6 keeps its address key with the port as one more unit.
+ */
+type EndpointKey = number | string;
+
+const PORTS = 0x1_0000;
+
+function endpointKey(addressKey: string, port: number): EndpointKey {
+  if (addressKey.length === 2) return (addressKey.charCodeAt(0) * PORTS + addressKey.charCodeAt(1)) * PORTS + port;
   return addressKey + String.fromCharCode(port);
 }
 
-function entriesOf(slot: PeerSlot): PeerEntry[] {
+/** The bucket of an endpoint given by its key (see endpointBucket). */
+function bucketOfKey(key: EndpointKey): number {
+  if (typeof key === 'string') return unitsBucket(key, key.length - 1, key.charCodeAt(key.length - 1));
+  const address = Math.floor(key / PORTS);
+  return ipv4EndpointBucket(Math.floor(address / PORTS), address % PORTS, key % PORTS);
+}
+
+/** Whether the endpoint key is one of the address key's endpoints (any port). */
+function isEndpointOf(key: EndpointKey, addressKey: string): boolean {
+  if (typeof key === 'string') return key.length === addressKey.length + 1 && key.startsWith(addressKey);
+  return addressKey.length === 2 && Math.floor(key / PORTS) === addressKey.charCodeAt(0) * PORTS + addressKey.charCodeAt(1);
+}
+
+function entriesOf(head: HeldPeer): PeerEntry[] {
   const entries: PeerEntry[] = [];
-  if (slot.tcp) entries.push(slot.tcp);
-  if (slot.udp) entries.push(slot.udp);
-  if (slot.both) entries.push(slot.both);
+  for (let entry: HeldPeer | null = head; entry !== null; entry = entry.sibling) entries.push(entry);
   return entries;
 }
 
-/** The slot's entry for a transport, by a plain property read (a keyed read by name is slower). */
-function slotEntry(slot: PeerSlot, transport: Transport): PeerEntry | null {
-  return transport === 'tcp' ? slot.tcp : transport === 'udp' ? slot.udp : slot.both;
+/** The endpoint's entry learned for exactly `transport`, or null. */
+function entryFor(head: HeldPeer | undefined, transport: Transport): HeldPeer | null {
+  for (let entry = head ?? null; entry !== null; entry = entry.sibling) if (entry.transport === transport) return entry;
+  return null;
 }
 
-function setSlotEntry(slot: PeerSlot, transport: Transport, entry: PeerEntry | null): void {
-  if (transport === 'tcp') slot.tcp = entry;
-  else if (transport === 'udp') slot.udp = entry;
-  else slot.both = entry;
+/** The endpoint's live entry covering a packet of `transport`: one learned for it, else one for both. */
+function liveCovering(head: HeldPeer | undefined, transport: 'tcp' | 'udp', now: number): PeerEntry | null {
+  let both: PeerEntry | null = null;
+  for (let entry = head ?? null; entry !== null; entry = entry.sibling) {
+    if (entry.expiresAt <= now) continue;
+    if (entry.transport === transport) return entry;
+    if (entry.transport === 'both') both = entry;
+  }
+  return both;
 }
 
-function isEmpty(slot: PeerSlot): boolean {
-  return slot.tcp === null && slot.udp === null && slot.both === null;
+/** The chain from `head` without `entry` (which it holds): its new head, or null when it was alone. */
+function unlink(head: HeldPeer, entry: HeldPeer): HeldPeer | null {
+  if (entry === head) return head.sibling;
+  let before = head;
+  while (before.sibling !== entry) before = before.sibling!;
+  before.sibling = entry.sibling;
+  return head;
 }
 
 export interface PeerDetails {
@@ -97,15 +137,16 @@ export interface LearnResult {
  * bounded sweep later.
  */
 export class PeerTable {
-  private readonly slots: BoundedMap<string, PeerSlot>;
+  private readonly endpoints: BoundedMap<EndpointKey, HeldPeer>;
   private entryCount = 0;
   /**
-   * Endpoints held per bucket of address keys (a counting filter, by addressBucket): a lookup for
-   * an address whose bucket holds none stops at one array read, and learning an endpoint costs an
-   * increment rather than two Map operations. Addresses sharing a bucket only cost a lookup the
-   * exact reads that decide anyway.
+   * Endpoints held per bucket (a counting filter, by endpointBucket): a lookup of an endpoint
+   * whose bucket holds none stops at one array read, and so does learning's test for an
+   * endpoint not yet held (most named peers are new). Endpoints sharing a bucket only cost the
+   * exact Map reads that decide anyway. Per endpoint rather than per address: a swarm's peers
+   * crowd a few addresses on many ports, and flows to those addresses' other ports still stop here.
    */
-  private readonly slotsByBucket = new Uint32Array(ADDRESS_BUCKETS);
+  private readonly endpointsByBucket = new Uint32Array(1 << BUCKET_BITS);
   /** Bumped on every insertion or removal, so flows can cache "leads to a peer" answers. */
   version = 0;
   /**
@@ -121,9 +162,9 @@ export class PeerTable {
     readonly maxPeers: number,
     readonly ttlMs: number,
   ) {
-    this.slots = new BoundedMap(maxPeers, (key, slot) => {
-      this.entryCount -= entriesOf(slot).length;
-      this.slotGone(key);
+    this.endpoints = new BoundedMap(maxPeers, (key, head) => {
+      this.entryCount -= entriesOf(head).length;
+      this.endpointGone(key);
       this.version++;
     });
   }
@@ -134,7 +175,7 @@ export class PeerTable {
   }
 
   get evictions(): number {
-    return this.slots.evictions;
+    return this.endpoints.evictions;
   }
 
   /**
@@ -142,16 +183,14 @@ export class PeerTable {
    * the whole address; for each, one learned for that transport, then one learned for both.
    */
   lookup(addressKey: string, port: number, transport: 'tcp' | 'udp', now: number): PeerEntry | null {
-    // Most flows lead nowhere learned: one read of the address, and no endpoint key made.
-    if (this.slotsByBucket[addressBucket(addressKey)] === 0) return null;
-    const exact = this.slots.get(endpointKey(addressKey, port));
-    if (exact !== undefined) {
-      const hit = live(transport === 'tcp' ? exact.tcp : exact.udp, now) ?? live(exact.both, now);
+    // Most flows lead nowhere learned: a read of the filter for each endpoint asked about.
+    const endpointsByBucket = this.endpointsByBucket;
+    if (endpointsByBucket[endpointBucket(addressKey, port)] !== 0) {
+      const hit = liveCovering(this.endpoints.get(endpointKey(addressKey, port)), transport, now);
       if (hit !== null) return hit;
     }
-    if (port === 0) return null;
-    const whole = this.slots.get(endpointKey(addressKey, 0));
-    return whole === undefined ? null : (live(transport === 'tcp' ? whole.tcp : whole.udp, now) ?? live(whole.both, now));
+    if (port === 0 || endpointsByBucket[endpointBucket(addressKey, 0)] === 0) return null;
+    return liveCovering(this.endpoints.get(endpointKey(addressKey, 0)), transport, now);
   }
 
   /**
@@ -168,23 +207,24 @@ export class PeerTable {
 
   /**
    * learn() for the packet path: the details as arguments and the change in `lastChange`, so a
-   * peer named in a reply costs no objects but its entry (and, when new, its slot), and a known
-   * one none at all. `expiresAt` undefined: now + the table's TTL.
+   * peer named in a reply costs no object but its entry, and a known one none at all. `expiresAt` undefined: now + the table's TTL.
    */
   learnPeer(addressKey: string, port: number, transport: Transport, protocol: string, via: string, learnedFrom: string | null, now: number, expiresAt?: number, ipText?: string): PeerEntry {
     const key = endpointKey(addressKey, port);
     const expiry = expiresAt ?? now + this.ttlMs;
     if (expiry < this.earliestExpiry) this.earliestExpiry = expiry;
     if (expiry < this.roundEarliest) this.roundEarliest = expiry;
-    let slot = this.slots.get(key);
-    const existing = slot === undefined ? null : slotEntry(slot, transport);
+    const bucket = endpointBucket(addressKey, port);
+    // An empty bucket: the endpoint is new, and no Map read is needed to know it.
+    const head = this.endpointsByBucket[bucket] === 0 ? undefined : this.endpoints.get(key);
+    const existing = entryFor(head, transport);
     if (existing !== null && existing.expiresAt > now) {
       if (expiry <= existing.expiresAt) {
         this.lastChange = 'none';
         return existing;
       }
       existing.expiresAt = expiry;
-      this.slots.refresh(key, slot!);
+      this.endpoints.refresh(key, head!);
       // Announced again once the expiry moved by half the entry's own lifetime: a short-lived
       // entry (a DHT contact) would otherwise outlive its kernel copy, a long one churn events.
       if (expiry - existing.announcedExpiry < Math.min(this.ttlMs, expiry - now) / 2) {
@@ -195,8 +235,7 @@ export class PeerTable {
       this.lastChange = 'refreshed';
       return existing;
     }
-    const entry: PeerEntry = {
-      key,
+    const entry: HeldPeer = {
       ip: ipText ?? formatAddressKey(addressKey),
       port,
       transport,
@@ -206,18 +245,19 @@ export class PeerTable {
       learnedAt: now,
       expiresAt: expiry,
       announcedExpiry: expiry,
+      sibling: null,
     };
     if (existing === null) this.entryCount++;
-    if (slot === undefined) {
-      slot = { tcp: null, udp: null, both: null };
-      setSlotEntry(slot, transport, entry);
-      const bucket = addressBucket(addressKey);
-      this.slotsByBucket[bucket] = this.slotsByBucket[bucket]! + 1;
+    if (head === undefined) {
+      this.endpointsByBucket[bucket] = this.endpointsByBucket[bucket]! + 1;
       // Not in the table (get said so): no delete first.
-      this.slots.add(key, slot);
+      this.endpoints.add(key, entry);
     } else {
-      setSlotEntry(slot, transport, entry);
-      this.slots.set(key, slot);
+      // The new entry goes first (an expired one of its transport out of the chain), and the
+      // endpoint becomes the most recently learned.
+      const rest = existing === null ? head : unlink(head, existing);
+      entry.sibling = rest;
+      this.endpoints.set(key, entry);
     }
     this.version++;
     this.lastChange = 'new';
@@ -233,13 +273,17 @@ export class PeerTable {
 
   remove(addressKey: string, port: number, transport: Transport): boolean {
     const key = endpointKey(addressKey, port);
-    const slot = this.slots.get(key);
-    if (slot === undefined || slotEntry(slot, transport) === null) return false;
-    setSlotEntry(slot, transport, null);
+    const head = this.endpoints.get(key);
+    const entry = entryFor(head, transport);
+    if (entry === null) return false;
     this.entryCount--;
-    if (isEmpty(slot)) {
-      this.slots.delete(key);
-      this.slotGone(key);
+    const rest = unlink(head!, entry);
+    entry.sibling = null;
+    if (rest === null) {
+      this.endpoints.delete(key);
+      this.endpointGone(key);
+    } else if (rest !== head) {
+      this.endpoints.replace(key, rest);
     }
     this.version++;
     return true;
@@ -250,16 +294,16 @@ export class PeerTable {
    * operator's allow entry is rare, so a whole-address one may walk the table.
    */
   removeCovered(addressKey: string, port: number): PeerEntry[] {
-    const keys: string[] = [];
+    const keys: EndpointKey[] = [];
     if (port !== 0) keys.push(endpointKey(addressKey, port));
-    else for (const [key] of this.slots.entries()) if (key.length === addressKey.length + 1 && key.startsWith(addressKey)) keys.push(key);
+    else for (const [key] of this.endpoints.entries()) if (isEndpointOf(key, addressKey)) keys.push(key);
     const covered: PeerEntry[] = [];
     for (const key of keys) {
-      const slot = this.slots.get(key);
-      if (slot === undefined) continue;
-      covered.push(...entriesOf(slot));
-      this.slots.delete(key);
-      this.slotGone(key);
+      const head = this.endpoints.get(key);
+      if (head === undefined) continue;
+      covered.push(...entriesOf(head));
+      this.endpoints.delete(key);
+      this.endpointGone(key);
     }
     this.entryCount -= covered.length;
     if (covered.length > 0) this.version++;
@@ -274,25 +318,24 @@ export class PeerTable {
   prune(now: number, budget = PRUNE_BUDGET): PeerEntry[] {
     const expired: PeerEntry[] = [];
     if (now < this.earliestExpiry) return expired;
-    this.slots.sweep(budget, (slot, key) => {
-      if (slot.tcp !== null && slot.tcp.expiresAt <= now) {
-        expired.push(slot.tcp);
-        slot.tcp = null;
+    this.endpoints.sweep(budget, (head, key) => {
+      let rest: HeldPeer | null = head;
+      for (let entry: HeldPeer | null = head, next: HeldPeer | null; entry !== null; entry = next) {
+        next = entry.sibling;
+        if (entry.expiresAt > now) continue;
+        expired.push(entry);
+        rest = unlink(rest!, entry);
+        entry.sibling = null;
       }
-      if (slot.udp !== null && slot.udp.expiresAt <= now) {
-        expired.push(slot.udp);
-        slot.udp = null;
+      if (rest === null) {
+        this.endpointGone(key);
+        return true;
       }
-      if (slot.both !== null && slot.both.expiresAt <= now) {
-        expired.push(slot.both);
-        slot.both = null;
-      }
-      const dead = isEmpty(slot);
-      if (dead) this.slotGone(key);
-      else this.noteSurvivor(slot);
-      return dead;
+      if (rest !== head) this.endpoints.replace(key, rest);
+      this.noteSurvivor(rest);
+      return false;
     });
-    if (this.slots.sweepWrapped) {
+    if (this.endpoints.sweepWrapped) {
       this.earliestExpiry = this.roundEarliest;
       this.roundEarliest = Infinity;
     }
@@ -301,29 +344,19 @@ export class PeerTable {
     return expired;
   }
 
-  /** An endpoint's slot (by its key) left the table: its address's bucket counts one endpoint fewer. */
-  private slotGone(key: string): void {
-    const bucket = addressBucket(key, key.length - 1);
-    this.slotsByBucket[bucket] = this.slotsByBucket[bucket]! - 1;
+  /** An endpoint (by its key) left the table: its bucket counts one endpoint fewer. */
+  private endpointGone(key: EndpointKey): void {
+    const bucket = bucketOfKey(key);
+    this.endpointsByBucket[bucket] = this.endpointsByBucket[bucket]! - 1;
   }
 
-  private noteSurvivor(slot: PeerSlot): void {
+  private noteSurvivor(head: HeldPeer): void {
     let earliest = this.roundEarliest;
-    if (slot.tcp !== null && slot.tcp.expiresAt < earliest) earliest = slot.tcp.expiresAt;
-    if (slot.udp !== null && slot.udp.expiresAt < earliest) earliest = slot.udp.expiresAt;
-    if (slot.both !== null && slot.both.expiresAt < earliest) earliest = slot.both.expiresAt;
+    for (let entry: HeldPeer | null = head; entry !== null; entry = entry.sibling) if (entry.expiresAt < earliest) earliest = entry.expiresAt;
     this.roundEarliest = earliest;
   }
 
   *values(): IterableIterator<PeerEntry> {
-    for (const slot of this.slots.values()) {
-      if (slot.tcp) yield slot.tcp;
-      if (slot.udp) yield slot.udp;
-      if (slot.both) yield slot.both;
-    }
+    for (const head of this.endpoints.values()) for (let entry: HeldPeer | null = head; entry !== null; entry = entry.sibling) yield entry;
   }
-}
-
-function live(entry: PeerEntry | null, now: number): PeerEntry | null {
-  return entry !== null && entry.expiresAt > now ? entry : null;
 }

@@ -62,4 +62,27 @@ describe('PeerTable lookups by address', () => {
     expect(table.removeCovered(key('203.0.113.3'), 0)).toHaveLength(1);
     expect(table.lookup(key('203.0.113.3'), 2, 'udp', 20_001)).toBeNull();
   });
+
+  it('keeps the entries of one endpoint for several transports apart: each found, expired and removed alone', () => {
+    const table = new PeerTable(10, 10_000);
+    const peer = key('203.0.113.7');
+    table.learn(peer, 6881, 'tcp', { ...details, now: 0, expiresAt: 1_000 });
+    table.learn(peer, 6881, 'udp', { ...details, now: 0 });
+    table.learn(peer, 6881, 'both', { ...details, now: 0, expiresAt: 5_000 });
+    expect(table.size).toBe(3);
+    expect(table.lookup(peer, 6881, 'tcp', 1)?.transport).toBe('tcp');
+    expect(table.lookup(peer, 6881, 'udp', 1)?.transport).toBe('udp');
+    // The tcp entry expired: a tcp packet is covered by the entry for both until that expires too.
+    expect(table.lookup(peer, 6881, 'tcp', 2_000)?.transport).toBe('both');
+    expect(table.prune(2_000).map((entry) => entry.transport)).toEqual(['tcp']);
+    expect(table.size).toBe(2);
+    expect(table.remove(peer, 6881, 'both')).toBe(true);
+    expect(table.lookup(peer, 6881, 'tcp', 2_000)).toBeNull();
+    expect(table.lookup(peer, 6881, 'udp', 2_000)?.transport).toBe('udp');
+    // Learned again, the tcp entry joins the endpoint's udp one.
+    table.learn(peer, 6881, 'tcp', { ...details, now: 20_000 });
+    expect([...table.values()].map((entry) => entry.transport).sort()).toEqual(['tcp', 'udp']);
+    expect(table.prune(20_001).map((entry) => entry.transport)).toEqual(['udp']);
+    expect(table.lookup(peer, 6881, 'tcp', 20_001)?.learnedAt).toBe(20_000);
+  });
 });
