@@ -221,6 +221,16 @@ async function loadBaseline(checkout: string): Promise<BaselineSensor> {
   return { checkout, Engine: sensor.Engine };
 }
 
+/**
+ * Every mix pass's engine, kept alive until the mix is done. V8 optimises the per-packet code
+ * around the engine it runs on; when that engine is collected, the code is thrown away ("weak
+ * objects") and the next pass compiles it again on compiler threads, which count in the CPU time.
+ * The full engine has the most such code, so freeing each pass's engine charged it the most for
+ * something a live sensor, which keeps one engine its whole life, never does (a full pass after a
+ * no-modules pass: 71-85 optimising compiles; after a full pass: 9).
+ */
+const passEngines: object[] = [];
+
 function engineCase(name: Case['name'], label: string, config: Partial<EngineConfig>, prepare?: (engine: Engine, capture: InMemoryCapture) => void, EngineClass: BaselineSensor['Engine'] = Engine): Case {
   return {
     name,
@@ -230,6 +240,7 @@ function engineCase(name: Case['name'], label: string, config: Partial<EngineCon
       const tally = new EventTally();
       const base = settledHeap();
       const engine = new EngineClass(config, tally.sink);
+      passEngines.push(engine);
       prepare?.(engine, capture);
       const from = gc.clock();
       const cpu = process.cpuUsage();
@@ -525,6 +536,7 @@ async function runMix(scale: number, rounds: number, failures: string[], log: (l
     log(`  ${r === 0 ? 'warm-up' : `round ${r}/${rounds}`}: ${line.join(', ')} pkt/s`);
   }
   const passesSeconds = elapsedNs(started) / 1e9;
+  passEngines.length = 0;
   await gc.settle();
   for (const c of cases) attributeGc(c.timed);
 
