@@ -1,5 +1,5 @@
 import { endpointText, ipProtocolName, type Transport } from '@p2pwall/common';
-import { addressKey, addressKeyFromText, formatAddressKey, parseAddress, parseIpv4Into } from './decode/address.js';
+import { addressKey, addressKeyFromText, formatAddressKey, parseAddress, isUnicastAddress, parseIpv4Into } from './decode/address.js';
 import { DecodeStatus, IPPROTO_TCP, IPPROTO_UDP, PacketView, TCP_ACK, TCP_SYN, decodeIp } from './decode/packet.js';
 import { DetectionCounts } from './detect/detection-counts.js';
 import type { Evidence, NamedPeer } from './detect/module.js';
@@ -272,6 +272,7 @@ export class Engine {
       (isTcp || view.protocol === IPPROTO_UDP) &&
       outsidePort > 1023 &&
       this.openPort[outsidePort] === 0 &&
+      isUnicastAddress(view.buf, view.dstAddressOffset, view.addressLength) &&
       this.clients.isLocked(flow.host.client, now);
     this.flows.insert(flow);
     this.counters.flows++;

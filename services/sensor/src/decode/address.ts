@@ -66,3 +66,12 @@ export function parseIpv4Into(text: string, out: Uint8Array): boolean {
   }
   return octet === 4;
 }
+
+/**
+ * Whether the address at `offset` is one host's: not multicast (224.0.0.0/4, ff00::/8), class E
+ * or the broadcast address (240.0.0.0/4). No P2P protocol sends to a group, and a locked client's
+ * SSDP or WS-Discovery on the local link reaches no peer: the time-lock leaves them alone.
+ */
+export function isUnicastAddress(buf: Uint8Array, offset: number, length: 4 | 16): boolean {
+  return length === 4 ? buf[offset]! < 224 : buf[offset] !== 0xff;
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseAddress } from '../../src/decode/address.js';
-import { parseIpv4Into } from '../../src/decode/address.js';
+import { isUnicastAddress, parseIpv4Into } from '../../src/decode/address.js';
 
 describe('parseIpv4Into', () => {
   it('reads what parseAddress reads for dotted quads, and refuses the rest', () => {
@@ -13,5 +13,16 @@ describe('parseIpv4Into', () => {
       expect(parseIpv4Into(text, out)).toBe(false);
       expect(parseAddress(text)?.length === 4).toBe(false);
     }
+  });
+});
+
+describe('isUnicastAddress', () => {
+  it('is false for multicast, class E and broadcast, true for one host\'s address', () => {
+    const unicast = (text: string) => {
+      const bytes = parseAddress(text)!;
+      return isUnicastAddress(bytes, 0, bytes.length as 4 | 16);
+    };
+    for (const text of ['203.0.113.9', '10.0.0.1', '223.255.255.255', '2001:db8::1', 'fe80::1', 'fd00::5']) expect(unicast(text)).toBe(true);
+    for (const text of ['224.0.0.251', '239.255.255.250', '240.0.0.1', '255.255.255.255', 'ff02::c', 'ff05::1:3']) expect(unicast(text)).toBe(false);
   });
 });

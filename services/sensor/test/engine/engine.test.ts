@@ -122,6 +122,17 @@ describe('time-lock (ftwall -t)', () => {
     expect(gw.send(syn(OTHER_HOST, '198.51.100.99', 6346), 3000)).toBe(Verdict.accept);
   });
 
+  it('leaves a locked client\'s multicast and broadcast alone (SSDP, WS-Discovery): they reach no peer', () => {
+    const gw = new Gateway();
+    gw.send(ping());
+    const to = (dst: string, dport: number, sport: number) => gw.send(udp({ src: CLIENT, dst, sport, dport, payload: 'M-SEARCH * HTTP/1.1\r\n' }), 1000);
+    expect(to('239.255.255.250', 1900, 50001)).toBe(Verdict.accept);
+    expect(to('255.255.255.255', 3702, 50002)).toBe(Verdict.accept);
+    // the same ports to one outside host are still locked out
+    expect(to('203.0.113.250', 1900, 50004)).toBe(Verdict.drop);
+    expect(gw.reason).toBe('time-lock');
+  });
+
   it('an operator\'s allow entry lifts the lock and keeps evidence from locking again until it ends', () => {
     const gw = new Gateway();
     gw.send(ping());
