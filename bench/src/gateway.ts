@@ -36,6 +36,7 @@ import { BULK_PORT, LAB_HOSTS, Lab, sensorCliPath } from '@p2pwall/lab';
 import { buildCConsumer } from './gateway/c-build.js';
 import { ConsumerProcess } from './gateway/consumer.js';
 import { FLOOD_PORT_BASE, FLOOD_PORT_COUNT, FLOOD_SOCKETS, FloodGenerator, floodLab } from './gateway/flood-lab.js';
+import { CpuBudget } from './gateway/cpu-budget.js';
 import { crowdedOut, figures } from './gateway/figures.js';
 import {
   clockTicks,
@@ -88,6 +89,8 @@ interface Options {
   /** `--pin`: which processes taskset pins (generator to CPU 0, consumer to CPU 1). */
   pinMode: 'generator' | 'both' | 'none';
   pin: { generator: number | undefined; consumer: number | undefined } | undefined;
+  /** `--consumer-cpu`: % of one core each queue consumer may use (100: no budget). */
+  consumerCpuPercent: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
@@ -109,6 +112,8 @@ function parseOptions(): Options {
       prefix: { type: 'string', default: 'p2pwbgw' },
       out: { type: 'string' },
       pin: { type: 'string', default: 'generator' },
+      // A quarter of a core: below the generator's reach for every consumer on this machine kind (gateway/cpu-budget.ts).
+      'consumer-cpu': { type: 'string', default: '25' },
     },
   });
   const here = dirname(fileURLToPath(import.meta.url));
@@ -125,7 +130,9 @@ function parseOptions(): Options {
     out: resolve(values.out ?? resolve(here, '../results/gateway.json')),
     pinMode: values.pin as Options['pinMode'],
     pin: undefined,
+    consumerCpuPercent: Number(values['consumer-cpu']),
   };
+  if (!(Number.isInteger(options.consumerCpuPercent) && options.consumerCpuPercent >= 5 && options.consumerCpuPercent <= 100)) throw new RangeError('--consumer-cpu: a whole percentage of one core, 5 to 100 (100: no budget)');
   if (!['generator', 'both', 'none'].includes(options.pinMode)) throw new RangeError('--pin: generator, both or none');
   if (options.pinMode !== 'none' && cpus().length >= 2) options.pin = { generator: 0, consumer: options.pinMode === 'both' ? 1 : undefined };
   if (!(Number.isInteger(options.rounds) && options.rounds >= 1)) throw new RangeError('--rounds: a whole number ≥ 1');
@@ -157,6 +164,8 @@ class Bench {
   uplink: UplinkServer | undefined;
   /** The compiled C reference consumer (built when the run includes it). */
   private cConsumer: string | undefined;
+  /** Every consumer's share of a core (none at --consumer-cpu 100). */
+  readonly budget: CpuBudget | undefined;
 
   constructor(
     readonly lab: Lab,
@@ -168,6 +177,7 @@ class Bench {
     this.client = site.clients[0]!.ns;
     this.inet = lab.inet;
     this.generator = new FloodGenerator(lab, workDir, options.pin?.generator);
+    this.budget = options.consumerCpuPercent < 100 ? CpuBudget.create(`${options.prefix}-consumers`, options.consumerCpuPercent) : undefined;
     this.bulkScript = join(workDir, 'bulk.py');
     this.rulesConfig = join(workDir, 'rules.yaml');
     writeFileSync(this.bulkScript, PYTHON_BULK);
@@ -316,7 +326,7 @@ class Bench {
       queue,
       drops,
       conntrack,
-      cpu: cpuShares(cpuBefore, cpuAfter, consumerBefore, consumerAfter, report.seconds),
+      cpu: { ...cpuShares(cpuBefore, cpuAfter, consumerBefore, consumerAfter, report.seconds), consumerBudgetPercent: this.options.consumerCpuPercent },
       consumerGc,
       peakQueued: sampler?.peak ?? null,
     };
@@ -357,6 +367,7 @@ class Bench {
   async startSensor(variant: SensorConsumer): Promise<ConsumerProcess> {
     const sensor = await ConsumerProcess.sensor(this.lab, this.gateway, await this.sensorConfig(variant), this.options.pin?.consumer, variant);
     this.rulesInstalled = true;
+    this.budget?.add(sensor.pid);
     return sensor;
   }
 
@@ -388,7 +399,13 @@ class Bench {
   }
 
   /** A bare consumer: one of the two Node bindings answering NF_ACCEPT or NF_REPEAT + mark, or the compiled C reference. */
-  startBare(consumer: Exclude<Consumer, SensorConsumer>): Promise<ConsumerProcess> {
+  async startBare(consumer: Exclude<Consumer, SensorConsumer>): Promise<ConsumerProcess> {
+    const child = await this.spawnBare(consumer);
+    this.budget?.add(child.pid);
+    return child;
+  }
+
+  private spawnBare(consumer: Exclude<Consumer, SensorConsumer>): Promise<ConsumerProcess> {
     const logFile = join(this.workDir, `${consumer}-${Date.now()}.jsonl`);
     const cpu = this.options.pin?.consumer;
     if (consumer === 'c') {
@@ -491,7 +508,7 @@ function processedBetween(before: QueueCounters | undefined, after: QueueCounter
   return after.idSequence - before.idSequence - (after.userDropped - before.userDropped);
 }
 
-function cpuShares(before: MachineCpu, after: MachineCpu, consumerBefore: number | undefined, consumerAfter: number | undefined, seconds: number): StepResult['cpu'] {
+function cpuShares(before: MachineCpu, after: MachineCpu, consumerBefore: number | undefined, consumerAfter: number | undefined, seconds: number): Omit<StepResult['cpu'], 'consumerBudgetPercent'> {
   const total = after.total - before.total;
   const consumer = consumerBefore !== undefined && consumerAfter !== undefined ? round(((consumerAfter - consumerBefore) / clockTicks() / seconds) * 100, 1) : null;
   return {
@@ -646,6 +663,11 @@ async function main(): Promise<number> {
               : `the queue consumer, all its threads, on CPU ${options.pin.consumer} (V8's concurrent GC threads then share its core)`) +
             '; bulk endpoints unpinned'
           : 'none: the scheduler places every process',
+        consumerCpuPercent: options.consumerCpuPercent,
+        cpuBudget:
+          options.consumerCpuPercent < 100
+            ? `every queue consumer (the C reference, the bare bindings, the sensor) held to ${options.consumerCpuPercent}% of one core by a cgroup CPU quota (10 ms period), so that each one's rates are set by its own cost a packet (the verdict's re-injection included, which runs in its system call) and stay below the generator's, which shares a core with the forwarding up to the queue; with --consumer-cpu 100 the fast consumers are generator-bound here`
+            : 'none (--consumer-cpu 100): each consumer may use a whole core',
         counters: '/proc/net/netfilter/nfnetlink_queue in the gateway namespace before and after each step (after the queue drained): queue_dropped, user_dropped, id_sequence (a packet dropped for a full queue takes no id, so packets meeting the rule = Δid_sequence + Δqueue_dropped); conntrack -S drops; the sink rule\'s packet counter; /proc/stat and /proc/PID/stat for CPU',
       },
       figures: f,
@@ -673,6 +695,7 @@ async function main(): Promise<number> {
       // Before the lab: a server started with `ip netns exec` outlives its namespace.
       await bench?.uplink?.nats.cleanup().catch(() => undefined);
       const report = lab ? await lab.down() : await Lab.down(options.prefix).catch(() => undefined);
+      bench?.budget?.remove();
       if (report && report.leftover.length > 0) failures.push(`lab down left namespaces behind: ${report.leftover.join(', ')}`);
       rmSync(workDir, { recursive: true, force: true });
     }

@@ -27,6 +27,7 @@ import { Lab } from '@p2pwall/lab';
 import { ConsumerProcess } from './gateway/consumer.js';
 import { FloodGenerator, floodLab } from './gateway/flood-lab.js';
 import { flushConntrack, readConntrackDrops, readQueue, type ConntrackDrops, type QueueCounters } from './gateway/kernel.js';
+import { CpuBudget } from './gateway/cpu-budget.js';
 import { sensorQueueConfig } from './gateway/queue-settings.js';
 import { median, round } from './measure.js';
 
@@ -51,6 +52,8 @@ interface Options {
   prefix: string;
   out: string;
   pin: { generator: number | undefined; consumer: number | undefined } | undefined;
+  /** % of one core the sensor may use (100: no budget): the one its zero-drop rate was measured with. */
+  consumerCpuPercent: number;
 }
 
 interface Sample {
@@ -81,8 +84,10 @@ function parseOptions(): Options {
       prefix: { type: 'string', default: 'p2pwsoak' },
       out: { type: 'string', default: resolve(here, '../results/soak.json') },
       pin: { type: 'string', default: 'generator' },
+      'consumer-cpu': { type: 'string' },
     },
   });
+  let consumerCpuPercent = 100;
   const minutes = Number(values.minutes);
   if (!(minutes >= 0.5 && minutes <= 240)) throw new RangeError('--minutes: 0.5 to 240');
   let rate: number;
@@ -94,21 +99,25 @@ function parseOptions(): Options {
     const fraction = Number(values.fraction);
     if (!(fraction > 0 && fraction <= 1)) throw new RangeError('--fraction: above 0, at most 1');
     if (!existsSync(values.from)) throw new Error(`no --rate and no ${values.from} to take the sensor's zero-drop rate from: run npm run bench:gateway first, or pass --rate`);
-    const results = JSON.parse(readFileSync(values.from, 'utf8')) as { date?: string; figures?: { newFlows?: { sensor?: { zeroDropFlowsPerSecond?: { median?: number } | null; zeroDropIsLowerBound?: boolean } } } };
+    const results = JSON.parse(readFileSync(values.from, 'utf8')) as { date?: string; method?: { consumerCpuPercent?: number }; figures?: { newFlows?: { sensor?: { zeroDropFlowsPerSecond?: { median?: number } | null; zeroDropIsLowerBound?: boolean } } } };
     const sensor = results.figures?.newFlows?.sensor;
     const zeroDrop = sensor?.zeroDropFlowsPerSecond?.median;
     if (!zeroDrop) throw new Error(`${values.from} has no figures.newFlows.sensor.zeroDropFlowsPerSecond (a gateway run with the sensor on the addon): pass --rate`);
     rate = Math.round(zeroDrop * fraction);
+    // the rate holds for the budget it was measured under
+    consumerCpuPercent = results.method?.consumerCpuPercent ?? 100;
     rateSource = `${fraction} × the sensor's zero-drop rate ${sensor.zeroDropIsLowerBound ? '(at least, generator-bound) ' : ''}${zeroDrop}/s in ${values.from} (${results.date ?? 'undated'})`;
   }
   if (!(rate >= 100 && rate <= 1_000_000)) throw new RangeError('the rate: 100 to 1,000,000 per second');
   const pinMode = values.pin;
   if (!['generator', 'both', 'none'].includes(pinMode)) throw new RangeError('--pin: generator, both or none');
   const pin = pinMode !== 'none' && cpus().length >= 2 ? { generator: 0, consumer: pinMode === 'both' ? 1 : undefined } : undefined;
+  if (values['consumer-cpu'] !== undefined) consumerCpuPercent = Number(values['consumer-cpu']);
+  if (!(Number.isInteger(consumerCpuPercent) && consumerCpuPercent >= 5 && consumerCpuPercent <= 100)) throw new RangeError('--consumer-cpu: a whole percentage of one core, 5 to 100 (100: no budget)');
   const sampleSeconds = Number(values['sample-seconds']);
   const segmentSeconds = Number(values['segment-seconds']);
   if (!(sampleSeconds >= 1 && sampleSeconds <= 60) || !(segmentSeconds >= 2 && segmentSeconds <= 60)) throw new RangeError('--sample-seconds: 1 to 60, --segment-seconds: 2 to 60');
-  return { minutes, rate, rateSource, sampleSeconds, segmentSeconds, prefix: values.prefix, out: resolve(values.out), pin };
+  return { minutes, rate, rateSource, sampleSeconds, segmentSeconds, prefix: values.prefix, out: resolve(values.out), pin, consumerCpuPercent };
 }
 
 function residentMB(pid: number): number | null {
@@ -181,6 +190,8 @@ async function soak(lab: Lab, options: Options, workDir: string, failures: strin
   writeFileSync(config, `${JSON.stringify({ ...SENSOR_CONFIG, storefile: join(workDir, 'peers.store'), queue: sensorQueueConfig('addon') })}\n`);
   const generator = new FloodGenerator(lab, workDir, options.pin?.generator);
   const sensor = await ConsumerProcess.sensor(lab, gateway, config, options.pin?.consumer);
+  const budget = options.consumerCpuPercent < 100 ? CpuBudget.create(`${options.prefix}-sensor`, options.consumerCpuPercent) : undefined;
+  budget?.add(sensor.pid);
   const samples: Sample[] = [];
   const segments: { t: number; sent: number; rate: number; cpuPercentOfCore: number }[] = [];
   let stopped: Awaited<ReturnType<ConsumerProcess['stop']>>;
@@ -229,6 +240,7 @@ async function soak(lab: Lab, options: Options, workDir: string, failures: strin
   } finally {
     // Stops the sensor on failure too; the error then goes on to main.
     stopped = await sensor.stop(5000);
+    budget?.remove();
   }
   const line = stopped.logLines.find((l) => l.msg === 'sensor stopped');
   if (!line) failures.push(`no "sensor stopped" line (exit ${stopped.code ?? stopped.signal}; ${stopped.stderrTail})`);
@@ -279,6 +291,7 @@ async function main(): Promise<number> {
         minutes: options.minutes,
         sampling: `every ${options.sampleSeconds} s: /proc/net/netfilter/nfnetlink_queue (queue_dropped, user_dropped, id_sequence), conntrack -S, /proc/PID/status VmRSS, the heap after the last GC (--trace-gc)`,
         generator: `CPython UDP sender, one new 5-tuple per datagram, in ${options.segmentSeconds} s segments with conntrack -F between them`,
+        cpuBudget: options.consumerCpuPercent < 100 ? `the sensor held to ${options.consumerCpuPercent}% of one core by a cgroup CPU quota, as in the gateway run its rate comes from` : 'none',
         pinning: options.pin ? `generator on CPU ${options.pin.generator}; sensor ${options.pin.consumer === undefined ? 'left to the scheduler' : `on CPU ${options.pin.consumer}`}` : 'none',
         flat: `last minute − the minute after a ${WARMUP_SECONDS} s warm-up (the flow table filling) ≤ max(${FLAT_SLACK_MB} MB, ${FLAT_SLACK_SHARE * 100} % of it): medians of the live heap (after the last major GC), peaks of RSS (a sawtooth between major GCs); first-minute figures reported beside`,
       },

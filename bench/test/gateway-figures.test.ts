@@ -19,7 +19,7 @@ function step(config: ConfigName, kind: StepKind, offeredRate: number | null, fi
     queue: { metRule: rate, queueDropped: fields.drops ?? 0, userDropped: 0, processed, processedPerSecond: processed },
     drops: fields.drops ?? 0,
     conntrack: null,
-    cpu: { machineBusyPercent: 100, machineSoftirqPercent: 10, consumerPercentOfCore: fields.cpu ?? 100 },
+    cpu: { machineBusyPercent: 100, machineSoftirqPercent: 10, consumerPercentOfCore: fields.cpu ?? 100, consumerBudgetPercent: 100 },
     consumerGc: null,
     peakQueued: 0,
   };

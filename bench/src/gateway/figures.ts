@@ -18,7 +18,7 @@ export const UNCONTENDED_PERCENT = 90;
  * time, and its flood counts (as a lower bound).
  */
 export function crowdedOut(step: StepResult): boolean {
-  return step.kind === 'saturation' && step.drops > 0 && step.cpu.consumerPercentOfCore !== null && step.cpu.consumerPercentOfCore < UNCONTENDED_PERCENT;
+  return step.kind === 'saturation' && step.drops > 0 && step.cpu.consumerPercentOfCore !== null && step.cpu.consumerPercentOfCore < (UNCONTENDED_PERCENT * (step.cpu.consumerBudgetPercent ?? 100)) / 100;
 }
 
 export interface LadderFigure {
@@ -270,7 +270,7 @@ export function figures(steps: readonly StepResult[], bulk: readonly BulkResult[
   return {
     bulk: bulkFigures(bulk),
     newFlows: {
-      note: `zero-drop: the highest offered rate of new flows (one datagram each) with no kernel queue drop (ladder + refine step); overloaded: packets/s the consumer received and answered during an unpaced flood (Δid_sequence − Δuser_dropped); only floods where the consumer got ≥ ${UNCONTENDED_PERCENT}% of a core, or dropped nothing (generator-bound), count (all of them when none did)`,
+      note: `zero-drop: the highest offered rate of new flows (one datagram each) with no kernel queue drop (ladder + refine step); overloaded: packets/s the consumer received and answered during an unpaced flood (Δid_sequence − Δuser_dropped); only floods where the consumer got ≥ ${UNCONTENDED_PERCENT}% of its CPU budget, or dropped nothing (generator-bound), count (all of them when none did)`,
       ...byConsumer,
       sensorOverC: ratio('sensor', 'c'),
       bareAddonOverC: ratio('addon', 'c'),

@@ -76,7 +76,7 @@ export interface StepResult {
   } | null;
   drops: number;
   conntrack: ConntrackDrops | null;
-  cpu: { machineBusyPercent: number; machineSoftirqPercent: number; consumerPercentOfCore: number | null };
+  cpu: { machineBusyPercent: number; machineSoftirqPercent: number; consumerPercentOfCore: number | null; /** The consumer's CPU budget, % of one core (100: none; --consumer-cpu). */ consumerBudgetPercent: number };
   /** The consumer's GC pauses during the step (from --trace-gc; none for the C reference). */
   consumerGc: GcWindow | null;
   /** The most packets seen waiting in the kernel queue (queue_total, sampled every 5 ms). */
