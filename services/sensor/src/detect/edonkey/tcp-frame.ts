@@ -53,13 +53,14 @@ export function isFrameHead(buf: Uint8Array, at: number, end: number): boolean {
 
 /**
  * Walks the frames in buf[start, end): NOT_FRAMES when one is not a frame; 0 when they end at
- * `end` (a tail of fewer than 6 bytes after a whole frame counts as a header cut by the segment);
+ * `end` (a tail of fewer than 6 bytes after a whole frame, starting with a marker, counts as a
+ * header cut by the segment);
  * otherwise the bytes the last frame still needs from the stream.
  */
 export function walkFrames(buf: Uint8Array, start: number, end: number): number {
   let at = start;
   while (at < end) {
-    if (end - at < FRAME_HEAD) return at > start ? 0 : NOT_FRAMES;
+    if (end - at < FRAME_HEAD) return at > start && isTcpMarker(buf[at]!) ? 0 : NOT_FRAMES;
     if (!isFrameHead(buf, at, end)) return NOT_FRAMES;
     const next = at + FRAME_HEADER + frameLength(buf, at);
     if (next > end) return next - end;

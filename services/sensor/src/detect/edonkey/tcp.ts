@@ -77,7 +77,7 @@ function readFrames(buf: Uint8Array, start: number, end: number, fromInside: boo
   for (let at = start; end - at >= FRAME_HEAD; ) {
     const length = frameLength(buf, at);
     const frameEnd = at + FRAME_HEADER + length;
-    const frameRule = ruleOf(buf, at, length);
+    const frameRule = ruleOf(buf, at, length, end);
     if (RANK[frameRule]! > RANK[rule]!) rule = frameRule;
     if (frameEnd > end) break;
     if (buf[at] === Marker.edonkey) {
@@ -94,12 +94,15 @@ function readFrames(buf: Uint8Array, start: number, end: number, fromInside: boo
   return rule === EdonkeyRule.hello ? HELLO : rule === EdonkeyRule.serverLogin ? LOGIN : MESSAGE;
 }
 
-function ruleOf(buf: Uint8Array, at: number, length: number): EdonkeyRule {
+/** The rule a frame shows; `end` is where the segment ends (a frame may go on beyond it). */
+function ruleOf(buf: Uint8Array, at: number, length: number, end: number): EdonkeyRule {
   if (buf[at] !== Marker.edonkey) return EdonkeyRule.tcpMessage;
   const opcode = buf[at + FRAME_HEADER];
   if (opcode === TcpOpcode.helloAnswer) return length >= LOGIN_MIN_LENGTH ? EdonkeyRule.hello : EdonkeyRule.tcpMessage;
   if (opcode !== TcpOpcode.hello) return EdonkeyRule.tcpMessage;
-  // A client's Hello says its hash is 16 bytes long; a login to a server does not.
+  // A client's Hello says its hash is 16 bytes long; a login to a server does not. A segment
+  // that ends before that byte shows an eDonkey message, not which.
+  if (at + FRAME_HEAD >= end) return EdonkeyRule.tcpMessage;
   if (buf[at + FRAME_HEAD] === HASH_LENGTH_BYTE && length >= HELLO_MIN_LENGTH) return EdonkeyRule.hello;
   return length >= LOGIN_MIN_LENGTH ? EdonkeyRule.serverLogin : EdonkeyRule.tcpMessage;
 }
