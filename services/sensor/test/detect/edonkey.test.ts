@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EdonkeyModule, EdonkeyRule, EdonkeyVia, MAX_PEERS } from '../../src/detect/edonkey/edonkey.js';
 import { accepted, allAccepted, expectNothing, noModuleState, peerKeys, returned } from '../support/detector-results.js';
 import { DetectorHarness, reversed, tcpSegments, tcpSyn, tcpSynAck } from '../support/detector-harness.js';
-import { concat, foundSourcesBody, frame, getServerList, getSources, hash, hello, helloAnswer, idChange, login, serverListBody, serverMessage, type Endpoint } from '../support/edonkey.js';
+import { concat, corruptedCopies, foundSourcesBody, frame, getServerList, getSources, hash, hello, helloAnswer, idChange, login, serverListBody, serverMessage, type Endpoint } from '../support/edonkey.js';
 import { ACK, PSH, bittorrent as bt, tcp, type Endpoints } from '@p2pwall/lab';
 
 /** An inside eMule client, an outside client on eMule's TCP port and an outside server. */
@@ -114,7 +114,7 @@ describe('eDonkey over TCP', () => {
   });
 
   it('eMule extended (C5) and packed (D4) frames are eDonkey messages', () => {
-    for (const payload of [frame(0xc5, 0x01, [0x42, 0x01, 0, 0, 0, 0]), frame(0xd4, 0x40, bt.randomBytes(300, 8)), concat(frame(0xc5, 0x81, hash(3)), frame(0xe3, 0x58, hash(4)))]) {
+    for (const payload of [frame(0xc5, 0x01, [0x42, 0x01, 0, 0, 0, 0]), frame(0xd4, 0x40, [...bt.randomBytes(300, 8)]), concat(frame(0xc5, 0x81, hash(3)), frame(0xe3, 0x58, hash(4)))]) {
       const h = harness();
       expect(accepted(h.feedAll([segment(CLIENT, payload)])[0]!)).toEqual([EdonkeyRule.tcpMessage]);
     }
@@ -152,13 +152,8 @@ describe('eDonkey over TCP: look-alikes', () => {
 
   it('never throws on truncations and random corruptions of every message', () => {
     const messages = [hello(), helloAnswer(), login(), concat(serverMessage('x'), frame(0xe3, 0x32, serverListBody(SERVERS))), frame(0xe3, 0x42, foundSourcesBody(hash(1), SOURCES))];
-    let seed = 7;
-    const random = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) / (1 << 24);
     const h = harness();
-    for (let round = 0; round < 300; round++) {
-      const message = messages[round % messages.length]!;
-      const copy = Uint8Array.from(message.subarray(0, 1 + Math.floor(random() * message.length)));
-      for (let flips = 0; flips < 3; flips++) copy[Math.floor(random() * copy.length)] = Math.floor(random() * 256);
+    for (const [round, copy] of corruptedCopies(messages, 300, 7).entries()) {
       const ends = { ...SERVER, sport: 40000 + (round % 50) };
       expect(() => h.feedAll([segment(ends, getServerList(), 900), segment(reversed(ends), copy, 5000 + round), segment(ends, copy, 1000 + round)])).not.toThrow();
     }

@@ -129,3 +129,16 @@ export function packedKad(opcode = 0x29, rest: readonly number[] = [0x01, 0x02, 
 export function serverUdp(opcode: number, body: readonly number[] = []): Uint8Array {
   return Uint8Array.from([0xe3, opcode, ...body]);
 }
+
+/** `rounds` copies of the messages, each truncated at a random length with 3 random bytes changed (deterministic per seed). */
+export function corruptedCopies(messages: readonly Uint8Array[], rounds: number, seed: number): Uint8Array[] {
+  const random = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) / (1 << 24);
+  const copies: Uint8Array[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const message = messages[round % messages.length]!;
+    const copy = Uint8Array.from(message.subarray(0, 1 + Math.floor(random() * message.length)));
+    for (let flips = 0; flips < 3; flips++) copy[Math.floor(random() * copy.length)] = Math.floor(random() * 256);
+    copies.push(copy);
+  }
+  return copies;
+}
