@@ -8,7 +8,7 @@
  * segment) where the stream later says (see `FrameTracker` in edonkey.ts). For random bytes that
  * start with a marker, the 32-bit length meeting the segment's end is a 2^-32 chance.
  */
-import { TCP_OPCODES } from './opcodes.js';
+import { Marker, TCP_OPCODES } from './opcodes.js';
 
 export const FRAME_HEADER = 5;
 /** Marker, length and opcode: what must be seen to judge a frame. */
@@ -25,8 +25,9 @@ export const NOT_FRAMES = -1;
 const OPCODES: (Uint8Array | undefined)[] = [];
 for (const [marker, table] of Object.entries(TCP_OPCODES)) OPCODES[Number(marker)] = table;
 
+/** Three compares: what every TCP segment that is not eDonkey costs. */
 export function isTcpMarker(byte: number): boolean {
-  return OPCODES[byte] !== undefined;
+  return byte === Marker.edonkey || byte === Marker.emule || byte === Marker.packed;
 }
 
 export function u32le(buf: Uint8Array, at: number): number {
