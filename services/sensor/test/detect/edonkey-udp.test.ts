@@ -108,6 +108,23 @@ describe('Kad and eDonkey over UDP', () => {
   });
 });
 
+describe('Kad datagrams of a real client', () => {
+  // aMule 2.3.3 (Debian's amule-daemon) bootstrapping a three-node Kad network in lab
+  // namespaces, protocol obfuscation off: every Kad datagram kind it sent, byte for byte.
+  const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, 'hex'));
+  const BOOTSTRAP_REQ = hex('e401');
+  const PING = hex('e460');
+  const PONG = hex('e4614012'); // the UDP port it saw, 4672 LE
+  const EMPTY_BOOTSTRAP_RES = hex('e40940c2a43e173d979663ed172cd18201de3612080000'); // KadID, TCP port 4662, version 8, 0 contacts
+
+  it('its bootstrap request, ping and pong only support; a bootstrap answer without contacts identifies nobody', () => {
+    const h = harness();
+    const results = h.feedAll([datagram(NODE, BOOTSTRAP_REQ), datagram(reversed(NODE), EMPTY_BOOTSTRAP_RES), datagram(NODE, PING), datagram(reversed(NODE), PONG)]);
+    expect(returned(results)).toEqual([EdonkeyRule.udpFixedSize, EdonkeyRule.udpFixedSize, EdonkeyRule.udpFixedSize]);
+    expect(allAccepted(results)).toEqual([]);
+  });
+});
+
 describe('Kad and eDonkey over UDP: look-alikes', () => {
   const HIGH: Endpoints = { src: '10.0.0.9', dst: '198.51.100.50', sport: 50000, dport: 27015 };
 
