@@ -109,8 +109,8 @@ describe('Kad and eDonkey over UDP', () => {
 });
 
 describe('Kad datagrams of a real client', () => {
-  // aMule 2.3.3 (Debian's amule-daemon) bootstrapping a three-node Kad network in lab
-  // namespaces, protocol obfuscation off: every Kad datagram kind it sent, byte for byte.
+  // aMule 2.3.3 (Debian's amule-daemon) in a three-node Kad network in lab namespaces,
+  // protocol obfuscation off: the Kad datagrams it sent, byte for byte.
   const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, 'hex'));
   const BOOTSTRAP_REQ = hex('e401');
   const PING = hex('e460');
@@ -122,6 +122,18 @@ describe('Kad datagrams of a real client', () => {
     const results = h.feedAll([datagram(NODE, BOOTSTRAP_REQ), datagram(reversed(NODE), EMPTY_BOOTSTRAP_RES), datagram(NODE, PING), datagram(reversed(NODE), PONG)]);
     expect(returned(results)).toEqual([EdonkeyRule.udpFixedSize, EdonkeyRule.udpFixedSize, EdonkeyRule.udpFixedSize]);
     expect(allAccepted(results)).toEqual([]);
+  });
+
+  it('its Kad2 Hello (one tag, TAG_KADMISCOPTIONS) identifies it, and so does its answer to a node that said Hello first', () => {
+    const HELLO_REQ = hex('e411bc606ced4b59e53a39fb86f74ff0a29a36120801090100f202');
+    const HELLO_RES = hex('e419ee1d19a441b69f3ec40baf2ec89db06f36120801090100f206');
+    const h = harness();
+    expect(allAccepted(h.feedAll([datagram(NODE, HELLO_REQ)]))).toEqual([EdonkeyRule.kad]);
+    expect(peerKeys(h)).toEqual(['203.0.113.7:41234/udp']);
+    const answering = harness();
+    const results = answering.feedAll([datagram(reversed(NODE), HELLO_REQ), datagram(NODE, HELLO_RES)]);
+    expect(returned(results)).toEqual([EdonkeyRule.kad, EdonkeyRule.kad]);
+    expect(allAccepted(results)).toEqual([EdonkeyRule.kad]);
   });
 });
 

@@ -121,6 +121,26 @@ describe('eDonkey over TCP', () => {
   });
 });
 
+describe('eDonkey over TCP from a real client', () => {
+  // aMule 2.3.3 in the lab: one client's Hello to another (Kad's TCP firewall check), and the answer.
+  const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, 'hex'));
+  const TAGS = '010000003612070000000201000105006c61622d';
+  const TAIL = '030100113c000000030100f940124012030100fb800d0403030100fa16321334030100fe38040000030100ef01000000000000000000';
+  const HELLO = hex(`e35d00000001101141183f4c0e3fc499a29811b7836feb${TAGS}63${TAIL}`);
+  const ANSWER = hex(`e35c0000004c5481423cd20ea8b4aad872611d986f91${TAGS}62${TAIL}`);
+
+  it('its Hello identifies it; a caller’s Hello does not, the host’s answer to it does', () => {
+    const h = harness();
+    expect(allAccepted(h.feedAll([segment(CLIENT, HELLO)]))).toEqual([EdonkeyRule.hello]);
+    expect(peerKeys(h)).toEqual(['203.0.113.7:4662/tcp']);
+    const caller = reversed(CLIENT);
+    const answering = harness();
+    const results = answering.feedAll([tcpSyn(caller), tcpSynAck(caller), segment(caller, HELLO), segment(CLIENT, ANSWER, 5000)]);
+    expect(returned(results)).toEqual([EdonkeyRule.hello, EdonkeyRule.hello]);
+    expect(allAccepted(results)).toEqual([EdonkeyRule.hello]);
+  });
+});
+
 describe('eDonkey over TCP: look-alikes', () => {
   it('TLS, HTTP, SSH and a BitTorrent handshake', () => {
     const tls = Uint8Array.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, ...bt.randomBytes(500, 1)]);
