@@ -116,11 +116,12 @@ describe('Kad datagrams of a real client', () => {
   const PING = hex('e460');
   const PONG = hex('e4614012'); // the UDP port it saw, 4672 LE
   const EMPTY_BOOTSTRAP_RES = hex('e40940c2a43e173d979663ed172cd18201de3612080000'); // KadID, TCP port 4662, version 8, 0 contacts
+  const FIREWALLED2_REQ = hex('e45336123f184111c43f0e4c1198a299eb6f83b700'); // TCP port, user hash, options
 
-  it('its bootstrap request, ping and pong only support; a bootstrap answer without contacts identifies nobody', () => {
+  it('its bootstrap request, ping, pong and firewall-check request only support; a bootstrap answer without contacts identifies nobody', () => {
     const h = harness();
-    const results = h.feedAll([datagram(NODE, BOOTSTRAP_REQ), datagram(reversed(NODE), EMPTY_BOOTSTRAP_RES), datagram(NODE, PING), datagram(reversed(NODE), PONG)]);
-    expect(returned(results)).toEqual([EdonkeyRule.udpFixedSize, EdonkeyRule.udpFixedSize, EdonkeyRule.udpFixedSize]);
+    const results = h.feedAll([datagram(NODE, BOOTSTRAP_REQ), datagram(reversed(NODE), EMPTY_BOOTSTRAP_RES), datagram(NODE, PING), datagram(reversed(NODE), PONG), datagram(NODE, FIREWALLED2_REQ)]);
+    expect(returned(results)).toEqual([EdonkeyRule.udpFixedSize, EdonkeyRule.udpFixedSize, EdonkeyRule.udpFixedSize, EdonkeyRule.udpFixedSize]);
     expect(allAccepted(results)).toEqual([]);
   });
 

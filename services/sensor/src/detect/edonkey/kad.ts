@@ -10,8 +10,8 @@
  *   contact        KadID(16) | IPv4(4, octets reversed) | UDP port(2, LE) | TCP port(2, LE) | version(1)
  *
  * A Hello is taken only when its tags walk to the datagram's last byte; a list only when its count
- * matches its length. The 2-byte BOOTSTRAP_REQ and PING, the 4-byte PONG and the fixed-size
- * searches have nothing to check beyond their size: they only support (nDPI's 2024 lesson).
+ * matches its length. The 2-byte BOOTSTRAP_REQ and PING, the 4-byte PONG, the fixed-size
+ * searches and FIREWALLED2_REQ have nothing to check beyond their size: they only support (nDPI's 2024 lesson).
  */
 import { namedPeer, type PeerListSource } from '../bittorrent/compact.js';
 import type { NamedPeer } from '../module.js';
@@ -50,6 +50,8 @@ const FIXED_SIZES: Readonly<Record<number, number>> = {
   [Kad2Opcode.pong]: 4,
   [Kad2Opcode.searchSourceReq]: 2 + KAD_ID + 2 + 8,
   [Kad2Opcode.searchNotesReq]: 2 + KAD_ID + 8,
+  // TCP port, user hash, connect options: aMule asks a node to test its TCP port.
+  [Kad2Opcode.firewalled2Req]: 2 + 2 + KAD_ID + 1,
 };
 
 /** What the Kad datagram buf[p, p + length) (marker `E4` at p) is. */

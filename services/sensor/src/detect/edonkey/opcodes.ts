@@ -42,6 +42,7 @@ export const Kad2Opcode = {
   publishKeyReq: 0x43,
   publishSourceReq: 0x44,
   publishNotesReq: 0x45,
+  firewalled2Req: 0x53,
   ping: 0x60,
   pong: 0x61,
 } as const;
