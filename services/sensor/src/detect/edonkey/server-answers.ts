@@ -46,9 +46,3 @@ export function foundSourcesPeers(buf: Uint8Array, at: number, end: number): Nam
   }
   return out;
 }
-
-/** Words 0 and 3 of a 16-byte hash: what an answer must repeat of the request's hash. */
-export function hashWord(buf: Uint8Array, at: number, word: 0 | 3): number {
-  const i = at + word * 4;
-  return ((buf[i]! << 24) | (buf[i + 1]! << 16) | (buf[i + 2]! << 8) | buf[i + 3]!) >>> 0;
-}

@@ -4,7 +4,8 @@
  * followed by counting its bytes, never by keeping them.
  */
 import type { Evidence } from '../module.js';
-import { hashWord } from './server-answers.js';
+// Words 0 and 3 of a 16-byte hash or Kad ID, as Gnutella compares a reply's GUID with its request's.
+import { guidWord as hashWord } from '../gnutella/descriptor.js';
 
 export class EdonkeyFlowState {
   /** Bytes the frame under way still needs from the stream, per direction (0: none followed). */

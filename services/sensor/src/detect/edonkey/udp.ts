@@ -7,7 +7,8 @@ import type { Evidence, FlowDigest, FlowMemory, PacketReader } from '../module.j
 import { Kad2Opcode, KAD_PACKED_OPCODES, Marker, ServerUdpOpcode } from './opcodes.js';
 import { KadKind, REQ_TARGET_AT, RES_TARGET_AT, contactPeers, kadKind } from './kad.js';
 import { EdonkeyRule, constantEvidence, evidence } from './rules.js';
-import { HASH_LENGTH, foundSourcesPeers, hashWord, isCountedList, serverListPeers } from './server-answers.js';
+import { guidWord as hashWord } from '../gnutella/descriptor.js';
+import { HASH_LENGTH, foundSourcesPeers, isCountedList, serverListPeers } from './server-answers.js';
 import type { EdonkeyFlowState } from './state.js';
 
 type Memory = FlowMemory<EdonkeyFlowState>;
