@@ -12,7 +12,8 @@ import { SHARED_PCAPS, SKIP_SHARED, sharedCaptures } from './support.js';
 /**
  * Real traffic from nDPI's test suite, scored against its ground truth (ground_truth.json):
  * every BitTorrent flow caught (dropped, or labelled bittorrent), the LSD announcement
- * identified, at least 90% of the payload-labelled Gnutella flows caught, nothing flagged in
+ * identified, at least 90% of the payload-labelled Gnutella flows caught, the eDonkey flow
+ * caught, nothing flagged in
  * ordinary traffic, and no capture taken for a family it does not hold.
  */
 
@@ -33,8 +34,6 @@ interface TruthCapture {
 }
 
 const ORDINARY = ['http.pcapng', '443-curl.pcap', 'dns.pcap', 'quic.pcap', 'ssh.pcap', 'NTPv4.pcap', 'ftp.pcap'];
-/** A P2P capture of a family no module reads yet: nothing may be flagged there. */
-const UNREAD_P2P = ['edonkey.pcap'];
 
 function truth(): Map<string, TruthCapture> {
   const entries = JSON.parse(readFileSync(join(SHARED_PCAPS, 'ground_truth.json'), 'utf8')) as TruthCapture[];
@@ -147,12 +146,17 @@ describe.skipIf(SKIP_SHARED !== '')(`real captures in ../shared/pcaps ${SKIP_SHA
     expect(flagged).toEqual([]);
   });
 
-  it.each(UNREAD_P2P)('%s: a family no module reads, nothing flagged', (name) => {
-    const run = analyze(name);
-    const flagged = run.flows.filter((flow) => flow.app !== null || flow.verdict === 'drop' || flow.wouldDrop);
-    row(name, 'nothing flagged', flagged.length === 0 ? 'nothing flagged' : `${flagged.length} flows flagged`, run);
-    expect(run.events.filter((e) => e.event === 'client' || e.event === 'peer')).toEqual([]);
-    expect(flagged).toEqual([]);
+  it('edonkey.pcap: its eDonkey flow caught, nothing else flagged', () => {
+    const run = analyze('edonkey.pcap');
+    const capture = truth().get('edonkey.pcap')!;
+    const result = score(run, capture, 'eDonkey', 'edonkey');
+    row('edonkey.pcap', `${result.total} eDonkey flow caught`, `${result.caught} of ${result.total} caught`, run);
+    expect(result.total).toBe(1);
+    expect(result.missed).toEqual([]);
+    const [flow] = run.flows;
+    // Both ends are outside the default inside networks: the flow is labelled, nothing is learned or dropped.
+    expect(flow!.rules).toContain('edonkey/hello');
+    expect(run.flows.filter((f) => f.app !== null && f.app !== 'edonkey')).toEqual([]);
   });
 
   it('gnutella.pcap: at least 90% of its payload-labelled Gnutella flows caught, none taken for BitTorrent', () => {
@@ -177,6 +181,14 @@ describe.skipIf(SKIP_SHARED !== '')(`real captures in ../shared/pcaps ${SKIP_SHA
     const taken = run.flows.filter((flow) => flow.app === 'gnutella' || flow.rules.some((rule) => rule.startsWith('gnutella/')));
     row(name, 'no Gnutella', taken.length === 0 ? 'no Gnutella' : `${taken.length} flows taken`, run);
     expect(clientsOf(run, 'gnutella')).toEqual([]);
+    expect(taken).toEqual([]);
+  });
+
+  it.each(['bittorrent.pcap', 'bt_search.pcap', 'gnutella.pcap'])('%s: not taken for eDonkey', (name) => {
+    const run = analyze(name);
+    const taken = run.flows.filter((flow) => flow.app === 'edonkey' || flow.rules.some((rule) => rule.startsWith('edonkey/')));
+    row(name, 'no eDonkey', taken.length === 0 ? 'no eDonkey' : `${taken.length} flows taken`, run);
+    expect(clientsOf(run, 'edonkey')).toEqual([]);
     expect(taken).toEqual([]);
   });
 
