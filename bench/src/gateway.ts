@@ -112,8 +112,8 @@ function parseOptions(): Options {
       prefix: { type: 'string', default: 'p2pwbgw' },
       out: { type: 'string' },
       pin: { type: 'string', default: 'generator' },
-      // A quarter of a core: below the generator's reach for every consumer on this machine kind (gateway/cpu-budget.ts).
-      'consumer-cpu': { type: 'string', default: '25' },
+      // A fifth of a core: below the generator's reach for every consumer on this machine kind (gateway/cpu-budget.ts).
+      'consumer-cpu': { type: 'string', default: '20' },
     },
   });
   const here = dirname(fileURLToPath(import.meta.url));
