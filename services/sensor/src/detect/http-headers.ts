@@ -8,7 +8,7 @@
  */
 import { TCP_SYN } from '../decode/packet.js';
 import type { ModuleBufferBudget } from './buffer-budget.js';
-import type { PacketReader } from './module.js';
+import type { NamedPeer, PacketReader } from './module.js';
 
 /** At most this many bytes of a stream's start are kept; a header block longer than that is cut. */
 export const HEADER_BLOCK_CAPACITY = 4096;
@@ -80,6 +80,50 @@ export function headerValueStart(buf: Uint8Array, lineStart: number, lineEnd: nu
 export function trimEnd(buf: Uint8Array, start: number, end: number): number {
   while (end > start && (buf[end - 1] === SPACE || buf[end - 1] === TAB)) end--;
   return end;
+}
+
+export function isDigit(byte: number | undefined): boolean {
+  return byte !== undefined && byte >= 0x30 && byte <= 0x39;
+}
+
+export function isHexDigit(byte: number | undefined): boolean {
+  return byte !== undefined && (isDigit(byte) || (byte >= 0x61 && byte <= 0x66) || (byte >= 0x41 && byte <= 0x46));
+}
+
+/**
+ * Reads 1 to `maxDigits` decimal digits at buf[start, end) into `parsed`; returns the offset
+ * after them, or -1 when there is no digit or more than `maxDigits` in a row.
+ */
+function readDecimal(buf: Uint8Array, start: number, end: number, maxDigits: number, parsed: { value: number }): number {
+  let i = start;
+  let value = 0;
+  while (i < end && isDigit(buf[i])) {
+    if (i - start === maxDigits) return -1;
+    value = value * 10 + buf[i]! - 0x30;
+    i++;
+  }
+  if (i === start) return -1;
+  parsed.value = value;
+  return i;
+}
+
+const decimal = { value: 0 };
+
+/** `a.b.c.d:port` (octets 0–255, port 1–65535, blanks around allowed) → a named peer; otherwise null. */
+export function parseIpv4Endpoint(buf: Uint8Array, start: number, end: number, via: string): NamedPeer | null {
+  end = trimEnd(buf, start, end);
+  let i = start;
+  const octets: number[] = [];
+  for (let octet = 0; octet < 4; octet++) {
+    i = readDecimal(buf, i, end, 3, decimal);
+    if (i < 0 || decimal.value > 255 || i >= end) return null;
+    if (buf[i] !== (octet < 3 ? 0x2e /* . */ : 0x3a) /* : */) return null;
+    octets.push(decimal.value);
+    i++;
+  }
+  i = readDecimal(buf, i, end, 5, decimal);
+  if (i !== end || decimal.value < 1 || decimal.value > 65535) return null;
+  return { ip: octets.join('.'), port: decimal.value, transport: 'both', via };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Evidence } from '../../src/detect/module.js';
-import { FastTrackModule, parseIpv4Endpoint } from '../../src/detect/fasttrack/fasttrack.js';
-import { ascii } from '../../src/detect/http-headers.js';
+import { FastTrackModule } from '../../src/detect/fasttrack/fasttrack.js';
+import { ascii, parseIpv4Endpoint } from '../../src/detect/http-headers.js';
 import { DetectorHarness, reversed, tcpSegments, tcpSyn, tcpSynAck, type FeedResult } from '../support/detector-harness.js';
 import {
   EXAMPLE_HASH,

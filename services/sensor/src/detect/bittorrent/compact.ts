@@ -3,20 +3,13 @@
  * a node (20-byte id first). What they name becomes NamedPeers; the engine's guards (reserved,
  * inside, protected, allowlisted, ports below 1024, caps) decide what is learned.
  */
-import { formatAddress, type Transport } from '@p2pwall/common';
+import { formatAddress } from '@p2pwall/common';
 import type { NamedPeer } from '../module.js';
+import { namedPeer, type PeerListSource } from '../named-peers.js';
 
 export const COMPACT_PEER_V4 = 6;
 export const COMPACT_PEER_V6 = 18;
 export const NODE_ID_LENGTH = 20;
-
-export interface PeerListSource {
-  readonly via: string;
-  readonly transport: Transport;
-  /** Peers taken from one reply at most. */
-  readonly max: number;
-  readonly ttlMs?: number;
-}
 
 /**
  * Appends to `out` the entries of buf[start, end), each `entrySize` bytes with the address at
@@ -34,8 +27,4 @@ export function appendCompact(buf: Uint8Array, start: number, end: number, entry
     if (port === 0) continue;
     out.push(namedPeer(formatAddress(buf, at, addressLength), port, source));
   }
-}
-
-export function namedPeer(ip: string, port: number, source: PeerListSource): NamedPeer {
-  return source.ttlMs === undefined ? { ip, port, transport: source.transport, via: source.via } : { ip, port, transport: source.transport, via: source.via, ttlMs: source.ttlMs };
 }

@@ -9,7 +9,8 @@
 import type { NamedPeer, PacketReader } from '../module.js';
 import { ascii } from '../http-headers.js';
 import { DictWalk, INVALID, Span, readString, skipValue } from './bencode.js';
-import { COMPACT_PEER_V4, COMPACT_PEER_V6, NODE_ID_LENGTH, appendCompact, type PeerListSource } from './compact.js';
+import { COMPACT_PEER_V4, COMPACT_PEER_V6, NODE_ID_LENGTH, appendCompact } from './compact.js';
+import type { PeerListSource } from '../named-peers.js';
 import { BitTorrentVia, DHT_CONTACT_TTL_MS, MAX_PEERS, SWARM_TRANSPORT } from './rules.js';
 
 const KEY_A = ascii('a');

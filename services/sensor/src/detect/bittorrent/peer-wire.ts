@@ -6,7 +6,8 @@
 import type { NamedPeer } from '../module.js';
 import { ascii } from '../http-headers.js';
 import { DictWalk, Span, readString } from './bencode.js';
-import { COMPACT_PEER_V4, COMPACT_PEER_V6, appendCompact, type PeerListSource } from './compact.js';
+import { COMPACT_PEER_V4, COMPACT_PEER_V6, appendCompact } from './compact.js';
+import type { PeerListSource } from '../named-peers.js';
 import { BitTorrentVia, MAX_PEERS, SWARM_TRANSPORT } from './rules.js';
 
 export const PSTRLEN = 0x13;

@@ -12,7 +12,8 @@ import type { ModuleBufferBudget } from '../buffer-budget.js';
 import type { NamedPeer, PacketReader } from '../module.js';
 import { ascii, startsWith } from '../http-headers.js';
 import { DictWalk, INVALID, Span, TRUNCATED, integer, readInteger, readString } from './bencode.js';
-import { COMPACT_PEER_V4, COMPACT_PEER_V6, appendCompact, namedPeer, type PeerListSource } from './compact.js';
+import { COMPACT_PEER_V4, COMPACT_PEER_V6, appendCompact } from './compact.js';
+import { namedPeer, type PeerListSource } from '../named-peers.js';
 import { BitTorrentVia, MAX_PEERS, SWARM_TRANSPORT } from './rules.js';
 
 const GET = ascii('GET /');

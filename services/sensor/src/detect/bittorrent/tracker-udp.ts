@@ -6,7 +6,8 @@
  * that announce, and only when its transaction id is the one the host chose.
  */
 import type { NamedPeer } from '../module.js';
-import { COMPACT_PEER_V4, COMPACT_PEER_V6, appendCompact, type PeerListSource } from './compact.js';
+import { COMPACT_PEER_V4, COMPACT_PEER_V6, appendCompact } from './compact.js';
+import type { PeerListSource } from '../named-peers.js';
 import { BitTorrentVia, MAX_PEERS, SWARM_TRANSPORT } from './rules.js';
 
 const CONNECT_LENGTH = 16;

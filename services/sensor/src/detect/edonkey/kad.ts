@@ -13,7 +13,7 @@
  * matches its length. The 2-byte BOOTSTRAP_REQ and PING, the 4-byte PONG, the fixed-size
  * searches and FIREWALLED2_REQ have nothing to check beyond their size: they only support (nDPI's 2024 lesson).
  */
-import { namedPeer, type PeerListSource } from '../bittorrent/compact.js';
+import { namedPeer, type PeerListSource } from '../named-peers.js';
 import type { NamedPeer } from '../module.js';
 import { Kad2Opcode, KAD_REQ_TYPES } from './opcodes.js';
 import { EdonkeyVia, KAD_CONTACT_TTL_MS, MAX_PEERS } from './rules.js';

@@ -9,7 +9,7 @@
  * length does not match its count is refused whole.
  */
 import { formatAddress } from '@p2pwall/common';
-import { namedPeer, type PeerListSource } from '../bittorrent/compact.js';
+import { namedPeer, type PeerListSource } from '../named-peers.js';
 import type { NamedPeer } from '../module.js';
 import { EdonkeyVia, MAX_PEERS } from './rules.js';
 import { u16le } from './tcp-frame.js';

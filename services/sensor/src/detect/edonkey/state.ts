@@ -5,7 +5,7 @@
  */
 import type { Evidence } from '../module.js';
 // Words 0 and 3 of a 16-byte hash or Kad ID, as Gnutella compares a reply's GUID with its request's.
-import { guidWord as hashWord } from '../gnutella/descriptor.js';
+import { idWord } from '../id-words.js';
 
 export class EdonkeyFlowState {
   /** Bytes the frame under way still needs from the stream, per direction (0: none followed). */
@@ -29,13 +29,13 @@ export class EdonkeyFlowState {
 
   noteSources(buf: Uint8Array, hashAt: number): void {
     this.askedSources = true;
-    this.sourcesFirst = hashWord(buf, hashAt, 0);
-    this.sourcesLast = hashWord(buf, hashAt, 3);
+    this.sourcesFirst = idWord(buf, hashAt, 0);
+    this.sourcesLast = idWord(buf, hashAt, 3);
   }
 
   /** Whether a found-sources answer repeats the hash the host asked for. */
   answersSources(buf: Uint8Array, hashAt: number): boolean {
-    return this.askedSources && hashWord(buf, hashAt, 0) === this.sourcesFirst && hashWord(buf, hashAt, 3) === this.sourcesLast;
+    return this.askedSources && idWord(buf, hashAt, 0) === this.sourcesFirst && idWord(buf, hashAt, 3) === this.sourcesLast;
   }
 
   isDone(): boolean {

@@ -7,7 +7,7 @@ import type { Evidence, FlowDigest, FlowMemory, PacketReader } from '../module.j
 import { Kad2Opcode, KAD_PACKED_OPCODES, Marker, ServerUdpOpcode } from './opcodes.js';
 import { KadKind, REQ_TARGET_AT, RES_TARGET_AT, contactPeers, kadKind } from './kad.js';
 import { EdonkeyRule, constantEvidence, evidence } from './rules.js';
-import { guidWord as hashWord } from '../gnutella/descriptor.js';
+import { idWord } from '../id-words.js';
 import { HASH_LENGTH, foundSourcesPeers, isCountedList, serverListPeers } from './server-answers.js';
 import type { EdonkeyFlowState } from './state.js';
 
@@ -52,8 +52,8 @@ function kad(buf: Uint8Array, p: number, length: number, fromInside: boolean, me
     if (opcode === Kad2Opcode.req) {
       const state = memory.open();
       state.askedKad = true;
-      state.kadFirst = hashWord(buf, p + REQ_TARGET_AT, 0);
-      state.kadLast = hashWord(buf, p + REQ_TARGET_AT, 3);
+      state.kadFirst = idWord(buf, p + REQ_TARGET_AT, 0);
+      state.kadLast = idWord(buf, p + REQ_TARGET_AT, 3);
     } else if (opcode === Kad2Opcode.bootstrapReq) memory.open().askedBootstrap = true;
   } else if (answersKad(memory.state, buf, p, opcode)) {
     return evidence(EdonkeyRule.kad, 'udp', { detail: KAD_NAMES[opcode], peers: contactPeers(buf, p, length) });
@@ -69,7 +69,7 @@ function kad(buf: Uint8Array, p: number, length: number, fromInside: boolean, me
  */
 function answersKad(state: EdonkeyFlowState | undefined, buf: Uint8Array, p: number, opcode: number): boolean {
   if (state === undefined) return false;
-  if (opcode === Kad2Opcode.res) return state.askedKad && hashWord(buf, p + RES_TARGET_AT, 0) === state.kadFirst && hashWord(buf, p + RES_TARGET_AT, 3) === state.kadLast;
+  if (opcode === Kad2Opcode.res) return state.askedKad && idWord(buf, p + RES_TARGET_AT, 0) === state.kadFirst && idWord(buf, p + RES_TARGET_AT, 3) === state.kadLast;
   return opcode === Kad2Opcode.bootstrapRes && state.askedBootstrap;
 }
 

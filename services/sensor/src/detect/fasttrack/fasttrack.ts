@@ -19,7 +19,6 @@ import { inspectUdp } from './udp.js';
 
 export { FASTTRACK, FastTrackRule, FastTrackVia } from './rules.js';
 export { KNOWN_NETWORK_NAMES } from './udp.js';
-export { parseIpv4Endpoint } from './http.js';
 
 /** Per-flow state: only for flows whose head spans segments; done once neither direction is scanned. */
 export class FastTrackFlowState {

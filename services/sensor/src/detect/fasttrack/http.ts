@@ -4,7 +4,7 @@
  * ../http-headers.ts and allocates only for a line that matches.
  */
 import type { Evidence, NamedPeer } from '../module.js';
-import { HeaderLines, StreamHead, ascii, couldStartWith, headerValueStart, printable, startsWith, startsWithCaseless, trimEnd } from '../http-headers.js';
+import { HeaderLines, StreamHead, ascii, couldStartWith, headerValueStart, isDigit, isHexDigit, parseIpv4Endpoint, printable, startsWith, startsWithCaseless } from '../http-headers.js';
 import { FastTrackRule, FastTrackVia, evidence } from './rules.js';
 
 
@@ -62,56 +62,12 @@ const USER_AGENT_NAMES = [ascii('useragent'), ascii('user-agent')];
 const KAZAA_CLIENT = ascii('kazaaclient');
 const PEER_ENABLER = ascii('peerenabler/');
 
-function isDigit(byte: number | undefined): boolean {
-  return byte !== undefined && byte >= 0x30 && byte <= 0x39;
-}
-
-function isHex(byte: number): boolean {
-  return (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x46) || (byte >= 0x61 && byte <= 0x66);
-}
-
 /** Whether a stream whose first bytes are buf[start, end) can still begin a header block FastTrack uses. */
 export function couldStartHead(buf: Uint8Array, start: number, end: number): boolean {
   const first = buf[start];
   if (first === 0x47 /* G */) return couldStartWith(buf, start, end, GET) || couldStartWith(buf, start, end, GIVE);
   if (first === 0x48 /* H */) return couldStartWith(buf, start, end, HEAD) || couldStartWith(buf, start, end, HTTP);
   return false;
-}
-
-/**
- * Reads 1 to `maxDigits` decimal digits at buf[start, end) into `parsed`; returns the offset
- * after them, or -1 when there is no digit or more than `maxDigits` in a row.
- */
-function readDecimal(buf: Uint8Array, start: number, end: number, maxDigits: number, parsed: { value: number }): number {
-  let i = start;
-  let value = 0;
-  while (i < end && isDigit(buf[i])) {
-    if (i - start === maxDigits) return -1;
-    value = value * 10 + buf[i]! - 0x30;
-    i++;
-  }
-  if (i === start) return -1;
-  parsed.value = value;
-  return i;
-}
-
-const decimal = { value: 0 };
-
-/** `a.b.c.d:port` (octets 0–255, port 1–65535, blanks around allowed) → a named peer; otherwise null. */
-export function parseIpv4Endpoint(buf: Uint8Array, start: number, end: number, via: string): NamedPeer | null {
-  end = trimEnd(buf, start, end);
-  let i = start;
-  const octets: number[] = [];
-  for (let octet = 0; octet < 4; octet++) {
-    i = readDecimal(buf, i, end, 3, decimal);
-    if (i < 0 || decimal.value > 255 || i >= end) return null;
-    if (buf[i] !== (octet < 3 ? 0x2e /* . */ : 0x3a) /* : */) return null;
-    octets.push(decimal.value);
-    i++;
-  }
-  i = readDecimal(buf, i, end, 5, decimal);
-  if (i !== end || decimal.value < 1 || decimal.value > 65535) return null;
-  return { ip: octets.join('.'), port: decimal.value, transport: 'both', via };
 }
 
 /**
@@ -239,7 +195,7 @@ function examineRequestLine(buf: Uint8Array, targetStart: number, end: number, f
 function isHashTarget(buf: Uint8Array, start: number, end: number): boolean {
   if (end - start !== HASH_PATH.length + HASH_HEX_LENGTH || !startsWith(buf, start, end, HASH_PATH)) return false;
   for (let i = start + HASH_PATH.length; i < end; i++) {
-    if (!isHex(buf[i]!)) return false;
+    if (!isHexDigit(buf[i]!)) return false;
   }
   return true;
 }

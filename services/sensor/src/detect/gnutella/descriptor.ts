@@ -12,7 +12,7 @@
  */
 import { formatAddress } from '@p2pwall/common';
 import type { NamedPeer } from '../module.js';
-import { namedPeer, type PeerListSource } from '../bittorrent/compact.js';
+import { namedPeer, type PeerListSource } from '../named-peers.js';
 import { GnutellaVia, MAX_PEERS, SERVENT_TRANSPORT } from './rules.js';
 
 export const HEADER_LENGTH = 23;
@@ -115,15 +115,6 @@ function hasGuidShape(buf: Uint8Array, p: number): boolean {
 function hasNul(buf: Uint8Array, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (buf[i] === 0) return true;
   return false;
-}
-
-/**
- * Four GUID bytes as a number: a reply repeats its request's GUID (a pong its ping's, a hit its
- * query's), so words 0 (bytes 0-3) and 3 (bytes 12-15) are what a forged reply must guess.
- */
-export function guidWord(buf: Uint8Array, p: number, word: 0 | 3): number {
-  const at = p + word * 4;
-  return (buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!;
 }
 
 const PONG: PeerListSource = { via: GnutellaVia.pong, transport: SERVENT_TRANSPORT, max: MAX_PEERS.pong };

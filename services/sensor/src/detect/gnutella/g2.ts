@@ -18,7 +18,7 @@
  */
 import { formatAddress } from '@p2pwall/common';
 import type { NamedPeer } from '../module.js';
-import { namedPeer, type PeerListSource } from '../bittorrent/compact.js';
+import { namedPeer, type PeerListSource } from '../named-peers.js';
 import { GnutellaVia, MAX_PEERS, SERVENT_TRANSPORT } from './rules.js';
 
 export const GND_HEADER_LENGTH = 8;

@@ -19,7 +19,8 @@
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../decode/packet.js';
 import type { DirectionDigest, Evidence, FlowDigest, FlowMemory, PacketReader, ProtocolModule } from '../module.js';
 import { HEADER_BLOCK_CAPACITY, HeaderLines, StreamHead, walkFirstSegment } from '../http-headers.js';
-import { MessageType, descriptorType, guidWord, hasDescriptorLength, pongPeers, queryHitPeers } from './descriptor.js';
+import { idWord } from '../id-words.js';
+import { MessageType, descriptorType, hasDescriptorLength, pongPeers, queryHitPeers } from './descriptor.js';
 import { isG2Datagram, khlPeers, startsWithGnd } from './g2.js';
 import { HeadFindings, HeadScan, examineHead } from './headers.js';
 import { GNUTELLA, GnutellaRule, GnutellaVia, constantEvidence, evidence } from './rules.js';
@@ -182,8 +183,8 @@ function inspectUdp(packet: PacketReader, flow: FlowDigest, fromInside: boolean,
     if (type === MessageType.ping || type === MessageType.query) {
       const state = memory.open();
       state.awaitingReply = true;
-      state.guidFirst = guidWord(buf, p, 0);
-      state.guidLast = guidWord(buf, p, 3);
+      state.guidFirst = idWord(buf, p, 0);
+      state.guidLast = idWord(buf, p, 3);
     }
     return memory.concluded ? null : MESSAGE_EVIDENCE[type]!;
   }
@@ -198,7 +199,7 @@ function inspectUdp(packet: PacketReader, flow: FlowDigest, fromInside: boolean,
  */
 function replyEvidence(type: number, buf: Uint8Array, p: number, length: number, memory: Memory): Evidence | null {
   const state = memory.state;
-  if (state === undefined || !state.awaitingReply || guidWord(buf, p, 0) !== state.guidFirst || guidWord(buf, p, 3) !== state.guidLast) {
+  if (state === undefined || !state.awaitingReply || idWord(buf, p, 0) !== state.guidFirst || idWord(buf, p, 3) !== state.guidLast) {
     return memory.concluded ? null : MESSAGE_EVIDENCE[type]!;
   }
   // A ping may draw several pongs (pong caching): keep awaiting until the depth or the flow ends.

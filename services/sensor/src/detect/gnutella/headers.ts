@@ -16,8 +16,7 @@
  * Everything is read on bytes; a string is made only for an address that parsed.
  */
 import type { Evidence, NamedPeer } from '../module.js';
-import { parseIpv4Endpoint } from '../fasttrack/fasttrack.js';
-import { HeaderLines, ascii, headerValueStart, printable, startsWithCaseless, trimEnd } from '../http-headers.js';
+import { HeaderLines, ascii, headerValueStart, parseIpv4Endpoint, printable, startsWithCaseless, trimEnd } from '../http-headers.js';
 import { GnutellaRule, GnutellaVia, MAX_PEERS, evidence } from './rules.js';
 import { StartKind, couldStartGnutella, startKind } from './start-line.js';
 

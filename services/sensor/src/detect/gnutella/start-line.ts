@@ -13,7 +13,7 @@
  * `/`); the download line it can (a link or an image on a web page), which is why a download
  * needs a header only Gnutella clients send before it identifies (headers.ts).
  */
-import { ascii, couldStartWith, startsWith, startsWithCaseless } from '../http-headers.js';
+import { ascii, couldStartWith, isDigit, isHexDigit, startsWith, startsWithCaseless } from '../http-headers.js';
 
 export const StartKind = {
   none: 0,
@@ -55,14 +55,6 @@ export function startKind(buf: Uint8Array, start: number, end: number): StartKin
   if (startsWith(buf, start, end, GNUTELLA_OK)) return end - start === GNUTELLA_OK.length ? StartKind.reply : StartKind.none;
   if (startsWith(buf, start, end, GIV)) return isGivLine(buf, start + GIV.length, end) ? StartKind.giv : StartKind.none;
   return isDownloadLine(buf, start, end) ? StartKind.download : StartKind.none;
-}
-
-function isDigit(byte: number | undefined): boolean {
-  return byte !== undefined && byte >= 0x30 && byte <= 0x39;
-}
-
-function isHexDigit(byte: number): boolean {
-  return isDigit(byte) || (byte >= 0x61 && byte <= 0x66) || (byte >= 0x41 && byte <= 0x46);
 }
 
 /** Three digits, then the end of the line or a space and a reason. */
