@@ -457,6 +457,8 @@ function scaledMix(scale: number): MixOptions {
     bulkTransfers: scaled(DEFAULT_MIX.bulkTransfers),
     fastTrackClients: scaled(DEFAULT_MIX.fastTrackClients),
     bitTorrentClients: scaled(DEFAULT_MIX.bitTorrentClients),
+    gnutellaServents: scaled(DEFAULT_MIX.gnutellaServents),
+    edonkeyClients: scaled(DEFAULT_MIX.edonkeyClients),
     fastTrackRestarts: Math.min(scaled(DEFAULT_MIX.fastTrackRestarts), scaled(DEFAULT_MIX.fastTrackClients)),
   };
 }

@@ -1,11 +1,13 @@
 /**
  * A gateway's traffic mix, built in memory from the lab's packet builders: many inside hosts
  * browsing (short web conversations), resolving names and syncing clocks, a few long bulk
- * transfers carrying most of the bytes, and FastTrack clients whose start-up floods the engine
- * has to find and block. As on a real gateway, most packets belong to flows already established.
+ * transfers carrying most of the bytes, and P2P clients (FastTrack, BitTorrent, Gnutella/G2,
+ * eMule) the engine has to find and block. As on a real gateway, most packets belong to flows
+ * already established.
  *
- * Outside addresses come only from the benchmark range 198.18.0.0/15 (web and bulk servers) and
- * the documentation ranges 198.51.100.0/24 and 203.0.113.0/24 (resolvers, NTP, FastTrack peers).
+ * Outside addresses come only from the benchmark range 198.18.0.0/15 (web and bulk servers; its
+ * 198.19.240.0/20 for Gnutella and eDonkey peers) and the documentation ranges 198.51.100.0/24 and
+ * 203.0.113.0/24 (resolvers, NTP, FastTrack peers) and 192.0.2.0/24 (BitTorrent peers).
  */
 import {
   ACK,
@@ -21,7 +23,9 @@ import {
   type Scenario,
 } from '@p2pwall/lab';
 import { DEFAULT_BITTORRENT_MIX, addBitTorrentClient } from './bittorrent-mix.js';
+import { DEFAULT_EDONKEY_MIX, addEdonkeyClient } from './edonkey-mix.js';
 import { CaptureBuilder, type InMemoryCapture } from './frames.js';
+import { DEFAULT_GNUTELLA_MIX, addGnutellaServent } from './gnutella-mix.js';
 
 export interface MixOptions {
   seed: number;
@@ -51,6 +55,10 @@ export interface MixOptions {
    * uTP, clear-text and MSE-encrypted peer connections carrying piece data (bittorrent-mix.ts).
    */
   bitTorrentClients: number;
+  /** Gnutella/G2 servents (192.168.80.0/24): UDP host-cache pings, G2 query keys, ultrapeer handshakes, downloads (gnutella-mix.ts). */
+  gnutellaServents: number;
+  /** eMule clients (192.168.90.0/24): Kad, an eDonkey server, clear and obfuscated sources (edonkey-mix.ts). */
+  edonkeyClients: number;
 }
 
 export const DEFAULT_MIX: MixOptions = {
@@ -68,6 +76,8 @@ export const DEFAULT_MIX: MixOptions = {
   tcpOnlyClients: 4,
   pushedClients: 4,
   bitTorrentClients: 32,
+  gnutellaServents: 16,
+  edonkeyClients: 16,
 };
 
 export interface MixPart {
@@ -125,12 +135,15 @@ class Part {
   }
 }
 
-/** An address in 198.18.0.0/15, never ending in .0 or .255. */
+/** The top of 198.19.0.0/16 (198.19.240.0/20) is the Gnutella and eDonkey parts' own. */
+const SERVENTS_RANGE_START = 65_536 + (240 << 8);
+
+/** An address in 198.18.0.0/15 outside the servents' range, never ending in .0 or .255. */
 function benchmarkAddress(random: () => number): string {
   for (;;) {
     const k = Math.floor(random() * 131_072);
     const last = k & 255;
-    if (last !== 0 && last !== 255) return `198.${18 + (k >> 16)}.${(k >> 8) & 255}.${last}`;
+    if (last !== 0 && last !== 255 && k < SERVENTS_RANGE_START) return `198.${18 + (k >> 16)}.${(k >> 8) & 255}.${last}`;
   }
 }
 
@@ -315,7 +328,31 @@ export function buildGatewayMix(options: MixOptions = DEFAULT_MIX): GatewayMix {
     expectedClients.add(client);
   }
 
-  const parts = [web, dns, ntp, bulk, fastTrack, bitTorrent].map((part) => part.describe());
+  const gnutella = new Part(
+    capture,
+    'gnutella',
+    'servents',
+    `Gnutella/G2 servents: ${DEFAULT_GNUTELLA_MIX.udpPings} UDP pings (60% answered, pongs with IPP), ${DEFAULT_GNUTELLA_MIX.g2Hubs} G2 query-key requests, ${DEFAULT_GNUTELLA_MIX.ultrapeers} ultrapeer handshakes (half refused with X-Try-Ultrapeers, half carrying ${DEFAULT_GNUTELLA_MIX.descriptorsPerConnection} descriptors each way), ${DEFAULT_GNUTELLA_MIX.downloads} /uri-res/N2R? downloads of ${DEFAULT_GNUTELLA_MIX.downloadSegments} segments`,
+  );
+  for (let c = 0; c < options.gnutellaServents; c++) {
+    const servent = `192.168.80.${10 + (c % 240)}`;
+    for (const address of addGnutellaServent(gnutella, servent, at(random() * 0.8), random, DEFAULT_GNUTELLA_MIX)) outside.add(address);
+    expectedClients.add(servent);
+  }
+
+  const edonkey = new Part(
+    capture,
+    'edonkey',
+    'clients',
+    `eMule clients: Kad bootstrap, ${DEFAULT_EDONKEY_MIX.kadHellos} Kad Hellos and ${DEFAULT_EDONKEY_MIX.kadLookups} lookups (70% answered with contacts), a server login with server list and sources, ${DEFAULT_EDONKEY_MIX.clearSources} clear and ${DEFAULT_EDONKEY_MIX.obfuscatedSources} obfuscated source connections with ${DEFAULT_EDONKEY_MIX.partSegments} data segments each`,
+  );
+  for (let c = 0; c < options.edonkeyClients; c++) {
+    const client = `192.168.90.${10 + (c % 240)}`;
+    for (const address of addEdonkeyClient(edonkey, client, at(random() * 0.8), random, DEFAULT_EDONKEY_MIX)) outside.add(address);
+    expectedClients.add(client);
+  }
+
+  const parts = [web, dns, ntp, bulk, fastTrack, bitTorrent, gnutella, edonkey].map((part) => part.describe());
   return {
     capture: capture.build(),
     parts,

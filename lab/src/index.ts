@@ -1,6 +1,8 @@
 export * from './packets.js';
 export * from './fasttrack/payloads.js';
 export * as bittorrent from './bittorrent/payloads.js';
+export * as gnutella from './gnutella/payloads.js';
+export * as edonkey from './edonkey/payloads.js';
 export { TcpConversation } from './synthetic/tcp-conversation.js';
 export { seededRandom } from './synthetic/random.js';
 export * from './synthetic/scenarios.js';

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { EdonkeyModule, EdonkeyRule, EdonkeyVia, KAD_CONTACT_TTL_MS, MAX_PEERS } from '../../src/detect/edonkey/edonkey.js';
 import { accepted, allAccepted, expectNothing, learnedPeers, peerKeys, returned } from '../support/detector-results.js';
 import { DetectorHarness, reversed } from '../support/detector-harness.js';
-import { bootstrapRes, corruptedCopies, foundSourcesBody, hash, kadHello, kadReq, kadRes, kadShort, packedKad, serverListBody, serverUdp, type KadContact } from '../support/edonkey.js';
-import { bittorrent as bt, udp, type Endpoints } from '@p2pwall/lab';
+import { bittorrent as bt, udp, type Endpoints, edonkey } from '@p2pwall/lab';
+
+const { bootstrapRes, corruptedCopies, foundSourcesBody, hash, kadHello, kadReq, kadRes, kadShort, packedKad, serverListBody, serverUdp } = edonkey;
+type KadContact = edonkey.KadContact;
 
 /** The inside client's Kad/UDP port (eMule's default 4672) and an outside Kad node. */
 const NODE: Endpoints = { src: '10.0.0.5', dst: '203.0.113.7', sport: 4672, dport: 41234 };

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { EdonkeyModule, EdonkeyRule, EdonkeyVia, MAX_PEERS } from '../../src/detect/edonkey/edonkey.js';
 import { accepted, allAccepted, expectNothing, noModuleState, peerKeys, returned } from '../support/detector-results.js';
 import { DetectorHarness, reversed, tcpSegments, tcpSyn, tcpSynAck } from '../support/detector-harness.js';
-import { concat, corruptedCopies, foundSourcesBody, frame, getServerList, getSources, hash, hello, helloAnswer, idChange, login, serverListBody, serverMessage, type Endpoint } from '../support/edonkey.js';
-import { ACK, PSH, bittorrent as bt, tcp, type Endpoints } from '@p2pwall/lab';
+import { ACK, PSH, bittorrent as bt, tcp, type Endpoints, edonkey } from '@p2pwall/lab';
+
+const { concat, corruptedCopies, foundSourcesBody, frame, getServerList, getSources, hash, hello, helloAnswer, idChange, login, serverListBody, serverMessage } = edonkey;
+type Endpoint = edonkey.Endpoint;
 
 /** An inside eMule client, an outside client on eMule's TCP port and an outside server. */
 const CLIENT: Endpoints = { src: '10.0.0.5', dst: '203.0.113.7', sport: 50196, dport: 4662 };

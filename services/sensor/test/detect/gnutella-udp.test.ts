@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { GnutellaModule, GnutellaRule, GnutellaVia, MAX_PEERS } from '../../src/detect/gnutella/gnutella.js';
 import { accepted, allAccepted, expectNothing, peerKeys, returned } from '../support/detector-results.js';
 import { DetectorHarness, reversed } from '../support/detector-harness.js';
-import { MessageType, deflatedGnd, descriptor, g2Packet, gnd, guid, knownHubList, mojito, ping, pong, query, queryHit, queryKeyRequest, vendorMessage, endpointKeys, type Endpoint } from '../support/gnutella.js';
-import { bittorrent as bt, udp, type Endpoints } from '@p2pwall/lab';
+import { bittorrent as bt, udp, type Endpoints, gnutella } from '@p2pwall/lab';
+
+const { MessageType, deflatedGnd, descriptor, g2Packet, gnd, guid, knownHubList, mojito, ping, pong, query, queryHit, queryKeyRequest, vendorMessage, endpointKeys } = gnutella;
+type Endpoint = gnutella.Endpoint;
 
 /** The inside servent's UDP port (the shared capture's client uses 28681) and outside servents. */
 const SERVENT: Endpoints = { src: '10.0.0.5', dst: '203.0.113.7', sport: 28681, dport: 6346 };

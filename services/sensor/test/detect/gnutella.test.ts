@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { GnutellaModule, GnutellaRule, GnutellaVia, MAX_PEERS } from '../../src/detect/gnutella/gnutella.js';
 import { accepted, allAccepted, expectNothing, learnedPeers, noModuleState, peerKeys, returned } from '../support/detector-results.js';
 import { DetectorHarness, reversed, tcpSegments, tcpSyn, tcpSynAck } from '../support/detector-harness.js';
-import { USER_AGENT, answer, connect, endpointList, endpointKeys, type Endpoint } from '../support/gnutella.js';
-import { ACK, PSH, tcp, type Endpoints } from '@p2pwall/lab';
+import { ACK, PSH, tcp, type Endpoints, gnutella } from '@p2pwall/lab';
+
+const { USER_AGENT, answer, connect, endpointList, endpointKeys } = gnutella;
+type Endpoint = gnutella.Endpoint;
 
 /** An inside servent on a high port, outside servents and web servers in documentation ranges. */
 const SERVENT: Endpoints = { src: '10.0.0.5', dst: '203.0.113.7', sport: 50196, dport: 6346 };

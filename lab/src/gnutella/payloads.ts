@@ -1,6 +1,6 @@
 /**
  * Gnutella and Gnutella2 bytes built from the layouts in /work/shared/protocols/families.md §3
- * (checked against the shared capture's gtk-gnutella and Shareaza traffic), for the module's tests.
+ * (checked against the shared capture's gtk-gnutella and Shareaza traffic), for the module's tests, the engine bench and the lab.
  */
 
 export interface Endpoint {

@@ -1,6 +1,6 @@
 /**
  * eDonkey, eMule and Kad messages built byte by byte per their layouts
- * (/work/shared/protocols/families.md §2), for the module's tests.
+ * (/work/shared/protocols/families.md §2), for the module's tests, the engine bench and the lab.
  */
 export interface Endpoint {
   ip: string;
