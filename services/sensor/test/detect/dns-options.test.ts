@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@p2pwall/common';
+import { isSensorRuleId, peerLearnedRule, saneProtocolName, saneVia } from '@p2pwall/common/correlate';
 import { udp } from '@p2pwall/lab';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SENSOR_CONFIG_SCHEMA, engineConfigFrom, loadSensorConfig } from '../../src/config.js';
@@ -137,5 +138,14 @@ describe('evidence about another family (the engine seam)', () => {
 
   it('refuses a module declaring a family that is no protocol name', () => {
     expect(() => activeModules({}, 16, { available: [claimer(['Bit Torrent'])] })).toThrow(/family "Bit Torrent" is not a protocol name/);
+  });
+});
+
+describe('what the brain accepts from a sensor (the strings DNS evidence produces)', () => {
+  it('a family as the client\'s protocol, dns/… rules, and dns/name-answer as the peer\'s rule', () => {
+    for (const family of ['bittorrent', 'soulseek', 'edonkey', 'direct-connect']) expect(saneProtocolName(family)).toBe(family);
+    for (const rule of ['dns/name-query', 'dns/supporting-query', 'dns/resolver-query', 'dns/name-answer']) expect(isSensorRuleId(rule)).toBe(true);
+    expect(saneVia('dns/name-answer')).toBe('dns/name-answer');
+    expect(peerLearnedRule('bittorrent', 'dns/name-answer')).toBe('dns/name-answer');
   });
 });
