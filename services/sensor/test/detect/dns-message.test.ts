@@ -27,6 +27,8 @@ describe('DNS message reader', () => {
     expect(message.name).toBe('router.bittorrent.com');
     expect(message.type).toBe(28);
     expect(message.class).toBe(1);
+    expect(message.recursionDesired).toBe(true);
+    expect(read(dnsMessage({ id: 1, name: 'a.example', recursionDesired: false }))!.recursionDesired).toBe(false);
   });
 
   it('reads an answer with compressed owners and a CNAME chain', () => {

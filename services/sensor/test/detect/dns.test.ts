@@ -138,6 +138,16 @@ describe('DNS-name rules (the dns module in the real engine)', () => {
     expect(g.clients().map((client) => client.host)).toEqual([HOST]);
   });
 
+  it('takes a host resolving iteratively (no RD bit) for a resolver, listed or not', () => {
+    const g = gateway();
+    const ends = { src: '10.0.0.54', dst: '198.51.100.1', sport: 34000, dport: 53 };
+    g.send(query({ id: 7, name: 'router.bittorrent.com', recursionDesired: false }, ends));
+    expect(g.seen).toEqual([{ rule: DnsRule.resolverQuery, accepted: true, family: 'bittorrent' }]);
+    expect(g.clients()).toEqual([]);
+    g.send(answer({ id: 7, name: 'router.bittorrent.com', answers: [{ name: 'router.bittorrent.com', type: 'A', value: '203.0.113.41' }] }, ends));
+    expect(g.peers()).toEqual(['bittorrent 203.0.113.41:6881/udp dns/name-answer from 10.0.0.54']);
+  });
+
   it('reads DNS over TCP (2-byte length), queries and answers', () => {
     const g = gateway();
     const ends = { ...QUERY, sport: 45000 };

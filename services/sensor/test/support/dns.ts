@@ -24,6 +24,8 @@ export interface DnsMessageSpec {
   /** An EDNS OPT record in the additional section, as glibc and resolvers add. */
   edns?: boolean;
   opcode?: number;
+  /** The RD bit (default set, as stub resolvers send it). */
+  recursionDesired?: boolean;
 }
 
 const TYPES = { A: 1, AAAA: 28, CNAME: 5, TXT: 16 } as const;
@@ -51,7 +53,7 @@ function addressBytes(text: string): number[] {
 
 export function dnsMessage(spec: DnsMessageSpec): Uint8Array {
   const answers = spec.answers ?? [];
-  const flags = (spec.response ? 0x8000 : 0) | ((spec.opcode ?? 0) << 11) | 0x0100 | (spec.response ? 0x0080 : 0) | (spec.rcode ?? 0);
+  const flags = (spec.response ? 0x8000 : 0) | ((spec.opcode ?? 0) << 11) | (spec.recursionDesired === false ? 0 : 0x0100) | (spec.response ? 0x0080 : 0) | (spec.rcode ?? 0);
   const bytes: number[] = [...u16(spec.id), ...u16(flags), ...u16(1), ...u16(answers.length), ...u16(0), ...u16(spec.edns ? 1 : 0)];
   bytes.push(...encodeName(spec.name), ...u16(TYPES[spec.type ?? 'A']), ...u16(1));
   for (const record of answers) {

@@ -95,8 +95,10 @@ class DnsInspector {
     const rule = this.patterns.match(message.name);
     if (rule === null) return null;
     if (rule.learn.length > 0) remember(memory.open(), { id: message.id, name: message.name, type: message.type, rule });
-    // The inside end is the sender: a resolver of the organisation asks for others.
-    const resolver = this.resolvers.contains(packet.buf, packet.srcAddressOffset, packet.addressLength);
+    // The inside end is the sender. A resolver of the organisation asks for others: one listed in
+    // `resolvers`, or any host resolving iteratively (no RD bit: stub resolvers, the glibc one
+    // and every P2P client's included, always ask for recursion).
+    const resolver = !message.recursionDesired || this.resolvers.contains(packet.buf, packet.srcAddressOffset, packet.addressLength);
     const identifies = !resolver && rule.evidence === NameEvidence.identifying;
     return {
       rule: resolver ? DnsRule.resolverQuery : identifies ? DnsRule.nameQuery : DnsRule.supportingQuery,

@@ -22,6 +22,8 @@ export class DnsMessage {
   end = 0;
   id = 0;
   isResponse = false;
+  /** RD: a stub resolver asks for recursion; a recursive resolver asking authoritative servers does not. */
+  recursionDesired = false;
   opcode = 0;
   rcode = 0;
   answerCount = 0;
@@ -57,6 +59,7 @@ export class DnsMessage {
     this.end = end;
     this.id = (buf[start]! << 8) | buf[start + 1]!;
     this.isResponse = (flags & 0x8000) !== 0;
+    this.recursionDesired = (flags & 0x0100) !== 0;
     this.opcode = opcode;
     this.rcode = flags & 0xf;
     this.answerCount = answers;

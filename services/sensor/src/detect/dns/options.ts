@@ -57,7 +57,7 @@ export const DNS_OPTIONS_SCHEMA: Readonly<Record<string, ConfigSchema>> = {
     items: { type: 'string' },
     default: [],
     maxItems: 1000,
-    description: 'inside addresses or networks (CIDR) of the organisation\'s own resolvers: their queries, made for others, never identify or lock them; what their answers name is still learned',
+    description: 'inside addresses or networks (CIDR) of the organisation\'s own resolvers: their queries, made for others, never identify or lock them; what their answers name is still learned. List every forwarding resolver (a host resolving iteratively, without the RD bit, is taken for one anyway)',
   },
 };
 
