@@ -10,7 +10,9 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  BitTorrentSwarm,
   LAB_HOSTS,
+  LAB_TORRENT,
   Lab,
   SYSTEM_PYTHON,
   SensorProcess,
@@ -18,7 +20,9 @@ import {
   ipsetMembers,
   labUnavailableReason,
   resolveIpv4,
+  runBitTorrentClient,
   startDnsServer,
+  swarmUnavailableReason,
   until,
   useResolver,
   type LabDnsServer,
@@ -26,10 +30,13 @@ import {
 } from '../../src/index.js';
 
 const UNAVAILABLE = labUnavailableReason() || dnsServerUnavailableReason();
+const NO_SWARM = UNAVAILABLE === '' ? swarmUnavailableReason() : '';
 
 const prefix = `pwdn${Math.floor(Math.random() * 0xfff).toString(16).padStart(3, '0')}`;
 /** The DNS server, in 198.51.100.0/24 but clear of the lab's peer cache (.1–.120) and services. */
 const RESOLVER = '198.51.100.54';
+/** A second server for the real client's test: its router.bittorrent.com is the swarm's first seeder (its DHT on 6881). */
+const SWARM_RESOLVER = '198.51.100.55';
 /** Where the lab's "router.bittorrent.com" answers (a UDP echo on 6881), and an ordinary UDP service. */
 const ROUTER = '203.0.113.131';
 const ROUTER_PORT = 6881;
@@ -57,6 +64,8 @@ let lab: Lab;
 let dns: LabDnsServer | undefined;
 let echo: LabProcess | undefined;
 let servers: LabProcess | undefined;
+let swarm: BitTorrentSwarm | undefined;
+let swarmDns: LabDnsServer | undefined;
 const resolverCleanups: (() => void)[] = [];
 const sensors: SensorProcess[] = [];
 
@@ -97,6 +106,8 @@ describe.skipIf(UNAVAILABLE !== '')(`DNS-name rules in the lab${UNAVAILABLE ? ` 
 
   afterAll(async () => {
     for (const cleanup of resolverCleanups.splice(0)) cleanup();
+    await swarm?.stop().catch(() => undefined);
+    await swarmDns?.stop().catch(() => undefined);
     await dns?.stop().catch(() => undefined);
     await echo?.stop().catch(() => undefined);
     await servers?.stop().catch(() => undefined);
@@ -145,4 +156,34 @@ describe.skipIf(UNAVAILABLE !== '')(`DNS-name rules in the lab${UNAVAILABLE ? ` 
     expect(await resolveIpv4(lab, client(1).ns, 'www.example.com')).toEqual([LAB_HOSTS.web]);
     expect(sensor.events('client').map((line) => line['host'])).toEqual([host]);
   }, 90_000);
+
+  describe.skipIf(NO_SWARM !== '')(`a real libtorrent client bootstrapping its DHT from router.bittorrent.com${NO_SWARM ? ` (skipped: ${NO_SWARM})` : ''}`, () => {
+    beforeAll(async () => {
+      swarm = await BitTorrentSwarm.start(lab);
+      const router = swarm.seeders[0]!;
+      expect(router.port).toBe(6881);
+      swarmDns = await startDnsServer(lab, lab.inet, { address: SWARM_RESOLVER, records: { 'router.bittorrent.com': [router.ip] } });
+      resolverCleanups.push(useResolver(client(2).ns, SWARM_RESOLVER));
+    }, 90_000);
+
+    const fetchByName = (timeoutMs: number) => runBitTorrentClient(lab, client(2).ns, swarm!, 'magnet-dht', { timeoutMs, dhtBootstrap: 'router.bittorrent.com:6881' });
+
+    it('(c) without the sensor, the magnet link completes through the DHT found by name', async () => {
+      const result = await fetchByName(30_000);
+      expect(result, JSON.stringify(result)).toMatchObject({ complete: true, piecesHave: LAB_TORRENT.size / LAB_TORRENT.pieceLength });
+      expect(result.dhtReplies).toBeGreaterThan(0);
+      expect(swarmDns!.queries().some((line) => line.includes('router.bittorrent.com'))).toBe(true);
+    }, 60_000);
+
+    it('(d) with the sensor, the client is identified by its lookup of the router, which is learned, and it gets less than one piece', async () => {
+      const sensor = await startSensor();
+      const result = await fetchByName(10_000);
+      const first = sensor.events('client').find((line) => line['host'] === client(2).ipv4);
+      expect(first, JSON.stringify(sensor.events('client'))).toMatchObject({ protocol: 'bittorrent', evidence: [{ rule: 'dns/name-query', detail: 'router.bittorrent.com' }] });
+      expect(sensor.events('peer').find((line) => line['via'] === 'dns/name-answer')).toMatchObject({ ip: swarm!.seeders[0]!.ip, port: 6881, transport: 'udp', protocol: 'bittorrent' });
+      expect(result.payloadDownloaded, JSON.stringify(result)).toBeLessThan(LAB_TORRENT.pieceLength);
+      expect(result.complete).toBe(false);
+      console.log('real client, DHT router by name, with the sensor', JSON.stringify({ payloadDownloaded: result.payloadDownloaded, dhtReplies: result.dhtReplies, hasMetadata: result.hasMetadata, timeline: result.timeline }));
+    }, 60_000);
+  });
 });
