@@ -75,6 +75,11 @@ describe('DNS message reader', () => {
     expect(read(dnsMessage({ id: 1, name: long }))).toBeNull();
     const fits = `${'a'.repeat(63)}.`.repeat(3) + 'b'.repeat(61);
     expect(read(dnsMessage({ id: 1, name: fits }))!.name).toBe(fits);
+    // 255 wire octets read; 256 do not.
+    expect(encodeName(fits)).toHaveLength(255);
+    const tooLong = `${'a'.repeat(63)}.`.repeat(3) + 'b'.repeat(62);
+    expect(encodeName(tooLong)).toHaveLength(256);
+    expect(read(dnsMessage({ id: 1, name: tooLong }))).toBeNull();
   });
 
   it('refuses pointers that loop or point forward, and stops after 16 jumps', () => {

@@ -135,37 +135,40 @@ export function readName(buf: Uint8Array, start: number, end: number, offset: nu
   let floor = offset;
   let after = -1;
   let jumps = 0;
-  let octets = 0;
-  let name = '';
+  // The name's characters, lower-cased, dots between labels: one string made at the end.
+  const chars = nameChars;
+  let length = 0;
   for (;;) {
     if (at >= end) return null;
-    const length = buf[at]!;
-    if ((length & 0xc0) === 0xc0) {
+    const labelLength = buf[at]!;
+    if ((labelLength & 0xc0) === 0xc0) {
       if (at + 1 >= end) return null;
-      const target = start + (((length & 0x3f) << 8) | buf[at + 1]!);
+      const target = start + (((labelLength & 0x3f) << 8) | buf[at + 1]!);
       if (after < 0) after = at + 2;
       if (target >= floor || ++jumps > MAX_POINTER_JUMPS) return null;
       floor = target;
       at = target;
       continue;
     }
-    if ((length & 0xc0) !== 0) return null;
-    if (length === 0) {
+    if ((labelLength & 0xc0) !== 0) return null;
+    if (labelLength === 0) {
       if (after < 0) after = at + 1;
       break;
     }
-    octets += length + 1;
-    if (octets + 1 > MAX_NAME_OCTETS || at + 1 + length > end) return null;
-    let label = '';
-    for (let i = at + 1; i <= at + length; i++) {
-      let c = buf[i]!;
+    // Wire octets with this label: each label's length byte and bytes (the characters so far and
+    // one more than their dots), this label's, and the final zero.
+    if ((length === 0 ? 0 : length + 1) + labelLength + 2 > MAX_NAME_OCTETS || at + 1 + labelLength > end) return null;
+    if (length > 0) chars[length++] = 0x2e;
+    for (let i = at + 1; i <= at + labelLength; i++) {
+      const c = buf[i]!;
       if (c <= 0x20 || c >= 0x7f || c === 0x2e) return null;
-      if (c >= 0x41 && c <= 0x5a) c += 0x20;
-      label += String.fromCharCode(c);
+      chars[length++] = c >= 0x41 && c <= 0x5a ? c + 0x20 : c;
     }
-    name = name.length === 0 ? label : `${name}.${label}`;
-    at += 1 + length;
+    at += 1 + labelLength;
   }
   nameEnd = after;
-  return name;
+  return length === 0 ? '' : String.fromCharCode.apply(null, chars.subarray(0, length) as unknown as number[]);
 }
+
+/** Scratch for readName: a name is at most 255 wire octets, fewer characters. */
+const nameChars = new Uint16Array(MAX_NAME_OCTETS);
