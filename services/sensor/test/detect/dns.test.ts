@@ -205,6 +205,38 @@ describe('DNS-name rules (the dns module in the real engine)', () => {
     expect(g.engine.counters.peersCappedFlow).toBe(22);
   });
 
+  it('keeps within the engine\'s per-host peer cap across flows', () => {
+    const g = gateway({}, { maxPeersPerHostPerMinute: 3 });
+    for (let flow = 0; flow < 3; flow++) {
+      const ends = { ...QUERY, sport: 42000 + flow };
+      g.send(query({ id: flow, name: 'router.utorrent.com' }, ends));
+      g.send(answer({ id: flow, name: 'router.utorrent.com', answers: [0, 1].map((i) => ({ name: 'router.utorrent.com', type: 'A' as const, value: `203.0.113.${10 * flow + i + 1}` })) }, ends));
+    }
+    expect(g.peers()).toHaveLength(3);
+    expect(g.engine.counters.peersCappedHost).toBe(3);
+  });
+
+  it('never throws on random and corrupted DNS payloads through the engine, and learns only what was asked', () => {
+    let seed = 0x2545f491;
+    const next = () => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) / 0x100000000;
+    };
+    const g = gateway();
+    const good = dnsMessage({ id: 0x77, name: 'router.bittorrent.com', response: true, compress: true, answers: [{ name: 'router.bittorrent.com', type: 'A', value: '203.0.113.99' }] });
+    for (let i = 0; i < 3000; i++) {
+      const ends = { ...QUERY, sport: 20000 + (i % 200) };
+      g.send(query({ id: 0x77, name: 'router.bittorrent.com' }, ends));
+      const bytes = i % 2 === 0 ? good.slice() : Uint8Array.from({ length: Math.floor(next() * 120) }, () => Math.floor(next() * 256));
+      if (i % 2 === 0) for (let flips = 1 + Math.floor(next() * 3); flips > 0; flips--) bytes[12 + Math.floor(next() * (bytes.length - 12))] = Math.floor(next() * 256);
+      expect(() => g.send(udp({ ...reversed(ends), payload: bytes }))).not.toThrow();
+    }
+    // Whatever was learned came from an answer to the watched question, on the router's port.
+    for (const line of g.peers()) expect(line).toMatch(/^bittorrent \S+:6881\/udp dns\/name-answer from 10\.0\.0\.5$/);
+  });
+
   it('refuses named addresses the guards refuse (reserved, inside)', () => {
     const g = gateway();
     g.send(query({ id: 1, name: 'router.bitcomet.com' }));
