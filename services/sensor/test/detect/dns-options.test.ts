@@ -52,7 +52,7 @@ describe('DNS module options', () => {
     const config = loadSensorConfig(path, {});
     expect(config.detectors['dns']).toMatchObject({ enabled: true, inspectPackets: 16, defaults: true, names: [{ evidence: 'identifying' }, { evidence: 'supporting', learn: [{ transport: 'udp', port: 6969 }] }] });
     const dnsModule = engineConfigFrom(config).modules!.find((active) => active.module.name === 'dns')!.module;
-    expect(dnsModule.families).toEqual(['bittorrent', 'direct-connect', 'edonkey', 'soulseek']);
+    expect(dnsModule.families).toEqual(['bittorrent', 'direct-connect', 'edonkey', 'gnutella', 'soulseek']);
     expect(dnsModule).not.toBe(protocolModules.find((module) => module.name === 'dns'));
   });
 

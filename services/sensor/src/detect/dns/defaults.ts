@@ -11,6 +11,8 @@ const { identifying, supporting } = NameEvidence;
 
 const dhtRouter = (name: string, port: number): NameRule => ({ name, protocol: 'bittorrent', evidence: identifying, learn: [{ transport: 'udp', port }] });
 const tracker = (name: string, learn: NameRule['learn']): NameRule => ({ name, protocol: 'bittorrent', evidence: supporting, learn });
+const uhc = (name: string, port: number): NameRule => ({ name, protocol: 'gnutella', evidence: identifying, learn: [{ transport: 'udp', port }] });
+const gwc = (name: string): NameRule => ({ name, protocol: 'gnutella', evidence: supporting, learn: [] });
 
 export const DEFAULT_NAMES: readonly NameRule[] = [
   // DHT bootstrap routers (families.md §1.4; libtorrent settings_pack dht_bootstrap_nodes,
@@ -46,6 +48,21 @@ export const DEFAULT_NAMES: readonly NameRule[] = [
       { transport: 'tcp', port: 2416 },
     ],
   },
+  // Gnutella UDP host caches (UHC), from gtk-gnutella's boot_hosts (src/core/uhc.c) and later
+  // client catalogues: a servent pings them over UDP at start-up; only servents ask.
+  uhc('useast.gnutella.dyslexicfish.net', 3558),
+  uhc('uswest.gnutella.dyslexicfish.net', 3558),
+  uhc('uk.gnutella.dyslexicfish.net', 3558),
+  uhc('au.gnutella.dyslexicfish.net', 3558),
+  uhc('1.uhc.gtk-gnutella.nl', 19104),
+  uhc('2.uhc.gtk-gnutella.nl', 4876),
+  uhc('uhc.gtk-gnutella.nl', 15749),
+  // Gnutella and G2 web caches (GWebCache): scripts on ordinary web servers (port 80), which a
+  // browser may visit too: supporting, nothing learned.
+  gwc('midian.jayl.de'),
+  gwc('bj.ddns.net'),
+  gwc('gweb3.4octets.co.uk'),
+  gwc('dkac.trillinux.org'),
   // eMule server lists (server.met) are fetched over HTTP from web sites: supporting, and the
   // web servers are not eDonkey servers, so nothing is learned.
   { name: 'emule-security.org', protocol: 'edonkey', evidence: supporting, learn: [] },
