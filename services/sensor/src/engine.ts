@@ -115,6 +115,8 @@ export class Engine {
   /** Per module (by slot): bit 1 reads TCP, bit 2 reads UDP. */
   private readonly moduleTransports: Uint8Array;
   private readonly memories: SlotMemory[];
+  /** Each module's bit in a flow's labels, by its name (the flow's app). */
+  private readonly moduleBits: ReadonlyMap<string, number>;
   /** Per module (by slot): the other families its evidence may be about. */
   private readonly moduleFamilies: readonly ReadonlySet<string>[];
   /** Every module's per-flow buffers together (limits.moduleBufferBytes). */
@@ -145,6 +147,7 @@ export class Engine {
     this.modules = this.config.modules;
     this.moduleTransports = Uint8Array.from(this.modules, ({ module }) => (module.transports.includes('tcp') ? TCP_BIT : 0) | (module.transports.includes('udp') ? UDP_BIT : 0));
     this.moduleBuffers = new ModuleBufferBudget(this.config.moduleBufferBytes, this.counters);
+    this.moduleBits = new Map(this.modules.map(({ module }, slot) => [module.name, 1 << slot]));
     this.moduleFamilies = this.modules.map(({ module }) => new Set(module.families ?? []));
     this.memories = this.modules.map(({ module }, slot) => new SlotMemory(slot, module, this.moduleBuffers, this.modules.length));
     this.observeEvidence = this.config.observeEvidence;
@@ -334,8 +337,11 @@ export class Engine {
     this.counters.evidence++;
     this.detections.add(protocol, evidence.rule);
     if ((flow.labels & bit) === 0) {
-      // Slots are in priority order: the lowest labelled slot names the flow.
-      if (flow.labels === 0 || bit < (flow.labels & -flow.labels)) flow.app = protocol;
+      // Slots are in priority order: the lowest slot whose evidence names flows names the flow.
+      if (evidence.labelsFlow !== false) {
+        const named = flow.app === null ? 0 : (this.moduleBits.get(flow.app) ?? 0);
+        if (named === 0 || bit < named) flow.app = protocol;
+      }
       flow.labels |= bit;
     }
     if (fromInside) flow.ownLabels |= bit;

@@ -118,6 +118,13 @@ export interface Evidence {
    * Default true.
    */
   readonly identifiesHost?: boolean;
+  /**
+   * false: the flow is not this protocol's traffic itself (a DNS query about BitTorrent travels
+   * to a resolver): the flow keeps the rule, but its app is not named after the module, so
+   * nothing downstream (the brain's fan-out rule) takes its outside end for a peer reached with
+   * P2P evidence. Default true.
+   */
+  readonly labelsFlow?: boolean;
 }
 
 /** Per-module settings an operator may give (`detectors.<name>` in the sensor's YAML). */

@@ -45,6 +45,28 @@ describe('analyze with DNS-name rules', () => {
     expect(events.at(-1)).toMatchObject({ event: 'summary', packets: 5, clients: 1, peers: 1, droppedByReason: { 'learned-peer': 1 } });
   });
 
+  it('the resolver several hosts asked watched names is never what the brain would block (--correlate)', () => {
+    const packets: Uint8Array[] = [];
+    for (let host = 1; host <= 4; host++) {
+      const ends = { src: `192.168.1.${30 + host}`, dst: '198.51.100.53', sport: 50000 + host, dport: 53 };
+      const back = { src: ends.dst, dst: ends.src, sport: 53, dport: ends.sport };
+      for (const [id, name] of [[host, 'router.bittorrent.com'], [100 + host, 'tracker.opentrackr.org']] as const) {
+        packets.push(udp({ ...ends, payload: dnsMessage({ id, name }) }));
+        packets.push(udp({ ...back, payload: dnsMessage({ id, name, response: true, compress: true, answers: [{ name, type: 'A', value: '203.0.113.68' }] }) }));
+      }
+    }
+    const path = join(dir, 'shared-resolver.pcap');
+    writePcap(path, packets.map((data, i) => ({ ts: Date.UTC(2026, 0, 1) + i * 10, data: ethernet(data) })), { linkType: LINKTYPE_ETHERNET });
+    const events = analyze('--correlate', path);
+    expect(events.filter((e) => e.event === 'client')).toHaveLength(4);
+    const flows = events.filter((e) => e.event === 'flow' && e['dport'] === 53);
+    expect(flows.length).toBeGreaterThan(0);
+    // The DNS flows keep their rules but carry no app: they are DNS, not BitTorrent traffic.
+    for (const flow of flows) expect(flow).toMatchObject({ app: null, rules: expect.arrayContaining(['dns/name-query']) });
+    const findings = events.filter((e) => e.event === 'finding');
+    expect(findings.filter((e) => String(e['target']).includes('198.51.100.53'))).toEqual([]);
+  });
+
   it.skipIf(SKIP_SHARED !== '')('dns.pcap, its hosts taken as inside: ordinary queries flag nothing', () => {
     const summary = analyze('--inside', '192.168.170.8/32', '--inside', '82.178.113.245/32', join(SHARED_PCAPS, 'dns.pcap')).at(-1)!;
     expect(summary).toMatchObject({ event: 'summary', packets: 5, clients: 0, peers: 0, flowsByApp: { unlabelled: 2 } });

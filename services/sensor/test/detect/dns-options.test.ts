@@ -136,6 +136,20 @@ describe('evidence about another family (the engine seam)', () => {
     expect(engine.counters.evidenceRefusedFamily).toBe(1);
   });
 
+  it('evidence with labelsFlow false keeps its rule on the flow but does not name the flow\'s app; a module whose evidence does, still does', () => {
+    const quiet: ProtocolModule = { ...claimer(['bittorrent']), name: 'quiet', rules: ['quiet/r'], priority: 5, inspect: () => ({ rule: 'quiet/r', supporting: false, transport: 'udp', family: 'bittorrent', labelsFlow: false, outsideEndIsPeer: false }) };
+    const loud: ProtocolModule = { ...claimer(), name: 'loud', rules: ['loud/r'], priority: 1, inspect: () => ({ rule: 'loud/r', supporting: false, transport: 'udp' }) };
+    const events: EngineEvent[] = [];
+    const engine = new Engine({ inside: new CidrSet(['10.0.0.0/8']), modules: activeModules({}, 16, { available: [quiet] }) }, (event) => events.push(event));
+    const packet = udp({ src: '10.0.0.5', dst: '203.0.113.1', sport: 4000, dport: 5000, payload: 'b' });
+    engine.judgeIp(packet, 0, packet.length, 1);
+    expect(engine.lastFlow).toMatchObject({ app: null, rules: ['quiet/r'] });
+    const both = new Engine({ inside: new CidrSet(['10.0.0.0/8']), modules: activeModules({}, 16, { available: [quiet, loud] }) }, () => {});
+    both.judgeIp(packet, 0, packet.length, 1);
+    // quiet runs first (higher priority) and names nothing; loud, lower, names the flow.
+    expect(both.lastFlow).toMatchObject({ app: 'loud', rules: ['quiet/r', 'loud/r'] });
+  });
+
   it('refuses a module declaring a family that is no protocol name', () => {
     expect(() => activeModules({}, 16, { available: [claimer(['Bit Torrent'])] })).toThrow(/family "Bit Torrent" is not a protocol name/);
   });

@@ -107,6 +107,9 @@ class DnsInspector {
       family: rule.protocol,
       transport: 'udp',
       outsideEndIsPeer: false,
+      // The flow is DNS to a resolver, not the family's traffic: several hosts asking one
+      // resolver must never look like a peer they share (the brain's fan-out rule).
+      labelsFlow: false,
       detail: message.name,
     };
   }
@@ -131,6 +134,7 @@ class DnsInspector {
       family: query.rule.protocol,
       transport: 'udp',
       outsideEndIsPeer: false,
+      labelsFlow: false,
       detail: query.name,
       peers,
     };
