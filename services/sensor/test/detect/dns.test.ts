@@ -22,7 +22,7 @@ function gateway(options: Partial<ModuleSettings> = {}, overrides: Partial<Engin
   const seen: { rule: string; accepted: boolean; family?: string }[] = [];
   const engine = new Engine(
     {
-      inside: new CidrSet(['10.0.0.0/8']),
+      inside: new CidrSet(['10.0.0.0/8', 'fd00::/8']),
       modules: activeModules({ dns: options }, 16, { available: [dns] }),
       observeEvidence: (_protocol, evidence, accepted) => seen.push({ rule: evidence.rule, accepted, ...(evidence.family ? { family: evidence.family } : {}) }),
       ...overrides,
@@ -79,6 +79,15 @@ describe('DNS-name rules (the dns module in the real engine)', () => {
       { name: 'node.example.net', type: 'A', value: '203.0.113.77' },
     ] }));
     expect(g.peers()).toEqual([`bittorrent 2001:db8::25:25401/udp dns/name-answer from ${HOST}`]);
+  });
+
+  it('reads DNS over IPv6 alike', () => {
+    const g = gateway();
+    const ends = { src: 'fd00::5', dst: '2001:db8::53', sport: 40500, dport: 53 };
+    g.send(query({ id: 12, name: 'dht.transmissionbt.com', type: 'AAAA' }, ends));
+    expect(g.clients()).toMatchObject([{ host: 'fd00::5', protocol: 'bittorrent' }]);
+    g.send(answer({ id: 12, name: 'dht.transmissionbt.com', type: 'AAAA', answers: [{ name: 'dht.transmissionbt.com', type: 'AAAA', value: '2001:db8:0:113::7' }] }, ends));
+    expect(g.peers()).toEqual(['bittorrent 2001:db8:0:113::7:6881/udp dns/name-answer from fd00::5']);
   });
 
   it('learns nothing from an answer that does not match a query the host sent on that flow', () => {
