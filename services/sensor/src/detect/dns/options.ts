@@ -7,9 +7,8 @@ import { isProtocolName, type ConfigSchema, type Transport } from '@p2pwall/comm
 import { CidrError, CidrSet, parseCidr } from '../../decode/cidr.js';
 import { DEFAULT_NAMES } from './defaults.js';
 import { NameEvidence, NamePatterns, namePatternProblem, normalName, type LearnEndpoint, type NameRule } from './names.js';
+import { DNS } from './rules.js';
 
-/** The module's own name: a family other than its own must be named. */
-const DNS = 'dns';
 /** Bounds on what an operator lists: each answer's addresses × endpoints are learned. */
 export const MAX_NAMES = 1000;
 export const MAX_LEARN_PER_NAME = 8;
