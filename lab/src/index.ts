@@ -33,3 +33,4 @@ export { BITTORRENT_MODES, MODE_DESCRIPTIONS as BITTORRENT_MODE_DESCRIPTIONS, LA
 export { startLabBrain, BRAIN_CLI, type LabBrain, type LabBrainOptions } from './brain-process.js';
 export { CTL_CLI, runP2pwall } from './ctl-process.js';
 export { tearDownLab, type LabParts } from './teardown.js';
+export { startDnsServer, useResolver, resolveIpv4, dnsServerUnavailableReason, type DnsServerOptions, type LabDnsServer } from './dns/dns-server.js';

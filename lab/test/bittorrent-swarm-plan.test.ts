@@ -26,6 +26,8 @@ describe('the real BitTorrent swarm plan', () => {
     expect(args['http-tracker-dht']).toMatch(/--tracker http:\/\/203\.0\.113\.170:6969\/announce --dht-node 198\.51\.100\.161:6881$/);
     expect(args['udp-tracker-encrypted']).toMatch(/--tracker udp:\/\/.* --no-dht --forced-encryption$/);
     expect(args['magnet-dht']).toBe('--magnet magnet:?xt=urn:btih:00 --dht-node 198.51.100.161:6881');
+    // A bootstrap by name, as the DNS-name rules' lab test gives it.
+    expect(fetchArguments('magnet-dht', swarm, 'router.bittorrent.com:6881').join(' ')).toBe('--magnet magnet:?xt=urn:btih:00 --dht-node router.bittorrent.com:6881');
     expect(args['utp-only']).toMatch(/--tracker udp:\/\/.* --no-tcp$/);
     expect(args['known-peers-encrypted']).not.toMatch(/--tracker|--dht-node|--magnet/);
     expect(args['known-peers-encrypted']).toMatch(/--no-dht --forced-encryption --peer 198\.51\.100\.161:6881 --peer 203\.0\.113\.161:51413/);

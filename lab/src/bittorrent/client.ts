@@ -42,6 +42,8 @@ export interface ClientOptions {
    * last run's, which a gateway keeps for minutes.
    */
   listenPort?: number;
+  /** The DHT bootstrap node instead of the first seeder, `host:port`: a name is resolved by libtorrent (glibc, the namespace's resolv.conf), as a real client resolves router.bittorrent.com. */
+  dhtBootstrap?: string;
 }
 
 /** Runs the client to its end in namespace `ns` and returns its report. */
@@ -51,7 +53,7 @@ export async function runBitTorrentClient(lab: Lab, ns: string, swarm: SwarmFact
   // In the lab's state folder, so that `p2pwall-lab down` removes it even after a crash.
   const save = mkdtempSync(join(lab.stateDir, 'bt-client-'));
   try {
-    const args = [BT_PEER, 'fetch', ...fetchArguments(mode, swarm), '--save', save, '--listen', `0.0.0.0:${port}`, '--timeout', String(timeoutMs / 1000)];
+    const args = [BT_PEER, 'fetch', ...fetchArguments(mode, swarm, options.dhtBootstrap), '--save', save, '--listen', `0.0.0.0:${port}`, '--timeout', String(timeoutMs / 1000)];
     const client = lab.spawn(ns, SYSTEM_PYTHON, args, { role: 'bt-client' });
     let result;
     try {

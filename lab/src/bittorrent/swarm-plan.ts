@@ -60,10 +60,11 @@ export interface SwarmFacts {
 
 /**
  * `bt_peer.py fetch` arguments for a mode (without --save, --listen and --timeout). A client's
- * DHT is bootstrapped from one seeder, as a real one is from a well-known router node.
+ * DHT is bootstrapped from one seeder, as a real one is from a well-known router node, or from
+ * `dhtBootstrap` (`host:port`; a name libtorrent resolves through the namespace's resolver).
  */
-export function fetchArguments(mode: BitTorrentMode, swarm: SwarmFacts): string[] {
-  const bootstrap = ['--dht-node', formatEndpoint(swarm.seeders[0]!)];
+export function fetchArguments(mode: BitTorrentMode, swarm: SwarmFacts, dhtBootstrap?: string): string[] {
+  const bootstrap = ['--dht-node', dhtBootstrap ?? formatEndpoint(swarm.seeders[0]!)];
   const knownPeers = swarm.seeders.flatMap((seeder) => ['--peer', formatEndpoint(seeder)]);
   switch (mode) {
     case 'http-tracker-dht':

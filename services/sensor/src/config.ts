@@ -1,7 +1,7 @@
 import { loadConfig, natsConnectionProblems, redisConnectionProblems, TELEMETRY_CONFIG_SCHEMA, telemetryConfigProblems, type ConfigSchema, type TelemetryConfig } from '@p2pwall/common';
 import { CidrError, CidrSet, DEFAULT_INSIDE_NETWORKS, parseCidr, parseNetwork } from './decode/cidr.js';
 import type { ModuleSettings } from './detect/module.js';
-import { activeModules, protocolModules } from './detect/registry.js';
+import { activeModules, moduleOptionsOf, protocolModules } from './detect/registry.js';
 import { DEFAULT_MODULE_BUFFER_BYTES, DEFAULT_OPEN_PORTS, type EngineConfig } from './engine-config.js';
 import { parseEventLetters, EventLettersError } from './event-log.js';
 
@@ -117,7 +117,7 @@ export const SENSOR_CONFIG_SCHEMA: ConfigSchema = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      description: 'protocol modules by name: enabled, and inspectPackets (capped by limits.inspectPackets)',
+      description: 'protocol modules by name: enabled, inspectPackets (capped by limits.inspectPackets), and the options a module declares (e.g. dns: names, resolvers)',
       properties: Object.fromEntries(
         protocolModules.map((module) => [
           module.name,
@@ -128,6 +128,8 @@ export const SENSOR_CONFIG_SCHEMA: ConfigSchema = {
             properties: {
               enabled: boolean(true, `run the ${module.name} module`),
               inspectPackets: integer(1, 1000, module.inspectPackets, `payload packets per flow the ${module.name} module sees`),
+              // The module's own options (detect/module.ts ModuleOptions), validated here like every key.
+              ...module.options?.schema,
             },
           },
         ]),
@@ -278,6 +280,10 @@ function checkSensorConfig(value: unknown): string[] {
         else throw error;
       }
     });
+  }
+  for (const module of protocolModules) {
+    const settings = config.detectors[module.name];
+    if (module.options && settings) problems.push(...module.options.problems(moduleOptionsOf(settings)).map((problem) => `detectors.${module.name}.${problem}`));
   }
   const numbers = config.queue.numbers;
   if (numbers.some((n, i) => i > 0 && n !== numbers[0]! + i)) problems.push(`queue.numbers: must be consecutive (one queue, or a range for --queue-balance), got [${numbers.join(', ')}]`);

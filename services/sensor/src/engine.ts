@@ -58,6 +58,8 @@ export class EngineCounters {
   evidenceRefusedUnsolicited = 0;
   /** Evidence refused: a reply on a flow whose inside host sent nothing of that protocol. */
   evidenceRefusedUnanswered = 0;
+  /** Evidence refused: about a family its module does not declare (ProtocolModule.families). */
+  evidenceRefusedFamily = 0;
   /** Supporting evidence refused: not on a flow the inside host opened to a learned peer. */
   evidenceRefusedSupporting = 0;
   clients = 0;
@@ -113,6 +115,10 @@ export class Engine {
   /** Per module (by slot): bit 1 reads TCP, bit 2 reads UDP. */
   private readonly moduleTransports: Uint8Array;
   private readonly memories: SlotMemory[];
+  /** Each module's bit in a flow's labels, by its name (the flow's app). */
+  private readonly moduleBits: ReadonlyMap<string, number>;
+  /** Per module (by slot): the other families its evidence may be about. */
+  private readonly moduleFamilies: readonly ReadonlySet<string>[];
   /** Every module's per-flow buffers together (limits.moduleBufferBytes). */
   readonly moduleBuffers: ModuleBufferBudget;
   /** The deepest any module looks: past it a flow's module states are all freed. */
@@ -141,6 +147,8 @@ export class Engine {
     this.modules = this.config.modules;
     this.moduleTransports = Uint8Array.from(this.modules, ({ module }) => (module.transports.includes('tcp') ? TCP_BIT : 0) | (module.transports.includes('udp') ? UDP_BIT : 0));
     this.moduleBuffers = new ModuleBufferBudget(this.config.moduleBufferBytes, this.counters);
+    this.moduleBits = new Map(this.modules.map(({ module }, slot) => [module.name, 1 << slot]));
+    this.moduleFamilies = this.modules.map(({ module }) => new Set(module.families ?? []));
     this.memories = this.modules.map(({ module }, slot) => new SlotMemory(slot, module, this.moduleBuffers, this.modules.length));
     this.observeEvidence = this.config.observeEvidence;
     this.maxDepth = Math.min(this.config.inspectPackets, Math.max(0, ...this.modules.map((active) => active.inspectPackets)));
@@ -317,45 +325,58 @@ export class Engine {
   private onEvidence(view: PacketView, flow: Flow, fromInside: boolean, slot: number, evidence: Evidence, now: number): boolean {
     const protocol = this.modules[slot]!.module.name;
     const bit = 1 << slot;
-    const trust = evidenceTrust(flow, fromInside, bit, evidence, this.flowLeadsToPeer);
+    const trust = evidenceTrust(flow, fromInside, bit, evidence, this.flowLeadsToPeer, this.moduleFamilies[slot]!);
     if (this.observeEvidence !== null) this.observeEvidence(protocol, evidence, trust === EvidenceTrust.accepted);
     if (trust !== EvidenceTrust.accepted) {
       if (trust === EvidenceTrust.unsolicited) this.counters.evidenceRefusedUnsolicited++;
       else if (trust === EvidenceTrust.unanswered) this.counters.evidenceRefusedUnanswered++;
+      else if (trust === EvidenceTrust.undeclaredFamily) this.counters.evidenceRefusedFamily++;
       else this.counters.evidenceRefusedSupporting++;
       return false;
     }
     this.counters.evidence++;
     this.detections.add(protocol, evidence.rule);
     if ((flow.labels & bit) === 0) {
-      // Slots are in priority order: the lowest labelled slot names the flow.
-      if (flow.labels === 0 || bit < (flow.labels & -flow.labels)) flow.app = protocol;
+      // Slots are in priority order: the lowest slot whose evidence names flows names the flow.
+      if (evidence.labelsFlow !== false) {
+        const named = flow.app === null ? 0 : (this.moduleBits.get(flow.app) ?? 0);
+        if (named === 0 || bit < named) flow.app = protocol;
+      }
       flow.labels |= bit;
     }
     if (fromInside) flow.ownLabels |= bit;
     if (!flow.rules.includes(evidence.rule) && flow.rules.length < 8) flow.rules.push(evidence.rule);
     if (!flow.crossesBoundary) return true;
 
+    // What the evidence is about: the module's own family, or the one it names (a DNS query for a
+    // BitTorrent router identifies a BitTorrent client); clients and peers are that family's.
+    const family = evidence.family ?? protocol;
     const host = flow.host!;
-    const { entry, change } = this.clients.identify(flow.insideAddress, protocol, evidence.rule, now);
-    host.client = entry;
-    if (change === 'new') {
-      if (entry.evidenceCount === 1) this.counters.clients++;
-      this.emit({
-        event: 'client',
-        letter: 'c',
-        ts: now,
-        host: entry.host,
-        protocol,
-        protocols: protocolNames(entry),
-        evidence: [this.evidenceRecord(view, fromInside, protocol, evidence)],
-        hostPackets: host.packets,
-        msSinceFirstPacket: now - host.firstSeen,
-        lockedUntil: entry.lockedUntil,
-        reidentified: entry.evidenceCount > 1,
-      });
-    } else if (change === 'relocked') {
-      this.emit({ event: 'lock', ts: now, host: entry.host, lockedUntil: entry.lockedUntil });
+    let learnedFrom: string;
+    if (evidence.identifiesHost === false) {
+      learnedFrom = host.client?.host ?? formatAddressKey(flow.insideAddress);
+    } else {
+      const { entry, change } = this.clients.identify(flow.insideAddress, family, evidence.rule, now);
+      host.client = entry;
+      learnedFrom = entry.host;
+      if (change === 'new') {
+        if (entry.evidenceCount === 1) this.counters.clients++;
+        this.emit({
+          event: 'client',
+          letter: 'c',
+          ts: now,
+          host: entry.host,
+          protocol: family,
+          protocols: protocolNames(entry),
+          evidence: [this.evidenceRecord(view, fromInside, family, evidence)],
+          hostPackets: host.packets,
+          msSinceFirstPacket: now - host.firstSeen,
+          lockedUntil: entry.lockedUntil,
+          reidentified: entry.evidenceCount > 1,
+        });
+      } else if (change === 'relocked') {
+        this.emit({ event: 'lock', ts: now, host: entry.host, lockedUntil: entry.lockedUntil });
+      }
     }
 
     // The outside end listens on its port when the inside host reached it, and for UDP, where
@@ -364,10 +385,10 @@ export class Engine {
     const peerPort = flow.protocol === IPPROTO_UDP || flow.initiatorInside ? flow.outsidePort : 0;
     const outsideOffset = fromInside ? view.dstAddressOffset : view.srcAddressOffset;
     if (evidence.outsideEndIsPeer !== false && this.admission.admit(view.buf, outsideOffset, view.addressLength, flow.outsideAddress, peerPort, null, flow, host, now)) {
-      if (this.learnPeer(flow.outsideAddress, peerPort, evidence.transport, protocol, evidence.rule, entry.host, now, evidence.ttlMs)) this.admission.learned(flow, host);
+      if (this.learnPeer(flow.outsideAddress, peerPort, evidence.transport, family, evidence.rule, learnedFrom, now, evidence.ttlMs)) this.admission.learned(flow, host);
     }
     if (evidence.peers !== undefined && mayNamePeers(flow, bit, evidence)) {
-      for (const named of evidence.peers) this.learnNamedPeer(named, protocol, flow, host, entry.host, now);
+      for (const named of evidence.peers) this.learnNamedPeer(named, family, flow, host, learnedFrom, now);
     }
     return true;
   }

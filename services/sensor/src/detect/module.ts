@@ -4,7 +4,7 @@
  * identifies a client, which peers are learned, what is dropped. Nothing protocol-specific lives
  * outside the module's folder and its one registry line.
  */
-import type { Transport } from '@p2pwall/common';
+import type { ConfigSchema, Transport } from '@p2pwall/common';
 import type { PacketView } from '../decode/packet.js';
 import type { ModuleBufferBudget } from './buffer-budget.js';
 
@@ -104,6 +104,27 @@ export interface Evidence {
   readonly outsideEndIsPeer?: boolean;
   /** How long the flow's outside end stays learned unless seen again, ms (see NamedPeer.ttlMs). */
   readonly ttlMs?: number;
+  /**
+   * The P2P family this evidence is about, when it is not the module's own (a DNS query for a
+   * BitTorrent DHT router is about a BitTorrent client): the host is identified, and the peers
+   * learned, under this protocol name; the rule stays in the module's namespace. One of the
+   * module's `families`.
+   */
+  readonly family?: string;
+  /**
+   * false: the evidence says nothing about the inside host itself (it asked on others' behalf, as
+   * a resolver does, or did what any browser may do): the engine counts it and labels the flow,
+   * the peers it names may be learned, but the host is neither identified nor time-locked.
+   * Default true.
+   */
+  readonly identifiesHost?: boolean;
+  /**
+   * false: the flow is not this protocol's traffic itself (a DNS query about BitTorrent travels
+   * to a resolver): the flow keeps the rule, but its app is not named after the module, so
+   * nothing downstream (the brain's fan-out rule) takes its outside end for a peer reached with
+   * P2P evidence. Default true.
+   */
+  readonly labelsFlow?: boolean;
 }
 
 /** Per-module settings an operator may give (`detectors.<name>` in the sensor's YAML). */
@@ -111,6 +132,22 @@ export interface ModuleSettings {
   enabled: boolean;
   /** Payload packets per flow (both directions) this module sees; capped by the engine's bound. */
   inspectPackets: number;
+  /** The module's own options (its `options.schema`), beside enabled and inspectPackets. */
+  readonly [option: string]: unknown;
+}
+
+/**
+ * Options a module declares for itself (`detectors.<name>.<option>` in the sensor's YAML): the
+ * config loader validates them with `schema` (JSON schema, defaults filled in), asks `problems`
+ * for what a schema cannot say, and runs the module `configure` returns.
+ */
+export interface ModuleOptions {
+  /** JSON schema of each option, with its default; the chart's values schema picks them up. */
+  readonly schema: Readonly<Record<string, ConfigSchema>>;
+  /** What is wrong with options the schema accepted, each message starting with the option's key; [] when nothing. */
+  problems(options: Readonly<Record<string, unknown>>): string[];
+  /** The module configured with options that passed the schema and `problems`: same name, rules and families. */
+  configure(options: Readonly<Record<string, unknown>>): ProtocolModule;
 }
 
 /**
@@ -130,6 +167,13 @@ export interface ProtocolModule<State = unknown> {
   readonly inspectPackets: number;
   /** Every rule id it can report (evidence rules and named-peer vias): for docs, metrics and checks. */
   readonly rules: readonly string[];
+  /**
+   * The other families its evidence may name (Evidence.family); absent: only its own. Protocol
+   * names; a module that is not running may be named. Evidence naming another is refused.
+   */
+  readonly families?: readonly string[];
+  /** Options beside enabled and inspectPackets (ModuleOptions); absent: none. */
+  readonly options?: ModuleOptions;
   /** A fresh per-flow state; only modules that keep state across packets need one. */
   createState?(): State;
   /** Whether a state holds nothing the module still needs: the engine then frees it. */

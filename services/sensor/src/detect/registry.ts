@@ -4,12 +4,13 @@
  */
 import { isProtocolName, parseRuleId } from '@p2pwall/common';
 import { bitTorrent } from './bittorrent/bittorrent.js';
+import { dns } from './dns/dns.js';
 import { edonkey } from './edonkey/edonkey.js';
 import { fastTrack } from './fasttrack/fasttrack.js';
 import { gnutella } from './gnutella/gnutella.js';
 import type { ModuleSettings, ProtocolModule } from './module.js';
 
-export const protocolModules: readonly ProtocolModule[] = [fastTrack, bitTorrent, gnutella, edonkey];
+export const protocolModules: readonly ProtocolModule[] = [fastTrack, bitTorrent, gnutella, edonkey, dns];
 
 /** Modules one engine can run: their per-flow flags are bits of a 32-bit number. */
 export const MAX_MODULES = 30;
@@ -38,6 +39,40 @@ export function checkModule(module: ProtocolModule): void {
   }
   if ((module.isDone === undefined) !== (module.createState === undefined)) throw new ModuleRegistryError(`${where}: createState and isDone go together`);
   if (module.heldBytes !== undefined && module.createState === undefined) throw new ModuleRegistryError(`${where}: heldBytes without createState`);
+  for (const family of module.families ?? []) {
+    if (!isProtocolName(family)) throw new ModuleRegistryError(`${where}: family "${family}" is not a protocol name`);
+  }
+  for (const option of Object.keys(module.options?.schema ?? {})) {
+    if (option === 'enabled' || option === 'inspectPackets') throw new ModuleRegistryError(`${where}: option "${option}" is one every module has`);
+  }
+}
+
+/** The module's options in `settings` (every key but enabled and inspectPackets). */
+export function moduleOptionsOf(settings: Partial<ModuleSettings>): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(settings)) if (key !== 'enabled' && key !== 'inspectPackets') options[key] = value;
+  return options;
+}
+
+/**
+ * The module as the operator configured it: its `configure` with the options given, after its
+ * own checks; the registered module when it has no options or none are given. Throws
+ * ModuleRegistryError naming the key.
+ */
+export function configuredModule(module: ProtocolModule, settings: Partial<ModuleSettings> | undefined): ProtocolModule {
+  const options = settings === undefined ? {} : moduleOptionsOf(settings);
+  const keys = Object.keys(options);
+  if (keys.length === 0) return module;
+  const spec = module.options;
+  if (spec === undefined) throw new ModuleRegistryError(`detectors.${module.name}.${keys[0]}: the ${module.name} module has no options`);
+  const unknown = keys.find((key) => !(key in spec.schema));
+  if (unknown !== undefined) throw new ModuleRegistryError(`detectors.${module.name}.${unknown}: unknown option (known: ${Object.keys(spec.schema).join(', ')})`);
+  const problems = spec.problems(options);
+  if (problems.length > 0) throw new ModuleRegistryError(problems.map((problem) => `detectors.${module.name}.${problem}`).join('; '));
+  const configured = spec.configure(options);
+  checkModule(configured);
+  if (configured.name !== module.name) throw new ModuleRegistryError(`protocol module "${module.name}": configure returned "${configured.name}"`);
+  return configured;
 }
 
 /**
@@ -63,7 +98,7 @@ export function activeModules(selection: ModuleSelection = {}, maxInspectPackets
     if (settings === undefined ? options.onlyNamed === true : settings.enabled === false) continue;
     const depth = settings?.inspectPackets ?? module.inspectPackets;
     if (!(Number.isInteger(depth) && depth >= 1)) throw new ModuleRegistryError(`detectors.${module.name}.inspectPackets: must be a whole number >= 1, got ${depth}`);
-    active.push({ module, inspectPackets: Math.min(depth, maxInspectPackets) });
+    active.push({ module: configuredModule(module, settings), inspectPackets: Math.min(depth, maxInspectPackets) });
   }
   if (active.length > MAX_MODULES) throw new ModuleRegistryError(`at most ${MAX_MODULES} protocol modules can run at once`);
   // Stable: equal priorities keep their registry order.

@@ -46,7 +46,7 @@ export function registerSensorMetrics(meter: Meter, sources: SensorMetricSources
   const detections = counter('p2pwall_sensor_detections', 'evidence matched, by protocol and rule');
   const clients = counter('p2pwall_sensor_clients_identified', 'inside hosts identified as P2P clients');
   const peers = counter('p2pwall_sensor_peers_learned', 'outside peers learned, by protocol and how (via)');
-  const evidenceRefused = counter('p2pwall_sensor_evidence_refused', 'evidence the trust rules refused: unsolicited (from outside, on a flow outside opened), unanswered (a reply to nothing of that protocol), supporting (not towards a learned peer)');
+  const evidenceRefused = counter('p2pwall_sensor_evidence_refused', 'evidence the trust rules refused: unsolicited (from outside, on a flow outside opened), unanswered (a reply to nothing of that protocol), supporting (not towards a learned peer), undeclared-family (about a family its module does not declare)');
   const peersRefused = counter('p2pwall_sensor_peers_refused', 'peers not learned: reserved, inside, protected, allowlisted or low-port addresses, or over the flow or host cap');
   const flows = gauge('p2pwall_sensor_flows', 'flows in the flow table');
   const flowsStarted = counter('p2pwall_sensor_flows_started', 'flows seen');
@@ -107,6 +107,7 @@ export function registerSensorMetrics(meter: Meter, sources: SensorMetricSources
     result.observe(evidenceRefused, c.evidenceRefusedUnsolicited, { reason: 'unsolicited' });
     result.observe(evidenceRefused, c.evidenceRefusedUnanswered, { reason: 'unanswered' });
     result.observe(evidenceRefused, c.evidenceRefusedSupporting, { reason: 'supporting' });
+    result.observe(evidenceRefused, c.evidenceRefusedFamily, { reason: 'undeclared-family' });
     const refusedPeer = (value: number, reason: string) => result.observe(peersRefused, value, { reason });
     refusedPeer(c.peersRefusedReserved, 'reserved');
     refusedPeer(c.peersRefusedInside, 'inside');
