@@ -62,7 +62,7 @@ function mayOpen(byte: number): boolean {
 export class DirectConnectModule implements ProtocolModule<DirectConnectFlowState> {
   readonly name = DIRECT_CONNECT;
   readonly transports = ['tcp', 'udp'] as const;
-  readonly priority = 10;
+  readonly priority = 9;
   readonly inspectPackets = 16;
   readonly rules: readonly string[] = [...Object.values(DirectConnectRule), ...Object.values(DirectConnectVia)];
 
