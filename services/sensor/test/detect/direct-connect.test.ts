@@ -29,13 +29,21 @@ const ADC_RCM = 'DRCM AAAC AAAB ADC/1.0 MFFMCSXAF57AE\n';
 const ADC_CTM = 'DCTM AAAB AAAC ADC/1.0 41412 MFFMCSXAF57AE\n';
 const ADC_PEER = 'CSUP ADBASE ADTIGR ADBZIP ADZLIG\nCSTA 000 referrer RFadc://203.0.113.180:1511\nCINF ID44YEDVMB2YHGTVDF65ODBYS4N3WDM57VIJTCXZA TOMFFMCSXAF57AE\nCGET file files.xml.bz2 0 -1\n';
 
-/** NMDC as the protocol documents it (families.md §4; no NMDC hub is packaged in Debian). */
+/**
+ * NMDC as ncdc 1.23.1 sent it (captured on loopback against a listener that spoke a hub's first
+ * words: no NMDC hub is packaged in Debian); the hub's side as the protocol documents it.
+ */
 const NMDC_LOCK = '$Lock EXTENDEDPROTOCOL_verlihub Pk=version1.0.0|$HubName lab hub|';
-const NMDC_LOGIN = '$Supports UserCommand NoGetINFO NoHello UserIP2 TTHSearch ZPipe0 |$Key \u00b1\u00d1\u00b0\u00b1 \u00c0A\u0011\u00c1\u00b1\u00f1|$ValidateNick insideclient|';
+const NMDC_LOGIN = Buffer.from(
+  '24537570706f727473204e6f476574494e464f204e6f48656c6c6f205573657249503220544c537c244b65792075d1c011b0a010104120d1b1b1c0c030319370a0e0d0d1717c2456616c69646174654e69636b20696e73696465636c69656e747c',
+  'hex',
+).toString('latin1');
+const NMDC_INFO = '$Version 1,0091|$MyINFO $ALL insideclient <ncdc V:1.23.1,M:P,H:1/0/0,S:3>$ $0.005\u0001$$0$|$GetNickList|';
 const NMDC_HELLO = '$Hello insideclient|$MyINFO $ALL outsidepeer <ncdc V:1.23,M:A,H:1/0/0,S:3>$ $100\u0001$$2000000$|';
 const NMDC_CTM = '$ConnectToMe insideclient 198.51.100.180:41412|';
 const NMDC_SEARCH = '$Search 203.0.113.77:41500 F?T?0?9?TTH:WCWSRSOB6CDE2R3XQS5JWUVHW34DG2OELHPG3RA|$Search Hub:someone F?F?0?1?lab|';
-const NMDC_PEER = '$MyNick insideclient|$Lock EXTENDEDPROTOCOLABCABCABCABCABCABC Pk=ncdc-1.23.1|';
+/** ncdc's first segment to a peer that asked it to connect ($ConnectToMe). */
+const NMDC_PEER = '$MyNick insideclient|';
 
 function harness(): DetectorHarness {
   return new DetectorHarness({ detectors: [new DirectConnectModule()] });
@@ -134,6 +142,7 @@ describe('Direct Connect: NMDC', () => {
       segment(reversed(NMDC_HUB), NMDC_LOCK, 5000),
       segment(NMDC_HUB, NMDC_LOGIN),
       segment(reversed(NMDC_HUB), NMDC_HELLO + NMDC_CTM + NMDC_SEARCH, 5000 + NMDC_LOCK.length),
+      segment(NMDC_HUB, NMDC_INFO, 1000 + NMDC_LOGIN.length),
     ]);
     expect(returned(results.slice(0, 3))).toEqual([DirectConnectRule.nmdcLock]);
     expect(accepted(results[2]!)).toEqual([]); // unanswered: the client has said nothing yet
