@@ -29,10 +29,14 @@ function login(user = 'username', password = 'password', version = 160, minor = 
   return serverMessage(1, [...str(user), ...str(password), ...u32(version), ...str(md5), ...u32(minor)]);
 }
 const peerInit = (user = 'someone', type = 'P', token = 7): Uint8Array => initMessage(1, [...str(user), ...str(type), ...u32(token)]);
-const getPeerAddressAnswer = (user: string, address: string, port: number, obfuscation = true): Uint8Array =>
-  serverMessage(3, [...str(user), ...ip(address), ...u32(port), ...(obfuscation ? [0, ...u32(0)] : [])]);
-const connectToPeer = (user: string, type: string, address: string, port: number, token = 99): Uint8Array =>
-  serverMessage(18, [...str(user), ...str(type), ...ip(address), ...u32(port), ...u32(token), 0]);
+/** The tail after the port: none (old servers), a bool and a uint32, or (today's layout) a uint32 `1` and a uint16 obfuscated port. */
+type AddressTail = 'none' | 'bool' | 'current';
+const ADDRESS_TAILS: Record<AddressTail, number[]> = { none: [], bool: [0, ...u32(0)], current: [...u32(1), 0x23, 0x09] };
+const getPeerAddressAnswer = (user: string, address: string, port: number, tail: AddressTail | boolean = 'current'): Uint8Array =>
+  serverMessage(3, [...str(user), ...ip(address), ...u32(port), ...ADDRESS_TAILS[tail === true ? 'current' : tail === false ? 'none' : tail]]);
+/** ConnectToPeer with privileged and today's obfuscation words, or in the oldest layout (ending at the token). */
+const connectToPeer = (user: string, type: string, address: string, port: number, token = 99, oldest = false): Uint8Array =>
+  serverMessage(18, [...str(user), ...str(type), ...ip(address), ...u32(port), ...u32(token), ...(oldest ? [] : [0, ...u32(1), ...u32(port + 1)])]);
 const loginAnswer = (): Uint8Array => serverMessage(1, [1, ...str('Welcome to Soulseek'), ...ip('203.0.113.9'), ...str(createHash('md5').update('password').digest('hex'))]);
 const concat = (...parts: Uint8Array[]): Uint8Array => Uint8Array.from(parts.flatMap((part) => [...part]));
 
@@ -73,6 +77,21 @@ describe('Soulseek', () => {
     // the third segment is read, where the counted bytes say a message starts.
     expect(peerKeys(h, SoulseekVia.peerAddress)).toEqual([]);
     expect(peerKeys(h, SoulseekVia.connectToPeer)).toEqual(['198.51.100.42:50000/tcp']);
+  });
+
+  it('answers in every layout met: GetPeerAddress with no, a bool, or today’s obfuscation tail; ConnectToPeer from the oldest to today’s; a tail of another length names nobody', () => {
+    const h = harness();
+    const answers = concat(
+      getPeerAddressAnswer('a', '203.0.113.51', 2234, 'none'),
+      getPeerAddressAnswer('b', '203.0.113.52', 2235, 'bool'),
+      getPeerAddressAnswer('c', '203.0.113.53', 2236, 'current'),
+      connectToPeer('d', 'P', '198.51.100.54', 2237, 5, true),
+      connectToPeer('e', 'D', '198.51.100.55', 2238),
+      serverMessage(3, [...str('f'), ...ip('203.0.113.56'), ...u32(2239), 0, 0, 0]),
+    );
+    h.feedAll([segment(SERVER, login()), segment(reversed(SERVER), answers, 5000)]);
+    expect(peerKeys(h, SoulseekVia.peerAddress)).toEqual(['203.0.113.51:2234/tcp', '203.0.113.52:2235/tcp', '203.0.113.53:2236/tcp']);
+    expect(peerKeys(h, SoulseekVia.connectToPeer)).toEqual(['198.51.100.54:2237/tcp', '198.51.100.55:2238/tcp']);
   });
 
   it('answers on a flow without the host’s Login name nobody; an offline user (port 0) names nobody', () => {

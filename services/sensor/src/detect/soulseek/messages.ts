@@ -96,9 +96,21 @@ function ipAt(buf: Uint8Array, at: number): string {
 }
 
 /**
+ * What may follow the port of a GetPeerAddress answer, in bytes, as the layout grew: nothing;
+ * a bool and a uint32 (obfuscation flag and port); a uint32 and a uint16 (SoulseekQt's `1` and
+ * the obfuscated port, Nicotine+'s current documentation).
+ */
+const PEER_ADDRESS_TAILS = [8, 8 + 1 + 4, 8 + 4 + 2];
+/**
+ * What follows the type of a ConnectToPeer: IP, port, token (12), then privileged (13), then a
+ * bool and a uint32 (18) or two uint32 (21) for obfuscation.
+ */
+const CONNECT_TO_PEER_TAILS = [12, 13, 13 + 1 + 4, 13 + 4 + 4];
+
+/**
  * The peer a server answer at buf[at, frameEnd) names, or null: GetPeerAddress (user, IP, port,
- * then optionally obfuscation flag and port) and ConnectToPeer (user, type, IP, port, token,
- * privileged, then optionally obfuscation fields). A port of 0 means the user is offline.
+ * obfuscation fields) and ConnectToPeer (user, type, IP, port, token, privileged, obfuscation
+ * fields), each in one of the layouts clients have met. A port of 0 means the user is offline.
  */
 export function answerPeer(buf: Uint8Array, at: number, frameEnd: number): NamedPeer | null {
   const code = u32le(buf, at + 4);
@@ -107,17 +119,13 @@ export function answerPeer(buf: Uint8Array, at: number, frameEnd: number): Named
   let via: string;
   if (code === ServerCode.getPeerAddress) {
     via = SoulseekVia.peerAddress;
-    // IP, port; then nothing, or a bool and a uint32 (obfuscation).
-    const rest = frameEnd - p;
-    if (rest !== 8 && rest !== 8 + 1 + 4) return null;
+    if (!PEER_ADDRESS_TAILS.includes(frameEnd - p)) return null;
   } else if (code === ServerCode.connectToPeer) {
     via = SoulseekVia.connectToPeer;
     // The connection type: a string of one byte, `P`, `F` or `D`.
     if (frameEnd - p < 5 || u32le(buf, p) !== 1 || !isConnectionType(buf[p + 4]!)) return null;
     p += 5;
-    // IP, port, token, privileged; then nothing, or two uint32 (obfuscation type and port).
-    const rest = frameEnd - p;
-    if (rest !== 13 && rest !== 13 + 8) return null;
+    if (!CONNECT_TO_PEER_TAILS.includes(frameEnd - p)) return null;
   } else return null;
   const ip = ipAt(buf, p);
   const port = u32le(buf, p + 4);
