@@ -79,6 +79,19 @@ describe('Soulseek', () => {
     expect(peerKeys(h, SoulseekVia.connectToPeer)).toEqual(['198.51.100.42:50000/tcp']);
   });
 
+  it('a Login followed in its segment by more server messages (SetWaitPort, and one cut by the segment) identifies; followed by bytes that are no server message, it does not', () => {
+    const waitPort = serverMessage(2, [...u32(2234), ...u32(1), ...u32(2235)]);
+    const status = serverMessage(28, u32(2));
+    const h = harness();
+    const stream = concat(login(), waitPort, status);
+    const results = h.feedAll(tcpSegments(stream, { ...SERVER, cuts: [login().length + waitPort.length + 9] }));
+    expect(allAccepted(results)).toEqual([SoulseekRule.login]);
+    // The stream stays followed: the server's answer is read.
+    h.feed(segment(reversed(SERVER), getPeerAddressAnswer('alice', '203.0.113.41', 2234), 5000));
+    expect(peerKeys(h, SoulseekVia.peerAddress)).toEqual(['203.0.113.41:2234/tcp']);
+    expectNothing(harness, [segment(SERVER, concat(login(), Uint8Array.from([0x47, 0x45, 0x54, 0x20, 0x2f, 0x20, 0x48, 0x54, 0x54, 0x50])))]);
+  });
+
   it('answers in every layout met: GetPeerAddress with no, a bool, or today’s obfuscation tail; ConnectToPeer from the oldest to today’s; a tail of another length names nobody', () => {
     const h = harness();
     const answers = concat(
@@ -123,12 +136,15 @@ describe('Soulseek', () => {
     expect(returned(waitPort.feedAll([segment(SERVER, serverMessage(2, [...u32(2234), 1, ...u32(2235)]))]))).toEqual([SoulseekRule.serverMessage]);
   });
 
-  it('Login look-alikes: a wrong length, a bad hash, a version out of range, control bytes in the name, trailing bytes', () => {
+  it('Login look-alikes: a wrong length, a bad hash, a version out of range, control bytes in the name, trailing bytes that are no server message', () => {
     const good = login();
-    const longer = Uint8Array.from([...good, 0]);
+    // Bytes after the Login that are no server message (a length past 4 MiB, an unknown code).
+    const longer = Uint8Array.from([...good, ...u32(0x01000000), ...u32(1)]);
+    const unknownCode = Uint8Array.from([...good, ...u32(4), ...u32(700)]);
     const variants = [
       Uint8Array.from([...u32(good.length - 3), ...good.subarray(4)]), // length one too many
-      longer, // trailing byte, length unchanged
+      longer,
+      unknownCode,
       serverMessage(1, [...str('username'), ...str('password'), ...u32(160), ...str('D51C9A7E9353746A6020F9602D452929'), ...u32(1)]),
       login('username', 'password', 42),
       login('user\u0001name'),

@@ -69,9 +69,20 @@ export class SoulseekModule implements ProtocolModule<SoulseekFlowState> {
     const state = memory.state;
     if (state !== undefined) return follow(state, buf, start, end, fromInside, memory);
     if (!fromInside || flow.out.payloadPackets !== 1 || end - start < 8) return null;
-    // The cheap rejection: the first message must end exactly with the segment.
+    // The cheap rejection: the first message must end within the segment.
     const length = u32le(buf, start);
-    if (length + 4 !== end - start) return null;
+    if (length + 4 > end - start) return null;
+    if (length + 4 < end - start) {
+      // A client that sends more server messages right after its Login (SetWaitPort, …): the
+      // Login must still be whole and check, and the rest read as server messages.
+      const loginEnd = start + 4 + length;
+      if (!isLogin(buf, start, loginEnd)) return null;
+      const rest = remainingAfter(buf, loginEnd, end);
+      if (rest === NOT_MESSAGES) return null;
+      // A head cut by the segment: the host's messages are not followed further (its answers are).
+      memory.open().outRemaining = rest === HEAD_CUT ? -1 : rest;
+      return memory.concluded ? null : LOGIN;
+    }
     if (isLogin(buf, start, end)) {
       // The server's answers on this flow may name peers: follow both directions' messages.
       memory.open();
@@ -84,6 +95,23 @@ export class SoulseekModule implements ProtocolModule<SoulseekFlowState> {
     if (length <= MAX_OTHER_SERVER_MESSAGE && code !== ServerCode.login && isServerCode(code)) return memory.concluded ? null : SERVER_MESSAGE;
     return null;
   }
+}
+
+const NOT_MESSAGES = -1;
+const HEAD_CUT = -2;
+
+/**
+ * Walks server messages in buf[at, end): the bytes the last one still owes the stream (0 when
+ * they end with the segment); NOT_MESSAGES when one is not a server message (a length above
+ * 4 MiB, an unknown code); HEAD_CUT when a message head (8 bytes) is cut by the segment's end.
+ */
+function remainingAfter(buf: Uint8Array, at: number, end: number): number {
+  while (at + 8 <= end) {
+    const length = u32le(buf, at);
+    if (length < 4 || length > MAX_MESSAGE || !isServerCode(u32le(buf, at + 4))) return NOT_MESSAGES;
+    at += 4 + length;
+  }
+  return at >= end ? at - end : HEAD_CUT;
 }
 
 /**
