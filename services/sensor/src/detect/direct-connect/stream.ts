@@ -22,8 +22,12 @@ export type Dialect = (typeof Dialect)[keyof typeof Dialect];
 
 /** The longest command kept across segments (an ADC INF is 200–500 bytes, an NMDC `$Lock` about 100). */
 export const MAX_COMMAND = 1024;
-/** What a kept tail costs beyond its bytes (the array and its header), charged with them. */
-const TAIL_OVERHEAD_BYTES = 96;
+/**
+ * What a kept tail costs beyond its bytes (the typed array, its buffer and their headers),
+ * charged with them: a generous estimate, not measured (StreamHead's measured 448 covers more
+ * objects).
+ */
+const TAIL_OVERHEAD_BYTES = 256;
 
 export const PIPE = 0x7c;
 export const LF = 0x0a;
