@@ -132,25 +132,27 @@ describe('sensor configuration', () => {
 describe('protocol modules and trust settings', () => {
   it('runs every module by default, and takes enabled and inspectPackets per protocol', () => {
     const defaults = engineConfigFrom(loadSensorConfig(file('site: a\ngateway: g1\n'), {}));
-    // Highest priority first: BitTorrent (20), Gnutella (15), eDonkey (12), FastTrack (10), DNS names (0).
+    // Highest priority first: BitTorrent (20), Gnutella (15), eDonkey (12), Soulseek (11), FastTrack (10), Direct Connect (9), DNS names (0).
     expect(defaults.modules!.map((active) => [active.module.name, active.inspectPackets])).toEqual([
       ['bittorrent', 16],
       ['gnutella', 16],
       ['edonkey', 16],
+      ['soulseek', 16],
       ['fasttrack', 16],
+      ['direct-connect', 16],
       ['dns', 16],
     ]);
     const deeper = engineConfigFrom(loadSensorConfig(file('site: a\ngateway: g1\ndetectors:\n  fasttrack:\n    inspectPackets: 4\n  bittorrent:\n    inspectPackets: 8\n'), {}));
-    expect(deeper.modules!.map((active) => active.inspectPackets)).toEqual([8, 16, 16, 4, 16]);
+    expect(deeper.modules!.map((active) => active.inspectPackets)).toEqual([8, 16, 16, 16, 4, 16, 16]);
     const off = engineConfigFrom(loadSensorConfig(file('site: a\ngateway: g1\n'), { P2PWALL_SENSOR_DETECTORS__FASTTRACK__ENABLED: 'false' }));
-    expect(off.modules!.map((active) => active.module.name)).toEqual(['bittorrent', 'gnutella', 'edonkey', 'dns']);
-    const none = engineConfigFrom(loadSensorConfig(file('site: a\ngateway: g1\ndetectors:\n  bittorrent:\n    enabled: false\n  gnutella:\n    enabled: false\n  edonkey:\n    enabled: false\n  dns:\n    enabled: false\n'), { P2PWALL_SENSOR_DETECTORS__FASTTRACK__ENABLED: 'false' }));
+    expect(off.modules!.map((active) => active.module.name)).toEqual(['bittorrent', 'gnutella', 'edonkey', 'soulseek', 'direct-connect', 'dns']);
+    const none = engineConfigFrom(loadSensorConfig(file('site: a\ngateway: g1\ndetectors:\n  bittorrent:\n    enabled: false\n  gnutella:\n    enabled: false\n  edonkey:\n    enabled: false\n  soulseek:\n    enabled: false\n  direct-connect:\n    enabled: false\n  dns:\n    enabled: false\n'), { P2PWALL_SENSOR_DETECTORS__FASTTRACK__ENABLED: 'false' }));
     expect(none.modules).toEqual([]);
   });
 
   it('caps a module’s depth by limits.inspectPackets', () => {
     const capped = engineConfigFrom(loadSensorConfig(file('site: a\ngateway: g1\nlimits:\n  inspectPackets: 3\n'), {}));
-    expect(capped.modules!.map((active) => active.inspectPackets)).toEqual([3, 3, 3, 3, 3]);
+    expect(capped.modules!.map((active) => active.inspectPackets)).toEqual([3, 3, 3, 3, 3, 3, 3]);
   });
 
   it('gives the engine limits.moduleBufferBytes, 32 MiB unless set', () => {

@@ -5,12 +5,14 @@
 import { isProtocolName, parseRuleId } from '@p2pwall/common';
 import { bitTorrent } from './bittorrent/bittorrent.js';
 import { dns } from './dns/dns.js';
+import { directConnect } from './direct-connect/direct-connect.js';
 import { edonkey } from './edonkey/edonkey.js';
 import { fastTrack } from './fasttrack/fasttrack.js';
 import { gnutella } from './gnutella/gnutella.js';
+import { soulseek } from './soulseek/soulseek.js';
 import type { ModuleSettings, ProtocolModule } from './module.js';
 
-export const protocolModules: readonly ProtocolModule[] = [fastTrack, bitTorrent, gnutella, edonkey, dns];
+export const protocolModules: readonly ProtocolModule[] = [fastTrack, bitTorrent, gnutella, edonkey, soulseek, directConnect, dns];
 
 /** Modules one engine can run: their per-flow flags are bits of a 32-bit number. */
 export const MAX_MODULES = 30;

@@ -172,7 +172,7 @@ describe('p2pwall-sensor (built binary)', () => {
     expect(summary('--detectors', 'fasttrack=1').clients).toBe(all.clients - 1);
     const unknown = sensor('analyze', '--detectors', 'fasttrack,napster', demo);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toContain('napster: unknown protocol (known: fasttrack, bittorrent, gnutella, edonkey, dns)');
+    expect(unknown.stderr).toContain('napster: unknown protocol (known: fasttrack, bittorrent, gnutella, edonkey, soulseek, direct-connect, dns)');
     expect(summary('--detectors', 'bittorrent').clients).toBe(0);
   });
 

@@ -35,7 +35,7 @@ describe('protocol module registry', () => {
 
   it('rejects an unknown protocol, naming the key and the known ones', () => {
     expect(() => activeModules({ napster: {} })).toThrow(ModuleRegistryError);
-    expect(() => activeModules({ napster: {} })).toThrow('detectors.napster: unknown protocol (known: fasttrack, bittorrent, gnutella, edonkey, dns)');
+    expect(() => activeModules({ napster: {} })).toThrow('detectors.napster: unknown protocol (known: fasttrack, bittorrent, gnutella, edonkey, soulseek, direct-connect, dns)');
   });
 
   it('rejects a module that breaks the contract', () => {
