@@ -173,8 +173,9 @@ function describeError(error: ErrorObject): string {
   }
 }
 
+/** A key as an environment variable can spell it: no `_` or `-` (`DIRECT_CONNECT` is `direct-connect`), any case. */
 function normalise(name: string): string {
-  return name.replace(/_/g, '').toLowerCase();
+  return name.replace(/[-_]/g, '').toLowerCase();
 }
 
 function applyEnvironment(document: Record<string, unknown>, options: LoadConfigOptions, problems: string[]): void {

@@ -146,6 +146,10 @@ describe('protocol modules and trust settings', () => {
     expect(deeper.modules!.map((active) => active.inspectPackets)).toEqual([8, 16, 16, 16, 4, 16, 16]);
     const off = engineConfigFrom(loadSensorConfig(file('site: a\ngateway: g1\n'), { P2PWALL_SENSOR_DETECTORS__FASTTRACK__ENABLED: 'false' }));
     expect(off.modules!.map((active) => active.module.name)).toEqual(['bittorrent', 'gnutella', 'edonkey', 'soulseek', 'direct-connect', 'dns']);
+    // A dashed protocol name is spelled with underscores in an environment variable.
+    const dashed = engineConfigFrom(loadSensorConfig(file('site: a\ngateway: g1\n'), { P2PWALL_SENSOR_DETECTORS__DIRECT_CONNECT__ENABLED: 'false' }));
+    expect(dashed.modules!.map((active) => active.module.name)).not.toContain('direct-connect');
+    expect(dashed.modules).toHaveLength(6);
     const none = engineConfigFrom(loadSensorConfig(file('site: a\ngateway: g1\ndetectors:\n  bittorrent:\n    enabled: false\n  gnutella:\n    enabled: false\n  edonkey:\n    enabled: false\n  soulseek:\n    enabled: false\n  direct-connect:\n    enabled: false\n  dns:\n    enabled: false\n'), { P2PWALL_SENSOR_DETECTORS__FASTTRACK__ENABLED: 'false' }));
     expect(none.modules).toEqual([]);
   });
