@@ -13,7 +13,10 @@
  * --baseline another (an older commit in a git worktree), alternating round by round so both
  * see the same machine. A child warms the compiler on a throwaway engine, then on a fresh one
  * measures the table filling (not full: every packet an insert), then `--full-packets` more on
- * the full table (every packet an eviction and an insert), each phase for its process CPU time
+ * the full table (every packet an eviction and an insert), and, where the table is large enough
+ * for it at this rate, as many on another engine whose idle timeout keeps its table about half
+ * full (flows end by expiry as fast as they start: the path of a table big enough for its
+ * traffic), each phase for its process CPU time
  * (process.cpuUsage: every thread, the collector's helpers included, which is what a cgroup
  * CPU quota charges), its GC pauses (the runtime's 'gc' performance entries, by kind), and the
  * heap and RSS at its end. Figures are medians over rounds; GC is also given per 10 s at the
@@ -66,7 +69,9 @@ interface ChildResult {
   maxFlows: number;
   notFull: PhaseFigures;
   full: PhaseFigures;
-  /** Heap after a full collection at the end, the engine alive, MB. */
+  /** Flows ending by idle timeout as fast as they start, the table never full (null: the table is too small for that at this rate). */
+  notFullSteady: PhaseFigures | null;
+  /** Heap after a full collection after the full phase, that engine alive, MB. */
   settledHeapMB: number | null;
   peakRssMB: number;
   flowsInTable: number;
@@ -148,7 +153,7 @@ async function runChild(sensorEntry: string, build: string, maxFlows: number, fu
   next += warmPackets;
   (globalThis as { gc?: () => void }).gc?.();
 
-  const engine = new sensor.Engine(config, sink);
+  let engine = new sensor.Engine(config, sink);
   let peakRss = 0;
   const phase = async (packetCount: number): Promise<PhaseFigures> => {
     const from = performance.now();
@@ -196,20 +201,24 @@ async function runChild(sensorEntry: string, build: string, maxFlows: number, fu
   const collect = (globalThis as { gc?: () => void }).gc;
   collect?.();
   const settled = collect ? mb(getHeapStatistics().used_heap_size) : null;
-  observer.disconnect();
   const c = engine.counters;
-  return {
-    build,
-    maxFlows,
-    notFull,
-    full,
-    settledHeapMB: settled,
-    peakRssMB: mb(peakRss),
-    flowsInTable: engine.flows.size,
-    evictions: engine.flows.evictions,
-    flowEvents,
-    counters: { packets: c.packets, flows: c.flows, dropped: c.dropped },
-  };
+  const figures = { flowsInTable: engine.flows.size, evictions: engine.flows.evictions, counters: { packets: c.packets, flows: c.flows, dropped: c.dropped } };
+
+  // Not full, steady: flows end by idle timeout as fast as they start (a table about half full),
+  // the path of a sensor whose table is big enough; after a warm-up of two timeouts.
+  const timeoutMs = Math.floor(((maxFlows * 0.6) / SOAK_RATE) * 1000) - 1000;
+  let steady: PhaseFigures | null = null;
+  if (timeoutMs >= 2000) {
+    engine = new sensor.Engine({ ...config, flowTimeouts: { tcp: 300_000, udp: timeoutMs, other: timeoutMs } }, sink);
+    collect?.();
+    const warm = Math.ceil(((2 * timeoutMs + 2000) * SOAK_RATE) / 1000);
+    feed(engine, packets, next, next + warm, t0);
+    next += warm;
+    steady = await phase(fullPackets);
+    if (engine.flows.evictions !== 0 || engine.flows.expirations < fullPackets) throw new Error(`the steady phase: ${engine.flows.evictions} evictions, ${engine.flows.expirations} expirations (expected 0, at least ${fullPackets})`);
+  }
+  observer.disconnect();
+  return { build, maxFlows, notFull, full, notFullSteady: steady, settledHeapMB: settled, peakRssMB: mb(peakRss), ...figures, flowEvents };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -300,7 +309,7 @@ async function main(): Promise<void> {
         const result = await spawnChild(build, maxFlows, fullPacketsFor(maxFlows), nodeFlags);
         runs.push(result);
         console.log(
-          `round ${r + 1}/${rounds} ${build.name.padEnd(8)} maxFlows ${String(maxFlows).padStart(7)}: not full ${result.notFull.cpuNsPerPacket.toFixed(0).padStart(5)} ns/pkt (GC ${result.notFull.gc.ms} ms), full ${result.full.cpuNsPerPacket.toFixed(0).padStart(5)} ns/pkt (GC ${result.full.gc.ms} ms: ${result.full.gc.minor} minor, ${result.full.gc.major} major; ${result.full.gcMsPer10sAtSoakRate} ms per 10 s at ${SOAK_RATE}/s), peak RSS ${result.peakRssMB} MB`,
+          `round ${r + 1}/${rounds} ${build.name.padEnd(8)} maxFlows ${String(maxFlows).padStart(7)}: filling ${result.notFull.cpuNsPerPacket.toFixed(0).padStart(5)} ns/pkt (GC ${result.notFull.gc.ms} ms), steady ${result.notFullSteady?.cpuNsPerPacket.toFixed(0) ?? '-'} ns/pkt (GC ${result.notFullSteady?.gc.ms ?? '-'} ms), full ${result.full.cpuNsPerPacket.toFixed(0).padStart(5)} ns/pkt (GC ${result.full.gc.ms} ms: ${result.full.gc.minor} minor, ${result.full.gc.major} major; ${result.full.gcMsPer10sAtSoakRate} ms per 10 s at ${SOAK_RATE}/s), peak RSS ${result.peakRssMB} MB`,
         );
       }
     }
@@ -312,7 +321,16 @@ async function main(): Promise<void> {
     sizes: sizes.map((maxFlows) => {
       const mine = runs.filter((run) => run.build === build.name && run.maxFlows === maxFlows);
       const m = medianOf(mine.map(({ notFull, full, settledHeapMB, peakRssMB }) => ({ notFull, full, settledHeapMB: settledHeapMB ?? 0, peakRssMB })));
-      return { maxFlows, rounds: mine.length, ...m, fullOverNotFull: round(m.full.cpuNsPerPacket / m.notFull.cpuNsPerPacket, 2) };
+      const steadyRuns = mine.map((run) => run.notFullSteady).filter((phase): phase is PhaseFigures => phase !== null);
+      const notFullSteady = steadyRuns.length > 0 ? medianOf(steadyRuns) : null;
+      return {
+        maxFlows,
+        rounds: mine.length,
+        ...m,
+        notFullSteady,
+        fullOverNotFull: round(m.full.cpuNsPerPacket / m.notFull.cpuNsPerPacket, 2),
+        fullOverNotFullSteady: notFullSteady ? round(m.full.cpuNsPerPacket / notFullSteady.cpuNsPerPacket, 2) : null,
+      };
     }),
   }));
   const results = {
@@ -327,6 +345,7 @@ async function main(): Promise<void> {
       `the real Engine of each build (default config but maxFlows), in a child process per measurement (node --expose-gc ${nodeFlags.join(' ')}), fed one IPv4 UDP datagram per new 5-tuple ` +
       `(${INSIDE}, ${SOURCE_PORTS} source ports → 198.18.0.0/15 × ${PORT_COUNT} ports, the soak generator's ${PAYLOAD.length}-byte payload) at a simulated ${SOAK_RATE}/s; ` +
       'after a warm-up on a throwaway engine, a fresh engine is filled (notFull: maxFlows packets, every one an insert) and then churned (full: every packet an eviction and an insert); ' +
+      'then, where the table is large enough, another engine with an idle timeout that keeps it about half full is warmed for two timeouts and measured (notFullSteady: flows end by expiry as fast as they start); ' +
       'cpuNsPerPacket is process.cpuUsage (all threads) per packet; gc is the runtime\'s gc performance entries (main-thread pauses) in the phase; medians over rounds, builds alternating',
     rounds,
     figures,
@@ -338,7 +357,7 @@ async function main(): Promise<void> {
   for (const f of figures) {
     for (const s of f.sizes) {
       console.log(
-        `${f.build} (${f.commit}) maxFlows ${s.maxFlows}: not full ${s.notFull.cpuNsPerPacket} ns/pkt, full ${s.full.cpuNsPerPacket} ns/pkt (${s.fullOverNotFull}×); full-table GC ${s.full.gc.ms} ms over ${s.full.packets} pkts = ${s.full.gcMsPer10sAtSoakRate} ms per 10 s at ${SOAK_RATE}/s (${(s.full.gcShareOfCpu * 100).toFixed(1)}% of CPU, ${s.full.gc.major} major); peak RSS ${s.peakRssMB} MB, settled heap ${s.settledHeapMB} MB`,
+        `${f.build} (${f.commit}) maxFlows ${s.maxFlows}: not full (filling) ${s.notFull.cpuNsPerPacket} ns/pkt, not full (steady, idle expiry) ${s.notFullSteady?.cpuNsPerPacket ?? '-'} ns/pkt, full ${s.full.cpuNsPerPacket} ns/pkt (${s.fullOverNotFull}× filling, ${s.fullOverNotFullSteady ?? '-'}× steady); full-table GC ${s.full.gc.ms} ms over ${s.full.packets} pkts = ${s.full.gcMsPer10sAtSoakRate} ms per 10 s at ${SOAK_RATE}/s (${(s.full.gcShareOfCpu * 100).toFixed(1)}% of CPU, ${s.full.gc.major} major); peak RSS ${s.peakRssMB} MB, settled heap ${s.settledHeapMB} MB`,
       );
     }
   }
