@@ -6,12 +6,14 @@
  * the generational collector's worst case, every flow and what hangs off it mid-lived.
  *
  *   npm run bench:flow-churn [-- --rounds 3] [--max-flows 262144,16384] [--full-packets N]
- *                            [--baseline <built checkout>] [--node-flags "--max-semi-space-size=32"]
+ *                            [--baseline <built checkout>] [--node-flags="<for every child>"]
+ *                            [--flags-variant=--max-semi-space-size=32] [--out <file>]
  *
  * Each measurement runs in a child process of its own (a fresh heap, so one build's garbage is
  * not the other's collection), on the real Engine of a built checkout: this one, and with
  * --baseline another (an older commit in a git worktree), alternating round by round so both
- * see the same machine. A child warms the compiler on a throwaway engine, then on a fresh one
+ * see the same machine (--flags-variant adds this build again with more V8 flags, in the same
+ * rounds). A child warms the compiler on a throwaway engine, then on a fresh one
  * measures the table filling (not full: every packet an insert), then `--full-packets` more on
  * the full table (every packet an eviction and an insert), and, where the table is large enough
  * for it at this rate, as many on another engine whose idle timeout keeps its table about half
@@ -228,6 +230,8 @@ interface Build {
   name: string;
   checkout: string;
   commit: string;
+  /** Node/V8 flags of its children (--node-flags, and a --flags-variant's own). */
+  nodeFlags: string[];
 }
 
 function commitOf(checkout: string): string {
@@ -240,8 +244,8 @@ function commitOf(checkout: string): string {
   }
 }
 
-function spawnChild(build: Build, maxFlows: number, fullPackets: number, nodeFlags: string[]): Promise<ChildResult> {
-  const args = ['--expose-gc', ...nodeFlags, fileURLToPath(import.meta.url), '--child', '--sensor', resolve(build.checkout, 'services/sensor/dist/index.js'), '--build', build.name, '--max-flows', String(maxFlows), '--full-packets', String(fullPackets)];
+function spawnChild(build: Build, maxFlows: number, fullPackets: number): Promise<ChildResult> {
+  const args = ['--expose-gc', ...build.nodeFlags, fileURLToPath(import.meta.url), '--child', '--sensor', resolve(build.checkout, 'services/sensor/dist/index.js'), '--build', build.name, '--max-flows', String(maxFlows), '--full-packets', String(fullPackets)];
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -280,6 +284,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '3' },
       baseline: { type: 'string' },
       'node-flags': { type: 'string', default: '' },
+      'flags-variant': { type: 'string' },
       out: { type: 'string', default: resolve(here, '../results/flow-churn.json') },
     },
   });
@@ -293,10 +298,15 @@ async function main(): Promise<void> {
   const rounds = Number(values.rounds);
   if (!(Number.isInteger(rounds) && rounds >= 1)) throw new RangeError('--rounds: at least 1');
   const nodeFlags = values['node-flags'].split(/\s+/).filter(Boolean);
-  const builds: Build[] = [{ name: 'this', checkout: repoRoot, commit: commitOf(repoRoot) }];
+  const builds: Build[] = [{ name: 'this', checkout: repoRoot, commit: commitOf(repoRoot), nodeFlags }];
+  if (values['flags-variant'] !== undefined) {
+    // This build again with more V8 flags, in the same rounds: what a flag the sensor could ship buys.
+    const extra = values['flags-variant'].split(/\s+/).filter(Boolean);
+    builds.push({ name: `this ${extra.join(' ')}`, checkout: repoRoot, commit: commitOf(repoRoot), nodeFlags: [...nodeFlags, ...extra] });
+  }
   if (values.baseline !== undefined) {
     const checkout = resolve(values.baseline);
-    builds.push({ name: 'baseline', checkout, commit: commitOf(checkout) });
+    builds.push({ name: 'baseline', checkout, commit: commitOf(checkout), nodeFlags });
   }
   const fullPacketsFor = (maxFlows: number): number => (values['full-packets'] !== undefined ? Number(values['full-packets']) : Math.max(1_000_000, 3 * maxFlows));
   const loadBefore = loadavg();
@@ -306,7 +316,7 @@ async function main(): Promise<void> {
     const order = r % 2 === 0 ? builds : [...builds].reverse();
     for (const maxFlows of sizes) {
       for (const build of order) {
-        const result = await spawnChild(build, maxFlows, fullPacketsFor(maxFlows), nodeFlags);
+        const result = await spawnChild(build, maxFlows, fullPacketsFor(maxFlows));
         runs.push(result);
         console.log(
           `round ${r + 1}/${rounds} ${build.name.padEnd(8)} maxFlows ${String(maxFlows).padStart(7)}: filling ${result.notFull.cpuNsPerPacket.toFixed(0).padStart(5)} ns/pkt (GC ${result.notFull.gc.ms} ms), steady ${result.notFullSteady?.cpuNsPerPacket.toFixed(0) ?? '-'} ns/pkt (GC ${result.notFullSteady?.gc.ms ?? '-'} ms), full ${result.full.cpuNsPerPacket.toFixed(0).padStart(5)} ns/pkt (GC ${result.full.gc.ms} ms: ${result.full.gc.minor} minor, ${result.full.gc.major} major; ${result.full.gcMsPer10sAtSoakRate} ms per 10 s at ${SOAK_RATE}/s), peak RSS ${result.peakRssMB} MB`,
@@ -318,6 +328,7 @@ async function main(): Promise<void> {
     build: build.name,
     checkout: build.checkout,
     commit: build.commit,
+    nodeFlags: build.nodeFlags,
     sizes: sizes.map((maxFlows) => {
       const mine = runs.filter((run) => run.build === build.name && run.maxFlows === maxFlows);
       const m = medianOf(mine.map(({ notFull, full, settledHeapMB, peakRssMB }) => ({ notFull, full, settledHeapMB: settledHeapMB ?? 0, peakRssMB })));
