@@ -87,7 +87,7 @@ export class Flow {
 
   /** The outside address as given (a key), or null: then it is the words below (outsideAddressFrom). */
   private outsideKey: string | null = null;
-  /** 4 or 16 while the words hold the address; 0 while the key does. */
+  /** 4 or 16 while the words hold the address; 0 while the key does. The words are int32 (| 0), small integers to V8, not boxed doubles. */
   private outsideLength = 0;
   private outside0 = 0;
   private outside1 = 0;
@@ -135,14 +135,14 @@ export class Flow {
   outsideAddressFrom(buf: Uint8Array, offset: number, length: 4 | 16): void {
     this.outsideKey = null;
     this.outsideLength = length;
-    this.outside0 = ((buf[offset]! << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!) >>> 0;
+    this.outside0 = (buf[offset]! << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!;
     if (length === 4) {
       this.outside1 = this.outside2 = this.outside3 = 0;
       return;
     }
-    this.outside1 = ((buf[offset + 4]! << 24) | (buf[offset + 5]! << 16) | (buf[offset + 6]! << 8) | buf[offset + 7]!) >>> 0;
-    this.outside2 = ((buf[offset + 8]! << 24) | (buf[offset + 9]! << 16) | (buf[offset + 10]! << 8) | buf[offset + 11]!) >>> 0;
-    this.outside3 = ((buf[offset + 12]! << 24) | (buf[offset + 13]! << 16) | (buf[offset + 14]! << 8) | buf[offset + 15]!) >>> 0;
+    this.outside1 = (buf[offset + 4]! << 24) | (buf[offset + 5]! << 16) | (buf[offset + 6]! << 8) | buf[offset + 7]!;
+    this.outside2 = (buf[offset + 8]! << 24) | (buf[offset + 9]! << 16) | (buf[offset + 10]! << 8) | buf[offset + 11]!;
+    this.outside3 = (buf[offset + 12]! << 24) | (buf[offset + 13]! << 16) | (buf[offset + 14]! << 8) | buf[offset + 15]!;
   }
 
   /**
