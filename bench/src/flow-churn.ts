@@ -7,7 +7,7 @@
  *
  *   npm run bench:flow-churn [-- --rounds 3] [--max-flows 262144,16384] [--full-packets N]
  *                            [--baseline <built checkout>] [--node-flags="<for every child>"]
- *                            [--flags-variant=--max-semi-space-size=32] [--out <file>]
+ *                            [--flags-variant=--max-semi-space-size=32] [--uplink] [--out <file>]
  *
  * Each measurement runs in a child process of its own (a fresh heap, so one build's garbage is
  * not the other's collection), on the real Engine of a built checkout: this one, and with
@@ -22,7 +22,9 @@
  * (process.cpuUsage: every thread, the collector's helpers included, which is what a cgroup
  * CPU quota charges), its GC pauses (the runtime's 'gc' performance entries, by kind), and the
  * heap and RSS at its end. Figures are medians over rounds; GC is also given per 10 s at the
- * soak's 16,000 packets/s. Results go to bench/results/flow-churn.json.
+ * soak's 16,000 packets/s. Results go to bench/results/flow-churn.json. --uplink runs the engine
+ * as a sensor with an uplink does (interim reports every 10 s, every flow event through the
+ * uplink's summary mapping, batcher and protobuf encoding), which bench/soak does not.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -33,7 +35,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
 import { udp } from '@p2pwall/lab';
-import type { Engine, EngineConfig, EngineEvent } from '@p2pwall/sensor';
+import { p2pwall } from '@p2pwall/proto';
+import { engineConfig, type Engine, type EngineConfig, type EngineEvent } from '@p2pwall/sensor';
 import { median, round } from './measure.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -69,6 +72,10 @@ interface PhaseFigures {
 interface ChildResult {
   build: string;
   maxFlows: number;
+  /** Whether flow events went through the uplink's summaries, batcher and encoder (--uplink). */
+  uplink: boolean;
+  /** Bytes of the encoded summary batches (0 without --uplink). */
+  uplinkBatchBytes: number;
   notFull: PhaseFigures;
   full: PhaseFigures;
   /** Flows ending by idle timeout as fast as they start, the table never full (null: the table is too small for that at this rate). */
@@ -126,8 +133,20 @@ function warmUp(engine: Engine, packets: ChurnPackets, from: number, count: numb
 
 const mb = (bytes: number): number => round(bytes / 1048576, 1);
 
-async function runChild(sensorEntry: string, build: string, maxFlows: number, fullPackets: number): Promise<ChildResult> {
+/** The sensor's uplink path of one build (its own dist files): engine event → wire item → batch. */
+interface UplinkPath {
+  uplinkItem: (event: EngineEvent, inside: unknown) => object | null;
+  Batcher: new (options: { sensor: object }) => { add(item: object, now: number): object | null };
+}
+
+async function runChild(sensorEntry: string, build: string, maxFlows: number, fullPackets: number, uplink: boolean): Promise<ChildResult> {
   const sensor = (await import(pathToFileURL(sensorEntry).href)) as { Engine: new (config: Partial<EngineConfig>, sink: (event: EngineEvent) => void) => Engine };
+  const uplinkPath: UplinkPath | null = uplink
+    ? {
+        ...((await import(pathToFileURL(resolve(dirname(sensorEntry), 'uplink/summaries.js')).href)) as Pick<UplinkPath, 'uplinkItem'>),
+        ...((await import(pathToFileURL(resolve(dirname(sensorEntry), 'uplink/batcher.js')).href)) as Pick<UplinkPath, 'Batcher'>),
+      }
+    : null;
   const entries: GcEntry[] = [];
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) entries.push({ start: entry.startTime, duration: entry.duration, kind: ((entry as { detail?: { kind?: number } }).detail)?.kind ?? 0 });
@@ -135,15 +154,26 @@ async function runChild(sensorEntry: string, build: string, maxFlows: number, fu
   observer.observe({ entryTypes: ['gc'] });
   // The live sensor's sink, as bench/soak runs it (no uplink): flow ends are tallied by cause, and
   // nothing else is kept; it reads the event as the event logger and the tally do.
+  // With --uplink, as a sensor with uplink.nats runs: interim reports every 10 s (the default
+  // interimSeconds), every flow event mapped to its FlowSummary, batched and encoded as the
+  // publisher does at enqueue (the bytes are then dropped: no NATS).
   const ended = new Map<string, number>();
   let flowEvents = 0;
+  let batchBytes = 0;
+  const defaults = engineConfig({});
+  const batcher = uplinkPath ? new uplinkPath.Batcher({ sensor: { site: 'bench', gateway: 'gw-churn', instance: 'flow-churn' } }) : null;
   const sink = (event: EngineEvent): void => {
     if (event.event !== 'flow') return;
     flowEvents++;
     if (event.letter !== null) throw new Error(`benign churn labelled a flow ${event.letter}`);
     ended.set(event.end, (ended.get(event.end) ?? 0) + 1);
+    if (uplinkPath && batcher) {
+      const item = uplinkPath.uplinkItem(event, defaults.inside);
+      const batch = item ? batcher.add(item, event.ts) : null;
+      if (batch) batchBytes += p2pwall.v1.SummaryBatch.encode(batch).finish().length;
+    }
   };
-  const config: Partial<EngineConfig> = { maxFlows };
+  const config: Partial<EngineConfig> = { maxFlows, interimMs: uplink ? 10_000 : 0 };
   const packets = new ChurnPackets();
   const t0 = Date.UTC(2026, 0, 1);
   let next = 0;
@@ -220,7 +250,7 @@ async function runChild(sensorEntry: string, build: string, maxFlows: number, fu
     if (engine.flows.evictions !== 0 || engine.flows.expirations < fullPackets) throw new Error(`the steady phase: ${engine.flows.evictions} evictions, ${engine.flows.expirations} expirations (expected 0, at least ${fullPackets})`);
   }
   observer.disconnect();
-  return { build, maxFlows, notFull, full, notFullSteady: steady, settledHeapMB: settled, peakRssMB: mb(peakRss), ...figures, flowEvents };
+  return { build, maxFlows, uplink, notFull, full, notFullSteady: steady, settledHeapMB: settled, peakRssMB: mb(peakRss), ...figures, flowEvents, uplinkBatchBytes: batchBytes };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -244,8 +274,9 @@ function commitOf(checkout: string): string {
   }
 }
 
-function spawnChild(build: Build, maxFlows: number, fullPackets: number): Promise<ChildResult> {
+function spawnChild(build: Build, maxFlows: number, fullPackets: number, uplink: boolean): Promise<ChildResult> {
   const args = ['--expose-gc', ...build.nodeFlags, fileURLToPath(import.meta.url), '--child', '--sensor', resolve(build.checkout, 'services/sensor/dist/index.js'), '--build', build.name, '--max-flows', String(maxFlows), '--full-packets', String(fullPackets)];
+  if (uplink) args.push('--uplink');
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -285,11 +316,12 @@ async function main(): Promise<void> {
       baseline: { type: 'string' },
       'node-flags': { type: 'string', default: '' },
       'flags-variant': { type: 'string' },
+      uplink: { type: 'boolean', default: false },
       out: { type: 'string', default: resolve(here, '../results/flow-churn.json') },
     },
   });
   if (values.child) {
-    const result = await runChild(values.sensor!, values.build, Number(values['max-flows']), Number(values['full-packets']));
+    const result = await runChild(values.sensor!, values.build, Number(values['max-flows']), Number(values['full-packets']), values.uplink);
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
@@ -316,7 +348,7 @@ async function main(): Promise<void> {
     const order = r % 2 === 0 ? builds : [...builds].reverse();
     for (const maxFlows of sizes) {
       for (const build of order) {
-        const result = await spawnChild(build, maxFlows, fullPacketsFor(maxFlows));
+        const result = await spawnChild(build, maxFlows, fullPacketsFor(maxFlows), values.uplink);
         runs.push(result);
         console.log(
           `round ${r + 1}/${rounds} ${build.name.padEnd(8)} maxFlows ${String(maxFlows).padStart(7)}: filling ${result.notFull.cpuNsPerPacket.toFixed(0).padStart(5)} ns/pkt (GC ${result.notFull.gc.ms} ms), steady ${result.notFullSteady?.cpuNsPerPacket.toFixed(0) ?? '-'} ns/pkt (GC ${result.notFullSteady?.gc.ms ?? '-'} ms), full ${result.full.cpuNsPerPacket.toFixed(0).padStart(5)} ns/pkt (GC ${result.full.gc.ms} ms: ${result.full.gc.minor} minor, ${result.full.gc.major} major; ${result.full.gcMsPer10sAtSoakRate} ms per 10 s at ${SOAK_RATE}/s), peak RSS ${result.peakRssMB} MB`,
@@ -349,6 +381,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     node: process.version,
     nodeFlags,
+    uplink: values.uplink,
     kernel: release(),
     cpu: { model: cpus()[0]?.model ?? 'unknown', cores: cpus().length },
     loadAverage: { before: loadBefore.map((v) => round(v, 2)), after: loadavg().map((v) => round(v, 2)) },
