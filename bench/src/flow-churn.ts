@@ -395,8 +395,10 @@ async function main(): Promise<void> {
     figures,
     runs,
   };
-  mkdirSync(dirname(values.out), { recursive: true });
-  writeFileSync(values.out, `${JSON.stringify(results, null, 2)}\n`);
+  // Relative to where npm was run from (npm runs the script in bench/).
+  const out = resolve(process.env.INIT_CWD ?? process.cwd(), values.out);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
   console.log('');
   for (const f of figures) {
     for (const s of f.sizes) {
@@ -405,7 +407,7 @@ async function main(): Promise<void> {
       );
     }
   }
-  console.log(`results: ${values.out}`);
+  console.log(`results: ${out}`);
 }
 
 await main();
