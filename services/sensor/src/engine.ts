@@ -206,14 +206,14 @@ export class Engine {
     // The key puts the inside end first; with both ends on one side, the lower end goes first,
     // so both directions find the same flow whichever end spoke first.
     const srcFirst = crossesBoundary ? srcInside : compareEnds(buf, srcOffset, sport, dstOffset, dport, addressLength) <= 0;
-    const key = srcFirst
-      ? flowKey(view.protocol, buf, srcOffset, sport, dstOffset, dport, addressLength)
-      : flowKey(view.protocol, buf, dstOffset, dport, srcOffset, sport, addressLength);
+    const flows = this.flows;
+    if (srcFirst) flows.setKey(view.protocol, buf, srcOffset, sport, dstOffset, dport, addressLength);
+    else flows.setKey(view.protocol, buf, dstOffset, dport, srcOffset, sport, addressLength);
 
-    let flow = this.flows.get(key);
+    let flow = flows.find();
     let fromInside = crossesBoundary ? srcInside : true;
     if (flow === undefined) {
-      flow = this.startFlow(view, key, fromInside, crossesBoundary, now);
+      flow = this.startFlow(view, fromInside, crossesBoundary, now);
     } else if (!crossesBoundary) {
       fromInside = flow.insidePort === sport && flow.insideAddress === addressKey(buf, srcOffset, addressLength);
     }
@@ -252,27 +252,26 @@ export class Engine {
     return this.accept(Reason.clean);
   }
 
-  private startFlow(view: PacketView, key: string, fromInside: boolean, crossesBoundary: boolean, now: number): Flow {
-    const srcKey = addressKey(view.buf, view.srcAddressOffset, view.addressLength);
-    const dstKey = addressKey(view.buf, view.dstAddressOffset, view.addressLength);
-    const insideKey = fromInside ? srcKey : dstKey;
-    const outsidePort = fromInside ? view.dstPort : view.srcPort;
-    const flow = new Flow(
-      key,
-      view.protocol,
-      view.ipVersion,
-      insideKey,
-      fromInside ? view.srcPort : view.dstPort,
-      fromInside ? dstKey : srcKey,
-      outsidePort,
-      crossesBoundary,
-    );
-    flow.initiatorInside = fromInside;
+  /**
+   * A new flow under the key at hand (FlowTable.setKey). When the table is full, the least
+   * recently active flow ends first (its end event goes out) and its object becomes this one.
+   */
+  private startFlow(view: PacketView, fromInside: boolean, crossesBoundary: boolean, now: number): Flow {
+    const buf = view.buf;
     const isTcp = view.protocol === IPPROTO_TCP;
+    const insideOffset = fromInside ? view.srcAddressOffset : view.dstAddressOffset;
+    const outsideOffset = fromInside ? view.dstAddressOffset : view.srcAddressOffset;
+    const outsidePort = fromInside ? view.dstPort : view.srcPort;
+    const host = this.hosts.forNewFlow(buf, insideOffset, view.addressLength, now);
+    const flow = this.flows.add(view.protocol);
+    // The host record's key is the inside address key: shared, not one more string per flow.
+    flow.reset(view.protocol, view.ipVersion, host.addressKey, fromInside ? view.srcPort : view.dstPort, '', outsidePort, crossesBoundary);
+    flow.outsideAddressFrom(buf, outsideOffset, view.addressLength);
+    flow.initiatorInside = fromInside;
     flow.startedFresh = isTcp ? (view.tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN : true;
-    flow.host = this.hosts.forNewFlow(insideKey, now);
+    flow.host = host;
     // A host record made anew (first flow, or after eviction) finds its client entry again.
-    flow.host.client ??= this.clients.get(insideKey) ?? null;
+    host.client ??= this.clients.get(host.addressKey) ?? null;
     flow.timeLockCandidate =
       crossesBoundary &&
       fromInside &&
@@ -280,9 +279,8 @@ export class Engine {
       (isTcp || view.protocol === IPPROTO_UDP) &&
       outsidePort > 1023 &&
       this.openPort[outsidePort] === 0 &&
-      isUnicastAddress(view.buf, view.dstAddressOffset, view.addressLength) &&
-      this.clients.isLocked(flow.host.client, now);
-    this.flows.insert(flow);
+      isUnicastAddress(buf, view.dstAddressOffset, view.addressLength) &&
+      this.clients.isLocked(host.client, now);
     this.counters.flows++;
     return flow;
   }
@@ -596,6 +594,8 @@ export class Engine {
   private flowEnded(flow: Flow, cause: FlowEndCause): void {
     if (flow.moduleStates !== null) this.freeModuleStates(flow);
     this.emit(flowEvent(flow, cause, this.now));
+    // The object waits in the table for its next flow: it must not keep the host record alive.
+    flow.host = null;
   }
 }
 
@@ -616,26 +616,6 @@ function isClean(flow: Flow): boolean {
     for (const state of states) if (state !== undefined) return false;
   }
   return true;
-}
-
-/**
- * A flow's key: protocol, then each end as its port and address, folded into UTF-16 code units
- * (the layout of decode/address.ts's address keys). IPv4 keys are built in one call, without
- * intermediate strings: this runs for every packet.
- */
-function flowKey(protocol: number, buf: Uint8Array, aOffset: number, aPort: number, bOffset: number, bPort: number, addressLength: 4 | 16): string {
-  if (addressLength === 4) {
-    return String.fromCharCode(
-      protocol,
-      aPort,
-      (buf[aOffset]! << 8) | buf[aOffset + 1]!,
-      (buf[aOffset + 2]! << 8) | buf[aOffset + 3]!,
-      bPort,
-      (buf[bOffset]! << 8) | buf[bOffset + 1]!,
-      (buf[bOffset + 2]! << 8) | buf[bOffset + 3]!,
-    );
-  }
-  return String.fromCharCode(protocol, aPort) + addressKey(buf, aOffset, 16) + String.fromCharCode(bPort) + addressKey(buf, bOffset, 16);
 }
 
 /** Orders two (address, port) ends: negative when the first is lower. */
@@ -670,8 +650,9 @@ function flowEvent(flow: Flow, cause: FlowEvent['end'], now: number): FlowEvent 
     dst: initiatorInside ? outside : inside,
     dport: initiatorInside ? flow.outsidePort : flow.insidePort,
     app: flow.app,
-    // A live flow's rules may still grow; the event keeps what was true when it was made.
-    rules: cause === 'ongoing' ? flow.rules.slice() : flow.rules,
+    // A live flow's rules may still grow; the event keeps what was true when it was made. An
+    // ended flow's go with its event (its object is reused: Flow.reset gives it a new array).
+    rules: cause === 'ongoing' || flow.rules.length === 0 ? flow.rules.slice() : flow.rules,
     verdict: dropped ? 'drop' : 'accept',
     reason: flow.reason,
     wouldDrop: flow.wouldDrop,

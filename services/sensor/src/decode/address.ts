@@ -28,6 +28,12 @@ export function addressKeyToBytes(key: string): Uint8Array {
 }
 
 export function formatAddressKey(key: string): string {
+  if (key.length === 2) {
+    // IPv4, every flow event's: text straight from the key, without the bytes in between.
+    const high = key.charCodeAt(0);
+    const low = key.charCodeAt(1);
+    return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
+  }
   const bytes = addressKeyToBytes(key);
   return formatAddress(bytes, 0, bytes.length === 4 ? 4 : 16);
 }

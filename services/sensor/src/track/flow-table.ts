@@ -1,5 +1,6 @@
 import { IPPROTO_TCP, IPPROTO_UDP } from '../decode/packet.js';
 import { Flow } from './flow.js';
+import { FLOW_KEY_WORDS, hashFlowKey, writeFlowKey } from './flow-key.js';
 
 export interface FlowTimeouts {
   /** Idle timeout of TCP flows, ms. */
@@ -43,20 +44,55 @@ class LruList {
   }
 }
 
+/** Slots the table starts with; it doubles them as flows arrive, up to maxFlows. */
+const INITIAL_SLOTS = 1024;
+
 /**
- * Flows by key, bounded in number, with one LRU list per timeout class. Each list is ordered by
- * last activity, so idle expiry only ever looks at list heads, and eviction under pressure
+ * Flows by 5-tuple, bounded in number, with one LRU list per timeout class. Each list is ordered
+ * by last activity, so idle expiry only ever looks at list heads, and eviction under pressure
  * takes the least recently active flow across the lists.
+ *
+ * The index is open addressing (linear probing, deletion by backward shift) over typed arrays:
+ * bucket → slot, slot → key words and hash (flow-key.ts), slot → Flow. A slot keeps its Flow
+ * object after the flow ends, and the next flow in that slot reuses it: with the table full,
+ * every new flow takes the evicted one's slot and object, so a flood of new flows allocates
+ * nothing per flow that the collector would have to copy and promote (the generational worst
+ * case: objects that live as long as a flow stays in a full table, seconds).
+ *
+ * Lookups go through `key`: setKey writes the key of the packet at hand, find looks it up, and
+ * add files a new flow under it.
  */
 export class FlowTable {
-  private readonly flows = new Map<string, Flow>();
   private readonly lists = [new LruList(), new LruList(), new LruList()];
   private readonly timeoutOf: Float64Array;
+  /** Per table, so that outside hosts cannot choose 5-tuples that collide (flow-key.ts). */
+  private readonly seed = (Math.random() * 0x1_0000_0000) | 0;
+  /** The key of the packet at hand (setKey), its length in words and hash. */
+  private readonly key = new Int32Array(FLOW_KEY_WORDS);
+  private keyLength = 0;
+  private keyHash = 0;
+  /** Slots allocated so far (grows by doubling up to maxFlows). */
+  private capacity = 0;
+  /** Slot → its Flow: live, or ended and waiting for reuse; undefined while never used. */
+  private bySlot: (Flow | undefined)[] = [];
+  /** Slot → key words (FLOW_KEY_WORDS per slot). */
+  private keys = new Int32Array(0);
+  /** Slot → key hash. */
+  private hashes = new Int32Array(0);
+  /** Bucket → slot + 1; 0: empty. At most half full. */
+  private index = new Int32Array(0);
+  private indexMask = 0;
+  /** Slots free for a new flow: a stack, below `freeCount`. */
+  private freeSlots = new Int32Array(0);
+  private freeCount = 0;
+  private live = 0;
   /**
    * The interim queue: flows that changed since their last summary, in the order of that first
    * change (the clock only moves forward, so the head is always the longest-waiting). Two
    * parallel arrays and a head index, no per-flow links: an entry whose stamp no longer equals
-   * its flow's changedSince is stale (the flow was summarized or left since) and is skipped.
+   * its flow's changedSince is stale (the flow was summarized or left since, or its object now
+   * holds another flow that changed at that very ms: then the entry stands for that flow, which
+   * waits since then) and is skipped.
    */
   private changedFlows: Flow[] = [];
   private changedStamps: number[] = [];
@@ -67,27 +103,63 @@ export class FlowTable {
   constructor(
     readonly maxFlows: number,
     timeouts: FlowTimeouts,
-    /** Called for every flow that leaves the table. */
+    /** Called for every flow that leaves the table; the object is reused afterwards (see Flow). */
     private readonly onEnd: (flow: Flow, cause: FlowEndCause) => void,
   ) {
     if (!(maxFlows >= 1)) throw new RangeError('maxFlows must be at least 1');
     this.timeoutOf = Float64Array.from([timeouts.tcp, timeouts.udp, timeouts.other]);
+    this.grow();
   }
 
   get size(): number {
-    return this.flows.size;
+    return this.live;
   }
 
-  get(key: string): Flow | undefined {
-    return this.flows.get(key);
+  /** Makes (protocol, a end, b end) the key at hand: find looks it up, add files a new flow under it. */
+  setKey(protocol: number, buf: Uint8Array, aOffset: number, aPort: number, bOffset: number, bPort: number, addressLength: 4 | 16): void {
+    const length = writeFlowKey(this.key, protocol, buf, aOffset, aPort, bOffset, bPort, addressLength);
+    this.keyLength = length;
+    this.keyHash = hashFlowKey(this.key, length, this.seed);
   }
 
-  /** Adds a new flow, evicting the least recently active one when the table is full. */
-  insert(flow: Flow): void {
-    if (this.flows.size >= this.maxFlows) this.evictOldest();
-    flow.lruClass = flow.protocol === IPPROTO_TCP ? LRU_TCP : flow.protocol === IPPROTO_UDP ? LRU_UDP : LRU_OTHER;
-    this.flows.set(flow.key, flow);
+  /** The flow of the key at hand, if the table holds one. */
+  find(): Flow | undefined {
+    const index = this.index;
+    const mask = this.indexMask;
+    const hash = this.keyHash;
+    for (let bucket = hash & mask; ; bucket = (bucket + 1) & mask) {
+      const entry = index[bucket]!;
+      if (entry === 0) return undefined;
+      const slot = entry - 1;
+      if (this.hashes[slot] === hash && this.keyEquals(slot)) return this.bySlot[slot];
+    }
+  }
+
+  /**
+   * Files a new flow under the key at hand (which the table must not hold), evicting the least
+   * recently active flow first when the table is full. Returns its object, recycled or new: the
+   * caller resets it (Flow.reset) before anything else reads it.
+   */
+  add(protocol: number): Flow {
+    if (this.live >= this.maxFlows) this.evictOldest();
+    if (this.freeCount === 0) this.grow();
+    const slot = this.freeSlots[--this.freeCount]!;
+    let flow = this.bySlot[slot];
+    if (flow === undefined) {
+      flow = new Flow('', protocol, 4, '', 0, '', 0, false);
+      this.bySlot[slot] = flow;
+    }
+    flow.slot = slot;
+    const keys = this.keys;
+    const key = this.key;
+    const base = slot * FLOW_KEY_WORDS;
+    for (let i = 0; i < this.keyLength; i++) keys[base + i] = key[i]!;
+    this.hashes[slot] = this.keyHash;
+    this.indexInsert(slot);
+    this.live++;
+    flow.lruClass = protocol === IPPROTO_TCP ? LRU_TCP : protocol === IPPROTO_UDP ? LRU_UDP : LRU_OTHER;
     this.lists[flow.lruClass]!.append(flow);
+    return flow;
   }
 
   /** Marks a flow as just active. */
@@ -172,8 +244,11 @@ export class FlowTable {
     }
   }
 
+  /** The live flows, class by class, least recently active first. */
   *[Symbol.iterator](): IterableIterator<Flow> {
-    yield* this.flows.values();
+    for (const list of this.lists) {
+      for (let flow = list.oldest; flow !== null; flow = flow.newer) yield flow;
+    }
   }
 
   private evictOldest(): void {
@@ -194,9 +269,80 @@ export class FlowTable {
   }
 
   private remove(flow: Flow): void {
-    this.flows.delete(flow.key);
+    this.indexDelete(flow.slot);
+    this.freeSlots[this.freeCount++] = flow.slot;
+    flow.slot = -1;
+    this.live--;
     this.lists[flow.lruClass]!.unlink(flow);
     // Its end summary says everything: its interim queue entry, if any, goes stale.
     flow.changedSince = -1;
+  }
+
+  private keyEquals(slot: number): boolean {
+    const keys = this.keys;
+    const key = this.key;
+    const base = slot * FLOW_KEY_WORDS;
+    if (keys[base] !== key[0]) return false;
+    const length = this.keyLength;
+    for (let i = 1; i < length; i++) if (keys[base + i] !== key[i]) return false;
+    return true;
+  }
+
+  private indexInsert(slot: number): void {
+    const index = this.index;
+    const mask = this.indexMask;
+    let bucket = this.hashes[slot]! & mask;
+    while (index[bucket] !== 0) bucket = (bucket + 1) & mask;
+    index[bucket] = slot + 1;
+  }
+
+  /** Empties the slot's bucket and moves later entries of its probe run back (no tombstones, so churn never fills the index). */
+  private indexDelete(slot: number): void {
+    const index = this.index;
+    const hashes = this.hashes;
+    const mask = this.indexMask;
+    let hole = hashes[slot]! & mask;
+    while (index[hole] !== slot + 1) hole = (hole + 1) & mask;
+    for (let bucket = (hole + 1) & mask; ; bucket = (bucket + 1) & mask) {
+      const entry = index[bucket]!;
+      if (entry === 0) break;
+      const home = hashes[entry - 1]! & mask;
+      // The entry may move into the hole unless its home lies cyclically in (hole, bucket].
+      const stays = hole <= bucket ? home > hole && home <= bucket : home > hole || home <= bucket;
+      if (!stays) {
+        index[hole] = entry;
+        hole = bucket;
+      }
+    }
+    index[hole] = 0;
+  }
+
+  /** Doubles the slots (up to maxFlows) and rebuilds the index at twice their number of buckets. */
+  private grow(): void {
+    const old = this.capacity;
+    const capacity = Math.min(this.maxFlows, Math.max(INITIAL_SLOTS, old * 2));
+    if (capacity === old) throw new Error('flow table: no free slot below maxFlows (bug)');
+    const keys = new Int32Array(capacity * FLOW_KEY_WORDS);
+    keys.set(this.keys);
+    const hashes = new Int32Array(capacity);
+    hashes.set(this.hashes);
+    const free = new Int32Array(capacity);
+    free.set(this.freeSlots.subarray(0, this.freeCount));
+    // New slots go on the stack so that the lowest is taken first.
+    let count = this.freeCount;
+    for (let slot = capacity - 1; slot >= old; slot--) free[count++] = slot;
+    let buckets = 1;
+    while (buckets < capacity * 2) buckets *= 2;
+    this.capacity = capacity;
+    this.keys = keys;
+    this.hashes = hashes;
+    this.freeSlots = free;
+    this.freeCount = count;
+    this.index = new Int32Array(buckets);
+    this.indexMask = buckets - 1;
+    const bySlot = new Array<Flow | undefined>(capacity).fill(undefined);
+    for (let slot = 0; slot < old; slot++) bySlot[slot] = this.bySlot[slot];
+    this.bySlot = bySlot;
+    for (const flow of this) this.indexInsert(flow.slot);
   }
 }

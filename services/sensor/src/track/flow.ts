@@ -9,6 +9,15 @@ export class FlowDirection {
   firstPayloadLength = 0;
   firstSeen = 0;
   lastSeen = 0;
+
+  reset(): void {
+    this.packets = 0;
+    this.bytes = 0;
+    this.payloadPackets = 0;
+    this.firstPayloadLength = 0;
+    this.firstSeen = 0;
+    this.lastSeen = 0;
+  }
 }
 
 export const Verdict = { accept: 0, drop: 1 } as const;
@@ -18,6 +27,10 @@ export type Verdict = (typeof Verdict)[keyof typeof Verdict];
  * A bidirectional flow, oriented inside → outside. For flows whose ends are both inside or both
  * outside, the "inside" end is the one that sent the first packet seen, and `crossesBoundary` is
  * false: such flows are tracked and labelled but never learn peers or drop.
+ *
+ * The flow table recycles Flow objects (reset): a flow that ended is the object of a later one,
+ * so that a flood of new flows allocates nothing that lives as long as a flow does. Whatever
+ * must outlive a flow (its end event) copies what it needs when the flow ends.
  */
 export class Flow {
   /** Which side sent the first packet seen (true: the inside end). */
@@ -69,17 +82,104 @@ export class Flow {
   older: Flow | null = null;
   lruClass = 0;
 
+  /** Where the flow table keeps it (owned by FlowTable; -1 while in none). */
+  slot = -1;
+
+  /** The outside address as given (a key), or null: then it is the words below (outsideAddressFrom). */
+  private outsideKey: string | null = null;
+  /** 4 or 16 while the words hold the address; 0 while the key does. The words are int32 (| 0), small integers to V8, not boxed doubles. */
+  private outsideLength = 0;
+  private outside0 = 0;
+  private outside1 = 0;
+  private outside2 = 0;
+  private outside3 = 0;
+
   constructor(
-    readonly key: string,
-    readonly protocol: number,
-    readonly ipVersion: 4 | 6,
+    /** A name for tests and logs; the table keys flows by their 5-tuple (flow-key.ts), not by this. */
+    public key: string,
+    public protocol: number,
+    public ipVersion: 4 | 6,
     /** Address keys (see decode/address.ts). */
-    readonly insideAddress: string,
-    readonly insidePort: number,
-    readonly outsideAddress: string,
-    readonly outsidePort: number,
-    readonly crossesBoundary: boolean,
-  ) {}
+    public insideAddress: string,
+    public insidePort: number,
+    outsideAddress: string,
+    public outsidePort: number,
+    public crossesBoundary: boolean,
+  ) {
+    this.outsideKey = outsideAddress;
+  }
+
+  /**
+   * The outside end's address key (decode/address.ts). A flow made from a packet keeps the
+   * address as numbers and builds the key when asked (the first packet's peer lookup, evidence,
+   * the end event): a key string kept per flow would live as long as the flow, so under a flood
+   * every one of them would be copied and promoted by the collector, the cost this spares.
+   */
+  get outsideAddress(): string {
+    if (this.outsideKey !== null) return this.outsideKey;
+    const a = this.outside0;
+    if (this.outsideLength === 4) return String.fromCharCode(a >>> 16, a & 0xffff);
+    const b = this.outside1;
+    const c = this.outside2;
+    const d = this.outside3;
+    return String.fromCharCode(a >>> 16, a & 0xffff, b >>> 16, b & 0xffff, c >>> 16, c & 0xffff, d >>> 16, d & 0xffff);
+  }
+
+  set outsideAddress(key: string) {
+    this.outsideKey = key;
+    this.outsideLength = 0;
+    this.outside0 = this.outside1 = this.outside2 = this.outside3 = 0;
+  }
+
+  /** Sets the outside address from the packet's bytes at buf[offset, offset + length). */
+  outsideAddressFrom(buf: Uint8Array, offset: number, length: 4 | 16): void {
+    this.outsideKey = null;
+    this.outsideLength = length;
+    this.outside0 = (buf[offset]! << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!;
+    if (length === 4) {
+      this.outside1 = this.outside2 = this.outside3 = 0;
+      return;
+    }
+    this.outside1 = (buf[offset + 4]! << 24) | (buf[offset + 5]! << 16) | (buf[offset + 6]! << 8) | buf[offset + 7]!;
+    this.outside2 = (buf[offset + 8]! << 24) | (buf[offset + 9]! << 16) | (buf[offset + 10]! << 8) | buf[offset + 11]!;
+    this.outside3 = (buf[offset + 12]! << 24) | (buf[offset + 13]! << 16) | (buf[offset + 14]! << 8) | buf[offset + 15]!;
+  }
+
+  /**
+   * Makes this object a new flow, as the constructor would: every field but the table's own
+   * (slot, LRU links and class). The rules array may have gone out with the old flow's end
+   * event, so a non-empty one is replaced, not emptied. A flow made from a packet then takes its
+   * outside address from the bytes (outsideAddressFrom).
+   */
+  reset(protocol: number, ipVersion: 4 | 6, insideAddress: string, insidePort: number, outsideAddress: string, outsidePort: number, crossesBoundary: boolean): void {
+    this.protocol = protocol;
+    this.ipVersion = ipVersion;
+    this.insideAddress = insideAddress;
+    this.insidePort = insidePort;
+    this.outsideAddress = outsideAddress;
+    this.outsidePort = outsidePort;
+    this.crossesBoundary = crossesBoundary;
+    this.initiatorInside = true;
+    this.startedFresh = false;
+    this.out.reset();
+    this.in.reset();
+    this.app = null;
+    this.labels = 0;
+    this.ownLabels = 0;
+    if (this.rules.length !== 0) this.rules = [];
+    this.moduleStates = null;
+    this.peersLearned = 0;
+    this.verdict = Verdict.accept;
+    this.reason = 'clean';
+    this.droppedPackets = 0;
+    this.wouldDrop = false;
+    this.timeLockCandidate = false;
+    this.peerVersion = -1;
+    this.leadsToPeer = false;
+    this.leadsToPeerUntil = 0;
+    this.host = null;
+    this.changedSince = -1;
+  }
 
   get packets(): number {
     return this.out.packets + this.in.packets;
