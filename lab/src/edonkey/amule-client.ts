@@ -14,6 +14,9 @@ import type { AmuleNetwork } from './amule-network.js';
 import { bootstrapNodesDat, insideNode } from './amule-plan.js';
 import { WireLog, type WirePacket } from './wire-log.js';
 
+/** A download that got bytes and then none for this long is stalled. */
+const STALL_MS = 8000;
+
 export interface AmuleClientOptions {
   site?: string;
   /** Which client slot of the site (default 0: c1). */
@@ -39,6 +42,8 @@ export interface AmuleClientRun {
   complete: boolean;
   /** Seconds from the link being added to completion, or to the timeout; null without a download. */
   seconds: number | null;
+  /** Times a download that had begun and then stalled was paused and resumed (see STALL_MS). */
+  nudges: number;
   /** TCP payload bytes that reached the client from the outside nodes. */
   tcpBytesReceived: number;
   /** Bytes in the client's unfinished download (.part) at the end. */
@@ -70,13 +75,26 @@ export async function runAmuleClient(lab: Lab, network: AmuleNetwork, options: A
     const kadConnectedMs = await node.awaitKad(options.kadTimeoutMs ?? 20_000);
     let complete = false;
     let seconds: number | null = null;
+    let nudges = 0;
     if (options.download) {
       const added = Date.now();
       await node.addLink(network.link);
       const deadline = added + (options.downloadTimeoutMs ?? 60_000);
+      let progress = { bytes: 0, at: added };
       while (Date.now() < deadline && !complete) {
         complete = node.completed(network.file.name) === network.file.size;
-        if (!complete) await sleep(250);
+        if (complete) break;
+        const bytes = node.partBytes();
+        if (bytes !== progress.bytes) progress = { bytes, at: Date.now() };
+        else if (bytes > 0 && Date.now() - progress.at > STALL_MS) {
+          // aMule 2.3.3 now and then stops reading a source's connection (its receive queue
+          // full) and never resumes; pausing and resuming the file, as a user would, reconnects.
+          await node.command(`pause ${network.file.hash}`);
+          await node.command(`resume ${network.file.hash}`);
+          nudges++;
+          progress = { bytes, at: Date.now() };
+        }
+        await sleep(250);
       }
       seconds = (Date.now() - added) / 1000;
     }
@@ -96,6 +114,7 @@ export async function runAmuleClient(lab: Lab, network: AmuleNetwork, options: A
       kadConnectedMs,
       complete,
       seconds,
+      nudges,
       tcpBytesReceived,
       partBytes,
       attempted,

@@ -67,8 +67,8 @@ function destinations(packets: readonly WirePacket[]): Record<string, number> {
 }
 
 function summary(run: AmuleClientRun): Record<string, unknown> {
-  const { kadStatus, kadConnectedMs, complete, seconds, tcpBytesReceived, partBytes, reached, heardFrom } = run;
-  return { kadStatus, kadConnectedMs, complete, seconds, tcpBytesReceived, partBytes, reached, heardFrom, attempted: destinations(run.attempted), passed: destinations(run.sent) };
+  const { kadStatus, kadConnectedMs, complete, seconds, nudges, tcpBytesReceived, partBytes, reached, heardFrom } = run;
+  return { kadStatus, kadConnectedMs, complete, seconds, nudges, tcpBytesReceived, partBytes, reached, heardFrom, attempted: destinations(run.attempted), passed: destinations(run.sent) };
 }
 
 /** Whether the client opened a TCP connection to an outside node (its SYN left its interface). */
@@ -77,22 +77,26 @@ function triedTcp(run: AmuleClientRun): boolean {
 }
 
 /**
- * The client's packets that got through the gateway after it was identified, split by whether
- * their flow (transport, ports, addresses) had already passed a packet before that moment: the
- * time-lock stops new flows, and conntrack keeps an accepted flow going.
+ * The client's packets that got through the gateway after it was identified, split by when their
+ * flow (transport, ports, addresses) began: a flow whose first packet left the client after the
+ * identification was judged by an engine that knew the client (the time-lock stops it); a flow
+ * begun before may be one the gateway already accepted, which conntrack keeps going. Times are
+ * the captures' (one machine clock, as the sensor's): a flow's start on the client's interface,
+ * a packet's passage on the internet's side of the gateway.
  */
-function afterIdentification(sent: readonly WirePacket[], ts: number | undefined): { newFlows: Record<string, number>; earlierFlows: Record<string, number> } {
+function afterIdentification(run: AmuleClientRun, ts: number | undefined): { newFlows: Record<string, number>; earlierFlows: Record<string, number> } {
+  if (ts === undefined) return { newFlows: {}, earlierFlows: {} };
   const flowOf = (packet: WirePacket): string => `${packet.transport} ${packet.srcPort} ${packet.dst}:${packet.dstPort}`;
-  const before = new Set(sent.filter((packet) => ts === undefined || packet.time <= ts).map(flowOf));
-  const after = ts === undefined ? [] : sent.filter((packet) => packet.time > ts);
-  return { newFlows: destinations(after.filter((packet) => !before.has(flowOf(packet)))), earlierFlows: destinations(after.filter((packet) => before.has(flowOf(packet)))) };
+  const begunBefore = new Set(run.attempted.filter((packet) => packet.time <= ts).map(flowOf));
+  const passed = run.sent.filter((packet) => !begunBefore.has(flowOf(packet)) || packet.time > ts);
+  return { newFlows: destinations(passed.filter((packet) => !begunBefore.has(flowOf(packet)))), earlierFlows: destinations(passed.filter((packet) => begunBefore.has(flowOf(packet)))) };
 }
 
 /** The sensor's view of a run: identification, and what passed after it. */
 function withSensor(sensor: SensorProcess, host: string, run: AmuleClientRun): Record<string, unknown> & { identified: ReturnType<typeof identification> } {
   const identified = identification(sensor, host);
   const rules = [...new Set(sensor.events('client').filter((line) => line['host'] === host).flatMap((line) => (line['evidence'] as { rule: string }[]).map((evidence) => evidence.rule)))];
-  return { ...summary(run), identified, rules, sentAfterIdentification: afterIdentification(run.sent, identified?.ts) };
+  return { ...summary(run), identified, identifiedAfterMs: identified ? identified.ts - run.startedAt : null, rules, sentAfterIdentification: afterIdentification(run, identified?.ts) };
 }
 
 describe.skipIf(UNAVAILABLE !== '')(`real eMule (aMule) clients in the lab${UNAVAILABLE ? ` (skipped: ${UNAVAILABLE})` : ''}`, () => {
@@ -155,7 +159,7 @@ describe.skipIf(UNAVAILABLE !== '')(`real eMule (aMule) clients in the lab${UNAV
       const seen = withSensor(sensor, client.ipv4, run);
       measured['(4) clear, sensor'] = seen;
       expect(seen.identified?.rule, 'the sensor identified the client').toMatch(/^edonkey\//);
-      expect(afterIdentification(run.sent, seen.identified!.ts).newFlows).toEqual({});
+      expect(afterIdentification(run, seen.identified!.ts).newFlows).toEqual({});
       expect(run.tcpBytesReceived).toBe(0);
       expect(run.partBytes).toBe(0);
       expect(run.complete).toBe(false);
@@ -172,7 +176,7 @@ describe.skipIf(UNAVAILABLE !== '')(`real eMule (aMule) clients in the lab${UNAV
       measured['(5) requested, sensor'] = seen;
       expect(seen.identified?.rule).toBe('edonkey/hello');
       expect(seen['rules']).toEqual(['edonkey/hello']);
-      expect(afterIdentification(run.sent, seen.identified!.ts).newFlows).toEqual({});
+      expect(afterIdentification(run, seen.identified!.ts).newFlows).toEqual({});
       expect(run.tcpBytesReceived).toBe(0);
       expect(run.complete).toBe(false);
     }, BLOCKED_DOWNLOAD_MS + 90_000);
