@@ -81,6 +81,20 @@ describe('Kad and eDonkey over UDP', () => {
     expect(peerKeys(known, EdonkeyVia.kadContact)).toEqual(CONTACT_KEYS);
   });
 
+  it('one list per request: a second RES or BOOTSTRAP_RES on the flow names nobody', () => {
+    const target = hash(24);
+    const others = [{ ip: '198.51.100.91', udpPort: 7000, tcpPort: 7001 }];
+    const h = harness();
+    h.feedAll([datagram(NODE, kadReq(target)), datagram(reversed(NODE), kadRes(target, CONTACTS)), datagram(reversed(NODE), kadRes(target, others))]);
+    expect(peerKeys(h, EdonkeyVia.kadContact)).toEqual(CONTACT_KEYS);
+    const bootstrap = harness();
+    bootstrap.feedAll([datagram(NODE, kadHello()), datagram(NODE, kadShort(0x01)), datagram(reversed(NODE), bootstrapRes(CONTACTS)), datagram(reversed(NODE), bootstrapRes(others))]);
+    expect(peerKeys(bootstrap, EdonkeyVia.kadContact)).toEqual(CONTACT_KEYS);
+    // A new request opens the way for one more answer.
+    bootstrap.feedAll([datagram(NODE, kadShort(0x01)), datagram(reversed(NODE), bootstrapRes(others))]);
+    expect(peerKeys(bootstrap, EdonkeyVia.kadContact)).toEqual([...CONTACT_KEYS, '198.51.100.91:7000/udp', '198.51.100.91:7001/tcp'].sort());
+  });
+
   it('2-byte PING and BOOTSTRAP_REQ, the 4-byte PONG and fixed-size searches only support: they count on a flow to a learned peer', () => {
     const h = harness();
     const fresh = h.feedAll([datagram(NODE, kadShort(0x60)), datagram({ ...NODE, dport: 41235 }, kadShort(0x01))]);
