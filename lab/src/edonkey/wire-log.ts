@@ -41,6 +41,8 @@ export function parseWireLine(line: string): WirePacket | undefined {
 }
 
 export class WireLog {
+  private stopped: Promise<WirePacket[]> | undefined;
+
   private constructor(private readonly capture: LabProcess) {}
 
   /** tcpdump on `ifname` in `ns` with a capture filter; resolves once it listens. */
@@ -52,11 +54,14 @@ export class WireLog {
     return new WireLog(capture);
   }
 
-  /** Stops the capture and returns every packet it saw. */
-  async stop(): Promise<WirePacket[]> {
-    // What tcpdump read but has not printed yet comes out on SIGTERM.
-    await sleep(200);
-    const exit = await this.capture.stop();
-    return exit.stdout.split('\n').flatMap((line) => parseWireLine(line) ?? []);
+  /** Stops the capture and returns every packet it saw (the same list when called again). */
+  stop(): Promise<WirePacket[]> {
+    this.stopped ??= (async () => {
+      // What tcpdump read but has not printed yet comes out on SIGTERM.
+      await sleep(200);
+      const exit = await this.capture.stop();
+      return exit.stdout.split('\n').flatMap((line) => parseWireLine(line) ?? []);
+    })();
+    return this.stopped;
   }
 }
