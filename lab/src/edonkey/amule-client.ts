@@ -14,7 +14,7 @@ import type { AmuleNetwork } from './amule-network.js';
 import { bootstrapNodesDat, insideNode } from './amule-plan.js';
 import { WireLog, type WirePacket } from './wire-log.js';
 
-/** A download that got bytes and then none for this long is stalled. */
+/** A download that got no new bytes for this long is stalled. */
 const STALL_MS = 8000;
 
 export interface AmuleClientOptions {
@@ -42,7 +42,7 @@ export interface AmuleClientRun {
   complete: boolean;
   /** Seconds from the link being added to completion, or to the timeout; null without a download. */
   seconds: number | null;
-  /** Times a download that had begun and then stalled was paused and resumed (see STALL_MS). */
+  /** Times a stalled download was paused and resumed (see STALL_MS). */
   nudges: number;
   /** TCP payload bytes that reached the client from the outside nodes. */
   tcpBytesReceived: number;
@@ -86,9 +86,10 @@ export async function runAmuleClient(lab: Lab, network: AmuleNetwork, options: A
         if (complete) break;
         const bytes = node.partBytes();
         if (bytes !== progress.bytes) progress = { bytes, at: Date.now() };
-        else if (bytes > 0 && Date.now() - progress.at > STALL_MS) {
+        else if (Date.now() - progress.at > STALL_MS) {
           // aMule 2.3.3 now and then stops reading a source's connection (its receive queue
-          // full) and never resumes; pausing and resuming the file, as a user would, reconnects.
+          // full), or gets no part after the Hello, and never resumes; pausing and resuming the
+          // file, as a user would, reconnects (through a sensor, over a new flow).
           await node.command(`pause ${network.file.hash}`);
           await node.command(`resume ${network.file.hash}`);
           nudges++;

@@ -101,7 +101,9 @@ function withSensor(sensor: SensorProcess, host: string, run: AmuleClientRun): R
 
 describe.skipIf(UNAVAILABLE !== '')(`real eMule (aMule) clients in the lab${UNAVAILABLE ? ` (skipped: ${UNAVAILABLE})` : ''}`, () => {
   beforeAll(async () => {
-    lab = await Lab.up({ prefix, sites: ['a'], peers: 0 });
+    // One inside host per test: a client's TCP segments the gateway dropped are retransmitted by
+    // its kernel after amuled has gone, and would meet the next test's sensor.
+    lab = await Lab.up({ prefix, sites: ['a'], peers: 0, clientsPerSite: 6 });
     benignServers = lab.emulate(lab.inet, 'benign-servers', ['--duration', '600']);
     await benignServers.ready();
   }, 60_000);
@@ -122,7 +124,7 @@ describe.skipIf(UNAVAILABLE !== '')(`real eMule (aMule) clients in the lab${UNAV
 
   it('(1) without the sensor, in clear: the inside aMule joins Kad, reaches every outside node and downloads the 1 MiB file over eD2k', async () => {
     const outside = await startNetwork('clear');
-    const run = await runAmuleClient(lab, outside, { download: true, downloadTimeoutMs: DOWNLOAD_TIMEOUT_MS });
+    const run = await runAmuleClient(lab, outside, { client: 0, download: true, downloadTimeoutMs: DOWNLOAD_TIMEOUT_MS });
     measured['(1) clear, no sensor'] = summary(run);
     expect(run.kadConnectedMs, run.kadStatus).not.toBeNull();
     expect(run.kadStatus).toMatch(/^Connected/);
@@ -133,7 +135,7 @@ describe.skipIf(UNAVAILABLE !== '')(`real eMule (aMule) clients in the lab${UNAV
 
   it('(2) without the sensor, aMule’s defaults (obfuscation requested, not required): Kad joins and the download completes', async () => {
     const outside = await startNetwork('requested');
-    const run = await runAmuleClient(lab, outside, { download: true, downloadTimeoutMs: DOWNLOAD_TIMEOUT_MS });
+    const run = await runAmuleClient(lab, outside, { client: 1, download: true, downloadTimeoutMs: DOWNLOAD_TIMEOUT_MS });
     measured['(2) requested, no sensor'] = summary(run);
     expect(run.kadStatus).toMatch(/^Connected/);
     expect(run.complete, JSON.stringify(summary(run))).toBe(true);
@@ -141,7 +143,7 @@ describe.skipIf(UNAVAILABLE !== '')(`real eMule (aMule) clients in the lab${UNAV
 
   it('(3) without the sensor, obfuscation required on every node: Kad joins; a download from a link naming its source by address gets nothing', async () => {
     const outside = await startNetwork('required');
-    const run = await runAmuleClient(lab, outside, { download: true, downloadTimeoutMs: BLOCKED_DOWNLOAD_MS });
+    const run = await runAmuleClient(lab, outside, { client: 2, download: true, downloadTimeoutMs: BLOCKED_DOWNLOAD_MS });
     measured['(3) required, no sensor'] = { ...summary(run), triedTcp: triedTcp(run) };
     expect(run.kadStatus).toMatch(/^Connected/);
     expect(run.heardFrom.length).toBeGreaterThanOrEqual(2);
@@ -153,8 +155,8 @@ describe.skipIf(UNAVAILABLE !== '')(`real eMule (aMule) clients in the lab${UNAV
     it('(4) in clear: identified, then no new flow reaches an outside node, the download gets 0 bytes, and its web traffic passes', async () => {
       const sensor = await startSensor();
       const outside = await startNetwork('clear');
-      const client = lab.site('a').clients[0]!;
-      const run = await runAmuleClient(lab, outside, { download: true, downloadTimeoutMs: BLOCKED_DOWNLOAD_MS });
+      const client = lab.site('a').clients[3]!;
+      const run = await runAmuleClient(lab, outside, { client: 3, download: true, downloadTimeoutMs: BLOCKED_DOWNLOAD_MS });
       const benign = await lab.emulate(client.ns, 'benign-client', ['--checks', 'http']).wait(30_000);
       const seen = withSensor(sensor, client.ipv4, run);
       measured['(4) clear, sensor'] = seen;
@@ -170,8 +172,8 @@ describe.skipIf(UNAVAILABLE !== '')(`real eMule (aMule) clients in the lab${UNAV
     it('(5) aMule’s defaults: its obfuscated Kad is not read, the clear Hello to a source known by address identifies it, and the download gets 0 bytes', async () => {
       const sensor = await startSensor();
       const outside = await startNetwork('requested');
-      const client = lab.site('a').clients[0]!;
-      const run = await runAmuleClient(lab, outside, { download: true, downloadTimeoutMs: BLOCKED_DOWNLOAD_MS });
+      const client = lab.site('a').clients[4]!;
+      const run = await runAmuleClient(lab, outside, { client: 4, download: true, downloadTimeoutMs: BLOCKED_DOWNLOAD_MS });
       const seen = withSensor(sensor, client.ipv4, run);
       measured['(5) requested, sensor'] = seen;
       expect(seen.identified?.rule).toBe('edonkey/hello');
@@ -184,8 +186,8 @@ describe.skipIf(UNAVAILABLE !== '')(`real eMule (aMule) clients in the lab${UNAV
     it('(6) obfuscation required: a client that only joins Kad is not identified, and every datagram it sends gets through', async () => {
       const sensor = await startSensor();
       const outside = await startNetwork('required');
-      const client = lab.site('a').clients[0]!;
-      const run = await runAmuleClient(lab, outside, { minRunMs: 12_000 });
+      const client = lab.site('a').clients[5]!;
+      const run = await runAmuleClient(lab, outside, { client: 5, minRunMs: 12_000 });
       const seen = withSensor(sensor, client.ipv4, run);
       measured['(6) required, sensor, Kad only'] = seen;
       expect(seen.identified).toBeUndefined();
