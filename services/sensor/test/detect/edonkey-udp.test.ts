@@ -83,6 +83,20 @@ describe('Kad and eDonkey over UDP', () => {
     expect(peerKeys(known, EdonkeyVia.kadContact)).toEqual(CONTACT_KEYS);
   });
 
+  it('one list per request: a second RES or BOOTSTRAP_RES on the flow names nobody', () => {
+    const target = hash(24);
+    const others = [{ ip: '198.51.100.91', udpPort: 7000, tcpPort: 7001 }];
+    const h = harness();
+    h.feedAll([datagram(NODE, kadReq(target)), datagram(reversed(NODE), kadRes(target, CONTACTS)), datagram(reversed(NODE), kadRes(target, others))]);
+    expect(peerKeys(h, EdonkeyVia.kadContact)).toEqual(CONTACT_KEYS);
+    const bootstrap = harness();
+    bootstrap.feedAll([datagram(NODE, kadHello()), datagram(NODE, kadShort(0x01)), datagram(reversed(NODE), bootstrapRes(CONTACTS)), datagram(reversed(NODE), bootstrapRes(others))]);
+    expect(peerKeys(bootstrap, EdonkeyVia.kadContact)).toEqual(CONTACT_KEYS);
+    // A new request opens the way for one more answer.
+    bootstrap.feedAll([datagram(NODE, kadShort(0x01)), datagram(reversed(NODE), bootstrapRes(others))]);
+    expect(peerKeys(bootstrap, EdonkeyVia.kadContact)).toEqual([...CONTACT_KEYS, '198.51.100.91:7000/udp', '198.51.100.91:7001/tcp'].sort());
+  });
+
   it('2-byte PING and BOOTSTRAP_REQ, the 4-byte PONG and fixed-size searches only support: they count on a flow to a learned peer', () => {
     const h = harness();
     const fresh = h.feedAll([datagram(NODE, kadShort(0x60)), datagram({ ...NODE, dport: 41235 }, kadShort(0x01))]);
@@ -137,6 +151,59 @@ describe('Kad datagrams of a real client', () => {
     const results = answering.feedAll([datagram(reversed(NODE), HELLO_REQ), datagram(NODE, HELLO_RES)]);
     expect(returned(results)).toEqual([EdonkeyRule.kad, EdonkeyRule.kad]);
     expect(allAccepted(results)).toEqual([EdonkeyRule.kad]);
+  });
+});
+
+describe('Kad datagrams of real clients in the lab (lab/test/e2e/edonkey-real.test.ts)', () => {
+  // aMule 2.3.3 inside a site, bootstrapping from one of three outside nodes that know each other.
+  const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, 'hex'));
+  const BOOTSTRAP_NODE: Endpoints = { src: '10.0.0.5', dst: '203.0.113.181', sport: 4672, dport: 4672 };
+  const OTHER_NODE: Endpoints = { src: '10.0.0.5', dst: '198.51.100.182', sport: 4672, dport: 5672 };
+  // The node's KadID, TCP port 4662, Kad version 8, then 2 contacts: 203.0.113.183 (UDP 6672, TCP
+  // 6662) and 198.51.100.182 (UDP 5672, TCP 5662), each address's octets reversed.
+  const BOOTSTRAP_RES = hex(
+    'e40925303b46515c67727d88939ea9b4bfca361208020' +
+      '06f7a85909ba6b1bcc7d2dde8f3fe0914b77100cb101a061a08' +
+      '4a55606b76818c97a2adb8c3ced9e4efb66433c628161e1608',
+  );
+  // A FIND_VALUE (type 2) REQ, and the node's answer repeating its target with no contact.
+  const REQ = hex('e42102754386f762b8e5919ff45197c0307df96f7a85909ba6b1bcc7d2dde8f3fe0914');
+  const EMPTY_RES = hex('e429754386f762b8e5919ff45197c0307df900');
+  const FROM_BOOTSTRAP = ['198.51.100.182:5662/tcp', '198.51.100.182:5672/udp', '203.0.113.183:6662/tcp', '203.0.113.183:6672/udp'];
+
+  it('its bootstrap answer is read (two contacts), but on a fresh flow it teaches nothing: the 2-byte request only supports', () => {
+    const h = harness();
+    const results = h.feedAll([datagram(BOOTSTRAP_NODE, hex('e401')), datagram(reversed(BOOTSTRAP_NODE), BOOTSTRAP_RES)]);
+    expect(returned(results)).toEqual([EdonkeyRule.udpFixedSize, EdonkeyRule.kad]);
+    expect(results[1]!.evidence[0]!.peers?.map((peer) => `${peer.ip}:${peer.port}/${peer.transport}`).sort()).toEqual(FROM_BOOTSTRAP);
+    expect(allAccepted(results)).toEqual([]);
+    expect(peerKeys(h)).toEqual([]);
+    // Once the host's own REQ made the flow Kad's, the same answer names both contacts.
+    const known = harness();
+    known.feedAll([datagram(BOOTSTRAP_NODE, REQ), datagram(BOOTSTRAP_NODE, hex('e401')), datagram(reversed(BOOTSTRAP_NODE), BOOTSTRAP_RES)]);
+    expect(peerKeys(known, EdonkeyVia.kadContact)).toEqual(FROM_BOOTSTRAP);
+  });
+
+  it('its REQ to a contact identifies it; the answer without contacts shows nothing', () => {
+    const h = harness();
+    const results = h.feedAll([datagram(OTHER_NODE, REQ), datagram(reversed(OTHER_NODE), EMPTY_RES)]);
+    expect(returned(results)).toEqual([EdonkeyRule.kad]);
+    expect(allAccepted(results)).toEqual([EdonkeyRule.kad]);
+    expect(results[0]!.evidence[0]!.detail).toBe('KADEMLIA2_REQ');
+    expect(peerKeys(h)).toEqual(['198.51.100.182:5672/udp']);
+  });
+
+  it('with protocol obfuscation its Kad datagrams (bootstrap, REQ, RES, PING, PONG: 16 bytes longer, first byte random) show nothing', () => {
+    const obfuscated = [
+      'b4d764a83eba4078d36c74e729d9f484e827',
+      'd27e38a52cbd9544f50551dcb59680f4efebf4bc35510b6de2e73b669971b22b0f7741eff70f6c5b3120578cf1f8ccf57cded23be7d3b4b90e6efa4ba4725b08833034282bf12b060eaf76628aef9a7cf1fc1606715fec1212',
+      'ecf40770cc52a9eaf5575a91d04773d897f2754bfada686b811b74cd54d36297dcd64a90371e0854f65dcf9dc2b3e608a8c207',
+      'de28cfce32e132410f059033efcb2e21ac6571ec09c526352ce63a942393072b51f9f3',
+      '6472fa2032b1d4874b542f9b0bc3a7063338',
+      '6e8070f22e197ea78c8f29ec770946df279ce761',
+    ].map(hex);
+    const h = harness();
+    expect(returned(h.feedAll(obfuscated.map((payload, i) => datagram(i % 2 === 0 ? BOOTSTRAP_NODE : reversed(BOOTSTRAP_NODE), payload))))).toEqual([]);
   });
 });
 

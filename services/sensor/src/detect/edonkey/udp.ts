@@ -56,6 +56,10 @@ function kad(buf: Uint8Array, p: number, length: number, fromInside: boolean, me
       state.kadLast = idWord(buf, p + REQ_TARGET_AT, 3);
     } else if (opcode === Kad2Opcode.bootstrapReq) memory.open().askedBootstrap = true;
   } else if (answersKad(memory.state, buf, p, opcode)) {
+    // One list per request: a second one on the flow answers nothing the host asked for.
+    const state = memory.state!;
+    if (opcode === Kad2Opcode.res) state.askedKad = false;
+    else state.askedBootstrap = false;
     return evidence(EdonkeyRule.kad, 'udp', { detail: KAD_NAMES[opcode], peers: contactPeers(buf, p, length) });
   }
   if (memory.concluded) return null;
@@ -63,9 +67,10 @@ function kad(buf: Uint8Array, p: number, length: number, fromInside: boolean, me
 }
 
 /**
- * A contact list is believed only as the answer to the host's own request on this flow: a RES
- * must repeat the target of the host's REQ (16 bytes a forger off the path must guess), a
- * BOOTSTRAP_RES must follow the host's BOOTSTRAP_REQ (which carries nothing to repeat).
+ * A contact list is believed only as the answer to the host's own request on this flow, once: a
+ * RES must repeat the target of the host's latest REQ (16 bytes a forger off the path must
+ * guess), a BOOTSTRAP_RES must follow a BOOTSTRAP_REQ of the host (which carries nothing to
+ * repeat) that no list answered yet.
  */
 function answersKad(state: EdonkeyFlowState | undefined, buf: Uint8Array, p: number, opcode: number): boolean {
   if (state === undefined) return false;
