@@ -68,6 +68,8 @@ interface Sample {
   rssMB: number | null;
   /** V8's heap in use after the last major collection (Mark-Compact) so far, MB: the live heap. */
   heapMB: number | null;
+  /** When that major collection ran, seconds since the load started (negative: before it). */
+  heapMeasuredAt: number | null;
   /** After the last collection of any kind (a scavenge leaves the old generation's garbage in it), MB. */
   heapNowMB: number | null;
 }
@@ -173,6 +175,33 @@ function memoryTrend(samples: readonly Sample[], pick: (s: Sample) => number | n
   };
 }
 
+/**
+ * The live heap is known only at major collections, which a steady sensor runs seldom (a few in
+ * ten minutes): a sample carries the last one's figure, however old. So the heap is judged on
+ * the collections themselves: the first one after the warm-up (the flow table full) against the
+ * last one, with the same slack as the other series; null when fewer than two ran after it.
+ */
+function liveHeapTrend(samples: readonly Sample[]) {
+  const collections = new Map<number, number>();
+  for (const sample of samples) if (sample.heapMeasuredAt !== null && sample.heapMB !== null) collections.set(sample.heapMeasuredAt, sample.heapMB);
+  const all = [...collections].map(([t, value]) => ({ t, value })).sort((a, b) => a.t - b.t);
+  const afterWarmup = all.filter((p) => p.t > WARMUP_SECONDS);
+  const first = afterWarmup[0];
+  const last = afterWarmup[afterWarmup.length - 1];
+  const judged = first !== undefined && last !== undefined && last !== first;
+  const allowed = first === undefined ? null : Math.max(FLAT_SLACK_MB, first.value * FLAT_SLACK_SHARE);
+  return {
+    majorCollections: all,
+    firstAfterWarmup: first ?? null,
+    last: last ?? null,
+    judgedOn: 'the live heap after each major collection',
+    growthMB: judged ? round(last.value - first.value, 1) : null,
+    allowedGrowthMB: allowed === null ? null : round(allowed, 1),
+    slopeMBPerMinuteAfterFirstMinute: slopePerMinute(afterWarmup),
+    flat: judged && allowed !== null ? last.value - first.value <= allowed : null,
+  };
+}
+
 /** Every number called `enobufs` in the sensor's stop line, wherever its queue binding reports it. */
 function enobufsIn(value: unknown): number | null {
   if (value === null || typeof value !== 'object') return null;
@@ -220,6 +249,7 @@ async function soak(lab: Lab, options: Options, workDir: string, failures: strin
           conntrack: { drop: ct.drop - ctStart!.drop, earlyDrop: ct.earlyDrop - ctStart!.earlyDrop, insertFailed: ct.insertFailed - ctStart!.insertFailed },
           rssMB: residentMB(sensor.pid),
           heapMB: lastMajor ? lastMajor.heapAfterMB : null,
+          heapMeasuredAt: lastMajor ? round((lastMajor.at - t0) / 1000, 1) : null,
           heapNowMB: lastGc ? lastGc.heapAfterMB : null,
         };
         samples.push(sample);
@@ -274,7 +304,7 @@ async function main(): Promise<number> {
     const loadSeconds = last?.t ?? 0;
     const generatorShort = run.segments.filter((s) => s.rate < options.rate * 0.95).length;
     const rss = memoryTrend(run.samples, (s) => s.rssMB, 'peak');
-    const heap = memoryTrend(run.samples, (s) => s.heapMB, 'median');
+    const heap = liveHeapTrend(run.samples);
     const noLoss = !!last && last.queueDropped === 0 && last.userDropped === 0 && (run.enobufs ?? 0) === 0;
     if (!last) failures.push('no sample was taken');
     if (sent === 0) failures.push('the generator sent nothing');
@@ -293,7 +323,7 @@ async function main(): Promise<number> {
         generator: `CPython UDP sender, one new 5-tuple per datagram, in ${options.segmentSeconds} s segments with conntrack -F between them`,
         cpuBudget: options.consumerCpuPercent < 100 ? `the sensor held to ${options.consumerCpuPercent}% of one core by a cgroup CPU quota, as in the gateway run its rate comes from` : 'none',
         pinning: options.pin ? `generator on CPU ${options.pin.generator}; sensor ${options.pin.consumer === undefined ? 'left to the scheduler' : `on CPU ${options.pin.consumer}`}` : 'none',
-        flat: `last minute − the minute after a ${WARMUP_SECONDS} s warm-up (the flow table filling) ≤ max(${FLAT_SLACK_MB} MB, ${FLAT_SLACK_SHARE * 100} % of it): medians of the live heap (after the last major GC), peaks of RSS (a sawtooth between major GCs); first-minute figures reported beside`,
+        flat: `last minute − the minute after a ${WARMUP_SECONDS} s warm-up (the flow table filling) ≤ max(${FLAT_SLACK_MB} MB, ${FLAT_SLACK_SHARE * 100} % of it): peaks of RSS (a sawtooth between major GCs), first-minute figures reported beside; the live heap on the major collections themselves (the first after the warm-up against the last), since a sample only repeats the last one's figure`,
       },
       summary: {
         sent,
@@ -311,7 +341,7 @@ async function main(): Promise<number> {
         sensorLogWarnings: run.logWarnings,
         noLoss,
         /** null: too short to judge (under two minutes). */
-        flatMemory: rss?.flat === null || heap?.flat === null ? null : !!rss?.flat && !!heap?.flat,
+        flatMemory: rss?.flat === null || heap.flat === null ? null : !!rss?.flat && heap.flat,
       },
       samples: run.samples,
       segments: run.segments,
@@ -324,11 +354,11 @@ async function main(): Promise<number> {
     log('');
     log(`sent ${sent} datagrams (${s.sentPerSecond}/s; ${generatorShort} of ${run.segments.length} segments short of the rate), ${s.queued} queued`);
     log(`loss: queue drops ${s.queueDropped}, socket drops ${s.userDropped}, ENOBUFS ${s.enobufs ?? 'not reported'}; conntrack drops ${s.conntrack?.drop ?? '?'} (early ${s.conntrack?.earlyDrop ?? '?'}) → ${noLoss ? 'no loss' : 'LOSS'}`);
-    for (const [name, trend] of [['RSS', rss], ['heap', heap]] as const) {
-      const verdict = trend?.flat === null ? 'too short to judge' : trend?.flat ? 'flat' : 'NOT flat';
-      const minute = (w: { median: number; peak: number } | null | undefined) => (w ? `${w.median} MB (peak ${w.peak})` : '?');
-      log(`${name}: first minute ${minute(trend?.firstMinute)}, second ${minute(trend?.baselineAfterWarmup)}, last ${minute(trend?.lastMinute)}, slope ${trend?.slopeMBPerMinuteAfterFirstMinute ?? '?'} MB/min → ${verdict}`);
-    }
+    const verdict = (flat: boolean | null | undefined): string => (flat === null || flat === undefined ? 'too short to judge' : flat ? 'flat' : 'NOT flat');
+    const minute = (w: { median: number; peak: number } | null | undefined) => (w ? `${w.median} MB (peak ${w.peak})` : '?');
+    log(`RSS: first minute ${minute(rss?.firstMinute)}, second ${minute(rss?.baselineAfterWarmup)}, last ${minute(rss?.lastMinute)}, slope ${rss?.slopeMBPerMinuteAfterFirstMinute ?? '?'} MB/min → ${verdict(rss?.flat)}`);
+    const collection = (p: { t: number; value: number } | null) => (p ? `${p.value} MB at ${p.t} s` : '?');
+    log(`live heap: ${heap.majorCollections.length} major collections; first after the warm-up ${collection(heap.firstAfterWarmup)}, last ${collection(heap.last)}, slope ${heap.slopeMBPerMinuteAfterFirstMinute ?? '?'} MB/min → ${verdict(heap.flat)}`);
     log(`results: ${options.out}`);
     if (!noLoss) failures.push('the soak lost packets');
     if (results.summary.flatMemory === false) failures.push("the sensor's memory grew");

@@ -95,7 +95,9 @@ export class ConsumerProcess {
 
   /** `p2pwall-sensor run --config FILE` in the namespace; resolves once it logged "sensor started". */
   static async sensor(lab: Lab, ns: string, configFile: string, cpu: number | undefined, name = 'sensor', timeoutMs = 15_000): Promise<ConsumerProcess> {
-    const child = spawnPinned(lab, ns, cpu, process.execPath, ['--trace-gc', sensorCliPath(), 'run', '--config', configFile], { role: `bench-${name}` });
+    // P2PWALL_BENCH_SENSOR_NODE_ARGS: extra Node flags for the sensor (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`), to see where its time goes under a bench's load.
+    const extra = (process.env['P2PWALL_BENCH_SENSOR_NODE_ARGS'] ?? '').split(' ').filter((arg) => arg !== '');
+    const child = spawnPinned(lab, ns, cpu, process.execPath, ['--trace-gc', ...extra, sensorCliPath(), 'run', '--config', configFile], { role: `bench-${name}` });
     const consumer = new ConsumerProcess(name, child);
     const deadline = Date.now() + timeoutMs;
     while (!consumer.logLines.some((line) => line.msg === 'sensor started')) {
