@@ -21,7 +21,7 @@ const NO_MODULE = protocolModules.some((module) => module.name === 'direct-conne
 /** Without the sensor the download takes a few seconds in the lab (ncdc's start, login, list, file). */
 const UNBLOCKED_TIMEOUT_MS = 40_000;
 /** With the sensor the client gets this long: several times what a whole download takes without it. */
-const BLOCKED_TIMEOUT_MS = 20_000;
+const BLOCKED_TIMEOUT_MS = 12_000;
 
 const prefix = `pwdc${Math.floor(Math.random() * 0xfff).toString(16).padStart(3, '0')}`;
 let lab: Lab;
