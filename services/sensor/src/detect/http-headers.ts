@@ -6,6 +6,7 @@
  * Everything works on bytes: nothing here turns a payload into a string, and walking lines
  * allocates nothing, so a detector pays for text only when a line actually matches.
  */
+import type { Transport } from '@p2pwall/common';
 import { TCP_SYN } from '../decode/packet.js';
 import type { ModuleBufferBudget } from './buffer-budget.js';
 import type { NamedPeer, PacketReader } from './module.js';
@@ -109,8 +110,8 @@ function readDecimal(buf: Uint8Array, start: number, end: number, maxDigits: num
 
 const decimal = { value: 0 };
 
-/** `a.b.c.d:port` (octets 0–255, port 1–65535, blanks around allowed) → a named peer; otherwise null. */
-export function parseIpv4Endpoint(buf: Uint8Array, start: number, end: number, via: string): NamedPeer | null {
+/** `a.b.c.d:port` (octets 0–255, port 1–65535, blanks around allowed) → a named peer for `transport`; otherwise null. */
+export function parseIpv4Endpoint(buf: Uint8Array, start: number, end: number, via: string, transport: Transport = 'both'): NamedPeer | null {
   end = trimEnd(buf, start, end);
   let i = start;
   const octets: number[] = [];
@@ -123,7 +124,7 @@ export function parseIpv4Endpoint(buf: Uint8Array, start: number, end: number, v
   }
   i = readDecimal(buf, i, end, 5, decimal);
   if (i !== end || decimal.value < 1 || decimal.value > 65535) return null;
-  return { ip: octets.join('.'), port: decimal.value, transport: 'both', via };
+  return { ip: octets.join('.'), port: decimal.value, transport, via };
 }
 
 /**

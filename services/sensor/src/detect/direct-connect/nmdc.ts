@@ -5,12 +5,12 @@
  * and `$Lock …|`. Only a stream whose first command is one of these openers is read; after it,
  * every command must start with `$` (or `<` for chat) until binary data follows.
  */
-import { ascii, startsWith } from '../http-headers.js';
+import { ascii, parseIpv4Endpoint, startsWith } from '../http-headers.js';
 import type { NamedPeer } from '../module.js';
 import type { Found } from './found.js';
 import { DirectConnectRule, DirectConnectVia } from './rules.js';
 import { Dialect, type DirectionStream } from './stream.js';
-import { allText, isNick, parseIpv4, parsePort, wordEnd } from './text.js';
+import { allText, isNick, wordEnd } from './text.js';
 
 const LOCK = ascii('$Lock ');
 const PK = ascii(' Pk=');
@@ -75,20 +75,12 @@ function connectToMePeer(buf: Uint8Array, at: number, e: number): NamedPeer | nu
   // Newer hubs mark TLS (`S`), NAT traversal (`N`, `R`) after the port.
   const last = buf[end - 1]!;
   if (last === 0x53 || last === 0x4e || last === 0x52) end--;
-  return endpoint(buf, nickEnd + 1, end, DirectConnectVia.nmdcConnectToMe, 'tcp');
+  return parseIpv4Endpoint(buf, nickEnd + 1, end, DirectConnectVia.nmdcConnectToMe, 'tcp');
 }
 
 /** `$Search <ip>:<port> <criteria>` (active; `Hub:<nick>` is passive and names nobody): results go to it by UDP. */
 function searchPeer(buf: Uint8Array, at: number, e: number): NamedPeer | null {
   if (startsWith(buf, at, e, PASSIVE_SEARCH)) return null;
-  return endpoint(buf, at, wordEnd(buf, at, e), DirectConnectVia.nmdcSearch, 'udp');
+  return parseIpv4Endpoint(buf, at, wordEnd(buf, at, e), DirectConnectVia.nmdcSearch, 'udp');
 }
 
-function endpoint(buf: Uint8Array, start: number, end: number, via: string, transport: 'tcp' | 'udp'): NamedPeer | null {
-  let colon = -1;
-  for (let i = start; i < end; i++) if (buf[i] === 0x3a) colon = i;
-  if (colon < 0) return null;
-  const port = parsePort(buf, colon + 1, end);
-  const ip = port > 0 ? parseIpv4(buf, start, colon) : null;
-  return ip === null ? null : { ip, port, transport, via };
-}
