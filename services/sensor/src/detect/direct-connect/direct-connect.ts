@@ -91,7 +91,11 @@ export class DirectConnectModule implements ProtocolModule<DirectConnectFlowStat
         dir?.finish(memory.buffers);
         return null;
       }
-      if (dir === null && !mayOpen(packet.buf[packet.payloadOffset]!)) return null;
+      // No state for a stream that cannot open like Direct Connect: HTTP's `HTTP/1.1` answers
+      // start with `H` as ADC's `HSUP` does, and keeping state for every web flow cost more than
+      // the rest of the module.
+      const start = packet.payloadOffset;
+      if (dir === null && !(mayOpen(packet.buf[start]!) && couldOpen(packet.buf, start, start + packet.payloadLength))) return null;
     }
     if (dir?.dialect === Dialect.done) return null;
     state ??= memory.open();
