@@ -443,7 +443,9 @@ export class Engine {
     if (!flow.crossesBoundary) return false;
     const peers = this.peers;
     if (flow.peerVersion === peers.version && (!flow.leadsToPeer || this.now < flow.leadsToPeerUntil)) return flow.leadsToPeer;
-    const entry = peers.lookup(flow.outsideAddress, flow.outsidePort, flow.protocol === IPPROTO_UDP ? 'udp' : 'tcp', this.now);
+    const transport = flow.protocol === IPPROTO_UDP ? 'udp' : 'tcp';
+    const ipv4 = flow.outsideIpv4();
+    const entry = ipv4 >= 0 ? peers.lookupIpv4(ipv4, flow.outsidePort, transport, this.now) : peers.lookup(flow.outsideAddress, flow.outsidePort, transport, this.now);
     flow.leadsToPeer = entry !== null;
     flow.leadsToPeerUntil = entry === null ? 0 : entry.expiresAt;
     flow.peerVersion = peers.version;

@@ -125,6 +125,15 @@ export class Flow {
     return String.fromCharCode(a >>> 16, a & 0xffff, b >>> 16, b & 0xffff, c >>> 16, c & 0xffff, d >>> 16, d & 0xffff);
   }
 
+  /**
+   * The outside IPv4 address as an unsigned 32-bit number when the flow holds it as one (made
+   * from a packet), else -1: the peer lookup of every packet after the peer table changed reads
+   * it without building the key string.
+   */
+  outsideIpv4(): number {
+    return this.outsideKey === null && this.outsideLength === 4 ? this.outside0 >>> 0 : -1;
+  }
+
   set outsideAddress(key: string) {
     this.outsideKey = key;
     this.outsideLength = 0;
