@@ -301,7 +301,7 @@ export class Engine {
     const transportBit = view.protocol === IPPROTO_TCP ? TCP_BIT : view.protocol === IPPROTO_UDP ? UDP_BIT : 0;
     let found = false;
     for (let slot = 0; slot < modules.length; slot++) {
-      if ((this.moduleTransports[slot]! & transportBit) === 0) continue;
+      if ((this.moduleTransports[slot]! & transportBit) === 0 || (flow.passedModules & (1 << slot)) !== 0) continue;
       const active = modules[slot]!;
       const memory = this.memories[slot]!;
       memory.flow = flow;

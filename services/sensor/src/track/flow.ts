@@ -54,6 +54,8 @@ export class Flow {
   rules: string[] = [];
   /** Per-module state, by slot; null while no module keeps any. */
   moduleStates: unknown[] | null = null;
+  /** Bit s: the module in slot s said it will find nothing more on this flow (FlowMemory.pass). */
+  passedModules = 0;
   /** Peers this flow taught (bounded by EngineConfig.maxPeersPerFlow). */
   peersLearned = 0;
   verdict: Verdict = Verdict.accept;
@@ -177,6 +179,7 @@ export class Flow {
     this.ownLabels = 0;
     if (this.rules.length !== 0) this.rules = [];
     this.moduleStates = null;
+    this.passedModules = 0;
     this.peersLearned = 0;
     this.verdict = Verdict.accept;
     this.reason = 'clean';

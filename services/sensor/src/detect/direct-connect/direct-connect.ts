@@ -89,13 +89,13 @@ export class DirectConnectModule implements ProtocolModule<DirectConnectFlowStat
       // Only a stream's first bytes can open it: a direction first seen later is not read.
       if (!firstInDirection) {
         dir?.finish(memory.buffers);
-        return null;
+        return passedUnlessOpen(flow, memory);
       }
       // No state for a stream that cannot open like Direct Connect: HTTP's `HTTP/1.1` answers
       // start with `H` as ADC's `HSUP` does, and keeping state for every web flow cost more than
       // the rest of the module.
       const start = packet.payloadOffset;
-      if (dir === null && !(mayOpen(packet.buf[start]!) && couldOpen(packet.buf, start, start + packet.payloadLength))) return null;
+      if (dir === null && !(mayOpen(packet.buf[start]!) && couldOpen(packet.buf, start, start + packet.payloadLength))) return passedUnlessOpen(flow, memory);
     }
     if (dir?.dialect === Dialect.done) return null;
     state ??= memory.open();
@@ -106,6 +106,15 @@ export class DirectConnectModule implements ProtocolModule<DirectConnectFlowStat
     if (found.rule === null || memory.concluded) return null;
     return CONSTANT[found.rule]!;
   }
+}
+
+/**
+ * Once both directions have sent their first payload and neither opened (no state), nothing later
+ * on the TCP stream can: the engine stops showing it to this module.
+ */
+function passedUnlessOpen(flow: FlowDigest, memory: Memory): null {
+  if (memory.state === undefined && flow.out.payloadPackets > 0 && flow.in.payloadPackets > 0) memory.pass();
+  return null;
 }
 
 /** The rule a flow's earlier commands showed, for evidence that carries peers named later. */

@@ -65,7 +65,10 @@ class DnsInspector {
 
   inspect(packet: PacketReader, flow: FlowDigest, fromInside: boolean, memory: FlowMemory<DnsFlowState>): Evidence | null {
     // Plain DNS to a server outside; not mDNS (5353), LLMNR (5355) or an inside server's clients.
-    if (flow.outsidePort !== DNS_PORT) return null;
+    if (flow.outsidePort !== DNS_PORT) {
+      memory.pass();
+      return null;
+    }
     // From outside, only an answer to a watched query can matter: nothing waits, nothing to read.
     if (!fromInside && memory.state === undefined) return null;
     const buf = packet.buf;

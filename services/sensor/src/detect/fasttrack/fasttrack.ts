@@ -54,7 +54,11 @@ export class FastTrackModule implements ProtocolModule<FastTrackFlowState> {
     if (packet.payloadLength <= 0) return null;
     if (packet.protocol === IPPROTO_UDP) return inspectUdp(packet, memory.concluded);
     if (packet.protocol !== IPPROTO_TCP) return null;
-    return this.inspectHead(packet, flow, fromInside, memory) ?? encryptedHandshake(packet, flow, fromInside);
+    const found = this.inspectHead(packet, flow, fromInside, memory) ?? encryptedHandshake(packet, flow, fromInside);
+    // Heads start only in a direction's first payload and the handshake is the first answer: once
+    // both directions have spoken and no head is being read, nothing later on the stream counts.
+    if (found === null && memory.state === undefined && flow.out.payloadPackets > 0 && flow.in.payloadPackets > 0) memory.pass();
+    return found;
   }
 
   /** The clear-text head of this direction of the stream, if it is one FastTrack uses. */
