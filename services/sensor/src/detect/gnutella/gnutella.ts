@@ -17,6 +17,7 @@
  * and for a ping or query awaiting its reply.
  */
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../decode/packet.js';
+import { passWhenOpenersGoneBy } from '../stream-openers.js';
 import type { DirectionDigest, Evidence, FlowDigest, FlowMemory, PacketReader, ProtocolModule } from '../module.js';
 import { HEADER_BLOCK_CAPACITY, HeaderLines, StreamHead, walkFirstSegment } from '../http-headers.js';
 import { idWord } from '../id-words.js';
@@ -72,15 +73,6 @@ for (const [type, name] of Object.entries(MESSAGE_NAMES)) MESSAGE_EVIDENCE[Numbe
 const MOJITO = constantEvidence(GnutellaRule.mojito);
 const G2_UDP = constantEvidence(GnutellaRule.g2Udp);
 
-/**
- * Once both directions of a TCP stream have sent their first payload and neither started a head
- * (no state), nothing later on it can: the engine stops showing it to this module.
- */
-function passedUnlessOpen(flow: FlowDigest, memory: Memory): null {
-  if (memory.state === undefined && flow.out.payloadPackets > 0 && flow.in.payloadPackets > 0) memory.pass();
-  return null;
-}
-
 export class GnutellaModule implements ProtocolModule<GnutellaFlowState> {
   readonly name = GNUTELLA;
   readonly transports = ['tcp', 'udp'] as const;
@@ -118,9 +110,9 @@ export class GnutellaModule implements ProtocolModule<GnutellaFlowState> {
     if (pending !== null) return this.continueHead(pending, packet, fromInside, memory);
     const direction: DirectionDigest = fromInside ? flow.out : flow.in;
     // Only a direction's first payload can start a head.
-    if (direction.payloadPackets !== 1) return passedUnlessOpen(flow, memory);
+    if (direction.payloadPackets !== 1) return passWhenOpenersGoneBy(flow, memory);
     const start = packet.payloadOffset;
-    if (!couldStartGnutella(packet.buf, start, start + packet.payloadLength)) return passedUnlessOpen(flow, memory);
+    if (!couldStartGnutella(packet.buf, start, start + packet.payloadLength)) return passWhenOpenersGoneBy(flow, memory);
     return this.startHead(packet, fromInside, memory);
   }
 
