@@ -38,7 +38,7 @@ export interface HashedName {
  * Writes the hash of each dot-separated label of `name` (lower-case already) into `into`, left to
  * right, and returns how many there are: 0 for ''. `into` must hold one more than the dots.
  */
-export function hashLabels(name: string, into: Int32Array): number {
+function hashLabels(name: string, into: Int32Array): number {
   if (name.length === 0) return 0;
   let count = 0;
   let hash = LABEL_HASH_SEED;
