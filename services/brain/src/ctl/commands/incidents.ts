@@ -1,13 +1,17 @@
-import { Argument, Command } from 'commander';
+import { Argument, Command, Option } from 'commander';
+import { incidentsCsv } from '../../api/incidents-csv.js';
+import { INCIDENT_STATES, WORKFLOW_ACTIONS, type WorkflowAction } from '../../incidents/workflow.js';
 import type { IncidentView } from '../../api/views.js';
-import { act } from '../action.js';
+import { act, defaultAuthor } from '../action.js';
+import { CtlError, EXIT } from '../client.js';
 import { allOption, cursorOption, limitOption, withConnection } from '../options.js';
 import { fetchListing, moreHint } from '../pages.js';
 import { incidentBlock, incidentsTable } from '../render/incidents.js';
-import { incidentsQuery, paths, type IncidentFilters } from '../requests.js';
+import { incidentsQuery, paths, workflowStepBody, type IncidentFilters } from '../requests.js';
 import { ipArgument, peerArgument } from '../target.js';
+import { authorOption } from './decisions.js';
 
-type ListOptions = IncidentFilters & { all?: boolean };
+type ListOptions = IncidentFilters & { all?: boolean; csv?: boolean };
 
 /** Page size with --all: the brain's largest, so few requests fetch everything. */
 const ALL_PAGE_SIZE = 1000;
@@ -27,13 +31,18 @@ function listCommand(): Command {
       .option('--range <cidr>', 'only inside hosts in this network, e.g. 192.168.1.0/24')
       .option('--rule <rule>', 'only incidents with this rule among their evidence: a rule id (bittorrent/dht-query) or a protocol (bittorrent)')
       .option('--sensor <site/gateway>', 'only incidents this sensor saw')
+      .addOption(new Option('--state <state>', 'only incidents in this workflow state (incidents acknowledge, close and reopen change it)').choices(INCIDENT_STATES))
+      .option('--csv', 'print CSV (RFC 4180, a header row) instead of a table; with --all every page')
       .addOption(limitOption())
       .addOption(cursorOption())
       .addOption(allOption()),
   ).action(
     act<ListOptions>(async ({ client, options }) => {
       const limit = options.limit ?? (options.all ? ALL_PAGE_SIZE : undefined);
+      if (options.csv && options.json) throw new CtlError('give --csv or --json, not both', EXIT.usage);
       const page = await fetchListing<IncidentView>(client, paths.incidents, incidentsQuery({ ...options, limit }), Boolean(options.all));
+      // The next page's cursor goes to stderr: stdout stays one CSV document.
+      if (options.csv) return { data: page, raw: true, text: () => incidentsCsv(page.items), warnings: page.nextCursor ? [`more incidents: add --cursor ${page.nextCursor}, or --all`] : [] };
       return { data: page, text: (now, width) => incidentsTable(page.items, now, width) + moreHint(page) };
     }),
   );
@@ -52,6 +61,31 @@ function showCommand(): Command {
   );
 }
 
+const STEP_SUMMARIES: Record<WorkflowAction, string> = {
+  acknowledge: 'acknowledge an open incident, with a note (admin token)',
+  close: 'close an incident, with a note (admin token); later evidence of the same episode leaves it closed and is shown',
+  reopen: 'reopen an acknowledged or closed incident, with a note (admin token)',
+};
+
+/** `incidents acknowledge|close|reopen <id> --note ...` (acknowledge also as `ack`). */
+function stepCommand(action: WorkflowAction): Command {
+  const command = new Command(action).summary(STEP_SUMMARIES[action]);
+  if (action === 'acknowledge') command.alias('ack');
+  return withConnection(
+    command
+      .addArgument(new Argument('<id>', 'incident id (from incidents list)'))
+      .requiredOption('--note <text>', 'why (one line, shown with the incident)')
+      .addOption(authorOption()),
+  ).action(
+    act<{ note?: string; author?: string }>(async ({ client, options, args }) => {
+      const incident = await client.post<IncidentView>(paths.incidentStep(args[0]!, action), workflowStepBody(options, defaultAuthor()));
+      return { data: incident, text: (now) => incidentBlock(incident, now) };
+    }),
+  );
+}
+
 export function incidentsCommand(): Command {
-  return new Command('incidents').summary('what inside hosts did: P2P clients found, with evidence').addCommand(listCommand()).addCommand(showCommand());
+  const command = new Command('incidents').summary('what inside hosts did: P2P clients found, with evidence').addCommand(listCommand()).addCommand(showCommand());
+  for (const action of WORKFLOW_ACTIONS) command.addCommand(stepCommand(action));
+  return command;
 }
