@@ -147,6 +147,8 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
         'POST /v1/incidents/{id}/acknowledge',
         'POST /v1/incidents/{id}/close',
         'POST /v1/incidents/{id}/reopen',
+        'GET /v1/incidents.eve',
+        'GET /v1/incidents/{id}/eve',
         'GET /v1/hosts/{ip}',
         'GET /v1/peers/{peer}',
         'GET /v1/sensors',

@@ -4,11 +4,13 @@ import { notFound } from '../errors.js';
 import { errorSchema, incidentSchema, pageSchema, v1Errors } from '../schemas.js';
 import { listIncidents, listQuery, type ListQuery } from './incident-listing.js';
 import { incidentsCsvRoute } from './incidents-csv.js';
+import { incidentsEveRoutes } from './incidents-eve.js';
 import { incidentWorkflowRoutes } from './incident-workflow.js';
 
 /**
  * GET /v1/incidents (filters, cursor pagination) and GET /v1/incidents/:id (with sample flows);
- * the same listing as CSV (incidents-csv.ts) and the operators' workflow (incident-workflow.ts).
+ * the same listing as CSV (incidents-csv.ts) and EVE JSON (incidents-eve.ts), and the operators'
+ * workflow (incident-workflow.ts).
  */
 
 const security = [{ bearer: [] }];
@@ -21,6 +23,7 @@ export function incidentRoutes(app: FastifyInstance, ctx: ApiContext): void {
   );
 
   incidentsCsvRoute(app, ctx);
+  incidentsEveRoutes(app, ctx);
   incidentWorkflowRoutes(app, ctx);
 
   app.get<{ Params: { id: string } }>(
