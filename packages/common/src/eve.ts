@@ -49,7 +49,7 @@ export interface EveFlowCounters {
   start: string;
   end: string;
   age: number;
-  state: 'new' | 'established' | 'closed';
+  state: 'established' | 'closed';
   reason: 'timeout' | 'forced' | 'shutdown';
   alerted: boolean;
 }
@@ -142,20 +142,21 @@ export interface EveAlertInput {
   p2pwall: Record<string, unknown>;
 }
 
-function base(tsMs: number, e: EveEndpoints, eventType: EveEvent['event_type']): EveEvent {
-  return { timestamp: eveTimestamp(tsMs), flow_id: eveFlowId(e.insideIp, e.outsideIp, e.outsidePort), event_type: eventType, src_ip: e.srcIp, src_port: e.srcPort, dest_ip: e.destIp, dest_port: e.destPort, proto: e.proto, p2pwall: {} };
+/** The fields every event starts with, in EVE's order. */
+function base(tsMs: number, e: EveEndpoints, eventType: EveEvent['event_type']): Omit<EveEvent, 'p2pwall'> {
+  return { timestamp: eveTimestamp(tsMs), flow_id: eveFlowId(e.insideIp, e.outsideIp, e.outsidePort), event_type: eventType, src_ip: e.srcIp, src_port: e.srcPort, dest_ip: e.destIp, dest_port: e.destPort, proto: e.proto };
 }
 
 export function eveAlert(input: EveAlertInput): EveEvent {
-  const event = base(input.tsMs, input.endpoints, 'alert');
-  if (input.appProto) event.app_proto = input.appProto;
-  event.alert = { action: input.blocked ? 'blocked' : 'allowed', gid: 1, signature_id: eveSignatureId(input.rule), rev: 1, signature: `P2PWALL ${input.rule} ${input.what}`, category: EVE_P2P_CATEGORY, severity: input.severity };
-  event.p2pwall = input.p2pwall;
-  return event;
+  return {
+    ...base(input.tsMs, input.endpoints, 'alert'),
+    ...(input.appProto ? { app_proto: input.appProto } : {}),
+    alert: { action: input.blocked ? 'blocked' : 'allowed', gid: 1, signature_id: eveSignatureId(input.rule), rev: 1, signature: `P2PWALL ${input.rule} ${input.what}`, category: EVE_P2P_CATEGORY, severity: input.severity },
+    p2pwall: input.p2pwall,
+  };
 }
 
 export interface EveFlowInput {
-  tsMs: number;
   endpoints: EveEndpoints;
   /** The P2P protocol found on it, if any. */
   appProto: string | null;
@@ -176,9 +177,7 @@ export interface EveFlowInput {
 const REASONS: Record<string, EveFlowCounters['reason']> = { idle: 'timeout', evicted: 'forced', flushed: 'shutdown', ongoing: 'timeout' };
 
 export function eveFlow(input: EveFlowInput): EveEvent {
-  const event = base(input.tsMs, input.endpoints, 'flow');
-  if (input.appProto) event.app_proto = input.appProto;
-  event.flow = {
+  const flow: EveFlowCounters = {
     pkts_toserver: input.packetsToServer,
     pkts_toclient: input.packetsToClient,
     bytes_toserver: input.bytesToServer,
@@ -186,10 +185,11 @@ export function eveFlow(input: EveFlowInput): EveEvent {
     start: eveTimestamp(input.startMs),
     end: eveTimestamp(input.endMs),
     age: Math.max(0, Math.round((input.endMs - input.startMs) / 1000)),
-    state: input.end === 'ongoing' ? 'established' : input.packetsToClient > 0 ? 'closed' : 'new',
+    // an interim report is of a live flow; every other flow event is of one that ended
+    state: input.end === 'ongoing' ? 'established' : 'closed',
     reason: REASONS[input.end] ?? 'timeout',
     alerted: input.alerted,
   };
-  event.p2pwall = input.p2pwall;
-  return event;
+  // A flow event's timestamp is the flow's start, as Suricata writes it.
+  return { ...base(input.startMs, input.endpoints, 'flow'), ...(input.appProto ? { app_proto: input.appProto } : {}), flow, p2pwall: input.p2pwall };
 }

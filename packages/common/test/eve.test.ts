@@ -52,9 +52,9 @@ describe('EVE JSON mapping', () => {
       alert: { action: 'blocked', gid: 1, signature_id: eveSignatureId('fasttrack/udp-ping'), rev: 1, signature: 'P2PWALL fasttrack/udp-ping fasttrack client identified', category: 'Potential Corporate Privacy Violation', severity: 2 },
       p2pwall: { x: 1 },
     });
-    const flow = eveFlow({ tsMs: 9000, endpoints: { ...endpoints, srcPort: 3531 }, appProto: null, startMs: 1000, endMs: 4600, packetsToServer: 3, packetsToClient: 0, bytesToServer: 120, bytesToClient: 0, end: 'idle', alerted: true, p2pwall: {} });
+    const flow = eveFlow({ endpoints: { ...endpoints, srcPort: 3531 }, appProto: null, startMs: 1000, endMs: 4600, packetsToServer: 3, packetsToClient: 0, bytesToServer: 120, bytesToClient: 0, end: 'idle', alerted: true, p2pwall: {} });
     expect(flow.flow_id).toBe(alert.flow_id);
     expect(flow).not.toHaveProperty('app_proto');
-    expect(flow.flow).toEqual({ pkts_toserver: 3, pkts_toclient: 0, bytes_toserver: 120, bytes_toclient: 0, start: '1970-01-01T00:00:01.000000+0000', end: '1970-01-01T00:00:04.600000+0000', age: 4, state: 'new', reason: 'timeout', alerted: true });
+    expect(flow.flow).toEqual({ pkts_toserver: 3, pkts_toclient: 0, bytes_toserver: 120, bytes_toclient: 0, start: '1970-01-01T00:00:01.000000+0000', end: '1970-01-01T00:00:04.600000+0000', age: 4, state: 'closed', reason: 'timeout', alerted: true });
   });
 });

@@ -61,7 +61,6 @@ export function sampleFlow(i: IncidentView, s: FlowSampleView): EveEvent | undef
   if (!peer) return undefined;
   const seen = ms(s.seen);
   return eveFlow({
-    tsMs: seen,
     endpoints: { proto: eveProto(s.protocol), srcIp: i.host, srcPort: 0, destIp: peer.ip, destPort: peer.port, insideIp: i.host, outsideIp: peer.ip, outsidePort: peer.port },
     appProto: s.app || null,
     startMs: seen,

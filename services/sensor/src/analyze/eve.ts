@@ -58,7 +58,6 @@ function flowEvent(event: FlowEvent, context: EveContext): EveEvent {
   const [insideIp, outsideIp, outsidePort] = srcInside ? [event.src, event.dst, event.dport] : [event.dst, event.src, event.sport];
   const endpoints: EveEndpoints = { proto: eveProto(event.proto), srcIp: event.src, srcPort: event.sport, destIp: event.dst, destPort: event.dport, insideIp, outsideIp, outsidePort };
   return eveFlow({
-    tsMs: event.ts,
     endpoints,
     appProto: event.app,
     startMs: event.firstSeen,
