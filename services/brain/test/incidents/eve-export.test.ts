@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createLogger } from '@p2pwall/common';
 import { eveFlowId } from '@p2pwall/common/eve';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +15,18 @@ import { startBrainRig, type BrainRig } from '../support.js';
  */
 
 const READ = 'eve-read-token-00001';
+const CLI = fileURLToPath(new URL('../../dist/ctl/main.js', import.meta.url));
+
+/** The built `p2pwall` binary with the read token; nothing of the caller's P2PWALL_ settings. */
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('P2PWALL_') && key !== 'COLUMNS'));
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...env, P2PWALL_URL: rig.base, P2PWALL_TOKEN: READ }, timeout: 20_000 }, (error, stdout, stderr) => {
+      if (error && typeof error.code !== 'number') return reject(error);
+      resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
+    });
+  });
+}
 let rig: BrainRig;
 let store: IncidentStore;
 
@@ -102,6 +116,14 @@ describe('incidents as Suricata EVE JSON', () => {
     expect(same.flow_id).toBe(alert!.flow_id);
     expect(other.flow_id).not.toBe(alert!.flow_id);
     expect(same).toMatchObject({ src_ip: host, app_proto: 'fasttrack', flow: { pkts_toserver: 1, bytes_toserver: 40, alerted: true }, p2pwall: { incident: id, gateway: 'gw7', verdict: 'drop' } });
+
+    // the CLI prints the same lines
+    const shown = await cli(['incidents', 'show', id!, '--eve']);
+    expect(shown).toMatchObject({ code: 0, stderr: '', stdout: answer.text });
+    const listed = await cli(['incidents', 'list', '--site', 'eve-a', '--eve']);
+    expect(listed).toMatchObject({ code: 0, stderr: '', stdout: (await get('/v1/incidents.eve?site=eve-a')).text });
+    expect(lines(listed.stdout)[0]!.p2pwall['incident']).toBe(id);
+    expect((await cli(['incidents', 'list', '--eve', '--csv'])).code).toBe(1);
   });
 
   it('the listing: an alert per incident, its filters, the next cursor in a header', async () => {

@@ -1,17 +1,24 @@
 import { Argument, Command, Option } from 'commander';
 import { incidentsCsv } from '../../api/incidents-csv.js';
+import { eveLines, incidentAlert, incidentEve } from '../../api/incidents-eve.js';
 import { INCIDENT_STATES, WORKFLOW_ACTIONS, type WorkflowAction } from '../../incidents/workflow.js';
 import type { IncidentView } from '../../api/views.js';
 import { act, defaultAuthor } from '../action.js';
 import { CtlError, EXIT } from '../client.js';
 import { allOption, cursorOption, limitOption, withConnection } from '../options.js';
 import { fetchListing, moreHint } from '../pages.js';
+import { printableJson } from '../printable.js';
 import { incidentBlock, incidentsTable } from '../render/incidents.js';
 import { incidentsQuery, paths, workflowStepBody, type IncidentFilters } from '../requests.js';
 import { ipArgument, peerArgument } from '../target.js';
 import { authorOption } from './decisions.js';
 
-type ListOptions = IncidentFilters & { all?: boolean; csv?: boolean };
+type ListOptions = IncidentFilters & { all?: boolean; csv?: boolean; eve?: boolean };
+
+/** --csv, --eve and --json each replace the table: one at a time. */
+function oneFormat(options: { csv?: boolean; eve?: boolean; json?: boolean }): void {
+  if ([options.csv, options.eve, options.json].filter(Boolean).length > 1) throw new CtlError('give one of --csv, --eve and --json', EXIT.usage);
+}
 
 /** Page size with --all: the brain's largest, so few requests fetch everything. */
 const ALL_PAGE_SIZE = 1000;
@@ -33,16 +40,20 @@ function listCommand(): Command {
       .option('--sensor <site/gateway>', 'only incidents this sensor saw')
       .addOption(new Option('--state <state>', 'only incidents in this workflow state (incidents acknowledge, close and reopen change it)').choices(INCIDENT_STATES))
       .option('--csv', 'print CSV (RFC 4180, a header row) instead of a table; with --all every page')
+      .option('--eve', 'print Suricata EVE JSON lines (an alert per incident) instead of a table; with --all every page')
       .addOption(limitOption())
       .addOption(cursorOption())
       .addOption(allOption()),
   ).action(
     act<ListOptions>(async ({ client, options }) => {
       const limit = options.limit ?? (options.all ? ALL_PAGE_SIZE : undefined);
-      if (options.csv && options.json) throw new CtlError('give --csv or --json, not both', EXIT.usage);
+      oneFormat(options);
       const page = await fetchListing<IncidentView>(client, paths.incidents, incidentsQuery({ ...options, limit }), Boolean(options.all));
       // The next page's cursor goes to stderr: stdout stays one CSV document.
-      if (options.csv) return { data: page, raw: true, text: () => incidentsCsv(page.items), warnings: page.nextCursor ? [`more incidents: add --cursor ${page.nextCursor}, or --all`] : [] };
+      const more = page.nextCursor ? [`more incidents: add --cursor ${page.nextCursor}, or --all`] : [];
+      if (options.csv) return { data: page, raw: true, text: () => incidentsCsv(page.items), warnings: more };
+      // EVE lines are JSON: printableJson escapes what JSON.stringify leaves (DEL, C1, bidi), still valid JSON.
+      if (options.eve) return { data: page, raw: true, text: () => printableJson(eveLines(page.items.map(incidentAlert))), warnings: more };
       return { data: page, text: (now, width) => incidentsTable(page.items, now, width) + moreHint(page) };
     }),
   );
@@ -52,10 +63,13 @@ function showCommand(): Command {
   return withConnection(
     new Command('show')
       .summary('one incident with its evidence, peers, decisions and sample flows')
-      .addArgument(new Argument('<id>', 'incident id (from incidents list)')),
+      .addArgument(new Argument('<id>', 'incident id (from incidents list)'))
+      .option('--eve', 'print Suricata EVE JSON lines: its alert, then its sample flows'),
   ).action(
-    act(async ({ client, args }) => {
+    act<{ eve?: boolean }>(async ({ client, args, options }) => {
+      oneFormat(options);
       const incident = await client.get<IncidentView>(paths.incident(args[0]!));
+      if (options.eve) return { data: incident, raw: true, text: () => printableJson(eveLines(incidentEve(incident))) };
       return { data: incident, text: (now) => incidentBlock(incident, now) };
     }),
   );
