@@ -6,7 +6,7 @@ import { ipInput, peerInput, rangeInput, timeInput } from '../input.js';
 import { cursor, limit, site, timeInput as timeSchema } from '../schemas.js';
 import type { IncidentView, Page } from '../views.js';
 
-/** The incident listing's filters, shared by GET /v1/incidents and GET /v1/incidents.csv. */
+/** The incident listing's filters, shared by GET /v1/incidents, /v1/incidents.csv and /v1/incidents.eve. */
 
 export interface ListQuery {
   since?: string;
