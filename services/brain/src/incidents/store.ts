@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { FlowSampleView, IdentificationView, IncidentView, Page, RuleCountView } from '../api/views.js';
 import type { Identification, IncidentUpdate } from './evidence.js';
 import { DEFAULT_MAX_INCIDENTS_PER_SITE, DEFAULT_MAX_INCIDENTS_TOTAL, defineIncidentScripts, INCIDENT_PREFIX, INDEX_PREFIX, peerIp, recordUpdates } from './record.js';
-import { closedAtMs, parseWorkflow, type IncidentState, type WorkflowStep } from './workflow.js';
+import { closedAtMs, parseWorkflow, storedState, type IncidentState, type WorkflowStep } from './workflow.js';
 import { recordStep } from './workflow-record.js';
 
 /**
@@ -222,7 +222,7 @@ export class IncidentStore {
       if (query.until !== undefined && Number(first) > query.until) return;
       if (Number(last) < since) return;
       if (!inGateway || !withPeer) return;
-      if (query.state && (state ?? 'open') !== query.state) return;
+      if (query.state && storedState(state) !== query.state) return;
       if (query.range && !query.range.containsBytes(parseAddress(host ?? '') ?? EMPTY)) return;
       passing.push(position);
     });

@@ -74,6 +74,9 @@ function isStep(value: unknown): value is WorkflowStep {
   return typeof s === 'object' && s !== null && isAction(s.action) && typeof s.atMs === 'number' && Number.isFinite(s.atMs) && typeof s.role === 'string' && typeof s.author === 'string' && typeof s.note === 'string';
 }
 
+/** The stored state field as the listing filters by it: anything but a known state is open, as parseWorkflow reads it. */
+export const storedState = (state: string | null | undefined): IncidentState => (isState(state) ? state : 'open');
+
 /** The stored fields back as a workflow; anything unreadable counts as no workflow (an open incident). */
 export function parseWorkflow(state: string | null | undefined, log: string | null | undefined): Workflow {
   if (!isState(state) || !log) return NO_WORKFLOW;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { csvCell, csvDocument } from '../../src/api/csv.js';
-import { applyStep, closedAtMs, MAX_NOTE_LENGTH, MAX_WORKFLOW_STEPS, NO_WORKFLOW, noteRefusal, parseWorkflow, type Workflow, type WorkflowAction } from '../../src/incidents/workflow.js';
+import { applyStep, closedAtMs, MAX_NOTE_LENGTH, MAX_WORKFLOW_STEPS, NO_WORKFLOW, noteRefusal, parseWorkflow, storedState, type Workflow, type WorkflowAction } from '../../src/incidents/workflow.js';
 import { parseCsv } from './csv-parse.js';
 
 /** The incident workflow's transitions and notes, and the CSV cells, without Redis. */
@@ -52,6 +52,8 @@ describe('incident workflow (pure)', () => {
     expect(parseWorkflow('closed', '{not json')).toEqual(NO_WORKFLOW);
     expect(parseWorkflow('closed', '{}')).toEqual(NO_WORKFLOW);
     expect(parseWorkflow('closed', JSON.stringify([step('close'), { action: 'explode' }, null]))).toEqual({ state: 'closed', steps: [step('close')] });
+    // the listing's filter reads the state field the same way
+    expect([storedState(null), storedState('weird'), storedState('closed'), storedState('acknowledged')]).toEqual(['open', 'open', 'closed', 'acknowledged']);
   });
 });
 
