@@ -4,6 +4,8 @@ import type { Redis } from 'ioredis';
 import type { FlowSampleView, IdentificationView, IncidentView, Page, RuleCountView } from '../api/views.js';
 import type { Identification, IncidentUpdate } from './evidence.js';
 import { DEFAULT_MAX_INCIDENTS_PER_SITE, DEFAULT_MAX_INCIDENTS_TOTAL, defineIncidentScripts, INCIDENT_PREFIX, INDEX_PREFIX, peerIp, recordUpdates } from './record.js';
+import { closedAtMs, parseWorkflow, storedState, type IncidentState, type WorkflowStep } from './workflow.js';
+import { recordStep } from './workflow-record.js';
 
 /**
  * Incidents in Redis: recording (record.ts) and queries. A query walks one sorted-set index —
@@ -30,6 +32,8 @@ export interface IncidentQuery {
   range?: CidrSet;
   /** A rule id (`fasttrack/udp-ping`) or a namespace (`fasttrack`) among the incident's evidence. */
   rule?: string;
+  /** The operators' workflow state. */
+  state?: IncidentState;
   limit: number;
   cursor?: string;
 }
@@ -70,6 +74,9 @@ function decodeCursor(text: string): Cursor {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/** What incident ids look like (`<site>-<base36 time>-<hex>`): anything else names no incident, nor another key. */
+const INCIDENT_ID = /^[a-z0-9-]{1,200}$/;
+
 /** Scans more candidates per round than asked for, since other filters may reject some. */
 const SCAN_FACTOR = 4;
 /** Bounds one query's work when filters match almost nothing (the cursor lets the caller go on). */
@@ -102,6 +109,16 @@ export class IncidentStore {
   async get(id: string): Promise<IncidentView | undefined> {
     const [view] = await this.views([id], true);
     return view;
+  }
+
+  /** Takes an operator's workflow step (workflow.ts); undefined when there is no such incident. */
+  async step(id: string, step: WorkflowStep): Promise<{ incident: IncidentView } | { refused: string } | undefined> {
+    if (!INCIDENT_ID.test(id)) return undefined;
+    const result = await recordStep(this.redis, INCIDENT_PREFIX + id, step);
+    if ('missing' in result) return undefined;
+    if ('refused' in result) return result;
+    const incident = await this.get(id);
+    return incident ? { incident } : undefined;
   }
 
   async list(query: IncidentQuery): Promise<Page<IncidentView>> {
@@ -184,7 +201,7 @@ export class IncidentStore {
     const ids = candidates.map((c) => c.id);
     const pipeline = this.redis.pipeline();
     for (const id of ids) {
-      pipeline.hmget(INCIDENT_PREFIX + id, 'site', 'host', 'protocol', 'first', 'last', 'gateways');
+      pipeline.hmget(INCIDENT_PREFIX + id, 'site', 'host', 'protocol', 'first', 'last', 'gateways', 'wf:state');
       // ip:port: among the incident's peers; a bare ip: the peer-ip index names the incident.
       if (query.peer) {
         if (isEndpoint(query.peer)) pipeline.zscore(`${INCIDENT_PREFIX}${id}:peers`, query.peer);
@@ -195,7 +212,7 @@ export class IncidentStore {
     const passing: number[] = [];
     let r = 0;
     ids.forEach((_, position) => {
-      const [site, host, protocol, first, last, gateways] = replies[r++] as (string | null)[];
+      const [site, host, protocol, first, last, gateways, state] = replies[r++] as (string | null)[];
       const inGateway = query.gateway ? (gateways ?? '').split(',').includes(query.gateway) : true;
       const withPeer = query.peer ? replies[r++] !== null : true;
       if (site === null || site === undefined) return; // expired or removed: a stale index entry
@@ -205,6 +222,7 @@ export class IncidentStore {
       if (query.until !== undefined && Number(first) > query.until) return;
       if (Number(last) < since) return;
       if (!inGateway || !withPeer) return;
+      if (query.state && storedState(state) !== query.state) return;
       if (query.range && !query.range.containsBytes(parseAddress(host ?? '') ?? EMPTY)) return;
       passing.push(position);
     });
@@ -240,6 +258,8 @@ export class IncidentStore {
       const last = Number(hash['last']);
       const open = last + this.options.quietMs > now;
       const identifiedBy = parseIdentification(hash['why']);
+      const workflow = parseWorkflow(hash['wf:state'], hash['wf:log']);
+      const closedAt = closedAtMs(workflow);
       const view: IncidentView = {
         id,
         site: hash['site'],
@@ -263,6 +283,9 @@ export class IncidentStore {
         identifiedBy,
         decisions,
         decisionCount: Number(hash['decisions'] ?? 0),
+        state: workflow.state,
+        workflow: workflow.steps.map((s) => ({ action: s.action, at: iso(s.atMs), role: s.role, author: s.author, note: s.note })),
+        evidenceSinceClosed: closedAt !== undefined && last > closedAt,
       };
       if (withSamples) view.samples = (samples ?? []).flatMap((text) => parseSample(text));
       return view;
