@@ -3,7 +3,8 @@
  * real nats-server (JetStream) and redis-server, fed summary batches on the sensors' subjects,
  * scraped on its real /metrics. Incidents opened count once per incident; active incidents
  * follow Redis and fall back to 0 when the episodes go quiet; the connection gauges follow
- * redis-server going away and coming back.
+ * redis-server going away and coming back, and the batches that wait meanwhile show as the
+ * ingest backlog.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { createLogger, startTelemetry, type Telemetry } from '@p2pwall/common';
@@ -97,7 +98,9 @@ describe('incident and connection series on the brain\'s /metrics (real nats-ser
     expect(active(reopened)).toBe(1);
   }, 30_000);
 
-  it('shows the Redis connection at 0 while redis-server is down, and at 1 again after', async () => {
+  it('shows the Redis connection at 0 while redis-server is down, and the batches waiting meanwhile as the ingest backlog', async () => {
+    const backlog = (metrics: Sample[]) => sumOf(metrics, 'p2pwall_brain_ingest_backlog');
+    expect(backlog(await scrape())).toBe(0);
     await redisServer.stop();
     try {
       const down = await until('redis connection 0', 10_000, async () => {
@@ -105,11 +108,23 @@ describe('incident and connection series on the brain\'s /metrics (real nats-ser
         return sumOf(current, 'p2pwall_brain_connected', { target: 'redis' }) === 0 ? current : undefined;
       });
       expect(sumOf(down, 'p2pwall_brain_connected', { target: 'nats' })).toBe(1);
+      // Batches that cannot be processed without Redis wait in the stream (pending or nak'ed).
+      const now = Date.now();
+      for (const sequence of [10, 11, 12]) await publish({ site: 'site-c', sequence, created: now, clients: [{ host: `10.3.0.${sequence}`, ts: now }] });
+      const waiting = await until('three batches in the backlog', 10_000, async () => {
+        const current = await scrape();
+        return backlog(current) === 3 ? current : undefined;
+      });
+      expect(sumOf(waiting, 'p2pwall_brain_ingest_backlog', { state: 'pending' })! + sumOf(waiting, 'p2pwall_brain_ingest_backlog', { state: 'unacknowledged' })!).toBe(3);
     } finally {
       await redisServer.restart();
     }
-    await until('redis connection 1', 15_000, async () => (sumOf(await scrape(), 'p2pwall_brain_connected', { target: 'redis' }) === 1 ? true : undefined));
-  }, 30_000);
+    const after = await until('redis connection 1, the backlog processed', 20_000, async () => {
+      const current = await scrape();
+      return sumOf(current, 'p2pwall_brain_connected', { target: 'redis' }) === 1 && backlog(current) === 0 && sumOf(current, 'p2pwall_brain_incidents_opened_total', { site: 'site-c' }) === 3 ? current : undefined;
+    });
+    expect(sumOf(after, 'p2pwall_brain_incidents_active', { site: 'site-c', protocol: 'fasttrack' })).toBe(3);
+  }, 40_000);
 });
 
 describe('incident series: pure parts', () => {

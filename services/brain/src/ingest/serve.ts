@@ -19,6 +19,7 @@ import { registerBrainMetrics, type BatchOutcome, type BatchTimer } from '../tel
 import { ActiveIncidents, readActiveIncidents } from '../telemetry/active-incidents.js';
 import { DecisionTally } from '../telemetry/decision-tally.js';
 import { IncidentTally } from '../telemetry/incident-tally.js';
+import { readIngestBacklog } from '../telemetry/ingest-backlog.js';
 import { ingestSpan } from '../telemetry/ingest-span.js';
 import { watchNats, watchRedis } from '../telemetry/readiness.js';
 import { readSharedState } from '../telemetry/shared-state.js';
@@ -149,6 +150,8 @@ export class BrainService {
   private readonly tracer: Tracer;
   private readonly decisions = new DecisionTally();
   private readonly incidentsOpened = new IncidentTally();
+  /** The shared durable consumer, once the stream is ensured (its backlog is a metric). */
+  private consumer: Consumer | undefined;
   private timeBatch: BatchTimer | undefined;
 
   constructor(
@@ -199,7 +202,7 @@ export class BrainService {
       this.registerMetrics(telemetry);
     }
     await ensureStream(this.nc, config);
-    const consumer = await jetstream(this.nc).consumers.get(STREAMS.summaries, CONSUMERS.brain);
+    const consumer = (this.consumer = await jetstream(this.nc).consumers.get(STREAMS.summaries, CONSUMERS.brain));
     this.loop = this.run(consumer);
     this.sweepTimer = setInterval(() => {
       if (this.sweeping) return;
@@ -244,6 +247,7 @@ export class BrainService {
       shared: () => readSharedState(redis, SHARED_STATE_TIMEOUT_MS),
       incidentsOpened: () => this.incidentsOpened.entries(),
       incidentsActive: async () => active.update(await readActiveIncidents(redis, { quietMs: this.config.incidents.quietSeconds * 1000, max: ACTIVE_INCIDENTS_READ_MAX, timeoutMs: SHARED_STATE_TIMEOUT_MS })),
+      ingestBacklog: async () => (this.consumer ? readIngestBacklog(this.consumer, SHARED_STATE_TIMEOUT_MS) : undefined),
       connected: () => {
         const { components } = telemetry.health.ready();
         return { nats: components['nats']?.ok === true, redis: components['redis']?.ok === true };

@@ -4,6 +4,7 @@ import type { BrainDecision } from '../decide/decision.js';
 import type { IngestCounters, Outcome } from '../ingest/processor.js';
 import { blocklistEntries, type DecisionTally } from './decision-tally.js';
 import type { IncidentLabels } from './incident-labels.js';
+import type { IngestBacklog } from './ingest-backlog.js';
 import { sensorLags, type SharedState } from './shared-state.js';
 
 /**
@@ -35,6 +36,8 @@ export interface BrainMetricSources {
   incidentsActive?: () => Promise<{ labels: IncidentLabels; count: number }[] | undefined>;
   /** This replica's connections to NATS and Redis, as its readiness follows them (optional: absent, not reported). */
   connected?: () => { nats: boolean; redis: boolean };
+  /** The shared consumer's backlog; undefined: not read now (NATS slow or gone), the series keep their last values (optional: absent, not reported). */
+  ingestBacklog?: () => Promise<IngestBacklog | undefined>;
   now?: () => number;
 }
 
@@ -64,7 +67,8 @@ export function registerBrainMetrics(meter: Meter, sources: BrainMetricSources):
   const opened = counter('p2pwall_brain_incidents_opened', 'incidents this replica opened (a new P2P episode of an inside host), by site and protocol');
   const active = gauge('p2pwall_brain_incidents_active', 'incidents open now (last seen within incidents.quietSeconds), by site and protocol, as Redis holds them');
   const connected = gauge('p2pwall_brain_connected', '1 while this replica is connected to the target (nats, redis), else 0');
-  const observables: Observable[] = [messages, evicted, historyLost, flows, decisions, refused, outOfRange, invalidStrings, entries, version, lag, age, opened, active, connected];
+  const backlog = gauge('p2pwall_brain_ingest_backlog', 'messages of the shared JetStream consumer by state: pending (in the stream, not yet delivered to any brain replica: the ingest lag), unacknowledged (delivered, not yet acknowledged)');
+  const observables: Observable[] = [messages, evicted, historyLost, flows, decisions, refused, outOfRange, invalidStrings, entries, version, lag, age, opened, active, connected, backlog];
 
   meter.addBatchObservableCallback(async (result: BatchObservableResult) => {
     const ingest = sources.ingest();
@@ -92,8 +96,12 @@ export function registerBrainMetrics(meter: Meter, sources: BrainMetricSources):
     for (const { labels, count } of sources.incidentsOpened?.() ?? []) result.observe(opened, count, { ...labels });
     const links = sources.connected?.();
     if (links) for (const [target, up] of Object.entries(links)) result.observe(connected, up ? 1 : 0, { target });
-    const [shared, open] = await Promise.all([sources.shared(), sources.incidentsActive?.()]);
+    const [shared, open, waiting] = await Promise.all([sources.shared(), sources.incidentsActive?.(), sources.ingestBacklog?.()]);
     for (const { labels, count } of open ?? []) result.observe(active, count, { ...labels });
+    if (waiting) {
+      result.observe(backlog, waiting.pending, { state: 'pending' });
+      result.observe(backlog, waiting.unacknowledged, { state: 'unacknowledged' });
+    }
     if (shared) {
       result.observe(version, shared.version);
       for (const sensor of sensorLags(shared, sources.now?.() ?? Date.now())) {
