@@ -63,9 +63,10 @@ describe('incident and connection series on the brain\'s /metrics (real nats-ser
 
     const opened = (metrics: Sample[], labels: Record<string, string> = {}) => sumOf(metrics, 'p2pwall_brain_incidents_opened_total', labels);
     const active = (metrics: Sample[], labels: Record<string, string> = {}) => sumOf(metrics, 'p2pwall_brain_incidents_active', labels);
+    // A batch is timed once its processing, incidents included, is done (it is counted before).
     const metrics = await until('three batches processed', 10_000, async () => {
       const current = await scrape();
-      return sumOf(current, 'p2pwall_brain_messages_total', { outcome: 'processed' }) === 3 ? current : undefined;
+      return sumOf(current, 'p2pwall_brain_ingest_batch_seconds_count', { outcome: 'processed' }) === 3 ? current : undefined;
     });
     expect(opened(metrics, { site: 'site-a', protocol: 'fasttrack' })).toBe(1);
     expect(opened(metrics, { site: 'site-a', protocol: 'gnutella' })).toBe(1);
@@ -152,12 +153,12 @@ describe('incident series: pure parts', () => {
 
   it('active incidents: a pair seen before is 0 when none is open; no read keeps the last values', () => {
     const active = new ActiveIncidents();
-    expect(active.update([{ site: 'a', protocol: 'x' }, { site: 'a', protocol: 'x' }, { site: 'b', protocol: 'y' }])).toEqual([
+    expect(active.update([{ labels: { site: 'a', protocol: 'x' }, count: 2 }, { labels: { site: 'b', protocol: 'y' }, count: 1 }])).toEqual([
       { labels: { site: 'a', protocol: 'x' }, count: 2 },
       { labels: { site: 'b', protocol: 'y' }, count: 1 },
     ]);
     expect(active.update(undefined)).toBeUndefined();
-    expect(active.update([{ site: 'b', protocol: 'y' }])).toEqual([
+    expect(active.update([{ labels: { site: 'b', protocol: 'y' }, count: 1 }])).toEqual([
       { labels: { site: 'a', protocol: 'x' }, count: 0 },
       { labels: { site: 'b', protocol: 'y' }, count: 1 },
     ]);

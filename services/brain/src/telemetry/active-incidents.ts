@@ -5,8 +5,9 @@ import { IncidentCounts, type IncidentLabels } from './incident-labels.js';
 
 /**
  * Open incidents (last seen within incidents.quietSeconds, as the API's `open`) by site and
- * protocol, from Redis: what every replica sees alike. One read per scrape, newest first through
- * the index of every incident, at most `max` of them (README "The brain's telemetry").
+ * protocol, from Redis: what every replica sees alike. One script call per scrape walks the index
+ * of every incident, newest first, at most `max` of them, and answers only the counts: a read of
+ * thousands of incidents is one small reply, not thousands (README "The brain's telemetry").
  */
 export interface ActiveIncidentsOptions {
   quietMs: number;
@@ -16,21 +17,49 @@ export interface ActiveIncidentsOptions {
   now?: () => number;
 }
 
-/** The site and protocol of each open incident, newest first; undefined when Redis cannot be read now. */
-export function readActiveIncidents(redis: Redis, options: ActiveIncidentsOptions): Promise<IncidentLabels[] | undefined> {
+export interface IncidentCount {
+  labels: IncidentLabels;
+  count: number;
+}
+
+const COUNT_SCRIPT = `
+local ids = redis.call('ZRANGE', KEYS[1], '+inf', '(' .. ARGV[1], 'BYSCORE', 'REV', 'LIMIT', 0, tonumber(ARGV[2]))
+local counts, order = {}, {}
+for _, id in ipairs(ids) do
+  local f = redis.call('HMGET', ARGV[3] .. id, 'site', 'protocol')
+  -- gone since the index was written (evicted, expired): not open any more
+  if f[1] and f[2] then
+    local key = f[1] .. '\\n' .. f[2]
+    if counts[key] == nil then
+      counts[key] = 0
+      order[#order + 1] = key
+    end
+    counts[key] = counts[key] + 1
+  end
+end
+local out = {}
+for _, key in ipairs(order) do
+  out[#out + 1] = key
+  out[#out + 1] = counts[key]
+end
+return out`;
+
+interface CountCommand {
+  p2pwallActiveIncidents(index: string, since: string, max: number, prefix: string): Promise<(string | number)[]>;
+}
+
+/** The open incidents' counts by site and protocol; undefined when Redis cannot be read now. */
+export function readActiveIncidents(redis: Redis, options: ActiveIncidentsOptions): Promise<IncidentCount[] | undefined> {
+  if (!('p2pwallActiveIncidents' in redis)) redis.defineCommand('p2pwallActiveIncidents', { numberOfKeys: 1, lua: COUNT_SCRIPT });
   return boundedRead(redis, options.timeoutMs, async () => {
-    const since = (options.now?.() ?? Date.now()) - options.quietMs;
-    const ids = await redis.zrange(REDIS_KEYS.incidentIndex('all'), '+inf', `(${since}`, 'BYSCORE', 'REV', 'LIMIT', 0, options.max);
-    if (ids.length === 0) return [];
-    const pipeline = redis.pipeline();
-    for (const id of ids) pipeline.hmget(REDIS_KEYS.incident(id), 'site', 'protocol');
-    const labels: IncidentLabels[] = [];
-    for (const [error, value] of (await pipeline.exec()) ?? []) {
-      const [site, protocol] = (value ?? []) as (string | null)[];
-      // gone since the index was read (evicted, expired): not open any more
-      if (!error && site && protocol) labels.push({ site, protocol });
+    const since = Math.round((options.now?.() ?? Date.now()) - options.quietMs);
+    const reply = await (redis as unknown as CountCommand).p2pwallActiveIncidents(REDIS_KEYS.incidentIndex('all'), String(since), options.max, REDIS_KEYS.incident(''));
+    const counts: IncidentCount[] = [];
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      const [site = '', protocol = ''] = String(reply[i]).split('\n');
+      counts.push({ labels: { site, protocol }, count: Number(reply[i + 1]) });
     }
-    return labels;
+    return counts;
   });
 }
 
@@ -43,10 +72,10 @@ export class ActiveIncidents {
   private readonly counts = new IncidentCounts();
 
   /** The counts after a read; undefined (the last values stand) when there was no read. */
-  update(read: readonly IncidentLabels[] | undefined): { labels: IncidentLabels; count: number }[] | undefined {
+  update(read: readonly IncidentCount[] | undefined): IncidentCount[] | undefined {
     if (!read) return undefined;
     this.counts.zero();
-    for (const labels of read) this.counts.add(labels);
+    for (const { labels, count } of read) this.counts.add(labels, count);
     return this.counts.entries();
   }
 }
