@@ -87,7 +87,8 @@ export function promtool(args: string[], cwd: string): Promise<{ code: number; o
   return new Promise((done) => {
     execFile(PROMTOOL, args, { cwd, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      done({ code, output: `${stdout}${stderr}` });
+      const missing = error?.code === 'ENOENT' ? `${PROMTOOL} not found: install Debian's prometheus package (scripts/setup does)\n` : '';
+      done({ code, output: `${missing}${stdout}${stderr}` });
     });
   });
 }
