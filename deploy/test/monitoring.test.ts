@@ -46,6 +46,15 @@ describe('the PrometheusRule', () => {
     expect(unknownFieldProblems(prometheusRule)).toEqual([]);
   });
 
+  it('watches `up` under the job names the prometheus-operator gives the chart\'s monitors\' targets', () => {
+    // PodMonitor: "<namespace>/<name>"; ServiceMonitor: the name of the Service it selects.
+    const podMonitor = manifests.find((m) => m.kind === 'PodMonitor')!;
+    const service = manifests.find((m) => m.kind === 'Service' && m.metadata.labels?.['app.kubernetes.io/component'] === 'brain')!;
+    const exprOf = (alert: string) => groups.groups.flatMap((g) => g.rules).find((rule) => rule.alert === alert)?.expr;
+    expect(exprOf('P2pwallSensorDown')).toBe(`up{job="${podMonitor.metadata.namespace}/${podMonitor.metadata.name}"} == 0`);
+    expect(exprOf('P2pwallBrainDown')).toBe(`up{job="${service.metadata.name}"} == 0`);
+  });
+
   it('passes promtool check rules', async () => {
     await writeFile(join(work, 'rules.yaml'), rulesFile(groups));
     const result = await promtool(['check', 'rules', 'rules.yaml'], work);
