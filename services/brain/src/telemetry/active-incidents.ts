@@ -1,7 +1,7 @@
 import { REDIS_KEYS } from '@p2pwall/common';
 import type { Redis } from 'ioredis';
 import { boundedRead } from './bounded-read.js';
-import { IncidentCounts, type IncidentLabels } from './incident-labels.js';
+import { IncidentCounts, type IncidentCount } from './incident-labels.js';
 
 /**
  * Open incidents (last seen within incidents.quietSeconds, as the API's `open`) by site and
@@ -15,11 +15,6 @@ export interface ActiveIncidentsOptions {
   max: number;
   timeoutMs: number;
   now?: () => number;
-}
-
-export interface IncidentCount {
-  labels: IncidentLabels;
-  count: number;
 }
 
 const COUNT_SCRIPT = `

@@ -3,7 +3,7 @@ import { ValueType, type BatchObservableResult, type Meter, type Observable } fr
 import type { BrainDecision } from '../decide/decision.js';
 import type { IngestCounters, Outcome } from '../ingest/processor.js';
 import { blocklistEntries, type DecisionTally } from './decision-tally.js';
-import type { IncidentLabels } from './incident-labels.js';
+import type { IncidentCount } from './incident-labels.js';
 import type { IngestBacklog } from './ingest-backlog.js';
 import { sensorLags, type SharedState } from './shared-state.js';
 
@@ -31,9 +31,9 @@ export interface BrainMetricSources {
   /** undefined when Redis cannot be read now: those series are not observed (they keep their last values). */
   shared: () => Promise<SharedState | undefined>;
   /** Incidents this replica opened, by site and protocol (optional: absent, not reported). */
-  incidentsOpened?: () => { labels: IncidentLabels; count: number }[];
+  incidentsOpened?: () => IncidentCount[];
   /** Open incidents by site and protocol (every pair seen so far, 0 when none is open now); undefined: not read now, they keep their last values. */
-  incidentsActive?: () => Promise<{ labels: IncidentLabels; count: number }[] | undefined>;
+  incidentsActive?: () => Promise<IncidentCount[] | undefined>;
   /** This replica's connections to NATS and Redis, as its readiness follows them (optional: absent, not reported). */
   connected?: () => { nats: boolean; redis: boolean };
   /** The shared consumer's backlog; undefined: not read now (NATS slow or gone), the series keep their last values (optional: absent, not reported). */

@@ -4,6 +4,12 @@ export interface IncidentLabels {
   protocol: string;
 }
 
+/** How many incidents one (site, protocol) pair has. */
+export interface IncidentCount {
+  labels: IncidentLabels;
+  count: number;
+}
+
 /**
  * Pairs of (site, protocol) the incident series keep before falling back. A site comes from an
  * authenticated subject (one per configured site), but a protocol is any well-formed name a sensor
@@ -22,7 +28,7 @@ const keyOf = (labels: IncidentLabels): string => `${labels.site}|${labels.proto
  * counted as (site, `other`); those fallbacks are one per site at most.
  */
 export class IncidentCounts {
-  private readonly counts = new Map<string, { labels: IncidentLabels; count: number }>();
+  private readonly counts = new Map<string, IncidentCount>();
 
   constructor(private readonly max = MAX_INCIDENT_LABEL_SETS) {}
 
@@ -39,7 +45,7 @@ export class IncidentCounts {
   }
 
   /** Every pair counted, including those counted 0 (zeroed). */
-  entries(): { labels: IncidentLabels; count: number }[] {
+  entries(): IncidentCount[] {
     return [...this.counts.values()].map(({ labels, count }) => ({ labels: { ...labels }, count }));
   }
 

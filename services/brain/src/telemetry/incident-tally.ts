@@ -1,4 +1,4 @@
-import { IncidentCounts, type IncidentLabels } from './incident-labels.js';
+import { IncidentCounts, type IncidentCount, type IncidentLabels } from './incident-labels.js';
 
 /**
  * Incidents this replica opened, by site and protocol (p2pwall_brain_incidents_opened). Fed by
@@ -12,7 +12,7 @@ export class IncidentTally {
     this.counts.add({ site: incident.site, protocol: incident.protocol });
   }
 
-  entries(): { labels: IncidentLabels; count: number }[] {
+  entries(): IncidentCount[] {
     return this.counts.entries();
   }
 }
