@@ -16,8 +16,8 @@ import { ActiveIncidents } from '../src/telemetry/active-incidents.js';
 import { apiTestConfig, sent, type BatchSpec } from './support.js';
 
 const log = createLogger({ name: 'brain-incident-metrics-test', level: 'silent' });
-/** Incidents go quiet this long after their last evidence (the test waits for it). */
-const QUIET_SECONDS = 4;
+/** Incidents go quiet this long after their last evidence (the test waits for it; long enough that a loaded machine processes the batches before). */
+const QUIET_SECONDS = 8;
 
 let nats: NatsServer;
 let redisServer: RedisServer;
