@@ -1,4 +1,5 @@
 import type { Consumer } from '@nats-io/jetstream';
+import { within } from './bounded-read.js';
 
 /** The shared consumer's backlog: what the brains have not yet taken, and what they hold unacknowledged. */
 export interface IngestBacklog {
@@ -13,13 +14,9 @@ export interface IngestBacklog {
  * reports the same backlog). undefined when NATS does not answer within timeoutMs: a scrape never
  * waits for a reconnect.
  */
-export async function readIngestBacklog(consumer: Pick<Consumer, 'info'>, timeoutMs: number): Promise<IngestBacklog | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
-  const read = consumer.info(false).then((info) => ({ pending: info.num_pending, unacknowledged: info.num_ack_pending }), () => undefined);
-  try {
-    return await Promise.race([read, timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
+export function readIngestBacklog(consumer: Pick<Consumer, 'info'>, timeoutMs: number): Promise<IngestBacklog | undefined> {
+  return within(timeoutMs, async () => {
+    const info = await consumer.info(false);
+    return { pending: info.num_pending, unacknowledged: info.num_ack_pending };
+  });
 }
