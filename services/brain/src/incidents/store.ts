@@ -50,6 +50,8 @@ export interface IncidentStoreOptions {
   /** Peers and decisions listed per incident (their counts are always whole). */
   listItems: number;
   now?: () => number;
+  /** Called once for each incident this store opened (p2pwall_brain_incidents_opened). */
+  onOpened?: (incident: { site: string; protocol: string }) => void;
 }
 
 export class InvalidCursorError extends Error {}
@@ -99,10 +101,19 @@ export class IncidentStore {
 
   /** Applies a batch's updates; returns the incident ids touched ("" for updates with no open episode). */
   async record(updates: readonly IncidentUpdate[]): Promise<string[]> {
-    const newId = (update: IncidentUpdate) => `${update.site}-${Math.round(update.firstSeenMs).toString(36)}-${randomBytes(4).toString('hex')}`;
+    // The script answers the id it was offered only for an incident it opened.
+    const offered: string[] = [];
+    const newId = (update: IncidentUpdate) => {
+      const id = `${update.site}-${Math.round(update.firstSeenMs).toString(36)}-${randomBytes(4).toString('hex')}`;
+      offered.push(id);
+      return id;
+    };
     const { quietMs, retentionMs, maxSamples, maxPerSite = DEFAULT_MAX_INCIDENTS_PER_SITE, maxTotal = DEFAULT_MAX_INCIDENTS_TOTAL } = this.options;
     const result = await recordUpdates(this.redis, updates, { quietMs, retentionMs, maxSamples, maxPerSite, maxTotal, nowMs: this.now(), newId });
     this.evicted += result.evicted;
+    result.ids.forEach((id, i) => {
+      if (id !== '' && id === offered[i]) this.options.onOpened?.({ site: updates[i]!.site, protocol: updates[i]!.protocol });
+    });
     return result.ids;
   }
 
