@@ -37,7 +37,7 @@ import { buildCConsumer } from './gateway/c-build.js';
 import { ConsumerProcess } from './gateway/consumer.js';
 import { FLOOD_PORT_BASE, FLOOD_PORT_COUNT, FLOOD_SOCKETS, FloodGenerator, floodLab } from './gateway/flood-lab.js';
 import { CpuBudget } from './gateway/cpu-budget.js';
-import { crowdedOut, figures } from './gateway/figures.js';
+import { crowdedOut, fellBehind, figures } from './gateway/figures.js';
 import {
   clockTicks,
   drainedQueue,
@@ -329,6 +329,7 @@ class Bench {
       cpu: { ...cpuShares(cpuBefore, cpuAfter, consumerBefore, consumerAfter, report.seconds), consumerBudgetPercent: this.options.consumerCpuPercent },
       consumerGc,
       peakQueued: sampler?.peak ?? null,
+      queuedAtEnd: sampler?.last ?? null,
     };
     this.checkStep(result);
     this.steps.push(result);
@@ -447,18 +448,20 @@ class Bench {
   }
 
   /**
-   * Rising rates until the first step with drops (or the generator falls short); then one step
-   * halfway between the last clean rate and the first dropping one, to halve the ladder's gap.
+   * Rising rates until the first step with drops or a backlog left at its end (fellBehind; or the
+   * generator falls short); then one step halfway between the last clean rate and the first
+   * failing one, to halve the ladder's gap.
    */
   async ladder(r: number, consumer: Consumer, child: ConsumerProcess): Promise<string> {
     const line: string[] = [];
-    const mark = (step: StepResult) => `${formatK(step.offeredRate ?? 0)}${step.drops > 0 ? `✗${formatCount(step.drops)}` : step.generatorLimited ? '(gen)' : '✓'}`;
+    const mark = (step: StepResult) =>
+      `${formatK(step.offeredRate ?? 0)}${step.drops > 0 ? `✗${formatCount(step.drops)}` : fellBehind(step) ? `✗behind ${formatCount(step.queuedAtEnd ?? 0)}` : step.generatorLimited ? '(gen)' : '✓'}`;
     let lastClean = 0;
     for (const rate of this.options.rates) {
       const step = await this.step(r, consumer, 'ladder', rate, this.options.stepSeconds, child);
       line.push(mark(step));
       if (step.generatorLimited) break;
-      if (step.drops === 0) {
+      if (step.drops === 0 && !fellBehind(step)) {
         lastClean = rate;
         continue;
       }
@@ -476,22 +479,32 @@ class Bench {
 /** Samples queue_total through the consumer's /proc/PID/net (its namespace's view) every 5 ms. */
 class QueueSampler {
   peak = 0;
+  /** The queue read when the sampler stopped (the generator had just finished). */
+  last = 0;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(pid: number, queue: number) {
-    const path = `/proc/${pid}/net/netfilter/nfnetlink_queue`;
-    this.timer = setInterval(() => {
-      try {
-        const counters = parseQueueCounters(readFileSync(path, 'utf8'), queue);
-        if (counters && counters.queueTotal > this.peak) this.peak = counters.queueTotal;
-      } catch {
-        // the consumer is gone; the step will say so
-      }
-    }, 5);
+  constructor(
+    pid: number,
+    private readonly queue: number,
+    private readonly path = `/proc/${pid}/net/netfilter/nfnetlink_queue`,
+  ) {
+    this.timer = setInterval(() => this.sample(), 5);
   }
 
   stop(): void {
     clearInterval(this.timer);
+    this.sample();
+  }
+
+  private sample(): void {
+    try {
+      const counters = parseQueueCounters(readFileSync(this.path, 'utf8'), this.queue);
+      if (!counters) return;
+      this.last = counters.queueTotal;
+      if (counters.queueTotal > this.peak) this.peak = counters.queueTotal;
+    } catch {
+      // the consumer is gone; the step will say so
+    }
   }
 }
 

@@ -4,7 +4,7 @@ import { goalsOf } from '../src/gateway/report.js';
 import type { ConfigName, StepKind, StepResult } from '../src/gateway/results.js';
 
 /** A step as bench/gateway records it, with only what the figures read set to something meaningful. */
-function step(config: ConfigName, kind: StepKind, offeredRate: number | null, fields: { drops?: number; generatorRate?: number; processedPerSecond?: number; cpu?: number; round?: number } = {}): StepResult {
+function step(config: ConfigName, kind: StepKind, offeredRate: number | null, fields: { drops?: number; generatorRate?: number; processedPerSecond?: number; cpu?: number; round?: number; queuedAtEnd?: number } = {}): StepResult {
   const rate = fields.generatorRate ?? offeredRate ?? 100_000;
   const processed = fields.processedPerSecond ?? rate;
   return {
@@ -21,7 +21,8 @@ function step(config: ConfigName, kind: StepKind, offeredRate: number | null, fi
     conntrack: null,
     cpu: { machineBusyPercent: 100, machineSoftirqPercent: 10, consumerPercentOfCore: fields.cpu ?? 100, consumerBudgetPercent: 100 },
     consumerGc: null,
-    peakQueued: 0,
+    peakQueued: fields.queuedAtEnd ?? 0,
+    queuedAtEnd: fields.queuedAtEnd ?? 0,
   };
 }
 
@@ -29,6 +30,14 @@ describe('bench/gateway figures', () => {
   it('takes the last clean step, or the refine step, as the zero-drop rate', () => {
     const ladder = ladderFigure([step('sensor', 'ladder', 20_000), step('sensor', 'ladder', 40_000), step('sensor', 'ladder', 60_000, { drops: 100 }), step('sensor', 'refine', 50_000)]);
     expect(ladder).toMatchObject({ zeroDropRate: 50_000, endedBy: 'drops', firstDropRate: 60_000 });
+  });
+
+  it('ends the ladder at a step that left a backlog growing, though nothing dropped yet (a deficit the 16,384-packet queue hides)', () => {
+    // 24,000/s offered, 100 ms of it is 2,400: a GC pause's worth waiting passes, 5,000 does not.
+    const ladder = ladderFigure([step('sensor', 'ladder', 16_000, { queuedAtEnd: 300 }), step('sensor', 'ladder', 24_000, { queuedAtEnd: 2_000 }), step('sensor', 'ladder', 32_000, { queuedAtEnd: 5_000 }), step('sensor', 'refine', 28_000, { queuedAtEnd: 4_000 })]);
+    expect(ladder).toMatchObject({ zeroDropRate: 24_000, endedBy: 'behind', firstDropRate: 28_000 });
+    const refined = ladderFigure([step('sensor', 'ladder', 24_000), step('sensor', 'ladder', 32_000, { queuedAtEnd: 5_000 }), step('sensor', 'refine', 28_000, { queuedAtEnd: 1_000 })]);
+    expect(refined).toMatchObject({ zeroDropRate: 28_000, endedBy: 'behind', firstDropRate: 32_000 });
   });
 
   it('calls a ladder the generator ended a lower bound, never a pass at the step it fell short', () => {

@@ -21,15 +21,34 @@ export function crowdedOut(step: StepResult): boolean {
   return step.kind === 'saturation' && step.drops > 0 && step.cpu.consumerPercentOfCore !== null && step.cpu.consumerPercentOfCore < (UNCONTENDED_PERCENT * (step.cpu.consumerBudgetPercent ?? 100)) / 100;
 }
 
+/**
+ * A consumer that answers less than it is offered shows no drop until the kernel queue is full
+ * (16,384 packets: at a deficit of 10,000/s, 1.6 s, longer than a step). So a step also fails when
+ * the queue still held more than this much of the offered traffic when the generator stopped:
+ * a consumer that keeps up has a batch or a pause's worth waiting, not a growing backlog.
+ */
+export const BEHIND_MS = 100;
+/** Queued packets below which a step is never called behind (a few batches of 256). */
+const BEHIND_FLOOR = 1024;
+
+/** Whether the consumer was falling behind at the end of the step (see BEHIND_MS). */
+export function fellBehind(step: StepResult): boolean {
+  if (step.queuedAtEnd === null || step.offeredRate === null) return false;
+  return step.queuedAtEnd > Math.max(BEHIND_FLOOR, (step.offeredRate * BEHIND_MS) / 1000);
+}
+
 export interface LadderFigure {
   round: number;
-  /** Highest offered rate of the round's ladder (refinement step included) with zero queue drops; 0 when its first step dropped. */
+  /**
+   * Highest offered rate of the round's ladder (refinement step included) with zero queue drops
+   * and no backlog growing at its end (fellBehind); 0 when its first step failed.
+   */
   zeroDropRate: number;
   /** Queued packets/s the queue path carried at that step (one queued packet per new flow). */
   queuedPerSecond: number;
-  /** Why the ladder ended: drops, the generator fell short, or the top of the ladder (the last two: zeroDropRate is a lower bound). */
-  endedBy: 'drops' | 'generator' | 'ladder top';
-  /** The lowest offered rate that dropped. */
+  /** Why the ladder ended: drops, a backlog left at a step's end, the generator fell short, or the top of the ladder (the last two: zeroDropRate is a lower bound). */
+  endedBy: 'drops' | 'behind' | 'generator' | 'ladder top';
+  /** The lowest offered rate that dropped or fell behind. */
   firstDropRate: number | null;
   dropsAtFirstDropRate: number | null;
   /** The consumer's GC pauses during that step. */
@@ -53,8 +72,8 @@ export function ladderFigure(steps: readonly StepResult[]): LadderFigure {
   let endedBy: LadderFigure['endedBy'] = 'ladder top';
   let firstDrop: StepResult | undefined;
   for (const step of steps.filter((s) => s.kind === 'ladder')) {
-    if (step.drops > 0) {
-      endedBy = 'drops';
+    if (step.drops > 0 || fellBehind(step)) {
+      endedBy = step.drops > 0 ? 'drops' : 'behind';
       firstDrop = step;
       break;
     }
@@ -66,8 +85,9 @@ export function ladderFigure(steps: readonly StepResult[]): LadderFigure {
   }
   const refine = steps.find((s) => s.kind === 'refine');
   if (refine) {
-    if (refine.drops === 0 && !refine.generatorLimited) best = refine;
-    else if (refine.drops > 0) firstDrop = refine;
+    const failed = refine.drops > 0 || fellBehind(refine);
+    if (!failed && !refine.generatorLimited) best = refine;
+    else if (failed) firstDrop = refine;
   }
   const clean = steps.filter((s) => s.drops === 0);
   return {
@@ -218,7 +238,7 @@ export function figures(steps: readonly StepResult[], bulk: readonly BulkResult[
     return {
       label: CONSUMERS[consumer].label,
       zeroDropFlowsPerSecond: summaryOf(perRound.map((l) => l.zeroDropRate)),
-      zeroDropIsLowerBound: perRound.some((l) => l.endedBy !== 'drops'),
+      zeroDropIsLowerBound: perRound.some((l) => l.endedBy === 'generator' || l.endedBy === 'ladder top'),
       queuedPacketsPerSecondAtZeroDrop: summaryOf(perRound.map((l) => l.queuedPerSecond)),
       overloadedPacketsPerSecond: overloaded,
       overloadedIsLowerBound: counted(consumer).some((s) => s.drops === 0),

@@ -136,7 +136,7 @@ export function printTable(f: Figures, options: TableOptions, cpuModel: string, 
   for (const consumer of Object.keys(CONSUMERS) as Consumer[]) {
     const c = f.newFlows[consumer];
     if (!c) continue;
-    const perRound = c.perRound.map((l) => `${formatK(l.zeroDropRate)}${l.endedBy === 'drops' ? '' : l.endedBy === 'generator' ? '(gen)' : '+'}`).join(' ') || '—';
+    const perRound = c.perRound.map((l) => `${formatK(l.zeroDropRate)}${l.endedBy === 'drops' || l.endedBy === 'behind' ? '' : l.endedBy === 'generator' ? '(gen)' : '+'}`).join(' ') || '—';
     const zero = c.zeroDropFlowsPerSecond ? `${c.zeroDropIsLowerBound ? '≥ ' : ''}${s(c.zeroDropFlowsPerSecond)}` : '—';
     const over = c.overloadedPacketsPerSecond ? `${c.overloadedIsLowerBound ? '≥ ' : ''}${s(c.overloadedPacketsPerSecond)}` : '—';
     log(`  ${c.label.padEnd(36)}${zero.padStart(20)}${perRound.padStart(22)}${over.padStart(20)}${String(c.microsecondsPerPacket ?? '—').padStart(8)}${String(c.cpuMicrosecondsPerPacket?.median ?? '—').padStart(8)}${`${c.consumerCpuPercentOfCore?.median ?? '—'}%`.padStart(7)}`);

@@ -81,6 +81,8 @@ export interface StepResult {
   consumerGc: GcWindow | null;
   /** The most packets seen waiting in the kernel queue (queue_total, sampled every 5 ms). */
   peakQueued: number | null;
+  /** The packets waiting in the kernel queue when the generator stopped: what the consumer still had to catch up. */
+  queuedAtEnd: number | null;
 }
 
 export interface BulkResult {
