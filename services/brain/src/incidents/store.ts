@@ -46,6 +46,8 @@ export interface IncidentStoreOptions {
   /** Peers and decisions listed per incident (their counts are always whole). */
   listItems: number;
   now?: () => number;
+  /** Told, after each record, which incidents it touched and which of them it opened (notify/incident-events.ts). */
+  onRecorded?: (touched: { id: string; created: boolean }[]) => void;
 }
 
 export class InvalidCursorError extends Error {}
@@ -92,10 +94,13 @@ export class IncidentStore {
 
   /** Applies a batch's updates; returns the incident ids touched ("" for updates with no open episode). */
   async record(updates: readonly IncidentUpdate[]): Promise<string[]> {
-    const newId = (update: IncidentUpdate) => `${update.site}-${Math.round(update.firstSeenMs).toString(36)}-${randomBytes(4).toString('hex')}`;
+    // the ids offered, in update order: an update whose incident has the id offered opened it
+    const offered: string[] = [];
+    const newId = (update: IncidentUpdate) => offered[offered.push(`${update.site}-${Math.round(update.firstSeenMs).toString(36)}-${randomBytes(4).toString('hex')}`) - 1]!;
     const { quietMs, retentionMs, maxSamples, maxPerSite = DEFAULT_MAX_INCIDENTS_PER_SITE, maxTotal = DEFAULT_MAX_INCIDENTS_TOTAL } = this.options;
     const result = await recordUpdates(this.redis, updates, { quietMs, retentionMs, maxSamples, maxPerSite, maxTotal, nowMs: this.now(), newId });
     this.evicted += result.evicted;
+    this.options.onRecorded?.(result.ids.map((id, i) => ({ id, created: id !== '' && id === offered[i] })));
     return result.ids;
   }
 

@@ -21,6 +21,11 @@ import { ingestSpan } from '../telemetry/ingest-span.js';
 import { watchNats, watchRedis } from '../telemetry/readiness.js';
 import { readSharedState } from '../telemetry/shared-state.js';
 import { BatchProcessor } from './processor.js';
+import { hostname } from 'node:os';
+import { packageVersion } from '@p2pwall/common';
+import { IncidentEvents } from '../notify/incident-events.js';
+import { Notifications } from '../notify/notifier.js';
+import { registerNotificationMetrics } from '../telemetry/notify-metrics.js';
 
 /**
  * `p2pwall-brain serve`: JetStream (durable pull consumer shared by every replica, explicit ack)
@@ -135,6 +140,9 @@ export class BrainService {
   private sweeping: Promise<unknown> | undefined;
   private incidents: IncidentStore | undefined;
   private incidentHistory: IncidentHistory | undefined;
+  /** notifications sinks and the incident events that feed them (notify/). */
+  private notifications: Notifications | undefined;
+  private incidentEvents: IncidentEvents | undefined;
   private messages = 0;
   private failures = 0;
   private deadLettered = 0;
@@ -180,7 +188,9 @@ export class BrainService {
       throw new ServiceUnreachableError(`cannot reach Redis at ${redisUrl}: ${redisLog.lastCause ?? connectionCause(error)} (redis.url)`, { cause: error });
     });
     this.writer = new BlocklistWriter(this.redis, { changesMaxLen: config.blocklist.changesMaxLen, minExtendMs: config.blocklist.minExtendSeconds * 1000, evidenceMaxItems: config.correlation.evidenceMaxItems, log, tracer: this.tracer, onWritten: (decision) => this.decisions.observe(decision) });
-    const incidents = (this.incidents = new IncidentStore(this.redis, { quietMs: config.incidents.quietSeconds * 1000, retentionMs: config.incidents.retentionDays * 86_400_000, maxPerSite: config.incidents.maxPerSite, maxTotal: config.incidents.maxTotal, maxSamples: config.incidents.samples, listItems: config.incidents.listItems }));
+    const notifications = (this.notifications = new Notifications(config.notifications, { version: packageVersion(import.meta.url), source: hostname(), log }));
+    const incidents = (this.incidents = new IncidentStore(this.redis, { onRecorded: (touched) => this.incidentEvents?.recorded(touched), quietMs: config.incidents.quietSeconds * 1000, retentionMs: config.incidents.retentionDays * 86_400_000, maxPerSite: config.incidents.maxPerSite, maxTotal: config.incidents.maxTotal, maxSamples: config.incidents.samples, listItems: config.incidents.listItems }));
+    if (notifications.wants('incident-opened') || notifications.wants('incident-escalated')) this.incidentEvents = new IncidentEvents(incidents, notifications, { escalations: notifications.wants('incident-escalated'), log });
     this.processor = new BatchProcessor(this.redis, this.writer, { rules: config, allowlist: new Allowlist(config.allowlist), dedupMs: config.ingest.dedupSeconds * 1000, dedupWindowBatches: config.ingest.dedupWindowBatches, maxNewDecisionsPerSensorPerMinute: config.ingest.maxNewDecisionsPerSensorPerMinute, sensorRetentionMs: config.ingest.sensorRetentionSeconds * 1000, incidents: { store: incidents, maxSamples: config.incidents.samples }, simulatedSites: new Set(config.simulation.sites), insideNetworks: new CidrSet(config.insideNetworks), log });
     await this.writer.sweep();
     this.incidentHistory = new IncidentHistory(this.redis, { log });
@@ -220,7 +230,7 @@ export class BrainService {
         const warning = history.warning();
         return warning ? { incidentHistory: warning } : {};
       };
-      this.api = await startApi({ redis: this.redis, writer: this.writer, incidents, ready, warnings, insideNetworks: config.insideNetworks }, config.api, log, telemetry ? { observeRequest: apiRequestRecorder(telemetry.meter) } : {});
+      this.api = await startApi({ redis: this.redis, writer: this.writer, incidents, ready, warnings, insideNetworks: config.insideNetworks, notifier: notifications }, config.api, log, telemetry ? { observeRequest: apiRequestRecorder(telemetry.meter) } : {});
     }
     log.info({ stream: STREAMS.summaries, consumer: CONSUMERS.brain, redis: REDIS_KEYS.decisions, telemetryPort: telemetry?.port ?? null }, 'brain serving');
   }
@@ -237,6 +247,7 @@ export class BrainService {
       active: () => this.writer?.known() ?? [],
       shared: () => readSharedState(redis, SHARED_STATE_TIMEOUT_MS),
     });
+    if (this.notifications) registerNotificationMetrics(telemetry.meter, this.notifications.sinks);
   }
 
   /** The port the HTTP API listens on (undefined when it is off or not started). */
@@ -313,6 +324,8 @@ export class BrainService {
     await this.pulling?.close().catch(() => undefined);
     await this.loop?.catch(() => undefined);
     await this.sweeping;
+    await this.incidentEvents?.close();
+    await this.notifications?.close();
     await this.nc?.drain().catch(() => undefined);
     await this.nc?.closed();
     this.redis?.disconnect();
