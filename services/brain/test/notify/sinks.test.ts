@@ -1,11 +1,12 @@
-import { createLogger } from '@p2pwall/common';
-import { makeTestCertificates, type TestCertificates } from '@p2pwall/lab';
+import { createLogger, startTelemetry } from '@p2pwall/common';
+import { makeTestCertificates, parseMetrics, sumOf, type TestCertificates } from '@p2pwall/lab';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadBrainConfig } from '../../src/config.js';
 import type { SinkConfig } from '../../src/notify/config.js';
 import type { NotificationEvent } from '../../src/notify/events.js';
 import { NotificationSink } from '../../src/notify/sink.js';
 import { verifySignature } from '../../src/notify/signature.js';
+import { registerNotificationMetrics } from '../../src/telemetry/notify-metrics.js';
 import { openedEvent, overrule } from './fixtures.js';
 import { parseCef, parseRfc5424 } from './parse.js';
 import { freePort, startHttpReceiver, startStreamSyslog, startUdpSyslog, type HttpReceiver, type SyslogReceiver } from './receivers.js';
@@ -196,5 +197,29 @@ describe('syslog sink (real listeners)', () => {
     expect(parseRfc5424(message!.text).msgId).toBe('incident-opened');
     await until(() => count(bad, 'operator-overrule', 'failed') >= 2);
     expect(receiver.items.length).toBe(1);
+  });
+});
+
+describe('p2pwall_brain_notifications on /metrics', () => {
+  it('counts each outcome per sink and kind, and the queue', async () => {
+    const port = await freePort();
+    const s = sink({ name: 'soc', type: 'webhook', url: `http://127.0.0.1:${port}/hook`, rateLimit: { perMinute: 0.01, burst: 2 } });
+    const telemetry = await startTelemetry({ serviceName: 'p2pwall-brain', serviceVersion: '0.1.0', config: { listen: { host: '127.0.0.1', port: 0 }, otlp: { endpoint: null, headers: {}, intervalSeconds: 15 } }, components: [], logger: log });
+    try {
+      registerNotificationMetrics(telemetry.meter, [s]);
+      s.accept(event(1));
+      s.accept(event(1));
+      s.accept(event(2));
+      s.accept(event(3));
+      await until(() => count(s, 'incident-opened', 'failed') >= 1);
+      const samples = parseMetrics(await (await fetch(`http://127.0.0.1:${telemetry.port}/metrics`)).text());
+      const series = (outcome: string) => sumOf(samples, 'p2pwall_brain_notifications_total', { sink: 'soc', kind: 'incident-opened', outcome });
+      expect(series('deduplicated')).toBe(1);
+      expect(series('rate-limited')).toBe(1);
+      expect(series('failed')).toBeGreaterThanOrEqual(1);
+      expect(sumOf(samples, 'p2pwall_brain_notification_queue', { sink: 'soc' })).toBe(2);
+    } finally {
+      await telemetry.close();
+    }
   });
 });
