@@ -46,8 +46,6 @@ export interface IncidentStoreOptions {
   /** Peers and decisions listed per incident (their counts are always whole). */
   listItems: number;
   now?: () => number;
-  /** Told, after each record, which incidents it touched and which of them it opened (notify/incident-events.ts). */
-  onRecorded?: (touched: { id: string; created: boolean }[]) => void;
 }
 
 export class InvalidCursorError extends Error {}
@@ -80,6 +78,8 @@ const MAX_SCANNED = 20_000;
 export class IncidentStore {
   /** Incidents removed to stay within maxPerSite and maxTotal (p2pwall_brain_incidents_evicted). */
   evicted = 0;
+  /** Told, after each record, which incidents it touched and which of them it opened (notify/incident-events.ts); none: nobody listens. */
+  onRecorded: ((touched: { id: string; created: boolean }[]) => void) | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -96,11 +96,15 @@ export class IncidentStore {
   async record(updates: readonly IncidentUpdate[]): Promise<string[]> {
     // the ids offered, in update order: an update whose incident has the id offered opened it
     const offered: string[] = [];
-    const newId = (update: IncidentUpdate) => offered[offered.push(`${update.site}-${Math.round(update.firstSeenMs).toString(36)}-${randomBytes(4).toString('hex')}`) - 1]!;
+    const newId = (update: IncidentUpdate) => {
+      const id = `${update.site}-${Math.round(update.firstSeenMs).toString(36)}-${randomBytes(4).toString('hex')}`;
+      offered.push(id);
+      return id;
+    };
     const { quietMs, retentionMs, maxSamples, maxPerSite = DEFAULT_MAX_INCIDENTS_PER_SITE, maxTotal = DEFAULT_MAX_INCIDENTS_TOTAL } = this.options;
     const result = await recordUpdates(this.redis, updates, { quietMs, retentionMs, maxSamples, maxPerSite, maxTotal, nowMs: this.now(), newId });
     this.evicted += result.evicted;
-    this.options.onRecorded?.(result.ids.map((id, i) => ({ id, created: id !== '' && id === offered[i] })));
+    this.onRecorded?.(result.ids.map((id, i) => ({ id, created: id !== '' && id === offered[i] })));
     return result.ids;
   }
 
