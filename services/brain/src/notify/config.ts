@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { ConfigSchema } from '@p2pwall/common';
 import { NOTIFICATION_KINDS, type NotificationKind } from './events.js';
@@ -99,6 +100,15 @@ export function notificationsConfigProblems(config: NotificationsConfig): string
     seen.add(sink.name);
     if (sink.secret !== null && sink.secretFile !== null) problems.push(`${at}: secret and secretFile both set: give one`);
     if (sink.secret !== null && sink.secret.length < 16) problems.push(`${at}.secret: shorter than 16 characters`);
+    if (sink.secretFile !== null) {
+      const problem = fileProblem(sink.secretFile, (text) => ((text.split(/\r?\n/)[0] ?? '').trim().length < 16 ? 'its first line (the key) is shorter than 16 characters' : null));
+      if (problem) problems.push(`${at}.secretFile: ${problem}`);
+    }
+    for (const key of ['ca', 'cert', 'key'] as const) {
+      const path = sink.syslog.tls[key];
+      const problem = path === null ? null : fileProblem(path, () => null);
+      if (problem) problems.push(`${at}.syslog.tls.${key}: ${problem}`);
+    }
     if (sink.queue.maxRetrySeconds < sink.queue.firstRetrySeconds) problems.push(`${at}.queue.maxRetrySeconds: less than firstRetrySeconds`);
     if (sink.events.length === 0) problems.push(`${at}.events: empty: the sink would get nothing (remove it instead)`);
     if (sink.type === 'syslog') {
@@ -123,4 +133,15 @@ export function notificationsConfigProblems(config: NotificationsConfig): string
     if (url && (url.username !== '' || url.password !== '')) problems.push(`${at}.url: no user or password in the URL: use secret (signature) or the receiver's own token in its path`);
   });
   return problems;
+}
+
+/** Why a file cannot serve (unreadable, or `check`'s answer about its text); null when it can. */
+function fileProblem(path: string, check: (text: string) => string | null): string | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    return `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
+  }
+  return check(text);
 }

@@ -5,7 +5,7 @@ import { DedupWindow } from './dedup.js';
 import { dedupKey, type NotificationEvent, type NotificationKind } from './events.js';
 import { cefMessage } from './format/cef.js';
 import { webhookBody } from './format/json.js';
-import { rfc5424Message, utf8Bounded } from './format/rfc5424.js';
+import { rfc5424Bytes } from './format/rfc5424.js';
 import { slackPayload } from './format/slack.js';
 import { teamsPayload } from './format/teams.js';
 import { fullBucket, takeToken, type Bucket } from './rate-limit.js';
@@ -122,8 +122,7 @@ export class NotificationSink {
     if (this.syslog) {
       const s = this.config.syslog;
       const frame = { facility: s.facility, hostname: source, appName: s.appName, procId: String(process.pid) };
-      const message = rfc5424Message(event, frame, s.format === 'cef' ? cefMessage(event, version, source) : undefined);
-      return this.syslog.send(utf8Bounded(message, s.maxMessageBytes));
+      return this.syslog.send(rfc5424Bytes(event, frame, s.maxMessageBytes, s.format === 'cef' ? cefMessage(event, version, source) : undefined));
     }
     const payload = this.config.type === 'slack' ? slackPayload(event, source) : this.config.type === 'teams' ? teamsPayload(event, source) : webhookBody(event, source);
     await postJson(this.http!, JSON.stringify(payload), { 'x-p2pwall-event': event.kind, 'x-p2pwall-delivery': event.eventId }, this.now());

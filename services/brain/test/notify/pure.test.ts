@@ -5,7 +5,7 @@ import { escalationReasons, incidentLevel } from '../../src/notify/escalation.js
 import { bounded, dedupKey, headline, incidentSummary } from '../../src/notify/events.js';
 import { cefMessage } from '../../src/notify/format/cef.js';
 import { webhookBody } from '../../src/notify/format/json.js';
-import { octetCounted, rfc5424Message, utf8Bounded } from '../../src/notify/format/rfc5424.js';
+import { octetCounted, rfc5424Bytes, rfc5424Message, utf8Bounded } from '../../src/notify/format/rfc5424.js';
 import { slackPayload } from '../../src/notify/format/slack.js';
 import { teamsPayload } from '../../src/notify/format/teams.js';
 import { retryDelayMs } from '../../src/notify/queue.js';
@@ -144,6 +144,23 @@ describe('payloads', () => {
     expect(v6.extensions['src']).toBeUndefined();
   });
 
+  it('a message over maxMessageBytes loses its text first, then structured data values are shortened: always parseable', () => {
+    const long = { ...overrule() } as Extract<ReturnType<typeof overrule>, { kind: 'operator-overrule' }>;
+    long.overrule = { ...long.overrule, reason: 'r'.repeat(256), author: 'ä'.repeat(256), value: 'v'.repeat(256) };
+    const frame = { facility: 16, hostname: 'h'.repeat(255), appName: 'p2pwall-brain', procId: '1' };
+    const whole = rfc5424Message(long, frame);
+    expect(Buffer.byteLength(whole)).toBeGreaterThan(2048);
+    for (const max of [2048, 1200, 480]) {
+      const bytes = rfc5424Bytes(long, frame, max);
+      expect(bytes.length).toBeLessThanOrEqual(max);
+      const parsed = parseRfc5424(bytes.toString('utf8'));
+      expect(parsed.sd['p2pwall@32473']!['event']).toBe('operator-overrule');
+    }
+    expect(parseRfc5424(rfc5424Bytes(long, frame, 2048).toString()).sd['p2pwall@32473']!['reason']).toBe('r'.repeat(256));
+    expect(parseRfc5424(rfc5424Bytes(long, frame, 1200).toString()).sd['p2pwall@32473']!['reason']).toBe('r'.repeat(64));
+    expect(parseRfc5424(rfc5424Bytes(long, frame, 480).toString()).sd['p2pwall@32473']).toEqual({ event: 'operator-overrule' });
+  });
+
   it('UTF-8 cut at a character boundary; octet counting frames', () => {
     expect(utf8Bounded('aé', 2).toString()).toBe('a');
     const frames = octetFrames(Buffer.concat([octetCounted(Buffer.from('hello')), octetCounted(Buffer.from('wörld')), Buffer.from('12 par')]));
@@ -175,5 +192,8 @@ describe('notifications config', () => {
     expect(problems([{ name: 'a', type: 'teams', url: 'http://x' }, { name: 'a', type: 'teams', url: 'http://y' }])).toMatch(/sinks\[1\]\.name: "a" names another sink/);
     expect(problems([{ name: 'a', type: 'pager' }])).toMatch(/sinks\/0\/type|sinks\[0\]\.type/);
     expect(problems([{ name: 'a', type: 'webhook', url: 'http://x', events: ['everything'] }])).toMatch(/events/);
+    expect(problems([{ name: 'a', type: 'webhook', url: 'http://x', secretFile: '/nonexistent/p2pwall-key' }])).toMatch(/sinks\[0\]\.secretFile: cannot read \/nonexistent\/p2pwall-key \(ENOENT\)/);
+    expect(problems([{ name: 'a', type: 'syslog', syslog: { transport: 'tls', host: 'siem.example.org', tls: { ca: '/nonexistent/ca.pem' } } }])).toMatch(/sinks\[0\]\.syslog\.tls\.ca: cannot read/);
+    expect(problems([{ name: 'a', type: 'syslog', syslog: { transport: 'udp', host: 'siem.example.org', tls: { ca: '/etc/hostname' } } }])).toMatch(/syslog\.tls: files given but syslog\.transport is udp/);
   });
 });

@@ -18,7 +18,7 @@ const param = (text: string): string => text.replace(/[\\"\]]/g, (c) => `\\${c}`
 /** HOSTNAME, APP-NAME, PROCID, MSGID: printable US-ASCII without spaces, bounded, "-" when empty. */
 const token = (text: string, max: number): string => text.replace(/[^!-~]/g, '').slice(0, max) || '-';
 
-function structuredData(event: NotificationEvent): string {
+function structuredData(event: NotificationEvent, valueMax: number): string {
   const pairs: [string, string][] = [['event', event.kind], ['eventId', event.eventId]];
   if (event.kind === 'operator-overrule') {
     const o = event.overrule;
@@ -28,7 +28,9 @@ function structuredData(event: NotificationEvent): string {
     pairs.push(['incident', i.id], ['site', i.site], ['host', i.host], ['protocol', i.protocol], ['rule', i.rule], ['peers', String(i.peers)], ['decisions', String(i.decisionCount)]);
     if (event.kind === 'incident-escalated') pairs.push(['reasons', event.reasons.join('; ')]);
   }
-  return `[${SD_ID} ${pairs.map(([k, v]) => `${k}="${param(v)}"`).join(' ')}]`;
+  // valueMax 0: the event's kind alone (a message limit too small for the rest)
+  const kept = valueMax === 0 ? pairs.slice(0, 1) : pairs;
+  return `[${SD_ID} ${kept.map(([k, v]) => `${k}="${param(v.length > valueMax && valueMax > 0 ? v.slice(0, valueMax) : v)}"`).join(' ')}]`;
 }
 
 export interface SyslogFrame {
@@ -40,9 +42,28 @@ export interface SyslogFrame {
 
 /** The whole message; `cef`: its MSG part when the sink's format is cef (else the headline). */
 export function rfc5424Message(event: NotificationEvent, frame: SyslogFrame, cef?: string): string {
+  return `${header(event, frame)} ${structuredData(event, Infinity)} ${cef ?? BOM + headline(event)}`;
+}
+
+function header(event: NotificationEvent, frame: SyslogFrame): string {
   const pri = frame.facility * 8 + SYSLOG_SEVERITY[event.kind];
-  const head = `<${pri}>1 ${new Date(event.atMs).toISOString()} ${token(frame.hostname, 255)} ${token(frame.appName, 48)} ${token(frame.procId, 128)} ${token(event.kind, 32)}`;
-  return `${head} ${structuredData(event)} ${cef ?? BOM + headline(event)}`;
+  return `<${pri}>1 ${new Date(event.atMs).toISOString()} ${token(frame.hostname, 255)} ${token(frame.appName, 48)} ${token(frame.procId, 128)} ${token(event.kind, 32)}`;
+}
+
+/**
+ * The message as UTF-8 of at most `maxBytes`: the text (or CEF) part is cut first, so header and
+ * structured data stay whole and parseable; only when they alone are too long are the
+ * structured data's values shortened (to 64, then 16 characters, then only the event's kind).
+ */
+export function rfc5424Bytes(event: NotificationEvent, frame: SyslogFrame, maxBytes: number, cef?: string): Buffer {
+  const msg = cef ?? BOM + headline(event);
+  let head = '';
+  for (const valueMax of [Infinity, 64, 16, 0]) {
+    head = `${header(event, frame)} ${structuredData(event, valueMax)} `;
+    const headBytes = Buffer.byteLength(head, 'utf8');
+    if (headBytes <= maxBytes) return Buffer.concat([Buffer.from(head, 'utf8'), utf8Bounded(msg, maxBytes - headBytes)]);
+  }
+  return utf8Bounded(head, maxBytes);
 }
 
 /** `text` as UTF-8 of at most `max` bytes, cut at a character boundary. */
