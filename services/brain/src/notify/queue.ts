@@ -55,16 +55,28 @@ export class DeliveryQueue<T> {
       return;
     }
     if (this.entries.length >= this.options.maxEvents) {
-      const oldest = this.entries.splice(this.inFlight ? 1 : 0, 1)[0];
-      if (oldest) this.onOutcome(oldest.item, 'dropped-full');
-      else {
+      const at = this.inFlight ? 1 : 0;
+      const oldest = this.entries.splice(at, 1)[0];
+      if (!oldest) {
         // a queue of one whose only event is in flight: the new one cannot wait
         this.onOutcome(item, 'dropped-full');
         return;
       }
+      // the head waiting for a retry went: the next one starts without its failures
+      if (at === 0) this.failures = 0;
+      this.onOutcome(oldest.item, 'dropped-full');
     }
     this.entries.push({ item, enqueuedMs: this.now() });
-    this.pumping ??= this.pump().finally(() => (this.pumping = undefined));
+    this.kick();
+  }
+
+  /** Starts delivering unless already at it; when a run ends with events left (pushed as it ended), another starts. */
+  private kick(): void {
+    if (this.pumping || this.stopped) return;
+    this.pumping = this.pump().finally(() => {
+      this.pumping = undefined;
+      if (this.entries.length > 0) this.kick();
+    });
   }
 
   private async pump(): Promise<void> {

@@ -120,6 +120,21 @@ describe('webhook sink (real HTTP receiver)', () => {
     expect(count(s, 'incident-opened', 'sent')).toBe(1);
   });
 
+  it('drops, counted, an event not delivered within queue.maxAgeSeconds; at close what is left is counted as shutdown', async () => {
+    const port = await freePort();
+    const s = sink({ type: 'webhook', url: `http://127.0.0.1:${port}/hook`, queue: { maxAgeSeconds: 1, firstRetrySeconds: 0.05, maxRetrySeconds: 0.1 } });
+    s.accept(event(1));
+    await until(() => count(s, 'incident-opened', 'expired') === 1, 5000);
+    expect(s.queued).toBe(0);
+    expect(count(s, 'incident-opened', 'failed')).toBeGreaterThan(3);
+    s.accept(event(2));
+    s.accept(event(3));
+    await s.close(0);
+    expect(count(s, 'incident-opened', 'shutdown')).toBe(2);
+    s.accept(event(4));
+    expect(count(s, 'incident-opened', 'shutdown')).toBe(3);
+  });
+
   it('sends the same event once within the dedup window and no more than the rate allows; both counted', async () => {
     const receiver = await http();
     const s = sink({ type: 'webhook', url: receiver.url, rateLimit: { perMinute: 0.01, burst: 2 }, dedupSeconds: 60 });
