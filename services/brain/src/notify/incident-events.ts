@@ -51,7 +51,9 @@ export class IncidentEvents {
   ) {
     if (options.escalations) {
       this.timer = setInterval(() => {
-        this.checking ??= this.check().finally(() => (this.checking = undefined));
+        this.checking ??= this.check()
+          .catch((error: unknown) => options.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'incident escalation check failed: the incidents touched wait for the next one'))
+          .finally(() => (this.checking = undefined));
       }, options.checkIntervalMs ?? 1000);
       this.timer.unref();
     }
@@ -93,8 +95,15 @@ export class IncidentEvents {
   async check(): Promise<void> {
     const ids = [...this.pending].slice(0, MAX_CHECKED);
     for (const id of ids) this.pending.delete(id);
-    for (const id of ids) {
-      const view = await this.store.get(id);
+    for (const [n, id] of ids.entries()) {
+      let view: IncidentView | undefined;
+      try {
+        view = await this.store.get(id);
+      } catch (error) {
+        // Redis gone: this one and the rest are checked next time
+        for (const left of ids.slice(n)) this.pending.add(left);
+        throw error;
+      }
       if (!view) continue;
       const level = incidentLevel(view);
       const before = this.levels.get(id);

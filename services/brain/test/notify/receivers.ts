@@ -47,7 +47,7 @@ export interface HttpRequestSeen {
 export interface HttpReceiver extends Received<HttpRequestSeen> {
   url: string;
   port: number;
-  /** The statuses of the next answers, in order (then 200). */
+  /** The statuses of the next answers, in order (then 200); 0: no answer at all. */
   answers: number[];
   close(): Promise<void>;
 }
@@ -60,6 +60,11 @@ export async function startHttpReceiver(port = 0): Promise<HttpReceiver> {
     request.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
     request.on('end', () => {
       const status = answers.shift() ?? 200;
+      if (status === 0) {
+        // 0: never answer (a receiver that hangs); the sender must give up on its own
+        seen.add({ headers: request.headers, body, atMs: Date.now(), status });
+        return;
+      }
       response.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'no');
       seen.add({ headers: request.headers, body, atMs: Date.now(), status });
     });

@@ -91,6 +91,18 @@ describe('webhook sink (real HTTP receiver)', () => {
     expect(count(s, 'incident-opened', 'failed')).toBe(2);
   });
 
+  it('gives up on a receiver that does not answer within timeoutSeconds, and retries', async () => {
+    const receiver = await http();
+    receiver.answers.push(0);
+    const s = sink({ type: 'webhook', url: receiver.url, timeoutSeconds: 0.3 });
+    s.accept(openedEvent());
+    const requests = await receiver.waitFor(2);
+    expect(requests.map((r) => r.status)).toEqual([0, 200]);
+    expect(requests[1]!.atMs - requests[0]!.atMs).toBeGreaterThanOrEqual(250); // the timeout (300 ms, counted from before the request left), not at once
+    await until(() => count(s, 'incident-opened', 'sent') === 1);
+    expect(count(s, 'incident-opened', 'failed')).toBe(1);
+  });
+
   it('keeps events while the receiver is down and delivers them in order when it comes back', async () => {
     const port = await freePort();
     const s = sink({ type: 'webhook', url: `http://127.0.0.1:${port}/hook` });

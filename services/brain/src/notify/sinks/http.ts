@@ -31,22 +31,28 @@ export function postJson(target: HttpTarget, body: string, headers: Record<strin
   }
   const request = target.url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = request(target.url, { method: 'POST', headers: all, timeout: target.timeoutMs, agent: false }, (response: IncomingMessage) => {
+    // the whole attempt, not only an idle socket: a receiver answering a byte at a time is cut off too
+    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${target.timeoutMs} ms`)), target.timeoutMs);
+    const settle = (error?: Error) => {
+      clearTimeout(timer);
+      if (error) reject(error);
+      else resolve();
+    };
+    const req = request(target.url, { method: 'POST', headers: all, agent: false }, (response: IncomingMessage) => {
       let answer = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => {
         if (answer.length < MAX_ANSWER) answer += chunk.slice(0, MAX_ANSWER - answer.length);
       });
-      response.on('error', reject);
+      response.on('error', settle);
       response.on('end', () => {
         const status = response.statusCode ?? 0;
-        if (status >= 200 && status < 300) return resolve();
+        if (status >= 200 && status < 300) return settle();
         const message = `HTTP ${status}${answer ? `: ${answer.replace(/\s+/g, ' ').trim()}` : ''}`;
-        reject(status === 408 || status === 429 || status >= 500 ? new HttpStatusError(message) : new PermanentFailure(message));
+        settle(status === 408 || status === 429 || status >= 500 ? new HttpStatusError(message) : new PermanentFailure(message));
       });
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${target.timeoutMs} ms`)));
-    req.on('error', reject);
+    req.on('error', settle);
     req.end(body);
   });
 }
