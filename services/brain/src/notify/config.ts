@@ -19,6 +19,8 @@ export interface SinkConfig {
   events: NotificationKind[];
   /** webhook, slack, teams: where to POST. */
   url: string | null;
+  /** A file whose first line is the URL (Slack and Teams URLs carry their token): instead of url. */
+  urlFile: string | null;
   /** HMAC-SHA256 key of the signature header (either this or secretFile; none: unsigned). */
   secret: string | null;
   secretFile: string | null;
@@ -54,6 +56,7 @@ const SINK_SCHEMA: ConfigSchema = obj(
     type: { enum: ['webhook', 'slack', 'teams', 'syslog'], description: 'webhook: generic JSON POST; slack, teams: their incoming-webhook payloads; syslog: RFC 5424 to a SIEM' },
     events: { type: 'array', items: { enum: [...NOTIFICATION_KINDS] }, uniqueItems: true, default: [...NOTIFICATION_KINDS], description: 'which events this sink gets' },
     url: strOrNull('webhook, slack, teams: the URL to POST to (http or https)'),
+    urlFile: strOrNull('a file whose first line is the URL (a mounted secret: Slack and Teams webhook URLs carry their token); instead of url'),
     secret: strOrNull('HMAC-SHA256 key: each POST carries X-P2pwall-Signature over its timestamp and body'),
     secretFile: strOrNull('a file holding the HMAC key (a mounted secret); instead of secret'),
     timeoutSeconds: num(0.1, 120, 5, 'one delivery attempt must finish within this long'),
@@ -101,7 +104,7 @@ export function notificationsConfigProblems(config: NotificationsConfig): string
     if (sink.secret !== null && sink.secretFile !== null) problems.push(`${at}: secret and secretFile both set: give one`);
     if (sink.secret !== null && sink.secret.length < 16) problems.push(`${at}.secret: shorter than 16 characters`);
     if (sink.secretFile !== null) {
-      const problem = fileProblem(sink.secretFile, (text) => ((text.split(/\r?\n/)[0] ?? '').trim().length < 16 ? 'its first line (the key) is shorter than 16 characters' : null));
+      const problem = fileProblem(sink.secretFile, (text) => (firstLine(text).length < 16 ? 'its first line (the key) is shorter than 16 characters' : null));
       if (problem) problems.push(`${at}.secretFile: ${problem}`);
     }
     for (const key of ['ca', 'cert', 'key'] as const) {
@@ -112,25 +115,21 @@ export function notificationsConfigProblems(config: NotificationsConfig): string
     if (sink.queue.maxRetrySeconds < sink.queue.firstRetrySeconds) problems.push(`${at}.queue.maxRetrySeconds: less than firstRetrySeconds`);
     if (sink.events.length === 0) problems.push(`${at}.events: empty: the sink would get nothing (remove it instead)`);
     if (sink.type === 'syslog') {
-      if (sink.url !== null) problems.push(`${at}.url: a syslog sink sends to syslog.host and syslog.port, not a URL`);
+      if (sink.url !== null || sink.urlFile !== null) problems.push(`${at}.url: a syslog sink sends to syslog.host and syslog.port, not a URL`);
       if (sink.syslog.host === null) problems.push(`${at}.syslog.host: required for a syslog sink`);
       else if (isIP(sink.syslog.host) === 0 && !HOST_NAME.test(sink.syslog.host)) problems.push(`${at}.syslog.host: ${JSON.stringify(sink.syslog.host.slice(0, 80))} is not an IP address or a host name`);
       if (sink.syslog.transport !== 'tls' && (sink.syslog.tls.ca !== null || sink.syslog.tls.cert !== null || sink.syslog.tls.key !== null)) problems.push(`${at}.syslog.tls: files given but syslog.transport is ${sink.syslog.transport}, not tls`);
       if ((sink.syslog.tls.cert === null) !== (sink.syslog.tls.key === null)) problems.push(`${at}.syslog.tls: cert and key go together`);
       return;
     }
-    if (sink.url === null) {
-      problems.push(`${at}.url: required for a ${sink.type} sink`);
-      return;
+    if (sink.url !== null && sink.urlFile !== null) problems.push(`${at}: url and urlFile both set: give one`);
+    else if (sink.url === null && sink.urlFile === null) problems.push(`${at}.url: required for a ${sink.type} sink (or urlFile)`);
+    else if (sink.url !== null) problems.push(...urlProblems(`${at}.url`, sink.url));
+    else {
+      const key = `${at}.urlFile`;
+      const problem = fileProblem(sink.urlFile!, (text) => urlProblems(key, firstLine(text)).map((p) => p.slice(key.length + 2))[0] ?? null);
+      if (problem) problems.push(`${key}: ${problem}`);
     }
-    let url: URL | undefined;
-    try {
-      url = new URL(sink.url);
-    } catch {
-      problems.push(`${at}.url: not a URL`);
-    }
-    if (url && url.protocol !== 'http:' && url.protocol !== 'https:') problems.push(`${at}.url: must be http:// or https://, not ${url.protocol}//`);
-    if (url && (url.username !== '' || url.password !== '')) problems.push(`${at}.url: no user or password in the URL: use secret (signature) or the receiver's own token in its path`);
   });
   return problems;
 }
@@ -144,4 +143,22 @@ function fileProblem(path: string, check: (text: string) => string | null): stri
     return `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
   }
   return check(text);
+}
+
+/** The first line of a file, trimmed: a key or a URL kept in a mounted secret. */
+export function firstLine(text: string): string {
+  return (text.split(/\r?\n/)[0] ?? '').trim();
+}
+
+/** What is wrong with a sink's URL (never echoing it: it may carry a token). */
+function urlProblems(key: string, text: string): string[] {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return [`${key}: not a URL`];
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return [`${key}: must be http:// or https://, not ${url.protocol}//`];
+  if (url.username !== '' || url.password !== '') return [`${key}: no user or password in the URL: use secret (signature) or the receiver's own token in its path`];
+  return [];
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { LogLimiter, type Logger } from '@p2pwall/common';
-import type { SinkConfig } from './config.js';
+import { firstLine, type SinkConfig } from './config.js';
 import { DedupWindow } from './dedup.js';
 import { dedupKey, type NotificationEvent, type NotificationKind } from './events.js';
 import { cefMessage } from './format/cef.js';
@@ -32,18 +32,13 @@ export interface SinkEnvironment {
 
 const LOSS_LOG_INTERVAL_MS = 60_000;
 
-/** The HMAC key of a sink: its secret, or the first line of its secretFile (read at start). */
-function sinkSecret(config: SinkConfig, at: string): string | null {
-  if (config.secretFile === null) return config.secret;
-  let text: string;
+/** The first line of a sink's file (secretFile, urlFile), read at start (the config check found it readable). */
+function fromFile(path: string, key: string): string {
   try {
-    text = readFileSync(config.secretFile, 'utf8');
+    return firstLine(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new Error(`${at}.secretFile: cannot read ${config.secretFile} (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { cause: error });
+    throw new Error(`${key}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { cause: error });
   }
-  const secret = text.split(/\r?\n/)[0]!.trim();
-  if (secret.length < 16) throw new Error(`${at}.secretFile: ${config.secretFile} holds a key shorter than 16 characters`);
-  return secret;
 }
 
 export class NotificationSink {
@@ -68,7 +63,7 @@ export class NotificationSink {
     this.bucket = fullBucket(config.rateLimit.burst, this.now());
     const at = `notifications sink ${config.name}`;
     if (config.type === 'syslog') this.syslog = syslogSender(config.syslog, config.timeoutSeconds * 1000);
-    else this.http = { url: new URL(config.url!), secret: sinkSecret(config, at), timeoutMs: config.timeoutSeconds * 1000, userAgent: `p2pwall-brain/${env.version}` };
+    else this.http = { url: new URL(config.urlFile === null ? config.url! : fromFile(config.urlFile, `${at}.urlFile`)), secret: config.secretFile === null ? config.secret : fromFile(config.secretFile, `${at}.secretFile`), timeoutMs: config.timeoutSeconds * 1000, userAgent: `p2pwall-brain/${env.version}` };
     const q = config.queue;
     this.queue = new DeliveryQueue((event) => this.deliver(event), { maxEvents: q.maxEvents, firstRetryMs: q.firstRetrySeconds * 1000, maxRetryMs: q.maxRetrySeconds * 1000, maxAgeMs: q.maxAgeSeconds * 1000 }, (event, outcome, error) => this.outcome(event, outcome, error), () => this.now());
   }

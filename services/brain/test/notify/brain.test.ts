@@ -1,7 +1,12 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { REDIS_KEYS, SUBJECTS } from '@p2pwall/common';
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadBrainConfig } from '../../src/config.js';
 import { decodeDecision } from '../../src/decide/decision.js';
+import type { SinkConfig } from '../../src/notify/config.js';
 import { verifySignature } from '../../src/notify/signature.js';
 import { encodeBatch, flow, startBrainRig, type BatchSpec, type BrainRig } from '../support.js';
 import { parseRfc5424 } from './parse.js';
@@ -29,10 +34,11 @@ beforeAll(async () => {
   rig = await startBrainRig({
     tokens: { read: [], admin: [ADMIN] },
     adjust: (config) => {
+      // the webhook's URL and key from files, as from a mounted secret
       config.notifications.sinks = [
-        { ...sinkDefaults(), name: 'soc', type: 'webhook', url: webhook.url, secret: SECRET },
-        { ...sinkDefaults(), name: 'siem-udp', type: 'syslog', events: ['incident-opened'], syslog: { ...sinkDefaults().syslog, host: '127.0.0.1', port: udp.port } },
-        { ...sinkDefaults(), name: 'siem-tcp', type: 'syslog', syslog: { ...sinkDefaults().syslog, transport: 'tcp', host: '127.0.0.1', port: tcp.port, format: 'cef' } },
+        sinkConfig({ name: 'soc', type: 'webhook', urlFile: keyFile('url', `${webhook.url}\n`), secretFile: keyFile('key', `${SECRET}\n`) }),
+        sinkConfig({ name: 'siem-udp', type: 'syslog', events: ['incident-opened'], syslog: { host: '127.0.0.1', port: udp.port } }),
+        sinkConfig({ name: 'siem-tcp', type: 'syslog', syslog: { transport: 'tcp', host: '127.0.0.1', port: tcp.port, format: 'cef' } }),
       ];
     },
   });
@@ -41,21 +47,20 @@ beforeAll(async () => {
 afterAll(async () => {
   await rig?.stop();
   await Promise.all([webhook?.close(), udp?.close(), tcp?.close()]);
+  rmSync(dir, { recursive: true, force: true });
 });
 
-/** A sink's defaults, as the config loader fills them in. */
-function sinkDefaults() {
-  return {
-    events: ['incident-opened', 'incident-escalated', 'operator-overrule'] as ('incident-opened' | 'incident-escalated' | 'operator-overrule')[],
-    url: null,
-    secret: null,
-    secretFile: null,
-    timeoutSeconds: 5,
-    syslog: { transport: 'udp' as const, host: null as string | null, port: 514, format: 'rfc5424' as const, facility: 16, appName: 'p2pwall-brain', maxMessageBytes: 2048, tls: { ca: null, cert: null, key: null, rejectUnauthorized: true } },
-    queue: { maxEvents: 100, firstRetrySeconds: 0.1, maxRetrySeconds: 1, maxAgeSeconds: 60 },
-    rateLimit: { perMinute: 600, burst: 50 },
-    dedupSeconds: 600,
-  };
+const dir = mkdtempSync(join(tmpdir(), 'p2pwall-notify-'));
+function keyFile(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text, { mode: 0o600 });
+  return path;
+}
+
+/** A sink as the config loader fills it in (every default), with these keys. */
+function sinkConfig(keys: Record<string, unknown>): SinkConfig {
+  const [sink] = loadBrainConfig(undefined, { P2PWALL_BRAIN_NOTIFICATIONS__SINKS: JSON.stringify([{ queue: { maxEvents: 100, firstRetrySeconds: 0.1, maxRetrySeconds: 1, maxAgeSeconds: 60 }, rateLimit: { perMinute: 600, burst: 50 }, ...keys }]) }).notifications.sinks;
+  return sink!;
 }
 
 async function publish(spec: BatchSpec): Promise<void> {

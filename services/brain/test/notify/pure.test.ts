@@ -185,7 +185,10 @@ describe('notifications config', () => {
         return (error as Error).message;
       }
     };
-    expect(problems([{ name: 'a', type: 'webhook' }])).toMatch(/notifications\.sinks\[0\]\.url: required for a webhook sink/);
+    expect(problems([{ name: 'a', type: 'webhook' }])).toMatch(/notifications\.sinks\[0\]\.url: required for a webhook sink \(or urlFile\)/);
+    expect(problems([{ name: 'a', type: 'slack', url: 'https://x', urlFile: '/etc/hostname' }])).toMatch(/sinks\[0\]: url and urlFile both set/);
+    expect(problems([{ name: 'a', type: 'slack', urlFile: '/etc/hostname' }])).toMatch(/sinks\[0\]\.urlFile: not a URL/);
+    expect(problems([{ name: 'a', type: 'slack', urlFile: '/nonexistent/url' }])).toMatch(/sinks\[0\]\.urlFile: cannot read \/nonexistent\/url/);
     expect(problems([{ name: 'a', type: 'slack', url: 'ftp://x' }])).toMatch(/sinks\[0\]\.url: must be http:\/\/ or https:\/\//);
     expect(problems([{ name: 'a', type: 'syslog' }])).toMatch(/sinks\[0\]\.syslog\.host: required/);
     expect(problems([{ name: 'a', type: 'webhook', url: 'http://x', secret: 'short' }])).toMatch(/sinks\[0\]\.secret: shorter than 16/);
