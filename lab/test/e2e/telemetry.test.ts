@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab, labUnavailableReason, startNats, startRedis, type LabProcess, type NatsServer, type RedisServer, until, matching, parseMetrics, sumOf, type Sample } from '../../src/index.js';
 import { SensorProcess } from '../../src/sensor-process.js';
+import { expressions, p2pwallMetricNames, renderedMonitoring } from '../../../deploy/test/monitoring.js';
 
 const UNAVAILABLE = labUnavailableReason();
 const FAST_CLIENT = ['--pong-wait', '300', '--connect-timeout', '700', '--hello-timeout', '700', '--serial', '5', '--serial-timeout', '400', '--download-timeout', '1500'];
@@ -295,6 +296,26 @@ describe.skipIf(UNAVAILABLE !== '')(`the sensor's and the brain's telemetry in t
     expect(brainMetrics.sum('p2pwall_brain_api_request_seconds_count', { method: 'POST', route: '/v1/decisions', status_code: '201' })).toBe(1);
   }, 30_000);
 
+  it('the brain shows the Kazaa client\'s incident and its connections; every metric the chart\'s alerts and dashboard name is on these real /metrics', async () => {
+    const brainMetrics = await until('the incident and the backlog on the brain\'s /metrics', 10_000, async () => {
+      const current = await scrapeBrain();
+      return current.sum('p2pwall_brain_incidents_active') !== undefined && current.sum('p2pwall_brain_ingest_backlog', { state: 'pending' }) === 0 ? current : undefined;
+    });
+    // One inside host, identified once as a FastTrack client: one incident, open.
+    expect(brainMetrics.sum('p2pwall_brain_incidents_opened_total', { site: 'a', protocol: 'fasttrack' })).toBe(1);
+    expect(brainMetrics.sum('p2pwall_brain_incidents_opened_total')).toBe(1);
+    expect(brainMetrics.sum('p2pwall_brain_incidents_active', { site: 'a', protocol: 'fasttrack' })).toBe(1);
+    expect(brainMetrics.sum('p2pwall_brain_connected', { target: 'nats' })).toBe(1);
+    expect(brainMetrics.sum('p2pwall_brain_connected', { target: 'redis' })).toBe(1);
+
+    const exported = new Set([...(await scrape(sensor)).samples, ...brainMetrics.samples].map((sample) => sample.name));
+    const { groups, dashboard } = await renderedMonitoring();
+    const named = expressions(groups, dashboard).flatMap(({ where, expr }) => p2pwallMetricNames(expr).map((name) => ({ where, name })));
+    console.log(`the chart's rules and dashboard name ${new Set(named.map((n) => n.name)).size} p2pwall series in ${expressions(groups, dashboard).length} expressions`);
+    expect(named.length).toBeGreaterThan(30);
+    expect(named.filter(({ name }) => !exported.has(name)).map(({ where, name }) => `${where}: ${name}`)).toEqual([]);
+  }, 30_000);
+
   it('a NATS outage leaves the sensor ready and makes the brain not ready; p2pwall_sensor_uplink_connected shows it', async () => {
     await nats.stop();
     try {
@@ -306,6 +327,9 @@ describe.skipIf(UNAVAILABLE !== '')(`the sensor's and the brain's telemetry in t
       });
       expect(brainHealth.body.components?.['nats']?.ok).toBe(false);
       expect(brainHealth.body.components?.['redis']?.ok).toBe(true);
+      // What the alert P2pwallBrainNotReady reads.
+      const brainMetrics = await scrapeBrain();
+      expect([brainMetrics.sum('p2pwall_brain_connected', { target: 'nats' }), brainMetrics.sum('p2pwall_brain_connected', { target: 'redis' })]).toEqual([0, 1]);
     } finally {
       await nats.restart();
     }

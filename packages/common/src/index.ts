@@ -1,5 +1,6 @@
 export { createLogger, routeConsoleWarnings, type Logger, type LoggerOptions } from './logging.js';
 export { packageVersion } from './version.js';
+export { EVE_P2P_CATEGORY, EVE_SEVERITY, eveAlert, eveEndpointsOfFlowText, eveFlow, eveFlowId, eveProto, eveSignatureId, eveTimestamp, type EveAlertInput, type EveEndpoints, type EveEvent, type EveFlowInput } from './eve.js';
 export { LogLimiter } from './log-limit.js';
 export { InvalidValueError, collect, integerInRange, portList } from './cli-values.js';
 export { ConfigError, listenHostProblem, loadConfig, MAX_CONFIG_ALIASES, redactSecrets, redactUrlPasswords, REDACTED, type ConfigSchema, type LoadConfigOptions } from './config.js';

@@ -112,8 +112,11 @@ export class Engine {
   private readonly namedAddress = new Uint8Array(4);
   private readonly openPort = new Uint8Array(65536);
   private readonly modules: readonly ActiveModule[];
-  /** Per module (by slot): bit 1 reads TCP, bit 2 reads UDP. */
-  private readonly moduleTransports: Uint8Array;
+  /** The slots' bits of the modules that do not read TCP, and of those that do not read UDP. */
+  private readonly notTcpSlots: number;
+  private readonly notUdpSlots: number;
+  /** Per module (by slot): its depth (payload packets per flow it sees). */
+  private readonly depths: Uint8Array;
   private readonly memories: SlotMemory[];
   /** Each module's bit in a flow's labels, by its name (the flow's app). */
   private readonly moduleBits: ReadonlyMap<string, number>;
@@ -145,7 +148,9 @@ export class Engine {
     this.hosts = new HostTable(this.config.maxHosts);
     this.admission = new PeerAdmission(this.config, this.counters);
     this.modules = this.config.modules;
-    this.moduleTransports = Uint8Array.from(this.modules, ({ module }) => (module.transports.includes('tcp') ? TCP_BIT : 0) | (module.transports.includes('udp') ? UDP_BIT : 0));
+    this.notTcpSlots = slotBits(this.modules, ({ module }) => !module.transports.includes('tcp'));
+    this.notUdpSlots = slotBits(this.modules, ({ module }) => !module.transports.includes('udp'));
+    this.depths = Uint8Array.from(this.modules, (active) => Math.min(255, active.inspectPackets));
     this.moduleBuffers = new ModuleBufferBudget(this.config.moduleBufferBytes, this.counters);
     this.moduleBits = new Map(this.modules.map(({ module }, slot) => [module.name, 1 << slot]));
     this.moduleFamilies = this.modules.map(({ module }) => new Set(module.families ?? []));
@@ -298,22 +303,24 @@ export class Engine {
 
   private inspect(view: PacketView, flow: Flow, fromInside: boolean, inspected: number, now: number): boolean {
     const modules = this.modules;
-    const transportBit = view.protocol === IPPROTO_TCP ? TCP_BIT : view.protocol === IPPROTO_UDP ? UDP_BIT : 0;
+    const depths = this.depths;
+    // The modules not to call: those that do not read this transport, and those that passed.
+    const skipped = (view.protocol === IPPROTO_TCP ? this.notTcpSlots : view.protocol === IPPROTO_UDP ? this.notUdpSlots : -1) | flow.passedModules;
     let found = false;
     for (let slot = 0; slot < modules.length; slot++) {
-      if ((this.moduleTransports[slot]! & transportBit) === 0) continue;
-      const active = modules[slot]!;
+      if ((skipped & (1 << slot)) !== 0) continue;
       const memory = this.memories[slot]!;
       memory.flow = flow;
-      if (inspected > active.inspectPackets) {
+      if (inspected > depths[slot]!) {
         // Past this module's depth: it sees no more of the flow, and keeps nothing for it.
         if (flow.moduleStates !== null) memory.close();
         continue;
       }
       memory.concluded = (flow.labels & (1 << slot)) !== 0;
-      const evidence = active.module.inspect(view, flow, fromInside, memory);
-      // Only a flow that holds some module state has any to free.
-      if (flow.moduleStates !== null) memory.closeIfDone();
+      const evidence = modules[slot]!.module.inspect(view, flow, fromInside, memory);
+      // Only a module that holds state for the flow has any to free.
+      const states = flow.moduleStates;
+      if (states !== null && states[slot] !== undefined) memory.closeIfDone();
       if (evidence !== null && this.onEvidence(view, flow, fromInside, slot, evidence, now)) found = true;
     }
     return found;
@@ -443,7 +450,9 @@ export class Engine {
     if (!flow.crossesBoundary) return false;
     const peers = this.peers;
     if (flow.peerVersion === peers.version && (!flow.leadsToPeer || this.now < flow.leadsToPeerUntil)) return flow.leadsToPeer;
-    const entry = peers.lookup(flow.outsideAddress, flow.outsidePort, flow.protocol === IPPROTO_UDP ? 'udp' : 'tcp', this.now);
+    const transport = flow.protocol === IPPROTO_UDP ? 'udp' : 'tcp';
+    const ipv4 = flow.outsideIpv4();
+    const entry = ipv4 >= 0 ? peers.lookupIpv4(ipv4, flow.outsidePort, transport, this.now) : peers.lookup(flow.outsideAddress, flow.outsidePort, transport, this.now);
     flow.leadsToPeer = entry !== null;
     flow.leadsToPeerUntil = entry === null ? 0 : entry.expiresAt;
     flow.peerVersion = peers.version;
@@ -627,8 +636,14 @@ function compareEnds(buf: Uint8Array, aOffset: number, aPort: number, bOffset: n
   return aPort - bPort;
 }
 
-const TCP_BIT = 1;
-const UDP_BIT = 2;
+/** The bits of the slots whose module `has` says yes to. */
+function slotBits(modules: readonly ActiveModule[], has: (active: ActiveModule) => boolean): number {
+  let bits = 0;
+  modules.forEach((active, slot) => {
+    if (has(active)) bits |= 1 << slot;
+  });
+  return bits;
+}
 
 function flowEvent(flow: Flow, cause: FlowEvent['end'], now: number): FlowEvent {
   const inside = formatAddressKey(flow.insideAddress);

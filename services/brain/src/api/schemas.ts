@@ -4,6 +4,7 @@
  * test compares their property names with the views the converters build.
  */
 import { ORIGIN_NAMES, TRANSPORTS } from '@p2pwall/common';
+import { INCIDENT_STATES, MAX_NOTE_LENGTH, WORKFLOW_ACTIONS } from '../incidents/workflow.js';
 
 type Schema = Record<string, unknown>;
 
@@ -84,6 +85,9 @@ export const incidentSchema = object(
     identifiedBy: { ...object({ rule: str, detail: str, flow: str, packet: int, seen: time, gateway: str }), type: ['object', 'null'] },
     decisions: strings,
     decisionCount: int,
+    state: { type: 'string', enum: [...INCIDENT_STATES] },
+    workflow: { type: 'array', items: object({ action: { type: 'string', enum: [...WORKFLOW_ACTIONS] }, at: time, role: str, author: str, note: str }) },
+    evidenceSinceClosed: bool,
     samples: { type: 'array', items: flowSampleSchema },
   },
   ['samples'],
@@ -172,3 +176,14 @@ export function withWarnings(schema: Schema): Schema {
 
 /** The body of POST /v1/allowlist: an allow entry, for every transport. */
 export const allowBody: Schema = { type: 'object', additionalProperties: false, required: ['scope', 'value', 'reason'], properties: entryProperties };
+
+/** The body of POST /v1/incidents/:id/{acknowledge,close,reopen}. */
+export const workflowBody: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['note'],
+  properties: {
+    note: { type: 'string', minLength: 1, maxLength: MAX_NOTE_LENGTH, description: 'why (one line, shown with the incident)' },
+    author: { type: 'string', minLength: 1, maxLength: 100, description: 'who (default "admin": the role of the token)' },
+  },
+};

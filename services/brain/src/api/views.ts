@@ -6,8 +6,9 @@
  */
 import type { OriginName } from '@p2pwall/common/decisions';
 import type { Transport } from '@p2pwall/common/formats';
+import type { IncidentState, WorkflowAction } from '../incidents/workflow.js';
 
-export type { OriginName, Transport };
+export type { IncidentState, OriginName, Transport, WorkflowAction };
 export type ScopeName = 'endpoint' | 'ip' | 'host' | 'network';
 export type ActionName = 'block' | 'allow';
 
@@ -92,6 +93,16 @@ export interface IdentificationView {
   gateway: string;
 }
 
+/** One step of an incident's workflow (incidents/workflow.ts). */
+export interface WorkflowStepView {
+  action: WorkflowAction;
+  at: string;
+  /** The role of the token that took it. */
+  role: string;
+  author: string;
+  note: string;
+}
+
 export interface IncidentView {
   id: string;
   site: string;
@@ -120,6 +131,12 @@ export interface IncidentView {
   /** Ids of the decisions taken because of this incident (some of them; `decisionCount` holds the number). */
   decisions: string[];
   decisionCount: number;
+  /** The operators' workflow state (acknowledge, close, reopen); `open` above says whether evidence still comes. */
+  state: IncidentState;
+  /** Its steps, oldest first, with who, when and the note. */
+  workflow: WorkflowStepView[];
+  /** Closed, and evidence came after the close (the incident stays closed: incidents/workflow.ts). */
+  evidenceSinceClosed: boolean;
   /** Sample flows; only in GET /v1/incidents/:id. */
   samples?: FlowSampleView[];
 }

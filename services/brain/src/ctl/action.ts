@@ -18,6 +18,8 @@ export interface Output {
   text: (now: number, width: number) => string;
   /** Exit code when the command ran but the answer means failure (e.g. `health` not ready). */
   exitCode?: number;
+  /** Print `text` as it is, without escaping (CSV, whose own encoder makes every cell printable). */
+  raw?: boolean;
   /** What the person should check (the brain's warnings): on stderr, with --json too. */
   warnings?: readonly string[];
 }
@@ -66,7 +68,8 @@ export function act<O>(run: (context: Context<O>) => Promise<Output>): (...args:
       }
       const client = new BrainClient({ url: options.url, token, timeoutMs: options.timeout });
       const output = await run({ client, options, args: positional });
-      process.stdout.write(options.json ? `${printableJson(JSON.stringify(output.data, null, 2))}\n` : printableLines(output.text(Date.now(), terminalWidth())));
+      const text = () => output.text(Date.now(), terminalWidth());
+      process.stdout.write(options.json ? `${printableJson(JSON.stringify(output.data, null, 2))}\n` : output.raw ? text() : printableLines(text()));
       for (const warning of output.warnings ?? []) process.stderr.write(`${commandPath(command)}: warning: ${printable(warning)}\n`);
       process.exitCode = output.exitCode ?? EXIT.ok;
     } catch (error) {

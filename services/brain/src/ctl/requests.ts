@@ -1,7 +1,7 @@
 import { decisionId, parseDecisionId } from '@p2pwall/common/decisions';
 import type { Transport } from '@p2pwall/common/formats';
 import type { ManualBody } from '../api/input.js';
-import type { OriginName, ScopeName } from '../api/views.js';
+import type { IncidentState, OriginName, ScopeName, WorkflowAction } from '../api/views.js';
 import { CtlError, EXIT, type Query } from './client.js';
 import { canonicalNetwork, parseTarget, targetText } from './target.js';
 
@@ -20,6 +20,7 @@ const segment = (text: string) => encodeURIComponent(text);
 export const paths = {
   incidents: '/v1/incidents',
   incident: (id: string) => `/v1/incidents/${segment(id)}`,
+  incidentStep: (id: string, action: WorkflowAction) => `/v1/incidents/${segment(id)}/${action}`,
   decisions: '/v1/decisions',
   decision: (id: string) => `/v1/decisions/${segment(id)}`,
   allowlist: '/v1/allowlist',
@@ -42,13 +43,21 @@ export interface IncidentFilters {
   range?: string;
   rule?: string;
   sensor?: string;
+  state?: IncidentState;
   limit?: number;
   cursor?: string;
 }
 
 export function incidentsQuery(filters: IncidentFilters): Query {
-  const { since, until, site, gateway, host, protocol, peer, range, rule, sensor, limit, cursor } = filters;
-  return { since, until, site, gateway, host, protocol, peer, range, rule, sensor, limit, cursor };
+  const { since, until, site, gateway, host, protocol, peer, range, rule, sensor, state, limit, cursor } = filters;
+  return { since, until, site, gateway, host, protocol, peer, range, rule, sensor, state, limit, cursor };
+}
+
+/** The body of an incident's workflow step: the note (required, one line) and who. */
+export function workflowStepBody(options: { note?: string; author?: string }, defaultAuthor: string): { note: string; author: string } {
+  const note = options.note?.trim() ?? '';
+  if (note === '') throw usage('--note is required: say why, it is shown with the incident');
+  return { note, author: options.author ?? defaultAuthor };
 }
 
 export interface AllowFilters {

@@ -4,6 +4,8 @@ import type { Redis } from 'ioredis';
 import type { FlowSampleView, IdentificationView, IncidentView, Page, RuleCountView } from '../api/views.js';
 import type { Identification, IncidentUpdate } from './evidence.js';
 import { DEFAULT_MAX_INCIDENTS_PER_SITE, DEFAULT_MAX_INCIDENTS_TOTAL, defineIncidentScripts, INCIDENT_PREFIX, INDEX_PREFIX, peerIp, recordUpdates } from './record.js';
+import { closedAtMs, parseWorkflow, storedState, type IncidentState, type WorkflowStep } from './workflow.js';
+import { recordStep } from './workflow-record.js';
 
 /**
  * Incidents in Redis: recording (record.ts) and queries. A query walks one sorted-set index —
@@ -30,6 +32,8 @@ export interface IncidentQuery {
   range?: CidrSet;
   /** A rule id (`fasttrack/udp-ping`) or a namespace (`fasttrack`) among the incident's evidence. */
   rule?: string;
+  /** The operators' workflow state. */
+  state?: IncidentState;
   limit: number;
   cursor?: string;
 }
@@ -46,6 +50,8 @@ export interface IncidentStoreOptions {
   /** Peers and decisions listed per incident (their counts are always whole). */
   listItems: number;
   now?: () => number;
+  /** Called once for each incident this store opened (p2pwall_brain_incidents_opened). */
+  onOpened?: (incident: { site: string; protocol: string }) => void;
 }
 
 export class InvalidCursorError extends Error {}
@@ -69,6 +75,9 @@ function decodeCursor(text: string): Cursor {
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** What incident ids look like (`<site>-<base36 time>-<hex>`): anything else names no incident, nor another key. */
+const INCIDENT_ID = /^[a-z0-9-]{1,200}$/;
 
 /** Scans more candidates per round than asked for, since other filters may reject some. */
 const SCAN_FACTOR = 4;
@@ -94,7 +103,7 @@ export class IncidentStore {
 
   /** Applies a batch's updates; returns the incident ids touched ("" for updates with no open episode). */
   async record(updates: readonly IncidentUpdate[]): Promise<string[]> {
-    // the ids offered, in update order: an update whose incident has the id offered opened it
+    // The script answers the id it was offered only for an incident it opened.
     const offered: string[] = [];
     const newId = (update: IncidentUpdate) => {
       const id = `${update.site}-${Math.round(update.firstSeenMs).toString(36)}-${randomBytes(4).toString('hex')}`;
@@ -104,6 +113,9 @@ export class IncidentStore {
     const { quietMs, retentionMs, maxSamples, maxPerSite = DEFAULT_MAX_INCIDENTS_PER_SITE, maxTotal = DEFAULT_MAX_INCIDENTS_TOTAL } = this.options;
     const result = await recordUpdates(this.redis, updates, { quietMs, retentionMs, maxSamples, maxPerSite, maxTotal, nowMs: this.now(), newId });
     this.evicted += result.evicted;
+    result.ids.forEach((id, i) => {
+      if (id !== '' && id === offered[i]) this.options.onOpened?.({ site: updates[i]!.site, protocol: updates[i]!.protocol });
+    });
     this.onRecorded?.(result.ids.map((id, i) => ({ id, created: id !== '' && id === offered[i] })));
     return result.ids;
   }
@@ -111,6 +123,16 @@ export class IncidentStore {
   async get(id: string): Promise<IncidentView | undefined> {
     const [view] = await this.views([id], true);
     return view;
+  }
+
+  /** Takes an operator's workflow step (workflow.ts); undefined when there is no such incident. */
+  async step(id: string, step: WorkflowStep): Promise<{ incident: IncidentView } | { refused: string } | undefined> {
+    if (!INCIDENT_ID.test(id)) return undefined;
+    const result = await recordStep(this.redis, INCIDENT_PREFIX + id, step);
+    if ('missing' in result) return undefined;
+    if ('refused' in result) return result;
+    const incident = await this.get(id);
+    return incident ? { incident } : undefined;
   }
 
   async list(query: IncidentQuery): Promise<Page<IncidentView>> {
@@ -193,7 +215,7 @@ export class IncidentStore {
     const ids = candidates.map((c) => c.id);
     const pipeline = this.redis.pipeline();
     for (const id of ids) {
-      pipeline.hmget(INCIDENT_PREFIX + id, 'site', 'host', 'protocol', 'first', 'last', 'gateways');
+      pipeline.hmget(INCIDENT_PREFIX + id, 'site', 'host', 'protocol', 'first', 'last', 'gateways', 'wf:state');
       // ip:port: among the incident's peers; a bare ip: the peer-ip index names the incident.
       if (query.peer) {
         if (isEndpoint(query.peer)) pipeline.zscore(`${INCIDENT_PREFIX}${id}:peers`, query.peer);
@@ -204,7 +226,7 @@ export class IncidentStore {
     const passing: number[] = [];
     let r = 0;
     ids.forEach((_, position) => {
-      const [site, host, protocol, first, last, gateways] = replies[r++] as (string | null)[];
+      const [site, host, protocol, first, last, gateways, state] = replies[r++] as (string | null)[];
       const inGateway = query.gateway ? (gateways ?? '').split(',').includes(query.gateway) : true;
       const withPeer = query.peer ? replies[r++] !== null : true;
       if (site === null || site === undefined) return; // expired or removed: a stale index entry
@@ -214,6 +236,7 @@ export class IncidentStore {
       if (query.until !== undefined && Number(first) > query.until) return;
       if (Number(last) < since) return;
       if (!inGateway || !withPeer) return;
+      if (query.state && storedState(state) !== query.state) return;
       if (query.range && !query.range.containsBytes(parseAddress(host ?? '') ?? EMPTY)) return;
       passing.push(position);
     });
@@ -249,6 +272,8 @@ export class IncidentStore {
       const last = Number(hash['last']);
       const open = last + this.options.quietMs > now;
       const identifiedBy = parseIdentification(hash['why']);
+      const workflow = parseWorkflow(hash['wf:state'], hash['wf:log']);
+      const closedAt = closedAtMs(workflow);
       const view: IncidentView = {
         id,
         site: hash['site'],
@@ -272,6 +297,9 @@ export class IncidentStore {
         identifiedBy,
         decisions,
         decisionCount: Number(hash['decisions'] ?? 0),
+        state: workflow.state,
+        workflow: workflow.steps.map((s) => ({ action: s.action, at: iso(s.atMs), role: s.role, author: s.author, note: s.note })),
+        evidenceSinceClosed: closedAt !== undefined && last > closedAt,
       };
       if (withSamples) view.samples = (samples ?? []).flatMap((text) => parseSample(text));
       return view;

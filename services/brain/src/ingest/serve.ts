@@ -16,7 +16,10 @@ import { SuspendedBlocks } from '../decide/suspended-blocks.js';
 import { BlocklistReader } from '../api/blocklist-reader.js';
 import { apiRequestRecorder } from '../telemetry/api-metrics.js';
 import { registerBrainMetrics, type BatchOutcome, type BatchTimer } from '../telemetry/brain-metrics.js';
+import { ActiveIncidents, readActiveIncidents } from '../telemetry/active-incidents.js';
 import { DecisionTally } from '../telemetry/decision-tally.js';
+import { IncidentTally } from '../telemetry/incident-tally.js';
+import { readIngestBacklog } from '../telemetry/ingest-backlog.js';
 import { ingestSpan } from '../telemetry/ingest-span.js';
 import { watchNats, watchRedis } from '../telemetry/readiness.js';
 import { readSharedState } from '../telemetry/shared-state.js';
@@ -99,6 +102,8 @@ export interface BrainServiceOptions {
 
 /** A scrape reads the shared state from Redis at most this long (it is skipped when Redis is slower). */
 const SHARED_STATE_TIMEOUT_MS = 1000;
+/** Open incidents a scrape reads at most (the newest): p2pwall_brain_incidents_active. */
+const ACTIVE_INCIDENTS_READ_MAX = 10_000;
 /** A failing message is logged at most this often (every failure is counted: p2pwall_brain_messages). */
 const FAILURE_LOG_INTERVAL_MS = 10_000;
 
@@ -152,6 +157,9 @@ export class BrainService {
   private api: FastifyInstance | undefined;
   private readonly tracer: Tracer;
   private readonly decisions = new DecisionTally();
+  private readonly incidentsOpened = new IncidentTally();
+  /** The shared durable consumer, once the stream is ensured (its backlog is a metric). */
+  private consumer: Consumer | undefined;
   private timeBatch: BatchTimer | undefined;
 
   constructor(
@@ -189,7 +197,7 @@ export class BrainService {
     });
     this.writer = new BlocklistWriter(this.redis, { changesMaxLen: config.blocklist.changesMaxLen, minExtendMs: config.blocklist.minExtendSeconds * 1000, evidenceMaxItems: config.correlation.evidenceMaxItems, log, tracer: this.tracer, onWritten: (decision) => this.decisions.observe(decision) });
     const notifications = (this.notifications = new Notifications(config.notifications, { version: packageVersion(new URL('../cli.js', import.meta.url).href), source: hostname(), log }));
-    const incidents = (this.incidents = new IncidentStore(this.redis, { quietMs: config.incidents.quietSeconds * 1000, retentionMs: config.incidents.retentionDays * 86_400_000, maxPerSite: config.incidents.maxPerSite, maxTotal: config.incidents.maxTotal, maxSamples: config.incidents.samples, listItems: config.incidents.listItems }));
+    const incidents = (this.incidents = new IncidentStore(this.redis, { quietMs: config.incidents.quietSeconds * 1000, retentionMs: config.incidents.retentionDays * 86_400_000, maxPerSite: config.incidents.maxPerSite, maxTotal: config.incidents.maxTotal, maxSamples: config.incidents.samples, listItems: config.incidents.listItems, onOpened: (incident) => this.incidentsOpened.observe(incident) }));
     if (notifications.wants('incident-opened') || notifications.wants('incident-escalated')) {
       const events = (this.incidentEvents = new IncidentEvents(incidents, notifications, { escalations: notifications.wants('incident-escalated'), log }));
       incidents.onRecorded = (touched) => events.recorded(touched);
@@ -207,7 +215,7 @@ export class BrainService {
       this.registerMetrics(telemetry);
     }
     await ensureStream(this.nc, config);
-    const consumer = await jetstream(this.nc).consumers.get(STREAMS.summaries, CONSUMERS.brain);
+    const consumer = (this.consumer = await jetstream(this.nc).consumers.get(STREAMS.summaries, CONSUMERS.brain));
     this.loop = this.run(consumer);
     this.sweepTimer = setInterval(() => {
       if (this.sweeping) return;
@@ -240,6 +248,7 @@ export class BrainService {
 
   private registerMetrics(telemetry: Telemetry): void {
     const redis = this.redis!;
+    const active = new ActiveIncidents();
     this.timeBatch = registerBrainMetrics(telemetry.meter, {
       ingest: () => this.processor?.counters,
       failures: () => this.failures,
@@ -249,6 +258,13 @@ export class BrainService {
       decisions: this.decisions,
       active: () => this.writer?.known() ?? [],
       shared: () => readSharedState(redis, SHARED_STATE_TIMEOUT_MS),
+      incidentsOpened: () => this.incidentsOpened.entries(),
+      incidentsActive: async () => active.update(await readActiveIncidents(redis, { quietMs: this.config.incidents.quietSeconds * 1000, max: ACTIVE_INCIDENTS_READ_MAX, timeoutMs: SHARED_STATE_TIMEOUT_MS })),
+      ingestBacklog: async () => (this.consumer ? readIngestBacklog(this.consumer, SHARED_STATE_TIMEOUT_MS) : undefined),
+      connected: () => {
+        const { components } = telemetry.health.ready();
+        return { nats: components['nats']?.ok === true, redis: components['redis']?.ok === true };
+      },
     });
     if (this.notifications) registerNotificationMetrics(telemetry.meter, this.notifications.sinks);
   }

@@ -3,6 +3,8 @@ import { ValueType, type BatchObservableResult, type Meter, type Observable } fr
 import type { BrainDecision } from '../decide/decision.js';
 import type { IngestCounters, Outcome } from '../ingest/processor.js';
 import { blocklistEntries, type DecisionTally } from './decision-tally.js';
+import type { IncidentCount } from './incident-labels.js';
+import type { IngestBacklog } from './ingest-backlog.js';
 import { sensorLags, type SharedState } from './shared-state.js';
 
 /**
@@ -28,6 +30,14 @@ export interface BrainMetricSources {
   active: () => Iterable<BrainDecision>;
   /** undefined when Redis cannot be read now: those series are not observed (they keep their last values). */
   shared: () => Promise<SharedState | undefined>;
+  /** Incidents this replica opened, by site and protocol (optional: absent, not reported). */
+  incidentsOpened?: () => IncidentCount[];
+  /** Open incidents by site and protocol (every pair seen so far, 0 when none is open now); undefined: not read now, they keep their last values. */
+  incidentsActive?: () => Promise<IncidentCount[] | undefined>;
+  /** This replica's connections to NATS and Redis, as its readiness follows them (optional: absent, not reported). */
+  connected?: () => { nats: boolean; redis: boolean };
+  /** The shared consumer's backlog; undefined: not read now (NATS slow or gone), the series keep their last values (optional: absent, not reported). */
+  ingestBacklog?: () => Promise<IngestBacklog | undefined>;
   now?: () => number;
 }
 
@@ -54,7 +64,11 @@ export function registerBrainMetrics(meter: Meter, sources: BrainMetricSources):
   const age = gauge('p2pwall_brain_sensor_heartbeat_age_seconds', 'seconds since each sensor\'s last heartbeat was sent', ValueType.DOUBLE);
   const evicted = counter('p2pwall_brain_incidents_evicted', 'incidents removed before their retention to stay within incidents.maxPerSite and incidents.maxTotal (the ones last seen longest ago)');
   const historyLost = counter('p2pwall_brain_incident_history_lost', 'times this replica found the incident history gone from Redis (its marker missing or replaced: Redis came back without its data); alert on any increase and keep Redis persistent (appendonly yes)');
-  const observables: Observable[] = [messages, evicted, historyLost, flows, decisions, refused, outOfRange, invalidStrings, entries, version, lag, age];
+  const opened = counter('p2pwall_brain_incidents_opened', 'incidents this replica opened (a new P2P episode of an inside host), by site and protocol');
+  const active = gauge('p2pwall_brain_incidents_active', 'incidents open now (last seen within incidents.quietSeconds), by site and protocol, as Redis holds them');
+  const connected = gauge('p2pwall_brain_connected', '1 while this replica is connected to the target (nats, redis), else 0');
+  const backlog = gauge('p2pwall_brain_ingest_backlog', 'messages of the shared JetStream consumer by state: pending (in the stream, not yet delivered to any brain replica: the ingest lag), unacknowledged (delivered, not yet acknowledged)');
+  const observables: Observable[] = [messages, evicted, historyLost, flows, decisions, refused, outOfRange, invalidStrings, entries, version, lag, age, opened, active, connected, backlog];
 
   meter.addBatchObservableCallback(async (result: BatchObservableResult) => {
     const ingest = sources.ingest();
@@ -79,7 +93,15 @@ export function registerBrainMetrics(meter: Meter, sources: BrainMetricSources):
     }
     for (const { labels, count } of sources.decisions.entries()) result.observe(decisions, count, { ...labels });
     for (const { labels, count } of blocklistEntries(sources.active())) result.observe(entries, count, { ...labels });
-    const shared = await sources.shared();
+    for (const { labels, count } of sources.incidentsOpened?.() ?? []) result.observe(opened, count, { ...labels });
+    const links = sources.connected?.();
+    if (links) for (const [target, up] of Object.entries(links)) result.observe(connected, up ? 1 : 0, { target });
+    const [shared, open, waiting] = await Promise.all([sources.shared(), sources.incidentsActive?.(), sources.ingestBacklog?.()]);
+    for (const { labels, count } of open ?? []) result.observe(active, count, { ...labels });
+    if (waiting) {
+      result.observe(backlog, waiting.pending, { state: 'pending' });
+      result.observe(backlog, waiting.unacknowledged, { state: 'unacknowledged' });
+    }
     if (shared) {
       result.observe(version, shared.version);
       for (const sensor of sensorLags(shared, sources.now?.() ?? Date.now())) {

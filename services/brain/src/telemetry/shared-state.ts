@@ -1,6 +1,7 @@
 import { REDIS_KEYS, sensorName } from '@p2pwall/common';
 import { p2pwall } from '@p2pwall/proto';
 import type { Redis } from 'ioredis';
+import { boundedRead } from './bounded-read.js';
 
 /** What every replica sees alike in Redis: the shared blocklist version and each sensor's last heartbeat. */
 export interface SharedState {
@@ -38,25 +39,14 @@ export function sensorLags(state: SharedState, nowMs: number): SensorLag[] {
 }
 
 /**
- * One read of the shared state for a scrape (GET version + HGETALL sensors, one round trip).
- * undefined while Redis is not connected, or when it does not answer within timeoutMs: the
- * brain's Redis client queues commands while it reconnects, and a scrape must not wait for that.
+ * One read of the shared state for a scrape (GET version + HGETALL sensors, one round trip),
+ * bounded in time (boundedRead).
  */
-export async function readSharedState(redis: Redis, timeoutMs: number): Promise<SharedState | undefined> {
-  if (redis.status !== 'ready') return undefined;
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
-  const read = redis
-    .pipeline()
-    .get(REDIS_KEYS.blocklistVersion)
-    .hgetallBuffer(REDIS_KEYS.sensors)
-    .exec()
-    .then((results) => (results ? decodeSharedState(results) : undefined), () => undefined);
-  try {
-    return await Promise.race([read, timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
+export function readSharedState(redis: Redis, timeoutMs: number): Promise<SharedState | undefined> {
+  return boundedRead(redis, timeoutMs, async () => {
+    const results = await redis.pipeline().get(REDIS_KEYS.blocklistVersion).hgetallBuffer(REDIS_KEYS.sensors).exec();
+    return results ? decodeSharedState(results) : undefined;
+  });
 }
 
 function decodeSharedState(results: [Error | null, unknown][]): SharedState | undefined {

@@ -520,13 +520,13 @@ describe('p2pwall CLI, the built binary against a real brain', () => {
 
     const table = await asReader(['incidents', 'list', '--site', 'site-i', '--host', '10.77.0.2']);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/^ID +SITE +HOST +PROTOCOL +FIRST SEEN +LAST SEEN +GATEWAYS +PEERS +BLOCKED +RULES\n/);
-    expect(table.stdout).toMatch(/ +site-i +10\.77\.0\.2 +fasttrack +\d{4}-.*\(\d+m ago\) +gw1 +1 +1 +udp-ping×1\n$/);
+    expect(table.stdout).toMatch(/^ID +SITE +HOST +PROTOCOL +STATE +FIRST SEEN +LAST SEEN +GATEWAYS +PEERS +BLOCKED +RULES\n/);
+    expect(table.stdout).toMatch(/ +site-i +10\.77\.0\.2 +fasttrack +open +\d{4}-.*\(\d+m ago\) +gw1 +1 +1 +udp-ping×1\n$/);
 
     const id = all.items.find((i) => i.host === '10.77.0.2')!.id;
     const show = await asReader(['incidents', 'show', id]);
     expect(show.code).toBe(0);
-    expect(show.stdout).toMatch(new RegExp(`^Incident ${id} \\((open|closed)\\)\\n`));
+    expect(show.stdout).toMatch(new RegExp(`^Incident ${id} \\(open, (active|quiet)\\)\\n`));
     expect(show.stdout).toContain('Evidence (rule × times it fired):\n  RULE      COUNT\n  udp-ping  1\n');
     expect(show.stdout).toContain('Peers: 1 distinct outside peers\n  203.0.113.61:1214\n');
     expect(show.stdout).toMatch(/Sample flows: 1\n {2}SEEN .*\n {2}\d{4}-.* +gw1 +udp +203\.0\.113\.61:1214 +fasttrack +udp-ping +drop +1\/0 +40 B\/0 B\n/);

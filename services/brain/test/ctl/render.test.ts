@@ -32,6 +32,9 @@ const incident: IncidentView = {
   identifiedBy: null,
   decisions: ['host:site-a:192.168.1.5'],
   decisionCount: 201,
+  state: 'open',
+  workflow: [],
+  evidenceSinceClosed: false,
   samples: [{ seen: '2026-11-25T10:02:03Z', gateway: 'gw1', protocol: 'udp', peer: '203.0.113.1:1214', app: 'fasttrack', rules: ['udp-ping'], verdict: 'drop', packetsOut: 1, packetsIn: 0, bytesOut: 40, bytesIn: 0 }],
 };
 
@@ -58,15 +61,15 @@ const allow: AllowView = { id: 'allow:host:site-a:192.168.1.20', scope: 'host', 
 describe('p2pwall CLI views as text', () => {
   it('lists incidents in a table with ages, cut lists and the top rules', () => {
     expect(incidentsTable([incident], NOW)).toBe(
-      'ID     SITE    HOST         PROTOCOL   FIRST SEEN                     LAST SEEN                      GATEWAYS          PEERS  BLOCKED  RULES\n' +
-        'inc-1  site-a  192.168.1.5  fasttrack  2026-11-25 10:02:03Z (3m ago)  2026-11-25 10:04:03Z (1m ago)  gw1, gw2 +1 more  200    412      udp-ping×200, x-kazaa-header×2 +1 more\n',
+      'ID     SITE    HOST         PROTOCOL   STATE  FIRST SEEN                     LAST SEEN                      GATEWAYS          PEERS  BLOCKED  RULES\n' +
+        'inc-1  site-a  192.168.1.5  fasttrack  open   2026-11-25 10:02:03Z (3m ago)  2026-11-25 10:04:03Z (1m ago)  gw1, gw2 +1 more  200    412      udp-ping×200, x-kazaa-header×2 +1 more\n',
     );
     expect(incidentsTable([], NOW)).toBe('no incidents\n');
   });
 
   it('shows one incident with evidence, peers, decisions and sample flows', () => {
     const text = incidentBlock(incident, NOW);
-    expect(text).toContain('Incident inc-1 (open)');
+    expect(text).toContain('Incident inc-1 (open, active)\n');
     expect(text).toContain('Evidence (rule × times it fired):\n  RULE            COUNT\n  udp-ping        200\n  x-kazaa-header  2\n  give-push       1\n\nPeers');
     expect(text).toContain('Peers: 200 distinct outside peers\n  203.0.113.1:1214, 203.0.113.2:1214 +198 more');
     expect(text).toContain('Decisions: 201\n  host:site-a:192.168.1.5 +200 more');

@@ -21,6 +21,9 @@ export function incidentView(overrides: Partial<IncidentView> = {}): IncidentVie
     identifiedBy: { rule: 'fasttrack/udp-ping', detail: 'KaZaA', flow: 'udp 192.168.1.5:3531 > 198.51.100.9:1214', packet: 1, seen: '2026-12-07T10:00:00.000Z', gateway: 'gw1' },
     decisions: ['host:site-a:192.168.1.5', 'endpoint:198.51.100.9:1214'],
     decisionCount: 2,
+    state: 'open',
+    workflow: [],
+    evidenceSinceClosed: false,
     ...overrides,
   };
 }

@@ -10,6 +10,7 @@ import { Engine } from '../engine.js';
 import { EventLettersError, eventLogger, parseEventLetters } from '../event-log.js';
 import type { EngineEvent } from '../events.js';
 import { Storefile } from '../enforce/storefile.js';
+import { eveEvent } from '../analyze/eve.js';
 import { LineWriter } from '../analyze/line-writer.js';
 import { replay } from '../analyze/replay.js';
 import { textReport } from '../analyze/report.js';
@@ -21,7 +22,7 @@ interface AnalyzeOptions {
   inside?: string[];
   protect?: string[];
   detectors?: ModuleSelection;
-  format: 'text' | 'jsonl';
+  format: 'text' | 'jsonl' | 'eve';
   timeLock: number;
   udpDrop: boolean;
   monitor: boolean;
@@ -92,7 +93,8 @@ export function analyzeCommand(): Command {
     .description(
       'Runs the sensor\'s engine over pcap/pcapng captures in time order, as if the packets had crossed the gateway: ' +
         'identifies P2P clients, learns their peers and judges every packet as the live sensor would. ' +
-        'Prints a report (text) or one JSON object a line (jsonl): client, peer and flow events, then a summary.',
+        'Prints a report (text) or one JSON object a line (jsonl): client, peer and flow events, then a summary; ' +
+        'or (eve) Suricata EVE JSON: clients and peers as alerts, flows as flow events, linked by flow_id.',
     )
     .argument('<capture...>', 'pcap or pcapng files (Ethernet, raw IP, Linux cooked SLL/SLL2, VLAN tags)')
     .addOption(
@@ -104,7 +106,7 @@ export function analyzeCommand(): Command {
         .argParser(parseDetectorList)
         .default(undefined, 'all'),
     )
-    .addOption(new Option('--format <format>', 'text: a readable report; jsonl: one JSON event a line').choices(['text', 'jsonl']).default('text'))
+    .addOption(new Option('--format <format>', 'text: a readable report; jsonl: one JSON event a line; eve: Suricata EVE JSON, one event a line').choices(['text', 'jsonl', 'eve']).default('text'))
     .addOption(new Option('-t, --time-lock <seconds>', 'how long an identified client\'s new outbound connections to high ports stay blocked; 0 disables').argParser(integerInRange(0, 86_400)).default(120))
     .addOption(new Option('-n, --no-udp-drop', 'never drop UDP (ftwall -n): UDP to peers is reported, not dropped'))
     .addOption(new Option('--monitor', 'judge and report everything, drop nothing').default(false))
@@ -135,10 +137,12 @@ function runAnalyze(paths: string[], options: AnalyzeOptions): number {
   const out = new LineWriter(1);
   const collector = new AnalysisCollector();
   const jsonl = options.format === 'jsonl';
+  const eve = options.format === 'eve';
   let storefile: Storefile | null = null;
   const log = options.log ? eventLogger(createLogger({ name: 'sensor', sync: true }), options.log) : null;
   const inside = new CidrSet(options.inside ?? DEFAULT_INSIDE_NETWORKS);
   const correlation = options.correlate ? new CaptureCorrelation(inside) : null;
+  const eveContext = { inside, monitor: options.monitor };
   const sink = (event: EngineEvent): void => {
     collector.sink(event);
     correlation?.sink(event);
@@ -147,6 +151,10 @@ function runAnalyze(paths: string[], options: AnalyzeOptions): number {
       storefile.append({ ip: event.ip, port: event.port, transport: event.transport, protocol: event.protocol, via: event.via, learnedFrom: event.learnedFrom, learnedAt: event.ts, expiresAt: event.expiresAt });
     }
     if (jsonl && event.event !== 'lock' && event.event !== 'peer-refresh') out.line(JSON.stringify(event));
+    if (eve) {
+      const line = eveEvent(event, eveContext);
+      if (line) out.line(JSON.stringify(line));
+    }
   };
   const engine = new Engine(
     {
@@ -196,7 +204,7 @@ function runAnalyze(paths: string[], options: AnalyzeOptions): number {
     for (const finding of findings ?? []) out.line(JSON.stringify({ event: 'finding', ...finding }));
     out.line(JSON.stringify(summary));
   }
-  else out.line(textReport(summary, collector, engine.config, findings).trimEnd());
+  else if (!eve) out.line(textReport(summary, collector, engine.config, findings).trimEnd());
   out.flush();
   for (const path of cutShort) process.stderr.write(`p2pwall-sensor analyze: warning: ${path} ends inside a record (cut short, or still being written); the packets before the cut were analysed\n`);
   return cutShort.length > 0 ? 3 : 0;

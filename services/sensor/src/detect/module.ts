@@ -50,6 +50,13 @@ export interface FlowMemory<State> {
   open(): State;
   /** Frees the state: the module keeps nothing for this flow (also what `isDone` leads to). */
   close(): void;
+  /**
+   * Says the module will find nothing more on this flow, whatever its later packets hold (a
+   * stream that did not open like the protocol, a flow on another service's port): the engine
+   * frees its state and shows it none of the flow's packets again. A module's later calls on
+   * flows it cannot use are most of its calls; each costs a dispatch and the engine's loop.
+   */
+  pass(): void;
   /** Whether the engine accepted evidence of this module on this flow before this packet. */
   readonly concluded: boolean;
   /**

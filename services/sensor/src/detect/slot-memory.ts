@@ -46,6 +46,11 @@ export class SlotMemory<State = unknown> implements FlowMemory<State> {
     states[this.slot] = undefined;
   }
 
+  pass(): void {
+    this.close();
+    this.flow!.passedModules |= 1 << this.slot;
+  }
+
   /** Frees the state when the module says it holds nothing more (its done test). */
   closeIfDone(): void {
     const state = this.state;

@@ -54,6 +54,8 @@ export class Flow {
   rules: string[] = [];
   /** Per-module state, by slot; null while no module keeps any. */
   moduleStates: unknown[] | null = null;
+  /** Bit s: the module in slot s said it will find nothing more on this flow (FlowMemory.pass). */
+  passedModules = 0;
   /** Peers this flow taught (bounded by EngineConfig.maxPeersPerFlow). */
   peersLearned = 0;
   verdict: Verdict = Verdict.accept;
@@ -125,6 +127,15 @@ export class Flow {
     return String.fromCharCode(a >>> 16, a & 0xffff, b >>> 16, b & 0xffff, c >>> 16, c & 0xffff, d >>> 16, d & 0xffff);
   }
 
+  /**
+   * The outside IPv4 address as an unsigned 32-bit number when the flow holds it as one (made
+   * from a packet), else -1: the peer lookup of every packet after the peer table changed reads
+   * it without building the key string.
+   */
+  outsideIpv4(): number {
+    return this.outsideKey === null && this.outsideLength === 4 ? this.outside0 >>> 0 : -1;
+  }
+
   set outsideAddress(key: string) {
     this.outsideKey = key;
     this.outsideLength = 0;
@@ -168,6 +179,7 @@ export class Flow {
     this.ownLabels = 0;
     if (this.rules.length !== 0) this.rules = [];
     this.moduleStates = null;
+    this.passedModules = 0;
     this.peersLearned = 0;
     this.verdict = Verdict.accept;
     this.reason = 'clean';

@@ -193,6 +193,19 @@ export class PeerTable {
     return liveCovering(this.endpoints.get(endpointKey(addressKey, 0)), transport, now);
   }
 
+  /** lookup() of an IPv4 address given as an unsigned 32-bit number: no key string is made. */
+  lookupIpv4(address: number, port: number, transport: 'tcp' | 'udp', now: number): PeerEntry | null {
+    const high = address >>> 16;
+    const low = address & 0xffff;
+    const endpointsByBucket = this.endpointsByBucket;
+    if (endpointsByBucket[ipv4EndpointBucket(high, low, port)] !== 0) {
+      const hit = liveCovering(this.endpoints.get((high * PORTS + low) * PORTS + port), transport, now);
+      if (hit !== null) return hit;
+    }
+    if (port === 0 || endpointsByBucket[ipv4EndpointBucket(high, low, 0)] === 0) return null;
+    return liveCovering(this.endpoints.get((high * PORTS + low) * PORTS), transport, now);
+  }
+
   /**
    * `details.ipText`: the address as formatAddressKey would write it, when the caller has it
    * already (a named peer's canonical IPv4 text): spares turning the key back into text.

@@ -157,6 +157,31 @@ describe('BitTorrent peer wire', () => {
   });
 });
 
+describe('what the module passes on (FlowMemory.pass)', () => {
+  const passed = (result: FeedResult): boolean => result.flow.passedModules !== 0;
+
+  it('passes a web stream seen from its SYN once both sides spoke, and sees none of its later packets', () => {
+    const h = harness();
+    // Fed one at a time: the flow object is the same for every result, read as each packet leaves.
+    const packets = [tcpSyn(WEB), tcpSynAck(WEB), segment(WEB, 'GET / HTTP/1.1\r\n\r\n'), segment(reversed(WEB), 'HTTP/1.1 200 OK\r\n\r\n', 9000)];
+    expect(packets.map((packet) => passed(h.feedAll([packet])[0]!))).toEqual([false, false, false, true]);
+    // A later segment that would read as peer messages from inside is not even shown.
+    const [later] = h.feedAll([segment(WEB, Uint8Array.of(0, 0, 0, 1, 2), 1100)]);
+    expect(later!.seen).toEqual([]);
+  });
+
+  it('keeps reading a connection it concluded on (PEX after the handshake) and one picked up mid-way', () => {
+    const h = harness();
+    const pex = bt.pexMessage({ added: SWARM });
+    const results = h.feedAll([tcpSyn(PEER), tcpSynAck(PEER), segment(PEER, bt.handshake()), segment(reversed(PEER), bt.handshake(), 5000), segment(reversed(PEER), bt.extensionHandshake(), 5068), segment(reversed(PEER), pex, 5068 + bt.extensionHandshake().length)]);
+    expect(results.some(passed)).toBe(false);
+    expect(peerKeys(h, BitTorrentVia.pex)).toHaveLength(SWARM.length);
+    // No SYN seen: peer messages from inside may still come.
+    const midway = harness().feedAll([segment(WEB, 'x'), segment(reversed(WEB), 'y', 9000)]);
+    expect(midway.some(passed)).toBe(false);
+  });
+});
+
 describe('uTP', () => {
   const opening = bt.utpOpening();
   const peer = reversed(PEER);

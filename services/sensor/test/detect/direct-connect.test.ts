@@ -235,6 +235,13 @@ describe('Direct Connect: look-alikes', () => {
     });
   });
 
+  it('keeps no state for a web flow: an HTTP answer starts with H as HSUP does, and is not read', () => {
+    const e = { ...WEB, sport: 40200 };
+    const results = harness().feedAll([tcpSyn(e), tcpSynAck(e), segment(e, 'GET / HTTP/1.1\r\nHost: example\r\n\r\n'), segment(reversed(e), 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi', 5000)]);
+    expect(returned(results)).toEqual([]);
+    for (const result of results) expect(result.flow.moduleStates).toBeNull();
+  });
+
   it('random bytes that start with $, H, I or C', () => {
     const packets: Uint8Array[] = [];
     for (let i = 0; i < 400; i++) {

@@ -7,6 +7,7 @@ import { udp } from '@p2pwall/lab';
 import { describe, expect, it } from 'vitest';
 import { CidrSet } from '../../src/decode/cidr.js';
 import { activeModules, protocolModules } from '../../src/detect/registry.js';
+import type { FlowDigest } from '../../src/detect/module.js';
 import type { EngineConfig } from '../../src/engine-config.js';
 import { Verdict } from '../../src/engine.js';
 import { CLIENT, Gateway, OTHER_HOST, T0, ping, syn } from '../support/gateway.js';
@@ -183,3 +184,39 @@ describe('peer guards and caps', () => {
     expect(perHost.of('peer')).toHaveLength(4);
   });
 });
+
+describe('a module that passes on a flow (FlowMemory.pass)', () => {
+  /** Counts its calls per outside port; passes on one port's flows at their first datagram, after making a state. */
+  class PassingToy extends ToyModule {
+    readonly calls = new Map<number, number>();
+    constructor(private readonly passOn: number) {
+      super();
+    }
+    override inspect(...args: Parameters<ToyModule['inspect']>): ReturnType<ToyModule['inspect']> {
+      const [, digest, , memory] = args;
+      const flow = digest as FlowDigest;
+      this.calls.set(flow.outsidePort, (this.calls.get(flow.outsidePort) ?? 0) + 1);
+      if (flow.outsidePort === this.passOn) {
+        memory.open();
+        memory.pass();
+        return null;
+      }
+      return super.inspect(...args);
+    }
+  }
+
+  it('sees none of that flow\'s later packets, keeps no state for it, and sees other flows and a new flow in the reused object as before', () => {
+    const toy = new PassingToy(7100);
+    const gw = withToy(toy, { monitor: true, maxFlows: 1 });
+    for (let i = 0; i < 5; i++) gw.send(toyDatagram(Uint8Array.of(1, 2, 3), CLIENT, { ip: TOY_PEER.ip, port: 7100 }), i);
+    expect(toy.calls.get(7100)).toBe(1);
+    expect(gw.engine.lastFlow!.moduleStates?.every((state) => state === undefined) ?? true).toBe(true);
+    // maxFlows 1: this flow takes the passed one's object, and is shown to the module again.
+    for (let i = 0; i < 3; i++) gw.send(toyDatagram(Uint8Array.of(1, 2, 3), CLIENT, { ip: TOY_PEER.ip, port: 7200 }), 10 + i);
+    expect(toy.calls.get(7200)).toBe(3);
+    // The passed flow's port again: a new flow (the old one was evicted), shown once more, passed again.
+    for (let i = 0; i < 3; i++) gw.send(toyDatagram(Uint8Array.of(1, 2, 3), CLIENT, { ip: TOY_PEER.ip, port: 7100 }), 20 + i);
+    expect(toy.calls.get(7100)).toBe(2);
+  });
+});
+

@@ -39,13 +39,19 @@ describe('Flow.outsideAddress', () => {
   it('is the address key of the bytes it was set from, IPv4 and IPv6, and a given key as given', () => {
     const flow = new Flow('', IPPROTO_UDP, 4, 'in', 1, 'out', 2, true);
     expect(flow.outsideAddress).toBe('out');
+    expect(flow.outsideIpv4()).toBe(-1);
     const packet = Uint8Array.from({ length: 40 }, (_, i) => (i * 37 + 200) & 255);
     flow.outsideAddressFrom(packet, 12, 4);
     expect(flow.outsideAddress).toBe(addressKey(packet, 12, 4));
+    // The same address as a number, for the peer lookup (a high first octet: still unsigned).
+    expect(flow.outsideIpv4()).toBe(((packet[12]! << 24) | (packet[13]! << 16) | (packet[14]! << 8) | packet[15]!) >>> 0);
+    expect(flow.outsideIpv4()).toBeGreaterThan(0x7fffffff);
     flow.outsideAddressFrom(packet, 20, 16);
     expect(flow.outsideAddress).toBe(addressKey(packet, 20, 16));
+    expect(flow.outsideIpv4()).toBe(-1);
     flow.outsideAddress = 'given';
     expect(flow.outsideAddress).toBe('given');
+    expect(flow.outsideIpv4()).toBe(-1);
   });
 });
 

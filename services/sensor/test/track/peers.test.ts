@@ -86,3 +86,32 @@ describe('PeerTable lookups by address', () => {
     expect(table.lookup(peer, 6881, 'tcp', 20_001)?.learnedAt).toBe(20_000);
   });
 });
+
+describe('PeerTable lookups by a numeric IPv4 address', () => {
+  const key = (ip: string): string => addressKeyFromText(ip)!;
+  const number = (ip: string): number => ip.split('.').reduce((value, octet) => value * 256 + Number(octet), 0);
+
+  it('finds exactly what the lookup by key finds: endpoints, whole addresses, transports, expiry', () => {
+    const table = new PeerTable(100, 10_000);
+    table.learn(key('203.0.113.1'), 6881, 'udp', { ...details, now: 0 });
+    table.learn(key('203.0.113.2'), 0, 'tcp', { ...details, now: 0, expiresAt: 5_000 });
+    table.learn(key('255.1.2.3'), 65535, 'both', { ...details, now: 0 });
+    const asked: [string, number, 'tcp' | 'udp', number][] = [
+      ['203.0.113.1', 6881, 'udp', 1],
+      ['203.0.113.1', 6881, 'tcp', 1],
+      ['203.0.113.1', 6882, 'udp', 1],
+      ['203.0.113.2', 443, 'tcp', 1],
+      ['203.0.113.2', 443, 'tcp', 6_000],
+      ['203.0.113.2', 0, 'tcp', 1],
+      ['203.0.113.2', 443, 'udp', 1],
+      ['255.1.2.3', 65535, 'tcp', 1],
+      ['198.51.100.9', 6881, 'udp', 1],
+    ];
+    for (const [ip, port, transport, now] of asked) {
+      const byKey = table.lookup(key(ip), port, transport, now);
+      expect(table.lookupIpv4(number(ip), port, transport, now), `${ip}:${port}/${transport} at ${now}`).toBe(byKey);
+    }
+    expect(table.lookupIpv4(number('203.0.113.2'), 443, 'tcp', 1)?.port).toBe(0);
+    expect(table.lookupIpv4(number('255.1.2.3'), 65535, 'udp', 1)?.transport).toBe('both');
+  });
+});

@@ -1,45 +1,17 @@
 import type { FastifyInstance } from 'fastify';
-import { InvalidCursorError, type IncidentQuery } from '../../incidents/store.js';
 import type { ApiContext } from '../context.js';
-import { badInput, notFound } from '../errors.js';
-import { ipInput, peerInput, rangeInput, timeInput } from '../input.js';
-import { cursor, errorSchema, incidentSchema, limit, pageSchema, site, timeInput as timeSchema, v1Errors } from '../schemas.js';
+import { notFound } from '../errors.js';
+import { errorSchema, incidentSchema, pageSchema, v1Errors } from '../schemas.js';
+import { listIncidents, listQuery, type ListQuery } from './incident-listing.js';
+import { incidentsCsvRoute } from './incidents-csv.js';
+import { incidentsEveRoutes } from './incidents-eve.js';
+import { incidentWorkflowRoutes } from './incident-workflow.js';
 
-/** GET /v1/incidents (filters, cursor pagination) and GET /v1/incidents/:id (with sample flows). */
-
-interface ListQuery {
-  since?: string;
-  until?: string;
-  site?: string;
-  gateway?: string;
-  host?: string;
-  protocol?: string;
-  peer?: string;
-  range?: string;
-  rule?: string;
-  sensor?: string;
-  limit: number;
-  cursor?: string;
-}
-
-const listQuery = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    since: timeSchema('incidents last seen at or after this'),
-    until: timeSchema('incidents first seen at or before this'),
-    site,
-    gateway: { ...site, description: 'gateway name' },
-    host: { type: 'string', maxLength: 64, description: 'inside host address' },
-    protocol: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,62}$', description: 'fasttrack, ..., unknown' },
-    peer: { type: 'string', maxLength: 64, description: 'outside address: ip, ip:port or [ipv6]:port' },
-    range: { type: 'string', maxLength: 64, description: 'inside hosts in this network (CIDR, e.g. 192.168.1.0/24)' },
-    rule: { type: 'string', maxLength: 80, pattern: '^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)?$', description: 'a rule id (fasttrack/udp-ping) or every rule of a namespace (bittorrent) among the evidence' },
-    sensor: { type: 'string', maxLength: 130, pattern: '^[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9-]*$', description: 'site/gateway: incidents that sensor saw (site and gateway together)' },
-    limit,
-    cursor,
-  },
-};
+/**
+ * GET /v1/incidents (filters, cursor pagination) and GET /v1/incidents/:id (with sample flows);
+ * the same listing as CSV (incidents-csv.ts) and EVE JSON (incidents-eve.ts), and the operators'
+ * workflow (incident-workflow.ts).
+ */
 
 const security = [{ bearer: [] }];
 
@@ -47,37 +19,12 @@ export function incidentRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get<{ Querystring: ListQuery }>(
     '/incidents',
     { schema: { tags: ['incidents'], summary: 'Incidents, newest first, with filters and cursor pagination', security, querystring: listQuery, response: { 200: pageSchema(incidentSchema), ...v1Errors } } },
-    async (request) => {
-      const q = request.query;
-      const now = ctx.now();
-      const since = timeInput('querystring/since', q.since, now, 'ago');
-      const until = timeInput('querystring/until', q.until, now, 'ago');
-      if (since !== undefined && until !== undefined && until < since) throw badInput('querystring/until', 'is before since');
-      const query: IncidentQuery = { limit: q.limit };
-      if (since !== undefined) query.since = since;
-      if (until !== undefined) query.until = until;
-      if (q.site !== undefined) query.site = q.site;
-      if (q.gateway !== undefined) query.gateway = q.gateway;
-      if (q.host !== undefined) query.host = ipInput('querystring/host', q.host).ip;
-      if (q.protocol !== undefined) query.protocol = q.protocol;
-      if (q.peer !== undefined) query.peer = peerInput('querystring/peer', q.peer).text;
-      if (q.range !== undefined) query.range = rangeInput('querystring/range', q.range);
-      if (q.rule !== undefined) query.rule = q.rule;
-      if (q.sensor !== undefined) {
-        const [site, gateway] = q.sensor.split('/') as [string, string];
-        if (q.site !== undefined && q.site !== site) throw badInput('querystring/sensor', `is at site ${site}, not ${q.site}`);
-        query.site = site;
-        query.gateway = gateway;
-      }
-      if (q.cursor !== undefined) query.cursor = q.cursor;
-      try {
-        return await ctx.deps.incidents.list(query);
-      } catch (error) {
-        if (error instanceof InvalidCursorError) throw badInput('querystring/cursor', error.message);
-        throw error;
-      }
-    },
+    async (request) => listIncidents(ctx, request.query),
   );
+
+  incidentsCsvRoute(app, ctx);
+  incidentsEveRoutes(app, ctx);
+  incidentWorkflowRoutes(app, ctx);
 
   app.get<{ Params: { id: string } }>(
     '/incidents/:id',

@@ -32,15 +32,24 @@ function identification(i: IncidentView, now: number): [string, string][] {
   return [['identified by', `${what} on ${where}`]];
 }
 
+/** The operators' state, and for a closed incident with newer evidence, that it came. */
+function workflowState(i: IncidentView, now: number): [string, string][] {
+  const last = i.workflow.at(-1);
+  const pairs: [string, string][] = [['state', last ? `${i.state} by ${last.author}, ${humanTime(last.at, now)}: ${last.note}` : i.state]];
+  if (i.evidenceSinceClosed) pairs.push(['since closed', `new evidence (last seen ${humanTime(i.lastSeen, now)}); the incident stays closed: reopen it to work on it again`]);
+  return pairs;
+}
+
 export function incidentsTable(items: IncidentView[], now: number, width = Infinity): string {
   if (items.length === 0) return 'no incidents\n';
   return table(
-    ['ID', 'SITE', 'HOST', 'PROTOCOL', 'FIRST SEEN', 'LAST SEEN', 'GATEWAYS', 'PEERS', 'BLOCKED', 'RULES'],
+    ['ID', 'SITE', 'HOST', 'PROTOCOL', 'STATE', 'FIRST SEEN', 'LAST SEEN', 'GATEWAYS', 'PEERS', 'BLOCKED', 'RULES'],
     items.map((i) => [
       i.id,
       i.site,
       i.host,
       i.protocol,
+      i.state,
       humanTime(i.firstSeen, now),
       humanTime(i.lastSeen, now),
       list(i.gateways, 2),
@@ -48,12 +57,13 @@ export function incidentsTable(items: IncidentView[], now: number, width = Infin
       soFar(i, String(i.attemptsBlocked)),
       ruleCounts(i.evidence, 2),
     ]),
-    { width, keep: ['ID', 'HOST'], compact: { 'FIRST SEEN': ageOnly, 'LAST SEEN': ageOnly }, drop: ['GATEWAYS', 'FIRST SEEN', 'PROTOCOL', 'RULES'] },
+    { width, keep: ['ID', 'HOST'], compact: { 'FIRST SEEN': ageOnly, 'LAST SEEN': ageOnly }, drop: ['GATEWAYS', 'FIRST SEEN', 'PROTOCOL', 'RULES', 'STATE'] },
   );
 }
 
 export function incidentBlock(i: IncidentView, now: number): string {
-  let out = `Incident ${i.id}${i.open ? ' (open)' : ' (closed)'}\n`;
+  // The operators' state, then whether evidence still comes (within the quiet time) or the episode is over.
+  let out = `Incident ${i.id} (${i.state}, ${i.open ? 'active' : 'quiet'})\n`;
   out += fields([
     ['site', i.site],
     ['host', i.host],
@@ -61,6 +71,7 @@ export function incidentBlock(i: IncidentView, now: number): string {
     ['first seen', humanTime(i.firstSeen, now)],
     ['last seen', humanTime(i.lastSeen, now)],
     ['gateways', list(i.gateways, 10)],
+    ...workflowState(i, now),
     ...identification(i, now),
     ...counts(i),
   ], '  ');
@@ -70,6 +81,10 @@ export function incidentBlock(i: IncidentView, now: number): string {
   if (i.peers.sample.length > 0) out += `  ${list(i.peers.sample, 20, i.peers.count)}\n`;
   out += `\nDecisions: ${i.decisionCount}\n`;
   if (i.decisions.length > 0) out += `  ${list(i.decisions, 20, i.decisionCount)}\n`;
+  if (i.workflow.length > 0) {
+    out += `\nWorkflow: ${i.workflow.length} step${i.workflow.length === 1 ? '' : 's'}\n`;
+    out += indent(table(['WHEN', 'ACTION', 'BY', 'NOTE'], i.workflow.map((s) => [humanTime(s.at, now), s.action, `${s.author} (${s.role})`, s.note])));
+  }
   const samples = i.samples ?? [];
   out += `\nSample flows: ${samples.length}\n`;
   if (samples.length > 0) {

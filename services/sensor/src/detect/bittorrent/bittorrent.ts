@@ -15,6 +15,7 @@
  */
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../decode/packet.js';
 import type { DirectionDigest, Evidence, FlowDigest, FlowMemory, PacketReader, ProtocolModule } from '../module.js';
+import { passFreshWhenOpenersGoneBy } from '../stream-openers.js';
 import { KrpcKind, KrpcReader, couldBeKrpc } from './dht.js';
 import { isLsdSearch, LSD_PORT } from './lsd.js';
 import { looksLikeMseOpening } from './mse.js';
@@ -99,7 +100,7 @@ export class BitTorrentModule implements ProtocolModule<BitTorrentFlowState> {
   inspect(packet: PacketReader, flow: FlowDigest, fromInside: boolean, memory: Memory): Evidence | null {
     if (packet.payloadLength <= 0) return null;
     if (packet.protocol === IPPROTO_UDP) return this.inspectUdp(packet, flow, fromInside, memory);
-    if (packet.protocol === IPPROTO_TCP) return this.inspectTcp(packet, flow, fromInside, memory);
+    if (packet.protocol === IPPROTO_TCP) return this.inspectTcp(packet, flow, fromInside, memory) ?? passFreshWhenOpenersGoneBy(flow, memory);
     return null;
   }
 

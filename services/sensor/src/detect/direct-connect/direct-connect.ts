@@ -19,6 +19,7 @@
  */
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../decode/packet.js';
 import { couldStartWith } from '../http-headers.js';
+import { passWhenOpenersGoneBy } from '../stream-openers.js';
 import type { Evidence, FlowDigest, FlowMemory, PacketReader, ProtocolModule } from '../module.js';
 import { ADC_OPENERS, AdcUsers, readAdcCommand, readAdcOpener } from './adc.js';
 import { Found } from './found.js';
@@ -89,9 +90,13 @@ export class DirectConnectModule implements ProtocolModule<DirectConnectFlowStat
       // Only a stream's first bytes can open it: a direction first seen later is not read.
       if (!firstInDirection) {
         dir?.finish(memory.buffers);
-        return null;
+        return passWhenOpenersGoneBy(flow, memory);
       }
-      if (dir === null && !mayOpen(packet.buf[packet.payloadOffset]!)) return null;
+      // No state for a stream that cannot open like Direct Connect: HTTP's `HTTP/1.1` answers
+      // start with `H` as ADC's `HSUP` does, and keeping state for every web flow cost more than
+      // the rest of the module.
+      const start = packet.payloadOffset;
+      if (dir === null && !(mayOpen(packet.buf[start]!) && couldOpen(packet.buf, start, start + packet.payloadLength))) return passWhenOpenersGoneBy(flow, memory);
     }
     if (dir?.dialect === Dialect.done) return null;
     state ??= memory.open();

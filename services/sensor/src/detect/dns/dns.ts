@@ -65,7 +65,10 @@ class DnsInspector {
 
   inspect(packet: PacketReader, flow: FlowDigest, fromInside: boolean, memory: FlowMemory<DnsFlowState>): Evidence | null {
     // Plain DNS to a server outside; not mDNS (5353), LLMNR (5355) or an inside server's clients.
-    if (flow.outsidePort !== DNS_PORT) return null;
+    if (flow.outsidePort !== DNS_PORT) {
+      memory.pass();
+      return null;
+    }
     // From outside, only an answer to a watched query can matter: nothing waits, nothing to read.
     if (!fromInside && memory.state === undefined) return null;
     const buf = packet.buf;
@@ -92,7 +95,7 @@ class DnsInspector {
   private query(message: DnsMessage, packet: PacketReader, memory: FlowMemory<DnsFlowState>): Evidence | null {
     if (message.isResponse || message.answerCount !== 0) return null;
     if (message.type !== DnsType.a && message.type !== DnsType.aaaa) return null;
-    const rule = this.patterns.match(message.name);
+    const rule = this.patterns.matchName(message);
     if (rule === null) return null;
     if (rule.learn.length > 0) remember(memory.open(), { id: message.id, name: message.name, type: message.type, rule });
     // The inside end is the sender. A resolver of the organisation asks for others: one listed in

@@ -3,6 +3,7 @@
  * one question, and the answer section's A, AAAA and CNAME records. Anything malformed reads as
  * nothing (null or false), never a throw: every byte comes from the network.
  */
+import { LABEL_HASH_SEED, labelHashStep, MAX_NAME_LABELS, type HashedName } from './label-hash.js';
 
 export const DNS_HEADER_LENGTH = 12;
 export const DnsType = { a: 1, cname: 5, aaaa: 28 } as const;
@@ -14,8 +15,11 @@ const MAX_POINTER_JUMPS = 16;
 /** Fixed part of a resource record after its name: type, class, TTL, rdlength. */
 const RR_FIXED = 10;
 
-/** The header and question of one message, as a reusable scratch (no allocation but the name). */
-export class DnsMessage {
+/**
+ * The header and question of one message, as a reusable scratch. Reading it makes no string: the
+ * question's labels are hashed on the wire (label-hash.ts) and its name is made when first asked.
+ */
+export class DnsMessage implements HashedName {
   buf: Uint8Array = new Uint8Array(0);
   /** The message is buf[start, end). */
   start = 0;
@@ -27,16 +31,32 @@ export class DnsMessage {
   opcode = 0;
   rcode = 0;
   answerCount = 0;
-  /** The question's name, lower-case, without the final dot; '' for the root. */
-  name = '';
+  /** The hash of each label of the question's name, the leftmost first: labelHashes[0, labelCount). */
+  readonly labelHashes = new Int32Array(MAX_NAME_LABELS);
+  labelCount = 0;
+  /** Where the question's name starts in buf. */
+  nameOffset = 0;
   type = 0;
   class = 0;
   /** Where the answer section starts. */
   answersOffset = 0;
+  /** The question's name once made, or null until asked. */
+  private nameText: string | null = null;
+
+  /**
+   * The question's name, lower-case, without the final dot; '' for the root. Made from buf when
+   * first asked: ask while buf still holds the message (during the packet's inspection).
+   */
+  get name(): string {
+    // The same bytes read again read the same: never null while buf is unchanged.
+    this.nameText ??= readName(this.buf, this.start, this.end, this.nameOffset) ?? '';
+    return this.nameText;
+  }
 
   /**
    * Reads the header and the question of buf[start, end): false unless it is a standard query
    * or its response (opcode 0) with exactly one question and counts the message can hold.
+   * After false the message holds nothing to use (its label hashes may be half overwritten).
    */
   read(buf: Uint8Array, start: number, end: number): boolean {
     if (end - start < DNS_HEADER_LENGTH + 5) return false;
@@ -50,8 +70,8 @@ export class DnsMessage {
     // Every record takes at least 11 octets (a one-octet name and the fixed part): counts that
     // cannot fit are not DNS.
     if ((answers + authority + additional) * (RR_FIXED + 1) > end - start - DNS_HEADER_LENGTH - 5) return false;
-    const name = readName(buf, start, end, start + DNS_HEADER_LENGTH);
-    if (name === null) return false;
+    const nameOffset = start + DNS_HEADER_LENGTH;
+    if (walkName(buf, start, end, nameOffset, this.labelHashes) < 0) return false;
     const at = nameEnd;
     if (at + 4 > end) return false;
     this.buf = buf;
@@ -63,7 +83,9 @@ export class DnsMessage {
     this.opcode = opcode;
     this.rcode = flags & 0xf;
     this.answerCount = answers;
-    this.name = name;
+    this.labelCount = nameLabels;
+    this.nameOffset = nameOffset;
+    this.nameText = null;
     this.type = (buf[at]! << 8) | buf[at + 1]!;
     this.class = (buf[at + 2]! << 8) | buf[at + 3]!;
     this.answersOffset = at + 4;
@@ -119,56 +141,77 @@ export function readAnswers(message: DnsMessage, max: number): { addresses: Addr
   return { addresses, aliases };
 }
 
-/** Where the name readName read last ends in the message (after its labels or its first pointer). */
+/** Where the name walkName read last ends in the message (after its labels or its first pointer). */
 let nameEnd = 0;
+/** How many labels the name walkName read last has. */
+let nameLabels = 0;
 
 /**
  * The name at `offset` of the message buf[start, end), lower-case, labels joined by dots; null
- * for a malformed one: past the end, longer than 255 octets, a pointer that does not point before
- * where the name was read until then (so pointers cannot loop), too many pointers, a reserved
- * label type, or a label byte that is not printable ASCII or is a dot (such a name is no
- * hostname, and could read like another name once joined). Sets nameEnd.
+ * for a malformed one (walkName says which). Sets nameEnd.
  */
 export function readName(buf: Uint8Array, start: number, end: number, offset: number): string | null {
+  const length = walkName(buf, start, end, offset, textLabelHashes);
+  if (length < 0) return null;
+  return length === 0 ? '' : String.fromCharCode.apply(null, nameChars.subarray(0, length) as unknown as number[]);
+}
+
+/**
+ * Walks the name at `offset` of the message buf[start, end): its characters, lower-cased with dots
+ * between labels, into nameChars, and each label's hash into `hashes` (at least MAX_NAME_LABELS
+ * long); returns the characters' count, or -1 for a malformed name: past the end, longer than
+ * 255 octets, a pointer that does not point before where the name was read until then (so
+ * pointers cannot loop), too many pointers, a reserved label type, or a label byte that is not
+ * printable ASCII or is a dot (such a name is no hostname, and could read like another name once
+ * joined). Sets nameEnd and nameLabels.
+ */
+function walkName(buf: Uint8Array, start: number, end: number, offset: number, hashes: Int32Array): number {
   let at = offset;
   /** Lowest position read so far: a pointer must point below it. */
   let floor = offset;
   let after = -1;
   let jumps = 0;
-  // The name's characters, lower-cased, dots between labels: one string made at the end.
   const chars = nameChars;
   let length = 0;
+  let labels = 0;
   for (;;) {
-    if (at >= end) return null;
+    if (at >= end) return -1;
     const labelLength = buf[at]!;
     if ((labelLength & 0xc0) === 0xc0) {
-      if (at + 1 >= end) return null;
+      if (at + 1 >= end) return -1;
       const target = start + (((labelLength & 0x3f) << 8) | buf[at + 1]!);
       if (after < 0) after = at + 2;
-      if (target >= floor || ++jumps > MAX_POINTER_JUMPS) return null;
+      if (target >= floor || ++jumps > MAX_POINTER_JUMPS) return -1;
       floor = target;
       at = target;
       continue;
     }
-    if ((labelLength & 0xc0) !== 0) return null;
+    if ((labelLength & 0xc0) !== 0) return -1;
     if (labelLength === 0) {
       if (after < 0) after = at + 1;
       break;
     }
     // Wire octets with this label: each label's length byte and bytes (the characters so far and
-    // one more than their dots), this label's, and the final zero.
-    if ((length === 0 ? 0 : length + 1) + labelLength + 2 > MAX_NAME_OCTETS || at + 1 + labelLength > end) return null;
+    // one more than their dots), this label's, and the final zero. So at most MAX_NAME_LABELS labels.
+    if ((length === 0 ? 0 : length + 1) + labelLength + 2 > MAX_NAME_OCTETS || at + 1 + labelLength > end) return -1;
     if (length > 0) chars[length++] = 0x2e;
+    let hash = LABEL_HASH_SEED;
     for (let i = at + 1; i <= at + labelLength; i++) {
       const c = buf[i]!;
-      if (c <= 0x20 || c >= 0x7f || c === 0x2e) return null;
-      chars[length++] = c >= 0x41 && c <= 0x5a ? c + 0x20 : c;
+      if (c <= 0x20 || c >= 0x7f || c === 0x2e) return -1;
+      const lower = c >= 0x41 && c <= 0x5a ? c + 0x20 : c;
+      chars[length++] = lower;
+      hash = labelHashStep(hash, lower);
     }
+    hashes[labels++] = hash;
     at += 1 + labelLength;
   }
   nameEnd = after;
-  return length === 0 ? '' : String.fromCharCode.apply(null, chars.subarray(0, length) as unknown as number[]);
+  nameLabels = labels;
+  return length;
 }
 
-/** Scratch for readName: a name is at most 255 wire octets, fewer characters. */
+/** Scratch for walkName: a name is at most 255 wire octets, fewer characters. */
 const nameChars = new Uint16Array(MAX_NAME_OCTETS);
+/** Scratch for the label hashes of names read as text (answers), which nothing compares. */
+const textLabelHashes = new Int32Array(MAX_NAME_LABELS);

@@ -19,6 +19,7 @@
  */
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../decode/packet.js';
 import type { Evidence, FlowDigest, FlowMemory, PacketReader, ProtocolModule } from '../module.js';
+import { passFreshWhenOpenersGoneBy } from '../stream-openers.js';
 import { EDONKEY, EdonkeyRule, EdonkeyVia } from './rules.js';
 import { EdonkeyFlowState } from './state.js';
 import { inspectTcp } from './tcp.js';
@@ -44,7 +45,7 @@ export class EdonkeyModule implements ProtocolModule<EdonkeyFlowState> {
 
   inspect(packet: PacketReader, flow: FlowDigest, fromInside: boolean, memory: FlowMemory<EdonkeyFlowState>): Evidence | null {
     if (packet.payloadLength <= 0) return null;
-    if (packet.protocol === IPPROTO_TCP) return inspectTcp(packet, fromInside, memory);
+    if (packet.protocol === IPPROTO_TCP) return inspectTcp(packet, fromInside, memory) ?? passFreshWhenOpenersGoneBy(flow, memory);
     if (packet.protocol === IPPROTO_UDP) return inspectUdp(packet, flow, fromInside, memory);
     return null;
   }

@@ -12,6 +12,7 @@
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../decode/packet.js';
 import type { DirectionDigest, Evidence, FlowDigest, FlowMemory, PacketReader, ProtocolModule } from '../module.js';
 import { HEADER_BLOCK_CAPACITY, HeaderLines, StreamHead, walkFirstSegment } from '../http-headers.js';
+import { passWhenOpenersGoneBy } from '../stream-openers.js';
 import { encryptedHandshake } from './handshake.js';
 import { DirectionScan, HeadFindings, couldStartHead, examineHead } from './http.js';
 import { FASTTRACK, FastTrackRule, FastTrackVia } from './rules.js';
@@ -54,7 +55,8 @@ export class FastTrackModule implements ProtocolModule<FastTrackFlowState> {
     if (packet.payloadLength <= 0) return null;
     if (packet.protocol === IPPROTO_UDP) return inspectUdp(packet, memory.concluded);
     if (packet.protocol !== IPPROTO_TCP) return null;
-    return this.inspectHead(packet, flow, fromInside, memory) ?? encryptedHandshake(packet, flow, fromInside);
+    // Heads start only in a direction's first payload, and the handshake is the first answer.
+    return this.inspectHead(packet, flow, fromInside, memory) ?? encryptedHandshake(packet, flow, fromInside) ?? passWhenOpenersGoneBy(flow, memory);
   }
 
   /** The clear-text head of this direction of the stream, if it is one FastTrack uses. */

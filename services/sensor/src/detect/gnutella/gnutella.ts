@@ -17,6 +17,7 @@
  * and for a ping or query awaiting its reply.
  */
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../decode/packet.js';
+import { passWhenOpenersGoneBy } from '../stream-openers.js';
 import type { DirectionDigest, Evidence, FlowDigest, FlowMemory, PacketReader, ProtocolModule } from '../module.js';
 import { HEADER_BLOCK_CAPACITY, HeaderLines, StreamHead, walkFirstSegment } from '../http-headers.js';
 import { idWord } from '../id-words.js';
@@ -109,9 +110,9 @@ export class GnutellaModule implements ProtocolModule<GnutellaFlowState> {
     if (pending !== null) return this.continueHead(pending, packet, fromInside, memory);
     const direction: DirectionDigest = fromInside ? flow.out : flow.in;
     // Only a direction's first payload can start a head.
-    if (direction.payloadPackets !== 1) return null;
+    if (direction.payloadPackets !== 1) return passWhenOpenersGoneBy(flow, memory);
     const start = packet.payloadOffset;
-    if (!couldStartGnutella(packet.buf, start, start + packet.payloadLength)) return null;
+    if (!couldStartGnutella(packet.buf, start, start + packet.payloadLength)) return passWhenOpenersGoneBy(flow, memory);
     return this.startHead(packet, fromInside, memory);
   }
 

@@ -62,6 +62,14 @@ export class SoulseekModule implements ProtocolModule<SoulseekFlowState> {
   }
 
   inspect(packet: PacketReader, flow: FlowDigest, fromInside: boolean, memory: Memory): Evidence | null {
+    const found = this.inspectStream(packet, flow, fromInside, memory);
+    // Only the client's first segment can start what this module follows: once it has gone by
+    // without a state, nothing later on the stream counts.
+    if (found === null && memory.state === undefined && flow.out.payloadPackets > 0) memory.pass();
+    return found;
+  }
+
+  private inspectStream(packet: PacketReader, flow: FlowDigest, fromInside: boolean, memory: Memory): Evidence | null {
     if (packet.payloadLength <= 0 || packet.protocol !== IPPROTO_TCP) return null;
     const buf = packet.buf;
     const start = packet.payloadOffset;
