@@ -11,13 +11,12 @@ export interface Notifier {
 /** The configured sinks behind one Notifier; with none configured, notify does nothing. */
 export class Notifications implements Notifier {
   readonly sinks: NotificationSink[];
+  private readonly log: Logger;
 
   constructor(config: NotificationsConfig, env: SinkEnvironment) {
     this.sinks = config.sinks.map((sink) => new NotificationSink(sink, env));
     this.log = env.log;
   }
-
-  private readonly log: Logger;
 
   /** Whether any sink wants events of this kind (what nobody wants is not even worked out). */
   wants(kind: NotificationKind): boolean {
