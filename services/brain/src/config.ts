@@ -6,6 +6,7 @@ import { Allowlist } from './decide/allowlist.js';
 import { DEFAULT_MAX_NEW_DECISIONS_PER_SENSOR_PER_MINUTE } from './ingest/block-budget.js';
 import { DEFAULT_DEDUP_WINDOW_BATCHES } from './ingest/dedup.js';
 import { DEFAULT_MAX_INCIDENTS_PER_SITE, DEFAULT_MAX_INCIDENTS_TOTAL } from './incidents/record.js';
+import { NOTIFICATIONS_CONFIG_SCHEMA, notificationsConfigProblems, type NotificationsConfig } from './notify/config.js';
 
 /** brain.yaml; services/brain/brain.example.yaml explains every key. */
 export interface BrainConfig extends RulesConfig {
@@ -50,6 +51,8 @@ export interface BrainConfig extends RulesConfig {
     /** What keeps many clients from starving ingest and the health probes (api/limits.ts). */
     limits: ApiLimits;
   };
+  /** Webhook, Slack, Teams and syslog sinks of incident and operator events (notify/config.ts). */
+  notifications: NotificationsConfig;
 }
 
 export const BRAIN_ENV_PREFIX = 'P2PWALL_BRAIN_';
@@ -166,6 +169,7 @@ export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
       requestTimeoutSeconds: int(1, 3600, 10, 'a request must arrive and be answered within this long; otherwise 503 (or the connection is closed)'),
     }),
   }),
+  notifications: NOTIFICATIONS_CONFIG_SCHEMA,
 });
 
 /** A site name, as sensors name their site (a NATS subject token: @p2pwall/common SUBJECTS). */
@@ -177,6 +181,7 @@ function checkBrainConfig(value: unknown): string[] {
   problems.push(...natsConnectionProblems(natsConnection(config.nats), { section: 'nats', credsFile: 'creds' }));
   problems.push(...redisConnectionProblems(redisConnection(config.redis), 'redis'));
   problems.push(...telemetryConfigProblems(config.telemetry));
+  problems.push(...notificationsConfigProblems(config.notifications));
   if (config.api.enabled) problems.push(...serverTlsProblems('api', config.api.tls));
   const host = listenHostProblem('api.listen.host', config.api.listen.host);
   if (host !== null) problems.push(host);

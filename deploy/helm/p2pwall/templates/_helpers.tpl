@@ -138,6 +138,7 @@ natsTlsDir: /etc/p2pwall/tls/nats
 redisTlsDir: /etc/p2pwall/tls/redis
 apiTokensDir: /etc/p2pwall/api-tokens
 apiTlsDir: /etc/p2pwall/tls/api
+notificationsDir: /etc/p2pwall/notifications
 {{- end -}}
 
 {{/*

@@ -3,6 +3,7 @@ import type { BlocklistWriter } from '../blocklist/writer.js';
 import type { BrainConfig } from '../config.js';
 import type { IncidentQuery } from '../incidents/store.js';
 import type { WorkflowStep } from '../incidents/workflow.js';
+import type { Notifier } from '../notify/notifier.js';
 import type { BlocklistReader } from './blocklist-reader.js';
 import type { IncidentView, Page } from './views.js';
 
@@ -25,6 +26,8 @@ export interface ApiDeps {
   now?: () => number;
   /** The brain's insideNetworks (CIDR): manual peer blocks of them need force, like private ranges. */
   insideNetworks?: readonly string[];
+  /** Operator overrules (allow entries, unblocks, manual blocks) are told here (notify/). */
+  notifier?: Notifier;
 }
 
 export interface ApiContext {

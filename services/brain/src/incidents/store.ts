@@ -87,6 +87,8 @@ const MAX_SCANNED = 20_000;
 export class IncidentStore {
   /** Incidents removed to stay within maxPerSite and maxTotal (p2pwall_brain_incidents_evicted). */
   evicted = 0;
+  /** Told, after each record, which incidents it touched and which of them it opened (notify/incident-events.ts); none: nobody listens. */
+  onRecorded: ((touched: { id: string; created: boolean }[]) => void) | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -114,6 +116,7 @@ export class IncidentStore {
     result.ids.forEach((id, i) => {
       if (id !== '' && id === offered[i]) this.options.onOpened?.({ site: updates[i]!.site, protocol: updates[i]!.protocol });
     });
+    this.onRecorded?.(result.ids.map((id, i) => ({ id, created: id !== '' && id === offered[i] })));
     return result.ids;
   }
 

@@ -24,6 +24,11 @@ import { ingestSpan } from '../telemetry/ingest-span.js';
 import { watchNats, watchRedis } from '../telemetry/readiness.js';
 import { readSharedState } from '../telemetry/shared-state.js';
 import { BatchProcessor } from './processor.js';
+import { hostname } from 'node:os';
+import { packageVersion } from '@p2pwall/common';
+import { IncidentEvents } from '../notify/incident-events.js';
+import { Notifications } from '../notify/notifier.js';
+import { registerNotificationMetrics } from '../telemetry/notify-metrics.js';
 
 /**
  * `p2pwall-brain serve`: JetStream (durable pull consumer shared by every replica, explicit ack)
@@ -140,6 +145,9 @@ export class BrainService {
   private sweeping: Promise<unknown> | undefined;
   private incidents: IncidentStore | undefined;
   private incidentHistory: IncidentHistory | undefined;
+  /** notifications sinks and the incident events that feed them (notify/). */
+  private notifications: Notifications | undefined;
+  private incidentEvents: IncidentEvents | undefined;
   private messages = 0;
   private failures = 0;
   private deadLettered = 0;
@@ -188,7 +196,12 @@ export class BrainService {
       throw new ServiceUnreachableError(`cannot reach Redis at ${redisUrl}: ${redisLog.lastCause ?? connectionCause(error)} (redis.url)`, { cause: error });
     });
     this.writer = new BlocklistWriter(this.redis, { changesMaxLen: config.blocklist.changesMaxLen, minExtendMs: config.blocklist.minExtendSeconds * 1000, evidenceMaxItems: config.correlation.evidenceMaxItems, log, tracer: this.tracer, onWritten: (decision) => this.decisions.observe(decision) });
+    const notifications = (this.notifications = new Notifications(config.notifications, { version: packageVersion(new URL('../cli.js', import.meta.url).href), source: hostname(), log }));
     const incidents = (this.incidents = new IncidentStore(this.redis, { quietMs: config.incidents.quietSeconds * 1000, retentionMs: config.incidents.retentionDays * 86_400_000, maxPerSite: config.incidents.maxPerSite, maxTotal: config.incidents.maxTotal, maxSamples: config.incidents.samples, listItems: config.incidents.listItems, onOpened: (incident) => this.incidentsOpened.observe(incident) }));
+    if (notifications.wants('incident-opened') || notifications.wants('incident-escalated')) {
+      const events = (this.incidentEvents = new IncidentEvents(incidents, notifications, { escalations: notifications.wants('incident-escalated'), log }));
+      incidents.onRecorded = (touched) => events.recorded(touched);
+    }
     this.processor = new BatchProcessor(this.redis, this.writer, { rules: config, allowlist: new Allowlist(config.allowlist), dedupMs: config.ingest.dedupSeconds * 1000, dedupWindowBatches: config.ingest.dedupWindowBatches, maxNewDecisionsPerSensorPerMinute: config.ingest.maxNewDecisionsPerSensorPerMinute, sensorRetentionMs: config.ingest.sensorRetentionSeconds * 1000, incidents: { store: incidents, maxSamples: config.incidents.samples }, simulatedSites: new Set(config.simulation.sites), insideNetworks: new CidrSet(config.insideNetworks), log });
     await this.writer.sweep();
     this.incidentHistory = new IncidentHistory(this.redis, { log });
@@ -228,7 +241,7 @@ export class BrainService {
         const warning = history.warning();
         return warning ? { incidentHistory: warning } : {};
       };
-      this.api = await startApi({ redis: this.redis, writer: this.writer, incidents, ready, warnings, insideNetworks: config.insideNetworks }, config.api, log, telemetry ? { observeRequest: apiRequestRecorder(telemetry.meter) } : {});
+      this.api = await startApi({ redis: this.redis, writer: this.writer, incidents, ready, warnings, insideNetworks: config.insideNetworks, notifier: notifications }, config.api, log, telemetry ? { observeRequest: apiRequestRecorder(telemetry.meter) } : {});
     }
     log.info({ stream: STREAMS.summaries, consumer: CONSUMERS.brain, redis: REDIS_KEYS.decisions, telemetryPort: telemetry?.port ?? null }, 'brain serving');
   }
@@ -253,6 +266,7 @@ export class BrainService {
         return { nats: components['nats']?.ok === true, redis: components['redis']?.ok === true };
       },
     });
+    if (this.notifications) registerNotificationMetrics(telemetry.meter, this.notifications.sinks);
   }
 
   /** The port the HTTP API listens on (undefined when it is off or not started). */
@@ -329,6 +343,8 @@ export class BrainService {
     await this.pulling?.close().catch(() => undefined);
     await this.loop?.catch(() => undefined);
     await this.sweeping;
+    await this.incidentEvents?.close();
+    await this.notifications?.close();
     await this.nc?.drain().catch(() => undefined);
     await this.nc?.closed();
     this.redis?.disconnect();

@@ -5,6 +5,7 @@ import { formatIp } from '@p2pwall/common/correlate';
 import { allowCovers, coveredBlockIds } from '../../decide/allow-entries.js';
 import { SuspendedBlocks } from '../../decide/suspended-blocks.js';
 import type { BrainDecision } from '../../decide/decision.js';
+import { overruleEvent } from '../../notify/overrule.js';
 import type { ApiContext } from '../context.js';
 import { allowView } from '../convert.js';
 import { badInput, notFound } from '../errors.js';
@@ -103,6 +104,7 @@ export function allowlistRoutes(app: FastifyInstance, ctx: ApiContext): void {
       // Network blocks are not suspended: the sensors let the entry's address or endpoint through them.
       const throughNetworks = allow.scope === Scope.SCOPE_HOST ? [] : ctx.deps.writer.networkIdsCovering(allow.ip).sort();
       request.log.info({ id: allow.id, author: allow.author, suspended, throughNetworks }, 'allowlist entry added');
+      ctx.deps.notifier?.notify(overruleEvent('allow-added', allowView(allow), suspended, ctx.now()));
       return reply.code(201).send({ ...allowView(allow), warnings, suspended, throughNetworks });
     },
   );
@@ -117,6 +119,7 @@ export function allowlistRoutes(app: FastifyInstance, ctx: ApiContext): void {
       if (!stored || stored.action !== Action.ACTION_ALLOW || !(await ctx.deps.writer.remove(id))) throw notFound(`no allowlist entry ${id}`);
       const restored = await suspendedBlocks(ctx).restore(id);
       request.log.info({ id, restored }, 'allowlist entry removed');
+      ctx.deps.notifier?.notify(overruleEvent('allow-removed', allowView(stored), restored, ctx.now()));
       return { removed: allowView(stored), restored };
     },
   );

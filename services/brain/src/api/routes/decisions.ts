@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { formatIp } from '@p2pwall/common/correlate';
 import { allowCovers, coveringAllowIds } from '../../decide/allow-entries.js';
 import type { BrainDecision } from '../../decide/decision.js';
+import { overruleEvent } from '../../notify/overrule.js';
 import type { ApiContext } from '../context.js';
 import { ACTIONS, decisionView, SCOPES } from '../convert.js';
 import { ApiError, badInput, notFound } from '../errors.js';
@@ -166,6 +167,7 @@ export function decisionRoutes(app: FastifyInstance, ctx: ApiContext): void {
       if (allows.length > 0) throw new ApiError(409, `${decision.id} is allowlisted by ${allows.map((a) => a.id).join(', ')}: delete that entry first`);
       await ctx.deps.writer.replace(decision);
       request.log.info({ id: decision.id, author: decision.author, expiresMs: decision.expiresMs }, 'manual block added');
+      ctx.deps.notifier?.notify(overruleEvent('block-added', decisionView(decision), [], ctx.now()));
       return reply.code(201).send({ ...decisionView(decision), warnings });
     },
   );
@@ -179,6 +181,7 @@ export function decisionRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const [stored] = await ctx.reader.get([id]);
       if (!stored || stored.action !== Action.ACTION_BLOCK || !(await ctx.deps.writer.remove(id))) throw notFound(`no decision ${id}`);
       request.log.info({ id }, 'decision removed (unblock)');
+      ctx.deps.notifier?.notify(overruleEvent('decision-deleted', decisionView(stored), [], ctx.now()));
       return { removed: decisionView(stored) };
     },
   );
