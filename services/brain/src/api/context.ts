@@ -4,6 +4,7 @@ import type { BrainConfig } from '../config.js';
 import type { IncidentQuery } from '../incidents/store.js';
 import type { BlocklistReader } from './blocklist-reader.js';
 import type { IncidentView, Page } from './views.js';
+import type { LiveEvents } from '../console/live-events.js';
 
 /** What the API needs from the brain (BrainService hands over its own connections and writer). */
 export interface ApiDeps {
@@ -19,6 +20,8 @@ export interface ApiDeps {
   now?: () => number;
   /** The brain's insideNetworks (CIDR): manual peer blocks of them need force, like private ranges. */
   insideNetworks?: readonly string[];
+  /** New incidents and decisions for the console's live stream (GET /v1/events/stream); absent: no stream. */
+  events?: LiveEvents;
 }
 
 export interface ApiContext {
