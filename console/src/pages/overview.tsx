@@ -1,0 +1,54 @@
+import { get, type DecisionView, type IncidentView, type Page, type SensorView } from '../api.ts';
+import { hourly } from '../format.ts';
+import { href } from '../router.ts';
+import { CountChart } from '../ui/chart.tsx';
+import { Err, Loading, Section } from '../ui/parts.tsx';
+import { IncidentTable, SensorTable } from '../ui/tables.tsx';
+import { useApi } from '../ui/use-api.ts';
+
+interface Overview {
+  sensors: SensorView[];
+  open: IncidentView[];
+  /** Incidents and blocks of the last day (at most a page of 1000 each): what the charts count. */
+  dayIncidents: IncidentView[];
+  dayBlocks: DecisionView[];
+}
+
+async function loadOverview(): Promise<Overview> {
+  const [sensors, day, blocks] = await Promise.all([
+    get<Page<SensorView>>('/v1/sensors?limit=1000'),
+    get<Page<IncidentView>>('/v1/incidents?since=24h&limit=1000'),
+    get<Page<DecisionView>>('/v1/decisions?since=24h&limit=1000'),
+  ]);
+  return { sensors: sensors.items, open: day.items.filter((i) => i.open), dayIncidents: day.items, dayBlocks: blocks.items };
+}
+
+/** Identified hosts per hour: each incident's host counted once, at its first evidence. */
+export function Overview() {
+  const { data, error } = useApi('overview', loadOverview, ['incident', 'decision']);
+  const stale = data?.sensors.filter((s) => s.state !== 'running').length ?? 0;
+  const [hours, blocks] = hourly(data?.dayBlocks.map((d) => d.created) ?? [], 24);
+  const [, hosts] = hourly(data?.dayIncidents.map((i) => i.firstSeen) ?? [], 24);
+  return (
+    <div class="page">
+      <h1>Overview</h1>
+      <Err message={error} />
+      {!data ? <Loading what="the overview" /> : (
+        <>
+          <div class="stats">
+            <a class="stat" href={href(['sensors'])}><b>{data.sensors.length}</b> sensors{stale > 0 ? <span class="warn"> ({stale} not running)</span> : null}</a>
+            <a class="stat" href={href(['incidents'])}><b data-testid="open-count">{data.open.length}</b> open incidents</a>
+            <a class="stat" href={href(['decisions'])}><b>{data.dayBlocks.length}</b> blocks in 24 h</a>
+            <span class="stat"><b>{new Set(data.dayIncidents.map((i) => `${i.site}/${i.host}`)).size}</b> hosts identified in 24 h</span>
+          </div>
+          <div class="two">
+            <Section title="Blocks per hour (24 h)"><CountChart label="blocks" x={hours} y={blocks} color="#d64545" /></Section>
+            <Section title="Identified hosts per hour (24 h)"><CountChart label="identified hosts" x={hours} y={hosts} color="#3d7bd9" /></Section>
+          </div>
+          <Section title="Sensors"><SensorTable items={data.sensors} /></Section>
+          <Section title="Open incidents"><IncidentTable items={data.open} /></Section>
+        </>
+      )}
+    </div>
+  );
+}
