@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { LiveEvent, LiveEvents } from './live-events.js';
 
@@ -19,7 +20,12 @@ export function sseMessage(event: LiveEvent): string {
 }
 
 export function eventStreamRoute(app: FastifyInstance, events: LiveEvents, heartbeatMs = HEARTBEAT_MS): void {
-  app.get('/events/stream', { config: { longLived: true }, schema: { tags: ['console'], summary: 'Server-sent events: new incidents and decisions as this brain records them (text/event-stream)', security: [{ bearer: [] }] } }, (request, reply) => {
+  // Streams never end on their own: a brain that stops ends them, or closing the server would wait on them for ever.
+  const open = new Set<ServerResponse>();
+  app.addHook('preClose', async () => {
+    for (const raw of open) raw.destroy();
+  });
+  app.get('/events/stream', { config: { longLived: true }, schema: { tags: ['console'], summary: 'Server-sent events: new incidents and decisions as this brain records them (text/event-stream)', security: [{ bearer: [] }] } }, (_request, reply) => {
     const raw = reply.raw;
     let stop = (): void => undefined;
     const write = (text: string): void => {
@@ -44,7 +50,10 @@ export function eventStreamRoute(app: FastifyInstance, events: LiveEvents, heart
       clearInterval(heartbeat);
       unsubscribe();
     };
-    request.raw.once('close', stop);
+    // held until its socket closes: a response the client has left may keep its socket open
+    open.add(raw);
+    raw.socket?.once('close', () => open.delete(raw));
+    // the response's 'close': the client went away (the request's own 'close' comes as soon as it has been read)
     raw.once('close', stop);
   });
 }

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, extname, join, relative, sep } from 'node:path';
+import { extname, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 
 /**
@@ -33,13 +33,12 @@ export interface ConsoleFile {
   immutable: boolean;
 }
 
-/** Where the console was built beside the brain (the @p2pwall/console workspace); null when it is not installed. */
-export function defaultConsoleDir(): string | null {
-  try {
-    return join(dirname(createRequire(import.meta.url).resolve('@p2pwall/console/package.json')), 'dist');
-  } catch {
-    return null;
-  }
+/**
+ * Where the console is built beside the brain: console/dist at the root of the repository (and of
+ * the brain's image), from services/brain/dist/console/ where this module runs.
+ */
+export function defaultConsoleDir(): string {
+  return fileURLToPath(new URL('../../../../console/dist', import.meta.url));
 }
 
 /** Reads every file of `dir` (URL path → file); an empty map when there is no build there. */
