@@ -2,7 +2,7 @@
  * The brain's HTTP API as the console calls it: the token lives in sessionStorage (gone when the
  * tab closes) and travels only in the Authorization header, never in a URL.
  */
-export type { AllowView, DecisionView, FlowSampleView, HostView, IncidentView, Page, PeerView, SensorView } from '../../services/brain/src/api/views.ts';
+export type { AllowView, DecisionView, FlowSampleView, HostView, IncidentView, Page, PeerView, SensorView } from '../../services/brain/src/api/views.js';
 
 const TOKEN_KEY = 'p2pwall.token';
 

@@ -1,15 +1,15 @@
 import { useEffect, useState } from 'preact/hooks';
-import { roleOf, session, type Role } from './api.ts';
-import { liveState, onLive, startLive, stopLive } from './live.ts';
-import { Allowlist, Decisions, Sensors } from './pages/decisions.tsx';
-import { Host } from './pages/host.tsx';
-import { Incident } from './pages/incident.tsx';
-import { Incidents } from './pages/incidents.tsx';
-import { Login } from './pages/login.tsx';
-import { Overview } from './pages/overview.tsx';
-import { Peer } from './pages/peer.tsx';
-import { href, navigate, useRoute, type Route } from './router.ts';
-import { RoleContext } from './ui/role.ts';
+import { roleOf, session, type Role } from './api.js';
+import { liveState, onLive, startLive, stopLive } from './live.js';
+import { Allowlist, Decisions, Sensors } from './pages/decisions.js';
+import { Host } from './pages/host.js';
+import { Incident } from './pages/incident.js';
+import { Incidents } from './pages/incidents.js';
+import { Login } from './pages/login.js';
+import { Overview } from './pages/overview.js';
+import { Peer } from './pages/peer.js';
+import { href, navigate, useRoute, type Route } from './router.js';
+import { RoleContext } from './ui/role.js';
 
 const NAV = [
   ['', 'Overview'],

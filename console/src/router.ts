@@ -1,33 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
+import { parseHash, type Route } from './route.js';
 
-/**
- * Pages live in the URL's fragment (#/incidents/ID?host=...): the brain serves one index.html and
- * needs no route per page, and a reload or a shared link opens the same page (never with a token).
- */
+export { href, parseHash, type Route } from './route.js';
 
-export interface Route {
-  /** Path parts after #/, decoded: ['incidents', 'site-a-…']. */
-  parts: string[];
-  params: URLSearchParams;
-}
-
-export function parseHash(hash: string): Route {
-  const text = hash.replace(/^#\/?/, '');
-  const [path = '', search = ''] = text.split('?', 2);
-  const parts = path.split('/').filter((part) => part !== '').map((part) => {
-    try {
-      return decodeURIComponent(part);
-    } catch {
-      return part;
-    }
-  });
-  return { parts, params: new URLSearchParams(search) };
-}
-
-export function href(parts: readonly string[], params?: Record<string, string>): string {
-  const search = params ? new URLSearchParams(Object.entries(params).filter(([, value]) => value !== '')).toString() : '';
-  return `#/${parts.map(encodeURIComponent).join('/')}${search === '' ? '' : `?${search}`}`;
-}
+/** Following the URL's fragment: the page shown is the route in it. */
 
 export function navigate(to: string): void {
   window.location.hash = to.replace(/^#/, '');

@@ -1,12 +1,12 @@
-import { get, query, type AllowView, type DecisionView, type Page, type SensorView } from '../api.ts';
-import type { Route } from '../router.ts';
-import { AllowForm, BlockForm, DeleteButton } from '../ui/admin.tsx';
-import { AllowTable } from '../ui/allow-table.tsx';
-import { Filters, listParams, NextPage } from '../ui/filters.tsx';
-import { Err, Loading, Section } from '../ui/parts.tsx';
-import { useIsAdmin } from '../ui/role.ts';
-import { DecisionTable, SensorTable } from '../ui/tables.tsx';
-import { useApi } from '../ui/use-api.ts';
+import { get, query, type AllowView, type DecisionView, type Page, type SensorView } from '../api.js';
+import type { Route } from '../router.js';
+import { AllowForm, BlockForm, DeleteButton } from '../ui/admin.js';
+import { AllowTable } from '../ui/allow-table.js';
+import { Filters, listParams, NextPage } from '../ui/filters.js';
+import { Err, Loading, Section } from '../ui/parts.js';
+import { useIsAdmin } from '../ui/role.js';
+import { DecisionTable, SensorTable } from '../ui/tables.js';
+import { useApi } from '../ui/use-api.js';
 
 /** The filters of `p2pwall decisions list`. */
 const DECISION_FIELDS = [

@@ -1,9 +1,9 @@
-import { enc, get, query, type HostView } from '../api.ts';
-import { AllowForm } from '../ui/admin.tsx';
-import { AllowTable } from '../ui/allow-table.tsx';
-import { Err, Loading, Section, Tag } from '../ui/parts.tsx';
-import { DecisionTable, IncidentTable } from '../ui/tables.tsx';
-import { useApi } from '../ui/use-api.ts';
+import { enc, get, query, type HostView } from '../api.js';
+import { AllowForm } from '../ui/admin.js';
+import { AllowTable } from '../ui/allow-table.js';
+import { Err, Loading, Section, Tag } from '../ui/parts.js';
+import { DecisionTable, IncidentTable } from '../ui/tables.js';
+import { useApi } from '../ui/use-api.js';
 
 /** One inside host: its incidents, its lock, the decisions and allow entries about it. */
 export function Host({ ip, site }: { ip: string; site: string | null }) {

@@ -1,8 +1,8 @@
-import { enc, get, type IncidentView } from '../api.ts';
-import { bytes, clock } from '../format.ts';
-import { DecisionLink } from '../ui/decision-link.tsx';
-import { Empty, Err, HostLink, Loading, PeerLink, Section, Tag, When } from '../ui/parts.tsx';
-import { useApi } from '../ui/use-api.ts';
+import { enc, get, type IncidentView } from '../api.js';
+import { bytes, clock } from '../format.js';
+import { DecisionLink } from '../ui/decision-link.js';
+import { Empty, Err, HostLink, Loading, PeerLink, Section, Tag, When } from '../ui/parts.js';
+import { useApi } from '../ui/use-api.js';
 import type { ComponentChildren } from 'preact';
 
 interface Moment {

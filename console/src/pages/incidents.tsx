@@ -1,9 +1,9 @@
-import { get, query, type IncidentView, type Page } from '../api.ts';
-import type { Route } from '../router.ts';
-import { Filters, listParams, NextPage } from '../ui/filters.tsx';
-import { Err, Loading, Section } from '../ui/parts.tsx';
-import { IncidentTable } from '../ui/tables.tsx';
-import { useApi } from '../ui/use-api.ts';
+import { get, query, type IncidentView, type Page } from '../api.js';
+import type { Route } from '../router.js';
+import { Filters, listParams, NextPage } from '../ui/filters.js';
+import { Err, Loading, Section } from '../ui/parts.js';
+import { IncidentTable } from '../ui/tables.js';
+import { useApi } from '../ui/use-api.js';
 
 /** The filters of `p2pwall incidents list`, by the API's names. */
 const FIELDS = [

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { roleOf, session, type Role } from '../api.ts';
+import { roleOf, session, type Role } from '../api.js';
 
 /** The token is checked against the brain before it is kept (sessionStorage: gone with the tab). */
 export function Login({ onLogin }: { onLogin: (role: Role) => void }) {

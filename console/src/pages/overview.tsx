@@ -1,10 +1,10 @@
-import { get, type DecisionView, type IncidentView, type Page, type SensorView } from '../api.ts';
-import { hourly } from '../format.ts';
-import { href } from '../router.ts';
-import { CountChart } from '../ui/chart.tsx';
-import { Err, Loading, Section } from '../ui/parts.tsx';
-import { IncidentTable, SensorTable } from '../ui/tables.tsx';
-import { useApi } from '../ui/use-api.ts';
+import { get, type DecisionView, type IncidentView, type Page, type SensorView } from '../api.js';
+import { hourly } from '../format.js';
+import { href } from '../router.js';
+import { CountChart } from '../ui/chart.js';
+import { Err, Loading, Section } from '../ui/parts.js';
+import { IncidentTable, SensorTable } from '../ui/tables.js';
+import { useApi } from '../ui/use-api.js';
 
 interface Overview {
   sensors: SensorView[];

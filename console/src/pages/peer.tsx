@@ -1,9 +1,9 @@
-import { enc, get, type PeerView } from '../api.ts';
-import { AllowForm } from '../ui/admin.tsx';
-import { AllowTable } from '../ui/allow-table.tsx';
-import { Empty, Err, Loading, Section, SiteHost, Tag } from '../ui/parts.tsx';
-import { DecisionTable, IncidentTable } from '../ui/tables.tsx';
-import { useApi } from '../ui/use-api.ts';
+import { enc, get, type PeerView } from '../api.js';
+import { AllowForm } from '../ui/admin.js';
+import { AllowTable } from '../ui/allow-table.js';
+import { Empty, Err, Loading, Section, SiteHost, Tag } from '../ui/parts.js';
+import { DecisionTable, IncidentTable } from '../ui/tables.js';
+import { useApi } from '../ui/use-api.js';
 
 /** "Why is this blocked": the blocks that cover an outside address or endpoint, their evidence, the allow entries, who contacted it. */
 export function Peer({ peer }: { peer: string }) {

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
-import { call, enc, type AllowView, type DecisionView } from '../api.ts';
-import { useIsAdmin } from './role.ts';
+import { call, enc, type AllowView, type DecisionView } from '../api.js';
+import { useIsAdmin } from './role.js';
 
 /**
  * The admin's changes, as the CLI makes them (`p2pwall allow add|delete`, `p2pwall decisions

@@ -1,7 +1,7 @@
-import type { AllowView } from '../api.ts';
-import { DeleteButton } from './admin.tsx';
-import { DecisionLink } from './decision-link.tsx';
-import { Empty, When } from './parts.tsx';
+import type { AllowView } from '../api.js';
+import { DeleteButton } from './admin.js';
+import { DecisionLink } from './decision-link.js';
+import { Empty, When } from './parts.js';
 
 export function AllowTable({ items, onChange }: { items: readonly AllowView[]; onChange: () => void }) {
   if (items.length === 0) return <Empty>No allow entries.</Empty>;

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { href, navigate } from '../router.ts';
+import { href, navigate } from '../router.js';
 
 /** A filter form whose values live in the page's URL (#/page?field=value), so a filtered list can be reloaded and shared. */
 export function Filters({ page, fields, params }: { page: string; fields: readonly { name: string; label: string; hint: string }[]; params: URLSearchParams }) {

@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
-import { href } from '../router.ts';
-import { ago, clock } from '../format.ts';
+import { href } from '../router.js';
+import { ago, clock } from '../format.js';
 
 /** Small pieces every page uses. */
 

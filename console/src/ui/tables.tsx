@@ -1,6 +1,6 @@
-import type { DecisionView, IncidentView, SensorView } from '../api.ts';
-import { bytes } from '../format.ts';
-import { DecisionTarget, Empty, IncidentLink, HostLink, Tag, When } from './parts.tsx';
+import type { DecisionView, IncidentView, SensorView } from '../api.js';
+import { bytes } from '../format.js';
+import { DecisionTarget, Empty, IncidentLink, HostLink, Tag, When } from './parts.js';
 import type { ComponentChildren } from 'preact';
 
 /** The lists several pages show: incidents, decisions, sensors. */

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, session } from '../api.ts';
-import { navigate } from '../router.ts';
-import { onLive, type LiveType } from '../live.ts';
+import { ApiError, session } from '../api.js';
+import { navigate } from '../router.js';
+import { onLive, type LiveType } from '../live.js';
 
 export interface Loaded<T> {
   data: T | undefined;
