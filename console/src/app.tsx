@@ -1,7 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
 import { roleOf, session, type Role } from './api.js';
 import { liveState, onLive, startLive, stopLive } from './live.js';
-import { Allowlist, Decisions, Sensors } from './pages/decisions.js';
+import { Allowlist } from './pages/allowlist.js';
+import { Decisions } from './pages/decisions.js';
+import { Sensors } from './pages/sensors.js';
 import { Host } from './pages/host.js';
 import { Incident } from './pages/incident.js';
 import { Incidents } from './pages/incidents.js';

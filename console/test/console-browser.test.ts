@@ -39,6 +39,8 @@ describe('web console in Chromium', () => {
   let rig: BrainRig | undefined;
   let browser: Browser | undefined;
   const thirdParty: string[] = [];
+  /** What Chromium refused under the Content-Security-Policy (an inline script or style, a foreign source). */
+  const refused: string[] = [];
   const shots: string[] = [];
 
   beforeAll(async () => {
@@ -65,6 +67,9 @@ describe('web console in Chromium', () => {
     const page = await browser!.newPage({ viewport: { width, height: 1000 } });
     page.on('request', (request) => {
       if (!request.url().startsWith(rig!.base) && !request.url().startsWith('data:')) thirdParty.push(request.url());
+    });
+    page.on('console', (message) => {
+      if (/Content Security Policy|Refused to/i.test(message.text())) refused.push(message.text());
     });
     return page;
   }
@@ -191,5 +196,6 @@ describe('web console in Chromium', () => {
       await page.close();
     }
     expect(thirdParty).toEqual([]);
+    expect(refused).toEqual([]);
   }, 60_000);
 });
