@@ -7,13 +7,16 @@ import { until } from '@p2pwall/lab';
 import { p2pwall } from '@p2pwall/proto';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { batch, flow, startBrainRig, type BrainRig } from '../../services/brain/test/support.js';
+import type { IncidentView, PeerView } from '../../services/brain/src/api/views.js';
+import { startBrainRig, type BrainRig } from '../../services/brain/test/support.js';
+import { kazaaBatches } from './kazaa-batches.js';
 
 /**
  * The web console end to end: a real brain (its own nats-server and redis-server) serving the
  * built console, driven in Debian's headless Chromium by playwright-core. The incident is the one
- * the lab's Kazaa client makes: a FastTrack client identified by its UDP ping, its supernode
- * peers on 1214 learned and blocked. Screenshots of every page at 1280 and 1920 px go to
+ * the lab's Kazaa client makes: its start-up capture judged by the sensor's engine and published
+ * as the sensor's uplink batches it (kazaa-batches.ts): identified by its UDP node pings, its
+ * cached peers learned and blocked. Screenshots of every page at 1280 and 1920 px go to
  * console/test-results/screenshots/ (their paths are printed).
  */
 
@@ -22,15 +25,14 @@ const ADMIN = 'console-admin-token-0123456789';
 const SHOTS = resolve(dirname(fileURLToPath(import.meta.url)), '../test-results/screenshots');
 const CHROMIUM = '/usr/bin/chromium';
 const KAZAA_HOST = '192.168.1.5';
-const SUPERNODE = '198.51.100.7';
 const LATE_HOST = '192.168.1.6';
 
-/** One summary batch of a Kazaa client as the sensor publishes it: the identifying ping, the peers it learned, the flows. */
-function kazaaBatch(host: string, supernode: string, sequence: number): Uint8Array {
-  const now = Date.now();
-  const spec = batch({ instance: 'console-test', sequence, created: now, flows: [flow({ host, to: supernode, port: 1214, proto: 'udp', app: 'fasttrack', rules: ['fasttrack/udp-ping'], ts: now - 200 }), flow({ host, to: supernode, port: 1214, app: 'fasttrack', rules: ['fasttrack/x-kazaa-header'], ts: now - 100 })], clients: [{ host, ts: now - 300 }], peers: [{ ip: supernode, port: 1214, from: host, ts: now - 250 }] });
-  spec.events![0]!.client!.evidence = [{ protocol: 'fasttrack', rule: 'fasttrack/udp-ping', supporting: true, detail: 'network KaZaA', flow: `udp ${host}:3531 > ${supernode}:1214`, packet: 7 }];
-  return p2pwall.v1.SummaryBatch.encode(spec).finish();
+/** Publishes a Kazaa client's batches as its sensor does (one message id per batch, as the uplink sets it). */
+async function publishKazaa(rig: BrainRig, client: string, instance: string, seed: number): Promise<number> {
+  const js = jetstream(rig.nc);
+  const batches = kazaaBatches(client, instance, seed);
+  for (const batch of batches) await js.publish(SUBJECTS.summaries('site-a', 'gw1'), p2pwall.v1.SummaryBatch.encode(batch).finish(), { msgID: `${instance}:${batch.sequence}` });
+  return batches.length;
 }
 
 const heartbeat = (): Uint8Array => p2pwall.v1.Heartbeat.encode({ sensor: { site: 'site-a', gateway: 'gw1', queue: 0, instance: 'console-test' }, version: '0.1.0', mode: p2pwall.v1.Mode.MODE_ENFORCE, sentMs: Date.now(), startedMs: Date.now() - 60_000, packets: 5120, flows: 12, clients: 1, queues: [{ queue: 0, queueTotal: 5120, queueDropped: 0, userDropped: 0 }] }).finish();
@@ -47,9 +49,8 @@ describe('web console in Chromium', () => {
     rmSync(SHOTS, { recursive: true, force: true });
     mkdirSync(SHOTS, { recursive: true });
     rig = await startBrainRig({ tokens: { read: [READ], admin: [ADMIN] } });
-    const js = jetstream(rig.nc);
-    await js.publish(SUBJECTS.heartbeats('site-a', 'gw1'), heartbeat());
-    await js.publish(SUBJECTS.summaries('site-a', 'gw1'), kazaaBatch(KAZAA_HOST, SUPERNODE, 1), { msgID: 'console-test:1' });
+    await jetstream(rig.nc).publish(SUBJECTS.heartbeats('site-a', 'gw1'), heartbeat());
+    await publishKazaa(rig, KAZAA_HOST, 'console-test-1', 1);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -62,6 +63,12 @@ describe('web console in Chromium', () => {
     await rig?.stop();
     if (shots.length > 0) process.stdout.write(`console screenshots:\n${shots.map((s) => `  ${s}`).join('\n')}\n`);
   });
+
+  async function api<T>(path: string): Promise<T> {
+    const answer = await fetch(`${rig!.base}${path}`, { headers: { authorization: `Bearer ${READ}` } });
+    expect(answer.status, path).toBe(200);
+    return (await answer.json()) as T;
+  }
 
   async function openPage(width: number): Promise<Page> {
     const page = await browser!.newPage({ viewport: { width, height: 1000 } });
@@ -104,16 +111,19 @@ describe('web console in Chromium', () => {
   });
 
   it('a read token sees the incident but no admin control; an admin opens the incident, follows it to the peer, allows and deletes; a new incident appears live', async () => {
-    await until('the Kazaa incident', 15_000, async () => {
-      const answer = await fetch(`${rig!.base}/v1/incidents?host=${KAZAA_HOST}`, { headers: { authorization: `Bearer ${READ}` } });
-      const page = (await answer.json()) as { items: unknown[] };
-      return page.items.length > 0 ? page : undefined;
+    const incident = await until('the Kazaa incident', 15_000, async () => {
+      const page = await api<{ items: IncidentView[] }>(`/v1/incidents?host=${KAZAA_HOST}`);
+      return page.items.find((i) => i.identifiedBy !== null && i.decisionCount > 1);
     }, 100);
+    // a peer of the incident that a block covers: the one to follow from the incident's page
+    let peer: string | undefined;
+    for (const candidate of incident.peers.sample) if (peer === undefined && (await api<PeerView>(`/v1/peers/${encodeURIComponent(candidate)}`)).blocked) peer = candidate;
+    expect(peer).toBeDefined();
 
     const reader = await openPage(1280);
     await signIn(reader, READ);
     expect(await reader.getByTestId('role').textContent()).toBe('read token');
-    await reader.goto(`${rig!.base}/#/peers/${SUPERNODE}:1214`);
+    await reader.goto(`${rig!.base}/#/peers/${peer}`);
     await reader.getByTestId('peer-verdict').waitFor();
     expect(await reader.getByTestId('allow-form').count()).toBe(0);
     // the token is in the tab's sessionStorage, never in the URL
@@ -129,11 +139,13 @@ describe('web console in Chromium', () => {
     const row = page.locator('tr[data-incident]').filter({ hasText: KAZAA_HOST });
     await row.getByRole('link', { name: 'details' }).click();
     await page.getByTestId('identified-by').waitFor();
-    expect(await page.getByTestId('identified-by').textContent()).toContain('fasttrack/udp-ping');
-    expect(await page.getByTestId('identified-by').textContent()).toContain('network KaZaA');
+    const identified = await page.getByTestId('identified-by').textContent();
+    expect(identified).toContain(incident.identifiedBy!.rule);
+    expect(identified).toContain(incident.identifiedBy!.flow);
+    expect(identified).toContain('KaZaA'); // the network name the node pings carry
     expect(await page.getByTestId('timeline').textContent()).toContain('Identified');
 
-    await page.getByTestId('peers').getByRole('link', { name: `${SUPERNODE}:1214` }).click();
+    await page.getByTestId('peers').getByRole('link', { name: peer, exact: true }).click();
     await page.getByTestId('peer-verdict').filter({ hasText: 'Blocked by' }).waitFor();
     expect(await page.locator('tr[data-decision]').first().textContent()).toContain('fasttrack');
 
@@ -142,7 +154,7 @@ describe('web console in Chromium', () => {
     await form.getByLabel('Reason').fill('console test: a partner endpoint');
     await form.getByRole('button', { name: 'Allow' }).click();
     await form.getByTestId('outcome').filter({ hasText: 'allowed: allow:endpoint:' }).waitFor();
-    expect(await form.getByTestId('outcome').textContent()).toContain(`suspends endpoint:${SUPERNODE}:1214`);
+    expect(await form.getByTestId('outcome').textContent()).toMatch(new RegExp(`suspends [^\\n]*endpoint:${peer!.replace(/[.[\\]]/g, '\\$&')}`));
     await page.getByTestId('peer-verdict').filter({ hasText: 'Allowed' }).waitFor();
     const entry = page.locator('tr[data-allow]');
     expect(await entry.count()).toBe(1);
@@ -163,21 +175,21 @@ describe('web console in Chromium', () => {
     await page.locator('tr[data-incident]').first().waitFor();
     await page.evaluate(() => ((globalThis as unknown as { marker: string }).marker = 'no reload'));
     const published = Date.now();
-    await jetstream(rig!.nc).publish(SUBJECTS.summaries('site-a', 'gw1'), kazaaBatch(LATE_HOST, '198.51.100.8', 2), { msgID: 'console-test:2' });
+    const batches = await publishKazaa(rig!, LATE_HOST, 'console-test-2', 2);
     await page.locator('tr[data-incident]').filter({ hasText: LATE_HOST }).waitFor({ timeout: 10_000 });
-    process.stdout.write(`live update shown ${Date.now() - published} ms after publishing\n`);
+    process.stdout.write(`live update shown ${Date.now() - published} ms after publishing the second client's ${batches} batches began\n`);
     expect(await page.evaluate(() => (globalThis as unknown as { marker?: string }).marker)).toBe('no reload');
     await page.close();
   });
 
   it('every page at 1280 and 1920 px: screenshots, no third-party request', async () => {
-    const incidents = (await (await fetch(`${rig!.base}/v1/incidents?host=${KAZAA_HOST}`, { headers: { authorization: `Bearer ${READ}` } })).json()) as { items: { id: string }[] };
-    const id = incidents.items[0]!.id;
+    const incident = (await api<{ items: IncidentView[] }>(`/v1/incidents?host=${KAZAA_HOST}`)).items[0]!;
+    const peer = incident.peers.sample[0]!;
     const pages: [string, string, string][] = [
       ['overview', '#/', 'open-count'],
       ['incidents', '#/incidents', 'incident-table'],
-      ['incident', `#/incidents/${encodeURIComponent(id)}`, 'identified-by'],
-      ['peer', `#/peers/${SUPERNODE}:1214`, 'peer-verdict'],
+      ['incident', `#/incidents/${encodeURIComponent(incident.id)}`, 'identified-by'],
+      ['peer', `#/peers/${peer}`, 'peer-verdict'],
       ['host', `#/hosts/${KAZAA_HOST}?site=site-a`, 'incident-table'],
       ['decisions', '#/decisions', 'decision-table'],
       ['allowlist', '#/allowlist', 'allow-form'],
