@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { roleOf, session, type Role } from './api.js';
 import { liveState, onLive, startLive, stopLive } from './live.js';
+import { signOut, SIGNED_OUT } from './sign-out.js';
 import { Allowlist } from './pages/allowlist.js';
 import { Decisions } from './pages/decisions.js';
 import { Sensors } from './pages/sensors.js';
@@ -61,6 +62,11 @@ export function App() {
     if (role) startLive();
     return stopLive;
   }, [role]);
+  useEffect(() => {
+    const out = (): void => setRole(undefined);
+    window.addEventListener(SIGNED_OUT, out);
+    return () => window.removeEventListener(SIGNED_OUT, out);
+  }, []);
   if (checking) return <p class="muted">Checking the token…</p>;
   if (!role) return <Login onLogin={(r) => { setRole(r); if (route.parts[0] === 'login') navigate('#/'); }} />;
   const section = route.parts[0] === 'hosts' || route.parts[0] === 'peers' ? 'incidents' : (route.parts[0] ?? '');
@@ -71,7 +77,7 @@ export function App() {
         <nav>{NAV.map(([path, label]) => <a key={path} href={href(path === '' ? [] : [path])} class={section === path ? 'active' : ''}>{label}</a>)}</nav>
         <LiveBadge />
         <span class="role" data-testid="role">{role} token</span>
-        <button type="button" class="plain" onClick={() => { session.clear(); stopLive(); setRole(undefined); navigate('#/login'); }}>Sign out</button>
+        <button type="button" class="plain" onClick={signOut}>Sign out</button>
       </header>
       <main><Page route={route} /></main>
     </RoleContext.Provider>

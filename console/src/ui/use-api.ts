@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, session } from '../api.js';
-import { navigate } from '../router.js';
+import { ApiError } from '../api.js';
+import { signOut } from '../sign-out.js';
 import { onLive, type LiveType } from '../live.js';
 
 export interface Loaded<T> {
@@ -9,9 +9,13 @@ export interface Loaded<T> {
   reload: () => void;
 }
 
+/** Live reloads of one page at most this often: a burst of decisions is one reload, and a tab stays well within its token's rate limit. */
+const RELOAD_EVERY_MS = 1000;
+
 /**
- * Loads `load()` when `key` changes, and again (a moment after, so a burst is one reload) when the live stream says
- * something of `liveTypes` happened. A 401 sends the user back to the login page.
+ * Loads `load()` when `key` changes, and again when the live stream says something of
+ * `liveTypes` happened: at once after a quiet second, else at the end of that second. A 401 (the
+ * token was revoked) signs the tab out.
  */
 export function useApi<T>(key: string, load: () => Promise<T>, liveTypes: readonly LiveType[] = []): Loaded<T> {
   const [data, setData] = useState<T | undefined>(undefined);
@@ -30,10 +34,7 @@ export function useApi<T>(key: string, load: () => Promise<T>, liveTypes: readon
       },
       (err: unknown) => {
         if (!current) return;
-        if (err instanceof ApiError && err.status === 401) {
-          session.clear();
-          navigate('#/login');
-        }
+        if (err instanceof ApiError && err.status === 401) signOut();
         setError(err instanceof Error ? err.message : String(err));
       },
     );
@@ -45,12 +46,14 @@ export function useApi<T>(key: string, load: () => Promise<T>, liveTypes: readon
   useEffect(() => {
     if (types === '') return undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let lastMs = 0;
     const off = onLive((type) => {
       if (!types.split(',').includes(type) || timer) return;
       timer = setTimeout(() => {
         timer = undefined;
+        lastMs = Date.now();
         reload();
-      }, 300);
+      }, Math.max(0, lastMs + RELOAD_EVERY_MS - Date.now()));
     });
     return () => {
       off();

@@ -1,6 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { get } from 'node:http';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import { SUBJECTS } from '@p2pwall/common';
@@ -10,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventStreamRoute, sseMessage } from '../src/console/event-stream.js';
 import { LiveEvents } from '../src/console/live-events.js';
 import { consoleFileRoutes, CONTENT_SECURITY_POLICY, loadConsoleFiles } from '../src/console/static-files.js';
+import { httpGet, openStream } from './console-http.js';
 import { encodeBatch, flow, startBrainRig, type BrainRig } from './support.js';
 
 /** The brain's side of the web console: its files, the token's role, the live stream. The console itself is tested in Chromium (console/test/). */
@@ -22,42 +22,6 @@ mkdirSync(join(build, 'assets'), { recursive: true });
 writeFileSync(join(build, 'index.html'), '<!doctype html><script type="module" src="/assets/index-abc123.js"></script>');
 writeFileSync(join(build, 'assets', 'index-abc123.js'), 'console.log("console")');
 writeFileSync(join(build, 'notes.md'), 'not served: no type of the console');
-
-/**
- * A live stream read with node:http on a connection of its own, closed by close(): fetch() (undici)
- * opens a spare connection when a body is cancelled, which would hold the server's close.
- */
-interface Stream {
-  status: number;
-  contentType: string | undefined;
-  body: string;
-  /** Waits until `wanted` is in what came (or the time runs out); returns what came. */
-  until(wanted: RegExp, timeoutMs: number): Promise<string>;
-  close(): void;
-}
-
-function openStream(url: string, token?: string): Promise<Stream> {
-  return new Promise((resolve, reject) => {
-    const request = get(url, { agent: false, headers: token ? { authorization: `Bearer ${token}` } : {} }, (response) => {
-      response.setEncoding('utf8');
-      const stream: Stream = {
-        status: response.statusCode ?? 0,
-        contentType: response.headers['content-type'],
-        body: '',
-        until: async (wanted, timeoutMs) => {
-          const deadline = Date.now() + timeoutMs;
-          while (!wanted.test(stream.body) && Date.now() < deadline) await new Promise((done) => setTimeout(done, 20));
-          return stream.body;
-        },
-        close: () => request.destroy(),
-      };
-      response.on('data', (chunk: string) => (stream.body += chunk));
-      response.on('error', () => undefined);
-      resolve(stream);
-    });
-    request.on('error', reject);
-  });
-}
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -138,25 +102,23 @@ describe('console routes of a running brain', () => {
   }, 30_000);
   afterAll(async () => rig?.stop());
 
-  const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
-
   it('GET /v1/session tells the token its role; without one it is refused', async () => {
-    expect(await (await fetch(`${rig!.base}/v1/session`, bearer(READ))).json()).toEqual({ role: 'read' });
-    expect(await (await fetch(`${rig!.base}/v1/session`, bearer(ADMIN))).json()).toEqual({ role: 'admin' });
-    expect((await fetch(`${rig!.base}/v1/session`)).status).toBe(401);
-    expect((await fetch(`${rig!.base}/`)).status).toBe(200);
+    expect(JSON.parse((await httpGet(`${rig!.base}/v1/session`, READ)).body)).toEqual({ role: 'read' });
+    expect(JSON.parse((await httpGet(`${rig!.base}/v1/session`, ADMIN)).body)).toEqual({ role: 'admin' });
+    expect((await httpGet(`${rig!.base}/v1/session`)).status).toBe(401);
+    expect((await httpGet(`${rig!.base}/`)).status).toBe(200);
   });
 
   it('the live stream pushes the incident and the decisions a batch makes; at most maxStreams at once, a slot freed when a client leaves', async () => {
     const url = `${rig!.base}/v1/events/stream`;
-    expect((await fetch(url)).status).toBe(401);
-    expect((await fetch(url, bearer('wrong-token-0123456789'))).status).toBe(401);
+    expect((await httpGet(url)).status).toBe(401);
+    expect((await httpGet(url, 'wrong-token-0123456789')).status).toBe(401);
     const stream = await openStream(url, READ);
     const other = await openStream(url, ADMIN);
     expect([stream.status, other.status]).toEqual([200, 200]);
-    const refused = await fetch(url, bearer(READ));
+    const refused = await httpGet(url, READ);
     expect(refused.status).toBe(503);
-    expect(((await refused.json()) as { message: string }).message).toContain('api.console.maxStreams');
+    expect((JSON.parse(refused.body) as { message: string }).message).toContain('api.console.maxStreams');
 
     const now = Date.now();
     await jetstream(rig!.nc).publish(SUBJECTS.summaries('site-a', 'gw1'), encodeBatch({ instance: 'console', sequence: 1, created: now, clients: [{ host: '192.168.1.5', ts: now }], peers: [{ ip: '198.51.100.7', port: 1214, from: '192.168.1.5', ts: now }], flows: [flow({ host: '192.168.1.5', to: '198.51.100.7', port: 1214, app: 'fasttrack', rules: ['fasttrack/udp-ping'], ts: now })] }), { msgID: 'console:1' });
