@@ -12,6 +12,7 @@ import { Login } from './pages/login.js';
 import { Overview } from './pages/overview.js';
 import { Peer } from './pages/peer.js';
 import { href, navigate, useRoute, type Route } from './router.js';
+import { Notice } from './ui/notice.js';
 import { RoleContext } from './ui/role.js';
 
 const NAV = [
@@ -79,7 +80,10 @@ export function App() {
         <span class="role" data-testid="role">{role} token</span>
         <button type="button" class="plain" onClick={signOut}>Sign out</button>
       </header>
-      <main><Page route={route} /></main>
+      <main>
+        <Notice />
+        <Page route={route} />
+      </main>
     </RoleContext.Provider>
   );
 }

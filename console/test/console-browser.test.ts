@@ -178,6 +178,8 @@ describe('web console in Chromium', () => {
     // delete, after the confirmation: the block comes back
     page.once('dialog', (dialog) => void dialog.accept());
     await entry.getByRole('button', { name: 'Delete' }).click();
+    await page.getByTestId('notice').filter({ hasText: 'removed allow:endpoint:' }).waitFor();
+    expect(await page.getByTestId('notice').textContent()).toContain(`restored endpoint:${peer}`);
     await page.getByTestId('peer-verdict').filter({ hasText: 'Blocked by' }).waitFor();
     expect(await page.locator('tr[data-allow]').count()).toBe(0);
 

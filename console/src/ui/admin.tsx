@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { call, enc, type AllowView, type DecisionView } from '../api.js';
+import { notify, OutcomeBox, type Outcome } from './notice.js';
 import { useIsAdmin } from './role.js';
 
 /**
@@ -7,20 +8,6 @@ import { useIsAdmin } from './role.js';
  * add|delete`): the same API calls, so the same refusals (shown as the brain words them), and
  * the same aftermath told: warnings, blocks suspended or restored.
  */
-
-interface Outcome {
-  ok: boolean;
-  lines: string[];
-}
-
-function OutcomeBox({ outcome }: { outcome: Outcome | undefined }) {
-  if (!outcome) return null;
-  return (
-    <div class={outcome.ok ? 'notice' : 'error'} role={outcome.ok ? 'status' : 'alert'} data-testid="outcome">
-      {outcome.lines.map((line, n) => <p key={n}>{line}</p>)}
-    </div>
-  );
-}
 
 async function attempt(run: () => Promise<string[]>): Promise<Outcome> {
   try {
@@ -115,12 +102,11 @@ export function BlockForm({ onDone }: { onDone: () => void }) {
 
 /** Delete an allow entry (its suspended blocks come back) or a decision (unblock), after the person confirms. */
 export function DeleteButton({ kind, id, onDone }: { kind: 'allow' | 'decision'; id: string; onDone: () => void }) {
-  const [outcome, setOutcome] = useState<Outcome | undefined>(undefined);
   if (!useIsAdmin()) return null;
   const question = kind === 'allow' ? `Delete allow entry ${id}? The blocks it suspended come back, and the brain may block again what it finds.` : `Delete ${id} (unblock)? Sensors drop it from their sets.`;
   const remove = async (): Promise<void> => {
     if (!window.confirm(question)) return;
-    setOutcome(
+    notify(
       await attempt(async () => {
         if (kind === 'allow') {
           const answer = await call<{ removed?: AllowView; restored?: string[] }>('DELETE', `/v1/allowlist/${enc(id)}`);
@@ -133,10 +119,5 @@ export function DeleteButton({ kind, id, onDone }: { kind: 'allow' | 'decision';
     );
     onDone();
   };
-  return (
-    <span class="delete">
-      <button type="button" class="danger small" onClick={remove} data-delete={id}>Delete</button>
-      <OutcomeBox outcome={outcome} />
-    </span>
-  );
+  return <button type="button" class="danger small" onClick={remove} data-delete={id}>Delete</button>;
 }
