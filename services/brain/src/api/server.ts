@@ -152,7 +152,8 @@ export function buildApi(deps: ApiDeps, config: ApiConfig, log: Logger, hooks: A
   app.register(async (root) => {
     root.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     healthRoutes(root, ctx);
-    if (config.console.enabled) consoleFileRoutes(root, loadConsoleFiles(config.console.dir ?? defaultConsoleDir()));
+    const consoleDir = config.console.dir ?? defaultConsoleDir();
+    if (config.console.enabled) consoleFileRoutes(root, loadConsoleFiles(consoleDir), consoleDir);
   });
   app.register(v1Plugin(ctx, tokens, limiter), { prefix: '/v1' });
   return app;

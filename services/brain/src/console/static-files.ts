@@ -79,9 +79,10 @@ function send(reply: FastifyReply, file: ConsoleFile): FastifyReply {
 }
 
 /** GET / (index.html) and GET /<file> of the build; pages are routed in the browser (#/...), so no other path is the console's. */
-export function consoleFileRoutes(app: FastifyInstance, files: Map<string, ConsoleFile>): void {
+export function consoleFileRoutes(app: FastifyInstance, files: Map<string, ConsoleFile>, dir = ''): void {
   const index = files.get('/index.html');
   if (!index) {
+    app.log.warn({ dir }, 'web console not served: no build (index.html) there (npm run build; api.console.dir)');
     app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(404).send({ statusCode: 404, error: 'Not Found', message: 'the web console is not built here (npm run build builds console/dist; api.console.dir names another folder)' }));
     return;
   }
