@@ -23,7 +23,8 @@ export function CountChart({ label, x, y, color }: { label: string; x: number[];
         axes: [{ stroke: '#8a94a6', grid: { stroke: '#e3e8ef' } }, { stroke: '#8a94a6', grid: { stroke: '#e3e8ef' }, size: 40 }],
         series: [{}, { label, stroke: color, fill: `${color}99`, width: 1, ...(bars ? { paths: bars } : {}), points: { show: false } }],
       },
-      [x, y],
+      // an empty hour has no bar (a zero-height bar would draw as a dash on the axis)
+      [x, y.map((count) => (count === 0 ? null : count))],
       element,
     );
     const resized = new ResizeObserver(() => plot.setSize({ width: width(), height: 180 }));
