@@ -50,6 +50,8 @@ export interface BrainConfig extends RulesConfig {
     tls: { cert: string | null; key: string | null };
     /** What keeps many clients from starving ingest and the health probes (api/limits.ts). */
     limits: ApiLimits;
+    /** The web console under / (console/): where its build is (null: beside the brain), how many live streams at once. */
+    console: { enabled: boolean; dir: string | null; maxStreams: number };
   };
   /** Webhook, Slack, Teams and syslog sinks of incident and operator events (notify/config.ts). */
   notifications: NotificationsConfig;
@@ -167,6 +169,11 @@ export const BRAIN_CONFIG_SCHEMA: ConfigSchema = obj({
       perTokenPerSecond: num(0.1, 100_000, 20, 'sustained /v1 requests per second of one token; more get 429 (Retry-After)'),
       perTokenBurst: int(1, 100_000, 40, 'requests one token may make at once above its rate'),
       requestTimeoutSeconds: int(1, 3600, 10, 'a request must arrive and be answered within this long; otherwise 503 (or the connection is closed)'),
+    }),
+    console: obj({
+      enabled: { type: 'boolean', default: true, description: 'serve the web console under / (it asks for a token like any API client)' },
+      dir: strOrNull('folder of the built console (null: the one built beside the brain, console/dist)'),
+      maxStreams: int(1, 1000, 16, 'live event streams (GET /v1/events/stream) open at once; more get 503'),
     }),
   }),
   notifications: NOTIFICATIONS_CONFIG_SCHEMA,

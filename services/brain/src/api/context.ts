@@ -6,6 +6,7 @@ import type { WorkflowStep } from '../incidents/workflow.js';
 import type { Notifier } from '../notify/notifier.js';
 import type { BlocklistReader } from './blocklist-reader.js';
 import type { IncidentView, Page } from './views.js';
+import type { LiveEvents } from '../console/live-events.js';
 
 /** What the API needs from the brain (BrainService hands over its own connections and writer). */
 export interface ApiDeps {
@@ -28,6 +29,8 @@ export interface ApiDeps {
   insideNetworks?: readonly string[];
   /** Operator overrules (allow entries, unblocks, manual blocks) are told here (notify/). */
   notifier?: Notifier;
+  /** New incidents and decisions for the console's live stream (GET /v1/events/stream); absent: no stream. */
+  events?: LiveEvents;
 }
 
 export interface ApiContext {

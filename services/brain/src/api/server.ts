@@ -18,6 +18,9 @@ import { hostRoutes } from './routes/hosts.js';
 import { incidentRoutes } from './routes/incidents.js';
 import { peerRoutes } from './routes/peers.js';
 import { sensorRoutes } from './routes/sensors.js';
+import { eventStreamRoute } from '../console/event-stream.js';
+import { sessionRoute } from '../console/session.js';
+import { consoleFileRoutes, defaultConsoleDir, loadConsoleFiles } from '../console/static-files.js';
 
 /**
  * The brain's HTTP API (fastify). Health probes and /openapi.json are public (they hold no data);
@@ -29,6 +32,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The role a route needs; read when absent. */
     role?: Role;
+    /** A stream bounded by a limit of its own (api.console.maxStreams): it holds no maxConcurrent slot. */
+    longLived?: boolean;
   }
 }
 
@@ -54,6 +59,7 @@ function v1Plugin(ctx: ApiContext, tokens: TokenSet, limiter: RequestLimiter) {
       // Limits: one token cannot take more than its rate, all of them together no more than maxConcurrent at once.
       const rate = limiter.admitToken(auth.key, ctx.now());
       if (!rate.allowed) return reply.code(429).header('retry-after', String(rate.retryAfterSeconds)).send(errorView(429, `this token made more than ${ctx.config.limits.perTokenPerSecond} requests a second (api.limits.perTokenPerSecond): retry after ${rate.retryAfterSeconds} s`));
+      if (request.routeOptions.config.longLived) return undefined;
       const release = limiter.enter();
       if (!release) return reply.code(503).header('retry-after', '1').send(errorView(503, `the brain is answering ${ctx.config.limits.maxConcurrent} requests already (api.limits.maxConcurrent): retry in a moment`));
       // 'close' comes once the answer is sent, and also when the client goes away first
@@ -68,6 +74,8 @@ function v1Plugin(ctx: ApiContext, tokens: TokenSet, limiter: RequestLimiter) {
     hostRoutes(v1, ctx);
     peerRoutes(v1, ctx);
     sensorRoutes(v1, ctx);
+    sessionRoute(v1, tokens);
+    if (ctx.deps.events) eventStreamRoute(v1, ctx.deps.events);
   };
 }
 
@@ -144,6 +152,8 @@ export function buildApi(deps: ApiDeps, config: ApiConfig, log: Logger, hooks: A
   app.register(async (root) => {
     root.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     healthRoutes(root, ctx);
+    const consoleDir = config.console.dir ?? defaultConsoleDir();
+    if (config.console.enabled) consoleFileRoutes(root, loadConsoleFiles(consoleDir), consoleDir);
   });
   app.register(v1Plugin(ctx, tokens, limiter), { prefix: '/v1' });
   return app;

@@ -85,7 +85,7 @@ export interface ProcessorOptions {
   /** The organisation's networks beyond the private ranges: never blocked as peers. */
   insideNetworks?: CidrSet;
   /** Where incidents are recorded (none: not recorded, e.g. in benchmarks of correlation alone). */
-  incidents?: { store: IncidentStore; maxSamples: number };
+  incidents?: { store: Pick<IncidentStore, 'record'>; maxSamples: number };
   log?: Logger;
   now?: () => number;
 }

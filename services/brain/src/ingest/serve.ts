@@ -23,12 +23,15 @@ import { readIngestBacklog } from '../telemetry/ingest-backlog.js';
 import { ingestSpan } from '../telemetry/ingest-span.js';
 import { watchNats, watchRedis } from '../telemetry/readiness.js';
 import { readSharedState } from '../telemetry/shared-state.js';
+import { p2pwall } from '@p2pwall/proto';
 import { BatchProcessor } from './processor.js';
 import { hostname } from 'node:os';
 import { packageVersion } from '@p2pwall/common';
 import { IncidentEvents } from '../notify/incident-events.js';
 import { Notifications } from '../notify/notifier.js';
 import { registerNotificationMetrics } from '../telemetry/notify-metrics.js';
+import { LiveEvents } from '../console/live-events.js';
+import { liveIncidents } from '../console/live-incidents.js';
 
 /**
  * `p2pwall-brain serve`: JetStream (durable pull consumer shared by every replica, explicit ack)
@@ -161,6 +164,8 @@ export class BrainService {
   /** The shared durable consumer, once the stream is ensured (its backlog is a metric). */
   private consumer: Consumer | undefined;
   private timeBatch: BatchTimer | undefined;
+  /** What the web console hears live (GET /v1/events/stream). */
+  private readonly events: LiveEvents;
 
   constructor(
     private readonly config: BrainConfig,
@@ -169,6 +174,7 @@ export class BrainService {
   ) {
     // Without telemetry: the API's global tracer, a no-op unless a provider was registered.
     this.tracer = options.telemetry?.tracer ?? trace.getTracer('p2pwall-brain');
+    this.events = new LiveEvents(config.api.console.maxStreams);
   }
 
   stats(): BrainStats {
@@ -195,14 +201,17 @@ export class BrainService {
     await this.redis.connect().catch((error: unknown) => {
       throw new ServiceUnreachableError(`cannot reach Redis at ${redisUrl}: ${redisLog.lastCause ?? connectionCause(error)} (redis.url)`, { cause: error });
     });
-    this.writer = new BlocklistWriter(this.redis, { changesMaxLen: config.blocklist.changesMaxLen, minExtendMs: config.blocklist.minExtendSeconds * 1000, evidenceMaxItems: config.correlation.evidenceMaxItems, log, tracer: this.tracer, onWritten: (decision) => this.decisions.observe(decision) });
+    this.writer = new BlocklistWriter(this.redis, { changesMaxLen: config.blocklist.changesMaxLen, minExtendMs: config.blocklist.minExtendSeconds * 1000, evidenceMaxItems: config.correlation.evidenceMaxItems, log, tracer: this.tracer, onWritten: (decision) => {
+      this.decisions.observe(decision);
+      this.events.publish({ type: 'decision', id: decision.id, action: decision.action === p2pwall.v1.Action.ACTION_ALLOW ? 'allow' : 'block' });
+    } });
     const notifications = (this.notifications = new Notifications(config.notifications, { version: packageVersion(new URL('../cli.js', import.meta.url).href), source: hostname(), log }));
     const incidents = (this.incidents = new IncidentStore(this.redis, { quietMs: config.incidents.quietSeconds * 1000, retentionMs: config.incidents.retentionDays * 86_400_000, maxPerSite: config.incidents.maxPerSite, maxTotal: config.incidents.maxTotal, maxSamples: config.incidents.samples, listItems: config.incidents.listItems, onOpened: (incident) => this.incidentsOpened.observe(incident) }));
     if (notifications.wants('incident-opened') || notifications.wants('incident-escalated')) {
       const events = (this.incidentEvents = new IncidentEvents(incidents, notifications, { escalations: notifications.wants('incident-escalated'), log }));
       incidents.onRecorded = (touched) => events.recorded(touched);
     }
-    this.processor = new BatchProcessor(this.redis, this.writer, { rules: config, allowlist: new Allowlist(config.allowlist), dedupMs: config.ingest.dedupSeconds * 1000, dedupWindowBatches: config.ingest.dedupWindowBatches, maxNewDecisionsPerSensorPerMinute: config.ingest.maxNewDecisionsPerSensorPerMinute, sensorRetentionMs: config.ingest.sensorRetentionSeconds * 1000, incidents: { store: incidents, maxSamples: config.incidents.samples }, simulatedSites: new Set(config.simulation.sites), insideNetworks: new CidrSet(config.insideNetworks), log });
+    this.processor = new BatchProcessor(this.redis, this.writer, { rules: config, allowlist: new Allowlist(config.allowlist), dedupMs: config.ingest.dedupSeconds * 1000, dedupWindowBatches: config.ingest.dedupWindowBatches, maxNewDecisionsPerSensorPerMinute: config.ingest.maxNewDecisionsPerSensorPerMinute, sensorRetentionMs: config.ingest.sensorRetentionSeconds * 1000, incidents: { store: liveIncidents(incidents, this.events), maxSamples: config.incidents.samples }, simulatedSites: new Set(config.simulation.sites), insideNetworks: new CidrSet(config.insideNetworks), log });
     await this.writer.sweep();
     this.incidentHistory = new IncidentHistory(this.redis, { log });
     await this.incidentHistory.check();
@@ -241,7 +250,7 @@ export class BrainService {
         const warning = history.warning();
         return warning ? { incidentHistory: warning } : {};
       };
-      this.api = await startApi({ redis: this.redis, writer: this.writer, incidents, ready, warnings, insideNetworks: config.insideNetworks, notifier: notifications }, config.api, log, telemetry ? { observeRequest: apiRequestRecorder(telemetry.meter) } : {});
+      this.api = await startApi({ redis: this.redis, writer: this.writer, incidents, ready, warnings, insideNetworks: config.insideNetworks, notifier: notifications, events: this.events }, config.api, log, telemetry ? { observeRequest: apiRequestRecorder(telemetry.meter) } : {});
     }
     log.info({ stream: STREAMS.summaries, consumer: CONSUMERS.brain, redis: REDIS_KEYS.decisions, telemetryPort: telemetry?.port ?? null }, 'brain serving');
   }

@@ -153,13 +153,15 @@ describe('brain HTTP API (real brain, nats-server, redis-server; real HTTP)', ()
         'GET /v1/peers/{peer}',
         'GET /v1/sensors',
         'DELETE /v1/sensors/{name}',
+        'GET /v1/session',
+        'GET /v1/events/stream',
       ].sort(),
     );
     for (const [path, methods] of Object.entries(doc.body.paths)) {
       if (path.startsWith('/v1/')) for (const op of Object.values(methods)) expect(op.security, path).toEqual([{ bearer: [] }]);
     }
 
-    const v1 = ['/v1/incidents', '/v1/incidents/x', '/v1/decisions', '/v1/allowlist', '/v1/hosts/192.168.1.5', '/v1/peers/203.0.113.1', '/v1/sensors'];
+    const v1 = ['/v1/incidents', '/v1/incidents/x', '/v1/decisions', '/v1/allowlist', '/v1/hosts/192.168.1.5', '/v1/peers/203.0.113.1', '/v1/sensors', '/v1/session', '/v1/events/stream'];
     for (const path of v1) {
       const missing = await get<ErrorView>(path, null);
       expect(missing.status, path).toBe(401);
