@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jetstream } from '@nats-io/jetstream';
@@ -45,6 +45,7 @@ describe('web console in Chromium', () => {
   /** What Chromium refused under the Content-Security-Policy (an inline script or style, a foreign source). */
   const refused: string[] = [];
   const shots: string[] = [];
+  const tokenInUrl: string[] = [];
   /** Messages published to the brain: the test waits until it has taken them all before it stops it. */
   let published = 0;
 
@@ -80,7 +81,10 @@ describe('web console in Chromium', () => {
   async function openPage(width: number): Promise<Page> {
     const page = await browser!.newPage({ viewport: { width, height: 1000 } });
     page.on('request', (request) => {
-      if (!request.url().startsWith(rig!.base) && !request.url().startsWith('data:')) thirdParty.push(request.url());
+      // blob: URLs of the brain's origin are the console's own downloads (the CSV export)
+      if (!request.url().startsWith(rig!.base) && !request.url().startsWith(`blob:${rig!.base}`) && !request.url().startsWith('data:')) thirdParty.push(request.url());
+      // the token travels in the Authorization header only
+      if (request.url().includes(READ) || request.url().includes(ADMIN)) tokenInUrl.push(request.url());
     });
     page.on('console', (message) => {
       if (/Content Security Policy|Refused to/i.test(message.text())) refused.push(message.text());
@@ -197,6 +201,119 @@ describe('web console in Chromium', () => {
     await until('every batch ingested', 20_000, () => (rig!.brain.stats().messages >= published ? true : undefined), 50);
     await page.close();
   });
+
+  it('the incident workflow: an admin acknowledges and closes with notes (a refusal shown as the brain words it), filters the list by state, exports the CSV; a read token sees no workflow control', async () => {
+    const incident = (await api<{ items: IncidentView[] }>(`/v1/incidents?host=${KAZAA_HOST}`)).items[0]!;
+    expect(incident.state).toBe('open');
+    const incidentHash = `#/incidents/${encodeURIComponent(incident.id)}`;
+    const ackNote = 'console test: the owner of 192.168.1.5 was told';
+    const closeNote = 'console test: Kazaa removed, the lock stays';
+
+    const page = await openPage(1280);
+    await signIn(page, ADMIN);
+    await page.goto(`${rig!.base}/${incidentHash}`);
+    const form = page.getByTestId('workflow-form');
+    await form.waitFor();
+    expect(await page.getByTestId('incident-state').textContent()).toBe('open');
+    expect(await form.getByRole('button').allTextContents()).toEqual(['Acknowledge', 'Close']);
+    expect(await form.getByLabel('Note').getAttribute('maxlength')).toBe('1000');
+
+    // a note of spaces: the brain refuses it (400), and the page says why
+    await form.getByLabel('Note').fill('   ');
+    await form.getByRole('button', { name: 'Acknowledge' }).click();
+    await form.getByTestId('outcome').filter({ hasText: 'refused: ' }).waitFor();
+    expect(await page.getByTestId('incident-state').textContent()).toBe('open');
+
+    await form.getByLabel('Note').fill(ackNote);
+    await form.getByRole('button', { name: 'Acknowledge' }).click();
+    await page.getByTestId('incident-state').filter({ hasText: 'acknowledged' }).waitFor();
+    const ackStep = page.getByTestId('workflow-steps').locator('tr[data-step="acknowledge"]');
+    await ackStep.waitFor();
+    expect(await ackStep.textContent()).toContain(ackNote);
+    expect(await ackStep.textContent()).toContain('console (admin)');
+    expect(await form.getByRole('button').allTextContents()).toEqual(['Close', 'Reopen']);
+
+    // a second tab still shows it acknowledged: its Close, after the first tab's, is the brain's 409
+    const stale = await openPage(1280);
+    await signIn(stale, ADMIN);
+    await stale.goto(`${rig!.base}/${incidentHash}`);
+    await stale.getByTestId('incident-state').filter({ hasText: 'acknowledged' }).waitFor();
+
+    await form.getByLabel('Note').fill(closeNote);
+    await form.getByRole('button', { name: 'Close' }).click();
+    await page.getByTestId('incident-state').filter({ hasText: 'closed' }).waitFor();
+    const closeStep = page.getByTestId('workflow-steps').locator('tr[data-step="close"]');
+    await closeStep.waitFor();
+    expect(await closeStep.textContent()).toContain(closeNote);
+    expect(await page.getByTestId('workflow-steps').locator('tr[data-step]').count()).toBe(2);
+    expect(await form.getByRole('button').allTextContents()).toEqual(['Reopen']);
+
+    const staleForm = stale.getByTestId('workflow-form');
+    await staleForm.getByLabel('Note').fill('console test: closing it twice');
+    await staleForm.getByRole('button', { name: 'Close' }).click();
+    await staleForm.getByTestId('outcome').filter({ hasText: 'refused: the incident is closed already' }).waitFor();
+    await stale.close();
+    const closed = await api<IncidentView>(`/v1/incidents/${encodeURIComponent(incident.id)}`);
+    expect(closed.state).toBe('closed');
+    expect(closed.workflow.map((s) => s.action)).toEqual(['acknowledge', 'close']);
+
+    // the list: a state column, filtered by state closed (the second host's incident is open)
+    await page.getByRole('link', { name: 'Incidents', exact: true }).click();
+    await page.locator('tr[data-incident]').filter({ hasText: LATE_HOST }).waitFor();
+    await page.getByTestId('filters').getByLabel('State').selectOption('closed');
+    await page.getByTestId('filters').getByRole('button', { name: 'Filter' }).click();
+    await page.waitForFunction("location.hash.includes('state=closed')");
+    await page.locator('tr[data-incident]').filter({ hasText: LATE_HOST }).waitFor({ state: 'detached' });
+    const rows = page.locator('tr[data-incident]');
+    expect(await rows.count()).toBe(1);
+    expect(await rows.first().getAttribute('data-incident')).toBe(incident.id);
+    expect(await rows.first().locator('td[data-state]').textContent()).toBe('closed');
+
+    // the CSV of the filtered list: fetched with the bearer header, saved from a blob: URL
+    const csvRequests: { url: string; authorization: string | undefined }[] = [];
+    page.on('request', (request) => {
+      if (request.url().includes('/v1/incidents.csv')) csvRequests.push({ url: request.url(), authorization: request.headers()['authorization'] });
+    });
+    const downloading = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Export CSV' }).click();
+    const download = await downloading;
+    expect(download.url()).toMatch(/^blob:/);
+    expect(download.suggestedFilename()).toMatch(/^incidents-closed-.*\.csv$/);
+    const csv = readFileSync((await download.path())!, 'utf8');
+    const lines = csv.split('\r\n').filter((line) => line !== '');
+    expect(lines[0]).toMatch(/^id,site,host,protocol,state,/);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain(incident.id);
+    expect(lines[1]).toContain(',closed,');
+    expect(lines[1]).toContain(closeNote);
+    expect(csvRequests).toHaveLength(1);
+    expect(csvRequests[0]!.url).toContain('state=closed');
+    expect(csvRequests[0]!.authorization).toBe(`Bearer ${ADMIN}`);
+    await page.getByTestId('export-status').filter({ hasText: 'saved incidents-closed-' }).waitFor();
+    await page.close();
+
+    // the closed incident at 1280 and 1920 px
+    for (const width of [1280, 1920]) {
+      const shot = await openPage(width);
+      await signIn(shot, ADMIN);
+      await shot.goto(`${rig!.base}/${incidentHash}`);
+      await shot.getByTestId('workflow-steps').locator('tr[data-step="close"]').waitFor();
+      expect(await shot.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(width);
+      await shoot(shot, `incident-closed-${width}`);
+      await shot.close();
+    }
+
+    // a read token sees the state and the steps, and no workflow control
+    const reader = await openPage(1280);
+    await signIn(reader, READ);
+    await reader.goto(`${rig!.base}/${incidentHash}`);
+    await reader.getByTestId('workflow-steps').locator('tr[data-step="close"]').waitFor();
+    expect(await reader.getByTestId('incident-state').textContent()).toBe('closed');
+    expect(await reader.getByTestId('workflow-form').count()).toBe(0);
+    expect(await reader.getByRole('button', { name: /Acknowledge|Close|Reopen/ }).count()).toBe(0);
+    await reader.close();
+    expect(tokenInUrl).toEqual([]);
+  }, 60_000);
 
   it('every page at 1280 and 1920 px: screenshots, no third-party request', async () => {
     const incident = (await api<{ items: IncidentView[] }>(`/v1/incidents?host=${KAZAA_HOST}`)).items[0]!;

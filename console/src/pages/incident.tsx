@@ -3,6 +3,7 @@ import { bytes, clock } from '../format.js';
 import { DecisionLink } from '../ui/decision-link.js';
 import { Empty, Err, HostLink, Loading, PeerLink, Section, Tag, When } from '../ui/parts.js';
 import { useApi } from '../ui/use-api.js';
+import { ActivityTag, StateTag, WorkflowForm, WorkflowSteps } from '../ui/workflow.js';
 import type { ComponentChildren } from 'preact';
 
 interface Moment {
@@ -44,12 +45,12 @@ function timeline(i: IncidentView): Moment[] {
 
 export function Incident({ id }: { id: string }) {
   const path = `/v1/incidents/${enc(id)}`;
-  const { data: i, error } = useApi(path, () => get<IncidentView>(path), ['incident']);
+  const { data: i, error, reload } = useApi(path, () => get<IncidentView>(path), ['incident']);
   if (!i) return <div class="page"><h1>Incident</h1><Err message={error} />{error ? null : <Loading what="the incident" />}</div>;
   return (
     <div class="page">
       <h1>
-        <Tag kind="proto">{i.protocol}</Tag> host <HostLink ip={i.host} site={i.site} /> {i.open ? <Tag kind="open">open</Tag> : <Tag kind="closed">closed</Tag>}
+        <Tag kind="proto">{i.protocol}</Tag> host <HostLink ip={i.host} site={i.site} /> <span data-testid="incident-state"><StateTag state={i.state} /></span> <ActivityTag open={i.open} />
       </h1>
       <p class="muted mono">{i.id}</p>
       <Err message={error} />
@@ -60,6 +61,11 @@ export function Incident({ id }: { id: string }) {
         <span class="stat"><b>{i.decisionCount}</b> decisions</span>
         <span class="stat">site <b>{i.site}</b> · {i.gateways.join(', ')}</span>
       </div>
+      <Section title="Workflow">
+        {i.evidenceSinceClosed ? <p class="warn" data-testid="since-closed">New evidence since it was closed (last seen {clock(i.lastSeen)}): it stays closed; reopen it to work on it again.</p> : null}
+        <WorkflowSteps steps={i.workflow} />
+        <WorkflowForm incident={i} onDone={reload} />
+      </Section>
       {i.identifiedBy ? (
         <Section title="First identifying evidence">
           <dl class="facts" data-testid="identified-by">

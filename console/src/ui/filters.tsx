@@ -1,8 +1,16 @@
 import { useState } from 'preact/hooks';
 import { href, navigate } from '../router.js';
 
+/** A filter: a text input, or a choice among `options` ([value, label]; the value '' is no filter). */
+export interface FilterField {
+  name: string;
+  label: string;
+  hint: string;
+  options?: readonly (readonly [string, string])[];
+}
+
 /** A filter form whose values live in the page's URL (#/page?field=value), so a filtered list can be reloaded and shared. */
-export function Filters({ page, fields, params }: { page: string; fields: readonly { name: string; label: string; hint: string }[]; params: URLSearchParams }) {
+export function Filters({ page, fields, params }: { page: string; fields: readonly FilterField[]; params: URLSearchParams }) {
   const [values, setValues] = useState<Record<string, string>>(() => Object.fromEntries(fields.map((f) => [f.name, params.get(f.name) ?? ''])));
   const submit = (event: Event): void => {
     event.preventDefault();
@@ -13,7 +21,13 @@ export function Filters({ page, fields, params }: { page: string; fields: readon
       {fields.map((f) => (
         <label key={f.name}>
           {f.label}
-          <input name={f.name} placeholder={f.hint} value={values[f.name] ?? ''} onInput={(e) => setValues({ ...values, [f.name]: (e.target as HTMLInputElement).value.trim() })} />
+          {f.options ? (
+            <select name={f.name} title={f.hint} value={values[f.name] ?? ''} onChange={(e) => setValues({ ...values, [f.name]: (e.target as HTMLSelectElement).value })}>
+              {f.options.map(([value, label]) => <option key={value} value={value}>{label}</option>)}
+            </select>
+          ) : (
+            <input name={f.name} placeholder={f.hint} value={values[f.name] ?? ''} onInput={(e) => setValues({ ...values, [f.name]: (e.target as HTMLInputElement).value.trim() })} />
+          )}
         </label>
       ))}
       <div class="buttons">

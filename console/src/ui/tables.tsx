@@ -1,6 +1,7 @@
 import type { DecisionView, IncidentView, SensorView } from '../api.js';
 import { bytes } from '../format.js';
 import { DecisionTarget, Empty, IncidentLink, HostLink, Tag, When } from './parts.js';
+import { ActivityTag, StateTag } from './workflow.js';
 import type { ComponentChildren } from 'preact';
 
 /** The lists several pages show: incidents, decisions, sensors. */
@@ -10,14 +11,15 @@ export function IncidentTable({ items }: { items: readonly IncidentView[] }) {
   return (
     <table class="grid" data-testid="incident-table">
       <thead>
-        <tr><th>Host</th><th>Protocol</th><th>State</th><th>First seen</th><th>Last seen</th><th class="num">Peers</th><th class="num">Blocked</th><th class="num">Bytes</th><th>Identified by</th><th /></tr>
+        <tr><th>Host</th><th>Protocol</th><th>State</th><th>Activity</th><th>First seen</th><th>Last seen</th><th class="num">Peers</th><th class="num">Blocked</th><th class="num">Bytes</th><th>Identified by</th><th /></tr>
       </thead>
       <tbody>
         {items.map((i) => (
           <tr key={i.id} data-incident={i.id}>
             <td><HostLink ip={i.host} site={i.site} /></td>
             <td><Tag kind="proto">{i.protocol}</Tag></td>
-            <td>{i.open ? <Tag kind="open">open</Tag> : <Tag kind="closed">closed</Tag>}</td>
+            <td data-state={i.state}><StateTag state={i.state} />{i.evidenceSinceClosed ? <span class="warn" title="new evidence since it was closed"> +new</span> : null}</td>
+            <td><ActivityTag open={i.open} /></td>
             <td><When iso={i.firstSeen} /></td>
             <td><When iso={i.lastSeen} /></td>
             <td class="num">{i.peers.count}</td>
