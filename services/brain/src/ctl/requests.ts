@@ -1,7 +1,8 @@
 import { decisionId, parseDecisionId } from '@p2pwall/common/decisions';
 import type { Transport } from '@p2pwall/common/formats';
 import type { ManualBody } from '../api/input.js';
-import type { IncidentState, OriginName, ScopeName, WorkflowAction } from '../api/views.js';
+import type { ListQuery } from '../api/routes/incident-listing.js';
+import type { OriginName, ScopeName, WorkflowAction } from '../api/views.js';
 import { CtlError, EXIT, type Query } from './client.js';
 import { canonicalNetwork, parseTarget, targetText } from './target.js';
 
@@ -32,21 +33,8 @@ export const paths = {
   ready: '/health/ready',
 };
 
-export interface IncidentFilters {
-  since?: string;
-  until?: string;
-  site?: string;
-  gateway?: string;
-  host?: string;
-  protocol?: string;
-  peer?: string;
-  range?: string;
-  rule?: string;
-  sensor?: string;
-  state?: IncidentState;
-  limit?: number;
-  cursor?: string;
-}
+/** The listing's filters as the API reads them (one definition: api/routes/incident-listing.ts); the limit the server's default when left out. */
+export type IncidentFilters = Omit<ListQuery, 'limit'> & { limit?: number };
 
 export function incidentsQuery(filters: IncidentFilters): Query {
   const { since, until, site, gateway, host, protocol, peer, range, rule, sensor, state, limit, cursor } = filters;
