@@ -115,8 +115,8 @@ export class Engine {
   /** The slots' bits of the modules that do not read TCP, and of those that do not read UDP. */
   private readonly notTcpSlots: number;
   private readonly notUdpSlots: number;
-  /** Per module (by slot): its depth (payload packets per flow it sees). */
-  private readonly depths: Uint8Array;
+  /** Per module (by slot): its depth (payload packets per flow it sees; the config allows up to 1,000). */
+  private readonly depths: Uint16Array;
   private readonly memories: SlotMemory[];
   /** Each module's bit in a flow's labels, by its name (the flow's app). */
   private readonly moduleBits: ReadonlyMap<string, number>;
@@ -150,7 +150,7 @@ export class Engine {
     this.modules = this.config.modules;
     this.notTcpSlots = slotBits(this.modules, ({ module }) => !module.transports.includes('tcp'));
     this.notUdpSlots = slotBits(this.modules, ({ module }) => !module.transports.includes('udp'));
-    this.depths = Uint8Array.from(this.modules, (active) => Math.min(255, active.inspectPackets));
+    this.depths = Uint16Array.from(this.modules, (active) => active.inspectPackets);
     this.moduleBuffers = new ModuleBufferBudget(this.config.moduleBufferBytes, this.counters);
     this.moduleBits = new Map(this.modules.map(({ module }, slot) => [module.name, 1 << slot]));
     this.moduleFamilies = this.modules.map(({ module }) => new Set(module.families ?? []));

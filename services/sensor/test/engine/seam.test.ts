@@ -218,5 +218,11 @@ describe('a module that passes on a flow (FlowMemory.pass)', () => {
     for (let i = 0; i < 3; i++) gw.send(toyDatagram(Uint8Array.of(1, 2, 3), CLIENT, { ip: TOY_PEER.ip, port: 7100 }), 20 + i);
     expect(toy.calls.get(7100)).toBe(2);
   });
+  it('shows a module every packet within its depth, a depth above 255 included', () => {
+    const toy = new PassingToy(0);
+    const modules = activeModules({ toy: { enabled: true, inspectPackets: 300 } }, 1000, { available: [...protocolModules, toy] });
+    const gw = new Gateway({ modules, inspectPackets: 1000, monitor: true });
+    for (let i = 0; i < 310; i++) gw.send(toyDatagram(Uint8Array.of(1, 2, 3), CLIENT, { ip: TOY_PEER.ip, port: 7300 }), i);
+    expect(toy.calls.get(7300)).toBe(300);
+  });
 });
-
