@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '@p2pwall/common';
-import { eveFlowId } from '@p2pwall/common/eve';
+import { eveFlowId, type EveEvent } from '@p2pwall/common/eve';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncidentView, Page } from '../../src/api/views.js';
 import { incidentUpdates, type IncidentFlow } from '../../src/incidents/evidence.js';
@@ -44,20 +44,8 @@ async function get(path: string, token: string | null = READ): Promise<{ status:
   return { status: response.status, text: await response.text(), headers: response.headers };
 }
 
-interface Eve {
-  timestamp: string;
-  flow_id: number;
-  event_type: string;
-  src_ip: string;
-  src_port: number;
-  dest_ip: string;
-  dest_port: number;
-  proto: string;
-  app_proto?: string;
-  alert?: { action: string; signature: string; signature_id: number; category: string; severity: number };
-  flow?: { pkts_toserver: number; bytes_toserver: number; start: string; end: string; alerted: boolean };
-  p2pwall: Record<string, unknown>;
-}
+/** The brain's lines, as the one EVE mapping types them (@p2pwall/common/eve). */
+type Eve = EveEvent;
 
 const lines = (text: string): Eve[] => {
   expect(text.endsWith('\n')).toBe(true);

@@ -1,3 +1,4 @@
+import type { EveEvent } from '@p2pwall/common/eve';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,20 +18,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const kazaa = join(dir, 'kazaa.pcap');
 writeScenario(kazaa, SCENARIOS['kazaa-demo']!());
 
-interface Eve {
-  timestamp: string;
-  flow_id: number;
-  event_type: string;
-  src_ip: string;
-  src_port: number;
-  dest_ip: string;
-  dest_port: number;
-  proto: string;
-  app_proto?: string;
-  alert?: { action: string; gid: number; signature_id: number; rev: number; signature: string; category: string; severity: number };
-  flow?: { pkts_toserver: number; pkts_toclient: number; bytes_toserver: number; bytes_toclient: number; start: string; end: string; age: number; state: string; reason: string; alerted: boolean };
-  p2pwall: Record<string, unknown> & { event: string };
-}
+/** analyze's lines, as the one EVE mapping types them (@p2pwall/common/eve); every p2pwall object names its event. */
+type Eve = EveEvent & { p2pwall: { event: string } };
 
 /** Suricata's own timestamp form: 2026-01-01T00:00:00.123456+0000. */
 const SURICATA_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d{4}$/;
