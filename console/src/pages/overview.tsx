@@ -8,7 +8,8 @@ import { useApi } from '../ui/use-api.js';
 
 interface Overview {
   sensors: SensorView[];
-  open: IncidentView[];
+  /** Incidents still active (seen within the brain's incidents.quietSeconds), whatever their workflow state. */
+  active: IncidentView[];
   /** Incidents and blocks of the last day (at most a page of 1000 each): what the charts count. */
   dayIncidents: IncidentView[];
   dayBlocks: DecisionView[];
@@ -20,7 +21,7 @@ async function loadOverview(): Promise<Overview> {
     get<Page<IncidentView>>('/v1/incidents?since=24h&limit=1000'),
     get<Page<DecisionView>>('/v1/decisions?since=24h&limit=1000'),
   ]);
-  return { sensors: sensors.items, open: day.items.filter((i) => i.open), dayIncidents: day.items, dayBlocks: blocks.items };
+  return { sensors: sensors.items, active: day.items.filter((i) => i.open), dayIncidents: day.items, dayBlocks: blocks.items };
 }
 
 interface SiteHealth {
@@ -29,13 +30,13 @@ interface SiteHealth {
   running: number;
   maxLag: number;
   drops: number;
-  open: number;
+  active: number;
 }
 
-/** Each site's sensors summed up: how many run, the worst blocklist lag, queue drops, open incidents. */
-function sites(sensors: readonly SensorView[], open: readonly IncidentView[]): SiteHealth[] {
+/** Each site's sensors summed up: how many run, the worst blocklist lag, queue drops, active incidents. */
+function sites(sensors: readonly SensorView[], active: readonly IncidentView[]): SiteHealth[] {
   const bySite = new Map<string, SiteHealth>();
-  const of = (site: string): SiteHealth => bySite.get(site) ?? bySite.set(site, { site, sensors: 0, running: 0, maxLag: 0, drops: 0, open: 0 }).get(site)!;
+  const of = (site: string): SiteHealth => bySite.get(site) ?? bySite.set(site, { site, sensors: 0, running: 0, maxLag: 0, drops: 0, active: 0 }).get(site)!;
   for (const s of sensors) {
     const health = of(s.site);
     health.sensors += 1;
@@ -43,14 +44,14 @@ function sites(sensors: readonly SensorView[], open: readonly IncidentView[]): S
     health.maxLag = Math.max(health.maxLag, s.blocklistLag);
     health.drops += s.queues.reduce((sum, q) => sum + q.queueDropped + q.userDropped, 0);
   }
-  for (const i of open) of(i.site).open += 1;
+  for (const i of active) of(i.site).active += 1;
   return [...bySite.values()].sort((a, b) => a.site.localeCompare(b.site));
 }
 
 function SiteTable({ items }: { items: readonly SiteHealth[] }) {
   return (
     <table class="grid" data-testid="site-table">
-      <thead><tr><th>Site</th><th class="num">Sensors running</th><th class="num">Worst blocklist lag</th><th class="num">Queue drops</th><th class="num">Open incidents</th></tr></thead>
+      <thead><tr><th>Site</th><th class="num">Sensors running</th><th class="num">Worst blocklist lag</th><th class="num">Queue drops</th><th class="num">Active incidents</th></tr></thead>
       <tbody>
         {items.map((s) => (
           <tr key={s.site}>
@@ -58,7 +59,7 @@ function SiteTable({ items }: { items: readonly SiteHealth[] }) {
             <td class={`num ${s.running < s.sensors ? 'warn' : ''}`}>{s.running} of {s.sensors}</td>
             <td class={`num ${s.maxLag > 0 ? 'warn' : ''}`}>{s.maxLag}</td>
             <td class={`num ${s.drops > 0 ? 'warn' : ''}`}>{s.drops}</td>
-            <td class="num">{s.open}</td>
+            <td class="num">{s.active}</td>
           </tr>
         ))}
       </tbody>
@@ -80,7 +81,7 @@ export function Overview() {
         <>
           <div class="stats">
             <a class="stat" href={href(['sensors'])}><b>{data.sensors.length}</b> sensors{stale > 0 ? <span class="warn"> ({stale} not running)</span> : null}</a>
-            <a class="stat" href={href(['incidents'])}><b data-testid="open-count">{data.open.length}</b> open incidents</a>
+            <a class="stat" href={href(['incidents'])}><b data-testid="active-count">{data.active.length}</b> active incidents</a>
             <a class="stat" href={href(['decisions'])}><b>{data.dayBlocks.length}</b> blocks in 24 h</a>
             <span class="stat"><b>{new Set(data.dayIncidents.map((i) => `${i.site}/${i.host}`)).size}</b> hosts identified in 24 h</span>
           </div>
@@ -88,9 +89,9 @@ export function Overview() {
             <Section title="Blocks per hour (24 h)"><CountChart label="blocks" x={hours} y={blocks} color="#d64545" /></Section>
             <Section title="Identified hosts per hour (24 h)"><CountChart label="identified hosts" x={hours} y={hosts} color="#3d7bd9" /></Section>
           </div>
-          <Section title="Sites"><SiteTable items={sites(data.sensors, data.open)} /></Section>
+          <Section title="Sites"><SiteTable items={sites(data.sensors, data.active)} /></Section>
           <Section title="Sensors"><SensorTable items={data.sensors} /></Section>
-          <Section title="Open incidents"><IncidentTable items={data.open} /></Section>
+          <Section title="Active incidents"><IncidentTable items={data.active} /></Section>
         </>
       )}
     </div>
