@@ -172,6 +172,23 @@ describe.skipIf(UNAVAILABLE !== '')(`the live sensor in the lab${UNAVAILABLE ? `
     expect(await setEntries('p2pwall-peer-ip4')).toEqual(['198.18.0.14']);
   }, 60_000);
 
+  it('(c3) an opening packet to a peer only the kernel set holds is queued with the peer bit and dropped by the sensor itself, not accepted', async () => {
+    await startSensor();
+    const gateway = lab.site('a').gateway;
+    // The engine never learned this endpoint (another queue's sensor might have): it would accept
+    // the SYN; the peer bit the peer chain put on it makes the sensor drop it.
+    await lab.exec(gateway, 'ipset', ['add', 'p2pwall-peer-ep4', `${KAZAA_SUPERNODE.ip},tcp:${KAZAA_SUPERNODE.port}`]);
+    const probe = await lab.emulate(lab.site('a').clients[1]!.ns, 'probe', ['--tcp', `${KAZAA_SUPERNODE.ip}:${KAZAA_SUPERNODE.port}`, '--timeout', '1500']).wait(20_000);
+    expect(JSON.stringify(probe.summary)).not.toMatch(/"ok":true/);
+    // -S -v: each rule with its counters (-c packets bytes), in order: mark, queue, drop.
+    const listing = await lab.exec(gateway, 'iptables', ['-t', 'security', '-S', 'P2PWALL-PEER', '-v']);
+    const [marked, queued, droppedByKernel] = [...listing.stdout.matchAll(/^-A .* -c (\d+) \d+/gm)].map((match) => Number(match[1]));
+    // The SYN and its retransmission(s): each NEW, each marked and queued once, none back in the kernel's drop.
+    expect(marked).toBeGreaterThanOrEqual(1);
+    expect(queued).toBe(marked);
+    expect(droppedByKernel).toBe(0);
+  }, 60_000);
+
   it('(d) killed with SIGKILL, the gateway fails open for benign traffic; `rules remove` then leaves nothing behind', async () => {
     const sensor = await startSensor({ onExit: 'keep' });
     await sensor.kill();

@@ -38,7 +38,7 @@ export interface SensorConfig {
   dropUdp: boolean;
   peerTtlSeconds: number;
   storefile: string | null;
-  kernel: { setPrefix: string; markAccepted: number; markClean: number; setFlushMs: number };
+  kernel: { setPrefix: string; markAccepted: number; markClean: number; markPeer: number; setFlushMs: number };
   onExit: 'keep' | 'remove';
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'; events: string };
   limits: { maxFlows: number; maxPeers: number; maxClients: number; maxHosts: number; inspectPackets: number; moduleBufferBytes: number; peersPerFlow: number; peersPerHostPerMinute: number };
@@ -191,6 +191,7 @@ export const SENSOR_CONFIG_SCHEMA: ConfigSchema = {
         setPrefix: { type: 'string', pattern: '^[a-z][a-z0-9-]{0,15}$', default: 'p2pwall', description: 'prefix of the ipset names' },
         markAccepted: integer(1, 0xffffffff, 0x10000000, 'packet mark bit of packets the sensor accepted'),
         markClean: integer(1, 0xffffffff, 0x20000000, 'mark bit of connections judged clean (they skip the queue)'),
+        markPeer: integer(1, 0xffffffff, 0x40000000, 'packet mark bit of opening packets to or from a learned peer, queued so the sensor sees the attempt (always dropped)'),
         setFlushMs: integer(1, 10_000, 20, 'how often learned peers and locks are pushed into the kernel sets'),
       },
     },
@@ -287,10 +288,12 @@ function checkSensorConfig(value: unknown): string[] {
   }
   const numbers = config.queue.numbers;
   if (numbers.some((n, i) => i > 0 && n !== numbers[0]! + i)) problems.push(`queue.numbers: must be consecutive (one queue, or a range for --queue-balance), got [${numbers.join(', ')}]`);
-  const { markAccepted, markClean } = config.kernel;
+  const { markAccepted, markClean, markPeer } = config.kernel;
   if (!isSingleBit(markAccepted)) problems.push(`kernel.markAccepted: must be a single bit, e.g. 0x10000000, got 0x${markAccepted.toString(16)}`);
   if (!isSingleBit(markClean)) problems.push(`kernel.markClean: must be a single bit, e.g. 0x20000000, got 0x${markClean.toString(16)}`);
+  if (!isSingleBit(markPeer)) problems.push(`kernel.markPeer: must be a single bit, e.g. 0x40000000, got 0x${markPeer.toString(16)}`);
   if (markAccepted === markClean) problems.push('kernel.markClean: must differ from kernel.markAccepted');
+  if (markPeer === markAccepted || markPeer === markClean) problems.push('kernel.markPeer: must differ from kernel.markAccepted and kernel.markClean');
   try {
     parseEventLetters(config.log.events);
   } catch (error) {

@@ -46,8 +46,12 @@ export interface KernelPolicy {
    * `--connbytes-dir`; see directionQueueRule).
    */
   connbytes: number;
-  /** Single-bit masks: packet mark the sensor sets on packets it accepts, and on flows it judged clean. */
-  marks: { accepted: number; clean: number };
+  /**
+   * Single-bit masks: the packet mark the sensor sets on packets it accepts, on packets of flows
+   * it judged clean, and the one the peer chain sets on an opening packet to or from a learned
+   * peer before queueing it (whatever the sensor answers, that packet is dropped).
+   */
+  marks: { accepted: number; clean: number; peer: number };
   /** Ports a time-locked client may still reach; at most 15 above 1023 (iptables multiport limit). */
   openPorts: number[];
   /** Time-lock rules present (time-lock seconds > 0). */
@@ -76,7 +80,7 @@ export const DEFAULT_KERNEL_POLICY: Readonly<KernelPolicy> = Object.freeze({
   queues: [0],
   failOpen: true,
   connbytes: 8,
-  marks: { accepted: 0x10000000, clean: 0x20000000 },
+  marks: { accepted: 0x10000000, clean: 0x20000000, peer: 0x40000000 },
   openPorts: [53, 80, 443, 123],
   timeLock: true,
   dropUdp: true,
@@ -207,10 +211,11 @@ export function validateKernelPolicy(policy: KernelPolicy): void {
     throw new KernelPolicyError(`queues: must be one number or consecutive ascending numbers for --queue-balance, got [${queues.join(', ')}]`);
   }
   if (!Number.isInteger(policy.connbytes) || policy.connbytes < 1) throw new KernelPolicyError(`connbytes: must be a whole number of packets >= 1, got ${policy.connbytes}`);
-  const { accepted, clean } = policy.marks;
+  const { accepted, clean, peer } = policy.marks;
   if (!isSingleBit(accepted)) throw new KernelPolicyError(`marks.accepted: must be a single bit such as 0x10000000, got ${accepted}`);
   if (!isSingleBit(clean)) throw new KernelPolicyError(`marks.clean: must be a single bit such as 0x20000000, got ${clean}`);
-  if (accepted === clean) throw new KernelPolicyError('marks: accepted and clean must be different bits');
+  if (!isSingleBit(peer)) throw new KernelPolicyError(`marks.peer: must be a single bit such as 0x40000000, got ${peer}`);
+  if (accepted === clean || accepted === peer || clean === peer) throw new KernelPolicyError('marks: accepted, clean and peer must be different bits');
   for (const port of policy.openPorts) {
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new KernelPolicyError(`openPorts: ${port} is not a port (1-65535)`);
   }
@@ -331,13 +336,18 @@ function networkChainRules(sets: FamilySetNames): string[][] {
  *    open the gateway to every learned peer. Without it the kernel drops the packet when no sensor
  *    listens: known peers stay blocked (fail-closed) while the sensor is away.
  *
- *    A packet the sensor accepted anyway (its engine does not know the peer, e.g. one learned by
- *    the sensor of another queue) comes back with the accepted bit and is not queued again.
+ *    The packet is queued carrying the peer bit, which no verdict takes away (a verdict's mark is
+ *    the packet's mark with bits added): the sensor answers it with a drop, and a packet it
+ *    accepted anyway (a sensor of an older release, or a binding that kept no mark) comes back
+ *    with both bits, is not taken for an accepted packet (mainChainRules), meets this chain again
+ *    and is not queued again.
  * 2. Everything else to or from the peer is dropped by the kernel.
  */
 function peerChainRules(policy: KernelPolicy): string[][] {
+  const { accepted, peer } = policy.marks;
   return [
-    ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'mark', '!', '--mark', maskMatch(policy.marks.accepted), ...queueTarget(policy.queues, false)],
+    ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'mark', '--mark', `0x0/${hex(accepted | peer)}`, '-j', 'MARK', '--set-xmark', maskMatch(peer)],
+    ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'mark', '--mark', `${hex(peer)}/${hex(accepted | peer)}`, ...queueTarget(policy.queues, false)],
     ['-j', 'DROP'],
   ];
 }
@@ -399,11 +409,16 @@ function acceptedChainRules(policy: KernelPolicy): string[][] {
 
 function mainChainRules(policy: KernelPolicy, names: KernelNames, family: IpFamily): string[][] {
   const sets = names.sets[family];
-  const rules: string[][] = [];
-  // Network and peer rules come first: a peer learned (or a network blocked) after a flow was judged clean is still cut off.
+  const { accepted, peer } = policy.marks;
+  // A packet the sensor accepted met the set and lock rules below on its way to the queue a
+  // moment ago: coming back, it goes straight to the accepted chain, so each queued packet is
+  // looked up in the sets once, not twice (the second pass cost the verdict more than the
+  // re-injection itself). One that also carries the peer bit was queued by the peer chain and
+  // goes on to meet it again (peerChainRules).
+  const rules: string[][] = [['-m', 'mark', '--mark', `${hex(accepted)}/${hex(accepted | peer)}`, '-g', names.acceptedChain]];
+  // Network and peer rules come before the clean mark: a peer learned (or a network blocked) after a flow was judged clean is still cut off.
   if (!policy.monitor) rules.push(...networkJumpRules(policy, names, sets), ...peerJumpRules(policy, names, sets));
   if (!policy.monitor && policy.timeLock) rules.push(...timeLockRules(policy, sets));
-  rules.push(['-m', 'mark', '--mark', maskMatch(policy.marks.accepted), '-g', names.acceptedChain]);
   rules.push(['-m', 'connmark', '--mark', maskMatch(policy.marks.clean), '-j', 'RETURN']);
   rules.push(directionQueueRule(policy, 'ORIGINAL'), directionQueueRule(policy, 'REPLY'));
   // Everything else falls off the end of the chain: RETURN to the built-in chain.

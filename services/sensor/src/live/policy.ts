@@ -10,7 +10,7 @@ export function kernelPolicyFrom(config: SensorConfig): KernelPolicy {
     queues: config.queue.numbers,
     failOpen: config.queue.failOpen,
     connbytes: config.queue.connbytes,
-    marks: { accepted: config.kernel.markAccepted, clean: config.kernel.markClean },
+    marks: { accepted: config.kernel.markAccepted, clean: config.kernel.markClean, peer: config.kernel.markPeer },
     openPorts: config.openPorts,
     timeLock: config.timeLockSeconds > 0,
     dropUdp: config.dropUdp,

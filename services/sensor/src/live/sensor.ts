@@ -144,10 +144,13 @@ export class LiveSensor {
     if (binding === 'nfqueue') {
       logger.warn({ queue, notApplied: optionsNfqueueIgnores(queueOptions) }, 'queue.binding nfqueue cannot set the kernel queue\'s length, flags or copy range: these queue keys do not apply');
     }
-    const { markAccepted: accepted, markClean: clean } = config.kernel;
+    const { markAccepted: accepted, markClean: clean, markPeer: peer } = config.kernel;
     const engine = this.engine;
     return openQueue(binding, queue, queueOptions, (buf, offset, length, wireLength, mark, now) => {
       if (engine.judgeIp(buf, offset, offset + length, now, wireLength) === Verdict.drop) return DROP_PACKET;
+      // The peer chain queued it to be seen: the kernel drops it whatever the answer, so
+      // dropping it here spares its second trip through the rules.
+      if ((mark & peer) !== 0) return DROP_PACKET;
       // Accepted packets re-enter the hook marked, leave the p2pwall chain and meet the rest
       // of the operator's rules; a clean flow's connection is marked to skip the queue.
       return (mark | accepted | (engine.lastFlowClean ? clean : 0)) >>> 0;

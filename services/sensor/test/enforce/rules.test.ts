@@ -32,6 +32,7 @@ const lines = (changes: Partial<KernelPolicy> = {}, family: 4 | 6 = 4): string[]
 /** The defaults, exactly as `iptables -t security -S` prints them back. */
 const DEFAULT_IPV4 = [
   '-N P2PWALL',
+  '-A P2PWALL -m mark --mark 0x10000000/0x50000000 -g P2PWALL-ACCEPTED',
   '-A P2PWALL -m set --match-set p2pwall-net4 dst -j P2PWALL-NET',
   '-A P2PWALL -m set --match-set p2pwall-net4 src -j P2PWALL-NET',
   '-A P2PWALL -p tcp -m set --match-set p2pwall-nett4 dst -j P2PWALL-NET',
@@ -47,12 +48,12 @@ const DEFAULT_IPV4 = [
   '-A P2PWALL -p udp -m set --match-set p2pwall-peer-ipu4 dst -j P2PWALL-PEER',
   '-A P2PWALL -p udp -m set --match-set p2pwall-peer-ipu4 src -j P2PWALL-PEER',
   '-A P2PWALL -p tcp -m set --match-set p2pwall-lock4 src -m conntrack --ctstate NEW -m tcp --dport 1024:65535 -j DROP',
-  '-A P2PWALL -m mark --mark 0x10000000/0x10000000 -g P2PWALL-ACCEPTED',
   '-A P2PWALL -m connmark --mark 0x20000000/0x20000000 -j RETURN',
   '-A P2PWALL -m conntrack --ctdir ORIGINAL -m connbytes --connbytes 0:8 --connbytes-mode packets --connbytes-dir original -j NFQUEUE --queue-num 0 --queue-bypass',
   '-A P2PWALL -m conntrack --ctdir REPLY -m connbytes --connbytes 0:8 --connbytes-mode packets --connbytes-dir reply -j NFQUEUE --queue-num 0 --queue-bypass',
   '-N P2PWALL-PEER',
-  '-A P2PWALL-PEER -m conntrack --ctstate NEW -m mark ! --mark 0x10000000/0x10000000 -j NFQUEUE --queue-num 0',
+  '-A P2PWALL-PEER -m conntrack --ctstate NEW -m mark --mark 0x0/0x50000000 -j MARK --set-xmark 0x40000000/0x40000000',
+  '-A P2PWALL-PEER -m conntrack --ctstate NEW -m mark --mark 0x40000000/0x50000000 -j NFQUEUE --queue-num 0',
   '-A P2PWALL-PEER -j DROP',
   '-N P2PWALL-ACCEPTED',
   '-A P2PWALL-ACCEPTED -m mark --mark 0x20000000/0x20000000 -j CONNMARK --set-xmark 0x20000000/0x20000000',
@@ -140,13 +141,15 @@ describe('rule generation', () => {
       '-A P2PWALL -p udp -m set --match-set p2pwall-peer-ipu4 dst -j P2PWALL-PEER',
       '-A P2PWALL -p udp -m set --match-set p2pwall-peer-ipu4 src -j P2PWALL-PEER',
       '-N P2PWALL-PEER',
-      // Not again once the sensor accepted it: it comes back with the accepted bit, and is dropped.
-      '-A P2PWALL-PEER -m conntrack --ctstate NEW -m mark ! --mark 0x10000000/0x10000000 -j NFQUEUE --queue-num 0',
+      // Queued with the peer bit, which no verdict takes away: not again once the sensor
+      // accepted it (it comes back with both bits), and dropped.
+      '-A P2PWALL-PEER -m conntrack --ctstate NEW -m mark --mark 0x0/0x50000000 -j MARK --set-xmark 0x40000000/0x40000000',
+      '-A P2PWALL-PEER -m conntrack --ctstate NEW -m mark --mark 0x40000000/0x50000000 -j NFQUEUE --queue-num 0',
       '-A P2PWALL-PEER -j DROP',
     ]);
     // Fail-open or fail-closed, a learned peer is never let through by a queue nobody listens on.
     expect(lines({ failOpen: false }).filter((line) => line.startsWith('-A P2PWALL-PEER'))).toEqual(peer.filter((line) => line.startsWith('-A P2PWALL-PEER')));
-    expect(lines({ queues: [2, 3] })).toContain('-A P2PWALL-PEER -m conntrack --ctstate NEW -m mark ! --mark 0x10000000/0x10000000 -j NFQUEUE --queue-balance 2:3');
+    expect(lines({ queues: [2, 3] })).toContain('-A P2PWALL-PEER -m conntrack --ctstate NEW -m mark --mark 0x40000000/0x50000000 -j NFQUEUE --queue-balance 2:3');
     // Monitor mode: the chain exists (so a mode switch converges) but nothing jumps to it.
     const monitor = lines({ monitor: true });
     expect(monitor).toContain('-N P2PWALL-PEER');
@@ -178,8 +181,9 @@ describe('rule generation', () => {
   });
 
   it('uses the prefix, the marks, connbytes and the hooks it is given', () => {
-    const custom = lines({ prefix: 'gw2', marks: { accepted: 0x1, clean: 0x80000000 }, connbytes: 3, hooks: { forward: true, input: true, output: true } });
-    expect(custom).toContain('-A GW2 -m mark --mark 0x1/0x1 -g GW2-ACCEPTED');
+    const custom = lines({ prefix: 'gw2', marks: { accepted: 0x1, clean: 0x80000000, peer: 0x4 }, connbytes: 3, hooks: { forward: true, input: true, output: true } });
+    expect(custom[1]).toBe('-A GW2 -m mark --mark 0x1/0x5 -g GW2-ACCEPTED');
+    expect(custom).toContain('-A GW2-PEER -m conntrack --ctstate NEW -m mark --mark 0x0/0x5 -j MARK --set-xmark 0x4/0x4');
     expect(custom).toContain('-A GW2-ACCEPTED -j MARK --set-xmark 0x0/0x80000001');
     expect(custom).toContain('-A GW2-ACCEPTED -m mark --mark 0x80000000/0x80000000 -j CONNMARK --set-xmark 0x80000000/0x80000000');
     expect(custom.filter((line) => line.includes('--connbytes 0:3 '))).toHaveLength(2);
@@ -201,8 +205,10 @@ describe('rule generation', () => {
     expect(() => generateRules(policy({ queues: [0, 2] }))).toThrow(/queues: must be one number or consecutive ascending numbers for --queue-balance, got \[0, 2\]/);
     expect(() => generateRules(policy({ queues: [2, 1] }))).toThrow(/consecutive/);
     expect(() => generateRules(policy({ queues: [] }))).toThrow(/at least one queue/);
-    expect(() => generateRules(policy({ marks: { accepted: 3, clean: 4 } }))).toThrow(/marks.accepted: must be a single bit/);
-    expect(() => generateRules(policy({ marks: { accepted: 4, clean: 4 } }))).toThrow(/different bits/);
+    expect(() => generateRules(policy({ marks: { accepted: 3, clean: 4, peer: 8 } }))).toThrow(/marks.accepted: must be a single bit/);
+    expect(() => generateRules(policy({ marks: { accepted: 4, clean: 4, peer: 8 } }))).toThrow(/different bits/);
+    expect(() => generateRules(policy({ marks: { accepted: 4, clean: 2, peer: 6 } }))).toThrow(/marks.peer: must be a single bit/);
+    expect(() => generateRules(policy({ marks: { accepted: 4, clean: 2, peer: 2 } }))).toThrow(/different bits/);
     expect(() => generateRules(policy({ prefix: 'P2P wall' }))).toThrow(/prefix/);
     expect(() => generateRules(policy({ prefix: 'a-very-long-prefix-name' }))).toThrow(/prefix/);
     expect(() => generateRules(policy({ hooks: { forward: false, input: false, output: false } }))).toThrow(/hooks/);
@@ -419,7 +425,7 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('rules in a netw
     expect(text).toMatch(/p2pwall-peer-ipt4 +hash:ip +0 entries/);
     expect(text).toMatch(/p2pwall-peer-ipu6 +hash:ip +0 entries/);
     expect(text).toContain('Queues (nfnetlink_queue):\n  none bound: no sensor is listening');
-    expect(text).toContain('-A P2PWALL-PEER -m conntrack --ctstate NEW -m mark ! --mark 0x10000000/0x10000000 -j NFQUEUE --queue-num 0   [0 packets, 0 bytes]');
+    expect(text).toContain('-A P2PWALL-PEER -m conntrack --ctstate NEW -m mark --mark 0x40000000/0x50000000 -j NFQUEUE --queue-num 0   [0 packets, 0 bytes]');
     expect(text).toMatch(/\n {2}P2PWALL-PEER: attempts to or from a learned peer: opening packets \(conntrack NEW\) go to the sensor/);
     await removeRules({ prefix: 'p2pwall' }, { runner: netns.runner });
     const empty = await showRules({ prefix: 'p2pwall' }, { runner: netns.runner, readQueueStats: () => [] });
@@ -579,8 +585,9 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('real packets th
       });
       // Fail-open: the connbytes rules carry --queue-bypass, the peer chain must not.
       await installRules(policy({ ipv6: false }), { runner: lab.gateway.runner });
-      // Port 1215: as if a sensor had accepted the SYN (it comes back with the accepted bit).
-      await lab.gateway.exec('iptables-restore', ['--noflush'], { input: '*mangle\n-A FORWARD -p tcp -m tcp --dport 1215 -j MARK --set-xmark 0x10000000/0x10000000\nCOMMIT\n' });
+      // Port 1215: as if a sensor had accepted the SYN the peer chain queued (it comes back with
+      // the peer bit it was queued with and the accepted bit).
+      await lab.gateway.exec('iptables-restore', ['--noflush'], { input: '*mangle\n-A FORWARD -p tcp -m tcp --dport 1215 -j MARK --set-xmark 0x50000000/0x50000000\nCOMMIT\n' });
       const sets = new KernelSets({ prefix: 'p2pwall', ipv6: false, runner: lab.gateway.runner, onError: (message) => expect.fail(message) });
       sets.addPeer(LAB.server4, 1214, 'both', 600);
       sets.addPeer(LAB.server4, 1215, 'both', 600);
@@ -600,7 +607,8 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('real packets th
       expect(await counts(lab.server, 'filter', 'INPUT')).toEqual([0, 0, 0]);
       // Queued: the SYN and its retransmission (one second later) to 1214, and all three
       // datagrams (a dropped datagram never confirms its conntrack entry, so each one is NEW).
-      // The SYNs to 1215 carried the accepted bit: dropped in the kernel, never queued.
+      // The SYNs to 1215 carried both bits: not taken for accepted packets, dropped in the
+      // kernel, never queued.
       const [queued, dropped] = await counts(lab.gateway, 'security', 'P2PWALL-PEER');
       expect(queued).toBeGreaterThanOrEqual(2 + 3);
       expect(queued).toBeLessThanOrEqual(3 + 3);
