@@ -330,6 +330,7 @@ class Bench {
       consumerGc,
       peakQueued: sampler?.peak ?? null,
       queuedAtEnd: sampler?.last ?? null,
+      lowestQueuedInFinalThird: sampler?.lowestInFinalThird() ?? null,
     };
     this.checkStep(result);
     this.steps.push(result);
@@ -448,14 +449,14 @@ class Bench {
   }
 
   /**
-   * Rising rates until the first step with drops or a backlog left at its end (fellBehind; or the
+   * Rising rates until the first step with drops or a backlog that never emptied in its final third (fellBehind; or the
    * generator falls short); then one step halfway between the last clean rate and the first
    * failing one, to halve the ladder's gap.
    */
   async ladder(r: number, consumer: Consumer, child: ConsumerProcess): Promise<string> {
     const line: string[] = [];
     const mark = (step: StepResult) =>
-      `${formatK(step.offeredRate ?? 0)}${step.drops > 0 ? `✗${formatCount(step.drops)}` : fellBehind(step) ? `✗behind ${formatCount(step.queuedAtEnd ?? 0)}` : step.generatorLimited ? '(gen)' : '✓'}`;
+      `${formatK(step.offeredRate ?? 0)}${step.drops > 0 ? `✗${formatCount(step.drops)}` : fellBehind(step) ? `✗behind ${formatCount(step.lowestQueuedInFinalThird ?? step.queuedAtEnd ?? 0)}` : step.generatorLimited ? '(gen)' : '✓'}`;
     let lastClean = 0;
     for (const rate of this.options.rates) {
       const step = await this.step(r, consumer, 'ladder', rate, this.options.stepSeconds, child);
@@ -482,6 +483,9 @@ class QueueSampler {
   /** The queue read when the sampler stopped (the generator had just finished). */
   last = 0;
   private readonly timer: NodeJS.Timeout;
+  private readonly started = performance.now();
+  /** Every reading: [ms since the start, packets waiting]. A 1.5 s step is about 300. */
+  private readonly readings: [number, number][] = [];
 
   constructor(
     pid: number,
@@ -496,11 +500,19 @@ class QueueSampler {
     this.sample();
   }
 
+  /** The fewest packets waiting over the final third of the sampled time; null with fewer than 10 readings there. */
+  lowestInFinalThird(): number | null {
+    const end = this.readings.at(-1)?.[0] ?? 0;
+    const final = this.readings.filter(([at]) => at >= (end * 2) / 3);
+    return final.length < 10 ? null : Math.min(...final.map(([, queued]) => queued));
+  }
+
   private sample(): void {
     try {
       const counters = parseQueueCounters(readFileSync(this.path, 'utf8'), this.queue);
       if (!counters) return;
       this.last = counters.queueTotal;
+      this.readings.push([performance.now() - this.started, counters.queueTotal]);
       if (counters.queueTotal > this.peak) this.peak = counters.queueTotal;
     } catch {
       // the consumer is gone; the step will say so

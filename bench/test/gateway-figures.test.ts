@@ -4,7 +4,7 @@ import { goalsOf } from '../src/gateway/report.js';
 import type { ConfigName, StepKind, StepResult } from '../src/gateway/results.js';
 
 /** A step as bench/gateway records it, with only what the figures read set to something meaningful. */
-function step(config: ConfigName, kind: StepKind, offeredRate: number | null, fields: { drops?: number; generatorRate?: number; processedPerSecond?: number; cpu?: number; round?: number; queuedAtEnd?: number } = {}): StepResult {
+function step(config: ConfigName, kind: StepKind, offeredRate: number | null, fields: { drops?: number; generatorRate?: number; processedPerSecond?: number; cpu?: number; round?: number; queuedAtEnd?: number; lowestQueuedInFinalThird?: number | null } = {}): StepResult {
   const rate = fields.generatorRate ?? offeredRate ?? 100_000;
   const processed = fields.processedPerSecond ?? rate;
   return {
@@ -23,6 +23,8 @@ function step(config: ConfigName, kind: StepKind, offeredRate: number | null, fi
     consumerGc: null,
     peakQueued: fields.queuedAtEnd ?? 0,
     queuedAtEnd: fields.queuedAtEnd ?? 0,
+    // unless a test says otherwise, the backlog the step ended with was there all through its final third
+    lowestQueuedInFinalThird: fields.lowestQueuedInFinalThird === undefined ? (fields.queuedAtEnd ?? 0) : fields.lowestQueuedInFinalThird,
   };
 }
 
@@ -38,6 +40,15 @@ describe('bench/gateway figures', () => {
     expect(ladder).toMatchObject({ zeroDropRate: 24_000, endedBy: 'behind', firstDropRate: 28_000 });
     const refined = ladderFigure([step('sensor', 'ladder', 24_000), step('sensor', 'ladder', 32_000, { queuedAtEnd: 5_000 }), step('sensor', 'refine', 28_000, { queuedAtEnd: 1_000 })]);
     expect(refined).toMatchObject({ zeroDropRate: 28_000, endedBy: 'behind', firstDropRate: 32_000 });
+  });
+
+  it('passes a step whose backlog came from one pause near its end (the consumer had caught up before), fails one whose backlog never emptied', () => {
+    // 20,000/s offered: a 150 ms pause just before the generator stopped leaves 3,000 waiting,
+    // but the queue had been near empty in the final third: that consumer keeps up.
+    const paused = ladderFigure([step('sensor', 'ladder', 10_000), step('sensor', 'ladder', 20_000, { queuedAtEnd: 3_000, lowestQueuedInFinalThird: 40 }), step('sensor', 'ladder', 30_000, { queuedAtEnd: 9_000, lowestQueuedInFinalThird: 6_000 }), step('sensor', 'refine', 25_000, { queuedAtEnd: 3_500, lowestQueuedInFinalThird: 2_600 })]);
+    expect(paused).toMatchObject({ zeroDropRate: 20_000, endedBy: 'behind', firstDropRate: 25_000 });
+    // Too few readings in the final third: the backlog at the end decides.
+    expect(ladderFigure([step('sensor', 'ladder', 20_000, { queuedAtEnd: 3_000, lowestQueuedInFinalThird: null })])).toMatchObject({ zeroDropRate: 0, endedBy: 'behind' });
   });
 
   it('calls a ladder the generator ended a lower bound, never a pass at the step it fell short', () => {

@@ -23,30 +23,39 @@ export function crowdedOut(step: StepResult): boolean {
 
 /**
  * A consumer that answers less than it is offered shows no drop until the kernel queue is full
- * (16,384 packets: at a deficit of 10,000/s, 1.6 s, longer than a step). So a step also fails when
- * the queue still held more than this much of the offered traffic when the generator stopped:
- * a consumer that keeps up has a batch or a pause's worth waiting, not a growing backlog.
+ * (16,384 packets: at a deficit of 10,000/s, 1.6 s, longer than a step). So a step also fails
+ * when the consumer never caught up in the step's final third: the fewest packets seen waiting
+ * then (sampled every 5 ms) were more than this much of the offered traffic. A consumer that
+ * keeps up empties what a pause (a GC, stretched fivefold by a 20 % CPU budget) left behind
+ * within that time; one that falls behind by more than a tenth of the rate has a backlog that
+ * only grows (after two thirds of a 1.5 s step, over 100 ms of the rate).
+ *
+ * Why not the backlog at the step's end: one pause just before the generator stopped left the
+ * same backlog as a deficit, so a consumer that kept up failed or passed by where its last
+ * scavenge fell (the sensor's ladder failed at 10,000/s in one round and passed 15,000/s in the
+ * next). `queuedAtEnd` stays in the records.
  */
 export const BEHIND_MS = 100;
 /** Queued packets below which a step is never called behind (a few batches of 256). */
 const BEHIND_FLOOR = 1024;
 
-/** Whether the consumer was falling behind at the end of the step (see BEHIND_MS). */
+/** Whether the consumer was falling behind: it never caught up in the step's final third (see BEHIND_MS). */
 export function fellBehind(step: StepResult): boolean {
-  if (step.queuedAtEnd === null || step.offeredRate === null) return false;
-  return step.queuedAtEnd > Math.max(BEHIND_FLOOR, (step.offeredRate * BEHIND_MS) / 1000);
+  const settled = step.lowestQueuedInFinalThird ?? step.queuedAtEnd;
+  if (settled === null || step.offeredRate === null) return false;
+  return settled > Math.max(BEHIND_FLOOR, (step.offeredRate * BEHIND_MS) / 1000);
 }
 
 export interface LadderFigure {
   round: number;
   /**
    * Highest offered rate of the round's ladder (refinement step included) with zero queue drops
-   * and no backlog growing at its end (fellBehind); 0 when its first step failed.
+   * and a backlog that emptied in the step's final third (fellBehind); 0 when its first step failed.
    */
   zeroDropRate: number;
   /** Queued packets/s the queue path carried at that step (one queued packet per new flow). */
   queuedPerSecond: number;
-  /** Why the ladder ended: drops, a backlog left at a step's end, the generator fell short, or the top of the ladder (the last two: zeroDropRate is a lower bound). */
+  /** Why the ladder ended: drops, a backlog that never emptied in a step's final third, the generator fell short, or the top of the ladder (the last two: zeroDropRate is a lower bound). */
   endedBy: 'drops' | 'behind' | 'generator' | 'ladder top';
   /** The lowest offered rate that dropped or fell behind. */
   firstDropRate: number | null;

@@ -83,6 +83,8 @@ export interface StepResult {
   peakQueued: number | null;
   /** The packets waiting in the kernel queue when the generator stopped: what the consumer still had to catch up. */
   queuedAtEnd: number | null;
+  /** The fewest packets seen waiting over the step's final third: above a tenth of a second's worth, the consumer never caught up (fellBehind). Null: too few samples. */
+  lowestQueuedInFinalThird: number | null;
 }
 
 export interface BulkResult {
