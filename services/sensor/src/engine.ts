@@ -9,7 +9,7 @@ import { SlotMemory } from './detect/slot-memory.js';
 import { engineConfig, type EngineConfig } from './engine-config.js';
 import type { EventSink, EvidenceRecord, FlowEvent } from './events.js';
 import { ClientTable, protocolNames } from './track/clients.js';
-import { Flow, Verdict } from './track/flow.js';
+import { Flow, Verdict, withRule } from './track/flow.js';
 import { FlowTable, type FlowEndCause } from './track/flow-table.js';
 import { HostTable, type InsideHost } from './track/hosts.js';
 import { PeerAdmission } from './track/peer-guard.js';
@@ -230,8 +230,8 @@ export class Engine {
     const direction = fromInside ? flow.out : flow.in;
     direction.packets++;
     direction.bytes += view.wireLength;
-    if (direction.firstSeen === 0) direction.firstSeen = now;
-    direction.lastSeen = now;
+    if (flow.firstSeen === 0) flow.firstSeen = now;
+    flow.lastSeen = now;
     flow.host!.packets++;
 
     let signature = false;
@@ -350,7 +350,7 @@ export class Engine {
       flow.labels |= bit;
     }
     if (fromInside) flow.ownLabels |= bit;
-    if (!flow.rules.includes(evidence.rule) && flow.rules.length < 8) flow.rules.push(evidence.rule);
+    flow.rules = withRule(flow.rules, evidence.rule);
     if (!flow.crossesBoundary) return true;
 
     // What the evidence is about: the module's own family, or the one it names (a DNS query for a
@@ -666,8 +666,9 @@ function flowEvent(flow: Flow, cause: FlowEvent['end'], now: number): FlowEvent 
     dport: initiatorInside ? flow.outsidePort : flow.insidePort,
     app: flow.app,
     // A live flow's rules may still grow; the event keeps what was true when it was made. An
-    // ended flow's go with its event (its object is reused: Flow.reset gives it a new array).
-    rules: cause === 'ongoing' || flow.rules.length === 0 ? flow.rules.slice() : flow.rules,
+    // ended flow's go with its event (its object is reused: Flow.reset gives it NO_RULES), and
+    // so does NO_RULES itself, which nobody writes.
+    rules: cause === 'ongoing' && flow.rules.length > 0 ? flow.rules.slice() : flow.rules,
     verdict: dropped ? 'drop' : 'accept',
     reason: flow.reason,
     wouldDrop: flow.wouldDrop,

@@ -66,7 +66,7 @@ export interface FlowEvent {
   dst: string;
   dport: number;
   app: string | null;
-  rules: string[];
+  rules: readonly string[];
   verdict: 'drop' | 'accept';
   reason: string;
   /** A packet was judged "drop" but passed: monitor mode, or UDP when UDP is not dropped. */

@@ -18,8 +18,6 @@ export interface DirectionDigest {
   readonly payloadPackets: number;
   /** Length of the first payload in this direction; 0 until one was seen. */
   readonly firstPayloadLength: number;
-  readonly firstSeen: number;
-  readonly lastSeen: number;
 }
 
 /** What a module may know of the flow a packet belongs to. Read-only; valid during the call. */

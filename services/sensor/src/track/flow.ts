@@ -7,17 +7,24 @@ export class FlowDirection {
   payloadPackets = 0;
   /** Length of the first payload in this direction; 0 until one was seen. */
   firstPayloadLength = 0;
-  firstSeen = 0;
-  lastSeen = 0;
 
   reset(): void {
     this.packets = 0;
     this.bytes = 0;
     this.payloadPackets = 0;
     this.firstPayloadLength = 0;
-    this.firstSeen = 0;
-    this.lastSeen = 0;
   }
+}
+
+/** The rules of a flow that has none: shared by every such flow, never written. */
+export const NO_RULES: readonly string[] = Object.freeze([]);
+
+/** The flow's rules with `rule` added (at most 8, each once); a new array the first time. */
+export function withRule(rules: readonly string[], rule: string): readonly string[] {
+  if (rules.length >= 8 || rules.includes(rule)) return rules;
+  if (rules === NO_RULES) return [rule];
+  (rules as string[]).push(rule);
+  return rules;
 }
 
 export const Verdict = { accept: 0, drop: 1 } as const;
@@ -50,8 +57,15 @@ export class Flow {
   labels = 0;
   /** Bit s: ... from a packet the inside host sent itself (what lets a reply or a named peer count). */
   ownLabels = 0;
-  /** Rule ids accepted on this flow, at most 8, each once. */
-  rules: string[] = [];
+  /**
+   * Rule ids accepted on this flow, at most 8, each once. NO_RULES (shared, frozen) until the
+   * first: most flows never get one, and an array each would be one more object per flow for the
+   * collector to copy and promote while a flood fills the table.
+   */
+  rules: readonly string[] = NO_RULES;
+  /** When the flow's first and latest packets were seen (ms); 0 before the first. */
+  firstSeen = 0;
+  lastSeen = 0;
   /** Per-module state, by slot; null while no module keeps any. */
   moduleStates: unknown[] | null = null;
   /** Bit s: the module in slot s said it will find nothing more on this flow (FlowMemory.pass). */
@@ -159,8 +173,8 @@ export class Flow {
   /**
    * Makes this object a new flow, as the constructor would: every field but the table's own
    * (slot, LRU links and class). The rules array may have gone out with the old flow's end
-   * event, so a non-empty one is replaced, not emptied. A flow made from a packet then takes its
-   * outside address from the bytes (outsideAddressFrom).
+   * event, so it is replaced (by NO_RULES), never emptied. A flow made from a packet then takes
+   * its outside address from the bytes (outsideAddressFrom).
    */
   reset(protocol: number, ipVersion: 4 | 6, insideAddress: string, insidePort: number, outsideAddress: string, outsidePort: number, crossesBoundary: boolean): void {
     this.protocol = protocol;
@@ -177,7 +191,9 @@ export class Flow {
     this.app = null;
     this.labels = 0;
     this.ownLabels = 0;
-    if (this.rules.length !== 0) this.rules = [];
+    this.rules = NO_RULES;
+    this.firstSeen = 0;
+    this.lastSeen = 0;
     this.moduleStates = null;
     this.passedModules = 0;
     this.peersLearned = 0;
@@ -195,16 +211,6 @@ export class Flow {
 
   get packets(): number {
     return this.out.packets + this.in.packets;
-  }
-
-  get firstSeen(): number {
-    if (this.out.packets === 0) return this.in.firstSeen;
-    if (this.in.packets === 0) return this.out.firstSeen;
-    return Math.min(this.out.firstSeen, this.in.firstSeen);
-  }
-
-  get lastSeen(): number {
-    return Math.max(this.out.lastSeen, this.in.lastSeen);
   }
 
   /** Whether the side that did not start the flow ever sent anything back. */

@@ -19,8 +19,8 @@ function insert(table: FlowTable, key: string, protocol: number, lastSeen: numbe
   f.reset(protocol, 4, 'a', 1, 'b', 2, true);
   f.key = key;
   f.out.packets = 1;
-  f.out.firstSeen = lastSeen;
-  f.out.lastSeen = lastSeen;
+  f.firstSeen = lastSeen;
+  f.lastSeen = lastSeen;
   return f;
 }
 
@@ -46,7 +46,7 @@ describe('FlowTable', () => {
     const a = insert(table, 'a', IPPROTO_TCP, 1);
     insert(table, 'b', IPPROTO_TCP, 2);
     insert(table, 'c', IPPROTO_UDP, 3);
-    a.out.lastSeen = 4;
+    a.lastSeen = 4;
     table.touch(a);
     insert(table, 'd', IPPROTO_UDP, 5);
     expect(get(table, 'a')).toBe(a);
