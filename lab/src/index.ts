@@ -19,7 +19,7 @@ export { runKazaaClient, KAZAA_PHASES, type KazaaClientOptions, type KazaaClient
 export { runBenignServers, runBenignClient, BENIGN_CHECKS, OPTIONAL_BENIGN_CHECKS, type BenignServersOptions, type BenignClientOptions, type BenignCheck } from './emulators/benign.js';
 export { runProbe, type ProbeOptions, type ProbeResult } from './emulators/probe.js';
 export { EMULATOR_ROLES } from './emulators/cli.js';
-export { SensorProcess, sensorCliPath, type SensorLogLine, type SensorProcessOptions } from './sensor-process.js';
+export { SensorProcess, sensorCliPath, sensorNodeFlags, type SensorLogLine, type SensorProcessOptions } from './sensor-process.js';
 export { startNats, startRedis, freePort, natsSecurityConfig, redisSecurityArgs, ServerStartError, type NatsServer, type NatsSecurity, type NatsUser, type RedisServer, type RedisSecurity, type RedisAclUser, type ServerTls } from './servers.js';
 export { makeTestCertificates, type TestCertificates } from './certs.js';
 export { makeNatsOperator, type NatsOperator } from './nats-jwt.js';

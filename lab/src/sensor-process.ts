@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -37,6 +37,17 @@ export function sensorCliPath(): string {
 }
 
 /**
+ * The Node flags of the sensor's shebang (`#!/usr/bin/env -S node FLAGS`), for running it as
+ * `node FLAGS cli.js` as the sensor's own command would: the shebang is their one definition.
+ */
+export function sensorNodeFlags(): string[] {
+  const shebang = readFileSync(sensorCliPath(), 'utf8').split('\n', 1)[0]!;
+  const match = /^#!\/usr\/bin\/env (?:-S )?node((?: --[a-z-]+(?:=\S+)?)*)$/.exec(shebang);
+  if (!match) throw new Error(`${sensorCliPath()}: unexpected first line ${JSON.stringify(shebang)}`);
+  return match[1]!.split(' ').filter((flag) => flag !== '');
+}
+
+/**
  * The real `p2pwall-sensor run` inside a gateway namespace, for the demo and the end-to-end
  * tests: writes its config, follows its JSON log, stops it with a signal or kills it.
  */
@@ -54,7 +65,7 @@ export class SensorProcess {
     this.configPath = join(workDir, 'sensor.yaml');
     const config = { storefile: join(workDir, 'peers.store'), telemetry: { listen: { port: 0 } }, ...options.config };
     writeFileSync(this.configPath, stringify(config));
-    this.child = spawn('ip', ['netns', 'exec', options.namespace, process.execPath, sensorCliPath(), 'run', '--config', this.configPath, ...(options.args ?? [])], {
+    this.child = spawn('ip', ['netns', 'exec', options.namespace, process.execPath, ...sensorNodeFlags(), sensorCliPath(), 'run', '--config', this.configPath, ...(options.args ?? [])], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let pending = '';

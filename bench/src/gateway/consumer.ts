@@ -10,7 +10,7 @@
  *     when their log says so; each prints its final counters as JSON on SIGTERM.
  */
 import { fileURLToPath } from 'node:url';
-import { lastJsonObject, sensorCliPath, type Lab, type LabProcess, type SpawnOptions } from '@p2pwall/lab';
+import { lastJsonObject, sensorCliPath, sensorNodeFlags, type Lab, type LabProcess, type SpawnOptions } from '@p2pwall/lab';
 
 export interface GcPause {
   /** Wall-clock ms when the trace line arrived (the pause ended just before). */
@@ -97,7 +97,7 @@ export class ConsumerProcess {
   static async sensor(lab: Lab, ns: string, configFile: string, cpu: number | undefined, name = 'sensor', timeoutMs = 15_000): Promise<ConsumerProcess> {
     // P2PWALL_BENCH_SENSOR_NODE_ARGS: extra Node flags for the sensor (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`), to see where its time goes under a bench's load.
     const extra = (process.env['P2PWALL_BENCH_SENSOR_NODE_ARGS'] ?? '').split(' ').filter((arg) => arg !== '');
-    const child = spawnPinned(lab, ns, cpu, process.execPath, ['--trace-gc', ...extra, sensorCliPath(), 'run', '--config', configFile], { role: `bench-${name}` });
+    const child = spawnPinned(lab, ns, cpu, process.execPath, ['--trace-gc', ...sensorNodeFlags(), ...extra, sensorCliPath(), 'run', '--config', configFile], { role: `bench-${name}` });
     const consumer = new ConsumerProcess(name, child);
     const deadline = Date.now() + timeoutMs;
     while (!consumer.logLines.some((line) => line.msg === 'sensor started')) {
