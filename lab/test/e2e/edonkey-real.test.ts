@@ -132,7 +132,14 @@ describe.skipIf(UNAVAILABLE !== '')(`real eMule (aMule) clients in the lab${UNAV
 
   it('(1) without the sensor, in clear: the inside aMule joins Kad, reaches every outside node, and its eD2k download carries file data', async () => {
     const outside = await startNetwork('clear');
-    const run = await runAmuleClient(lab, outside, { client: 0, download: true, downloadTimeoutMs: DOWNLOAD_TIMEOUT_MS });
+    let run = await runAmuleClient(lab, outside, { client: 0, download: true, downloadTimeoutMs: DOWNLOAD_TIMEOUT_MS });
+    if (run.tcpBytesReceived < FLOWING_BYTES) {
+      // aMule 2.3.3 now and then never starts uploading to a client: only the source's Hello answer
+      // comes back, however often the download is nudged (two CI runs, 289 and 350 bytes in 45 s).
+      // One more client, fresh, against the same outside nodes, before calling the baseline failed.
+      measured['(1) clear, no sensor, first client'] = summary(run);
+      run = await runAmuleClient(lab, outside, { client: 0, download: true, downloadTimeoutMs: DOWNLOAD_TIMEOUT_MS });
+    }
     measured['(1) clear, no sensor'] = summary(run);
     expect(run.kadConnectedMs, run.kadStatus).not.toBeNull();
     expect(run.kadStatus).toMatch(/^Connected/);
@@ -140,7 +147,7 @@ describe.skipIf(UNAVAILABLE !== '')(`real eMule (aMule) clients in the lab${UNAV
     // DOWNLOAD_FLOWS below); with the sensor, (4) gets none of it.
     expect(run.tcpBytesReceived, JSON.stringify(summary(run))).toBeGreaterThanOrEqual(FLOWING_BYTES);
     expect(run.reached).toEqual([...outside.addresses].sort());
-  }, DOWNLOAD_TIMEOUT_MS + 60_000);
+  }, 2 * DOWNLOAD_TIMEOUT_MS + 90_000);
 
   // The baseline of (5): with aMule's defaults the client reaches the source and the source
   // answers its Hello over TCP. Not held to the file's data: aMule 2.3.3 stalls downloads now and
