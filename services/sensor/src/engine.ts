@@ -227,19 +227,15 @@ export class Engine {
     // Only flows across the boundary interest the brain while they live.
     if (this.interimMs > 0 && flow.crossesBoundary) this.flows.noteChange(flow, now);
 
-    const direction = fromInside ? flow.out : flow.in;
-    direction.packets++;
-    direction.bytes += view.wireLength;
+    const payloadLength = view.payloadLength;
+    flow.count(fromInside, view.wireLength, payloadLength);
     if (flow.firstSeen === 0) flow.firstSeen = now;
     flow.lastSeen = now;
     flow.host!.packets++;
 
     let signature = false;
-    const payloadLength = view.payloadLength;
     if (payloadLength > 0) {
-      direction.payloadPackets++;
-      if (direction.firstPayloadLength === 0) direction.firstPayloadLength = payloadLength;
-      const inspected = flow.out.payloadPackets + flow.in.payloadPackets;
+      const inspected = flow.outPayloadPackets + flow.inPayloadPackets;
       if (inspected <= this.maxDepth) signature = this.inspect(view, flow, fromInside, inspected, now);
       // Every module is done with this flow: free their buffers now, not at eviction.
       else if (flow.moduleStates !== null) this.freeModuleStates(flow);
@@ -617,8 +613,8 @@ const ONE_WAY_CLEAN_PAYLOADS = 4;
  */
 function isClean(flow: Flow): boolean {
   if (flow.app !== null || flow.wouldDrop || flow.verdict === Verdict.drop) return false;
-  const out = flow.out.payloadPackets;
-  const back = flow.in.payloadPackets;
+  const out = flow.outPayloadPackets;
+  const back = flow.inPayloadPackets;
   if ((out === 0 || back === 0) && Math.max(out, back) < ONE_WAY_CLEAN_PAYLOADS) return false;
   const states = flow.moduleStates;
   if (states !== null) {
@@ -672,10 +668,10 @@ function flowEvent(flow: Flow, cause: FlowEvent['end'], now: number): FlowEvent 
     verdict: dropped ? 'drop' : 'accept',
     reason: flow.reason,
     wouldDrop: flow.wouldDrop,
-    packetsOut: flow.out.packets,
-    bytesOut: flow.out.bytes,
-    packetsIn: flow.in.packets,
-    bytesIn: flow.in.bytes,
+    packetsOut: flow.outPackets,
+    bytesOut: flow.outBytes,
+    packetsIn: flow.inPackets,
+    bytesIn: flow.inBytes,
     droppedPackets: flow.droppedPackets,
     answered: flow.answered,
     firstSeen: flow.firstSeen,

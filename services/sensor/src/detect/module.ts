@@ -11,15 +11,6 @@ import type { ModuleBufferBudget } from './buffer-budget.js';
 /** The packet being judged, read-only. Valid only during the call: never keep it. */
 export type PacketReader = Readonly<PacketView>;
 
-/** One direction of a flow, as counted before the module is asked about the packet. */
-export interface DirectionDigest {
-  readonly packets: number;
-  readonly bytes: number;
-  readonly payloadPackets: number;
-  /** Length of the first payload in this direction; 0 until one was seen. */
-  readonly firstPayloadLength: number;
-}
-
 /** What a module may know of the flow a packet belongs to. Read-only; valid during the call. */
 export interface FlowDigest {
   /** IP protocol number (6 TCP, 17 UDP). */
@@ -31,10 +22,15 @@ export interface FlowDigest {
   readonly initiatorInside: boolean;
   /** Whether the flow was seen from its start (a TCP SYN, or any first UDP datagram). */
   readonly startedFresh: boolean;
-  /** Inside → outside. */
-  readonly out: DirectionDigest;
-  /** Outside → inside. */
-  readonly in: DirectionDigest;
+  /**
+   * Packets with payload counted so far, before the module is asked about this one, inside →
+   * outside (out) and outside → inside (in), and the length of each direction's first payload
+   * (0 until one was seen).
+   */
+  readonly outPayloadPackets: number;
+  readonly inPayloadPackets: number;
+  readonly outFirstPayloadLength: number;
+  readonly inFirstPayloadLength: number;
 }
 
 /**

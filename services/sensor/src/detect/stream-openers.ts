@@ -7,7 +7,7 @@ import type { FlowDigest, FlowMemory } from './module.js';
  * module's calls are the later packets of streams that opened like something else.
  */
 export function passWhenOpenersGoneBy(flow: FlowDigest, memory: FlowMemory<unknown>): null {
-  if (memory.state === undefined && flow.out.payloadPackets > 0 && flow.in.payloadPackets > 0) memory.pass();
+  if (memory.state === undefined && flow.outPayloadPackets > 0 && flow.inPayloadPackets > 0) memory.pass();
   return null;
 }
 

@@ -1,5 +1,5 @@
 import { IPPROTO_TCP, IPPROTO_UDP } from '../decode/packet.js';
-import { Flow } from './flow.js';
+import { FLOW_TIMES, Flow } from './flow.js';
 import { FLOW_KEY_WORDS, hashFlowKey, writeFlowKey } from './flow-key.js';
 
 export interface FlowTimeouts {
@@ -46,6 +46,8 @@ class LruList {
 
 /** Slots the table starts with; it doubles them as flows arrive, up to maxFlows. */
 const INITIAL_SLOTS = 1024;
+/** Slots whose flows share one block of times (Flow.times): a block never moves, so a Flow keeps its own for life. */
+const SLOTS_PER_TIME_BLOCK = 1024;
 
 /**
  * Flows by 5-tuple, bounded in number, with one LRU list per timeout class. Each list is ordered
@@ -75,6 +77,8 @@ export class FlowTable {
   private capacity = 0;
   /** Slot → its Flow: live, or ended and waiting for reuse; undefined while never used. */
   private bySlot: (Flow | undefined)[] = [];
+  /** Slot / SLOTS_PER_TIME_BLOCK → the block of its flow's times. */
+  private readonly timeBlocks: Float64Array[] = [];
   /** Slot → key words (FLOW_KEY_WORDS per slot). */
   private keys = new Int32Array(0);
   /** Slot → key hash. */
@@ -146,7 +150,9 @@ export class FlowTable {
     const slot = this.freeSlots[--this.freeCount]!;
     let flow = this.bySlot[slot];
     if (flow === undefined) {
-      flow = new Flow('', protocol, 4, '', 0, '', 0, false);
+      const block = Math.floor(slot / SLOTS_PER_TIME_BLOCK);
+      const times = (this.timeBlocks[block] ??= new Float64Array(SLOTS_PER_TIME_BLOCK * FLOW_TIMES));
+      flow = new Flow('', protocol, 4, '', 0, '', 0, false, times, (slot % SLOTS_PER_TIME_BLOCK) * FLOW_TIMES);
       this.bySlot[slot] = flow;
     }
     flow.slot = slot;
@@ -341,8 +347,11 @@ export class FlowTable {
     this.index = new Int32Array(buckets);
     this.indexMask = buckets - 1;
     const bySlot = new Array<Flow | undefined>(capacity).fill(undefined);
-    for (let slot = 0; slot < old; slot++) bySlot[slot] = this.bySlot[slot];
+    for (let slot = 0; slot < old; slot++) {
+      const flow = this.bySlot[slot];
+      bySlot[slot] = flow;
+      if (flow !== undefined && flow.slot >= 0) this.indexInsert(slot);
+    }
     this.bySlot = bySlot;
-    for (const flow of this) this.indexInsert(flow.slot);
   }
 }

@@ -24,8 +24,7 @@ function spy(transports: ProtocolModule['transports'] = ['tcp', 'udp']): Protoco
     rules: ['demo/r'],
     calls,
     inspect(packet, flow, fromInside, memory) {
-      const direction = fromInside ? flow.out : flow.in;
-      calls.push({ fromInside, out: flow.out.payloadPackets, in: flow.in.payloadPackets, first: direction.firstPayloadLength, concluded: memory.concluded });
+      calls.push({ fromInside, out: flow.outPayloadPackets, in: flow.inPayloadPackets, first: fromInside ? flow.outFirstPayloadLength : flow.inFirstPayloadLength, concluded: memory.concluded });
       return packet.buf[packet.payloadOffset] === 0x21 ? { rule: 'demo/r', supporting: false, transport: 'udp' } : null;
     },
   };
@@ -45,7 +44,7 @@ describe('DetectorHarness (the real engine under a test tap)', () => {
     const flow = results[0]!.flow;
     expect(flow.startedFresh).toBe(true);
     expect(flow.initiatorInside).toBe(true);
-    expect(flow.out.packets).toBe(3);
+    expect(flow.outPackets).toBe(3);
   });
 
   it('stops calling after the inspect window, and only for the transports the module reads', () => {

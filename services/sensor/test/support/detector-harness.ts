@@ -80,7 +80,7 @@ export class DetectorHarness {
     this.engine.judgeIp(packet, 0, packet.length, ts);
     const flow = this.engine.lastFlow!;
     const fromInside = flow.insideAddress === addressKey(view.buf, view.srcAddressOffset, view.addressLength) && flow.insidePort === view.srcPort;
-    const inspected = view.payloadLength > 0 && flow.out.payloadPackets + flow.in.payloadPackets <= this.inspectPackets;
+    const inspected = view.payloadLength > 0 && flow.outPayloadPackets + flow.inPayloadPackets <= this.inspectPackets;
     const seen = this.seen;
     return { flow, fromInside, inspected, evidence: seen.map((entry) => entry.evidence), seen };
   }

@@ -24,8 +24,7 @@ describe('Flow.reset', () => {
     Object.assign(used, { initiatorInside: false, startedFresh: true, app: 'x', labels: 3, ownLabels: 1, moduleStates: [{}], peersLearned: 4, verdict: Verdict.drop, reason: 'signature', droppedPackets: 9, wouldDrop: true, timeLockCandidate: true, peerVersion: 7, leadsToPeer: true, leadsToPeerUntil: 99, host: {}, changedSince: 5, firstSeen: 5, lastSeen: 12 });
     used.rules = withRule(used.rules, 'rule');
     used.outsideAddressFrom(Uint8Array.from({ length: 16 }, (_, i) => i + 1), 0, 16);
-    Object.assign(used.out, { packets: 1, bytes: 2, payloadPackets: 3, firstPayloadLength: 4 });
-    Object.assign(used.in, { packets: 7, bytes: 8, payloadPackets: 9, firstPayloadLength: 10 });
+    Object.assign(used, { outPackets: 1, outBytes: 2, outPayloadPackets: 3, outFirstPayloadLength: 4, inPackets: 7, inBytes: 8, inPayloadPackets: 9, inFirstPayloadLength: 10 });
     const handedOut = used.rules;
     used.reset(IPPROTO_UDP, 4, 'in', 1000, 'out', 2000, true);
     expect(userFields(used)).toEqual(userFields(new Flow('', IPPROTO_UDP, 4, 'in', 1000, 'out', 2000, true)));
@@ -95,7 +94,7 @@ describe('the engine on a full flow table', () => {
       // Ten flows younger than it in a table of 64: still there, whatever was evicted.
       judge(reply(i - 10), i);
       expect(engine.counters.flows).toBe(i + 1);
-      expect(engine.lastFlow).toMatchObject({ outsidePort: 7000 + i - 10, out: { packets: 1 }, in: { packets: 1 } });
+      expect(engine.lastFlow).toMatchObject({ outsidePort: 7000 + i - 10, outPackets: 1, inPackets: 1 });
       expect(engine.flows.size).toBe(Math.min(64, i + 1));
     }
     expect(engine.flows.evictions).toBe(1000 - 64);
@@ -146,7 +145,7 @@ describe('FlowTable index', () => {
         const flow = table.add(protocol);
         flow.reset(protocol, v6 ? 6 : 4, 'in', 1, 'out', 2, true);
         flow.key = name;
-        flow.out.packets = 1;
+        flow.outPackets = 1;
         flow.firstSeen = now;
         flow.lastSeen = now;
         model.set(name, flow);

@@ -18,7 +18,7 @@ function insert(table: FlowTable, key: string, protocol: number, lastSeen: numbe
   const f = table.add(protocol);
   f.reset(protocol, 4, 'a', 1, 'b', 2, true);
   f.key = key;
-  f.out.packets = 1;
+  f.outPackets = 1;
   f.firstSeen = lastSeen;
   f.lastSeen = lastSeen;
   return f;

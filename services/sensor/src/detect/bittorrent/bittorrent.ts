@@ -14,7 +14,7 @@
  * exchange or a handshake split after its first byte.
  */
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../decode/packet.js';
-import type { DirectionDigest, Evidence, FlowDigest, FlowMemory, PacketReader, ProtocolModule } from '../module.js';
+import type { Evidence, FlowDigest, FlowMemory, PacketReader, ProtocolModule } from '../module.js';
 import { passFreshWhenOpenersGoneBy } from '../stream-openers.js';
 import { KrpcKind, KrpcReader, couldBeKrpc } from './dht.js';
 import { isLsdSearch, LSD_PORT } from './lsd.js';
@@ -157,20 +157,20 @@ export class BitTorrentModule implements ProtocolModule<BitTorrentFlowState> {
     const p = packet.payloadOffset;
     const end = p + packet.payloadLength;
     const state = memory.state;
-    const direction: DirectionDigest = fromInside ? flow.out : flow.in;
+    const payloadPackets = fromInside ? flow.outPayloadPackets : flow.inPayloadPackets;
     if (state !== undefined) {
       if (!fromInside && state.awaitingTrackerReply) return trackerReply(state, packet, flow, memory);
       const bit = fromInside ? OUT : IN;
       if ((state.loneHandshakeByte & bit) !== 0) {
         state.loneHandshakeByte &= ~bit;
         // The rest of `BitTorrent protocol` (19 bytes) at least; the rest may be split again.
-        if (direction.payloadPackets === 2 && end - p >= PROTOCOL_REST && handshakePrefix(buf, p, end, 1)) return handshakeEvidence(buf, p, end, 1, memory.concluded);
+        if (payloadPackets === 2 && end - p >= PROTOCOL_REST && handshakePrefix(buf, p, end, 1)) return handshakeEvidence(buf, p, end, 1, memory.concluded);
         return null;
       }
     }
     if (excludedPort(flow.outsidePort) || excludedPort(flow.insidePort)) return null;
     const first = buf[p]!;
-    if (direction.payloadPackets === 1) {
+    if (payloadPackets === 1) {
       if (first === PSTRLEN) {
         if (end - p === 1) {
           memory.open().loneHandshakeByte |= fromInside ? OUT : IN;
@@ -212,7 +212,7 @@ function trackerReply(state: BitTorrentFlowState, packet: PacketReader, flow: Fl
     if (!state.reply.append(packet, memory.buffers)) return giveUpReply(state, memory);
     status = readReply(state.reply.bytes, 0, state.reply.length);
   } else {
-    if (flow.in.payloadPackets !== 1) return giveUpReply(state, memory);
+    if (flow.inPayloadPackets !== 1) return giveUpReply(state, memory);
     status = readReply(packet.buf, packet.payloadOffset, packet.payloadOffset + packet.payloadLength);
     if (status === TRUNCATED) {
       state.reply = ReplyBuffer.start(packet, memory.buffers);

@@ -26,7 +26,7 @@ export function looksLikeMseOpening(packet: PacketReader, flow: FlowDigest, from
   const length = packet.payloadLength;
   if (!fromInside || length < MSE_MIN || length > MSE_MAX) return false;
   if (!flow.initiatorInside || !flow.startedFresh || flow.outsidePort < 1024) return false;
-  if (flow.out.payloadPackets !== 1 || flow.in.payloadPackets !== 0) return false;
+  if (flow.outPayloadPackets !== 1 || flow.inPayloadPackets !== 0) return false;
   return distinctBytes(packet.buf, packet.payloadOffset) >= MIN_DISTINCT;
 }
 

@@ -83,7 +83,7 @@ export class DirectConnectModule implements ProtocolModule<DirectConnectFlowStat
     if (packet.payloadLength <= 0) return null;
     if (packet.protocol === IPPROTO_UDP) return inspectUdp(packet, flow, memory.concluded);
     if (packet.protocol !== IPPROTO_TCP) return null;
-    const firstInDirection = (fromInside ? flow.out : flow.in).payloadPackets === 1;
+    const firstInDirection = (fromInside ? flow.outPayloadPackets : flow.inPayloadPackets) === 1;
     let state = memory.state;
     let dir = state === undefined ? null : fromInside ? state.out : state.in;
     if (dir === null || dir.dialect === Dialect.unknown) {

@@ -10,7 +10,7 @@
  * only for a packet that matches.
  */
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../decode/packet.js';
-import type { DirectionDigest, Evidence, FlowDigest, FlowMemory, PacketReader, ProtocolModule } from '../module.js';
+import type { Evidence, FlowDigest, FlowMemory, PacketReader, ProtocolModule } from '../module.js';
 import { HEADER_BLOCK_CAPACITY, HeaderLines, StreamHead, walkFirstSegment } from '../http-headers.js';
 import { passWhenOpenersGoneBy } from '../stream-openers.js';
 import { encryptedHandshake } from './handshake.js';
@@ -64,10 +64,10 @@ export class FastTrackModule implements ProtocolModule<FastTrackFlowState> {
     const state = memory.state;
     const scan = state ? (fromInside ? state.out : state.in) : null;
     if (scan) return this.continueHead(scan, packet, fromInside, memory);
-    const direction: DirectionDigest = fromInside ? flow.out : flow.in;
+    const payloadPackets = fromInside ? flow.outPayloadPackets : flow.inPayloadPackets;
     // Only a direction's first payload can start a head; later ones without a scan are the rest
     // of a head already examined, or of a stream that never looked like one.
-    if (direction.payloadPackets !== 1) return null;
+    if (payloadPackets !== 1) return null;
     const start = packet.payloadOffset;
     if (!couldStartHead(packet.buf, start, start + packet.payloadLength)) return null;
     return this.startHead(packet, fromInside, memory);

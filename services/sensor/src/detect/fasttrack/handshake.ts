@@ -13,7 +13,7 @@ const SERVER_HELLO_LENGTH = 8;
 export function encryptedHandshake(packet: PacketReader, flow: FlowDigest, fromInside: boolean): Evidence | null {
   if (fromInside || packet.payloadLength !== SERVER_HELLO_LENGTH) return null;
   if (!flow.initiatorInside || !flow.startedFresh || flow.outsidePort <= 1023) return null;
-  if (flow.in.payloadPackets !== 1 || flow.out.firstPayloadLength !== CLIENT_HELLO_LENGTH) return null;
+  if (flow.inPayloadPackets !== 1 || flow.outFirstPayloadLength !== CLIENT_HELLO_LENGTH) return null;
   return HANDSHAKE_EVIDENCE;
 }
 

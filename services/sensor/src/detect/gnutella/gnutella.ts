@@ -18,7 +18,7 @@
  */
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../decode/packet.js';
 import { passWhenOpenersGoneBy } from '../stream-openers.js';
-import type { DirectionDigest, Evidence, FlowDigest, FlowMemory, PacketReader, ProtocolModule } from '../module.js';
+import type { Evidence, FlowDigest, FlowMemory, PacketReader, ProtocolModule } from '../module.js';
 import { HEADER_BLOCK_CAPACITY, HeaderLines, StreamHead, walkFirstSegment } from '../http-headers.js';
 import { idWord } from '../id-words.js';
 import { MessageType, descriptorType, hasDescriptorLength, pongPeers, queryHitPeers } from './descriptor.js';
@@ -108,9 +108,9 @@ export class GnutellaModule implements ProtocolModule<GnutellaFlowState> {
     const state = memory.state;
     const pending = state === undefined ? null : fromInside ? state.out : state.in;
     if (pending !== null) return this.continueHead(pending, packet, fromInside, memory);
-    const direction: DirectionDigest = fromInside ? flow.out : flow.in;
+    const payloadPackets = fromInside ? flow.outPayloadPackets : flow.inPayloadPackets;
     // Only a direction's first payload can start a head.
-    if (direction.payloadPackets !== 1) return passWhenOpenersGoneBy(flow, memory);
+    if (payloadPackets !== 1) return passWhenOpenersGoneBy(flow, memory);
     const start = packet.payloadOffset;
     if (!couldStartGnutella(packet.buf, start, start + packet.payloadLength)) return passWhenOpenersGoneBy(flow, memory);
     return this.startHead(packet, fromInside, memory);

@@ -65,7 +65,7 @@ export class SoulseekModule implements ProtocolModule<SoulseekFlowState> {
     const found = this.inspectStream(packet, flow, fromInside, memory);
     // Only the client's first segment can start what this module follows: once it has gone by
     // without a state, nothing later on the stream counts.
-    if (found === null && memory.state === undefined && flow.out.payloadPackets > 0) memory.pass();
+    if (found === null && memory.state === undefined && flow.outPayloadPackets > 0) memory.pass();
     return found;
   }
 
@@ -76,7 +76,7 @@ export class SoulseekModule implements ProtocolModule<SoulseekFlowState> {
     const end = start + packet.payloadLength;
     const state = memory.state;
     if (state !== undefined) return follow(state, buf, start, end, fromInside, memory);
-    if (!fromInside || flow.out.payloadPackets !== 1 || end - start < 8) return null;
+    if (!fromInside || flow.outPayloadPackets !== 1 || end - start < 8) return null;
     // The cheap rejection: the first message must end within the segment.
     const length = u32le(buf, start);
     if (length + 4 > end - start) return null;
