@@ -44,8 +44,6 @@ class LruList {
   }
 }
 
-/** Slots the table starts with; it doubles them as flows arrive, up to maxFlows. */
-const INITIAL_SLOTS = 1024;
 /** Slots whose flows share one block of times (Flow.times): a block never moves, so a Flow keeps its own for life. */
 const SLOTS_PER_TIME_BLOCK = 1024;
 
@@ -55,7 +53,11 @@ const SLOTS_PER_TIME_BLOCK = 1024;
  * takes the least recently active flow across the lists.
  *
  * The index is open addressing (linear probing, deletion by backward shift) over typed arrays:
- * bucket → slot, slot → key words and hash (flow-key.ts), slot → Flow. A slot keeps its Flow
+ * bucket → slot, slot → key words and hash (flow-key.ts), slot → Flow. The typed arrays are
+ * made for maxFlows at once and never grow: the kernel backs their pages only as slots are
+ * first used (the index's at once: its buckets are random), and a table that doubled as flows
+ * arrived would copy and re-index every flow at each doubling, a stall of tens of ms in the
+ * middle of a flood (the last doubling of a 262,144-flow table re-indexes 131,072). A slot keeps its Flow
  * object after the flow ends, and the next flow in that slot reuses it: with the table full,
  * every new flow takes the evicted one's slot and object, so a flood of new flows allocates
  * nothing per flow that the collector would have to copy and promote (the generational worst
@@ -73,21 +75,19 @@ export class FlowTable {
   private readonly key = new Int32Array(FLOW_KEY_WORDS);
   private keyLength = 0;
   private keyHash = 0;
-  /** Slots allocated so far (grows by doubling up to maxFlows). */
-  private capacity = 0;
-  /** Slot → its Flow: live, or ended and waiting for reuse; undefined while never used. */
-  private bySlot: (Flow | undefined)[] = [];
+  /** Slot → its Flow: live, or ended and waiting for reuse; slots from bySlot.length on were never used. */
+  private readonly bySlot: Flow[] = [];
   /** Slot / SLOTS_PER_TIME_BLOCK → the block of its flow's times. */
   private readonly timeBlocks: Float64Array[] = [];
   /** Slot → key words (FLOW_KEY_WORDS per slot). */
-  private keys = new Int32Array(0);
+  private readonly keys: Int32Array;
   /** Slot → key hash. */
-  private hashes = new Int32Array(0);
+  private readonly hashes: Int32Array;
   /** Bucket → slot + 1; 0: empty. At most half full. */
-  private index = new Int32Array(0);
-  private indexMask = 0;
-  /** Slots free for a new flow: a stack, below `freeCount`. */
-  private freeSlots = new Int32Array(0);
+  private readonly index: Int32Array;
+  private readonly indexMask: number;
+  /** Slots whose flow ended, free for a new one: a stack, below `freeCount` (used before a never-used slot). */
+  private readonly freeSlots: Int32Array;
   private freeCount = 0;
   private live = 0;
   /**
@@ -112,7 +112,13 @@ export class FlowTable {
   ) {
     if (!(maxFlows >= 1)) throw new RangeError('maxFlows must be at least 1');
     this.timeoutOf = Float64Array.from([timeouts.tcp, timeouts.udp, timeouts.other]);
-    this.grow();
+    this.keys = new Int32Array(maxFlows * FLOW_KEY_WORDS);
+    this.hashes = new Int32Array(maxFlows);
+    this.freeSlots = new Int32Array(maxFlows);
+    let buckets = 1;
+    while (buckets < maxFlows * 2) buckets *= 2;
+    this.index = new Int32Array(buckets);
+    this.indexMask = buckets - 1;
   }
 
   get size(): number {
@@ -146,14 +152,17 @@ export class FlowTable {
    */
   add(protocol: number): Flow {
     if (this.live >= this.maxFlows) this.evictOldest();
-    if (this.freeCount === 0) this.grow();
-    const slot = this.freeSlots[--this.freeCount]!;
-    let flow = this.bySlot[slot];
-    if (flow === undefined) {
+    let slot: number;
+    let flow: Flow;
+    if (this.freeCount > 0) {
+      slot = this.freeSlots[--this.freeCount]!;
+      flow = this.bySlot[slot]!;
+    } else {
+      slot = this.bySlot.length;
       const block = Math.floor(slot / SLOTS_PER_TIME_BLOCK);
       const times = (this.timeBlocks[block] ??= new Float64Array(SLOTS_PER_TIME_BLOCK * FLOW_TIMES));
       flow = new Flow('', protocol, 4, '', 0, '', 0, false, times, (slot % SLOTS_PER_TIME_BLOCK) * FLOW_TIMES);
-      this.bySlot[slot] = flow;
+      this.bySlot.push(flow);
     }
     flow.slot = slot;
     const keys = this.keys;
@@ -321,37 +330,5 @@ export class FlowTable {
       }
     }
     index[hole] = 0;
-  }
-
-  /** Doubles the slots (up to maxFlows) and rebuilds the index at twice their number of buckets. */
-  private grow(): void {
-    const old = this.capacity;
-    const capacity = Math.min(this.maxFlows, Math.max(INITIAL_SLOTS, old * 2));
-    if (capacity === old) throw new Error('flow table: no free slot below maxFlows (bug)');
-    const keys = new Int32Array(capacity * FLOW_KEY_WORDS);
-    keys.set(this.keys);
-    const hashes = new Int32Array(capacity);
-    hashes.set(this.hashes);
-    const free = new Int32Array(capacity);
-    free.set(this.freeSlots.subarray(0, this.freeCount));
-    // New slots go on the stack so that the lowest is taken first.
-    let count = this.freeCount;
-    for (let slot = capacity - 1; slot >= old; slot--) free[count++] = slot;
-    let buckets = 1;
-    while (buckets < capacity * 2) buckets *= 2;
-    this.capacity = capacity;
-    this.keys = keys;
-    this.hashes = hashes;
-    this.freeSlots = free;
-    this.freeCount = count;
-    this.index = new Int32Array(buckets);
-    this.indexMask = buckets - 1;
-    const bySlot = new Array<Flow | undefined>(capacity).fill(undefined);
-    for (let slot = 0; slot < old; slot++) {
-      const flow = this.bySlot[slot];
-      bySlot[slot] = flow;
-      if (flow !== undefined && flow.slot >= 0) this.indexInsert(slot);
-    }
-    this.bySlot = bySlot;
   }
 }
