@@ -642,8 +642,9 @@ function slotBits(modules: readonly ActiveModule[], has: (active: ActiveModule) 
 }
 
 function flowEvent(flow: Flow, cause: FlowEvent['end'], now: number): FlowEvent {
-  const inside = formatAddressKey(flow.insideAddress);
-  const outside = formatAddressKey(flow.outsideAddress);
+  // The host record's text is the inside address's (startFlow files the flow under its host's key).
+  const inside = flow.host !== null ? flow.host.addressText : formatAddressKey(flow.insideAddress);
+  const outside = flow.outsideAddressText();
   const initiatorInside = flow.initiatorInside;
   const dropped = flow.verdict === Verdict.drop;
   let letter: FlowEvent['letter'] = null;

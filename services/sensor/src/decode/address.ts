@@ -27,13 +27,17 @@ export function addressKeyToBytes(key: string): Uint8Array {
   return bytes;
 }
 
+/** "0" to "255": an ended flow's event formats its outside address, and a number's text is a conversion each. */
+const OCTET_TEXT: readonly string[] = Array.from({ length: 256 }, (_, octet) => String(octet));
+
+/** The dotted text of an IPv4 address held as a 32-bit word (most significant octet first). */
+export function formatIpv4Word(word: number): string {
+  return `${OCTET_TEXT[word >>> 24]!}.${OCTET_TEXT[(word >>> 16) & 0xff]!}.${OCTET_TEXT[(word >>> 8) & 0xff]!}.${OCTET_TEXT[word & 0xff]!}`;
+}
+
 export function formatAddressKey(key: string): string {
-  if (key.length === 2) {
-    // IPv4, every flow event's: text straight from the key, without the bytes in between.
-    const high = key.charCodeAt(0);
-    const low = key.charCodeAt(1);
-    return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
-  }
+  // IPv4: text straight from the key, without the bytes in between.
+  if (key.length === 2) return formatIpv4Word(((key.charCodeAt(0) << 16) | key.charCodeAt(1)) >>> 0);
   const bytes = addressKeyToBytes(key);
   return formatAddress(bytes, 0, bytes.length === 4 ? 4 : 16);
 }

@@ -53,7 +53,8 @@ const SLOTS_PER_TIME_BLOCK = 1024;
  * takes the least recently active flow across the lists.
  *
  * The index is open addressing (linear probing, deletion by backward shift) over typed arrays:
- * bucket → slot, slot → key words and hash (flow-key.ts), slot → Flow. The typed arrays are
+ * bucket → slot and hash (side by side, so probing reads one cache line, not the hash's slot
+ * too), slot → key words and hash (flow-key.ts), slot → Flow. The typed arrays are
  * made for maxFlows at once and never grow: the kernel backs their pages only as slots are
  * first used (the index's at once: its buckets are random), and a table that doubled as flows
  * arrived would copy and re-index every flow at each doubling, a stall of tens of ms in the
@@ -83,7 +84,7 @@ export class FlowTable {
   private readonly keys: Int32Array;
   /** Slot → key hash. */
   private readonly hashes: Int32Array;
-  /** Bucket → slot + 1; 0: empty. At most half full. */
+  /** Bucket b → slot + 1 at [2b] (0: empty) and the slot's key hash at [2b + 1]. At most half full. */
   private readonly index: Int32Array;
   private readonly indexMask: number;
   /** Slots whose flow ended, free for a new one: a stack, below `freeCount` (used before a never-used slot). */
@@ -117,7 +118,7 @@ export class FlowTable {
     this.freeSlots = new Int32Array(maxFlows);
     let buckets = 1;
     while (buckets < maxFlows * 2) buckets *= 2;
-    this.index = new Int32Array(buckets);
+    this.index = new Int32Array(buckets * 2);
     this.indexMask = buckets - 1;
   }
 
@@ -138,10 +139,9 @@ export class FlowTable {
     const mask = this.indexMask;
     const hash = this.keyHash;
     for (let bucket = hash & mask; ; bucket = (bucket + 1) & mask) {
-      const entry = index[bucket]!;
+      const entry = index[2 * bucket]!;
       if (entry === 0) return undefined;
-      const slot = entry - 1;
-      if (this.hashes[slot] === hash && this.keyEquals(slot)) return this.bySlot[slot];
+      if (index[2 * bucket + 1] === hash && this.keyEquals(entry - 1)) return this.bySlot[entry - 1];
     }
   }
 
@@ -306,29 +306,32 @@ export class FlowTable {
   private indexInsert(slot: number): void {
     const index = this.index;
     const mask = this.indexMask;
-    let bucket = this.hashes[slot]! & mask;
-    while (index[bucket] !== 0) bucket = (bucket + 1) & mask;
-    index[bucket] = slot + 1;
+    const hash = this.hashes[slot]!;
+    let bucket = hash & mask;
+    while (index[2 * bucket] !== 0) bucket = (bucket + 1) & mask;
+    index[2 * bucket] = slot + 1;
+    index[2 * bucket + 1] = hash;
   }
 
   /** Empties the slot's bucket and moves later entries of its probe run back (no tombstones, so churn never fills the index). */
   private indexDelete(slot: number): void {
     const index = this.index;
-    const hashes = this.hashes;
     const mask = this.indexMask;
-    let hole = hashes[slot]! & mask;
-    while (index[hole] !== slot + 1) hole = (hole + 1) & mask;
+    let hole = this.hashes[slot]! & mask;
+    while (index[2 * hole] !== slot + 1) hole = (hole + 1) & mask;
     for (let bucket = (hole + 1) & mask; ; bucket = (bucket + 1) & mask) {
-      const entry = index[bucket]!;
+      const entry = index[2 * bucket]!;
       if (entry === 0) break;
-      const home = hashes[entry - 1]! & mask;
+      const hash = index[2 * bucket + 1]!;
+      const home = hash & mask;
       // The entry may move into the hole unless its home lies cyclically in (hole, bucket].
       const stays = hole <= bucket ? home > hole && home <= bucket : home > hole || home <= bucket;
       if (!stays) {
-        index[hole] = entry;
+        index[2 * hole] = entry;
+        index[2 * hole + 1] = hash;
         hole = bucket;
       }
     }
-    index[hole] = 0;
+    index[2 * hole] = 0;
   }
 }

@@ -1,3 +1,4 @@
+import { formatAddressKey, formatIpv4Word } from '../decode/address.js';
 import type { InsideHost } from './hosts.js';
 
 /** The rules of a flow that has none: shared by every such flow, never written. */
@@ -291,6 +292,12 @@ export class Flow {
     const c = this.outside2;
     const d = this.outside3;
     return String.fromCharCode(a >>> 16, a & 0xffff, b >>> 16, b & 0xffff, c >>> 16, c & 0xffff, d >>> 16, d & 0xffff);
+  }
+
+  /** The outside end's address as text (an event's), from the words when the flow holds it as words. */
+  outsideAddressText(): string {
+    if (this.outsideKey === null && this.outsideLength === 4) return formatIpv4Word(this.outside0 >>> 0);
+    return formatAddressKey(this.outsideAddress);
   }
 
   /**

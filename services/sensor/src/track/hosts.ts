@@ -1,9 +1,11 @@
-import { addressKey } from '../decode/address.js';
+import { addressKey, formatAddressKey } from '../decode/address.js';
 import type { ClientEntry } from './clients.js';
 
 /** An inside host the engine has seen traffic from or to. */
 export interface InsideHost {
   readonly addressKey: string;
+  /** The address as text, made once per host rather than once per flow event. */
+  readonly addressText: string;
   packets: number;
   firstSeen: number;
   /** Set while the host is an identified client. */
@@ -59,7 +61,7 @@ export class HostTable {
       this.unlink(host);
     } else {
       if (this.hosts.size >= this.maxHosts) this.evictOldest();
-      host = { addressKey: key, packets: 0, firstSeen: now, client: null, peerMinuteStart: now, peersThisMinute: 0, newer: null, older: null };
+      host = { addressKey: key, addressText: formatAddressKey(key), packets: 0, firstSeen: now, client: null, peerMinuteStart: now, peersThisMinute: 0, newer: null, older: null };
       this.hosts.set(key, host);
     }
     this.append(host);
