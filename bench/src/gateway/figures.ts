@@ -28,7 +28,7 @@ export function crowdedOut(step: StepResult): boolean {
  * then (sampled every 5 ms) were more than this much of the offered traffic. A consumer that
  * keeps up empties what a pause (a GC, stretched fivefold by a 20 % CPU budget) left behind
  * within that time; one that falls behind by more than a tenth of the rate has a backlog that
- * only grows (after two thirds of a 1.5 s step, over 100 ms of the rate).
+ * only grows (after two thirds of a step, over 100 ms of the rate).
  *
  * Why not the backlog at the step's end: one pause just before the generator stopped left the
  * same backlog as a deficit, so a consumer that kept up failed or passed by where its last
