@@ -341,7 +341,10 @@ async function main(): Promise<number> {
         sensorLogWarnings: run.logWarnings,
         noLoss,
         /** null: too short to judge (under two minutes). */
-        flatMemory: rss?.flat === null || heap.flat === null ? null : !!rss?.flat && heap.flat,
+        flatMemory: rss === null || rss.flat === null ? null : heap.flat === null ? rss.flat : rss.flat && heap.flat,
+        // Without two major collections after the warm-up there is no live-heap trend; the heap,
+        // live or not, never shrinks without one, so RSS then bounds it and judges alone.
+        flatMemoryJudgedOn: heap.flat === null ? 'RSS alone (fewer than two major collections after the warm-up: no live-heap trend, and the whole heap is in RSS)' : 'RSS and the live heap',
       },
       samples: run.samples,
       segments: run.segments,
@@ -359,6 +362,7 @@ async function main(): Promise<number> {
     log(`RSS: first minute ${minute(rss?.firstMinute)}, second ${minute(rss?.baselineAfterWarmup)}, last ${minute(rss?.lastMinute)}, slope ${rss?.slopeMBPerMinuteAfterFirstMinute ?? '?'} MB/min → ${verdict(rss?.flat)}`);
     const collection = (p: { t: number; value: number } | null) => (p ? `${p.value} MB at ${p.t} s` : '?');
     log(`live heap: ${heap.majorCollections.length} major collections; first after the warm-up ${collection(heap.firstAfterWarmup)}, last ${collection(heap.last)}, slope ${heap.slopeMBPerMinuteAfterFirstMinute ?? '?'} MB/min → ${verdict(heap.flat)}`);
+    log(`memory: ${verdict(s.flatMemory)} (judged on ${s.flatMemoryJudgedOn})`);
     log(`results: ${options.out}`);
     if (!noLoss) failures.push('the soak lost packets');
     if (results.summary.flatMemory === false) failures.push("the sensor's memory grew");
