@@ -15,15 +15,6 @@ export function withRule(rules: readonly string[], rule: string): readonly strin
 export const Verdict = { accept: 0, drop: 1 } as const;
 export type Verdict = (typeof Verdict)[keyof typeof Verdict];
 
-/**
- * A bidirectional flow, oriented inside → outside. For flows whose ends are both inside or both
- * outside, the "inside" end is the one that sent the first packet seen, and `crossesBoundary` is
- * false: such flows are tracked and labelled but never learn peers or drop.
- *
- * The flow table recycles Flow objects (reset): a flow that ended is the object of a later one,
- * so that a flood of new flows allocates nothing that lives as long as a flow does. Whatever
- * must outlive a flow (its end event) copies what it needs when the flow ends.
- */
 /** Flag bits of Flow.bits (booleans and small enums packed into one small integer field). */
 const INITIATOR_INSIDE = 1 << 0;
 const STARTED_FRESH = 1 << 1;
