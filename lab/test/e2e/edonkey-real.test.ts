@@ -131,13 +131,16 @@ describe.skipIf(UNAVAILABLE !== '')(`real eMule (aMule) clients in the lab${UNAV
   }, 60_000);
 
   it('(1) without the sensor, in clear: the inside aMule joins Kad, reaches every outside node, and its eD2k download carries file data', async () => {
-    const outside = await startNetwork('clear');
+    let outside = await startNetwork('clear');
     let run = await runAmuleClient(lab, outside, { client: 0, download: true, downloadTimeoutMs: DOWNLOAD_TIMEOUT_MS });
     if (run.tcpBytesReceived < FLOWING_BYTES) {
       // aMule 2.3.3 now and then never starts uploading to a client: only the source's Hello answer
       // comes back, however often the download is nudged (two CI runs, 289 and 350 bytes in 45 s).
-      // One more client, fresh, against the same outside nodes, before calling the baseline failed.
-      measured['(1) clear, no sensor, first client'] = summary(run);
+      // A second fresh client against the same source stalled too (223 bytes), so the stall is
+      // the source's: one more try with the whole outside network started afresh.
+      measured['(1) clear, no sensor, first try'] = summary(run);
+      await network?.stop();
+      outside = await startNetwork('clear');
       run = await runAmuleClient(lab, outside, { client: 0, download: true, downloadTimeoutMs: DOWNLOAD_TIMEOUT_MS });
     }
     measured['(1) clear, no sensor'] = summary(run);
@@ -147,7 +150,7 @@ describe.skipIf(UNAVAILABLE !== '')(`real eMule (aMule) clients in the lab${UNAV
     // DOWNLOAD_FLOWS below); with the sensor, (4) gets none of it.
     expect(run.tcpBytesReceived, JSON.stringify(summary(run))).toBeGreaterThanOrEqual(FLOWING_BYTES);
     expect(run.reached).toEqual([...outside.addresses].sort());
-  }, 2 * DOWNLOAD_TIMEOUT_MS + 90_000);
+  }, 2 * DOWNLOAD_TIMEOUT_MS + 150_000);
 
   // The baseline of (5): with aMule's defaults the client reaches the source and the source
   // answers its Hello over TCP. Not held to the file's data: aMule 2.3.3 stalls downloads now and
