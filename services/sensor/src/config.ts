@@ -38,7 +38,7 @@ export interface SensorConfig {
   dropUdp: boolean;
   peerTtlSeconds: number;
   storefile: string | null;
-  kernel: { setPrefix: string; markAccepted: number; markClean: number; markPeer: number; setFlushMs: number };
+  kernel: { setPrefix: string; markAccepted: number; markClean: number; markPeer: number; setFlushMs: number; cleanCheckPercent: number };
   onExit: 'keep' | 'remove';
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'; events: string };
   limits: { maxFlows: number; maxPeers: number; maxClients: number; maxHosts: number; inspectPackets: number; moduleBufferBytes: number; peersPerFlow: number; peersPerHostPerMinute: number };
@@ -193,6 +193,12 @@ export const SENSOR_CONFIG_SCHEMA: ConfigSchema = {
         markClean: integer(1, 0xffffffff, 0x20000000, 'mark bit of connections judged clean (they skip the queue)'),
         markPeer: integer(1, 0xffffffff, 0x40000000, 'packet mark bit of opening packets to or from a learned peer, queued so the sensor sees the attempt (always dropped)'),
         setFlushMs: integer(1, 10_000, 20, 'how often learned peers and locks are pushed into the kernel sets'),
+        cleanCheckPercent: integer(
+          1,
+          100,
+          25,
+          'of the packets of a connection judged clean, the percentage that meet the set rules (the rest skip them); a peer learned after the connection was judged clean is cut off at the first packet that meets them, so 25 lets more than n packets pass with probability 0.75^n; 100: every packet meets them (bulk traffic pays a dozen set look-ups a packet)',
+        ),
       },
     },
     onExit: { enum: ['keep', 'remove'], default: 'keep', description: 'rules and sets at shutdown: keep (kernel keeps enforcing) or remove' },

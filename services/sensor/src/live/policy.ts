@@ -15,5 +15,6 @@ export function kernelPolicyFrom(config: SensorConfig): KernelPolicy {
     timeLock: config.timeLockSeconds > 0,
     dropUdp: config.dropUdp,
     monitor: config.mode === 'monitor',
+    cleanCheckPercent: config.kernel.cleanCheckPercent,
   };
 }

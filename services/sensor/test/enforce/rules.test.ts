@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Transport } from '@p2pwall/common';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { installRules, installScript, parseTableListing, removeRules, removeScript, showRules, splitRuleLine } from '../../src/enforce/iptables.js';
@@ -33,6 +36,7 @@ const lines = (changes: Partial<KernelPolicy> = {}, family: 4 | 6 = 4): string[]
 const DEFAULT_IPV4 = [
   '-N P2PWALL',
   '-A P2PWALL -m mark --mark 0x10000000/0x50000000 -g P2PWALL-ACCEPTED',
+  '-A P2PWALL -m connmark --mark 0x20000000/0x20000000 -m statistic --mode random --probability 0.75000000000 -j RETURN',
   '-A P2PWALL -m set --match-set p2pwall-net4 dst -j P2PWALL-NET',
   '-A P2PWALL -m set --match-set p2pwall-net4 src -j P2PWALL-NET',
   '-A P2PWALL -p tcp -m set --match-set p2pwall-nett4 dst -j P2PWALL-NET',
@@ -47,13 +51,14 @@ const DEFAULT_IPV4 = [
   '-A P2PWALL -p tcp -m set --match-set p2pwall-peer-ipt4 src -j P2PWALL-PEER',
   '-A P2PWALL -p udp -m set --match-set p2pwall-peer-ipu4 dst -j P2PWALL-PEER',
   '-A P2PWALL -p udp -m set --match-set p2pwall-peer-ipu4 src -j P2PWALL-PEER',
-  '-A P2PWALL -p tcp -m set --match-set p2pwall-lock4 src -m conntrack --ctstate NEW -m tcp --dport 1024:65535 -j DROP',
+  '-A P2PWALL -p tcp -m conntrack --ctstate NEW -m set --match-set p2pwall-lock4 src -m tcp --dport 1024:65535 -j DROP',
   '-A P2PWALL -m connmark --mark 0x20000000/0x20000000 -j RETURN',
   '-A P2PWALL -m conntrack --ctdir ORIGINAL -m connbytes --connbytes 0:8 --connbytes-mode packets --connbytes-dir original -j NFQUEUE --queue-num 0 --queue-bypass',
   '-A P2PWALL -m conntrack --ctdir REPLY -m connbytes --connbytes 0:8 --connbytes-mode packets --connbytes-dir reply -j NFQUEUE --queue-num 0 --queue-bypass',
   '-N P2PWALL-PEER',
   '-A P2PWALL-PEER -m conntrack --ctstate NEW -m mark --mark 0x0/0x50000000 -j MARK --set-xmark 0x40000000/0x40000000',
   '-A P2PWALL-PEER -m conntrack --ctstate NEW -m mark --mark 0x40000000/0x50000000 -j NFQUEUE --queue-num 0',
+  '-A P2PWALL-PEER -j CONNMARK --set-xmark 0x0/0x20000000',
   '-A P2PWALL-PEER -j DROP',
   '-N P2PWALL-ACCEPTED',
   '-A P2PWALL-ACCEPTED -m mark --mark 0x20000000/0x20000000 -j CONNMARK --set-xmark 0x20000000/0x20000000',
@@ -63,6 +68,7 @@ const DEFAULT_IPV4 = [
   '-A P2PWALL-NET -m set --match-set p2pwall-netx4 src -j RETURN',
   '-A P2PWALL-NET -m set --match-set p2pwall-netxep4 dst,dst -j RETURN',
   '-A P2PWALL-NET -m set --match-set p2pwall-netxep4 src,src -j RETURN',
+  '-A P2PWALL-NET -j CONNMARK --set-xmark 0x0/0x20000000',
   '-A P2PWALL-NET -j DROP',
   '-A FORWARD -m comment --comment p2pwall -j P2PWALL',
 ];
@@ -145,6 +151,8 @@ describe('rule generation', () => {
       // accepted it (it comes back with both bits), and dropped.
       '-A P2PWALL-PEER -m conntrack --ctstate NEW -m mark --mark 0x0/0x50000000 -j MARK --set-xmark 0x40000000/0x40000000',
       '-A P2PWALL-PEER -m conntrack --ctstate NEW -m mark --mark 0x40000000/0x50000000 -j NFQUEUE --queue-num 0',
+      // The connection is clean no more: its later packets all meet the sets.
+      '-A P2PWALL-PEER -j CONNMARK --set-xmark 0x0/0x20000000',
       '-A P2PWALL-PEER -j DROP',
     ]);
     // Fail-open or fail-closed, a learned peer is never let through by a queue nobody listens on.
@@ -154,6 +162,24 @@ describe('rule generation', () => {
     const monitor = lines({ monitor: true });
     expect(monitor).toContain('-N P2PWALL-PEER');
     expect(monitor.filter((line) => line.includes('P2PWALL-PEER'))).toEqual(['-N P2PWALL-PEER']);
+  });
+
+  it('lets most packets of clean connections skip the set rules, and makes a connection a DROP of ours met clean no more', () => {
+    const skipRule = (changes: Partial<KernelPolicy> = {}): string[] => lines(changes).filter((line) => line.includes('-m statistic'));
+    // Before every set rule, right after the accepted packets' goto.
+    expect(lines()[2]).toBe('-A P2PWALL -m connmark --mark 0x20000000/0x20000000 -m statistic --mode random --probability 0.75000000000 -j RETURN');
+    expect(lines().findIndex((line) => line.includes('--match-set'))).toBe(3);
+    expect(skipRule({ cleanCheckPercent: 10 })).toEqual(['-A P2PWALL -m connmark --mark 0x20000000/0x20000000 -m statistic --mode random --probability 0.89999999991 -j RETURN']);
+    expect(skipRule({ cleanCheckPercent: 99, marks: { accepted: 0x1, clean: 0x2, peer: 0x4 } })).toEqual(['-A P2PWALL -m connmark --mark 0x2/0x2 -m statistic --mode random --probability 0.00999999978 -j RETURN']);
+    // 100: every packet meets the sets, as before; monitor mode has no set rules to skip.
+    expect(skipRule({ cleanCheckPercent: 100 })).toEqual([]);
+    expect(skipRule({ monitor: true })).toEqual([]);
+    for (const chain of ['P2PWALL-PEER', 'P2PWALL-NET']) {
+      const rules = lines().filter((line) => line.startsWith(`-A ${chain} `));
+      expect(rules.slice(-2)).toEqual([`-A ${chain} -j CONNMARK --set-xmark 0x0/0x20000000`, `-A ${chain} -j DROP`]);
+    }
+    expect(() => generateRules(policy({ cleanCheckPercent: 0 }))).toThrow(/cleanCheckPercent: must be a whole number from 1 to 100, got 0/);
+    expect(() => generateRules(policy({ cleanCheckPercent: 12.5 }))).toThrow(/cleanCheckPercent/);
   });
 
   it('leaves the time-lock rules out when the time-lock is off', () => {
@@ -175,7 +201,7 @@ describe('rule generation', () => {
 
   it('exempts open ports above 1023 from the time-lock with multiport, once each', () => {
     const lock = lines({ openPorts: [53, 80, 1214, 443, 3531, 1214] }).filter((line) => line.includes('lock4'));
-    expect(lock[0]).toBe('-A P2PWALL -p tcp -m set --match-set p2pwall-lock4 src -m conntrack --ctstate NEW -m tcp --dport 1024:65535 -m multiport ! --dports 1214,3531 -j DROP');
+    expect(lock[0]).toBe('-A P2PWALL -p tcp -m conntrack --ctstate NEW -m set --match-set p2pwall-lock4 src -m tcp --dport 1024:65535 -m multiport ! --dports 1214,3531 -j DROP');
     // The sensor judges a locked client's UDP itself, so its ping flood still teaches peers.
     expect(lock).toHaveLength(1);
   });
@@ -630,6 +656,66 @@ describe.skipIf(netnsSkipReason() !== null)(titleWithSkipReason('real packets th
       const target = (port: number): string => `${LAB.server4}:${port}`;
       expect(reachability(await tryConnect(lab.client, [target(8080), target(9000)]))).toEqual({ [target(8080)]: true, [target(9000)]: false });
     } finally {
+      await lab.dispose();
+    }
+  });
+
+  it('cuts off a clean connection once its peer is learned, within a few packets, though most clean packets skip the sets', async () => {
+    const lab = await createRoutedLab();
+    const signals = mkdtempSync(join(tmpdir(), 'p2pwall-clean-'));
+    const go = join(signals, 'peer-learned');
+    try {
+      await startEchoServer(lab.server, [9000]);
+      await installRules(policy({ ipv6: false }), { runner: lab.gateway.runner });
+      // Stand-in for the sensor's verdict on the opening SYN: accepted and clean.
+      await lab.gateway.exec('iptables-restore', ['--noflush'], {
+        input: ['*mangle', '-A FORWARD -p tcp -m tcp --dport 9000 --tcp-flags SYN,ACK SYN -j MARK --set-xmark 0x30000000/0x30000000', 'COMMIT', ''].join('\n'),
+      });
+      // One connection: 30 echoes while the server is nobody's peer, then (once the test has put
+      // the server into the endpoint set) echoes until the first that gets no answer in 0.5 s.
+      const script = [
+        'import json, os, socket, sys, time',
+        `s = socket.create_connection(('${LAB.server4}', 9000), timeout=2)`,
+        's.settimeout(0.5)',
+        'def echo(i):',
+        "    msg = b'm%05d' % i",
+        '    s.sendall(msg)',
+        "    got = b''",
+        '    try:',
+        '        while len(got) < len(msg):',
+        '            data = s.recv(64)',
+        '            if not data: return False',
+        '            got += data',
+        '        return True',
+        '    except socket.timeout:',
+        '        return False',
+        'before = sum(echo(i) for i in range(30))',
+        "print('ready', flush=True)",
+        `while not os.path.exists('${go}'): time.sleep(0.01)`,
+        'after = 0',
+        'while after < 200 and echo(1000 + after): after += 1',
+        "print(json.dumps({'before': before, 'after': after}), flush=True)",
+      ].join('\n');
+      const client = await lab.client.background('python3', ['-c', script], 'ready');
+      const { stdout: counted } = await lab.gateway.exec('iptables', ['-t', 'security', '-S', 'P2PWALL', '-v']);
+      const skipped = Number(/-m statistic --mode random --probability 0\.75000000000 -c (\d+) \d+ -j RETURN/.exec(counted)?.[1]);
+      await lab.gateway.exec('ipset', ['add', 'p2pwall-peer-ep4', `${LAB.server4},tcp:9000`]);
+      writeFileSync(go, '');
+      const deadline = Date.now() + 10_000;
+      while (!client.output().includes('after') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      const result = JSON.parse(client.output().split('\n').find((line) => line.startsWith('{')) ?? 'null') as { before: number; after: number } | null;
+      // Clean: every echo came back, and most of the connection's 60-odd packets skipped the sets.
+      expect(result?.before, client.output()).toBe(30);
+      expect(skipped).toBeGreaterThan(0);
+      // Each echo is at least two packets, each meeting the sets with probability 1/4: more than
+      // 20 echoes pass with probability below 0.5625^20 (1 in 100,000).
+      expect(result!.after).toBeLessThanOrEqual(20);
+      // The DROP cleared the clean bit, so every later packet meets the sets.
+      const { stdout: conntrack } = await lab.gateway.exec('cat', ['/proc/net/nf_conntrack']);
+      expect(conntrack.split('\n').find((line) => line.includes('dport=9000 '))).toMatch(/ mark=0 /);
+      expect(existsSync(go)).toBe(true);
+    } finally {
+      rmSync(signals, { recursive: true, force: true });
       await lab.dispose();
     }
   });
