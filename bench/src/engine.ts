@@ -36,6 +36,7 @@ import {
   type EngineConfig,
   type EngineEvent,
 } from '@p2pwall/sensor';
+import { engineTimeShares, profile, type EngineTimeShares } from './engine-profile.js';
 import { DEFAULT_FLOOD, buildFlowFlood, type FloodOptions } from './flood.js';
 import type { InMemoryCapture } from './frames.js';
 import { GcRecorder, canCollect, elapsedNs, formatCount, formatMiB, formatRate, heapNow, median, now, round, settledHeap, summarize, type Summary } from './measure.js';
@@ -44,6 +45,8 @@ import { DEFAULT_MIX, buildGatewayMix, type GatewayMix, type MixOptions } from '
 const GOAL_PACKETS_PER_SECOND = 1_000_000;
 /** The protocol modules together may take at most this share of the full engine's time. */
 const DETECTOR_SHARE_GOAL = 0.35;
+/** The profiled pass's sampling interval: about 7,000 samples in a pass of the default mix. */
+const PROFILE_INTERVAL_US = 100;
 const FLOOD_MAX_FLOWS = 100_000;
 /** Peers loaded into the blocklist case before its pass, as a sensor following the shared blocklist holds. */
 const BLOCKLIST_PEERS = 100_000;
@@ -503,6 +506,8 @@ interface MixResult {
   fastTrackOnlyDetectorShare: number;
   /** The same two shares from CPU time rather than wall time. */
   cpuShares: { fullOverNoDetectors: Summary; fastTrackOnlyOverNoDetectors: Summary; detectorShare: number; fastTrackOnlyDetectorShare: number };
+  /** One more full-engine pass under the sampling profiler: the modules' own share of its time (engine-profile.ts). */
+  profile: EngineTimeShares;
   engine: EngineSnapshot;
   clients: { expected: number; identified: number; missed: string[]; unexpected: string[] };
   buildSeconds: number;
@@ -538,6 +543,8 @@ async function runMix(scale: number, rounds: number, failures: string[], log: (l
     log(`  ${r === 0 ? 'warm-up' : `round ${r}/${rounds}`}: ${line.join(', ')} pkt/s`);
   }
   const passesSeconds = elapsedNs(started) / 1e9;
+  const profiled = new Engine({}, new EventTally().sink);
+  const shares = engineTimeShares(await profile(() => enginePass(profiled, capture), PROFILE_INTERVAL_US), PROFILE_INTERVAL_US);
   passEngines.length = 0;
   await gc.settle();
   for (const c of cases) attributeGc(c.timed);
@@ -594,6 +601,7 @@ async function runMix(scale: number, rounds: number, failures: string[], log: (l
     detectorShare: round(1 - 1 / ratios.fullOverNoDetectors.median, 3),
     fastTrackOnlyDetectorShare: round(1 - 1 / ratios.fastTrackOnlyOverNoDetectors.median, 3),
     cpuShares: cpuShares(full, fastTrackOnly, bare),
+    profile: shares,
     engine,
     clients: { expected: mix.expectedClients.size, identified: engine.identifiedClients.length, missed, unexpected },
     buildSeconds,
@@ -666,7 +674,18 @@ async function main(): Promise<void> {
     cases: mixResult.cases,
     ratios: { ...mixResult.ratios, detectorShareOfFullEngine: mixResult.detectorShare, fastTrackShareOfFastTrackOnlyEngine: mixResult.fastTrackOnlyDetectorShare },
     cpuShares: mixResult.cpuShares,
-    detectorShareGoal: { maxShare: DETECTOR_SHARE_GOAL, measured: mixResult.detectorShare, met: mixResult.detectorShare <= DETECTOR_SHARE_GOAL, measuredFromCpuTime: mixResult.cpuShares.detectorShare },
+    engineTimeShares: mixResult.profile,
+    detectorShareGoal: {
+      maxShare: DETECTOR_SHARE_GOAL,
+      measured: mixResult.profile.modules,
+      met: mixResult.profile.modules <= DETECTOR_SHARE_GOAL,
+      method: "the protocol modules' own code, of the samples a profiled full-engine pass took inside Engine.judgeIp (engineTimeShares)",
+      detectionAllIn: {
+        note: "full engine over no modules: the modules and the engine's work on what they found (peers learned, clients, drops, events), which an engine without modules never does",
+        fromWallTime: mixResult.detectorShare,
+        fromCpuTime: mixResult.cpuShares.detectorShare,
+      },
+    },
     clients: mixResult.clients,
     flowFlood: flood,
     goal: { packetsPerSecond: GOAL_PACKETS_PER_SECOND, case: 'full', measured: fullRate, met: fullRate >= GOAL_PACKETS_PER_SECOND },
@@ -707,7 +726,10 @@ function printTable(cpuModel: string, result: MixResult, flood: FloodResult | nu
   for (const [row, times] of rows) {
     log(`${row.label.padEnd(34)}${formatRate(row.packetsPerSecond.median).padStart(11)}${row.nsPerPacket.median.toFixed(0).padStart(11)}${`${row.packetsPerSecond.spreadPercent.toFixed(1)}%`.padStart(9)}${times.toFixed(2).padStart(10)}${`${(row.gcShare * 100).toFixed(0)}%`.padStart(7)}`);
   }
-  log(`protocol modules' share of the full engine's time: ${(result.detectorShare * 100).toFixed(1)}% (goal ≤ ${DETECTOR_SHARE_GOAL * 100}%: ${result.detectorShare <= DETECTOR_SHARE_GOAL ? 'met' : 'NOT met'}); FastTrack alone: ${(result.fastTrackOnlyDetectorShare * 100).toFixed(1)}% of its engine's time`);
+  const shares = result.profile;
+  const byModule = Object.entries(shares.byModule).map(([module, share]) => `${module} ${(share * 100).toFixed(1)}%`).join(', ');
+  log(`protocol modules' own share of the full engine's time (profiled, ${formatCount(shares.samples)} samples): ${(shares.modules * 100).toFixed(1)}% (goal ≤ ${DETECTOR_SHARE_GOAL * 100}%: ${shares.modules <= DETECTOR_SHARE_GOAL ? 'met' : 'NOT met'}): ${byModule}; the engine's work on their evidence ${(shares.evidence * 100).toFixed(1)}%, the rest ${(shares.rest * 100).toFixed(1)}%`);
+  log(`detection all in (full engine over no modules: the modules and everything the engine does with what they found): ${(result.detectorShare * 100).toFixed(1)}% of the full engine's time; FastTrack alone: ${(result.fastTrackOnlyDetectorShare * 100).toFixed(1)}% of its engine's time`);
   const cpu = result.cpuShares;
   log(`the same from CPU time (less disturbed on a shared machine): all modules ${(cpu.detectorShare * 100).toFixed(1)}% (spread ${cpu.fullOverNoDetectors.spreadPercent.toFixed(1)}%), FastTrack alone ${(cpu.fastTrackOnlyDetectorShare * 100).toFixed(1)}%; full engine ${cases.full.cpuNsPerPacket.median.toFixed(0)} CPU ns/packet, FastTrack only ${cases['fasttrack-only'].cpuNsPerPacket.median.toFixed(0)}, none ${cases['no-detectors'].cpuNsPerPacket.median.toFixed(0)}`);
   const againstBaseline = result.ratios.fullOverBaseline;
