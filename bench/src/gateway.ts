@@ -94,6 +94,8 @@ interface Options {
 }
 
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
+/** Bisecting steps after a ladder's first failing rung: the rungs' quantisation made the sensor-over-C ratio jump between 0.44 and 0.57 from run to run. */
+const REFINE_STEPS = 2;
 const log = (line: string): void => console.log(line);
 
 function parseOptions(): Options {
@@ -454,8 +456,8 @@ class Bench {
 
   /**
    * Rising rates until the first step with drops or a backlog that never emptied in its final third (fellBehind; or the
-   * generator falls short); then one step halfway between the last clean rate and the first
-   * failing one, to halve the ladder's gap.
+   * generator falls short); then REFINE_STEPS steps bisecting the gap between the last clean rate
+   * and the first failing one (10,000/s between rungs becomes 2,500/s).
    */
   async ladder(r: number, consumer: Consumer, child: ConsumerProcess): Promise<string> {
     const line: string[] = [];
@@ -470,10 +472,15 @@ class Bench {
         lastClean = rate;
         continue;
       }
-      const middle = Math.round((lastClean + rate) / 2000) * 1000;
-      if (lastClean > 0 && middle > lastClean && middle < rate) {
+      let [clean, failing] = [lastClean, rate];
+      for (let refined = 0; refined < REFINE_STEPS && clean > 0; refined++) {
+        const middle = Math.round((clean + failing) / 1000) * 500;
+        if (middle <= clean || middle >= failing) break;
         const refine = await this.step(r, consumer, 'refine', middle, this.options.stepSeconds, child);
         line.push(`(${mark(refine)})`);
+        if (refine.generatorLimited) break;
+        if (refine.drops === 0 && !fellBehind(refine)) clean = middle;
+        else failing = middle;
       }
       break;
     }

@@ -32,6 +32,12 @@ describe('bench/gateway figures', () => {
   it('takes the last clean step, or the refine step, as the zero-drop rate', () => {
     const ladder = ladderFigure([step('sensor', 'ladder', 20_000), step('sensor', 'ladder', 40_000), step('sensor', 'ladder', 60_000, { drops: 100 }), step('sensor', 'refine', 50_000)]);
     expect(ladder).toMatchObject({ zeroDropRate: 50_000, endedBy: 'drops', firstDropRate: 60_000 });
+    // Bisecting twice: 50,000 clean, then 55,000 failing: between 50,000 and 55,000.
+    const bisected = ladderFigure([...[20_000, 40_000].map((rate) => step('sensor', 'ladder', rate)), step('sensor', 'ladder', 60_000, { drops: 100 }), step('sensor', 'refine', 50_000), step('sensor', 'refine', 55_000, { drops: 7 })]);
+    expect(bisected).toMatchObject({ zeroDropRate: 50_000, endedBy: 'drops', firstDropRate: 55_000 });
+    // 30,000 failing, then 25,000 failing too, then (had it run) 22,500: the lowest failing rate is the first drop.
+    const lower = ladderFigure([step('sensor', 'ladder', 20_000), step('sensor', 'ladder', 30_000, { drops: 9 }), step('sensor', 'refine', 25_000, { drops: 3 }), step('sensor', 'refine', 22_500)]);
+    expect(lower).toMatchObject({ zeroDropRate: 22_500, firstDropRate: 25_000 });
   });
 
   it('ends the ladder at a step that left a backlog growing, though nothing dropped yet (a deficit the 16,384-packet queue hides)', () => {

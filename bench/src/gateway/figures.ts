@@ -92,8 +92,9 @@ export function ladderFigure(steps: readonly StepResult[]): LadderFigure {
     }
     best = step;
   }
-  const refine = steps.find((s) => s.kind === 'refine');
-  if (refine) {
+  // The refine steps bisect the gap in order: each clean one is higher than the clean rate
+  // before it, each failing one lower than the failing rate before it.
+  for (const refine of steps.filter((s) => s.kind === 'refine')) {
     const failed = refine.drops > 0 || fellBehind(refine);
     if (!failed && !refine.generatorLimited) best = refine;
     else if (failed) firstDrop = refine;
@@ -299,7 +300,7 @@ export function figures(steps: readonly StepResult[], bulk: readonly BulkResult[
   return {
     bulk: bulkFigures(bulk),
     newFlows: {
-      note: `zero-drop: the highest offered rate of new flows (one datagram each) with no kernel queue drop (ladder + refine step); overloaded: packets/s the consumer received and answered during an unpaced flood (Δid_sequence − Δuser_dropped); only floods where the consumer got ≥ ${UNCONTENDED_PERCENT}% of its CPU budget, or dropped nothing (generator-bound), count (all of them when none did)`,
+      note: `zero-drop: the highest offered rate of new flows (one datagram each) with no kernel queue drop (ladder + refine steps); overloaded: packets/s the consumer received and answered during an unpaced flood (Δid_sequence − Δuser_dropped); only floods where the consumer got ≥ ${UNCONTENDED_PERCENT}% of its CPU budget, or dropped nothing (generator-bound), count (all of them when none did)`,
       ...byConsumer,
       sensorOverC: ratio('sensor', 'c'),
       bareAddonOverC: ratio('addon', 'c'),
