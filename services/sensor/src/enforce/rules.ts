@@ -342,7 +342,7 @@ function forgetCleanRule(policy: KernelPolicy): string[] {
  * `--probability` as iptables prints it back: the kernel keeps round(p × 2^31) and
  * `iptables -S` prints that over 2^31 with 11 decimals.
  */
-export function statisticProbability(probability: number): string {
+function statisticProbability(probability: number): string {
   return (Math.round(probability * 0x80000000) / 0x80000000).toFixed(11);
 }
 
