@@ -290,18 +290,20 @@ export class LiveSensor {
     if (loaded.invalidLines > 0) this.options.logger.warn({ storefile: this.storefile.path, invalidLines: loaded.invalidLines }, 'storefile had damaged lines; they were dropped');
   }
 
+  /** Called for every engine event, a flow's end included (most of them): reads the clock only for those it acts on. */
   private follow(event: EngineEvent): void {
-    const now = Date.now();
     switch (event.event) {
       case 'peer':
       case 'peer-refresh':
-        this.kernelSets.addPeer(event.ip, event.port, event.transport, secondsUntil(event.expiresAt, now));
+        this.kernelSets.addPeer(event.ip, event.port, event.transport, secondsUntil(event.expiresAt, Date.now()));
         this.storefile?.append({ ip: event.ip, port: event.port, transport: event.transport, protocol: event.protocol, via: event.via, learnedFrom: event.learnedFrom, learnedAt: event.ts, expiresAt: event.expiresAt });
         break;
       case 'client':
-      case 'lock':
+      case 'lock': {
+        const now = Date.now();
         if (event.lockedUntil > now) this.kernelSets.lockClient(event.host, secondsUntil(event.lockedUntil, now));
         break;
+      }
       default:
         break;
     }
