@@ -41,10 +41,11 @@ export interface EngineTimeShares {
 }
 
 /** A module's code: the sensor's dist/detect/<folder>/*.js, or a shared helper in dist/detect/. */
-const DETECT_FILE = /\/dist\/detect\/(?:([^/]+)\/)?[^/]+\.js$/;
+const DETECT_FILE = /\/services\/sensor\/dist\/detect\/(?:([^/]+)\/)?[^/]+\.js$/;
 
+/** The sensor's engine (bench/dist/engine.js is this bench's own). */
 function isEngineFrame(node: ProfileNode, functionName: string): boolean {
-  return node.callFrame.functionName === functionName && node.callFrame.url.endsWith('/dist/engine.js');
+  return node.callFrame.functionName === functionName && node.callFrame.url.endsWith('/services/sensor/dist/engine.js');
 }
 
 /** Runs `work` under the sampling profiler and returns the profile. */

@@ -42,8 +42,9 @@ describe('engine time shares from a CPU profile', () => {
     };
     const shares = engineTimeShares(await profile(pass, 50), 50);
     expect(engine.counters.clients).toBeGreaterThan(0);
-    expect(shares.samples).toBeGreaterThan(20);
-    expect(shares.modules).toBeGreaterThan(0);
+    // About 1,300–1,900 samples here, the modules near 0.3 of them (a small, P2P-heavy mix).
+    expect(shares.samples).toBeGreaterThan(200);
+    expect(shares.modules).toBeGreaterThan(0.02);
     expect(shares.modules + shares.evidence + shares.rest).toBeCloseTo(1, 2);
     expect(Object.keys(shares.byModule).length).toBeGreaterThan(0);
   }, 60_000);

@@ -3,6 +3,7 @@ import { CidrError, CidrSet, DEFAULT_INSIDE_NETWORKS, parseCidr, parseNetwork } 
 import type { ModuleSettings } from './detect/module.js';
 import { activeModules, moduleOptionsOf, protocolModules } from './detect/registry.js';
 import { DEFAULT_MODULE_BUFFER_BYTES, DEFAULT_OPEN_PORTS, type EngineConfig } from './engine-config.js';
+import { DEFAULT_CLEAN_CHECK_PERCENT } from './enforce/rules.js';
 import { parseEventLetters, EventLettersError } from './event-log.js';
 
 /** The sensor's configuration file (sensor.yaml); see deploy/examples/sensor.yaml for every key explained. */
@@ -196,7 +197,7 @@ export const SENSOR_CONFIG_SCHEMA: ConfigSchema = {
         cleanCheckPercent: integer(
           1,
           100,
-          25,
+          DEFAULT_CLEAN_CHECK_PERCENT,
           'of the packets of a connection judged clean, the percentage that meet the set rules (the rest skip them); a peer learned after the connection was judged clean is cut off at the first packet that meets them, so 25 lets more than n packets pass with probability 0.75^n; 100: every packet meets them (bulk traffic pays a dozen set look-ups a packet)',
         ),
       },
